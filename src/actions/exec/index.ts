@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { duration, privilege, when } from '../../config/common.ts';
+import { eventEnv, eventValues } from '../../event.ts';
+import type { ActionType } from '../../plan.ts';
+import { ConfigError } from '../../errors.ts';
+
+export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
+const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
+
+const argTemplate = z.string().superRefine((arg, ctx) => {
+  for (const [, name] of arg.matchAll(PLACEHOLDER)) {
+    if (!(PLACEHOLDERS as readonly string[]).includes(name!)) {
+      ctx.addIssue({ code: 'custom', message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+    }
+  }
+});
+
+export const execSchema = z.strictObject({
+  type: z.literal('exec'),
+  /** argv: the program (absolute path, or a name looked up in the system directories) and its arguments. Never run through a shell. */
+  run: z
+    .tuple([z.string().regex(/^[^\s{}-][^\s{}]*$/, 'expected a program path or name without spaces or placeholders')], argTemplate)
+    .describe('argv array; placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}'),
+  timeout: duration({ min: 1, max: 58_000 }).default(10_000),
+  privilege: privilege.default('none'),
+  when,
+});
+export type ExecAction = z.infer<typeof execSchema>;
+
+/** Fill placeholders: each argument stays one argv element whatever the value holds. */
+export function expand(template: readonly string[], values: Record<string, string>): string[] {
+  return template.map((arg) => arg.replace(PLACEHOLDER, (_, name: string) => values[name] ?? `{${name}}`));
+}
+
+export const execAction: ActionType<ExecAction> = {
+  type: 'exec',
+  schema: execSchema,
+  summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
+  async plan(a, ctx) {
+    const [program, ...args] = expand(a.run, eventValues(ctx.event));
+    const path = ctx.which(program!);
+    if (!path) {
+      // Refused before anything runs: a half-applied failover is worse than none.
+      throw new ConfigError(`exec: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');
+    }
+    return {
+      action: 'exec',
+      steps: [
+        {
+          kind: 'command',
+          description: `run ${[path, ...args].join(' ')}`,
+          argv: [path, ...args],
+          privileged: a.privilege === 'sudo',
+          timeoutMs: a.timeout,
+          env: eventEnv(ctx.event),
+        },
+      ],
+    };
+  },
+};

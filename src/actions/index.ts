@@ -1,0 +1,4 @@
+import { execAction } from './exec/index.ts';
+
+/** Every action type the config may name. A new type is one entry here. */
+export const actionTypes = [execAction] as const;

@@ -1,0 +1,113 @@
+import type { ActionPlan, ApplyContext, CommandStep, Step } from './plan.ts';
+
+export interface StepOutcome {
+  action: string;
+  description: string;
+  ok: boolean;
+  durationMs: number;
+  /** Why it failed, one line. */
+  error?: string;
+  /** The task's own summary or result (per-target results of a push, say). */
+  summary?: string;
+  detail?: unknown;
+}
+
+export interface ApplyOptions {
+  /** Absolute path of sudo, when some step is privileged. */
+  sudo: string | undefined;
+}
+
+/** The argv actually executed for a step: the sudoers rule must match this minus the sudo prefix. */
+export function commandLine(step: CommandStep, sudo: string): string[] {
+  return step.privileged ? [sudo, '-n', ...step.argv] : step.argv;
+}
+
+/**
+ * Apply plans in config order. Within an action, steps run one after another and the first failure
+ * skips the rest of that action (no ARP for an address that was not added); other actions go on.
+ * A step with deferMs starts that long after its predecessor, in the background, while later
+ * actions proceed; everything is awaited before returning, all under the run's deadline signal.
+ */
+export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome[]> {
+  const outcomes: StepOutcome[] = [];
+  const background: Promise<void>[] = [];
+  for (const plan of plans) {
+    const log = ctx.logger.child({ action: plan.action });
+    const runChain = async (steps: readonly Step[], startIndex: number): Promise<void> => {
+      for (let i = startIndex; i < steps.length; i++) {
+        const step = steps[i]!;
+        if (step.deferMs && i > startIndex) {
+          background.push(delay(step.deferMs, ctx.signal).then(() => runChain(steps, i)));
+          return;
+        }
+        const outcome = await applyStep(plan.action, step, ctx, opts);
+        outcomes.push(outcome);
+        if (outcome.ok) log.info({ step: step.description, ms: outcome.durationMs, result: outcome.summary }, 'step done');
+        else log.error({ step: step.description, ms: outcome.durationMs, error: outcome.error }, 'step failed');
+        if (!outcome.ok) {
+          for (const skipped of steps.slice(i + 1)) {
+            outcomes.push({ action: plan.action, description: skipped.description, ok: false, durationMs: 0, error: 'skipped: an earlier step of this action failed' });
+          }
+          return;
+        }
+      }
+    };
+    await runChain(plan.steps, 0);
+  }
+  await Promise.all(background);
+  return outcomes;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome> {
+  const base = { action, description: step.description };
+  const started = performance.now();
+  const took = () => Math.round(performance.now() - started);
+  if (ctx.signal.aborted) return { ...base, ok: false, durationMs: 0, error: 'not started: the run deadline has passed' };
+  if (step.kind === 'task') {
+    try {
+      const result = await step.run(ctx);
+      return { ...base, ok: result.ok, durationMs: took(), summary: result.summary, ...(result.ok ? {} : { error: result.summary }), detail: result.detail };
+    } catch (err) {
+      return { ...base, ok: false, durationMs: took(), error: (err as Error).message };
+    }
+  }
+  if (step.privileged && !opts.sudo) {
+    return { ...base, ok: false, durationMs: 0, error: 'sudo not found; install sudo, or set privilege: none and run Sentinel as root or with CAP_NET_ADMIN' };
+  }
+  const argv = commandLine(step, opts.sudo ?? 'sudo');
+  const timeoutMs = Math.max(1, Math.min(step.timeoutMs, ctx.remainingMs()));
+  const result = await ctx.runner.run(argv, { timeoutMs, signal: ctx.signal, ...(step.env ? { env: step.env } : {}) });
+  const ok = result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode));
+  if (ok) return { ...base, ok, durationMs: result.durationMs };
+  return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(argv, result, step.privileged, timeoutMs) };
+}
+
+function describeFailure(
+  argv: readonly string[],
+  r: { exitCode: number | undefined; signal: string | undefined; stderr: string; timedOut: boolean; spawnError: string | undefined },
+  privileged: boolean,
+  timeoutMs: number,
+): string {
+  const program = argv[0];
+  if (r.spawnError) return `${program} could not start (${r.spawnError})`;
+  if (r.timedOut) return `${program} killed after ${timeoutMs} ms (step timeout or run deadline)`;
+  const lastLine = r.stderr.trim().split('\n').at(-1) ?? '';
+  if (privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {
+    return `sudo refused ${argv.slice(2).join(' ')}: ${lastLine} (install the rules from "sentinel-hook sudoers --user USER")`;
+  }
+  const how = r.exitCode !== undefined ? `exited ${r.exitCode}` : `killed by ${r.signal}`;
+  return `${argv.slice(privileged ? 2 : 0).join(' ')} ${how}${lastLine ? `: ${lastLine}` : ''}`;
+}

@@ -1,0 +1,160 @@
+import { appendFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Command, CommanderError } from 'commander';
+import { configPath, loadConfig } from './config/load.ts';
+import type { HookConfig } from './config/schema.ts';
+import { EXIT, HookError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
+import { EVENT_USAGE, parseEvent } from './event.ts';
+import { memoryLogger, type Logger } from './log.ts';
+import { runHook } from './orchestrator.ts';
+import { resultJson, resultText } from './report.ts';
+import { killAllChildren } from './runner.ts';
+import { systemDeps } from './system.ts';
+
+export const DEFAULT_LOG_FILE = '/var/log/sentinel-hook/hook.log';
+
+interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  isTty: boolean;
+}
+
+const realIo: Io = {
+  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  env: process.env,
+  isTty: Boolean(process.stderr.isTTY),
+};
+
+/** Parse argv, run one command, and return the exit code Sentinel needs. The only place that knows about exit codes. */
+export async function main(argv: readonly string[], io: Io = realIo): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.ok;
+  const fail = (err: unknown) => {
+    io.err(`sentinel-hook: ${errorLine(err)}`);
+    exitCode = exitCodeOf(err);
+  };
+  const program = new Command('sentinel-hook')
+    .description('Failover hook for Redis Sentinel: client-reconfig-script and notification-script')
+    .usage(`[--config FILE] [--dry-run] [--json] ${EVENT_USAGE}`)
+    .option('-c, --config <file>', 'config file (default: $SENTINEL_HOOK_CONFIG, else /etc/sentinel-hook/config.yaml)')
+    .option('-n, --dry-run', 'observe and print the plan; change nothing')
+    .option('--json', 'machine-readable output')
+    .argument('[operands...]', EVENT_USAGE)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError(false)
+    .action(async (operands: string[], opts: { config?: string; dryRun?: boolean; json?: boolean }) => {
+      try {
+        exitCode = await hookCommand(operands, opts, io);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('check')
+    .description('validate the config and print what it would do for each master')
+    .option('-c, --config <file>', 'config file')
+    .action(async (opts: { config?: string }) => {
+      try {
+        const { checkCommand } = await import('./commands/check.ts');
+        const config = await loadConfig(configPath(opts.config ?? program.opts().config, io.env), currentUid());
+        io.out(checkCommand(config));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of the config file (for editors)')
+    .action(async () => {
+      const { schemaCommand } = await import('./commands/check.ts');
+      io.out(schemaCommand());
+    });
+
+  program
+    .command('notify')
+    .description("Sentinel's notification-script: log the event and run the configured notify actions")
+    .argument('<event-type>', 'e.g. +switch-master')
+    .argument('<description...>', "Sentinel's event description")
+    .option('-c, --config <file>', 'config file')
+    .action(async (eventType: string, description: string[], opts: { config?: string }) => {
+      try {
+        const { notifyCommand } = await import('./commands/notify.ts');
+        exitCode = await notifyCommand(eventType, description.join(' '), configPath(opts.config ?? program.opts().config, io.env), io);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? EXIT.ok : EXIT.never;
+    }
+    fail(err);
+  }
+  return exitCode;
+}
+
+function currentUid(): number {
+  return process.getuid?.() ?? 0;
+}
+
+async function hookCommand(operands: string[], opts: { config?: string; dryRun?: boolean; json?: boolean }, io: Io): Promise<ExitCode> {
+  const event = parseEvent(operands);
+  const path = configPath(opts.config, io.env);
+  let config: HookConfig;
+  try {
+    config = await loadConfig(path, currentUid());
+  } catch (err) {
+    recordEarlyFailure(err, event.master);
+    throw err;
+  }
+  const run = randomBytes(4).toString('hex');
+  let logger: Logger;
+  if (opts.dryRun) {
+    logger = memoryLogger();
+  } else {
+    const { createFileLogger } = await import('./log.ts');
+    const created = await createFileLogger({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }, { run, master: event.master });
+    logger = created.logger;
+    if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
+  }
+  const stop = () => {
+    killAllChildren();
+    logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
+    process.exit(EXIT.retry);
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+  logger.info({ event, dryRun: Boolean(opts.dryRun), config: path }, 'hook start');
+  const started = performance.now();
+  try {
+    const result = await runHook(event, config, systemDeps(logger), { dryRun: Boolean(opts.dryRun) });
+    logger.info({ exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) }, 'hook end');
+    if (opts.json) io.out(resultJson(event, result));
+    else if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok) io.out(resultText(event, result).join('\n'));
+    return result.exitCode;
+  } catch (err) {
+    logger.error({ error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(performance.now() - started) }, 'hook end');
+    throw err;
+  } finally {
+    process.off('SIGTERM', stop).off('SIGINT', stop);
+  }
+}
+
+/**
+ * With no readable config we have no log file of our own, and Sentinel discards stderr:
+ * leave one JSON line in the default log so the operator is not blind. Best effort.
+ */
+function recordEarlyFailure(err: unknown, master: string): void {
+  if (!(err instanceof HookError)) return;
+  try {
+    appendFileSync(DEFAULT_LOG_FILE, `${JSON.stringify({ level: 50, time: new Date().toISOString(), master, msg: err.line(), exitCode: err.exitCode })}\n`);
+  } catch {
+    // nowhere to write: stderr is all there is
+  }
+}

@@ -1,0 +1,91 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { actionTypes } from '../actions/index.ts';
+import { configSchema, type HookConfig } from './schema.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
+
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return flag ?? env.SENTINEL_HOOK_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+/**
+ * Sentinel runs the hook with its own privileges (often root, or a user with sudo rules):
+ * whoever can write the config decides what runs, so only its owner may, and only root or us may own it.
+ */
+export function checkConfigOwnership(path: string, uid: number): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT' ? `config file ${path} not found` : `cannot read config file ${path}: ${code}`,
+      'pass --config FILE or set SENTINEL_HOOK_CONFIG',
+    );
+  }
+  if (!st.isFile()) throw new ConfigError(`config ${path} is not a regular file`);
+  if (st.uid !== 0 && st.uid !== uid) {
+    throw new ConfigError(`config file ${path} is owned by uid ${st.uid}, not root or the running user (uid ${uid})`, `chown root ${path}`);
+  }
+  if (st.mode & 0o022) {
+    throw new ConfigError(`config file ${path} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)})`, `chmod go-w ${path}`);
+  }
+}
+
+export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
+  checkConfigOwnership(path, uid);
+  const text = readFileSync(path, 'utf8');
+  return parseConfigText(text, path);
+}
+
+export async function parseConfigText(text: string, path: string): Promise<HookConfig> {
+  let raw: unknown;
+  try {
+    // JSON is a subset of YAML, but the JSON parser is much cheaper on the failover path.
+    raw = /^\s*\{/.test(text) ? JSON.parse(text) : (await loadYaml()).parse(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(`config ${path} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateConfig(raw, path);
+}
+
+async function loadYaml(): Promise<typeof import('yaml')> {
+  const mod = await import('yaml');
+  // Bundled, the CommonJS build of yaml arrives as a default export.
+  return (mod as { default?: typeof import('yaml') }).default ?? mod;
+}
+
+export function validateConfig(raw: unknown, path: string): HookConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`config ${path}: ${formatIssue(result.error.issues)}`);
+  return result.data;
+}
+
+/** "masters.mymaster[1].interface: unknown key", the first problem only: one line, one fix at a time. */
+export function formatIssue(issues: readonly z.core.$ZodIssue[]): string {
+  const issue = pickIssue(issues);
+  const path = issue.path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = `required (expected ${issue.expected})`;
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    message = `unknown action type; expected one of ${actionTypes.map((t) => t.type).join(', ')}`;
+  }
+  const where = path || '(top level)';
+  return `${where}: ${message}`;
+}
+
+function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const issue = issues[0]!;
+  // A discriminated union reports its branch's problems nested; surface the real one with its full path.
+  if (issue.code === 'invalid_union' && issue.errors.length === 1 && issue.errors[0]!.length > 0) {
+    const inner = pickIssue(issue.errors[0]!);
+    return { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue;
+  }
+  return issue;
+}

@@ -1,0 +1,103 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RetryableError } from './errors.ts';
+
+export interface HeldLock {
+  path: string;
+  /** How long we waited for another run of the same master. */
+  waitedMs: number;
+  release(): void;
+}
+
+/** /run/sentinel-hook when we may write there (root), else a per-user directory in the temp dir. */
+export function defaultLockDir(uid: number): string {
+  for (const dir of ['/run/sentinel-hook', join(tmpdir(), `sentinel-hook-${uid}`)]) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const st = statSync(dir);
+      if (st.uid === uid) return dir;
+    } catch {
+      // not ours or not writable: next candidate
+    }
+  }
+  throw new RetryableError('no writable lock directory (/run/sentinel-hook or the temp dir)', 'set lockDir in the config');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One run per master per host. Two runs of the hook for the same master can overlap (Sentinel
+ * runs up to 16 scripts at once, and retries come late); the second waits for the first.
+ * The lock file holds the owner's pid, so a run that Sentinel SIGKILLed leaves no lasting lock.
+ */
+export async function acquireLock(dir: string, master: string, waitMs: number, signal?: AbortSignal): Promise<HeldLock> {
+  const path = join(dir, `${encodeURIComponent(master)}.lock`);
+  const started = performance.now();
+  const deadline = started + waitMs;
+  for (let attempt = 0; attempt < 100_000; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      const waitedMs = Math.round(performance.now() - started);
+      let released = false;
+      return {
+        path,
+        waitedMs,
+        release() {
+          if (released) return;
+          released = true;
+          try {
+            if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new RetryableError(`cannot create lock ${path}: ${(err as NodeJS.ErrnoException).code}`, 'check lockDir permissions');
+      }
+    }
+    reapIfDead(path);
+    if (performance.now() >= deadline || signal?.aborted) {
+      throw new RetryableError(`another run for master ${master} still holds ${path} after ${Math.round(waitMs / 1000)} s`, 'Sentinel will retry this event');
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new RetryableError(`could not take lock ${path}`);
+}
+
+/** Remove a lock whose owner is gone. The .reap directory makes two waiters never both remove it. */
+function reapIfDead(path: string): void {
+  const guard = `${path}.reap`;
+  try {
+    mkdirSync(guard);
+  } catch {
+    // Another waiter is reaping; a guard left by a killed reaper expires after 5 s.
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > 5000) rmdirSync(guard);
+    } catch {
+      // gone meanwhile
+    }
+    return;
+  }
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    // Empty: the owner created it and has not written its pid yet, unless that was long ago.
+    const dead = text === '' ? Date.now() - statSync(path).mtimeMs > 5000 : !alive(Number(text));
+    if (dead) unlinkSync(path);
+  } catch {
+    // the owner released it meanwhile
+  } finally {
+    rmdirSync(guard);
+  }
+}

@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
+
+/** The subset of pino's logger the hook uses, so tests and dry-runs can pass lighter ones. */
+export interface Logger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Keys whose values are never written anywhere, whatever object they appear in. */
+export const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', 'passphrase', '*.passphrase'];
+
+export interface LogTarget {
+  file: string | undefined;
+  level: LogLevel;
+  /** Mirror records to stderr as readable lines (an operator at a terminal). */
+  tty: boolean;
+}
+
+/**
+ * pino writing JSON lines to the log file, synchronously: Sentinel may SIGKILL us, and with
+ * daemonize it throws away stdout/stderr, so a record still in a buffer is a record lost.
+ */
+export async function createFileLogger(target: LogTarget, base: Record<string, unknown>): Promise<{ logger: Logger; warning?: string }> {
+  const mod = await import('pino');
+  // Bundled, pino's CommonJS build arrives as a default export.
+  const pino = ((mod as { default?: typeof mod.pino }).default ?? mod.pino) as typeof mod.pino;
+  const streams: { level: LogLevel; stream: NodeJS.WritableStream | { write(s: string): void } }[] = [];
+  let warning: string | undefined;
+  if (target.file) {
+    try {
+      mkdirSync(dirname(target.file), { recursive: true });
+      streams.push({ level: target.level, stream: pino.destination({ dest: target.file, sync: true, append: true }) });
+    } catch (err) {
+      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (create the directory writable by Sentinel's user, or set log.file)`;
+    }
+  }
+  if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
+  const logger = pino(
+    { level: target.level, base, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
+  );
+  return { logger: logger as unknown as Logger, warning };
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'run']);
+
+/** One JSON record as a line a person reads: "12:00:01.234 info  vip: added 10.0.0.100/24 (ms=12)". */
+export function readable(jsonLine: string): string {
+  try {
+    const rec = JSON.parse(jsonLine) as Record<string, unknown>;
+    const time = typeof rec.time === 'string' ? rec.time.slice(11, 23) : '';
+    const level = (LEVEL_NAMES[rec.level as number] ?? String(rec.level)).padEnd(5);
+    const extras = Object.entries(rec)
+      .filter(([k]) => !HIDDEN.has(k))
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    return `${time} ${level} ${rec.msg ?? ''}${extras ? `  ${extras}` : ''}\n`;
+  } catch {
+    return jsonLine;
+  }
+}
+
+/** For runs that must not touch the log file (dry-run) and for tests: keeps records in memory. */
+export function memoryLogger(records: Record<string, unknown>[] = [], bindings: Record<string, unknown> = {}): Logger & { records: Record<string, unknown>[] } {
+  const at = (level: LogLevel): LogFn => (obj, msg) => {
+    records.push({ level, ...bindings, ...obj, ...(msg === undefined ? {} : { msg }) });
+  };
+  return {
+    records,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => memoryLogger(records, { ...bindings, ...more }),
+  };
+}

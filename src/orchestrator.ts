@@ -1,0 +1,150 @@
+import { actionTypes } from './actions/index.ts';
+import { applyPlans, type StepOutcome } from './apply.ts';
+import type { ActionConfig, HookConfig } from './config/schema.ts';
+import type { When } from './config/common.ts';
+import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
+import type { FailoverEvent } from './event.ts';
+import { acquireLock, defaultLockDir } from './lock.ts';
+import type { Logger } from './log.ts';
+import type { ActionPlan, ObserveContext } from './plan.ts';
+import type { CommandRunner } from './runner.ts';
+import { checkFreshness, type AskSentinel, type Freshness } from './sentinel/stale.ts';
+import { canonicalIp, isIpAddress } from './values.ts';
+
+/** Everything the orchestrator touches outside itself: tests pass fakes, the CLI passes the real system. */
+export interface HookDeps {
+  runner: CommandRunner;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+  uid: number;
+  localAddresses(): Set<string>;
+  resolve(host: string): Promise<string[]>;
+  which(program: string): string | undefined;
+  askSentinel?: AskSentinel;
+}
+
+export interface HookResult {
+  exitCode: ExitCode;
+  outcome: 'applied' | 'failed' | 'nothing-to-do' | 'stale' | 'dry-run';
+  freshness?: Freshness;
+  plans: ActionPlan[];
+  steps: StepOutcome[];
+}
+
+export function actionsFor(config: HookConfig, master: string): ActionConfig[] {
+  const actions = config.masters[master];
+  if (!actions) {
+    const known = Object.keys(config.masters);
+    throw new ConfigError(`no actions configured for master ${JSON.stringify(master)}`, `configured masters: ${known.join(', ') || '(none)'}`);
+  }
+  return actions;
+}
+
+export function matchesWhen(when: When, event: FailoverEvent, ctx: Pick<ObserveContext, 'localAddresses' | 'toAddresses' | 'fromAddresses'>): string | undefined {
+  if (when.role !== 'any' && when.role !== event.role) return `when.role is ${when.role}, this run is ${event.role}`;
+  const mine = (addresses: readonly string[]) => addresses.some((a) => ctx.localAddresses.has(a));
+  if (when.host === 'new-master' && !mine(ctx.toAddresses)) return 'when.host is new-master, this host does not own the to-ip';
+  if (when.host === 'old-master' && !mine(ctx.fromAddresses)) return 'when.host is old-master, this host does not own the from-ip';
+  return undefined;
+}
+
+async function resolveAll(host: string, deps: HookDeps): Promise<string[]> {
+  if (isIpAddress(host)) return [canonicalIp(host)];
+  try {
+    const addresses = await deps.resolve(host);
+    if (addresses.length === 0) throw new Error('no addresses');
+    return addresses.map(canonicalIp);
+  } catch (err) {
+    throw new RetryableError(`cannot resolve ${host}: ${(err as Error).message}`, 'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry');
+  }
+}
+
+/** Observe and plan every action that applies to this run; changes nothing. */
+export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
+  const actions = actionsFor(config, event.master);
+  const [toAddresses, fromAddresses] = await Promise.all([resolveAll(event.toIp, deps), resolveAll(event.fromIp, deps)]);
+  const ctx: ObserveContext = {
+    event,
+    localAddresses: deps.localAddresses(),
+    toAddresses,
+    fromAddresses,
+    read: (argv, opts) => deps.runner.run(argv, { timeoutMs: opts?.timeoutMs ?? 5000, signal }),
+    which: deps.which,
+    logger: deps.logger,
+    signal,
+  };
+  const plans: ActionPlan[] = [];
+  for (const [index, action] of actions.entries()) {
+    const label = `${action.type}#${index}`;
+    const skip = matchesWhen(action.when, event, ctx);
+    if (skip) {
+      plans.push({ action: label, note: `skipped: ${skip}`, steps: [] });
+      continue;
+    }
+    const type = actionTypes.find((t) => t.type === action.type)!;
+    const plan = await (type.plan as (a: ActionConfig, c: ObserveContext) => Promise<ActionPlan>)(action, { ...ctx, logger: deps.logger.child({ action: label }) });
+    plans.push({ ...plan, action: label });
+  }
+  return plans;
+}
+
+/**
+ * One hook run: is the event still current, take the master's lock, observe and plan,
+ * then apply that same plan (or only show it, for --dry-run).
+ */
+export async function runHook(event: FailoverEvent, config: HookConfig, deps: HookDeps, opts: { dryRun: boolean }): Promise<HookResult> {
+  const started = performance.now();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), config.deadline);
+  const remainingMs = () => Math.max(0, config.deadline - (performance.now() - started));
+  const log = deps.logger;
+  try {
+    actionsFor(config, event.master);
+    let freshness: Freshness | undefined;
+    if (config.sentinels) {
+      const toAddresses = await resolveAll(event.toIp, deps);
+      freshness = await checkFreshness(event, toAddresses, config.sentinels, deps.env, {
+        ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+        signal: deadline.signal,
+      });
+      log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+      if (freshness.verdict === 'stale') {
+        log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
+        return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
+      }
+      if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+    }
+
+    const lock = opts.dryRun ? undefined : await acquireLock(config.lockDir ?? defaultLockDir(deps.uid), event.master, remainingMs(), deadline.signal);
+    try {
+      if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
+      const plans = await planEvent(event, config, deps, deadline.signal);
+      log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
+      const base = { ...(freshness ? { freshness } : {}), plans };
+      if (opts.dryRun) return { ...base, exitCode: EXIT.ok, outcome: 'dry-run', steps: [] };
+      if (plans.every((p) => p.steps.length === 0)) return { ...base, exitCode: EXIT.ok, outcome: 'nothing-to-do', steps: [] };
+      const steps = await applyPlans(plans, { runner: deps.runner, signal: deadline.signal, logger: log, remainingMs }, { sudo: deps.which('sudo') });
+      const failed = steps.some((s) => !s.ok);
+      return { ...base, exitCode: failed ? EXIT.retry : EXIT.ok, outcome: failed ? 'failed' : 'applied', steps };
+    } finally {
+      lock?.release();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function describeStep(step: ActionPlan['steps'][number]): Record<string, unknown> {
+  if (step.kind === 'command') {
+    return {
+      kind: 'command',
+      description: step.description,
+      argv: step.argv,
+      privileged: step.privileged,
+      timeoutMs: step.timeoutMs,
+      ...(step.deferMs ? { deferMs: step.deferMs } : {}),
+      ...(step.okExitCodes ? { okExitCodes: step.okExitCodes } : {}),
+    };
+  }
+  return { kind: 'task', description: step.description, ...(step.detail ? { detail: step.detail } : {}), ...(step.deferMs ? { deferMs: step.deferMs } : {}) };
+}

@@ -1,0 +1,82 @@
+import type { z } from 'zod';
+import type { FailoverEvent } from './event.ts';
+import type { When } from './config/common.ts';
+import type { CommandRunner, CommandResult } from './runner.ts';
+import type { Logger } from './log.ts';
+
+/** One concrete change: an exact argv run by the runner. */
+export interface CommandStep {
+  kind: 'command';
+  /** Human text for dry-run output and the log. */
+  description: string;
+  argv: string[];
+  /** Prefix "sudo -n": the argv must then match a sudoers line exactly (see `sentinel-hook sudoers`). */
+  privileged: boolean;
+  timeoutMs: number;
+  env?: Record<string, string>;
+  /** Exit codes that count as success besides 0 (Habets' arping exits 1 when nobody replies to a gratuitous ARP). */
+  okExitCodes?: number[];
+  /** Start this step this long after the previous one ended, in the background: later actions run meanwhile. */
+  deferMs?: number;
+}
+
+/** A change that is not one command (an SSH push, a file write); it runs in-process under the same deadline. */
+export interface TaskStep {
+  kind: 'task';
+  description: string;
+  /** What dry-run shows and the log records (never secrets). */
+  detail?: Record<string, unknown>;
+  deferMs?: number;
+  run(ctx: ApplyContext): Promise<TaskOutcome>;
+}
+
+export type Step = CommandStep | TaskStep;
+
+export interface TaskOutcome {
+  ok: boolean;
+  /** One line: what happened, or why it failed. */
+  summary: string;
+  /** Structured result for the log and --json (e.g. per push target). */
+  detail?: unknown;
+}
+
+export interface ApplyContext {
+  runner: CommandRunner;
+  signal: AbortSignal;
+  logger: Logger;
+  /** Milliseconds left before the whole-run deadline. */
+  remainingMs(): number;
+}
+
+/** What an action saw and what it will do about it. */
+export interface ActionPlan {
+  action: string;
+  /** Why there are no steps, when there are none ("VIP already absent", "when: role leader"). */
+  note?: string;
+  steps: Step[];
+}
+
+/** Read-only access to the host, handed to an action's planner. */
+export interface ObserveContext {
+  event: FailoverEvent;
+  /** This host's own addresses, canonical text. */
+  localAddresses: ReadonlySet<string>;
+  /** to-ip / from-ip resolved (host names under announce-hostnames), canonical text. */
+  toAddresses: readonly string[];
+  fromAddresses: readonly string[];
+  /** Runs a read-only command (observation); never a change. */
+  read(argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
+  /** Absolute path of a program, looked up in the system directories (Sentinel's PATH is not to be trusted). */
+  which(program: string): string | undefined;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/** Every action type is one of these: a strict schema and a planner that returns concrete steps. */
+export interface ActionType<C extends { type: string; when: When }> {
+  type: C['type'];
+  schema: z.ZodType<C, any>;
+  /** One line for `sentinel-hook check`. */
+  summarize(config: C): string;
+  plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;
+}

@@ -1,0 +1,89 @@
+import { connect, type Socket } from 'node:net';
+
+export type RespValue = string | number | null | RespValue[] | RespError;
+export class RespError {
+  constructor(readonly message: string) {}
+}
+
+/** Encode a command as a RESP array of bulk strings (what redis-cli sends). */
+export function encodeCommand(args: readonly string[]): Buffer {
+  const parts = [`*${args.length}\r\n`];
+  for (const arg of args) parts.push(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+  return Buffer.from(parts.join(''));
+}
+
+/** Parse one complete RESP2 value at `offset`; undefined while more bytes are needed. */
+export function decodeReply(buf: Buffer, offset = 0): { value: RespValue; next: number } | undefined {
+  const lineEnd = buf.indexOf('\r\n', offset);
+  if (lineEnd < 0) return undefined;
+  const type = String.fromCharCode(buf[offset]!);
+  const line = buf.toString('utf8', offset + 1, lineEnd);
+  const after = lineEnd + 2;
+  switch (type) {
+    case '+':
+      return { value: line, next: after };
+    case '-':
+      return { value: new RespError(line), next: after };
+    case ':':
+      return { value: Number(line), next: after };
+    case '$': {
+      const len = Number(line);
+      if (len < 0) return { value: null, next: after };
+      if (buf.length < after + len + 2) return undefined;
+      return { value: buf.toString('utf8', after, after + len), next: after + len + 2 };
+    }
+    case '*': {
+      const count = Number(line);
+      if (count < 0) return { value: null, next: after };
+      const items: RespValue[] = [];
+      let next = after;
+      for (let i = 0; i < count; i++) {
+        const item = decodeReply(buf, next);
+        if (!item) return undefined;
+        items.push(item.value);
+        next = item.next;
+      }
+      return { value: items, next };
+    }
+    default:
+      throw new Error(`unexpected RESP type byte ${JSON.stringify(type)}`);
+  }
+}
+
+/**
+ * Send a few commands on one connection and collect one reply each, all within `timeoutMs`.
+ * Small on purpose: the hook only ever asks Sentinels two questions.
+ */
+export function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number): Promise<RespValue[]> {
+  return new Promise((resolve, reject) => {
+    let socket: Socket | undefined;
+    let buf = Buffer.alloc(0);
+    const replies: RespValue[] = [];
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      socket?.destroy();
+      if (err) reject(err);
+      else resolve(replies);
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket = connect({ host, port });
+    socket.setNoDelay(true);
+    socket.on('connect', () => socket!.write(Buffer.concat(commands.map(encodeCommand))));
+    socket.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      try {
+        let parsed;
+        while (replies.length < commands.length && (parsed = decodeReply(buf))) {
+          replies.push(parsed.value);
+          buf = buf.subarray(parsed.next);
+        }
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      if (replies.length === commands.length) finish();
+    });
+    socket.on('error', (err) => finish(err));
+    socket.on('close', () => finish(new Error('connection closed before the reply')));
+  });
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.ts';
+import type { FailoverEvent } from '../event.ts';
+import type { SecretRef } from '../config/common.ts';
+import { canonicalIp } from '../values.ts';
+import { RespError, sendCommands, type RespValue } from './resp.ts';
+
+export interface SentinelsConfig {
+  addresses: string[];
+  username?: string | undefined;
+  password?: SecretRef | undefined;
+  timeout: number;
+  settle: number;
+}
+
+export type SentinelAnswer =
+  | { address: string; master: { ip: string; port: number } }
+  | { address: string; error: string };
+
+export type Freshness =
+  /** At least one Sentinel names the event's to-ip as master now. */
+  | { verdict: 'current'; confirmedBy: string; answers: SentinelAnswer[] }
+  /** Sentinels answered, none names the to-ip: a later failover has overtaken this event. */
+  | { verdict: 'stale'; answers: SentinelAnswer[] }
+  /** No Sentinel could be asked: act on the arguments, as Sentinel itself decided. */
+  | { verdict: 'unknown'; answers: SentinelAnswer[] };
+
+export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig, password: string | undefined) => Promise<SentinelAnswer>;
+
+export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
+  if ('env' in ref) {
+    const value = env[ref.env];
+    if (value === undefined) throw new ConfigError(`sentinels.password: environment variable ${ref.env} is not set in Sentinel's environment`, 'set it where Sentinel starts, or use { file: PATH }');
+    return value;
+  }
+  try {
+    return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`sentinels.password: cannot read ${ref.file}: ${(err as NodeJS.ErrnoException).code}`, 'make it readable by Sentinel\'s user only (chmod 600)');
+  }
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address)!;
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+export const askSentinel: AskSentinel = async (address, master, cfg, password) => {
+  const { host, port } = splitAddress(address);
+  const commands: string[][] = [];
+  if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
+  commands.push(['SENTINEL', 'get-master-addr-by-name', master]);
+  try {
+    const replies = await sendCommands(host, port, commands, cfg.timeout);
+    // Never echo what AUTH said back verbatim beyond its error text; it does not contain the secret.
+    const failed = replies.find((r): r is RespError => r instanceof RespError);
+    if (failed) return { address, error: failed.message };
+    const reply = replies.at(-1) as RespValue;
+    if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
+    return { address, master: { ip: reply[0], port: Number(reply[1]) } };
+  } catch (err) {
+    return { address, error: (err as Error).message };
+  }
+};
+
+function names(answer: SentinelAnswer, event: FailoverEvent, toAddresses: ReadonlySet<string>): boolean {
+  if (!('master' in answer)) return false;
+  const ip = answer.master.ip;
+  return answer.master.port === event.toPort && (ip === event.toIp || toAddresses.has(canonicalIp(ip)));
+}
+
+/**
+ * Is this event still the current configuration? One Sentinel naming the to-ip is enough: the
+ * Sentinel that ran us switched before calling, the others follow within seconds, so a majority
+ * vote would drop fresh events. Asked again for up to `settle` while nobody names it yet.
+ */
+export async function checkFreshness(
+  event: FailoverEvent,
+  toAddresses: readonly string[],
+  cfg: SentinelsConfig,
+  env: NodeJS.ProcessEnv,
+  deps: { ask?: AskSentinel; sleep?: (ms: number) => Promise<void>; now?: () => number; signal?: AbortSignal } = {},
+): Promise<Freshness> {
+  const ask = deps.ask ?? askSentinel;
+  const sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  const now = deps.now ?? (() => performance.now());
+  const password = cfg.password ? readSecret(cfg.password, env) : undefined;
+  const wanted = new Set(toAddresses.map(canonicalIp));
+  const started = now();
+  const maxRounds = 1 + Math.ceil(cfg.settle / 250);
+  let answers: SentinelAnswer[] = [];
+  for (let round = 0; round < maxRounds; round++) {
+    answers = await Promise.all(cfg.addresses.map((a) => ask(a, event.master, cfg, password)));
+    const confirming = answers.find((a) => names(a, event, wanted));
+    if (confirming) return { verdict: 'current', confirmedBy: confirming.address, answers };
+    if (now() - started >= cfg.settle || deps.signal?.aborted) break;
+    await sleep(Math.min(250, Math.max(0, cfg.settle - (now() - started))));
+  }
+  return answers.some((a) => 'master' in a) ? { verdict: 'stale', answers } : { verdict: 'unknown', answers };
+}

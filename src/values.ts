@@ -1,0 +1,50 @@
+import { isIP } from 'node:net';
+
+/** Durations in config: "200ms", "5s", "1m", "1.5s"; a bare number means milliseconds. */
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;
+
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0 && ms >= 1000) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** RFC 1123 host name; also refuses a leading '-', so it can never read as an option. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export function isHostname(text: string): boolean {
+  return HOSTNAME.test(text);
+}
+
+export function isIpAddress(text: string): boolean {
+  return isIP(text) !== 0;
+}
+
+/** Interface names as the kernel accepts them (IFNAMSIZ 16, no '/', no whitespace), plus an optional ':label'. */
+export function isInterfaceName(text: string): boolean {
+  return /^[A-Za-z0-9_.@-]{1,15}$/.test(text) && !text.startsWith('-') && text !== '.' && text !== '..';
+}
+
+export function isAbsolutePath(text: string): boolean {
+  return text.startsWith('/') && !text.includes('\0') && !text.split('/').includes('..');
+}
+
+/** Canonical text of an IP so that "::FFFF:10.0.0.1" and "10.0.0.1", or "fe80::0:1" and "fe80::1", compare equal. */
+export function canonicalIp(text: string): string {
+  const bare = text.replace(/^\[|\]$/g, '');
+  if (isIP(bare) !== 6) return bare.toLowerCase();
+  // WHATWG URL parsing applies RFC 5952 (lower case, longest zero run compressed).
+  const host = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+}
