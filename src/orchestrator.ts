@@ -8,7 +8,7 @@ import { acquireLock, defaultLockDir } from './lock.ts';
 import type { Logger } from './log.ts';
 import type { ActionPlan, ObserveContext } from './plan.ts';
 import type { CommandRunner } from './runner.ts';
-import { checkFreshness, type AskSentinel, type Freshness } from './sentinel/stale.ts';
+import type { AskSentinel, Freshness } from './sentinel/stale.ts';
 import { canonicalIp, isIpAddress } from './values.ts';
 
 /** Everything the orchestrator touches outside itself: tests pass fakes, the CLI passes the real system. */
@@ -103,6 +103,8 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
     let freshness: Freshness | undefined;
     if (config.sentinels) {
       const toAddresses = await resolveAll(event.toIp, deps);
+      // Loaded only when configured: node:net is a noticeable part of a cold start.
+      const { checkFreshness } = await import('./sentinel/stale.ts');
       freshness = await checkFreshness(event, toAddresses, config.sentinels, deps.env, {
         ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
         signal: deadline.signal,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { FailoverEvent } from './event.ts';
 import type { When } from './config/common.ts';
 import type { CommandRunner, CommandResult } from './runner.ts';
@@ -75,7 +75,8 @@ export interface ObserveContext {
 /** Every action type is one of these: a strict schema and a planner that returns concrete steps. */
 export interface ActionType<C extends { type: string; when: When }> {
   type: C['type'];
-  schema: z.ZodType<C, any>;
+  /** Strict schema of one config entry (zod/mini or classic zod: both are zod core types). */
+  schema: z.core.$ZodType<C, any>;
   /** One line for `sentinel-hook check`. */
   summarize(config: C): string;
   plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;

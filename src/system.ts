@@ -1,5 +1,4 @@
 import { accessSync, constants } from 'node:fs';
-import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 import { createRunner, whichSystem } from './runner.ts';
 import type { HookDeps } from './orchestrator.ts';
@@ -32,7 +31,10 @@ export function systemDeps(logger: Logger): HookDeps {
     env: process.env,
     uid: process.getuid?.() ?? 0,
     localAddresses,
-    resolve: async (host) => (await lookup(host, { all: true })).map((a) => a.address),
+    resolve: async (host) => {
+      const { lookup } = await import('node:dns/promises');
+      return (await lookup(host, { all: true })).map((a) => a.address);
+    },
     which: (program) => whichSystem(program, isExecutable),
   };
 }

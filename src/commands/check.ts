@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { actionTypes } from '../actions/index.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';

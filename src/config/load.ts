@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
 import { actionTypes } from '../actions/index.ts';
 import { configSchema, type HookConfig } from './schema.ts';

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { duration, privilege, when } from '../../config/common.ts';
+import * as z from 'zod/mini';
+import { duration, privilege, programName, when } from '../../config/common.ts';
 import { eventEnv, eventValues } from '../../event.ts';
 import type { ActionType } from '../../plan.ts';
 import { ConfigError } from '../../errors.ts';
@@ -7,25 +7,26 @@ import { ConfigError } from '../../errors.ts';
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
 const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
 
-const argTemplate = z.string().superRefine((arg, ctx) => {
-  for (const [, name] of arg.matchAll(PLACEHOLDER)) {
-    if (!(PLACEHOLDERS as readonly string[]).includes(name!)) {
-      ctx.addIssue({ code: 'custom', message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+const argTemplate = z.string().check(
+  z.superRefine((arg, ctx) => {
+    for (const [, name] of arg.matchAll(PLACEHOLDER)) {
+      if (!(PLACEHOLDERS as readonly string[]).includes(name!)) {
+        ctx.addIssue({ code: 'custom', input: arg, message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+      }
     }
-  }
-});
+  }),
+);
 
 export const execSchema = z.strictObject({
   type: z.literal('exec'),
   /** argv: the program (absolute path, or a name looked up in the system directories) and its arguments. Never run through a shell. */
-  run: z
-    .tuple([z.string().regex(/^[^\s{}-][^\s{}]*$/, 'expected a program path or name without spaces or placeholders')], argTemplate)
-    .describe('argv array; placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}'),
-  timeout: duration({ min: 1, max: 58_000 }).default(10_000),
-  privilege: privilege.default('none'),
+  /** argv array; placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}. */
+  run: z.tuple([programName], argTemplate),
+  timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
+  privilege: z._default(privilege, 'none'),
   when,
 });
-export type ExecAction = z.infer<typeof execSchema>;
+export type ExecAction = z.output<typeof execSchema>;
 
 /** Fill placeholders: each argument stays one argv element whatever the value holds. */
 export function expand(template: readonly string[], values: Record<string, string>): string[] {
