@@ -1,5 +1,4 @@
 import { appendFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { Command, CommanderError } from 'commander';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
@@ -100,6 +99,11 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
   return exitCode;
 }
 
+/** Unique per host and run; node:crypto would cost milliseconds of a cold start for nothing. */
+export function runId(): string {
+  return `${process.pid.toString(36)}-${Date.now().toString(36)}`;
+}
+
 function currentUid(): number {
   return process.getuid?.() ?? 0;
 }
@@ -114,7 +118,7 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     recordEarlyFailure(err, event.master);
     throw err;
   }
-  const run = randomBytes(4).toString('hex');
+  const run = runId();
   let logger: Logger;
   if (opts.dryRun) {
     logger = memoryLogger();

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { applyPlans } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
@@ -6,7 +5,7 @@ import { EXIT, UsageError, type ExitCode } from '../errors.ts';
 import { createFileLogger, type Logger } from '../log.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
-import { DEFAULT_LOG_FILE } from '../cli.ts';
+import { DEFAULT_LOG_FILE, runId } from '../cli.ts';
 
 export interface NotifyEvent {
   type: string;
@@ -52,7 +51,7 @@ export async function notifyCommand(type: string, description: string, path: str
   const config = await loadConfig(path, process.getuid?.() ?? 0);
   const created = await createFileLogger(
     { file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty },
-    { run: randomBytes(4).toString('hex'), notify: event.type, ...(event.master ? { master: event.master } : {}) },
+    { run: runId(), notify: event.type, ...(event.master ? { master: event.master } : {}) },
   );
   const logger: Logger = created.logger;
   if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
