@@ -1,4 +1,5 @@
 import { execAction } from './exec/index.ts';
+import { hostsAction } from './hosts/index.ts';
 
 /** Every action type the config may name. A new type is one entry here. */
-export const actionTypes = [execAction] as const;
+export const actionTypes = [execAction, hostsAction] as const;

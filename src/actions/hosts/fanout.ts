@@ -1,0 +1,87 @@
+import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
+
+/** One row of the per-target table: the log, the CLI table and --json all show these. */
+export interface TargetResult {
+  target: string;
+  status: 'changed' | 'unchanged' | 'failed';
+  /** Why it failed; or how it was written. */
+  reason?: string;
+  method?: 'rename' | 'in-place';
+  attempts: number;
+  ms: number;
+}
+
+export interface FanOutLimits {
+  concurrency: number;
+  /** Per attempt, per target. */
+  timeoutMs: number;
+  /** Further attempts after a failure that a retry may fix. */
+  retries: number;
+  remainingMs(): number;
+  signal: AbortSignal;
+}
+
+/** Pause between attempts: short, the whole run has under a minute. */
+const RETRY_PAUSE_MS = 200;
+/** An attempt with less time than this left cannot even finish a key exchange: do not start it. */
+const MIN_ATTEMPT_MS = 100;
+
+/**
+ * Run `attempt` for every target, at most `concurrency` at once. Each target is retried on its own
+ * (never more than `retries` times, never past the run's deadline); one target's failure never
+ * stops or delays the others. Results come back in the order of `targets`.
+ */
+export async function fanOut<T extends { label: string }>(
+  targets: readonly T[],
+  limits: FanOutLimits,
+  attempt: (target: T, timeoutMs: number) => Promise<AttemptOutcome>,
+  onResult?: (result: TargetResult) => void,
+): Promise<TargetResult[]> {
+  const results: TargetResult[] = new Array(targets.length);
+  let next = 0;
+  const worker = async () => {
+    // Each worker takes the next target until none is left: bounded by targets.length.
+    while (next < targets.length) {
+      const index = next++;
+      const result = await tryTarget(targets[index]!, limits, attempt);
+      results[index] = result;
+      onResult?.(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, targets.length)) }, worker));
+  return results;
+}
+
+async function tryTarget<T extends { label: string }>(target: T, limits: FanOutLimits, attempt: (target: T, timeoutMs: number) => Promise<AttemptOutcome>): Promise<TargetResult> {
+  const started = performance.now();
+  const took = () => Math.round(performance.now() - started);
+  let lastError = 'not attempted: the run deadline had passed';
+  let attempts = 0;
+  for (let i = 0; i <= limits.retries; i++) {
+    const timeoutMs = Math.min(limits.timeoutMs, limits.remainingMs());
+    if (limits.signal.aborted || timeoutMs < MIN_ATTEMPT_MS) break;
+    attempts++;
+    try {
+      const outcome = await attempt(target, timeoutMs);
+      return { target: target.label, status: outcome.status, attempts, ms: took(), ...(outcome.method ? { method: outcome.method } : {}), ...(outcome.note ? { reason: outcome.note } : {}) };
+    } catch (err) {
+      lastError = (err as Error).message;
+      if (err instanceof PermanentTargetError) break;
+    }
+    if (i < limits.retries) await pause(Math.min(RETRY_PAUSE_MS * (i + 1), limits.remainingMs()), limits.signal);
+  }
+  return { target: target.label, status: 'failed', reason: lastError, attempts, ms: took() };
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted || ms <= 0) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

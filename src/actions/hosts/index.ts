@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import * as z from 'zod/mini';
+import { duration, when } from '../../config/common.ts';
+import type { ActionType } from '../../plan.ts';
+import { isAbsolutePath, isHostname } from '../../values.ts';
+import { editHosts } from './edit.ts';
+import { parsePushTarget } from './target.ts';
+
+/**
+ * Paths reach ssh's and rsync's command lines (rsync's -e is a string it splits on blanks, and a
+ * ':' in rsync's source makes it a remote spec): plain characters only.
+ */
+const plainPath = z
+  .string()
+  .check(
+    z.regex(/^\/[A-Za-z0-9._@%+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ % + = , / - (no blanks, quotes or colons)'),
+    z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
+  );
+
+const hostName = z.string().check(z.refine((n) => isHostname(n) && !n.endsWith('.'), 'expected a host name such as redis-master.example.com'));
+
+const pushTarget = z.string().check(z.refine((t) => parsePushTarget(t) !== undefined, 'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)'));
+
+export const pushSchema = z.strictObject({
+  /** App servers: `host`, `host:port`, `[IPv6]:port`. */
+  targets: z.array(pushTarget).check(
+    z.minLength(1, 'expected at least one target'),
+    z.refine((t) => new Set(t).size === t.length, 'a target is listed twice'),
+  ),
+  /** Login on every target. */
+  user: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a login name (letters, digits, _ . -; not starting with - or a digit)')),
+  /** Private key (unencrypted: nobody is there to type a passphrase during a failover). */
+  identityFile: plainPath,
+  /** The only host keys trusted; an unknown or different key is refused. Hashed entries are fine. */
+  knownHostsFile: plainPath,
+  /** The file edited on each target. */
+  remotePath: z._default(plainPath, '/etc/hosts'),
+  /** ssh: edit each target's own file (keeps its own entries); rsync: copy `file` whole, as seed 001 does. */
+  transport: z._default(z.enum(['ssh', 'rsync']), 'ssh'),
+  concurrency: z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(256, 'expected at most 256')), 16),
+  /** Per target and attempt. */
+  timeout: z._default(duration({ min: 100, max: 58_000 }), 5000),
+  /** Further attempts per target, within the run's deadline. */
+  retries: z._default(z.int().check(z.gte(0, 'expected 0 or more'), z.lte(10, 'expected at most 10')), 2),
+  /** argv run on a target after its file changed (e.g. flush nscd); the program as an absolute path (the remote PATH is unknown); each argument quoted for the remote shell. */
+  after: z.optional(z.tuple([plainPath], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument')))),
+});
+
+export const hostsSchema = z
+  .strictObject({
+    type: z.literal('hosts'),
+    /** Names that must point at the current master. */
+    names: z.array(hostName).check(
+      z.minLength(1, 'expected at least one name'),
+      z.refine((n) => new Set(n.map((x) => x.toLowerCase())).size === n.length, 'a name is listed twice'),
+    ),
+    /** This host's own hosts file, rewritten too (and the source copied whole by transport rsync). */
+    file: z.optional(plainPath),
+    push: z.optional(pushSchema),
+    when,
+  })
+  .check(
+    z.superRefine((a, ctx) => {
+      if (!a.file && !a.push) ctx.issues.push({ code: 'custom', input: a, message: 'nothing to do: set "file" (this host) or "push" (app servers), or both', path: ['file'] });
+      if (a.push?.transport === 'rsync' && !a.file) {
+        ctx.issues.push({ code: 'custom', input: a, message: 'transport rsync copies "file" whole: set "file" too, or use transport ssh', path: ['push', 'transport'] });
+      }
+    }),
+  );
+export type HostsAction = z.output<typeof hostsSchema>;
+
+/** What the local file would become; computed at plan time for dry-run, again at apply time. */
+type LocalState = { kind: 'change' } | { kind: 'same' } | { kind: 'unreadable'; reason: string };
+
+function localState(file: string, names: readonly string[], address: string): LocalState {
+  try {
+    const text = readFileSync(file, 'latin1');
+    return editHosts(text, names, address) === text ? { kind: 'same' } : { kind: 'change' };
+  } catch (err) {
+    return { kind: 'unreadable', reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
+}
+
+export const hostsAction: ActionType<HostsAction> = {
+  type: 'hosts',
+  schema: hostsSchema,
+  summarize(a) {
+    const where = [a.file ? a.file : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
+    return `point ${a.names.join(', ')} at the new master in ${where}`;
+  },
+  async plan(a, ctx) {
+    // Under announce-hostnames the to-ip is a name; a hosts file needs the address it resolves to.
+    const address = ctx.toAddresses[0]!;
+    const local = a.file ? localState(a.file, a.names, address) : undefined;
+    if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
+    const targets = (a.push?.targets ?? []).map((t) => parsePushTarget(t)!);
+    const parts = [a.file && local?.kind !== 'same' ? a.file : '', a.push ? `${targets.length} target(s) over ${a.push.transport}` : ''].filter(Boolean);
+    return {
+      action: 'hosts',
+      steps: [
+        {
+          kind: 'task',
+          description: `point ${a.names.join(', ')} at ${address} in ${parts.join(' and ')}`,
+          detail: {
+            names: a.names,
+            address,
+            ...(a.file ? { file: a.file, local: local?.kind === 'unreadable' ? `unreadable (${local.reason})` : local?.kind === 'same' ? 'already correct' : 'will change' } : {}),
+            ...(a.push ? { targets: a.push.targets, transport: a.push.transport, remotePath: a.push.remotePath, user: a.push.user } : {}),
+          },
+          // The push machinery (ssh2, fs writes) loads only when a run really applies this step.
+          run: async (apply) => (await import('./run.ts')).runHosts(a, address, targets, ctx.which, apply),
+        },
+      ],
+    };
+  },
+};
+

@@ -1,0 +1,122 @@
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+
+export const BACKUP_SUFFIX = '.sentinel-hook.bak';
+
+export interface LocalWriteResult {
+  /** rename: atomic replace; in-place: the file could not be replaced (a bind mount), so it was overwritten. */
+  method: 'rename' | 'in-place';
+  /** Undefined when the directory refused the backup (e.g. not writable by us): the edit still went ahead. */
+  backup: string | undefined;
+}
+
+/** errno codes that mean "this path cannot be replaced by rename", only overwritten. */
+const RENAME_IMPOSSIBLE = new Set(['EBUSY', 'EXDEV', 'EPERM', 'EACCES', 'EROFS']);
+
+/**
+ * Replace `path` with `content` so that a reader (or a crash) sees the old or the new file, never a
+ * mix: write a temp file beside it, fsync, give it the old mode and owner, rename over it, fsync
+ * the directory. Inside a container /etc/hosts is a bind mount and rename() over it fails with
+ * EBUSY; there the only way is writing in place — new bytes first, then the length, so the file is
+ * never empty, only (for an instant) the new text followed by a tail of the old one.
+ * Strings are byte strings (latin1), so the file's bytes come back unchanged whatever its encoding.
+ * One backup of the previous content is kept beside it as `<path>.sentinel-hook.bak`.
+ */
+export function writeFileReplacing(path: string, content: string, previous: string): LocalWriteResult {
+  const st = statSync(path);
+  const mode = st.mode & 0o7777;
+  let backup: string | undefined = path + BACKUP_SUFFIX;
+  try {
+    writeViaTemp(backup, previous, mode, st.uid, st.gid);
+  } catch {
+    // A backup is a convenience; failing the failover for want of one would be worse.
+    backup = undefined;
+  }
+  const data = Buffer.from(content, 'latin1');
+  let temp: string | undefined;
+  try {
+    temp = writeTemp(path, data, mode, st.uid, st.gid);
+  } catch (err) {
+    // No write access to the directory (or no room): the file itself may still be writable.
+    if (!RENAME_IMPOSSIBLE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
+  if (temp) {
+    try {
+      renameSync(temp, path);
+      fsyncDir(dirname(path));
+      return { method: 'rename', backup };
+    } catch (err) {
+      unlinkQuietly(temp);
+      if (!RENAME_IMPOSSIBLE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  writeInPlace(path, data);
+  return { method: 'in-place', backup };
+}
+
+function writeViaTemp(path: string, content: string, mode: number, uid: number, gid: number): void {
+  const temp = writeTemp(path, Buffer.from(content, 'latin1'), mode, uid, gid);
+  try {
+    renameSync(temp, path);
+  } catch (err) {
+    unlinkQuietly(temp);
+    throw err;
+  }
+}
+
+function writeTemp(path: string, data: Buffer, mode: number, uid: number, gid: number): string {
+  const temp = join(dirname(path), `.${basename(path)}.sentinel-hook.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // O_EXCL | O_NOFOLLOW: never write through a link someone planted under the temp name.
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeAll(fd, data, 0);
+    if (process.getuid?.() === 0) fchownSync(fd, uid, gid);
+    // After chown: chown clears set-id bits, and the mode must be the old file's exactly.
+    fchmodSync(fd, mode);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkQuietly(temp);
+    throw err;
+  }
+  closeSync(fd);
+  return temp;
+}
+
+function writeInPlace(path: string, data: Buffer): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+  try {
+    writeAll(fd, data, 0);
+    ftruncateSync(fd, data.length);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself is already atomic.
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

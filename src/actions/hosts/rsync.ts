@@ -1,0 +1,87 @@
+import type { CommandResult, CommandRunner } from '../../runner.ts';
+import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
+import { remoteCommand, rsyncDestination, type PushTarget } from './target.ts';
+import { BACKUP_SUFFIX } from './localfile.ts';
+
+export interface RsyncSettings {
+  rsync: string;
+  ssh: string;
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+  /** The local file copied whole (seed 001's way). */
+  file: string;
+  remotePath: string;
+  after: readonly string[] | undefined;
+}
+
+/**
+ * The ssh command line rsync runs, as one string (rsync's -e takes a string and splits it on blanks).
+ * Every path in it was validated as a plain absolute path without blanks or quotes. The host-key
+ * rules are ours, not the user's ~/.ssh/config: only knownHostsFile is trusted, an unknown or changed
+ * key fails, nothing prompts.
+ */
+export function sshOptions(s: Pick<RsyncSettings, 'identityFile' | 'knownHostsFile'>, port: number, connectTimeoutMs: number): string[] {
+  return [
+    '-F', '/dev/null',
+    '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${s.knownHostsFile}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`,
+    '-i', s.identityFile,
+    '-p', String(port),
+  ];
+}
+
+export function rsyncArgv(s: RsyncSettings, target: PushTarget, timeoutMs: number): string[] {
+  return [
+    s.rsync,
+    // --checksum: a target that already holds the file costs a read, not a copy.
+    '--checksum',
+    '--itemize-changes',
+    '--backup',
+    `--suffix=${BACKUP_SUFFIX}`,
+    `--timeout=${Math.max(1, Math.ceil(timeoutMs / 1000))}`,
+    '-e',
+    [s.ssh, ...sshOptions(s, target.port, timeoutMs)].join(' '),
+    '--',
+    s.file,
+    rsyncDestination(s.user, target, s.remotePath),
+  ];
+}
+
+export function afterArgv(s: RsyncSettings, target: PushTarget, timeoutMs: number, after: readonly string[]): string[] {
+  return [s.ssh, ...sshOptions(s, target.port, timeoutMs), '--', `${s.user}@${target.host}`, remoteCommand(after)];
+}
+
+/** ssh's own words for a refused host key: no retry in this run will change them. */
+function hostKeyFailure(stderr: string): string | undefined {
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/.test(stderr)) return 'host key CHANGED';
+  if (/No \S+ host key is known|Host key verification failed/.test(stderr)) return 'host key unknown or changed';
+  return undefined;
+}
+
+export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s: RsyncSettings, timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
+  const result = await runner.run(rsyncArgv(s, target, timeoutMs), { timeoutMs, signal });
+  if (result.exitCode !== 0) throw classify('rsync', result, s.knownHostsFile, timeoutMs);
+  // Itemized "<f…" means the file was sent; nothing itemized means it was already identical.
+  const changed = /^[<>]f/m.test(result.stdout);
+  if (!changed) return { status: 'unchanged' };
+  if (s.after) {
+    const r = await runner.run(afterArgv(s, target, timeoutMs, s.after), { timeoutMs, signal });
+    if (r.exitCode !== 0) throw new Error(`file changed, but "after" ${r.exitCode === undefined ? 'did not finish' : `exited ${r.exitCode}`}`);
+  }
+  return { status: 'changed', method: 'rename' };
+}
+
+function classify(program: string, r: CommandResult, knownHostsFile: string, timeoutMs: number): Error {
+  if (r.spawnError) return new PermanentTargetError(`${program} could not start (${r.spawnError}); install it`);
+  if (r.timedOut) return new Error(`${program} timed out after ${timeoutMs} ms`);
+  const hostKey = hostKeyFailure(r.stderr);
+  if (hostKey) return new PermanentTargetError(`${hostKey} (checked against ${knownHostsFile}); refused, nothing written — verify the server's key out of band and fix that file`);
+  if (/Permission denied \(publickey/.test(r.stderr)) return new PermanentTargetError('authentication failed: add the public key of identityFile to authorized_keys there');
+  const last = r.stderr.trim().split('\n').at(-1) ?? '';
+  return new Error(`${program} exited ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}`);
+}

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import type { ApplyContext, TaskOutcome } from '../../plan.ts';
+import { editHosts } from './edit.ts';
+import { fanOut, type TargetResult } from './fanout.ts';
+import type { HostsAction } from './index.ts';
+import { parseKnownHosts } from './knownhosts.ts';
+import { writeFileReplacing } from './localfile.ts';
+import { pushOverRsync } from './rsync.ts';
+import { pushOverSsh } from './ssh.ts';
+import type { PushTarget } from './target.ts';
+
+/** Apply one hosts action: this host's file first (rsync sends it), then every target in parallel. */
+export async function runHosts(a: HostsAction, address: string, targets: PushTarget[], which: (p: string) => string | undefined, ctx: ApplyContext): Promise<TaskOutcome> {
+  const log = ctx.logger;
+  const results: TargetResult[] = [];
+  const record = (r: TargetResult) => {
+    if (r.status === 'failed') log.error({ target: r.target, status: r.status, reason: r.reason, attempts: r.attempts, ms: r.ms }, 'hosts target failed');
+    else log.info({ target: r.target, status: r.status, method: r.method, attempts: r.attempts, ms: r.ms }, 'hosts target done');
+  };
+  let localFailed = false;
+  if (a.file) {
+    const r = writeLocal(a.file, a.names, address);
+    localFailed = r.status === 'failed';
+    results.push(r);
+    record(r);
+  }
+  if (a.push && targets.length > 0) {
+    const push = a.push;
+    const limits = { concurrency: push.concurrency, timeoutMs: push.timeout, retries: push.retries, remainingMs: ctx.remainingMs, signal: ctx.signal };
+    const failAll = (reason: string) =>
+      targets.map((t): TargetResult => {
+        const r: TargetResult = { target: t.label, status: 'failed', reason, attempts: 0, ms: 0 };
+        record(r);
+        return r;
+      });
+    if (push.transport === 'rsync') {
+      const rsync = which('rsync');
+      const ssh = which('ssh');
+      if (localFailed) results.push(...failAll(`not sent: ${a.file} could not be written here`));
+      else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
+      else {
+        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after };
+        results.push(...(await fanOut(targets, limits, (t, ms) => pushOverRsync(ctx.runner, t, settings, ms, ctx.signal), record)));
+      }
+    } else {
+      let privateKey: Buffer | undefined;
+      let knownHostsText: string | undefined;
+      let problem: string | undefined;
+      try {
+        privateKey = readFileSync(push.identityFile);
+      } catch (err) {
+        problem = `cannot read identityFile ${push.identityFile} (${(err as NodeJS.ErrnoException).code}): it must be readable by the user Sentinel runs as`;
+      }
+      try {
+        knownHostsText = readFileSync(push.knownHostsFile, 'utf8');
+      } catch (err) {
+        problem ??= `cannot read knownHostsFile ${push.knownHostsFile} (${(err as NodeJS.ErrnoException).code}): write the targets' host keys there (ssh-keyscan, then verify)`;
+      }
+      if (problem || !privateKey || knownHostsText === undefined) results.push(...failAll(problem!));
+      else {
+        const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after };
+        results.push(...(await fanOut(targets, limits, (t, ms) => pushOverSsh(t, settings, ms, ctx.signal), record)));
+      }
+    }
+  }
+  const count = (s: TargetResult['status']) => results.filter((r) => r.status === s).length;
+  const failed = results.filter((r) => r.status === 'failed');
+  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${failed.length} failed${failed.length ? `: ${failed.map((r) => `${r.target} (${r.reason})`).join('; ')}` : ''}`;
+  return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results } };
+}
+
+function writeLocal(file: string, names: readonly string[], address: string): TargetResult {
+  const started = performance.now();
+  const label = `local:${file}`;
+  const took = () => Math.round(performance.now() - started);
+  try {
+    // Read again now: the plan was made a moment ago and another writer may have been here since.
+    const before = readFileSync(file, 'latin1');
+    const after = editHosts(before, names, address);
+    if (after === before) return { target: label, status: 'unchanged', attempts: 1, ms: took() };
+    const written = writeFileReplacing(file, after, before);
+    return { target: label, status: 'changed', method: written.method, attempts: 1, ms: took(), ...(written.backup ? {} : { reason: 'no backup: the directory refused it' }) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { target: label, status: 'failed', reason: `cannot rewrite ${file}: ${code ?? (err as Error).message}${code === 'EACCES' || code === 'EPERM' ? ' (Sentinel\'s user needs write access to it)' : ''}`, attempts: 1, ms: took() };
+  }
+}

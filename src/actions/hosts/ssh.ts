@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import type { Client, ClientChannel, SFTPWrapper, Stats } from 'ssh2';
+import { editHosts } from './edit.ts';
+import { hostKeyPolicy, judgeHostKey, unknownHostReason, type KnownHostKey } from './knownhosts.ts';
+import { BACKUP_SUFFIX } from './localfile.ts';
+import { remoteCommand, type PushTarget } from './target.ts';
+
+/** What one successful attempt did to one target. */
+export interface AttemptOutcome {
+  status: 'changed' | 'unchanged';
+  /** How the file was replaced: rename (atomic) or in-place (rename impossible there). */
+  method?: 'rename' | 'in-place';
+  note?: string;
+}
+
+/** A failure that the same attempt a second later would meet again (host key, authentication, no file): not retried in this run. */
+export class PermanentTargetError extends Error {}
+
+export interface SshPushSettings {
+  user: string;
+  /** The private key itself: read once per run, never logged. */
+  privateKey: Buffer;
+  knownHosts: readonly KnownHostKey[];
+  knownHostsFile: string;
+  remotePath: string;
+  names: readonly string[];
+  address: string;
+  after: readonly string[] | undefined;
+}
+
+type Ssh2 = typeof import('ssh2');
+let ssh2Module: Promise<Ssh2> | undefined;
+
+/** ssh2 is loaded only when a push happens: the hook's start-up time is on the failover path. */
+function loadSsh2(): Promise<Ssh2> {
+  ssh2Module ??= import('ssh2').then((mod) => ((mod as { default?: Ssh2 }).default ?? mod) as Ssh2);
+  return ssh2Module;
+}
+
+// SFTP status codes (draft-ietf-secsh-filexfer-02): the ones that no retry will fix.
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
+
+/**
+ * One attempt at one target: connect (host key checked against known_hosts before anything is
+ * sent), read its own hosts file over SFTP, apply the pure edit, and when it changed write it back
+ * atomically and run `after`. Bounded by `timeoutMs` and the run's signal; the connection is
+ * destroyed on either, which leaves the remote file old or new (see writeRemote).
+ */
+export async function pushOverSsh(target: PushTarget, settings: SshPushSettings, timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
+  const policy = hostKeyPolicy(settings.knownHosts, target.host, target.port);
+  if (policy.keys.length === 0) throw new PermanentTargetError(unknownHostReason(policy.name, settings.knownHostsFile));
+  const { Client } = await loadSsh2();
+  const client: Client = new Client();
+  let phase = 'connecting';
+  let hostKeyRefusal: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      client.destroy();
+      reject(new Error(`timed out after ${timeoutMs} ms while ${phase}`));
+    }, timeoutMs);
+    onAbort = () => {
+      client.destroy();
+      reject(new Error(`stopped at the run deadline while ${phase}`));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  stop.catch(() => undefined);
+
+  const work = async (): Promise<AttemptOutcome> => {
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', (err: Error & { level?: string }) => {
+        if (hostKeyRefusal) return reject(new PermanentTargetError(hostKeyRefusal));
+        if (err.level === 'client-authentication') {
+          return reject(new PermanentTargetError(`${settings.user}@${policy.name} refused our key (authentication failed): add the public key of identityFile to that user's authorized_keys`));
+        }
+        reject(new Error(`cannot connect: ${err.message}`));
+      });
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: settings.user,
+        privateKey: settings.privateKey,
+        readyTimeout: timeoutMs,
+        // Never trust on first use: the key must already be in knownHostsFile, or nothing is sent.
+        hostVerifier: (key: Buffer) => {
+          const verdict = judgeHostKey(policy, key, settings.knownHostsFile);
+          if (!verdict.ok) hostKeyRefusal = verdict.reason;
+          return verdict.ok;
+        },
+        algorithms: { serverHostKey: policy.algorithms as never },
+        // Only the key we were given: no agent, no password, no keyboard-interactive.
+        agent: undefined,
+        tryKeyboard: false,
+      });
+    });
+    phase = 'opening SFTP';
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    phase = `reading ${settings.remotePath}`;
+    const [attrs, before] = await Promise.all([sftpCall<Stats>((cb) => sftp.stat(settings.remotePath, cb)), sftpCall<Buffer>((cb) => sftp.readFile(settings.remotePath, cb))]).catch((err: Error & { code?: number }) => {
+      if (err.code === SFTP_NO_SUCH_FILE) throw new PermanentTargetError(`${settings.remotePath} does not exist there (create it, or set push.remotePath)`);
+      if (err.code === SFTP_PERMISSION_DENIED) throw new PermanentTargetError(`${settings.user} may not read ${settings.remotePath} there`);
+      throw err;
+    });
+    // latin1 maps bytes to characters one to one: the file comes back byte for byte whatever its encoding.
+    const oldText = before.toString('latin1');
+    const newText = editHosts(oldText, settings.names, settings.address);
+    if (newText === oldText) return { status: 'unchanged' };
+    phase = `writing ${settings.remotePath}`;
+    const method = await writeRemote(sftp, settings.remotePath, before, Buffer.from(newText, 'latin1'), attrs);
+    if (!settings.after) return { status: 'changed', method };
+    phase = 'running after';
+    const code = await execRemote(client, remoteCommand(settings.after));
+    if (code !== 0) throw new Error(`file changed, but "after" exited ${code}`);
+    return { status: 'changed', method };
+  };
+
+  try {
+    return await Promise.race([work(), stop]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    client.end();
+  }
+}
+
+function sftpCall<T>(start: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => start((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+function sftpDone(start: (cb: (err: Error | undefined | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => start((err) => (err ? reject(err) : resolve())));
+}
+
+const CHUNK = 32 * 1024;
+
+async function writeHandle(sftp: SFTPWrapper, handle: Buffer, data: Buffer): Promise<void> {
+  // SFTP requests carry their own offset, so the chunks can all be in flight at once.
+  const writes: Promise<void>[] = [];
+  for (let offset = 0; offset < data.length; offset += CHUNK) {
+    const length = Math.min(CHUNK, data.length - offset);
+    writes.push(sftpDone((cb) => sftp.write(handle, data, offset, length, offset, cb)));
+  }
+  await Promise.all(writes);
+}
+
+async function fsyncHandle(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
+  try {
+    await sftpDone((cb) => sftp.ext_openssh_fsync(handle, cb));
+  } catch {
+    // Servers without fsync@openssh.com: the rename is still atomic, only less durable across a power cut.
+  }
+}
+
+/**
+ * Replace the remote file so that it always holds the old or the new content: write a temp file
+ * beside it, fsync, set the old mode (and owner, when we may), then posix-rename@openssh.com over
+ * it — a plain SFTP rename refuses to overwrite. Where that is impossible (directory not writable,
+ * owner not settable, a bind-mounted file) overwrite in place instead: the new bytes first, then
+ * the length, so the file is never empty. The old content is kept as `<file>.sentinel-hook.bak`.
+ */
+async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, after: Buffer, attrs: Stats): Promise<'rename' | 'in-place'> {
+  const mode = attrs.mode & 0o7777;
+  const dir = posix.dirname(path);
+  const base = posix.basename(path);
+  await replaceViaTemp(sftp, `${path}${BACKUP_SUFFIX}`, before, mode, attrs).catch(() => undefined);
+  const temp = posix.join(dir, `.${base}.sentinel-hook.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeTempFile(sftp, temp, after, mode, attrs);
+    await sftpDone((cb) => sftp.ext_openssh_rename(temp, path, cb));
+    return 'rename';
+  } catch {
+    await sftpDone((cb) => sftp.unlink(temp, cb)).catch(() => undefined);
+  }
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'r+', cb));
+  try {
+    await writeHandle(sftp, handle, after);
+    await sftpDone((cb) => sftp.fsetstat(handle, { size: after.length }, cb));
+    await fsyncHandle(sftp, handle);
+  } finally {
+    await sftpDone((cb) => sftp.close(handle, cb)).catch(() => undefined);
+  }
+  return 'in-place';
+}
+
+async function replaceViaTemp(sftp: SFTPWrapper, path: string, data: Buffer, mode: number, attrs: Stats): Promise<void> {
+  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeTempFile(sftp, temp, data, mode, attrs);
+    await sftpDone((cb) => sftp.ext_openssh_rename(temp, path, cb));
+  } catch (err) {
+    await sftpDone((cb) => sftp.unlink(temp, cb)).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function writeTempFile(sftp: SFTPWrapper, temp: string, data: Buffer, mode: number, attrs: Stats): Promise<void> {
+  // 'wx': O_EXCL, so a file planted under the temp name is never written through.
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb));
+  try {
+    await writeHandle(sftp, handle, data);
+    const mine = await sftpCall<Stats>((cb) => sftp.fstat(handle, cb));
+    if (mine.uid !== attrs.uid || mine.gid !== attrs.gid) {
+      // Fails unless we are root there: then rename would change the owner, so fall back to in-place.
+      await sftpDone((cb) => sftp.fsetstat(handle, { uid: attrs.uid, gid: attrs.gid }, cb));
+    }
+    await sftpDone((cb) => sftp.fsetstat(handle, { mode }, cb));
+    await fsyncHandle(sftp, handle);
+  } finally {
+    await sftpDone((cb) => sftp.close(handle, cb)).catch(() => undefined);
+  }
+}
+
+function execRemote(client: Client, command: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
+      if (err) return reject(err);
+      let code = -1;
+      channel.on('exit', (c: number | null) => {
+        code = c ?? -1;
+      });
+      channel.on('close', () => resolve(code));
+      // Output is not needed; draining keeps the window open so the command can finish.
+      channel.resume();
+      channel.stderr.resume();
+    });
+  });
+}
