@@ -19,7 +19,8 @@ export function formatDuration(ms: number): string {
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export function isHostname(text: string): boolean {
-  return HOSTNAME.test(text);
+  // An all-numeric last label ("999.1.1.1") is a mistyped address, never a name (no TLD is numeric).
+  return HOSTNAME.test(text) && !/(^|\.)\d+\.?$/.test(text);
 }
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfigOwnership, configPath, loadConfig, parseConfigText, validateConfig } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { actionsFor } from '../../src/orchestrator.ts';
+
+const exec = { type: 'exec', run: ['/bin/true'] };
+
+test('defaults: deadline 45 s, log level info, when any/any, exec timeout 10 s', () => {
+  const c = validateConfig({ masters: { mymaster: [exec] } }, 'c.yaml');
+  assert.equal(c.deadline, 45_000);
+  assert.equal(c.log.level, 'info');
+  const a = c.masters.mymaster![0]!;
+  assert.deepEqual(a.when, { role: 'any', host: 'any' });
+  assert.equal(a.type === 'exec' && a.timeout, 10_000);
+});
+
+test('durations: 200ms, 5s, 1m, 1.5s and bare milliseconds', async () => {
+  const c = await parseConfigText(
+    `deadline: 30s\nsentinels: { addresses: ["127.0.0.1:26379"], timeout: 200ms, settle: 1.5s }\nmasters:\n  m: [{ type: exec, run: [/bin/true], timeout: 30s }, { type: exec, run: [/bin/true], timeout: 250 }]\n`,
+    'c.yaml',
+  );
+  assert.equal(c.deadline, 30_000);
+  assert.equal(c.sentinels!.timeout, 200);
+  assert.equal(c.sentinels!.settle, 1500);
+  const a = c.masters.m![0]!;
+  assert.equal(a.type === "exec" && a.timeout, 30_000);
+  const b = c.masters.m![1]!;
+  assert.equal(b.type === "exec" && b.timeout, 250);
+});
+
+const bad: [string, unknown, RegExp][] = [
+  ['no masters', {}, /^config c.yaml: masters: /],
+  ['unknown top-level key', { masters: { m: [exec] }, dedline: '5s' }, /\(top level\): unknown key "dedline"/],
+  ['unknown action key, with its path', { masters: { m: [exec, { ...exec, interface: 'eth0' }] } }, /masters\.m\[1\]: unknown key "interface"/],
+  ['unknown action type', { masters: { m: [{ type: 'teleport' }] } }, /masters\.m\[0\].*: unknown action type; expected one of exec/],
+  ['empty action list', { masters: { m: [] } }, /masters\.m: expected at least one action/],
+  ['deadline at Sentinel\'s 60 s limit', { deadline: '60s', masters: { m: [exec] } }, /deadline: expected a duration from 1s to 58s, got 1m/],
+  ['deadline not a duration', { deadline: 'soon', masters: { m: [exec] } }, /deadline: expected a duration like "200ms" or "5s", got "soon"/],
+  ['exec without run', { masters: { m: [{ type: 'exec' }] } }, /masters\.m\[0\]\.run/],
+  ['exec with empty run', { masters: { m: [{ type: 'exec', run: [] }] } }, /masters\.m\[0\]\.run/],
+  ['exec run as a shell string', { masters: { m: [{ type: 'exec', run: 'notify-team {master}' }] } }, /masters\.m\[0\]\.run/],
+  ['exec program with spaces', { masters: { m: [{ type: 'exec', run: ['/bin/sh -c x'] }] } }, /masters\.m\[0\]\.run\[0\]: expected a program path or name/],
+  ['exec program that reads as an option', { masters: { m: [{ type: 'exec', run: ['-rf'] }] } }, /run\[0\]/],
+  ['unknown placeholder', { masters: { m: [{ type: 'exec', run: ['/bin/echo', '{newIp}'] }] } }, /masters\.m\[0\]\.run\[1\]: unknown placeholder \{newIp\}/],
+  ['when.role typo', { masters: { m: [{ ...exec, when: { role: 'leeder' } }] } }, /masters\.m\[0\]\.when\.role/],
+  ['when with unknown key', { masters: { m: [{ ...exec, when: { hots: 'any' } }] } }, /when: unknown key "hots"/],
+  ['bad master name', { masters: { 'my master': [exec] } }, /masters/],
+  ['relative log file', { log: { file: 'hook.log' }, masters: { m: [exec] } }, /log\.file: expected an absolute path/],
+  ['log file with ..', { log: { file: '/var/log/../x' }, masters: { m: [exec] } }, /log\.file/],
+  ['sentinel address without port', { sentinels: { addresses: ['10.0.0.1'] }, masters: { m: [exec] } }, /sentinels\.addresses\[0\]: expected host:port/],
+  ['sentinel port out of range', { sentinels: { addresses: ['10.0.0.1:70000'] }, masters: { m: [exec] } }, /sentinels\.addresses\[0\]/],
+  ['no sentinel addresses', { sentinels: { addresses: [] }, masters: { m: [exec] } }, /sentinels\.addresses: expected at least one/],
+  ['password given inline', { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } }, /sentinels\.password/],
+  ['password env name invalid', { sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'A-B' } }, masters: { m: [exec] } }, /sentinels\.password/],
+  ['notify event type without sign', { notify: [{ events: ['switch-master'], run: ['/bin/true'] }], masters: { m: [exec] } }, /notify\[0\]\.events\[0\]/],
+];
+for (const [name, raw, message] of bad) {
+  test(`config refused (exit 2): ${name}`, () => {
+    assert.throws(() => validateConfig(raw, 'c.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.match(err.line(), message);
+      assert.doesNotMatch(err.line(), /\n/);
+      return true;
+    });
+  });
+}
+
+test('invalid YAML is one line with exit 2', async () => {
+  await assert.rejects(parseConfigText('masters: [unclosed\n  - x: {', 'c.yaml'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.line(), /^config c\.yaml is not valid YAML\/JSON: /);
+    assert.doesNotMatch(err.line(), /\n/);
+    return true;
+  });
+});
+
+test('JSON configs are read too', async () => {
+  const c = await parseConfigText(JSON.stringify({ masters: { m: [exec] } }), 'c.json');
+  assert.deepEqual(Object.keys(c.masters), ['m']);
+});
+
+test('a master with no entry names the configured masters', () => {
+  const c = validateConfig({ masters: { alpha: [exec], beta: [exec] } }, 'c.yaml');
+  assert.throws(() => actionsFor(c, 'gamma'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.line(), /no actions configured for master "gamma" \(configured masters: alpha, beta\)/);
+    return true;
+  });
+});
+
+test('config path: flag, then $SENTINEL_HOOK_CONFIG, then /etc/sentinel-hook/config.yaml', () => {
+  assert.equal(configPath('/a.yaml', { SENTINEL_HOOK_CONFIG: '/b.yaml' }), '/a.yaml');
+  assert.equal(configPath(undefined, { SENTINEL_HOOK_CONFIG: '/b.yaml' }), '/b.yaml');
+  assert.equal(configPath(undefined, {}), '/etc/sentinel-hook/config.yaml');
+});
+
+function throwsLine(fn: () => unknown, line: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.match(err.line(), line);
+    return true;
+  });
+}
+
+test('config files others can write, or owned by a stranger, are refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n');
+  const uid = process.getuid!();
+
+  chmodSync(file, 0o644);
+  assert.doesNotThrow(() => checkConfigOwnership(file, uid));
+  assert.equal(Object.keys((await loadConfig(file, uid)).masters)[0], 'm');
+
+  for (const mode of [0o666, 0o664, 0o646]) {
+    chmodSync(file, mode);
+    throwsLine(() => checkConfigOwnership(file, uid), /writable by users other than its owner .*chmod go-w/);
+  }
+  chmodSync(file, 0o644);
+  if (uid === 0) {
+    chownSync(file, 4242, 4242);
+    throwsLine(() => checkConfigOwnership(file, 0), /owned by uid 4242, not root or the running user/);
+    // The owner itself may use it.
+    assert.doesNotThrow(() => checkConfigOwnership(file, 4242));
+  }
+  throwsLine(() => checkConfigOwnership(join(dir, 'missing.yaml'), uid), /config file .*missing\.yaml not found \(pass --config FILE or set SENTINEL_HOOK_CONFIG\)/);
+  throwsLine(() => checkConfigOwnership(dir, uid), /is not a regular file/);
+});

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireLock } from '../../src/lock.ts';
+import { RetryableError } from '../../src/errors.ts';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-lock-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a second run for the same master waits until the first releases', async (t) => {
+  const dir = tempDir(t);
+  const first = await acquireLock(dir, 'mymaster', 1000);
+  setTimeout(() => first.release(), 200);
+  const second = await acquireLock(dir, 'mymaster', 5000);
+  assert.ok(second.waitedMs >= 150, `waited ${second.waitedMs} ms`);
+  second.release();
+  assert.equal(existsSync(join(dir, 'mymaster.lock')), false);
+});
+
+test('different masters do not wait for each other', async (t) => {
+  const dir = tempDir(t);
+  const a = await acquireLock(dir, 'alpha', 1000);
+  const b = await acquireLock(dir, 'beta', 1000);
+  assert.equal(b.waitedMs < 100, true);
+  a.release();
+  b.release();
+});
+
+test('waiting is bounded by the deadline: then exit 1 so Sentinel retries', async (t) => {
+  const dir = tempDir(t);
+  const held = await acquireLock(dir, 'mymaster', 1000);
+  t.after(() => held.release());
+  const started = performance.now();
+  await assert.rejects(acquireLock(dir, 'mymaster', 300), (err: unknown) => err instanceof RetryableError && err.exitCode === 1 && /still holds/.test(err.message));
+  const took = performance.now() - started;
+  assert.ok(took >= 250 && took < 3000, `gave up after ${took} ms`);
+});
+
+test('a lock left by a run that was SIGKILLed (dead pid) is taken over at once', async (t) => {
+  const dir = tempDir(t);
+  const dead = spawnSync('/bin/true').pid!;
+  writeFileSync(join(dir, 'mymaster.lock'), `${dead}\n`);
+  const lock = await acquireLock(dir, 'mymaster', 2000);
+  assert.ok(lock.waitedMs < 1000);
+  lock.release();
+});
+
+test('release only removes our own lock', async (t) => {
+  const dir = tempDir(t);
+  const lock = await acquireLock(dir, 'mymaster', 1000);
+  writeFileSync(join(dir, 'mymaster.lock'), '1\n');
+  lock.release();
+  assert.equal(existsSync(join(dir, 'mymaster.lock')), true);
+});
+
+test('many concurrent waiters: never two holders at once', async (t) => {
+  const dir = tempDir(t);
+  let holders = 0;
+  let maxHolders = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const lock = await acquireLock(dir, 'mymaster', 10_000);
+      holders++;
+      maxHolders = Math.max(maxHolders, holders);
+      await new Promise((r) => setTimeout(r, 20));
+      holders--;
+      lock.release();
+    }),
+  );
+  assert.equal(maxHolders, 1);
+});

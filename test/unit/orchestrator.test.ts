@@ -1,0 +1,151 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { parseEvent } from '../../src/event.ts';
+import { runHook } from '../../src/orchestrator.ts';
+import { expand } from '../../src/actions/exec/index.ts';
+import { FakeRunner, fakeDeps } from '../support/fakes.ts';
+
+const lockDir = mkdtempSync(join(tmpdir(), 'sh-orch-'));
+test.after(() => rmSync(lockDir, { recursive: true, force: true }));
+
+const leaderEvent = parseEvent(['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6380']);
+const observerEvent = parseEvent(['mymaster', 'observer', 'start', '10.0.0.1', '6379', '10.0.0.2', '6380']);
+
+function config(actions: unknown[], extra: Record<string, unknown> = {}) {
+  return validateConfig({ lockDir, masters: { mymaster: actions }, ...extra }, 'test.yaml');
+}
+
+const ENV = {
+  SENTINEL_HOOK_MASTER: 'mymaster',
+  SENTINEL_HOOK_ROLE: 'leader',
+  SENTINEL_HOOK_STATE: 'start',
+  SENTINEL_HOOK_FROM_IP: '10.0.0.1',
+  SENTINEL_HOOK_FROM_PORT: '6379',
+  SENTINEL_HOOK_TO_IP: '10.0.0.2',
+  SENTINEL_HOOK_TO_PORT: '6380',
+};
+
+test('placeholders fill whole arguments and never split them', () => {
+  const values = { master: 'm', toIp: '10.0.0.2', toPort: '6380', fromIp: 'a b', role: 'leader', state: 's', fromPort: '1' };
+  assert.deepEqual(expand(['/bin/x', '{master}', '{toIp}:{toPort}', 'from={fromIp}', '{toIp}{toIp}', 'literal'], values), ['/bin/x', 'm', '10.0.0.2:6380', 'from=a b', '10.0.0.210.0.0.2', 'literal']);
+});
+
+test('exec runs the expanded argv with the event in SENTINEL_HOOK_* and exits 0', async () => {
+  const runner = new FakeRunner([{ argv: ['/usr/local/bin/notify-team', 'mymaster', '10.0.0.2:6380'] }]);
+  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['notify-team', '{master}', '{toIp}:{toPort}'], timeout: '3s' }]), fakeDeps({ runner, programs: { 'notify-team': '/usr/local/bin/notify-team' } }), { dryRun: false });
+  assert.equal(result.exitCode, 0);
+  assert.equal(result.outcome, 'applied');
+  assert.deepEqual(runner.unused(), []);
+  assert.deepEqual(runner.calls[0]!.opts.env, ENV);
+  assert.equal(runner.calls[0]!.opts.timeoutMs, 3000);
+});
+
+test('dry-run plans the same steps and runs nothing', async () => {
+  const runner = new FakeRunner([]);
+  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'] }]), fakeDeps({ runner }), { dryRun: true });
+  assert.equal(result.exitCode, 0);
+  assert.equal(result.outcome, 'dry-run');
+  const step = result.plans[0]!.steps[0]!;
+  assert.equal(step.kind === 'command' && step.argv.join(' '), '/bin/echo 10.0.0.2');
+  assert.equal(runner.calls.length, 0);
+});
+
+test("a child's own exit code never leaks: exit 7 becomes 1 (retry), and the next action still runs", async () => {
+  const runner = new FakeRunner([
+    { argv: ['/bin/false-ish'], result: { exitCode: 7, stderr: 'boom\nlast words' } },
+    { argv: ['/bin/echo', 'after'] },
+  ]);
+  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/false-ish'] }, { type: 'exec', run: ['/bin/echo', 'after'] }]), fakeDeps({ runner }), { dryRun: false });
+  assert.equal(result.exitCode, 1);
+  assert.equal(result.outcome, 'failed');
+  assert.deepEqual(result.steps.map((s) => s.ok), [false, true]);
+  assert.match(result.steps[0]!.error!, /\/bin\/false-ish exited 7: last words/);
+  assert.deepEqual(runner.unused(), []);
+});
+
+test('exit 2 from a child also becomes 1: Sentinel must not drop the event because a command failed', async () => {
+  const runner = new FakeRunner([{ argv: ['/bin/two'], result: { exitCode: 2 } }]);
+  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/two'] }]), fakeDeps({ runner }), { dryRun: false });
+  assert.equal(result.exitCode, 1);
+});
+
+test('a program that is not installed: exit 2 before anything runs', async () => {
+  const runner = new FakeRunner([]);
+  await assert.rejects(
+    runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', 'first'] }, { type: 'exec', run: ['notify-team'] }]), fakeDeps({ runner }), { dryRun: false }),
+    (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && /program notify-team not found.*absolute path/.test(err.line()),
+  );
+  assert.equal(runner.calls.length, 0, 'nothing half-done');
+});
+
+test('when.role: leader-only actions are skipped on observers, and say why', async () => {
+  const runner = new FakeRunner([{ argv: ['/bin/echo', 'all'] }]);
+  const result = await runHook(observerEvent, config([{ type: 'exec', run: ['/bin/echo', 'all'] }, { type: 'exec', run: ['/bin/echo', 'leader'], when: { role: 'leader' } }]), fakeDeps({ runner }), { dryRun: false });
+  assert.equal(result.exitCode, 0);
+  assert.match(result.plans[1]!.note!, /skipped: when\.role is leader, this run is observer/);
+  assert.deepEqual(runner.unused(), []);
+});
+
+test('when.host: new-master runs only where the to-ip is a local address; old-master where the from-ip is', async () => {
+  const actions = [
+    { type: 'exec', run: ['/bin/echo', 'new'], when: { host: 'new-master' } },
+    { type: 'exec', run: ['/bin/echo', 'old'], when: { host: 'old-master' } },
+  ];
+  const onNew = new FakeRunner([{ argv: ['/bin/echo', 'new'] }]);
+  await runHook(leaderEvent, config(actions), fakeDeps({ runner: onNew, addresses: ['127.0.0.1', '10.0.0.2'] }), { dryRun: false });
+  assert.deepEqual(onNew.unused(), []);
+  const onOld = new FakeRunner([{ argv: ['/bin/echo', 'old'] }]);
+  await runHook(leaderEvent, config(actions), fakeDeps({ runner: onOld, addresses: ['10.0.0.1'] }), { dryRun: false });
+  assert.deepEqual(onOld.unused(), []);
+  const elsewhere = new FakeRunner([]);
+  const r = await runHook(leaderEvent, config(actions), fakeDeps({ runner: elsewhere, addresses: ['10.9.9.9'] }), { dryRun: false });
+  assert.equal(r.outcome, 'nothing-to-do');
+  assert.equal(r.exitCode, 0);
+});
+
+test('host names from announce-hostnames are resolved to decide which host is the new master', async () => {
+  const event = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6379']);
+  const runner = new FakeRunner([{ argv: ['/bin/echo', 'redis-2.lab'] }]);
+  const deps = fakeDeps({ runner, addresses: ['10.0.0.2'], resolve: async (h: string) => ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? [] });
+  const r = await runHook(event, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }]), deps, { dryRun: false });
+  assert.equal(r.exitCode, 0);
+  assert.deepEqual(runner.unused(), []);
+});
+
+test('a host name that does not resolve: exit 1 (DNS may come back), nothing run', async () => {
+  const event = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6379']);
+  const runner = new FakeRunner([]);
+  const deps = fakeDeps({ runner, resolve: async () => { throw new Error('getaddrinfo ENOTFOUND'); } });
+  await assert.rejects(runHook(event, config([{ type: 'exec', run: ['/bin/true'] }]), deps, { dryRun: false }), (err: unknown) => (err as { exitCode: number }).exitCode === 1 && /cannot resolve redis-2\.lab/.test((err as Error).message));
+  assert.equal(runner.calls.length, 0);
+});
+
+test('sudo privilege prefixes exactly "sudo -n"; no sudo installed is a failed step (exit 1)', async () => {
+  const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/thing', 'mymaster'] }]);
+  const action = [{ type: 'exec', run: ['/usr/sbin/thing', '{master}'], privilege: 'sudo' }];
+  const ok = await runHook(leaderEvent, config(action), fakeDeps({ runner, programs: { sudo: '/usr/bin/sudo' } }), { dryRun: false });
+  assert.equal(ok.exitCode, 0);
+  assert.deepEqual(runner.unused(), []);
+  const none = await runHook(leaderEvent, config(action), fakeDeps({ runner: new FakeRunner([]) }), { dryRun: false });
+  assert.equal(none.exitCode, 1);
+  assert.match(none.steps[0]!.error!, /sudo not found/);
+});
+
+test('sudo refusing (no rule) is reported with the fix', async () => {
+  const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/thing'], result: { exitCode: 1, stderr: 'sudo: a password is required' } }]);
+  const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/usr/sbin/thing'], privilege: 'sudo' }]), fakeDeps({ runner, programs: { sudo: '/usr/bin/sudo' } }), { dryRun: false });
+  assert.equal(r.exitCode, 1);
+  assert.match(r.steps[0]!.error!, /sudo refused \/usr\/sbin\/thing: sudo: a password is required \(install the rules from "sentinel-hook sudoers --user USER"\)/);
+});
+
+test('a step that times out is reported as killed, exit 1', async () => {
+  const runner = new FakeRunner([{ argv: ['/bin/slow'], result: { exitCode: undefined, signal: 'SIGKILL', timedOut: true } }]);
+  const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/slow'], timeout: '1s' }]), fakeDeps({ runner }), { dryRun: false });
+  assert.equal(r.exitCode, 1);
+  assert.match(r.steps[0]!.error!, /\/bin\/slow killed after 1000 ms/);
+});

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRunner, whichSystem } from '../../src/runner.ts';
+
+/** Running, not a zombie: in a container, PID 1 may never reap orphans. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX]/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+test('real runner: exit code, stdout, stderr and extra environment', async () => {
+  const r = await createRunner().run(['/bin/sh', '-c', 'echo out; echo err >&2; echo "$X"; exit 3'], { timeoutMs: 5000, env: { X: 'from-env' } });
+  assert.equal(r.exitCode, 3);
+  assert.equal(r.stdout, 'out\nfrom-env');
+  assert.equal(r.stderr, 'err');
+  assert.equal(r.timedOut, false);
+});
+
+test('real runner: a missing program is a spawn error, not an exception', async () => {
+  const r = await createRunner().run(['/nonexistent/program'], { timeoutMs: 1000 });
+  assert.equal(r.exitCode, undefined);
+  assert.equal(r.spawnError, 'ENOENT');
+});
+
+test('real runner: on timeout the whole process group dies, grandchildren included', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-runner-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pidFile = join(dir, 'grandchild.pid');
+  const started = performance.now();
+  const r = await createRunner().run(['/bin/sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`], { timeoutMs: 300 });
+  assert.equal(r.timedOut, true);
+  assert.ok(performance.now() - started < 5000);
+  const grandchild = Number(readFileSync(pidFile, 'utf8'));
+  // Reaped by init shortly after SIGKILL; allow a bounded moment.
+  for (let i = 0; i < 50 && alive(grandchild); i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(alive(grandchild), false, 'the background sleep was killed with its group');
+});
+
+test('real runner: the deadline signal kills a running child at once', async () => {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
+  const started = performance.now();
+  const r = await createRunner().run(['/bin/sleep', '30'], { timeoutMs: 30_000, signal: ac.signal });
+  assert.equal(r.timedOut, true);
+  assert.ok(performance.now() - started < 5000);
+});
+
+test('whichSystem looks only in the system directories, never $PATH', () => {
+  const exists = (p: string) => p === '/usr/sbin/ip' || p === '/opt/x/ip';
+  assert.equal(whichSystem('ip', exists), '/usr/sbin/ip');
+  assert.equal(whichSystem('/opt/x/ip', exists), '/opt/x/ip');
+  assert.equal(whichSystem('nothere', exists), undefined);
+});
