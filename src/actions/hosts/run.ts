@@ -65,7 +65,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
   }
   const count = (s: TargetResult['status']) => results.filter((r) => r.status === s).length;
   const failed = results.filter((r) => r.status === 'failed');
-  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${failed.length} failed${failed.length ? `: ${failed.map((r) => `${r.target} (${r.reason})`).join('; ')}` : ''}`;
+  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}`;
   return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results } };
 }
 

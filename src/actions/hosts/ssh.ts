@@ -32,9 +32,13 @@ export interface SshPushSettings {
 type Ssh2 = typeof import('ssh2');
 let ssh2Module: Promise<Ssh2> | undefined;
 
-/** ssh2 is loaded only when a push happens: the hook's start-up time is on the failover path. */
+/**
+ * ssh2 is loaded only when a push happens: the hook's start-up time is on the failover path.
+ * In the CommonJS bundle (run from a vm.Script for its code cache) a dynamic import() has no
+ * loader behind it on Node 20, so require() it there; under tsx (tests) it is an ES module.
+ */
 function loadSsh2(): Promise<Ssh2> {
-  ssh2Module ??= import('ssh2').then((mod) => ((mod as { default?: Ssh2 }).default ?? mod) as Ssh2);
+  ssh2Module ??= typeof require === 'function' ? Promise.resolve(require('ssh2') as Ssh2) : import('ssh2').then((mod) => ((mod as { default?: Ssh2 }).default ?? mod) as Ssh2);
   return ssh2Module;
 }
 
