@@ -3,6 +3,7 @@ import { describeStep } from './orchestrator.ts';
 import type { FailoverEvent } from './event.ts';
 import type { ActionPlan } from './plan.ts';
 import { formatDuration } from './values.ts';
+import { targetResults, targetTable } from './actions/hosts/table.ts';
 
 export function eventLine(e: FailoverEvent): string {
   return `${e.master} ${e.role} ${e.state}: ${e.fromIp}:${e.fromPort} -> ${e.toIp}:${e.toPort}`;
@@ -41,6 +42,8 @@ export function resultText(event: FailoverEvent, result: HookResult): string[] {
   lines.push(...planText(result.plans));
   for (const step of result.steps) {
     lines.push(`${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`);
+    const targets = targetResults(step.detail);
+    if (targets) lines.push(...targetTable(targets));
   }
   lines.push(`exit ${result.exitCode} (${result.outcome})`);
   return lines;
