@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileReplacing } from '../../src/actions/hosts/localfile.ts';
+
+const OLD = '127.0.0.1 localhost\n10.0.0.1 redis-master\n';
+const NEW = '127.0.0.1 localhost\n10.0.0.2 redis-master\n';
+const root = process.getuid?.() === 0;
+
+function withDir(fn: (dir: string) => void) {
+  const dir = mkdtempSync(join(tmpdir(), 'hosts-local-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('rename path: new content, mode and owner kept, one backup, no temp file left', () => {
+  withDir((dir) => {
+    const file = join(dir, 'hosts');
+    writeFileSync(file, OLD);
+    chmodSync(file, 0o640);
+    if (root) chownSync(file, 4321, 4322);
+    const inodeBefore = statSync(file).ino;
+    const r = writeFileReplacing(file, NEW, OLD);
+    assert.equal(r.method, 'rename');
+    assert.equal(readFileSync(file, 'utf8'), NEW);
+    const st = statSync(file);
+    assert.notEqual(st.ino, inodeBefore, 'replaced by rename, not rewritten');
+    assert.equal(st.mode & 0o7777, 0o640);
+    if (root) assert.deepEqual([st.uid, st.gid], [4321, 4322]);
+    assert.equal(readFileSync(`${file}.sentinel-hook.bak`, 'utf8'), OLD);
+    assert.deepEqual(readdirSync(dir).sort(), ['hosts', 'hosts.sentinel-hook.bak']);
+    // A second change keeps one backup: the previous content.
+    writeFileReplacing(file, OLD, NEW);
+    assert.equal(readFileSync(`${file}.sentinel-hook.bak`, 'utf8'), NEW);
+    assert.equal(readdirSync(dir).length, 2);
+  });
+});
+
+test('bind-mounted file (a container\'s /etc/hosts): rename fails with EBUSY, the in-place write lands in the mounted file', { skip: root ? false : 'needs root for unshare -m and mount --bind' }, () => {
+  withDir((dir) => {
+    const real = join(dir, 'real-hosts');
+    const mounted = join(dir, 'etc-hosts');
+    // Longer old content: the in-place write must also cut the tail off.
+    writeFileSync(real, `${OLD}# a long trailing comment that the new content does not have\n`);
+    writeFileSync(mounted, 'placeholder under the mount\n');
+    chmodSync(real, 0o604);
+    const script = join(dir, 'in-namespace.mts');
+    const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
+    writeFileSync(
+      script,
+      [
+        `import { execFileSync } from 'node:child_process';`,
+        `import { renameSync, writeFileSync } from 'node:fs';`,
+        `import { writeFileReplacing } from ${JSON.stringify(module)};`,
+        `execFileSync('mount', ['--bind', ${JSON.stringify(real)}, ${JSON.stringify(mounted)}]);`,
+        // Prove the premise: a plain rename onto the mount point really fails here.
+        `writeFileSync(${JSON.stringify(join(dir, 'probe'))}, 'x');`,
+        `let code = 'none'; try { renameSync(${JSON.stringify(join(dir, 'probe'))}, ${JSON.stringify(mounted)}); } catch (e) { code = e.code; }`,
+        `const r = writeFileReplacing(${JSON.stringify(mounted)}, ${JSON.stringify(NEW)}, 'old');`,
+        `console.log(JSON.stringify({ code, method: r.method }));`,
+      ].join('\n'),
+    );
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', process.execPath, '--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000, cwd: resolve(import.meta.dirname, '../..') });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { code: string; method: string };
+    assert.equal(out.code, 'EBUSY');
+    assert.equal(out.method, 'in-place');
+    // The namespace is gone with the process: the write is in the file that was mounted.
+    assert.equal(readFileSync(real, 'utf8'), NEW);
+    assert.equal(statSync(real).mode & 0o777, 0o604);
+    assert.equal(readFileSync(mounted, 'utf8'), 'placeholder under the mount\n');
+    assert.equal(readFileSync(`${mounted}.sentinel-hook.bak`, 'utf8'), 'old');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  });
+});
+
+test('directory not writable by us: falls back to writing the file in place', { skip: root ? 'root ignores directory permissions' : false }, () => {
+  withDir((dir) => {
+    const file = join(dir, 'hosts');
+    writeFileSync(file, OLD);
+    chmodSync(dir, 0o555);
+    try {
+      const r = writeFileReplacing(file, NEW, OLD);
+      assert.equal(r.method, 'in-place');
+      assert.equal(r.backup, undefined);
+      assert.equal(readFileSync(file, 'utf8'), NEW);
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+  });
+});
