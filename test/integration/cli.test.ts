@@ -1,0 +1,164 @@
+// The built CLI (bin/sentinel-hook.cjs → dist/), run as Sentinel runs it: exit codes, files, logs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/sentinel-hook.cjs');
+const dir = mkdtempSync(join(tmpdir(), 'sh-cli-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6380'];
+const recorder = join(dir, 'record.sh');
+writeFileSync(recorder, '#!/bin/sh\nout=$1; shift\nprintf "%s|" "$@" >> "$out"\nprintf "env=%s,%s,%s\\n" "$SENTINEL_HOOK_MASTER" "$SENTINEL_HOOK_TO_IP" "$SENTINEL_HOOK_TO_PORT" >> "$out"\n');
+chmodSync(recorder, 0o755);
+
+let n = 0;
+function writeConfig(yaml: string, mode = 0o644): string {
+  const file = join(dir, `config-${++n}.yaml`);
+  writeFileSync(file, yaml);
+  chmodSync(file, mode);
+  return file;
+}
+function baseConfig(actions: string, extra = ''): string {
+  return writeConfig(`log: { file: ${join(dir, `hook-${n + 1}.log`)}, level: debug }\nlockDir: ${dir}\n${extra}masters:\n  mymaster:\n${actions}`);
+}
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('a real run: the exec action gets the placeholders and SENTINEL_HOOK_*; exit 0; the log tells the story', () => {
+  const out = join(dir, 'real.out');
+  const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{master}", "{toIp}:{toPort}", "{role}"]\n`);
+  const r = cli(['--config', config, ...EVENT]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(out, 'utf8'), 'mymaster|10.0.0.2:6380|leader|env=mymaster,10.0.0.2,6380\n');
+  const log = readFileSync(join(dir, `hook-${n}.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const msgs = log.map((l) => l.msg);
+  assert.deepEqual(msgs, ['hook start', 'plan', 'step done', 'hook end']);
+  assert.equal(new Set(log.map((l) => l.run)).size, 1, 'one run id on every record');
+  assert.deepEqual(log[0].event.toPort, 6380);
+  assert.equal(log.at(-1).exitCode, 0);
+  assert.equal(typeof log[2].ms, 'number');
+});
+
+test('bad operands: one line on stderr, exit 2, nothing executed', () => {
+  const out = join(dir, 'bad.out');
+  const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}]\n`);
+  for (const args of [EVENT.slice(0, 6), [...EVENT.slice(0, 4), '0', ...EVENT.slice(5)], ['mymaster', 'king', ...EVENT.slice(2)]]) {
+    const r = cli(['--config', config, ...args]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^sentinel-hook: /);
+  }
+  assert.equal(existsSync(out), false);
+});
+
+test('an unknown option is exit 2 too (commander would say 1)', () => {
+  const r = cli(['--frobnicate', ...EVENT]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown option '--frobnicate'/);
+});
+
+test('config problems: missing, unsafe mode, invalid, unknown master → one line, exit 2, nothing run', () => {
+  const out = join(dir, 'cfg.out');
+  const actions = `    - type: exec\n      run: [${recorder}, ${out}]\n`;
+  const cases: [string[], RegExp][] = [
+    [['--config', join(dir, 'nope.yaml')], /config file .*nope\.yaml not found/],
+    [['--config', writeConfig(`masters:\n  mymaster:\n${actions}`, 0o666)], /writable by users other than its owner.*chmod go-w/],
+    [['--config', writeConfig(`masters:\n  mymaster:\n    - type: exec\n      run: [${recorder}]\n      retries: 3\n`)], /masters\.mymaster\[0\]: unknown key "retries"/],
+    [['--config', writeConfig(`masters:\n  other:\n${actions}`)], /no actions configured for master "mymaster" \(configured masters: other\)/],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli([...args, ...EVENT]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  assert.equal(existsSync(out), false);
+});
+
+test('$SENTINEL_HOOK_CONFIG is used when --config is absent', () => {
+  const out = join(dir, 'envcfg.out');
+  const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);
+  const r = cli(EVENT, { SENTINEL_HOOK_CONFIG: config });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(out, 'utf8'), /^10\.0\.0\.2\|/);
+});
+
+test("a child's exit 2 never leaks: the hook exits 1 so Sentinel retries", () => {
+  const config = baseConfig(`    - type: exec\n      run: [/bin/sh, -c, "exit 2"]\n`);
+  const r = cli(['--config', config, ...EVENT]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /FAILED exec#0: .* exited 2/);
+});
+
+test('the deadline kills a hung command and the run ends with 1, well before Sentinel\'s 60 s', () => {
+  const config = baseConfig(`    - type: exec\n      run: [/bin/sleep, "30"]\n      timeout: 30s\n`, 'deadline: 1s\n');
+  const started = performance.now();
+  const r = cli(['--config', config, ...EVENT]);
+  const took = performance.now() - started;
+  assert.equal(r.code, 1);
+  assert.ok(took < 10_000, `took ${Math.round(took)} ms`);
+  assert.match(r.stdout, /killed after/);
+});
+
+test('--dry-run prints the plan and runs nothing; --json is machine-readable', () => {
+  const out = join(dir, 'dry.out');
+  const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);
+  const text = cli(['--config', config, '--dry-run', ...EVENT]);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, new RegExp(`\\$ ${recorder.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} 10\\.0\\.0\\.2`));
+  const json = JSON.parse(cli(['--config', config, '--dry-run', '--json', ...EVENT]).stdout);
+  assert.equal(json.outcome, 'dry-run');
+  assert.deepEqual(json.plans[0].steps[0].argv, [recorder, out, '10.0.0.2']);
+  assert.equal(existsSync(out), false);
+});
+
+test('two runs for the same master on one host never overlap', async () => {
+  const out = join(dir, 'lock.out');
+  const config = baseConfig(`    - type: exec\n      run: [/bin/sh, -c, 'echo start $(date +%s%N) >> ${out}; sleep 0.4; echo end $(date +%s%N) >> ${out}']\n`);
+  const runOnce = () => new Promise<number>((res) => spawn(process.execPath, [BIN, '--config', config, ...EVENT], { stdio: 'ignore' }).on('exit', (code) => res(code ?? -1)));
+  const codes = await Promise.all([runOnce(), runOnce(), runOnce()]);
+  assert.deepEqual(codes, [0, 0, 0]);
+  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+  assert.deepEqual(lines, ['start', 'end', 'start', 'end', 'start', 'end']);
+});
+
+test('check prints what each master would do; schema is JSON Schema', () => {
+  const config = baseConfig(`    - type: exec\n      run: [/bin/echo, "{toIp}"]\n      when: { role: leader }\n`);
+  const r = cli(['check', '--config', config]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /master mymaster:\n  1\. exec: run \["\/bin\/echo","\{toIp\}"\] \[only role leader\]/);
+  const schema = JSON.parse(cli(['schema']).stdout);
+  assert.ok(schema.properties.masters);
+  assert.equal(schema.additionalProperties, false);
+});
+
+test('notify: logs the event and runs matching notify actions; -sdown style types are accepted via the hook wrapper', () => {
+  const out = join(dir, 'notify.out');
+  const config = writeConfig(`log: { file: ${join(dir, 'notify.log')} }\nnotify:\n  - run: [${recorder}, ${out}, "{eventType}", "{master}"]\n    events: [+switch-master, -sdown]\n  - run: [${recorder}, ${join(dir, 'never.out')}]\n    events: [+odown]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
+  const r = spawnSync('/usr/bin/env', ['-i', join(ROOT, 'hooks/notify'), '-sdown', 'master mymaster 10.0.0.1 6379'], { encoding: 'utf8', env: {}, timeout: 30_000 });
+  // env -i: no SENTINEL_HOOK_CONFIG either — so pass it the way Sentinel's environment would.
+  assert.equal(r.status, 2, 'without a config the wrapper reports it (exit 2)');
+  const ok = spawnSync(join(ROOT, 'hooks/notify'), ['+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  assert.equal(ok.status, 0, ok.stderr);
+  const sdown = spawnSync(join(ROOT, 'hooks/notify'), ['-sdown', 'master mymaster 10.0.0.1 6379'], { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  assert.equal(sdown.status, 0, sdown.stderr);
+  assert.equal(readFileSync(out, 'utf8'), '+switch-master|mymaster|env=mymaster,,\n-sdown|mymaster|env=mymaster,,\n');
+  assert.equal(existsSync(join(dir, 'never.out')), false);
+  assert.match(readFileSync(join(dir, 'notify.log'), 'utf8'), /"eventType":"-sdown"/);
+});
+
+test('hooks/client-reconfig works from Sentinel\'s bare environment (no PATH)', () => {
+  const out = join(dir, 'bare.out');
+  const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);
+  const r = spawnSync(join(ROOT, 'hooks/client-reconfig'), EVENT, { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(readFileSync(out, 'utf8'), /^10\.0\.0\.2\|/);
+});

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseEvent } from '../../src/event.ts';
+import { checkFreshness, type SentinelsConfig } from '../../src/sentinel/stale.ts';
+import { freePort, LoopbackSentinel } from '../support/loopback-redis.ts';
+
+const lab = new LoopbackSentinel({ password: 'correct horse' });
+test.before(() => lab.start(), { timeout: 120_000 });
+test.after(() => lab.stop());
+
+function guard(extra: Partial<SentinelsConfig> = {}): SentinelsConfig {
+  return { addresses: [`127.0.0.1:${lab.sentinelPort}`], password: { env: 'SH_TEST_PW' }, timeout: 500, settle: 1000, ...extra };
+}
+const env = { SH_TEST_PW: 'correct horse' };
+const event = (toPort: number, fromPort: number) => parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', String(fromPort), '127.0.0.1', String(toPort)]);
+
+test('current: the Sentinel names the to-ip:port as master (password honoured)', async () => {
+  const f = await checkFreshness(event(lab.masterPort, lab.replicaPort), ['127.0.0.1'], guard(), env);
+  assert.equal(f.verdict, 'current');
+});
+
+test('stale: the Sentinel answers with another master, after asking again for the settle time', async () => {
+  const started = performance.now();
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ settle: 800 }), env);
+  const took = performance.now() - started;
+  assert.equal(f.verdict, 'stale');
+  assert.ok(took >= 700 && took < 3000, `asked again for ~settle (${Math.round(took)} ms)`);
+});
+
+test('unknown: no Sentinel answers (closed port) → act on the arguments', async () => {
+  const closed = await freePort();
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`127.0.0.1:${closed}`], settle: 300 }), env);
+  assert.equal(f.verdict, 'unknown');
+});
+
+test('a wrong password is an answer-less Sentinel, not a stale verdict', async () => {
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ settle: 200 }), { SH_TEST_PW: 'wrong' });
+  assert.equal(f.verdict, 'unknown');
+  assert.match(JSON.stringify(f.answers), /WRONGPASS|invalid/i);
+  assert.doesNotMatch(JSON.stringify(f.answers), /wrong"/, 'the password itself is not echoed');
+});
+
+test('one confirming Sentinel out of several is enough (the others may lag or be down)', async () => {
+  const closed = await freePort();
+  const f = await checkFreshness(event(lab.masterPort, lab.replicaPort), ['127.0.0.1'], guard({ addresses: [`127.0.0.1:${closed}`, `127.0.0.1:${lab.sentinelPort}`] }), env);
+  assert.equal(f.verdict, 'current');
+});
+
+test('right after a real failover: the new master is current, a late retry of the old event is stale', { timeout: 60_000 }, async () => {
+  const oldMaster = lab.masterPort;
+  const newMaster = await lab.failover();
+  assert.notEqual(newMaster, oldMaster);
+  // The event Sentinel just fired (old → new) is current...
+  const fresh = await checkFreshness(event(newMaster, oldMaster), ['127.0.0.1'], guard(), env);
+  assert.equal(fresh.verdict, 'current');
+  // ...and a retry of the previous failover's event (→ old master) is stale now.
+  const late = await checkFreshness(event(oldMaster, newMaster), ['127.0.0.1'], guard({ settle: 500 }), env);
+  assert.equal(late.verdict, 'stale');
+});
+
+test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a current one, and never logs the password', { timeout: 60_000 }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'sh-stale-cli-'));
+  try {
+    const marker = join(dir, 'acted');
+    const log = join(dir, 'hook.log');
+    const config = join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["127.0.0.1:${lab.sentinelPort}"]\n  password: { env: SH_TEST_PW }\n  settle: 500ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`,
+    );
+    chmodSync(config, 0o600);
+    const master = await lab.currentMasterPort();
+    const other = master === lab.masterPort ? lab.replicaPort : lab.masterPort;
+    const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+    const run = (toPort: number) =>
+      spawnSync(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)], { encoding: 'utf8', env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH }, timeout: 30_000 });
+
+    const stale = run(other!);
+    assert.equal(stale.status, 0, stale.stderr);
+    assert.equal(existsSync(marker), false, 'a stale event changes nothing');
+    assert.match(readFileSync(log, 'utf8'), /stale event/);
+
+    const current = run(master!);
+    assert.equal(current.status, 0, current.stderr);
+    assert.equal(existsSync(marker), true, 'a current event is acted on');
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /correct horse/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

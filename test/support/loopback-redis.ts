@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sendCommands, type RespValue } from '../../src/sentinel/resp.ts';
+import { ensurePackages } from '../lab/packages.ts';
+import { waitFor } from '../lab/wait.ts';
+
+/** A free loopback port, chosen by the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * A master, a replica and one Sentinel on 127.0.0.1 (real Debian redis-server / redis-sentinel),
+ * for tests of what the hook asks Sentinel. Every process is tracked by pid and killed by stop().
+ */
+export class LoopbackSentinel {
+  readonly dir = mkdtempSync(join(tmpdir(), 'sh-sentinel-'));
+  private readonly children: ChildProcess[] = [];
+  masterPort = 0;
+  replicaPort = 0;
+  sentinelPort = 0;
+
+  constructor(readonly opts: { password?: string; master?: string } = {}) {}
+
+  get masterName(): string {
+    return this.opts.master ?? 'mymaster';
+  }
+
+  async start(): Promise<void> {
+    await ensurePackages(['redis-server', 'redis-sentinel', 'redis-tools']);
+    [this.masterPort, this.replicaPort, this.sentinelPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    this.spawn('/usr/bin/redis-server', ['--port', String(this.masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no']);
+    this.spawn('/usr/bin/redis-server', ['--port', String(this.replicaPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--replicaof', '127.0.0.1', String(this.masterPort)]);
+    const conf = join(this.dir, 'sentinel.conf');
+    writeFileSync(
+      conf,
+      [
+        `port ${this.sentinelPort}`,
+        'bind 127.0.0.1',
+        `dir ${this.dir}`,
+        `sentinel monitor ${this.masterName} 127.0.0.1 ${this.masterPort} 1`,
+        `sentinel down-after-milliseconds ${this.masterName} 1000`,
+        `sentinel failover-timeout ${this.masterName} 5000`,
+        ...(this.opts.password ? [`requirepass "${this.opts.password}"`] : []),
+        '',
+      ].join('\n'),
+    );
+    this.spawn('/usr/bin/redis-sentinel', [conf]);
+    await waitFor('replica in sync', async () => {
+      const [info] = await sendCommands('127.0.0.1', this.replicaPort, [['INFO', 'replication']], 500);
+      return typeof info === 'string' && info.includes('master_link_status:up') ? true : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor('sentinel sees the replica', async () => {
+      const replies = await this.sentinel([['SENTINEL', 'replicas', this.masterName]]);
+      return Array.isArray(replies) && replies.length > 0 ? true : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+  }
+
+  /** Ask the Sentinel one command (authenticating when it has a password). */
+  async sentinel(commands: string[][]): Promise<RespValue> {
+    const auth = this.opts.password ? [['AUTH', this.opts.password]] : [];
+    const replies = await sendCommands('127.0.0.1', this.sentinelPort, [...auth, ...commands], 1000);
+    return replies.at(-1)!;
+  }
+
+  async currentMasterPort(): Promise<number | undefined> {
+    const reply = await this.sentinel([['SENTINEL', 'get-master-addr-by-name', this.masterName]]);
+    return Array.isArray(reply) ? Number(reply[1]) : undefined;
+  }
+
+  /** A real failover (SENTINEL FAILOVER), waited for with a bound. Returns the new master's port. */
+  async failover(): Promise<number> {
+    const before = await this.currentMasterPort();
+    await this.sentinel([['SENTINEL', 'FAILOVER', this.masterName]]);
+    return waitFor('failover switched the master', async () => {
+      const now = await this.currentMasterPort();
+      return now !== undefined && now !== before ? now : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 50 });
+  }
+
+  private spawn(file: string, args: string[]): void {
+    const child = spawn(file, args, { stdio: 'ignore' });
+    child.on('error', () => {});
+    this.children.push(child);
+  }
+
+  stop(): void {
+    for (const child of this.children) if (child.pid && child.exitCode === null) child.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
