@@ -85,7 +85,7 @@ export const hostsAction: ActionType<HostsAction> = {
   type: 'hosts',
   schema: hostsSchema,
   summarize(a) {
-    const where = [a.file ? a.file : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
+    const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;
   },
   async plan(a, ctx) {
