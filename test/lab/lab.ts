@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readHookLog, readScriptLog, readSentinelLog, switchMasters, type HookRun, type SentinelLogEvent, type SwitchMaster } from './logs.ts';
 import { ensurePackages, LAB_PACKAGES } from './packages.ts';
-import { cleanEnv, LabCommandError, run, runOk, runSync, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
+import { cleanEnv, LabCommandError, run, runOk, runSync, sleep, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
 import { waitFor, waitUntil } from './wait.ts';
 import { Writer, type WriterOptions } from './writer.ts';
 
@@ -89,6 +89,11 @@ export interface LabOptions {
   log?: (line: string) => void;
   /** Skip the Debian package check (it costs ~50 ms when everything is installed). */
   skipPackages?: boolean;
+  /**
+   * Sentinel's loglevel (default notice). `debug` adds `+script-child <pid>` / `-script-child <pid> <signal> <exit>`:
+   * when Sentinel forked each hook run and when it ended, which is what a hook's own log cannot show.
+   */
+  sentinelLogLevel?: 'debug' | 'verbose' | 'notice' | 'warning';
 }
 
 export interface LabProcess {
@@ -443,6 +448,7 @@ export class Lab {
       `bind ${host.ip}`,
       'daemonize no',
       `logfile ${host.files.sentinelLog}`,
+      `loglevel ${this.opts.sentinelLogLevel ?? 'notice'}`,
       `dir ${data}`,
       `sentinel monitor ${MASTER_NAME} ${master.ip} ${REDIS_PORT} 2`,
       `sentinel down-after-milliseconds ${MASTER_NAME} ${this.opts.downAfterMs}`,
@@ -621,6 +627,34 @@ export class Lab {
     const entry = entries.find((e) => e.dst === address);
     const mac = entry?.lladdr;
     return { mac, state: entry?.state ?? [], owner: mac ? this.hostByMac(mac)?.name : undefined };
+  }
+
+  /**
+   * Poll who holds `address` (default: the VIP) every intervalMs until stopped or timeoutMs, recording each
+   * change with its time: when the VIP appeared and left where. Bounded in time and count.
+   */
+  trackHolders(opts: { intervalMs?: number; timeoutMs: number; address?: string }): { stop(): Promise<{ at: number; holders: string[] }[]> } {
+    const changes: { at: number; holders: string[] }[] = [];
+    const interval = opts.intervalMs ?? 20;
+    const maxPolls = Math.ceil(opts.timeoutMs / interval) + 1;
+    let stopped = false;
+    const started = Date.now();
+    const loop = (async () => {
+      for (let i = 0; i < maxPolls && !stopped && Date.now() - started < opts.timeoutMs; i++) {
+        const at = Date.now();
+        const holders = await this.holders(opts.address).catch(() => undefined);
+        const last = changes.at(-1);
+        if (holders && (!last || last.holders.join() !== holders.join())) changes.push({ at, holders });
+        await sleep(interval);
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return changes;
+      },
+    };
   }
 
   // ---------------------------------------------------------------- clients

@@ -18,6 +18,7 @@ export interface RunOptions {
   /** Replaces the environment (default: a small clean one with a system PATH). */
   env?: NodeJS.ProcessEnv;
   input?: string;
+  cwd?: string;
 }
 
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -42,7 +43,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(file, args, { env: opts.env ?? cleanEnv(), stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { ...(opts.cwd ? { cwd: opts.cwd } : {}), env: opts.env ?? cleanEnv(), stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -14,9 +14,9 @@ const SENTINEL_EVENTS = new Set(['+sdown', '+odown', '+elected-leader', '+select
 /**
  * Everything that happened since `since`, oldest first: the lab's own marks (`marks`), each Sentinel's
  * events of note, each hook run's start, steps and end (from the hook logs), and the writer's first
- * acknowledged write after `since` (with the server that acknowledged it).
+ * acknowledged write after `since` (by `ackServer` when given), with the server that acknowledged it.
  */
-export function timeline(lab: Lab, since: number, opts: { marks?: TimelineEntry[]; writer?: Writer; until?: number } = {}): TimelineEntry[] {
+export function timeline(lab: Lab, since: number, opts: { marks?: TimelineEntry[]; writer?: Writer; ackServer?: string; until?: number } = {}): TimelineEntry[] {
   const until = opts.until ?? Number.MAX_SAFE_INTEGER;
   const entries: TimelineEntry[] = [...(opts.marks ?? [])];
   for (const host of lab.redisHosts) {
@@ -34,7 +34,7 @@ export function timeline(lab: Lab, since: number, opts: { marks?: TimelineEntry[
     }
   }
   if (opts.writer) {
-    const ack = opts.writer.firstAck(since);
+    const ack = opts.writer.firstAck(since, opts.ackServer);
     if (ack) entries.push({ at: ack.at, host: ack.server ?? '?', what: `first write through ${opts.writer.options.host} acknowledged (by ${ack.server})` });
   }
   return entries.sort((a, b) => a.at - b.at);
