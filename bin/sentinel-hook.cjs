@@ -1,37 +1,46 @@
 #!/usr/bin/env node
 'use strict';
-// Loads the bundled CLI (dist/sentinel-hook.cjs) with the V8 code cache made at build time, so
-// a cold start skips most compilation (see scripts/build.mjs). CommonJS on purpose: Node 20's
-// ESM loader adds milliseconds to every start, and this file runs on the failover path.
+// Loads the bundled CLI (dist/) with the V8 code caches made at build time, so a cold start skips
+// most compilation (see scripts/build.mjs). CommonJS on purpose: Node 20's ESM loader adds
+// milliseconds to every start, and this file runs on Sentinel's failover path.
 // A cache from another Node version is rejected by V8 and the bundle is compiled as usual.
-const { readFileSync, writeFileSync } = require('node:fs');
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const { Module } = require('node:module');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
 
-const bundle = join(__dirname, '..', 'dist', 'sentinel-hook.cjs');
-let source;
-try {
-  source = readFileSync(bundle, 'utf8');
-} catch {
-  process.stderr.write(`sentinel-hook: ${bundle} is missing; run "npm ci" (or "npm run build") in ${dirname(__dirname)}\n`);
+const dist = join(__dirname, '..', 'dist');
+const writeCache = process.env.SENTINEL_HOOK_WRITE_CODE_CACHE === '1';
+const loaded = new Map();
+
+/** require() for one of our bundles, through its code cache; anything else is a normal require. */
+function load(file) {
+  if (loaded.has(file)) return loaded.get(file).exports;
+  const source = readFileSync(file, 'utf8');
+  let cachedData;
+  try {
+    cachedData = readFileSync(`${file}.cache`);
+  } catch {
+    // no cache: compile as usual
+  }
+  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+  const mod = { exports: {} };
+  loaded.set(file, mod);
+  const base = Module.createRequire(file);
+  const req = (id) => (id.startsWith('./') && id.endsWith('.cjs') ? load(join(dirname(file), id)) : base(id));
+  script.runInThisContext()(mod.exports, req, mod, file, dirname(file));
+  if (writeCache && !existsSync(`${file}.cache`)) process.once('beforeExit', () => writeFileSync(`${file}.cache`, script.createCachedData()));
+  return mod.exports;
+}
+
+const bundle = join(dist, 'sentinel-hook.cjs');
+if (!existsSync(bundle)) {
+  process.stderr.write(`sentinel-hook: ${bundle} is missing; run "npm ci" (or "npm run build") in ${dirname(dist)}\n`);
   // 2: Sentinel would only fail the same way again.
   process.exit(2);
 }
-let cachedData;
-try {
-  cachedData = readFileSync(`${bundle}.cache`);
-} catch {
-  // no cache: compile as usual
-}
-const script = new vm.Script(Module.wrap(source), {
-  filename: bundle,
-  cachedData,
-  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
-const cli = { exports: {} };
-script.runInThisContext()(cli.exports, Module.createRequire(bundle), cli, bundle, dirname(bundle));
-cli.exports.main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-  if (process.env.SENTINEL_HOOK_WRITE_CODE_CACHE === '1') writeFileSync(`${bundle}.cache`, script.createCachedData());
-});
+load(bundle)
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

@@ -1,4 +1,5 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { Command, CommanderError } from 'commander';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
@@ -19,11 +20,25 @@ interface Io {
   isTty: boolean;
 }
 
+/**
+ * Straight to the file descriptors: creating process.stdout/stderr streams loads node:stream and
+ * friends, milliseconds of every cold start for a few lines of output.
+ */
+function writeLine(fd: 1 | 2, text: string): void {
+  const line = text.endsWith('\n') ? text : `${text}\n`;
+  try {
+    writeSync(fd, line);
+  } catch {
+    // EAGAIN on a non-blocking pipe: let the stream queue it.
+    (fd === 1 ? process.stdout : process.stderr).write(line);
+  }
+}
+
 const realIo: Io = {
-  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
-  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  out: (t) => writeLine(1, t),
+  err: (t) => writeLine(2, t),
   env: process.env,
-  isTty: Boolean(process.stderr.isTTY),
+  isTty: isatty(2),
 };
 
 /** Parse argv, run one command, and return the exit code Sentinel needs. The only place that knows about exit codes. */
