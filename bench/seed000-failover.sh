@@ -6,8 +6,8 @@
 # Same commands as the seed: sudo ip addr add / del, then one burst of `arping -A`.
 # The seed's flaws are kept on purpose (no look before acting, `ip addr del`'s exit 2 ignored,
 # one ARP burst of replies only): this is what the benchmark compares sentinel-hook against.
-# SEED_LOG (optional, the lab sets it): one "start <epoch-ms> <args…>" and one "end <epoch-ms> 0"
-# line per run, so that the lab can time the script the way it times sentinel-hook.
+# SEED_LOG (optional, the lab sets it): one "start <epoch-ms> <pid> <args…>" and one
+# "end <epoch-ms> <pid> 0" line per run, so that the lab can time the script as it times sentinel-hook.
 
 MASTER_IP=${6}
 MY_IP=${SEED_MY_IP:?SEED_MY_IP is not set}   # each node's own address
@@ -16,7 +16,7 @@ NETMASK=${SEED_NETMASK:-24}                   # netmask
 INTERFACE=${SEED_INTERFACE:-eth0}             # interface
 
 log() {
-        [ -n "${SEED_LOG}" ] && echo "$1 $(date +%s%3N) ${*:2}" >> "${SEED_LOG}"
+        [ -n "${SEED_LOG}" ] && echo "$1 $(date +%s%3N) $$ ${*:2}" >> "${SEED_LOG}"
 }
 
 log start "$@"

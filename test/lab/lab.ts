@@ -80,7 +80,12 @@ export interface LabOptions {
   hook?: LabHook;
   /** Put this address on the initial master at start, as seed 000's operator does once by hand. */
   vip?: string | undefined;
-  /** Sentinel's down-after-milliseconds (default 1000) and failover-timeout (default 5000). */
+  /**
+   * Sentinel's down-after-milliseconds (default 2000) and failover-timeout (default 5000).
+   * Not 1000: Sentinel pings every min(down-after, 1000) ms and, after a switch, re-creates its link to
+   * the new master; with down-after equal to the ping period the lab saw a freshly promoted master flagged
+   * +sdown at +1006 ms and failed over a second time (stale "down" votes made it +odown at once).
+   */
   downAfterMs?: number;
   failoverTimeoutMs?: number;
   /** Namespace name prefix; the pid and a counter follow. Default "shl". */
@@ -151,7 +156,7 @@ export class Lab {
   private readonly say: (line: string) => void;
 
   private constructor(opts: LabOptions) {
-    this.opts = { appHosts: 1, downAfterMs: 1000, failoverTimeoutMs: 5000, ...opts };
+    this.opts = { appHosts: 1, downAfterMs: 2000, failoverTimeoutMs: 5000, ...opts };
     this.say = opts.log ?? (() => {});
     this.id = `${opts.prefix ?? 'shl'}${process.pid}${labCounter++ ? `x${labCounter - 1}` : ''}`;
     this.switchNs = `${this.id}-sw`;

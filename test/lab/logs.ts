@@ -111,23 +111,26 @@ export function readHookLog(file: string): HookRun[] {
 }
 
 /**
- * The seed-000 style shell script in bench/ writes `start <epoch-ms> <args…>` and `end <epoch-ms> <exit>`
- * lines when SEED_LOG is set; read them back as hook runs (no steps, no run id).
+ * The seed-000 style shell script in bench/ writes `start <epoch-ms> <pid> <args…>` and `end <epoch-ms> <pid> <exit>`
+ * lines when SEED_LOG is set; read them back as hook runs (no steps), paired by pid (runs can overlap).
  */
 export function parseScriptLog(text: string): HookRun[] {
   const runs: HookRun[] = [];
-  let open: HookRun | undefined;
+  const open = new Map<string, HookRun>();
   for (const line of text.split('\n')) {
     const parts = line.trim().split(/\s+/);
-    if (parts[0] === 'start' && parts.length >= 9) {
-      const [, at, master, role, state, fromIp, , toIp] = parts;
-      open = { run: `sh${runs.length}`, pid: undefined, start: Number(at), end: undefined, event: { master: master!, role: role!, state: state!, fromIp: fromIp!, toIp: toIp! }, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
-      runs.push(open);
-    } else if (parts[0] === 'end' && open) {
-      open.end = Number(parts[1]);
-      open.exitCode = Number(parts[2]);
-      open.ms = open.end - open.start;
-      open = undefined;
+    if (parts[0] === 'start' && parts.length >= 10) {
+      const [, at, pid, master, role, state, fromIp, , toIp] = parts;
+      const hookRun: HookRun = { run: `sh${pid}`, pid: Number(pid), start: Number(at), end: undefined, event: { master: master!, role: role!, state: state!, fromIp: fromIp!, toIp: toIp! }, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
+      runs.push(hookRun);
+      open.set(pid!, hookRun);
+    } else if (parts[0] === 'end' && parts.length >= 4) {
+      const hookRun = open.get(parts[2]!);
+      if (!hookRun) continue;
+      open.delete(parts[2]!);
+      hookRun.end = Number(parts[1]);
+      hookRun.exitCode = Number(parts[3]);
+      hookRun.ms = hookRun.end - hookRun.start;
     }
   }
   return runs;
