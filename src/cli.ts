@@ -89,6 +89,30 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     });
 
   program
+    .command('sudoers')
+    .description('print a sudoers drop-in allowing exactly the commands this config runs with privilege: sudo')
+    .requiredOption('-u, --user <name>', 'the user Sentinel runs as, e.g. redis')
+    .option('-c, --config <file>', 'config file')
+    .option('--check', 'also validate the output with visudo -cf')
+    .action(async (opts: { user: string; config?: string; check?: boolean }) => {
+      try {
+        const { sudoersText, checkSudoers } = await import('./commands/sudoers.ts');
+        const { createRunner, whichSystem } = await import('./runner.ts');
+        const { isExecutable } = await import('./system.ts');
+        const path = configPath(opts.config ?? program.opts().config, io.env);
+        const config = await loadConfig(path, currentUid());
+        const runner = createRunner();
+        const which = (program: string) => whichSystem(program, isExecutable);
+        const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which };
+        const text = await sudoersText(config, { user: opts.user, configPath: path }, host);
+        if (opts.check) io.err(await checkSudoers(text, runner, which));
+        io.out(text);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
     .command('notify')
     .description("Sentinel's notification-script: log the event and run the configured notify actions")
     .argument('<event-type>', 'e.g. +switch-master')

@@ -1,0 +1,155 @@
+// The one place that builds the vip action's command lines. The planner runs them and
+// `sentinel-hook sudoers` lists them; both call these functions, so the two cannot drift.
+import type { CommandResult } from '../../runner.ts';
+import { ConfigError, RetryableError } from '../../errors.ts';
+import { formatDuration } from '../../values.ts';
+import { parseVip, routeInterface, type Vip } from './address.ts';
+import type { ArpSettings, VipAction } from './schema.ts';
+
+/** What the vip action needs from the host, read-only: the planner's ObserveContext and the sudoers command both provide it. */
+export interface HostReader {
+  read(argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
+  which(program: string): string | undefined;
+}
+
+/** iputils' arping and Thomas Habets' take different flags; Debian ships them as conflicting packages. */
+export type ArpingKind = 'iputils' | 'habets';
+export interface Arping {
+  path: string;
+  kind: ArpingKind;
+}
+
+export const PACKAGES = { ip: 'iproute2', arping: 'iputils-arping', ndptool: 'libndp-tools', sudo: 'sudo' } as const;
+
+/** One packet-sending process of a burst, started atMs after the burst begins. */
+export interface Shot {
+  argv: string[];
+  atMs: number;
+  timeoutMs: number;
+  okExitCodes: number[];
+}
+
+export function vipOf(a: VipAction): Vip {
+  const vip = parseVip(a.address);
+  if (typeof vip === 'string') throw new ConfigError(`vip: address ${a.address}: ${vip}`);
+  return vip;
+}
+
+export function addArgv(ip: string, vip: Vip, dev: string, label: string | undefined): string[] {
+  // nodad: an IPv6 address is otherwise "tentative" for 1-2 s and Redis clients cannot reach it meanwhile.
+  return [ip, 'addr', 'add', vip.cidr, 'dev', dev, ...(label ? ['label', label] : []), ...(vip.family === 6 ? ['nodad'] : [])];
+}
+
+export function delArgv(ip: string, vip: Vip, dev: string): string[] {
+  return [ip, 'addr', 'del', vip.cidr, 'dev', dev];
+}
+
+function seconds(ms: number): string {
+  return String(ms / 1000);
+}
+
+/**
+ * One burst of gratuitous ARP, both as request and as reply (some hosts accept only one kind).
+ * iputils' arping takes whole seconds for -i and waits a second after its last packet, so each
+ * packet is its own `-c 1` process, started `interval` apart; Habets' arping paces packets itself (-W).
+ */
+export function garpShots(arping: Arping, vip: Vip, dev: string, arp: ArpSettings): Shot[] {
+  if (arping.kind === 'iputils') {
+    const shots: Shot[] = [];
+    for (let k = 0; k < arp.count; k++) {
+      for (const mode of ['-U', '-A']) {
+        shots.push({ argv: [arping.path, '-q', mode, '-c', '1', '-I', dev, vip.ip], atMs: k * arp.interval, timeoutMs: 3000, okExitCodes: [0] });
+      }
+    }
+    return shots;
+  }
+  const timeoutMs = arp.count * arp.interval + 3000;
+  // Habets' arping exits 1 when nobody replied, which is what a gratuitous ARP expects.
+  const common = ['-c', String(arp.count), '-W', seconds(arp.interval), '-i', dev, '-S', vip.ip, vip.ip];
+  return [
+    { argv: [arping.path, '-q', '-U', ...common], atMs: 0, timeoutMs, okExitCodes: [0, 1] },
+    { argv: [arping.path, '-q', '-U', '-P', ...common], atMs: 0, timeoutMs, okExitCodes: [0, 1] },
+  ];
+}
+
+/** Unsolicited Neighbor Advertisement with the Override flag, to all nodes: IPv6's gratuitous ARP. */
+export function naArgv(ndptool: string, vip: Vip, dev: string): string[] {
+  return [ndptool, '-t', 'na', '-U', '-i', dev, '-T', vip.ip, 'send'];
+}
+
+export function naShots(ndptool: string, vip: Vip, dev: string, arp: ArpSettings): Shot[] {
+  return Array.from({ length: arp.count }, (_, k) => ({ argv: naArgv(ndptool, vip, dev), atMs: k * arp.interval, timeoutMs: 3000, okExitCodes: [0] }));
+}
+
+/**
+ * Duplicate-address probe from 0.0.0.0: whoever holds the address answers with its MAC.
+ * iputils -D exits 1 when answered; Habets' arping exits 0 when answered (its -d means something else).
+ */
+export function probeArgv(arping: Arping, vip: Vip, dev: string): string[] {
+  return arping.kind === 'iputils'
+    ? [arping.path, '-D', '-c', '1', '-w', '1', '-I', dev, vip.ip]
+    : [arping.path, '-0', '-c', '1', '-W', '1', '-i', dev, vip.ip];
+}
+
+/** Which arping is installed, asked at run time (`-V`: iputils prints its name, Habets' prints its usage). */
+export async function detectArping(host: HostReader): Promise<Arping | string> {
+  const path = host.which('arping');
+  if (!path) return `arping not found in the system directories (install ${PACKAGES.arping})`;
+  const r = await host.read([path, '-V'], { timeoutMs: 2000 });
+  const said = `${r.stdout}\n${r.stderr}`;
+  if (/iputils/i.test(said)) return { path, kind: 'iputils' };
+  if (/Habets|ARPing \d/.test(said)) return { path, kind: 'habets' };
+  const first = said.trim().split('\n')[0] ?? '';
+  return `${path} is neither iputils' nor Thomas Habets' arping (arping -V said ${JSON.stringify(first.slice(0, 80))}); install ${PACKAGES.arping}`;
+}
+
+export function requireIp(host: HostReader): string {
+  const ip = host.which('ip');
+  if (!ip) throw new RetryableError('vip: ip not found in the system directories', `install ${PACKAGES.ip}`);
+  return ip;
+}
+
+/** The interface for the VIP: the configured one, else the one whose route covers it on this host. */
+export async function resolveInterface(a: VipAction, vip: Vip, ip: string, host: HostReader): Promise<{ dev: string; detected: boolean }> {
+  if (a.interface) return { dev: a.interface, detected: false };
+  const r = await host.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'route', 'show'], { timeoutMs: 3000 });
+  if (r.exitCode !== 0) throw new RetryableError(`vip: ip route show failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  let dev: string | undefined;
+  try {
+    dev = routeInterface(r.stdout, vip);
+  } catch (err) {
+    throw new RetryableError(`vip: cannot parse ip -j route output: ${(err as Error).message}`);
+  }
+  if (!dev) throw new ConfigError(`vip: no route on this host covers ${vip.cidr} (the default route does not count)`, 'set "interface" for this VIP');
+  if (a.label && !a.label.startsWith(`${dev}:`)) {
+    throw new ConfigError(`vip: label ${a.label} does not start with "${dev}:", the interface detected for ${vip.cidr}`, 'set "interface", or a label starting with it');
+  }
+  return { dev, detected: true };
+}
+
+/**
+ * Every command line the action can run with privilege on this host: what a sudoers rule must allow.
+ * Missing tools are errors here: a rule for a program that is not there would fail at the worst time.
+ */
+export async function privilegedCommandLines(a: VipAction, host: HostReader): Promise<{ lines: string[][]; detectedInterface: string | undefined }> {
+  const vip = vipOf(a);
+  const ip = requireIp(host);
+  const { dev, detected } = await resolveInterface(a, vip, ip, host);
+  const lines = [addArgv(ip, vip, dev, a.label), delArgv(ip, vip, dev)];
+  if (vip.family === 4) {
+    const arping = await detectArping(host);
+    if (typeof arping === 'string') throw new RetryableError(`vip ${vip.cidr}: ${arping}`);
+    lines.push(...garpShots(arping, vip, dev, a.arp).map((s) => s.argv));
+    if (a.checkDuplicate) lines.push(probeArgv(arping, vip, dev));
+  } else {
+    const ndptool = host.which('ndptool');
+    if (!ndptool) throw new RetryableError(`vip ${vip.cidr}: ndptool not found in the system directories (install ${PACKAGES.ndptool})`);
+    lines.push(naArgv(ndptool, vip, dev));
+  }
+  const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];
+  return { lines: unique, detectedInterface: detected ? dev : undefined };
+}
+
+export function describeArp(arp: ArpSettings): string {
+  return `${arp.count}×${formatDuration(arp.interval)}${arp.repeatAfter ? `, again after ${formatDuration(arp.repeatAfter)}` : ''}`;
+}

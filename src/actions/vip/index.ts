@@ -1,0 +1,107 @@
+import type { ActionType, ObserveContext, Step } from '../../plan.ts';
+import { RetryableError } from '../../errors.ts';
+import { findVip, type HeldAddress, type Vip } from './address.ts';
+import {
+  PACKAGES,
+  addArgv,
+  delArgv,
+  describeArp,
+  detectArping,
+  garpShots,
+  naShots,
+  probeArgv,
+  requireIp,
+  resolveInterface,
+  vipOf,
+} from './commands.ts';
+import { vipSchema, type VipAction } from './schema.ts';
+import { burstStep, duplicateCheckStep, failingStep, type Launcher } from './steps.ts';
+
+export { vipSchema, type VipAction } from './schema.ts';
+
+const IP_TIMEOUT_MS = 5000;
+
+async function observe(ctx: ObserveContext, ip: string, vip: Vip): Promise<HeldAddress[]> {
+  const r = await ctx.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'addr', 'show'], { timeoutMs: 3000 });
+  if (r.exitCode !== 0) throw new RetryableError(`vip: ip addr show failed: ${r.stderr.trim() || r.spawnError || `exit ${r.exitCode}`}`);
+  try {
+    return findVip(r.stdout, vip);
+  } catch (err) {
+    throw new RetryableError(`vip: cannot parse ip -j addr output: ${(err as Error).message}`);
+  }
+}
+
+/** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
+async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveContext, launcher: Launcher): Promise<{ steps: Step[]; arping?: Exclude<Awaited<ReturnType<typeof detectArping>>, string> }> {
+  const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
+  let shots;
+  let arping;
+  if (vip.family === 4) {
+    const found = await detectArping(ctx);
+    // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
+    if (typeof found === 'string') return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)] };
+    arping = found;
+    shots = garpShots(found, vip, dev, a.arp);
+  } else {
+    const ndptool = ctx.which('ndptool');
+    if (!ndptool) return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, `ndptool not found in the system directories (install ${PACKAGES.ndptool})`)] };
+    shots = naShots(ndptool, vip, dev, a.arp);
+  }
+  const steps: Step[] = [burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart`, shots, launcher)];
+  if (a.arp.repeatAfter > 0) steps.push(burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, shots, launcher, a.arp.repeatAfter));
+  return { steps, ...(arping ? { arping } : {}) };
+}
+
+export const vipAction: ActionType<VipAction> = {
+  type: 'vip',
+  schema: vipSchema,
+  summarize: (a) =>
+    `${a.address} on the new master (removed elsewhere), on ${a.interface ?? "the interface whose route covers it"}${a.label ? ` as ${a.label}` : ''}` +
+    `${a.privilege === 'sudo' ? ' with sudo -n' : ''}; neighbour updates ${describeArp(a.arp)}${a.checkDuplicate ? '; refuses while another host answers for it' : ''}`,
+  async plan(a, ctx) {
+    const vip = vipOf(a);
+    const ip = requireIp(ctx);
+    const launcher: Launcher = { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? ctx.which('sudo') : undefined };
+    const command = (description: string, argv: string[]): Step => ({ kind: 'command', description, argv, privileged: launcher.privileged, timeoutMs: IP_TIMEOUT_MS });
+    const held = await observe(ctx, ip, vip);
+    const newMaster = ctx.toAddresses.some((address) => ctx.localAddresses.has(address));
+
+    if (!newMaster) {
+      if (held.length === 0) return { action: 'vip', note: `${vip.cidr} is not on this host, which is not the new master: nothing to do`, steps: [] };
+      // Removed wherever it is, whatever `interface` says: a VIP left on the old master is the worst outcome.
+      const steps = held.map((h) =>
+        h.prefixlen === vip.prefix
+          ? command(`remove ${vip.cidr} from ${h.dev} (this host is not the new master)`, delArgv(ip, vip, h.dev))
+          : failingStep(`remove ${vip.ip} from ${h.dev}`, `${vip.ip} is on ${h.dev} as /${h.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "address"`),
+      );
+      return { action: 'vip', steps };
+    }
+
+    const elsewhere = held.filter((h) => a.interface && h.dev !== a.interface);
+    if (elsewhere.length) {
+      const h = elsewhere[0]!;
+      return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${a.interface}`, `${vip.ip} is already on ${h.dev}, the config says ${a.interface}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "interface"`)] };
+    }
+    const here = held[0];
+    const dev = here?.dev ?? (await resolveInterface(a, vip, ip, ctx)).dev;
+    const steps: Step[] = [];
+    let note: string | undefined;
+    if (here && here.prefixlen !== vip.prefix) {
+      return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${dev}`, `${vip.ip} is on ${dev} as /${here.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${here.prefixlen} dev ${dev}) or fix "address"`)] };
+    }
+    if (here?.dadfailed) {
+      return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${dev}`, `${vip.ip} is on ${dev} but the kernel marked it "dadfailed": another host holds it; the old master must let go (then: ip addr del ${vip.cidr} dev ${dev}, and a retry adds it)`)] };
+    }
+    if (here) note = `${vip.cidr} already on ${dev}: not added again; neighbour updates still sent`;
+    const neighbours = await neighbourSteps(a, vip, dev, ctx, launcher);
+    if (!here) {
+      if (a.checkDuplicate) {
+        if (!neighbours.arping) return { action: 'vip', steps: [failingStep(`check that no other host holds ${vip.ip}`, `arping is needed for checkDuplicate: ${(neighbours.steps[0] as { detail?: { reason?: string } }).detail?.reason ?? `install ${PACKAGES.arping}`}`)] };
+        steps.push(duplicateCheckStep(vip, dev, neighbours.arping, probeArgv(neighbours.arping, vip, dev), launcher));
+      }
+      steps.push(command(`add ${vip.cidr} on ${dev}${a.label ? ` as ${a.label}` : ''} (this host is the new master)`, addArgv(ip, vip, dev, a.label)));
+    }
+    steps.push(...neighbours.steps);
+    return { action: 'vip', ...(note ? { note } : {}), steps };
+  },
+};

@@ -1,0 +1,59 @@
+import * as z from 'zod/mini';
+import { duration, privilege, when } from '../../config/common.ts';
+import { isInterfaceName } from '../../values.ts';
+import { parseVip } from './address.ts';
+
+/** Longest time the two ARP bursts and the pause between them may take: well inside the run's deadline. */
+export const ARP_BUDGET_MS = 30_000;
+
+const interfaceName = z.string().check(z.refine(isInterfaceName, 'expected an interface name such as eth0 (up to 15 letters, digits, _ . @ -; not starting with -)'));
+
+const arpObject = z.strictObject({
+  /** Gratuitous ARPs (IPv6: unsolicited Neighbor Advertisements) per burst, of each kind. */
+  count: z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(20, 'expected at most 20')), 5),
+  /** Between two packets of a burst. */
+  interval: z._default(duration({ min: 10, max: 2000 }), 200),
+  /** Second burst this long after the first (0: none): a single lost burst leaves neighbours on the old MAC. */
+  repeatAfter: z._default(duration({ min: 0, max: 20_000 }), 5000),
+});
+export type ArpSettings = z.output<typeof arpObject>;
+
+export const vipSchema = z
+  .strictObject({
+    type: z.literal('vip'),
+    /** The virtual IP with its prefix length: 10.0.0.100/24 or fd00::100/64. */
+    address: z.string().check(
+      z.superRefine((text, ctx) => {
+        const parsed = parseVip(text);
+        if (typeof parsed === 'string') ctx.issues.push({ code: 'custom', input: text, message: parsed });
+      }),
+    ),
+    /** Interface to add it to; default: the interface whose route covers the address, on each host. */
+    interface: z.optional(interfaceName),
+    /** IPv4 only: the label `ip addr` shows (and ifconfig-era tools need), "<interface>:<suffix>". */
+    label: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.@-]{1,14}:[A-Za-z0-9_.@-]{1,14}$/, 'expected "<interface>:<suffix>" such as eth0:vip'), z.maxLength(15, 'expected at most 15 characters (the kernel limit)'))),
+    /** sudo: "sudo -n" with exact argv (see `sentinel-hook sudoers`); none: Sentinel runs as root or with CAP_NET_ADMIN and CAP_NET_RAW. */
+    privilege: z._default(privilege, 'sudo'),
+    arp: z._default(arpObject, { count: 5, interval: 200, repeatAfter: 5000 }),
+    /** Before adding, refuse while another host answers ARP for the address (up to 2 s of probing). IPv4 only. */
+    checkDuplicate: z._default(z.boolean(), false),
+    when,
+  })
+  .check(
+    z.superRefine((a, ctx) => {
+      const vip = parseVip(a.address);
+      if (typeof vip === 'string') return;
+      if (a.label && vip.family === 6) ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: 'labels exist only for IPv4 addresses; remove "label"' });
+      if (a.label && a.interface && !a.label.startsWith(`${a.interface}:`)) {
+        ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: `a label must start with the interface name: "${a.interface}:…"` });
+      }
+      if (a.checkDuplicate && vip.family === 6) {
+        ctx.issues.push({ code: 'custom', input: a.checkDuplicate, path: ['checkDuplicate'], message: 'IPv4 only (arping); for IPv6 the kernel does duplicate address detection itself: remove checkDuplicate' });
+      }
+      const total = 2 * (a.arp.count - 1) * a.arp.interval + a.arp.repeatAfter;
+      if (total > ARP_BUDGET_MS) {
+        ctx.issues.push({ code: 'custom', input: a.arp, path: ['arp'], message: `the two bursts and the pause take ${total} ms, more than ${ARP_BUDGET_MS} ms of the run's deadline; lower count, interval or repeatAfter` });
+      }
+    }),
+  );
+export type VipAction = z.output<typeof vipSchema>;

@@ -1,0 +1,124 @@
+import { commandLine } from '../../apply.ts';
+import type { ApplyContext, TaskOutcome, TaskStep } from '../../plan.ts';
+import type { CommandResult } from '../../runner.ts';
+import type { Vip } from './address.ts';
+import { PACKAGES, type Arping, type Shot } from './commands.ts';
+
+/** How a privileged command line is started: "sudo -n" + argv, the form the sudoers rules pin. */
+export interface Launcher {
+  privileged: boolean;
+  /** Absolute path of sudo; undefined when privileged and sudo is missing. */
+  sudo: string | undefined;
+}
+
+const NO_SUDO = `sudo not found (install ${PACKAGES.sudo}), or set privilege: none and run Sentinel as root or with CAP_NET_ADMIN and CAP_NET_RAW`;
+
+async function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx: ApplyContext): Promise<{ full: string[]; result: CommandResult } | string> {
+  if (launcher.privileged && !launcher.sudo) return NO_SUDO;
+  const full = commandLine({ kind: 'command', description: '', argv, privileged: launcher.privileged, timeoutMs }, launcher.sudo ?? 'sudo');
+  const result = await ctx.runner.run(full, { timeoutMs: Math.max(1, Math.min(timeoutMs, ctx.remainingMs())), signal: ctx.signal });
+  return { full, result };
+}
+
+function failure(argv: readonly string[], r: CommandResult, launcher: Launcher): string {
+  const shown = argv.join(' ');
+  if (r.spawnError) return `${argv[0]} could not start (${r.spawnError})`;
+  if (r.timedOut) return `${shown} killed (step timeout or run deadline)`;
+  const last = r.stderr.trim().split('\n').at(-1) ?? '';
+  if (launcher.privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {
+    return `sudo refused ${shown}: ${last} (install the rules from "sentinel-hook sudoers --user USER")`;
+  }
+  return `${shown} ${r.exitCode !== undefined ? `exited ${r.exitCode}` : `killed by ${r.signal}`}${last ? `: ${last}` : ''}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A burst of neighbour updates: every shot starts at its own offset, so one slow process never delays the next packet. */
+export function burstStep(description: string, shots: Shot[], launcher: Launcher, deferMs?: number): TaskStep {
+  return {
+    kind: 'task',
+    description,
+    detail: { privileged: launcher.privileged, commands: shots.map((s) => ({ atMs: s.atMs, argv: s.argv })) },
+    ...(deferMs ? { deferMs } : {}),
+    async run(ctx): Promise<TaskOutcome> {
+      const results = await Promise.all(
+        shots.map(async (shot) => {
+          await sleep(shot.atMs, ctx.signal);
+          if (ctx.signal.aborted) return 'not started: the run deadline has passed';
+          const ran = await launch(shot.argv, shot.timeoutMs, launcher, ctx);
+          if (typeof ran === 'string') return ran;
+          return ran.result.exitCode !== undefined && shot.okExitCodes.includes(ran.result.exitCode) ? undefined : failure(shot.argv, ran.result, launcher);
+        }),
+      );
+      const failed = results.filter((r): r is string => r !== undefined);
+      if (failed.length) return { ok: false, summary: `${failed.length} of ${shots.length} sends failed: ${failed[0]}` };
+      return { ok: true, summary: `${shots.length} packet-sending runs done` };
+    },
+  };
+}
+
+/** A step that can only fail: the reason is known at plan time, and the steps before it still run. */
+export function failingStep(description: string, reason: string): TaskStep {
+  return { kind: 'task', description, detail: { reason }, run: async () => ({ ok: false, summary: reason }) };
+}
+
+const MAC = /([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})/;
+/** The old master's own hook usually removes the address within this time. */
+export const DUPLICATE_WAIT_MS = 2000;
+const PROBE_PAUSE_MS = 200;
+const MAX_PROBES = 10;
+
+export type ProbeVerdict = { kind: 'free' } | { kind: 'held'; mac: string } | { kind: 'error'; reason: string };
+
+/** Read one probe's result: each arping says "someone answered" its own way. */
+export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: CommandResult, launcher: Launcher): ProbeVerdict {
+  const mac = MAC.exec(r.stdout)?.[1]?.toLowerCase();
+  if (kind === 'iputils') {
+    if (r.exitCode === 0) return { kind: 'free' };
+    if (r.exitCode === 1 && mac) return { kind: 'held', mac };
+  } else {
+    if (r.exitCode === 0 && mac) return { kind: 'held', mac };
+    if (r.exitCode === 1 && !r.stderr.trim()) return { kind: 'free' };
+  }
+  return { kind: 'error', reason: failure(argv, r, launcher) };
+}
+
+/** Before adding: probe until nobody answers, for up to DUPLICATE_WAIT_MS; still held means do not add. */
+export function duplicateCheckStep(vip: Vip, dev: string, arping: Arping, argv: string[], launcher: Launcher): TaskStep {
+  return {
+    kind: 'task',
+    description: `check that no other host holds ${vip.ip} on ${dev}`,
+    detail: { privileged: launcher.privileged, argv, waitMs: DUPLICATE_WAIT_MS },
+    async run(ctx): Promise<TaskOutcome> {
+      const started = performance.now();
+      let last: ProbeVerdict = { kind: 'error', reason: 'not probed' };
+      for (let probe = 1; probe <= MAX_PROBES; probe++) {
+        const ran = await launch(argv, 3000, launcher, ctx);
+        if (typeof ran === 'string') return { ok: false, summary: ran };
+        last = probeVerdict(arping.kind, argv, ran.result, launcher);
+        if (last.kind === 'free') return { ok: true, summary: `nobody answers for ${vip.ip} (probe ${probe})` };
+        if (last.kind === 'error') return { ok: false, summary: `duplicate check failed: ${last.reason}` };
+        ctx.logger.warn({ vip: vip.ip, holder: last.mac, probe }, 'another host answers for the VIP; waiting for it to let go');
+        if (performance.now() - started + PROBE_PAUSE_MS >= DUPLICATE_WAIT_MS || ctx.signal.aborted) break;
+        await sleep(PROBE_PAUSE_MS, ctx.signal);
+      }
+      const holder = last.kind === 'held' ? last.mac : 'unknown';
+      return {
+        ok: false,
+        summary: `${vip.ip} is still held by MAC ${holder} after ${Math.round(performance.now() - started)} ms; not added (Sentinel retries later; find that host with: ip neigh | grep -i ${holder})`,
+        detail: { holder },
+      };
+    },
+  };
+}
