@@ -80,18 +80,31 @@ test('bind-mounted file (a container\'s /etc/hosts): rename fails with EBUSY, th
   });
 });
 
-test('directory not writable by us: falls back to writing the file in place', { skip: root ? 'root ignores directory permissions' : false }, () => {
+test('directory not writable by us: falls back to writing the file in place', () => {
   withDir((dir) => {
     const file = join(dir, 'hosts');
     writeFileSync(file, OLD);
-    chmodSync(dir, 0o555);
-    try {
-      const r = writeFileReplacing(file, NEW, OLD);
-      assert.equal(r.method, 'in-place');
-      assert.equal(r.backup, undefined);
-      assert.equal(readFileSync(file, 'utf8'), NEW);
-    } finally {
-      chmodSync(dir, 0o755);
+    if (!root) {
+      chmodSync(dir, 0o555);
+      try {
+        const r = writeFileReplacing(file, NEW, OLD);
+        assert.equal(r.method, 'in-place');
+        assert.equal(r.backup, undefined);
+        assert.equal(readFileSync(file, 'utf8'), NEW);
+      } finally {
+        chmodSync(dir, 0o755);
+      }
+      return;
     }
+    // Root ignores directory permissions: run the write as nobody, who owns the file but not the directory.
+    chmodSync(dir, 0o755);
+    chownSync(file, 65534, 65534);
+    const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
+    const script = `import { writeFileReplacing } from ${JSON.stringify(module)}; const r = writeFileReplacing(${JSON.stringify(file)}, ${JSON.stringify(NEW)}, ${JSON.stringify(OLD)}); console.log(JSON.stringify({ method: r.method, backup: r.backup ?? null }));`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: resolve(import.meta.dirname, '../..'), env: { PATH: process.env.PATH, HOME: dir }, timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout.trim().split('\n').at(-1)!), { method: 'in-place', backup: null });
+    assert.equal(readFileSync(file, 'utf8'), NEW);
+    assert.deepEqual(readdirSync(dir), ['hosts']);
   });
 });
