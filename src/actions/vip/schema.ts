@@ -22,7 +22,7 @@ export const vipSchema = z
   .strictObject({
     type: z.literal('vip'),
     /** The virtual IP with its prefix length: 10.0.0.100/24 or fd00::100/64. */
-    address: z.string().check(
+    address: z.string({ error: (issue) => (issue.input === undefined ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24' : 'expected a string such as 10.0.0.100/24') }).check(
       z.superRefine((text, ctx) => {
         const parsed = parseVip(text);
         if (typeof parsed === 'string') ctx.issues.push({ code: 'custom', input: text, message: parsed });
@@ -31,12 +31,12 @@ export const vipSchema = z
     /** Interface to add it to; default: the interface whose route covers the address, on each host. */
     interface: z.optional(interfaceName),
     /** IPv4 only: the label `ip addr` shows (and ifconfig-era tools need), "<interface>:<suffix>". */
-    label: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.@-]{1,14}:[A-Za-z0-9_.@-]{1,14}$/, 'expected "<interface>:<suffix>" such as eth0:vip'), z.maxLength(15, 'expected at most 15 characters (the kernel limit)'))),
+    label: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/, 'expected "<interface>:<suffix>" such as eth0:vip'), z.maxLength(15, 'expected at most 15 characters (the kernel limit)'))),
     /** sudo: "sudo -n" with exact argv (see `sentinel-hook sudoers`); none: Sentinel runs as root or with CAP_NET_ADMIN and CAP_NET_RAW. */
-    privilege: z._default(privilege, 'sudo'),
+    privilege: z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'sudo'),
     arp: z._default(arpObject, { count: 5, interval: 200, repeatAfter: 5000 }),
     /** Before adding, refuse while another host answers ARP for the address (up to 2 s of probing). IPv4 only. */
-    checkDuplicate: z._default(z.boolean(), false),
+    checkDuplicate: z._default(z.boolean({ error: 'expected true or false' }), false),
     when,
   })
   .check(
