@@ -1,0 +1,95 @@
+// `node --import tsx bench/failover-profile.ts` (root): where a hook run's time goes on the new master,
+// without a failover. In the namespace lab, run the hook by hand on r2 exactly as its Sentinel would
+// (in r2's namespace, as the redis user, with Sentinel's environment and the event "r1 -> r2"), under
+// `strace -f -e trace=execve`, and print when each program started, relative to the hook's own exec.
+// The VIP is removed from r2 before each run so that every run adds it. Compares sentinel-hook's vip
+// action with bench/seed000-failover.sh. Options: --runs N (default 7).
+// strace's ptrace stops slow every program down (several times for sudo), so read the ORDER and the
+// relative gaps, not the absolute figures; `npm run bench:failover` gives the real ones. (strace's
+// --seccomp-bpf would be cheaper but sets no_new_privs, under which sudo cannot work.)
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CLIENT_RECONFIG_HOOK, DEFAULT_VIP, ensurePackages, isRoot, Lab, median, REPO_ROOT, run, vipHook } from '../test/lab/index.ts';
+import { ensureBuilt } from '../scripts/demo-support.ts';
+
+interface Exec {
+  ms: number;
+  program: string;
+}
+
+/** strace -f -tt -e trace=execve output -> successful execs with their time relative to the first. */
+function execs(text: string): Exec[] {
+  const out: Exec[] = [];
+  let t0: number | undefined;
+  for (const line of text.split('\n')) {
+    const m = /(\d{2}):(\d{2}):(\d{2}\.\d+) execve\("([^"]+)", \[(.*?)\]/.exec(line);
+    if (!m || / = -1 /.test(line)) continue;
+    const at = (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000;
+    t0 ??= at;
+    const args = m[5]!.split(', ').slice(1, 4).map((a) => a.replace(/"/g, '')).join(' ');
+    out.push({ ms: at - t0, program: `${m[4]} ${args}`.trim() });
+  }
+  return out;
+}
+
+async function profile(lab: Lab, argv: string[], env: Record<string, string>, file: string): Promise<{ execs: Exec[]; totalMs: number }> {
+  await run(['ip', '-n', lab.host('r2').ns, 'addr', 'del', DEFAULT_VIP, 'dev', 'eth0']);
+  rmSync(file, { force: true });
+  const r = await run(
+    ['ip', 'netns', 'exec', lab.host('r2').ns, 'strace', '-f', '-tt', '-e', 'trace=execve', '-o', file, 'setpriv', '--reuid=redis', '--regid=redis', '--init-groups', ...argv],
+    { env, timeoutMs: 40_000 },
+  );
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.slice(-300)}`);
+  // The first execs are strace's own child and setpriv; count from the hook's exec.
+  const all = execs(readFileSync(file, 'utf8'));
+  const start = all.findIndex((e) => e.program.startsWith(argv[0]!));
+  const t0 = all[start]?.ms ?? 0;
+  return { execs: all.slice(start).map((e) => ({ ...e, ms: Math.round((e.ms - t0) * 10) / 10 })), totalMs: r.ms };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
+  const runs = Number(values.runs);
+  if (!isRoot()) {
+    process.stderr.write('failover-profile needs root (network namespaces)\n');
+    return 2;
+  }
+  await ensurePackages([...(await import('../test/lab/packages.ts')).LAB_PACKAGES, 'strace']);
+  await ensureBuilt((l) => process.stdout.write(`${l}\n`));
+  const lab = await Lab.start({ vip: DEFAULT_VIP, hook: vipHook(), skipPackages: true });
+  try {
+    const r2 = lab.host('r2');
+    // The seed script's sudo rules, beside the lab's sentinel-hook ones.
+    const seedRules = `Defaults:redis !requiretty\nredis ALL=(root) NOPASSWD: /usr/sbin/ip addr add ${DEFAULT_VIP} dev eth0, /usr/sbin/ip addr del ${DEFAULT_VIP} dev eth0, /usr/bin/arping -q -c 3 -A ${DEFAULT_VIP.split('/')[0]} -I eth0\n`;
+    const extra = `${lab.sudoersFile}-seed`;
+    const { writeFileSync, unlinkSync } = await import('node:fs');
+    writeFileSync(extra, seedRules, { mode: 0o440 });
+    try {
+      const event = ['mymaster', 'observer', 'start', lab.host('r1').ip, '6379', r2.ip, '6379'];
+      const hookEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SENTINEL_HOOK_CONFIG: r2.files.hookConfig };
+      const seedEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SEED_MY_IP: r2.ip, SEED_VIP: DEFAULT_VIP.split('/')[0]! };
+      const cases = [
+        { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [CLIENT_RECONFIG_HOOK, ...event], env: hookEnv },
+        { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [join(REPO_ROOT, 'bench', 'seed000-failover.sh'), ...event], env: seedEnv },
+      ];
+      for (const c of cases) {
+        const samples: Exec[][] = [];
+        for (let i = 0; i < runs; i++) samples.push((await profile(lab, c.argv, c.env, join(lab.dir, 'strace.out'))).execs);
+        process.stdout.write(`\n${c.name}: programs started, ms after the hook's exec (median of ${runs} runs; first 14 execs, in the last run's order)\n`);
+        const last = samples.at(-1)!;
+        for (const [i, e] of last.slice(0, 14).entries()) {
+          const at = median(samples.map((s) => s[i]?.ms).filter((v): v is number => v !== undefined));
+          process.stdout.write(`  ${String(at).padStart(7)} ms  ${e.program.slice(0, 110)}\n`);
+        }
+      }
+    } finally {
+      unlinkSync(extra);
+    }
+  } finally {
+    lab.teardownSync();
+  }
+  return 0;
+}
+
+process.exitCode = await main();
