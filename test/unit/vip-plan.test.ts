@@ -199,12 +199,13 @@ test('sudo refusing the add: exit 1 pointing at sentinel-hook sudoers, no ARP se
 });
 
 test('ip addr show failing: exit 1 (retry), nothing changed', async () => {
-  const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { exitCode: 1, stderr: 'Cannot open netlink socket' } }]);
+  const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { exitCode: 1, stderr: 'Cannot open netlink socket' } }, arpingV()]);
   await assert.rejects(runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
     assert.match(err.message, /ip addr show failed: Cannot open netlink socket/);
     assert.equal(err.exitCode, 1);
     return true;
   });
+  assert.ok(!runner.calls.some((c) => c.argv.includes('add')), 'nothing changed');
 });
 
 test('no interface configured: the one whose most specific route covers the VIP (not default, not blackhole)', async () => {

@@ -95,7 +95,13 @@ export function probeArgv(arping: Arping, vip: Vip, dev: string): string[] {
 export async function detectArping(host: HostReader): Promise<Arping | string> {
   const path = host.which('arping');
   if (!path) return `arping not found in the system directories (install ${PACKAGES.arping})`;
-  const r = await host.read([path, '-V'], { timeoutMs: 2000 });
+  let r: CommandResult;
+  try {
+    r = await host.read([path, '-V'], { timeoutMs: 2000 });
+  } catch (err) {
+    // Never rejects: the planner starts this early and may not wait for it.
+    return `cannot run ${path} -V: ${(err as Error).message}`;
+  }
   const said = `${r.stdout}\n${r.stderr}`;
   if (/iputils/i.test(said)) return { path, kind: 'iputils' };
   if (/Habets|ARPing \d/.test(said)) return { path, kind: 'habets' };

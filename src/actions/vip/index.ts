@@ -3,6 +3,7 @@ import { RetryableError } from '../../errors.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
   PACKAGES,
+  type Arping,
   addArgv,
   delArgv,
   describeArp,
@@ -32,12 +33,12 @@ async function observe(ctx: ObserveContext, ip: string, vip: Vip): Promise<HeldA
 }
 
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
-async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveContext, launcher: Launcher): Promise<{ steps: Step[]; arping?: Exclude<Awaited<ReturnType<typeof detectArping>>, string> }> {
+async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveContext, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
   let shots;
   let arping;
   if (vip.family === 4) {
-    const found = await detectArping(ctx);
+    const found = await (arpingLookup ?? detectArping(ctx));
     // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
     if (typeof found === 'string') return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)] };
     arping = found;
@@ -63,8 +64,11 @@ export const vipAction: ActionType<VipAction> = {
     const ip = requireIp(ctx);
     const launcher: Launcher = { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? ctx.which('sudo') : undefined };
     const command = (description: string, argv: string[]): Step => ({ kind: 'command', description, argv, privileged: launcher.privileged, timeoutMs: IP_TIMEOUT_MS });
-    const held = await observe(ctx, ip, vip);
     const newMaster = ctx.toAddresses.some((address) => ctx.localAddresses.has(address));
+    // On the new master, ask which arping this is while ip reads the addresses: one process less
+    // between Sentinel's call and the address being added.
+    const arpingLookup = newMaster && vip.family === 4 ? detectArping(ctx) : undefined;
+    const held = await observe(ctx, ip, vip);
 
     if (!newMaster) {
       if (held.length === 0) return { action: 'vip', note: `${vip.cidr} is not on this host, which is not the new master: nothing to do`, steps: [] };
@@ -93,7 +97,7 @@ export const vipAction: ActionType<VipAction> = {
       return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${dev}`, `${vip.ip} is on ${dev} but the kernel marked it "dadfailed": another host holds it; the old master must let go (then: ip addr del ${vip.cidr} dev ${dev}, and a retry adds it)`)] };
     }
     if (here) note = `${vip.cidr} already on ${dev}: not added again; neighbour updates still sent`;
-    const neighbours = await neighbourSteps(a, vip, dev, ctx, launcher);
+    const neighbours = await neighbourSteps(a, vip, dev, ctx, launcher, arpingLookup);
     if (!here) {
       if (a.checkDuplicate) {
         if (!neighbours.arping) return { action: 'vip', steps: [failingStep(`check that no other host holds ${vip.ip}`, `arping is needed for checkDuplicate: ${(neighbours.steps[0] as { detail?: { reason?: string } }).detail?.reason ?? `install ${PACKAGES.arping}`}`)] };
