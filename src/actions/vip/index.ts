@@ -48,7 +48,9 @@ async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveC
     if (!ndptool) return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, `ndptool not found in the system directories (install ${PACKAGES.ndptool})`)] };
     shots = naShots(ndptool, vip, dev, a.arp);
   }
-  const steps: Step[] = [burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart`, shots, launcher)];
+  // Dry-run shows only descriptions for tasks: name the exact command lines here.
+  const lines = [...new Set(shots.map((s) => `${launcher.privileged ? 'sudo -n ' : ''}${s.argv.join(' ')}`))];
+  const steps: Step[] = [burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`, shots, launcher)];
   if (a.arp.repeatAfter > 0) steps.push(burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, shots, launcher, a.arp.repeatAfter));
   return { steps, ...(arping ? { arping } : {}) };
 }

@@ -98,7 +98,7 @@ export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: C
 export function duplicateCheckStep(vip: Vip, dev: string, arping: Arping, argv: string[], launcher: Launcher): TaskStep {
   return {
     kind: 'task',
-    description: `check that no other host holds ${vip.ip} on ${dev}`,
+    description: `check that no other host holds ${vip.ip} on ${dev} ($ ${launcher.privileged ? 'sudo -n ' : ''}${argv.join(' ')}, for up to ${DUPLICATE_WAIT_MS} ms)`,
     detail: { privileged: launcher.privileged, argv, waitMs: DUPLICATE_WAIT_MS },
     async run(ctx): Promise<TaskOutcome> {
       const started = performance.now();
