@@ -362,3 +362,10 @@ test('checkDuplicate is skipped when this host already holds the VIP (a retry)',
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
+
+test('checkDuplicate without arping: not added (the check cannot run), exit 1 naming the package', async () => {
+  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip)], { programs: { ip: IP, sudo: SUDO } });
+  assert.equal(result.exitCode, 1);
+  assert.match(errors(result)[0]!, /checkDuplicate needs arping: arping not found.*install iputils-arping/);
+  assert.deepEqual(runner.calls.map((c) => c.argv[0]), [IP]);
+});

@@ -33,14 +33,14 @@ async function observe(ctx: ObserveContext, ip: string, vip: Vip): Promise<HeldA
 }
 
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
-async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveContext, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping }> {
+async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveContext, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
   let shots;
   let arping;
   if (vip.family === 4) {
     const found = await (arpingLookup ?? detectArping(ctx));
     // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
-    if (typeof found === 'string') return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)] };
+    if (typeof found === 'string') return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)], missing: found };
     arping = found;
     shots = garpShots(found, vip, dev, a.arp);
   } else {
@@ -102,7 +102,8 @@ export const vipAction: ActionType<VipAction> = {
     const neighbours = await neighbourSteps(a, vip, dev, ctx, launcher, arpingLookup);
     if (!here) {
       if (a.checkDuplicate) {
-        if (!neighbours.arping) return { action: 'vip', steps: [failingStep(`check that no other host holds ${vip.ip}`, `arping is needed for checkDuplicate: ${(neighbours.steps[0] as { detail?: { reason?: string } }).detail?.reason ?? `install ${PACKAGES.arping}`}`)] };
+        // Without arping the check cannot run, and adding unchecked is what checkDuplicate asked us not to do.
+        if (!neighbours.arping) return { action: 'vip', steps: [failingStep(`check that no other host holds ${vip.ip}`, `checkDuplicate needs arping: ${neighbours.missing ?? `install ${PACKAGES.arping}`}`)] };
         steps.push(duplicateCheckStep(vip, dev, neighbours.arping, probeArgv(neighbours.arping, vip, dev), launcher));
       }
       steps.push(command(`add ${vip.cidr} on ${dev}${a.label ? ` as ${a.label}` : ''} (this host is the new master)`, addArgv(ip, vip, dev, a.label)));
