@@ -1,5 +1,4 @@
 import { appendFileSync, writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { Command, CommanderError } from 'commander';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
@@ -38,7 +37,10 @@ const realIo: Io = {
   out: (t) => writeLine(1, t),
   err: (t) => writeLine(2, t),
   env: process.env,
-  isTty: isatty(2),
+  // Asked only when needed: node:tty loads node:net, milliseconds a dry-run does not need to pay.
+  get isTty() {
+    return process.getBuiltinModule('node:tty').isatty(2);
+  },
 };
 
 /** Parse argv, run one command, and return the exit code Sentinel needs. The only place that knows about exit codes. */
