@@ -63,10 +63,12 @@ test('another host became master: the VIP is removed, exit 0; again (nothing to 
   assert.match(logText(env), /is not on this host, which is not the new master: nothing to do/);
 });
 
-test('IPv6: added with nodad (usable at once, not tentative) on the route-detected interface, NAs sent, exit 0; removed elsewhere', () => {
+test('IPv6: added with nodad (usable at once, not tentative) on the route-detected interface, the neighbour learns our MAC from the NA, exit 0; removed elsewhere', () => {
+  must(['ip', '-n', env.peer, '-6', 'neigh', 'replace', VIP6, 'lladdr', '02:00:00:00:00:06', 'dev', 'v1', 'nud', 'stale']);
   const add = hookAsRedis(env, ['--config', v6Config, ...toMe6]);
   assert.equal(add.code, 0, `${add.stdout}\n${add.stderr}\n${logText(env)}`);
   assert.deepEqual(holders(env.ns, VIP6), [{ dev: 'v0', prefixlen: 64, tentative: false }]);
+  assert.equal(neighbourMac(env.peer, VIP6), env.mac.toLowerCase(), 'the unsolicited NA (Override) replaced the stale neighbour entry');
   const again = hookAsRedis(env, ['--config', v6Config, ...toMe6]);
   assert.equal(again.code, 0, again.stderr);
   const del = hookAsRedis(env, ['--config', v6Config, ...toOther6]);
