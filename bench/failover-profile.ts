@@ -4,6 +4,9 @@
 // `strace -f -e trace=execve`, and print when each program started, relative to the hook's own exec.
 // The VIP is removed from r2 before each run so that every run adds it. Compares sentinel-hook's vip
 // action with bench/seed000-failover.sh. Options: --runs N (default 7).
+// First, without strace: the time from spawning the hook to the kernel adding the VIP, as
+// `ip -ts monitor address` in r2's namespace reports it, one hook run at a time (on real hosts each
+// Sentinel has its machine to itself; in a failover in the lab, three hooks share this machine's CPUs).
 // strace's ptrace stops slow every program down (several times for sudo), so read the ORDER and the
 // relative gaps, not the absolute figures; `npm run bench:failover` gives the real ones. (strace's
 // --seccomp-bpf would be cheaper but sets no_new_privs, under which sudo cannot work.)
@@ -48,6 +51,24 @@ async function profile(lab: Lab, argv: string[], env: Record<string, string>, fi
   return { execs: all.slice(start).map((e) => ({ ...e, ms: Math.round((e.ms - t0) * 10) / 10 })), totalMs: r.ms };
 }
 
+/** Spawn the hook as Sentinel would and return ms from the spawn to the kernel's RTM_NEWADDR for the VIP. */
+async function timeToAdded(lab: Lab, argv: string[], env: Record<string, string>, index: number): Promise<number> {
+  const r2 = lab.host('r2');
+  await run(['ip', '-n', r2.ns, 'addr', 'del', DEFAULT_VIP, 'dev', 'eth0']);
+  const file = join(lab.dir, `monitor-${index}.txt`);
+  const monitor = lab.spawn('r2', ['ip', '-ts', 'monitor', 'address'], { what: 'ip monitor', logFile: file });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const t0 = Date.now();
+  const r = await run(['ip', 'netns', 'exec', r2.ns, 'setpriv', '--reuid=redis', '--regid=redis', '--init-groups', ...argv], { env, timeoutMs: 40_000 });
+  process.kill(monitor.pid, 'SIGTERM');
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.slice(-300)}`);
+  const vip = DEFAULT_VIP.split('/')[0]!;
+  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.includes(` ${vip}/`) && !l.includes('Deleted'));
+  const m = line && /^\[(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d*\]/.exec(line);
+  if (!m) throw new Error(`no address event for ${vip} in ${file}`);
+  return Date.parse(`${m[1]}Z`) - t0;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
   const runs = Number(values.runs);
@@ -73,6 +94,15 @@ async function main(): Promise<number> {
         { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [CLIENT_RECONFIG_HOOK, ...event], env: hookEnv },
         { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [join(REPO_ROOT, 'bench', 'seed000-failover.sh'), ...event], env: seedEnv },
       ];
+      const added: Record<string, number[]> = {};
+      let monitorIndex = 0;
+      for (let i = 0; i < runs; i++) {
+        for (const c of cases) (added[c.name] ??= []).push(await timeToAdded(lab, c.argv, c.env, monitorIndex++));
+      }
+      process.stdout.write(`spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`);
+      for (const [name, values] of Object.entries(added)) {
+        process.stdout.write(`  ${name.padEnd(52)} median ${String(median(values)).padStart(5)} ms  min ${Math.min(...values)}  max ${Math.max(...values)}\n`);
+      }
       for (const c of cases) {
         const samples: Exec[][] = [];
         for (let i = 0; i < runs; i++) samples.push((await profile(lab, c.argv, c.env, join(lab.dir, 'strace.out'))).execs);
