@@ -83,38 +83,32 @@ async function main(): Promise<number> {
     const r2 = lab.host('r2');
     // The seed script's sudo rules, beside the lab's sentinel-hook ones.
     const seedRules = `Defaults:redis !requiretty\nredis ALL=(root) NOPASSWD: /usr/sbin/ip addr add ${DEFAULT_VIP} dev eth0, /usr/sbin/ip addr del ${DEFAULT_VIP} dev eth0, /usr/bin/arping -q -c 3 -A ${DEFAULT_VIP.split('/')[0]} -I eth0\n`;
-    const extra = `${lab.sudoersFile}-seed`;
-    const { writeFileSync, unlinkSync } = await import('node:fs');
-    writeFileSync(extra, seedRules, { mode: 0o440 });
-    try {
-      const event = ['mymaster', 'observer', 'start', lab.host('r1').ip, '6379', r2.ip, '6379'];
-      const hookEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SENTINEL_HOOK_CONFIG: r2.files.hookConfig };
-      const seedEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SEED_MY_IP: r2.ip, SEED_VIP: DEFAULT_VIP.split('/')[0]! };
-      const cases = [
-        { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [CLIENT_RECONFIG_HOOK, ...event], env: hookEnv },
-        { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [join(REPO_ROOT, 'bench', 'seed000-failover.sh'), ...event], env: seedEnv },
-      ];
-      const added: Record<string, number[]> = {};
-      let monitorIndex = 0;
-      for (let i = 0; i < runs; i++) {
-        for (const c of cases) (added[c.name] ??= []).push(await timeToAdded(lab, c.argv, c.env, monitorIndex++));
+    await lab.installSudoers(seedRules, 'seed');
+    const event = ['mymaster', 'observer', 'start', lab.host('r1').ip, '6379', r2.ip, '6379'];
+    const hookEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SENTINEL_HOOK_CONFIG: r2.files.hookConfig };
+    const seedEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SEED_MY_IP: r2.ip, SEED_VIP: DEFAULT_VIP.split('/')[0]! };
+    const cases = [
+      { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [CLIENT_RECONFIG_HOOK, ...event], env: hookEnv },
+      { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [join(REPO_ROOT, 'bench', 'seed000-failover.sh'), ...event], env: seedEnv },
+    ];
+    const added: Record<string, number[]> = {};
+    let monitorIndex = 0;
+    for (let i = 0; i < runs; i++) {
+      for (const c of cases) (added[c.name] ??= []).push(await timeToAdded(lab, c.argv, c.env, monitorIndex++));
+    }
+    process.stdout.write(`spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`);
+    for (const [name, values] of Object.entries(added)) {
+      process.stdout.write(`  ${name.padEnd(52)} median ${String(median(values)).padStart(5)} ms  min ${Math.min(...values)}  max ${Math.max(...values)}\n`);
+    }
+    for (const c of cases) {
+      const samples: Exec[][] = [];
+      for (let i = 0; i < runs; i++) samples.push((await profile(lab, c.argv, c.env, join(lab.dir, 'strace.out'))).execs);
+      process.stdout.write(`\n${c.name}: programs started, ms after the hook's exec (median of ${runs} runs; first 14 execs, in the last run's order)\n`);
+      const last = samples.at(-1)!;
+      for (const [i, e] of last.slice(0, 14).entries()) {
+        const at = median(samples.map((s) => s[i]?.ms).filter((v): v is number => v !== undefined));
+        process.stdout.write(`  ${String(at).padStart(7)} ms  ${e.program.slice(0, 110)}\n`);
       }
-      process.stdout.write(`spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`);
-      for (const [name, values] of Object.entries(added)) {
-        process.stdout.write(`  ${name.padEnd(52)} median ${String(median(values)).padStart(5)} ms  min ${Math.min(...values)}  max ${Math.max(...values)}\n`);
-      }
-      for (const c of cases) {
-        const samples: Exec[][] = [];
-        for (let i = 0; i < runs; i++) samples.push((await profile(lab, c.argv, c.env, join(lab.dir, 'strace.out'))).execs);
-        process.stdout.write(`\n${c.name}: programs started, ms after the hook's exec (median of ${runs} runs; first 14 execs, in the last run's order)\n`);
-        const last = samples.at(-1)!;
-        for (const [i, e] of last.slice(0, 14).entries()) {
-          const at = median(samples.map((s) => s[i]?.ms).filter((v): v is number => v !== undefined));
-          process.stdout.write(`  ${String(at).padStart(7)} ms  ${e.program.slice(0, 110)}\n`);
-        }
-      }
-    } finally {
-      unlinkSync(extra);
     }
   } finally {
     lab.teardownSync();

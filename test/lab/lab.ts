@@ -148,7 +148,11 @@ export class Lab {
   readonly namespaces: string[] = [];
   /** Host name of the master the lab started with. */
   readonly initialMaster = 'r1';
-  sudoersFile: string | undefined;
+  /** sudoers drop-ins installed for this lab (removed at teardown); the first is the hook's. */
+  readonly sudoersFiles: string[] = [];
+  get sudoersFile(): string | undefined {
+    return this.sudoersFiles[0];
+  }
   private readonly opts: Required<Pick<LabOptions, 'appHosts' | 'downAfterMs' | 'failoverTimeoutMs'>> & LabOptions;
   private readonly redisPids = new Map<string, LabProcess>();
   private readonly sentinelPids = new Map<string, LabProcess>();
@@ -429,16 +433,18 @@ export class Lab {
     }
   }
 
-  /** Validated with visudo before it goes live; removed at teardown. */
-  async installSudoers(text: string): Promise<void> {
+  /** A sudoers drop-in, validated with visudo before it goes live, removed at teardown. `suffix`: [a-z0-9-] only. */
+  async installSudoers(text: string, suffix = ''): Promise<string> {
+    if (!/^[a-z0-9-]*$/.test(suffix)) throw new Error(`sudoers suffix ${suffix}: letters, digits and "-" only`);
     // sudo ignores files in sudoers.d whose names contain a dot: keep the name plain.
-    const target = `/etc/sudoers.d/sentinel-hook-lab-${this.id}`;
-    const staging = join(this.dir, 'sudoers');
+    const target = `/etc/sudoers.d/sentinel-hook-lab-${this.id}${suffix ? `-${suffix}` : ''}`;
+    const staging = join(this.dir, `sudoers${suffix}`);
     writeFileSync(staging, text.endsWith('\n') ? text : `${text}\n`, { mode: 0o440 });
     await runOk(['visudo', '-cf', staging]);
     writeFileSync(`${target}-tmp`, readFileSync(staging), { mode: 0o440 });
-    this.sudoersFile = target;
+    this.sudoersFiles.push(target);
     renameSync(`${target}-tmp`, target);
+    return target;
   }
 
   private sentinelConfig(host: LabHost): string {
@@ -758,9 +764,9 @@ export class Lab {
       }
     }
     for (const ns of [...this.namespaces].reverse()) runSync(['ip', 'netns', 'del', ns]);
-    if (this.sudoersFile) {
+    for (const file of this.sudoersFiles) {
       try {
-        unlinkSync(this.sudoersFile);
+        unlinkSync(file);
       } catch {
         // already gone
       }
