@@ -4,7 +4,7 @@ import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
-import { memoryLogger, type Logger } from './log.ts';
+import { deferredFileLogger, memoryLogger } from './log.ts';
 import { runHook } from './orchestrator.ts';
 import { resultJson, resultText } from './report.ts';
 import { killAllChildren } from './runner.ts';
@@ -99,13 +99,11 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     .action(async (opts: { user: string; config?: string; check?: boolean }) => {
       try {
         const { sudoersText, checkSudoers } = await import('./commands/sudoers.ts');
-        const { createRunner, whichSystem } = await import('./runner.ts');
-        const { isExecutable } = await import('./system.ts');
         const path = configPath(opts.config ?? program.opts().config, io.env);
         const config = await loadConfig(path, currentUid());
-        const runner = createRunner();
-        const which = (program: string) => whichSystem(program, isExecutable);
-        const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which };
+        // The same view of the host the planner gets, so the rules match what a run will execute.
+        const { runner, which, readFile } = systemDeps(memoryLogger());
+        const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
         const text = await sudoersText(config, { user: opts.user, configPath: path }, host);
         if (opts.check) io.err(await checkSudoers(text, runner, which));
         io.out(text);
@@ -160,31 +158,34 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     throw err;
   }
   const run = runId();
-  let logger: Logger;
-  if (opts.dryRun) {
-    logger = memoryLogger();
-  } else {
-    const { createFileLogger } = await import('./log.ts');
-    const created = await createFileLogger({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }, { run, master: event.master });
-    logger = created.logger;
-    if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
-  }
+  const logger = opts.dryRun
+    ? memoryLogger()
+    : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run, master: event.master });
+  const settleLog = async () => {
+    if (!('ready' in logger)) return;
+    const { warning } = await logger.ready();
+    if (warning) io.err(`sentinel-hook: ${warning}`);
+  };
   const stop = () => {
     killAllChildren();
     logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
+    if ('flushSync' in logger) logger.flushSync();
     process.exit(EXIT.retry);
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
-  logger.info({ event, dryRun: Boolean(opts.dryRun), config: path }, 'hook start');
+  // startupMs: how long the process took to get here (Node itself, loading the bundle, config, logger).
+  logger.info({ event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(performance.now()) }, 'hook start');
   const started = performance.now();
   try {
     const result = await runHook(event, config, systemDeps(logger), { dryRun: Boolean(opts.dryRun) });
     logger.info({ exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) }, 'hook end');
+    await settleLog();
     if (opts.json) io.out(resultJson(event, result));
     else if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok) io.out(resultText(event, result).join('\n'));
     return result.exitCode;
   } catch (err) {
     logger.error({ error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(performance.now() - started) }, 'hook end');
+    await settleLog();
     throw err;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);

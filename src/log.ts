@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -28,7 +28,7 @@ export interface LogTarget {
  * pino writing JSON lines to the log file, synchronously: Sentinel may SIGKILL us, and with
  * daemonize it throws away stdout/stderr, so a record still in a buffer is a record lost.
  */
-export async function createFileLogger(target: LogTarget, base: Record<string, unknown>): Promise<{ logger: Logger; warning?: string }> {
+export async function createFileLogger(target: LogTarget, base: Record<string, unknown>, timeOverride: () => Date | undefined = () => undefined): Promise<{ logger: Logger; warning?: string }> {
   const mod = await import('pino');
   // Bundled, pino's CommonJS build arrives as a default export.
   const pino = ((mod as { default?: typeof mod.pino }).default ?? mod.pino) as typeof mod.pino;
@@ -44,7 +44,7 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
   }
   if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
   const logger = pino(
-    { level: target.level, base, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    { level: target.level, base, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: () => `,"time":"${(timeOverride() ?? new Date()).toISOString()}"` },
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
   return { logger: logger as unknown as Logger, warning };
@@ -82,4 +82,75 @@ export function memoryLogger(records: Record<string, unknown>[] = [], bindings: 
     error: at('error'),
     child: (more) => memoryLogger(records, { ...bindings, ...more }),
   };
+}
+
+interface Pending {
+  level: LogLevel;
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+  time: Date;
+}
+
+export interface DeferredLogger extends Logger {
+  /** Resolves once every record is in the log file (pino loaded, buffer replayed). */
+  ready(): Promise<{ warning?: string }>;
+  /** For a dying process: write what is still buffered as JSON lines, synchronously. */
+  flushSync(): void;
+}
+
+/**
+ * The file logger without its load time on the failover path: records are kept in memory, and
+ * pino is loaded on the event loop's first idle turn — typically while `ip addr add` runs — then
+ * the buffer is replayed with each record's own time. Nothing is lost: ready() is awaited before
+ * the run ends, and flushSync() covers a signal.
+ */
+export function deferredFileLogger(target: () => LogTarget, base: Record<string, unknown>): DeferredLogger {
+  const pending: Pending[] = [];
+  let real: Logger | undefined;
+  let replayTime: Date | undefined;
+  let loading: Promise<{ warning?: string }> | undefined;
+  const start = () => {
+    loading ??= createFileLogger(target(), base, () => replayTime).then(({ logger, warning }) => {
+      for (const p of pending.splice(0)) {
+        replayTime = p.time;
+        logger[p.level](p.obj, p.msg);
+      }
+      replayTime = undefined;
+      real = logger;
+      return warning === undefined ? {} : { warning };
+    });
+    return loading;
+  };
+  setImmediate(start);
+  const make = (bindings: Record<string, unknown>): Logger => {
+    let realChild: Logger | undefined;
+    const at = (level: LogLevel) => (obj: Record<string, unknown>, msg?: string) => {
+      if (real) {
+        realChild ??= Object.keys(bindings).length ? real.child(bindings) : real;
+        realChild[level](obj, msg);
+      } else {
+        pending.push({ level, obj: { ...bindings, ...obj }, msg, time: new Date() });
+      }
+    };
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => make({ ...bindings, ...more }) };
+  };
+  return {
+    ...make({}),
+    ready: start,
+    flushSync() {
+      const t = target();
+      if (real || !t.file) return;
+      const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
+      const lines = pending.splice(0).map((p) => JSON.stringify(redact({ level: levels[p.level], time: p.time.toISOString(), ...base, ...p.obj, ...(p.msg ? { msg: p.msg } : {}) })));
+      try {
+        appendFileSync(t.file, lines.map((l) => `${l}\n`).join(''));
+      } catch {
+        // nowhere to write
+      }
+    },
+  };
+}
+
+function redact(record: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(record, (key, value) => (/^(password|secret|passphrase)$/.test(key) ? '[redacted]' : value)));
 }

@@ -20,6 +20,7 @@ export interface HookDeps {
   localAddresses(): Set<string>;
   resolve(host: string): Promise<string[]>;
   which(program: string): string | undefined;
+  readFile(path: string): Buffer | undefined;
   askSentinel?: AskSentinel;
 }
 
@@ -70,6 +71,7 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
     fromAddresses,
     read: (argv, opts) => deps.runner.run(argv, { timeoutMs: opts?.timeoutMs ?? 5000, signal }),
     which: deps.which,
+    readFile: deps.readFile,
     logger: deps.logger,
     signal,
   };

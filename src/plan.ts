@@ -66,6 +66,8 @@ export interface ObserveContext {
   fromAddresses: readonly string[];
   /** Runs a read-only command (observation); never a change. */
   read(argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
+  /** A file's bytes, or undefined when it cannot be read; cheaper than running a program to ask it. */
+  readFile(path: string): Buffer | undefined;
   /** Absolute path of a program, looked up in the system directories (Sentinel's PATH is not to be trusted). */
   which(program: string): string | undefined;
   logger: Logger;

@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { createRunner, whichSystem } from './runner.ts';
 import type { HookDeps } from './orchestrator.ts';
@@ -36,5 +36,12 @@ export function systemDeps(logger: Logger): HookDeps {
       return (await lookup(host, { all: true })).map((a) => a.address);
     },
     which: (program) => whichSystem(program, isExecutable),
+    readFile: (path) => {
+      try {
+        return readFileSync(path);
+      } catch {
+        return undefined;
+      }
+    },
   };
 }

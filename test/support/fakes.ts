@@ -50,6 +50,8 @@ export function fakeDeps(over: Partial<HookDeps> & { programs?: Record<string, s
       throw new Error(`fakeDeps: unexpected DNS lookup of ${host}`);
     },
     which: (program) => (program.startsWith('/') ? program : programs[program]),
+    // Unreadable by default: actions fall back to asking the (fake) programs themselves.
+    readFile: () => undefined,
     ...rest,
     logger,
   } as HookDeps & { logger: ReturnType<typeof memoryLogger> };

@@ -140,7 +140,9 @@ async function plannedPrivileged(actions: unknown[], event: string[], addrShow: 
     },
   };
   const c = config(actions);
-  const result = await runHook(parseEvent(event), c, fakeDeps({ runner, programs: PROGRAMS, addresses: ['192.168.0.2', 'fd00:77::2'] }), { dryRun: false });
+  // The interfaces list the VIP when the ip sample does (one consistent fake host).
+  const vips = ['192.168.0.4', 'fd00:77::100'].filter((v) => addrShow.includes(`"${v}"`));
+  const result = await runHook(parseEvent(event), c, fakeDeps({ runner, programs: PROGRAMS, addresses: ['192.168.0.2', 'fd00:77::2', ...vips] }), { dryRun: false });
   assert.equal(result.exitCode, 0, JSON.stringify(result.steps.filter((s) => !s.ok)));
   return seen;
 }

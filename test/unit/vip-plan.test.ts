@@ -41,9 +41,21 @@ const iputilsGarp = (dev = 'eth0', ip = '192.168.0.4', bursts = 2): Expectation[
   sudo([ARPING, '-q', '-A', '-c', '1', '-I', dev, ip], {}, 2 * bursts),
 ];
 
+/**
+ * One consistent fake host: its interface addresses (what os.networkInterfaces() reports) list the
+ * VIP exactly when the `ip -j addr show` sample does, and, like the real planner, ip is only asked
+ * for details when the VIP is there at all.
+ */
+function world(expectations: Expectation[], addresses: string[]): { runner: FakeRunner; addresses: string[] } {
+  const show = expectations.find((e) => e.argv[1] === '-j' && e.argv[3] === 'addr');
+  const vips = ['192.168.0.4', 'fd00:77::100'].filter((v) => show?.result?.stdout?.includes(`"${v}"`));
+  if (show && vips.length === 0 && !show.result?.exitCode) return { runner: new FakeRunner(expectations.filter((e) => e !== show)), addresses };
+  return { runner: new FakeRunner(expectations), addresses: [...addresses, ...vips] };
+}
+
 async function run(vip: Record<string, unknown>, event: typeof toMe, expectations: Expectation[], over: { programs?: Record<string, string>; addresses?: string[] } = {}) {
-  const runner = new FakeRunner(expectations);
-  const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, addresses: over.addresses ?? ['127.0.0.1', ME] });
+  const { runner, addresses } = world(expectations, over.addresses ?? ['127.0.0.1', ME]);
+  const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, addresses });
   const result = await runHook(event, config(vip), deps, { dryRun: false });
   return { result, runner, deps };
 }
@@ -67,7 +79,8 @@ test('the second burst starts repeatAfter after the first one ended', async () =
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   const burst = result.steps.filter((s) => s.description.startsWith('send'));
   assert.equal(burst.length, 2);
-  assert.equal(runner.calls.length, 1 + 1 + 1 + 4);
+  // arping -V, the add, then one request and one reply per burst (no ip observation: the VIP is not here).
+  assert.equal(runner.calls.length, 1 + 1 + 4);
 });
 
 test('with a label: ip addr add … label eth0:vip', async () => {
@@ -103,11 +116,11 @@ test('other host holding the VIP: removes it; exit 0', async () => {
   assert.deepEqual(runner.unused(), []);
 });
 
-test('other host without the VIP: nothing to do (del would exit 2), exit 0, only the observation ran', async () => {
+test('other host without the VIP: nothing to do (del would exit 2), exit 0, no process run at all', async () => {
   const { result, runner } = await run({}, toOther, [addrShow(withoutVip)]);
   assert.equal(result.exitCode, 0);
   assert.equal(result.outcome, 'nothing-to-do');
-  assert.deepEqual(runner.calls.map((c) => c.argv), [[IP, '-j', '-4', 'addr', 'show']]);
+  assert.deepEqual(runner.calls.map((c) => c.argv), []);
 });
 
 test('other host: removed from whichever interface holds it, even one the config does not name', async () => {
@@ -199,8 +212,9 @@ test('sudo refusing the add: exit 1 pointing at sentinel-hook sudoers, no ARP se
 });
 
 test('ip addr show failing: exit 1 (retry), nothing changed', async () => {
+  // The interfaces list the VIP, so ip is asked for its details, and fails.
   const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { exitCode: 1, stderr: 'Cannot open netlink socket' } }, arpingV()]);
-  await assert.rejects(runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
+  await assert.rejects(runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME, '192.168.0.4'] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
     assert.match(err.message, /ip addr show failed: Cannot open netlink socket/);
     assert.equal(err.exitCode, 1);
     return true;
@@ -221,7 +235,7 @@ test('no interface configured: the one whose most specific route covers the VIP 
 });
 
 test('no interface configured and no route covers the VIP: exit 2 asking for "interface"', async () => {
-  const runner = new FakeRunner([addrShow(withoutVip), { argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
+  const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
   const c = validateConfig({ lockDir, masters: { mymaster: [{ type: 'vip', address: '172.16.0.4/24' }] } }, 't.yaml');
   await assert.rejects(runHook(toMe, c, fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
     assert.match(err.message, /no route on this host covers 172\.16\.0\.4\/24/);
@@ -237,9 +251,9 @@ test('a retry on the new master after a half-done run: idempotent, exit 0 both t
   assert.deepEqual([first.runner.unused(), second.runner.unused()], [[], []]);
 });
 
-test('dry-run: observes (ip addr show, arping -V) and changes nothing', async () => {
-  const runner = new FakeRunner([addrShow(withoutVip), arpingV()]);
-  const result = await runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: true });
+test('dry-run: observes (arping -V) and changes nothing', async () => {
+  const { runner, addresses } = world([addrShow(withoutVip), arpingV()], [ME]);
+  const result = await runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses }), { dryRun: true });
   assert.equal(result.outcome, 'dry-run');
   assert.deepEqual(result.plans[0]!.steps.map((s) => s.description.split(' ')[0]), ['add', 'send', 'send']);
   assert.deepEqual(runner.unused(), []);
@@ -296,7 +310,7 @@ test('checkDuplicate, nobody answers: probe once, then add and ARP; exit 0', asy
 });
 
 test('checkDuplicate, the old master lets go after a moment: keeps probing, then adds; exit 0', async () => {
-  const runner = new FakeRunner([addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()]);
+  const { runner, addresses } = world([addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()], [ME]);
   let probes = 0;
   const probing = {
     async run(argv: readonly string[], opts: Parameters<FakeRunner['run']>[1]) {
@@ -309,7 +323,7 @@ test('checkDuplicate, the old master lets go after a moment: keeps probing, then
       return runner.run(argv, opts);
     },
   };
-  const result = await runHook(toMe, config({ checkDuplicate: true }), fakeDeps({ runner: probing, programs: PROGRAMS, addresses: [ME] }), { dryRun: false });
+  const result = await runHook(toMe, config({ checkDuplicate: true }), fakeDeps({ runner: probing, programs: PROGRAMS, addresses }), { dryRun: false });
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.equal(probes, 3);
   assert.deepEqual(runner.unused(), []);
@@ -367,5 +381,26 @@ test('checkDuplicate without arping: not added (the check cannot run), exit 1 na
   const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip)], { programs: { ip: IP, sudo: SUDO } });
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /checkDuplicate needs arping: arping not found.*install iputils-arping/);
-  assert.deepEqual(runner.calls.map((c) => c.argv[0]), [IP]);
+  assert.deepEqual(runner.calls.map((c) => c.argv[0]), []);
+});
+
+test('the VIP absent from the interfaces: no ip process at all before the add', async () => {
+  const { result, runner } = await run({}, toMe, [arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()]);
+  assert.equal(result.exitCode, 0, errors(result).join('; '));
+  assert.equal(runner.calls[0]!.argv.join(' '), `${ARPING} -V`);
+  assert.deepEqual(runner.unused(), []);
+});
+
+test('arping told apart by its own bytes: no -V process when the binary names iputils or Habets', async () => {
+  for (const [bytes, shots] of [
+    ['...arping from iputils 20221126...', iputilsGarp()],
+    ['ARPing 2.21, by Thomas Habets <thomas@habets.se>', [sudo([ARPING, '-q', '-U', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2), sudo([ARPING, '-q', '-U', '-P', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2)]],
+  ] as const) {
+    const runner = new FakeRunner([sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...shots]);
+    const deps = fakeDeps({ runner, programs: PROGRAMS, addresses: [ME], readFile: (path: string) => (path === ARPING ? Buffer.from(`\x7fELF${bytes}`) : undefined) });
+    const result = await runHook(toMe, config({}), deps, { dryRun: false });
+    assert.equal(result.exitCode, 0, errors(result).join('; '));
+    assert.deepEqual(runner.unused(), []);
+    assert.ok(!runner.calls.some((c) => c.argv.includes('-V')));
+  }
 });

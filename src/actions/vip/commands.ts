@@ -10,6 +10,18 @@ import type { ArpSettings, VipAction } from './schema.ts';
 export interface HostReader {
   read(argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
   which(program: string): string | undefined;
+  readFile?(path: string): Buffer | undefined;
+}
+
+/**
+ * Which arping a binary is, from its own bytes: iputils' carries its name for -V, Habets' his in
+ * its usage text. No process to start on the failover path; undefined when neither is found.
+ */
+export function arpingKindOf(binary: Buffer | undefined): ArpingKind | undefined {
+  if (!binary) return undefined;
+  if (binary.includes('iputils')) return 'iputils';
+  if (binary.includes('Habets')) return 'habets';
+  return undefined;
 }
 
 /** iputils' arping and Thomas Habets' take different flags; Debian ships them as conflicting packages. */
@@ -91,10 +103,12 @@ export function probeArgv(arping: Arping, vip: Vip, dev: string): string[] {
     : [arping.path, '-0', '-c', '1', '-W', '1', '-i', dev, vip.ip];
 }
 
-/** Which arping is installed, asked at run time (`-V`: iputils prints its name, Habets' prints its usage). */
+/** Which arping is installed: from its bytes, else asked at run time (`-V`: iputils prints its name, Habets' prints its usage). */
 export async function detectArping(host: HostReader): Promise<Arping | string> {
   const path = host.which('arping');
   if (!path) return `arping not found in the system directories (install ${PACKAGES.arping})`;
+  const kind = arpingKindOf(host.readFile?.(path));
+  if (kind) return { path, kind };
   let r: CommandResult;
   try {
     r = await host.read([path, '-V'], { timeoutMs: 2000 });

@@ -1,5 +1,6 @@
 import type { ActionType, ObserveContext, Step } from '../../plan.ts';
 import { RetryableError } from '../../errors.ts';
+import { canonicalIp } from '../../values.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
   PACKAGES,
@@ -70,7 +71,9 @@ export const vipAction: ActionType<VipAction> = {
     // On the new master, ask which arping this is while ip reads the addresses: one process less
     // between Sentinel's call and the address being added.
     const arpingLookup = newMaster && vip.family === 4 ? detectArping(ctx) : undefined;
-    const held = await observe(ctx, ip, vip);
+    // os.networkInterfaces() (no process) says whether the VIP is here at all; ip's details
+    // (interface, prefix, dadfailed) are needed only when it is. Saves a process on every host.
+    const held = ctx.localAddresses.has(canonicalIp(vip.ip)) ? await observe(ctx, ip, vip) : [];
 
     if (!newMaster) {
       if (held.length === 0) return { action: 'vip', note: `${vip.cidr} is not on this host, which is not the new master: nothing to do`, steps: [] };
