@@ -1,11 +1,11 @@
 // Build the CLI into a few CommonJS files plus V8 code caches.
 //
 // Why: the hook runs on the failover path, and Node 20 spends most of a cold start resolving,
-// compiling and initialising modules — several times its own start-up when commander, zod, yaml,
-// pino and execa are loaded from node_modules. So:
+// compiling and initialising modules — several times its own start-up when commander, zod, yaml
+// and pino are loaded from node_modules. So:
 // - one bundle (dist/sentinel-hook.cjs) holds what every run needs;
-// - execa and pino, needed only by runs that change something, are bundles of their own
-//   (dist/execa.cjs, dist/pino.cjs), required lazily: a dry-run never reads them;
+// - pino, needed only by runs that change something, is a bundle of its own (dist/pino.cjs),
+//   required lazily: a dry-run never reads it;
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.
@@ -15,7 +15,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const LAZY = { execa: './execa.cjs', pino: './pino.cjs' };
+const LAZY = { pino: './pino.cjs' };
 
 rmSync('dist', { recursive: true, force: true });
 const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', minify: true, sourcemap: 'linked', logLevel: 'warning' };
@@ -32,9 +32,9 @@ await build({
       setup(b) {
         // import('pino') becomes a lazily evaluated stub that requires dist/pino.cjs when first
         // called (through the loader in bin/, so with its code cache).
-        b.onResolve({ filter: /^(execa|pino)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
+        b.onResolve({ filter: /^pino$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
         b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`, loader: 'js' }));
-        b.onResolve({ filter: /^\.\/(execa|pino)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+        b.onResolve({ filter: /^\.\/pino\.cjs$/ }, (args) => ({ path: args.path, external: true }));
         // commander requires child_process at load time for external subcommands, which we never
         // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
         b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
@@ -53,7 +53,7 @@ for (const name of Object.keys(LAZY)) {
 }
 
 // Warm-up runs: a dry-run (what `check`, dry-runs and every real run start with), then a real
-// run of an exec action, which loads and caches execa and pino too.
+// run of an exec action, which loads and caches pino too.
 const warm = mkdtempSync(join(tmpdir(), 'sentinel-hook-build-'));
 try {
   const config = join(warm, 'config.yaml');
