@@ -58,7 +58,8 @@ export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext
   return outcomes;
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+/** Wait `ms`, or less if the run's deadline comes first. */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
@@ -92,22 +93,23 @@ async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: Ap
   const result = await ctx.runner.run(argv, { timeoutMs, signal: ctx.signal, ...(step.env ? { env: step.env } : {}) });
   const ok = result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode));
   if (ok) return { ...base, ok, durationMs: result.durationMs };
-  return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(argv, result, step.privileged, timeoutMs) };
+  return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(step.argv, result, step.privileged, timeoutMs) };
 }
 
-function describeFailure(
+/** One line for a command that did not succeed; `argv` is the step's own, without the sudo prefix. */
+export function describeFailure(
   argv: readonly string[],
   r: { exitCode: number | undefined; signal: string | undefined; stderr: string; timedOut: boolean; spawnError: string | undefined },
   privileged: boolean,
-  timeoutMs: number,
+  timeoutMs?: number,
 ): string {
-  const program = argv[0];
-  if (r.spawnError) return `${program} could not start (${r.spawnError})`;
-  if (r.timedOut) return `${program} killed after ${timeoutMs} ms (step timeout or run deadline)`;
+  const shown = argv.join(' ');
+  if (r.spawnError) return `${privileged ? 'sudo' : argv[0]} could not start (${r.spawnError})`;
+  if (r.timedOut) return `${shown} killed${timeoutMs ? ` after ${timeoutMs} ms` : ''} (step timeout or run deadline)`;
   const lastLine = r.stderr.trim().split('\n').at(-1) ?? '';
   if (privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {
-    return `sudo refused ${argv.slice(2).join(' ')}: ${lastLine} (install the rules from "sentinel-hook sudoers --user USER")`;
+    return `sudo refused ${shown}: ${lastLine} (install the rules from "sentinel-hook sudoers --user USER")`;
   }
   const how = r.exitCode !== undefined ? `exited ${r.exitCode}` : `killed by ${r.signal}`;
-  return `${argv.slice(privileged ? 2 : 0).join(' ')} ${how}${lastLine ? `: ${lastLine}` : ''}`;
+  return `${shown} ${how}${lastLine ? `: ${lastLine}` : ''}`;
 }

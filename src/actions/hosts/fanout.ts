@@ -1,3 +1,4 @@
+import { delay } from '../../apply.ts';
 import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
 
 /** One row of the per-target table: the log, the CLI table and --json all show these. */
@@ -68,20 +69,7 @@ async function tryTarget<T extends { label: string }>(target: T, limits: FanOutL
       lastError = (err as Error).message;
       if (err instanceof PermanentTargetError) break;
     }
-    if (i < limits.retries) await pause(Math.min(RETRY_PAUSE_MS * (i + 1), limits.remainingMs()), limits.signal);
+    if (i < limits.retries) await delay(Math.min(RETRY_PAUSE_MS * (i + 1), limits.remainingMs()), limits.signal);
   }
   return { target: target.label, status: 'failed', reason: lastError, attempts, ms: took() };
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,4 +1,4 @@
-import { commandLine } from '../../apply.ts';
+import { commandLine, delay, describeFailure } from '../../apply.ts';
 import type { ApplyContext, TaskOutcome, TaskStep } from '../../plan.ts';
 import type { CommandResult } from '../../runner.ts';
 import type { Vip } from './address.ts';
@@ -20,30 +20,6 @@ async function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx
   return { full, result };
 }
 
-function failure(argv: readonly string[], r: CommandResult, launcher: Launcher): string {
-  const shown = argv.join(' ');
-  if (r.spawnError) return `${argv[0]} could not start (${r.spawnError})`;
-  if (r.timedOut) return `${shown} killed (step timeout or run deadline)`;
-  const last = r.stderr.trim().split('\n').at(-1) ?? '';
-  if (launcher.privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {
-    return `sudo refused ${shown}: ${last} (install the rules from "sentinel-hook sudoers --user USER")`;
-  }
-  return `${shown} ${r.exitCode !== undefined ? `exited ${r.exitCode}` : `killed by ${r.signal}`}${last ? `: ${last}` : ''}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** A burst of neighbour updates: every shot starts at its own offset, so one slow process never delays the next packet. */
 export function burstStep(description: string, shots: Shot[], launcher: Launcher, deferMs?: number): TaskStep {
   return {
@@ -54,11 +30,11 @@ export function burstStep(description: string, shots: Shot[], launcher: Launcher
     async run(ctx): Promise<TaskOutcome> {
       const results = await Promise.all(
         shots.map(async (shot) => {
-          await sleep(shot.atMs, ctx.signal);
+          await delay(shot.atMs, ctx.signal);
           if (ctx.signal.aborted) return 'not started: the run deadline has passed';
           const ran = await launch(shot.argv, shot.timeoutMs, launcher, ctx);
           if (typeof ran === 'string') return ran;
-          return ran.result.exitCode !== undefined && shot.okExitCodes.includes(ran.result.exitCode) ? undefined : failure(shot.argv, ran.result, launcher);
+          return ran.result.exitCode !== undefined && shot.okExitCodes.includes(ran.result.exitCode) ? undefined : describeFailure(shot.argv, ran.result, launcher.privileged);
         }),
       );
       const failed = results.filter((r): r is string => r !== undefined);
@@ -91,7 +67,7 @@ export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: C
     if (r.exitCode === 0 && mac) return { kind: 'held', mac };
     if (r.exitCode === 1 && !r.stderr.trim()) return { kind: 'free' };
   }
-  return { kind: 'error', reason: failure(argv, r, launcher) };
+  return { kind: 'error', reason: describeFailure(argv, r, launcher.privileged) };
 }
 
 /** Before adding: probe until nobody answers, for up to DUPLICATE_WAIT_MS; still held means do not add. */
@@ -111,7 +87,7 @@ export function duplicateCheckStep(vip: Vip, dev: string, arping: Arping, argv: 
         if (last.kind === 'error') return { ok: false, summary: `duplicate check failed: ${last.reason}` };
         ctx.logger.warn({ vip: vip.ip, holder: last.mac, probe }, 'another host answers for the VIP; waiting for it to let go');
         if (performance.now() - started + PROBE_PAUSE_MS >= DUPLICATE_WAIT_MS || ctx.signal.aborted) break;
-        await sleep(PROBE_PAUSE_MS, ctx.signal);
+        await delay(PROBE_PAUSE_MS, ctx.signal);
       }
       const holder = last.kind === 'held' ? last.mac : 'unknown';
       return {
