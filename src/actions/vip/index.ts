@@ -68,8 +68,8 @@ export const vipAction: ActionType<VipAction> = {
     const launcher: Launcher = { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? ctx.which('sudo') : undefined };
     const command = (description: string, argv: string[]): Step => ({ kind: 'command', description, argv, privileged: launcher.privileged, timeoutMs: IP_TIMEOUT_MS });
     const newMaster = ctx.toAddresses.some((address) => ctx.localAddresses.has(address));
-    // On the new master, ask which arping this is while ip reads the addresses: one process less
-    // between Sentinel's call and the address being added.
+    // On the new master, find out which arping this is (usually from its bytes; when it must be
+    // asked with -V, that runs while ip reads the addresses, not after).
     const arpingLookup = newMaster && vip.family === 4 ? detectArping(ctx) : undefined;
     // os.networkInterfaces() (no process) says whether the VIP is here at all; ip's details
     // (interface, prefix, dadfailed) are needed only when it is. Saves a process on every host.
