@@ -2,8 +2,8 @@
 // root: sshd needs it, and each server lives in its own mount namespace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startSshLab, type SshLab } from '../support/sshd.ts';
 import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
 
@@ -122,5 +122,24 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const run = await runHook(writeConfig(lab.dir, config), '10.9.9.7');
     assert.equal(run.code, 1);
     assert.match(targetRows(run)[0]!.reason ?? '', /no host key for \[127\.0\.0\.1\]:1 in .*known_hosts; refused/);
+  });
+
+  test('temp files left by a killed run are removed once old; fresh ones and other files are left alone', async () => {
+    const dir = dirname(lab.servers[0]!.hostsFile);
+    const stale = join(dir, '.hosts.sentinel-hook.deadbeef.tmp');
+    const staleBak = join(dir, 'hosts.sentinel-hook.bak.0badf00d.tmp');
+    const fresh = join(dir, '.hosts.sentinel-hook.cafebabe.tmp');
+    const unrelated = join(dir, '.hosts.other.tmp');
+    for (const f of [stale, staleBak, fresh, unrelated]) writeFileSync(f, 'half-written');
+    const tenMinutesAgo = new Date(Date.now() - 600_000);
+    for (const f of [stale, staleBak, unrelated]) utimesSync(f, tenMinutesAgo, tenMinutesAgo);
+    // Server 0 only: an earlier test gave server 2 a new host key on purpose.
+    const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [lab.servers[0]!.label] })), '10.9.9.7');
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    // (An earlier test left rsync's whole-file content there; what matters is the new line.)
+    assert.match(readFileSync(lab.servers[0]!.hostsFile, 'utf8'), /^10\.9\.9\.7 redis-master\.myservice\.com$/m);
+    assert.deepEqual([stale, staleBak, fresh, unrelated].map((f) => existsSync(f)), [false, false, true, true]);
+    rmSync(fresh);
+    rmSync(unrelated);
   });
 });

@@ -178,6 +178,7 @@ async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, afte
   const mode = attrs.mode & 0o7777;
   const dir = posix.dirname(path);
   const base = posix.basename(path);
+  await removeStaleTemps(sftp, dir, base);
   await replaceViaTemp(sftp, `${path}${BACKUP_SUFFIX}`, before, mode, attrs).catch(() => undefined);
   const temp = posix.join(dir, `.${base}.sentinel-hook.${randomBytes(4).toString('hex')}.tmp`);
   try {
@@ -196,6 +197,25 @@ async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, afte
     await sftpDone((cb) => sftp.close(handle, cb)).catch(() => undefined);
   }
   return 'in-place';
+}
+
+/** Older than any run can last (deadline at most 58 s), with room for clock skew between hosts. */
+export const STALE_TEMP_S = 120;
+
+/**
+ * Temp files that a run killed mid-write (Sentinel's SIGKILL, a timeout) left beside the file.
+ * Only ours, by name, and only old ones: a fresh one may belong to a run still writing.
+ */
+async function removeStaleTemps(sftp: SFTPWrapper, dir: string, base: string): Promise<void> {
+  const entries = await sftpCall<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir, cb)).catch(() => []);
+  const ours = new RegExp(`^(?:\\.${escapeRegExp(base)}\\.sentinel-hook|${escapeRegExp(base)}\\.sentinel-hook\\.bak)\\.[0-9a-f]{8}\\.tmp$`);
+  const now = Date.now() / 1000;
+  const stale = entries.filter((e) => ours.test(e.filename) && now - e.attrs.mtime > STALE_TEMP_S);
+  await Promise.all(stale.map((e) => sftpDone((cb) => sftp.unlink(posix.join(dir, e.filename), cb)).catch(() => undefined)));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 async function replaceViaTemp(sftp: SFTPWrapper, path: string, data: Buffer, mode: number, attrs: Stats): Promise<void> {
