@@ -77,6 +77,27 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     for (const s of lab.servers) assert.equal(existsSync(join(s.dir, 'after-out')), false, 'after ran although nothing changed');
   });
 
+  test('"after" that fails is owed: exit 1, and the retry runs it although the file is already right', async () => {
+    const server = lab.servers[0]!;
+    const only = { targets: [server.label] };
+    const marker = `${server.hostsFile}.sentinel-hook.after-pending`;
+    const failing = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/bin/sh', '-c', 'exit 3'] })), '10.9.9.5');
+    assert.equal(failing.code, 1);
+    assert.match(targetRows(failing)[0]!.reason ?? '', /"after" exited 3/);
+    assert.equal(readFileSync(server.hostsFile, 'utf8'), pointingAt(0, '10.9.9.5'), 'the file itself changed');
+    assert.equal(existsSync(marker), true);
+    const out = join(lab.dir, 'remote', 'owed-out');
+    const retry = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })), '10.9.9.5');
+    assert.equal(retry.code, 0, retry.stderr + retry.stdout);
+    assert.deepEqual(targetRows(retry).map((r) => r.status), ['unchanged']);
+    assert.equal(existsSync(join(server.dir, 'owed-out')), true, 'the owed "after" ran');
+    assert.equal(existsSync(marker), false);
+    rmSync(join(server.dir, 'owed-out'));
+    const third = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })), '10.9.9.5');
+    assert.equal(third.code, 0);
+    assert.equal(existsSync(join(server.dir, 'owed-out')), false, 'nothing owed any more');
+  });
+
   test('transport rsync copies the local file whole and reports changed/unchanged', async () => {
     const source = join(lab.dir, 'cluster-hosts');
     writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });

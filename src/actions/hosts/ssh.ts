@@ -112,6 +112,8 @@ export async function pushOverSsh(target: PushTarget, settings: SshPushSettings,
     phase = 'opening SFTP';
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     phase = `reading ${settings.remotePath}`;
+    const pending = `${settings.remotePath}${AFTER_PENDING_SUFFIX}`;
+    const afterOwed = settings.after ? sftpCall<Stats>((cb) => sftp.stat(pending, cb)).then(() => true, () => false) : Promise.resolve(false);
     const [attrs, before] = await Promise.all([sftpCall<Stats>((cb) => sftp.stat(settings.remotePath, cb)), sftpCall<Buffer>((cb) => sftp.readFile(settings.remotePath, cb))]).catch((err: Error & { code?: number }) => {
       if (err.code === SFTP_NO_SUCH_FILE) throw new PermanentTargetError(`${settings.remotePath} does not exist there (create it, or set push.remotePath)`);
       if (err.code === SFTP_PERMISSION_DENIED) throw new PermanentTargetError(`${settings.user} may not read ${settings.remotePath} there`);
@@ -120,13 +122,24 @@ export async function pushOverSsh(target: PushTarget, settings: SshPushSettings,
     // latin1 maps bytes to characters one to one: the file comes back byte for byte whatever its encoding.
     const oldText = before.toString('latin1');
     const newText = editHosts(oldText, settings.names, settings.address);
-    if (newText === oldText) return { status: 'unchanged' };
+    const runAfter = async (after: readonly string[]) => {
+      phase = 'running after';
+      const code = await execRemote(client, remoteCommand(after));
+      if (code !== 0) throw new Error(`file changed, but "after" exited ${code} (a retry runs it again)`);
+      await sftpDone((cb) => sftp.unlink(pending, cb)).catch(() => undefined);
+    };
+    if (newText === oldText) {
+      // Correct already, but an earlier run changed it and its "after" failed or was killed: owe it still.
+      if (settings.after && (await afterOwed)) await runAfter(settings.after);
+      return { status: 'unchanged' };
+    }
     phase = `writing ${settings.remotePath}`;
-    const method = await writeRemote(sftp, settings.remotePath, before, Buffer.from(newText, 'latin1'), attrs);
-    if (!settings.after) return { status: 'changed', method };
-    phase = 'running after';
-    const code = await execRemote(client, remoteCommand(settings.after));
-    if (code !== 0) throw new Error(`file changed, but "after" exited ${code}`);
+    const [method] = await Promise.all([
+      writeRemote(sftp, settings.remotePath, before, Buffer.from(newText, 'latin1'), attrs),
+      // Marks "after" as owed until it succeeds: the retry then finds the file correct and would skip it.
+      settings.after ? sftpCall<Buffer>((cb) => sftp.open(pending, 'w', { mode: 0o600 }, cb)).then((h) => sftpDone((cb) => sftp.close(h, cb)), () => undefined) : undefined,
+    ]);
+    if (settings.after) await runAfter(settings.after);
     return { status: 'changed', method };
   };
 
@@ -198,6 +211,9 @@ async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, afte
   }
   return 'in-place';
 }
+
+/** Beside the remote file while its "after" command is owed (see runAfter). */
+export const AFTER_PENDING_SUFFIX = '.sentinel-hook.after-pending';
 
 /** Older than any run can last (deadline at most 58 s), with room for clock skew between hosts. */
 export const STALE_TEMP_S = 120;
