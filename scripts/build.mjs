@@ -4,8 +4,8 @@
 // compiling and initialising modules — several times its own start-up when commander, zod, yaml
 // and pino are loaded from node_modules. So:
 // - one bundle (dist/sentinel-hook.cjs) holds what every run needs;
-// - pino, needed only by runs that change something, is a bundle of its own (dist/pino.cjs),
-//   required lazily: a dry-run never reads it;
+// - pino, needed only by real runs, is a bundle of its own (dist/pino.cjs), required lazily and
+//   off the critical path (see deferredFileLogger): a dry-run never reads it;
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.

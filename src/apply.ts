@@ -91,7 +91,7 @@ async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: Ap
   const argv = commandLine(step, opts.sudo ?? 'sudo');
   const timeoutMs = Math.max(1, Math.min(step.timeoutMs, ctx.remainingMs()));
   const result = await ctx.runner.run(argv, { timeoutMs, signal: ctx.signal, ...(step.env ? { env: step.env } : {}) });
-  const ok = result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode));
+  const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));
   if (ok) return { ...base, ok, durationMs: result.durationMs };
   return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(step.argv, result, step.privileged, timeoutMs) };
 }

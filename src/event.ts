@@ -27,7 +27,7 @@ const port = z.pipe(
 const operands = z.tuple([
   masterName,
   z.enum(['leader', 'observer'], { error: 'expected "leader" or "observer"' }),
-  z.string().check(z.regex(/^[A-Za-z0-9_+-]{1,32}$/, 'expected a single word such as "start"')),
+  z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_+-]{0,31}$/, 'expected a single word such as "start"')),
   address,
   port,
   address,

@@ -40,6 +40,12 @@ function alive(pid: number): boolean {
  */
 export async function acquireLock(dir: string, master: string, waitMs: number, signal?: AbortSignal): Promise<HeldLock> {
   const path = join(dir, `${encodeURIComponent(master)}.lock`);
+  try {
+    // A configured lockDir under /run is gone after every reboot.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new RetryableError(`cannot create lock directory ${dir}: ${(err as NodeJS.ErrnoException).code}`, 'check lockDir and its permissions');
+  }
   const started = performance.now();
   const deadline = started + waitMs;
   for (let attempt = 0; attempt < 100_000; attempt++) {

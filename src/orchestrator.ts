@@ -63,7 +63,15 @@ async function resolveAll(host: string, deps: HookDeps): Promise<string[]> {
 /** Observe and plan every action that applies to this run; changes nothing. */
 export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
   const actions = actionsFor(config, event.master);
-  const [toAddresses, fromAddresses] = await Promise.all([resolveAll(event.toIp, deps), resolveAll(event.fromIp, deps)]);
+  const [toAddresses, fromAddresses] = await Promise.all([
+    resolveAll(event.toIp, deps),
+    // The old master's name may be gone from DNS (a replaced host or pod): it only decides
+    // `when.host: old-master`, so an unresolvable from-ip means "not this host", not a failed run.
+    resolveAll(event.fromIp, deps).catch((err: Error) => {
+      deps.logger.warn({ fromIp: event.fromIp, error: err.message }, 'from-ip does not resolve; treated as not this host');
+      return [];
+    }),
+  ]);
   const ctx: ObserveContext = {
     event,
     localAddresses: deps.localAddresses(),
@@ -102,26 +110,28 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
   const log = deps.logger;
   try {
     actionsFor(config, event.master);
-    let freshness: Freshness | undefined;
-    if (config.sentinels) {
-      const toAddresses = await resolveAll(event.toIp, deps);
-      // Loaded only when configured: node:net is a noticeable part of a cold start.
-      const { checkFreshness } = await import('./sentinel/stale.ts');
-      freshness = await checkFreshness(event, toAddresses, config.sentinels, deps.env, {
-        ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
-        signal: deadline.signal,
-      });
-      log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
-      if (freshness.verdict === 'stale') {
-        log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
-        return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
-      }
-      if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
-    }
-
+    // Lock first, then ask whether the event is current: a late retry that waited behind a newer
+    // failover's run must see that newer master, not what the Sentinels said before it waited.
     const lock = opts.dryRun ? undefined : await acquireLock(config.lockDir ?? defaultLockDir(deps.uid), event.master, remainingMs(), deadline.signal);
     try {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
+      let freshness: Freshness | undefined;
+      if (config.sentinels) {
+        const toAddresses = await resolveAll(event.toIp, deps);
+        // Loaded only when configured: node:net is a noticeable part of a cold start.
+        const { checkFreshness } = await import('./sentinel/stale.ts');
+        freshness = await checkFreshness(event, toAddresses, config.sentinels, deps.env, {
+          ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+          signal: deadline.signal,
+        });
+        log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+        if (freshness.verdict === 'stale') {
+          log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
+          return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
+        }
+        if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+      }
+
       const plans = await planEvent(event, config, deps, deadline.signal);
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
       const base = { ...(freshness ? { freshness } : {}), plans };

@@ -38,6 +38,10 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
+/** After our child exits, how long its output may still take to drain. */
+const PIPE_GRACE_MS = 200;
+/** Between SIGTERM and SIGKILL on timeout. */
+const TERM_GRACE_MS = 200;
 
 /**
  * Each child leads its own process group so that a timeout kills what it started too
@@ -65,19 +69,30 @@ export function createRunner(): CommandRunner {
         const kill = () => {
           if (pid !== undefined) killGroup(pid, 'SIGKILL');
         };
+        // A process that left our group (setsid, a daemon) can hold the pipes open forever: once
+        // our child is gone or its time is up, stop waiting for them.
+        let lastResort: NodeJS.Timeout | undefined;
+        const stopWaiting = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+          lastResort ??= setTimeout(() => {
+            child.stdout?.destroy();
+            child.stderr?.destroy();
+            finish(exitCode, signal);
+          }, PIPE_GRACE_MS);
+        };
+        // sudo relays SIGTERM to the command it runs as root, which our SIGKILL could not reach.
+        const end = () => {
+          timedOut = true;
+          if (pid !== undefined) killGroup(pid, 'SIGTERM');
+          setTimeout(kill, TERM_GRACE_MS).unref();
+          stopWaiting(null, 'SIGKILL');
+        };
         const collect = (into: Buffer[]) => (chunk: Buffer) => {
           if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
         };
         child.stdout?.on('data', collect(out));
         child.stderr?.on('data', collect(err));
-        const timer = setTimeout(() => {
-          timedOut = true;
-          kill();
-        }, Math.max(1, opts.timeoutMs));
-        const onAbort = () => {
-          timedOut = true;
-          kill();
-        };
+        const timer = setTimeout(end, Math.max(1, opts.timeoutMs));
+        const onAbort = end;
         opts.signal?.addEventListener('abort', onAbort, { once: true });
         if (opts.signal?.aborted) onAbort();
         let settled = false;
@@ -85,6 +100,7 @@ export function createRunner(): CommandRunner {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
+          clearTimeout(lastResort);
           opts.signal?.removeEventListener('abort', onAbort);
           kill();
           if (pid !== undefined) liveGroups.delete(pid);
@@ -103,8 +119,11 @@ export function createRunner(): CommandRunner {
           spawnError = e.code ?? e.message;
           if (pid === undefined) finish(null, null);
         });
-        // A child may leave grandchildren holding its pipes open: they go with it, so 'close' comes.
-        child.on('exit', kill);
+        // What the child left running in its group goes with it (the README says so).
+        child.on('exit', (code, signal) => {
+          kill();
+          stopWaiting(code, signal);
+        });
         child.on('close', finish);
       });
     },

@@ -32,7 +32,8 @@ export function systemDeps(logger: Logger): HookDeps {
     uid: process.getuid?.() ?? 0,
     localAddresses,
     resolve: async (host) => {
-      const { lookup } = await import('node:dns/promises');
+      // getBuiltinModule, not import(): the bundle runs inside vm.Script, where import() has no loader.
+      const { lookup } = process.getBuiltinModule('node:dns').promises;
       return (await lookup(host, { all: true })).map((a) => a.address);
     },
     which: (program) => whichSystem(program, isExecutable),

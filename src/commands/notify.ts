@@ -1,7 +1,7 @@
 import { applyPlans } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { EXIT, UsageError, type ExitCode } from '../errors.ts';
+import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, type Logger } from '../log.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
@@ -29,7 +29,8 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
     if (n.events && !n.events.includes(event.type)) return { action, note: `skipped: not one of ${n.events.join(', ')}`, steps: [] };
     const [program, ...args] = n.run.map((a) => a.replace(/\{(eventType|description|master)\}/g, (_, k: string) => values[k]!));
     const path = which(program!);
-    if (!path) return { action, note: `program ${program} not found`, steps: [] };
+    // Refused before anything runs, as for exec actions: a config naming a missing program.
+    if (!path) throw new ConfigError(`notify[${i}]: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');
     return {
       action,
       steps: [
@@ -57,12 +58,17 @@ export async function notifyCommand(type: string, description: string, path: str
   if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
   logger.info({ eventType: event.type, description: event.description }, 'sentinel event');
   const deps = systemDeps(logger);
-  const plans = planNotify(event, config, deps.which);
-  for (const p of plans) if (p.note?.startsWith('program')) logger.error({ action: p.action }, p.note);
+  let plans: ActionPlan[];
+  try {
+    plans = planNotify(event, config, deps.which);
+  } catch (err) {
+    logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
+    throw err;
+  }
   const deadline = AbortSignal.timeout(config.deadline);
   const started = performance.now();
   const steps = await applyPlans(plans, { runner: deps.runner, signal: deadline, logger, remainingMs: () => config.deadline - (performance.now() - started) }, { sudo: undefined });
-  const failed = steps.some((s) => !s.ok) || plans.some((p) => p.note?.startsWith('program'));
+  const failed = steps.some((s) => !s.ok);
   const exitCode = failed ? EXIT.retry : EXIT.ok;
   logger.info({ exitCode }, 'notify end');
   return exitCode;

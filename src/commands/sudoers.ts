@@ -22,7 +22,8 @@ export function sudoersWord(arg: string): string {
 
 export function sudoersLine(argv: readonly string[]): string {
   if (!argv[0]?.startsWith('/')) throw new ConfigError(`sudoers needs an absolute program path, got ${JSON.stringify(argv[0])}`);
-  return argv.map(sudoersWord).join(' ');
+  // A bare command in sudoers allows it with ANY arguments; "" means exactly none.
+  return argv.length === 1 ? `${sudoersWord(argv[0])} ""` : argv.map(sudoersWord).join(' ');
 }
 
 export interface SudoersOptions {

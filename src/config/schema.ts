@@ -17,6 +17,8 @@ const sentinelAddress = z.string().check(z.refine((text) => {
   return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
 }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'));
 
+const RESERVED_NAMES = ['check', 'schema', 'sudoers', 'notify', 'help'];
+
 export const configSchema = z.strictObject({
   /** Whole-run time limit; Sentinel SIGKILLs the hook at 60 s, and we must end our children before that. */
   deadline: z._default(duration({ min: 1000, max: 58_000 }), 45_000),
@@ -41,7 +43,12 @@ export const configSchema = z.strictObject({
       settle: z._default(duration({ min: 0, max: 10_000 }), 3000),
     }),
   ),
-  masters: z.record(masterName, z.array(actionSchema).check(z.minLength(1, 'expected at least one action'))),
+  masters: z.record(
+    masterName.check(
+      // The CLI would take these for its own commands: the hook call would never reach the actions.
+      z.refine((name) => !RESERVED_NAMES.includes(name), `a master may not be named ${RESERVED_NAMES.join(', ')}: sentinel-hook's own commands`),
+    ),
+    z.array(actionSchema).check(z.minLength(1, 'expected at least one action'))),
   /** Actions for `sentinel-hook notify` (Sentinel's notification-script). */
   notify: z._default(
     z.array(

@@ -155,6 +155,23 @@ test('notify: logs the event and runs matching notify actions; -sdown style type
   assert.match(readFileSync(join(dir, 'notify.log'), 'utf8'), /"eventType":"-sdown"/);
 });
 
+test('host names as operands (announce-hostnames) resolve inside the bundle', () => {
+  const config = baseConfig(`    - type: exec\n      run: [/bin/echo, "{toIp}"]\n      when: { host: new-master }\n`);
+  const r = cli(['--config', config, '--dry-run', '--json', 'mymaster', 'observer', 'start', 'gone.invalid', '6379', 'localhost', '6379']);
+  assert.equal(r.code, 0, r.stderr);
+  // localhost is this host, so the new-master-only action is planned; the unresolvable from-name is only a warning.
+  assert.deepEqual(JSON.parse(r.stdout).plans[0].steps[0].argv, ['/bin/echo', 'localhost']);
+});
+
+test('a notify action naming a missing program: exit 2, nothing run', () => {
+  const out = join(dir, 'notify-missing.out');
+  const config = writeConfig(`log: { file: ${join(dir, 'notify2.log')} }\nnotify:\n  - run: [${recorder}, ${out}]\n  - run: [no-such-notifier]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
+  const r = spawnSync(join(ROOT, 'hooks/notify'), ['+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2'], { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /notify\[1\]: program no-such-notifier not found/);
+  assert.equal(existsSync(out), false);
+});
+
 test('hooks/client-reconfig works from Sentinel\'s bare environment (no PATH)', () => {
   const out = join(dir, 'bare.out');
   const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);

@@ -25,6 +25,7 @@ const bad: [string, string[], RegExp][] = [
   ['eight operands', [...good, 'x'], /got 8/],
   ['bad role', ['m', 'boss', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid role "boss": expected "leader" or "observer"/],
   ['empty state', ['m', 'leader', '', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid state/],
+  ['state that reads as an option', ['m', 'leader', '--version', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid state/],
   ['state with spaces', ['m', 'leader', 'a b', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid state/],
   ['port 0', ['m', 'leader', 'start', '10.0.0.1', '0', '10.0.0.2', '6379'], /invalid from-port "0": expected a port from 1 to 65535/],
   ['port 65536', ['m', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '65536'], /invalid to-port "65536"/],

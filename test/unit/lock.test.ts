@@ -75,3 +75,10 @@ test('many concurrent waiters: never two holders at once', async (t) => {
   );
   assert.equal(maxHolders, 1);
 });
+
+test('a configured lock directory that does not exist (e.g. under /run after a reboot) is created', async (t) => {
+  const dir = tempDir(t);
+  const lock = await acquireLock(join(dir, 'run', 'sentinel-hook'), 'mymaster', 1000);
+  assert.equal(existsSync(join(dir, 'run', 'sentinel-hook', 'mymaster.lock')), true);
+  lock.release();
+});

@@ -58,3 +58,34 @@ test('whichSystem looks only in the system directories, never $PATH', () => {
   assert.equal(whichSystem('/opt/x/ip', exists), '/opt/x/ip');
   assert.equal(whichSystem('nothere', exists), undefined);
 });
+
+test('real runner: a process that left our group cannot hold the run: output pipes are let go after the child exits', async () => {
+  const started = performance.now();
+  const r = await createRunner().run(['/bin/sh', '-c', 'setsid /bin/sleep 20 & echo $!'], { timeoutMs: 10_000 });
+  const took = performance.now() - started;
+  const daemon = Number(r.stdout.trim());
+  try {
+    assert.equal(r.exitCode, 0);
+    assert.ok(took < 3000, `returned after ${Math.round(took)} ms, not after the daemon's 20 s`);
+  } finally {
+    if (daemon > 0) process.kill(daemon, 'SIGKILL');
+  }
+});
+
+test('real runner: on timeout with such a process around, the step ends at its timeout and counts as timed out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-runner-'));
+  const pidFile = join(dir, 'daemon.pid');
+  t.after(() => {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    } catch {
+      // not started
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const started = performance.now();
+  // setsid -w waits for its child, which lives in a session of its own, holding our pipes.
+  const r = await createRunner().run(['/usr/bin/setsid', '-w', '/bin/sh', '-c', `echo $$ > ${pidFile}; exec /bin/sleep 20`], { timeoutMs: 300 });
+  assert.equal(r.timedOut, true);
+  assert.ok(performance.now() - started < 3000, `returned after ${Math.round(performance.now() - started)} ms`);
+});

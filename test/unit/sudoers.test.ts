@@ -173,3 +173,8 @@ test('no drift: every argv a run issues through sudo is one of the generated rul
     for (const argv of planned) assert.ok(allowed.includes(JSON.stringify(argv)), `${name}: ${argv.join(' ')} is not in the sudoers rules:\n${allowed.join('\n')}`);
   }
 });
+
+test('an exec with no arguments is pinned to none: a bare command in sudoers would allow any', async () => {
+  const text = await sudoersText(config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]), opts, host(), 'h');
+  assert.deepEqual(rules(text), ['/usr/bin/id ""']);
+});

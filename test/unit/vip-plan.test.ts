@@ -46,15 +46,17 @@ const iputilsGarp = (dev = 'eth0', ip = '192.168.0.4', bursts = 2): Expectation[
  * VIP exactly when the `ip -j addr show` sample does, and, like the real planner, ip is only asked
  * for details when the VIP is there at all.
  */
-function world(expectations: Expectation[], addresses: string[]): { runner: FakeRunner; addresses: string[] } {
+function world(expectations: Expectation[], addresses: string[], newMaster = true): { runner: FakeRunner; addresses: string[] } {
   const show = expectations.find((e) => e.argv[1] === '-j' && e.argv[3] === 'addr');
   const vips = ['192.168.0.4', 'fd00:77::100'].filter((v) => show?.result?.stdout?.includes(`"${v}"`));
-  if (show && vips.length === 0 && !show.result?.exitCode) return { runner: new FakeRunner(expectations.filter((e) => e !== show)), addresses };
+  // Only the new master skips ip when the interfaces do not list the VIP.
+  if (newMaster && show && vips.length === 0 && !show.result?.exitCode) return { runner: new FakeRunner(expectations.filter((e) => e !== show)), addresses };
   return { runner: new FakeRunner(expectations), addresses: [...addresses, ...vips] };
 }
 
 async function run(vip: Record<string, unknown>, event: typeof toMe, expectations: Expectation[], over: { programs?: Record<string, string>; addresses?: string[] } = {}) {
-  const { runner, addresses } = world(expectations, over.addresses ?? ['127.0.0.1', ME]);
+  const local = over.addresses ?? ['127.0.0.1', ME];
+  const { runner, addresses } = world(expectations, local, local.includes(event.toIp));
   const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, addresses });
   const result = await runHook(event, config(vip), deps, { dryRun: false });
   return { result, runner, deps };
@@ -116,11 +118,18 @@ test('other host holding the VIP: removes it; exit 0', async () => {
   assert.deepEqual(runner.unused(), []);
 });
 
-test('other host without the VIP: nothing to do (del would exit 2), exit 0, no process run at all', async () => {
+test('other host without the VIP: nothing to do (del would exit 2), exit 0, only the observation ran', async () => {
   const { result, runner } = await run({}, toOther, [addrShow(withoutVip)]);
   assert.equal(result.exitCode, 0);
   assert.equal(result.outcome, 'nothing-to-do');
-  assert.deepEqual(runner.calls.map((c) => c.argv), []);
+  assert.deepEqual(runner.calls.map((c) => c.argv), [[IP, '-j', '-4', 'addr', 'show']]);
+});
+
+test('other host whose VIP interface lost carrier (absent from the interface list): ip still finds it, and it is removed', async () => {
+  const runner = new FakeRunner([addrShow(withVip), sudo([IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth0'])]);
+  const result = await runHook(toOther, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: ['127.0.0.1', ME] }), { dryRun: false });
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(runner.unused(), []);
 });
 
 test('other host: removed from whichever interface holds it, even one the config does not name', async () => {

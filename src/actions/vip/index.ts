@@ -71,9 +71,11 @@ export const vipAction: ActionType<VipAction> = {
     // On the new master, find out which arping this is (usually from its bytes; when it must be
     // asked with -V, that runs while ip reads the addresses, not after).
     const arpingLookup = newMaster && vip.family === 4 ? detectArping(ctx) : undefined;
-    // os.networkInterfaces() (no process) says whether the VIP is here at all; ip's details
-    // (interface, prefix, dadfailed) are needed only when it is. Saves a process on every host.
-    const held = ctx.localAddresses.has(canonicalIp(vip.ip)) ? await observe(ctx, ip, vip) : [];
+    // On the new master, os.networkInterfaces() (no process) says whether the VIP is here at all,
+    // and ip's details (interface, prefix, dadfailed) are needed only when it is: one process less
+    // before the add. Elsewhere always ask ip: getifaddrs leaves out interfaces without carrier,
+    // and a VIP left there would come back on two hosts with the link.
+    const held = !newMaster || ctx.localAddresses.has(canonicalIp(vip.ip)) ? await observe(ctx, ip, vip) : [];
 
     if (!newMaster) {
       if (held.length === 0) return { action: 'vip', note: `${vip.cidr} is not on this host, which is not the new master: nothing to do`, steps: [] };
