@@ -87,5 +87,7 @@ function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
     const inner = pickIssue(issue.errors[0]!);
     return { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue;
   }
+  // A record key that failed its own check: its message says why, the path names the key.
+  if (issue.code === 'invalid_key' && issue.issues.length > 0) return { ...issue.issues[0]!, path: issue.path } as z.core.$ZodIssue;
   return issue;
 }
