@@ -4,13 +4,12 @@ import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
-import { deferredFileLogger, memoryLogger } from './log.ts';
+import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { runHook } from './orchestrator.ts';
 import { resultJson, resultText } from './report.ts';
 import { killAllChildren } from './runner.ts';
 import { systemDeps } from './system.ts';
 
-export const DEFAULT_LOG_FILE = '/var/log/sentinel-hook/hook.log';
 
 interface Io {
   out(text: string): void;
@@ -136,11 +135,6 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     fail(err);
   }
   return exitCode;
-}
-
-/** Unique per host and run; node:crypto would cost milliseconds of a cold start for nothing. */
-export function runId(): string {
-  return `${process.pid.toString(36)}-${Date.now().toString(36)}`;
 }
 
 function currentUid(): number {

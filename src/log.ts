@@ -14,6 +14,13 @@ export interface Logger {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+export const DEFAULT_LOG_FILE = '/var/log/sentinel-hook/hook.log';
+
+/** Unique per host and run; node:crypto would cost milliseconds of a cold start for nothing. */
+export function runId(): string {
+  return `${process.pid.toString(36)}-${Date.now().toString(36)}`;
+}
+
 /** Keys whose values are never written anywhere, whatever object they appear in. */
 export const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', 'passphrase', '*.passphrase'];
 

@@ -2,10 +2,11 @@ import * as z from 'zod/mini';
 import { actionTypes } from '../actions/index.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';
+import { DEFAULT_LOG_FILE } from '../log.ts';
 
 /** What each master's failover would do, in words: the answer to "is my config what I meant?". */
 export function checkCommand(config: HookConfig): string {
-  const lines = [`config OK: deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? '/var/log/sentinel-hook/hook.log'} (${config.log.level})`];
+  const lines = [`config OK: deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`];
   lines.push(config.sentinels ? `stale-event guard: asks ${config.sentinels.addresses.join(', ')}` : 'stale-event guard: off (no "sentinels")');
   for (const [master, actions] of Object.entries(config.masters)) {
     lines.push(`master ${master}:`);

@@ -2,10 +2,9 @@ import { applyPlans } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
-import { createFileLogger, type Logger } from '../log.ts';
+import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
-import { DEFAULT_LOG_FILE, runId } from '../cli.ts';
 
 export interface NotifyEvent {
   type: string;

@@ -57,6 +57,7 @@ const bad: [string, unknown, RegExp][] = [
   ['no sentinel addresses', { sentinels: { addresses: [] }, masters: { m: [exec] } }, /sentinels\.addresses: expected at least one/],
   ['password given inline', { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } }, /sentinels\.password/],
   ['password env name invalid', { sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'A-B' } }, masters: { m: [exec] } }, /sentinels\.password/],
+  ['stale guard that can outlast the deadline', { deadline: '5s', sentinels: { addresses: ['10.0.0.1:26379'], settle: '4s', timeout: '500ms' }, masters: { m: [exec] } }, /sentinels\.settle: settle \+ timeout \(4500 ms\) leaves less than 1 s of the 5000 ms deadline/],
   ['notify event type without sign', { notify: [{ events: ['switch-master'], run: ['/bin/true'] }], masters: { m: [exec] } }, /notify\[0\]\.events\[0\]/],
 ];
 for (const [name, raw, message] of bad) {

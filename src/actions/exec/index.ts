@@ -19,8 +19,11 @@ const argTemplate = z.string().check(
 
 export const execSchema = z.strictObject({
   type: z.literal('exec'),
-  /** argv: the program (absolute path, or a name looked up in the system directories) and its arguments. Never run through a shell. */
-  /** argv array; placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}. */
+  /**
+   * argv: the program (absolute path, or a name looked up in the system directories) and its
+   * arguments, with placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}.
+   * Never run through a shell.
+   */
   run: z.tuple([programName], argTemplate),
   timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
   privilege: z._default(privilege, 'none'),

@@ -1,10 +1,4 @@
-import { isHostname, isIpAddress } from '../../values.ts';
-
-/** 4, 6 or 0; without node:net, which costs a cold start several ms (this module loads on every run). */
-function isIP(text: string): 0 | 4 | 6 {
-  if (!isIpAddress(text)) return 0;
-  return text.includes(':') ? 6 : 4;
-}
+import { ipVersion as isIP, isHostname } from '../../values.ts';
 
 /** One app server to push to. */
 export interface PushTarget {
