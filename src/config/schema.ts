@@ -66,7 +66,7 @@ export const configSchema = z.strictObject({
   z.superRefine((c, ctx) => {
     // The guard runs inside the run's deadline; one that can outlast it leaves no time to act.
     const guard = c.sentinels ? c.sentinels.settle + c.sentinels.timeout : 0;
-    if (guard >= c.deadline - 1000) {
+    if (c.sentinels && guard >= c.deadline - 1000) {
       ctx.issues.push({ code: 'custom', input: c.sentinels, path: ['sentinels', 'settle'], message: `settle + timeout (${guard} ms) leaves less than 1 s of the ${c.deadline} ms deadline to act` });
     }
   }),
