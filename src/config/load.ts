@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
 import { actionTypes } from '../actions/index.ts';
@@ -31,6 +32,12 @@ export function checkConfigOwnership(path: string, uid: number): void {
   }
   if (st.mode & 0o022) {
     throw new ConfigError(`config file ${path} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)})`, `chmod go-w ${path}`);
+  }
+  // Whoever may write the directory may replace the file; a sticky directory (/tmp) forbids that.
+  const dir = dirname(path);
+  const dst = statSync(dir);
+  if (dst.mode & 0o022 && !(dst.mode & 0o1000)) {
+    throw new ConfigError(`config directory ${dir} is writable by users other than its owner (mode ${(dst.mode & 0o777).toString(8)}): they could replace ${path}`, `chmod go-w ${dir}`);
   }
 }
 

@@ -133,5 +133,11 @@ test('config files others can write, or owned by a stranger, are refused', async
     assert.doesNotThrow(() => checkConfigOwnership(file, 4242));
   }
   throwsLine(() => checkConfigOwnership(join(dir, 'missing.yaml'), uid), /config file .*missing\.yaml not found \(pass --config FILE or set SENTINEL_HOOK_CONFIG\)/);
+  chownSync(file, uid, uid);
+  chmodSync(dir, 0o777);
+  throwsLine(() => checkConfigOwnership(file, uid), /config directory .* is writable by users other than its owner .*chmod go-w/);
+  chmodSync(dir, 0o1777);
+  assert.doesNotThrow(() => checkConfigOwnership(file, uid), 'a sticky directory (like /tmp) is fine');
+  chmodSync(dir, 0o700);
   throwsLine(() => checkConfigOwnership(dir, uid), /is not a regular file/);
 });
