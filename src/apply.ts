@@ -1,4 +1,5 @@
-import type { ActionPlan, ApplyContext, CommandStep, Step } from './plan.ts';
+import type { ActionPlan, ApplyContext, Step } from './plan.ts';
+import type { CommandResult } from './runner.ts';
 
 export interface StepOutcome {
   action: string;
@@ -17,9 +18,21 @@ export interface ApplyOptions {
   sudo: string | undefined;
 }
 
-/** The argv actually executed for a step: the sudoers rule must match this minus the sudo prefix. */
-export function commandLine(step: CommandStep, sudo: string): string[] {
-  return step.privileged ? [sudo, '-n', ...step.argv] : step.argv;
+export const NO_SUDO = 'sudo not found (install sudo), or set privilege: none and run Sentinel as root or with CAP_NET_ADMIN and CAP_NET_RAW';
+
+/**
+ * Run one argv the way every step runs: with "sudo -n" in front when privileged (the form the
+ * sudoers rules pin), its timeout clamped to what is left of the run. A string when it cannot start.
+ */
+export async function runArgv(
+  argv: readonly string[],
+  o: { privileged: boolean; sudo: string | undefined; timeoutMs: number; env?: Record<string, string> },
+  ctx: ApplyContext,
+): Promise<{ result: CommandResult; timeoutMs: number } | string> {
+  if (o.privileged && !o.sudo) return NO_SUDO;
+  const timeoutMs = Math.max(1, Math.min(o.timeoutMs, ctx.remainingMs()));
+  const result = await ctx.runner.run(o.privileged ? [o.sudo!, '-n', ...argv] : argv, { timeoutMs, signal: ctx.signal, ...(o.env ? { env: o.env } : {}) });
+  return { result, timeoutMs };
 }
 
 /**
@@ -85,12 +98,9 @@ async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: Ap
       return { ...base, ok: false, durationMs: took(), error: (err as Error).message };
     }
   }
-  if (step.privileged && !opts.sudo) {
-    return { ...base, ok: false, durationMs: 0, error: 'sudo not found; install sudo, or set privilege: none and run Sentinel as root or with CAP_NET_ADMIN' };
-  }
-  const argv = commandLine(step, opts.sudo ?? 'sudo');
-  const timeoutMs = Math.max(1, Math.min(step.timeoutMs, ctx.remainingMs()));
-  const result = await ctx.runner.run(argv, { timeoutMs, signal: ctx.signal, ...(step.env ? { env: step.env } : {}) });
+  const ran = await runArgv(step.argv, { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) }, ctx);
+  if (typeof ran === 'string') return { ...base, ok: false, durationMs: 0, error: ran };
+  const { result, timeoutMs } = ran;
   const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));
   if (ok) return { ...base, ok, durationMs: result.durationMs };
   return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(step.argv, result, step.privileged, timeoutMs) };

@@ -1,8 +1,8 @@
-import { commandLine, delay, describeFailure } from '../../apply.ts';
+import { delay, describeFailure, runArgv } from '../../apply.ts';
 import type { ApplyContext, TaskOutcome, TaskStep } from '../../plan.ts';
 import type { CommandResult } from '../../runner.ts';
 import type { Vip } from './address.ts';
-import { PACKAGES, type Arping, type Shot } from './commands.ts';
+import type { Arping, Shot } from './commands.ts';
 
 /** How a privileged command line is started: "sudo -n" + argv, the form the sudoers rules pin. */
 export interface Launcher {
@@ -11,13 +11,9 @@ export interface Launcher {
   sudo: string | undefined;
 }
 
-const NO_SUDO = `sudo not found (install ${PACKAGES.sudo}), or set privilege: none and run Sentinel as root or with CAP_NET_ADMIN and CAP_NET_RAW`;
-
-async function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx: ApplyContext): Promise<{ full: string[]; result: CommandResult } | string> {
-  if (launcher.privileged && !launcher.sudo) return NO_SUDO;
-  const full = commandLine({ kind: 'command', description: '', argv, privileged: launcher.privileged, timeoutMs }, launcher.sudo ?? 'sudo');
-  const result = await ctx.runner.run(full, { timeoutMs: Math.max(1, Math.min(timeoutMs, ctx.remainingMs())), signal: ctx.signal });
-  return { full, result };
+/** Every packet and probe goes through the same runner path as a command step. */
+function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx: ApplyContext) {
+  return runArgv(argv, { privileged: launcher.privileged, sudo: launcher.sudo, timeoutMs }, ctx);
 }
 
 /** A burst of neighbour updates: every shot starts at its own offset, so one slow process never delays the next packet. */
