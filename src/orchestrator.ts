@@ -125,6 +125,9 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           signal: deadline.signal,
         });
         log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+        // Read once; the commands we start have no business with the Sentinels' password.
+        const secret = config.sentinels.password;
+        if (secret && 'env' in secret) delete deps.env[secret.env];
         if (freshness.verdict === 'stale') {
           log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
           return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };

@@ -70,7 +70,7 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
     const config = join(dir, 'config.yaml');
     writeFileSync(
       config,
-      `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["127.0.0.1:${lab.sentinelPort}"]\n  password: { env: SH_TEST_PW }\n  settle: 500ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`,
+      `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["127.0.0.1:${lab.sentinelPort}"]\n  password: { env: SH_TEST_PW }\n  settle: 500ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'env > ${marker}']\n`,
     );
     chmodSync(config, 0o600);
     const master = await lab.currentMasterPort();
@@ -87,6 +87,8 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
     const current = run(master!);
     assert.equal(current.status, 0, current.stderr);
     assert.equal(existsSync(marker), true, 'a current event is acted on');
+    assert.match(readFileSync(marker, 'utf8'), /^SENTINEL_HOOK_MASTER=mymaster$/m);
+    assert.doesNotMatch(readFileSync(marker, 'utf8'), /SH_TEST_PW|correct horse/, 'the password variable is not passed to commands');
     assert.doesNotMatch(readFileSync(log, 'utf8'), /correct horse/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
