@@ -137,6 +137,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
 
       const plans = await planEvent(event, config, deps, deadline.signal);
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
+      for (const p of plans) for (const warning of p.warnings ?? []) log.warn({ action: p.action, warning }, 'host set-up to fix');
       const base = { ...(freshness ? { freshness } : {}), plans };
       if (opts.dryRun) return { ...base, exitCode: EXIT.ok, outcome: 'dry-run', steps: [] };
       if (plans.every((p) => p.steps.length === 0)) return { ...base, exitCode: EXIT.ok, outcome: 'nothing-to-do', steps: [] };

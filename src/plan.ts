@@ -53,6 +53,8 @@ export interface ActionPlan {
   action: string;
   /** Why there are no steps, when there are none ("VIP already absent", "when: role leader"). */
   note?: string;
+  /** Something on this host the user should fix, though the steps can run: logged as a warning, shown by dry-run. */
+  warnings?: string[];
   steps: Step[];
 }
 

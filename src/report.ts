@@ -13,6 +13,7 @@ export function planText(plans: readonly ActionPlan[]): string[] {
   const lines: string[] = [];
   for (const plan of plans) {
     lines.push(`${plan.action}: ${plan.note ?? (plan.steps.length ? `${plan.steps.length} step(s)` : 'nothing to do')}`);
+    for (const w of plan.warnings ?? []) lines.push(`  warning: ${w}`);
     plan.steps.forEach((step, i) => {
       const when = step.deferMs ? ` (after ${formatDuration(step.deferMs)}, in the background)` : '';
       const argv = step.kind === 'command' ? `\n       $ ${step.privileged ? 'sudo -n ' : ''}${step.argv.map(shellQuote).join(' ')}` : '';
@@ -56,7 +57,7 @@ export function resultJson(event: FailoverEvent, result: HookResult): string {
       outcome: result.outcome,
       exitCode: result.exitCode,
       freshness: result.freshness,
-      plans: result.plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })),
+      plans: result.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
       steps: result.steps,
     },
     null,

@@ -1,7 +1,7 @@
 import { run, runOk } from './run.ts';
 
 /** Debian packages the lab needs, and the program each provides (checked first: cheaper than dpkg). */
-export const LAB_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'iputils-arping', 'sudo', 'iproute2', 'util-linux'] as const;
+export const LAB_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'iputils-arping', 'sudo', 'iproute2', 'util-linux', 'procps'] as const;
 
 let updated = false;
 

@@ -413,3 +413,30 @@ test('arping told apart by its own bytes: no -V process when the binary names ip
     assert.ok(!runner.calls.some((c) => c.argv.includes('-V')));
   }
 });
+
+test('arp_announce below 2 on the new master: the run applies and warns, naming the sysctl; 2 on "all" or the interface: no warning', async () => {
+  const sysctl = (all: string, eth0: string) => (path: string) =>
+    path === '/proc/sys/net/ipv4/conf/all/arp_announce' ? Buffer.from(`${all}\n`) : path === '/proc/sys/net/ipv4/conf/eth0/arp_announce' ? Buffer.from(`${eth0}\n`) : undefined;
+  const cases: [string, string, boolean][] = [
+    ['0', '0', true],
+    ['1', '0', true],
+    ['2', '0', false],
+    ['0', '2', false],
+  ];
+  for (const [all, eth0, warned] of cases) {
+    const { runner, addresses } = world([addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()], ['127.0.0.1', ME]);
+    const deps = fakeDeps({ runner, programs: PROGRAMS, addresses, readFile: sysctl(all, eth0) });
+    const result = await runHook(toMe, config({}), deps, { dryRun: false });
+    assert.equal(result.exitCode, 0, errors(result).join('; '));
+    const warnings = result.plans.flatMap((p) => p.warnings ?? []);
+    const logged = deps.logger.records.filter((r) => r.level === 'warn' && String(r.warning ?? '').includes('arp_announce'));
+    if (warned) {
+      assert.equal(warnings.length, 1, `all=${all} eth0=${eth0}`);
+      assert.match(warnings[0]!, new RegExp(`arp_announce is ${Math.max(+all, +eth0)} on eth0: .*net\\.ipv4\\.conf\\.all\\.arp_announce = 2`));
+      assert.equal(logged.length, 1, 'the warning reaches the log');
+    } else {
+      assert.deepEqual(warnings, [], `all=${all} eth0=${eth0}`);
+      assert.equal(logged.length, 0);
+    }
+  }
+});

@@ -56,6 +56,32 @@ async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveC
   return { steps, ...(arping ? { arping } : {}) };
 }
 
+/**
+ * With arp_announce 0 (Linux's default) the kernel may send its ARP requests from the VIP. On an old
+ * master that was cut off and comes back still holding it, one such request (a TCP retransmission to a
+ * client, within a second of the link returning) points that client back at the old master, which
+ * drops the address a moment later: the client is stuck on a dead MAC until its cache expires
+ * (seen in the lab: 20 s and more). 2 makes the kernel use the interface's own address instead.
+ */
+function arpAnnounceWarning(ctx: ObserveContext, vip: Vip, dev: string): string | undefined {
+  if (vip.family !== 4) return undefined;
+  const read = (scope: string): number | undefined => {
+    const text = ctx.readFile(`/proc/sys/net/ipv4/conf/${scope}/arp_announce`)?.toString().trim();
+    return text && /^\d+$/.test(text) ? Number(text) : undefined;
+  };
+  const all = read('all');
+  const own = read(dev);
+  if (all === undefined && own === undefined) return undefined;
+  // The kernel uses the larger of the two.
+  const effective = Math.max(all ?? 0, own ?? 0);
+  if (effective >= 2) return undefined;
+  return (
+    `arp_announce is ${effective} on ${dev}: should this host be cut off while it holds ${vip.ip} and come back, its ARP requests ` +
+    `sent from ${vip.ip} can steer clients back to it after the hook removed it; set net.ipv4.conf.all.arp_announce = 2 ` +
+    `(e.g. in /etc/sysctl.d/) on every host that may hold the VIP`
+  );
+}
+
 export const vipAction: ActionType<VipAction> = {
   type: 'vip',
   schema: vipSchema,
@@ -114,6 +140,7 @@ export const vipAction: ActionType<VipAction> = {
       steps.push(command(`add ${vip.cidr} on ${dev}${a.label ? ` as ${a.label}` : ''} (this host is the new master)`, addArgv(ip, vip, dev, a.label)));
     }
     steps.push(...neighbours.steps);
-    return { action: 'vip', ...(note ? { note } : {}), steps };
+    const warning = arpAnnounceWarning(ctx, vip, dev);
+    return { action: 'vip', ...(note ? { note } : {}), ...(warning ? { warnings: [warning] } : {}), steps };
   },
 };
