@@ -34,9 +34,34 @@ function alive(pid: number): boolean {
 }
 
 /**
+ * A process's start time (clock ticks since boot, field 22 of /proc/PID/stat), or undefined where
+ * there is no /proc. With the pid it names one process for good: pids are reused, and a long-lived
+ * process that inherited a dead owner's pid must not hold the lock forever.
+ */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name, in parentheses, may itself hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** "PID START" as the owner wrote it (START absent in a lock from a system without /proc). */
+function ownerGone(text: string): boolean {
+  const [pid, start] = text.split(' ');
+  if (!alive(Number(pid))) return true;
+  if (start === undefined) return false;
+  const now = processStart(Number(pid));
+  return now !== undefined && now !== start;
+}
+
+/**
  * One run per master per host. Two runs of the hook for the same master can overlap (Sentinel
  * runs up to 16 scripts at once, and retries come late); the second waits for the first.
- * The lock file holds the owner's pid, so a run that Sentinel SIGKILLed leaves no lasting lock.
+ * The lock file names the owner (pid and start time), so a run that Sentinel SIGKILLed leaves no
+ * lasting lock, even when its pid has since gone to another process.
  */
 export async function acquireLock(dir: string, master: string, waitMs: number, signal?: AbortSignal): Promise<HeldLock> {
   const path = join(dir, `${encodeURIComponent(master)}.lock`);
@@ -48,10 +73,12 @@ export async function acquireLock(dir: string, master: string, waitMs: number, s
   }
   const started = performance.now();
   const deadline = started + waitMs;
+  const start = processStart(process.pid);
+  const owner = start === undefined ? String(process.pid) : `${process.pid} ${start}`;
   for (let attempt = 0; attempt < 100_000; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
+      writeSync(fd, `${owner}\n`);
       closeSync(fd);
       const waitedMs = Math.round(performance.now() - started);
       let released = false;
@@ -62,7 +89,7 @@ export async function acquireLock(dir: string, master: string, waitMs: number, s
           if (released) return;
           released = true;
           try {
-            if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+            if (readFileSync(path, 'utf8').trim() === owner) unlinkSync(path);
           } catch {
             // already gone
           }
@@ -99,7 +126,7 @@ function reapIfDead(path: string): void {
   try {
     const text = readFileSync(path, 'utf8').trim();
     // Empty: the owner created it and has not written its pid yet, unless that was long ago.
-    const dead = text === '' ? Date.now() - statSync(path).mtimeMs > 5000 : !alive(Number(text));
+    const dead = text === '' ? Date.now() - statSync(path).mtimeMs > 5000 : ownerGone(text);
     if (dead) unlinkSync(path);
   } catch {
     // the owner released it meanwhile

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock } from '../../src/lock.ts';
+import { acquireLock, processStart } from '../../src/lock.ts';
 import { RetryableError } from '../../src/errors.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -49,6 +49,28 @@ test('a lock left by a run that was SIGKILLed (dead pid) is taken over at once',
   const lock = await acquireLock(dir, 'mymaster', 2000);
   assert.ok(lock.waitedMs < 1000);
   lock.release();
+});
+
+test('a dead owner whose pid went to another process: the lock is taken over (the start time differs)', async (t) => {
+  const dir = tempDir(t);
+  // This test's own pid is alive; the start time recorded beside it is not this process's.
+  const start = processStart(process.pid);
+  assert.ok(start !== undefined && /^\d+$/.test(start), `start time of this process from /proc: ${start}`);
+  writeFileSync(join(dir, 'mymaster.lock'), `${process.pid} ${Number(start) + 1}\n`);
+  const lock = await acquireLock(dir, 'mymaster', 2000);
+  assert.ok(lock.waitedMs < 1000, `waited ${lock.waitedMs} ms`);
+  lock.release();
+  assert.equal(existsSync(join(dir, 'mymaster.lock')), false);
+});
+
+test('a live owner with its own start time keeps the lock: the waiter gives up with exit 1', async (t) => {
+  const dir = tempDir(t);
+  const holder = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  await new Promise((r) => holder.once('spawn', r));
+  writeFileSync(join(dir, 'mymaster.lock'), `${holder.pid} ${processStart(holder.pid!)}\n`);
+  await assert.rejects(acquireLock(dir, 'mymaster', 300), (err: unknown) => err instanceof RetryableError && /still holds/.test(err.message));
+  assert.equal(existsSync(join(dir, 'mymaster.lock')), true);
 });
 
 test('release only removes our own lock', async (t) => {
