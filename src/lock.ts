@@ -63,8 +63,8 @@ function ownerGone(text: string): boolean {
  * The lock file names the owner (pid and start time), so a run that Sentinel SIGKILLed leaves no
  * lasting lock, even when its pid has since gone to another process.
  */
-export async function acquireLock(dir: string, master: string, waitMs: number, signal?: AbortSignal): Promise<HeldLock> {
-  const path = join(dir, `${encodeURIComponent(master)}.lock`);
+export async function acquireLock(dir: string, name: string, waitMs: number, signal?: AbortSignal, what = `master ${name}`): Promise<HeldLock> {
+  const path = join(dir, `${encodeURIComponent(name)}.lock`);
   try {
     // A configured lockDir under /run is gone after every reboot.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -102,7 +102,7 @@ export async function acquireLock(dir: string, master: string, waitMs: number, s
     }
     reapIfDead(path);
     if (performance.now() >= deadline || signal?.aborted) {
-      throw new RetryableError(`another run for master ${master} still holds ${path} after ${Math.round(waitMs / 1000)} s`, 'Sentinel will retry this event');
+      throw new RetryableError(`another run for ${what} still holds ${path} after ${(waitMs / 1000).toFixed(1)} s`, 'Sentinel will retry this event');
     }
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -112,7 +112,8 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
     actionsFor(config, event.master);
     // Lock first, then ask whether the event is current: a late retry that waited behind a newer
     // failover's run must see that newer master, not what the Sentinels said before it waited.
-    const lock = opts.dryRun ? undefined : await acquireLock(config.lockDir ?? defaultLockDir(deps.uid), event.master, remainingMs(), deadline.signal);
+    const lockDir = config.lockDir ?? defaultLockDir(deps.uid);
+    const lock = opts.dryRun ? undefined : await acquireLock(lockDir, event.master, remainingMs(), deadline.signal);
     try {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       let freshness: Freshness | undefined;
@@ -141,7 +142,11 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       const base = { ...(freshness ? { freshness } : {}), plans };
       if (opts.dryRun) return { ...base, exitCode: EXIT.ok, outcome: 'dry-run', steps: [] };
       if (plans.every((p) => p.steps.length === 0)) return { ...base, exitCode: EXIT.ok, outcome: 'nothing-to-do', steps: [] };
-      const steps = await applyPlans(plans, { runner: deps.runner, signal: deadline.signal, logger: log, remainingMs }, { sudo: deps.which('sudo') });
+      const steps = await applyPlans(
+        plans,
+        { runner: deps.runner, signal: deadline.signal, logger: log, remainingMs, lock: (resource, waitMs) => acquireLock(lockDir, resource, Math.min(waitMs, remainingMs()), deadline.signal, resource) },
+        { sudo: deps.which('sudo') },
+      );
       const failed = steps.some((s) => !s.ok);
       return { ...base, exitCode: failed ? EXIT.retry : EXIT.ok, outcome: failed ? 'failed' : 'applied', steps };
     } finally {

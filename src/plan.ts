@@ -46,6 +46,11 @@ export interface ApplyContext {
   logger: Logger;
   /** Milliseconds left before the whole-run deadline. */
   remainingMs(): number;
+  /**
+   * A host-wide lock on a shared resource (a file that runs for several masters edit), waited for up
+   * to waitMs; release it when done. Absent where nothing else can run at once (tests, notify).
+   */
+  lock?(resource: string, waitMs: number): Promise<{ release(): void }>;
 }
 
 /** What an action saw and what it will do about it. */

@@ -163,4 +163,25 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     rmSync(fresh);
     rmSync(unrelated);
   });
+
+  test('two masters failing over at once, both pushing their own name to the same files: neither edit is lost', async () => {
+    // Two runs of the hook on one Sentinel host (one per master) read, edit and replace the same
+    // remote files at the same moment; unserialised, the second rename drops the first one's line.
+    const servers = [0, 1, 3].map((i) => lab.servers[i]!);
+    const both = (cache: string, sessions: string) => `127.0.0.1\tlocalhost\n${cache} cache.myservice.com\n${sessions} sessions.myservice.com\n`;
+    const base = hostsConfig(lab, { targets: servers.map((s) => s.label) }) as { masters: Record<string, Record<string, unknown>[]> };
+    const action = base.masters.mymaster![0]!;
+    // And this host's own file, shared the same way.
+    const local = join(lab.dir, 'local-hosts');
+    const shared = { ...action, file: local };
+    const config = writeConfig(lab.dir, { ...base, masters: { cache: [{ ...shared, names: ['cache.myservice.com'] }], sessions: [{ ...shared, names: ['sessions.myservice.com'] }] } });
+    for (let round = 1; round <= 4; round++) {
+      for (const f of [local, ...servers.map((s) => s.hostsFile)]) writeFileSync(f, both('10.9.9.1', '10.9.9.1'));
+      const [cache, sessions] = await Promise.all([runHook(config, `10.9.8.${round}`, { master: 'cache' }), runHook(config, `10.9.7.${round}`, { master: 'sessions' })]);
+      assert.equal(cache.code, 0, cache.stderr + cache.stdout);
+      assert.equal(sessions.code, 0, sessions.stderr + sessions.stdout);
+      for (const s of servers) assert.equal(readFileSync(s.hostsFile, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, ${s.label}`);
+      assert.equal(readFileSync(local, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, the local file`);
+    }
+  });
 });

@@ -56,9 +56,9 @@ export function hostsConfig(lab: SshLab, push: Record<string, unknown> = {}, act
 }
 
 /** Run the hook as Sentinel would (seven operands), with --json unless told otherwise. */
-export function runHook(configPath: string, toIp: string, opts: { role?: 'leader' | 'observer'; json?: boolean; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<HookRun> {
+export function runHook(configPath: string, toIp: string, opts: { master?: string; role?: 'leader' | 'observer'; json?: boolean; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<HookRun> {
   const [node, cli] = cliArgv();
-  const args = [cli!, '--config', configPath, ...(opts.json === false ? [] : ['--json']), 'mymaster', opts.role ?? 'leader', 'start', '10.9.9.1', '6379', toIp, '6379'];
+  const args = [cli!, '--config', configPath, ...(opts.json === false ? [] : ['--json']), opts.master ?? 'mymaster', opts.role ?? 'leader', 'start', '10.9.9.1', '6379', toIp, '6379'];
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(node!, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -17,9 +17,25 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
     if (r.status === 'failed') log.error({ target: r.target, status: r.status, reason: r.reason, attempts: r.attempts, ms: r.ms }, 'hosts target failed');
     else log.info({ target: r.target, status: r.status, method: r.method, attempts: r.attempts, ms: r.ms }, 'hosts target done');
   };
+  // Runs for different masters may edit the same file (one hosts file, several names): each edit is a
+  // read-modify-replace, so two at once would lose one. Serialised per file on this host; Sentinels on
+  // other hosts pushing other masters to the same servers are not (see README).
+  // body gets what is left of waitMs after the wait: a target's attempt never outlasts its timeout.
+  const exclusive = async <T>(resource: string, waitMs: number, body: (leftMs: number) => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    const held = await ctx.lock?.(`@hosts:${resource}`, waitMs);
+    try {
+      return await body(Math.max(1, Math.round(waitMs - (performance.now() - started))));
+    } finally {
+      held?.release();
+    }
+  };
   let localFailed = false;
   if (a.file) {
-    const r = writeLocal(a.file, a.names, address);
+    const file = a.file;
+    const r = await exclusive(file, ctx.remainingMs(), () => writeLocal(file, a.names, address)).catch(
+      (err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }),
+    );
     localFailed = r.status === 'failed';
     results.push(r);
     record(r);
@@ -40,7 +56,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
         const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after };
-        results.push(...(await fanOut(targets, limits, (t, ms) => pushOverRsync(ctx.runner, t, settings, ms, ctx.signal), record)));
+        results.push(...(await fanOut(targets, limits, (t, ms) => exclusive(`${push.user}@${t.label}:${push.remotePath}`, ms, (left) => pushOverRsync(ctx.runner, t, settings, left, ctx.signal)), record)));
       }
     } else {
       let privateKey: Buffer | undefined;
@@ -59,7 +75,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       if (problem || !privateKey || knownHostsText === undefined) results.push(...failAll(problem!));
       else {
         const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after };
-        results.push(...(await fanOut(targets, limits, (t, ms) => pushOverSsh(t, settings, ms, ctx.signal), record)));
+        results.push(...(await fanOut(targets, limits, (t, ms) => exclusive(`${push.user}@${t.label}:${push.remotePath}`, ms, (left) => pushOverSsh(t, settings, left, ctx.signal)), record)));
       }
     }
   }
