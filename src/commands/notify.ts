@@ -3,8 +3,10 @@ import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
+import type { HookDeps } from '../orchestrator.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
+import { canonicalIp, isIpAddress } from '../values.ts';
 
 export interface NotifyEvent {
   type: string;
@@ -46,6 +48,45 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
   });
 }
 
+/**
+ * "-sdown": an instance of the master (its old master, a replica, a Sentinel) is reachable again. An
+ * old master back from a cut-off may still hold the VIP for a moment and point neighbours at itself;
+ * the host that a majority of the configured Sentinels name master, if it holds the VIP, sends the
+ * ARP bursts again. A majority of those configured, not of those answering: the returning host's own
+ * Sentinel still names it master until it hears from the others, and must not win alone.
+ */
+export async function planReannounces(event: NotifyEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
+  if (event.type !== '-sdown' || !event.master) return [];
+  const master = event.master;
+  const vips = (config.masters[master] ?? []).flatMap((a, i) => (a.type === 'vip' && a.reannounce ? [{ a, label: `vip#${i} reannounce` }] : []));
+  if (vips.length === 0) return [];
+  const skipped = (why: string) => vips.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
+  const sentinels = config.sentinels;
+  if (!sentinels) return skipped('needs "sentinels" to tell whether this host is the master');
+  const { askSentinel, readSecret } = await import('../sentinel/stale.ts');
+  const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
+  // Read once; the commands we start have no business with it.
+  if (sentinels.password && 'env' in sentinels.password) delete deps.env[sentinels.password.env];
+  const ask = deps.askSentinel ?? askSentinel;
+  const answers = await Promise.all(sentinels.addresses.map((address) => ask(address, master, sentinels, password)));
+  const local = deps.localAddresses();
+  const isHere = async (host: string) => {
+    if (isIpAddress(host)) return local.has(canonicalIp(host));
+    const resolved = await deps.resolve(host).catch(() => []);
+    return resolved.some((a) => local.has(canonicalIp(a)));
+  };
+  let votes = 0;
+  for (const answer of answers) if ('master' in answer && (await isHere(answer.master.ip))) votes++;
+  const needed = Math.floor(sentinels.addresses.length / 2) + 1;
+  deps.logger.info({ answers, votes, needed }, 'is this host the master (for reannounce)');
+  if (votes < needed) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
+  const { planReannounce } = await import('../actions/vip/index.ts');
+  const host = { read: (argv: string[], o?: { timeoutMs?: number }) => deps.runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000, signal }), which: deps.which, readFile: deps.readFile };
+  const plans: ActionPlan[] = [];
+  for (const { a, label } of vips) plans.push({ ...(await planReannounce(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
+  return plans;
+}
+
 export async function notifyCommand(type: string, description: string, path: string, io: { isTty: boolean; err(t: string): void }): Promise<ExitCode> {
   const event = parseNotifyEvent(type, description);
   const config = await loadConfig(path, process.getuid?.() ?? 0);
@@ -57,16 +98,17 @@ export async function notifyCommand(type: string, description: string, path: str
   if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
   logger.info({ eventType: event.type, description: event.description }, 'sentinel event');
   const deps = systemDeps(logger);
+  const deadline = AbortSignal.timeout(config.deadline);
+  const started = performance.now();
   let plans: ActionPlan[];
   try {
-    plans = planNotify(event, config, deps.which);
+    plans = [...(await planReannounces(event, config, deps, deadline)), ...planNotify(event, config, deps.which)];
   } catch (err) {
     logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
     throw err;
   }
-  const deadline = AbortSignal.timeout(config.deadline);
-  const started = performance.now();
-  const steps = await applyPlans(plans, { runner: deps.runner, signal: deadline, logger, remainingMs: () => config.deadline - (performance.now() - started) }, { sudo: undefined });
+  if (plans.length) logger.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map((st) => st.description) })) }, 'plan');
+  const steps = await applyPlans(plans, { runner: deps.runner, signal: deadline, logger, remainingMs: () => config.deadline - (performance.now() - started) }, { sudo: deps.which('sudo') });
   const failed = steps.some((s) => !s.ok);
   const exitCode = failed ? EXIT.retry : EXIT.ok;
   logger.info({ exitCode }, 'notify end');

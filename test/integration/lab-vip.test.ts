@@ -9,9 +9,9 @@ import { DEFAULT_VIP, isRoot, Lab, printTimeline, sleep, timeline, vipHook, type
 
 const VIP_IP = DEFAULT_VIP.split('/')[0]!;
 
-async function withLab(t: TestContext, body: (lab: Lab) => Promise<void>): Promise<void> {
+async function withLab(t: TestContext, body: (lab: Lab) => Promise<void>, hook = vipHook()): Promise<void> {
   assert.ok(isRoot(), 'the lab tests need root (network namespaces, sudoers); run them as root');
-  const lab = await Lab.start({ vip: DEFAULT_VIP, hook: vipHook(), log: (l) => t.diagnostic(l) });
+  const lab = await Lab.start({ vip: DEFAULT_VIP, hook, log: (l) => t.diagnostic(l) });
   let failed = true;
   try {
     await body(lab);
@@ -132,6 +132,44 @@ test('master host cut off during the failover, then back: after it rejoins, the 
     await assertNeighbourIs(lab, master, 'after r1 rejoined');
     assertHooksClean(lab, cutAt);
   });
+});
+
+test('the old master comes back while an app host still points the VIP at it: the new master announces the VIP again (notify -sdown)', { timeout: 150_000 }, async (t) => {
+  await withLab(
+    t,
+    async (lab) => {
+      const writer = lab.startWriter('a1', { durationMs: 90_000 });
+      await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
+      // Left alone, a1 would keep a poisoned entry for 60-180 s (reachable time, no TCP confirmations):
+      // well past this test's waits, so only an announcement can fix it in time.
+      await lab.ip('a1', ['ntable', 'change', 'name', 'arp_cache', 'dev', 'eth0', 'base_reachable', '120000']);
+
+      const cutAt = await lab.cutLink('r1');
+      const master = await lab.waitNewMaster('r1', { timeoutMs: 30_000, sentinels: ['r2', 'r3'] });
+      await writer.waitAck('recovery while r1 is cut off', cutAt, { server: master, timeoutMs: 20_000 });
+      await lab.waitHooksIdle(20_000);
+      // What a host with arp_announce 0, or a broadcast ARP answered by both holders, leaves behind:
+      // a1 sends to r1's MAC for the VIP.
+      await lab.ip('a1', ['neigh', 'replace', VIP_IP, 'lladdr', lab.host('r1').mac, 'dev', 'eth0', 'nud', 'reachable']);
+      const backAt = await lab.restoreLink('r1');
+      const ack = await writer.waitAck('after r1 rejoined, with a1 pointed at r1', backAt, { server: master, timeoutMs: 20_000 });
+      await lab.waitSentinelsAgree(master, { timeoutMs: 30_000 });
+      await lab.waitHooksIdle(20_000);
+      await writer.stop();
+
+      const announced = lab.notifyRuns(master, backAt).filter((r) => r.notify?.type === '-sdown' && r.steps.some((s) => s.ok && /gratuitous ARP/.test(s.step)));
+      t.diagnostic(`link restored -> first write acknowledged by ${master}: ${ack.at - backAt} ms; ${master}'s -sdown notify runs that announced: ${announced.length}`);
+      assert.ok(announced.length >= 1, `${master} never announced the VIP again after r1 came back; its notify runs: ${JSON.stringify(lab.notifyRuns(master, backAt).map((r) => ({ notify: r.notify, steps: r.steps, exit: r.exitCode })))}`);
+      // The returning old master's own Sentinel still named it master for a moment: it must not have announced.
+      const strays = lab.notifyRuns('r1', backAt).filter((r) => r.steps.some((s) => /ARP/.test(s.step)));
+      assert.deepEqual(strays.map((r) => r.notify), [], 'r1 announced the VIP after coming back');
+      for (const host of lab.redisHosts) for (const r of lab.notifyRuns(host.name, cutAt)) assert.equal(r.exitCode, 0, `notify run on ${host.name} (${JSON.stringify(r.notify)}) ended with ${r.exitCode}: ${r.outcome}`);
+      await assertVipOnlyOn(lab, master, 'after r1 rejoined');
+      await assertNeighbourIs(lab, master, 'after r1 rejoined');
+      assertHooksClean(lab, cutAt);
+    },
+    vipHook({ reannounce: true }),
+  );
 });
 
 test('two failovers in a row, there and back: the VIP follows both times', { timeout: 180_000 }, async (t) => {

@@ -12,6 +12,7 @@ import { Writer, type WriterOptions } from './writer.ts';
 /** The checkout this file belongs to, computed at run time (CI clones elsewhere). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLIENT_RECONFIG_HOOK = join(REPO_ROOT, 'hooks', 'client-reconfig');
+export const NOTIFY_HOOK = join(REPO_ROOT, 'hooks', 'notify');
 
 export const MASTER_NAME = 'mymaster';
 export const REDIS_PORT = 6379;
@@ -62,6 +63,8 @@ export type LabHook =
       extraConfig?: (host: LabHost, lab: Lab) => Record<string, unknown>;
       /** Install `sentinel-hook sudoers --user redis --config <r1's config>` in /etc/sudoers.d for the lab's life. */
       sudoers?: boolean;
+      /** Also Sentinel's notification-script (hooks/notify, the same config). */
+      notify?: boolean;
     }
   | {
       kind: 'script';
@@ -471,6 +474,7 @@ export class Lab {
       `sentinel failover-timeout ${MASTER_NAME} ${this.opts.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${MASTER_NAME} 2`,
       `sentinel client-reconfig-script ${MASTER_NAME} ${script}`,
+      ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${NOTIFY_HOOK}`] : []),
       '',
     ].join('\n');
   }
@@ -707,14 +711,19 @@ export class Lab {
   hookRuns(host: string, since = 0): HookRun[] {
     const h = this.host(host);
     const runs = (this.opts.hook ?? recorderHook()).kind === 'script' ? readScriptLog(h.files.scriptLog) : readHookLog(h.files.hookLog);
-    return runs.filter((r) => r.start >= since);
+    return runs.filter((r) => r.kind === 'hook' && r.start >= since);
   }
 
-  /** Wait until no hook run on any Redis host is open (a started run without its end). */
+  /** Runs of `sentinel-hook notify` (Sentinel's notification-script) on `host`, when the hook sets `notify`. */
+  notifyRuns(host: string, since = 0): HookRun[] {
+    return readHookLog(this.host(host).files.hookLog).filter((r) => r.kind === 'notify' && r.start >= since);
+  }
+
+  /** Wait until no hook or notify run on any Redis host is open (a started run without its end). */
   async waitHooksIdle(timeoutMs: number): Promise<void> {
     await waitUntil(
       'every hook run to end',
-      () => this.redisHosts.every((h) => this.hookRuns(h.name).every((r) => r.end !== undefined)),
+      () => this.redisHosts.every((h) => [...this.hookRuns(h.name), ...this.notifyRuns(h.name)].every((r) => r.end !== undefined)),
       { timeoutMs, intervalMs: 100 },
     );
   }
@@ -798,10 +807,12 @@ export function recorderHook(): LabHook {
 }
 
 /** sentinel-hook's vip action for the lab VIP, with sudo and the sudoers drop-in generated from the config. */
-export function vipHook(opts: { vip?: string; arp?: Record<string, string | number> } = {}): LabHook {
+export function vipHook(opts: { vip?: string; arp?: Record<string, string | number>; reannounce?: boolean } = {}): LabHook {
   return {
     kind: 'sentinel-hook',
     sudoers: true,
+    // reannounce: Sentinels' notification-script runs `sentinel-hook notify`, which asks all three Sentinels.
+    ...(opts.reannounce ? { notify: true, extraConfig: (_host: LabHost, lab: Lab) => ({ sentinels: { addresses: lab.redisHosts.map((h) => `${h.ip}:${SENTINEL_PORT}`) } }) } : {}),
     actions: () => [{ type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}) }],
   };
 }

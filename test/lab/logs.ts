@@ -54,6 +54,10 @@ export function switchMasters(events: readonly SentinelLogEvent[]): SwitchMaster
 /** One run of sentinel-hook, read back from its pino JSON log (`hook start` … `hook end`). */
 export interface HookRun {
   run: string;
+  /** hook: the client-reconfig-script; notify: the notification-script (`sentinel-hook notify`). */
+  kind: 'hook' | 'notify';
+  /** notify runs: Sentinel's event type and description. */
+  notify?: { type: string; description: string };
   pid: number | undefined;
   start: number;
   end: number | undefined;
@@ -81,14 +85,16 @@ export function parseHookLog(text: string): HookRun[] {
     const at = typeof rec.time === 'string' ? Date.parse(rec.time) : typeof rec.time === 'number' ? rec.time : NaN;
     let hookRun = runs.get(id);
     if (!hookRun) {
-      hookRun = { run: id, pid: typeof rec.pid === 'number' ? rec.pid : undefined, start: at, end: undefined, event: undefined, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
+      hookRun = { run: id, kind: typeof rec.notify === 'string' ? 'notify' : 'hook', pid: typeof rec.pid === 'number' ? rec.pid : undefined, start: at, end: undefined, event: undefined, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
       runs.set(id, hookRun);
     }
     hookRun.records.push(rec);
     if (rec.msg === 'hook start') {
       hookRun.start = at;
       hookRun.event = rec.event as HookRun['event'];
-    } else if (rec.msg === 'hook end') {
+    } else if (rec.msg === 'sentinel event') {
+      hookRun.notify = { type: String(rec.eventType), description: String(rec.description) };
+    } else if (rec.msg === 'hook end' || rec.msg === 'notify end') {
       hookRun.end = at;
       hookRun.exitCode = typeof rec.exitCode === 'number' ? rec.exitCode : undefined;
       hookRun.outcome = typeof rec.outcome === 'string' ? rec.outcome : typeof rec.error === 'string' ? `error: ${rec.error}` : undefined;
@@ -121,7 +127,7 @@ export function parseScriptLog(text: string): HookRun[] {
     const parts = line.trim().split(/\s+/);
     if (parts[0] === 'start' && parts.length >= 10) {
       const [, at, pid, master, role, state, fromIp, , toIp] = parts;
-      const hookRun: HookRun = { run: `sh${pid}`, pid: Number(pid), start: Number(at), end: undefined, event: { master: master!, role: role!, state: state!, fromIp: fromIp!, toIp: toIp! }, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
+      const hookRun: HookRun = { run: `sh${pid}`, kind: 'hook', pid: Number(pid), start: Number(at), end: undefined, event: { master: master!, role: role!, state: state!, fromIp: fromIp!, toIp: toIp! }, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
       runs.push(hookRun);
       open.set(pid!, hookRun);
     } else if (parts[0] === 'end' && parts.length >= 4) {

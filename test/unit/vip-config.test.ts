@@ -8,9 +8,9 @@ import { addrJson, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
 
 const parse = (vip: Record<string, unknown>) => validateConfig({ masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', ...vip }] } }, 'c.yaml');
 
-test('defaults: sudo, 5 ARPs 200 ms apart, again after 5 s, no duplicate check, any host and role', () => {
+test('defaults: sudo, 5 ARPs 200 ms apart, again after 5 s, no duplicate check, reannounce on, any host and role', () => {
   const a = parse({}).masters.mymaster![0]!;
-  assert.deepEqual(a, { type: 'vip', address: '10.0.0.100/24', privilege: 'sudo', arp: { count: 5, interval: 200, repeatAfter: 5000 }, checkDuplicate: false, when: { role: 'any', host: 'any' } });
+  assert.deepEqual(a, { type: 'vip', address: '10.0.0.100/24', privilege: 'sudo', arp: { count: 5, interval: 200, repeatAfter: 5000 }, checkDuplicate: false, reannounce: true, when: { role: 'any', host: 'any' } });
 });
 
 test('partial arp settings keep the other defaults', () => {

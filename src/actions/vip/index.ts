@@ -1,4 +1,4 @@
-import type { ActionType, ObserveContext, Step } from '../../plan.ts';
+import type { ActionPlan, ActionType, ObserveContext, Step } from '../../plan.ts';
 import { RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
@@ -23,7 +23,10 @@ export { vipSchema, type VipAction } from './schema.ts';
 
 const IP_TIMEOUT_MS = 5000;
 
-async function observe(ctx: ObserveContext, ip: string, vip: Vip): Promise<HeldAddress[]> {
+/** The host, read-only, as the planner sees it; the notify command's re-announce has no failover event. */
+type VipHost = Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'logger'>;
+
+async function observe(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[]> {
   const r = await ctx.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'addr', 'show'], { timeoutMs: 3000 });
   if (r.exitCode !== 0) throw new RetryableError(`vip: ip addr show failed: ${r.stderr.trim() || r.spawnError || `exit ${r.exitCode}`}`);
   try {
@@ -34,7 +37,7 @@ async function observe(ctx: ObserveContext, ip: string, vip: Vip): Promise<HeldA
 }
 
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
-async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveContext, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
+async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: VipHost, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
   let shots;
   let arping;
@@ -63,7 +66,7 @@ async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: ObserveC
  * drops the address a moment later: the client is stuck on a dead MAC until its cache expires
  * (seen in the lab: 20 s and more). 2 makes the kernel use the interface's own address instead.
  */
-function arpAnnounceWarning(ctx: ObserveContext, vip: Vip, dev: string): string | undefined {
+function arpAnnounceWarning(ctx: VipHost, vip: Vip, dev: string): string | undefined {
   if (vip.family !== 4) return undefined;
   const read = (scope: string): number | undefined => {
     const text = ctx.readFile(`/proc/sys/net/ipv4/conf/${scope}/arp_announce`)?.toString().trim();
@@ -144,3 +147,19 @@ export const vipAction: ActionType<VipAction> = {
     return { action: 'vip', ...(note ? { note } : {}), ...(warning ? { warnings: [warning] } : {}), steps };
   },
 };
+
+/**
+ * The ARP bursts again, nothing added or removed: for `sentinel-hook notify` when an instance of the
+ * master is reachable again and the Sentinels name this host master (the caller checks that). An old
+ * master back from a cut-off may have pointed neighbours at itself before its own hook removed the
+ * VIP; keepalived answers a reappearing lower-priority router the same way.
+ */
+export async function planReannounce(a: VipAction, host: VipHost): Promise<ActionPlan> {
+  const vip = vipOf(a);
+  const ip = requireIp(host);
+  const here = (await observe(host, ip, vip)).find((h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface));
+  if (!here) return { action: 'vip', note: `${vip.cidr} is not on this host: nothing to announce`, steps: [] };
+  const launcher: Launcher = { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? host.which('sudo') : undefined };
+  const { steps } = await neighbourSteps(a, vip, here.dev, host, launcher, undefined);
+  return { action: 'vip', note: `${vip.cidr} is on ${here.dev}: announcing it again`, steps };
+}

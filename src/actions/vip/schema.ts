@@ -37,6 +37,12 @@ export const vipSchema = z
     arp: z._default(arpObject, { count: 5, interval: 200, repeatAfter: 5000 }),
     /** Before adding, refuse while another host answers ARP for the address (up to 2 s of probing). IPv4 only. */
     checkDuplicate: z._default(z.boolean({ error: 'expected true or false' }), false),
+    /**
+     * `sentinel-hook notify` on "-sdown" (an instance of this master is reachable again, e.g. the old
+     * master back from a cut-off): the host a majority of `sentinels` name master, if it holds the VIP,
+     * sends the ARP bursts again. Needs the notification-script and `sentinels`.
+     */
+    reannounce: z._default(z.boolean({ error: 'expected true or false' }), true),
     when,
   })
   .check(
