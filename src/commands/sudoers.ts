@@ -17,6 +17,8 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
  */
 export function sudoersWord(arg: string): string {
   if (arg === '' || /[\s*?[\]"'#!()\0]/.test(arg)) throw new ConfigError(`cannot pin ${JSON.stringify(arg)} in a sudoers rule (blank, quote or pattern character)`);
+  // sudo 1.9.10 and later read an argument that starts with ^ and ends with $ as a regular expression.
+  if (arg.startsWith('^') && arg.endsWith('$')) throw new ConfigError(`cannot pin ${JSON.stringify(arg)} in a sudoers rule (sudo reads ^…$ as a regular expression)`);
   return arg.replace(/[\\,:=]/g, (c) => `\\${c}`);
 }
 

@@ -69,6 +69,16 @@ export const configSchema = z.strictObject({
     if (c.sentinels && guard >= c.deadline - 1000) {
       ctx.issues.push({ code: 'custom', input: c.sentinels, path: ['sentinels', 'settle'], message: `settle + timeout (${guard} ms) leaves less than 1 s of the ${c.deadline} ms deadline to act` });
     }
+    // A second ARP burst that cannot end before the deadline fails every run, and every retry.
+    for (const [master, actions] of Object.entries(c.masters)) {
+      actions.forEach((a, i) => {
+        if (a.type !== 'vip') return;
+        const bursts = 2 * (a.arp.count - 1) * a.arp.interval + a.arp.repeatAfter;
+        if (guard + bursts + 1000 > c.deadline) {
+          ctx.issues.push({ code: 'custom', input: a.arp, path: ['masters', master, i, 'arp'], message: `the ARP bursts take ${bursts} ms${guard ? ` after up to ${guard} ms of the Sentinel check` : ''}: more than the ${c.deadline} ms deadline allows (1 s kept for the rest); raise "deadline" or lower count, interval or repeatAfter` });
+        }
+      });
+    }
   }),
 );
 

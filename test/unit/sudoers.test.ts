@@ -117,7 +117,10 @@ test('refusals: bad user (exit 2), nothing privileged (exit 2), missing arping /
 
 test('sudoersWord escapes , : = \\ and refuses blanks, quotes and pattern characters', () => {
   assert.equal(sudoersWord('a,b:c=d\\e'), 'a\\,b\\:c\\=d\\\\e');
-  for (const bad of ['a b', '*', 'eth?', '[x]', '"q"', "'", '', 'x\ty', '!x', '#1']) assert.throws(() => sudoersWord(bad), ConfigError, bad);
+  for (const bad of ['a b', '*', 'eth?', '[x]', '"q"', "'", '', 'x\ty', '!x', '#1', '^rotate.log$', '^$']) assert.throws(() => sudoersWord(bad), ConfigError, bad);
+  // Only ^…$ together is a regular expression to sudo: either alone is a literal character.
+  assert.equal(sudoersWord('^x'), '^x');
+  assert.equal(sudoersWord('x$'), 'x$');
   assert.throws(() => sudoersLine(['ip', 'addr']), /absolute program path/);
 });
 

@@ -117,3 +117,13 @@ test('findVip: matches the canonical address in its family only; garbage is an e
   assert.throws(() => findVip('Device "eth9" does not exist.', vip));
   assert.throws(() => findVip('{}', vip), /expected a JSON array/);
 });
+
+test('ARP bursts that cannot end before the deadline: refused (exit 2) at the action\'s arp, naming both ways out', () => {
+  const at = (deadline: string, arp: Record<string, unknown>, sentinels?: unknown) => () =>
+    validateConfig({ deadline, ...(sentinels ? { sentinels } : {}), masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', arp }] } }, 'c.yaml');
+  assert.throws(at('3s', {}), (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && /masters\.mymaster\[0\]\.arp: the ARP bursts take 6600 ms: more than the 3000 ms deadline allows.*raise "deadline" or lower count/.test(err.message));
+  // The Sentinel check comes first and counts too.
+  assert.throws(at('9s', {}, { addresses: ['10.0.0.1:26379'], settle: '3s', timeout: '1s' }), /after up to 4000 ms of the Sentinel check/);
+  assert.doesNotThrow(at('9s', {}));
+  assert.doesNotThrow(at('3s', { repeatAfter: 0 }));
+});

@@ -132,11 +132,23 @@ test('other host whose VIP interface lost carrier (absent from the interface lis
   assert.deepEqual(runner.unused(), []);
 });
 
-test('other host: removed from whichever interface holds it, even one the config does not name', async () => {
+test('other host, privilege none: removed from whichever interface holds it, even one the config does not name', async () => {
   const onEth1 = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }, { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
-  const { result, runner } = await run({}, toOther, [addrShow(onEth1), sudo([IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth1'])]);
+  const { result, runner } = await run({ privilege: 'none' }, toOther, [addrShow(onEth1), { argv: [IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth1'] }]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
+});
+
+test('other host, privilege sudo, VIP on an interface its sudoers rules do not cover: no doomed sudo call, exit 1 with the command to run', async () => {
+  const onEth1 = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }, { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+  const { result, runner } = await run({}, toOther, [addrShow(onEth1)]);
+  assert.equal(result.exitCode, 1);
+  assert.match(errors(result)[0]!, /on eth1, but the sudoers rules for this VIP cover eth0 only; remove it by hand \(ip addr del 192\.168\.0\.4\/24 dev eth1\)/);
+  assert.equal(runner.calls.length, 1);
+  // No interface configured: the rules were made for the interface whose route covers the VIP.
+  const detected = await run({ interface: undefined }, toOther, [addrShow(onEth1), { argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
+  assert.equal(detected.result.exitCode, 1);
+  assert.match(errors(detected.result)[0]!, /cover eth0 only/);
 });
 
 test('other host holding it with another prefix: not touched, exit 1 with the command to fix it', async () => {
@@ -243,12 +255,13 @@ test('no interface configured: the one whose most specific route covers the VIP 
   assert.deepEqual(runner.unused(), []);
 });
 
-test('no interface configured and no route covers the VIP: exit 2 asking for "interface"', async () => {
+test('no interface configured and no route covers the VIP (an interface down for a moment takes its route along): exit 1, nothing added, naming both ways out', async () => {
   const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
   const c = validateConfig({ lockDir, masters: { mymaster: [{ type: 'vip', address: '172.16.0.4/24' }] } }, 't.yaml');
   await assert.rejects(runHook(toMe, c, fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
     assert.match(err.message, /no route on this host covers 172\.16\.0\.4\/24/);
-    assert.equal(err.exitCode, 2);
+    assert.match((err as Error & { hint?: string }).hint ?? '', /bring the interface up, or set "interface"/);
+    assert.equal(err.exitCode, 1);
     return true;
   });
 });

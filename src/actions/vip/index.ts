@@ -109,10 +109,15 @@ export const vipAction: ActionType<VipAction> = {
     if (!newMaster) {
       if (held.length === 0) return { action: 'vip', note: `${vip.cidr} is not on this host, which is not the new master: nothing to do`, steps: [] };
       // Removed wherever it is, whatever `interface` says: a VIP left on the old master is the worst outcome.
+      // Under sudo, though, the rules allow `addr del` on the VIP's interface only (see sudoers): on another
+      // one sudo would refuse on every retry, so say so and what to run instead.
+      const allowed = launcher.privileged ? (a.interface ?? (await resolveInterface(a, vip, ip, ctx).then((r) => r.dev, () => undefined))) : undefined;
       const steps = held.map((h) =>
-        h.prefixlen === vip.prefix
-          ? command(`remove ${vip.cidr} from ${h.dev} (this host is not the new master)`, delArgv(ip, vip, h.dev))
-          : failingStep(`remove ${vip.ip} from ${h.dev}`, `${vip.ip} is on ${h.dev} as /${h.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "address"`),
+        h.prefixlen !== vip.prefix
+          ? failingStep(`remove ${vip.ip} from ${h.dev}`, `${vip.ip} is on ${h.dev} as /${h.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "address"`)
+          : allowed !== undefined && h.dev !== allowed
+            ? failingStep(`remove ${vip.cidr} from ${h.dev}`, `${vip.ip} is on ${h.dev}, but the sudoers rules for this VIP cover ${allowed} only; remove it by hand (ip addr del ${vip.cidr} dev ${h.dev}), or set "interface" to ${h.dev} and regenerate them`)
+            : command(`remove ${vip.cidr} from ${h.dev} (this host is not the new master)`, delArgv(ip, vip, h.dev)),
       );
       return { action: 'vip', steps };
     }
