@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { MARKER, editHosts, lookupHosts } from '../../src/actions/hosts/edit.ts';
 
@@ -64,6 +68,41 @@ test('bytes outside ASCII (a Japanese comment read as latin1) survive unchanged'
   assert.equal(after.toString('utf8'), `# アプリサーバ\n10.0.0.2 ${NAME}\n`);
 });
 
+test('any C isspace byte separates fields, as in glibc: a stray \\r (\\r\\r\\n), \\f and \\v', () => {
+  // "\r\r\n": the line's text ends in '\r', which glibc reads as a blank, not as part of the name.
+  assert.equal(editHosts(`127.0.0.1 localhost\n10.0.0.1 ${NAME}\r\r\n`, [NAME], '10.0.0.2'), `127.0.0.1 localhost\n10.0.0.2 ${NAME}\r\r\n`);
+  assert.equal(editHosts(`10.0.0.1\f${NAME}\vother\n`, [NAME], '10.0.0.2'), `10.0.0.1\vother\n10.0.0.2\t${NAME}\n`);
+  assert.equal(editHosts(`10.0.0.1 other\r${NAME}\r\r\n`, [NAME], '10.0.0.2'), `10.0.0.1 other\r\r\n10.0.0.2\t${NAME}\r\n`);
+  assert.deepEqual(lookupHosts(`10.0.0.1 ${NAME}\r\r\n`, NAME), ['10.0.0.1']);
+});
+
+/** What glibc itself answers for `name` with `text` as /etc/hosts (a private mount namespace; root only). */
+function glibcLookup(text: string, name: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'hosts-glibc-'));
+  try {
+    const file = join(dir, 'hosts');
+    writeFileSync(file, text, 'latin1');
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec getent ahosts "$2"', 'sh', file, name], { encoding: 'utf8', timeout: 10_000 });
+    return [...new Set(r.stdout.split('\n').filter((l) => /\bSTREAM\b/.test(l)).map((l) => l.split(/\s+/)[0]!))];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('glibc agrees: after the edit the resolver answers only the new address, whatever the blanks', { skip: process.getuid?.() === 0 ? false : 'needs root (unshare -m, mount --bind over /etc/hosts)' }, () => {
+  const files = [
+    `127.0.0.1 localhost\n10.0.0.1 ${NAME}\r\r\n`,
+    `127.0.0.1 localhost\n10.0.0.1\f${NAME}\vother\n`,
+    `127.0.0.1 localhost\r\n10.0.0.1 other\r${NAME}\r\r\n`,
+  ];
+  for (const before of files) {
+    assert.deepEqual(glibcLookup(before, NAME), ['10.0.0.1'], `premise: ${JSON.stringify(before)}`);
+    const after = editHosts(before, [NAME], '10.0.0.2');
+    assert.deepEqual(glibcLookup(after, NAME), ['10.0.0.2'], JSON.stringify(after));
+    if (before.includes('other')) assert.deepEqual(glibcLookup(after, 'other'), ['10.0.0.1'], JSON.stringify(after));
+  }
+});
+
 test('refuses a non-IP address rather than writing a name into the address column', () => {
   assert.throws(() => editHosts('', [NAME], 'redis2.example.com'), /not an IP address/);
 });
@@ -74,7 +113,8 @@ const OURS = ['redis-master.myservice.com', 'cache-master'];
 const OTHERS = ['localhost', 'app1', 'db.internal', 'ip6-localhost'];
 const ADDRESSES = ['127.0.0.1', '10.0.0.1', '10.0.0.2', '::1', 'fd00::1', 'fd00::2', '192.168.1.7'];
 
-const blank = fc.constantFrom(' ', '\t', '  ', ' \t');
+// Any C isspace byte separates fields (glibc); a '\r' never ends a line here, so it stays inside it.
+const blank = fc.constantFrom(' ', '\t', '  ', ' \t', '\f', '\v', ' \r', '\r\t');
 const name = fc.oneof(fc.constantFrom(...OURS, ...OTHERS), fc.constantFrom(...OURS).map((n) => n.toUpperCase()));
 const entryLine = fc
   .tuple(fc.constantFrom('', ' '), fc.constantFrom(...ADDRESSES), fc.array(fc.tuple(blank, name), { minLength: 1, maxLength: 4 }), fc.option(fc.constantFrom(' # note', '\t#x', '# 日本'), { nil: undefined }))
@@ -87,7 +127,7 @@ const target = fc.constantFrom('10.0.0.2', 'fd00::2', '10.0.0.9');
 const names = fc.subarray(OURS, { minLength: 1 });
 
 const mentionsOurs = (line: string, ours: readonly string[]) => {
-  const body = line.split('#')[0]!.trim().split(/[ \t]+/);
+  const body = line.split('#')[0]!.trim().split(/[ \t\r\f\v]+/);
   return body.slice(1).some((n) => ours.includes(n.toLowerCase()));
 };
 

@@ -30,12 +30,19 @@ interface Field {
   end: number;
 }
 
+/**
+ * What glibc's hosts parser takes for a blank: isspace() in the C locale, so a stray '\r' (a line
+ * ending in "\r\r\n"), '\f' and '\v' separate fields just as ' ' and '\t' do.
+ */
+const BLANK = /[ \t\r\f\v]/;
+const FIELD = /[^ \t\r\f\v]+/g;
+
 /** glibc ends a hosts entry at the first '#', wherever it is; the comment is kept as it was. */
 function fields(lineText: string): Field[] {
   const hash = lineText.indexOf('#');
   const body = hash === -1 ? lineText : lineText.slice(0, hash);
   const out: Field[] = [];
-  for (const m of body.matchAll(/[^ \t\f\v]+/g)) out.push({ value: m[0], start: m.index, end: m.index + m[0].length });
+  for (const m of body.matchAll(FIELD)) out.push({ value: m[0], start: m.index, end: m.index + m[0].length });
   return out;
 }
 
@@ -79,7 +86,7 @@ export function editHosts(text: string, names: readonly string[], address: strin
     let kept = line.text;
     for (const h of [...mine].reverse()) {
       let cut = h.start;
-      while (cut > 0 && /[ \t\f\v]/.test(kept[cut - 1]!)) cut--;
+      while (cut > 0 && BLANK.test(kept[cut - 1]!)) cut--;
       kept = kept.slice(0, cut) + kept.slice(h.end);
     }
     const eol = line.eol || defaultEol;
