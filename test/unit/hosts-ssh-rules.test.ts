@@ -56,6 +56,40 @@ test('host key: different → CHANGED with fingerprint; unknown → refused; rev
   assert.deepEqual(hostKeyPolicy(parseKnownHosts(`h ssh-rsa ${KEY_A}\n`), 'h', 22).algorithms, ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
 });
 
+test('known_hosts markers: only exactly @revoked and @cert-authority, one at most; a line with any other marker is ignored, never trusted', () => {
+  for (const marker of ['@REVOKED', '@revoke', '@Revoked', '@cert-Authority', '@', '@foo']) {
+    const keys = parseKnownHosts(`${marker} app1 ssh-ed25519 ${KEY_A}\n`);
+    const verdict = judgeHostKey(hostKeyPolicy(keys, 'app1', 22), blob(KEY_A), '/kh');
+    assert.equal(verdict.ok, false, `${marker}: the key must not be trusted`);
+    assert.match((verdict as { reason: string }).reason, /no host key for app1/, marker);
+  }
+  // Two markers: OpenSSH rejects the line (not "revoked", not trusted).
+  assert.equal(hostKeyPolicy(parseKnownHosts(`@revoked @cert-authority app1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22).keys.length, 0);
+  // Exactly @revoked: refused even though another line trusts the same key.
+  const revoked = parseKnownHosts(`app1 ssh-ed25519 ${KEY_A}\n@revoked app1 ssh-ed25519 ${KEY_A}\n`);
+  assert.match((judgeHostKey(hostKeyPolicy(revoked, 'app1', 22), blob(KEY_A), '/kh') as { reason: string }).reason, /@revoked/);
+  // A revoked key with a tab after the marker is still revoked.
+  assert.equal(judgeHostKey(hostKeyPolicy(parseKnownHosts(`@revoked\tapp1 ssh-ed25519 ${KEY_A}\napp1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22), blob(KEY_A), '/kh').ok, false);
+});
+
+test('known_hosts: host names match whatever their case in the config, hashed entries too (OpenSSH lowercases first)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kh-'));
+  try {
+    const file = join(dir, 'known_hosts');
+    // What ssh-keyscan and ssh write: the lowercased name, then hashed by ssh-keygen -H.
+    execFileSync('sh', ['-c', 'printf "%s\\n" "$1" "$2" > "$3"', 'sh', `app1.example.com ssh-ed25519 ${KEY_A}`, `[app2.example.com]:2222 ssh-ed25519 ${KEY_B}`, file]);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
+    const keys = parseKnownHosts(readFileSync(file, 'utf8'));
+    assert.deepEqual(judgeHostKey(hostKeyPolicy(keys, 'App1.Example.COM', 22), blob(KEY_A), file), { ok: true });
+    assert.deepEqual(judgeHostKey(hostKeyPolicy(keys, 'APP2.example.com', 2222), blob(KEY_B), file), { ok: true });
+    const target = parsePushTarget('App1.Example.COM:22')!;
+    assert.deepEqual(judgeHostKey(hostKeyPolicy(keys, target.host, target.port), blob(KEY_A), file), { ok: true });
+    assert.equal(target.label, 'App1.Example.COM:22', 'the label stays as written');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('fingerprint matches ssh-keygen -l', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fp-'));
   try {

@@ -20,7 +20,8 @@ export function knownHostsName(host: string, port: number): string {
 /**
  * Parse known_hosts text. Hashed names (`|1|salt|hmac`, HashKnownHosts yes), comma lists, `*`/`?`
  * wildcards and `!` negations are understood; `@cert-authority` lines are skipped (we do not
- * speak certificates, and must not mistake a CA key for a host key).
+ * speak certificates, and must not mistake a CA key for a host key), and so are lines with a marker
+ * OpenSSH does not know (`@REVOKED`, `@revoke`): it ignores them too.
  */
 export function parseKnownHosts(text: string): KnownHostKey[] {
   const keys: KnownHostKey[] = [];
@@ -28,9 +29,12 @@ export function parseKnownHosts(text: string): KnownHostKey[] {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
     const parts = line.split(/\s+/);
+    // As OpenSSH's check_markers(): exactly "@revoked" or "@cert-authority" (case matters), at most
+    // one; a line with any other marker is ignored — never trusted with the marker cut off.
     let marker: string | undefined;
     if (parts[0]!.startsWith('@')) marker = parts.shift();
-    if (marker === '@cert-authority') return;
+    if (marker !== undefined && marker !== '@revoked') return;
+    if (parts[0]?.startsWith('@')) return;
     const [hosts, keyType, base64] = parts;
     if (!hosts || !keyType || !base64) return;
     const blob = Buffer.from(base64, 'base64');
@@ -89,7 +93,9 @@ export interface HostKeyPolicy {
 }
 
 export function hostKeyPolicy(all: readonly KnownHostKey[], host: string, port: number): HostKeyPolicy {
-  const name = knownHostsName(host, port);
+  // OpenSSH lowercases the host name before looking it up; hashed entries (ssh-keyscan -H,
+  // HashKnownHosts) hold the HMAC of that lowercased name, so the case must match before hashing.
+  const name = knownHostsName(host.toLowerCase(), port);
   const keys = all.filter((k) => k.matches(name));
   const algorithms = [...new Set(keys.filter((k) => !k.revoked).flatMap((k) => ALGORITHMS_FOR_KEY[k.keyType] ?? [k.keyType]))];
   return { name, keys, algorithms };

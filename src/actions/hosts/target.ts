@@ -31,7 +31,8 @@ export function parsePushTarget(text: string): PushTarget | undefined {
     if (host.endsWith('.')) host = host.slice(0, -1);
   }
   if (port < 1 || port > 65535) return undefined;
-  return { label: text, host, port };
+  // Host names are case-insensitive; OpenSSH lowercases them (and looks them up in known_hosts so).
+  return { label: text, host: host.toLowerCase(), port };
 }
 
 /** rsync's remote spec: `user@host:path`, with an IPv6 host in brackets so its colons are not the separator. */
