@@ -4,6 +4,12 @@
 // most compilation (see scripts/build.mjs). CommonJS on purpose: Node 20's ESM loader adds
 // milliseconds to every start, and this file runs on Sentinel's failover path.
 // A cache from another Node version is rejected by V8 and the bundle is compiled as usual.
+// process.getBuiltinModule (Node 20.16) is how the bundle reaches node:dns and friends inside vm.Script.
+if (typeof process.getBuiltinModule !== 'function') {
+  require('node:fs').writeSync(2, `sentinel-hook: Node ${process.version} is too old: 20.16 or later is needed (set SENTINEL_HOOK_NODE to a newer node)\n`);
+  // 2, as for a missing node: a retry runs the same Node.
+  process.exit(2);
+}
 const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const { Module } = require('node:module');
 const { dirname, join } = require('node:path');

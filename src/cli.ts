@@ -161,10 +161,11 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     if (warning) io.err(`sentinel-hook: ${warning}`);
   };
   const stop = () => {
-    killAllChildren();
-    logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
-    if ('flushSync' in logger) logger.flushSync();
-    process.exit(EXIT.retry);
+    void killAllChildren().finally(() => {
+      logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
+      if ('flushSync' in logger) logger.flushSync();
+      process.exit(EXIT.retry);
+    });
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
   // startupMs: how long the process took to get here (Node itself, loading the bundle, config, logger).

@@ -24,8 +24,15 @@ export interface CommandRunner {
 
 const liveGroups = new Set<number>();
 
-/** Kill every child process group still running (our own deadline, SIGTERM from an operator). */
-export function killAllChildren(): void {
+/**
+ * End every child process group still running (SIGTERM from an operator): SIGTERM first, SIGKILL after
+ * a grace. SIGKILL alone would reach sudo but not what it runs as root: sudo relays TERM, it cannot
+ * relay KILL, and we may not signal a root process ourselves.
+ */
+export async function killAllChildren(): Promise<void> {
+  if (liveGroups.size === 0) return;
+  for (const pgid of liveGroups) killGroup(pgid, 'SIGTERM');
+  await new Promise((r) => setTimeout(r, TERM_GRACE_MS));
   for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
 }
 

@@ -65,8 +65,6 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   if (!sentinels) return skipped('needs "sentinels" to tell whether this host is the master');
   const { askSentinel, readSecret } = await import('../sentinel/stale.ts');
   const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
-  // Read once; the commands we start have no business with it.
-  if (sentinels.password && 'env' in sentinels.password) delete deps.env[sentinels.password.env];
   const ask = deps.askSentinel ?? askSentinel;
   const answers = await Promise.all(sentinels.addresses.map((address) => ask(address, master, sentinels, password)));
   const local = deps.localAddresses();
@@ -98,11 +96,16 @@ export async function notifyCommand(type: string, description: string, path: str
   if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
   logger.info({ eventType: event.type, description: event.description }, 'sentinel event');
   const deps = systemDeps(logger);
+  // The commands we start (reannounce's, the user's notify entries) have no business with the
+  // Sentinels' password: only the reannounce check sees it, from a copy of the environment.
+  const ownEnv = { ...deps.env };
+  const secret = config.sentinels?.password;
+  if (secret && 'env' in secret) delete deps.env[secret.env];
   const deadline = AbortSignal.timeout(config.deadline);
   const started = performance.now();
   let plans: ActionPlan[];
   try {
-    plans = [...(await planReannounces(event, config, deps, deadline)), ...planNotify(event, config, deps.which)];
+    plans = [...(await planReannounces(event, config, { ...deps, env: ownEnv }, deadline)), ...planNotify(event, config, deps.which)];
   } catch (err) {
     logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
     throw err;

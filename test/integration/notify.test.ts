@@ -1,0 +1,41 @@
+// `sentinel-hook notify` (Sentinel's notification-script), the built CLI: the user's notify commands
+// get the event, never the variable that holds the Sentinels' password.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+
+test('notify: the user command runs with the event, and without the Sentinels\' password variable', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-notify-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const seen = join(dir, 'seen');
+  const config = join(dir, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      log: { file: join(dir, 'hook.log') },
+      lockDir: dir,
+      // Nothing listens there: only the variable matters for this test.
+      sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
+      masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
+      // A test's own shell line, to write down what the command received.
+      notify: [{ run: ['/bin/sh', '-c', `env > ${seen}; echo "args: $1 $2" >> ${seen}`, 'sh', '{eventType}', '{master}'] }],
+    }),
+    { mode: 0o600 },
+  );
+  const r = spawnSync(process.execPath, [BIN, '--config', config, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
+    env: { PATH: '/usr/bin:/bin', SENTINEL_PASSWORD: 'hunter2-not-for-children' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const text = readFileSync(seen, 'utf8');
+  assert.match(text, /^args: \+switch-master mymaster$/m);
+  assert.match(text, /^SENTINEL_HOOK_EVENT_TYPE=\+switch-master$/m);
+  assert.doesNotMatch(text, /SENTINEL_PASSWORD|hunter2/);
+  assert.doesNotMatch(readFileSync(join(dir, 'hook.log'), 'utf8'), /hunter2/);
+});

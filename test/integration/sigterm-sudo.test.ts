@@ -1,0 +1,79 @@
+// An operator's SIGTERM to a hook run whose command runs as root through sudo: the root command must
+// end too. SIGKILL to its process group reaches sudo but not what sudo started (sudo relays TERM, not
+// KILL, and redis may not signal a root process): before the fix, `sleep` went on as an orphan of init.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { BIN, createNetns, installSudoers, preflight, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
+
+// An argv no other process on this machine is likely to have.
+const SLEEP = ['/usr/bin/sleep', '37.25'];
+
+let env: Netns;
+let config: string;
+const strays: number[] = [];
+
+before(() => {
+  preflight();
+  env = createNetns('shterm');
+  config = writeConfig(env, [{ type: 'exec', run: SLEEP, privilege: 'sudo', timeout: '25s' }]);
+  installSudoers(env, config);
+});
+
+after(() => {
+  for (const pid of strays) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (env) teardown(env);
+});
+
+function pidsRunning(argv: string[]): number[] {
+  const want = `${argv.join('\0')}\0`;
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1') === want) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (let i = 0; i < 1000 && Date.now() < end; i++) {
+    const v = probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+test('SIGTERM to the hook while sudo runs its command as root: exit 1, and the root command is gone too', async () => {
+  assert.deepEqual(pidsRunning(SLEEP), [], 'precondition: no such sleep running');
+  // setpriv execs (runuser would fork): the pid we signal is the hook's own.
+  const hook = spawn(
+    'ip',
+    ['netns', 'exec', env.ns, 'setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, BIN, '--config', config, 'mymaster', 'leader', 'start', '10.213.7.1', '6379', '10.213.7.5', '6379'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  hook.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => hook.once('close', (code) => resolve(code)));
+  const root = await until('sleep to run as root under sudo', () => {
+    const pid = pidsRunning(SLEEP).find((p) => /^Uid:\s+0\s/m.test(readFileSync(`/proc/${p}/status`, 'utf8')));
+    return pid;
+  }, 15_000);
+  strays.push(root);
+  hook.kill('SIGTERM');
+  const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+  assert.equal(code, 1, `hook exit (stderr: ${stderr})`);
+  await until('the root sleep to end', () => (pidsRunning(SLEEP).length === 0 ? true : undefined), 5000);
+});
