@@ -2,7 +2,8 @@
 // root: sshd needs it, and each server lives in its own mount namespace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { startSshLab, type SshLab } from '../support/sshd.ts';
 import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
@@ -113,6 +114,74 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     assert.deepEqual(targetRows(again).map((r) => r.status), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
     // Put every server back on its own file for the tests that follow.
     lab.servers.forEach((s, i) => writeFileSync(s.hostsFile, original(i)));
+  });
+
+  test('transport rsync: an "after" that fails stays owed although the retry in the same run finds the file identical; the next run runs it', async () => {
+    const server = lab.servers[0]!;
+    const source = join(lab.dir, 'cluster-hosts-owed');
+    const marker = `${server.hostsFile}.sentinel-hook.after-pending`;
+    writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });
+    const config = (after: string[]) => writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 1, after }, { file: source }));
+    const failing = await runHook(config(['/bin/sh', '-c', 'exit 3']), '10.9.9.5');
+    // The retry's rsync finds the file identical: it must not pass for "done".
+    assert.equal(failing.code, 1, failing.stdout);
+    const row = targetRows(failing).find((r) => r.target === server.label)!;
+    assert.equal(row.status, 'failed');
+    assert.match(row.reason ?? '', /"after" exited 3/);
+    assert.equal(readFileSync(server.hostsFile, 'utf8'), `127.0.0.1 localhost\n10.9.9.5 ${NAME}\n`, 'the file itself changed');
+    assert.equal(existsSync(marker), true, 'owed marker left on the target');
+
+    const out = join(lab.dir, 'remote', 'rsync-owed-out');
+    const retry = await runHook(config(['/usr/bin/touch', out]), '10.9.9.5');
+    assert.equal(retry.code, 0, retry.stderr + retry.stdout);
+    assert.deepEqual(targetRows(retry).map((r) => r.status), ['unchanged', 'unchanged']);
+    assert.equal(existsSync(join(server.dir, 'rsync-owed-out')), true, 'the owed "after" ran');
+    assert.equal(existsSync(marker), false);
+    rmSync(join(server.dir, 'rsync-owed-out'));
+    const third = await runHook(config(['/usr/bin/touch', out]), '10.9.9.5');
+    assert.equal(third.code, 0, third.stderr + third.stdout);
+    assert.equal(existsSync(join(server.dir, 'rsync-owed-out')), false, 'nothing owed any more');
+    writeFileSync(server.hostsFile, original(0));
+  });
+
+  test('transport ssh: when the owed marker cannot be created, a failed "after" still fails the run although the retry finds the file right', async () => {
+    const server = lab.servers[0]!;
+    const marker = `${server.hostsFile}.sentinel-hook.after-pending`;
+    // Stands for a directory the push user may not write: creating the marker fails.
+    symlinkSync('/nonexistent-dir/marker', marker);
+    try {
+      const config = writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1, after: ['/bin/sh', '-c', 'exit 3'] }));
+      const run = await runHook(config, '10.9.9.8');
+      assert.equal(run.code, 1, run.stdout);
+      const [row] = targetRows(run);
+      assert.equal(row!.status, 'failed');
+      assert.match(row!.reason ?? '', /"after" exited 3.*no marker/);
+      assert.equal(readFileSync(server.hostsFile, 'utf8'), pointingAt(0, '10.9.9.8'));
+      const out = join(lab.dir, 'remote', 'marker-less-out');
+      // Same run shape, "after" now works: the retry in the run runs it and the run succeeds.
+      writeFileSync(server.hostsFile, original(0));
+      const ok = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1, after: ['/usr/bin/touch', out] })), '10.9.9.8');
+      assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+      assert.equal(existsSync(join(server.dir, 'marker-less-out')), true);
+      rmSync(join(server.dir, 'marker-less-out'));
+    } finally {
+      if (lstatSync(marker, { throwIfNoEntry: false })) rmSync(marker);
+      writeFileSync(server.hostsFile, original(0));
+    }
+  });
+
+  test('a known_hosts line with a marker OpenSSH does not know (@REVOKED) is ignored, not trusted: refused like OpenSSH, nothing written', async () => {
+    const server = lab.servers[0]!;
+    const knownHostsFile = join(lab.dir, 'known_hosts_bad_marker');
+    writeFileSync(knownHostsFile, `@REVOKED [127.0.0.1]:${server.port} ${server.hostKeyPub}\n`);
+    // The premise, from OpenSSH itself: it refuses this host with this file.
+    const openssh = spawnSync('ssh', ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHostsFile}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-i', lab.identityFile, '-p', String(server.port), 'root@127.0.0.1', 'true'], { encoding: 'utf8', timeout: 15_000 });
+    assert.notEqual(openssh.status, 0, 'OpenSSH accepted the key');
+    const before = readFileSync(server.hostsFile, 'utf8');
+    const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], knownHostsFile })), '10.9.9.9');
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(targetRows(run)[0]!.reason ?? '', /no host key for \[127\.0\.0\.1\]:\d+ in .*known_hosts_bad_marker; refused/);
+    assert.equal(readFileSync(server.hostsFile, 'utf8'), before);
   });
 
   test('a changed host key is refused with a clear line and nothing is written there (ssh and rsync)', async () => {

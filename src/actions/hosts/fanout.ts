@@ -22,6 +22,15 @@ export interface FanOutLimits {
   signal: AbortSignal;
 }
 
+/**
+ * What one target's attempts in this run share. `afterOwed`: this run changed the file and its
+ * `after` has not succeeded since — a retry that finds the file right must run it all the same, and
+ * the target is not done (the run exits 1) until it has.
+ */
+export interface TargetState {
+  afterOwed: boolean;
+}
+
 /** Pause between attempts: short, the whole run has under a minute. */
 const RETRY_PAUSE_MS = 200;
 /** An attempt with less time than this left cannot even finish a key exchange: do not start it. */
@@ -35,7 +44,7 @@ const MIN_ATTEMPT_MS = 100;
 export async function fanOut<T extends { label: string }>(
   targets: readonly T[],
   limits: FanOutLimits,
-  attempt: (target: T, timeoutMs: number) => Promise<AttemptOutcome>,
+  attempt: (target: T, timeoutMs: number, state: TargetState) => Promise<AttemptOutcome>,
   onResult?: (result: TargetResult) => void,
 ): Promise<TargetResult[]> {
   const results: TargetResult[] = new Array(targets.length);
@@ -53,7 +62,8 @@ export async function fanOut<T extends { label: string }>(
   return results;
 }
 
-async function tryTarget<T extends { label: string }>(target: T, limits: FanOutLimits, attempt: (target: T, timeoutMs: number) => Promise<AttemptOutcome>): Promise<TargetResult> {
+async function tryTarget<T extends { label: string }>(target: T, limits: FanOutLimits, attempt: (target: T, timeoutMs: number, state: TargetState) => Promise<AttemptOutcome>): Promise<TargetResult> {
+  const state: TargetState = { afterOwed: false };
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
   let lastError = 'not attempted: the run deadline had passed';
@@ -63,7 +73,9 @@ async function tryTarget<T extends { label: string }>(target: T, limits: FanOutL
     if (limits.signal.aborted || timeoutMs < MIN_ATTEMPT_MS) break;
     attempts++;
     try {
-      const outcome = await attempt(target, timeoutMs);
+      const outcome = await attempt(target, timeoutMs, state);
+      // Never let a later "unchanged" stand for an earlier failed "after".
+      if (state.afterOwed) throw new Error('the file changed in this run, but its "after" has not succeeded since (still owed)');
       return { target: target.label, status: outcome.status, attempts, ms: took(), ...(outcome.method ? { method: outcome.method } : {}), ...(outcome.note ? { reason: outcome.note } : {}) };
     } catch (err) {
       lastError = (err as Error).message;

@@ -1,6 +1,7 @@
 import type { CommandResult, CommandRunner } from '../../runner.ts';
-import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
-import { remoteCommand, rsyncDestination, type PushTarget } from './target.ts';
+import type { TargetState } from './fanout.ts';
+import { AFTER_PENDING_SUFFIX, PermanentTargetError, type AttemptOutcome } from './ssh.ts';
+import { remoteCommand, rsyncDestination, shellQuote, type PushTarget } from './target.ts';
 import { BACKUP_SUFFIX } from './localfile.ts';
 
 export interface RsyncSettings {
@@ -52,8 +53,23 @@ export function rsyncArgv(s: RsyncSettings, target: PushTarget, timeoutMs: numbe
   ];
 }
 
-export function afterArgv(s: RsyncSettings, target: PushTarget, timeoutMs: number, after: readonly string[]): string[] {
-  return [s.ssh, ...sshOptions(s, target.port, timeoutMs), '--', `${s.user}@${target.host}`, remoteCommand(after)];
+/** ssh running one remote shell command (see afterScript), with the same host-key rules as rsync's. */
+export function afterArgv(s: RsyncSettings, target: PushTarget, timeoutMs: number, command: string): string[] {
+  return [s.ssh, ...sshOptions(s, target.port, timeoutMs), '--', `${s.user}@${target.host}`, command];
+}
+
+/**
+ * The remote shell command that runs `after` with the same owed-marker as transport ssh
+ * (`<remotePath>.sentinel-hook.after-pending`): `owed` — the file changed (now or in an earlier
+ * attempt of this run): create the marker, run `after`, remove the marker once it succeeded; a
+ * failure or a kill leaves it for the next run. Otherwise run `after` only if the marker is there
+ * (an earlier run's change whose `after` failed or was killed). The exit status is `after`'s.
+ */
+export function afterScript(s: Pick<RsyncSettings, 'remotePath'>, after: readonly string[], owed: boolean): string {
+  const marker = shellQuote(`${s.remotePath}${AFTER_PENDING_SUFFIX}`);
+  // A subshell: a failed redirection on ':' (a special built-in) would end a POSIX shell.
+  const runAndClear = `${remoteCommand(after)} && { rm -f ${marker} 2>/dev/null; true; }`;
+  return owed ? `(umask 077; : > ${marker}) 2>/dev/null; ${runAndClear}` : `if [ -e ${marker} ]; then ${runAndClear}; fi`;
 }
 
 /** ssh's own words for a refused host key: no retry in this run will change them. */
@@ -63,17 +79,25 @@ function hostKeyFailure(stderr: string): string | undefined {
   return undefined;
 }
 
-export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s: RsyncSettings, timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
+export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s: RsyncSettings, timeoutMs: number, signal: AbortSignal, state: TargetState = { afterOwed: false }): Promise<AttemptOutcome> {
   const result = await runner.run(rsyncArgv(s, target, timeoutMs), { timeoutMs, signal });
   if (result.exitCode !== 0) throw classify('rsync', result, s.knownHostsFile, timeoutMs);
   // Itemized "<f…" means the file was sent; nothing itemized means it was already identical.
   const changed = /^[<>]f/m.test(result.stdout);
-  if (!changed) return { status: 'unchanged' };
-  if (s.after) {
-    const r = await runner.run(afterArgv(s, target, timeoutMs, s.after), { timeoutMs, signal });
-    if (r.exitCode !== 0) throw new Error(`file changed, but "after" ${r.exitCode === undefined ? 'did not finish' : `exited ${r.exitCode}`}`);
+  const outcome: AttemptOutcome = changed ? { status: 'changed', method: 'rename' } : { status: 'unchanged' };
+  if (!s.after) return outcome;
+  // Owed from the change until it succeeds: a retry in this run finds the file identical and must
+  // run it all the same; the remote marker carries it to the next run. With `after` set, a target
+  // already right costs this second connection too (to look for an earlier run's marker).
+  if (changed) state.afterOwed = true;
+  const owed = state.afterOwed;
+  const r = await runner.run(afterArgv(s, target, timeoutMs, afterScript(s, s.after, owed)), { timeoutMs, signal });
+  if (r.exitCode !== 0) {
+    const what = r.exitCode === undefined ? 'did not finish' : `exited ${r.exitCode}`;
+    throw new Error(owed ? `file changed, but "after" ${what} (owed: a retry runs it again)` : `"after" owed by an earlier run's change ${what} (a retry runs it again)`);
   }
-  return { status: 'changed', method: 'rename' };
+  state.afterOwed = false;
+  return outcome;
 }
 
 function classify(program: string, r: CommandResult, knownHostsFile: string, timeoutMs: number): Error {

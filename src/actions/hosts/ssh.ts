@@ -5,6 +5,7 @@ import { editHosts } from './edit.ts';
 import { hostKeyPolicy, judgeHostKey, unknownHostReason, type KnownHostKey } from './knownhosts.ts';
 import { BACKUP_SUFFIX } from './localfile.ts';
 import { remoteCommand, type PushTarget } from './target.ts';
+import type { TargetState } from './fanout.ts';
 
 /** What one successful attempt did to one target. */
 export interface AttemptOutcome {
@@ -52,7 +53,7 @@ const SFTP_PERMISSION_DENIED = 3;
  * atomically and run `after`. Bounded by `timeoutMs` and the run's signal; the connection is
  * destroyed on either, which leaves the remote file old or new (see writeRemote).
  */
-export async function pushOverSsh(target: PushTarget, settings: SshPushSettings, timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
+export async function pushOverSsh(target: PushTarget, settings: SshPushSettings, timeoutMs: number, signal: AbortSignal, state: TargetState = { afterOwed: false }): Promise<AttemptOutcome> {
   const policy = hostKeyPolicy(settings.knownHosts, target.host, target.port);
   if (policy.keys.length === 0) throw new PermanentTargetError(unknownHostReason(policy.name, settings.knownHostsFile));
   const { Client } = await loadSsh2();
@@ -122,23 +123,39 @@ export async function pushOverSsh(target: PushTarget, settings: SshPushSettings,
     // latin1 maps bytes to characters one to one: the file comes back byte for byte whatever its encoding.
     const oldText = before.toString('latin1');
     const newText = editHosts(oldText, settings.names, settings.address);
+    let markerProblem: string | undefined;
     const runAfter = async (after: readonly string[]) => {
       phase = 'running after';
       const code = await execRemote(client, remoteCommand(after));
-      if (code !== 0) throw new Error(`file changed, but "after" exited ${code} (a retry runs it again)`);
+      if (code !== 0) {
+        const owedHow = markerProblem ? `no marker ${pending} (${markerProblem}): only a retry within this run knows it is owed` : 'a retry runs it again';
+        throw new Error(`file changed, but "after" exited ${code} (${owedHow})`);
+      }
+      state.afterOwed = false;
       await sftpDone((cb) => sftp.unlink(pending, cb)).catch(() => undefined);
     };
     if (newText === oldText) {
-      // Correct already, but an earlier run changed it and its "after" failed or was killed: owe it still.
-      if (settings.after && (await afterOwed)) await runAfter(settings.after);
+      // Correct already, but this run (an earlier attempt) or an earlier run changed it and its
+      // "after" failed or was killed: owe it still.
+      if (settings.after && state.afterOwed && !(await afterOwed)) markerProblem = 'it could not be created earlier in this run';
+      if (settings.after && (state.afterOwed || (await afterOwed))) await runAfter(settings.after);
       return { status: 'unchanged' };
     }
     phase = `writing ${settings.remotePath}`;
-    const [method] = await Promise.all([
-      writeRemote(sftp, settings.remotePath, before, Buffer.from(newText, 'latin1'), attrs),
-      // Marks "after" as owed until it succeeds: the retry then finds the file correct and would skip it.
-      settings.after ? sftpCall<Buffer>((cb) => sftp.open(pending, 'w', { mode: 0o600 }, cb)).then((h) => sftpDone((cb) => sftp.close(h, cb)), () => undefined) : undefined,
-    ]);
+    // "after" is owed from here on until it succeeds: in this run (a retry would find the file right
+    // and skip it), and across runs through the marker. The marker's open goes out before any write
+    // of the file, and sftp-server handles requests in order, so it exists before the file changes.
+    if (settings.after) state.afterOwed = true;
+    const marker = settings.after
+      ? sftpCall<Buffer>((cb) => sftp.open(pending, 'w', { mode: 0o600 }, cb)).then(
+          (h) => sftpDone((cb) => sftp.close(h, cb)).catch(() => undefined),
+          (err: Error) => {
+            markerProblem = `it could not be created: ${err.message}`;
+          },
+        )
+      : undefined;
+    const method = await writeRemote(sftp, settings.remotePath, before, Buffer.from(newText, 'latin1'), attrs);
+    await marker;
     if (settings.after) await runAfter(settings.after);
     return { status: 'changed', method };
   };
