@@ -18,7 +18,8 @@ export interface HookDeps {
   env: NodeJS.ProcessEnv;
   uid: number;
   localAddresses(): Set<string>;
-  resolve(host: string): Promise<string[]>;
+  /** A host name's addresses; `signal` aborts at the run's deadline (the lookup must stop then). */
+  resolve(host: string, signal?: AbortSignal): Promise<string[]>;
   which(program: string): string | undefined;
   readFile(path: string): Buffer | undefined;
   askSentinel?: AskSentinel;
@@ -49,10 +50,35 @@ export function matchesWhen(when: When, event: FailoverEvent, ctx: Pick<ObserveC
   return undefined;
 }
 
-async function resolveAll(host: string, deps: HookDeps): Promise<string[]> {
+/**
+ * Settles as `work` does, or rejects with `late()` as soon as `signal` aborts, whichever comes first;
+ * leaves no listener behind. What `work` still holds is its own business: it gets the same signal.
+ */
+export function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, late: () => Error): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(late());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(late());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function resolveAll(host: string, deps: HookDeps, signal: AbortSignal): Promise<string[]> {
   if (isIpAddress(host)) return [canonicalIp(host)];
   try {
-    const addresses = await deps.resolve(host);
+    const addresses = await beforeDeadline(deps.resolve(host, signal), signal, () => new Error("no answer before the run's deadline"));
     if (addresses.length === 0) throw new Error('no addresses');
     return addresses.map(canonicalIp);
   } catch (err) {
@@ -60,14 +86,17 @@ async function resolveAll(host: string, deps: HookDeps): Promise<string[]> {
   }
 }
 
-/** Observe and plan every action that applies to this run; changes nothing. */
-export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
+/**
+ * Observe and plan every action that applies to this run; changes nothing.
+ * `toAddresses`: the to-ip's addresses when the caller has resolved them already (one lookup per run).
+ */
+export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: { toAddresses?: string[] } = {}): Promise<ActionPlan[]> {
   const actions = actionsFor(config, event.master);
   const [toAddresses, fromAddresses] = await Promise.all([
-    resolveAll(event.toIp, deps),
+    known.toAddresses ?? resolveAll(event.toIp, deps, signal),
     // The old master's name may be gone from DNS (a replaced host or pod): it only decides
     // `when.host: old-master`, so an unresolvable from-ip means "not this host", not a failed run.
-    resolveAll(event.fromIp, deps).catch((err: Error) => {
+    resolveAll(event.fromIp, deps, signal).catch((err: Error) => {
       deps.logger.warn({ fromIp: event.fromIp, error: err.message }, 'from-ip does not resolve; treated as not this host');
       return [];
     }),
@@ -117,15 +146,20 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
     try {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       let freshness: Freshness | undefined;
+      let toAddresses: string[] | undefined;
       if (config.sentinels) {
-        const toAddresses = await resolveAll(event.toIp, deps);
+        toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
         // Loaded only when configured: node:net is a noticeable part of a cold start.
         const { checkFreshness } = await import('./sentinel/stale.ts');
         freshness = await checkFreshness(event, toAddresses, config.sentinels, deps.env, {
           ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+          resolve: (host, signal) => deps.resolve(host, signal),
           signal: deadline.signal,
         });
         log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+        if (deadline.signal.aborted) {
+          throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`, 'check that the Sentinels answer; Sentinel will retry');
+        }
         // Read once; the commands we start have no business with the Sentinels' password.
         const secret = config.sentinels.password;
         if (secret && 'env' in secret) delete deps.env[secret.env];
@@ -136,7 +170,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
       }
 
-      const plans = await planEvent(event, config, deps, deadline.signal);
+      const plans = await planEvent(event, config, deps, deadline.signal, toAddresses ? { toAddresses } : {});
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
       for (const p of plans) for (const warning of p.warnings ?? []) log.warn({ action: p.action, warning }, 'host set-up to fix');
       const base = { ...(freshness ? { freshness } : {}), plans };

@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { createRunner, whichSystem } from './runner.ts';
+import { createRunner, whichSystem, type CommandRunner } from './runner.ts';
 import type { HookDeps } from './orchestrator.ts';
 import type { Logger } from './log.ts';
 import { canonicalIp } from './values.ts';
@@ -25,17 +25,14 @@ export function isExecutable(path: string): boolean {
 
 /** The real system, for the CLI. */
 export function systemDeps(logger: Logger): HookDeps {
+  const runner = createRunner();
   return {
-    runner: createRunner(),
+    runner,
     logger,
     env: process.env,
     uid: process.getuid?.() ?? 0,
     localAddresses,
-    resolve: async (host) => {
-      // getBuiltinModule, not import(): the bundle runs inside vm.Script, where import() has no loader.
-      const { lookup } = process.getBuiltinModule('node:dns').promises;
-      return (await lookup(host, { all: true })).map((a) => a.address);
-    },
+    resolve: (host, signal) => resolveHost(host, runner, signal),
     which: (program) => whichSystem(program, isExecutable),
     readFile: (path) => {
       try {
@@ -45,4 +42,28 @@ export function systemDeps(logger: Logger): HookDeps {
       }
     },
   };
+}
+
+/** Without a deadline of its own (the notify path), a lookup still ends. */
+const LOOKUP_TIMEOUT_MS = 10_000;
+
+/**
+ * A host name's addresses as getaddrinfo sees them (/etc/hosts, then DNS, per nsswitch.conf), asked
+ * through `getent ahosts` in a child process: a lookup inside Node runs on a libuv thread that
+ * cannot be cancelled, and keeps the process alive until the resolver gives up (timeout × attempts
+ * × nameservers × search domains: past Sentinel's SIGKILL with Debian's defaults), long after our
+ * deadline. A child is killed at the deadline like any other command. Without getent, dns.lookup.
+ */
+export async function resolveHost(host: string, runner: CommandRunner, signal?: AbortSignal, timeoutMs = LOOKUP_TIMEOUT_MS): Promise<string[]> {
+  const getent = whichSystem('getent', isExecutable);
+  if (!getent) {
+    // getBuiltinModule, not import(): the bundle runs inside vm.Script, where import() has no loader.
+    const { lookup } = process.getBuiltinModule('node:dns').promises;
+    return (await lookup(host, { all: true })).map((a) => a.address);
+  }
+  const r = await runner.run([getent, 'ahosts', '--', host], { timeoutMs, ...(signal ? { signal } : {}) });
+  if (r.exitCode === 0) return [...new Set(r.stdout.split('\n').map((line) => line.split(/\s+/)[0]!).filter(Boolean))];
+  if (r.exitCode === 2) throw new Error(`no such host (getaddrinfo: not found)`);
+  if (r.timedOut) throw new Error(signal?.aborted ? "no answer before the run's deadline" : `no answer within ${timeoutMs} ms`);
+  throw new Error(`${getent} ahosts failed: ${r.spawnError ?? (r.exitCode === undefined ? `killed by ${r.signal}` : `exit ${r.exitCode}`)}${r.stderr ? `: ${r.stderr.split('\n').at(-1)}` : ''}`);
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
@@ -14,37 +14,77 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
 /**
  * Sentinel runs the hook with its own privileges (often root, or a user with sudo rules):
  * whoever can write the config decides what runs, so only its owner may, and only root or us may own it.
+ * The same goes for every directory above it: whoever may write one (or owns it, and so may chmod it)
+ * can put another file in its place. The file is opened once, checked through that descriptor and read
+ * from it, so it cannot be swapped between the check and the read.
  */
-export function checkConfigOwnership(path: string, uid: number): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
+export function readConfigFile(path: string, uid: number): string {
+  const fail = (err: unknown): never => {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      code === 'ENOENT' ? `config file ${path} not found` : `cannot read config file ${path}: ${code}`,
+      code === 'ENOENT' ? `config file ${path} not found` : `cannot read config file ${path}: ${code ?? (err as Error).message}`,
       'pass --config FILE or set SENTINEL_HOOK_CONFIG',
     );
+  };
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    return fail(err);
   }
-  if (!st.isFile()) throw new ConfigError(`config ${path} is not a regular file`);
-  if (st.uid !== 0 && st.uid !== uid) {
-    throw new ConfigError(`config file ${path} is owned by uid ${st.uid}, not root or the running user (uid ${uid})`, `chown root ${path}`);
+  const shown = real === path ? path : `${path} (${real})`;
+  checkAncestors(real, shown, uid);
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a symlink put in place since realpath is refused (ELOOP), not followed.
+    // O_NONBLOCK: a FIFO must not hang the run; fstat refuses it below.
+    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    return fail(err);
   }
-  if (st.mode & 0o022) {
-    throw new ConfigError(`config file ${path} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)})`, `chmod go-w ${path}`);
-  }
-  // Whoever may write the directory may replace the file; a sticky directory (/tmp) forbids that.
-  const dir = dirname(path);
-  const dst = statSync(dir);
-  if (dst.mode & 0o022 && !(dst.mode & 0o1000)) {
-    throw new ConfigError(`config directory ${dir} is writable by users other than its owner (mode ${(dst.mode & 0o777).toString(8)}): they could replace ${path}`, `chmod go-w ${dir}`);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ConfigError(`config ${shown} is not a regular file`);
+    if (st.uid !== 0 && st.uid !== uid) {
+      throw new ConfigError(`config file ${shown} is owned by uid ${st.uid}, not root or the running user (uid ${uid})`, `chown root ${real}`);
+    }
+    if (st.mode & 0o022) {
+      throw new ConfigError(`config file ${shown} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)})`, `chmod go-w ${real}`);
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
+/** Every directory from the file's up to /: owned by root or us, writable by nobody else unless sticky (/tmp). */
+function checkAncestors(real: string, shown: string, uid: number): void {
+  for (let dir = dirname(real); ; dir = dirname(dir)) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch (err) {
+      throw new ConfigError(`cannot check config directory ${dir}: ${(err as NodeJS.ErrnoException).code}`, 'pass --config FILE or set SENTINEL_HOOK_CONFIG');
+    }
+    if (!st.isDirectory()) throw new ConfigError(`config directory ${dir} changed while being checked (not a directory any more)`, 'run again');
+    if (st.uid !== 0 && st.uid !== uid) {
+      throw new ConfigError(`config directory ${dir} is owned by uid ${st.uid}, not root or the running user (uid ${uid}): its owner could replace ${shown}`, `chown root ${dir}, or move the config to a directory root owns`);
+    }
+    // Whoever may write the directory may replace the file; a sticky directory (/tmp) forbids that.
+    if (st.mode & 0o022 && !(st.mode & 0o1000)) {
+      throw new ConfigError(`config directory ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`, `chmod go-w ${dir}`);
+    }
+    if (dir === dirname(dir)) return;
+  }
+}
+
+/** The checks of readConfigFile alone (for callers that only validate). */
+export function checkConfigOwnership(path: string, uid: number): void {
+  readConfigFile(path, uid);
+}
+
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
-  checkConfigOwnership(path, uid);
-  const text = readFileSync(path, 'utf8');
-  return parseConfigText(text, path);
+  return parseConfigText(readConfigFile(path, uid), path);
 }
 
 export async function parseConfigText(text: string, path: string): Promise<HookConfig> {

@@ -51,21 +51,29 @@ export function decodeReply(buf: Buffer, offset = 0): { value: RespValue; next: 
 }
 
 /**
- * Send a few commands on one connection and collect one reply each, all within `timeoutMs`.
+ * Send a few commands on one connection and collect one reply each, all within `timeoutMs`, or
+ * until `signal` aborts (the run's deadline); the socket is closed either way.
  * Small on purpose: the hook only ever asks Sentinels two questions.
  */
-export function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number): Promise<RespValue[]> {
+export function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number, signal?: AbortSignal): Promise<RespValue[]> {
   return new Promise((resolve, reject) => {
     let socket: Socket | undefined;
     let buf = Buffer.alloc(0);
     const replies: RespValue[] = [];
+    let settled = false;
     const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket?.destroy();
       if (err) reject(err);
       else resolve(replies);
     };
+    const onAbort = () => finish(new Error("no answer before the run's deadline"));
     const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket = connect({ host, port });
     socket.setNoDelay(true);
     socket.on('connect', () => socket!.write(Buffer.concat(commands.map(encodeCommand))));

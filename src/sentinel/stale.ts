@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
 import type { SecretRef } from '../config/common.ts';
-import { canonicalIp } from '../values.ts';
+import { canonicalIp, isIpAddress } from '../values.ts';
 import { RespError, sendCommands, type RespValue } from './resp.ts';
 
 export interface SentinelsConfig {
@@ -25,7 +25,14 @@ export type Freshness =
   /** No Sentinel could be asked: act on the arguments, as Sentinel itself decided. */
   | { verdict: 'unknown'; answers: SentinelAnswer[] };
 
-export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig, password: string | undefined) => Promise<SentinelAnswer>;
+export interface AskOptions {
+  /** Aborted when this question's time is up (its `timeout`, or the run's deadline): stop, close, end children. */
+  signal?: AbortSignal;
+  /** How to resolve a Sentinel's host name (killable at `signal`); else the socket's own lookup. */
+  resolve?: (host: string, signal?: AbortSignal) => Promise<string[]>;
+}
+
+export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig, password: string | undefined, opts?: AskOptions) => Promise<SentinelAnswer>;
 
 export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
@@ -45,13 +52,23 @@ export function splitAddress(address: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port: Number(m[3]) };
 }
 
-export const askSentinel: AskSentinel = async (address, master, cfg, password) => {
+export const askSentinel: AskSentinel = async (address, master, cfg, password, opts = {}) => {
   const { host, port } = splitAddress(address);
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
   commands.push(['SENTINEL', 'get-master-addr-by-name', master]);
+  let target = host;
+  if (opts.resolve && !isIpAddress(host)) {
+    try {
+      const [first] = await opts.resolve(host, opts.signal);
+      if (first === undefined) return { address, error: `${host} resolves to no address` };
+      target = first;
+    } catch (err) {
+      return { address, error: `cannot resolve ${host}: ${(err as Error).message}` };
+    }
+  }
   try {
-    const replies = await sendCommands(host, port, commands, cfg.timeout);
+    const replies = await sendCommands(target, port, commands, cfg.timeout, opts.signal);
     // Never echo what AUTH said back verbatim beyond its error text; it does not contain the secret.
     const failed = replies.find((r): r is RespError => r instanceof RespError);
     if (failed) return { address, error: failed.message };
@@ -69,32 +86,93 @@ function names(answer: SentinelAnswer, event: FailoverEvent, toAddresses: Readon
   return answer.master.port === event.toPort && (ip === event.toIp || toAddresses.has(canonicalIp(ip)));
 }
 
+/** A question's own timeout wins over ours when both are due: its message says more. */
+const ASK_GRACE_MS = 50;
+
 /**
  * Is this event still the current configuration? One Sentinel naming the to-ip is enough: the
  * Sentinel that ran us switched before calling, the others follow within seconds, so a majority
  * vote would drop fresh events. Asked again for up to `settle` while nobody names it yet.
+ * Every question ends within its `timeout` or at the run's deadline (`signal`), whatever `ask`
+ * does: one that has not answered by then counts as a Sentinel that did not answer.
  */
 export async function checkFreshness(
   event: FailoverEvent,
   toAddresses: readonly string[],
   cfg: SentinelsConfig,
   env: NodeJS.ProcessEnv,
-  deps: { ask?: AskSentinel; sleep?: (ms: number) => Promise<void>; now?: () => number; signal?: AbortSignal } = {},
+  deps: {
+    ask?: AskSentinel;
+    sleep?: (ms: number) => Promise<void>;
+    now?: () => number;
+    signal?: AbortSignal;
+    resolve?: (host: string, signal?: AbortSignal) => Promise<string[]>;
+  } = {},
 ): Promise<Freshness> {
   const ask = deps.ask ?? askSentinel;
-  const sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  const signal = deps.signal;
+  const sleep = deps.sleep ?? ((ms) => abortableSleep(ms, signal));
   const now = deps.now ?? (() => performance.now());
   const password = cfg.password ? readSecret(cfg.password, env) : undefined;
   const wanted = new Set(toAddresses.map(canonicalIp));
+  // A Sentinel's host name is looked up once per check, not once per round.
+  const lookups = new Map<string, Promise<string[]>>();
+  const resolve = deps.resolve;
+  const cachedResolve = resolve
+    ? (host: string, s?: AbortSignal) => {
+        let p = lookups.get(host);
+        if (!p) {
+          p = resolve(host, s);
+          lookups.set(host, p);
+          p.catch(() => lookups.delete(host));
+        }
+        return p;
+      }
+    : undefined;
+  const askOne = (address: string) =>
+    new Promise<SentinelAnswer>((done) => {
+      const question = new AbortController();
+      let settled = false;
+      const settle = (answer: SentinelAnswer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onDeadline);
+        // Whatever the question still holds (a socket, a lookup's child) ends with it.
+        question.abort();
+        done(answer);
+      };
+      const onDeadline = () => settle({ address, error: "no answer before the run's deadline" });
+      const timer = setTimeout(() => settle({ address, error: `no answer within ${cfg.timeout} ms` }), cfg.timeout + ASK_GRACE_MS);
+      if (signal?.aborted) return onDeadline();
+      signal?.addEventListener('abort', onDeadline, { once: true });
+      ask(address, event.master, cfg, password, { signal: question.signal, ...(cachedResolve ? { resolve: cachedResolve } : {}) }).then(settle, (err: unknown) =>
+        settle({ address, error: (err as Error)?.message ?? String(err) }),
+      );
+    });
   const started = now();
   const maxRounds = 1 + Math.ceil(cfg.settle / 250);
   let answers: SentinelAnswer[] = [];
   for (let round = 0; round < maxRounds; round++) {
-    answers = await Promise.all(cfg.addresses.map((a) => ask(a, event.master, cfg, password)));
+    answers = await Promise.all(cfg.addresses.map(askOne));
     const confirming = answers.find((a) => names(a, event, wanted));
     if (confirming) return { verdict: 'current', confirmedBy: confirming.address, answers };
-    if (now() - started >= cfg.settle || deps.signal?.aborted) break;
+    if (now() - started >= cfg.settle || signal?.aborted) break;
     await sleep(Math.min(250, Math.max(0, cfg.settle - (now() - started))));
+    if (signal?.aborted) break;
   }
   return answers.some((a) => 'master' in a) ? { verdict: 'stale', answers } : { verdict: 'unknown', answers };
+}
+
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((done) => {
+    if (signal?.aborted) return done();
+    const wake = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
+      done();
+    };
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener('abort', wake, { once: true });
+  });
 }

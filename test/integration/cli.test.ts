@@ -163,6 +163,36 @@ test('host names as operands (announce-hostnames) resolve inside the bundle', ()
   assert.deepEqual(JSON.parse(r.stdout).plans[0].steps[0].argv, ['/bin/echo', 'localhost']);
 });
 
+// A nameserver that never answers, seen only by the hook: its own mount namespace, its own resolv.conf.
+const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', '--', 'true']).status === 0;
+test('a nameserver that never answers: the deadline still ends the run (exit 1, one line), the lookup does not outlive it', { skip: !canUnshare && 'needs root and unshare -m' }, async (t) => {
+  const { createSocket } = await import('node:dgram');
+  const blackhole = createSocket('udp4');
+  const ns = `127.53.${1 + (process.pid % 250)}.${1 + ((process.pid >> 8) % 250)}`;
+  await new Promise<void>((ok, fail) => blackhole.once('error', fail).bind(53, ns, () => ok()));
+  t.after(() => blackhole.close());
+  let queries = 0;
+  blackhole.on('message', () => queries++);
+  const resolv = join(dir, 'resolv.blackhole');
+  // Answered by nobody for 2 × 3 s per name and family: what a dead nameserver costs with glibc.
+  writeFileSync(resolv, `nameserver ${ns}\noptions timeout:3 attempts:2\n`);
+  const log = join(dir, 'blackhole.log');
+  const config = writeConfig(`deadline: 1s\nlog: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
+  const started = performance.now();
+  // Asynchronous: the blackhole lives in this process and must keep reading while the hook runs.
+  const child = spawn('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, process.execPath, BIN, '--config', config, 'mymaster', 'leader', 'start', 'redis-1.sh-test', '6379', 'redis-2.sh-test', '6379'], { env: { PATH: process.env.PATH! } });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  const took = performance.now() - started;
+  assert.ok(queries > 0, 'the lookup did reach the dead nameserver');
+  assert.equal(code, 1, stderr);
+  assert.equal(stderr.trim().split('\n').length, 1, stderr);
+  assert.match(stderr, /cannot resolve redis-2\.sh-test: no answer before the run's deadline \(check DNS or \/etc\/hosts/);
+  assert.ok(took < 3500, `the process ended soon after its 1 s deadline, not when the resolver gave up (${Math.round(took)} ms)`);
+  assert.match(readFileSync(log, 'utf8'), /"exitCode":1/);
+});
+
 test('a notify action naming a missing program: exit 2, nothing run', () => {
   const out = join(dir, 'notify-missing.out');
   const config = writeConfig(`log: { file: ${join(dir, 'notify2.log')} }\nnotify:\n  - run: [${recorder}, ${out}]\n  - run: [no-such-notifier]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);

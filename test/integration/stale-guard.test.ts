@@ -46,6 +46,42 @@ test('one confirming Sentinel out of several is enough (the others may lag or be
   assert.equal(f.verdict, 'current');
 });
 
+test('a Sentinel that accepts and never replies counts as not answering after its timeout; the deadline cuts the whole check short', async (t) => {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const silent = createServer((s) => (sockets.add(s), s.on('close', () => sockets.delete(s)).on('error', () => {}).resume()));
+  await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+  t.after(() => silent.close());
+  const silentAddress = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const started = performance.now();
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [silentAddress], timeout: 200, settle: 300 }), env);
+  assert.equal(f.verdict, 'unknown');
+  assert.match(JSON.stringify(f.answers), /no answer within 200 ms/);
+  assert.ok(performance.now() - started < 3000);
+
+  // The run's deadline comes first: the check ends then, however long timeout and settle are.
+  const deadline = new AbortController();
+  setTimeout(() => deadline.abort(), 300);
+  const cut = performance.now();
+  const g = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [silentAddress], timeout: 20_000, settle: 20_000 }), env, { signal: deadline.signal });
+  assert.ok(performance.now() - cut < 3000, `ended at the deadline (${Math.round(performance.now() - cut)} ms)`);
+  assert.match(JSON.stringify(g.answers), /before the run's deadline/);
+  for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(sockets.size, 0, 'no connection left open');
+});
+
+test('an ask that never settles is bounded too, and a Sentinel host name is looked up once per check', async () => {
+  const lookups: string[] = [];
+  const resolve = async (host: string) => (lookups.push(host), host === 'sentinel.lab' ? ['127.0.0.1'] : []);
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 600 }), env, { resolve });
+  assert.equal(f.verdict, 'stale', 'the real Sentinel answered through the looked-up address');
+  assert.deepEqual(lookups, ['sentinel.lab'], 'once, though asked several rounds');
+  const started = performance.now();
+  const never = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ timeout: 150, settle: 200 }), env, { ask: () => new Promise(() => {}) });
+  assert.equal(never.verdict, 'unknown');
+  assert.ok(performance.now() - started < 3000);
+});
+
 test('right after a real failover: the new master is current, a late retry of the old event is stale', { timeout: 60_000 }, async () => {
   const oldMaster = lab.masterPort;
   const newMaster = await lab.failover();

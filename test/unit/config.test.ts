@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkConfigOwnership, configPath, loadConfig, parseConfigText, validateConfig } from '../../src/config/load.ts';
@@ -140,4 +141,39 @@ test('config files others can write, or owned by a stranger, are refused', async
   assert.doesNotThrow(() => checkConfigOwnership(file, uid), 'a sticky directory (like /tmp) is fine');
   chmodSync(dir, 0o700);
   throwsLine(() => checkConfigOwnership(dir, uid), /is not a regular file/);
+});
+
+test('a config under a directory another user owns is refused, even at mode 755 and even higher up', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async (t) => {
+  const nobody = 65534;
+  const top = mkdtempSync(join(tmpdir(), 'sh-config-owner-'));
+  t.after(() => rmSync(top, { recursive: true, force: true }));
+  const theirs = join(top, 'theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  const file = join(theirs, 'config.yaml');
+  writeFileSync(file, 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
+  chownSync(theirs, nobody, nobody);
+  // The file is root's and not writable by others: only the directory's owner can swap it.
+  throwsLine(() => checkConfigOwnership(file, 0), new RegExp(`^config directory ${theirs} is owned by uid ${nobody}, not root or the running user \\(uid 0\\): its owner could replace ${file} \\(chown root ${theirs}`));
+  await assert.rejects(loadConfig(file, 0), (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && !/\n/.test(err.line()));
+  // An ancestor further up counts as much as the file's own directory.
+  const inner = join(theirs, 'inner');
+  mkdirSync(inner, { mode: 0o755 });
+  writeFileSync(join(inner, 'config.yaml'), 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
+  throwsLine(() => checkConfigOwnership(join(inner, 'config.yaml'), 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}`));
+  // A symlink in a safe directory does not launder a file in an unsafe one: the real path is checked.
+  const link = join(top, 'link.yaml');
+  symlinkSync(file, link);
+  throwsLine(() => checkConfigOwnership(link, 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}.*\\(${file}\\)`));
+  // The directory's owner may use it; and once root owns it, root may.
+  assert.doesNotThrow(() => checkConfigOwnership(file, nobody));
+  chownSync(theirs, 0, 0);
+  assert.equal(Object.keys((await loadConfig(link, 0)).masters)[0], 'm', 'a symlink to a safe file is followed');
+});
+
+test('a FIFO in place of the config is refused, without waiting for a writer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-config-fd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'fifo.yaml');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  throwsLine(() => checkConfigOwnership(fifo, process.getuid!()), /is not a regular file/);
 });

@@ -149,3 +149,80 @@ test('a step that times out is reported as killed, exit 1', async () => {
   assert.equal(r.exitCode, 1);
   assert.match(r.steps[0]!.error!, /\/bin\/slow killed after 1000 ms/);
 });
+
+// The deadline covers DNS and the Sentinels too. Bounds are generous (a loaded 2-core machine):
+// what matters is that a lookup or a Sentinel that never answers cannot hold the run past it.
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+const never = <T>() => new Promise<T>(() => {});
+const hostEvent = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6379']);
+
+test('a DNS lookup that never answers ends at the deadline: exit 1, one clear line, nothing run, the lookup told to stop', async () => {
+  const runner = new FakeRunner([]);
+  const signals: (AbortSignal | undefined)[] = [];
+  const deps = fakeDeps({ runner, resolve: (_host: string, signal?: AbortSignal) => (signals.push(signal), never<string[]>()) });
+  const before = timers();
+  const started = performance.now();
+  await assert.rejects(runHook(hostEvent, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '1s' }), deps, { dryRun: false }), (err: unknown) => {
+    assert.equal((err as { exitCode: number }).exitCode, 1);
+    assert.match((err as ConfigError).line(), /^cannot resolve redis-2\.lab: no answer before the run's deadline \(check DNS or \/etc\/hosts/);
+    return true;
+  });
+  const took = performance.now() - started;
+  assert.ok(took >= 900 && took < 3000, `ended at the deadline (${Math.round(took)} ms)`);
+  assert.equal(runner.calls.length, 0);
+  assert.ok(signals.length > 0 && signals.every((s) => s?.aborted), 'every lookup got the deadline signal, aborted now');
+  assert.equal(timers(), before, 'no timer left behind');
+});
+
+test('with sentinels set, the to-ip is resolved once per run', async () => {
+  const lookups: string[] = [];
+  const runner = new FakeRunner([{ argv: ['/bin/echo', 'redis-2.lab'] }]);
+  const deps = fakeDeps({
+    runner,
+    addresses: ['10.0.0.2'],
+    resolve: async (h: string) => (lookups.push(h), ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? []),
+    askSentinel: async (address) => ({ address, master: { ip: '10.0.0.2', port: 6379 } }),
+  });
+  const r = await runHook(hostEvent, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }], { sentinels: { addresses: ['10.0.0.9:26379'] } }), deps, { dryRun: false });
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.freshness?.verdict, 'current');
+  assert.deepEqual(lookups.filter((h) => h === 'redis-2.lab'), ['redis-2.lab']);
+  assert.deepEqual(runner.unused(), []);
+});
+
+test('Sentinels that never answer count as not answering after their timeout: act on the arguments, warn, exit 0', async () => {
+  const runner = new FakeRunner([{ argv: ['/bin/echo', 'acted'] }]);
+  const asked: (AbortSignal | undefined)[] = [];
+  const deps = fakeDeps({ runner, askSentinel: (_a, _m, _c, _p, opts) => (asked.push(opts?.signal), never()) });
+  const before = timers();
+  const started = performance.now();
+  const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', 'acted'] }], { deadline: '2s', sentinels: { addresses: ['10.0.0.9:26379', '10.0.0.8:26379'], timeout: '200ms', settle: '300ms' } }), deps, { dryRun: false });
+  const took = performance.now() - started;
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.freshness?.verdict, 'unknown');
+  assert.match(JSON.stringify(r.freshness?.answers), /no answer within 200 ms/);
+  assert.ok(took < 3000, `bounded (${Math.round(took)} ms)`);
+  assert.deepEqual(runner.unused(), []);
+  assert.ok(deps.logger.records.some((l) => /no Sentinel answered; acting on the arguments/.test(String(l.msg))));
+  assert.ok(asked.length >= 2 && asked.every((s) => s?.aborted), 'each question was told to stop');
+  assert.equal(timers(), before, 'no timer left behind');
+});
+
+test('a Sentinel check still running at the deadline ends the run there: exit 1, nothing run', async () => {
+  const runner = new FakeRunner([]);
+  const deps = fakeDeps({ runner, askSentinel: () => never() });
+  // Past what the schema allows (settle + timeout must leave 1 s): the deadline must hold anyway.
+  const cfg = { ...config([{ type: 'exec', run: ['/bin/true'] }], { sentinels: { addresses: ['10.0.0.9:26379'] } }) };
+  cfg.deadline = 500;
+  cfg.sentinels = { ...cfg.sentinels!, timeout: 30_000, settle: 30_000 };
+  const before = timers();
+  const started = performance.now();
+  await assert.rejects(runHook(leaderEvent, cfg, deps, { dryRun: false }), (err: unknown) => {
+    assert.equal((err as { exitCode: number }).exitCode, 1);
+    assert.match((err as ConfigError).line(), /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current \(/);
+    return true;
+  });
+  assert.ok(performance.now() - started < 3000);
+  assert.equal(runner.calls.length, 0);
+  assert.equal(timers(), before, 'no timer left behind');
+});

@@ -18,3 +18,23 @@ test('replies: arrays, bulk, nil, errors, integers, and partial input', () => {
   assert.match(err.message, /WRONGPASS/);
   assert.throws(() => decodeReply(Buffer.from('?x\r\n')), /unexpected RESP type/);
 });
+
+test('a server that accepts and never replies: the query ends at its timeout, or at once when the signal aborts; the socket is closed', async (t) => {
+  const { createServer } = await import('node:net');
+  const { sendCommands } = await import('../../src/sentinel/resp.ts');
+  let closed = 0;
+  const server = createServer((socket) => socket.on('close', () => closed++).on('error', () => {}).resume());
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  await assert.rejects(sendCommands('127.0.0.1', port, [['PING']], 200), /no answer within 200 ms/);
+  const deadline = new AbortController();
+  const started = performance.now();
+  const pending = sendCommands('127.0.0.1', port, [['PING']], 30_000, deadline.signal);
+  setTimeout(() => deadline.abort(), 100);
+  await assert.rejects(pending, /no answer before the run's deadline/);
+  assert.ok(performance.now() - started < 3000);
+  await assert.rejects(sendCommands('127.0.0.1', port, [['PING']], 30_000, deadline.signal), /before the run's deadline/, 'already past the deadline: not even a connection');
+  for (let i = 0; i < 50 && closed < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(closed, 2, 'both connections closed');
+});
