@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { startSshLab, type SshLab } from '../support/sshd.ts';
 import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
@@ -252,5 +252,75 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
       for (const s of servers) assert.equal(readFileSync(s.hostsFile, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, ${s.label}`);
       assert.equal(readFileSync(local, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, the local file`);
     }
+  });
+});
+
+describe('hosts push over ssh: writing in place (real sshd)', { skip: process.getuid?.() !== 0 ? 'needs root (sshd, mount namespaces)' : false }, () => {
+  // Server 0: its hosts file is a bind mount (a container's /etc/hosts), so rename onto it fails
+  // with EBUSY and only an in-place write can change it. Server 1: its /etc is a full tmpfs, so
+  // the temp file cannot be written (ENOSPC) although rename itself would work.
+  const old = `127.0.0.1 localhost\nfd00:aaaa:bbbb::100 ${NAME}\n10.5.5.5 app1\n`;
+  const next = `127.0.0.1 localhost\n10.9.9.2 ${NAME}\n10.5.5.5 app1\n`;
+  let lab: SshLab;
+  let real: string;
+  before(async () => {
+    lab = await startSshLab({
+      count: 2,
+      hostsContent: () => old,
+      prepare: (s, i) => {
+        const etc = dirname(s.hostsFile);
+        if (i === 0) {
+          real = join(s.dir, 'real-hosts');
+          writeFileSync(real, old, { mode: 0o644 });
+          execFileSync('mount', ['--bind', real, s.hostsFile]);
+        } else {
+          execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', etc]);
+          writeFileSync(s.hostsFile, old, { mode: 0o644 });
+          try {
+            writeFileSync(join(etc, 'filler'), Buffer.alloc(1 << 20));
+          } catch {
+            // ENOSPC: the tmpfs is full now, as intended.
+          }
+        }
+      },
+    });
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  test('killed between the in-place write and the truncate, the file is the new content plus a comment line, never new text + old tail', async () => {
+    const server = lab.servers[0]!;
+    const sshd = server.process!.pid!;
+    // Kill the SFTP session the moment it truncates: the write has landed, the cut has not.
+    const strace = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=ftruncate', '-e', 'inject=ftruncate:signal=SIGKILL', '-p', String(sshd)], { stdio: 'ignore' });
+    try {
+      // Bounded wait for the attach: 100 × 50 ms.
+      for (let i = 0; i < 100 && !/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${sshd}/status`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(readFileSync(`/proc/${sshd}/status`, 'utf8'), /^TracerPid:\s+[1-9]/m, 'strace did not attach');
+      const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1 })), '10.9.9.2');
+      const text = readFileSync(real, 'latin1');
+      assert.equal(text, `${next}#${' '.repeat(old.length - next.length - 2)}\n`, run.stdout);
+      // The retry finds the names right, so that is what stays: it must be a valid file.
+      assert.equal(run.code, 0, run.stdout);
+    } finally {
+      const gone = new Promise((r) => strace.once('exit', r));
+      strace.kill('SIGTERM');
+      await gone;
+    }
+    // Not killed: the in-place write ends with exactly the new content.
+    writeFileSync(real, old);
+    const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label] })), '10.9.9.2');
+    assert.equal(run.code, 0, run.stdout);
+    assert.deepEqual(targetRows(run).map((r) => [r.status, (r as { method?: string }).method]), [['changed', 'in-place']]);
+    assert.equal(readFileSync(real, 'latin1'), next);
+  });
+
+  test('no room for the temp file is a failure, not a reason to overwrite the file in place: it stays as it was', async () => {
+    const server = lab.servers[1]!;
+    const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1 })), '10.9.9.2');
+    assert.equal(run.code, 1, run.stdout);
+    assert.equal(targetRows(run)[0]!.status, 'failed');
+    assert.equal(readFileSync(server.hostsFile, 'latin1'), old);
   });
 });

@@ -89,6 +89,23 @@ export interface SshLabOptions {
   hashKnownHosts?: boolean;
   /** Lines of sshd_config added to every server. */
   extraConfig?: string[];
+  /**
+   * Called once per server after its hosts file is written and before its sshd starts: mounts made
+   * here under `server.dir` (a bind-mounted hosts file, a small tmpfs) are what that sshd sees, and
+   * close() unmounts them.
+   */
+  prepare?: (server: AppServer, index: number) => void;
+}
+
+/** Mount points at or under `dir` in this mount namespace, deepest first. */
+function mountsUnder(dir: string): string[] {
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => !!p)
+    // mountinfo escapes blanks and backslashes as octal; our temp paths have none.
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
 export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
@@ -111,6 +128,13 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     keygen(join(sdir, 'host_key'));
     return { port, hostsFile, hostKeyPub: '', dir: sdir, process: undefined, label: `127.0.0.1:${port}` };
   });
+  try {
+    servers.forEach((s, i) => opts.prepare?.(s, i));
+  } catch (err) {
+    for (const m of mountsUnder(dir)) execFileSync('umount', ['-l', m]);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const knownHostsFile = join(dir, 'known_hosts');
   const remoteRoot = join(dir, 'remote');
   mkdirSync(remoteRoot);
@@ -152,7 +176,8 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       ].join('\n'),
     );
     // unshare (no --fork) and sh both exec: the pid we hold is sshd's own, so killing it is exact.
-    const child = spawn('unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', s.dir, remoteRoot, SSHD, config], {
+    // --rbind: mounts that prepare() made under the server's directory come along.
+    const child = spawn('unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --rbind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', s.dir, remoteRoot, SSHD, config], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -195,6 +220,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     },
     async close() {
       await Promise.all(servers.map(stop));
+      for (const m of mountsUnder(dir)) execFileSync('umount', ['-l', m]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileReplacing } from '../../src/actions/hosts/localfile.ts';
+import { padTo, writeFileReplacing } from '../../src/actions/hosts/localfile.ts';
+import { lookupHosts } from '../../src/actions/hosts/edit.ts';
 
 const OLD = '127.0.0.1 localhost\n10.0.0.1 redis-master\n';
 const NEW = '127.0.0.1 localhost\n10.0.0.2 redis-master\n';
@@ -107,4 +108,41 @@ test('directory not writable by us: falls back to writing the file in place', ()
     assert.equal(readFileSync(file, 'utf8'), NEW);
     assert.deepEqual(readdirSync(dir), ['hosts']);
   });
+});
+
+test('in place, shorter content: killed between the write and the truncate, the file is the new content plus a comment line, never an old tail', { skip: !root ? 'needs root for unshare -m and mount --bind' : !existsSync('/usr/bin/strace') ? 'needs strace' : false }, () => {
+  withDir((dir) => {
+    const real = join(dir, 'real-hosts');
+    const mounted = join(dir, 'etc-hosts');
+    // The old address is longer than the new one: the new content is 9 bytes shorter.
+    const old = '127.0.0.1 localhost\nfd00:aaaa:bbbb::100 redis-master\n10.5.5.5 app1\n';
+    const next = '127.0.0.1 localhost\n10.0.0.2 redis-master\n10.5.5.5 app1\n';
+    writeFileSync(real, old);
+    writeFileSync(mounted, 'placeholder under the mount\n');
+    const script = join(dir, 'in-namespace.mts');
+    const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
+    writeFileSync(script, `import { writeFileReplacing } from ${JSON.stringify(module)};\nwriteFileReplacing(${JSON.stringify(mounted)}, ${JSON.stringify(next)}, ${JSON.stringify(old)});\nconsole.log('finished');\n`);
+    // strace SIGKILLs the process at its first ftruncate: the moment between writing and cutting.
+    const r = spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', real, mounted, 'strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=ftruncate', '-e', 'inject=ftruncate:signal=SIGKILL', process.execPath, '--import', 'tsx', script],
+      { encoding: 'utf8', timeout: 60_000, cwd: resolve(import.meta.dirname, '../..') },
+    );
+    assert.equal(r.signal ?? r.status, 'SIGKILL', `the write was not killed at the truncate: ${r.stdout}${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /finished/);
+    const text = readFileSync(real, 'latin1');
+    assert.equal(text, `${next}#${' '.repeat(old.length - next.length - 2)}\n`);
+    assert.deepEqual([lookupHosts(text, 'redis-master'), lookupHosts(text, 'app1'), lookupHosts(text, 'localhost')], [['10.0.0.2'], ['10.5.5.5'], ['127.0.0.1']]);
+  });
+});
+
+test('padTo: a comment line of the missing length; nothing when the content is long enough', () => {
+  const pad = (s: string, n: number) => padTo(Buffer.from(s, 'latin1'), n).toString('latin1');
+  assert.equal(pad('10.0.0.2 a\n', 11), '10.0.0.2 a\n');
+  assert.equal(pad('10.0.0.2 a\n', 5), '10.0.0.2 a\n');
+  assert.equal(pad('10.0.0.2 a\n', 12), '10.0.0.2 a\n\n');
+  assert.equal(pad('10.0.0.2 a\n', 15), '10.0.0.2 a\n#  \n');
+  // No final newline: the '#' makes the rest a comment on the last line, which still names a.
+  assert.deepEqual(lookupHosts(pad('10.0.0.2 a', 20), 'a'), ['10.0.0.2']);
+  assert.equal(pad('10.0.0.2 a', 20).length, 20);
 });

@@ -1,4 +1,4 @@
-import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -19,7 +19,9 @@ const RENAME_IMPOSSIBLE = new Set(['EBUSY', 'EXDEV', 'EPERM', 'EACCES', 'EROFS']
  * mix: write a temp file beside it, fsync, give it the old mode and owner, rename over it, fsync
  * the directory. Inside a container /etc/hosts is a bind mount and rename() over it fails with
  * EBUSY; there the only way is writing in place — new bytes first, then the length, so the file is
- * never empty, only (for an instant) the new text followed by a tail of the old one.
+ * never empty. When the new content is shorter it is first written padded to the old length with a
+ * comment line (see padTo), so a kill before the truncate leaves a valid file, never the new text
+ * followed by a tail of the old one (which a later run, finding the names right, would keep).
  * Strings are byte strings (latin1), so the file's bytes come back unchanged whatever its encoding.
  * One backup of the previous content is kept beside it as `<path>.sentinel-hook.bak`.
  */
@@ -84,11 +86,27 @@ function writeTemp(path: string, data: Buffer, mode: number, uid: number, gid: n
   return temp;
 }
 
+/**
+ * `data` made exactly `length` bytes long by a comment line after it ("#", blanks, "\n"; a lone
+ * "\n" for one byte): a resolver reads the same entries as in `data`. If `data` does not end with a
+ * newline, the "#" starts a comment on its last line, which ends the entry there just the same.
+ */
+export function padTo(data: Buffer, length: number): Buffer {
+  const missing = length - data.length;
+  if (missing <= 0) return data;
+  return Buffer.concat([data, Buffer.from(missing === 1 ? '\n' : `#${' '.repeat(missing - 2)}\n`, 'latin1')]);
+}
+
 function writeInPlace(path: string, data: Buffer): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
   try {
-    writeAll(fd, data, 0);
-    ftruncateSync(fd, data.length);
+    const padded = padTo(data, fstatSync(fd).size);
+    writeAll(fd, padded, 0);
+    if (padded.length > data.length) {
+      // The padded file is on disk before it is cut: a kill or crash in between leaves it, valid.
+      fsyncSync(fd);
+      ftruncateSync(fd, data.length);
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import type { Client, ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { editHosts } from './edit.ts';
 import { hostKeyPolicy, judgeHostKey, unknownHostReason, type KnownHostKey } from './knownhosts.ts';
-import { BACKUP_SUFFIX } from './localfile.ts';
+import { BACKUP_SUFFIX, padTo } from './localfile.ts';
 import { remoteCommand, type PushTarget } from './target.ts';
 import type { TargetState } from './fanout.ts';
 
@@ -46,6 +46,11 @@ function loadSsh2(): Promise<Ssh2> {
 // SFTP status codes (draft-ietf-secsh-filexfer-02): the ones that no retry will fix.
 const SFTP_NO_SUCH_FILE = 2;
 const SFTP_PERMISSION_DENIED = 3;
+/** sftp-server's answer for every errno it has no code for: EBUSY and EXDEV (a rename onto a bind mount or across file systems) among them. */
+const SFTP_FAILURE = 4;
+
+/** The file can be overwritten but not replaced by rename there: the one case for writing it in place. */
+class RenameImpossible extends Error {}
 
 /**
  * One attempt at one target: connect (host key checked against known_hosts before anything is
@@ -201,8 +206,9 @@ async function fsyncHandle(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
  * Replace the remote file so that it always holds the old or the new content: write a temp file
  * beside it, fsync, set the old mode (and owner, when we may), then posix-rename@openssh.com over
  * it — a plain SFTP rename refuses to overwrite. Where that is impossible (directory not writable,
- * owner not settable, a bind-mounted file) overwrite in place instead: the new bytes first, then
- * the length, so the file is never empty. The old content is kept as `<file>.sentinel-hook.bak`.
+ * owner not settable, a bind-mounted file) overwrite in place instead: the new bytes first (padded
+ * to the old length when shorter), then the length, so the file is never empty nor new text plus
+ * an old tail. Any other failure fails the attempt. The old content is kept as `<file>.sentinel-hook.bak`.
  */
 async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, after: Buffer, attrs: Stats): Promise<'rename' | 'in-place'> {
   const mode = attrs.mode & 0o7777;
@@ -213,15 +219,31 @@ async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, afte
   const temp = posix.join(dir, `.${base}.sentinel-hook.${randomBytes(4).toString('hex')}.tmp`);
   try {
     await writeTempFile(sftp, temp, after, mode, attrs);
-    await sftpDone((cb) => sftp.ext_openssh_rename(temp, path, cb));
+    await sftpDone((cb) => sftp.ext_openssh_rename(temp, path, cb)).catch((err: Error & { code?: number }) => {
+      // The temp file is complete, so a refused rename is the mount or the directory, not room:
+      // EBUSY/EXDEV arrive as FAILURE, EPERM/EACCES as PERMISSION_DENIED. A server without
+      // posix-rename cannot replace a file at all (ssh2 refuses before sending: no status code).
+      if (err.code === SFTP_FAILURE || err.code === SFTP_PERMISSION_DENIED || (err.code === undefined && /does not support/.test(err.message))) throw new RenameImpossible(err.message);
+      throw err;
+    });
     return 'rename';
-  } catch {
+  } catch (err) {
     await sftpDone((cb) => sftp.unlink(temp, cb)).catch(() => undefined);
+    // Anything else (no room for the temp file, a dropped connection, a timeout) is no reason to
+    // overwrite the file in place: fail this attempt and leave the file as it was.
+    if (!(err instanceof RenameImpossible)) throw err;
   }
   const handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'r+', cb));
   try {
-    await writeHandle(sftp, handle, after);
-    await sftpDone((cb) => sftp.fsetstat(handle, { size: after.length }, cb));
+    // Shorter new content goes out padded to the old length first (see padTo in localfile.ts), and
+    // is on disk before the cut: a kill in between leaves a valid file, not new text + old tail.
+    const current = await sftpCall<Stats>((cb) => sftp.fstat(handle, cb));
+    const padded = padTo(after, current.size ?? 0);
+    await writeHandle(sftp, handle, padded);
+    if (padded.length > after.length) {
+      await fsyncHandle(sftp, handle);
+      await sftpDone((cb) => sftp.fsetstat(handle, { size: after.length }, cb));
+    }
     await fsyncHandle(sftp, handle);
   } finally {
     await sftpDone((cb) => sftp.close(handle, cb)).catch(() => undefined);
@@ -264,13 +286,18 @@ async function replaceViaTemp(sftp: SFTPWrapper, path: string, data: Buffer, mod
 
 async function writeTempFile(sftp: SFTPWrapper, temp: string, data: Buffer, mode: number, attrs: Stats): Promise<void> {
   // 'wx': O_EXCL, so a file planted under the temp name is never written through.
-  const handle = await sftpCall<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb));
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb)).catch((err: Error & { code?: number }) => {
+    // The directory is not ours to write: no temp file, so no rename; the file itself may be writable.
+    throw err.code === SFTP_PERMISSION_DENIED ? new RenameImpossible(err.message) : err;
+  });
   try {
     await writeHandle(sftp, handle, data);
     const mine = await sftpCall<Stats>((cb) => sftp.fstat(handle, cb));
     if (mine.uid !== attrs.uid || mine.gid !== attrs.gid) {
       // Fails unless we are root there: then rename would change the owner, so fall back to in-place.
-      await sftpDone((cb) => sftp.fsetstat(handle, { uid: attrs.uid, gid: attrs.gid }, cb));
+      await sftpDone((cb) => sftp.fsetstat(handle, { uid: attrs.uid, gid: attrs.gid }, cb)).catch((err: Error & { code?: number }) => {
+        throw err.code === SFTP_PERMISSION_DENIED ? new RenameImpossible(err.message) : err;
+      });
     }
     await sftpDone((cb) => sftp.fsetstat(handle, { mode }, cb));
     await fsyncHandle(sftp, handle);
