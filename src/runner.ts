@@ -23,6 +23,7 @@ export interface CommandRunner {
 }
 
 const liveGroups = new Set<number>();
+let stopping = false;
 
 /**
  * End every child process group still running (SIGTERM from an operator): SIGTERM first, SIGKILL after
@@ -30,6 +31,8 @@ const liveGroups = new Set<number>();
  * relay KILL, and we may not signal a root process ourselves.
  */
 export async function killAllChildren(): Promise<void> {
+  // From now on nothing new starts: a child spawned during the grace would get no TERM, only KILL.
+  stopping = true;
   if (liveGroups.size === 0) return;
   for (const pgid of liveGroups) killGroup(pgid, 'SIGTERM');
   await new Promise((r) => setTimeout(r, TERM_GRACE_MS));
@@ -64,6 +67,7 @@ export function createRunner(): CommandRunner {
       const [file, ...args] = argv;
       if (!file) throw new Error('empty argv');
       const started = performance.now();
+      if (stopping) return Promise.resolve({ exitCode: undefined, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, spawnError: 'not started: the run is being terminated' });
       const { spawn } = process.getBuiltinModule('node:child_process');
       return new Promise<CommandResult>((resolve) => {
         let timedOut = false;

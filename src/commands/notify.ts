@@ -3,7 +3,8 @@ import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
-import type { HookDeps } from '../orchestrator.ts';
+import { failingStep } from '../actions/vip/steps.ts';
+import { beforeDeadline, type HookDeps } from '../orchestrator.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
@@ -66,15 +67,21 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   const { askSentinel, readSecret } = await import('../sentinel/stale.ts');
   const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
   const ask = deps.askSentinel ?? askSentinel;
-  const answers = await Promise.all(sentinels.addresses.map((address) => ask(address, master, sentinels, password)));
+  // Each question and each name lookup ends at the deadline (getent is killed then; Node's own
+  // lookup could not be, and would keep this process alive long after).
+  const answers = await Promise.all(sentinels.addresses.map((address) => ask(address, master, sentinels, password, { signal, resolve: deps.resolve })));
   const local = deps.localAddresses();
-  const isHere = async (host: string) => {
-    if (isIpAddress(host)) return local.has(canonicalIp(host));
-    const resolved = await deps.resolve(host).catch(() => []);
-    return resolved.some((a) => local.has(canonicalIp(a)));
-  };
-  let votes = 0;
-  for (const answer of answers) if ('master' in answer && (await isHere(answer.master.ip))) votes++;
+  const named = [...new Set(answers.flatMap((a) => ('master' in a ? [a.master.ip] : [])))];
+  const here = new Map(
+    await Promise.all(
+      named.map(async (host): Promise<[string, boolean]> => {
+        if (isIpAddress(host)) return [host, local.has(canonicalIp(host))];
+        const resolved = await beforeDeadline(deps.resolve(host, signal), signal, () => new Error('deadline')).catch(() => [] as string[]);
+        return [host, resolved.some((a) => local.has(canonicalIp(a)))];
+      }),
+    ),
+  );
+  const votes = answers.filter((a) => 'master' in a && here.get(a.master.ip)).length;
   const needed = Math.floor(sentinels.addresses.length / 2) + 1;
   deps.logger.info({ answers, votes, needed }, 'is this host the master (for reannounce)');
   if (votes < needed) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
@@ -103,9 +110,15 @@ export async function notifyCommand(type: string, description: string, path: str
   if (secret && 'env' in secret) delete deps.env[secret.env];
   const deadline = AbortSignal.timeout(config.deadline);
   const started = performance.now();
+  // A reannounce that cannot even be planned (no password variable, ip failing) is a failed step:
+  // the user's own notify entries (their alerting) still run.
+  const reannounce = await planReannounces(event, config, { ...deps, env: ownEnv }, deadline).catch((err: unknown): ActionPlan[] => {
+    logger.error({ error: errorLine(err) }, 'reannounce could not be planned');
+    return [{ action: 'vip reannounce', steps: [failingStep('announce the VIP again', errorLine(err))] }];
+  });
   let plans: ActionPlan[];
   try {
-    plans = [...(await planReannounces(event, config, { ...deps, env: ownEnv }, deadline)), ...planNotify(event, config, deps.which)];
+    plans = [...reannounce, ...planNotify(event, config, deps.which)];
   } catch (err) {
     logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
     throw err;

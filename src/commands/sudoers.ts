@@ -24,6 +24,11 @@ export function sudoersWord(arg: string): string {
 
 export function sudoersLine(argv: readonly string[]): string {
   if (!argv[0]?.startsWith('/')) throw new ConfigError(`sudoers needs an absolute program path, got ${JSON.stringify(argv[0])}`);
+  // sudo matches the arguments joined by blanks: a first one starting with ^ and a last one ending
+  // with $ make the whole list one regular expression, which can match far more than this argv.
+  if (argv.length > 1 && argv[1]!.startsWith('^') && argv.at(-1)!.endsWith('$')) {
+    throw new ConfigError(`cannot pin ${JSON.stringify(argv.join(' '))} in a sudoers rule (sudo reads arguments from ^ to $ as a regular expression)`);
+  }
   // A bare command in sudoers allows it with ANY arguments; "" means exactly none.
   return argv.length === 1 ? `${sudoersWord(argv[0])} ""` : argv.map(sudoersWord).join(' ');
 }

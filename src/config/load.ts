@@ -78,11 +78,6 @@ function checkAncestors(real: string, shown: string, uid: number): void {
   }
 }
 
-/** The checks of readConfigFile alone (for callers that only validate). */
-export function checkConfigOwnership(path: string, uid: number): void {
-  readConfigFile(path, uid);
-}
-
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
   return parseConfigText(readConfigFile(path, uid), path);
 }

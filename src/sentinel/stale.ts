@@ -57,27 +57,35 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
   commands.push(['SENTINEL', 'get-master-addr-by-name', master]);
-  let target = host;
+  let targets = [host];
   if (opts.resolve && !isIpAddress(host)) {
     try {
-      const [first] = await opts.resolve(host, opts.signal);
-      if (first === undefined) return { address, error: `${host} resolves to no address` };
-      target = first;
+      targets = await opts.resolve(host, opts.signal);
+      if (targets.length === 0) return { address, error: `${host} resolves to no address` };
     } catch (err) {
       return { address, error: `cannot resolve ${host}: ${(err as Error).message}` };
     }
   }
-  try {
-    const replies = await sendCommands(target, port, commands, cfg.timeout, opts.signal);
-    // Never echo what AUTH said back verbatim beyond its error text; it does not contain the secret.
-    const failed = replies.find((r): r is RespError => r instanceof RespError);
-    if (failed) return { address, error: failed.message };
-    const reply = replies.at(-1) as RespValue;
-    if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-    return { address, master: { ip: reply[0], port: Number(reply[1]) } };
-  } catch (err) {
-    return { address, error: (err as Error).message };
+  // A name may list an address Sentinel does not listen on (IPv6 first, Sentinel bound to IPv4):
+  // try each in turn, all within the one `timeout`.
+  const until = performance.now() + cfg.timeout;
+  let lastError = `no answer within ${cfg.timeout} ms`;
+  for (const target of targets) {
+    const left = Math.round(until - performance.now());
+    if (left <= 0 || opts.signal?.aborted) break;
+    try {
+      const replies = await sendCommands(target, port, commands, left, opts.signal);
+      // Never echo what AUTH said back verbatim beyond its error text; it does not contain the secret.
+      const failed = replies.find((r): r is RespError => r instanceof RespError);
+      if (failed) return { address, error: failed.message };
+      const reply = replies.at(-1) as RespValue;
+      if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
+      return { address, master: { ip: reply[0], port: Number(reply[1]) } };
+    } catch (err) {
+      lastError = targets.length > 1 ? `${target}: ${(err as Error).message}` : (err as Error).message;
+    }
   }
+  return { address, error: lastError };
 };
 
 function names(answer: SentinelAnswer, event: FailoverEvent, toAddresses: ReadonlySet<string>): boolean {

@@ -39,3 +39,29 @@ test('notify: the user command runs with the event, and without the Sentinels\' 
   assert.doesNotMatch(text, /SENTINEL_PASSWORD|hunter2/);
   assert.doesNotMatch(readFileSync(join(dir, 'hook.log'), 'utf8'), /hunter2/);
 });
+
+test('notify -sdown whose reannounce cannot be planned (the password variable is not set): the user command still runs, exit 1 (retry)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-notify-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const seen = join(dir, 'seen');
+  const config = join(dir, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      log: { file: join(dir, 'hook.log') },
+      lockDir: dir,
+      sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
+      masters: { mymaster: [{ type: 'vip', address: '10.213.9.100/24', interface: 'lo' }] },
+      notify: [{ run: ['/usr/bin/touch', seen] }],
+    }),
+    { mode: 0o600 },
+  );
+  const r = spawnSync(process.execPath, [BIN, '--config', config, 'notify', '--', '-sdown', 'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379'], {
+    env: { PATH: '/usr/bin:/bin' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(spawnSync('test', ['-e', seen]).status, 0, "the user's notify command did not run");
+  assert.match(readFileSync(join(dir, 'hook.log'), 'utf8'), /SENTINEL_PASSWORD is not set.*"msg":"reannounce could not be planned"/);
+});

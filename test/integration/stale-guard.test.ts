@@ -76,6 +76,10 @@ test('an ask that never settles is bounded too, and a Sentinel host name is look
   const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 600 }), env, { resolve });
   assert.equal(f.verdict, 'stale', 'the real Sentinel answered through the looked-up address');
   assert.deepEqual(lookups, ['sentinel.lab'], 'once, though asked several rounds');
+  // A name whose first address has no Sentinel (IPv6 first, Sentinel bound to IPv4): the next one is tried.
+  const both = async (host: string) => (host === 'sentinel.lab' ? ['::1', '127.0.0.1'] : []);
+  const second = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 0 }), env, { resolve: both });
+  assert.equal(second.verdict, 'stale', `the Sentinel answered on the second address: ${JSON.stringify(second.answers)}`);
   const started = performance.now();
   const never = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ timeout: 150, settle: 200 }), env, { ask: () => new Promise(() => {}) });
   assert.equal(never.verdict, 'unknown');

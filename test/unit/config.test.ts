@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkConfigOwnership, configPath, loadConfig, parseConfigText, validateConfig } from '../../src/config/load.ts';
+import { configPath, loadConfig, readConfigFile, parseConfigText, validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { actionsFor } from '../../src/orchestrator.ts';
 
@@ -119,28 +119,28 @@ test('config files others can write, or owned by a stranger, are refused', async
   const uid = process.getuid!();
 
   chmodSync(file, 0o644);
-  assert.doesNotThrow(() => checkConfigOwnership(file, uid));
+  assert.doesNotThrow(() => readConfigFile(file, uid));
   assert.equal(Object.keys((await loadConfig(file, uid)).masters)[0], 'm');
 
   for (const mode of [0o666, 0o664, 0o646]) {
     chmodSync(file, mode);
-    throwsLine(() => checkConfigOwnership(file, uid), /writable by users other than its owner .*chmod go-w/);
+    throwsLine(() => readConfigFile(file, uid), /writable by users other than its owner .*chmod go-w/);
   }
   chmodSync(file, 0o644);
   if (uid === 0) {
     chownSync(file, 4242, 4242);
-    throwsLine(() => checkConfigOwnership(file, 0), /owned by uid 4242, not root or the running user/);
+    throwsLine(() => readConfigFile(file, 0), /owned by uid 4242, not root or the running user/);
     // The owner itself may use it.
-    assert.doesNotThrow(() => checkConfigOwnership(file, 4242));
+    assert.doesNotThrow(() => readConfigFile(file, 4242));
   }
-  throwsLine(() => checkConfigOwnership(join(dir, 'missing.yaml'), uid), /config file .*missing\.yaml not found \(pass --config FILE or set SENTINEL_HOOK_CONFIG\)/);
+  throwsLine(() => readConfigFile(join(dir, 'missing.yaml'), uid), /config file .*missing\.yaml not found \(pass --config FILE or set SENTINEL_HOOK_CONFIG\)/);
   chownSync(file, uid, uid);
   chmodSync(dir, 0o777);
-  throwsLine(() => checkConfigOwnership(file, uid), /config directory .* is writable by users other than its owner .*chmod go-w/);
+  throwsLine(() => readConfigFile(file, uid), /config directory .* is writable by users other than its owner .*chmod go-w/);
   chmodSync(dir, 0o1777);
-  assert.doesNotThrow(() => checkConfigOwnership(file, uid), 'a sticky directory (like /tmp) is fine');
+  assert.doesNotThrow(() => readConfigFile(file, uid), 'a sticky directory (like /tmp) is fine');
   chmodSync(dir, 0o700);
-  throwsLine(() => checkConfigOwnership(dir, uid), /is not a regular file/);
+  throwsLine(() => readConfigFile(dir, uid), /is not a regular file/);
 });
 
 test('a config under a directory another user owns is refused, even at mode 755 and even higher up', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async (t) => {
@@ -153,19 +153,19 @@ test('a config under a directory another user owns is refused, even at mode 755 
   writeFileSync(file, 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
   chownSync(theirs, nobody, nobody);
   // The file is root's and not writable by others: only the directory's owner can swap it.
-  throwsLine(() => checkConfigOwnership(file, 0), new RegExp(`^config directory ${theirs} is owned by uid ${nobody}, not root or the running user \\(uid 0\\): its owner could replace ${file} \\(chown root ${theirs}`));
+  throwsLine(() => readConfigFile(file, 0), new RegExp(`^config directory ${theirs} is owned by uid ${nobody}, not root or the running user \\(uid 0\\): its owner could replace ${file} \\(chown root ${theirs}`));
   await assert.rejects(loadConfig(file, 0), (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && !/\n/.test(err.line()));
   // An ancestor further up counts as much as the file's own directory.
   const inner = join(theirs, 'inner');
   mkdirSync(inner, { mode: 0o755 });
   writeFileSync(join(inner, 'config.yaml'), 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
-  throwsLine(() => checkConfigOwnership(join(inner, 'config.yaml'), 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}`));
+  throwsLine(() => readConfigFile(join(inner, 'config.yaml'), 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}`));
   // A symlink in a safe directory does not launder a file in an unsafe one: the real path is checked.
   const link = join(top, 'link.yaml');
   symlinkSync(file, link);
-  throwsLine(() => checkConfigOwnership(link, 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}.*\\(${file}\\)`));
+  throwsLine(() => readConfigFile(link, 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}.*\\(${file}\\)`));
   // The directory's owner may use it; and once root owns it, root may.
-  assert.doesNotThrow(() => checkConfigOwnership(file, nobody));
+  assert.doesNotThrow(() => readConfigFile(file, nobody));
   chownSync(theirs, 0, 0);
   assert.equal(Object.keys((await loadConfig(link, 0)).masters)[0], 'm', 'a symlink to a safe file is followed');
 });
@@ -175,5 +175,5 @@ test('a FIFO in place of the config is refused, without waiting for a writer', a
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const fifo = join(dir, 'fifo.yaml');
   execFileSync('mkfifo', ['-m', '600', fifo]);
-  throwsLine(() => checkConfigOwnership(fifo, process.getuid!()), /is not a regular file/);
+  throwsLine(() => readConfigFile(fifo, process.getuid!()), /is not a regular file/);
 });

@@ -39,11 +39,24 @@ const notHeld = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME,
 const addrShow = (stdout: string): Expectation => ({ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout } });
 const garp = (kind: '-U' | '-A', times: number): Expectation => ({ argv: [SUDO, '-n', ARPING, '-q', kind, '-c', '1', '-I', 'eth0', '192.168.0.4'], times });
 
-async function reannounce(event: ReturnType<typeof parseNotifyEvent>, cfg: ReturnType<typeof config>, answers: (string | undefined)[], expectations: Expectation[]) {
+async function reannounce(
+  event: ReturnType<typeof parseNotifyEvent>,
+  cfg: ReturnType<typeof config>,
+  answers: (string | undefined)[],
+  expectations: Expectation[],
+  over: { resolve?: (host: string, signal?: AbortSignal) => Promise<string[]>; signal?: AbortSignal } = {},
+) {
   const runner = new FakeRunner(expectations);
   const { ask, asked } = sentinelsSay(answers);
-  const deps = fakeDeps({ runner, programs: PROGRAMS, addresses: ['127.0.0.1', ME], askSentinel: ask, readFile: (p) => (p === ARPING ? Buffer.from('\x7fELF iputils-arping') : undefined) });
-  const signal = new AbortController().signal;
+  const deps = fakeDeps({
+    runner,
+    programs: PROGRAMS,
+    addresses: ['127.0.0.1', ME],
+    askSentinel: ask,
+    readFile: (p) => (p === ARPING ? Buffer.from('\x7fELF iputils-arping') : undefined),
+    ...(over.resolve ? { resolve: over.resolve } : {}),
+  });
+  const signal = over.signal ?? new AbortController().signal;
   const plans = await planReannounces(event, cfg, deps, signal);
   const steps = await applyPlans(plans, { runner, signal, logger: deps.logger, remainingMs: () => 10_000 }, { sudo: SUDO });
   return { plans, steps, runner, asked };
@@ -87,4 +100,26 @@ test('no reannounce: other event types, other masters, reannounce: false, or no 
   assert.equal(off.asked.length, 0);
   const noSentinels = await none(sdownOldMaster, config({}, {}));
   assert.match(noSentinels.plans[0]!.note ?? '', /needs "sentinels"/);
+});
+
+test('Sentinels that answer with host names (announce-hostnames): each name looked up once, this host counted when it resolves here', async () => {
+  const looked: string[] = [];
+  const resolve = async (host: string) => {
+    looked.push(host);
+    return host === 'redis3.example' ? [ME] : ['192.168.0.1'];
+  };
+  const { steps } = await reannounce(sdownOldMaster, config(), ['redis3.example', 'redis3.example', 'redis1.example'], [addrShow(held), garp('-U', 2), garp('-A', 2)], { resolve });
+  assert.ok(steps.length > 0 && steps.every((s) => s.ok));
+  assert.deepEqual(looked.sort(), ['redis1.example', 'redis3.example']);
+});
+
+test('a name lookup that never answers ends at the deadline: not counted, nothing sent, and planning returns', async () => {
+  const never = () => new Promise<string[]>(() => {});
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 200);
+  const started = performance.now();
+  const { plans, steps } = await reannounce(sdownOldMaster, config(), ['redis3.example', 'redis3.example', ME], [], { resolve: never, signal: controller.signal });
+  assert.ok(performance.now() - started < 3000, 'planning must end at the deadline');
+  assert.equal(steps.length, 0);
+  assert.match(plans[0]!.note ?? '', /1 of 3 Sentinels name this host master/);
 });

@@ -121,6 +121,9 @@ test('sudoersWord escapes , : = \\ and refuses blanks, quotes and pattern charac
   // Only ^…$ together is a regular expression to sudo: either alone is a literal character.
   assert.equal(sudoersWord('^x'), '^x');
   assert.equal(sudoersWord('x$'), 'x$');
+  // …but sudo joins the arguments first: ^ opening the first and $ closing the last is a regex too.
+  assert.throws(() => sudoersLine(['/usr/bin/systemctl', '^restart|.+', 'x$']), ConfigError);
+  assert.equal(sudoersLine(['/usr/bin/systemctl', '^restart', 'x']), '/usr/bin/systemctl ^restart x');
   assert.throws(() => sudoersLine(['ip', 'addr']), /absolute program path/);
 });
 

@@ -56,7 +56,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
         const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after };
-        results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(`${push.user}@${t.label}:${push.remotePath}`, ms, (left) => pushOverRsync(ctx.runner, t, settings, left, ctx.signal, state)), record)));
+        results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, ctx.signal, state)), record)));
       }
     } else {
       let privateKey: Buffer | undefined;
@@ -75,7 +75,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       if (problem || !privateKey || knownHostsText === undefined) results.push(...failAll(problem!));
       else {
         const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after };
-        results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(`${push.user}@${t.label}:${push.remotePath}`, ms, (left) => pushOverSsh(t, settings, left, ctx.signal, state)), record)));
+        results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, ctx.signal, state)), record)));
       }
     }
   }
@@ -100,4 +100,9 @@ function writeLocal(file: string, names: readonly string[], address: string): Ta
     const code = (err as NodeJS.ErrnoException).code;
     return { target: label, status: 'failed', reason: `cannot rewrite ${file}: ${code ?? (err as Error).message}${code === 'EACCES' || code === 'EPERM' ? ' (Sentinel\'s user needs write access to it)' : ''}`, attempts: 1, ms: took() };
   }
+}
+
+/** One remote file, however the config spells its host (labels keep the user's case; host is lowercased). */
+function targetFile(user: string, t: PushTarget, path: string): string {
+  return `${user}@[${t.host}]:${t.port}${path}`;
 }

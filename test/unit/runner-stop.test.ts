@@ -1,0 +1,28 @@
+// killAllChildren (an operator's SIGTERM): every running child gets TERM before KILL, and nothing new
+// starts meanwhile; a child spawned in the grace would get KILL only (under sudo: an orphaned root
+// command). Its own file: stopping is for the rest of the process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRunner, killAllChildren } from '../../src/runner.ts';
+
+test('after killAllChildren starts, a running child gets TERM first, and a command asked for meanwhile never starts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-stop-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const runner = createRunner();
+  const signal = new AbortController().signal;
+  const seen = join(dir, 'seen');
+  const marker = join(dir, 'second-ran');
+  const first = runner.run(['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; while :; do sleep 0.05; done`, seen], { timeoutMs: 10_000, signal });
+  await new Promise((r) => setTimeout(r, 300));
+  const stopping = killAllChildren();
+  const second = await runner.run(['/usr/bin/touch', marker], { timeoutMs: 5000, signal });
+  await stopping;
+  const firstResult = await first;
+  assert.equal(readFileSync(seen, 'utf8'), 'TERM\n', 'the running child got TERM');
+  assert.equal(firstResult.exitCode, 0, 'it ended on its TERM trap, before any KILL');
+  assert.match(second.spawnError ?? '', /not started: the run is being terminated/);
+  assert.throws(() => readFileSync(marker), /ENOENT/, 'the second command must not have run');
+});
