@@ -86,6 +86,8 @@ async function resolveAll(host: string, deps: HookDeps, signal: AbortSignal): Pr
   }
 }
 
+const FROM_LOOKUP_MS = 2000;
+
 /**
  * Observe and plan every action that applies to this run; changes nothing.
  * `toAddresses`: the to-ip's addresses when the caller has resolved them already (one lookup per run).
@@ -95,8 +97,9 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
   const [toAddresses, fromAddresses] = await Promise.all([
     known.toAddresses ?? resolveAll(event.toIp, deps, signal),
     // The old master's name may be gone from DNS (a replaced host or pod): it only decides
-    // `when.host: old-master`, so an unresolvable from-ip means "not this host", not a failed run.
-    resolveAll(event.fromIp, deps, signal).catch((err: Error) => {
+    // `when.host: old-master`, so an unresolvable from-ip means "not this host", not a failed run,
+    // and is not worth more than a couple of seconds of the run.
+    resolveAll(event.fromIp, deps, AbortSignal.any([signal, AbortSignal.timeout(FROM_LOOKUP_MS)])).catch((err: Error) => {
       deps.logger.warn({ fromIp: event.fromIp, error: err.message }, 'from-ip does not resolve; treated as not this host');
       return [];
     }),

@@ -174,6 +174,19 @@ test('a DNS lookup that never answers ends at the deadline: exit 1, one clear li
   assert.equal(timers(), before, 'no timer left behind');
 });
 
+test('a from-ip name that never resolves costs at most ~2 s, counts as "not this host", and the run goes on: exit 0', async () => {
+  const runner = new FakeRunner([{ argv: ['/bin/true'] }]);
+  const deps = fakeDeps({ runner, resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])) });
+  const event = parseEvent(['mymaster', 'leader', 'start', 'old-gone.lab', '6379', '10.0.0.2', '6379']);
+  const started = performance.now();
+  const r = await runHook(event, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '20s' }), deps, { dryRun: false });
+  const took = performance.now() - started;
+  assert.equal(r.exitCode, 0);
+  assert.deepEqual(runner.unused(), []);
+  assert.ok(took >= 1500 && took < 5000, `waited ${Math.round(took)} ms for the from-ip, not the 20 s deadline`);
+  assert.ok(deps.logger.records.some((rec) => rec.msg === 'from-ip does not resolve; treated as not this host'));
+});
+
 test('with sentinels set, the to-ip is resolved once per run', async () => {
   const lookups: string[] = [];
   const runner = new FakeRunner([{ argv: ['/bin/echo', 'redis-2.lab'] }]);
