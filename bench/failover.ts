@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VIP, ensurePackages, isRoot, Lab, REPO_ROOT, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
+import { DEFAULT_VIP, ensurePackages, isRoot, Lab, REPO_ROOT, SENTINEL_PORT, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
 
 const SEED_SCRIPT = join(REPO_ROOT, 'bench', 'seed000-failover.sh');
@@ -161,7 +161,7 @@ async function main(): Promise<number> {
   const labs: Record<Mode, Lab | undefined> = { 'sentinel-hook': undefined, 'seed-000': undefined };
   const results: Round[] = [];
   try {
-    if (modes.includes('sentinel-hook')) labs['sentinel-hook'] = await Lab.start({ vip: DEFAULT_VIP, hook: vipHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
+    if (modes.includes('sentinel-hook')) labs['sentinel-hook'] = await Lab.start({ vip: DEFAULT_VIP, hook: benchHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
     if (modes.includes('seed-000')) labs['seed-000'] = await Lab.start({ vip: DEFAULT_VIP, hook: seedScriptHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
     const master: Record<Mode, string> = { 'sentinel-hook': 'r1', 'seed-000': 'r1' };
     for (let i = 1; i <= rounds; i++) {
@@ -209,3 +209,14 @@ function sub(a: number | undefined, b: number | undefined): number | undefined {
 }
 
 process.exitCode = await main();
+
+/**
+ * The vip hook as benchmarked: BENCH_REANNOUNCE=1 adds Sentinel's notification-script and `sentinels`
+ * (reannounce); BENCH_SENTINELS=1 only `sentinels` (the stale-event guard asks them on every run).
+ */
+function benchHook(): LabHook {
+  if (process.env.BENCH_REANNOUNCE === '1') return vipHook({ reannounce: true });
+  const hook = vipHook();
+  if (process.env.BENCH_SENTINELS !== '1' || hook.kind !== 'sentinel-hook') return hook;
+  return { ...hook, extraConfig: (_h, lab) => ({ sentinels: { addresses: lab.redisHosts.map((h) => `${h.ip}:${SENTINEL_PORT}`) } }) };
+}

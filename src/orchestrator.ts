@@ -149,31 +149,46 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
     try {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       let freshness: Freshness | undefined;
-      let toAddresses: string[] | undefined;
+      let plans: ActionPlan[];
       if (config.sentinels) {
-        toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
-        // Loaded only when configured: node:net is a noticeable part of a cold start.
+        const sentinels = config.sentinels;
+        const toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
+        // The commands we start (planning's reads included) have no business with the Sentinels'
+        // password: only the check sees it, from a copy of the environment.
+        const ownEnv = { ...deps.env };
+        const secret = sentinels.password;
+        if (secret && 'env' in secret) delete deps.env[secret.env];
+        // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
+        // if the event is current. Loaded only when configured: node:net is a noticeable part of a cold start.
+        const planning = planEvent(event, config, deps, deadline.signal, { toAddresses }).then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
         const { checkFreshness } = await import('./sentinel/stale.ts');
-        freshness = await checkFreshness(event, toAddresses, config.sentinels, deps.env, {
+        freshness = await checkFreshness(event, toAddresses, sentinels, ownEnv, {
           ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
           resolve: (host, signal) => deps.resolve(host, signal),
           signal: deadline.signal,
+        }).catch(async (err: unknown) => {
+          await planning;
+          throw err;
         });
         log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+        const planned = await planning;
         if (deadline.signal.aborted) {
           throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`, 'check that the Sentinels answer; Sentinel will retry');
         }
-        // Read once; the commands we start have no business with the Sentinels' password.
-        const secret = config.sentinels.password;
-        if (secret && 'env' in secret) delete deps.env[secret.env];
         if (freshness.verdict === 'stale') {
           log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
           return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
         }
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+        if ('error' in planned) throw planned.error;
+        plans = planned.value;
+      } else {
+        plans = await planEvent(event, config, deps, deadline.signal);
       }
 
-      const plans = await planEvent(event, config, deps, deadline.signal, toAddresses ? { toAddresses } : {});
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
       for (const p of plans) for (const warning of p.warnings ?? []) log.warn({ action: p.action, warning }, 'host set-up to fix');
       const base = { ...(freshness ? { freshness } : {}), plans };

@@ -137,7 +137,7 @@ export async function checkFreshness(
         return p;
       }
     : undefined;
-  const askOne = (address: string) =>
+  const askOne = (address: string, round: AbortSignal) =>
     new Promise<SentinelAnswer>((done) => {
       const question = new AbortController();
       let settled = false;
@@ -154,6 +154,7 @@ export async function checkFreshness(
       const timer = setTimeout(() => settle({ address, error: `no answer within ${cfg.timeout} ms` }), cfg.timeout + ASK_GRACE_MS);
       if (signal?.aborted) return onDeadline();
       signal?.addEventListener('abort', onDeadline, { once: true });
+      round.addEventListener('abort', () => settle({ address, error: 'not waited for: another Sentinel confirmed' }), { once: true });
       ask(address, event.master, cfg, password, { signal: question.signal, ...(cachedResolve ? { resolve: cachedResolve } : {}) }).then(settle, (err: unknown) =>
         settle({ address, error: (err as Error)?.message ?? String(err) }),
       );
@@ -161,8 +162,23 @@ export async function checkFreshness(
   const started = now();
   const maxRounds = 1 + Math.ceil(cfg.settle / 250);
   let answers: SentinelAnswer[] = [];
+  // A round ends at the first confirming answer: when the old master's host is down, its Sentinel
+  // would otherwise hold every failover for the whole `timeout`, on the new master's critical path.
+  const askRound = () =>
+    new Promise<SentinelAnswer[]>((done) => {
+      const round = new AbortController();
+      const got: SentinelAnswer[] = new Array(cfg.addresses.length);
+      let left = cfg.addresses.length;
+      cfg.addresses.forEach((address, i) =>
+        void askOne(address, round.signal).then((answer) => {
+          got[i] = answer;
+          if (names(answer, event, wanted)) round.abort();
+          if (--left === 0) done(got);
+        }),
+      );
+    });
   for (let round = 0; round < maxRounds; round++) {
-    answers = await Promise.all(cfg.addresses.map(askOne));
+    answers = await askRound();
     const confirming = answers.find((a) => names(a, event, wanted));
     if (confirming) return { verdict: 'current', confirmedBy: confirming.address, answers };
     if (now() - started >= cfg.settle || signal?.aborted) break;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvent } from '../../src/event.ts';
-import { checkFreshness, type SentinelsConfig } from '../../src/sentinel/stale.ts';
+import { checkFreshness, type AskSentinel, type SentinelsConfig } from '../../src/sentinel/stale.ts';
 import { freePort, LoopbackSentinel } from '../support/loopback-redis.ts';
 
 const lab = new LoopbackSentinel({ password: 'correct horse' });
@@ -133,4 +133,17 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the first confirming answer ends the check: a Sentinel that does not answer (its host is down) costs nothing', async () => {
+  const ask: AskSentinel = (address) =>
+    address === '10.0.0.1:26379'
+      ? Promise.resolve({ address, master: { ip: '127.0.0.1', port: lab.replicaPort } })
+      : new Promise(() => {});
+  const started = performance.now();
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: ['10.0.0.9:26379', '10.0.0.1:26379'], timeout: 5000, settle: 0 }), env, { ask });
+  const took = performance.now() - started;
+  assert.equal(f.verdict, 'current');
+  assert.ok(took < 1000, `waited ${Math.round(took)} ms for a Sentinel that never answers (its timeout is 5000 ms)`);
+  assert.match(JSON.stringify(f.answers[0]), /not waited for: another Sentinel confirmed/);
 });

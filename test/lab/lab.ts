@@ -8,6 +8,7 @@ import { ensurePackages, LAB_PACKAGES } from './packages.ts';
 import { cleanEnv, LabCommandError, run, runOk, runSync, sleep, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
 import { waitFor, waitUntil } from './wait.ts';
 import { Writer, type WriterOptions } from './writer.ts';
+import { parse as parseYaml } from 'yaml';
 
 /** The checkout this file belongs to, computed at run time (CI clones elsewhere). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -814,6 +815,25 @@ export function vipHook(opts: { vip?: string; arp?: Record<string, string | numb
     // reannounce: Sentinels' notification-script runs `sentinel-hook notify`, which asks all three Sentinels.
     ...(opts.reannounce ? { notify: true, extraConfig: (_host: LabHost, lab: Lab) => ({ sentinels: { addresses: lab.redisHosts.map((h) => `${h.ip}:${SENTINEL_PORT}`) } }) } : {}),
     actions: () => [{ type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}) }],
+  };
+}
+
+/**
+ * A hook config shipped in examples/ (YAML), as every lab Sentinel's: its `masters.mymaster` actions and
+ * top-level keys, with log.file and lockDir set per host by the lab. It must speak the lab's addresses.
+ */
+export function exampleHook(path: string): LabHook {
+  const { masters, log: _log, lockDir: _lockDir, ...top } = parseYaml(readFileSync(path, 'utf8')) as { masters?: Record<string, unknown[]>; log?: unknown; lockDir?: unknown; sentinels?: unknown };
+  const actions = masters?.[MASTER_NAME];
+  if (!actions) throw new Error(`${path}: no masters.${MASTER_NAME} (the lab's master name)`);
+  const text = JSON.stringify(actions);
+  if (!text.includes(`"${DEFAULT_VIP}"`) && /"type":"vip"/.test(text)) throw new Error(`${path}: its vip address is not the lab's ${DEFAULT_VIP}`);
+  return {
+    kind: 'sentinel-hook',
+    sudoers: /"privilege":"sudo"/.test(text) || /"type":"vip"/.test(text),
+    notify: top.sentinels !== undefined,
+    actions: () => actions,
+    extraConfig: () => top,
   };
 }
 
