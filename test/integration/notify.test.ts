@@ -65,3 +65,17 @@ test('notify -sdown whose reannounce cannot be planned (the password variable is
   assert.equal(spawnSync('test', ['-e', seen]).status, 0, "the user's notify command did not run");
   assert.match(readFileSync(join(dir, 'hook.log'), 'utf8'), /SENTINEL_PASSWORD is not set.*"msg":"reannounce could not be planned"/);
 });
+
+test('hooks/reannounce: every event but -sdown ends in the shell (no Node started); -sdown goes on to sentinel-hook notify', () => {
+  const hook = resolve(import.meta.dirname, '../../hooks/reannounce');
+  // A node that does not exist: reaching it would fail with "node not found" and exit 2.
+  const env = { SENTINEL_HOOK_NODE: '/nonexistent/node' };
+  for (const type of ['+sdown', '+odown', '+switch-master', '+new-epoch', '-odown']) {
+    const r = spawnSync(hook, [type, 'master mymaster 10.0.0.1 6379'], { env, encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 0, `${type}: ${r.stderr}`);
+    assert.equal(r.stderr, '');
+  }
+  const sdown = spawnSync(hook, ['-sdown', 'slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379'], { env, encoding: 'utf8', timeout: 10_000 });
+  assert.equal(sdown.status, 2);
+  assert.match(sdown.stderr, /node not found/);
+});

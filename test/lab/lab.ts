@@ -13,7 +13,8 @@ import { parse as parseYaml } from 'yaml';
 /** The checkout this file belongs to, computed at run time (CI clones elsewhere). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLIENT_RECONFIG_HOOK = join(REPO_ROOT, 'hooks', 'client-reconfig');
-export const NOTIFY_HOOK = join(REPO_ROOT, 'hooks', 'notify');
+/** The notification-script for reannounce alone: only -sdown starts Node (see the file). */
+export const NOTIFY_HOOK = join(REPO_ROOT, 'hooks', 'reannounce');
 
 export const MASTER_NAME = 'mymaster';
 export const REDIS_PORT = 6379;
