@@ -97,12 +97,21 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
   const [toAddresses, fromAddresses] = await Promise.all([
     known.toAddresses ?? resolveAll(event.toIp, deps, signal),
     // The old master's name may be gone from DNS (a replaced host or pod): it only decides
-    // `when.host: old-master`, so an unresolvable from-ip means "not this host", not a failed run,
-    // and is not worth more than a couple of seconds of the run.
-    resolveAll(event.fromIp, deps, AbortSignal.any([signal, AbortSignal.timeout(FROM_LOOKUP_MS)])).catch((err: Error) => {
-      deps.logger.warn({ fromIp: event.fromIp, error: err.message }, 'from-ip does not resolve; treated as not this host');
-      return [];
-    }),
+    // `when.host: old-master`, so a name that does not resolve means "not this host", not a failed
+    // run. A lookup with no answer yet is another matter: it gets a couple of seconds, then, if an
+    // action is for the old master only, the run is retried rather than that action dropped for good.
+    (async () => {
+      const budget = AbortSignal.timeout(FROM_LOOKUP_MS);
+      try {
+        return await resolveAll(event.fromIp, deps, AbortSignal.any([signal, budget]));
+      } catch (err) {
+        if (budget.aborted && !signal.aborted && actions.some((a) => a.when.host === 'old-master')) {
+          throw new RetryableError(`cannot resolve from-ip ${event.fromIp}: no answer within ${FROM_LOOKUP_MS} ms, and an action is for the old master only`, 'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry');
+        }
+        deps.logger.warn({ fromIp: event.fromIp, error: budget.aborted ? `no answer within ${FROM_LOOKUP_MS} ms` : (err as Error).message }, 'from-ip does not resolve; treated as not this host');
+        return [];
+      }
+    })(),
   ]);
   const ctx: ObserveContext = {
     event,
@@ -159,28 +168,35 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         const secret = sentinels.password;
         if (secret && 'env' in secret) delete deps.env[secret.env];
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
-        // if the event is current. Loaded only when configured: node:net is a noticeable part of a cold start.
-        const planning = planEvent(event, config, deps, deadline.signal, { toAddresses }).then(
+        // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
+        // Loaded only when configured: node:net is a noticeable part of a cold start.
+        const { checkFreshness } = await import('./sentinel/stale.ts');
+        const stopPlanning = new AbortController();
+        const planning = planEvent(event, config, deps, AbortSignal.any([deadline.signal, stopPlanning.signal]), { toAddresses }).then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
         );
-        const { checkFreshness } = await import('./sentinel/stale.ts');
+        const abandon = async () => {
+          stopPlanning.abort();
+          await planning;
+        };
         freshness = await checkFreshness(event, toAddresses, sentinels, ownEnv, {
           ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
           resolve: (host, signal) => deps.resolve(host, signal),
           signal: deadline.signal,
         }).catch(async (err: unknown) => {
-          await planning;
+          await abandon();
           throw err;
         });
         log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
-        const planned = await planning;
-        if (deadline.signal.aborted) {
-          throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`, 'check that the Sentinels answer; Sentinel will retry');
-        }
         if (freshness.verdict === 'stale') {
+          await abandon();
           log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
           return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
+        }
+        const planned = await planning;
+        if (deadline.signal.aborted) {
+          throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current and observing this host`, 'check that the Sentinels answer; Sentinel will retry');
         }
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;

@@ -155,9 +155,10 @@ export async function checkFreshness(
       if (signal?.aborted) return onDeadline();
       signal?.addEventListener('abort', onDeadline, { once: true });
       round.addEventListener('abort', () => settle({ address, error: 'not waited for: another Sentinel confirmed' }), { once: true });
-      ask(address, event.master, cfg, password, { signal: question.signal, ...(cachedResolve ? { resolve: cachedResolve } : {}) }).then(settle, (err: unknown) =>
-        settle({ address, error: (err as Error)?.message ?? String(err) }),
-      );
+      // Through a promise: an ask that throws at once is an answer-less Sentinel, not a hung round.
+      Promise.resolve()
+        .then(() => ask(address, event.master, cfg, password, { signal: question.signal, ...(cachedResolve ? { resolve: cachedResolve } : {}) }))
+        .then(settle, (err: unknown) => settle({ address, error: (err as Error)?.message ?? String(err) }));
     });
   const started = now();
   const maxRounds = 1 + Math.ceil(cfg.settle / 250);

@@ -147,3 +147,14 @@ test('the first confirming answer ends the check: a Sentinel that does not answe
   assert.ok(took < 1000, `waited ${Math.round(took)} ms for a Sentinel that never answers (its timeout is 5000 ms)`);
   assert.match(JSON.stringify(f.answers[0]), /not waited for: another Sentinel confirmed/);
 });
+
+test('an ask that throws at once is a Sentinel that did not answer: the check ends (unknown), nothing hangs', async () => {
+  const ask: AskSentinel = () => {
+    throw new Error('boom');
+  };
+  const started = performance.now();
+  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: ['10.0.0.9:26379'], timeout: 5000, settle: 0 }), env, { ask });
+  assert.equal(f.verdict, 'unknown');
+  assert.match(JSON.stringify(f.answers), /boom/);
+  assert.ok(performance.now() - started < 1000);
+});

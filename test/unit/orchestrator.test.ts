@@ -232,7 +232,7 @@ test('a Sentinel check still running at the deadline ends the run there: exit 1,
   const started = performance.now();
   await assert.rejects(runHook(leaderEvent, cfg, deps, { dryRun: false }), (err: unknown) => {
     assert.equal((err as { exitCode: number }).exitCode, 1);
-    assert.match((err as ConfigError).line(), /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current \(/);
+    assert.match((err as ConfigError).line(), /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current and observing this host \(/);
     return true;
   });
   assert.ok(performance.now() - started < 3000);
@@ -280,4 +280,28 @@ test('the password variable is gone before planning reads anything (a vip observ
   assert.equal(r.outcome, 'nothing-to-do');
   assert.deepEqual(passwords, ['secret-pw']);
   assert.deepEqual(seenEnv, [undefined], 'the ip read started without the variable');
+});
+
+test('a from-ip lookup with no answer when an action is for the old master only: exit 1 (retry), not the action dropped', async () => {
+  const runner = new FakeRunner([]);
+  const deps = fakeDeps({ runner, resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])) });
+  const event = parseEvent(['mymaster', 'leader', 'start', 'old-gone.lab', '6379', '10.0.0.2', '6379']);
+  await assert.rejects(runHook(event, config([{ type: 'exec', run: ['/bin/true'], when: { host: 'old-master' } }], { deadline: '20s' }), deps, { dryRun: false }), (err: unknown) => {
+    assert.equal((err as { exitCode: number }).exitCode, 1);
+    assert.match((err as Error).message, /cannot resolve from-ip old-gone\.lab: no answer within 2000 ms, and an action is for the old master only/);
+    return true;
+  });
+  assert.equal(runner.calls.length, 0);
+});
+
+test('a stale verdict stops planning at once (its reads are killed), exit 0, though an observation would hang until the deadline', async () => {
+  const started = performance.now();
+  const signals: AbortSignal[] = [];
+  const runner = { run: (_argv: readonly string[], opts: { signal?: AbortSignal }) => new Promise<never>((_, reject) => { if (opts.signal) { signals.push(opts.signal); opts.signal.addEventListener('abort', () => reject(new Error('killed'))); } }) };
+  const deps = fakeDeps({ runner: runner as never, addresses: ['10.0.0.5'], programs: { ip: '/usr/sbin/ip' }, askSentinel: sentinelSays('10.0.0.7') });
+  const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], { deadline: '20s', sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 } }), deps, { dryRun: false });
+  assert.equal(r.outcome, 'stale');
+  assert.equal(r.exitCode, 0);
+  assert.ok(performance.now() - started < 10_000, 'did not wait for the deadline');
+  assert.ok(signals.length === 1 && signals[0]!.aborted, "planning's read was told to stop");
 });
