@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
 import { actionTypes } from '../actions/index.ts';
+import { arpBurstsMs } from '../actions/vip/schema.ts';
+import { DUPLICATE_WAIT_MS } from '../actions/vip/steps.ts';
 import { masterName } from '../event.ts';
 import { isHostname, isIpAddress } from '../values.ts';
 import { absolutePath, duration, programName, secretRef } from './common.ts';
@@ -73,8 +75,8 @@ export const configSchema = z.strictObject({
     for (const [master, actions] of Object.entries(c.masters)) {
       actions.forEach((a, i) => {
         if (a.type !== 'vip') return;
-        // checkDuplicate may probe for up to 2 s before the add.
-        const bursts = 2 * (a.arp.count - 1) * a.arp.interval + a.arp.repeatAfter + (a.checkDuplicate ? 2000 : 0);
+        // checkDuplicate may probe for a while before the add.
+        const bursts = arpBurstsMs(a.arp) + (a.checkDuplicate ? DUPLICATE_WAIT_MS : 0);
         if (guard + bursts + 1000 > c.deadline) {
           ctx.issues.push({ code: 'custom', input: a.arp, path: ['masters', master, i, 'arp'], message: `the ARP bursts take ${bursts} ms${guard ? ` after up to ${guard} ms of the Sentinel check` : ''}: more than the ${c.deadline} ms deadline allows (1 s kept for the rest); raise "deadline" or lower count, interval or repeatAfter` });
         }

@@ -18,6 +18,11 @@ const arpObject = z.strictObject({
 });
 export type ArpSettings = z.output<typeof arpObject>;
 
+/** Both bursts and the pause between them: what the ARPs take of a run, from the first packet to the last. */
+export function arpBurstsMs(arp: ArpSettings): number {
+  return 2 * (arp.count - 1) * arp.interval + arp.repeatAfter;
+}
+
 export const vipSchema = z
   .strictObject({
     type: z.literal('vip'),
@@ -56,7 +61,7 @@ export const vipSchema = z
       if (a.checkDuplicate && vip.family === 6) {
         ctx.issues.push({ code: 'custom', input: a.checkDuplicate, path: ['checkDuplicate'], message: 'IPv4 only (arping); for IPv6 the kernel does duplicate address detection itself: remove checkDuplicate' });
       }
-      const total = 2 * (a.arp.count - 1) * a.arp.interval + a.arp.repeatAfter;
+      const total = arpBurstsMs(a.arp);
       if (total > ARP_BUDGET_MS) {
         ctx.issues.push({ code: 'custom', input: a.arp, path: ['arp'], message: `the two bursts and the pause take ${total} ms, more than ${ARP_BUDGET_MS} ms of the run's deadline; lower count, interval or repeatAfter` });
       }
