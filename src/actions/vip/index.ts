@@ -36,6 +36,11 @@ async function observe(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[
   }
 }
 
+/** How the action's commands start: `sudo -n` (exact sudoers lines) or as we are. */
+function launcherFor(a: VipAction, host: VipHost): Launcher {
+  return { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? host.which('sudo') : undefined };
+}
+
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
 async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: VipHost, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
@@ -94,7 +99,7 @@ export const vipAction: ActionType<VipAction> = {
   async plan(a, ctx) {
     const vip = vipOf(a);
     const ip = requireIp(ctx);
-    const launcher: Launcher = { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? ctx.which('sudo') : undefined };
+    const launcher = launcherFor(a, ctx);
     const command = (description: string, argv: string[]): Step => ({ kind: 'command', description, argv, privileged: launcher.privileged, timeoutMs: IP_TIMEOUT_MS });
     const newMaster = ctx.toAddresses.some((address) => ctx.localAddresses.has(address));
     // On the new master, find out which arping this is (usually from its bytes; when it must be
@@ -164,7 +169,7 @@ export async function planReannounce(a: VipAction, host: VipHost): Promise<Actio
   const ip = requireIp(host);
   const here = (await observe(host, ip, vip)).find((h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface));
   if (!here) return { action: 'vip', note: `${vip.cidr} is not on this host: nothing to announce`, steps: [] };
-  const launcher: Launcher = { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? host.which('sudo') : undefined };
+  const launcher = launcherFor(a, host);
   const { steps } = await neighbourSteps(a, vip, here.dev, host, launcher, undefined);
   return { action: 'vip', note: `${vip.cidr} is on ${here.dev}: announcing it again`, steps };
 }
