@@ -1,7 +1,7 @@
 import { actionTypes } from './actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import type { ActionConfig, HookConfig } from './config/schema.ts';
-import type { When } from './config/common.ts';
+import { withholdSecret, type When } from './config/common.ts';
 import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
 import type { FailoverEvent } from './event.ts';
 import { acquireLock, defaultLockDir } from './lock.ts';
@@ -54,7 +54,7 @@ export function matchesWhen(when: When, event: FailoverEvent, ctx: Pick<ObserveC
  * Settles as `work` does, or rejects with `late()` as soon as `signal` aborts, whichever comes first;
  * leaves no listener behind. What `work` still holds is its own business: it gets the same signal.
  */
-export function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, late: () => Error): Promise<T> {
+function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, late: () => Error): Promise<T> {
   if (signal.aborted) {
     work.catch(() => {});
     return Promise.reject(late());
@@ -75,7 +75,7 @@ export function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, late: (
   });
 }
 
-async function resolveAll(host: string, deps: HookDeps, signal: AbortSignal): Promise<string[]> {
+export async function resolveAll(host: string, deps: HookDeps, signal: AbortSignal): Promise<string[]> {
   if (isIpAddress(host)) return [canonicalIp(host)];
   try {
     const addresses = await beforeDeadline(deps.resolve(host, signal), signal, () => new Error("no answer before the run's deadline"));
@@ -87,6 +87,11 @@ async function resolveAll(host: string, deps: HookDeps, signal: AbortSignal): Pr
 }
 
 const FROM_LOOKUP_MS = 2000;
+
+/** The host, read-only, as planners see it: commands end at the run's deadline. */
+export function hostReader(deps: HookDeps, signal: AbortSignal): Pick<ObserveContext, 'read' | 'which' | 'readFile'> {
+  return { read: (argv, opts) => deps.runner.run(argv, { timeoutMs: opts?.timeoutMs ?? 5000, signal }), which: deps.which, readFile: deps.readFile };
+}
 
 /**
  * Observe and plan every action that applies to this run; changes nothing.
@@ -118,9 +123,7 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
     localAddresses: deps.localAddresses(),
     toAddresses,
     fromAddresses,
-    read: (argv, opts) => deps.runner.run(argv, { timeoutMs: opts?.timeoutMs ?? 5000, signal }),
-    which: deps.which,
-    readFile: deps.readFile,
+    ...hostReader(deps, signal),
     logger: deps.logger,
     signal,
   };
@@ -162,11 +165,8 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       if (config.sentinels) {
         const sentinels = config.sentinels;
         const toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
-        // The commands we start (planning's reads included) have no business with the Sentinels'
-        // password: only the check sees it, from a copy of the environment.
-        const ownEnv = { ...deps.env };
-        const secret = sentinels.password;
-        if (secret && 'env' in secret) delete deps.env[secret.env];
+        // Before planning starts its reads.
+        const ownEnv = withholdSecret(deps.env, sentinels.password);
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
         // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
         // Loaded only when configured: node:net is a noticeable part of a cold start.

@@ -1,13 +1,13 @@
 import { applyPlans } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
+import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import { failingStep } from '../actions/vip/steps.ts';
-import { beforeDeadline, type HookDeps } from '../orchestrator.ts';
+import { hostReader, resolveAll, type HookDeps } from '../orchestrator.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
-import { canonicalIp, isIpAddress } from '../values.ts';
 
 export interface NotifyEvent {
   type: string;
@@ -72,21 +72,16 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   const answers = await Promise.all(sentinels.addresses.map((address) => ask(address, master, sentinels, password, { signal, resolve: deps.resolve })));
   const local = deps.localAddresses();
   const named = [...new Set(answers.flatMap((a) => ('master' in a ? [a.master.ip] : [])))];
+  // A name that does not resolve (in time) is not this host.
   const here = new Map(
-    await Promise.all(
-      named.map(async (host): Promise<[string, boolean]> => {
-        if (isIpAddress(host)) return [host, local.has(canonicalIp(host))];
-        const resolved = await beforeDeadline(deps.resolve(host, signal), signal, () => new Error('deadline')).catch(() => [] as string[]);
-        return [host, resolved.some((a) => local.has(canonicalIp(a)))];
-      }),
-    ),
+    await Promise.all(named.map(async (host): Promise<[string, boolean]> => [host, (await resolveAll(host, deps, signal).catch(() => [] as string[])).some((a) => local.has(a))])),
   );
   const votes = answers.filter((a) => 'master' in a && here.get(a.master.ip)).length;
   const needed = Math.floor(sentinels.addresses.length / 2) + 1;
   deps.logger.info({ answers, votes, needed }, 'is this host the master (for reannounce)');
   if (votes < needed) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
   const { planReannounce } = await import('../actions/vip/index.ts');
-  const host = { read: (argv: string[], o?: { timeoutMs?: number }) => deps.runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000, signal }), which: deps.which, readFile: deps.readFile };
+  const host = hostReader(deps, signal);
   const plans: ActionPlan[] = [];
   for (const { a, label } of vips) plans.push({ ...(await planReannounce(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
   return plans;
@@ -103,11 +98,8 @@ export async function notifyCommand(type: string, description: string, path: str
   if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
   logger.info({ eventType: event.type, description: event.description }, 'sentinel event');
   const deps = systemDeps(logger);
-  // The commands we start (reannounce's, the user's notify entries) have no business with the
-  // Sentinels' password: only the reannounce check sees it, from a copy of the environment.
-  const ownEnv = { ...deps.env };
-  const secret = config.sentinels?.password;
-  if (secret && 'env' in secret) delete deps.env[secret.env];
+  // Before anything starts: reannounce's commands and the user's notify entries alike.
+  const ownEnv = withholdSecret(deps.env, config.sentinels?.password);
   const deadline = AbortSignal.timeout(config.deadline);
   const started = performance.now();
   // A reannounce that cannot even be planned (no password variable, ip failing) is a failed step:

@@ -42,6 +42,16 @@ export const secretRef = z.union([
 ]);
 export type SecretRef = z.output<typeof secretRef>;
 
+/**
+ * The commands we start have no business with the Sentinels' password: its variable leaves `env`
+ * (which children inherit), and only the copy returned, for our own Sentinel questions, keeps it.
+ */
+export function withholdSecret(env: NodeJS.ProcessEnv, ref: SecretRef | undefined): NodeJS.ProcessEnv {
+  const own = { ...env };
+  if (ref && 'env' in ref) delete env[ref.env];
+  return own;
+}
+
 /** sudo: prefix "sudo -n" (exact argv, allowed by a sudoers rule); none: run as is (root or capabilities). */
 export const privilege = z.enum(['sudo', 'none']);
 
