@@ -1,6 +1,6 @@
 // `sentinel-hook notify` (Sentinel's notification-script), the built CLI: the user's notify commands
 // get the event, never the variable that holds the Sentinels' password.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,29 +9,29 @@ import { join, resolve } from 'node:path';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 
-test('notify: the user command runs with the event, and without the Sentinels\' password variable', (t) => {
+/** A temp dir with `config` (made from it) written as the hook wants it, removed after the test. */
+function withConfig(t: TestContext, config: (dir: string) => Record<string, unknown>): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sh-notify-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.json');
+  writeFileSync(path, JSON.stringify({ log: { file: join(dir, 'hook.log') }, lockDir: dir, ...config(dir) }), { mode: 0o600 });
+  return { dir, path };
+}
+
+function notify(path: string, args: string[], env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, [BIN, '--config', path, 'notify', ...args], { env: { PATH: '/usr/bin:/bin', ...env }, encoding: 'utf8', timeout: 20_000 });
+}
+
+test('notify: the user command runs with the event, and without the Sentinels\' password variable', (t) => {
+  const { dir, path } = withConfig(t, (d) => ({
+    // Nothing listens there: only the variable matters for this test.
+    sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
+    masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
+    // A test's own shell line, to write down what the command received.
+    notify: [{ run: ['/bin/sh', '-c', `env > ${join(d, 'seen')}; echo "args: $1 $2" >> ${join(d, 'seen')}`, 'sh', '{eventType}', '{master}'] }],
+  }));
   const seen = join(dir, 'seen');
-  const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      log: { file: join(dir, 'hook.log') },
-      lockDir: dir,
-      // Nothing listens there: only the variable matters for this test.
-      sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
-      masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
-      // A test's own shell line, to write down what the command received.
-      notify: [{ run: ['/bin/sh', '-c', `env > ${seen}; echo "args: $1 $2" >> ${seen}`, 'sh', '{eventType}', '{master}'] }],
-    }),
-    { mode: 0o600 },
-  );
-  const r = spawnSync(process.execPath, [BIN, '--config', config, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
-    env: { PATH: '/usr/bin:/bin', SENTINEL_PASSWORD: 'hunter2-not-for-children' },
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
+  const r = notify(path, ['+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], { SENTINEL_PASSWORD: 'hunter2-not-for-children' });
   assert.equal(r.status, 0, r.stderr);
   const text = readFileSync(seen, 'utf8');
   assert.match(text, /^args: \+switch-master mymaster$/m);
@@ -41,26 +41,13 @@ test('notify: the user command runs with the event, and without the Sentinels\' 
 });
 
 test('notify -sdown whose reannounce cannot be planned (the password variable is not set): the user command still runs, exit 1 (retry)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sh-notify-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { dir, path } = withConfig(t, (d) => ({
+    sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
+    masters: { mymaster: [{ type: 'vip', address: '10.213.9.100/24', interface: 'lo' }] },
+    notify: [{ run: ['/usr/bin/touch', join(d, 'seen')] }],
+  }));
   const seen = join(dir, 'seen');
-  const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      log: { file: join(dir, 'hook.log') },
-      lockDir: dir,
-      sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
-      masters: { mymaster: [{ type: 'vip', address: '10.213.9.100/24', interface: 'lo' }] },
-      notify: [{ run: ['/usr/bin/touch', seen] }],
-    }),
-    { mode: 0o600 },
-  );
-  const r = spawnSync(process.execPath, [BIN, '--config', config, 'notify', '--', '-sdown', 'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379'], {
-    env: { PATH: '/usr/bin:/bin' },
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
+  const r = notify(path, ['--', '-sdown', 'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379'], {});
   assert.equal(r.status, 1, r.stderr);
   assert.equal(spawnSync('test', ['-e', seen]).status, 0, "the user's notify command did not run");
   assert.match(readFileSync(join(dir, 'hook.log'), 'utf8'), /SENTINEL_PASSWORD is not set.*"msg":"reannounce could not be planned"/);

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { waitFor, waitUntil } from '../lab/wait.ts';
 import { BIN, createNetns, installSudoers, preflight, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
 
 // An argv no other process on this machine is likely to have.
@@ -46,16 +47,6 @@ function pidsRunning(argv: string[]): number[] {
   return found;
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (let i = 0; i < 1000 && Date.now() < end; i++) {
-    const v = probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 test('SIGTERM to the hook while sudo runs its command as root: exit 1, and the root command is gone too', async () => {
   assert.deepEqual(pidsRunning(SLEEP), [], 'precondition: no such sleep running');
   // setpriv execs (runuser would fork): the pid we signal is the hook's own.
@@ -67,13 +58,10 @@ test('SIGTERM to the hook while sudo runs its command as root: exit 1, and the r
   let stderr = '';
   hook.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => hook.once('close', (code) => resolve(code)));
-  const root = await until('sleep to run as root under sudo', () => {
-    const pid = pidsRunning(SLEEP).find((p) => /^Uid:\s+0\s/m.test(readFileSync(`/proc/${p}/status`, 'utf8')));
-    return pid;
-  }, 15_000);
+  const root = await waitFor('sleep to run as root under sudo', () => pidsRunning(SLEEP).find((p) => /^Uid:\s+0\s/m.test(readFileSync(`/proc/${p}/status`, 'utf8'))), { timeoutMs: 15_000, intervalMs: 50 });
   strays.push(root);
   hook.kill('SIGTERM');
   const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
   assert.equal(code, 1, `hook exit (stderr: ${stderr})`);
-  await until('the root sleep to end', () => (pidsRunning(SLEEP).length === 0 ? true : undefined), 5000);
+  await waitUntil('the root sleep to end', () => pidsRunning(SLEEP).length === 0, { timeoutMs: 5000, intervalMs: 50 });
 });

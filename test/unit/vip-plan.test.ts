@@ -41,6 +41,12 @@ const iputilsGarp = (dev = 'eth0', ip = '192.168.0.4', bursts = 2): Expectation[
   sudo([ARPING, '-q', '-A', '-c', '1', '-I', dev, ip], {}, 2 * bursts),
 ];
 
+/** Habets' arping (count 2 at FAST_ARP's interval): one -U and one -U -P process per burst, each exiting 1 (nobody replied). */
+const habetsGarp = (): Expectation[] => {
+  const common = ['-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'];
+  return [sudo([ARPING, '-q', '-U', ...common], { exitCode: 1 }, 2), sudo([ARPING, '-q', '-U', '-P', ...common], { exitCode: 1 }, 2)];
+};
+
 /**
  * One consistent fake host: its interface addresses (what os.networkInterfaces() reports) list the
  * VIP exactly when the `ip -j addr show` sample does, and, like the real planner, ip is only asked
@@ -168,14 +174,7 @@ test('new master holding it on another interface than configured: exit 1, nothin
 });
 
 test("Habets' arping: its own flags, exit 1 (nobody replied) counts as success", async () => {
-  const common = ['-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'];
-  const { result, runner } = await run({}, toMe, [
-    addrShow(withoutVip),
-    arpingV(HABETS_V, 1),
-    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
-    sudo([ARPING, '-q', '-U', ...common], { exitCode: 1 }, 2),
-    sudo([ARPING, '-q', '-U', '-P', ...common], { exitCode: 1 }, 2),
-  ]);
+  const { result, runner } = await run({}, toMe, [addrShow(withoutVip), arpingV(HABETS_V, 1), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...habetsGarp()]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -380,14 +379,12 @@ test("checkDuplicate with Habets' arping: -0 probe, exit 0 with a reply means he
 });
 
 test("checkDuplicate with Habets' arping: exit 1 and no reply means free", async () => {
-  const common = ['-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'];
   const { result, runner } = await run({ checkDuplicate: true }, toMe, [
     addrShow(withoutVip),
     arpingV(HABETS_V, 1),
     sudo([ARPING, '-0', '-c', '1', '-W', '1', '-i', 'eth0', '192.168.0.4'], { exitCode: 1 }),
     sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
-    sudo([ARPING, '-q', '-U', ...common], { exitCode: 1 }, 2),
-    sudo([ARPING, '-q', '-U', '-P', ...common], { exitCode: 1 }, 2),
+    ...habetsGarp(),
   ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
