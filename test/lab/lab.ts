@@ -709,25 +709,25 @@ export class Lab {
       .sort((a, b) => a.at - b.at);
   }
 
-  /** Runs of the hook on `host` (sentinel-hook's JSON log, or the bench script's start/end lines). */
-  hookRuns(host: string, since = 0): HookRun[] {
+  /** Every run on `host`, hook and notify alike, read once (sentinel-hook's JSON log, or the bench script's start/end lines). */
+  private runs(host: string): HookRun[] {
     const h = this.host(host);
-    const runs = (this.opts.hook ?? recorderHook()).kind === 'script' ? readScriptLog(h.files.scriptLog) : readHookLog(h.files.hookLog);
-    return runs.filter((r) => r.kind === 'hook' && r.start >= since);
+    return (this.opts.hook ?? recorderHook()).kind === 'script' ? readScriptLog(h.files.scriptLog) : readHookLog(h.files.hookLog);
+  }
+
+  /** Runs of the hook (the client-reconfig-script) on `host`. */
+  hookRuns(host: string, since = 0): HookRun[] {
+    return this.runs(host).filter((r) => r.kind === 'hook' && r.start >= since);
   }
 
   /** Runs of `sentinel-hook notify` (Sentinel's notification-script) on `host`, when the hook sets `notify`. */
   notifyRuns(host: string, since = 0): HookRun[] {
-    return readHookLog(this.host(host).files.hookLog).filter((r) => r.kind === 'notify' && r.start >= since);
+    return this.runs(host).filter((r) => r.kind === 'notify' && r.start >= since);
   }
 
   /** Wait until no hook or notify run on any Redis host is open (a started run without its end). */
   async waitHooksIdle(timeoutMs: number): Promise<void> {
-    await waitUntil(
-      'every hook run to end',
-      () => this.redisHosts.every((h) => [...this.hookRuns(h.name), ...this.notifyRuns(h.name)].every((r) => r.end !== undefined)),
-      { timeoutMs, intervalMs: 100 },
-    );
+    await waitUntil('every hook run to end', () => this.redisHosts.every((h) => this.runs(h.name).every((r) => r.end !== undefined)), { timeoutMs, intervalMs: 100 });
   }
 
   // ---------------------------------------------------------------- sshd (app hosts, for push-style actions)
