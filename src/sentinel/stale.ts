@@ -70,8 +70,9 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   // try each in turn, all within the one `timeout`.
   const until = performance.now() + cfg.timeout;
   let lastError = `no answer within ${cfg.timeout} ms`;
-  for (const target of targets) {
-    const left = Math.round(until - performance.now());
+  for (const [i, target] of targets.entries()) {
+    // The first address gets the whole timeout as configured, so its error names that figure.
+    const left = i === 0 ? cfg.timeout : Math.round(until - performance.now());
     if (left <= 0 || opts.signal?.aborted) break;
     try {
       const replies = await sendCommands(target, port, commands, left, opts.signal);
