@@ -725,9 +725,31 @@ export class Lab {
     return this.runs(host).filter((r) => r.kind === 'notify' && r.start >= since);
   }
 
-  /** Wait until no hook or notify run on any Redis host is open (a started run without its end). */
+  /**
+   * Wait until no hook or notify run on any Redis host is open (a started run without its end), and
+   * no Sentinel that answers is running a script: a hook Sentinel has forked logs its start only once
+   * Node is up, a few hundred ms later. A queued retry is not waited for (Sentinel holds it 30 s).
+   */
   async waitHooksIdle(timeoutMs: number): Promise<void> {
-    await waitUntil('every hook run to end', () => this.redisHosts.every((h) => this.runs(h.name).every((r) => r.end !== undefined)), { timeoutMs, intervalMs: 100 });
+    await waitUntil(
+      'every hook run to end',
+      async () => {
+        if (!this.redisHosts.every((h) => this.runs(h.name).every((r) => r.end !== undefined))) return false;
+        const running = await Promise.all(this.redisHosts.map((h) => this.sentinelRunningScripts(h.name)));
+        return running.every((n) => n === 0);
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  }
+
+  /** `sentinel_running_scripts` from a Sentinel's INFO; 0 when it does not answer (down, or its host cut off). */
+  private async sentinelRunningScripts(host: string): Promise<number> {
+    try {
+      const info = await this.redisCli(host, { ip: this.host(host).ip, port: SENTINEL_PORT }, ['INFO', 'sentinel'], { timeoutMs: 1000 });
+      return Number(/^sentinel_running_scripts:(\d+)/m.exec(info)?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
   }
 
   // ---------------------------------------------------------------- sshd (app hosts, for push-style actions)
