@@ -189,7 +189,7 @@ test('a nameserver that never answers: the deadline still ends the run (exit 1, 
   assert.equal(code, 1, stderr);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
   assert.match(stderr, /cannot resolve redis-2\.sh-test: no answer before the run's deadline \(check DNS or \/etc\/hosts/);
-  assert.ok(took < 3500, `the process ended soon after its 1 s deadline, not when the resolver gave up (${Math.round(took)} ms)`);
+  assert.ok(took < 5000, `the process ended soon after its 1 s deadline, not when the resolver gave up (at least 6 s) (${Math.round(took)} ms)`);
   assert.match(readFileSync(log, 'utf8'), /"exitCode":1/);
 });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { editHosts } from '../../src/actions/hosts/edit.ts';
 import { startSshLab, type SshLab } from '../support/sshd.ts';
 import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
+import { waitUntil } from '../lab/wait.ts';
 
 const NAME = 'redis-master.myservice.com';
 // ~2 MB per file, so that each write takes long enough to be cut in the middle.
@@ -39,10 +40,19 @@ describe('hook killed mid-push', { skip: process.getuid?.() !== 0 ? 'needs root'
     }
     const run = await running;
     assert.equal(run.signal, 'SIGKILL', 'the hook finished before it could be killed: make the pushes slower');
-    // sftp-server may still finish a request that arrived before the connection dropped: let it settle.
-    await new Promise((r) => setTimeout(r, 500));
+    // sftp-server may still finish a request (a rename) that arrived before the connection dropped:
+    // wait until two looks 300 ms apart agree, at most 10 s.
+    const look = () => lab.servers.map((s) => readFileSync(s.hostsFile, 'latin1'));
+    let texts = look();
+    await waitUntil('the remote files to settle after the kill', async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const now = look();
+      const same = now.every((t, k) => t === texts[k]);
+      texts = now;
+      return same;
+    }, { timeoutMs: 10_000, intervalMs: 1, maxAttempts: 30 });
     const states = lab.servers.map((s, k) => {
-      const text = readFileSync(s.hostsFile, 'latin1');
+      const text = texts[k]!;
       assert.ok(text === olds[k] || text === news[k], `server ${k}: torn file (${text.length} bytes)`);
       return text === news[k] ? 'new' : 'old';
     });

@@ -156,5 +156,5 @@ test('an ask that throws at once is a Sentinel that did not answer: the check en
   const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: ['10.0.0.9:26379'], timeout: 5000, settle: 0 }), env, { ask });
   assert.equal(f.verdict, 'unknown');
   assert.match(JSON.stringify(f.answers), /boom/);
-  assert.ok(performance.now() - started < 1000);
+  assert.ok(performance.now() - started < 2500, 'not the 5 s timeout');
 });

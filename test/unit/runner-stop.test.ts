@@ -3,10 +3,11 @@
 // command). Its own file: stopping is for the rest of the process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunner, killAllChildren } from '../../src/runner.ts';
+import { waitUntil } from '../lab/wait.ts';
 
 test('after killAllChildren starts, a running child gets TERM first, and a command asked for meanwhile never starts', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sh-stop-'));
@@ -15,8 +16,9 @@ test('after killAllChildren starts, a running child gets TERM first, and a comma
   const signal = new AbortController().signal;
   const seen = join(dir, 'seen');
   const marker = join(dir, 'second-ran');
-  const first = runner.run(['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; while :; do sleep 0.05; done`, seen], { timeoutMs: 10_000, signal });
-  await new Promise((r) => setTimeout(r, 300));
+  const ready = `${seen}.ready`;
+  const first = runner.run(['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; : > "$0.ready"; while :; do sleep 0.05; done`, seen], { timeoutMs: 10_000, signal });
+  await waitUntil('the child to set its TERM trap', () => existsSync(ready), { timeoutMs: 5000, intervalMs: 20 });
   const stopping = killAllChildren();
   const second = await runner.run(['/usr/bin/touch', marker], { timeoutMs: 5000, signal });
   await stopping;
