@@ -7,16 +7,30 @@ import { sendCommands, type RespValue } from '../../src/sentinel/resp.ts';
 import { ensurePackages } from '../lab/packages.ts';
 import { waitFor } from '../lab/wait.ts';
 
+/**
+ * `count` distinct free loopback ports, chosen by the kernel. Every listener stays open until all
+ * have their port: closed one by one, the kernel could hand the same port out twice.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once('error', reject);
+            srv.listen(0, '127.0.0.1', () => resolve((srv.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((r) => (srv.listening ? srv.close(r) : r(undefined)))));
+  }
+}
+
 /** A free loopback port, chosen by the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }
 
 /**
@@ -38,7 +52,7 @@ export class LoopbackSentinel {
 
   async start(): Promise<void> {
     await ensurePackages(['redis-server', 'redis-sentinel', 'redis-tools']);
-    [this.masterPort, this.replicaPort, this.sentinelPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    [this.masterPort, this.replicaPort, this.sentinelPort] = (await freePorts(3)) as [number, number, number];
     this.spawn('/usr/bin/redis-server', ['--port', String(this.masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no']);
     this.spawn('/usr/bin/redis-server', ['--port', String(this.replicaPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--replicaof', '127.0.0.1', String(this.masterPort)]);
     const conf = join(this.dir, 'sentinel.conf');
