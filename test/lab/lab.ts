@@ -246,8 +246,8 @@ export class Lab {
   }
 
   /** A Sentinel command on `host`'s Sentinel, from its own namespace. */
-  sentinelCli(host: string, args: readonly string[]): Promise<string> {
-    return this.redisCli(host, { ip: this.host(host).ip, port: SENTINEL_PORT }, args);
+  sentinelCli(host: string, args: readonly string[], opts?: RunOptions): Promise<string> {
+    return this.redisCli(host, { ip: this.host(host).ip, port: SENTINEL_PORT }, args, opts);
   }
 
   /**
@@ -745,7 +745,7 @@ export class Lab {
   /** `sentinel_running_scripts` from a Sentinel's INFO; 0 when it does not answer (down, or its host cut off). */
   private async sentinelRunningScripts(host: string): Promise<number> {
     try {
-      const info = await this.redisCli(host, { ip: this.host(host).ip, port: SENTINEL_PORT }, ['INFO', 'sentinel'], { timeoutMs: 1000 });
+      const info = await this.sentinelCli(host, ['INFO', 'sentinel'], { timeoutMs: 1000 });
       return Number(/^sentinel_running_scripts:(\d+)/m.exec(info)?.[1] ?? 0);
     } catch {
       return 0;
