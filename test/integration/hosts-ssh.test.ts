@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { startSshLab, type SshLab } from '../support/sshd.ts';
 import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
+import { waitUntil } from '../lab/wait.ts';
 
 const NAME = 'redis-master.myservice.com';
 const original = (i: number) => `127.0.0.1\tlocalhost\n# app server ${i}: its own entries\n10.1.0.${i} app${i}.internal app${i}\n10.9.9.1 ${NAME}\n`;
@@ -119,7 +120,8 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
   test('transport rsync: an "after" that fails stays owed although the retry in the same run finds the file identical; the next run runs it', async () => {
     const server = lab.servers[0]!;
     const source = join(lab.dir, 'cluster-hosts-owed');
-    const marker = `${server.hostsFile}.sentinel-hook.after-pending`;
+    const record = `${server.hostsFile}.sentinel-hook.after-done`;
+    rmSync(record, { force: true });
     writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });
     const config = (after: string[]) => writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 1, after }, { file: source }));
     const failing = await runHook(config(['/bin/sh', '-c', 'exit 3']), '10.9.9.5');
@@ -129,19 +131,64 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     assert.equal(row.status, 'failed');
     assert.match(row.reason ?? '', /"after" exited 3/);
     assert.equal(readFileSync(server.hostsFile, 'utf8'), `127.0.0.1 localhost\n10.9.9.5 ${NAME}\n`, 'the file itself changed');
-    assert.equal(existsSync(marker), true, 'owed marker left on the target');
+    assert.equal(existsSync(record), false, 'no record of a successful "after"');
 
     const out = join(lab.dir, 'remote', 'rsync-owed-out');
     const retry = await runHook(config(['/usr/bin/touch', out]), '10.9.9.5');
     assert.equal(retry.code, 0, retry.stderr + retry.stdout);
     assert.deepEqual(targetRows(retry).map((r) => r.status), ['unchanged', 'unchanged']);
     assert.equal(existsSync(join(server.dir, 'rsync-owed-out')), true, 'the owed "after" ran');
-    assert.equal(existsSync(marker), false);
+    assert.equal(existsSync(record), true);
     rmSync(join(server.dir, 'rsync-owed-out'));
     const third = await runHook(config(['/usr/bin/touch', out]), '10.9.9.5');
     assert.equal(third.code, 0, third.stderr + third.stdout);
     assert.equal(existsSync(join(server.dir, 'rsync-owed-out')), false, 'nothing owed any more');
     writeFileSync(server.hostsFile, original(0));
+  });
+
+  test('transport rsync: the hook SIGKILLed after the copy, before the "after" connection — the next run, finding the file right, runs "after"', async (t) => {
+    const server = lab.servers[0]!;
+    t.after(() => writeFileSync(server.hostsFile, original(0)));
+    const source = join(lab.dir, 'cluster-hosts-killed');
+    writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });
+    const out = join(lab.dir, 'remote', 'rsync-killed-out');
+    const config = writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 0, after: ['/usr/bin/touch', out] }, { file: source }));
+    // In a mount namespace of the hook's own, /usr/bin/ssh is a wrapper: rsync's connection goes
+    // through to the real ssh; the second one (the "after" command) says so and hangs, to be killed.
+    const realSsh = join(lab.dir, 'ssh.real');
+    execFileSync('cp', ['/usr/bin/ssh', realSsh]);
+    const hung = join(lab.dir, 'after-connection.pid');
+    rmSync(hung, { force: true });
+    const wrapper = join(lab.dir, 'ssh-wrapper');
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *"rsync --server"*) exec ${realSsh} "$@";; esac\necho $$ > ${hung}\nexec /bin/sleep 30\n`, { mode: 0o755 });
+    const prefix = ['unshare', '-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /usr/bin/ssh && exec "$@"', wrapper];
+    let pid = 0;
+    const running = runHook(config, '10.9.9.6', { prefix, onSpawn: (p) => (pid = p) });
+    try {
+      await waitUntil('the hook to reach its "after" connection', () => existsSync(hung) && readFileSync(hung, 'utf8').trim() !== '', { timeoutMs: 15_000, intervalMs: 20 });
+      process.kill(pid, 'SIGKILL');
+      assert.equal((await running).signal, 'SIGKILL');
+    } finally {
+      const sleeper = existsSync(hung) ? Number(readFileSync(hung, 'utf8')) : 0;
+      if (sleeper > 0) {
+        try {
+          process.kill(sleeper, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    assert.equal(readFileSync(server.hostsFile, 'utf8'), `127.0.0.1 localhost\n10.9.9.6 ${NAME}\n`, 'the copy landed before the kill');
+    assert.equal(existsSync(join(server.dir, 'rsync-killed-out')), false, '"after" never ran in the killed run');
+
+    const next = await runHook(config, '10.9.9.6');
+    assert.equal(next.code, 0, next.stderr + next.stdout);
+    assert.equal(targetRows(next).find((r) => r.target === server.label)?.status, 'unchanged');
+    assert.equal(existsSync(join(server.dir, 'rsync-killed-out')), true, 'the owed "after" ran');
+    rmSync(join(server.dir, 'rsync-killed-out'));
+    const third = await runHook(config, '10.9.9.6');
+    assert.equal(third.code, 0, third.stderr + third.stdout);
+    assert.equal(existsSync(join(server.dir, 'rsync-killed-out')), false, 'nothing owed any more');
   });
 
   test('transport ssh: when the owed marker cannot be created, a failed "after" still fails the run although the retry finds the file right', async () => {

@@ -1,6 +1,6 @@
 import type { CommandResult, CommandRunner } from '../../runner.ts';
 import type { TargetState } from './fanout.ts';
-import { AFTER_PENDING_SUFFIX, PermanentTargetError, type AttemptOutcome } from './ssh.ts';
+import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
 import { remoteCommand, rsyncDestination, shellQuote, type PushTarget } from './target.ts';
 import { BACKUP_SUFFIX } from './localfile.ts';
 
@@ -58,18 +58,27 @@ export function afterArgv(s: RsyncSettings, target: PushTarget, timeoutMs: numbe
   return [s.ssh, ...sshOptions(s, target.port, timeoutMs), '--', `${s.user}@${target.host}`, command];
 }
 
+/** Beside the remote file: the checksum (`cksum`) of the content that `after` last succeeded for. */
+export const AFTER_DONE_SUFFIX = '.sentinel-hook.after-done';
+
 /**
- * The remote shell command that runs `after` with the same owed-marker as transport ssh
- * (`<remotePath>.sentinel-hook.after-pending`): `owed` — the file changed (now or in an earlier
- * attempt of this run): create the marker, run `after`, remove the marker once it succeeded; a
- * failure or a kill leaves it for the next run. Otherwise run `after` only if the marker is there
- * (an earlier run's change whose `after` failed or was killed). The exit status is `after`'s.
+ * The remote shell command that runs `after`. What is owed is read off the target itself, so that a
+ * run killed between the copy and this second connection loses nothing: rsync's backup
+ * (`<remotePath>.sentinel-hook.bak`, made by the copy that changed the file) says we changed it once,
+ * and `<remotePath>.sentinel-hook.after-done` holds the checksum of the content `after` last succeeded
+ * for. `after` runs when the file changed in this run (`owed`, which also covers a file rsync created)
+ * or when there is a backup and the file's checksum is not the one recorded; on success the
+ * checksum is recorded. The exit status is `after`'s.
  */
 export function afterScript(s: Pick<RsyncSettings, 'remotePath'>, after: readonly string[], owed: boolean): string {
-  const marker = shellQuote(`${s.remotePath}${AFTER_PENDING_SUFFIX}`);
-  // A subshell: a failed redirection on ':' (a special built-in) would end a POSIX shell.
-  const runAndClear = `${remoteCommand(after)} && { rm -f ${marker} 2>/dev/null; true; }`;
-  return owed ? `(umask 077; : > ${marker}) 2>/dev/null; ${runAndClear}` : `if [ -e ${marker} ]; then ${runAndClear}; fi`;
+  const file = shellQuote(s.remotePath);
+  const done = shellQuote(`${s.remotePath}${AFTER_DONE_SUFFIX}`);
+  const backup = shellQuote(`${s.remotePath}${BACKUP_SUFFIX}`);
+  // A subshell for the record: a failed redirection would end a POSIX shell; a record that cannot
+  // be written only means `after` runs again next time.
+  const runAndRecord = `${remoteCommand(after)} || exit; (umask 022; printf '%s\\n' "$sum" > ${done}) 2>/dev/null; exit 0`;
+  const due = owed ? 'true' : `[ -e ${backup} ] && [ "$sum" != "$(cat ${done} 2>/dev/null)" ]`;
+  return `sum=$(cksum < ${file}) || exit 1; if ${due}; then ${runAndRecord}; fi`;
 }
 
 /** ssh's own words for a refused host key: no retry in this run will change them. */
@@ -87,8 +96,8 @@ export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s
   const outcome: AttemptOutcome = changed ? { status: 'changed', method: 'rename' } : { status: 'unchanged' };
   if (!s.after) return outcome;
   // Owed from the change until it succeeds: a retry in this run finds the file identical and must
-  // run it all the same; the remote marker carries it to the next run. With `after` set, a target
-  // already right costs this second connection too (to look for an earlier run's marker).
+  // run it all the same; the target's own record carries it to the next run (see afterScript). With
+  // `after` set, a target already right costs this second connection too (to read that record).
   if (changed) state.afterOwed = true;
   const owed = state.afterOwed;
   const r = await runner.run(afterArgv(s, target, timeoutMs, afterScript(s, s.after, owed)), { timeoutMs, signal });
