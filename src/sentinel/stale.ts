@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { delay } from '../apply.ts';
 import { ConfigError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
 import type { SecretRef } from '../config/common.ts';
@@ -120,7 +121,7 @@ export async function checkFreshness(
 ): Promise<Freshness> {
   const ask = deps.ask ?? askSentinel;
   const signal = deps.signal;
-  const sleep = deps.sleep ?? ((ms) => abortableSleep(ms, signal));
+  const sleep = deps.sleep ?? ((ms) => delay(ms, signal));
   const now = deps.now ?? (() => performance.now());
   const password = cfg.password ? readSecret(cfg.password, env) : undefined;
   const wanted = new Set(toAddresses.map(canonicalIp));
@@ -188,17 +189,4 @@ export async function checkFreshness(
     if (signal?.aborted) break;
   }
   return answers.some((a) => 'master' in a) ? { verdict: 'stale', answers } : { verdict: 'unknown', answers };
-}
-
-function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((done) => {
-    if (signal?.aborted) return done();
-    const wake = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', wake);
-      done();
-    };
-    const timer = setTimeout(wake, ms);
-    signal?.addEventListener('abort', wake, { once: true });
-  });
 }
