@@ -97,8 +97,13 @@ export function createRunner(): CommandRunner {
           setTimeout(kill, TERM_GRACE_MS).unref();
           stopWaiting(null, 'SIGKILL');
         };
-        const collect = (into: Buffer[]) => (chunk: Buffer) => {
-          if (into.reduce((n, b) => n + b.length, 0) < MAX_OUTPUT) into.push(chunk);
+        const collect = (into: Buffer[]) => {
+          let size = 0;
+          return (chunk: Buffer) => {
+            if (size >= MAX_OUTPUT) return;
+            into.push(chunk);
+            size += chunk.length;
+          };
         };
         child.stdout?.on('data', collect(out));
         child.stderr?.on('data', collect(err));
