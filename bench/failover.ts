@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VIP, ensurePackages, isRoot, Lab, REPO_ROOT, SENTINEL_PORT, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
+import { DEFAULT_VIP, ensurePackages, isRoot, Lab, labSentinels, REPO_ROOT, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
 
 const SEED_SCRIPT = join(REPO_ROOT, 'bench', 'seed000-failover.sh');
@@ -218,5 +218,5 @@ function benchHook(): LabHook {
   if (process.env.BENCH_REANNOUNCE === '1') return vipHook({ reannounce: true });
   const hook = vipHook();
   if (process.env.BENCH_SENTINELS !== '1' || hook.kind !== 'sentinel-hook') return hook;
-  return { ...hook, extraConfig: (_h, lab) => ({ sentinels: { addresses: lab.redisHosts.map((h) => `${h.ip}:${SENTINEL_PORT}`) } }) };
+  return { ...hook, extraConfig: (_h, lab) => labSentinels(lab) };
 }

@@ -1,6 +1,6 @@
 // The Sentinel lab: network namespaces with three Redis hosts (redis-server + redis-sentinel) and app
 // hosts on one bridge. API and examples: test/lab/README.md.
-export { Lab, recorderHook, vipHook, exampleHook, cliPath, isRoot, REPO_ROOT, CLIENT_RECONFIG_HOOK, MASTER_NAME, REDIS_PORT, SENTINEL_PORT, SUBNET_PREFIX, DEFAULT_VIP } from './lab.ts';
+export { Lab, recorderHook, vipHook, exampleHook, labSentinels, cliPath, isRoot, REPO_ROOT, CLIENT_RECONFIG_HOOK, MASTER_NAME, REDIS_PORT, SENTINEL_PORT, SUBNET_PREFIX, DEFAULT_VIP } from './lab.ts';
 export type { LabHook, LabHost, LabHostFiles, LabOptions, LabProcess } from './lab.ts';
 export { Writer, type WriteAttempt, type WriterOptions } from './writer.ts';
 export { waitFor, waitUntil, WaitTimeout, type WaitOptions } from './wait.ts';

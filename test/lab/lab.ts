@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLIENT_RECONFIG_HOOK = join(REPO_ROOT, 'hooks', 'client-reconfig');
 /** The notification-script for reannounce alone: only -sdown starts Node (see the file). */
-export const NOTIFY_HOOK = join(REPO_ROOT, 'hooks', 'reannounce');
+export const REANNOUNCE_HOOK = join(REPO_ROOT, 'hooks', 'reannounce');
 
 export const MASTER_NAME = 'mymaster';
 export const REDIS_PORT = 6379;
@@ -65,7 +65,7 @@ export type LabHook =
       extraConfig?: (host: LabHost, lab: Lab) => Record<string, unknown>;
       /** Install `sentinel-hook sudoers --user redis --config <r1's config>` in /etc/sudoers.d for the lab's life. */
       sudoers?: boolean;
-      /** Also Sentinel's notification-script (hooks/notify, the same config). */
+      /** Also Sentinel's notification-script (hooks/reannounce, the same config). */
       notify?: boolean;
     }
   | {
@@ -476,7 +476,7 @@ export class Lab {
       `sentinel failover-timeout ${MASTER_NAME} ${this.opts.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${MASTER_NAME} 2`,
       `sentinel client-reconfig-script ${MASTER_NAME} ${script}`,
-      ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${NOTIFY_HOOK}`] : []),
+      ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${REANNOUNCE_HOOK}`] : []),
       '',
     ].join('\n');
   }
@@ -836,9 +836,14 @@ export function vipHook(opts: { vip?: string; arp?: Record<string, string | numb
     kind: 'sentinel-hook',
     sudoers: true,
     // reannounce: Sentinels' notification-script runs `sentinel-hook notify`, which asks all three Sentinels.
-    ...(opts.reannounce ? { notify: true, extraConfig: (_host: LabHost, lab: Lab) => ({ sentinels: { addresses: lab.redisHosts.map((h) => `${h.ip}:${SENTINEL_PORT}`) } }) } : {}),
+    ...(opts.reannounce ? { notify: true, extraConfig: (_host: LabHost, lab: Lab) => labSentinels(lab) } : {}),
     actions: () => [{ type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}) }],
   };
+}
+
+/** The hook config's `sentinels`: all three lab Sentinels (the stale-event guard, reannounce). */
+export function labSentinels(lab: Lab): { sentinels: { addresses: string[] } } {
+  return { sentinels: { addresses: lab.redisHosts.map((h) => `${h.ip}:${SENTINEL_PORT}`) } };
 }
 
 /**
