@@ -11,6 +11,8 @@ export interface StepOutcome {
   /** The task's own summary or result (per-target results of a push, say). */
   summary?: string;
   detail?: unknown;
+  /** Left out, or stopped and not counted as failed, because a newer event for the master started on this host. */
+  superseded?: string;
 }
 
 export interface ApplyOptions {
@@ -55,6 +57,10 @@ export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext
         }
         const outcome = await applyStep(plan.action, step, ctx, opts);
         outcomes.push(outcome);
+        if (outcome.superseded) {
+          log.info({ step: step.description, reason: outcome.superseded }, 'step not done: superseded');
+          return;
+        }
         if (outcome.ok) log.info({ step: step.description, ms: outcome.durationMs, result: outcome.summary }, 'step done');
         else log.error({ step: step.description, ms: outcome.durationMs, error: outcome.error }, 'step failed');
         if (!outcome.ok) {
@@ -86,9 +92,18 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome> {
+  const outcome = await applyStepOnce(action, step, ctx, opts);
+  // A step killed or refused because a newer event overtook this run did what it should: stop.
+  const superseded = outcome.ok ? undefined : ctx.superseded?.();
+  return superseded ? { ...outcome, ok: true, superseded } : outcome;
+}
+
+async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome> {
   const base = { action, description: step.description };
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
+  const superseded = ctx.superseded?.();
+  if (superseded) return { ...base, ok: true, durationMs: 0, superseded };
   if (ctx.signal.aborted) return { ...base, ok: false, durationMs: 0, error: 'not started: the run deadline has passed' };
   if (step.kind === 'task') {
     try {

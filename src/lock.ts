@@ -1,5 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetryableError } from './errors.ts';
 
@@ -10,18 +9,52 @@ export interface HeldLock {
   release(): void;
 }
 
-/** /run/sentinel-hook when we may write there (root), else a per-user directory in the temp dir. */
-export function defaultLockDir(uid: number): string {
-  for (const dir of ['/run/sentinel-hook', join(tmpdir(), `sentinel-hook-${uid}`)]) {
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const st = statSync(dir);
-      if (st.uid === uid) return dir;
-    } catch {
-      // not ours or not writable: next candidate
-    }
+export const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
+
+/** How an operator creates the lock directory for Sentinel's user, now and at every boot. */
+export function lockDirFix(dir: string, user = 'redis'): string {
+  return `create it for the user Sentinel runs as: install -d -m 0700 -o ${user} -g ${user} ${dir}; at boot, a tmpfiles.d line: d ${dir} 0700 ${user} ${user} -`;
+}
+
+/**
+ * The per-master locks and generations live in one directory that every process serving a master on
+ * this host shares (the hook, `reconcile`, `watch`), so it cannot be a per-user or per-session place
+ * (a service's $XDG_RUNTIME_DIR is not a shell's). And it must be one no other user can take: a
+ * guessable fallback in a shared temp dir let any local user block every failover. Created when it is
+ * missing and we may (root, or a parent we own); used only when it is a real directory owned by us
+ * or by root and writable by nobody else. Anything else is a clear error, never a fallback.
+ */
+export function prepareLockDir(dir: string, uid: number): string {
+  try {
+    // A configured lockDir under /run is gone after every reboot.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RetryableError(`lock directory ${dir} is missing and cannot be created (${code})`, lockDirFix(dir));
   }
-  throw new RetryableError('no writable lock directory (/run/sentinel-hook or the temp dir)', 'set lockDir in the config');
+  const problem = lockDirProblem(dir, uid);
+  if (problem) throw new RetryableError(`lock directory ${dir} ${problem}`, lockDirFix(dir));
+  return dir;
+}
+
+/** What is wrong with `dir` as our lock directory, or undefined. Reads only (for `check` too). */
+export function lockDirProblem(dir: string, uid: number): string | undefined {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    return `cannot be read (${(err as NodeJS.ErrnoException).code})`;
+  }
+  if (st.isSymbolicLink()) return 'is a symbolic link: another user could point it anywhere';
+  if (!st.isDirectory()) return 'is not a directory';
+  if (st.uid !== uid && st.uid !== 0) return `belongs to uid ${st.uid}, not to us (uid ${uid}) or root: that user could hold or fake our locks`;
+  if (st.mode & 0o022) return `is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): another user could hold or fake our locks`;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return `is not writable by us (uid ${uid})`;
+  }
+  return undefined;
 }
 
 function alive(pid: number): boolean {
@@ -48,11 +81,13 @@ export function processStart(pid: number): string | undefined {
   }
 }
 
-/** "PID START" as the owner wrote it (START absent in a lock from a system without /proc). */
+let acquired = 0;
+
+/** "PID START N" as the owner wrote it (START "-" or absent on a system without /proc). */
 function ownerGone(text: string): boolean {
   const [pid, start] = text.split(' ');
   if (!alive(Number(pid))) return true;
-  if (start === undefined) return false;
+  if (start === undefined || start === '-') return false;
   const now = processStart(Number(pid));
   return now !== undefined && now !== start;
 }
@@ -65,19 +100,16 @@ function ownerGone(text: string): boolean {
  */
 export async function acquireLock(dir: string, name: string, waitMs: number, signal?: AbortSignal, what = `master ${name}`): Promise<HeldLock> {
   const path = join(dir, `${encodeURIComponent(name)}.lock`);
-  try {
-    // A configured lockDir under /run is gone after every reboot.
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new RetryableError(`cannot create lock directory ${dir}: ${(err as NodeJS.ErrnoException).code}`, 'check lockDir and its permissions');
-  }
   const started = performance.now();
   const deadline = started + waitMs;
   const start = processStart(process.pid);
-  const owner = start === undefined ? String(process.pid) : `${process.pid} ${start}`;
+  // The third word tells apart two runs in one process (a long-lived service runs many).
+  const owner = `${process.pid} ${start ?? '-'} ${++acquired}`;
   for (let attempt = 0; attempt < 100_000; attempt++) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
+      // Readable by the other user sharing the directory (root's manual run, Sentinel's user): a waiter
+      // reads the owner to reap a dead one. It holds a pid, nothing secret.
+      const fd = openSync(path, 'wx', 0o644);
       writeSync(fd, `${owner}\n`);
       closeSync(fd);
       // The first attempt never waited, however long the open and write took on a loaded machine.

@@ -1,12 +1,13 @@
 import { actionTypes } from './actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
+import { claimGeneration, type Generation } from './generation.ts';
 import type { ActionConfig, HookConfig } from './config/schema.ts';
 import { withholdSecret, type When } from './config/common.ts';
 import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
 import type { FailoverEvent } from './event.ts';
-import { acquireLock, defaultLockDir } from './lock.ts';
+import { acquireLock, lockDirFix, prepareLockDir } from './lock.ts';
 import type { Logger } from './log.ts';
-import type { ActionPlan, ObserveContext } from './plan.ts';
+import type { ActionPlan, ApplyContext, ObserveContext } from './plan.ts';
 import type { CommandRunner } from './runner.ts';
 import type { AskSentinel, Freshness } from './sentinel/stale.ts';
 import { canonicalIp, isIpAddress } from './values.ts';
@@ -27,7 +28,7 @@ export interface HookDeps {
 
 export interface HookResult {
   exitCode: ExitCode;
-  outcome: 'applied' | 'failed' | 'nothing-to-do' | 'stale' | 'dry-run';
+  outcome: 'applied' | 'failed' | 'nothing-to-do' | 'stale' | 'dry-run' | 'superseded';
   freshness?: Freshness;
   plans: ActionPlan[];
   steps: StepOutcome[];
@@ -143,8 +144,10 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
 }
 
 /**
- * One hook run: is the event still current, take the master's lock, observe and plan,
- * then apply that same plan (or only show it, for --dry-run).
+ * One hook run: say this is now the newest event for the master here, take the master's lock, ask
+ * whether the event is still current, observe and plan, then apply that same plan (or only show it,
+ * for --dry-run). A newer event for the same master that starts meanwhile supersedes this run: it
+ * stops at once (exit 0, nothing more changed), and the newer run takes over.
  */
 export async function runHook(event: FailoverEvent, config: HookConfig, deps: HookDeps, opts: { dryRun: boolean }): Promise<HookResult> {
   const started = performance.now();
@@ -152,27 +155,35 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
   const timer = setTimeout(() => deadline.abort(), config.deadline);
   const remainingMs = () => Math.max(0, config.deadline - (performance.now() - started));
   const log = deps.logger;
+  let generation: Generation | undefined;
   try {
     actionsFor(config, event.master);
+    const lockDir = opts.dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid);
+    // Before the lock: an older run still holding it (its second ARP burst pending) lets go within
+    // POLL_MS instead of making this newer event wait seconds for it.
+    generation = opts.dryRun ? undefined : claim(lockDir, event.master);
+    const gen = generation;
+    const signal = gen ? AbortSignal.any([deadline.signal, gen.signal]) : deadline.signal;
     // Lock first, then ask whether the event is current: a late retry that waited behind a newer
     // failover's run must see that newer master, not what the Sentinels said before it waited.
-    const lockDir = config.lockDir ?? defaultLockDir(deps.uid);
-    const lock = opts.dryRun ? undefined : await acquireLock(lockDir, event.master, remainingMs(), deadline.signal);
+    const lock = opts.dryRun ? undefined : await acquireLock(lockDir, event.master, remainingMs(), signal);
     try {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       let freshness: Freshness | undefined;
       let plans: ActionPlan[];
-      if (config.sentinels) {
-        const sentinels = config.sentinels;
-        const toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
-        // Before planning starts its reads.
-        const ownEnv = withholdSecret(deps.env, sentinels.password);
+      let toAddresses: string[] | undefined;
+      let ownEnv: NodeJS.ProcessEnv | undefined;
+      const sentinels = config.sentinels;
+      if (sentinels) {
+        // Before anything starts a process (the to-ip lookup, planning's reads).
+        ownEnv = withholdSecret(deps.env, sentinels.password);
+        toAddresses = await resolveAll(event.toIp, deps, signal);
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
         // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
         // Loaded only when configured: node:net is a noticeable part of a cold start.
         const { checkFreshness } = await import('./sentinel/stale.ts');
         const stopPlanning = new AbortController();
-        const planning = planEvent(event, config, deps, AbortSignal.any([deadline.signal, stopPlanning.signal]), { toAddresses }).then(
+        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses }).then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
         );
@@ -182,8 +193,8 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         };
         freshness = await checkFreshness(event, toAddresses, sentinels, ownEnv, {
           ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
-          resolve: (host, signal) => deps.resolve(host, signal),
-          signal: deadline.signal,
+          resolve: (host, s) => deps.resolve(host, s),
+          signal,
         }).catch(async (err: unknown) => {
           await abandon();
           throw err;
@@ -195,14 +206,14 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
         }
         const planned = await planning;
-        if (deadline.signal.aborted) {
+        if (signal.aborted && !gen?.superseded()) {
           throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current and observing this host`, 'check that the Sentinels answer; Sentinel will retry');
         }
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;
         plans = planned.value;
       } else {
-        plans = await planEvent(event, config, deps, deadline.signal);
+        plans = await planEvent(event, config, deps, signal);
       }
 
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
@@ -210,19 +221,115 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       const base = { ...(freshness ? { freshness } : {}), plans };
       if (opts.dryRun) return { ...base, exitCode: EXIT.ok, outcome: 'dry-run', steps: [] };
       if (plans.every((p) => p.steps.length === 0)) return { ...base, exitCode: EXIT.ok, outcome: 'nothing-to-do', steps: [] };
+      const guards = sentinels && toAddresses && ownEnv ? sentinelGuards(event, toAddresses, sentinels, { ...deps, env: ownEnv }, signal, log) : {};
       const steps = await applyPlans(
         plans,
-        { runner: deps.runner, signal: deadline.signal, logger: log, remainingMs, lock: (resource, waitMs) => acquireLock(lockDir, resource, Math.min(waitMs, remainingMs()), deadline.signal, resource) },
+        {
+          runner: deps.runner,
+          signal,
+          logger: log,
+          remainingMs,
+          lock: (resource, waitMs) => acquireLock(lockDir, resource, Math.min(waitMs, remainingMs()), signal, resource),
+          ...(gen ? { superseded: gen.superseded } : {}),
+          localAddresses: deps.localAddresses,
+          ...guards,
+        },
         { sudo: deps.which('sudo') },
       );
+      if (gen?.superseded()) return supersededResult(log, base, steps);
       const failed = steps.some((s) => !s.ok);
       return { ...base, exitCode: failed ? EXIT.retry : EXIT.ok, outcome: failed ? 'failed' : 'applied', steps };
     } finally {
       lock?.release();
     }
+  } catch (err) {
+    // Whatever this run was doing when a newer event started (waiting for the lock, asking the
+    // Sentinels, planning) ended because it must: the newer run decides now.
+    if (generation?.superseded()) return supersededResult(log, { plans: [] }, []);
+    throw err;
   } finally {
+    generation?.stop();
     clearTimeout(timer);
   }
+}
+
+function claim(lockDir: string, master: string): Generation {
+  try {
+    return claimGeneration(lockDir, master);
+  } catch (err) {
+    throw new RetryableError(`cannot record this event in ${lockDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, lockDirFix(lockDir));
+  }
+}
+
+function supersededResult(log: Logger, base: Pick<HookResult, 'plans' | 'freshness'>, steps: StepOutcome[]): HookResult {
+  log.warn({ outcome: 'superseded' }, 'superseded: a newer event for this master started on this host; this run stopped and leaves the rest to it');
+  return { ...base, exitCode: EXIT.ok, outcome: 'superseded', steps };
+}
+
+/**
+ * With `sentinels`, what later steps ask before they announce or write: the Sentinels' answers change
+ * while a run goes on (its second burst comes seconds later; another host may lead the next failover).
+ */
+function sentinelGuards(
+  event: FailoverEvent,
+  toAddresses: readonly string[],
+  sentinels: NonNullable<HookConfig['sentinels']>,
+  deps: HookDeps,
+  signal: AbortSignal,
+  log: Logger,
+): Pick<ApplyContext, 'mayAnnounce' | 'stillCurrent'> {
+  const mayAnnounce = async (): Promise<string | undefined> => {
+    const { majorityNamesThisHost } = await import('./sentinel/holder.ts');
+    const verdict = await majorityNamesThisHost(event.master, sentinels, sentinelAsk(deps, signal), signal);
+    log.info({ votes: verdict.votes, needed: verdict.needed, answers: verdict.answers }, 'do the Sentinels name this host master (before announcing again)');
+    return verdict.thisHost ? undefined : `${verdict.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${verdict.needed} needed`;
+  };
+  // Concurrent pushes share one question, and its answer for a moment.
+  let recent: { at: number; answer: Promise<string | undefined> } | undefined;
+  const stillCurrent = (): Promise<string | undefined> => {
+    if (recent && performance.now() - recent.at < CURRENT_REUSE_MS) return recent.answer;
+    const answer = (async () => {
+      const { checkFreshness } = await import('./sentinel/stale.ts');
+      const f = await checkFreshness(event, toAddresses, { ...sentinels, settle: 0 }, deps.env, {
+        ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+        resolve: (host, s) => deps.resolve(host, s),
+        signal,
+      });
+      if (f.verdict !== 'stale') return undefined;
+      log.warn({ answers: f.answers }, 'the event went stale during the run: no Sentinel names the to-ip any more');
+      return 'no Sentinel names the to-ip as master any more (a newer failover)';
+    })();
+    recent = { at: performance.now(), answer };
+    return answer;
+  };
+  return { mayAnnounce, stillCurrent };
+}
+
+const CURRENT_REUSE_MS = 250;
+
+/** What majorityNamesThisHost needs: ask (tests' fake or the real one) and "is that name this host". */
+export function sentinelAsk(deps: HookDeps, signal: AbortSignal) {
+  const lookups = new Map<string, Promise<boolean>>();
+  return {
+    env: deps.env,
+    ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+    resolve: deps.resolve,
+    // A name that does not resolve (in time) is not this host; each name is looked up once.
+    isThisHost: (host: string) => {
+      let answer = lookups.get(host);
+      if (!answer) {
+        answer = resolveAll(host, deps, signal).then(
+          (addresses) => {
+            const local = deps.localAddresses();
+            return addresses.some((a) => local.has(a));
+          },
+          () => false,
+        );
+        lookups.set(host, answer);
+      }
+      return answer;
+    },
+  };
 }
 
 export function describeStep(step: ActionPlan['steps'][number]): Record<string, unknown> {

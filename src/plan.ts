@@ -51,6 +51,26 @@ export interface ApplyContext {
    * to waitMs; release it when done. Absent where nothing else can run at once (tests, notify).
    */
   lock?(resource: string, waitMs: number): Promise<{ release(): void }>;
+  /**
+   * Why this run must change nothing more (a newer event for this master started on this host), if it
+   * must. Checked before every step, every packet-sending run and every file write: what an older
+   * event still had pending must never undo what a newer one did.
+   */
+  superseded?(): string | undefined;
+  /** This host's addresses now, without starting a process: a burst stops once its address is gone. */
+  localAddresses?(): ReadonlySet<string>;
+  /**
+   * With `sentinels`: why this host may not announce the master's address now, if it may not. The
+   * rule for a delayed burst and for a re-announce: a majority of the configured Sentinels name this
+   * host master (see sentinel/holder.ts). Absent without `sentinels`.
+   */
+  mayAnnounce?(): Promise<string | undefined>;
+  /**
+   * With `sentinels`: why this run's event is no longer current, if it is not (no Sentinel names its
+   * to-ip): asked before each remote write, since another host may have pushed a newer failover's
+   * address there already.
+   */
+  stillCurrent?(): Promise<string | undefined>;
 }
 
 /** What an action saw and what it will do about it. */

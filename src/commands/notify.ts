@@ -5,9 +5,10 @@ import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import { failingStep } from '../actions/vip/steps.ts';
-import { hostReader, resolveAll, type HookDeps } from '../orchestrator.ts';
+import { hostReader, sentinelAsk, type HookDeps } from '../orchestrator.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
+import { observeGeneration } from '../generation.ts';
 
 export interface NotifyEvent {
   type: string;
@@ -64,22 +65,13 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   const skipped = (why: string) => vips.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
   const sentinels = config.sentinels;
   if (!sentinels) return skipped('needs "sentinels" to tell whether this host is the master');
-  const { askSentinel, readSecret } = await import('../sentinel/stale.ts');
-  const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
-  const ask = deps.askSentinel ?? askSentinel;
+  const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
   // Each question and each name lookup ends at the deadline (getent is killed then; Node's own
   // lookup could not be, and would keep this process alive long after).
-  const answers = await Promise.all(sentinels.addresses.map((address) => ask(address, master, sentinels, password, { signal, resolve: deps.resolve })));
-  const local = deps.localAddresses();
-  const named = [...new Set(answers.flatMap((a) => ('master' in a ? [a.master.ip] : [])))];
-  // A name that does not resolve (in time) is not this host.
-  const here = new Map(
-    await Promise.all(named.map(async (host): Promise<[string, boolean]> => [host, (await resolveAll(host, deps, signal).catch(() => [] as string[])).some((a) => local.has(a))])),
-  );
-  const votes = answers.filter((a) => 'master' in a && here.get(a.master.ip)).length;
-  const needed = Math.floor(sentinels.addresses.length / 2) + 1;
-  deps.logger.info({ answers, votes, needed }, 'is this host the master (for reannounce)');
-  if (votes < needed) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
+  const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);
+  const { votes, needed } = verdict;
+  deps.logger.info({ answers: verdict.answers, votes, needed }, 'is this host the master (for reannounce)');
+  if (!verdict.thisHost) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
   const { planReannounce } = await import('../actions/vip/index.ts');
   const host = hostReader(deps, signal);
   const plans: ActionPlan[] = [];
@@ -116,7 +108,39 @@ export async function notifyCommand(type: string, description: string, path: str
     throw err;
   }
   if (plans.length) logger.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map((st) => st.description) })) }, 'plan');
-  const steps = await applyPlans(plans, { runner: deps.runner, signal: deadline, logger, remainingMs: () => config.deadline - (performance.now() - started) }, { sudo: deps.which('sudo') });
+  // A re-announce is no event of its own: it starts no generation, but stops as soon as a failover
+  // event for this master starts here, like any older run.
+  const generation = event.master && reannounce.some((p) => p.steps.length > 0) ? observeGeneration(config.lockDir, event.master) : undefined;
+  const signal = generation ? AbortSignal.any([deadline, generation.signal]) : deadline;
+  const sentinels = config.sentinels;
+  const master = event.master;
+  let steps;
+  try {
+    steps = await applyPlans(
+      plans,
+      {
+        runner: deps.runner,
+        signal,
+        logger,
+        remainingMs: () => config.deadline - (performance.now() - started),
+        localAddresses: deps.localAddresses,
+        ...(generation ? { superseded: generation.superseded } : {}),
+        // The same rule as the planning above, asked again before a delayed (second) burst.
+        ...(sentinels && master
+          ? {
+              mayAnnounce: async () => {
+                const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
+                const v = await majorityNamesThisHost(master, sentinels, sentinelAsk({ ...deps, env: ownEnv }, signal), signal);
+                return v.thisHost ? undefined : `${v.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${v.needed} needed`;
+              },
+            }
+          : {}),
+      },
+      { sudo: deps.which('sudo') },
+    );
+  } finally {
+    generation?.stop();
+  }
   const failed = steps.some((s) => !s.ok);
   const exitCode = failed ? EXIT.retry : EXIT.ok;
   logger.info({ exitCode }, 'notify end');

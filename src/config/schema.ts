@@ -3,6 +3,7 @@ import { actionTypes } from '../actions/index.ts';
 import { arpBurstsMs } from '../actions/vip/schema.ts';
 import { DUPLICATE_WAIT_MS } from '../actions/vip/steps.ts';
 import { masterName } from '../event.ts';
+import { DEFAULT_LOCK_DIR } from '../lock.ts';
 import { isHostname, isIpAddress } from '../values.ts';
 import { absolutePath, duration, programName, secretRef } from './common.ts';
 
@@ -31,8 +32,11 @@ export const configSchema = z.strictObject({
     }),
     { level: 'info' },
   ),
-  /** Directory for the per-master lock; default /run/sentinel-hook, else the temp directory. */
-  lockDir: z.optional(absolutePath),
+  /**
+   * Directory for the per-master locks and generations, shared by every process that serves a master on
+   * this host; owned by Sentinel's user (or root) and writable by nobody else (see lock.ts).
+   */
+  lockDir: z._default(absolutePath, DEFAULT_LOCK_DIR),
   /** When set, an event is checked against these Sentinels before acting (a retry can come hours late). */
   sentinels: z.optional(
     z.strictObject({

@@ -56,3 +56,22 @@ export function fakeDeps(over: Partial<HookDeps> & { programs?: Record<string, s
     logger,
   } as HookDeps & { logger: ReturnType<typeof memoryLogger> };
 }
+
+/**
+ * A fake host's interface addresses that follow the fake `ip addr add`/`ip addr del` calls made so
+ * far, as the kernel's would: a burst checks that its address is still here before every shot.
+ */
+export function addressesFollowingIp(runner: FakeRunner, base: readonly string[]): () => Set<string> {
+  return () => {
+    const set = new Set(base);
+    for (const { argv } of runner.calls) {
+      const i = argv.indexOf('addr');
+      const verb = argv[i + 1];
+      if (i < 0 || (verb !== 'add' && verb !== 'del')) continue;
+      const ip = argv[i + 2]!.split('/')[0]!;
+      if (verb === 'add') set.add(ip);
+      else set.delete(ip);
+    }
+    return set;
+  };
+}

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, processStart } from '../../src/lock.ts';
+import { acquireLock, prepareLockDir, processStart } from '../../src/lock.ts';
 import { RetryableError } from '../../src/errors.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -113,7 +113,7 @@ test('many concurrent waiters: never two holders at once', async (t) => {
 
 test('a configured lock directory that does not exist (e.g. under /run after a reboot) is created', async (t) => {
   const dir = tempDir(t);
-  const lock = await acquireLock(join(dir, 'run', 'sentinel-hook'), 'mymaster', 1000);
+  const lock = await acquireLock(prepareLockDir(join(dir, 'run', 'sentinel-hook'), process.getuid!()), 'mymaster', 1000);
   assert.equal(existsSync(join(dir, 'run', 'sentinel-hook', 'mymaster.lock')), true);
   lock.release();
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
 import { runHook, type HookResult } from '../../src/orchestrator.ts';
-import { FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
+import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson, HABETS_HELD, HABETS_V, IPUTILS_DAD_FREE, IPUTILS_DAD_HELD, IPUTILS_V, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
 
 const lockDir = mkdtempSync(join(tmpdir(), 'sh-vip-'));
@@ -63,7 +63,7 @@ function world(expectations: Expectation[], addresses: string[], newMaster = tru
 async function run(vip: Record<string, unknown>, event: typeof toMe, expectations: Expectation[], over: { programs?: Record<string, string>; addresses?: string[] } = {}) {
   const local = over.addresses ?? ['127.0.0.1', ME];
   const { runner, addresses } = world(expectations, local, local.includes(event.toIp));
-  const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, addresses });
+  const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses) });
   const result = await runHook(event, config(vip), deps, { dryRun: false });
   return { result, runner, deps };
 }
@@ -344,7 +344,7 @@ test('checkDuplicate, the old master lets go after a moment: keeps probing, then
       return runner.run(argv, opts);
     },
   };
-  const result = await runHook(toMe, config({ checkDuplicate: true }), fakeDeps({ runner: probing, programs: PROGRAMS, addresses }), { dryRun: false });
+  const result = await runHook(toMe, config({ checkDuplicate: true }), fakeDeps({ runner: probing, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses) }), { dryRun: false });
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.equal(probes, 3);
   assert.deepEqual(runner.unused(), []);
@@ -416,7 +416,7 @@ test('arping told apart by its own bytes: no -V process when the binary names ip
     ['ARPing 2.21, by Thomas Habets <thomas@habets.se>', [sudo([ARPING, '-q', '-U', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2), sudo([ARPING, '-q', '-U', '-P', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2)]],
   ] as const) {
     const runner = new FakeRunner([sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...shots]);
-    const deps = fakeDeps({ runner, programs: PROGRAMS, addresses: [ME], readFile: (path: string) => (path === ARPING ? Buffer.from(`\x7fELF${bytes}`) : undefined) });
+    const deps = fakeDeps({ runner, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, [ME]), readFile: (path: string) => (path === ARPING ? Buffer.from(`\x7fELF${bytes}`) : undefined) });
     const result = await runHook(toMe, config({}), deps, { dryRun: false });
     assert.equal(result.exitCode, 0, errors(result).join('; '));
     assert.deepEqual(runner.unused(), []);
@@ -435,7 +435,7 @@ test('arp_announce below 2 on the new master: the run applies and warns, naming 
   ];
   for (const [all, eth0, warned] of cases) {
     const { runner, addresses } = world([addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()], ['127.0.0.1', ME]);
-    const deps = fakeDeps({ runner, programs: PROGRAMS, addresses, readFile: sysctl(all, eth0) });
+    const deps = fakeDeps({ runner, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses), readFile: sysctl(all, eth0) });
     const result = await runHook(toMe, config({}), deps, { dryRun: false });
     assert.equal(result.exitCode, 0, errors(result).join('; '));
     const warnings = result.plans.flatMap((p) => p.warnings ?? []);

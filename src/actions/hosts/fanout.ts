@@ -1,10 +1,11 @@
 import { delay } from '../../apply.ts';
-import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
+import { NotWritten, PermanentTargetError, type AttemptOutcome } from './ssh.ts';
 
 /** One row of the per-target table: the log, the CLI table and --json all show these. */
 export interface TargetResult {
   target: string;
-  status: 'changed' | 'unchanged' | 'failed';
+  /** skipped: not written, because this run's event is no longer the one to act on (see NotWritten). */
+  status: 'changed' | 'unchanged' | 'failed' | 'skipped';
   /** Why it failed; or how it was written. */
   reason?: string;
   method?: 'rename' | 'in-place';
@@ -78,6 +79,7 @@ async function tryTarget<T extends { label: string }>(target: T, limits: FanOutL
       if (state.afterOwed) throw new Error('the file changed in this run, but its "after" has not succeeded since (still owed)');
       return { target: target.label, status: outcome.status, attempts, ms: took(), ...(outcome.method ? { method: outcome.method } : {}), ...(outcome.note ? { reason: outcome.note } : {}) };
     } catch (err) {
+      if (err instanceof NotWritten) return { target: target.label, status: 'skipped', reason: err.message, attempts, ms: took() };
       lastError = (err as Error).message;
       if (err instanceof PermanentTargetError) break;
     }

@@ -1,6 +1,6 @@
 import type { CommandResult, CommandRunner } from '../../runner.ts';
 import type { TargetState } from './fanout.ts';
-import { PermanentTargetError, type AttemptOutcome } from './ssh.ts';
+import { NotWritten, PermanentTargetError, type AttemptOutcome, type WriteGate } from './ssh.ts';
 import { remoteCommand, rsyncDestination, shellQuote, type PushTarget } from './target.ts';
 import { BACKUP_SUFFIX } from './localfile.ts';
 
@@ -14,6 +14,7 @@ export interface RsyncSettings {
   file: string;
   remotePath: string;
   after: readonly string[] | undefined;
+  beforeWrite?: WriteGate;
 }
 
 /**
@@ -89,6 +90,8 @@ function hostKeyFailure(stderr: string): string | undefined {
 }
 
 export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s: RsyncSettings, timeoutMs: number, signal: AbortSignal, state: TargetState = { afterOwed: false }): Promise<AttemptOutcome> {
+  const refused = await s.beforeWrite?.();
+  if (refused) throw new NotWritten(`not sent: ${refused}`);
   const result = await runner.run(rsyncArgv(s, target, timeoutMs), { timeoutMs, signal });
   if (result.exitCode !== 0) throw classify('rsync', result, s.knownHostsFile, timeoutMs);
   // Itemized "<f…" means the file was sent; nothing itemized means it was already identical.

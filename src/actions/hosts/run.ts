@@ -33,7 +33,10 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
   let localFailed = false;
   if (a.file) {
     const file = a.file;
-    const r = await exclusive(file, ctx.remainingMs(), () => writeLocal(file, a.names, address)).catch(
+    const r = await exclusive(file, ctx.remainingMs(), (): TargetResult => {
+      const refused = ctx.superseded?.();
+      return refused ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 } : writeLocal(file, a.names, address);
+    }).catch(
       (err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }),
     );
     localFailed = r.status === 'failed';
@@ -42,6 +45,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
   }
   if (a.push && targets.length > 0) {
     const push = a.push;
+    const beforeWrite = async () => ctx.superseded?.() ?? (await ctx.stillCurrent?.());
     const limits = { concurrency: push.concurrency, timeoutMs: push.timeout, retries: push.retries, remainingMs: ctx.remainingMs, signal: ctx.signal };
     const failAll = (reason: string) =>
       targets.map((t): TargetResult => {
@@ -55,7 +59,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       if (localFailed) results.push(...failAll(`not sent: ${a.file} could not be written here`));
       else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
-        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after };
+        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after, beforeWrite };
         results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, ctx.signal, state)), record)));
       }
     } else {
@@ -74,14 +78,14 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       }
       if (problem || !privateKey || knownHostsText === undefined) results.push(...failAll(problem!));
       else {
-        const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after };
+        const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after, beforeWrite };
         results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, ctx.signal, state)), record)));
       }
     }
   }
   const count = (s: TargetResult['status']) => results.filter((r) => r.status === s).length;
   const failed = results.filter((r) => r.status === 'failed');
-  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}`;
+  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${count('skipped') ? `${count('skipped')} not written (superseded), ` : ''}${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}`;
   return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results } };
 }
 

@@ -18,6 +18,15 @@ export interface AttemptOutcome {
 /** A failure that the same attempt a second later would meet again (host key, authentication, no file): not retried in this run. */
 export class PermanentTargetError extends Error {}
 
+/** Nothing written, on purpose: a newer event has taken over (the message says which way). Not a failure, never retried. */
+export class NotWritten extends Error {}
+
+/**
+ * Asked right before a target's file is written: why this run may no longer write, if it may not. The
+ * leader of the next failover may be another host that has pushed the newer address already.
+ */
+export type WriteGate = () => Promise<string | undefined>;
+
 export interface SshPushSettings {
   user: string;
   /** The private key itself: read once per run, never logged. */
@@ -28,6 +37,7 @@ export interface SshPushSettings {
   names: readonly string[];
   address: string;
   after: readonly string[] | undefined;
+  beforeWrite?: WriteGate;
 }
 
 type Ssh2 = typeof import('ssh2');
@@ -146,6 +156,8 @@ export async function pushOverSsh(target: PushTarget, settings: SshPushSettings,
       if (settings.after && (state.afterOwed || (await afterOwed))) await runAfter(settings.after);
       return { status: 'unchanged' };
     }
+    const refused = await settings.beforeWrite?.();
+    if (refused) throw new NotWritten(`not written: ${refused}`);
     phase = `writing ${settings.remotePath}`;
     // "after" is owed from here on until it succeeds: in this run (a retry would find the file right
     // and skip it), and across runs through the marker. The marker's open goes out before any write

@@ -59,8 +59,9 @@ async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: VipHost,
   }
   // Dry-run shows only descriptions for tasks: name the exact command lines here.
   const lines = [...new Set(shots.map((s) => `${launcher.privileged ? 'sudo -n ' : ''}${s.argv.join(' ')}`))];
-  const steps: Step[] = [burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`, shots, launcher)];
-  if (a.arp.repeatAfter > 0) steps.push(burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, shots, launcher, a.arp.repeatAfter));
+  const address = canonicalIp(vip.ip);
+  const steps: Step[] = [burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`, address, shots, launcher)];
+  if (a.arp.repeatAfter > 0) steps.push(burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, address, shots, launcher, a.arp.repeatAfter));
   return { steps, ...(arping ? { arping } : {}) };
 }
 

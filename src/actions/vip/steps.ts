@@ -16,25 +16,53 @@ function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx: Appl
   return runArgv(argv, { privileged: launcher.privileged, sudo: launcher.sudo, timeoutMs }, ctx);
 }
 
-/** A burst of neighbour updates: every shot starts at its own offset, so one slow process never delays the next packet. */
-export function burstStep(description: string, shots: Shot[], launcher: Launcher, deferMs?: number): TaskStep {
+/**
+ * A burst of neighbour updates: every shot starts at its own offset, so one slow process never delays
+ * the next packet. Nothing is ever announced for an address this host should no longer hold: before
+ * each shot, the address must still be here and no newer event for the master have started on this
+ * host (a shot already running is killed with the run's signal then); a delayed burst also asks the
+ * Sentinels first (ctx.mayAnnounce). A shot left out for one of these reasons is not a failure.
+ */
+export function burstStep(description: string, address: string, shots: Shot[], launcher: Launcher, deferMs?: number): TaskStep {
   return {
     kind: 'task',
     description,
     detail: { privileged: launcher.privileged, commands: shots.map((s) => ({ atMs: s.atMs, argv: s.argv })) },
     ...(deferMs ? { deferMs } : {}),
     async run(ctx): Promise<TaskOutcome> {
+      const stopReason = (): string | undefined =>
+        ctx.superseded?.() ?? (ctx.localAddresses && !ctx.localAddresses().has(address) ? `${address} is no longer on this host` : undefined);
+      const before = stopReason() ?? (deferMs ? await ctx.mayAnnounce?.() : undefined);
+      if (before) return { ok: true, summary: `not sent: ${before}` };
+      let stopped: string | undefined;
+      let sent = 0;
       const results = await Promise.all(
         shots.map(async (shot) => {
           await delay(shot.atMs, ctx.signal);
+          const why = stopReason();
+          if (why) {
+            stopped ??= why;
+            return undefined;
+          }
           if (ctx.signal.aborted) return 'not started: the run deadline has passed';
           const ran = await launch(shot.argv, shot.timeoutMs, launcher, ctx);
           if (typeof ran === 'string') return ran;
-          return ran.result.exitCode !== undefined && shot.okExitCodes.includes(ran.result.exitCode) ? undefined : describeFailure(shot.argv, ran.result, launcher.privileged);
+          if (ran.result.exitCode !== undefined && shot.okExitCodes.includes(ran.result.exitCode)) {
+            sent++;
+            return undefined;
+          }
+          // iputils' arping exits 2 ("Cannot assign requested address") once the address is gone.
+          const after = stopReason();
+          if (after) {
+            stopped ??= after;
+            return undefined;
+          }
+          return describeFailure(shot.argv, ran.result, launcher.privileged);
         }),
       );
       const failed = results.filter((r): r is string => r !== undefined);
       if (failed.length) return { ok: false, summary: `${failed.length} of ${shots.length} sends failed: ${failed[0]}` };
+      if (stopped) return { ok: true, summary: `stopped after ${sent} of ${shots.length} packet-sending runs: ${stopped}` };
       return { ok: true, summary: `${shots.length} packet-sending runs done` };
     },
   };
