@@ -59,7 +59,7 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
 export async function planReannounces(event: NotifyEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
   if (event.type !== '-sdown' || !event.master) return [];
   const master = event.master;
-  const vips = (config.masters[master] ?? []).flatMap((a, i) => (a.type === 'vip' && a.reannounce ? [{ a, label: `vip#${i} reannounce` }] : []));
+  const vips = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).flatMap((a, i) => (a.type === 'vip' && a.reannounce ? [{ a, label: `vip#${i} reannounce` }] : []));
   if (vips.length === 0) return [];
   const skipped = (why: string) => vips.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
   const sentinels = config.sentinels;
