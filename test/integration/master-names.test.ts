@@ -47,3 +47,28 @@ test('notify -sdown about a master named like a property of every JS object: no 
   assert.equal(readFileSync(join(dir, 'seen'), 'utf8'), `${INHERITED.join('\n')}\n`);
   assert.doesNotMatch(readFileSync(join(dir, 'hook.log'), 'utf8'), /TypeError|is not a function|reannounce could not be planned/);
 });
+
+test('notify: a description whose master name is not one (a leading "-", "/", "..") is refused, exit 2, one line; the notify entries never see it', (t) => {
+  const { dir, path } = withConfig(t, (d) => ({
+    masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
+    notify: [{ run: ['/bin/sh', '-c', `echo "$1" >> ${join(d, 'seen')}`, 'sh', '{master}'] }],
+  }));
+  const bad: [string, string][] = [
+    ['+sdown', 'master -rf 10.0.0.1 6379'],
+    ['+sdown', 'slave 10.0.0.3:6379 10.0.0.3 6379 @ ../../etc 10.0.0.1 6379'],
+    ['+switch-master', '--help 10.0.0.1 6379 10.0.0.2 6379'],
+    ['+odown', 'master a/b 10.0.0.1 6379 #quorum 2/2'],
+    ['+sdown', 'slave 10.0.0.3:6379 10.0.0.3 6379 @'],
+  ];
+  for (const [type, description] of bad) {
+    const r = cli(['--config', path, 'notify', '--', type, description]);
+    assert.equal(r.status, 2, `${type} ${description}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^sentinel-hook: invalid master name .* in the .* event's description: expected a Sentinel master name/);
+  }
+  assert.equal(existsSync(join(dir, 'seen')), false, 'the notify entry ran with a name that is not one');
+  // The same events about a real master still go through.
+  const ok = cli(['--config', path, 'notify', '--', '+sdown', 'slave 10.0.0.3:6379 10.0.0.3 6379 @ mymaster 10.0.0.1 6379']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(readFileSync(join(dir, 'seen'), 'utf8'), 'mymaster\n');
+});
