@@ -108,13 +108,13 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     .option('--check', 'also validate the output with visudo -cf')
     .action(async (opts: { user: string; config?: string; check?: boolean }) => {
       try {
-        const { sudoersText, checkSudoers } = await import('./commands/sudoers.ts');
+        const { sudoersText, checkSudoers, rootOnlyProgram } = await import('./commands/sudoers.ts');
         const path = configPath(opts.config ?? program.opts().config, io.env);
         const config = await loadConfig(path, currentUid());
         // The same view of the host the planner gets, so the rules match what a run will execute.
         const { runner, which, readFile } = systemDeps(memoryLogger());
         const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
-        const text = await sudoersText(config, { user: opts.user, configPath: path }, host);
+        const text = await sudoersText(config, { user: opts.user, configPath: path, checkProgram: rootOnlyProgram }, host);
         if (opts.check) io.err(await checkSudoers(text, runner, which));
         io.out(text);
       } catch (err) {
