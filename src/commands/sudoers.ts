@@ -106,7 +106,16 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
   }
   for (const s of skipped) header.push(`# NOT covered: ${s}`);
   const rules = unique.map(sudoersLine);
-  return `${[...header, `Defaults:${opts.user} !requiretty`, `${opts.user} ALL=(root) NOPASSWD: ${rules.join(', \\\n    ')}`].join('\n')}\n`;
+  return `${[...header.map(commentLine), `Defaults:${opts.user} !requiretty`, `${opts.user} ALL=(root) NOPASSWD: ${rules.join(', \\\n    ')}`].join('\n')}\n`;
+}
+
+/**
+ * A header line with the values copied into it (config path, host name) made safe: a newline would end
+ * the comment and make the rest a rule visudo accepts, and a backslash at the end would join the next
+ * line to it. Control characters and backslashes are written as \xNN; the rules have their own checks.
+ */
+function commentLine(line: string): string {
+  return line.replace(/[\0-\x1f\x7f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** visudo -cf on a temporary copy: the text is never installed by us. */
