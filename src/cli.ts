@@ -2,7 +2,7 @@ import { appendFileSync, writeSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
-import { EXIT, HookError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
+import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { runHook } from './orchestrator.ts';
@@ -59,6 +59,9 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError(false)
+    // The hook's options stop at a command's name: after it, only that command's own options are
+    // known, and anything else is an error rather than a hook option silently taken and ignored.
+    .enablePositionalOptions()
     .action(async (operands: string[], opts: { config?: string; dryRun?: boolean; json?: boolean }) => {
       try {
         exitCode = await hookCommand(operands, opts, io);
@@ -66,6 +69,14 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         fail(err);
       }
     });
+
+  // Before the command name they are still the hook's: no command has a dry-run or JSON output, and
+  // `notify` taking --dry-run and ignoring it would really run the notify entries.
+  program.hook('preSubcommand', (_hook, command) => {
+    const { dryRun, json } = program.opts<{ dryRun?: boolean; json?: boolean }>();
+    const flag = dryRun ? '--dry-run' : json ? '--json' : undefined;
+    if (flag) throw new UsageError(`${command.name()} does not take ${flag}`, `${flag} is for the hook call with 7 operands; run "sentinel-hook ${command.name()} --help" for what it takes`);
+  });
 
   program
     .command('check')
@@ -97,13 +108,13 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     .option('--check', 'also validate the output with visudo -cf')
     .action(async (opts: { user: string; config?: string; check?: boolean }) => {
       try {
-        const { sudoersText, checkSudoers } = await import('./commands/sudoers.ts');
+        const { sudoersText, checkSudoers, rootOnlyProgram } = await import('./commands/sudoers.ts');
         const path = configPath(opts.config ?? program.opts().config, io.env);
         const config = await loadConfig(path, currentUid());
         // The same view of the host the planner gets, so the rules match what a run will execute.
         const { runner, which, readFile } = systemDeps(memoryLogger());
         const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
-        const text = await sudoersText(config, { user: opts.user, configPath: path }, host);
+        const text = await sudoersText(config, { user: opts.user, configPath: path, checkProgram: rootOnlyProgram }, host);
         if (opts.check) io.err(await checkSudoers(text, runner, which));
         io.out(text);
       } catch (err) {
@@ -117,6 +128,13 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     .argument('<event-type>', 'e.g. +switch-master')
     .argument('<description...>', "Sentinel's event description")
     .option('-c, --config <file>', 'config file')
+    .configureOutput({
+      // Typed by hand, "notify -sdown …" reads as an option: say how to pass it.
+      outputError: (text, write) => {
+        const flag = /^error: unknown option '(-[a-z][a-z-]+)'/.exec(text)?.[1];
+        write(flag ? `${text.trimEnd()} (an event type starting with "-" goes after "--": sentinel-hook notify -- ${flag} '<description>')\n` : text);
+      },
+    })
     .action(async (eventType: string, description: string[], opts: { config?: string }) => {
       try {
         const { notifyCommand } = await import('./commands/notify.ts');

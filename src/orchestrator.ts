@@ -35,7 +35,8 @@ export interface HookResult {
 }
 
 export function actionsFor(config: HookConfig, master: string): ActionConfig[] {
-  const actions = config.masters[master];
+  // Own keys only: the name comes from Sentinel's operands, and `constructor` is on every object.
+  const actions = Object.hasOwn(config.masters, master) ? config.masters[master] : undefined;
   if (!actions) {
     const known = Object.keys(config.masters);
     throw new ConfigError(`no actions configured for master ${JSON.stringify(master)}`, `configured masters: ${known.join(', ') || '(none)'}`);

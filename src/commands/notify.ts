@@ -2,6 +2,7 @@ import { applyPlans } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
+import { masterName } from '../event.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import { failingStep } from '../actions/vip/steps.ts';
@@ -21,8 +22,19 @@ export function parseNotifyEvent(type: string, description: string): NotifyEvent
   if (!/^[+-][A-Za-z0-9-]+$/.test(type)) throw new UsageError(`invalid event type ${JSON.stringify(type)}: expected a Sentinel event such as +switch-master`);
   const words = description.trim().split(/\s+/);
   const at = words.indexOf('@');
-  const master = at >= 0 ? words[at + 1] : words[0] === 'master' ? words[1] : type === '+switch-master' ? words[0] : undefined;
-  return { type, description, master };
+  const named = at >= 0 || words[0] === 'master' || type === '+switch-master';
+  if (!named) return { type, description, master: undefined };
+  const master = at >= 0 ? words[at + 1] : words[0] === 'master' ? words[1] : words[0];
+  // The hook's own rule for a master name: {master} becomes an argument of the user's program, and
+  // a word such as "-rf" must never reach it as an option.
+  const checked = masterName.safeParse(master ?? '');
+  if (!checked.success) {
+    throw new UsageError(
+      `invalid master name ${JSON.stringify(master ?? '')} in the ${type} event's description: ${checked.error.issues[0]!.message}`,
+      "Sentinel's descriptions name a master as 'master NAME IP PORT' or '… @ NAME IP PORT'",
+    );
+  }
+  return { type, description, master: checked.data };
 }
 
 export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: string) => string | undefined): ActionPlan[] {
@@ -60,7 +72,7 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
 export async function planReannounces(event: NotifyEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
   if (event.type !== '-sdown' || !event.master) return [];
   const master = event.master;
-  const vips = (config.masters[master] ?? []).flatMap((a, i) => (a.type === 'vip' && a.reannounce ? [{ a, label: `vip#${i} reannounce` }] : []));
+  const vips = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).flatMap((a, i) => (a.type === 'vip' && a.reannounce ? [{ a, label: `vip#${i} reannounce` }] : []));
   if (vips.length === 0) return [];
   const skipped = (why: string) => vips.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
   const sentinels = config.sentinels;

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { checkAncestors } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, RetryableError, UsageError } from '../errors.ts';
 import { privilegedCommandLines, type HostReader } from '../actions/vip/commands.ts';
@@ -36,6 +37,29 @@ export function sudoersLine(argv: readonly string[]): string {
 export interface SudoersOptions {
   user: string;
   configPath: string;
+  /** Refuses a program that a root rule must not pin (the CLI passes rootOnlyProgram). */
+  checkProgram?: (path: string) => void;
+}
+
+/**
+ * A root rule for a program is a root rule for whoever may change it: the file must be root's and
+ * writable by nobody else, and so must every directory above its real path and above the link that
+ * leads there (whoever may write one may put another file in its place), as for the config file.
+ */
+export function rootOnlyProgram(path: string): void {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot resolve program ${path}: ${(err as NodeJS.ErrnoException).code}`, 'install it, or give its absolute path');
+  }
+  const shown = real === path ? path : `${path} (${real})`;
+  if (real !== path) checkAncestors(join(realpathSync(dirname(path)), basename(path)), shown, 0, 'program directory');
+  checkAncestors(real, shown, 0, 'program directory');
+  const st = statSync(real);
+  if (!st.isFile()) throw new ConfigError(`program ${shown} is not a regular file`);
+  if (st.uid !== 0) throw new ConfigError(`program ${shown} is owned by uid ${st.uid}, not root: a root rule for it would let its owner run anything as root`, `chown root ${real}`);
+  if (st.mode & 0o022) throw new ConfigError(`program ${shown} is writable by users other than root (mode ${(st.mode & 0o777).toString(8)}): they could run anything as root`, `chmod go-w ${real}`);
 }
 
 /**
@@ -68,6 +92,7 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
     }
   }
   const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];
+  for (const program of new Set(unique.map((l) => l[0]!))) opts.checkProgram?.(program);
   if (unique.length === 0) throw new ConfigError(`config ${opts.configPath}: no action runs with privilege: sudo, so there is nothing to allow`, 'no sudoers file is needed');
   const header = [
     `# sudoers drop-in for sentinel-hook, from ${opts.configPath} on host ${hostName}.`,
@@ -81,7 +106,16 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
   }
   for (const s of skipped) header.push(`# NOT covered: ${s}`);
   const rules = unique.map(sudoersLine);
-  return `${[...header, `Defaults:${opts.user} !requiretty`, `${opts.user} ALL=(root) NOPASSWD: ${rules.join(', \\\n    ')}`].join('\n')}\n`;
+  return `${[...header.map(commentLine), `Defaults:${opts.user} !requiretty`, `${opts.user} ALL=(root) NOPASSWD: ${rules.join(', \\\n    ')}`].join('\n')}\n`;
+}
+
+/**
+ * A header line with the values copied into it (config path, host name) made safe: a newline would end
+ * the comment and make the rest a rule visudo accepts, and a backslash at the end would join the next
+ * line to it. Control characters and backslashes are written as \xNN; the rules have their own checks.
+ */
+function commentLine(line: string): string {
+  return line.replace(/[\0-\x1f\x7f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** visudo -cf on a temporary copy: the text is never installed by us. */

@@ -55,5 +55,11 @@ export function withholdSecret(env: NodeJS.ProcessEnv, ref: SecretRef | undefine
 /** sudo: prefix "sudo -n" (exact argv, allowed by a sudoers rule); none: run as is (root or capabilities). */
 export const privilege = z.enum(['sudo', 'none']);
 
-/** argv[0]: a program path or name; no spaces, no placeholders, no leading '-'. */
-export const programName = z.string().check(z.regex(/^[^\s{}-][^\s{}]*$/, 'expected a program path or name without spaces or placeholders'));
+/**
+ * argv[0]: a program path or name; no spaces, no placeholders, no leading '-'. No ".." either: a name
+ * is looked up as <system dir>/<name>, and "../../tmp/x" would leave the system directories.
+ */
+export const programName = z.string().check(
+  z.regex(/^[^\s{}-][^\s{}]*$/, 'expected a program path or name without spaces or placeholders'),
+  z.refine((p) => !p.split('/').includes('..'), 'expected a program path or name without ".."'),
+);

@@ -57,22 +57,25 @@ export function readConfigFile(path: string, uid: number): string {
   }
 }
 
-/** Every directory from the file's up to /: owned by root or us, writable by nobody else unless sticky (/tmp). */
-function checkAncestors(real: string, shown: string, uid: number): void {
+/**
+ * Every directory from the file's up to /: owned by root or us, writable by nobody else unless sticky (/tmp).
+ * `label` names what the directory holds in the messages (the sudoers rules check their programs too).
+ */
+export function checkAncestors(real: string, shown: string, uid: number, label = 'config directory'): void {
   for (let dir = dirname(real); ; dir = dirname(dir)) {
     let st;
     try {
       st = lstatSync(dir);
     } catch (err) {
-      throw new ConfigError(`cannot check config directory ${dir}: ${(err as NodeJS.ErrnoException).code}`, 'pass --config FILE or set SENTINEL_HOOK_CONFIG');
+      throw new ConfigError(`cannot check ${label} ${dir}: ${(err as NodeJS.ErrnoException).code}`, 'pass --config FILE or set SENTINEL_HOOK_CONFIG');
     }
-    if (!st.isDirectory()) throw new ConfigError(`config directory ${dir} changed while being checked (not a directory any more)`, 'run again');
+    if (!st.isDirectory()) throw new ConfigError(`${label} ${dir} changed while being checked (not a directory any more)`, 'run again');
     if (st.uid !== 0 && st.uid !== uid) {
-      throw new ConfigError(`config directory ${dir} is owned by uid ${st.uid}, not root or the running user (uid ${uid}): its owner could replace ${shown}`, `chown root ${dir}, or move the config to a directory root owns`);
+      throw new ConfigError(`${label} ${dir} is owned by uid ${st.uid}, not root or the running user (uid ${uid}): its owner could replace ${shown}`, `chown root ${dir}, or move the config to a directory root owns`);
     }
     // Whoever may write the directory may replace the file; a sticky directory (/tmp) forbids that.
     if (st.mode & 0o022 && !(st.mode & 0o1000)) {
-      throw new ConfigError(`config directory ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`, `chmod go-w ${dir}`);
+      throw new ConfigError(`${label} ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`, `chmod go-w ${dir}`);
     }
     if (dir === dirname(dir)) return;
   }

@@ -184,3 +184,19 @@ test('an exec with no arguments is pinned to none: a bare command in sudoers wou
   const text = await sudoersText(config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]), opts, host(), 'h');
   assert.deepEqual(rules(text), ['/usr/bin/id ""']);
 });
+
+test('values copied into the header (config path, host name) cannot start a line of their own: no rule but ours', async () => {
+  const injected = '\nredis ALL=(ALL) NOPASSWD: ALL\n';
+  for (const [configPath, hostName] of [
+    [`/etc/sentinel-hook/x${injected}# .yaml`, 'h'],
+    ['/etc/sentinel-hook/config.yaml', `h${injected}`],
+    ['/etc/sentinel-hook/x\r\nDefaults:redis !authenticate\r\n', 'h'],
+    ['/etc/sentinel-hook/x\\', 'h\\'],
+  ]) {
+    const text = await sudoersText(config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]), { user: 'redis', configPath: configPath! }, host(), hostName);
+    const lines = text.split('\n');
+    assert.deepEqual(lines.filter((l) => !l.startsWith('# ')), ['Defaults:redis !requiretty', 'redis ALL=(root) NOPASSWD: /usr/bin/id ""', ''], JSON.stringify(configPath));
+    // sudo would join a line ending in a backslash with the next one.
+    assert.ok(lines.every((l) => !l.endsWith('\\') && !/[\0-\x1f\x7f]/.test(l)), text);
+  }
+});

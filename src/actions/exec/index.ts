@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { duration, privilege, programName, when } from '../../config/common.ts';
 import { eventEnv, eventValues } from '../../event.ts';
-import type { ActionType } from '../../plan.ts';
+import type { ActionType, ObserveContext } from '../../plan.ts';
 import { ConfigError } from '../../errors.ts';
 
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
@@ -36,13 +36,30 @@ export function expand(template: readonly string[], values: Record<string, strin
   return template.map((arg) => arg.replace(PLACEHOLDER, (_, name: string) => values[name] ?? `{${name}}`));
 }
 
+/**
+ * Where sudo would find `program`, when we may not execute it ourselves (a root-only mode 700): only
+ * sudo can tell, and `sudo -n -l ARGV` answers with the command's full path when a rule allows it.
+ * Undefined when sudo says there is no such command (or there is no sudo). When it refuses (no rule
+ * yet), the program as given: the step then fails as any step without its rule does (exit 1, retried).
+ */
+async function askSudo(program: string, args: string[], ctx: Pick<ObserveContext, 'which' | 'read'>): Promise<string | undefined> {
+  const sudo = ctx.which('sudo');
+  if (!sudo) return undefined;
+  const r = await ctx.read([sudo, '-n', '-l', program, ...args]);
+  if (r.exitCode === 0) {
+    const path = r.stdout.split(/\s/)[0]!;
+    return path.startsWith('/') ? path : program;
+  }
+  return /command not found/.test(r.stderr) ? undefined : program;
+}
+
 export const execAction: ActionType<ExecAction> = {
   type: 'exec',
   schema: execSchema,
   summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
   async plan(a, ctx) {
     const [program, ...args] = expand(a.run, eventValues(ctx.event));
-    const path = ctx.which(program!);
+    const path = ctx.which(program!) ?? (a.privilege === 'sudo' ? await askSudo(program!, args, ctx) : undefined);
     if (!path) {
       // Refused before anything runs: a half-applied failover is worse than none.
       throw new ConfigError(`exec: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');
