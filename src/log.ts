@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -44,7 +44,8 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
   if (target.file) {
     try {
       mkdirSync(dirname(target.file), { recursive: true });
-      streams.push({ level: target.level, stream: pino.destination({ dest: target.file, sync: true, append: true }) });
+      const fd = openSync(target.file, 'a');
+      streams.push({ level: target.level, stream: fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line))) });
     } catch (err) {
       warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (create the directory writable by Sentinel's user, or set log.file)`;
     }
@@ -55,6 +56,43 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
   return { logger: logger as unknown as Logger, warning };
+}
+
+/**
+ * The log file, written synchronously. A write that fails (a full disk, an I/O error) must not
+ * stop or change the failover: warn once, then send the records to `fallback` (stderr) instead.
+ * pino's own destination throws from every log call, or emits an unhandled 'error', instead.
+ */
+function fileStream(fd: number, file: string, fallback: ((line: string) => void) | undefined): { write(line: string): void } {
+  let failed = false;
+  return {
+    write(line: string) {
+      if (!failed) {
+        try {
+          const bytes = Buffer.from(line);
+          for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+          return;
+        } catch (err) {
+          failed = true;
+          toStderr(`sentinel-hook: cannot write the log file ${file}: ${(err as Error).message}; logging to stderr for the rest of this run (free space on its disk, or set log.file)\n`);
+        }
+      }
+      fallback?.(line);
+    },
+  };
+}
+
+/** Best effort: stderr that cannot be written either (a closed pipe) must not stop the run. */
+function toStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    try {
+      process.stderr.write(text);
+    } catch {
+      // nowhere left to write
+    }
+  }
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
