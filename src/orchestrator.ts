@@ -189,6 +189,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           throw err;
         });
         log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+        for (const a of freshness.answers) if ('refused' in a) log.warn({ sentinel: a.address, error: a.error }, 'a Sentinel refused the stale-event check; the others decided');
         if (freshness.verdict === 'stale') {
           await abandon();
           log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
