@@ -24,6 +24,32 @@ export function runId(): string {
 /** Keys whose values are never written anywhere, whatever object they appear in. */
 export const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', 'passphrase', '*.passphrase'];
 
+/** The shortest piece of a secret worth hiding: a peer may echo it cut short (Redis cuts at 128 bytes). */
+const SECRET_PIECE = 4;
+
+/**
+ * `text` from a peer that was sent `secret` (a Redis 5 Sentinel answers AUTH with "unknown command
+ * 'AUTH', with args beginning with: '<password>'"), with every run of 4 or more characters that
+ * also occurs in the secret replaced: redaction by key name cannot see inside such a reply.
+ */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (!secret) return text;
+  const min = Math.min(SECRET_PIECE, secret.length);
+  let out = '';
+  for (let i = 0; i < text.length; ) {
+    let len = 0;
+    while (i + len < text.length && len < secret.length && secret.includes(text.slice(i, i + len + 1))) len++;
+    if (len >= min) {
+      out += '[redacted]';
+      i += len;
+    } else {
+      out += text[i];
+      i++;
+    }
+  }
+  return out;
+}
+
 export interface LogTarget {
   file: string | undefined;
   level: LogLevel;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { delay } from '../apply.ts';
 import { ConfigError } from '../errors.ts';
+import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
 import type { SecretRef } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
@@ -82,14 +83,19 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
     if (left <= 0 || opts.signal?.aborted) break;
     try {
       const replies = await sendCommands(target, port, commands, left, opts.signal);
-      // Never echo what AUTH said back verbatim beyond its error text; it does not contain the secret.
+      // Whatever a peer says is kept (answers are logged and printed) only with the password cut out:
+      // some echo what they were sent.
       const failed = replies.find((r): r is RespError => r instanceof RespError);
-      if (failed) return REFUSAL.test(failed.message) ? { address, error: failed.message, refused: true } : { address, error: failed.message };
+      if (failed) {
+        const error = redactSecret(failed.message, password);
+        return REFUSAL.test(failed.message) ? { address, error, refused: true } : { address, error };
+      }
       const reply = replies.at(-1) as RespValue;
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-      return { address, master: { ip: reply[0], port: Number(reply[1]) } };
+      return { address, master: { ip: redactSecret(reply[0], password), port: Number(reply[1]) } };
     } catch (err) {
-      lastError = targets.length > 1 ? `${target}: ${(err as Error).message}` : (err as Error).message;
+      const message = redactSecret((err as Error).message, password);
+      lastError = targets.length > 1 ? `${target}: ${message}` : message;
     }
   }
   return { address, error: lastError };
