@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -70,10 +70,10 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
   if (target.file) {
     try {
       mkdirSync(dirname(target.file), { recursive: true });
-      const fd = openSync(target.file, 'a');
+      const fd = openLogFile(target.file);
       streams.push({ level: target.level, stream: fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line))) });
     } catch (err) {
-      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (create the directory writable by Sentinel's user, or set log.file)`;
+      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
     }
   }
   if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
@@ -82,6 +82,49 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
   return { logger: logger as unknown as Logger, warning };
+}
+
+/**
+ * Open a log file for appending, as a root hook safely can: never through a symbolic link (one
+ * planted in a log directory would make us append to whatever it names), and only to a file owned
+ * by root or by us (Sentinel's user runs the hook, root runs it by hand: both share one log).
+ * Throws an Error saying why not.
+ */
+export function openLogFile(file: string): number {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('it is a symbolic link (point log.file at the real file)');
+    throw err;
+  }
+  const st = fstatSync(fd);
+  const me = process.geteuid?.() ?? 0;
+  // A second hard link is another way to name someone else's file.
+  const problem = st.uid !== 0 && st.uid !== me ? `it is owned by uid ${st.uid}, not root or this user (uid ${me})` : st.isFile() && st.nlink > 1 ? 'it has other hard links' : undefined;
+  if (problem) {
+    closeSync(fd);
+    throw new Error(problem);
+  }
+  return fd;
+}
+
+/** Append whole lines to a log file opened with openLogFile; best effort. */
+export function appendToLog(file: string, text: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openLogFile(file);
+    writeAll(fd, text);
+  } catch {
+    // nowhere to write: stderr is all there is
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
 }
 
 /**
@@ -95,8 +138,7 @@ function fileStream(fd: number, file: string, fallback: ((line: string) => void)
     write(line: string) {
       if (!failed) {
         try {
-          const bytes = Buffer.from(line);
-          for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+          writeAll(fd, line);
           return;
         } catch (err) {
           failed = true;
@@ -213,11 +255,7 @@ export function deferredFileLogger(target: () => LogTarget, base: Record<string,
       if (real || !t.file) return;
       const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
       const lines = pending.splice(0).map((p) => JSON.stringify(redact({ level: levels[p.level], time: p.time.toISOString(), ...base, ...p.obj, ...(p.msg ? { msg: p.msg } : {}) })));
-      try {
-        appendFileSync(t.file, lines.map((l) => `${l}\n`).join(''));
-      } catch {
-        // nowhere to write
-      }
+      appendToLog(t.file, lines.map((l) => `${l}\n`).join(''));
     },
   };
 }
