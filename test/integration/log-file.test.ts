@@ -113,3 +113,18 @@ test('the default log written when the config is unusable does not follow a plan
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n', 'nothing appended through the link');
 });
+
+test('--dry-run with an unusable config writes nothing, not even the default log', { skip: !canUnshare && 'needs root and unshare -m' }, (t) => {
+  const dir = tempDir(t);
+  const varLog = join(dir, 'var-log');
+  mkdirSync(join(varLog, 'sentinel-hook'), { recursive: true });
+  const defaultLog = join(varLog, 'sentinel-hook', 'hook.log');
+  const run = (args: string[]) => spawnSync('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$0" /var/log && exec "$@"', varLog, process.execPath, BIN, '--config', join(dir, 'missing.yaml'), ...args, ...EVENT], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 });
+  const dry = run(['--dry-run']);
+  assert.equal(dry.status, 2, dry.stderr);
+  assert.match(dry.stderr, /missing\.yaml/);
+  assert.equal(existsSync(defaultLog), false, 'a dry-run wrote to the default log');
+  // The same failure in a real run is recorded there (Sentinel discards stderr).
+  assert.equal(run([]).status, 2);
+  assert.match(readFileSync(defaultLog, 'utf8'), /missing\.yaml/);
+});
