@@ -148,7 +148,8 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
   try {
     config = await loadConfig(path, currentUid());
   } catch (err) {
-    recordEarlyFailure(err, event.master);
+    // A dry-run changes nothing, the default log included.
+    if (!opts.dryRun) recordEarlyFailure(err, event.master);
     throw err;
   }
   const run = runId();

@@ -176,10 +176,18 @@ export function readable(jsonLine: string): string {
       .filter(([k]) => !HIDDEN.has(k))
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return `${time} ${level} ${rec.msg ?? ''}${extras ? `  ${extras}` : ''}\n`;
+    return `${escapeControls(`${time} ${level} ${rec.msg ?? ''}${extras ? `  ${extras}` : ''}`)}\n`;
   } catch {
     return jsonLine;
   }
+}
+
+/**
+ * Records carry text from the network (a Sentinel's event description, a peer's error): printed
+ * raw on a terminal, an escape sequence in it would be obeyed (retitle, clear, fake lines).
+ */
+function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** For runs that must not touch the log file (dry-run) and for tests: keeps records in memory. */

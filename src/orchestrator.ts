@@ -164,9 +164,9 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       let plans: ActionPlan[];
       if (config.sentinels) {
         const sentinels = config.sentinels;
-        const toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
-        // Before planning starts its reads.
+        // Before the first child (getent for a host-name to-ip) and planning's reads start.
         const ownEnv = withholdSecret(deps.env, sentinels.password);
+        const toAddresses = await resolveAll(event.toIp, deps, deadline.signal);
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
         // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
         // Loaded only when configured: node:net is a noticeable part of a cold start.

@@ -16,7 +16,7 @@ test('the readable log escapes control characters from network-supplied text (a 
   const out = readable(line);
   assert.ok(out.endsWith('\n'));
   assert.doesNotMatch(out.slice(0, -1), /[\x00-\x1f\x7f]/, `raw control characters: ${JSON.stringify(out)}`);
-  assert.match(out, /description=master m\\x1b\[2J\\r\\x00 10\.0\.0\.1 6379/);
+  assert.match(out, /description=master m\\x1b\[2J\\x0d\\x00 10\.0\.0\.1 6379/);
   assert.match(out, /sentinel event\\x1b\]0;owned\\x07/);
 });
 
