@@ -130,7 +130,7 @@ export function describeFailure(
 ): string {
   const shown = argv.join(' ');
   if (r.spawnError) return `${privileged ? 'sudo' : argv[0]} could not start (${r.spawnError})`;
-  if (r.timedOut) return `${shown} killed${timeoutMs ? ` after ${timeoutMs} ms` : ''} (step timeout or run deadline)`;
+  if (r.timedOut) return `${shown} killed${timeoutMs ? ` after ${Math.round(timeoutMs)} ms` : ''} (step timeout or run deadline)`;
   const lastLine = r.stderr.trim().split('\n').at(-1) ?? '';
   if (privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {
     return `sudo refused ${shown}: ${lastLine} (install the rules from "sentinel-hook sudoers --user USER")`;

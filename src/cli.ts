@@ -1,10 +1,10 @@
-import { appendFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
-import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
+import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { runHook } from './orchestrator.ts';
 import { resultJson, resultText } from './report.ts';
 import { killAllChildren } from './runner.ts';
@@ -166,7 +166,8 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
   try {
     config = await loadConfig(path, currentUid());
   } catch (err) {
-    recordEarlyFailure(err, event.master);
+    // A dry-run changes nothing, the default log included.
+    if (!opts.dryRun) recordEarlyFailure(err, event.master);
     throw err;
   }
   const run = runId();
@@ -211,9 +212,5 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
  */
 function recordEarlyFailure(err: unknown, master: string): void {
   if (!(err instanceof HookError)) return;
-  try {
-    appendFileSync(DEFAULT_LOG_FILE, `${JSON.stringify({ level: 50, time: new Date().toISOString(), master, msg: err.line(), exitCode: err.exitCode })}\n`);
-  } catch {
-    // nowhere to write: stderr is all there is
-  }
+  appendToLog(DEFAULT_LOG_FILE, `${JSON.stringify({ level: 50, time: new Date().toISOString(), master, msg: err.line(), exitCode: err.exitCode })}\n`);
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -24,6 +24,32 @@ export function runId(): string {
 /** Keys whose values are never written anywhere, whatever object they appear in. */
 export const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', 'passphrase', '*.passphrase'];
 
+/** The shortest piece of a secret worth hiding: a peer may echo it cut short (Redis cuts at 128 bytes). */
+const SECRET_PIECE = 4;
+
+/**
+ * `text` from a peer that was sent `secret` (a Redis 5 Sentinel answers AUTH with "unknown command
+ * 'AUTH', with args beginning with: '<password>'"), with every run of 4 or more characters that
+ * also occurs in the secret replaced: redaction by key name cannot see inside such a reply.
+ */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (!secret) return text;
+  const min = Math.min(SECRET_PIECE, secret.length);
+  let out = '';
+  for (let i = 0; i < text.length; ) {
+    let len = 0;
+    while (i + len < text.length && len < secret.length && secret.includes(text.slice(i, i + len + 1))) len++;
+    if (len >= min) {
+      out += '[redacted]';
+      i += len;
+    } else {
+      out += text[i];
+      i++;
+    }
+  }
+  return out;
+}
+
 export interface LogTarget {
   file: string | undefined;
   level: LogLevel;
@@ -44,9 +70,10 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
   if (target.file) {
     try {
       mkdirSync(dirname(target.file), { recursive: true });
-      streams.push({ level: target.level, stream: pino.destination({ dest: target.file, sync: true, append: true }) });
+      const fd = openLogFile(target.file);
+      streams.push({ level: target.level, stream: fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line))) });
     } catch (err) {
-      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (create the directory writable by Sentinel's user, or set log.file)`;
+      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
     }
   }
   if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
@@ -55,6 +82,85 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
   return { logger: logger as unknown as Logger, warning };
+}
+
+/**
+ * Open a log file for appending, as a root hook safely can: never through a symbolic link (one
+ * planted in a log directory would make us append to whatever it names), and only to a file owned
+ * by root or by us (Sentinel's user runs the hook, root runs it by hand: both share one log).
+ * Throws an Error saying why not.
+ */
+export function openLogFile(file: string): number {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('it is a symbolic link (point log.file at the real file)');
+    throw err;
+  }
+  const st = fstatSync(fd);
+  const me = process.geteuid?.() ?? 0;
+  // A second hard link is another way to name someone else's file.
+  const problem = st.uid !== 0 && st.uid !== me ? `it is owned by uid ${st.uid}, not root or this user (uid ${me})` : st.isFile() && st.nlink > 1 ? 'it has other hard links' : undefined;
+  if (problem) {
+    closeSync(fd);
+    throw new Error(problem);
+  }
+  return fd;
+}
+
+/** Append whole lines to a log file opened with openLogFile; best effort. */
+export function appendToLog(file: string, text: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openLogFile(file);
+    writeAll(fd, text);
+  } catch {
+    // nowhere to write: stderr is all there is
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+}
+
+/**
+ * The log file, written synchronously. A write that fails (a full disk, an I/O error) must not
+ * stop or change the failover: warn once, then send the records to `fallback` (stderr) instead.
+ * pino's own destination throws from every log call, or emits an unhandled 'error', instead.
+ */
+function fileStream(fd: number, file: string, fallback: ((line: string) => void) | undefined): { write(line: string): void } {
+  let failed = false;
+  return {
+    write(line: string) {
+      if (!failed) {
+        try {
+          writeAll(fd, line);
+          return;
+        } catch (err) {
+          failed = true;
+          toStderr(`sentinel-hook: cannot write the log file ${file}: ${(err as Error).message}; logging to stderr for the rest of this run (free space on its disk, or set log.file)\n`);
+        }
+      }
+      fallback?.(line);
+    },
+  };
+}
+
+/** Best effort: stderr that cannot be written either (a closed pipe) must not stop the run. */
+function toStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    try {
+      process.stderr.write(text);
+    } catch {
+      // nowhere left to write
+    }
+  }
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -70,10 +176,18 @@ export function readable(jsonLine: string): string {
       .filter(([k]) => !HIDDEN.has(k))
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return `${time} ${level} ${rec.msg ?? ''}${extras ? `  ${extras}` : ''}\n`;
+    return `${escapeControls(`${time} ${level} ${rec.msg ?? ''}${extras ? `  ${extras}` : ''}`)}\n`;
   } catch {
     return jsonLine;
   }
+}
+
+/**
+ * Records carry text from the network (a Sentinel's event description, a peer's error): printed
+ * raw on a terminal, an escape sequence in it would be obeyed (retitle, clear, fake lines).
+ */
+function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** For runs that must not touch the log file (dry-run) and for tests: keeps records in memory. */
@@ -149,11 +263,7 @@ export function deferredFileLogger(target: () => LogTarget, base: Record<string,
       if (real || !t.file) return;
       const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
       const lines = pending.splice(0).map((p) => JSON.stringify(redact({ level: levels[p.level], time: p.time.toISOString(), ...base, ...p.obj, ...(p.msg ? { msg: p.msg } : {}) })));
-      try {
-        appendFileSync(t.file, lines.map((l) => `${l}\n`).join(''));
-      } catch {
-        // nowhere to write
-      }
+      appendToLog(t.file, lines.map((l) => `${l}\n`).join(''));
     },
   };
 }

@@ -176,7 +176,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       let ownEnv: NodeJS.ProcessEnv | undefined;
       const sentinels = config.sentinels;
       if (sentinels) {
-        // Before anything starts a process (the to-ip lookup, planning's reads).
+        // Before the first child (getent for a host-name to-ip) and planning's reads start.
         ownEnv = withholdSecret(deps.env, sentinels.password);
         toAddresses = await resolveAll(event.toIp, deps, signal);
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
@@ -201,6 +201,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           throw err;
         });
         log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
+        for (const a of freshness.answers) if ('refused' in a) log.warn({ sentinel: a.address, error: a.error }, 'a Sentinel refused the stale-event check; the others decided');
         if (freshness.verdict === 'stale') {
           await abandon();
           log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');

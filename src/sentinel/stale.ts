@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { delay } from '../apply.ts';
 import { ConfigError } from '../errors.ts';
+import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
 import type { SecretRef } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
@@ -16,7 +17,12 @@ export interface SentinelsConfig {
 
 export type SentinelAnswer =
   | { address: string; master: { ip: string; port: number } }
-  | { address: string; error: string };
+  | { address: string; error: string }
+  /** It answered, but refused us (wrong password, no permission): not a Sentinel that is down. */
+  | { address: string; error: string; refused: true };
+
+/** Replies that mean "your credentials or your ACL user are wrong", never "I am not here". */
+const REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR invalid password/;
 
 export type Freshness =
   /** At least one Sentinel names the event's to-ip as master now. */
@@ -77,14 +83,19 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
     if (left <= 0 || opts.signal?.aborted) break;
     try {
       const replies = await sendCommands(target, port, commands, left, opts.signal);
-      // Never echo what AUTH said back verbatim beyond its error text; it does not contain the secret.
+      // Whatever a peer says is kept (answers are logged and printed) only with the password cut out:
+      // some echo what they were sent.
       const failed = replies.find((r): r is RespError => r instanceof RespError);
-      if (failed) return { address, error: failed.message };
+      if (failed) {
+        const error = redactSecret(failed.message, password);
+        return REFUSAL.test(failed.message) ? { address, error, refused: true } : { address, error };
+      }
       const reply = replies.at(-1) as RespValue;
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-      return { address, master: { ip: reply[0], port: Number(reply[1]) } };
+      return { address, master: { ip: redactSecret(reply[0], password), port: Number(reply[1]) } };
     } catch (err) {
-      lastError = targets.length > 1 ? `${target}: ${(err as Error).message}` : (err as Error).message;
+      const message = redactSecret((err as Error).message, password);
+      lastError = targets.length > 1 ? `${target}: ${message}` : message;
     }
   }
   return { address, error: lastError };
@@ -184,9 +195,20 @@ export async function checkFreshness(
     answers = await askRound();
     const confirming = answers.find((a) => names(a, event, wanted));
     if (confirming) return { verdict: 'current', confirmedBy: confirming.address, answers };
-    if (now() - started >= cfg.settle || signal?.aborted) break;
+    // A refusal does not change by asking again.
+    if (now() - started >= cfg.settle || signal?.aborted || answers.every((a) => 'refused' in a)) break;
     await sleep(Math.min(250, Math.max(0, cfg.settle - (now() - started))));
     if (signal?.aborted) break;
   }
-  return answers.some((a) => 'master' in a) ? { verdict: 'stale', answers } : { verdict: 'unknown', answers };
+  if (answers.some((a) => 'master' in a)) return { verdict: 'stale', answers };
+  // Counted as "no answer", a wrong password would switch the guard off for good: every late retry
+  // of an overtaken failover would act. Without any verdict, refuse the event instead.
+  const refused = answers.find((a): a is Extract<SentinelAnswer, { refused: true }> => 'refused' in a);
+  if (refused) {
+    throw new ConfigError(
+      `Sentinel ${refused.address} refused the stale-event check: ${refused.error}`,
+      "set sentinels.username / sentinels.password (or that ACL user's permissions) to what the Sentinel expects; a retry would be refused the same",
+    );
+  }
+  return { verdict: 'unknown', answers };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvent } from '../../src/event.ts';
 import { checkFreshness, type AskSentinel, type SentinelsConfig } from '../../src/sentinel/stale.ts';
-import { freePort, LoopbackSentinel } from '../support/loopback-redis.ts';
+import { freePort, LoopbackSentinel, scriptedSentinel } from '../support/loopback-redis.ts';
 
 const lab = new LoopbackSentinel({ password: 'correct horse' });
 test.before(() => lab.start(), { timeout: 120_000 });
@@ -33,11 +33,40 @@ test('unknown: no Sentinel answers (closed port) → act on the arguments', asyn
   assert.equal(f.verdict, 'unknown');
 });
 
-test('a wrong password is an answer-less Sentinel, not a stale verdict', async () => {
-  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ settle: 200 }), { SH_TEST_PW: 'wrong' });
-  assert.equal(f.verdict, 'unknown');
-  assert.match(JSON.stringify(f.answers), /WRONGPASS|invalid/i);
-  assert.doesNotMatch(JSON.stringify(f.answers), /wrong"/, 'the password itself is not echoed');
+test('a wrong password, or a user without permission, is never "no answer": with no verdict, exit 2 naming the Sentinel', async (t) => {
+  // A late retry (→ the replica, no longer master): acting on it would undo the newer failover.
+  const late = event(lab.replicaPort, lab.masterPort);
+  const address = `127.0.0.1:${lab.sentinelPort}`;
+  await assert.rejects(checkFreshness(late, ['127.0.0.1'], guard({ settle: 200 }), { SH_TEST_PW: 'wrong' }), (err: Error & { exitCode?: number }) => {
+    assert.equal(err.exitCode, 2);
+    assert.ok(err.message.includes(address), err.message);
+    assert.match(err.message, /WRONGPASS/);
+    assert.doesNotMatch(err.message, /wrong\b/, 'the password itself is not echoed');
+    return true;
+  });
+  for (const reply of ['-NOAUTH Authentication required.\r\n', "-NOPERM User hook has no permissions to run the 'sentinel|get-master-addr-by-name' command\r\n"]) {
+    const fake = await scriptedSentinel((command) => (command[0] === 'AUTH' ? '+OK\r\n' : reply));
+    t.after(() => fake.close());
+    await assert.rejects(checkFreshness(late, ['127.0.0.1'], guard({ addresses: [fake.address], settle: 200 }), env), (err: Error & { exitCode?: number }) => {
+      assert.equal(err.exitCode, 2, err.message);
+      assert.ok(err.message.includes(fake.address), err.message);
+      assert.ok(err.message.includes(reply.slice(1, 7)), err.message);
+      return true;
+    });
+  }
+});
+
+test('a Sentinel that refuses the password beside one that gives a verdict: the verdict is followed', async (t) => {
+  const refusing = await scriptedSentinel(() => '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+  t.after(() => refusing.close());
+  const both = guard({ addresses: [refusing.address, `127.0.0.1:${lab.sentinelPort}`], settle: 300 });
+  const master = (await lab.currentMasterPort())!;
+  const other = master === lab.masterPort ? lab.replicaPort : lab.masterPort;
+  const stale = await checkFreshness(event(other, master), ['127.0.0.1'], both, env);
+  assert.equal(stale.verdict, 'stale');
+  assert.match(JSON.stringify(stale.answers[0]), /WRONGPASS/);
+  const current = await checkFreshness(event(master, other), ['127.0.0.1'], both, env);
+  assert.equal(current.verdict, 'current');
 });
 
 test('one confirming Sentinel out of several is enough (the others may lag or be down)', async () => {
@@ -157,4 +186,51 @@ test('an ask that throws at once is a Sentinel that did not answer: the check en
   assert.equal(f.verdict, 'unknown');
   assert.match(JSON.stringify(f.answers), /boom/);
   assert.ok(performance.now() - started < 2500, 'not the 5 s timeout');
+});
+
+test('end to end: a wrong password never lets a late retry act; beside a Sentinel with a verdict, the refusal is a logged warning', { timeout: 60_000 }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'sh-stale-auth-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const refusing = await scriptedSentinel(() => '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+  t.after(() => refusing.close());
+  const marker = join(dir, 'acted');
+  const log = join(dir, 'hook.log');
+  const config = (addresses: string[]) => {
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ${JSON.stringify(addresses)}\n  password: { env: SH_TEST_PW }\n  settle: 300ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo acted > ${marker}']\n`,
+    );
+    chmodSync(file, 0o600);
+    return file;
+  };
+  const master = (await lab.currentMasterPort())!;
+  const other = master === lab.masterPort ? lab.replicaPort : lab.masterPort;
+  const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+  // Asynchronous: the refusing fake lives in this process and must answer while the hook runs.
+  const run = (file: string, password: string) =>
+    new Promise<{ status: number | null; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [bin, '--config', file, 'mymaster', 'observer', 'start', '127.0.0.1', String(master), '127.0.0.1', String(other)], { env: { SH_TEST_PW: password, PATH: process.env.PATH }, timeout: 30_000 });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c));
+      child.on('close', (status) => done({ status, stderr }));
+    });
+
+  const sentinel = `127.0.0.1:${lab.sentinelPort}`;
+  const wrong = await run(config([sentinel]), 'not the password');
+  assert.equal(wrong.status, 2, wrong.stderr);
+  assert.equal(existsSync(marker), false, 'the late retry did not act');
+  assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
+  assert.ok(wrong.stderr.includes(sentinel) && /WRONGPASS/.test(wrong.stderr), wrong.stderr);
+
+  const mixed = await run(config([refusing.address, sentinel]), 'correct horse');
+  assert.equal(mixed.status, 0, mixed.stderr);
+  assert.equal(existsSync(marker), false, 'the stale verdict of the answering Sentinel is followed');
+  const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+  const warning = records.find((r) => r.level === 40 && JSON.stringify(r).includes(refusing.address) && /WRONGPASS/.test(JSON.stringify(r)));
+  assert.ok(warning, `a warning names the refusing Sentinel: ${JSON.stringify(records)}`);
 });

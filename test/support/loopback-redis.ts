@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sendCommands, type RespValue } from '../../src/sentinel/resp.ts';
+import { decodeReply, sendCommands, type RespValue } from '../../src/sentinel/resp.ts';
 import { ensurePackages } from '../lab/packages.ts';
 import { waitFor } from '../lab/wait.ts';
 
@@ -31,6 +31,40 @@ export async function freePorts(count: number): Promise<number[]> {
 /** A free loopback port, chosen by the kernel. */
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0]!;
+}
+
+/**
+ * A fake Sentinel on loopback that answers each command with the raw RESP text `reply` returns
+ * (e.g. "-WRONGPASS invalid username-password pair\r\n"): for replies a real one gives only in
+ * some versions or set-ups. `seen` holds every command it was sent.
+ */
+export async function scriptedSentinel(reply: (command: string[]) => string): Promise<{ address: string; seen: string[][]; close(): Promise<void> }> {
+  const seen: string[][] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let buf = Buffer.alloc(0);
+    socket.on('close', () => sockets.delete(socket)).on('error', () => {});
+    socket.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      let parsed;
+      while ((parsed = decodeReply(buf))) {
+        buf = buf.subarray(parsed.next);
+        const command = (parsed.value as string[]).map(String);
+        seen.push(command);
+        socket.write(reply(command));
+      }
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    seen,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((ok) => server.close(() => ok()));
+    },
+  };
 }
 
 /**
