@@ -45,7 +45,7 @@ const MIN_ATTEMPT_MS = 100;
 export async function fanOut<T extends { label: string }>(
   targets: readonly T[],
   limits: FanOutLimits,
-  attempt: (target: T, timeoutMs: number, state: TargetState) => Promise<AttemptOutcome>,
+  attempt: (target: T, timeoutMs: number, state: TargetState, signal: AbortSignal) => Promise<AttemptOutcome>,
   onResult?: (result: TargetResult) => void,
 ): Promise<TargetResult[]> {
   const results: TargetResult[] = new Array(targets.length);
@@ -63,18 +63,23 @@ export async function fanOut<T extends { label: string }>(
   return results;
 }
 
-async function tryTarget<T extends { label: string }>(target: T, limits: FanOutLimits, attempt: (target: T, timeoutMs: number, state: TargetState) => Promise<AttemptOutcome>): Promise<TargetResult> {
+async function tryTarget<T extends { label: string }>(target: T, limits: FanOutLimits, attempt: (target: T, timeoutMs: number, state: TargetState, signal: AbortSignal) => Promise<AttemptOutcome>): Promise<TargetResult> {
   const state: TargetState = { afterOwed: false };
+  // The target's own signal, following the run's: its commands and pauses listen here, so the run's
+  // signal carries no listener per target (twenty at once made Node warn of a leak; a long-lived
+  // process would really leak them).
+  const signal = AbortSignal.any([limits.signal]);
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
   let lastError = 'not attempted: the run deadline had passed';
   let attempts = 0;
   for (let i = 0; i <= limits.retries; i++) {
-    const timeoutMs = Math.min(limits.timeoutMs, limits.remainingMs());
-    if (limits.signal.aborted || timeoutMs < MIN_ATTEMPT_MS) break;
+    // Whole milliseconds: the figure ends up in messages ("timed out after … ms").
+    const timeoutMs = Math.floor(Math.min(limits.timeoutMs, limits.remainingMs()));
+    if (signal.aborted || timeoutMs < MIN_ATTEMPT_MS) break;
     attempts++;
     try {
-      const outcome = await attempt(target, timeoutMs, state);
+      const outcome = await attempt(target, timeoutMs, state, signal);
       // Never let a later "unchanged" stand for an earlier failed "after".
       if (state.afterOwed) throw new Error('the file changed in this run, but its "after" has not succeeded since (still owed)');
       return { target: target.label, status: outcome.status, attempts, ms: took(), ...(outcome.method ? { method: outcome.method } : {}), ...(outcome.note ? { reason: outcome.note } : {}) };
@@ -83,7 +88,7 @@ async function tryTarget<T extends { label: string }>(target: T, limits: FanOutL
       lastError = (err as Error).message;
       if (err instanceof PermanentTargetError) break;
     }
-    if (i < limits.retries) await delay(Math.min(RETRY_PAUSE_MS * (i + 1), limits.remainingMs()), limits.signal);
+    if (i < limits.retries) await delay(Math.min(RETRY_PAUSE_MS * (i + 1), limits.remainingMs()), signal);
   }
   return { target: target.label, status: 'failed', reason: lastError, attempts, ms: took() };
 }

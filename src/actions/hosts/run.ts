@@ -60,7 +60,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
         const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after, beforeWrite };
-        results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, ctx.signal, state)), record)));
+        results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, signal, state)), record)));
       }
     } else {
       let privateKey: Buffer | undefined;
@@ -79,7 +79,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       if (problem || !privateKey || knownHostsText === undefined) results.push(...failAll(problem!));
       else {
         const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after, beforeWrite };
-        results.push(...(await fanOut(targets, limits, (t, ms, state) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, ctx.signal, state)), record)));
+        results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, signal, state)), record)));
       }
     }
   }
