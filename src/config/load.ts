@@ -1,7 +1,7 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import type * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
+import { resolveOwnedPath } from '../ownership.ts';
 import { actionTypes } from '../actions/index.ts';
 import { configSchema, type HookConfig } from './schema.ts';
 
@@ -14,9 +14,10 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
 /**
  * Sentinel runs the hook with its own privileges (often root, or a user with sudo rules):
  * whoever can write the config decides what runs, so only its owner may, and only root or us may own it.
- * The same goes for every directory above it: whoever may write one (or owns it, and so may chmod it)
- * can put another file in its place. The file is opened once, checked through that descriptor and read
- * from it, so it cannot be swapped between the check and the read.
+ * The same goes for every directory above it, and above every symlink on the way to it: whoever may
+ * write one (or owns it, and so may chmod it) can put another file or link in its place. The file is
+ * opened once, checked through that descriptor and read from it, so it cannot be swapped between the
+ * check and the read.
  */
 export function readConfigFile(path: string, uid: number): string {
   const fail = (err: unknown): never => {
@@ -33,10 +34,15 @@ export function readConfigFile(path: string, uid: number): string {
     return fail(err);
   }
   const shown = real === path ? path : `${path} (${real})`;
-  checkAncestors(real, shown, uid);
+  try {
+    real = resolveOwnedPath(path, uid, 'config', shown, (message, fix) => new ConfigError(message, fix));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    return fail(err);
+  }
   let fd: number;
   try {
-    // O_NOFOLLOW: a symlink put in place since realpath is refused (ELOOP), not followed.
+    // O_NOFOLLOW: a symlink put in place since the walk is refused (ELOOP), not followed.
     // O_NONBLOCK: a FIFO must not hang the run; fstat refuses it below.
     fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
@@ -54,27 +60,6 @@ export function readConfigFile(path: string, uid: number): string {
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Every directory from the file's up to /: owned by root or us, writable by nobody else unless sticky (/tmp). */
-function checkAncestors(real: string, shown: string, uid: number): void {
-  for (let dir = dirname(real); ; dir = dirname(dir)) {
-    let st;
-    try {
-      st = lstatSync(dir);
-    } catch (err) {
-      throw new ConfigError(`cannot check config directory ${dir}: ${(err as NodeJS.ErrnoException).code}`, 'pass --config FILE or set SENTINEL_HOOK_CONFIG');
-    }
-    if (!st.isDirectory()) throw new ConfigError(`config directory ${dir} changed while being checked (not a directory any more)`, 'run again');
-    if (st.uid !== 0 && st.uid !== uid) {
-      throw new ConfigError(`config directory ${dir} is owned by uid ${st.uid}, not root or the running user (uid ${uid}): its owner could replace ${shown}`, `chown root ${dir}, or move the config to a directory root owns`);
-    }
-    // Whoever may write the directory may replace the file; a sticky directory (/tmp) forbids that.
-    if (st.mode & 0o022 && !(st.mode & 0o1000)) {
-      throw new ConfigError(`config directory ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`, `chmod go-w ${dir}`);
-    }
-    if (dir === dirname(dir)) return;
   }
 }
 
