@@ -3,7 +3,9 @@ import * as z from 'zod/mini';
 import { duration, when } from '../../config/common.ts';
 import type { ActionType } from '../../plan.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
+import { ConfigError } from '../../errors.ts';
 import { editHosts } from './edit.ts';
+import { resolveHostsFile } from './localfile.ts';
 import { parsePushTarget } from './target.ts';
 
 /**
@@ -74,9 +76,11 @@ type LocalState = { kind: 'change' } | { kind: 'same' } | { kind: 'unreadable'; 
 
 function localState(file: string, names: readonly string[], address: string): LocalState {
   try {
-    const text = readFileSync(file, 'latin1');
+    // An unsafe symlink is a config problem: refused here, before anything runs (exit 2).
+    const text = readFileSync(resolveHostsFile(file), 'latin1');
     return editHosts(text, names, address) === text ? { kind: 'same' } : { kind: 'change' };
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     return { kind: 'unreadable', reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
 }
