@@ -20,10 +20,10 @@ const garbledKey = join(dir, 'id_garbled');
 writeFileSync(garbledKey, '-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
 const blob = readFileSync(`${goodKey}.pub`, 'utf8').split(' ')[1]!;
 const knownHosts = join(dir, 'known_hosts');
-writeFileSync(knownHosts, `127.0.0.1 ssh-ed25519 ${blob}\n`);
+writeFileSync(knownHosts, `[127.0.0.1]:1 ssh-ed25519 ${blob}\n`);
 // A FIDO key: OpenSSH speaks it, the built-in ssh2 client does not.
 const skKnownHosts = join(dir, 'known_hosts_sk');
-writeFileSync(skKnownHosts, `127.0.0.1 sk-ssh-ed25519@openssh.com ${blob}\n`);
+writeFileSync(skKnownHosts, `[127.0.0.1]:1 sk-ssh-ed25519@openssh.com ${blob}\n`);
 
 let n = 0;
 function hook(push: string, extra: string[] = []) {

@@ -15,7 +15,8 @@ import { parsePushTarget } from './target.ts';
 const plainPath = z
   .string()
   .check(
-    z.regex(/^\/[A-Za-z0-9._@%+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ % + = , / - (no blanks, quotes or colons)'),
+    // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
+    z.regex(/^\/[A-Za-z0-9._@+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)'),
     z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
   );
 
@@ -98,6 +99,7 @@ export const hostsAction: ActionType<HostsAction> = {
     const local = a.file ? localState(a.file, a.names, address) : undefined;
     if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
     const targets = (a.push?.targets ?? []).map((t) => parsePushTarget(t)!);
+    if (a.push) await (await import('./credentials.ts')).checkPushCredentials(a.push, targets);
     const parts = [a.file && local?.kind !== 'same' ? a.file : '', a.push ? `${targets.length} target(s) over ${a.push.transport}` : ''].filter(Boolean);
     return {
       action: 'hosts',
