@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { duration, when } from '../../config/common.ts';
 import type { ActionType } from '../../plan.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
 import { parsePushTarget } from './target.ts';
@@ -93,6 +93,22 @@ export const hostsAction: ActionType<HostsAction> = {
     const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;
   },
+  async preflight(a) {
+    const problems: string[] = [];
+    if (a.file) {
+      try {
+        const local = localState(a.file, a.names, '127.0.0.1');
+        if (local.kind === 'unreadable') problems.push(`${a.file} unreadable (${local.reason})`);
+      } catch (err) {
+        problems.push(errorLine(err));
+      }
+    }
+    if (a.push) {
+      const targets = a.push.targets.map((t) => parsePushTarget(t)!);
+      await (await import('./credentials.ts')).checkPushCredentials(a.push, targets).catch((err: unknown) => problems.push(errorLine(err)));
+    }
+    return problems;
+  },
   async plan(a, ctx) {
     // Under announce-hostnames the to-ip is a name; a hosts file needs the address it resolves to.
     const address = ctx.toAddresses[0]!;
@@ -103,6 +119,8 @@ export const hostsAction: ActionType<HostsAction> = {
     const parts = [a.file && local?.kind !== 'same' ? a.file : '', a.push ? `${targets.length} target(s) over ${a.push.transport}` : ''].filter(Boolean);
     return {
       action: 'hosts',
+      // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
+      ...(local?.kind === 'unreadable' ? { warnings: [`${a.file} unreadable (${local.reason}): the run will fail on it`] } : {}),
       steps: [
         {
           kind: 'task',
