@@ -86,7 +86,10 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
       try {
         const { checkCommand } = await import('./commands/check.ts');
         const config = await loadConfig(configPath(opts.config ?? program.opts().config, io.env), currentUid());
-        io.out(checkCommand(config));
+        const { which } = systemDeps(memoryLogger());
+        const { text, problems } = await checkCommand(config, { which });
+        io.out(text);
+        if (problems.length > 0) exitCode = EXIT.never;
       } catch (err) {
         fail(err);
       }

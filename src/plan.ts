@@ -109,4 +109,9 @@ export interface ActionType<C extends { type: string; when: When }> {
   /** One line for `sentinel-hook check`. */
   summarize(config: C): string;
   plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;
+  /**
+   * For `check`: what a run would fail on that can be seen on this host without changing anything
+   * or contacting another host, with the run's verdict; one line per problem.
+   */
+  preflight?(config: C, host: Pick<ObserveContext, 'which'>): Promise<string[]>;
 }

@@ -3,10 +3,24 @@ import { actionTypes } from '../actions/index.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
+import type { ObserveContext } from '../plan.ts';
 
-/** What each master's failover would do, in words: the answer to "is my config what I meant?". */
-export function checkCommand(config: HookConfig): string {
-  const lines = [`config OK: deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`];
+/**
+ * What each master's failover would do, in words: the answer to "is my config what I meant?"; and
+ * what a run on this host would fail on (a missing program, interface, key or file), found without
+ * changing anything or contacting another host. Problems make the exit 2.
+ */
+export async function checkCommand(config: HookConfig, host: Pick<ObserveContext, 'which'>): Promise<{ text: string; problems: string[] }> {
+  const problems: string[] = [];
+  for (const [master, actions] of Object.entries(config.masters)) {
+    for (const [i, action] of actions.entries()) {
+      const type = actionTypes.find((t) => t.type === action.type)!;
+      const found = (await (type.preflight as ((a: typeof action, h: typeof host) => Promise<string[]>) | undefined)?.(action, host)) ?? [];
+      for (const p of found) problems.push(`masters.${master}[${i}] (${action.type}): ${p}`);
+    }
+  }
+  const head = problems.length ? `config NOT OK on this host: ${problems.length} problem(s), listed at the end;` : 'config OK:';
+  const lines = [`${head} deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`];
   lines.push(config.sentinels ? `stale-event guard: asks ${config.sentinels.addresses.join(', ')}` : 'stale-event guard: off (no "sentinels")');
   for (const [master, actions] of Object.entries(config.masters)) {
     lines.push(`master ${master}:`);
@@ -17,7 +31,8 @@ export function checkCommand(config: HookConfig): string {
     });
   }
   for (const n of config.notify) lines.push(`notify: run ${JSON.stringify(n.run)} on ${n.events?.join(', ') ?? 'every event'}`);
-  return lines.join('\n');
+  for (const p of problems) lines.push(`problem: ${p}`);
+  return { text: lines.join('\n'), problems };
 }
 
 export function schemaCommand(): string {

@@ -1,7 +1,7 @@
 import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { checkAncestors } from '../config/load.ts';
+import { resolveOwnedPath } from '../ownership.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, RetryableError, UsageError } from '../errors.ts';
 import { privilegedCommandLines, type HostReader } from '../actions/vip/commands.ts';
@@ -49,13 +49,13 @@ export interface SudoersOptions {
 export function rootOnlyProgram(path: string): void {
   let real: string;
   try {
-    real = realpathSync(path);
+    // uid 0: for a root rule only root may own what leads to the program.
+    real = resolveOwnedPath(path, 0, 'program', path, (message, fix) => new ConfigError(message, fix));
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot resolve program ${path}: ${(err as NodeJS.ErrnoException).code}`, 'install it, or give its absolute path');
   }
   const shown = real === path ? path : `${path} (${real})`;
-  if (real !== path) checkAncestors(join(realpathSync(dirname(path)), basename(path)), shown, 0, 'program directory');
-  checkAncestors(real, shown, 0, 'program directory');
   const st = statSync(real);
   if (!st.isFile()) throw new ConfigError(`program ${shown} is not a regular file`);
   if (st.uid !== 0) throw new ConfigError(`program ${shown} is owned by uid ${st.uid}, not root: a root rule for it would let its owner run anything as root`, `chown root ${real}`);

@@ -3,11 +3,13 @@
 import * as z from 'zod/mini';
 import { formatDuration, isAbsolutePath, parseDuration } from '../values.ts';
 
+const DURATION_EXPECTED = 'expected a duration like "200ms" or "5s" (a bare number is whole milliseconds)';
+
 /** A duration written as "200ms", "5s" or "1m" (a bare number is milliseconds); parsed to milliseconds. */
 export function duration(opts: { min?: number; max?: number } = {}) {
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = opts;
   return z.pipe(
-    z.union([z.string(), z.int().check(z.nonnegative())]),
+    z.union([z.string(), z.int().check(z.nonnegative({ error: DURATION_EXPECTED }))], { error: DURATION_EXPECTED }),
     z.transform((value: string | number, ctx) => {
       const ms = typeof value === 'number' ? value : parseDuration(value);
       if (ms === undefined) {
@@ -39,7 +41,7 @@ export type When = z.output<typeof whenObject>;
 export const secretRef = z.union([
   z.strictObject({ env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')) }),
   z.strictObject({ file: absolutePath }),
-]);
+], { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' });
 export type SecretRef = z.output<typeof secretRef>;
 
 /**

@@ -177,3 +177,34 @@ test('a FIFO in place of the config is refused, without waiting for a writer', a
   execFileSync('mkfifo', ['-m', '600', fifo]);
   throwsLine(() => readConfigFile(fifo, process.getuid!()), /is not a regular file/);
 });
+
+test('a config reached through a symlink in a directory others can write is refused (item 7)', async (t) => {
+  const top = mkdtempSync(join(tmpdir(), 'sh-config-link-'));
+  t.after(() => rmSync(top, { recursive: true, force: true }));
+  const uid = process.getuid!();
+  const safe = join(top, 'safe');
+  mkdirSync(safe, { mode: 0o755 });
+  const file = join(safe, 'config.yaml');
+  writeFileSync(file, 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
+  const open = join(top, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  // Anyone may swap this link for one to their own file.
+  symlinkSync(file, join(open, 'config.yaml'));
+  throwsLine(() => readConfigFile(join(open, 'config.yaml'), uid), new RegExp(`^config directory ${open} is writable by users other than its owner .*chmod go-w ${open}`));
+  await assert.rejects(loadConfig(join(open, 'config.yaml'), uid), (err: unknown) => err instanceof ConfigError && err.exitCode === 2);
+  // A symlinked directory on the way counts the same.
+  symlinkSync(safe, join(open, 'dir'));
+  throwsLine(() => readConfigFile(join(open, 'dir', 'config.yaml'), uid), new RegExp(`config directory ${open} is writable`));
+  // Relative, from inside the writable directory.
+  const cwd = process.cwd();
+  process.chdir(open);
+  try {
+    throwsLine(() => readConfigFile('config.yaml', uid), new RegExp(`config directory ${open} is writable`));
+  } finally {
+    process.chdir(cwd);
+  }
+  // Once the directory is safe, the same links are followed.
+  chmodSync(open, 0o755);
+  assert.equal(Object.keys((await loadConfig(join(open, 'dir', 'config.yaml'), uid)).masters)[0], 'm');
+});

@@ -103,6 +103,16 @@ test('glibc agrees: after the edit the resolver answers only the new address, wh
   }
 });
 
+test('a NUL byte ends a line for us as for glibc: the entry is found and repointed, not appended again', { skip: process.getuid?.() === 0 ? false : 'needs root (unshare -m, mount --bind over /etc/hosts)' }, () => {
+  const before = `127.0.0.1 localhost\n10.0.0.1 ${NAME}\0junk\n10.0.0.3 \0${NAME}\n`;
+  // Premise, from glibc itself: the name before the NUL counts, the one after it does not.
+  assert.deepEqual(glibcLookup(before, NAME), ['10.0.0.1']);
+  assert.deepEqual(lookupHosts(before, NAME), glibcLookup(before, NAME));
+  const after = editHosts(before, [NAME], '10.0.0.2');
+  assert.equal(after, `127.0.0.1 localhost\n10.0.0.2 ${NAME}\0junk\n10.0.0.3 \0${NAME}\n`);
+  assert.deepEqual(glibcLookup(after, NAME), ['10.0.0.2']);
+});
+
 test('refuses a non-IP address rather than writing a name into the address column', () => {
   assert.throws(() => editHosts('', [NAME], 'redis2.example.com'), /not an IP address/);
 });

@@ -57,6 +57,10 @@ export const execAction: ActionType<ExecAction> = {
   type: 'exec',
   schema: execSchema,
   summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
+  async preflight(a, host) {
+    // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up.
+    return host.which(a.run[0]) ? [] : [`program ${a.run[0]} not found or not executable (install it, or give its absolute path as the first element of "run")`];
+  },
   async plan(a, ctx) {
     const [program, ...args] = expand(a.run, eventValues(ctx.event));
     const path = ctx.which(program!) ?? (a.privilege === 'sudo' ? await askSudo(program!, args, ctx) : undefined);

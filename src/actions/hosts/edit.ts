@@ -37,10 +37,13 @@ interface Field {
 const BLANK = /[ \t\r\f\v]/;
 const FIELD = /[^ \t\r\f\v]+/g;
 
-/** glibc ends a hosts entry at the first '#', wherever it is; the comment is kept as it was. */
+/**
+ * glibc ends a hosts entry at the first '#', wherever it is, and at the first NUL byte (it reads each
+ * line as a C string); what follows is kept as it was.
+ */
 function fields(lineText: string): Field[] {
-  const hash = lineText.indexOf('#');
-  const body = hash === -1 ? lineText : lineText.slice(0, hash);
+  const end = lineText.search(/[#\0]/);
+  const body = end === -1 ? lineText : lineText.slice(0, end);
   const out: Field[] = [];
   for (const m of body.matchAll(FIELD)) out.push({ value: m[0], start: m.index, end: m.index + m[0].length });
   return out;

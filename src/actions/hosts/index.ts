@@ -3,7 +3,9 @@ import * as z from 'zod/mini';
 import { duration, when } from '../../config/common.ts';
 import type { ActionType } from '../../plan.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
+import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts } from './edit.ts';
+import { resolveHostsFile } from './localfile.ts';
 import { parsePushTarget } from './target.ts';
 
 /**
@@ -13,7 +15,8 @@ import { parsePushTarget } from './target.ts';
 const plainPath = z
   .string()
   .check(
-    z.regex(/^\/[A-Za-z0-9._@%+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ % + = , / - (no blanks, quotes or colons)'),
+    // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
+    z.regex(/^\/[A-Za-z0-9._@+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)'),
     z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
   );
 
@@ -74,9 +77,11 @@ type LocalState = { kind: 'change' } | { kind: 'same' } | { kind: 'unreadable'; 
 
 function localState(file: string, names: readonly string[], address: string): LocalState {
   try {
-    const text = readFileSync(file, 'latin1');
+    // An unsafe symlink is a config problem: refused here, before anything runs (exit 2).
+    const text = readFileSync(resolveHostsFile(file), 'latin1');
     return editHosts(text, names, address) === text ? { kind: 'same' } : { kind: 'change' };
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     return { kind: 'unreadable', reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
 }
@@ -88,15 +93,34 @@ export const hostsAction: ActionType<HostsAction> = {
     const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;
   },
+  async preflight(a) {
+    const problems: string[] = [];
+    if (a.file) {
+      try {
+        const local = localState(a.file, a.names, '127.0.0.1');
+        if (local.kind === 'unreadable') problems.push(`${a.file} unreadable (${local.reason})`);
+      } catch (err) {
+        problems.push(errorLine(err));
+      }
+    }
+    if (a.push) {
+      const targets = a.push.targets.map((t) => parsePushTarget(t)!);
+      await (await import('./credentials.ts')).checkPushCredentials(a.push, targets).catch((err: unknown) => problems.push(errorLine(err)));
+    }
+    return problems;
+  },
   async plan(a, ctx) {
     // Under announce-hostnames the to-ip is a name; a hosts file needs the address it resolves to.
     const address = ctx.toAddresses[0]!;
     const local = a.file ? localState(a.file, a.names, address) : undefined;
     if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
     const targets = (a.push?.targets ?? []).map((t) => parsePushTarget(t)!);
+    if (a.push) await (await import('./credentials.ts')).checkPushCredentials(a.push, targets);
     const parts = [a.file && local?.kind !== 'same' ? a.file : '', a.push ? `${targets.length} target(s) over ${a.push.transport}` : ''].filter(Boolean);
     return {
       action: 'hosts',
+      // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
+      ...(local?.kind === 'unreadable' ? { warnings: [`${a.file} unreadable (${local.reason}): the run will fail on it`] } : {}),
       steps: [
         {
           kind: 'task',

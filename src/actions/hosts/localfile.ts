@@ -1,6 +1,8 @@
-import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { ConfigError } from '../../errors.ts';
+import { resolveOwnedPath } from '../../ownership.ts';
 
 export const BACKUP_SUFFIX = '.sentinel-hook.bak';
 
@@ -9,6 +11,18 @@ export interface LocalWriteResult {
   method: 'rename' | 'in-place';
   /** Undefined when the directory refused the backup (e.g. not writable by us): the edit still went ahead. */
   backup: string | undefined;
+}
+
+/**
+ * The file to edit for a configured `file:`. Replacing a symlink by rename would turn it into a
+ * regular file and leave its target stale, so a link is followed, but only as far as the config
+ * would be (src/ownership.ts): a link that someone else could swap would have a root hook rewrite
+ * whatever file they point it at. Missing files throw their errno error, unsafe links a ConfigError.
+ */
+export function resolveHostsFile(path: string): string {
+  const real = realpathSync(path);
+  if (real === path) return path;
+  return resolveOwnedPath(path, process.getuid?.() ?? 0, 'hosts file', `${path} (${real})`, (message, fix) => new ConfigError(message, fix));
 }
 
 /** errno codes that mean "this path cannot be replaced by rename", only overwritten. */

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { errorLine } from '../../errors.ts';
 import type { ApplyContext, TaskOutcome } from '../../plan.ts';
 import { editHosts } from './edit.ts';
 import { fanOut, type TargetResult } from './fanout.ts';
 import type { HostsAction } from './index.ts';
 import { parseKnownHosts } from './knownhosts.ts';
-import { writeFileReplacing } from './localfile.ts';
+import { resolveHostsFile, writeFileReplacing } from './localfile.ts';
 import { pushOverRsync } from './rsync.ts';
 import { pushOverSsh } from './ssh.ts';
 import type { PushTarget } from './target.ts';
@@ -31,11 +32,13 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
     }
   };
   let localFailed = false;
+  // What rsync sends: the file written here (a link's target; rsync without --links skips a link).
+  let sent = a.file;
   if (a.file) {
     const file = a.file;
     const r = await exclusive(file, ctx.remainingMs(), (): TargetResult => {
       const refused = ctx.superseded?.();
-      return refused ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 } : writeLocal(file, a.names, address);
+      return refused ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 } : writeLocal(file, a.names, address, (real) => (sent = real));
     }).catch(
       (err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }),
     );
@@ -59,7 +62,7 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       if (localFailed) results.push(...failAll(`not sent: ${a.file} could not be written here`));
       else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
-        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: a.file!, remotePath: push.remotePath, after: push.after, beforeWrite };
+        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: sent!, remotePath: push.remotePath, after: push.after, beforeWrite };
         results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, signal, state)), record)));
       }
     } else {
@@ -89,20 +92,22 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
   return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results } };
 }
 
-function writeLocal(file: string, names: readonly string[], address: string): TargetResult {
+function writeLocal(file: string, names: readonly string[], address: string, resolved: (real: string) => void): TargetResult {
   const started = performance.now();
   const label = `local:${file}`;
   const took = () => Math.round(performance.now() - started);
   try {
+    const real = resolveHostsFile(file);
+    resolved(real);
     // Read again now: the plan was made a moment ago and another writer may have been here since.
-    const before = readFileSync(file, 'latin1');
+    const before = readFileSync(real, 'latin1');
     const after = editHosts(before, names, address);
     if (after === before) return { target: label, status: 'unchanged', attempts: 1, ms: took() };
-    const written = writeFileReplacing(file, after, before);
+    const written = writeFileReplacing(real, after, before);
     return { target: label, status: 'changed', method: written.method, attempts: 1, ms: took(), ...(written.backup ? {} : { reason: 'no backup: the directory refused it' }) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { target: label, status: 'failed', reason: `cannot rewrite ${file}: ${code ?? (err as Error).message}${code === 'EACCES' || code === 'EPERM' ? ' (Sentinel\'s user needs write access to it)' : ''}`, attempts: 1, ms: took() };
+    return { target: label, status: 'failed', reason: `cannot rewrite ${file}: ${code ?? errorLine(err)}${code === 'EACCES' || code === 'EPERM' ? ' (Sentinel\'s user needs write access to it)' : ''}`, attempts: 1, ms: took() };
   }
 }
 

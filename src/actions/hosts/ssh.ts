@@ -48,7 +48,7 @@ let ssh2Module: Promise<Ssh2> | undefined;
  * In the CommonJS bundle (run from a vm.Script for its code cache) a dynamic import() has no
  * loader behind it on Node 20, so require() it there; under tsx (tests) it is an ES module.
  */
-function loadSsh2(): Promise<Ssh2> {
+export function loadSsh2(): Promise<Ssh2> {
   ssh2Module ??= typeof require === 'function' ? Promise.resolve(require('ssh2') as Ssh2) : import('ssh2').then((mod) => ((mod as { default?: Ssh2 }).default ?? mod) as Ssh2);
   return ssh2Module;
 }

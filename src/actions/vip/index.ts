@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { ActionPlan, ActionType, ObserveContext, Step } from '../../plan.ts';
 import { RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';
@@ -97,6 +98,13 @@ export const vipAction: ActionType<VipAction> = {
   summarize: (a) =>
     `${a.address} on the new master (removed elsewhere), on ${a.interface ?? "the interface whose route covers it"}${a.label ? ` as ${a.label}` : ''}` +
     `${a.privilege === 'sudo' ? ' with sudo -n' : ''}; neighbour updates ${describeArp(a.arp)}${a.checkDuplicate ? '; refuses while another host answers for it' : ''}`,
+  async preflight(a) {
+    // sysfs lists every interface of this network namespace, up or down (getifaddrs leaves out some).
+    if (a.interface && !existsSync(`/sys/class/net/${a.interface}`)) {
+      return [`interface ${a.interface} does not exist on this host, so the add would fail (see ip link; leave "interface" out to use the one whose route covers the VIP)`];
+    }
+    return [];
+  },
   async plan(a, ctx) {
     const vip = vipOf(a);
     const ip = requireIp(ctx);
