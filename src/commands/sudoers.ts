@@ -1,6 +1,6 @@
-import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { resolveOwnedPath } from '../ownership.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, RetryableError, UsageError } from '../errors.ts';

@@ -1,7 +1,6 @@
 // Runs the built CLI against a config written for an SshLab, as Sentinel would: seven operands.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgv, type SshLab } from './sshd.ts';
 

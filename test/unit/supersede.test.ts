@@ -37,7 +37,6 @@ function config(lockDir: string, arp: Record<string, unknown>, top: Record<strin
   return validateConfig({ lockDir, ...top, masters: { mymaster: [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp }] } }, 'test.yaml');
 }
 
-const withoutVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
 const withVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: VIP, prefixlen: 24 }] }]);
 const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({ argv: [SUDO, '-n', ...argv], result, times });
 const garp = (mode: '-U' | '-A', times: number, result: Expectation['result'] = {}) => sudo([ARPING, '-q', mode, '-c', '1', '-I', 'eth0', VIP], result, times);
