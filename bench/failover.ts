@@ -11,13 +11,10 @@
 // Options: --rounds N (default 5 per mode), --only sentinel-hook|seed-000 (one mode, for debugging; the
 // comparison needs both), --json FILE (raw rounds), --keep (keep lab logs).
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VIP, ensurePackages, isRoot, Lab, labSentinels, REPO_ROOT, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
+import { DEFAULT_VIP, ensurePackages, isRoot, Lab, labSentinels, seedScriptHook, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
 
-const SEED_SCRIPT = join(REPO_ROOT, 'bench', 'seed000-failover.sh');
-const VIP_IP = DEFAULT_VIP.split('/')[0]!;
 
 type Mode = 'sentinel-hook' | 'seed-000';
 
@@ -49,18 +46,6 @@ interface Round {
     exitCode: number | undefined;
   };
   holdersAfter: string[];
-}
-
-function seedScriptHook(): LabHook {
-  const lines = [`/usr/sbin/ip addr add ${DEFAULT_VIP} dev eth0`, `/usr/sbin/ip addr del ${DEFAULT_VIP} dev eth0`, `/usr/bin/arping -q -c 3 -A ${VIP_IP} -I eth0`];
-  return {
-    kind: 'script',
-    path: SEED_SCRIPT,
-    env: (host) => ({ SEED_MY_IP: host.ip, SEED_VIP: VIP_IP, SEED_NETMASK: '24', SEED_INTERFACE: 'eth0', SEED_LOG: host.files.scriptLog }),
-    // Seed 000 grants all of /sbin/ip and /sbin/arping (that is root for the redis user); the lab pins the
-    // exact lines the script runs instead. The cost of sudo is the same either way.
-    sudoers: ['Defaults:redis !requiretty', `redis ALL=(root) NOPASSWD: ${lines.join(', ')}`, ''].join('\n'),
-  };
 }
 
 /** Sentinel's own record of its script children: +script-child <pid> at fork, -script-child <pid> <signal> <exit> at exit. */

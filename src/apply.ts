@@ -113,7 +113,7 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
       return { ...base, ok: false, durationMs: took(), error: (err as Error).message };
     }
   }
-  const ran = await runArgv(step.argv, { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) }, ctx);
+  const ran = await runArgv(step.argv, { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) }, ctx.commandSignal ? { ...ctx, signal: ctx.commandSignal } : ctx);
   if (typeof ran === 'string') return { ...base, ok: false, durationMs: 0, error: ran };
   const { result, timeoutMs } = ran;
   const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));

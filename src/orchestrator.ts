@@ -232,7 +232,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           logger: log,
           remainingMs,
           lock: (resource, waitMs) => acquireLock(lockDir, resource, Math.min(waitMs, remainingMs()), signal, resource),
-          ...(gen ? { superseded: gen.superseded } : {}),
+          ...(gen ? { superseded: gen.superseded, commandSignal: deadline.signal } : {}),
           localAddresses: deps.localAddresses,
           ...guards,
         },

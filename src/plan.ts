@@ -57,6 +57,12 @@ export interface ApplyContext {
    * event still had pending must never undo what a newer one did.
    */
   superseded?(): string | undefined;
+  /**
+   * What ends a command step already running (an `ip addr` change, the user's exec): the run's
+   * deadline only. Once superseded, no new step starts and bursts and pushes stop at once, but a
+   * command halfway through is let finish: killing it could leave what it does half-done. Absent: `signal`.
+   */
+  commandSignal?: AbortSignal;
   /** This host's addresses now, without starting a process: a burst stops once its address is gone. */
   localAddresses?(): ReadonlySet<string>;
   /**

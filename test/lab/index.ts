@@ -9,3 +9,5 @@ export { parseSentinelLog, parseHookLog, parseScriptLog, switchMasters, type Hoo
 export { ensurePackages, LAB_PACKAGES } from './packages.ts';
 export { timeline, printTimeline, type TimelineEntry } from './timeline.ts';
 export { median, stats } from './stats.ts';
+export { seedScriptHook, SEED_SCRIPT } from './seed.ts';
+export { doubleFailover, NeighbourMonitor, type DoubleFailoverCycle } from './double-failover.ts';
