@@ -13,7 +13,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLIENT_RECONFIG_HOOK, DEFAULT_VIP, ensurePackages, isRoot, Lab, median, REPO_ROOT, run, vipHook } from '../test/lab/index.ts';
+import { CLIENT_RECONFIG_HOOK, DEFAULT_VIP, ensurePackages, isRoot, Lab, median, reachablePath, REPO_ROOT, run, vipHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
 
 interface Exec {
@@ -87,9 +87,10 @@ async function main(): Promise<number> {
     const event = ['mymaster', 'observer', 'start', lab.host('r1').ip, '6379', r2.ip, '6379'];
     const hookEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SENTINEL_HOOK_CONFIG: r2.files.hookConfig };
     const seedEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SEED_MY_IP: r2.ip, SEED_VIP: DEFAULT_VIP.split('/')[0]! };
+    // Run as redis: from a path it can reach, as the lab's Sentinels do.
     const cases = [
-      { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [CLIENT_RECONFIG_HOOK, ...event], env: hookEnv },
-      { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [join(REPO_ROOT, 'bench', 'seed000-failover.sh'), ...event], env: seedEnv },
+      { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [reachablePath(CLIENT_RECONFIG_HOOK), ...event], env: hookEnv },
+      { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [reachablePath(join(REPO_ROOT, 'bench', 'seed000-failover.sh')), ...event], env: seedEnv },
     ];
     const added: Record<string, number[]> = {};
     let monitorIndex = 0;

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { reachablePath } from '../support/checkout.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const USER = 'redis';
@@ -44,7 +45,7 @@ function config(name: string, program: string): string {
 
 /** The hook as Sentinel runs it: as redis, with a bare environment. */
 function hookAsRedis(args: string[]) {
-  return spawnSync('runuser', ['-u', USER, '--', '/usr/bin/env', '-i', process.execPath, BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return spawnSync('runuser', ['-u', USER, '--', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args], { encoding: 'utf8', timeout: 30_000 });
 }
 
 test('exec with privilege: sudo of a program only root may execute (mode 700): sudo allows it, so it runs as root, exit 0', { skip }, () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { waitFor, waitUntil } from '../lab/wait.ts';
+import { reachablePath } from '../support/checkout.ts';
 import { BIN, createNetns, installSudoers, preflight, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
 
 // An argv no other process on this machine is likely to have.
@@ -52,7 +53,7 @@ test('SIGTERM to the hook while sudo runs its command as root: exit 1, and the r
   // setpriv execs (runuser would fork): the pid we signal is the hook's own.
   const hook = spawn(
     'ip',
-    ['netns', 'exec', env.ns, 'setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, BIN, '--config', config, 'mymaster', 'leader', 'start', '10.213.7.1', '6379', '10.213.7.5', '6379'],
+    ['netns', 'exec', env.ns, 'setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), '--config', config, 'mymaster', 'leader', 'start', '10.213.7.1', '6379', '10.213.7.5', '6379'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { reachablePath } from '../support/checkout.ts';
 import { BIN, createNetns, holders, logText, must, neighbourMac, preflight, sh, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
 
 const VIP = '10.213.7.120';
@@ -23,7 +24,7 @@ function withHabets(argv: string[]): string[] {
   return ['ip', 'netns', 'exec', env.ns, 'unshare', '-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /usr/bin/arping && exec "$@"', habets, ...argv];
 }
 
-const asRedis = (args: string[]) => sh(withHabets(['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, BIN, ...args]), 40_000);
+const asRedis = (args: string[]) => sh(withHabets(['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args]), 40_000);
 
 function fetchHabets(dir: string): string {
   const missing = ['libnet1', 'libpcap0.8', 'libseccomp2'].filter((p) => !/install ok installed/.test(sh(['dpkg-query', '-W', '-f', '${Status}', p]).stdout));

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { reachablePath } from '../support/checkout.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/sentinel-hook.cjs');
@@ -98,7 +99,7 @@ export function writeConfig(env: Netns, actions: unknown[]): string {
 
 /** The built CLI in the namespace as redis, with the bare environment Sentinel gives it (no PATH). */
 export function hookAsRedis(env: Netns, args: string[], timeoutMs = 40_000): Ran {
-  return sh(['ip', 'netns', 'exec', env.ns, 'runuser', '-u', USER, '--', '/usr/bin/env', '-i', process.execPath, BIN, ...args], timeoutMs);
+  return sh(['ip', 'netns', 'exec', env.ns, 'runuser', '-u', USER, '--', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args], timeoutMs);
 }
 
 export function asRedis(env: Netns, argv: string[]): Ran {

@@ -7,6 +7,7 @@ export { waitFor, waitUntil, WaitTimeout, type WaitOptions } from './wait.ts';
 export { run, runOk, LabCommandError, sleep, type RunResult, type RunOptions } from './run.ts';
 export { parseSentinelLog, parseHookLog, parseScriptLog, switchMasters, type HookRun, type SentinelLogEvent, type SwitchMaster } from './logs.ts';
 export { ensurePackages, LAB_PACKAGES } from './packages.ts';
+export { reachableCheckout, reachablePath } from '../support/checkout.ts';
 export { timeline, printTimeline, type TimelineEntry } from './timeline.ts';
 export { median, stats } from './stats.ts';
 export { seedScriptHook, SEED_SCRIPT } from './seed.ts';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readHookLog, readScriptLog, readSentinelLog, switchMasters, type HookRun, type SentinelLogEvent, type SwitchMaster } from './logs.ts';
+import { reachablePath } from '../support/checkout.ts';
 import { ensurePackages, LAB_PACKAGES } from './packages.ts';
 import { cleanEnv, LabCommandError, run, runOk, runSync, sleep, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
 import { waitFor, waitUntil } from './wait.ts';
@@ -70,7 +71,7 @@ export type LabHook =
     }
   | {
       kind: 'script';
-      /** Absolute path of an executable script (all path components readable by the lab user). */
+      /** Absolute path of an executable script (in this checkout, or with all path components readable by the lab user). */
       path: string;
       /** Environment for each host's Sentinel (the script inherits it). */
       env?: (host: LabHost, lab: Lab) => Record<string, string>;
@@ -459,7 +460,8 @@ export class Lab {
 
   private sentinelConfig(host: LabHost): string {
     const hook = this.opts.hook ?? recorderHook();
-    const script = hook.kind === 'script' ? hook.path : CLIENT_RECONFIG_HOOK;
+    // Sentinel runs as redis, which may not reach this checkout (a clone in /root): see test/support/checkout.ts.
+    const script = reachablePath(hook.kind === 'script' ? hook.path : CLIENT_RECONFIG_HOOK);
     const master = this.host(this.initialMaster);
     const data = join(host.runDir, 'sentinel-data');
     mkdirSync(data, { recursive: true });
@@ -476,7 +478,7 @@ export class Lab {
       `sentinel failover-timeout ${MASTER_NAME} ${this.opts.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${MASTER_NAME} 2`,
       `sentinel client-reconfig-script ${MASTER_NAME} ${script}`,
-      ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${REANNOUNCE_HOOK}`] : []),
+      ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${reachablePath(REANNOUNCE_HOOK)}`] : []),
       '',
     ].join('\n');
   }
