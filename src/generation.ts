@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStart } from './lock.ts';
 
@@ -65,8 +65,10 @@ export function claimGeneration(dir: string, master: string): Generation {
   const token = `${process.pid} ${start} ${Date.now()} ${counter++}\n`;
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    // Readable by the other user sharing the directory (root's manual run, Sentinel's user).
-    writeFileSync(temp, token, { mode: 0o644, flag: 'w' });
+    // O_EXCL: never through a link planted under this name (root's manual run shares Sentinel's
+    // user's directory). Readable by that other user.
+    rmSync(temp, { force: true });
+    writeFileSync(temp, token, { mode: 0o644, flag: 'wx' });
     renameSync(temp, path);
   } catch (err) {
     try {

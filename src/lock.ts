@@ -47,7 +47,8 @@ export function lockDirProblem(dir: string, uid: number): string | undefined {
   }
   if (st.isSymbolicLink()) return 'is a symbolic link: another user could point it anywhere';
   if (!st.isDirectory()) return 'is not a directory';
-  if (st.uid !== uid && st.uid !== 0) return `belongs to uid ${st.uid}, not to us (uid ${uid}) or root: that user could hold or fake our locks`;
+  // Root shares the directory of Sentinel's user (a manual run next to the hook's).
+  if (uid !== 0 && st.uid !== uid && st.uid !== 0) return `belongs to uid ${st.uid}, not to us (uid ${uid}) or root: that user could hold or fake our locks`;
   if (st.mode & 0o022) return `is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): another user could hold or fake our locks`;
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
@@ -166,4 +167,26 @@ function reapIfDead(path: string): void {
   } finally {
     rmdirSync(guard);
   }
+}
+
+/** One line for `check`: where the locks live and whether a run as this user can use the directory. */
+export function describeLockDir(dir: string, uid: number): { line: string; problem?: string } {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') return { line: `lock directory: ${dir} (cannot be read: ${code})`, problem: `lock directory ${dir} cannot be read (${code}): ${lockDirFix(dir)}` };
+    // Missing: a run creates it if it may write the parent (root; /run is root's).
+    const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
+    try {
+      accessSync(parent, constants.W_OK | constants.X_OK);
+      return { line: `lock directory: ${dir} (missing; the first run creates it, mode 700)` };
+    } catch {
+      return { line: `lock directory: ${dir} (missing)`, problem: `lock directory ${dir} is missing and uid ${uid} cannot create it: ${lockDirFix(dir)}` };
+    }
+  }
+  const problem = lockDirProblem(dir, uid);
+  const state = `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`;
+  return problem ? { line: `lock directory: ${dir} (${state})`, problem: `lock directory ${dir} ${problem}: ${lockDirFix(dir)}` } : { line: `lock directory: ${dir} (${state}: OK)` };
 }

@@ -4,6 +4,7 @@ import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
 import type { ObserveContext } from '../plan.ts';
+import { describeLockDir } from '../lock.ts';
 
 /**
  * What each master's failover would do, in words: the answer to "is my config what I meant?"; and
@@ -19,8 +20,11 @@ export async function checkCommand(config: HookConfig, host: Pick<ObserveContext
       for (const p of found) problems.push(`masters.${master}[${i}] (${action.type}): ${p}`);
     }
   }
+  const lockDir = describeLockDir(config.lockDir, process.getuid?.() ?? 0);
+  if (lockDir.problem) problems.push(lockDir.problem);
   const head = problems.length ? `config NOT OK on this host: ${problems.length} problem(s), listed at the end;` : 'config OK:';
   const lines = [`${head} deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`];
+  lines.push(lockDir.line);
   lines.push(config.sentinels ? `stale-event guard: asks ${config.sentinels.addresses.join(', ')}` : 'stale-event guard: off (no "sentinels")');
   for (const [master, actions] of Object.entries(config.masters)) {
     lines.push(`master ${master}:`);
