@@ -63,6 +63,11 @@ async function main(): Promise<number> {
     const s = stats(ms);
     const wrong = mine.filter((r) => r.holdersAfter.length !== 1 || r.holdersAfter[0] !== r.third).length;
     const flaps = mine.filter((r) => r.flapsBack.length > 0).length;
+    const removed = mine.flatMap((r) => (r.removedMs === undefined ? [] : [r.removedMs]));
+    if (removed.length) {
+      const rs = stats(removed);
+      log(`  ${mode}: the old holder's newer run, start -> VIP removed: median ${rs.median} ms, min ${rs.min}, max ${rs.max} (n=${rs.n})`);
+    }
     log(`  ${mode.padEnd(14)} n=${s.n}  median ${s.median} ms  min ${s.min}  max ${s.max}  (no ack: ${mine.length - ms.length}; flapped back: ${flaps}; VIP not on exactly the new master: ${wrong}; overlapped: ${mine.filter((r) => r.overlapped).length})`);
   }
   if (values.json) writeFileSync(values.json, `${JSON.stringify(results.map(({ xRuns: _x, neighbourSince: _n, ...r }) => r), null, 2)}\n`);

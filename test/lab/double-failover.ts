@@ -66,6 +66,8 @@ export interface DoubleFailoverCycle {
   /** Every neighbour change since the second failover's first +switch-master. */
   neighbourSince: NeighbourEvent[];
   holdersAfter: string[];
+  /** sentinel-hook only: X's run for X -> Y, from its start (Node up, config read) to the VIP removed. */
+  removedMs: number | undefined;
   /** Hook runs on X for the two events (sentinel-hook only), for the post-mortem. */
   xRuns: HookRun[];
 }
@@ -135,6 +137,9 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
     overlapNote = 'no delayed work in this hook';
   }
 
+  const secondRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, third));
+  const removed = secondRun?.steps.find((st) => st.ok && /^remove /.test(st.step));
+  const removedMs = secondRun && removed ? removed.at - secondRun.start : undefined;
   const holdersAfter = await lab.holders();
   // Back to three healthy hosts: the two killed ones as replicas of the third.
   for (const name of [first, second]) lab.startRedis(name, { replicaOf: ipOf(lab, third) });
@@ -151,6 +156,7 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
     switchToAckMs: ack ? ack.at - secondSwitchAt : undefined,
     flapsBack,
     neighbourSince: since,
+    removedMs,
     holdersAfter,
     xRuns,
   };
