@@ -160,31 +160,56 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
   try {
     actionsFor(config, event.master);
     const lockDir = opts.dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid);
+    const sentinels = config.sentinels;
+    // Before the first child (getent for a host-name to-ip) and planning's reads start.
+    const ownEnv = sentinels ? withholdSecret(deps.env, sentinels.password) : deps.env;
+    const toAddresses = sentinels ? await resolveAll(event.toIp, deps, deadline.signal) : undefined;
+    const askFreshness = async (signal: AbortSignal): Promise<Freshness> => {
+      // Loaded only when configured: node:net is a noticeable part of a cold start.
+      const { checkFreshness } = await import('./sentinel/stale.ts');
+      const f = await checkFreshness(event, toAddresses!, sentinels!, ownEnv, {
+        ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+        resolve: (host, s) => deps.resolve(host, s),
+        signal,
+      });
+      log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
+      for (const answer of f.answers) if ('refused' in answer) log.warn({ sentinel: answer.address, error: answer.error }, 'a Sentinel refused the stale-event check; the others decided');
+      return f;
+    };
+    const staleResult = (f: Freshness): HookResult => {
+      log.warn({ answers: f.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
+      return { exitCode: EXIT.ok, outcome: 'stale', freshness: f, plans: [], steps: [] };
+    };
+    // Asked before this run claims the master's generation: a late retry of an overtaken event would
+    // otherwise stop the newer event's run (its second burst, its pushes) before finding itself stale.
+    let early: Freshness | undefined;
+    if (sentinels && !opts.dryRun) {
+      early = await askFreshness(deadline.signal);
+      if (early.verdict === 'stale') return staleResult(early);
+      if (deadline.signal.aborted) throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`, 'check that the Sentinels answer; Sentinel will retry');
+    }
     // Before the lock: an older run still holding it (its second ARP burst pending) lets go within
     // POLL_MS instead of making this newer event wait seconds for it.
     generation = opts.dryRun ? undefined : claim(lockDir, event.master);
     const gen = generation;
     const signal = gen ? AbortSignal.any([deadline.signal, gen.signal]) : deadline.signal;
-    // Lock first, then ask whether the event is current: a late retry that waited behind a newer
-    // failover's run must see that newer master, not what the Sentinels said before it waited.
     const lock = opts.dryRun ? undefined : await acquireLock(lockDir, event.master, remainingMs(), signal);
     try {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       let freshness: Freshness | undefined;
       let plans: ActionPlan[];
-      let toAddresses: string[] | undefined;
-      let ownEnv: NodeJS.ProcessEnv | undefined;
-      const sentinels = config.sentinels;
-      if (sentinels) {
-        // Before the first child (getent for a host-name to-ip) and planning's reads start.
-        ownEnv = withholdSecret(deps.env, sentinels.password);
-        toAddresses = await resolveAll(event.toIp, deps, signal);
+      if (sentinels && early && lock?.waitedMs === 0) {
+        // Nothing ran for this master while we took the lock: the answer from a moment ago stands.
+        freshness = early;
+        if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+        plans = await planEvent(event, config, deps, signal, { toAddresses: toAddresses! });
+      } else if (sentinels) {
+        // A dry-run, or a run that waited behind another: ask (again) now. A late retry that waited
+        // behind a newer failover's run must see that newer master, not what the Sentinels said before.
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
         // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
-        // Loaded only when configured: node:net is a noticeable part of a cold start.
-        const { checkFreshness } = await import('./sentinel/stale.ts');
         const stopPlanning = new AbortController();
-        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses }).then(
+        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses: toAddresses! }).then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
         );
@@ -192,20 +217,13 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           stopPlanning.abort();
           await planning;
         };
-        freshness = await checkFreshness(event, toAddresses, sentinels, ownEnv, {
-          ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
-          resolve: (host, s) => deps.resolve(host, s),
-          signal,
-        }).catch(async (err: unknown) => {
+        freshness = await askFreshness(signal).catch(async (err: unknown) => {
           await abandon();
           throw err;
         });
-        log.info({ freshness: freshness.verdict, answers: freshness.answers }, 'event freshness checked');
-        for (const a of freshness.answers) if ('refused' in a) log.warn({ sentinel: a.address, error: a.error }, 'a Sentinel refused the stale-event check; the others decided');
         if (freshness.verdict === 'stale') {
           await abandon();
-          log.warn({ answers: freshness.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
-          return { exitCode: EXIT.ok, outcome: 'stale', freshness, plans: [], steps: [] };
+          return staleResult(freshness);
         }
         const planned = await planning;
         if (signal.aborted && !gen?.superseded()) {
@@ -223,7 +241,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       const base = { ...(freshness ? { freshness } : {}), plans };
       if (opts.dryRun) return { ...base, exitCode: EXIT.ok, outcome: 'dry-run', steps: [] };
       if (plans.every((p) => p.steps.length === 0)) return { ...base, exitCode: EXIT.ok, outcome: 'nothing-to-do', steps: [] };
-      const guards = sentinels && toAddresses && ownEnv ? sentinelGuards(event, toAddresses, sentinels, { ...deps, env: ownEnv }, signal, log) : {};
+      const guards = sentinels && toAddresses ? sentinelGuards(event, toAddresses, sentinels, { ...deps, env: ownEnv }, signal, log) : {};
       const steps = await applyPlans(
         plans,
         {

@@ -232,7 +232,7 @@ test('a Sentinel check still running at the deadline ends the run there: exit 1,
   const started = performance.now();
   await assert.rejects(runHook(leaderEvent, cfg, deps, { dryRun: false }), (err: unknown) => {
     assert.equal((err as { exitCode: number }).exitCode, 1);
-    assert.match((err as ConfigError).line(), /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current and observing this host \(/);
+    assert.match((err as ConfigError).line(), /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current/);
     return true;
   });
   assert.ok(performance.now() - started < 3000);
@@ -295,13 +295,17 @@ test('a from-ip lookup with no answer when an action is for the old master only:
 });
 
 test('a stale verdict stops planning at once (its reads are killed), exit 0, though an observation would hang until the deadline', async () => {
-  const started = performance.now();
-  const signals: AbortSignal[] = [];
-  const runner = { run: (_argv: readonly string[], opts: { signal?: AbortSignal }) => new Promise<never>((_, reject) => { if (opts.signal) { signals.push(opts.signal); opts.signal.addEventListener('abort', () => reject(new Error('killed'))); } }) };
-  const deps = fakeDeps({ runner: runner as never, addresses: ['10.0.0.5'], programs: { ip: '/usr/sbin/ip' }, askSentinel: sentinelSays('10.0.0.7') });
-  const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], { deadline: '20s', sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 } }), deps, { dryRun: false });
-  assert.equal(r.outcome, 'stale');
-  assert.equal(r.exitCode, 0);
-  assert.ok(performance.now() - started < 10_000, 'did not wait for the deadline');
-  assert.ok(signals.length === 1 && signals[0]!.aborted, "planning's read was told to stop");
+  for (const dryRun of [true, false]) {
+    const started = performance.now();
+    const signals: AbortSignal[] = [];
+    const runner = { run: (_argv: readonly string[], opts: { signal?: AbortSignal }) => new Promise<never>((_, reject) => { if (opts.signal) { signals.push(opts.signal); opts.signal.addEventListener('abort', () => reject(new Error('killed'))); } }) };
+    const deps = fakeDeps({ runner: runner as never, addresses: ['10.0.0.5'], programs: { ip: '/usr/sbin/ip' }, askSentinel: sentinelSays('10.0.0.7') });
+    const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], { deadline: '20s', sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 } }), deps, { dryRun });
+    assert.equal(r.outcome, 'stale');
+    assert.equal(r.exitCode, 0);
+    assert.ok(performance.now() - started < 10_000, 'did not wait for the deadline');
+    // A dry-run observes while it asks; a real run asks before it claims the master and plans.
+    if (dryRun) assert.ok(signals.length === 1 && signals[0]!.aborted, "planning's read was told to stop");
+    else assert.equal(signals.length, 0, 'a real run found the event stale before it observed anything');
+  }
 });
