@@ -1,6 +1,6 @@
-import { readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStart } from './lock.ts';
+import { processStart, readSmallFile } from './lock.ts';
 
 /**
  * Which event for a master started last on this host: `<lockDir>/<master>.gen` holds the token of
@@ -27,13 +27,9 @@ function genPath(dir: string, master: string): string {
   return join(dir, `${encodeURIComponent(master)}.gen`);
 }
 
+/** Undefined when gone (a reboot emptied /run: no newer run wrote one) or not a plain file. */
 function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    // Gone (a reboot emptied /run): no newer run wrote one.
-    return undefined;
-  }
+  return readSmallFile(path);
 }
 
 function follow(path: string, mine: string | undefined): Generation {

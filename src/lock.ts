@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetryableError } from './errors.ts';
 
@@ -123,7 +123,7 @@ export async function acquireLock(dir: string, name: string, waitMs: number, sig
           if (released) return;
           released = true;
           try {
-            if (readFileSync(path, 'utf8').trim() === owner) unlinkSync(path);
+            if (readSmallFile(path)?.trim() === owner) unlinkSync(path);
           } catch {
             // already gone
           }
@@ -158,7 +158,8 @@ function reapIfDead(path: string): void {
     return;
   }
   try {
-    const text = readFileSync(path, 'utf8').trim();
+    const text = readSmallFile(path)?.trim();
+    if (text === undefined) return;
     // Empty: the owner created it and has not written its pid yet, unless that was long ago.
     const dead = text === '' ? Date.now() - statSync(path).mtimeMs > 5000 : ownerGone(text);
     if (dead) unlinkSync(path);
@@ -189,4 +190,28 @@ export function describeLockDir(dir: string, uid: number): { line: string; probl
   const problem = lockDirProblem(dir, uid);
   const state = `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`;
   return problem ? { line: `lock directory: ${dir} (${state})`, problem: `lock directory ${dir} ${problem}: ${lockDirFix(dir)}` } : { line: `lock directory: ${dir} (${state}: OK)` };
+}
+
+/**
+ * A lock or generation file's few bytes, or undefined when it is missing or not a regular file. Root's
+ * manual run shares the directory of Sentinel's user, who could plant a link there (to /dev/zero, a
+ * file of root's) or a FIFO (a plain read would block the event loop): never followed, never waited on.
+ */
+export function readSmallFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buffer = Buffer.alloc(256);
+    const n = readSync(fd, buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, n).toString('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }

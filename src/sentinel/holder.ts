@@ -36,7 +36,8 @@ export async function majorityNamesThisHost(
       Promise.resolve()
         .then(() => ask(address, master, cfg, password, { signal: stop, ...(deps.resolve ? { resolve: deps.resolve } : {}) }))
         .then(
-          async (answer) => ({ answer, here: 'master' in answer ? await deps.isThisHost(answer.master.ip) : false }),
+          // A name that cannot be told to be this host is not this host (and never leaves the vote hanging).
+          async (answer) => ({ answer, here: 'master' in answer ? await deps.isThisHost(answer.master.ip).catch(() => false) : false }),
           (err: unknown) => ({ answer: { address, error: (err as Error)?.message ?? String(err) } as SentinelAnswer, here: false }),
         )
         .then(({ answer, here }) => {

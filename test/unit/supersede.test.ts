@@ -230,3 +230,25 @@ test('with sentinels: a late retry of an overtaken event, arriving while the new
   assert.equal(current.outcome, 'applied', 'the current event was not stopped by the stale retry');
   assert.deepEqual(runner.unused(), [], 'both bursts of the current event went out');
 });
+
+test('a FIFO or a link planted at the generation path (root shares the directory of Sentinel\'s user) is never waited on or followed', async (t) => {
+  const lockDir = tempDir(t);
+  const { spawnSync } = await import('node:child_process');
+  const { symlinkSync, writeFileSync } = await import('node:fs');
+  assert.equal(spawnSync('mkfifo', [join(lockDir, 'mymaster.gen')]).status, 0);
+  const started = performance.now();
+  const watcher = observeGeneration(lockDir, 'mymaster');
+  assert.equal(watcher.superseded(), undefined, 'a FIFO is no generation');
+  watcher.stop();
+  const secret = join(lockDir, 'elsewhere');
+  writeFileSync(secret, 'not a token\n');
+  symlinkSync(secret, join(lockDir, 'other.gen'));
+  const other = observeGeneration(lockDir, 'other');
+  assert.equal(other.superseded(), undefined, 'a link is not followed');
+  other.stop();
+  // A run claims over either (rename replaces the entry itself).
+  const claimed = claimGeneration(lockDir, 'mymaster');
+  assert.equal(claimed.superseded(), undefined);
+  claimed.stop();
+  assert.ok(performance.now() - started < 2000, 'nothing blocked on the FIFO');
+});
