@@ -106,50 +106,57 @@ export async function notifyCommand(type: string, description: string, path: str
   const ownEnv = withholdSecret(deps.env, config.sentinels?.password);
   const deadline = AbortSignal.timeout(config.deadline);
   const started = performance.now();
-  // A reannounce that cannot even be planned (no password variable, ip failing) is a failed step:
-  // the user's own notify entries (their alerting) still run.
-  const reannounce = await planReannounces(event, config, { ...deps, env: ownEnv }, deadline).catch((err: unknown): ActionPlan[] => {
-    logger.error({ error: errorLine(err) }, 'reannounce could not be planned');
-    return [{ action: 'vip reannounce', steps: [failingStep('announce the VIP again', errorLine(err))] }];
-  });
-  let plans: ActionPlan[];
-  try {
-    plans = [...reannounce, ...planNotify(event, config, deps.which)];
-  } catch (err) {
-    logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
-    throw err;
-  }
-  if (plans.length) logger.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map((st) => st.description) })) }, 'plan');
   // A re-announce is no event of its own: it starts no generation, but stops as soon as a failover
-  // event for this master starts here, like any older run.
-  const generation = event.master && reannounce.some((p) => p.steps.length > 0) ? observeGeneration(config.lockDir, event.master) : undefined;
-  const signal = generation ? AbortSignal.any([deadline, generation.signal]) : deadline;
-  const sentinels = config.sentinels;
+  // event for this master starts here, like any older run. Followed from before the Sentinels are
+  // asked, so an event that starts meanwhile is seen. The user's own notify entries (their alerting)
+  // are not the master's state: they run to the end whatever happens.
   const master = event.master;
+  const generation = master && Object.hasOwn(config.masters, master) ? observeGeneration(config.lockDir, master) : undefined;
+  const signal = generation ? AbortSignal.any([deadline, generation.signal]) : deadline;
   let steps;
   try {
-    steps = await applyPlans(
-      plans,
-      {
-        runner: deps.runner,
-        signal,
-        logger,
-        remainingMs: () => config.deadline - (performance.now() - started),
-        localAddresses: deps.localAddresses,
-        ...(generation ? { superseded: generation.superseded } : {}),
-        // The same rule as the planning above, asked again before a delayed (second) burst.
-        ...(sentinels && master
-          ? {
-              mayAnnounce: async () => {
-                const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
-                const v = await majorityNamesThisHost(master, sentinels, sentinelAsk({ ...deps, env: ownEnv }, signal), signal);
-                return v.thisHost ? undefined : `${v.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${v.needed} needed`;
-              },
-            }
-          : {}),
-      },
-      { sudo: deps.which('sudo') },
-    );
+    // A reannounce that cannot even be planned (no password variable, ip failing) is a failed step:
+    // the user's own notify entries still run.
+    const reannounce = await planReannounces(event, config, { ...deps, env: ownEnv }, signal).catch((err: unknown): ActionPlan[] => {
+      if (generation?.superseded()) return [{ action: 'vip reannounce', note: `not planned: ${generation.superseded()}`, steps: [] }];
+      logger.error({ error: errorLine(err) }, 'reannounce could not be planned');
+      return [{ action: 'vip reannounce', steps: [failingStep('announce the VIP again', errorLine(err))] }];
+    });
+    let own: ActionPlan[];
+    try {
+      own = planNotify(event, config, deps.which);
+    } catch (err) {
+      logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
+      throw err;
+    }
+    const plans = [...reannounce, ...own];
+    if (plans.length) logger.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map((st) => st.description) })) }, 'plan');
+    const base = { runner: deps.runner, logger, remainingMs: () => config.deadline - (performance.now() - started) };
+    const sentinels = config.sentinels;
+    const outcomes = await Promise.all([
+      applyPlans(
+        reannounce,
+        {
+          ...base,
+          signal,
+          localAddresses: deps.localAddresses,
+          ...(generation ? { superseded: generation.superseded } : {}),
+          // The same rule as the planning above, asked again before a delayed (second) burst.
+          ...(sentinels && master
+            ? {
+                mayAnnounce: async () => {
+                  const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
+                  const v = await majorityNamesThisHost(master, sentinels, sentinelAsk({ ...deps, env: ownEnv }, signal), signal);
+                  return v.thisHost ? undefined : `${v.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${v.needed} needed`;
+                },
+              }
+            : {}),
+        },
+        { sudo: deps.which('sudo') },
+      ),
+      applyPlans(own, { ...base, signal: deadline }, { sudo: deps.which('sudo') }),
+    ]);
+    steps = outcomes.flat();
   } finally {
     generation?.stop();
   }

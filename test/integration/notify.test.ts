@@ -66,3 +66,19 @@ test('hooks/reannounce: every event but -sdown ends in the shell (no Node starte
   assert.equal(sdown.status, 2);
   assert.match(sdown.stderr, /node not found/);
 });
+
+test('notify: a failover event that starts while the user\'s own notify command runs does not stop it (only a re-announce stops)', async (t) => {
+  const { dir, path } = withConfig(t, (d) => ({
+    masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
+    notify: [{ run: ['/bin/sh', '-c', `sleep 0.6; echo done > ${join(d, 'alerted')}`] }],
+  }));
+  const { spawn } = await import('node:child_process');
+  const { claimGeneration } = await import('../../src/generation.ts');
+  const child = spawn(process.execPath, [BIN, '--config', path, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  // The hook's run for this master starts while the user's alert is still sleeping.
+  await new Promise((r) => setTimeout(r, 300));
+  claimGeneration(dir, 'mymaster').stop();
+  assert.equal(await exited, 0);
+  assert.equal(readFileSync(join(dir, 'alerted'), 'utf8'), 'done\n', 'the alert command ran to its end');
+});
