@@ -50,25 +50,46 @@ export async function fanOut<T extends { label: string }>(
 ): Promise<TargetResult[]> {
   const results: TargetResult[] = new Array(targets.length);
   let next = 0;
+  // Each target in progress has its own controller, so its commands and pauses listen there; the
+  // run's signal carries one listener for the whole fan-out, removed at its end (one per target made
+  // Node warn of a leak past ten, and a long-lived process would keep them). AbortSignal.any would
+  // keep every target's signal in the run signal's dependants instead.
+  const live = new Set<AbortController>();
+  const abortAll = () => {
+    for (const c of live) c.abort();
+  };
+  limits.signal.addEventListener('abort', abortAll, { once: true });
   const worker = async () => {
     // Each worker takes the next target until none is left: bounded by targets.length.
     while (next < targets.length) {
       const index = next++;
-      const result = await tryTarget(targets[index]!, limits, attempt);
-      results[index] = result;
-      onResult?.(result);
+      const own = new AbortController();
+      if (limits.signal.aborted) own.abort();
+      live.add(own);
+      try {
+        const result = await tryTarget(targets[index]!, limits, own.signal, attempt);
+        results[index] = result;
+        onResult?.(result);
+      } finally {
+        live.delete(own);
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, targets.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, targets.length)) }, worker));
+  } finally {
+    limits.signal.removeEventListener('abort', abortAll);
+  }
   return results;
 }
 
-async function tryTarget<T extends { label: string }>(target: T, limits: FanOutLimits, attempt: (target: T, timeoutMs: number, state: TargetState, signal: AbortSignal) => Promise<AttemptOutcome>): Promise<TargetResult> {
+async function tryTarget<T extends { label: string }>(
+  target: T,
+  limits: FanOutLimits,
+  signal: AbortSignal,
+  attempt: (target: T, timeoutMs: number, state: TargetState, signal: AbortSignal) => Promise<AttemptOutcome>,
+): Promise<TargetResult> {
   const state: TargetState = { afterOwed: false };
-  // The target's own signal, following the run's: its commands and pauses listen here, so the run's
-  // signal carries no listener per target (twenty at once made Node warn of a leak; a long-lived
-  // process would really leak them).
-  const signal = AbortSignal.any([limits.signal]);
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
   let lastError = 'not attempted: the run deadline had passed';
