@@ -251,7 +251,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
           remainingMs,
           lock: (resource, waitMs) => acquireLock(lockDir, resource, Math.min(waitMs, remainingMs()), signal, resource),
           ...(gen ? { superseded: gen.superseded, commandSignal: deadline.signal } : {}),
-          localAddresses: deps.localAddresses,
+          holdsAddress: addressCheck(deps, signal),
           ...guards,
         },
         { sudo: deps.which('sudo') },
@@ -326,6 +326,28 @@ function sentinelGuards(
 }
 
 const CURRENT_REUSE_MS = 250;
+
+/**
+ * Is `address` on this host now? The kernel's interface list first (no process); an address missing
+ * there is confirmed with `ip -j addr`, since that list leaves out interfaces without carrier (a
+ * blip must not cost a burst its packets). When `ip` cannot tell, the address counts as here: a
+ * failed read never silences a burst on its own.
+ */
+export function addressCheck(deps: Pick<HookDeps, 'localAddresses' | 'which' | 'runner'>, signal: AbortSignal): (address: string) => Promise<boolean> {
+  return async (address) => {
+    if (deps.localAddresses().has(address)) return true;
+    const ip = deps.which('ip');
+    if (!ip) return true;
+    const r = await deps.runner.run([ip, '-j', 'addr', 'show'], { timeoutMs: 2000, signal });
+    if (r.exitCode !== 0) return true;
+    try {
+      const links = JSON.parse(r.stdout) as { addr_info?: { local?: string }[] }[];
+      return links.some((l) => l.addr_info?.some((a) => a.local !== undefined && canonicalIp(a.local) === address));
+    } catch {
+      return true;
+    }
+  };
+}
 
 /** What majorityNamesThisHost needs: ask (tests' fake or the real one) and "is that name this host". */
 export function sentinelAsk(deps: HookDeps, signal: AbortSignal) {

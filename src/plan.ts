@@ -63,8 +63,8 @@ export interface ApplyContext {
    * command halfway through is let finish: killing it could leave what it does half-done. Absent: `signal`.
    */
   commandSignal?: AbortSignal;
-  /** This host's addresses now, without starting a process: a burst stops once its address is gone. */
-  localAddresses?(): ReadonlySet<string>;
+  /** Is this address on this host now: a burst stops once its address is gone (see addressCheck). */
+  holdsAddress?(address: string): Promise<boolean>;
   /**
    * With `sentinels`: why this host may not announce the master's address now, if it may not. The
    * rule for a delayed burst and for a re-announce: a majority of the configured Sentinels name this

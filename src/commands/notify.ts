@@ -6,7 +6,7 @@ import { masterName } from '../event.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import { failingStep } from '../actions/vip/steps.ts';
-import { hostReader, sentinelAsk, type HookDeps } from '../orchestrator.ts';
+import { addressCheck, hostReader, sentinelAsk, type HookDeps } from '../orchestrator.ts';
 import type { ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
 import { observeGeneration } from '../generation.ts';
@@ -139,7 +139,7 @@ export async function notifyCommand(type: string, description: string, path: str
         {
           ...base,
           signal,
-          localAddresses: deps.localAddresses,
+          holdsAddress: addressCheck(deps, signal),
           ...(generation ? { superseded: generation.superseded } : {}),
           // The same rule as the planning above, asked again before a delayed (second) burst.
           ...(sentinels && master

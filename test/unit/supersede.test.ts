@@ -37,11 +37,14 @@ function config(lockDir: string, arp: Record<string, unknown>, top: Record<strin
   return validateConfig({ lockDir, ...top, masters: { mymaster: [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp }] } }, 'test.yaml');
 }
 
+const withoutVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
 const withVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: VIP, prefixlen: 24 }] }]);
 const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({ argv: [SUDO, '-n', ...argv], result, times });
 const garp = (mode: '-U' | '-A', times: number, result: Expectation['result'] = {}) => sudo([ARPING, '-q', mode, '-c', '1', '-I', 'eth0', VIP], result, times);
 const add = sudo([IP, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
 const del = sudo([IP, 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+/** What a burst runs to confirm that an address missing from the interface list is really gone. */
+const confirm = (stdout: string, times = 1): Expectation => ({ argv: [IP, '-j', 'addr', 'show'], result: { stdout }, times });
 
 /** Every call with the time it started, relative to `t0`. */
 class TimedRunner implements CommandRunner {
@@ -91,7 +94,8 @@ test('a newer event starts while the older run waits for its second burst: the o
 
 test('the address disappears during a burst (removed by hand, a network restart): the remaining shots are left out, exit 0', async (t) => {
   const lockDir = tempDir(t);
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1), garp('-A', 1)]);
+  // Once gone, ip confirms it: once for the rest of the first burst, once before the second.
+  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1), garp('-A', 1), confirm(withoutVip, 2)]);
   let removed = false;
   const base = addressesFollowingIp(runner, ['127.0.0.1', ME]);
   const deps = fakeDeps({
@@ -122,7 +126,7 @@ test('iputils arping exits 2 (Cannot assign requested address) because the addre
   const lockDir = tempDir(t);
   let gone = false;
   // The reply shot (-A) finds the address gone before it starts: the fake would throw if it ran.
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1, { exitCode: 2, stderr: 'arping: bind: Cannot assign requested address' })]);
+  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1, { exitCode: 2, stderr: 'arping: bind: Cannot assign requested address' }), confirm(withoutVip)]);
   const base = addressesFollowingIp(runner, ['127.0.0.1', ME]);
   const deps = fakeDeps({
     runner: {
@@ -251,4 +255,15 @@ test('a FIFO or a link planted at the generation path (root shares the directory
   assert.equal(claimed.superseded(), undefined);
   claimed.stop();
   assert.ok(performance.now() - started < 2000, 'nothing blocked on the FIFO');
+});
+
+test('the interface list leaves out an interface without carrier: ip confirms the address is still there, and the burst goes on', async (t) => {
+  const lockDir = tempDir(t);
+  // os.networkInterfaces() never lists the VIP (a carrier blip); `ip -j addr` does.
+  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 2), garp('-A', 2), confirm(withVip, 3)]);
+  const deps = fakeDeps({ runner, programs: PROGRAMS, addresses: ['127.0.0.1', ME] });
+  const result = await runHook(toMe, config(lockDir, { count: 2, interval: '20ms', repeatAfter: 0 }), deps, { dryRun: false });
+  assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
+  assert.deepEqual(runner.unused(), [], 'every shot went out');
+  assert.match(result.steps.find((s) => s.description.startsWith('send gratuitous'))!.summary!, /4 packet-sending runs done/);
 });

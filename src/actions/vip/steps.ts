@@ -30,16 +30,31 @@ export function burstStep(description: string, address: string, shots: Shot[], l
     detail: { privileged: launcher.privileged, commands: shots.map((s) => ({ atMs: s.atMs, argv: s.argv })) },
     ...(deferMs ? { deferMs } : {}),
     async run(ctx): Promise<TaskOutcome> {
-      const stopReason = (): string | undefined =>
-        ctx.superseded?.() ?? (ctx.localAddresses && !ctx.localAddresses().has(address) ? `${address} is no longer on this host` : undefined);
-      const before = stopReason() ?? (deferMs ? await ctx.mayAnnounce?.() : undefined);
+      // Shots due at the same moment share one look (it may start `ip` when the address seems gone).
+      let looking: Promise<string | undefined> | undefined;
+      const stopReason = (): Promise<string | undefined> => {
+        const superseded = ctx.superseded?.();
+        if (superseded || !ctx.holdsAddress) return Promise.resolve(superseded);
+        looking ??= ctx.holdsAddress(address).then(
+          (held) => {
+            looking = undefined;
+            return held ? ctx.superseded?.() : `${address} is no longer on this host`;
+          },
+          () => {
+            looking = undefined;
+            return ctx.superseded?.();
+          },
+        );
+        return looking;
+      };
+      const before = (await stopReason()) ?? (deferMs ? await ctx.mayAnnounce?.() : undefined);
       if (before) return { ok: true, summary: `not sent: ${before}` };
       let stopped: string | undefined;
       let sent = 0;
       const results = await Promise.all(
         shots.map(async (shot) => {
           await delay(shot.atMs, ctx.signal);
-          const why = stopReason();
+          const why = stopped ?? (await stopReason());
           if (why) {
             stopped ??= why;
             return undefined;
@@ -52,7 +67,7 @@ export function burstStep(description: string, address: string, shots: Shot[], l
             return undefined;
           }
           // iputils' arping exits 2 ("Cannot assign requested address") once the address is gone.
-          const after = stopReason();
+          const after = await stopReason();
           if (after) {
             stopped ??= after;
             return undefined;
