@@ -170,14 +170,19 @@ function reapIfDead(path: string): void {
   }
 }
 
-/** One line for `check`: where the locks live and whether a run as this user can use the directory. */
-export function describeLockDir(dir: string, uid: number): { line: string; problem?: string } {
+/**
+ * One line for `check`: where the locks live and whether the hook can use the directory. `check` is
+ * usually run as root, but an unprivileged Sentinel (privilege: sudo in the config) is who must
+ * write there: judged for that user too, or a root-made directory would pass while every failover fails.
+ */
+export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: boolean): { line: string; problem?: string } {
   let st;
   try {
     st = lstatSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') return { line: `lock directory: ${dir} (cannot be read: ${code})`, problem: `lock directory ${dir} cannot be read (${code}): ${lockDirFix(dir)}` };
+    if (unprivilegedSentinel) return { line: `lock directory: ${dir} (missing)`, problem: `lock directory ${dir} is missing, and an unprivileged Sentinel cannot create it: ${lockDirFix(dir)}` };
     // Missing: a run creates it if it may write the parent (root; /run is root's).
     const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
     try {
@@ -187,8 +192,10 @@ export function describeLockDir(dir: string, uid: number): { line: string; probl
       return { line: `lock directory: ${dir} (missing)`, problem: `lock directory ${dir} is missing and uid ${uid} cannot create it: ${lockDirFix(dir)}` };
     }
   }
-  const problem = lockDirProblem(dir, uid);
   const state = `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`;
+  const problem =
+    lockDirProblem(dir, uid) ??
+    (unprivilegedSentinel && st.uid === 0 && !(st.mode & 0o020) ? 'belongs to root: the unprivileged Sentinel the config is written for (privilege: sudo) cannot write it' : undefined);
   return problem ? { line: `lock directory: ${dir} (${state})`, problem: `lock directory ${dir} ${problem}: ${lockDirFix(dir)}` } : { line: `lock directory: ${dir} (${state}: OK)` };
 }
 

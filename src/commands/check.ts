@@ -20,7 +20,8 @@ export async function checkCommand(config: HookConfig, host: Pick<ObserveContext
       for (const p of found) problems.push(`masters.${master}[${i}] (${action.type}): ${p}`);
     }
   }
-  const lockDir = describeLockDir(config.lockDir, process.getuid?.() ?? 0);
+  const unprivileged = Object.values(config.masters).some((actions) => actions.some((a) => 'privilege' in a && a.privilege === 'sudo'));
+  const lockDir = describeLockDir(config.lockDir, process.getuid?.() ?? 0, unprivileged);
   if (lockDir.problem) problems.push(lockDir.problem);
   const head = problems.length ? `config NOT OK on this host: ${problems.length} problem(s), listed at the end;` : 'config OK:';
   const lines = [`${head} deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`];

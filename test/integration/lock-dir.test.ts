@@ -70,3 +70,27 @@ test('check names the lock directory and its state; a bad one is a problem (exit
   assert.equal(bad.code, 2);
   assert.match(bad.stdout, /problem: lock directory .*open is writable by every user/);
 });
+
+test('check, for a config written for an unprivileged Sentinel (privilege: sudo): a lock directory root made (owner root, 700) is a problem, one owned by that user is not', (t) => {
+  const { dir } = setup(t);
+  const config = (lockDir: string) => {
+    const file = join(dir, 'sudo-config.yaml');
+    writeFileSync(file, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${lockDir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/true]\n      privilege: sudo\n`, { mode: 0o644 });
+    return file;
+  };
+  const rootMade = join(dir, 'root-made');
+  mkdirSync(rootMade, { mode: 0o700 });
+  const bad = cli(['check', '--config', config(rootMade)]);
+  assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+  assert.match(bad.stdout, /problem: lock directory .*root-made belongs to root: the unprivileged Sentinel .* cannot write it: .*install -d -m 0700 -o redis/);
+  const missing = cli(['check', '--config', config(join(dir, 'missing'))]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stdout, /problem: lock directory .*missing is missing, and an unprivileged Sentinel cannot create it/);
+  const redisOwned = join(dir, 'redis-owned');
+  mkdirSync(redisOwned, { mode: 0o700 });
+  const redis = spawnSync('id', ['-u', 'redis'], { encoding: 'utf8' });
+  if (redis.status !== 0) return assert.fail('user redis missing (install redis-server)');
+  spawnSync('chown', ['redis', redisOwned]);
+  const good = cli(['check', '--config', config(redisOwned)]);
+  assert.doesNotMatch(good.stdout, /problem: lock directory/);
+});
