@@ -115,6 +115,7 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   await sleep(300);
 
   const switches = lab.switchMasterEvents(killSecond).filter((s) => s.fromIp === ipOf(lab, second));
+  if (switches.length === 0) throw new Error(`no +switch-master from ${second} in any Sentinel log after it was killed`);
   const secondSwitchAt = Math.min(...switches.map((s) => s.at));
   const xMac = lab.host(second).mac.toLowerCase();
   const yMac = lab.host(third).mac.toLowerCase();
@@ -127,10 +128,14 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   let overlapped: boolean;
   let overlapNote: string;
   if (opts.hookLogs) {
+    const firstRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, second));
     const secondRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, third));
     const due = firstBurstDoneAt! + opts.repeatAfterMs;
-    overlapped = secondRun !== undefined && secondRun.start < due;
-    overlapNote = secondRun ? `${second}'s run for ${second} -> ${third} started ${due - secondRun.start} ms before its earlier run's second burst was due` : `no hook run on ${second} for ${second} -> ${third}`;
+    // The case under test: the earlier run was still going (its second burst pending) when the newer one started.
+    overlapped = secondRun !== undefined && secondRun.start < due && (firstRun?.end === undefined || firstRun.end > secondRun.start);
+    overlapNote = secondRun
+      ? `${second}'s run for ${second} -> ${third} started ${due - secondRun.start} ms before its earlier run's second burst was due, ${firstRun?.end !== undefined ? `${firstRun.end - secondRun.start} ms before that run ended` : 'while it was still going'}`
+      : `no hook run on ${second} for ${second} -> ${third}`;
   } else {
     // The shell script has no delayed work: nothing can overlap; the cycle still counts for the figures.
     overlapped = true;
