@@ -99,7 +99,7 @@ export function hostReader(deps: HookDeps, signal: AbortSignal): Pick<ObserveCon
  * Observe and plan every action that applies to this run; changes nothing.
  * `toAddresses`: the to-ip's addresses when the caller has resolved them already (one lookup per run).
  */
-export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: { toAddresses?: string[] } = {}): Promise<ActionPlan[]> {
+export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: { toAddresses?: string[]; dryRun?: boolean } = {}): Promise<ActionPlan[]> {
   const actions = actionsFor(config, event.master);
   const [toAddresses, fromAddresses] = await Promise.all([
     known.toAddresses ?? resolveAll(event.toIp, deps, signal),
@@ -128,6 +128,7 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
     ...hostReader(deps, signal),
     logger: deps.logger,
     signal,
+    dryRun: known.dryRun === true,
   };
   const plans: ActionPlan[] = [];
   for (const [index, action] of actions.entries()) {
@@ -184,7 +185,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         // Loaded only when configured: node:net is a noticeable part of a cold start.
         const { checkFreshness } = await import('./sentinel/stale.ts');
         const stopPlanning = new AbortController();
-        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses }).then(
+        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses, dryRun: opts.dryRun }).then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
         );
@@ -215,7 +216,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         if ('error' in planned) throw planned.error;
         plans = planned.value;
       } else {
-        plans = await planEvent(event, config, deps, signal);
+        plans = await planEvent(event, config, deps, signal, { dryRun: opts.dryRun });
       }
 
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
@@ -239,8 +240,8 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         { sudo: deps.which('sudo') },
       );
       if (gen?.superseded()) return supersededResult(log, base, steps);
-      const failed = steps.some((s) => !s.ok);
-      return { ...base, exitCode: failed ? EXIT.retry : EXIT.ok, outcome: failed ? 'failed' : 'applied', steps };
+      const failed = steps.filter((s) => !s.ok);
+      return { ...base, exitCode: failed.length === 0 ? EXIT.ok : failed.every((s) => s.permanent) ? EXIT.never : EXIT.retry, outcome: failed.length ? 'failed' : 'applied', steps };
     } finally {
       lock?.release();
     }
