@@ -124,7 +124,8 @@ export interface ActionType<C extends { type: string; when: When }> {
   plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;
   /**
    * For `check`: what a run would fail on that can be seen on this host without changing anything
-   * or contacting another host, with the run's verdict; one line per problem.
+   * or contacting another host, with the run's verdict; one line per problem. `read` only for
+   * read-only questions the run asks too (`sudo -n -l`).
    */
-  preflight?(config: C, host: Pick<ObserveContext, 'which'>): Promise<string[]>;
+  preflight?(config: C, host: Pick<ObserveContext, 'which' | 'read'>): Promise<string[]>;
 }
