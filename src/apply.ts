@@ -13,6 +13,8 @@ export interface StepOutcome {
   detail?: unknown;
   /** Left out, or stopped and not counted as failed, because a newer event for the master started on this host. */
   superseded?: string;
+  /** Failed in a way no retry can fix (or skipped after such a failure): see TaskOutcome. */
+  permanent?: boolean;
 }
 
 export interface ApplyOptions {
@@ -65,7 +67,8 @@ export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext
         else log.error({ step: step.description, ms: outcome.durationMs, error: outcome.error }, 'step failed');
         if (!outcome.ok) {
           for (const skipped of steps.slice(i + 1)) {
-            outcomes.push({ action: plan.action, description: skipped.description, ok: false, durationMs: 0, error: 'skipped: an earlier step of this action failed' });
+            // A retry would skip it again for the same reason: it is as permanent as that failure.
+            outcomes.push({ action: plan.action, description: skipped.description, ok: false, durationMs: 0, error: 'skipped: an earlier step of this action failed', ...(outcome.permanent ? { permanent: true } : {}) });
           }
           return;
         }
@@ -108,7 +111,7 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
   if (step.kind === 'task') {
     try {
       const result = await step.run(ctx);
-      return { ...base, ok: result.ok, durationMs: took(), summary: result.summary, ...(result.ok ? {} : { error: result.summary }), detail: result.detail };
+      return { ...base, ok: result.ok, durationMs: took(), summary: result.summary, ...(result.ok ? {} : { error: result.summary, ...(result.permanent ? { permanent: true } : {}) }), detail: result.detail };
     } catch (err) {
       return { ...base, ok: false, durationMs: took(), error: (err as Error).message };
     }

@@ -5,7 +5,7 @@ import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
-import { runHook } from './orchestrator.ts';
+import { hostReader, runHook } from './orchestrator.ts';
 import { resultJson, resultText } from './report.ts';
 import { killAllChildren } from './runner.ts';
 import { systemDeps } from './system.ts';
@@ -86,8 +86,7 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
       try {
         const { checkCommand } = await import('./commands/check.ts');
         const config = await loadConfig(configPath(opts.config ?? program.opts().config, io.env), currentUid());
-        const { which } = systemDeps(memoryLogger());
-        const { text, problems } = await checkCommand(config, { which });
+        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal));
         io.out(text);
         if (problems.length > 0) exitCode = EXIT.never;
       } catch (err) {

@@ -99,7 +99,7 @@ export function hostReader(deps: HookDeps, signal: AbortSignal): Pick<ObserveCon
  * Observe and plan every action that applies to this run; changes nothing.
  * `toAddresses`: the to-ip's addresses when the caller has resolved them already (one lookup per run).
  */
-export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: { toAddresses?: string[] } = {}): Promise<ActionPlan[]> {
+export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: { toAddresses?: string[]; dryRun?: boolean } = {}): Promise<ActionPlan[]> {
   const actions = actionsFor(config, event.master);
   const [toAddresses, fromAddresses] = await Promise.all([
     known.toAddresses ?? resolveAll(event.toIp, deps, signal),
@@ -128,6 +128,7 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
     ...hostReader(deps, signal),
     logger: deps.logger,
     signal,
+    dryRun: known.dryRun === true,
   };
   const plans: ActionPlan[] = [];
   for (const [index, action] of actions.entries()) {
@@ -202,14 +203,14 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         // Nothing ran for this master while we took the lock: the answer from a moment ago stands.
         freshness = early;
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
-        plans = await planEvent(event, config, deps, signal, { toAddresses: toAddresses! });
+        plans = await planEvent(event, config, deps, signal, { toAddresses: toAddresses!, dryRun: opts.dryRun });
       } else if (sentinels) {
         // A dry-run, or a run that waited behind another: ask (again) now. A late retry that waited
         // behind a newer failover's run must see that newer master, not what the Sentinels said before.
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
         // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
         const stopPlanning = new AbortController();
-        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses: toAddresses! }).then(
+        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses: toAddresses!, dryRun: opts.dryRun }).then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
         );
@@ -233,7 +234,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         if ('error' in planned) throw planned.error;
         plans = planned.value;
       } else {
-        plans = await planEvent(event, config, deps, signal);
+        plans = await planEvent(event, config, deps, signal, { dryRun: opts.dryRun });
       }
 
       log.info({ plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'plan');
@@ -257,8 +258,8 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
         { sudo: deps.which('sudo') },
       );
       if (gen?.superseded()) return supersededResult(log, base, steps);
-      const failed = steps.some((s) => !s.ok);
-      return { ...base, exitCode: failed ? EXIT.retry : EXIT.ok, outcome: failed ? 'failed' : 'applied', steps };
+      const failed = steps.filter((s) => !s.ok);
+      return { ...base, exitCode: failed.length === 0 ? EXIT.ok : failed.every((s) => s.permanent) ? EXIT.never : EXIT.retry, outcome: failed.length ? 'failed' : 'applied', steps };
     } finally {
       lock?.release();
     }

@@ -38,6 +38,8 @@ export interface TaskOutcome {
   summary: string;
   /** Structured result for the log and --json (e.g. per push target). */
   detail?: unknown;
+  /** Failed in a way no retry can fix (an encrypted key): the run may exit 2 rather than be retried for hours. */
+  permanent?: boolean;
 }
 
 export interface ApplyContext {
@@ -105,6 +107,11 @@ export interface ObserveContext {
   which(program: string): string | undefined;
   logger: Logger;
   signal: AbortSignal;
+  /**
+   * Only the plan will be shown: nothing runs after planning, so what a step would find out when it
+   * runs (a push's credentials) is checked now, and refused at once (exit 2).
+   */
+  dryRun?: boolean;
 }
 
 /** Every action type is one of these: a strict schema and a planner that returns concrete steps. */
@@ -117,7 +124,8 @@ export interface ActionType<C extends { type: string; when: When }> {
   plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;
   /**
    * For `check`: what a run would fail on that can be seen on this host without changing anything
-   * or contacting another host, with the run's verdict; one line per problem.
+   * or contacting another host, with the run's verdict; one line per problem. `read` only for
+   * read-only questions the run asks too (`sudo -n -l`).
    */
-  preflight?(config: C, host: Pick<ObserveContext, 'which'>): Promise<string[]>;
+  preflight?(config: C, host: Pick<ObserveContext, 'which' | 'read'>): Promise<string[]>;
 }

@@ -11,7 +11,7 @@ import { describeLockDir } from '../lock.ts';
  * what a run on this host would fail on (a missing program, interface, key or file), found without
  * changing anything or contacting another host. Problems make the exit 2.
  */
-export async function checkCommand(config: HookConfig, host: Pick<ObserveContext, 'which'>): Promise<{ text: string; problems: string[] }> {
+export async function checkCommand(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>): Promise<{ text: string; problems: string[] }> {
   const problems: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, action] of actions.entries()) {

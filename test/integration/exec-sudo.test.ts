@@ -32,7 +32,7 @@ before(() => {
 });
 
 after(() => {
-  if (existsSync(sudoersFile)) unlinkSync(sudoersFile);
+  for (const f of [sudoersFile, `${sudoersFile}_check`, `${sudoersFile}_check-new`]) if (existsSync(f)) unlinkSync(f);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -61,6 +61,28 @@ test('exec with privilege: sudo of a program only root may execute (mode 700): s
   const r = hookAsRedis(['--config', path, ...EVENT]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(readFileSync(join(dir, 'ran'), 'utf8'), '0 first second\n');
+});
+
+test('check as redis agrees with the run: the root-only program with privilege: sudo and its rule is no problem (exit 0); a missing one is (exit 2)', { skip }, () => {
+  const path = config('check-root-only', join(dir, 'root-only'));
+  const rules = spawnSync(process.execPath, [BIN, 'sudoers', '--user', USER, '--config', path, '--check'], { encoding: 'utf8' });
+  assert.equal(rules.status, 0, rules.stderr);
+  // A drop-in of its own: the other tests' stays as they left it.
+  const dropIn = `${sudoersFile}_check`;
+  writeFileSync(`${dropIn}-new`, rules.stdout, { mode: 0o440 });
+  renameSync(`${dropIn}-new`, dropIn);
+  rmSync(join(dir, 'ran'), { force: true });
+  try {
+    const ok = hookAsRedis(['check', '--config', path]);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^config OK/);
+    const missing = hookAsRedis(['check', '--config', config('check-missing', join(dir, 'no-such-program'))]);
+    assert.equal(missing.status, 2, missing.stdout + missing.stderr);
+    assert.match(missing.stdout, /problem: masters\.mymaster\[0\] \(exec\): program .*no-such-program not found/);
+  } finally {
+    unlinkSync(dropIn);
+  }
+  assert.equal(existsSync(join(dir, 'ran')), false, 'check ran the program');
 });
 
 test('exec with privilege: sudo of a program that does not exist: still exit 2, one line, nothing run', { skip }, () => {

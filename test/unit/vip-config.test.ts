@@ -19,7 +19,7 @@ test('partial arp settings keep the other defaults', () => {
 });
 
 test('check summarizes the action in one line', async () => {
-  const { text } = await checkCommand(parse({ interface: 'eth0', label: 'eth0:vip', checkDuplicate: true }), { which: () => undefined });
+  const { text } = await checkCommand(parse({ interface: 'eth0', label: 'eth0:vip', checkDuplicate: true }), { which: () => undefined, read: () => Promise.reject(new Error('check ran a command')) });
   assert.match(text, /1\. vip: 10\.0\.0\.100\/24 on the new master \(removed elsewhere\), on eth0 as eth0:vip with sudo -n; neighbour updates 5×200ms, again after 5s; refuses while another host answers for it/);
 });
 

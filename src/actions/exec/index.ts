@@ -53,17 +53,24 @@ async function askSudo(program: string, args: string[], ctx: Pick<ObserveContext
   return /command not found/.test(r.stderr) ? undefined : program;
 }
 
+/** The program's path as a run finds it: in the system directories, else, with sudo, as sudo sees it. */
+async function findProgram(program: string, args: string[], privilege: ExecAction['privilege'], ctx: Pick<ObserveContext, 'which' | 'read'>): Promise<string | undefined> {
+  return ctx.which(program) ?? (privilege === 'sudo' ? await askSudo(program, args, ctx) : undefined);
+}
+
 export const execAction: ActionType<ExecAction> = {
   type: 'exec',
   schema: execSchema,
   summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
   async preflight(a, host) {
-    // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up.
-    return host.which(a.run[0]) ? [] : [`program ${a.run[0]} not found or not executable (install it, or give its absolute path as the first element of "run")`];
+    // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up;
+    // sudo is asked with the arguments unfilled: only its "command not found" is a problem, as in a run.
+    const [program, ...args] = a.run;
+    return (await findProgram(program, args, a.privilege, host)) ? [] : [`program ${program} not found or not executable (install it, or give its absolute path as the first element of "run")`];
   },
   async plan(a, ctx) {
     const [program, ...args] = expand(a.run, eventValues(ctx.event));
-    const path = ctx.which(program!) ?? (a.privilege === 'sudo' ? await askSudo(program!, args, ctx) : undefined);
+    const path = await findProgram(program!, args, a.privilege, ctx);
     if (!path) {
       // Refused before anything runs: a half-applied failover is worse than none.
       throw new ConfigError(`exec: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');

@@ -115,7 +115,9 @@ export const hostsAction: ActionType<HostsAction> = {
     const local = a.file ? localState(a.file, a.names, address) : undefined;
     if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
     const targets = (a.push?.targets ?? []).map((t) => parsePushTarget(t)!);
-    if (a.push) await (await import('./credentials.ts')).checkPushCredentials(a.push, targets);
+    // A dry-run refuses what no retry can fix now (exit 2). A real run finds it when the push step
+    // runs: the actions before it (the VIP) must not wait for, or be stopped by, a push problem.
+    if (a.push && ctx.dryRun) await (await import('./credentials.ts')).checkPushCredentials(a.push, targets);
     const parts = [a.file && local?.kind !== 'same' ? a.file : '', a.push ? `${targets.length} target(s) over ${a.push.transport}` : ''].filter(Boolean);
     return {
       action: 'hosts',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { errorLine } from '../../errors.ts';
+import { ConfigError, errorLine } from '../../errors.ts';
 import type { ApplyContext, TaskOutcome } from '../../plan.ts';
+import { checkPushCredentials, type PushCredentials } from './credentials.ts';
 import { editHosts } from './edit.ts';
 import { fanOut, type TargetResult } from './fanout.ts';
 import type { HostsAction } from './index.ts';
@@ -32,6 +33,9 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
     }
   };
   let localFailed = false;
+  // The push's problem that no retry can fix, if any, and the results it failed (the run may then exit 2).
+  let problem: string | undefined;
+  const permanent = new Set<TargetResult>();
   // What rsync sends: the file written here (a link's target; rsync without --links skips a link).
   let sent = a.file;
   if (a.file) {
@@ -56,7 +60,19 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
         record(r);
         return r;
       });
-    if (push.transport === 'rsync') {
+    // What no retry can fix (an encrypted key), asked only now that the push is due, not at plan time:
+    // the actions before this one (the VIP) have run by now, whatever the push's fate; its failures
+    // are permanent, so a run that failed only on them exits 2 instead of being retried for hours.
+    let credentials: PushCredentials | undefined;
+    try {
+      credentials = await checkPushCredentials(push, targets);
+    } catch (err) {
+      problem = errorLine(err);
+      const failures = failAll(problem);
+      results.push(...failures);
+      if (err instanceof ConfigError) for (const r of failures) permanent.add(r);
+    }
+    if (credentials && push.transport === 'rsync') {
       const rsync = which('rsync');
       const ssh = which('ssh');
       if (localFailed) results.push(...failAll(`not sent: ${a.file} could not be written here`));
@@ -65,31 +81,15 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
         const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: sent!, remotePath: push.remotePath, after: push.after, beforeWrite };
         results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, signal, state)), record)));
       }
-    } else {
-      let privateKey: Buffer | undefined;
-      let knownHostsText: string | undefined;
-      let problem: string | undefined;
-      try {
-        privateKey = readFileSync(push.identityFile);
-      } catch (err) {
-        problem = `cannot read identityFile ${push.identityFile} (${(err as NodeJS.ErrnoException).code}): it must be readable by the user Sentinel runs as`;
-      }
-      try {
-        knownHostsText = readFileSync(push.knownHostsFile, 'utf8');
-      } catch (err) {
-        problem ??= `cannot read knownHostsFile ${push.knownHostsFile} (${(err as NodeJS.ErrnoException).code}): write the targets' host keys there (ssh-keyscan, then verify)`;
-      }
-      if (problem || !privateKey || knownHostsText === undefined) results.push(...failAll(problem!));
-      else {
-        const settings = { user: push.user, privateKey, knownHosts: parseKnownHosts(knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after, beforeWrite };
-        results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, signal, state)), record)));
-      }
+    } else if (credentials) {
+      const settings = { user: push.user, privateKey: credentials.privateKey, knownHosts: parseKnownHosts(credentials.knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after, beforeWrite };
+      results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, signal, state)), record)));
     }
   }
   const count = (s: TargetResult['status']) => results.filter((r) => r.status === s).length;
   const failed = results.filter((r) => r.status === 'failed');
-  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${count('skipped') ? `${count('skipped')} not written (superseded), ` : ''}${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}`;
-  return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results } };
+  const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${count('skipped') ? `${count('skipped')} not written (superseded), ` : ''}${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}${problem ? `: ${problem}` : ''}`;
+  return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results }, ...(failed.length > 0 && failed.every((r) => permanent.has(r)) ? { permanent: true } : {}) };
 }
 
 function writeLocal(file: string, names: readonly string[], address: string, resolved: (real: string) => void): TargetResult {
