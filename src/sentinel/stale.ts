@@ -92,7 +92,7 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       }
       const reply = replies.at(-1) as RespValue;
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-      return { address, master: { ip: redactSecret(reply[0], password), port: Number(reply[1]) } };
+      return { address, master: masterAddress(reply[0], Number(reply[1]), password) };
     } catch (err) {
       const message = redactSecret((err as Error).message, password);
       lastError = targets.length > 1 ? `${target}: ${message}` : message;
@@ -100,6 +100,17 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   }
   return { address, error: lastError };
 };
+
+/**
+ * A master's address exactly as the Sentinel gave it: it decides whether the event is current (a host
+ * name that shares a few characters with the password must still match the to-ip). Only where it is
+ * written out (the log, --json) is the password cut out of it, whatever a peer put there.
+ */
+function masterAddress(ip: string, port: number, password: string | undefined): { ip: string; port: number } {
+  const master = { ip, port };
+  if (password !== undefined) Object.defineProperty(master, 'toJSON', { value: () => ({ ip: redactSecret(ip, password), port }) });
+  return master;
+}
 
 function names(answer: SentinelAnswer, event: FailoverEvent, toAddresses: ReadonlySet<string>): boolean {
   if (!('master' in answer)) return false;
