@@ -24,30 +24,31 @@ export function runId(): string {
 /** Keys whose values are never written anywhere, whatever object they appear in. */
 export const REDACT_PATHS = ['password', '*.password', 'secret', '*.secret', 'passphrase', '*.passphrase'];
 
-/** The shortest piece of a secret worth hiding: a peer may echo it cut short (Redis cuts at 128 bytes). */
-const SECRET_PIECE = 4;
+/**
+ * The shortest piece of a secret worth hiding: a peer may echo it cut short (Redis cuts arguments at
+ * 128 bytes), always from its start. Fewer characters tell a reader little, and hiding every short
+ * run a secret shares with a text mangles host names ("redis-2…" for a password "redis-…").
+ */
+const SECRET_PIECE = 8;
 
 /**
  * `text` from a peer that was sent `secret` (a Redis 5 Sentinel answers AUTH with "unknown command
- * 'AUTH', with args beginning with: '<password>'"), with every run of 4 or more characters that
- * also occurs in the secret replaced: redaction by key name cannot see inside such a reply.
+ * 'AUTH', with args beginning with: '<password>'"), with the secret cut out, or what a peer left of
+ * it: a prefix of 8 characters or more (the whole secret when it is shorter). Redaction by key name
+ * cannot see inside such a reply. For text that is written out only, never for data a decision reads.
  */
 export function redactSecret(text: string, secret: string | undefined): string {
   if (!secret) return text;
-  const min = Math.min(SECRET_PIECE, secret.length);
+  const head = secret.slice(0, SECRET_PIECE);
   let out = '';
-  for (let i = 0; i < text.length; ) {
-    let len = 0;
-    while (i + len < text.length && len < secret.length && secret.includes(text.slice(i, i + len + 1))) len++;
-    if (len >= min) {
-      out += '[redacted]';
-      i += len;
-    } else {
-      out += text[i];
-      i++;
-    }
+  let from = 0;
+  for (let at = text.indexOf(head); at !== -1; at = text.indexOf(head, from)) {
+    let len = head.length;
+    while (len < secret.length && text[at + len] === secret[len]) len++;
+    out += `${text.slice(from, at)}[redacted]`;
+    from = at + len;
   }
-  return out;
+  return out + text.slice(from);
 }
 
 export interface LogTarget {

@@ -16,13 +16,21 @@ export interface SentinelsConfig {
 }
 
 export type SentinelAnswer =
-  | { address: string; master: { ip: string; port: number } }
+  /** `warning`: it answered, but something in our config is wrong for it (a password it does not have). */
+  | { address: string; master: { ip: string; port: number }; warning?: string }
   | { address: string; error: string }
   /** It answered, but refused us (wrong password, no permission): not a Sentinel that is down. */
   | { address: string; error: string; refused: true };
 
 /** Replies that mean "your credentials or your ACL user are wrong", never "I am not here". */
 const REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR invalid password/;
+
+/**
+ * AUTH answered by a Sentinel that has no password (Redis 6/7: "AUTH <password> called without any
+ * password configured for the default user", Redis 5: "Client sent AUTH, but no password is set",
+ * a Sentinel older than 5.0.1: no AUTH command at all). It still answers what follows.
+ */
+const NO_PASSWORD = /^ERR (AUTH .* called without any password configured|Client sent AUTH, but no password is set|unknown command .AUTH.)/s;
 
 export type Freshness =
   /** At least one Sentinel names the event's to-ip as master now. */
@@ -85,14 +93,22 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const replies = await sendCommands(target, port, commands, left, opts.signal);
       // Whatever a peer says is kept (answers are logged and printed) only with the password cut out:
       // some echo what they were sent.
-      const failed = replies.find((r): r is RespError => r instanceof RespError);
-      if (failed) {
-        const error = redactSecret(failed.message, password);
-        return REFUSAL.test(failed.message) ? { address, error, refused: true } : { address, error };
+      const failed = (reply: RespError): SentinelAnswer => {
+        const error = redactSecret(reply.message, password);
+        return REFUSAL.test(reply.message) ? { address, error, refused: true } : { address, error };
+      };
+      // AUTH and the question are answered one by one: a Sentinel without a password refuses the
+      // first and answers the second, and that answer is a verdict, not "no answer".
+      const auth = password === undefined ? undefined : replies[0];
+      let warning: string | undefined;
+      if (auth instanceof RespError) {
+        if (!NO_PASSWORD.test(auth.message)) return failed(auth);
+        warning = `this Sentinel has no password, but sentinels.password is set (it said: ${redactSecret(auth.message, password)}); remove sentinels.password, or give every Sentinel that password (requirepass)`;
       }
       const reply = replies.at(-1) as RespValue;
+      if (reply instanceof RespError) return failed(reply);
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-      return { address, master: { ip: redactSecret(reply[0], password), port: Number(reply[1]) } };
+      return { address, master: masterAddress(reply[0], Number(reply[1]), password), ...(warning === undefined ? {} : { warning }) };
     } catch (err) {
       const message = redactSecret((err as Error).message, password);
       lastError = targets.length > 1 ? `${target}: ${message}` : message;
@@ -100,6 +116,17 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   }
   return { address, error: lastError };
 };
+
+/**
+ * A master's address exactly as the Sentinel gave it: it decides whether the event is current (a host
+ * name that shares a few characters with the password must still match the to-ip). Only where it is
+ * written out (the log, --json) is the password cut out of it, whatever a peer put there.
+ */
+function masterAddress(ip: string, port: number, password: string | undefined): { ip: string; port: number } {
+  const master = { ip, port };
+  if (password !== undefined) Object.defineProperty(master, 'toJSON', { value: () => ({ ip: redactSecret(ip, password), port }) });
+  return master;
+}
 
 function names(answer: SentinelAnswer, event: FailoverEvent, toAddresses: ReadonlySet<string>): boolean {
   if (!('master' in answer)) return false;

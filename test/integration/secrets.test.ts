@@ -21,17 +21,17 @@ const unknownCommand = (command: string[]) => {
 };
 
 /** Every piece of the secret a reader could use: the whole, or any 8 bytes of it. */
-function assertNoSecret(what: string, text: string): void {
-  for (let i = 0; i + 8 <= SECRET.length; i++) {
-    const piece = SECRET.slice(i, i + 8);
+function assertNoSecret(what: string, text: string, secret = SECRET): void {
+  for (let i = 0; i + 8 <= secret.length; i++) {
+    const piece = secret.slice(i, i + 8);
     assert.ok(!text.includes(piece), `${what} contains part of the password (${JSON.stringify(piece)} at ${i}): ${text}`);
   }
 }
 
-function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(args: string[], secret = SECRET): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     // Asynchronous: the fake Sentinel lives in this process and must answer while the hook runs.
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, SH_SECRET: SECRET }, timeout: 30_000 });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, SH_SECRET: secret }, timeout: 30_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -97,4 +97,33 @@ test('no byte of the password in stdout, stderr, the log or --json, whatever the
     assertNoSecret(`${what}: stderr`, r.stderr);
     assertNoSecret(`${what}: log file`, readFileSync(log, 'utf8'));
   }
+});
+
+test('a master host name that shares a few characters with the password is not redacted: the event is current, the hook acts', { timeout: 60_000 }, async (t) => {
+  // With announce-hostnames the Sentinels answer names. "lhost" (5 characters) is in both the
+  // password and "localhost"; a name must stay whole or no answer matches the to-ip and the failover
+  // is dropped as stale. The password has no 8 characters in common with anything the hook prints.
+  const secret = `${SECRET.slice(0, 60)}lhost${SECRET.slice(60, 120)}`;
+  const sentinel = await scriptedSentinel((c) => (c[0] === 'AUTH' ? '+OK\r\n' : '*2\r\n$9\r\nlocalhost\r\n$4\r\n6380\r\n'));
+  t.after(() => sentinel.close());
+  const { dir, log, config } = setUp(t, sentinel.address, "    - type: exec\n      run: [/bin/sh, -c, 'echo ran > /dev/null']\n");
+  const marker = join(dir, 'ran');
+  writeFileSync(config, readFileSync(config, 'utf8').replace('/dev/null', marker));
+  const EVENT = ['mymaster', 'leader', 'start', '127.0.0.1', '6379', 'localhost', '6380'];
+  const runs: [string, Awaited<ReturnType<typeof run>>][] = [];
+  const real = await run(['--config', config, ...EVENT], secret);
+  assert.equal(real.status, 0, real.stderr);
+  assert.ok(existsSync(marker), `the hook ran its action: ${readFileSync(log, 'utf8')}`);
+  assert.match(readFileSync(log, 'utf8'), /"freshness":"current"/);
+  runs.push(['hook', real]);
+  const json = await run(['--config', config, '--dry-run', '--json', ...EVENT], secret);
+  assert.equal(JSON.parse(json.stdout).freshness.verdict, 'current', json.stdout);
+  assert.match(json.stdout, /"ip": ?"localhost"/, 'the answer is shown as the Sentinel gave it');
+  runs.push(['--dry-run --json', json]);
+  assert.ok(sentinel.seen.some((c) => c[0] === 'AUTH' && c.at(-1) === secret), 'the fake was really sent the password');
+  for (const [what, r] of runs) {
+    assertNoSecret(`${what}: stdout`, r.stdout, secret);
+    assertNoSecret(`${what}: stderr`, r.stderr, secret);
+  }
+  assertNoSecret('log file', readFileSync(log, 'utf8'), secret);
 });

@@ -69,6 +69,59 @@ test('a Sentinel that refuses the password beside one that gives a verdict: the 
   assert.equal(current.verdict, 'current');
 });
 
+test('a Sentinel with no password that says so to AUTH (Redis 6/7, Redis 5) still answers the master question: its verdict is followed', async (t) => {
+  const pw = 'correct horse';
+  const noPassword = [
+    `-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n`.replace('<password>', pw),
+    '-ERR Client sent AUTH, but no password is set\r\n',
+  ];
+  for (const authReply of noPassword) {
+    // It answered get-master-addr-by-name in the same pipeline: 127.0.0.1:7001 is the master.
+    const fake = await scriptedSentinel((command) => (command[0] === 'AUTH' ? authReply : '*2\r\n$9\r\n127.0.0.1\r\n$4\r\n7001\r\n'));
+    t.after(() => fake.close());
+    const cfg = guard({ addresses: [fake.address], settle: 200 });
+    const late = await checkFreshness(parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002']), ['127.0.0.1'], cfg, env);
+    assert.equal(late.verdict, 'stale', `${authReply}: a late retry must not act: ${JSON.stringify(late.answers)}`);
+    const current = await checkFreshness(parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', '7002', '127.0.0.1', '7001']), ['127.0.0.1'], cfg, env);
+    assert.equal(current.verdict, 'current', JSON.stringify(current.answers));
+    const shown = JSON.stringify(current.answers);
+    assert.match(shown, /"warning":"[^"]*no password/i, 'the needless password is pointed out');
+    assert.ok(!shown.includes(pw), `the password is not echoed: ${shown}`);
+  }
+});
+
+test('end to end: with a Sentinel that has no password (Redis 6/7 answer to AUTH), a late retry does nothing and the log warns', { timeout: 60_000 }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'sh-stale-nopw-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fake = await scriptedSentinel((command) =>
+    command[0] === 'AUTH'
+      ? `-ERR AUTH ${command[1]} called without any password configured for the default user. Are you sure your configuration is correct?\r\n`
+      : '*2\r\n$9\r\n127.0.0.1\r\n$4\r\n7001\r\n',
+  );
+  t.after(() => fake.close());
+  const marker = join(dir, 'acted');
+  const log = join(dir, 'hook.log');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["${fake.address}"]\n  password: { env: SH_TEST_PW }\n  settle: 300ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`);
+  chmodSync(config, 0o600);
+  const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+  // Asynchronous: the fake lives in this process.
+  const status = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002'], { env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH! }, stdio: 'ignore', timeout: 30_000 });
+    child.on('close', done);
+  });
+  const text = readFileSync(log, 'utf8');
+  assert.equal(status, 0, text);
+  assert.equal(existsSync(marker), false, `a late retry acted: ${text}`);
+  assert.match(text, /stale event/);
+  assert.match(text, /no password/i, 'the needless password is pointed out');
+  assert.doesNotMatch(text, /correct horse/);
+});
+
 test('one confirming Sentinel out of several is enough (the others may lag or be down)', async () => {
   const closed = await freePort();
   const f = await checkFreshness(event(lab.masterPort, lab.replicaPort), ['127.0.0.1'], guard({ addresses: [`127.0.0.1:${closed}`, `127.0.0.1:${lab.sentinelPort}`] }), env);

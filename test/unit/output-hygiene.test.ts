@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describeFailure } from '../../src/apply.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
-import { readable } from '../../src/log.ts';
+import { readable, redactSecret } from '../../src/log.ts';
 import { runHook } from '../../src/orchestrator.ts';
 import { FakeRunner, fakeDeps } from '../support/fakes.ts';
 
@@ -18,6 +18,18 @@ test('the readable log escapes control characters from network-supplied text (a 
   assert.doesNotMatch(out.slice(0, -1), /[\x00-\x1f\x7f]/, `raw control characters: ${JSON.stringify(out)}`);
   assert.match(out, /description=master m\\x1b\[2J\\x0d\\x00 10\.0\.0\.1 6379/);
   assert.match(out, /sentinel event\\x1b\]0;owned\\x07/);
+});
+
+test('redaction cuts out the secret, or a prefix of it long enough to be it, never a host name that shares a few letters', () => {
+  const pw = 'redis-sentinel-pw';
+  assert.equal(redactSecret('redis-2.example.com', pw), 'redis-2.example.com');
+  assert.equal(redactSecret('sentinel-redis-pw.example', pw), 'sentinel-redis-pw.example');
+  assert.equal(redactSecret(`ERR AUTH ${pw} called without any password configured`, pw), 'ERR AUTH [redacted] called without any password configured');
+  // Redis echoes arguments cut at 128 bytes: what is left of the password is still cut out.
+  assert.equal(redactSecret("with args beginning with: 'redis-sen' ", pw), "with args beginning with: '[redacted]' ");
+  assert.equal(redactSecret("with args beginning with: 'redis-s' ", pw), "with args beginning with: 'redis-s' ", 'seven characters of it tell nothing');
+  // A short password is cut out whole, wherever it is.
+  assert.equal(redactSecret('xpw12y pw1', 'pw12'), 'x[redacted]y pw1');
 });
 
 test('a command killed at its timeout says whole milliseconds (the timeout is what is left of the run)', () => {
