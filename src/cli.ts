@@ -125,6 +125,27 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     });
 
   program
+    .command('reconcile')
+    .description('bring this host in line with what the Sentinels say each master is now (needs "sentinels")')
+    .option('-c, --config <file>', 'config file')
+    .option('-m, --master <name>', 'only this master')
+    .option('-n, --dry-run', 'ask and plan; change nothing')
+    .option('--json', 'machine-readable output')
+    .option('--announce', "send a VIP's neighbour updates again even where it already is")
+    .action(async (opts: { config?: string; master?: string; dryRun?: boolean; json?: boolean; announce?: boolean }) => {
+      try {
+        const { reconcileCommand } = await import('./commands/reconcile.ts');
+        exitCode = await reconcileCommand(
+          configPath(opts.config ?? program.opts().config, io.env),
+          { ...(opts.master !== undefined ? { master: opts.master } : {}), dryRun: Boolean(opts.dryRun), json: Boolean(opts.json), announce: Boolean(opts.announce) },
+          io,
+        );
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
     .command('notify')
     .description("Sentinel's notification-script: log the event and run the configured notify actions")
     .argument('<event-type>', 'e.g. +switch-master')

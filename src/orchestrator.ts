@@ -1,6 +1,7 @@
 import { actionTypes } from './actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import { claimGeneration, type Generation } from './generation.ts';
+import { onceDone } from './converge.ts';
 import type { ActionConfig, HookConfig } from './config/schema.ts';
 import { withholdSecret, type When } from './config/common.ts';
 import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
@@ -30,6 +31,8 @@ export interface HookResult {
   exitCode: ExitCode;
   outcome: 'applied' | 'failed' | 'nothing-to-do' | 'stale' | 'dry-run' | 'superseded';
   freshness?: Freshness;
+  /** A stale event's convergence to the master the Sentinels name (see reconcile). */
+  converged?: { outcome: string; state?: { ip: string; port: number; epoch: number }; reason?: string };
   plans: ActionPlan[];
   steps: StepOutcome[];
 }
@@ -49,6 +52,14 @@ export function matchesWhen(when: When, event: FailoverEvent, ctx: Pick<ObserveC
   const mine = (addresses: readonly string[]) => addresses.some((a) => ctx.localAddresses.has(a));
   if (when.host === 'new-master' && !mine(ctx.toAddresses)) return 'when.host is new-master, this host does not own the to-ip';
   if (when.host === 'old-master' && !mine(ctx.fromAddresses)) return 'when.host is old-master, this host does not own the from-ip';
+  return undefined;
+}
+
+/** Why a non-convergent action does not run in this plan: not opted in to reconcile, or done for this failover already. */
+function convergenceSkip(action: ActionConfig, label: string, master: string, known: PlanOptions): string | undefined {
+  if (action.type !== 'exec') return undefined;
+  if (known.reconcile && !action.reconcile) return 'exec runs in a reconcile only with "reconcile: true"';
+  if (known.once && onceDone(known.once.lockDir, master, label, known.once.epoch)) return `already ran on this host for this failover (config epoch ${known.once.epoch})`;
   return undefined;
 }
 
@@ -99,7 +110,23 @@ export function hostReader(deps: HookDeps, signal: AbortSignal): Pick<ObserveCon
  * Observe and plan every action that applies to this run; changes nothing.
  * `toAddresses`: the to-ip's addresses when the caller has resolved them already (one lookup per run).
  */
-export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: { toAddresses?: string[]; dryRun?: boolean } = {}): Promise<ActionPlan[]> {
+export interface PlanOptions {
+  /** The to-ip's addresses when the caller has resolved them already (one lookup per run). */
+  toAddresses?: string[];
+  dryRun?: boolean;
+  /**
+   * Planning for a desired state (reconcile, a stale event converging) rather than a Sentinel call:
+   * a VIP already here is announced again only when asked; `exec` runs only where it opts in.
+   */
+  reconcile?: { announce: boolean };
+  /**
+   * The failover's config epoch when known (from the Sentinels): non-convergent actions (exec) run
+   * once per failover, whichever process of this host gets there first.
+   */
+  once?: { lockDir: string; epoch: number };
+}
+
+export async function planEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal, known: PlanOptions = {}): Promise<ActionPlan[]> {
   const actions = actionsFor(config, event.master);
   const [toAddresses, fromAddresses] = await Promise.all([
     known.toAddresses ?? resolveAll(event.toIp, deps, signal),
@@ -108,6 +135,8 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
     // run. A lookup with no answer yet is another matter: it gets a couple of seconds, then, if an
     // action is for the old master only, the run is retried rather than that action dropped for good.
     (async () => {
+      // A desired state has no old master.
+      if (event.fromIp === '') return [];
       const budget = AbortSignal.timeout(FROM_LOOKUP_MS);
       try {
         return await resolveAll(event.fromIp, deps, AbortSignal.any([signal, budget]));
@@ -129,11 +158,12 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
     logger: deps.logger,
     signal,
     dryRun: known.dryRun === true,
+    ...(known.reconcile ? { reconcile: known.reconcile } : {}),
   };
   const plans: ActionPlan[] = [];
   for (const [index, action] of actions.entries()) {
     const label = `${action.type}#${index}`;
-    const skip = matchesWhen(action.when, event, ctx);
+    const skip = matchesWhen(action.when, event, ctx) ?? convergenceSkip(action, label, event.master, known);
     if (skip) {
       plans.push({ action: label, note: `skipped: ${skip}`, steps: [] });
       continue;
@@ -152,6 +182,25 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
  * stops at once (exit 0, nothing more changed), and the newer run takes over.
  */
 export async function runHook(event: FailoverEvent, config: HookConfig, deps: HookDeps, opts: { dryRun: boolean }): Promise<HookResult> {
+  const started = performance.now();
+  const result = await runEvent(event, config, deps, opts);
+  if (result.outcome !== 'stale' || opts.dryRun || !config.sentinels) return result;
+  // A stale event still says something: this host may hold what the newer master should have (a
+  // VIP left by a run that Sentinel is retrying). Converge to what the Sentinels say, as reconcile
+  // would, once this run's lock and generation are let go.
+  const remaining = config.deadline - (performance.now() - started);
+  const { reconcileMaster } = await import('./reconcile.ts');
+  const converged = await reconcileMaster(event.master, config, { ...deps, env: withholdSecret(deps.env, config.sentinels.password) }, {
+    dryRun: false,
+    announce: false,
+    signal: AbortSignal.timeout(Math.max(1, Math.floor(remaining))),
+    remainingMs: () => Math.max(0, config.deadline - (performance.now() - started)),
+  });
+  deps.logger.info({ outcome: converged.outcome, state: converged.state, reason: converged.reason }, 'stale event: converged this host to what the Sentinels say');
+  return { ...result, exitCode: converged.exitCode, plans: converged.plans, steps: converged.steps, converged: { outcome: converged.outcome, ...(converged.state ? { state: converged.state } : {}), ...(converged.reason ? { reason: converged.reason } : {}) } };
+}
+
+async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, opts: { dryRun: boolean }): Promise<HookResult> {
   const started = performance.now();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), config.deadline);
@@ -178,7 +227,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
       return f;
     };
     const staleResult = (f: Freshness): HookResult => {
-      log.warn({ answers: f.answers }, 'stale event: no Sentinel names the to-ip as master any more; nothing done');
+      log.warn({ answers: f.answers }, opts.dryRun ? 'stale event: no Sentinel names the to-ip as master any more; nothing done' : 'stale event: no Sentinel names the to-ip as master any more; converging to the master they name');
       return { exitCode: EXIT.ok, outcome: 'stale', freshness: f, plans: [], steps: [] };
     };
     // Asked before this run claims the master's generation: a late retry of an overtaken event would

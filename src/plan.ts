@@ -107,6 +107,8 @@ export interface ObserveContext {
   which(program: string): string | undefined;
   logger: Logger;
   signal: AbortSignal;
+  /** Planning for a desired state, not a Sentinel call: a VIP already here is announced again only when `announce`. */
+  reconcile?: { announce: boolean };
   /**
    * Only the plan will be shown: nothing runs after planning, so what a step would find out when it
    * runs (a push's credentials) is checked now, and refused at once (exit 2).

@@ -36,7 +36,9 @@ export function resultText(event: FailoverEvent, result: HookResult): string[] {
       f.verdict === 'current'
         ? `event is current: ${f.confirmedBy} names ${event.toIp} as master`
         : f.verdict === 'stale'
-          ? 'event is STALE: no Sentinel names the to-ip as master any more; nothing to do'
+          ? result.converged
+            ? `event is STALE: no Sentinel names the to-ip as master any more; this host converged to what they say: ${result.converged.outcome}${result.converged.state ? ` (${result.converged.state.ip}:${result.converged.state.port}, config epoch ${result.converged.state.epoch})` : ''}${result.converged.reason ? ` - ${result.converged.reason}` : ''}`
+            : 'event is STALE: no Sentinel names the to-ip as master any more; nothing to do'
           : 'no Sentinel answered; acting on the arguments',
     );
   }
@@ -57,6 +59,7 @@ export function resultJson(event: FailoverEvent, result: HookResult): string {
       outcome: result.outcome,
       exitCode: result.exitCode,
       freshness: result.freshness,
+      converged: result.converged,
       plans: result.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
       steps: result.steps,
     },

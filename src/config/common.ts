@@ -44,14 +44,32 @@ export const secretRef = z.union([
 ], { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' });
 export type SecretRef = z.output<typeof secretRef>;
 
+/** Secrets taken out of an environment object, by variable name: see withholdSecret. */
+const taken = new WeakMap<object, Map<string, string>>();
+
 /**
- * The commands we start have no business with the Sentinels' password: its variable leaves `env`
- * (which children inherit), and only the copy returned, for our own Sentinel questions, keeps it.
+ * The commands we start have no business with the Sentinels' password: its variable leaves `env` (the
+ * environment children inherit) before any child starts, and stays readable for our own Sentinel
+ * questions through readSecret, however many runs one process makes (a service, a reconcile of
+ * several masters, a stale event that converges). Returns `env`.
  */
 export function withholdSecret(env: NodeJS.ProcessEnv, ref: SecretRef | undefined): NodeJS.ProcessEnv {
-  const own = { ...env };
-  if (ref && 'env' in ref) delete env[ref.env];
-  return own;
+  if (ref && 'env' in ref) {
+    const value = Object.hasOwn(env, ref.env) ? env[ref.env] : undefined;
+    if (value !== undefined) {
+      let kept = taken.get(env);
+      if (!kept) taken.set(env, (kept = new Map()));
+      kept.set(ref.env, value);
+      delete env[ref.env];
+    }
+  }
+  return env;
+}
+
+/** A variable's value, also after withholdSecret took it out of `env`. */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  // Own keys only: a name such as `constructor` must not find Object's.
+  return taken.get(env)?.get(name) ?? (Object.hasOwn(env, name) ? env[name] : undefined);
 }
 
 /** sudo: prefix "sudo -n" (exact argv, allowed by a sudoers rule); none: run as is (root or capabilities). */

@@ -3,7 +3,7 @@ import { delay } from '../apply.ts';
 import { ConfigError } from '../errors.ts';
 import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
-import type { SecretRef } from '../config/common.ts';
+import { secretFromEnv, type SecretRef } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
 import { RespError, sendCommands, type RespValue } from './resp.ts';
 
@@ -17,7 +17,7 @@ export interface SentinelsConfig {
 
 export type SentinelAnswer =
   /** `warning`: it answered, but something in our config is wrong for it (a password it does not have). */
-  | { address: string; master: { ip: string; port: number }; warning?: string }
+  | { address: string; master: { ip: string; port: number }; warning?: string; epoch?: number }
   | { address: string; error: string }
   /** It answered, but refused us (wrong password, no permission): not a Sentinel that is down. */
   | { address: string; error: string; refused: true };
@@ -45,13 +45,20 @@ export interface AskOptions {
   signal?: AbortSignal;
   /** How to resolve a Sentinel's host name (killable at `signal`); else the socket's own lookup. */
   resolve?: (host: string, signal?: AbortSignal) => Promise<string[]>;
+  /**
+   * Also ask the master's config epoch (SENTINEL MASTER), in the same round trip. The address still
+   * comes from get-master-addr-by-name: during a failover the leader's SENTINEL MASTER keeps the old
+   * address until the switch, while its epoch is already the new one; get-master-addr-by-name names
+   * the promoted replica from the promotion on.
+   */
+  epoch?: boolean;
 }
 
 export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig, password: string | undefined, opts?: AskOptions) => Promise<SentinelAnswer>;
 
 export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
-    const value = env[ref.env];
+    const value = secretFromEnv(env, ref.env);
     if (value === undefined) throw new ConfigError(`sentinels.password: environment variable ${ref.env} is not set in Sentinel's environment`, 'set it where Sentinel starts, or use { file: PATH }');
     return value;
   }
@@ -71,6 +78,7 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   const { host, port } = splitAddress(address);
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
+  if (opts.epoch) commands.push(['SENTINEL', 'MASTER', master]);
   commands.push(['SENTINEL', 'get-master-addr-by-name', master]);
   let targets = [host];
   if (opts.resolve && !isIpAddress(host)) {
@@ -108,7 +116,14 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const reply = replies.at(-1) as RespValue;
       if (reply instanceof RespError) return failed(reply);
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-      return { address, master: masterAddress(reply[0], Number(reply[1]), password), ...(warning === undefined ? {} : { warning }) };
+      let epoch: number | undefined;
+      if (opts.epoch) {
+        const info = replies.at(-2) as RespValue;
+        if (info instanceof RespError) return failed(info);
+        epoch = configEpoch(info);
+        if (epoch === undefined) return { address, error: 'SENTINEL MASTER gave no config-epoch' };
+      }
+      return { address, master: masterAddress(reply[0], Number(reply[1]), password), ...(warning === undefined ? {} : { warning }), ...(epoch === undefined ? {} : { epoch }) };
     } catch (err) {
       const message = redactSecret((err as Error).message, password);
       lastError = targets.length > 1 ? `${target}: ${message}` : message;
@@ -116,6 +131,15 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   }
   return { address, error: lastError };
 };
+
+/** `config-epoch` out of SENTINEL MASTER's flat field/value list (RESP2) or map (RESP3). */
+function configEpoch(info: RespValue): number | undefined {
+  if (!Array.isArray(info)) return undefined;
+  for (let i = 0; i + 1 < info.length; i += 2) {
+    if (info[i] === 'config-epoch' && typeof info[i + 1] === 'string' && /^\d+$/.test(info[i + 1] as string)) return Number(info[i + 1]);
+  }
+  return undefined;
+}
 
 /**
  * A master's address exactly as the Sentinel gave it: it decides whether the event is current (a host

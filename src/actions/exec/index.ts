@@ -27,6 +27,11 @@ export const execSchema = z.strictObject({
   run: z.tuple([programName], argTemplate),
   timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
   privilege: z._default(privilege, 'none'),
+  /**
+   * Also run by `reconcile` (and `watch`) when they converge this host to a failover it has not
+   * acted on. Off by default: a command is not a state, and runs at most once per failover.
+   */
+  reconcile: z._default(z.boolean(), false),
   when,
 });
 export type ExecAction = z.output<typeof execSchema>;

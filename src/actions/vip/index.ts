@@ -151,6 +151,9 @@ export const vipAction: ActionType<VipAction> = {
     if (here?.dadfailed) {
       return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${dev}`, `${vip.ip} is on ${dev} but the kernel marked it "dadfailed": another host holds it; the old master must let go (then: ip addr del ${vip.cidr} dev ${dev}, and a retry adds it)`)] };
     }
+    // A reconcile finding the VIP where it belongs changes nothing: announcing it again is a refresh
+    // the operator asks for (--announce), not a side effect of every check.
+    if (here && ctx.reconcile && !ctx.reconcile.announce) return { action: 'vip', note: `${vip.cidr} already on ${dev}, where it belongs: nothing to do (reconcile --announce sends the neighbour updates again)`, steps: [] };
     if (here) note = `${vip.cidr} already on ${dev}: not added again; neighbour updates still sent`;
     const neighbours = await neighbourSteps(a, vip, dev, ctx, launcher, arpingLookup);
     if (!here) {

@@ -1,0 +1,114 @@
+import { loadConfig } from '../config/load.ts';
+import { withholdSecret } from '../config/common.ts';
+import { ConfigError, EXIT, UsageError, type ExitCode } from '../errors.ts';
+import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
+import { describeStep } from '../orchestrator.ts';
+import { mastersToReconcile } from '../converge.ts';
+import { reconcileMaster, type ReconcileResult } from '../reconcile.ts';
+import { planText } from '../report.ts';
+import { killAllChildren } from '../runner.ts';
+import { systemDeps } from '../system.ts';
+import { targetResults, targetTable } from '../actions/hosts/table.ts';
+
+export interface ReconcileCommandOptions {
+  master?: string;
+  dryRun: boolean;
+  json: boolean;
+  announce: boolean;
+}
+
+/**
+ * `sentinel-hook reconcile`: bring this host in line with what the Sentinels say each master is now.
+ * Masters in parallel, under one deadline. Exit 0 when every master matches (or now does), 1 when
+ * one is unsure or a step failed (nothing was guessed), 2 for a problem no retry fixes.
+ */
+export async function reconcileCommand(path: string, opts: ReconcileCommandOptions, io: { out(t: string): void; err(t: string): void; isTty: boolean }): Promise<ExitCode> {
+  const config = await loadConfig(path, process.getuid?.() ?? 0);
+  if (!config.sentinels) throw new ConfigError('reconcile needs "sentinels" in the config: it acts on what they say the master is', 'add sentinels: { addresses: [...] } (every Sentinel of the deployment)');
+  const masters = mastersToReconcile(config, opts.master);
+  if (masters.length === 0) throw new UsageError(`no master ${JSON.stringify(opts.master)} in the config`, `configured masters: ${Object.keys(config.masters).join(', ')}`);
+  const logger = opts.dryRun ? memoryLogger() : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
+  const system = systemDeps(logger);
+  // Before anything starts a process: only our own Sentinel questions keep the password variable.
+  const deps = { ...system, env: withholdSecret(system.env, config.sentinels.password) };
+  const started = performance.now();
+  const deadline = AbortSignal.timeout(config.deadline);
+  const remainingMs = () => Math.max(0, config.deadline - (performance.now() - started));
+  const stop = () => {
+    void killAllChildren().finally(() => {
+      logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
+      if ('flushSync' in logger) logger.flushSync();
+      process.exit(EXIT.retry);
+    });
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+  try {
+    logger.info({ masters, dryRun: opts.dryRun, announce: opts.announce, config: path }, 'reconcile start');
+    const results = await Promise.all(
+      masters.map((master) =>
+        reconcileMaster(master, config, deps, { dryRun: opts.dryRun, announce: opts.announce, signal: deadline, remainingMs }).catch(
+          (err: unknown): ReconcileResult => ({
+            master,
+            outcome: 'failed',
+            exitCode: (err as { exitCode?: ExitCode }).exitCode ?? EXIT.retry,
+            reason: (err as { line?: () => string }).line?.() ?? (err as Error).message,
+            answers: [],
+            plans: [],
+            steps: [],
+          }),
+        ),
+      ),
+    );
+    const exitCode = results.reduce<ExitCode>((worst, r) => (r.exitCode > worst ? r.exitCode : worst), EXIT.ok);
+    logger.info({ exitCode, outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])), ms: Math.round(performance.now() - started) }, 'reconcile end');
+    if ('ready' in logger) {
+      const { warning } = await logger.ready();
+      if (warning) io.err(`sentinel-hook: ${warning}`);
+    }
+    io.out(opts.json ? reconcileJson(results, exitCode) : reconcileText(results, exitCode).join('\n'));
+    return exitCode;
+  } finally {
+    process.off('SIGTERM', stop).off('SIGINT', stop);
+  }
+}
+
+function answerLine(a: ReconcileResult['answers'][number]): string {
+  if ('master' in a) return `  ${a.address}: ${a.master.ip}:${a.master.port}${a.epoch !== undefined ? ` (config epoch ${a.epoch})` : ''}`;
+  return `  ${a.address}: ${'refused' in a ? 'REFUSED: ' : 'no answer: '}${a.error}`;
+}
+
+export function reconcileText(results: readonly ReconcileResult[], exitCode: ExitCode): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`master ${r.master}: ${r.outcome}${r.state ? ` (${r.state.ip}:${r.state.port}, config epoch ${r.state.epoch})` : ''}${r.reason ? ` - ${r.reason}` : ''}`);
+    lines.push(...r.answers.map(answerLine));
+    lines.push(...planText(r.plans).map((l) => `  ${l}`));
+    for (const step of r.steps) {
+      lines.push(`  ${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`);
+      const targets = targetResults(step.detail);
+      if (targets) lines.push(...targetTable(targets).map((l) => `  ${l}`));
+    }
+  }
+  lines.push(`exit ${exitCode}`);
+  return lines;
+}
+
+export function reconcileJson(results: readonly ReconcileResult[], exitCode: ExitCode): string {
+  return JSON.stringify(
+    {
+      exitCode,
+      masters: results.map((r) => ({
+        master: r.master,
+        outcome: r.outcome,
+        exitCode: r.exitCode,
+        reason: r.reason,
+        state: r.state,
+        answers: r.answers,
+        plans: r.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
+        steps: r.steps,
+      })),
+    },
+    null,
+    2,
+  );
+}
