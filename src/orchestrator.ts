@@ -1,7 +1,7 @@
 import { actionTypes } from './actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import { claimGeneration, type Generation } from './generation.ts';
-import { onceDone } from './converge.ts';
+import { markOnceDone, onceDone, recordActedEpoch, withoutDone, type MasterState } from './converge.ts';
 import type { ActionConfig, HookConfig } from './config/schema.ts';
 import { withholdSecret, type When } from './config/common.ts';
 import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
@@ -252,7 +252,7 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
         // Nothing ran for this master while we took the lock: the answer from a moment ago stands.
         freshness = early;
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
-        plans = await planEvent(event, config, deps, signal, { toAddresses: toAddresses!, dryRun: opts.dryRun });
+        plans = await planEvent(event, config, deps, signal, { toAddresses: toAddresses!, dryRun: opts.dryRun, ...onceFor(freshness, lockDir) });
       } else if (sentinels) {
         // A dry-run, or a run that waited behind another: ask (again) now. A late retry that waited
         // behind a newer failover's run must see that newer master, not what the Sentinels said before.
@@ -267,6 +267,7 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
           stopPlanning.abort();
           await planning;
         };
+        // Exec's once-per-failover record needs the epoch this question brings: decided after it.
         freshness = await askFreshness(signal).catch(async (err: unknown) => {
           await abandon();
           throw err;
@@ -281,7 +282,8 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
         }
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;
-        plans = planned.value;
+        const known = freshness.verdict === 'current' ? confirmedState(freshness) : undefined;
+        plans = known && !opts.dryRun ? withoutDone(planned.value, lockDir, event.master, known.epoch) : planned.value;
       } else {
         plans = await planEvent(event, config, deps, signal, { dryRun: opts.dryRun });
       }
@@ -307,7 +309,11 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
         { sudo: deps.which('sudo') },
       );
       if (gen?.superseded()) return supersededResult(log, base, steps);
+      const acted = freshness?.verdict === 'current' ? confirmedState(freshness) : undefined;
+      if (acted) markOnceDone(plans, steps, lockDir, event.master, acted.epoch);
       const failed = steps.filter((s) => !s.ok);
+      // What this host now matches, for reconcile's "never go back" (only when nothing failed).
+      if (acted && failed.length === 0) recordActedEpoch(lockDir, event.master, acted);
       return { ...base, exitCode: failed.length === 0 ? EXIT.ok : failed.every((s) => s.permanent) ? EXIT.never : EXIT.retry, outcome: failed.length ? 'failed' : 'applied', steps };
     } finally {
       lock?.release();
@@ -321,6 +327,17 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
     generation?.stop();
     clearTimeout(timer);
   }
+}
+
+/** The master and config epoch the confirming Sentinel gave, when it gave the epoch. */
+function confirmedState(f: Extract<Freshness, { verdict: 'current' }>): MasterState | undefined {
+  const answer = f.answers.find((a) => a.address === f.confirmedBy);
+  return answer && 'master' in answer && answer.epoch !== undefined ? { ip: answer.master.ip, port: answer.master.port, epoch: answer.epoch } : undefined;
+}
+
+function onceFor(f: Freshness | undefined, lockDir: string): Pick<PlanOptions, 'once'> {
+  const state = f?.verdict === 'current' ? confirmedState(f) : undefined;
+  return state ? { once: { lockDir, epoch: state.epoch } } : {};
 }
 
 function claim(lockDir: string, master: string): Generation {

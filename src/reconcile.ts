@@ -1,6 +1,6 @@
 import { applyPlans, type StepOutcome } from './apply.ts';
 import type { HookConfig } from './config/schema.ts';
-import { decideMaster, markOnce, readActedEpoch, recordActedEpoch, type Decision, type MasterState } from './converge.ts';
+import { decideMaster, markOnceDone, readActedEpoch, recordActedEpoch, type Decision, type MasterState } from './converge.ts';
 import { EXIT, RetryableError, type ExitCode } from './errors.ts';
 import type { FailoverEvent } from './event.ts';
 import { observeGeneration, type Generation } from './generation.ts';
@@ -146,14 +146,5 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
   } finally {
     lock?.release();
     generation?.stop();
-  }
-}
-
-/** exec actions whose steps all succeeded are done for this failover on this host. */
-export function markOnceDone(plans: readonly ActionPlan[], steps: readonly StepOutcome[], lockDir: string, master: string, epoch: number): void {
-  for (const plan of plans) {
-    if (!plan.action.startsWith('exec#') || plan.steps.length === 0) continue;
-    const mine = steps.filter((s) => s.action === plan.action);
-    if (mine.length === plan.steps.length && mine.every((s) => s.ok && !s.superseded)) markOnce(lockDir, master, plan.action, epoch);
   }
 }

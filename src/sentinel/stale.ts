@@ -221,7 +221,9 @@ export async function checkFreshness(
       round.addEventListener('abort', () => settle({ address, error: 'not waited for: another Sentinel confirmed' }), { once: true });
       // Through a promise: an ask that throws at once is an answer-less Sentinel, not a hung round.
       Promise.resolve()
-        .then(() => ask(address, event.master, cfg, password, { signal: question.signal, ...(cachedResolve ? { resolve: cachedResolve } : {}) }))
+        // With the config epoch: a run that acts records it, so that reconcile never goes back past it
+        // and exec runs once per failover (one round trip all the same).
+        .then(() => ask(address, event.master, cfg, password, { signal: question.signal, epoch: true, ...(cachedResolve ? { resolve: cachedResolve } : {}) }))
         .then(settle, (err: unknown) => settle({ address, error: (err as Error)?.message ?? String(err) }));
     });
   const started = now();
