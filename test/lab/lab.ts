@@ -417,6 +417,9 @@ export class Lab {
     const lockDir = join(host.runDir, 'lock');
     mkdirSync(lockDir, { recursive: true, mode: 0o700 });
     this.chownToLabUser(lockDir);
+    // As an install has it: the log belongs to Sentinel's user, and root's manual runs append to it.
+    writeFileSync(host.files.hookLog, '', { flag: 'a', mode: 0o640 });
+    this.chownToLabUser(host.files.hookLog);
     return {
       deadline: '30s',
       log: { file: host.files.hookLog, level: 'info' },
@@ -605,6 +608,17 @@ export class Lab {
   // ---------------------------------------------------------------- failures
 
   /** SIGKILL a host's redis-server (by the pid the lab recorded); returns the epoch ms of the kill. */
+  /** SIGSTOP a host's Sentinel: it keeps its sockets but answers nothing (a hung Sentinel). */
+  pauseSentinel(name: string): void {
+    const proc = this.sentinelPids.get(name);
+    if (proc) signalPid(proc.pid, 'SIGSTOP');
+  }
+
+  resumeSentinel(name: string): void {
+    const proc = this.sentinelPids.get(name);
+    if (proc) signalPid(proc.pid, 'SIGCONT');
+  }
+
   killRedis(name: string): number {
     const proc = this.redisPids.get(name);
     if (!proc || proc.exitedAt !== undefined) throw new Error(`redis-server on ${name} is not running`);
@@ -833,12 +847,14 @@ export function recorderHook(): LabHook {
 }
 
 /** sentinel-hook's vip action for the lab VIP, with sudo and the sudoers drop-in generated from the config. */
-export function vipHook(opts: { vip?: string; arp?: Record<string, string | number>; reannounce?: boolean } = {}): LabHook {
+export function vipHook(opts: { vip?: string; arp?: Record<string, string | number>; reannounce?: boolean; sentinels?: boolean } = {}): LabHook {
   return {
     kind: 'sentinel-hook',
     sudoers: true,
     // reannounce: Sentinels' notification-script runs `sentinel-hook notify`, which asks all three Sentinels.
-    ...(opts.reannounce ? { notify: true, extraConfig: (_host: LabHost, lab: Lab) => labSentinels(lab) } : {}),
+    ...(opts.reannounce ? { notify: true } : {}),
+    // sentinels: the stale-event guard and reconcile ask all three.
+    ...(opts.reannounce || opts.sentinels ? { extraConfig: (_host: LabHost, lab: Lab) => labSentinels(lab) } : {}),
     actions: () => [{ type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}) }],
   };
 }
