@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -74,7 +74,7 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
       const fd = openLogFile(target.file);
       streams.push({ level: target.level, stream: fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line))) });
     } catch (err) {
-      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
+      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a regular file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
     }
   }
   if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
@@ -87,27 +87,39 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
 
 /**
  * Open a log file for appending, as a root hook safely can: never through a symbolic link (one
- * planted in a log directory would make us append to whatever it names), and only to a file owned
- * by root or by us (Sentinel's user runs the hook, root runs it by hand: both share one log).
+ * planted in a log directory would make us append to whatever it names), never waiting for a reader
+ * of a FIFO. A file owned by root or by us is ours (Sentinel's user runs the hook, root runs it by
+ * hand: both share one log, and each may have created it). Root also accepts one owned by another
+ * user, but only a regular file with no other name: that user may have planted anything at the path.
  * Throws an Error saying why not.
  */
 export function openLogFile(file: string): number {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    // O_NONBLOCK: a FIFO opened for writing would otherwise block until a reader comes, past any
+    // deadline (a blocked open() lets no signal handler run either); without one it fails with ENXIO.
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o666);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('it is a symbolic link (point log.file at the real file)');
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new Error('it is a symbolic link (point log.file at the real file)');
+    if (code === 'ENXIO') throw new Error('it is not a regular file but a FIFO (point log.file at a regular file)');
     throw err;
   }
-  const st = fstatSync(fd);
-  const me = process.geteuid?.() ?? 0;
-  // A second hard link is another way to name someone else's file.
-  const problem = st.uid !== 0 && st.uid !== me ? `it is owned by uid ${st.uid}, not root or this user (uid ${me})` : st.isFile() && st.nlink > 1 ? 'it has other hard links' : undefined;
+  const problem = logFileProblem(fstatSync(fd), process.geteuid?.() ?? 0);
   if (problem) {
     closeSync(fd);
     throw new Error(problem);
   }
   return fd;
+}
+
+function logFileProblem(st: Stats, me: number): string | undefined {
+  // A second hard link is another way to name someone else's file.
+  const linked = st.isFile() && st.nlink > 1 ? 'it has other hard links' : undefined;
+  if (st.uid === 0 || st.uid === me) return linked;
+  if (me !== 0) return `it is owned by uid ${st.uid}, not root or this user (uid ${me})`;
+  if (!st.isFile()) return `it is not a regular file (owned by uid ${st.uid}; point log.file at a regular file)`;
+  return linked;
 }
 
 /** Append whole lines to a log file opened with openLogFile; best effort. */

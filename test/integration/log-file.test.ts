@@ -3,9 +3,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { reachablePath } from '../support/checkout.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6380'];
@@ -23,8 +24,8 @@ function writeConfig(dir: string, yaml: string): string {
   return file;
 }
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH!, ...env }, timeout: 30_000 });
+function cli(args: string[], env: Record<string, string> = {}, timeout = 30_000) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH!, ...env }, timeout, killSignal: 'SIGKILL' });
 }
 
 const warnings = (stderr: string, file: string) => stderr.split('\n').filter((l) => l.includes(`log file ${file}`));
@@ -72,7 +73,7 @@ test('notify: a log file that cannot be written does not stop the notify actions
 
 const isRoot = process.getuid?.() === 0;
 
-test('a log file that is a symbolic link (or owned by another user) is never written through: the run goes on, logging to stderr with one warning', { skip: !isRoot && 'needs root (chown)' }, (t) => {
+test('a log file that is a symbolic link is never written through: the run goes on, logging to stderr with one warning', { skip: !isRoot && 'needs root (chown)' }, (t) => {
   const dir = tempDir(t);
   const victim = join(dir, 'victim');
   writeFileSync(victim, 'precious\n', { mode: 0o644 });
@@ -87,16 +88,86 @@ test('a log file that is a symbolic link (or owned by another user) is never wri
   assert.equal(warnings(r.stderr, link).length, 1, r.stderr);
   assert.match(r.stderr, /symbolic link/);
   assert.match(r.stderr, /hook end/, 'the records went to stderr');
+});
 
-  // A file someone else owns (here: nobody's) is not ours to append to either.
+const redisIds = (() => {
+  const uid = spawnSync('id', ['-u', 'redis'], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', 'redis'], { encoding: 'utf8' });
+  return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout), gid: Number(gid.stdout) } : undefined;
+})();
+const skipRedis = (!isRoot || !redisIds) && 'needs root and the redis user';
+const ODOWN = ['notify', '+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2'];
+
+test("a root run writes the shared log file owned by Sentinel's user (manual runs and hook runs share one log)", { skip: skipRedis }, (t) => {
+  const dir = tempDir(t);
+  const shared = join(dir, 'hook.log');
+  writeFileSync(shared, 'from a hook run\n', { mode: 0o640 });
+  chownSync(shared, redisIds!.uid, redisIds!.gid);
+  const marker = join(dir, 'ran');
+  const r = cli(['--config', writeConfig(dir, `log: { file: ${shared} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`), ...EVENT]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(marker), 'the action ran');
+  assert.equal(warnings(r.stderr, shared).length, 0, r.stderr);
+  const text = readFileSync(shared, 'utf8');
+  assert.ok(text.startsWith('from a hook run\n'), 'appended, not replaced');
+  assert.match(text, /"msg":"hook end"/, 'the root run is in the shared log');
+});
+
+test("a log file of another user that is not a plain file (a FIFO, with or without a reader; a second hard link) is refused, never hangs a root run", { skip: skipRedis }, (t) => {
+  const dir = tempDir(t);
+  const marker = join(dir, 'ran');
+  const config = (file: string) => writeConfig(dir, `log: { file: ${file} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`);
+  const fifo = join(dir, 'fifo.log');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  chownSync(fifo, redisIds!.uid, redisIds!.gid);
+  // No reader: a blocking open for writing would wait for one forever (Sentinel's 60 s, then SIGKILL).
+  const started = performance.now();
+  const r = cli(['--config', config(fifo), ...EVENT], {}, 10_000);
+  assert.equal(r.status, 0, `the run hung or failed: ${r.error ?? r.stderr}`);
+  assert.ok(performance.now() - started < 10_000);
+  assert.ok(existsSync(marker), 'the action ran');
+  assert.equal(warnings(r.stderr, fifo).length, 1, r.stderr);
+  assert.match(r.stderr, /hook end/, 'the records went to stderr');
+  // With a reader, the open succeeds: still nothing is written into the pipe.
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(reader));
+  rmSync(marker);
+  const read = cli(['--config', config(fifo), ...EVENT], {}, 10_000);
+  assert.equal(read.status, 0, read.stderr);
+  assert.ok(existsSync(marker), 'the action ran');
+  assert.equal(warnings(read.stderr, fifo).length, 1, read.stderr);
+  assert.match(read.stderr, /not a regular file/);
+  const buf = Buffer.alloc(4096);
+  assert.equal(readSync(reader, buf), 0, 'nothing was written into the FIFO');
+  // A second name for a file redis owns could be any file of redis's, or a hard link it made to one.
+  const other = join(dir, 'other');
+  writeFileSync(other, 'precious\n');
+  chownSync(other, redisIds!.uid, redisIds!.gid);
+  const linked = join(dir, 'linked.log');
+  linkSync(other, linked);
+  const l = cli(['--config', config(linked), ...ODOWN]);
+  assert.equal(l.status, 0, l.stderr);
+  assert.equal(readFileSync(other, 'utf8'), 'precious\n');
+  assert.match(l.stderr, /other hard links/);
+});
+
+test('a run as Sentinel\'s user does not write a log file owned by a third user: stderr, one warning', { skip: skipRedis }, (t) => {
+  const dir = tempDir(t);
+  const lockDir = join(dir, 'lock');
+  mkdirSync(lockDir, { mode: 0o700 });
+  chownSync(lockDir, redisIds!.uid, redisIds!.gid);
   const foreign = join(dir, 'foreign.log');
-  writeFileSync(foreign, '', { mode: 0o666 });
+  writeFileSync(foreign, '');
+  // Writable by anyone: only its owner stops us.
+  chmodSync(foreign, 0o666);
   chownSync(foreign, 65534, 65534);
-  const n = cli(['--config', writeConfig(dir, `log: { file: ${foreign} }\nlockDir: ${dir}\n${actions}`), 'notify', '+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2']);
-  assert.equal(n.status, 0, n.stderr);
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, `log: { file: ${foreign} }\nlockDir: ${lockDir}\nnotify:\n  - run: [/bin/true]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`, { mode: 0o644 });
+  const r = spawnSync(process.execPath, [reachablePath(BIN), '--config', config, ...ODOWN], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000, cwd: '/', ...redisIds! });
+  assert.equal(r.status, 0, r.stderr);
   assert.equal(readFileSync(foreign, 'utf8'), '', 'nothing written to a file owned by another user');
-  assert.equal(warnings(n.stderr, foreign).length, 1, n.stderr);
-  assert.match(n.stderr, /owned by uid 65534/);
+  assert.equal(warnings(r.stderr, foreign).length, 1, r.stderr);
+  assert.match(r.stderr, /owned by uid 65534/);
 });
 
 const canUnshare = isRoot && spawnSync('unshare', ['-m', '--', 'true']).status === 0;
