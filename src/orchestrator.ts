@@ -223,7 +223,10 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
         signal,
       });
       log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
-      for (const answer of f.answers) if ('refused' in answer) log.warn({ sentinel: answer.address, error: answer.error }, 'a Sentinel refused the stale-event check; the others decided');
+      for (const answer of f.answers) {
+        if ('refused' in answer) log.warn({ sentinel: answer.address, error: answer.error }, 'a Sentinel refused the stale-event check; the others decided');
+        if ('warning' in answer && answer.warning) log.warn({ sentinel: answer.address, warning: answer.warning }, 'a Sentinel answered, but the config does not fit it');
+      }
       return f;
     };
     const staleResult = (f: Freshness): HookResult => {
