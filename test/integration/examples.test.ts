@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -26,6 +26,12 @@ writeFileSync(knownHosts, '');
 const hostsFile = join(dir, 'hosts');
 writeFileSync(hostsFile, '127.0.0.1 localhost\n');
 
+// As an install has it (tmpfiles.d): the lock directory belongs to Sentinel's user, which the
+// examples with privilege: sudo are written for.
+const lockDir = join(dir, 'lock');
+mkdirSync(lockDir, { mode: 0o700 });
+if (spawnSync('id', ['-u', 'redis']).status === 0) spawnSync('chown', ['redis:redis', lockDir]);
+
 /** The example as this machine can run it: its files swapped for fixtures, its Sentinels on a closed loopback port. */
 function sandboxed(name: string): string {
   const text = readFileSync(join(EXAMPLES, name), 'utf8')
@@ -36,7 +42,7 @@ function sandboxed(name: string): string {
     .replaceAll('/var/log/sentinel-hook/hook.log', join(dir, 'hook.log'))
     .replace(/\b(?:\d+\.){3}\d+:26379\b/g, '127.0.0.1:9');
   const file = join(dir, name.replace('/', '-'));
-  writeFileSync(file, `lockDir: ${dir}\n${text}`, { mode: 0o644 });
+  writeFileSync(file, `lockDir: ${lockDir}\n${text}`, { mode: 0o644 });
   return file;
 }
 
