@@ -146,6 +146,51 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     });
 
   program
+    .command('watch')
+    .description('keep this host in line with the Sentinels: subscribe to them, act on failovers in-process, reconcile every interval (needs "sentinels")')
+    .option('-c, --config <file>', 'config file')
+    .option('--interval <duration>', 'reconcile every … (default 10s)')
+    .action(async (opts: { config?: string; interval?: string }) => {
+      try {
+        const { parseDuration } = await import('./values.ts');
+        const intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
+        if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw new UsageError(`--interval ${opts.interval}: expected 1s to 1h`);
+        if (opts.interval !== undefined && intervalMs === undefined) throw new UsageError(`--interval ${JSON.stringify(opts.interval)}: expected a duration such as 10s`);
+        const { watchCommand } = await import('./commands/watch.ts');
+        exitCode = (await watchCommand(configPath(opts.config ?? program.opts().config, io.env), { ...(intervalMs !== undefined ? { intervalMs } : {}) })) as ExitCode;
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('pause')
+    .description('maintenance: watch and reconcile log what they would do and change nothing, until resume')
+    .option('-c, --config <file>', 'config file')
+    .option('--reason <text>', 'why (shown by reconcile and watch)')
+    .action(async (opts: { config?: string; reason?: string }) => {
+      try {
+        const { pauseCommand } = await import('./commands/pause.ts');
+        io.out(await pauseCommand(configPath(opts.config ?? program.opts().config, io.env), true, opts.reason));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('resume')
+    .description('end a pause')
+    .option('-c, --config <file>', 'config file')
+    .action(async (opts: { config?: string }) => {
+      try {
+        const { pauseCommand } = await import('./commands/pause.ts');
+        io.out(await pauseCommand(configPath(opts.config ?? program.opts().config, io.env), false));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
     .command('notify')
     .description("Sentinel's notification-script: log the event and run the configured notify actions")
     .argument('<event-type>', 'e.g. +switch-master')

@@ -3,7 +3,7 @@ import type { HookConfig } from './config/schema.ts';
 import { decideMaster, markOnceDone, readActedEpoch, recordActedEpoch, type Decision, type MasterState } from './converge.ts';
 import { EXIT, RetryableError, type ExitCode } from './errors.ts';
 import type { FailoverEvent } from './event.ts';
-import { observeGeneration, type Generation } from './generation.ts';
+import { claimGeneration, observeGeneration, type Generation } from './generation.ts';
 import { acquireLock } from './lock.ts';
 import { addressCheck, describeStep, planEvent, resolveAll, sentinelAsk, type HookDeps } from './orchestrator.ts';
 import type { ActionPlan } from './plan.ts';
@@ -29,6 +29,11 @@ export interface ReconcileOptions {
   dryRun: boolean;
   /** Send a VIP's neighbour updates even where it already is (an explicit refresh). */
   announce: boolean;
+  /**
+   * Start a new generation (supersede what older runs still have pending), as a failover event does:
+   * for `watch` acting on a failover newer than anything this host acted on. A plain reconcile waits.
+   */
+  claim?: boolean;
   /** Ends the whole reconcile (the command's deadline; a service's stop). */
   signal: AbortSignal;
   remainingMs(): number;
@@ -84,9 +89,9 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
   let generation: Generation | undefined;
   let lock: { release(): void } | undefined;
   try {
-    // A reconcile starts no generation: it waits its turn behind a run in progress (which may be the
-    // very failover it would converge to, not yet recorded), and any failover event overtakes it.
-    if (!opts.dryRun) generation = observeGeneration(config.lockDir, master);
+    // A plain reconcile starts no generation: it waits its turn behind a run in progress (which may be
+    // the very failover it would converge to, not yet recorded), and any failover event overtakes it.
+    if (!opts.dryRun) generation = opts.claim ? claimGeneration(config.lockDir, master) : observeGeneration(config.lockDir, master);
     const gen = generation;
     const signal = gen ? AbortSignal.any([opts.signal, gen.signal]) : opts.signal;
     if (!opts.dryRun) lock = await acquireLock(config.lockDir, master, opts.remainingMs(), signal);
@@ -104,7 +109,8 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
       reconcile: { announce: opts.announce },
       once: { lockDir: config.lockDir, epoch: state.epoch },
     });
-    log.info({ state, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'reconcile plan');
+    // Quiet when there is nothing to do: a service asks every few seconds.
+    (plans.some((p) => p.steps.length > 0) ? log.info : log.debug)({ state, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'reconcile plan');
     const planned = { ...base, state, plans };
     if (opts.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
     if (plans.every((p) => p.steps.length === 0)) {

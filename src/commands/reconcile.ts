@@ -8,6 +8,8 @@ import { reconcileMaster, type ReconcileResult } from '../reconcile.ts';
 import { planText } from '../report.ts';
 import { killAllChildren } from '../runner.ts';
 import { systemDeps } from '../system.ts';
+import { prepareLockDir } from '../lock.ts';
+import { pausedBecause } from './pause.ts';
 import { targetResults, targetTable } from '../actions/hosts/table.ts';
 
 export interface ReconcileCommandOptions {
@@ -22,9 +24,14 @@ export interface ReconcileCommandOptions {
  * Masters in parallel, under one deadline. Exit 0 when every master matches (or now does), 1 when
  * one is unsure or a step failed (nothing was guessed), 2 for a problem no retry fixes.
  */
-export async function reconcileCommand(path: string, opts: ReconcileCommandOptions, io: { out(t: string): void; err(t: string): void; isTty: boolean }): Promise<ExitCode> {
+export async function reconcileCommand(path: string, givenOpts: ReconcileCommandOptions, io: { out(t: string): void; err(t: string): void; isTty: boolean }): Promise<ExitCode> {
   const config = await loadConfig(path, process.getuid?.() ?? 0);
   if (!config.sentinels) throw new ConfigError('reconcile needs "sentinels" in the config: it acts on what they say the master is', 'add sentinels: { addresses: [...] } (every Sentinel of the deployment)');
+  const paused = pausedBecause(config);
+  let opts = givenOpts;
+  // Paused for maintenance: say so, and only show what would be done.
+  if (paused) opts = { ...opts, dryRun: true };
+  if (!opts.dryRun) prepareLockDir(config.lockDir, process.getuid?.() ?? 0);
   const masters = mastersToReconcile(config, opts.master);
   if (masters.length === 0) throw new UsageError(`no master ${JSON.stringify(opts.master)} in the config`, `configured masters: ${Object.keys(config.masters).join(', ')}`);
   const logger = opts.dryRun ? memoryLogger() : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
@@ -65,7 +72,7 @@ export async function reconcileCommand(path: string, opts: ReconcileCommandOptio
       const { warning } = await logger.ready();
       if (warning) io.err(`sentinel-hook: ${warning}`);
     }
-    io.out(opts.json ? reconcileJson(results, exitCode) : reconcileText(results, exitCode).join('\n'));
+    io.out(opts.json ? reconcileJson(results, exitCode, paused) : [...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []), ...reconcileText(results, exitCode)].join('\n'));
     return exitCode;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
@@ -93,10 +100,11 @@ export function reconcileText(results: readonly ReconcileResult[], exitCode: Exi
   return lines;
 }
 
-export function reconcileJson(results: readonly ReconcileResult[], exitCode: ExitCode): string {
+export function reconcileJson(results: readonly ReconcileResult[], exitCode: ExitCode, paused?: string): string {
   return JSON.stringify(
     {
       exitCode,
+      ...(paused ? { paused } : {}),
       masters: results.map((r) => ({
         master: r.master,
         outcome: r.outcome,

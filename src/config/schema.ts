@@ -20,7 +20,7 @@ const sentinelAddress = z.string().check(z.refine((text) => {
   return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
 }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'));
 
-const RESERVED_NAMES = ['check', 'schema', 'sudoers', 'notify', 'reconcile', 'watch', 'systemd', 'help'];
+const RESERVED_NAMES = ['check', 'schema', 'sudoers', 'notify', 'reconcile', 'watch', 'pause', 'resume', 'systemd', 'help'];
 
 export const configSchema = z.strictObject({
   /** Whole-run time limit; Sentinel SIGKILLs the hook at 60 s, and we must end our children before that. */

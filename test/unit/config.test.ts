@@ -50,7 +50,7 @@ const bad: [string, unknown, RegExp][] = [
   ['when.role typo', { masters: { m: [{ ...exec, when: { role: 'leeder' } }] } }, /masters\.m\[0\]\.when\.role/],
   ['when with unknown key', { masters: { m: [{ ...exec, when: { hots: 'any' } }] } }, /when: unknown key "hots"/],
   ['bad master name', { masters: { 'my master': [exec] } }, /masters/],
-  ['master named like a subcommand', { masters: { check: [exec] } }, /masters\.check: a master may not be named check, schema, sudoers, notify, reconcile, watch, systemd, help/],
+  ['master named like a subcommand', { masters: { check: [exec] } }, /masters\.check: a master may not be named check, schema, sudoers, notify, reconcile, watch, pause, resume, systemd, help/],
   ['relative log file', { log: { file: 'hook.log' }, masters: { m: [exec] } }, /log\.file: expected an absolute path/],
   ['log file with ..', { log: { file: '/var/log/../x' }, masters: { m: [exec] } }, /log\.file/],
   ['sentinel address without port', { sentinels: { addresses: ['10.0.0.1'] }, masters: { m: [exec] } }, /sentinels\.addresses\[0\]: expected host:port/],

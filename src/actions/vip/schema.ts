@@ -48,6 +48,12 @@ export const vipSchema = z
      * sends the ARP bursts again. Needs the notification-script and `sentinels`.
      */
     reannounce: z._default(z.boolean({ error: 'expected true or false' }), true),
+    /**
+     * `sentinel-hook watch` only, opt-in: the host holding the VIP that cannot reach a majority of
+     * `sentinels` for `noQuorumFor` lets it go (an isolated old master must not keep taking writes).
+     * Default: keep it (a routine restart of the Sentinels must not take the VIP away).
+     */
+    release: z.optional(z.strictObject({ noQuorumFor: duration({ min: 1000, max: 3_600_000 }) })),
     when,
   })
   .check(

@@ -1,0 +1,83 @@
+import { writeSync } from 'node:fs';
+import { loadConfig } from '../config/load.ts';
+import { withholdSecret } from '../config/common.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { ConfigError, errorLine } from '../errors.ts';
+import type { Logger, LogLevel } from '../log.ts';
+import { runId } from '../log.ts';
+import { prepareLockDir } from '../lock.ts';
+import { systemDeps } from '../system.ts';
+import { DEFAULT_INTERVAL_MS, Watcher } from '../watch.ts';
+
+const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+
+/**
+ * JSON lines on stdout, pino's fields (level number, time, msg): journald keeps them, `journalctl -o
+ * cat` shows them, and nothing is written to a file a service's sandbox would have to allow.
+ */
+export function stdoutLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
+  const at =
+    (l: LogLevel) =>
+    (obj: Record<string, unknown>, msg?: string): void => {
+      if (LEVELS[l] < LEVELS[level]) return;
+      const line = `${JSON.stringify({ level: LEVELS[l], time: new Date().toISOString(), ...bindings, ...obj, ...(msg === undefined ? {} : { msg }) })}\n`;
+      try {
+        writeSync(1, line);
+      } catch {
+        // stdout gone (journald restarting): nothing better to do than go on.
+      }
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => stdoutLogger(level, { ...bindings, ...more }) };
+}
+
+export interface WatchCommandOptions {
+  intervalMs?: number;
+}
+
+/**
+ * `sentinel-hook watch`: runs until SIGTERM or SIGINT (then stops listening, lets work in progress
+ * end, and leaves the VIP where it is: stopping the service must not move traffic). SIGHUP reloads
+ * the config; a bad one is logged and the running one kept.
+ */
+export async function watchCommand(path: string, opts: WatchCommandOptions): Promise<number> {
+  const uid = process.getuid?.() ?? 0;
+  const config = await loadWatchConfig(path, uid);
+  // The locks, generations and records every process serving these masters here shares.
+  prepareLockDir(config.lockDir, uid);
+  const log = stdoutLogger(config.log.level, { run: runId(), watch: true });
+  const system = systemDeps(log);
+  const deps = { ...system, env: withholdSecret(system.env, config.sentinels!.password) };
+  const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const watcher = new Watcher(config, deps, log, { intervalMs });
+  log.info({ config: path, masters: Object.keys(config.masters), sentinels: config.sentinels!.addresses, intervalMs }, 'watch start');
+  watcher.start();
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping; the VIP stays where it is');
+      process.off('SIGHUP', reload);
+      void watcher.stop().then(() => {
+        log.info({ stats: watcher.stats }, 'watch end');
+        resolve(0);
+      });
+    };
+    const reload = () => {
+      loadWatchConfig(path, uid).then(
+        (next) => {
+          withholdSecret(deps.env, next.sentinels!.password);
+          watcher.reload(next);
+          log.info({ config: path }, 'config reloaded');
+        },
+        (err: unknown) => log.error({ error: errorLine(err) }, 'config reload refused; keeping the running config'),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}
+
+async function loadWatchConfig(path: string, uid: number): Promise<HookConfig> {
+  const config = await loadConfig(path, uid);
+  if (!config.sentinels) throw new ConfigError('watch needs "sentinels" in the config: it follows what they say the master is', 'add sentinels: { addresses: [...] } (every Sentinel of the deployment)');
+  return config;
+}

@@ -1,0 +1,285 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HookConfig } from './config/schema.ts';
+import { decideMaster, readActedEpoch } from './converge.ts';
+import type { Logger } from './log.ts';
+import type { HookDeps } from './orchestrator.ts';
+import { askMasterState, convergeTo, type ReconcileResult } from './reconcile.ts';
+import { askSentinel, readSecret, type SentinelAnswer } from './sentinel/stale.ts';
+import { SentinelSubscription, type Connector, type SentinelMessage } from './sentinel/subscribe.ts';
+
+export const DEFAULT_INTERVAL_MS = 10_000;
+/** The same failover announced by several Sentinels within this time is one event. */
+const DUPLICATE_WINDOW_MS = 30_000;
+const CHANNELS = ['+switch-master'];
+
+/** The pause switch: while this file exists in the lock directory, watch and reconcile change nothing. */
+export function pauseFile(config: HookConfig): string {
+  return join(config.lockDir, 'paused');
+}
+
+export function isPaused(config: HookConfig): boolean {
+  return existsSync(pauseFile(config));
+}
+
+export interface WatchOptions {
+  intervalMs: number;
+  /** How sockets to the Sentinels are made (plain TCP unless sentinels.tls). */
+  connector?: Connector;
+  now?: () => number;
+}
+
+interface MasterState {
+  /** The convergence in progress for this master, if any (periodic or event). */
+  busy: Promise<unknown> | undefined;
+  /** When a majority of the configured Sentinels last answered a timed question (not: a connection looked open). */
+  majorityAt: number;
+  released: boolean;
+}
+
+/**
+ * `sentinel-hook watch`: a long-running process that keeps this host in the state the Sentinels say
+ * is true. It subscribes to every configured Sentinel and acts in-process on the first +switch-master
+ * that proves a failover (no process start on the failover path), deduplicated across Sentinels and
+ * ordered by config epoch; it reconciles every master at start, after every (re)connection and every
+ * `interval`; it never gives up. It shares the per-master lock, generation, epoch and once-per-failover
+ * records with the hook, so both may run on one host.
+ */
+export class Watcher {
+  private subscriptions: SentinelSubscription[] = [];
+  private readonly masters = new Map<string, MasterState>();
+  private readonly seen = new Map<string, { key: string; at: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Counters for the log and tests. */
+  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0 };
+
+  constructor(
+    private config: HookConfig,
+    private readonly deps: HookDeps,
+    private readonly log: Logger,
+    private readonly opts: WatchOptions,
+  ) {}
+
+  private get now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  start(): void {
+    this.subscribe();
+    this.reconcileAll('start');
+    this.schedule();
+  }
+
+  /** Stop listening and wait for work in progress. The VIP stays where it is: stopping the service must not move traffic. */
+  async stop(): Promise<void> {
+    for (const s of this.subscriptions) s.stop();
+    this.subscriptions = [];
+    clearTimeout(this.timer);
+    clearInterval(this.releaseTimer);
+    this.stopping.abort();
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** SIGHUP: a new, already validated config. Subscriptions are made anew for it. */
+  reload(config: HookConfig): void {
+    for (const s of this.subscriptions) s.stop();
+    this.config = config;
+    this.subscribe();
+    this.reconcileAll('reload');
+  }
+
+  private state(master: string): MasterState {
+    let s = this.masters.get(master);
+    if (!s) this.masters.set(master, (s = { busy: undefined, majorityAt: this.now, released: false }));
+    return s;
+  }
+
+  private subscribe(): void {
+    const sentinels = this.config.sentinels!;
+    const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
+    const auth = () => (password === undefined ? undefined : sentinels.username ? ['AUTH', sentinels.username, password] : ['AUTH', password]);
+    this.subscriptions = sentinels.addresses.map(
+      (address) =>
+        new SentinelSubscription(
+          address,
+          CHANNELS,
+          auth,
+          {
+            message: (m) => this.onMessage(m),
+            subscribed: (sentinel) => {
+              this.log.info({ sentinel }, 'subscribed');
+              // Pub/sub forgets what was published while we were away: read the state again.
+              this.reconcileAll(`subscribed to ${sentinel}`);
+            },
+            lost: (sentinel, reason, retryInMs) => this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying'),
+          },
+          this.opts.connector,
+        ),
+    );
+    for (const s of this.subscriptions) s.start();
+    this.armRelease();
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.reconcileAll('interval');
+      this.schedule();
+    }, this.opts.intervalMs);
+  }
+
+  /** Keep `work` counted until it ends, so stop() can wait for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  private reconcileAll(why: string): void {
+    for (const master of Object.keys(this.config.masters)) {
+      const s = this.state(master);
+      // One at a time per master: an event or a reconcile in progress will leave it right.
+      if (s.busy) continue;
+      const work = this.track(this.reconcile(master, why));
+      s.busy = work;
+      void work.finally(() => {
+        if (s.busy === work) s.busy = undefined;
+      });
+    }
+  }
+
+  private runOptions() {
+    const deadline = this.config.deadline;
+    const started = performance.now();
+    return {
+      dryRun: isPaused(this.config),
+      signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(deadline)]),
+      remainingMs: () => Math.max(0, deadline - (performance.now() - started)),
+    };
+  }
+
+  private async reconcile(master: string, why: string): Promise<ReconcileResult | undefined> {
+    this.stats.reconciles++;
+    const opts = this.runOptions();
+    try {
+      const answers = await askMasterState(master, this.config, this.deps, opts.signal);
+      this.noteReachability(master, answers);
+      const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
+      const result = await convergeTo(master, decision, this.config, this.deps, { ...opts, announce: false });
+      this.report(master, why, result, opts.dryRun);
+      return result;
+    } catch (err) {
+      this.log.error({ master, why, error: (err as Error).message }, 'reconcile failed; trying again at the next interval');
+      return undefined;
+    }
+  }
+
+  private report(master: string, why: string, r: ReconcileResult, paused: boolean): void {
+    const fields = { master, why, outcome: r.outcome, ...(r.state ? { state: r.state } : {}), ...(r.reason ? { reason: r.reason } : {}) };
+    if (paused) this.log.warn({ ...fields, plan: r.plans.filter((p) => p.steps.length).map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })) }, 'paused: would do this; nothing changed');
+    else if (r.outcome === 'converged') this.log.info(fields, 'converged');
+    else if (r.outcome === 'unsure' || r.outcome === 'older-epoch' || r.outcome === 'failed') this.log.warn(fields, 'not converged');
+    else this.log.debug(fields, 'in line');
+    if (r.outcome === 'converged') this.stats.converged++;
+  }
+
+  private noteReachability(master: string, answers: readonly SentinelAnswer[]): void {
+    const answered = answers.filter((a) => 'master' in a).length;
+    const s = this.state(master);
+    if (answered >= Math.floor(this.config.sentinels!.addresses.length / 2) + 1) {
+      s.majorityAt = this.now;
+      s.released = false;
+    }
+  }
+
+  /**
+   * A +switch-master from any Sentinel: "<master> <old-ip> <old-port> <new-ip> <new-port>". Acted on
+   * once per failover: the first Sentinel to announce it wins, the same announcement from the others
+   * is a duplicate, and an announcement whose epoch this host has already acted on (a late message
+   * from a Sentinel that was cut off) never moves anything back.
+   */
+  private onMessage(m: SentinelMessage): void {
+    if (m.channel !== '+switch-master') return;
+    const [master, , , ip, port] = m.message.split(' ');
+    if (!master || !ip || !port || !Object.hasOwn(this.config.masters, master)) return;
+    this.stats.events++;
+    // The other Sentinels announce the same switch within a second or so. Compared with the last one
+    // announced for this master only: A -> B -> A is two failovers, the second A no duplicate.
+    const key = `${ip}:${port}`;
+    const now = this.now;
+    const last = this.seen.get(master);
+    if (last && last.key === key && now - last.at < DUPLICATE_WINDOW_MS) {
+      this.stats.duplicates++;
+      return;
+    }
+    this.seen.set(master, { key, at: now });
+    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, '+switch-master');
+    const s = this.state(master);
+    const work = this.track(this.onFailover(master, m.sentinel, ip, Number(port)));
+    s.busy = work;
+    void work.finally(() => {
+      if (s.busy === work) s.busy = undefined;
+    });
+  }
+
+  private async onFailover(master: string, sentinel: string, ip: string, port: number): Promise<void> {
+    const opts = this.runOptions();
+    const sentinels = this.config.sentinels!;
+    try {
+      // The announcing Sentinel's config epoch orders this failover (one round trip, to it alone).
+      const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
+      const ask = this.deps.askSentinel ?? askSentinel;
+      const answer = await ask(sentinel, master, sentinels, password, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(sentinels.timeout)]), epoch: true });
+      if (!('master' in answer) || answer.epoch === undefined || answer.master.ip !== ip || answer.master.port !== port) {
+        // It moved on already, or could not say: the full question decides.
+        this.log.info({ master, sentinel, answer }, 'the announcing Sentinel does not confirm with an epoch; reconciling');
+        await this.reconcile(master, '+switch-master not confirmed');
+        return;
+      }
+      const acted = readActedEpoch(this.config.lockDir, master);
+      if (acted && acted.epoch >= answer.epoch) {
+        this.stats.late++;
+        this.log.info({ master, epoch: answer.epoch, acted }, 'already acted on this failover or a newer one: nothing to do');
+        return;
+      }
+      const state = { ip, port, epoch: answer.epoch };
+      // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
+      // from whatever an older run still has pending.
+      const result = await convergeTo(master, { clear: true, state, answers: [answer] }, this.config, this.deps, { ...opts, announce: true, claim: true });
+      this.report(master, '+switch-master', result, opts.dryRun);
+    } catch (err) {
+      this.log.error({ master, error: (err as Error).message }, 'acting on +switch-master failed; the next reconcile tries again');
+    }
+  }
+
+  /**
+   * Quorum loss (opt-in, vip `release.noQuorumFor`): the host holding the VIP that has not reached a
+   * majority of the configured Sentinels for that long lets the VIP go. Judged by timed questions,
+   * asked here often enough to tell a blip from an outage.
+   */
+  private armRelease(): void {
+    clearInterval(this.releaseTimer);
+    const limits = Object.entries(this.config.masters).flatMap(([master, actions]) =>
+      actions.flatMap((a) => ('release' in a && a.release ? [{ master, ms: a.release.noQuorumFor }] : [])),
+    );
+    if (limits.length === 0) return;
+    const every = Math.max(250, Math.min(1000, Math.floor(Math.min(...limits.map((l) => l.ms)) / 4)));
+    this.releaseTimer = setInterval(() => {
+      for (const { master, ms } of limits) void this.track(this.checkQuorum(master, ms));
+    }, every);
+  }
+
+  private async checkQuorum(master: string, noQuorumFor: number): Promise<void> {
+    const s = this.state(master);
+    const answers = await askMasterState(master, this.config, this.deps, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.config.sentinels!.timeout + 100)])).catch(() => []);
+    this.noteReachability(master, answers);
+    if (s.released || this.now - s.majorityAt < noQuorumFor) return;
+    s.released = true;
+    const { releaseVip } = await import('./release.ts');
+    // Not released (a step failed): the next check tries again.
+    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...this.runOptions(), silentFor: this.now - s.majorityAt }).catch(() => false);
+  }
+}

@@ -1,0 +1,75 @@
+// `sentinel-hook watch` against a real redis-sentinel on loopback (a master and a replica it fails over
+// with SENTINEL FAILOVER): it acts in-process on +switch-master, once per failover; it reconciles at
+// start; SIGHUP with a bad config keeps the running one; pause makes it change nothing; SIGTERM ends it
+// with exit 0. The action is an exec with reconcile: true that appends "{toIp}:{toPort}" to a file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LoopbackSentinel } from '../support/loopback-redis.ts';
+import { waitFor } from '../lab/index.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+
+function lines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
+}
+
+test('watch: acts once on a real failover without a process per event, reconciles at start, survives a bad reload, pauses, stops on SIGTERM', { timeout: 120_000 }, async (t) => {
+  const sentinel = new LoopbackSentinel();
+  const dir = mkdtempSync(join(tmpdir(), 'sh-watch-'));
+  let child: ChildProcess | undefined;
+  t.after(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    sentinel.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await sentinel.start();
+  const out = join(dir, 'acted');
+  const config = join(dir, 'config.yaml');
+  const write = (extra = '') =>
+    writeFileSync(
+      config,
+      `lockDir: ${join(dir, 'lock')}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\n${extra}masters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/sh, -c, 'echo "$0" >> ${out}', "{toIp}:{toPort}"]\n      reconcile: true\n`,
+      { mode: 0o644 },
+    );
+  write();
+  const stdout: string[] = [];
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (b: Buffer) => stdout.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => stdout.push(b.toString()));
+  const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+  const log = () => stdout.join('');
+
+  // At start: reconciled to the current master, exec once (epoch 0 is a "failover" this host never acted on).
+  await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+  assert.deepEqual(lines(out), [`127.0.0.1:${sentinel.masterPort}`]);
+
+  // A real failover: acted on in-process from +switch-master, once.
+  const newPort = await sentinel.failover();
+  await waitFor('the failover acted on', () => (lines(out).length >= 2 ? true : undefined), { timeoutMs: 15_000, intervalMs: 20 });
+  assert.match(log(), /"msg":"\+switch-master"/);
+  await new Promise((r) => setTimeout(r, 4500)); // two more intervals: no second run for the same failover
+  assert.deepEqual(lines(out), [`127.0.0.1:${sentinel.masterPort}`, `127.0.0.1:${newPort}`]);
+
+  // A bad config on SIGHUP: refused, the running one kept.
+  writeFileSync(config, 'masters: {}\nunknown: 1\n', { mode: 0o644 });
+  child.kill('SIGHUP');
+  await waitFor('reload refused', () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+  write();
+
+  // Paused: the next failover is logged, nothing runs.
+  writeFileSync(join(dir, 'lock', 'paused'), 'test: maintenance\n');
+  const third = await sentinel.failover();
+  await waitFor('paused log', () => (/paused: would do this; nothing changed/.test(log()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+  assert.equal(lines(out).length, 2, 'nothing ran while paused');
+  rmSync(join(dir, 'lock', 'paused'));
+  await waitFor('resumed: the next reconcile catches up', () => (lines(out).length >= 3 ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+  assert.equal(lines(out).at(-1), `127.0.0.1:${third}`);
+
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.match(log(), /"msg":"watch end"/);
+});
