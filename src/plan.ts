@@ -131,3 +131,8 @@ export interface ActionType<C extends { type: string; when: When }> {
    */
   preflight?(config: C, host: Pick<ObserveContext, 'which' | 'read'>): Promise<string[]>;
 }
+
+/** A step that can only fail: the reason is known at plan time, and the steps before it still run. */
+export function failingStep(description: string, reason: string): TaskStep {
+  return { kind: 'task', description, detail: { reason }, run: async () => ({ ok: false, summary: reason }) };
+}

@@ -5,9 +5,8 @@ import type { HookConfig } from '../config/schema.ts';
 import { masterName } from '../event.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
-import { failingStep } from '../actions/vip/steps.ts';
 import { addressCheck, hostReader, sentinelAsk, type HookDeps } from '../orchestrator.ts';
-import type { ActionPlan } from '../plan.ts';
+import { failingStep, type ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
 import { observeGeneration } from '../generation.ts';
 

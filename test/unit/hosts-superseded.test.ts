@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runHosts } from '../../src/actions/hosts/run.ts';
-import type { TargetResult } from '../../src/actions/hosts/fanout.ts';
+import type { TargetResult } from '../../src/actions/hosts/types.ts';
 import { parsePushTarget } from '../../src/actions/hosts/target.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { memoryLogger } from '../../src/log.ts';

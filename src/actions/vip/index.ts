@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import type { ActionPlan, ActionType, ObserveContext, Step } from '../../plan.ts';
+import { failingStep, type ActionPlan, type ActionType, type ObserveContext, type Step } from '../../plan.ts';
+import type { Launcher } from '../../launch.ts';
 import { RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
@@ -18,7 +19,7 @@ import {
   vipOf,
 } from './commands.ts';
 import { vipSchema, type VipAction } from './schema.ts';
-import { burstStep, duplicateCheckStep, failingStep, type Launcher } from './steps.ts';
+import { burstStep, duplicateCheckStep } from './steps.ts';
 
 export { vipSchema, type VipAction } from './schema.ts';
 
