@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import { duration, when } from '../../config/common.ts';
-import type { ActionType } from '../../plan.ts';
+import type { ActionPlugin } from '../../plan.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
+import { targetResults, targetTable } from './table.ts';
 import { parsePushTarget } from './target.ts';
 
 /**
@@ -86,9 +87,14 @@ function localState(file: string, names: readonly string[], address: string): Lo
   }
 }
 
-export const hostsAction: ActionType<HostsAction> = {
+export const hostsAction: ActionPlugin<HostsAction> = {
   type: 'hosts',
   schema: hostsSchema,
+  convergent: true,
+  resultLines(detail) {
+    const targets = targetResults(detail);
+    return targets && targetTable(targets);
+  },
   summarize(a) {
     const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;
