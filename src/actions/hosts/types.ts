@@ -41,3 +41,54 @@ export interface TargetResult {
   attempts: number;
   ms: number;
 }
+
+/**
+ * What one hosts action will do, as plain data: its plan step's detail (what a dry-run shows, in
+ * --json whole) and everything the run acts on (runHosts reads nothing else from the config).
+ */
+// A type, not an interface: a step's detail is a plain record.
+export type HostsWork = {
+  /** Names pointed at `address`, in every file below. */
+  names: string[];
+  address: string;
+  /**
+   * This host's file and what the plan found there. The run reads it again right before writing
+   * (another writer may have been there since) and writes only when it still differs.
+   */
+  local?: { file: string; state: LocalFileState };
+  push?: PushWork;
+};
+
+export type LocalFileState = 'will change' | 'already correct' | `unreadable (${string})`;
+
+/** The push to app servers: the settings every target shares, then each target. */
+export interface PushWork {
+  /** ssh: each target's own file edited over SFTP; rsync: `source` copied whole over OpenSSH. */
+  transport: 'ssh' | 'rsync';
+  user: string;
+  /** Read when the push is due (never at plan time in a real run: the actions before it must not wait). */
+  identityFile: string;
+  knownHostsFile: string;
+  /** rsync: this host's file, sent after its own edit (a link as its target: rsync would skip a link). */
+  source?: string;
+  /** rsync: the programs it runs, found in the system directories; null: missing, and every target fails naming it. */
+  programs?: { rsync: string | null; ssh: string | null };
+  /** Run on a target after its file changed, owed until it succeeds. */
+  after?: string[];
+  concurrency: number;
+  /** Per target and attempt. */
+  timeoutMs: number;
+  /** Further attempts per target, within the run's deadline. */
+  retries: number;
+  targets: PlannedTarget[];
+}
+
+/** One app server and what is written there. */
+export interface PlannedTarget {
+  /** As written in the config: how the log and the table name it. */
+  label: string;
+  host: string;
+  port: number;
+  transport: PushWork['transport'];
+  remotePath: string;
+}
