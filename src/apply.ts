@@ -1,5 +1,5 @@
 import type { ActionPlan, ApplyContext, Step } from './plan.ts';
-import type { CommandResult } from './runner.ts';
+import { delay, describeFailure, runArgv } from './launch.ts';
 
 export interface StepOutcome {
   action: string;
@@ -20,23 +20,6 @@ export interface StepOutcome {
 export interface ApplyOptions {
   /** Absolute path of sudo, when some step is privileged. */
   sudo: string | undefined;
-}
-
-export const NO_SUDO = 'sudo not found (install sudo), or set privilege: none and run Sentinel as root or with CAP_NET_ADMIN and CAP_NET_RAW';
-
-/**
- * Run one argv the way every step runs: with "sudo -n" in front when privileged (the form the
- * sudoers rules pin), its timeout clamped to what is left of the run. A string when it cannot start.
- */
-export async function runArgv(
-  argv: readonly string[],
-  o: { privileged: boolean; sudo: string | undefined; timeoutMs: number; env?: Record<string, string> },
-  ctx: ApplyContext,
-): Promise<{ result: CommandResult; timeoutMs: number } | string> {
-  if (o.privileged && !o.sudo) return NO_SUDO;
-  const timeoutMs = Math.max(1, Math.min(o.timeoutMs, ctx.remainingMs()));
-  const result = await ctx.runner.run(o.privileged ? [o.sudo!, '-n', ...argv] : argv, { timeoutMs, signal: ctx.signal, ...(o.env ? { env: o.env } : {}) });
-  return { result, timeoutMs };
 }
 
 /**
@@ -80,20 +63,6 @@ export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext
   return outcomes;
 }
 
-/** Wait `ms`, or less if the run's deadline comes first. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome> {
   const outcome = await applyStepOnce(action, step, ctx, opts);
   // A step killed or refused because a newer event overtook this run did what it should: stop.
@@ -122,22 +91,4 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
   const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));
   if (ok) return { ...base, ok, durationMs: result.durationMs };
   return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(step.argv, result, step.privileged, timeoutMs) };
-}
-
-/** One line for a command that did not succeed; `argv` is the step's own, without the sudo prefix. */
-export function describeFailure(
-  argv: readonly string[],
-  r: { exitCode: number | undefined; signal: string | undefined; stderr: string; timedOut: boolean; spawnError: string | undefined },
-  privileged: boolean,
-  timeoutMs?: number,
-): string {
-  const shown = argv.join(' ');
-  if (r.spawnError) return `${privileged ? 'sudo' : argv[0]} could not start (${r.spawnError})`;
-  if (r.timedOut) return `${shown} killed${timeoutMs ? ` after ${Math.round(timeoutMs)} ms` : ''} (step timeout or run deadline)`;
-  const lastLine = r.stderr.trim().split('\n').at(-1) ?? '';
-  if (privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {
-    return `sudo refused ${shown}: ${lastLine} (install the rules from "sentinel-hook sudoers --user USER")`;
-  }
-  const how = r.exitCode !== undefined ? `exited ${r.exitCode}` : `killed by ${r.signal}`;
-  return `${shown} ${how}${lastLine ? `: ${lastLine}` : ''}`;
 }

@@ -1,4 +1,4 @@
-import { actionTypes } from './actions/index.ts';
+import { pluginFor } from './actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import { claimGeneration, type Generation } from './generation.ts';
 import { markOnceDone, onceDone, recordActedEpoch, withoutDone, type MasterState } from './converge.ts';
@@ -57,8 +57,12 @@ export function matchesWhen(when: When, event: FailoverEvent, ctx: Pick<ObserveC
 
 /** Why a non-convergent action does not run in this plan: not opted in to reconcile, or done for this failover already. */
 function convergenceSkip(action: ActionConfig, label: string, master: string, known: PlanOptions): string | undefined {
-  if (action.type !== 'exec') return undefined;
-  if (known.reconcile && !action.reconcile) return 'exec runs in a reconcile only with "reconcile: true"';
+  const plugin = pluginFor(action);
+  if (plugin.convergent) return undefined;
+  if (known.reconcile) {
+    const out = plugin.reconcileSkip ? plugin.reconcileSkip(action) : `${action.type} is not convergent and never runs in a reconcile`;
+    if (out) return out;
+  }
   if (known.once && onceDone(known.once.lockDir, master, label, known.once.epoch)) return `already ran on this host for this failover (config epoch ${known.once.epoch})`;
   return undefined;
 }
@@ -168,9 +172,9 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
       plans.push({ action: label, note: `skipped: ${skip}`, steps: [] });
       continue;
     }
-    const type = actionTypes.find((t) => t.type === action.type)!;
-    const plan = await (type.plan as (a: ActionConfig, c: ObserveContext) => Promise<ActionPlan>)(action, { ...ctx, logger: deps.logger.child({ action: label }) });
-    plans.push({ ...plan, action: label });
+    const plugin = pluginFor(action);
+    const plan = await plugin.plan(action, { ...ctx, logger: deps.logger.child({ action: label }) });
+    plans.push({ ...plan, action: label, ...(plugin.convergent ? {} : { once: true }) });
   }
   return plans;
 }

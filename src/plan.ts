@@ -86,6 +86,8 @@ export interface ActionPlan {
   action: string;
   /** Why there are no steps, when there are none ("VIP already absent", "when: role leader"). */
   note?: string;
+  /** Not convergent (exec): its steps run at most once per failover on a host (see converge.ts). */
+  once?: boolean;
   /** Something on this host the user should fix, though the steps can run: logged as a warning, shown by dry-run. */
   warnings?: string[];
   steps: Step[];
@@ -116,13 +118,41 @@ export interface ObserveContext {
   dryRun?: boolean;
 }
 
-/** Every action type is one of these: a strict schema and a planner that returns concrete steps. */
-export interface ActionType<C extends { type: string; when: When }> {
+/** The host, read-only, without an event: what `check` and `sudoers` hand a plugin. */
+export type HostReader = Pick<ObserveContext, 'read' | 'which'> & Partial<Pick<ObserveContext, 'readFile'>>;
+
+/** What `sentinel-hook sudoers` must allow for one config entry: built by the same functions as its steps. */
+export interface PrivilegedCommands {
+  /** Exact command lines (absolute program path first) the entry runs with "sudo -n". */
+  lines: string[][];
+  /** Found on this host rather than configured ("10.0.0.100/24 -> eth0"): each host needs its own rules. */
+  detected?: string[];
+  /** What the entry runs with sudo that no exact rule can cover, and why (the rules' header says so). */
+  notCovered?: { what: string; why: string };
+}
+
+/** The longest an entry's own steps may take of one run: the config is refused when it cannot fit the deadline. */
+export interface TimeBudget {
+  ms: number;
+  /** What takes that long, as the message names it ("the ARP bursts"). */
+  what: string;
+  /** The entry's field that sets it, and what in it lowers the time. */
+  field: string;
+  lower: string;
+}
+
+/**
+ * Every action type is one of these, and brings all its parts: the commands loop over plugins and
+ * never ask which type an entry is. A plugin returns data (a summary, problems, a plan of concrete
+ * steps, command lines, a time budget); the core does the I/O and runs the plan.
+ */
+export interface ActionPlugin<C extends { type: string; when: When }> {
   type: C['type'];
   /** Strict schema of one config entry (zod/mini or classic zod: both are zod core types). */
   schema: z.core.$ZodType<C, any>;
   /** One line for `sentinel-hook check`. */
   summarize(config: C): string;
+  /** Observe the host (read-only) and return the concrete steps a run applies and a dry-run shows. */
   plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;
   /**
    * For `check`: what a run would fail on that can be seen on this host without changing anything
@@ -130,4 +160,36 @@ export interface ActionType<C extends { type: string; when: When }> {
    * read-only questions the run asks too (`sudo -n -l`).
    */
   preflight?(config: C, host: Pick<ObserveContext, 'which' | 'read'>): Promise<string[]>;
+  /**
+   * true: the action brings the host to a state, and planning it again once there changes nothing.
+   * false: it is a thing done (a command), not a state: the core runs it at most once per failover
+   * on a host (per master and config epoch), and in a reconcile only when `reconcileSkip` lets it.
+   */
+  convergent: boolean;
+  /** For a non-convergent action: why this entry stays out of a reconcile, if it does. Absent: it always does. */
+  reconcileSkip?(config: C): string | undefined;
+  /**
+   * For `sentinel-hook sudoers`: the command lines this entry runs with privilege sudo on this host
+   * (none when it runs without). Missing tools are errors here: a rule for a program that is not
+   * there would fail at the worst time. `where` names the entry for messages (masters.NAME[i]).
+   */
+  privilegedCommands?(config: C, host: HostReader, where: string): Promise<PrivilegedCommands>;
+  /**
+   * For `sentinel-hook notify` on "-sdown", on the host a majority of the Sentinels name master (the
+   * caller checks that): what the action sends again, nothing added or removed. `wanted`: whether
+   * this entry asks for it.
+   */
+  reannounce?: {
+    wanted(config: C): boolean;
+    plan(config: C, host: Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'logger'>): Promise<ActionPlan>;
+  };
+  /** How long this entry's steps may take of a run; the config check adds the Sentinel check and a second. */
+  budget?(config: C): TimeBudget | undefined;
+  /** Lines under a step's result in the text report, when `detail` is one this action's steps return (the push's table). */
+  resultLines?(detail: unknown): string[] | undefined;
+}
+
+/** A step that can only fail: the reason is known at plan time, and the steps before it still run. */
+export function failingStep(description: string, reason: string): TaskStep {
+  return { kind: 'task', description, detail: { reason }, run: async () => ({ ok: false, summary: reason }) };
 }

@@ -13,7 +13,7 @@ import { addressCheck, describeStep, planEvent, type HookDeps } from './orchestr
  * After the heal, the normal reconcile puts the VIP where the Sentinels say. True when nothing failed.
  */
 export async function releaseVip(master: string, config: HookConfig, deps: HookDeps, log: Logger, opts: { dryRun: boolean; signal: AbortSignal; remainingMs(): number; silentFor: number }): Promise<boolean> {
-  const vips = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).filter((a) => a.type === 'vip' && a.release);
+  const vips = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).filter((a) => 'release' in a && a.release !== undefined);
   if (vips.length === 0) return true;
   const subset: HookConfig = { ...config, masters: { [master]: vips } };
   // "Nobody here": an address no host has, so every planner removes rather than adds.

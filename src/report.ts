@@ -3,7 +3,7 @@ import { describeStep } from './orchestrator.ts';
 import type { FailoverEvent } from './event.ts';
 import type { ActionPlan } from './plan.ts';
 import { formatDuration } from './values.ts';
-import { targetResults, targetTable } from './actions/hosts/table.ts';
+import { resultLines } from './actions/index.ts';
 
 export function eventLine(e: FailoverEvent): string {
   return `${e.master} ${e.role} ${e.state}: ${e.fromIp}:${e.fromPort} -> ${e.toIp}:${e.toPort}`;
@@ -45,8 +45,7 @@ export function resultText(event: FailoverEvent, result: HookResult): string[] {
   lines.push(...planText(result.plans));
   for (const step of result.steps) {
     lines.push(`${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`);
-    const targets = targetResults(step.detail);
-    if (targets) lines.push(...targetTable(targets));
+    lines.push(...resultLines(step.detail));
   }
   lines.push(`exit ${result.exitCode} (${result.outcome})`);
   return lines;

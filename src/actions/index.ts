@@ -1,6 +1,29 @@
+import type * as z from 'zod/mini';
+import type { ActionPlugin } from '../plan.ts';
 import { execAction } from './exec/index.ts';
 import { hostsAction } from './hosts/index.ts';
 import { vipAction } from './vip/index.ts';
 
-/** Every action type the config may name. A new type is one entry here. */
-export const actionTypes = [execAction, hostsAction, vipAction] as const;
+/** Every action type the config may name. A new type is one folder and one entry here. */
+export const actionPlugins = [execAction, hostsAction, vipAction] as const;
+
+/** One config entry of any action type; the type is derived from the registered plugins. */
+export type ActionConfig = z.output<(typeof actionPlugins)[number]['schema']>;
+
+const byType = new Map<string, ActionPlugin<ActionConfig>>(actionPlugins.map((p) => [p.type, p as ActionPlugin<ActionConfig>]));
+
+/** The plugin of a parsed config entry: the schema admits no other types. */
+export function pluginFor(action: ActionConfig): ActionPlugin<ActionConfig> {
+  const plugin = byType.get(action.type);
+  if (!plugin) throw new Error(`no plugin for action type ${JSON.stringify(action.type)}`);
+  return plugin;
+}
+
+/** Lines under a step's result in the text report: what the action that made it shows for its detail. */
+export function resultLines(detail: unknown): string[] {
+  for (const plugin of actionPlugins) {
+    const lines = plugin.resultLines?.(detail);
+    if (lines) return lines;
+  }
+  return [];
+}

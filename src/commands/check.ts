@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { actionTypes } from '../actions/index.ts';
+import { pluginFor } from '../actions/index.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
@@ -15,8 +15,7 @@ export async function checkCommand(config: HookConfig, host: Pick<ObserveContext
   const problems: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, action] of actions.entries()) {
-      const type = actionTypes.find((t) => t.type === action.type)!;
-      const found = (await (type.preflight as ((a: typeof action, h: typeof host) => Promise<string[]>) | undefined)?.(action, host)) ?? [];
+      const found = (await pluginFor(action).preflight?.(action, host)) ?? [];
       for (const p of found) problems.push(`masters.${master}[${i}] (${action.type}): ${p}`);
     }
   }
@@ -30,9 +29,8 @@ export async function checkCommand(config: HookConfig, host: Pick<ObserveContext
   for (const [master, actions] of Object.entries(config.masters)) {
     lines.push(`master ${master}:`);
     actions.forEach((action, i) => {
-      const type = actionTypes.find((t) => t.type === action.type)!;
       const filter = [action.when.role !== 'any' ? `role ${action.when.role}` : '', action.when.host !== 'any' ? `host ${action.when.host}` : ''].filter(Boolean).join(', ');
-      lines.push(`  ${i + 1}. ${action.type}: ${(type.summarize as (a: typeof action) => string)(action)}${filter ? ` [only ${filter}]` : ''}`);
+      lines.push(`  ${i + 1}. ${action.type}: ${pluginFor(action).summarize(action)}${filter ? ` [only ${filter}]` : ''}`);
     });
   }
   for (const n of config.notify) lines.push(`notify: run ${JSON.stringify(n.run)} on ${n.events?.join(', ') ?? 'every event'}`);

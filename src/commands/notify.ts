@@ -2,12 +2,12 @@ import { applyPlans } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
+import { pluginFor } from '../actions/index.ts';
 import { masterName } from '../event.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
-import { failingStep } from '../actions/vip/steps.ts';
 import { addressCheck, hostReader, sentinelAsk, type HookDeps } from '../orchestrator.ts';
-import type { ActionPlan } from '../plan.ts';
+import { failingStep, type ActionPlan } from '../plan.ts';
 import { systemDeps } from '../system.ts';
 import { observeGeneration } from '../generation.ts';
 
@@ -62,19 +62,25 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
   });
 }
 
+/** The event on which actions that can announce themselves again (a plugin's `reannounce`) do. */
+const REANNOUNCE_ON = '-sdown';
+
 /**
  * "-sdown": an instance of the master (its old master, a replica, a Sentinel) is reachable again. An
  * old master back from a cut-off may still hold the VIP for a moment and point neighbours at itself;
  * the host that a majority of the configured Sentinels name master, if it holds the VIP, sends the
- * ARP bursts again. A majority of those configured, not of those answering: the returning host's own
+ * ARP bursts again (each action whose plugin can: `reannounce`). A majority of those configured, not of those answering: the returning host's own
  * Sentinel still names it master until it hears from the others, and must not win alone.
  */
 export async function planReannounces(event: NotifyEvent, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<ActionPlan[]> {
-  if (event.type !== '-sdown' || !event.master) return [];
+  if (event.type !== REANNOUNCE_ON || !event.master) return [];
   const master = event.master;
-  const vips = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).flatMap((a, i) => (a.type === 'vip' && a.reannounce ? [{ a, label: `vip#${i} reannounce` }] : []));
-  if (vips.length === 0) return [];
-  const skipped = (why: string) => vips.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
+  const wanted = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).flatMap((a, i) => {
+    const reannounce = pluginFor(a).reannounce;
+    return reannounce?.wanted(a) ? [{ a, reannounce, label: `${a.type}#${i} reannounce` }] : [];
+  });
+  if (wanted.length === 0) return [];
+  const skipped = (why: string) => wanted.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
   const sentinels = config.sentinels;
   if (!sentinels) return skipped('needs "sentinels" to tell whether this host is the master');
   const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
@@ -84,10 +90,9 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   const { votes, needed } = verdict;
   deps.logger.info({ answers: verdict.answers, votes, needed }, 'is this host the master (for reannounce)');
   if (!verdict.thisHost) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
-  const { planReannounce } = await import('../actions/vip/index.ts');
   const host = hostReader(deps, signal);
   const plans: ActionPlan[] = [];
-  for (const { a, label } of vips) plans.push({ ...(await planReannounce(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
+  for (const { a, reannounce, label } of wanted) plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
   return plans;
 }
 

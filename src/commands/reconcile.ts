@@ -10,7 +10,7 @@ import { killAllChildren } from '../runner.ts';
 import { systemDeps } from '../system.ts';
 import { prepareLockDir } from '../lock.ts';
 import { pausedBecause } from './pause.ts';
-import { targetResults, targetTable } from '../actions/hosts/table.ts';
+import { resultLines } from '../actions/index.ts';
 
 export interface ReconcileCommandOptions {
   master?: string;
@@ -92,8 +92,7 @@ export function reconcileText(results: readonly ReconcileResult[], exitCode: Exi
     lines.push(...planText(r.plans).map((l) => `  ${l}`));
     for (const step of r.steps) {
       lines.push(`  ${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`);
-      const targets = targetResults(step.detail);
-      if (targets) lines.push(...targetTable(targets).map((l) => `  ${l}`));
+      lines.push(...resultLines(step.detail).map((l) => `  ${l}`));
     }
   }
   lines.push(`exit ${exitCode}`);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { resolveOwnedPath } from '../ownership.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, RetryableError, UsageError } from '../errors.ts';
-import { privilegedCommandLines, type HostReader } from '../actions/vip/commands.ts';
-import { PLACEHOLDERS } from '../actions/exec/index.ts';
+import { pluginFor } from '../actions/index.ts';
+import type { HostReader } from '../plan.ts';
 import type { CommandRunner } from '../runner.ts';
 
 /** A login name sudoers can take bare (no '%' group, no '#uid', no '-' start). */
@@ -73,22 +73,12 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
   const skipped: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [index, action] of actions.entries()) {
-      if (!('privilege' in action) || action.privilege !== 'sudo') continue;
-      if (action.type === 'vip') {
-        const got = await privilegedCommandLines(action, host);
-        lines.push(...got.lines);
-        if (got.detectedInterface) detected.push(`${action.address} -> ${got.detectedInterface}`);
-      } else if (action.type === 'exec') {
-        const run = action.run as string[];
-        if (run.some((arg) => PLACEHOLDERS.some((p) => arg.includes(`{${p}}`)))) {
-          // Its arguments change with every event: no exact rule can cover it, and a pattern would widen sudo.
-          skipped.push(`masters.${master}[${index}] (exec ${run[0]}): its arguments hold placeholders; allow it yourself or use privilege: none`);
-          continue;
-        }
-        const path = host.which(run[0]!);
-        if (!path) throw new ConfigError(`masters.${master}[${index}]: program ${run[0]} not found`, 'install it, or give its absolute path');
-        lines.push([path, ...run.slice(1)]);
-      }
+      const where = `masters.${master}[${index}]`;
+      const got = await pluginFor(action).privilegedCommands?.(action, host, where);
+      if (!got) continue;
+      lines.push(...got.lines);
+      detected.push(...(got.detected ?? []));
+      if (got.notCovered) skipped.push(`${where} (${got.notCovered.what}): ${got.notCovered.why}`);
     }
   }
   const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync }
 import type * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
 import { resolveOwnedPath } from '../ownership.ts';
-import { actionTypes } from '../actions/index.ts';
+import { actionPlugins } from '../actions/index.ts';
 import { configSchema, type HookConfig } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
@@ -161,7 +161,7 @@ export function formatIssue(issues: readonly z.core.$ZodIssue[], raw: unknown): 
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    message = `unknown action type; expected one of ${actionTypes.map((t) => t.type).join(', ')}`;
+    message = `unknown action type; expected one of ${actionPlugins.map((t) => t.type).join(', ')}`;
   } else if (message === ZOD_DEFAULT_MESSAGE) {
     message = expectedText(issue, valueAt(raw, issue.path));
   }

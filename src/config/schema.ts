@@ -1,15 +1,12 @@
 import * as z from 'zod/mini';
-import { actionTypes } from '../actions/index.ts';
-import { arpBurstsMs } from '../actions/vip/schema.ts';
-import { DUPLICATE_WAIT_MS } from '../actions/vip/steps.ts';
+import { actionPlugins, pluginFor, type ActionConfig } from '../actions/index.ts';
 import { masterName } from '../event.ts';
 import { DEFAULT_LOCK_DIR } from '../lock.ts';
 import { isHostname, isIpAddress } from '../values.ts';
 import { absolutePath, duration, programName, secretRef } from './common.ts';
 
-/** One config entry of any action type; the type is derived from the registered action types. */
-export type ActionConfig = z.output<(typeof actionTypes)[number]['schema']>;
-const [first, ...rest] = actionTypes.map((t) => t.schema);
+export type { ActionConfig } from '../actions/index.ts';
+const [first, ...rest] = actionPlugins.map((t) => t.schema);
 export const actionSchema = z.discriminatedUnion('type', [first!, ...rest] as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]]) as unknown as z.ZodMiniType<ActionConfig, unknown>;
 
 const sentinelAddress = z.string().check(z.refine((text) => {
@@ -75,15 +72,17 @@ export const configSchema = z.strictObject({
     if (c.sentinels && guard >= c.deadline - 1000) {
       ctx.issues.push({ code: 'custom', input: c.sentinels, path: ['sentinels', 'settle'], message: `settle + timeout (${guard} ms) leaves less than 1 s of the ${c.deadline} ms deadline to act` });
     }
-    // A second ARP burst that cannot end before the deadline fails every run, and every retry.
+    // Steps that cannot end before the deadline fail every run, and every retry.
     for (const [master, actions] of Object.entries(c.masters)) {
       actions.forEach((a, i) => {
-        if (a.type !== 'vip') return;
-        // checkDuplicate may probe for a while before the add.
-        const bursts = arpBurstsMs(a.arp) + (a.checkDuplicate ? DUPLICATE_WAIT_MS : 0);
-        if (guard + bursts + 1000 > c.deadline) {
-          ctx.issues.push({ code: 'custom', input: a.arp, path: ['masters', master, i, 'arp'], message: `the ARP bursts take ${bursts} ms${guard ? ` after up to ${guard} ms of the Sentinel check` : ''}: more than the ${c.deadline} ms deadline allows (1 s kept for the rest); raise "deadline" or lower count, interval or repeatAfter` });
-        }
+        const budget = pluginFor(a).budget?.(a);
+        if (!budget || guard + budget.ms + 1000 <= c.deadline) return;
+        ctx.issues.push({
+          code: 'custom',
+          input: (a as Record<string, unknown>)[budget.field],
+          path: ['masters', master, i, budget.field],
+          message: `${budget.what} take ${budget.ms} ms${guard ? ` after up to ${guard} ms of the Sentinel check` : ''}: more than the ${c.deadline} ms deadline allows (1 s kept for the rest); raise "deadline" or lower ${budget.lower}`,
+        });
       });
     }
   }),

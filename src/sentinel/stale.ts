@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { delay } from '../apply.ts';
+import { delay } from '../launch.ts';
 import { ConfigError } from '../errors.ts';
 import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runHosts } from '../../src/actions/hosts/run.ts';
-import { parsePushTarget } from '../../src/actions/hosts/target.ts';
+import { hostsWork, type HostsAction } from '../../src/actions/hosts/index.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { memoryLogger } from '../../src/log.ts';
 import { createRunner } from '../../src/runner.ts';
@@ -29,7 +29,7 @@ test('200 rsync targets with after, 20 at once: no MaxListenersExceededWarning, 
     },
     'test.yaml',
   );
-  const action = config.masters.m![0]! as Parameters<typeof runHosts>[0];
+  const action = config.masters.m![0]! as HostsAction;
   const warnings: string[] = [];
   const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
   process.on('warning', onWarning);
@@ -37,7 +37,7 @@ test('200 rsync targets with after, 20 at once: no MaxListenersExceededWarning, 
   const run = new AbortController();
   let most = 0;
   const sampler = setInterval(() => (most = Math.max(most, getEventListeners(run.signal, 'abort').length)), 1);
-  const outcome = await runHosts(action, '10.0.0.2', hosts.map((h) => parsePushTarget(h)!), () => '/bin/true', {
+  const outcome = await runHosts(hostsWork(action, '10.0.0.2', () => '/bin/true'), {
     runner: createRunner(),
     signal: run.signal,
     logger: memoryLogger(),

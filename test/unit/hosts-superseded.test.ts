@@ -8,12 +8,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runHosts } from '../../src/actions/hosts/run.ts';
-import type { TargetResult } from '../../src/actions/hosts/fanout.ts';
-import { parsePushTarget } from '../../src/actions/hosts/target.ts';
+import type { TargetResult } from '../../src/actions/hosts/types.ts';
+import { hostsWork, type HostsAction } from '../../src/actions/hosts/index.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { memoryLogger } from '../../src/log.ts';
 import type { ApplyContext } from '../../src/plan.ts';
 import { FakeRunner } from '../support/fakes.ts';
+
+const which = (p: string) => `/usr/bin/${p}`;
 
 function setup(t: { after(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'sh-hosts-superseded-'));
@@ -36,19 +38,18 @@ function setup(t: { after(fn: () => void): void }) {
     },
     'test.yaml',
   );
-  const action = config.masters.m![0]! as Parameters<typeof runHosts>[0];
-  return { file, action, targets: ['app1', 'app2'].map((h) => parsePushTarget(h)!) };
+  const action = config.masters.m![0]! as HostsAction;
+  // What the planner hands the run: the action's work as data.
+  return { file, work: hostsWork(action, '10.0.0.2', which) };
 }
 
 function ctx(runner: FakeRunner, over: Partial<ApplyContext>): ApplyContext {
   return { runner, signal: new AbortController().signal, logger: memoryLogger(), remainingMs: () => 10_000, ...over };
 }
 
-const which = (p: string) => `/usr/bin/${p}`;
-
 test('superseded on this host: the local file keeps its content and no target is sent to; not a failure', async (t) => {
-  const { file, action, targets } = setup(t);
-  const outcome = await runHosts(action, '10.0.0.2', targets, which, ctx(new FakeRunner([]), { superseded: () => 'a newer event for this master started on this host' }));
+  const { file, work } = setup(t);
+  const outcome = await runHosts(work, ctx(new FakeRunner([]), { superseded: () => 'a newer event for this master started on this host' }));
   assert.equal(outcome.ok, true, outcome.summary);
   assert.equal(readFileSync(file, 'utf8'), '127.0.0.1 localhost\n10.0.0.1 redis-master\n');
   const rows = (outcome.detail as { targets: TargetResult[] }).targets;
@@ -57,13 +58,10 @@ test('superseded on this host: the local file keeps its content and no target is
 });
 
 test('the Sentinels name another master by the time of the push: the local file is written, no rsync starts (the fake would throw)', async (t) => {
-  const { file, action, targets } = setup(t);
+  const { file, work } = setup(t);
   let asked = 0;
   const outcome = await runHosts(
-    action,
-    '10.0.0.2',
-    targets,
-    which,
+    work,
     ctx(new FakeRunner([]), {
       stillCurrent: async () => {
         asked++;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeFailure } from '../../src/apply.ts';
+import { describeFailure } from '../../src/launch.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
 import { readable, redactSecret } from '../../src/log.ts';

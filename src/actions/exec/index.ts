@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { duration, privilege, programName, when } from '../../config/common.ts';
 import { eventEnv, eventValues } from '../../event.ts';
-import type { ActionType, ObserveContext } from '../../plan.ts';
+import type { ActionPlugin, ObserveContext } from '../../plan.ts';
 import { ConfigError } from '../../errors.ts';
 
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
@@ -63,9 +63,23 @@ async function findProgram(program: string, args: string[], privilege: ExecActio
   return ctx.which(program) ?? (privilege === 'sudo' ? await askSudo(program, args, ctx) : undefined);
 }
 
-export const execAction: ActionType<ExecAction> = {
+export const execAction: ActionPlugin<ExecAction> = {
   type: 'exec',
   schema: execSchema,
+  // A command is not a state: running it again is not "nothing to do".
+  convergent: false,
+  reconcileSkip: (a) => (a.reconcile ? undefined : 'exec runs in a reconcile only with "reconcile: true"'),
+  async privilegedCommands(a, host, where) {
+    if (a.privilege !== 'sudo') return { lines: [] };
+    const [program, ...args] = a.run;
+    if (a.run.some((arg) => PLACEHOLDERS.some((p) => arg.includes(`{${p}}`)))) {
+      // Its arguments change with every event: no exact rule can cover it, and a pattern would widen sudo.
+      return { lines: [], notCovered: { what: `exec ${program}`, why: 'its arguments hold placeholders; allow it yourself or use privilege: none' } };
+    }
+    const path = host.which(program);
+    if (!path) throw new ConfigError(`${where}: program ${program} not found`, 'install it, or give its absolute path');
+    return { lines: [[path, ...args]] };
+  },
   summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
   async preflight(a, host) {
     // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../errors.ts';
-import type { HostsAction } from './index.ts';
 import { hostKeyPolicy, parseKnownHosts } from './knownhosts.ts';
 import { loadSsh2 } from './ssh.ts';
 import type { PushTarget } from './target.ts';
+import type { PushWork } from './types.ts';
 
 // The host-key types ssh2 (transport ssh) can verify: its SUPPORTED_SERVER_HOST_KEY, by key type.
 const SSH2_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'ssh-dss']);
@@ -22,7 +22,7 @@ export interface PushCredentials {
  * behind transport rsync, can). Throws a ConfigError; else returns what it read, for the push.
  * ssh2 is loaded for transport ssh only (which loads it to push anyway): ~30 ms a rsync push need not pay.
  */
-export async function checkPushCredentials(push: NonNullable<HostsAction['push']>, targets: readonly PushTarget[]): Promise<PushCredentials> {
+export async function checkPushCredentials(push: Pick<PushWork, 'transport' | 'identityFile' | 'knownHostsFile'>, targets: readonly PushTarget[]): Promise<PushCredentials> {
   const read = (field: string, path: string, fix: string): Buffer => {
     try {
       return readFileSync(path);

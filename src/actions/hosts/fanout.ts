@@ -1,17 +1,5 @@
-import { delay } from '../../apply.ts';
-import { NotWritten, PermanentTargetError, type AttemptOutcome } from './ssh.ts';
-
-/** One row of the per-target table: the log, the CLI table and --json all show these. */
-export interface TargetResult {
-  target: string;
-  /** skipped: not written, because this run's event is no longer the one to act on (see NotWritten). */
-  status: 'changed' | 'unchanged' | 'failed' | 'skipped';
-  /** Why it failed; or how it was written. */
-  reason?: string;
-  method?: 'rename' | 'in-place';
-  attempts: number;
-  ms: number;
-}
+import { delay } from '../../launch.ts';
+import { NotWritten, PermanentTargetError, type AttemptOutcome, type TargetResult, type TargetState } from './types.ts';
 
 export interface FanOutLimits {
   concurrency: number;
@@ -21,15 +9,6 @@ export interface FanOutLimits {
   retries: number;
   remainingMs(): number;
   signal: AbortSignal;
-}
-
-/**
- * What one target's attempts in this run share. `afterOwed`: this run changed the file and its
- * `after` has not succeeded since — a retry that finds the file right must run it all the same, and
- * the target is not done (the run exits 1) until it has.
- */
-export interface TargetState {
-  afterOwed: boolean;
 }
 
 /** Pause between attempts: short, the whole run has under a minute. */

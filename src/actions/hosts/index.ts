@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import { duration, when } from '../../config/common.ts';
-import type { ActionType } from '../../plan.ts';
+import type { ActionPlugin } from '../../plan.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
+import { targetResults, targetTable } from './table.ts';
 import { parsePushTarget } from './target.ts';
+import type { HostsWork, LocalFileState } from './types.ts';
 
 /**
  * Paths reach ssh's and rsync's command lines (rsync's -e is a string it splits on blanks, and a
@@ -75,6 +77,40 @@ export type HostsAction = z.output<typeof hostsSchema>;
 /** What the local file would become; computed at plan time for dry-run, again at apply time. */
 type LocalState = { kind: 'change' } | { kind: 'same' } | { kind: 'unreadable'; reason: string };
 
+function describeLocal(local: LocalState): LocalFileState {
+  return local.kind === 'unreadable' ? `unreadable (${local.reason})` : local.kind === 'same' ? 'already correct' : 'will change';
+}
+
+/**
+ * What a run of this action does, as data (see HostsWork). `local`: the local file's state when the
+ * caller has read it already. The programs rsync runs are looked up now, as the run would.
+ */
+export function hostsWork(a: HostsAction, address: string, which: (program: string) => string | undefined, local?: LocalState): HostsWork {
+  const push = a.push;
+  const file = a.file;
+  return {
+    names: a.names,
+    address,
+    ...(file ? { local: { file, state: describeLocal(local ?? localState(file, a.names, address)) } } : {}),
+    ...(push
+      ? {
+          push: {
+            transport: push.transport,
+            user: push.user,
+            identityFile: push.identityFile,
+            knownHostsFile: push.knownHostsFile,
+            ...(push.transport === 'rsync' ? { source: file!, programs: { rsync: which('rsync') ?? null, ssh: which('ssh') ?? null } } : {}),
+            ...(push.after ? { after: push.after } : {}),
+            concurrency: push.concurrency,
+            timeoutMs: push.timeout,
+            retries: push.retries,
+            targets: push.targets.map((t) => ({ ...parsePushTarget(t)!, transport: push.transport, remotePath: push.remotePath })),
+          },
+        }
+      : {}),
+  };
+}
+
 function localState(file: string, names: readonly string[], address: string): LocalState {
   try {
     // An unsafe symlink is a config problem: refused here, before anything runs (exit 2).
@@ -86,9 +122,14 @@ function localState(file: string, names: readonly string[], address: string): Lo
   }
 }
 
-export const hostsAction: ActionType<HostsAction> = {
+export const hostsAction: ActionPlugin<HostsAction> = {
   type: 'hosts',
   schema: hostsSchema,
+  convergent: true,
+  resultLines(detail) {
+    const targets = targetResults(detail);
+    return targets && targetTable(targets);
+  },
   summarize(a) {
     const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;
@@ -114,11 +155,11 @@ export const hostsAction: ActionType<HostsAction> = {
     const address = ctx.toAddresses[0]!;
     const local = a.file ? localState(a.file, a.names, address) : undefined;
     if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
-    const targets = (a.push?.targets ?? []).map((t) => parsePushTarget(t)!);
+    const work = hostsWork(a, address, ctx.which, local);
     // A dry-run refuses what no retry can fix now (exit 2). A real run finds it when the push step
     // runs: the actions before it (the VIP) must not wait for, or be stopped by, a push problem.
-    if (a.push && ctx.dryRun) await (await import('./credentials.ts')).checkPushCredentials(a.push, targets);
-    const parts = [a.file && local?.kind !== 'same' ? a.file : '', a.push ? `${targets.length} target(s) over ${a.push.transport}` : ''].filter(Boolean);
+    if (work.push && ctx.dryRun) await (await import('./credentials.ts')).checkPushCredentials(work.push, work.push.targets);
+    const parts = [a.file && local?.kind !== 'same' ? a.file : '', work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : ''].filter(Boolean);
     return {
       action: 'hosts',
       // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
@@ -127,14 +168,10 @@ export const hostsAction: ActionType<HostsAction> = {
         {
           kind: 'task',
           description: `point ${a.names.join(', ')} at ${address} in ${parts.join(' and ')}`,
-          detail: {
-            names: a.names,
-            address,
-            ...(a.file ? { file: a.file, local: local?.kind === 'unreadable' ? `unreadable (${local.reason})` : local?.kind === 'same' ? 'already correct' : 'will change' } : {}),
-            ...(a.push ? { targets: a.push.targets, transport: a.push.transport, remotePath: a.push.remotePath, user: a.push.user } : {}),
-          },
+          // Everything the run does, as data: what a dry-run shows is what runHosts acts on.
+          detail: work,
           // The push machinery (ssh2, fs writes) loads only when a run really applies this step.
-          run: async (apply) => (await import('./run.ts')).runHosts(a, address, targets, ctx.which, apply),
+          run: async (apply) => (await import('./run.ts')).runHosts(work, apply),
         },
       ],
     };

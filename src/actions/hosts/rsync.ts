@@ -1,6 +1,5 @@
 import type { CommandResult, CommandRunner } from '../../runner.ts';
-import type { TargetState } from './fanout.ts';
-import { NotWritten, PermanentTargetError, type AttemptOutcome, type WriteGate } from './ssh.ts';
+import { NotWritten, PermanentTargetError, type AttemptOutcome, type TargetState, type WriteGate } from './types.ts';
 import { remoteCommand, rsyncDestination, shellQuote, type PushTarget } from './target.ts';
 import { BACKUP_SUFFIX } from './localfile.ts';
 

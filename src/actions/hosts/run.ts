@@ -3,17 +3,20 @@ import { ConfigError, errorLine } from '../../errors.ts';
 import type { ApplyContext, TaskOutcome } from '../../plan.ts';
 import { checkPushCredentials, type PushCredentials } from './credentials.ts';
 import { editHosts } from './edit.ts';
-import { fanOut, type TargetResult } from './fanout.ts';
-import type { HostsAction } from './index.ts';
+import { fanOut } from './fanout.ts';
+import type { HostsWork, PlannedTarget, TargetResult, TargetState } from './types.ts';
 import { parseKnownHosts } from './knownhosts.ts';
 import { resolveHostsFile, writeFileReplacing } from './localfile.ts';
 import { pushOverRsync } from './rsync.ts';
 import { pushOverSsh } from './ssh.ts';
-import type { PushTarget } from './target.ts';
 
-/** Apply one hosts action: this host's file first (rsync sends it), then every target in parallel. */
-export async function runHosts(a: HostsAction, address: string, targets: PushTarget[], which: (p: string) => string | undefined, ctx: ApplyContext): Promise<TaskOutcome> {
+/**
+ * Do what the plan says (see HostsWork): this host's file first (rsync sends it), then every target
+ * in parallel.
+ */
+export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<TaskOutcome> {
   const log = ctx.logger;
+  const { names, address, local, push } = work;
   const results: TargetResult[] = [];
   const record = (r: TargetResult) => {
     if (r.status === 'failed') log.error({ target: r.target, status: r.status, reason: r.reason, attempts: r.attempts, ms: r.ms }, 'hosts target failed');
@@ -36,13 +39,13 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
   // The push's problem that no retry can fix, if any, and the results it failed (the run may then exit 2).
   let problem: string | undefined;
   const permanent = new Set<TargetResult>();
-  // What rsync sends: the file written here (a link's target; rsync without --links skips a link).
-  let sent = a.file;
-  if (a.file) {
-    const file = a.file;
+  // What rsync sends: the file written here, as its real path once resolved (rsync without --links skips a link).
+  let sent = push?.source;
+  if (local) {
+    const { file } = local;
     const r = await exclusive(file, ctx.remainingMs(), (): TargetResult => {
       const refused = ctx.superseded?.();
-      return refused ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 } : writeLocal(file, a.names, address, (real) => (sent = real));
+      return refused ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 } : writeLocal(file, names, address, (real) => (sent = real));
     }).catch(
       (err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }),
     );
@@ -50,10 +53,10 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
     results.push(r);
     record(r);
   }
-  if (a.push && targets.length > 0) {
-    const push = a.push;
+  if (push && push.targets.length > 0) {
+    const { targets } = push;
     const beforeWrite = async () => ctx.superseded?.() ?? (await ctx.stillCurrent?.());
-    const limits = { concurrency: push.concurrency, timeoutMs: push.timeout, retries: push.retries, remainingMs: ctx.remainingMs, signal: ctx.signal };
+    const limits = { concurrency: push.concurrency, timeoutMs: push.timeoutMs, retries: push.retries, remainingMs: ctx.remainingMs, signal: ctx.signal };
     const failAll = (reason: string) =>
       targets.map((t): TargetResult => {
         const r: TargetResult = { target: t.label, status: 'failed', reason, attempts: 0, ms: 0 };
@@ -73,23 +76,27 @@ export async function runHosts(a: HostsAction, address: string, targets: PushTar
       if (err instanceof ConfigError) for (const r of failures) permanent.add(r);
     }
     if (credentials && push.transport === 'rsync') {
-      const rsync = which('rsync');
-      const ssh = which('ssh');
-      if (localFailed) results.push(...failAll(`not sent: ${a.file} could not be written here`));
+      const rsync = push.programs?.rsync;
+      const ssh = push.programs?.ssh;
+      if (localFailed || !sent) results.push(...failAll(`not sent: ${push.source} could not be written here`));
       else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
-        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: sent!, remotePath: push.remotePath, after: push.after, beforeWrite };
-        results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverRsync(ctx.runner, t, settings, left, signal, state)), record)));
+        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: sent, after: push.after, beforeWrite };
+        const attempt = (t: PlannedTarget, ms: number, state: TargetState, signal: AbortSignal) =>
+          exclusive(targetFile(push.user, t), ms, (left) => pushOverRsync(ctx.runner, t, { ...settings, remotePath: t.remotePath }, left, signal, state));
+        results.push(...(await fanOut(targets, limits, attempt, record)));
       }
     } else if (credentials) {
-      const settings = { user: push.user, privateKey: credentials.privateKey, knownHosts: parseKnownHosts(credentials.knownHostsText), knownHostsFile: push.knownHostsFile, remotePath: push.remotePath, names: a.names, address, after: push.after, beforeWrite };
-      results.push(...(await fanOut(targets, limits, (t, ms, state, signal) => exclusive(targetFile(push.user, t, push.remotePath), ms, (left) => pushOverSsh(t, settings, left, signal, state)), record)));
+      const settings = { user: push.user, privateKey: credentials.privateKey, knownHosts: parseKnownHosts(credentials.knownHostsText), knownHostsFile: push.knownHostsFile, names, address, after: push.after, beforeWrite };
+      const attempt = (t: PlannedTarget, ms: number, state: TargetState, signal: AbortSignal) =>
+        exclusive(targetFile(push.user, t), ms, (left) => pushOverSsh(t, { ...settings, remotePath: t.remotePath }, left, signal, state));
+      results.push(...(await fanOut(targets, limits, attempt, record)));
     }
   }
   const count = (s: TargetResult['status']) => results.filter((r) => r.status === s).length;
   const failed = results.filter((r) => r.status === 'failed');
   const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${count('skipped') ? `${count('skipped')} not written (superseded), ` : ''}${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}${problem ? `: ${problem}` : ''}`;
-  return { ok: failed.length === 0, summary, detail: { address, names: a.names, targets: results }, ...(failed.length > 0 && failed.every((r) => permanent.has(r)) ? { permanent: true } : {}) };
+  return { ok: failed.length === 0, summary, detail: { address, names, targets: results }, ...(failed.length > 0 && failed.every((r) => permanent.has(r)) ? { permanent: true } : {}) };
 }
 
 function writeLocal(file: string, names: readonly string[], address: string, resolved: (real: string) => void): TargetResult {
@@ -112,6 +119,6 @@ function writeLocal(file: string, names: readonly string[], address: string, res
 }
 
 /** One remote file, however the config spells its host (labels keep the user's case; host is lowercased). */
-function targetFile(user: string, t: PushTarget, path: string): string {
-  return `${user}@[${t.host}]:${t.port}${path}`;
+function targetFile(user: string, t: PlannedTarget): string {
+  return `${user}@[${t.host}]:${t.port}${t.remotePath}`;
 }

@@ -5,27 +5,7 @@ import { editHosts } from './edit.ts';
 import { hostKeyPolicy, judgeHostKey, unknownHostReason, type KnownHostKey } from './knownhosts.ts';
 import { BACKUP_SUFFIX, padTo } from './localfile.ts';
 import { remoteCommand, type PushTarget } from './target.ts';
-import type { TargetState } from './fanout.ts';
-
-/** What one successful attempt did to one target. */
-export interface AttemptOutcome {
-  status: 'changed' | 'unchanged';
-  /** How the file was replaced: rename (atomic) or in-place (rename impossible there). */
-  method?: 'rename' | 'in-place';
-  note?: string;
-}
-
-/** A failure that the same attempt a second later would meet again (host key, authentication, no file): not retried in this run. */
-export class PermanentTargetError extends Error {}
-
-/** Nothing written, on purpose: a newer event has taken over (the message says which way). Not a failure, never retried. */
-export class NotWritten extends Error {}
-
-/**
- * Asked right before a target's file is written: why this run may no longer write, if it may not. The
- * leader of the next failover may be another host that has pushed the newer address already.
- */
-export type WriteGate = () => Promise<string | undefined>;
+import { NotWritten, PermanentTargetError, type AttemptOutcome, type TargetState, type WriteGate } from './types.ts';
 
 export interface SshPushSettings {
   user: string;

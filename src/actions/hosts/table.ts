@@ -1,4 +1,4 @@
-import type { TargetResult } from './fanout.ts';
+import type { TargetResult } from './types.ts';
 
 /** Per-target rows, if this step's detail carries them (the hosts action's result). */
 export function targetResults(detail: unknown): TargetResult[] | undefined {

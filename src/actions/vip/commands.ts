@@ -1,17 +1,11 @@
 // The one place that builds the vip action's command lines. The planner runs them and
 // `sentinel-hook sudoers` lists them; both call these functions, so the two cannot drift.
 import type { CommandResult } from '../../runner.ts';
+import type { HostReader } from '../../plan.ts';
 import { ConfigError, RetryableError } from '../../errors.ts';
 import { formatDuration } from '../../values.ts';
 import { parseVip, routeInterface, type Vip } from './address.ts';
 import type { ArpSettings, VipAction } from './schema.ts';
-
-/** What the vip action needs from the host, read-only: the planner's ObserveContext and the sudoers command both provide it. */
-export interface HostReader {
-  read(argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
-  which(program: string): string | undefined;
-  readFile?(path: string): Buffer | undefined;
-}
 
 /**
  * Which arping a binary is, from its own bytes: iputils' carries its name for -V, Habets' his in

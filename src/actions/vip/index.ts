@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import type { ActionPlan, ActionType, ObserveContext, Step } from '../../plan.ts';
+import { failingStep, type ActionPlan, type ActionPlugin, type ObserveContext, type Step } from '../../plan.ts';
+import type { Launcher } from '../../launch.ts';
 import { RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
@@ -12,13 +13,14 @@ import {
   detectArping,
   garpShots,
   naShots,
+  privilegedCommandLines,
   probeArgv,
   requireIp,
   resolveInterface,
   vipOf,
 } from './commands.ts';
-import { vipSchema, type VipAction } from './schema.ts';
-import { burstStep, duplicateCheckStep, failingStep, type Launcher } from './steps.ts';
+import { arpBurstsMs, vipSchema, type VipAction } from './schema.ts';
+import { burstStep, DUPLICATE_WAIT_MS, duplicateCheckStep } from './steps.ts';
 
 export { vipSchema, type VipAction } from './schema.ts';
 
@@ -92,9 +94,19 @@ function arpAnnounceWarning(ctx: VipHost, vip: Vip, dev: string): string | undef
   );
 }
 
-export const vipAction: ActionType<VipAction> = {
+export const vipAction: ActionPlugin<VipAction> = {
   type: 'vip',
   schema: vipSchema,
+  convergent: true,
+  async privilegedCommands(a, host) {
+    if (a.privilege !== 'sudo') return { lines: [] };
+    const got = await privilegedCommandLines(a, host);
+    return { lines: got.lines, ...(got.detectedInterface ? { detected: [`${a.address} -> ${got.detectedInterface}`] } : {}) };
+  },
+  reannounce: { wanted: (a) => a.reannounce, plan: (a, host) => planReannounce(a, host) },
+  // A second ARP burst that cannot end before the deadline fails every run, and every retry;
+  // checkDuplicate may probe for a while before the add.
+  budget: (a) => ({ ms: arpBurstsMs(a.arp) + (a.checkDuplicate ? DUPLICATE_WAIT_MS : 0), what: 'the ARP bursts', field: 'arp', lower: 'count, interval or repeatAfter' }),
   summarize: (a) =>
     `${a.address} on the new master (removed elsewhere), on ${a.interface ?? "the interface whose route covers it"}${a.label ? ` as ${a.label}` : ''}` +
     `${a.privilege === 'sudo' ? ' with sudo -n' : ''}; neighbour updates ${describeArp(a.arp)}${a.checkDuplicate ? '; refuses while another host answers for it' : ''}`,
@@ -176,7 +188,7 @@ export const vipAction: ActionType<VipAction> = {
  * master back from a cut-off may have pointed neighbours at itself before its own hook removed the
  * VIP; keepalived answers a reappearing lower-priority router the same way.
  */
-export async function planReannounce(a: VipAction, host: VipHost): Promise<ActionPlan> {
+async function planReannounce(a: VipAction, host: VipHost): Promise<ActionPlan> {
   const vip = vipOf(a);
   const ip = requireIp(host);
   const here = (await observe(host, ip, vip)).find((h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface));

@@ -1,15 +1,8 @@
-import { delay, describeFailure, runArgv } from '../../apply.ts';
+import { delay, describeFailure, runArgv, type Launcher } from '../../launch.ts';
 import type { ApplyContext, TaskOutcome, TaskStep } from '../../plan.ts';
 import type { CommandResult } from '../../runner.ts';
 import type { Vip } from './address.ts';
 import type { Arping, Shot } from './commands.ts';
-
-/** How a privileged command line is started: "sudo -n" + argv, the form the sudoers rules pin. */
-export interface Launcher {
-  privileged: boolean;
-  /** Absolute path of sudo; undefined when privileged and sudo is missing. */
-  sudo: string | undefined;
-}
 
 /** Every packet and probe goes through the same runner path as a command step. */
 function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx: ApplyContext) {
@@ -81,11 +74,6 @@ export function burstStep(description: string, address: string, shots: Shot[], l
       return { ok: true, summary: `${shots.length} packet-sending runs done` };
     },
   };
-}
-
-/** A step that can only fail: the reason is known at plan time, and the steps before it still run. */
-export function failingStep(description: string, reason: string): TaskStep {
-  return { kind: 'task', description, detail: { reason }, run: async () => ({ ok: false, summary: reason }) };
 }
 
 const MAC = /([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})/;
