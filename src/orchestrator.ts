@@ -201,7 +201,10 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
     remainingMs: () => Math.max(0, config.deadline - (performance.now() - started)),
   });
   deps.logger.info({ outcome: converged.outcome, state: converged.state, reason: converged.reason }, 'stale event: converged this host to what the Sentinels say');
-  return { ...result, exitCode: converged.exitCode, plans: converged.plans, steps: converged.steps, converged: { outcome: converged.outcome, ...(converged.state ? { state: converged.state } : {}), ...(converged.reason ? { reason: converged.reason } : {}) } };
+  // No clear answer to converge to: the stale event is done all the same, as before (reconcile and
+  // watch keep trying); only a convergence that failed halfway asks Sentinel for a retry.
+  const exitCode = converged.outcome === 'unsure' || converged.outcome === 'older-epoch' ? EXIT.ok : converged.exitCode;
+  return { ...result, exitCode, plans: converged.plans, steps: converged.steps, converged: { outcome: converged.outcome, ...(converged.state ? { state: converged.state } : {}), ...(converged.reason ? { reason: converged.reason } : {}) } };
 }
 
 async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, opts: { dryRun: boolean }): Promise<HookResult> {

@@ -116,13 +116,9 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const reply = replies.at(-1) as RespValue;
       if (reply instanceof RespError) return failed(reply);
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
-      let epoch: number | undefined;
-      if (opts.epoch) {
-        const info = replies.at(-2) as RespValue;
-        if (info instanceof RespError) return failed(info);
-        epoch = configEpoch(info);
-        if (epoch === undefined) return { address, error: 'SENTINEL MASTER gave no config-epoch' };
-      }
+      // The epoch only adds to an answer: a Sentinel that does not give it (an ACL without SENTINEL
+      // MASTER, an old or odd peer) still gives its verdict on the address.
+      const epoch = opts.epoch ? configEpoch(replies.at(-2) as RespValue) : undefined;
       return { address, master: masterAddress(reply[0], Number(reply[1]), password), ...(warning === undefined ? {} : { warning }), ...(epoch === undefined ? {} : { epoch }) };
     } catch (err) {
       const message = redactSecret((err as Error).message, password);
