@@ -1,6 +1,6 @@
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import type { HookError } from './errors.ts';
+import { HookError } from './errors.ts';
 
 /** Linux's own limit on symlinks followed in one lookup (MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -53,4 +53,53 @@ export function resolveOwnedPath(path: string, uid: number, noun: string, shown:
     at = next;
   }
   return at;
+}
+
+/**
+ * The contents of a file that decides what we trust or run (the config, a CA certificate, a key),
+ * read only when nobody but root or us could have put it there: the path checked as above, then the
+ * file opened once, checked through that descriptor and read from it, so it cannot be swapped
+ * between the check and the read. `secret`: nobody else may read it either (a private key).
+ * Every problem throws `fail(message, fix)`, naming the file as `noun` and saying what to do.
+ */
+export function readOwnedFile(path: string, uid: number, what: { noun: string; fix: string; secret?: boolean }, fail: (message: string, fix?: string) => HookError): Buffer {
+  const { noun } = what;
+  const unreadable = (err: unknown): never => {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw fail(code === 'ENOENT' ? `${noun} file ${path} not found` : `cannot read ${noun} file ${path}: ${code ?? (err as Error).message}`, what.fix);
+  };
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    return unreadable(err);
+  }
+  const shown = real === path ? path : `${path} (${real})`;
+  try {
+    real = resolveOwnedPath(path, uid, noun, shown, fail);
+  } catch (err) {
+    if (err instanceof HookError) throw err;
+    return unreadable(err);
+  }
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a symlink put in place since the walk is refused (ELOOP), not followed.
+    // O_NONBLOCK: a FIFO must not hang the run; fstat refuses it below.
+    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    return unreadable(err);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw fail(`${noun} ${shown} is not a regular file`);
+    if (st.uid !== 0 && st.uid !== uid) {
+      throw fail(`${noun} file ${shown} is owned by uid ${st.uid}, not root or the running user (uid ${uid})`, `chown root ${real}`);
+    }
+    const mode = (st.mode & 0o777).toString(8);
+    if (st.mode & 0o022) throw fail(`${noun} file ${shown} is writable by users other than its owner (mode ${mode})`, `chmod go-w ${real}`);
+    if (what.secret && st.mode & 0o077) throw fail(`${noun} file ${shown} is readable by users other than its owner (mode ${mode})`, `chmod go-rwx ${real}`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -8,6 +8,7 @@ import { acquireLock } from './lock.ts';
 import { addressCheck, describeStep, planEvent, resolveAll, sentinelAsk, type HookDeps } from './orchestrator.ts';
 import type { ActionPlan } from './plan.ts';
 import { askSentinel, type SentinelAnswer } from './sentinel/stale.ts';
+import { loadSentinelTls } from './sentinel/tls.ts';
 
 export interface ReconcileResult {
   master: string;
@@ -44,6 +45,8 @@ export async function askMasterState(master: string, config: HookConfig, deps: H
   const sentinels = config.sentinels!;
   const { readSecret } = await import('./sentinel/stale.ts');
   const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
+  // A TLS file that is wrong is a config error (exit 2) here, not a Sentinel that did not answer.
+  if (sentinels.tls) await loadSentinelTls(sentinels.tls);
   const ask = deps.askSentinel ?? askSentinel;
   return Promise.all(
     sentinels.addresses.map((address) =>

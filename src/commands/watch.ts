@@ -8,6 +8,8 @@ import { runId } from '../log.ts';
 import { prepareLockDir } from '../lock.ts';
 import { systemDeps } from '../system.ts';
 import { DEFAULT_INTERVAL_MS, Watcher } from '../watch.ts';
+import { tlsConnector, type Connector } from '../sentinel/subscribe.ts';
+import { loadNodeTls } from '../sentinel/resp.ts';
 
 const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
 
@@ -48,7 +50,7 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   const system = systemDeps(log);
   const deps = { ...system, env: withholdSecret(system.env, config.sentinels!.password) };
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const watcher = new Watcher(config, deps, log, { intervalMs });
+  const watcher = new Watcher(config, deps, log, { intervalMs, ...(await connectorFor(config)) });
   log.info({ config: path, masters: Object.keys(config.masters), sentinels: config.sentinels!.addresses, intervalMs }, 'watch start');
   watcher.start();
   return new Promise<number>((resolve) => {
@@ -80,4 +82,13 @@ async function loadWatchConfig(path: string, uid: number): Promise<HookConfig> {
   const config = await loadConfig(path, uid);
   if (!config.sentinels) throw new ConfigError('watch needs "sentinels" in the config: it follows what they say the master is', 'add sentinels: { addresses: [...] } (every Sentinel of the deployment)');
   return config;
+}
+
+/** TLS to the Sentinels when configured (the files checked first: a bad one is exit 2 before anything starts). */
+async function connectorFor(config: HookConfig): Promise<{ connector?: Connector }> {
+  const tls = config.sentinels?.tls;
+  if (!tls) return {};
+  const { loadSentinelTls } = await import('../sentinel/tls.ts');
+  const loaded = await loadSentinelTls(tls);
+  return { connector: tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername }) };
 }

@@ -1,7 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import type * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
-import { resolveOwnedPath } from '../ownership.ts';
+import { readOwnedFile } from '../ownership.ts';
 import { actionPlugins } from '../actions/index.ts';
 import { configSchema, type HookConfig } from './schema.ts';
 
@@ -20,47 +19,7 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
  * check and the read.
  */
 export function readConfigFile(path: string, uid: number): string {
-  const fail = (err: unknown): never => {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      code === 'ENOENT' ? `config file ${path} not found` : `cannot read config file ${path}: ${code ?? (err as Error).message}`,
-      'pass --config FILE or set SENTINEL_HOOK_CONFIG',
-    );
-  };
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch (err) {
-    return fail(err);
-  }
-  const shown = real === path ? path : `${path} (${real})`;
-  try {
-    real = resolveOwnedPath(path, uid, 'config', shown, (message, fix) => new ConfigError(message, fix));
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    return fail(err);
-  }
-  let fd: number;
-  try {
-    // O_NOFOLLOW: a symlink put in place since the walk is refused (ELOOP), not followed.
-    // O_NONBLOCK: a FIFO must not hang the run; fstat refuses it below.
-    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    return fail(err);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new ConfigError(`config ${shown} is not a regular file`);
-    if (st.uid !== 0 && st.uid !== uid) {
-      throw new ConfigError(`config file ${shown} is owned by uid ${st.uid}, not root or the running user (uid ${uid})`, `chown root ${real}`);
-    }
-    if (st.mode & 0o022) {
-      throw new ConfigError(`config file ${shown} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)})`, `chmod go-w ${real}`);
-    }
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' }, (message, fix) => new ConfigError(message, fix)).toString('utf8');
 }
 
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {

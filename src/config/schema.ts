@@ -17,6 +17,26 @@ const sentinelAddress = z.string().check(z.refine((text) => {
   return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
 }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'));
 
+const sentinelTls = z
+  .strictObject({
+    /** PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted. */
+    ca: absolutePath,
+    /** Our client certificate and its key (PEM), for Sentinels with `tls-auth-clients yes`. */
+    cert: z.optional(absolutePath),
+    key: z.optional(absolutePath),
+    /** The name the certificates must carry; default: each address's host when it is a name, else its IP. */
+    servername: z.optional(z.string().check(z.refine(isHostname, 'expected a host name (without it, an IP address is checked against the certificate as is)'))),
+  })
+  .check(
+    z.superRefine((t, ctx) => {
+      // One without the other is a half-made setting, not "no client certificate".
+      if ((t.cert === undefined) !== (t.key === undefined)) {
+        const missing = t.cert === undefined ? 'cert' : 'key';
+        ctx.issues.push({ code: 'custom', input: t, path: [missing], message: `required with ${missing === 'cert' ? 'key' : 'cert'} (a client certificate needs both)` });
+      }
+    }),
+  );
+
 const RESERVED_NAMES = ['check', 'schema', 'sudoers', 'notify', 'reconcile', 'watch', 'pause', 'resume', 'systemd', 'help'];
 
 export const configSchema = z.strictObject({
@@ -44,6 +64,8 @@ export const configSchema = z.strictObject({
       timeout: z._default(duration({ min: 50, max: 5000 }), 500),
       /** How long to keep asking while no Sentinel names the to-ip yet. */
       settle: z._default(duration({ min: 0, max: 10_000 }), 3000),
+      /** Talk to the Sentinels over TLS (their `tls-port`), the certificate always verified. */
+      tls: z.optional(sentinelTls),
     }),
   ),
   masters: z.record(

@@ -1,4 +1,5 @@
 import { askSentinel, readSecret, type AskSentinel, type SentinelAnswer, type SentinelsConfig } from './stale.ts';
+import { loadSentinelTls } from './tls.ts';
 
 export interface HolderVerdict {
   /** A majority of the configured Sentinels name this host master. */
@@ -25,6 +26,7 @@ export async function majorityNamesThisHost(
 ): Promise<HolderVerdict> {
   const ask = deps.ask ?? askSentinel;
   const password = cfg.password ? readSecret(cfg.password, deps.env) : undefined;
+  if (cfg.tls) await loadSentinelTls(cfg.tls);
   const needed = Math.floor(cfg.addresses.length / 2) + 1;
   const answers: SentinelAnswer[] = [];
   let votes = 0;

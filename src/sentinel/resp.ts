@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
 
 export type RespValue = string | number | null | RespValue[] | RespError;
 export class RespError {
@@ -50,12 +51,34 @@ export function decodeReply(buf: Buffer, offset = 0): { value: RespValue; next: 
   }
 }
 
+type NodeTls = typeof import('node:tls');
+let nodeTlsModule: Promise<NodeTls> | undefined;
+
+/**
+ * node:tls, loaded only when a Sentinel is asked over TLS: it costs a cold start that plain TCP does
+ * not pay. In the CommonJS bundle (run from a vm.Script for its code cache) a dynamic import() has no
+ * loader behind it on Node 20, so require() it there; under tsx (tests) it is an ES module.
+ */
+export function loadNodeTls(): Promise<NodeTls> {
+  nodeTlsModule ??= typeof require === 'function' ? Promise.resolve(require('node:tls') as NodeTls) : import('node:tls');
+  return nodeTlsModule;
+}
+
+/** A TLS connection's settings: the context holds the trusted CA (and our certificate). */
+export interface TlsOptions {
+  secureContext: SecureContext;
+  /** The name the certificate must carry (and SNI); absent: `host` itself, an IP checked against IP SANs. */
+  servername?: string | undefined;
+}
+
 /**
  * Send a few commands on one connection and collect one reply each, all within `timeoutMs`, or
- * until `signal` aborts (the run's deadline); the socket is closed either way.
+ * until `signal` aborts (the run's deadline); the socket is closed either way. With `tls`, over TLS,
+ * the certificate verified (a failure rejects with Node's error, its `code` saying why).
  * Small on purpose: the hook only ever asks Sentinels two questions.
  */
-export function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number, signal?: AbortSignal): Promise<RespValue[]> {
+export async function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number, signal?: AbortSignal, tls?: TlsOptions): Promise<RespValue[]> {
+  const tlsConnect = tls ? (await loadNodeTls()).connect : undefined;
   return new Promise((resolve, reject) => {
     let socket: Socket | undefined;
     let buf = Buffer.alloc(0);
@@ -74,9 +97,16 @@ export function sendCommands(host: string, port: number, commands: readonly stri
     const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket = connect({ host, port });
+    const send = () => socket!.write(Buffer.concat(commands.map(encodeCommand)));
+    if (tlsConnect && tls) {
+      const { secureContext, servername } = tls;
+      socket = tlsConnect({ host, port, secureContext, ...(servername ? { servername } : {}), rejectUnauthorized: true });
+      socket.on('secureConnect', send);
+    } else {
+      socket = connect({ host, port });
+      socket.on('connect', send);
+    }
     socket.setNoDelay(true);
-    socket.on('connect', () => socket!.write(Buffer.concat(commands.map(encodeCommand))));
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       try {

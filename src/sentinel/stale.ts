@@ -5,7 +5,8 @@ import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
 import { secretFromEnv, type SecretRef } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
-import { RespError, sendCommands, type RespValue } from './resp.ts';
+import { RespError, sendCommands, type RespValue, type TlsOptions } from './resp.ts';
+import { loadSentinelTls, tlsRefusal, type SentinelTlsConfig } from './tls.ts';
 
 export interface SentinelsConfig {
   addresses: string[];
@@ -13,14 +14,19 @@ export interface SentinelsConfig {
   password?: SecretRef | undefined;
   timeout: number;
   settle: number;
+  tls?: SentinelTlsConfig | undefined;
 }
 
 export type SentinelAnswer =
   /** `warning`: it answered, but something in our config is wrong for it (a password it does not have). */
   | { address: string; master: { ip: string; port: number }; warning?: string; epoch?: number }
   | { address: string; error: string }
-  /** It answered, but refused us (wrong password, no permission): not a Sentinel that is down. */
-  | { address: string; error: string; refused: true };
+  /**
+   * It answered, but refused us (wrong password, no permission), or TLS failed in a way asking again
+   * will not change (its certificate did not verify, it refused ours; `fix` says what to change):
+   * not a Sentinel that is down.
+   */
+  | { address: string; error: string; refused: true; fix?: string };
 
 /** Replies that mean "your credentials or your ACL user are wrong", never "I am not here". */
 const REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR invalid password/;
@@ -76,6 +82,11 @@ export function splitAddress(address: string): { host: string; port: number } {
 
 export const askSentinel: AskSentinel = async (address, master, cfg, password, opts = {}) => {
   const { host, port } = splitAddress(address);
+  // Loaded once per config (callers load it first, so that a bad file is a config error, not an answer).
+  const tls = cfg.tls ? await loadSentinelTls(cfg.tls) : undefined;
+  // A name is what the certificate must carry, whichever of its addresses we reach; an IP address
+  // is checked against the certificate's IP entries.
+  const tlsOptions: TlsOptions | undefined = tls && { secureContext: tls.context, servername: tls.servername ?? (isIpAddress(host) ? undefined : host) };
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
   if (opts.epoch) commands.push(['SENTINEL', 'MASTER', master]);
@@ -93,12 +104,13 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   // try each in turn, all within the one `timeout`.
   const until = performance.now() + cfg.timeout;
   let lastError = `no answer within ${cfg.timeout} ms`;
+  let refusal: { error: string; fix: string } | undefined;
   for (const [i, target] of targets.entries()) {
     // The first address gets the whole timeout as configured, so its error names that figure.
     const left = i === 0 ? cfg.timeout : Math.round(until - performance.now());
     if (left <= 0 || opts.signal?.aborted) break;
     try {
-      const replies = await sendCommands(target, port, commands, left, opts.signal);
+      const replies = await sendCommands(target, port, commands, left, opts.signal, tlsOptions);
       // Whatever a peer says is kept (answers are logged and printed) only with the password cut out:
       // some echo what they were sent.
       const failed = (reply: RespError): SentinelAnswer => {
@@ -121,10 +133,12 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const epoch = opts.epoch ? configEpoch(replies.at(-2) as RespValue) : undefined;
       return { address, master: masterAddress(reply[0], Number(reply[1]), password), ...(warning === undefined ? {} : { warning }), ...(epoch === undefined ? {} : { epoch }) };
     } catch (err) {
+      refusal ??= tlsRefusal(err);
       const message = redactSecret((err as Error).message, password);
       lastError = targets.length > 1 ? `${target}: ${message}` : message;
     }
   }
+  if (refusal) return { address, error: refusal.error, refused: true, fix: refusal.fix };
   return { address, error: lastError };
 };
 
@@ -182,6 +196,7 @@ export async function checkFreshness(
   const sleep = deps.sleep ?? ((ms) => delay(ms, signal));
   const now = deps.now ?? (() => performance.now());
   const password = cfg.password ? readSecret(cfg.password, env) : undefined;
+  if (cfg.tls) await loadSentinelTls(cfg.tls);
   const wanted = new Set(toAddresses.map(canonicalIp));
   // A Sentinel's host name is looked up once per check, not once per round.
   const lookups = new Map<string, Promise<string[]>>();
@@ -250,9 +265,11 @@ export async function checkFreshness(
     if (signal?.aborted) break;
   }
   if (answers.some((a) => 'master' in a)) return { verdict: 'stale', answers };
-  // Counted as "no answer", a wrong password would switch the guard off for good: every late retry
-  // of an overtaken failover would act. Without any verdict, refuse the event instead.
+  // Counted as "no answer", a wrong password (or a CA that does not verify the Sentinels) would switch
+  // the guard off for good: every late retry of an overtaken failover would act. Without any verdict,
+  // refuse the event instead.
   const refused = answers.find((a): a is Extract<SentinelAnswer, { refused: true }> => 'refused' in a);
+  if (refused?.fix) throw new ConfigError(`Sentinel ${refused.address}: ${refused.error}`, refused.fix);
   if (refused) {
     throw new ConfigError(
       `Sentinel ${refused.address} refused the stale-event check: ${refused.error}`,

@@ -1,6 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { decodeReply, encodeCommand, RespError, type RespValue } from './resp.ts';
+import type { TlsOptions } from './resp.ts';
 import { splitAddress } from './stale.ts';
+import { isIpAddress } from '../values.ts';
 
 /** One message a Sentinel published, e.g. +switch-master "mymaster 10.0.0.1 6379 10.0.0.2 6379". */
 export interface SentinelMessage {
@@ -17,8 +19,20 @@ export interface SubscriptionEvents {
   lost(sentinel: string, reason: string, retryInMs: number): void;
 }
 
-/** How the socket is made: plain TCP, or TLS (sentinels.tls) from the caller. */
+/**
+ * How the socket is made: plain TCP, or TLS (sentinels.tls, see tlsConnector). It must emit
+ * 'ready' once commands can be written (after the TLS handshake for TLS).
+ */
 export type Connector = (host: string, port: number) => Socket;
+
+/** TLS to the Sentinels, the certificate verified as for every question (sentinels.tls). */
+export function tlsConnector(tls: typeof import('node:tls'), options: TlsOptions): Connector {
+  return (host, port) => {
+    const socket = tls.connect({ host, port, secureContext: options.secureContext, ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }), rejectUnauthorized: true });
+    socket.on('secureConnect', () => socket.emit('ready'));
+    return socket;
+  };
+}
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;
@@ -42,7 +56,11 @@ export class SentinelSubscription {
     private readonly channels: readonly string[],
     private readonly auth: () => string[] | undefined,
     private readonly on: SubscriptionEvents,
-    private readonly connector: Connector = (host, port) => connect({ host, port }),
+    private readonly connector: Connector = (host, port) => {
+      const socket = connect({ host, port });
+      socket.on('connect', () => socket.emit('ready'));
+      return socket;
+    },
   ) {}
 
   start(): void {
@@ -81,7 +99,7 @@ export class SentinelSubscription {
     };
     const confirm = setTimeout(() => fail(`no subscription confirmed within ${SUBSCRIBE_TIMEOUT_MS} ms`), SUBSCRIBE_TIMEOUT_MS);
     const auth = this.auth();
-    socket.on('connect', () => {
+    socket.on('ready', () => {
       const commands = [...(auth ? [auth] : []), ['SUBSCRIBE', ...this.channels]];
       socket.write(Buffer.concat(commands.map(encodeCommand)));
     });

@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeReply, sendCommands, type RespValue } from '../../src/sentinel/resp.ts';
+import { createSecureContext } from 'node:tls';
+import { decodeReply, sendCommands, type RespValue, type TlsOptions } from '../../src/sentinel/resp.ts';
 import { ensurePackages } from '../lab/packages.ts';
 import { waitFor } from '../lab/wait.ts';
 
@@ -67,6 +69,38 @@ export async function scriptedSentinel(reply: (command: string[]) => string): Pr
   };
 }
 
+/** A PEM certificate and its key (mode 600), made by openssl for a test. */
+export interface TestCert {
+  cert: string;
+  key: string;
+}
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+}
+
+/** A throwaway CA in `dir` (files `<name>.crt`, `<name>.key`); P-256 keys: quick to make. */
+export function makeTestCa(dir: string, name: string): TestCert {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`]);
+  chmodSync(key, 0o600);
+  return { cert, key };
+}
+
+/** A certificate signed by `ca` for `altNames` (e.g. "IP:127.0.0.1", "DNS:localhost"; none for a client). */
+export function issueCert(ca: TestCert, dir: string, name: string, altNames: string[] = []): TestCert {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
+  chmodSync(key, 0o600);
+  const ext = join(dir, `${name}.ext`);
+  writeFileSync(ext, altNames.length > 0 ? `subjectAltName=${altNames.join(',')}\n` : 'basicConstraints=CA:FALSE\n');
+  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '2', '-extfile', ext, '-out', cert]);
+  return { cert, key };
+}
+
 /**
  * A master, a replica and one Sentinel on 127.0.0.1 (real Debian redis-server / redis-sentinel),
  * for tests of what the hook asks Sentinel. Every process is tracked by pid and killed by stop().
@@ -77,23 +111,36 @@ export class LoopbackSentinel {
   masterPort = 0;
   replicaPort = 0;
   sentinelPort = 0;
+  /** With `tls`: the CA that signed the Sentinel's certificate (for IP 127.0.0.1 and DNS localhost). */
+  ca: TestCert | undefined;
 
-  constructor(readonly opts: { password?: string; master?: string } = {}) {}
+  /**
+   * `tls`: the Sentinel serves clients on TLS only (`port 0`, its `tls-port` is `sentinelPort`), with
+   * `tls-auth-clients optional`: no client certificate is fine, one its CA did not sign is refused.
+   * It watches the (plain) master over plain TCP: `tls-replication` is off.
+   */
+  constructor(readonly opts: { password?: string; master?: string; tls?: boolean } = {}) {}
 
   get masterName(): string {
     return this.opts.master ?? 'mymaster';
   }
 
   async start(): Promise<void> {
-    await ensurePackages(['redis-server', 'redis-sentinel', 'redis-tools']);
+    await ensurePackages(['redis-server', 'redis-sentinel', 'redis-tools', ...(this.opts.tls ? ['openssl'] : [])]);
     [this.masterPort, this.replicaPort, this.sentinelPort] = (await freePorts(3)) as [number, number, number];
     this.spawn('/usr/bin/redis-server', ['--port', String(this.masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no']);
     this.spawn('/usr/bin/redis-server', ['--port', String(this.replicaPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--replicaof', '127.0.0.1', String(this.masterPort)]);
     const conf = join(this.dir, 'sentinel.conf');
+    let listen = [`port ${this.sentinelPort}`];
+    if (this.opts.tls) {
+      this.ca = makeTestCa(this.dir, 'sentinel-ca');
+      const server = issueCert(this.ca, this.dir, 'sentinel', ['IP:127.0.0.1', 'DNS:localhost']);
+      listen = ['port 0', `tls-port ${this.sentinelPort}`, `tls-cert-file ${server.cert}`, `tls-key-file ${server.key}`, `tls-ca-cert-file ${this.ca.cert}`, 'tls-auth-clients optional'];
+    }
     writeFileSync(
       conf,
       [
-        `port ${this.sentinelPort}`,
+        ...listen,
         'bind 127.0.0.1',
         `dir ${this.dir}`,
         `sentinel monitor ${this.masterName} 127.0.0.1 ${this.masterPort} 1`,
@@ -117,7 +164,8 @@ export class LoopbackSentinel {
   /** Ask the Sentinel one command (authenticating when it has a password). */
   async sentinel(commands: string[][]): Promise<RespValue> {
     const auth = this.opts.password ? [['AUTH', this.opts.password]] : [];
-    const replies = await sendCommands('127.0.0.1', this.sentinelPort, [...auth, ...commands], 1000);
+    const tls: TlsOptions | undefined = this.ca && { secureContext: createSecureContext({ ca: readFileSync(this.ca.cert) }) };
+    const replies = await sendCommands('127.0.0.1', this.sentinelPort, [...auth, ...commands], 1000, undefined, tls);
     return replies.at(-1)!;
   }
 
