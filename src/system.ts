@@ -23,9 +23,8 @@ export function isExecutable(path: string): boolean {
   }
 }
 
-/** The real system, for the CLI. */
-export function systemDeps(logger: Logger): HookDeps {
-  const runner = createRunner();
+/** The real system, for the CLI; `runner` is the command's own (it stops it on SIGTERM). */
+export function systemDeps(logger: Logger, runner: CommandRunner = createRunner()): HookDeps {
   return {
     runner,
     logger,
