@@ -227,6 +227,7 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     throw err;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
+    if ('close' in logger) await logger.close();
   }
 }
 

@@ -74,6 +74,7 @@ export async function reconcileCommand(path: string, opts: ReconcileCommandOptio
     return exitCode;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
+    if ('close' in logger) await logger.close();
   }
 }
 
