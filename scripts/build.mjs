@@ -6,6 +6,8 @@
 // - one bundle (dist/sentinel-hook.cjs) holds what every run needs;
 // - pino, needed only by real runs, is a bundle of its own (dist/pino.cjs), required lazily and
 //   off the critical path (see deferredFileLogger): a dry-run never reads it;
+// - so is execa (dist/execa.cjs, ESM-only in node_modules, made CommonJS here), required by the
+//   runner's first command: a dry-run starts none;
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.
@@ -15,7 +17,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const LAZY = { pino: './pino.cjs' };
+const LAZY = { pino: './pino.cjs', execa: './execa.cjs' };
 
 rmSync('dist', { recursive: true, force: true });
 const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', minify: true, sourcemap: 'linked', logLevel: 'warning' };
@@ -31,10 +33,10 @@ await build({
       name: 'lazy-bundles',
       setup(b) {
         // import('pino') becomes a lazily evaluated stub that requires dist/pino.cjs when first
-        // called (through the loader in bin/, so with its code cache).
-        b.onResolve({ filter: /^pino$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
+        // called (through the loader in bin/, so with its code cache); import('execa') likewise.
+        b.onResolve({ filter: /^(pino|execa)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
         b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`, loader: 'js' }));
-        b.onResolve({ filter: /^\.\/pino\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+        b.onResolve({ filter: /^\.\/(pino|execa)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
         // commander requires child_process at load time for external subcommands, which we never
         // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
         b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
@@ -53,7 +55,7 @@ for (const name of Object.keys(LAZY)) {
 }
 
 // Warm-up runs: a dry-run (what `check`, dry-runs and every real run start with), then a real
-// run of an exec action, which loads and caches pino too.
+// run of an exec action, which loads and caches pino and execa too.
 const warm = mkdtempSync(join(tmpdir(), 'sentinel-hook-build-'));
 try {
   const config = join(warm, 'config.yaml');

@@ -7,7 +7,7 @@ import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { hostReader, runHook } from './orchestrator.ts';
 import { resultJson, resultText } from './report.ts';
-import { killAllChildren } from './runner.ts';
+import { createRunner } from './runner.ts';
 import { systemDeps } from './system.ts';
 
 
@@ -247,8 +247,9 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     const { warning } = await logger.ready();
     if (warning) io.err(`sentinel-hook: ${warning}`);
   };
+  const runner = createRunner();
   const stop = () => {
-    void killAllChildren().finally(() => {
+    void runner.stop().finally(() => {
       logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
       if ('flushSync' in logger) logger.flushSync();
       process.exit(EXIT.retry);
@@ -259,7 +260,7 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
   logger.info({ event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(performance.now()) }, 'hook start');
   const started = performance.now();
   try {
-    const result = await runHook(event, config, systemDeps(logger), { dryRun: Boolean(opts.dryRun) });
+    const result = await runHook(event, config, systemDeps(logger, runner), { dryRun: Boolean(opts.dryRun) });
     logger.info({ exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) }, 'hook end');
     await settleLog();
     if (opts.json) io.out(resultJson(event, result));
@@ -271,6 +272,7 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     throw err;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
+    if ('close' in logger) await logger.close();
   }
 }
 

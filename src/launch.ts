@@ -45,12 +45,13 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
 /** One line for a command that did not succeed; `argv` is the step's own, without the sudo prefix. */
 export function describeFailure(
   argv: readonly string[],
-  r: { exitCode: number | undefined; signal: string | undefined; stderr: string; timedOut: boolean; spawnError: string | undefined },
+  r: { exitCode: number | undefined; signal: string | undefined; stderr: string; timedOut: boolean; spawnError: string | undefined; error?: string },
   privileged: boolean,
   timeoutMs?: number,
 ): string {
   const shown = argv.join(' ');
   if (r.spawnError) return `${privileged ? 'sudo' : argv[0]} could not start (${r.spawnError})`;
+  if (r.error) return `${shown} failed: ${r.error}`;
   if (r.timedOut) return `${shown} killed${timeoutMs ? ` after ${Math.round(timeoutMs)} ms` : ''} (step timeout or run deadline)`;
   const lastLine = r.stderr.trim().split('\n').at(-1) ?? '';
   if (privileged && /a password is required|not allowed to execute|may not run sudo/.test(r.stderr)) {

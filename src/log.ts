@@ -16,9 +16,14 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export const DEFAULT_LOG_FILE = '/var/log/sentinel-hook/hook.log';
 
-/** Unique per host and run; node:crypto would cost milliseconds of a cold start for nothing. */
+let runsHere = 0;
+
+/**
+ * Unique per host and run, also for runs one process starts in the same millisecond (a service,
+ * a reconcile of several masters); node:crypto would cost milliseconds of a cold start for nothing.
+ */
 export function runId(): string {
-  return `${process.pid.toString(36)}-${Date.now().toString(36)}`;
+  return `${process.pid.toString(36)}-${Date.now().toString(36)}-${(runsHere++).toString(36)}`;
 }
 
 /** Keys whose values are never written anywhere, whatever object they appear in. */
@@ -62,17 +67,23 @@ export interface LogTarget {
  * pino writing JSON lines to the log file, synchronously: Sentinel may SIGKILL us, and with
  * daemonize it throws away stdout/stderr, so a record still in a buffer is a record lost.
  */
-export async function createFileLogger(target: LogTarget, base: Record<string, unknown>, timeOverride: () => Date | undefined = () => undefined): Promise<{ logger: Logger; warning?: string }> {
+export async function createFileLogger(
+  target: LogTarget,
+  base: Record<string, unknown>,
+  timeOverride: () => Date | undefined = () => undefined,
+): Promise<{ logger: Logger; warning?: string; close(): void }> {
   const mod = await import('pino');
   // Bundled, pino's CommonJS build arrives as a default export.
   const pino = ((mod as { default?: typeof mod.pino }).default ?? mod.pino) as typeof mod.pino;
   const streams: { level: LogLevel; stream: NodeJS.WritableStream | { write(s: string): void } }[] = [];
   let warning: string | undefined;
+  let file: ReturnType<typeof fileStream> | undefined;
   if (target.file) {
     try {
       mkdirSync(dirname(target.file), { recursive: true });
       const fd = openLogFile(target.file);
-      streams.push({ level: target.level, stream: fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line))) });
+      file = fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line)));
+      streams.push({ level: target.level, stream: file });
     } catch (err) {
       warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a regular file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
     }
@@ -82,7 +93,7 @@ export async function createFileLogger(target: LogTarget, base: Record<string, u
     { level: target.level, base, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: () => `,"time":"${(timeOverride() ?? new Date()).toISOString()}"` },
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
-  return { logger: logger as unknown as Logger, warning };
+  return { logger: logger as unknown as Logger, warning, close: () => file?.close() };
 }
 
 /**
@@ -144,11 +155,24 @@ function writeAll(fd: number, text: string): void {
  * The log file, written synchronously. A write that fails (a full disk, an I/O error) must not
  * stop or change the failover: warn once, then send the records to `fallback` (stderr) instead.
  * pino's own destination throws from every log call, or emits an unhandled 'error', instead.
+ * close() gives the descriptor back (a long-running process opens one per run); a record that
+ * still comes after it is appended on its own (open, write, close), not lost.
  */
-function fileStream(fd: number, file: string, fallback: ((line: string) => void) | undefined): { write(line: string): void } {
+function fileStream(fd: number, file: string, fallback: ((line: string) => void) | undefined): { write(line: string): void; close(): void } {
   let failed = false;
+  let closed = false;
   return {
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing left to give back
+      }
+    },
     write(line: string) {
+      if (closed) return appendToLog(file, line);
       if (!failed) {
         try {
           writeAll(fd, line);
@@ -228,6 +252,8 @@ interface Pending {
 export interface DeferredLogger extends Logger {
   /** Resolves once every record is in the log file (pino loaded, buffer replayed). */
   ready(): Promise<{ warning?: string }>;
+  /** At the end of the run: every record written, then the log file's descriptor closed. */
+  close(): Promise<void>;
   /** For a dying process: write what is still buffered as JSON lines, synchronously. */
   flushSync(): void;
 }
@@ -241,10 +267,12 @@ export interface DeferredLogger extends Logger {
 export function deferredFileLogger(target: () => LogTarget, base: Record<string, unknown>): DeferredLogger {
   const pending: Pending[] = [];
   let real: Logger | undefined;
+  let closeReal: (() => void) | undefined;
   let replayTime: Date | undefined;
   let loading: Promise<{ warning?: string }> | undefined;
   const start = () => {
-    loading ??= createFileLogger(target(), base, () => replayTime).then(({ logger, warning }) => {
+    loading ??= createFileLogger(target(), base, () => replayTime).then(({ logger, warning, close }) => {
+      closeReal = close;
       for (const p of pending.splice(0)) {
         replayTime = p.time;
         logger[p.level](p.obj, p.msg);
@@ -271,6 +299,10 @@ export function deferredFileLogger(target: () => LogTarget, base: Record<string,
   return {
     ...make({}),
     ready: start,
+    async close() {
+      await start();
+      closeReal?.();
+    },
     flushSync() {
       const t = target();
       if (real || !t.file) return;

@@ -8,7 +8,7 @@ import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
 import type { FailoverEvent } from './event.ts';
 import { acquireLock, lockDirFix, prepareLockDir } from './lock.ts';
 import type { Logger } from './log.ts';
-import type { ActionPlan, ApplyContext, ObserveContext } from './plan.ts';
+import type { ActionPlan, ApplyContext, Capabilities, ObserveContext } from './plan.ts';
 import type { CommandRunner } from './runner.ts';
 import type { AskSentinel, Freshness } from './sentinel/stale.ts';
 import { canonicalIp, isIpAddress } from './values.ts';
@@ -24,6 +24,8 @@ export interface HookDeps {
   resolve(host: string, signal?: AbortSignal): Promise<string[]>;
   which(program: string): string | undefined;
   readFile(path: string): Buffer | undefined;
+  /** What this process can do without sudo, decided once per process (see processCapabilities); absent: nothing. */
+  capabilities?: Capabilities;
   askSentinel?: AskSentinel;
 }
 
@@ -106,8 +108,13 @@ export async function resolveAll(host: string, deps: HookDeps, signal: AbortSign
 const FROM_LOOKUP_MS = 2000;
 
 /** The host, read-only, as planners see it: commands end at the run's deadline. */
-export function hostReader(deps: HookDeps, signal: AbortSignal): Pick<ObserveContext, 'read' | 'which' | 'readFile'> {
-  return { read: (argv, opts) => deps.runner.run(argv, { timeoutMs: opts?.timeoutMs ?? 5000, signal }), which: deps.which, readFile: deps.readFile };
+export function hostReader(deps: HookDeps, signal: AbortSignal): Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'capabilities'> {
+  return {
+    read: (argv, opts) => deps.runner.run(argv, { timeoutMs: opts?.timeoutMs ?? 5000, signal }),
+    which: deps.which,
+    readFile: deps.readFile,
+    ...(deps.capabilities ? { capabilities: deps.capabilities } : {}),
+  };
 }
 
 /**

@@ -93,6 +93,16 @@ export interface ActionPlan {
   steps: Step[];
 }
 
+/**
+ * Capabilities this process has and hands on to the programs it starts: with CAP_NET_ADMIN and
+ * CAP_NET_RAW (a service under systemd with AmbientCapabilities) ip, arping and ndptool run as we
+ * are, with no sudo, whatever `privilege` says; one config serves that service and a hook under sudo.
+ */
+export interface Capabilities {
+  netAdmin: boolean;
+  netRaw: boolean;
+}
+
 /** Read-only access to the host, handed to an action's planner. */
 export interface ObserveContext {
   event: FailoverEvent;
@@ -107,6 +117,8 @@ export interface ObserveContext {
   readFile(path: string): Buffer | undefined;
   /** Absolute path of a program, looked up in the system directories (Sentinel's PATH is not to be trusted). */
   which(program: string): string | undefined;
+  /** Absent: none (privileged commands go through sudo as configured). */
+  capabilities?: Capabilities;
   logger: Logger;
   signal: AbortSignal;
   /** Planning for a desired state, not a Sentinel call: a VIP already here is announced again only when `announce`. */

@@ -1,5 +1,5 @@
 export interface CommandResult {
-  /** undefined when the program could not start or was killed by a signal. */
+  /** undefined when the program could not start, was killed by a signal, or failed otherwise (see `error`). */
   exitCode: number | undefined;
   signal: string | undefined;
   stdout: string;
@@ -8,6 +8,8 @@ export interface CommandResult {
   timedOut: boolean;
   /** Set when the program could not be started at all (ENOENT, EACCES). */
   spawnError: string | undefined;
+  /** Why the command failed whatever its exit status, one line (its output went over the cap). */
+  error?: string;
 }
 
 export interface RunOptions {
@@ -22,22 +24,22 @@ export interface CommandRunner {
   run(argv: readonly string[], opts: RunOptions): Promise<CommandResult>;
 }
 
-const liveGroups = new Set<number>();
-let stopping = false;
-
-/**
- * End every child process group still running (SIGTERM from an operator): SIGTERM first, SIGKILL after
- * a grace. SIGKILL alone would reach sudo but not what it runs as root: sudo relays TERM, it cannot
- * relay KILL, and we may not signal a root process ourselves.
- */
-export async function killAllChildren(): Promise<void> {
-  // From now on nothing new starts: a child spawned during the grace would get no TERM, only KILL.
-  stopping = true;
-  if (liveGroups.size === 0) return;
-  for (const pgid of liveGroups) killGroup(pgid, 'SIGTERM');
-  await new Promise((r) => setTimeout(r, TERM_GRACE_MS));
-  for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
+/** A runner with a lifetime: a command (hook, reconcile, a service) owns one and stops it on SIGTERM. */
+export interface Runner extends CommandRunner {
+  /**
+   * End every child this runner started that is still running: SIGTERM first, SIGKILL after a grace.
+   * SIGKILL alone would reach sudo but not what it runs as root: sudo relays TERM, it cannot relay
+   * KILL, and we may not signal a root process ourselves. From then on the runner starts nothing:
+   * a child spawned during the grace would get no TERM, only KILL.
+   */
+  stop(): Promise<void>;
 }
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+/** After our child exits, how long its output may still take to drain. */
+const PIPE_GRACE_MS = 200;
+/** Between SIGTERM and SIGKILL on timeout, abort and stop. */
+const TERM_GRACE_MS = 200;
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -47,101 +49,116 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-const MAX_OUTPUT = 4 * 1024 * 1024;
-/** After our child exits, how long its output may still take to drain. */
-const PIPE_GRACE_MS = 200;
-/** Between SIGTERM and SIGKILL on timeout. */
-const TERM_GRACE_MS = 200;
+type Execa = typeof import('execa').execa;
+let execaLoading: Promise<Execa> | undefined;
 
 /**
- * Each child leads its own process group so that a timeout kills what it started too
- * (ssh, rsync, a shell's children): Sentinel's own SIGKILL would reach only our pid.
- *
- * node:child_process rather than execa: loading execa cost 12-17 ms per run here (25+ with three
- * hooks starting at once in the lab), on the path between Sentinel's call and the VIP being
- * added, and this runner needs none of what it adds beyond spawn.
+ * execa, loaded on the first command: a dry-run starts none and must not pay for it (the bundle
+ * keeps it in a file of its own, dist/execa.cjs, with its own code cache; see scripts/build.mjs).
  */
-export function createRunner(): CommandRunner {
+function loadExeca(): Promise<Execa> {
+  execaLoading ??= import('execa').then((mod) => ((mod as { default?: { execa?: Execa } }).default?.execa ?? mod.execa) as Execa);
+  return execaLoading;
+}
+
+function notStarted(reason: string): CommandResult {
+  return { exitCode: undefined, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, spawnError: reason };
+}
+
+const text = (bytes: Uint8Array | string | undefined): string =>
+  (typeof bytes === 'string' ? bytes : Buffer.from(bytes ?? new Uint8Array()).toString('utf8')).replace(/\r?\n$/, '');
+
+/**
+ * Children start through execa (its cancelSignal, TERM-then-KILL, output cap, error messages), plus
+ * what it does not do. Each child leads its own process group so that a timeout kills what it
+ * started too (ssh, rsync, a shell's children): Sentinel's own SIGKILL would reach only our pid, and
+ * execa's kill only the child's. `baseEnv` is read at each start, so a variable removed from it
+ * (the Sentinel password, see withholdSecret) reaches no later child.
+ */
+export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
+  const liveGroups = new Set<number>();
+  let stopping = false;
   return {
-    run(argv, opts) {
+    async stop() {
+      stopping = true;
+      if (liveGroups.size === 0) return;
+      for (const pgid of liveGroups) killGroup(pgid, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, TERM_GRACE_MS));
+      for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
+    },
+    async run(argv, opts) {
       const [file, ...args] = argv;
       if (!file) throw new Error('empty argv');
       const started = performance.now();
-      if (stopping) return Promise.resolve({ exitCode: undefined, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, spawnError: 'not started: the run is being terminated' });
-      const { spawn } = process.getBuiltinModule('node:child_process');
-      return new Promise<CommandResult>((resolve) => {
-        let timedOut = false;
-        let spawnError: string | undefined;
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-        const pid = child.pid;
-        if (pid !== undefined) liveGroups.add(pid);
-        const kill = () => {
-          if (pid !== undefined) killGroup(pid, 'SIGKILL');
-        };
-        // A process that left our group (setsid, a daemon) can hold the pipes open forever: once
-        // our child is gone or its time is up, stop waiting for them.
-        let lastResort: NodeJS.Timeout | undefined;
-        const stopWaiting = (exitCode: number | null, signal: NodeJS.Signals | null) => {
-          lastResort ??= setTimeout(() => {
-            child.stdout?.destroy();
-            child.stderr?.destroy();
-            finish(exitCode, signal);
-          }, PIPE_GRACE_MS);
-        };
-        // sudo relays SIGTERM to the command it runs as root, which our SIGKILL could not reach.
-        const end = () => {
-          timedOut = true;
-          if (pid !== undefined) killGroup(pid, 'SIGTERM');
-          setTimeout(kill, TERM_GRACE_MS).unref();
-          stopWaiting(null, 'SIGKILL');
-        };
-        const collect = (into: Buffer[]) => {
-          let size = 0;
-          return (chunk: Buffer) => {
-            if (size >= MAX_OUTPUT) return;
-            into.push(chunk);
-            size += chunk.length;
-          };
-        };
-        child.stdout?.on('data', collect(out));
-        child.stderr?.on('data', collect(err));
-        const timer = setTimeout(end, Math.max(1, opts.timeoutMs));
-        const onAbort = end;
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        if (opts.signal?.aborted) onAbort();
-        let settled = false;
-        const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          clearTimeout(lastResort);
-          opts.signal?.removeEventListener('abort', onAbort);
-          kill();
-          if (pid !== undefined) liveGroups.delete(pid);
-          const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-          resolve({
-            exitCode: spawnError || exitCode === null ? undefined : exitCode,
-            signal: signal ?? undefined,
-            stdout: text(out),
-            stderr: text(err),
-            durationMs: Math.round(performance.now() - started),
-            timedOut,
-            spawnError,
-          });
-        };
-        child.on('error', (e: NodeJS.ErrnoException) => {
-          spawnError = e.code ?? e.message;
-          if (pid === undefined) finish(null, null);
-        });
-        // What the child left running in its group goes with it (the README says so).
-        child.on('exit', (code, signal) => {
-          kill();
-          stopWaiting(code, signal);
-        });
-        child.on('close', finish);
+      if (stopping) return notStarted('not started: the run is being terminated');
+      const execa = await loadExeca();
+      // Asked again: stop() may have come while execa loaded.
+      if (stopping) return notStarted('not started: the run is being terminated');
+      let timedOut = false;
+      const cancel = new AbortController();
+      const child = execa(file, args, {
+        cancelSignal: cancel.signal,
+        // sudo relays SIGTERM to the command it runs as root, which a SIGKILL could not reach.
+        killSignal: 'SIGTERM',
+        forceKillAfterDelay: TERM_GRACE_MS,
+        maxBuffer: MAX_OUTPUT,
+        encoding: 'buffer',
+        stripFinalNewline: false,
+        stdin: 'ignore',
+        env: { ...baseEnv, ...opts.env },
+        extendEnv: false,
+        detached: true,
+        reject: false,
       });
+      const pid = child.pid;
+      if (pid !== undefined) liveGroups.add(pid);
+      // A process that left our group (setsid, a daemon) can hold the pipes open forever: once our
+      // child is gone or its time is up, stop waiting for them.
+      let letGo: NodeJS.Timeout | undefined;
+      const stopWaiting = (afterMs: number) => {
+        letGo ??= setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        }, afterMs);
+      };
+      const end = () => {
+        timedOut = true;
+        if (pid !== undefined) killGroup(pid, 'SIGTERM');
+        setTimeout(() => pid !== undefined && killGroup(pid, 'SIGKILL'), TERM_GRACE_MS).unref();
+        cancel.abort();
+        stopWaiting(TERM_GRACE_MS + PIPE_GRACE_MS);
+      };
+      const timer = setTimeout(end, Math.max(1, opts.timeoutMs));
+      opts.signal?.addEventListener('abort', end, { once: true });
+      if (opts.signal?.aborted) end();
+      // What the child left running in its group goes with it (the README says so).
+      child.once('exit', () => {
+        if (pid !== undefined) killGroup(pid, 'SIGKILL');
+        stopWaiting(PIPE_GRACE_MS);
+      });
+      try {
+        const r = await child;
+        const spawnError = pid === undefined ? (r.shortMessage ?? r.message ?? 'could not start').split('\n')[0] : undefined;
+        const error = r.isMaxBuffer ? `output over ${MAX_OUTPUT / 1024 / 1024} MiB` : undefined;
+        return {
+          exitCode: spawnError || error ? undefined : r.exitCode,
+          signal: r.signal,
+          stdout: text(r.stdout),
+          stderr: text(r.stderr),
+          durationMs: Math.round(performance.now() - started),
+          timedOut,
+          spawnError,
+          ...(error ? { error } : {}),
+        };
+      } finally {
+        clearTimeout(timer);
+        clearTimeout(letGo);
+        opts.signal?.removeEventListener('abort', end);
+        if (pid !== undefined) {
+          killGroup(pid, 'SIGKILL');
+          liveGroups.delete(pid);
+        }
+      }
     },
   };
 }

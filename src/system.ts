@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { createRunner, whichSystem, type CommandRunner } from './runner.ts';
 import type { HookDeps } from './orchestrator.ts';
 import type { Logger } from './log.ts';
+import type { Capabilities } from './plan.ts';
 import { canonicalIp } from './values.ts';
 
 /** This host's addresses as the kernel reports them (in a network namespace: that namespace's). */
@@ -23,9 +24,8 @@ export function isExecutable(path: string): boolean {
   }
 }
 
-/** The real system, for the CLI. */
-export function systemDeps(logger: Logger): HookDeps {
-  const runner = createRunner();
+/** The real system, for the CLI; `runner` is the command's own (it stops it on SIGTERM). */
+export function systemDeps(logger: Logger, runner: CommandRunner = createRunner()): HookDeps {
   return {
     runner,
     logger,
@@ -41,7 +41,44 @@ export function systemDeps(logger: Logger): HookDeps {
         return undefined;
       }
     },
+    capabilities: processCapabilities(),
   };
+}
+
+const CAP_NET_ADMIN = 12n;
+const CAP_NET_RAW = 13n;
+
+/**
+ * Which of the two capabilities the programs we start will have, from /proc/self/status: in our
+ * effective set, and handed on through execve, which for a user other than root takes the ambient
+ * set (systemd's AmbientCapabilities, setpriv --ambient-caps); root's children get them anyway.
+ * A capability in our effective set alone (file capabilities on node) would not reach `ip`.
+ */
+export function capabilitiesFrom(status: string, euid: number): Capabilities {
+  const set = (name: string): bigint => {
+    const hex = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1];
+    return hex ? BigInt(`0x${hex}`) : 0n;
+  };
+  const effective = set('CapEff');
+  const handedOn = euid === 0 ? effective : effective & set('CapAmb');
+  const has = (bit: bigint) => ((handedOn >> bit) & 1n) === 1n;
+  return { netAdmin: has(CAP_NET_ADMIN), netRaw: has(CAP_NET_RAW) };
+}
+
+let ownCapabilities: Capabilities | undefined;
+
+/** Decided once per process: capabilities do not change under us. */
+export function processCapabilities(): Capabilities {
+  if (!ownCapabilities) {
+    let status = '';
+    try {
+      status = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      // no /proc: nothing known, sudo as configured
+    }
+    ownCapabilities = capabilitiesFrom(status, process.geteuid?.() ?? 0);
+  }
+  return ownCapabilities;
 }
 
 /** Without a deadline of its own (the notify path), a lookup still ends. */

@@ -105,6 +105,14 @@ export async function notifyCommand(type: string, description: string, path: str
   );
   const logger: Logger = created.logger;
   if (created.warning) io.err(`sentinel-hook: ${created.warning}`);
+  try {
+    return await notifyRun(event, config, logger);
+  } finally {
+    created.close();
+  }
+}
+
+async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger): Promise<ExitCode> {
   logger.info({ eventType: event.type, description: event.description }, 'sentinel event');
   const deps = systemDeps(logger);
   // Before anything starts: reannounce's commands and the user's notify entries alike.

@@ -6,7 +6,7 @@ import { describeStep } from '../orchestrator.ts';
 import { mastersToReconcile } from '../converge.ts';
 import { reconcileMaster, type ReconcileResult } from '../reconcile.ts';
 import { planText } from '../report.ts';
-import { killAllChildren } from '../runner.ts';
+import { createRunner } from '../runner.ts';
 import { systemDeps } from '../system.ts';
 import { prepareLockDir } from '../lock.ts';
 import { pausedBecause } from './pause.ts';
@@ -35,18 +35,20 @@ export async function reconcileCommand(path: string, givenOpts: ReconcileCommand
   const masters = mastersToReconcile(config, opts.master);
   if (masters.length === 0) throw new UsageError(`no master ${JSON.stringify(opts.master)} in the config`, `configured masters: ${Object.keys(config.masters).join(', ')}`);
   const logger = opts.dryRun ? memoryLogger() : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
-  const system = systemDeps(logger);
+  const runner = createRunner();
+  const system = systemDeps(logger, runner);
   // Before anything starts a process: only our own Sentinel questions keep the password variable.
   const deps = { ...system, env: withholdSecret(system.env, config.sentinels.password) };
   const started = performance.now();
-  const deadline = AbortSignal.timeout(config.deadline);
-  const remainingMs = () => Math.max(0, config.deadline - (performance.now() - started));
+  // An operator's SIGTERM ends the run as its deadline would: every master's work stops, the children
+  // get TERM then KILL, and the command still ends through its own return (no process.exit here).
+  const terminated = new AbortController();
+  const deadline = AbortSignal.any([AbortSignal.timeout(config.deadline), terminated.signal]);
+  const remainingMs = () => (terminated.signal.aborted ? 0 : Math.max(0, config.deadline - (performance.now() - started)));
+  let stopping: Promise<void> | undefined;
   const stop = () => {
-    void killAllChildren().finally(() => {
-      logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed');
-      if ('flushSync' in logger) logger.flushSync();
-      process.exit(EXIT.retry);
-    });
+    terminated.abort();
+    stopping ??= runner.stop().then(() => logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed'));
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
   try {
@@ -66,7 +68,10 @@ export async function reconcileCommand(path: string, givenOpts: ReconcileCommand
         ),
       ),
     );
-    const exitCode = results.reduce<ExitCode>((worst, r) => (r.exitCode > worst ? r.exitCode : worst), EXIT.ok);
+    await stopping;
+    const worst = results.reduce<ExitCode>((w, r) => (r.exitCode > w ? r.exitCode : w), EXIT.ok);
+    // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
+    const exitCode = terminated.signal.aborted && worst === EXIT.ok ? EXIT.retry : worst;
     logger.info({ exitCode, outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])), ms: Math.round(performance.now() - started) }, 'reconcile end');
     if ('ready' in logger) {
       const { warning } = await logger.ready();
@@ -76,6 +81,7 @@ export async function reconcileCommand(path: string, givenOpts: ReconcileCommand
     return exitCode;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
+    if ('close' in logger) await logger.close();
   }
 }
 

@@ -7,6 +7,7 @@ import type { Logger, LogLevel } from '../log.ts';
 import { runId } from '../log.ts';
 import { prepareLockDir } from '../lock.ts';
 import { systemDeps } from '../system.ts';
+import { createRunner } from '../runner.ts';
 import { DEFAULT_INTERVAL_MS, Watcher } from '../watch.ts';
 import { tlsConnector, type Connector } from '../sentinel/subscribe.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
@@ -47,7 +48,8 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   // The locks, generations and records every process serving these masters here shares.
   prepareLockDir(config.lockDir, uid);
   const log = stdoutLogger(config.log.level, { run: runId(), watch: true });
-  const system = systemDeps(log);
+  const runner = createRunner();
+  const system = systemDeps(log, runner);
   const deps = { ...system, env: withholdSecret(system.env, config.sentinels!.password) };
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   const watcher = new Watcher(config, deps, log, { intervalMs, ...(await connectorFor(config)) });
@@ -57,10 +59,14 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping; the VIP stays where it is');
       process.off('SIGHUP', reload);
-      void watcher.stop().then(() => {
-        log.info({ stats: watcher.stats }, 'watch end');
-        resolve(0);
-      });
+      // Work in progress ends first (a command halfway is let finish); its children are ended after.
+      void watcher
+        .stop()
+        .then(() => runner.stop())
+        .then(() => {
+          log.info({ stats: watcher.stats }, 'watch end');
+          resolve(0);
+        });
     };
     const reload = () => {
       loadWatchConfig(path, uid).then(

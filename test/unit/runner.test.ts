@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunner, whichSystem } from '../../src/runner.ts';
+import { describeFailure } from '../../src/launch.ts';
 
 /** Running, not a zombie: in a container, PID 1 may never reap orphans. */
 function alive(pid: number): boolean {
@@ -26,7 +27,15 @@ test('real runner: exit code, stdout, stderr and extra environment', async () =>
 test('real runner: a missing program is a spawn error, not an exception', async () => {
   const r = await createRunner().run(['/nonexistent/program'], { timeoutMs: 1000 });
   assert.equal(r.exitCode, undefined);
-  assert.equal(r.spawnError, 'ENOENT');
+  assert.equal(r.spawnError, 'Command failed with ENOENT: /nonexistent/program');
+});
+
+test('real runner: output over 4 MiB fails the command with one line, whatever its exit status', async () => {
+  // 5 MiB then exit 0: cut silently, it would have passed as a success on part of its output.
+  const r = await createRunner().run(['/bin/sh', '-c', 'head -c 5242880 /dev/zero; exit 0'], { timeoutMs: 10_000 });
+  assert.equal(r.exitCode, undefined);
+  assert.equal(r.error, 'output over 4 MiB');
+  assert.equal(describeFailure(['/bin/sh'], r, false), '/bin/sh failed: output over 4 MiB');
 });
 
 test('real runner: on timeout the whole process group dies, grandchildren included', async (t) => {
@@ -88,4 +97,12 @@ test('real runner: on timeout with such a process around, the step ends at its t
   const r = await createRunner().run(['/usr/bin/setsid', '-w', '/bin/sh', '-c', `echo $$ > ${pidFile}; exec /bin/sleep 20`], { timeoutMs: 300 });
   assert.equal(r.timedOut, true);
   assert.ok(performance.now() - started < 3000, `returned after ${Math.round(performance.now() - started)} ms`);
+});
+
+test('real runner: the environment is read at each start, so a variable withheld before it reaches no child', async () => {
+  const env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin', SH_TEST_SECRET: 'hunter2hunter2' };
+  const runner = createRunner(env);
+  delete env.SH_TEST_SECRET;
+  const r = await runner.run(['/bin/sh', '-c', 'echo "${SH_TEST_SECRET-unset} $X"'], { timeoutMs: 5000, env: { X: 'step' } });
+  assert.equal(r.stdout, 'unset step');
 });

@@ -27,7 +27,7 @@ export { vipSchema, type VipAction } from './schema.ts';
 const IP_TIMEOUT_MS = 5000;
 
 /** The host, read-only, as the planner sees it; the notify command's re-announce has no failover event. */
-type VipHost = Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'logger'>;
+type VipHost = Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'logger' | 'capabilities'>;
 
 async function observe(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[]> {
   const r = await ctx.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'addr', 'show'], { timeoutMs: 3000 });
@@ -39,9 +39,14 @@ async function observe(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[
   }
 }
 
-/** How the action's commands start: `sudo -n` (exact sudoers lines) or as we are. */
+/**
+ * How the action's commands start: `sudo -n` (exact sudoers lines) or as we are. A process that
+ * holds CAP_NET_ADMIN and CAP_NET_RAW (and hands them on) needs no sudo for ip, arping or ndptool,
+ * whatever `privilege` says: under systemd's NoNewPrivileges sudo could not even start.
+ */
 function launcherFor(a: VipAction, host: VipHost): Launcher {
-  return { privileged: a.privilege === 'sudo', sudo: a.privilege === 'sudo' ? host.which('sudo') : undefined };
+  const privileged = a.privilege === 'sudo' && !(host.capabilities?.netAdmin && host.capabilities.netRaw);
+  return { privileged, sudo: privileged ? host.which('sudo') : undefined };
 }
 
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
