@@ -151,19 +151,33 @@ export class Watcher {
     }
   }
 
-  private runOptions() {
-    const deadline = this.config.deadline;
+  /**
+   * One run's signal: ends at the run's deadline or when the service stops. One controller, one timer
+   * and one listener on the service's signal, all let go by done(): AbortSignal.any and
+   * AbortSignal.timeout would keep something per run alive on the long-lived signal, or for the whole
+   * deadline, and a service makes many runs.
+   */
+  private runOptions(deadline = this.config.deadline) {
     const started = performance.now();
+    const run = new AbortController();
+    const end = () => run.abort();
+    const timer = setTimeout(end, deadline);
+    this.stopping.signal.addEventListener('abort', end, { once: true });
+    if (this.stopping.signal.aborted) run.abort();
     return {
       dryRun: isPaused(this.config),
-      signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(deadline)]),
+      signal: run.signal,
       remainingMs: () => Math.max(0, deadline - (performance.now() - started)),
+      done: () => {
+        clearTimeout(timer);
+        this.stopping.signal.removeEventListener('abort', end);
+      },
     };
   }
 
   private async reconcile(master: string, why: string): Promise<ReconcileResult | undefined> {
     this.stats.reconciles++;
-    const opts = this.runOptions();
+    const { done, ...opts } = this.runOptions();
     try {
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
       this.noteReachability(master, answers);
@@ -174,6 +188,8 @@ export class Watcher {
     } catch (err) {
       this.log.error({ master, why, error: (err as Error).message }, 'reconcile failed; trying again at the next interval');
       return undefined;
+    } finally {
+      done();
     }
   }
 
@@ -226,13 +242,14 @@ export class Watcher {
   }
 
   private async onFailover(master: string, sentinel: string, ip: string, port: number): Promise<void> {
-    const opts = this.runOptions();
+    const { done, ...opts } = this.runOptions();
     const sentinels = this.config.sentinels!;
     try {
       // The announcing Sentinel's config epoch orders this failover (one round trip, to it alone).
       const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
       const ask = this.deps.askSentinel ?? askSentinel;
-      const answer = await ask(sentinel, master, sentinels, password, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(sentinels.timeout)]), epoch: true });
+      const question = this.runOptions(sentinels.timeout);
+      const answer = await ask(sentinel, master, sentinels, password, { signal: question.signal, epoch: true }).finally(question.done);
       if (!('master' in answer) || answer.epoch === undefined || answer.master.ip !== ip || answer.master.port !== port) {
         // It moved on already, or could not say: the full question decides.
         this.log.info({ master, sentinel, answer }, 'the announcing Sentinel does not confirm with an epoch; reconciling');
@@ -252,6 +269,8 @@ export class Watcher {
       this.report(master, '+switch-master', result, opts.dryRun);
     } catch (err) {
       this.log.error({ master, error: (err as Error).message }, 'acting on +switch-master failed; the next reconcile tries again');
+    } finally {
+      done();
     }
   }
 
@@ -274,12 +293,18 @@ export class Watcher {
 
   private async checkQuorum(master: string, noQuorumFor: number): Promise<void> {
     const s = this.state(master);
-    const answers = await askMasterState(master, this.config, this.deps, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.config.sentinels!.timeout + 100)])).catch(() => []);
+    const question = this.runOptions(this.config.sentinels!.timeout + 100);
+    const answers = await askMasterState(master, this.config, this.deps, question.signal)
+      .catch(() => [])
+      .finally(question.done);
     this.noteReachability(master, answers);
     if (s.released || this.now - s.majorityAt < noQuorumFor) return;
     s.released = true;
     const { releaseVip } = await import('./release.ts');
     // Not released (a step failed): the next check tries again.
-    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...this.runOptions(), silentFor: this.now - s.majorityAt }).catch(() => false);
+    const { done, ...opts } = this.runOptions();
+    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...opts, silentFor: this.now - s.majorityAt })
+      .catch(() => false)
+      .finally(done);
   }
 }
