@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 export interface CommandResult {
   /** undefined when the program could not start, was killed by a signal, or failed otherwise (see `error`). */
   exitCode: number | undefined;
@@ -107,6 +108,10 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
         stdin: 'ignore',
         env: { ...baseEnv, ...opts.env },
         extendEnv: false,
+        // execa always changes into its cwd (default: ours), which fails with EACCES when we may not
+        // enter our own working directory (started as redis from a directory only root may enter).
+        // Children then start in / rather than not at all; otherwise where we are, as spawn would.
+        cwd: workingDirectory(),
         detached: true,
         reject: false,
       });
@@ -173,4 +178,18 @@ export function whichSystem(program: string, exists: (path: string) => boolean):
     if (exists(path)) return path;
   }
   return undefined;
+}
+
+let cwd: string | undefined;
+/** Our working directory if we may enter it, else /: decided once per process. */
+function workingDirectory(): string {
+  if (cwd === undefined) {
+    try {
+      cwd = process.cwd();
+      accessSync(cwd, constants.X_OK);
+    } catch {
+      cwd = '/';
+    }
+  }
+  return cwd;
 }
