@@ -87,7 +87,13 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
       try {
         const { checkCommand } = await import('./commands/check.ts');
         const config = await loadConfig(configPath(opts.config ?? program.opts().config, io.env), currentUid());
-        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal));
+        let install: string | undefined;
+        try {
+          install = installDir();
+        } catch {
+          // started some other way (tests): the ExecPaths check leaves the install out
+        }
+        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal), { ...(install ? { installDir: install } : {}), node: process.execPath });
         io.out(text);
         if (problems.length > 0) exitCode = EXIT.never;
       } catch (err) {

@@ -1,10 +1,10 @@
-import { realpathSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { pluginFor } from '../actions/index.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, UsageError } from '../errors.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
 import type { HostReader, SandboxNeeds } from '../plan.ts';
+import { realPath } from '../systemd/sentinel-unit.ts';
 
 /** A login name (as sudoers takes it): copied into User=, Group= and the tmpfiles.d line. */
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -44,15 +44,6 @@ export function unitPath(path: string, what: string): string {
     throw new ConfigError(`${what} ${JSON.stringify(path)} cannot go into a unit file (expected an absolute path without blanks, quotes, backslashes, %, $, ; or ..)`, 'move it to a plain path');
   }
   return posix.normalize(path);
-}
-
-/** Where the file really is: NoExecPaths applies to the mount the inode lives on (/bin/sh is dash in /usr/bin). */
-function realPath(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 function unique(values: Iterable<string>): string[] {
