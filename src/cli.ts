@@ -1,4 +1,5 @@
-import { writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
@@ -86,7 +87,13 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
       try {
         const { checkCommand } = await import('./commands/check.ts');
         const config = await loadConfig(configPath(opts.config ?? program.opts().config, io.env), currentUid());
-        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal));
+        let install: string | undefined;
+        try {
+          install = installDir();
+        } catch {
+          // started some other way (tests): the ExecPaths check leaves the install out
+        }
+        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal), { ...(install ? { installDir: install } : {}), node: process.execPath });
         io.out(text);
         if (problems.length > 0) exitCode = EXIT.never;
       } catch (err) {
@@ -119,6 +126,28 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         const text = await sudoersText(config, { user: opts.user, configPath: path, checkProgram: rootOnlyProgram }, host);
         if (opts.check) io.err(await checkSudoers(text, runner, which));
         io.out(text);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('systemd')
+    .description('print the systemd units (--watch, the default) or the drop-in for redis-sentinel.service (--hook) this config needs')
+    .option('-c, --config <file>', 'config file')
+    .option('-u, --user <name>', 'the user the services run as', 'redis')
+    .option('--watch', 'the recommended setup: watch and reconcile units of their own; Sentinel keeps its sandbox')
+    .option('--hook', "a drop-in widening Sentinel's own unit so that it can run the hook")
+    .action(async (opts: { config?: string; user: string; watch?: boolean; hook?: boolean }) => {
+      try {
+        if (opts.watch && opts.hook) throw new UsageError('--watch and --hook exclude each other', 'choose one setup (--watch is recommended)');
+        const { systemdFiles, systemdText } = await import('./commands/systemd.ts');
+        const path = configPath(opts.config ?? program.opts().config, io.env);
+        const config = await loadConfig(path, currentUid());
+        const { runner, which, readFile } = systemDeps(memoryLogger());
+        const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
+        const files = await systemdFiles(config, { mode: opts.hook ? 'hook' : 'watch', user: opts.user, configPath: resolve(path), installDir: installDir(), node: process.execPath }, host);
+        io.out(systemdText(files));
       } catch (err) {
         fail(err);
       }
@@ -221,6 +250,15 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     fail(err);
   }
   return exitCode;
+}
+
+/** The install this CLI runs from (bin/sentinel-hook.cjs is argv[1]): what the units start. */
+function installDir(): string {
+  const bin = process.argv[1] ? resolve(process.argv[1]) : '';
+  if (!bin.endsWith('/bin/sentinel-hook.cjs') || !existsSync(bin)) {
+    throw new UsageError(`cannot tell where sentinel-hook is installed (started as ${JSON.stringify(process.argv[1])})`, 'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd');
+  }
+  return dirname(dirname(bin));
 }
 
 function currentUid(): number {

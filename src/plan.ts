@@ -143,6 +143,27 @@ export interface PrivilegedCommands {
   notCovered?: { what: string; why: string };
 }
 
+/**
+ * What one config entry needs of the systemd sandbox it runs in (the watch unit, or Sentinel's own unit
+ * when it runs the hook): `sentinel-hook systemd` builds units and drop-ins from these and nothing else.
+ */
+export interface SandboxNeeds {
+  /** Absolute paths of the programs it starts on this host (what NoExecPaths=/ must let through). */
+  programs: string[];
+  /** Socket families beyond AF_INET AF_INET6 AF_UNIX, e.g. AF_NETLINK for ip. */
+  addressFamilies: string[];
+  /** Capabilities its programs need, handed on as ambient capabilities (then they run without sudo). */
+  capabilities: string[];
+  /** System calls its programs make beyond what Debian's filter allows (~@privileged @resources). */
+  systemCalls?: string[];
+  /** Files and directories it writes on this host. */
+  writablePaths: string[];
+  /** It runs commands through sudo, which NoNewPrivileges=true stops. */
+  needsSudo: boolean;
+  /** What the unit cannot provide or pin (shown as a comment in the output). */
+  notes?: string[];
+}
+
 /** The longest an entry's own steps may take of one run: the config is refused when it cannot fit the deadline. */
 export interface TimeBudget {
   ms: number;
@@ -186,6 +207,11 @@ export interface ActionPlugin<C extends { type: string; when: When }> {
    * there would fail at the worst time. `where` names the entry for messages (masters.NAME[i]).
    */
   privilegedCommands?(config: C, host: HostReader, where: string): Promise<PrivilegedCommands>;
+  /**
+   * For `sentinel-hook systemd`: what this entry needs of a systemd sandbox on this host. Missing
+   * tools are errors here, as for sudoers. Absent: nothing beyond running node.
+   */
+  sandbox?(config: C, host: HostReader, where: string): Promise<SandboxNeeds>;
   /**
    * For `sentinel-hook notify` on "-sdown", on the host a majority of the Sentinels name master (the
    * caller checks that): what the action sends again, nothing added or removed. `wanted`: whether

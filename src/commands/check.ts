@@ -5,13 +5,14 @@ import { formatDuration } from '../values.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
 import type { ObserveContext } from '../plan.ts';
 import { describeLockDir } from '../lock.ts';
+import { dirname } from 'node:path';
 
 /**
  * What each master's failover would do, in words: the answer to "is my config what I meant?"; and
  * what a run on this host would fail on (a missing program, interface, key or file), found without
  * changing anything or contacting another host. Problems make the exit 2.
  */
-export async function checkCommand(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>): Promise<{ text: string; problems: string[] }> {
+export async function checkCommand(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>, systemd: SentinelUnitCheck = {}): Promise<{ text: string; problems: string[] }> {
   const problems: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, action] of actions.entries()) {
@@ -34,10 +35,49 @@ export async function checkCommand(config: HookConfig, host: Pick<ObserveContext
     });
   }
   for (const n of config.notify) lines.push(`notify: run ${JSON.stringify(n.run)} on ${n.events?.join(', ') ?? 'every event'}`);
+  const warning = await sentinelUnitWarning(config, host, systemd);
+  if (warning) lines.push(`warning: ${warning}`);
   for (const p of problems) lines.push(`problem: ${p}`);
   return { text: lines.join('\n'), problems };
 }
 
 export function schemaCommand(): string {
   return JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2);
+}
+
+export interface SentinelUnitCheck {
+  /** systemd's unit directories (tests pass their own). */
+  unitDirs?: readonly string[];
+  /** Where /proc is; undefined: /proc. */
+  proc?: string;
+  installDir?: string;
+  node?: string;
+}
+
+/**
+ * One line when Sentinel's unit (and its drop-ins), or the running Sentinel, would stop this config's
+ * hook: it runs with every restriction of that unit. A warning, not a problem: with `watch`, Sentinel
+ * runs no hook at all.
+ */
+async function sentinelUnitWarning(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>, opts: SentinelUnitCheck): Promise<string | undefined> {
+  const { readUnit, hookBlockers, runningSentinel, processBlockers, SENTINEL_UNITS, UNIT_DIRS } = await import('../systemd/sentinel-unit.ts');
+  const { configSandbox } = await import('./systemd.ts');
+  const name = SENTINEL_UNITS.find((n) => readUnit(n, opts.unitDirs ?? UNIT_DIRS));
+  if (!name) return undefined;
+  const unit = readUnit(name, opts.unitDirs ?? UNIT_DIRS)!;
+  let needs;
+  try {
+    needs = await configSandbox(config, host);
+  } catch {
+    // A missing program is reported by the preflight above.
+    return undefined;
+  }
+  const writable = [dirname(config.log.file ?? DEFAULT_LOG_FILE), config.lockDir, ...needs.writablePaths];
+  const programs = ['sh', 'readlink'].map((p) => host.which(p)).filter((p): p is string => p !== undefined);
+  const reasons = hookBlockers(unit, needs, { writable, programs, ...(opts.installDir ? { installDir: opts.installDir } : {}), ...(opts.node ? { node: opts.node } : {}) });
+  const running = runningSentinel(opts.proc);
+  if (running) reasons.push(...processBlockers(running, needs));
+  if (!reasons.length) return undefined;
+  const dropIns = unit.files.length - 1;
+  return `${name} (${unit.files[0]}${dropIns ? ` + ${dropIns} drop-in(s)` : ''}) would stop this hook: ${reasons.join('; ')}; run sentinel-hook watch under the units from "sentinel-hook systemd" (recommended), or install the drop-in from "sentinel-hook systemd --hook"`;
 }

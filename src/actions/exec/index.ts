@@ -80,6 +80,23 @@ export const execAction: ActionPlugin<ExecAction> = {
     if (!path) throw new ConfigError(`${where}: program ${program} not found`, 'install it, or give its absolute path');
     return { lines: [[path, ...args]] };
   },
+  async sandbox(a, host, where) {
+    const [program] = a.run;
+    const path = host.which(program);
+    if (!path) throw new ConfigError(`${where}: program ${program} not found`, 'install it, or give its absolute path');
+    const sudo = a.privilege === 'sudo' ? host.which('sudo') : undefined;
+    if (a.privilege === 'sudo' && !sudo) throw new ConfigError(`${where}: sudo not found in the system directories`, 'install sudo');
+    // A script is executed through its interpreter, which must be executable too.
+    const shebang = /^#!\s*(\/\S+)/.exec(host.readFile?.(path)?.subarray(0, 256).toString('latin1') ?? '')?.[1];
+    return {
+      programs: [path, ...(shebang ? [shebang] : []), ...(sudo ? [sudo] : [])],
+      addressFamilies: [],
+      capabilities: [],
+      writablePaths: [],
+      needsSudo: a.privilege === 'sudo',
+      ...(a.privilege === 'sudo' ? { notes: [`${where} runs ${program} as root through sudo: it may write only where ReadWritePaths= allows and has only the capabilities in CapabilityBoundingSet=; add what it needs`] } : {}),
+    };
+  },
   summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
   async preflight(a, host) {
     // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up;

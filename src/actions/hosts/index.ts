@@ -130,6 +130,18 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     const targets = targetResults(detail);
     return targets && targetTable(targets);
   },
+  async sandbox(a, host, where) {
+    // transport ssh runs in-process (ssh2); rsync starts rsync, which starts ssh.
+    const programs: string[] = [];
+    if (a.push?.transport === 'rsync') {
+      for (const name of ['rsync', 'ssh']) {
+        const path = host.which(name);
+        if (!path) throw new ConfigError(`${where}: ${name} not found in the system directories`, `install ${name === 'ssh' ? 'openssh-client' : 'rsync'}`);
+        programs.push(path);
+      }
+    }
+    return { programs, addressFamilies: [], capabilities: [], writablePaths: a.file ? [a.file] : [], needsSudo: false };
+  },
   summarize(a) {
     const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;

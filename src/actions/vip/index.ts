@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { failingStep, type ActionPlan, type ActionPlugin, type ObserveContext, type Step } from '../../plan.ts';
 import type { Launcher } from '../../launch.ts';
-import { RetryableError } from '../../errors.ts';
+import { ConfigError, RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
@@ -107,6 +107,24 @@ export const vipAction: ActionPlugin<VipAction> = {
     if (a.privilege !== 'sudo') return { lines: [] };
     const got = await privilegedCommandLines(a, host);
     return { lines: got.lines, ...(got.detectedInterface ? { detected: [`${a.address} -> ${got.detectedInterface}`] } : {}) };
+  },
+  async sandbox(a, host, where) {
+    const vip = vipOf(a);
+    const ip = host.which('ip');
+    if (!ip) throw new ConfigError(`${where}: ip not found in the system directories`, `install ${PACKAGES.ip}`);
+    const announcer = vip.family === 4 ? host.which('arping') : host.which('ndptool');
+    if (!announcer) throw new ConfigError(`${where}: ${vip.family === 4 ? 'arping' : 'ndptool'} not found in the system directories`, `install ${vip.family === 4 ? PACKAGES.arping : PACKAGES.ndptool}`);
+    return {
+      programs: [ip, announcer],
+      // ip changes addresses over netlink; arping and ndptool send raw frames.
+      addressFamilies: ['AF_NETLINK', 'AF_PACKET'],
+      // Handed on as ambient capabilities, ip and arping run as we are: no sudo, whatever `privilege` says (launcherFor).
+      capabilities: ['CAP_NET_ADMIN', 'CAP_NET_RAW'],
+      // iputils' arping drops its capabilities and uid at start (strace: capset, setuid), both in ~@privileged.
+      systemCalls: ['capset', 'setuid'],
+      writablePaths: [],
+      needsSudo: false,
+    };
   },
   reannounce: { wanted: (a) => a.reannounce, plan: (a, host) => planReannounce(a, host) },
   // A second ARP burst that cannot end before the deadline fails every run, and every retry;

@@ -1,0 +1,282 @@
+import { dirname, posix } from 'node:path';
+import { pluginFor } from '../actions/index.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { ConfigError, UsageError } from '../errors.ts';
+import { DEFAULT_LOG_FILE } from '../log.ts';
+import type { HostReader, SandboxNeeds } from '../plan.ts';
+import { realPath } from '../systemd/sentinel-unit.ts';
+
+/** A login name (as sudoers takes it): copied into User=, Group= and the tmpfiles.d line. */
+const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+export const WATCH_UNIT = 'sentinel-hook-watch.service';
+export const RECONCILE_UNIT = 'sentinel-hook-reconcile.service';
+export const SENTINEL_UNIT = 'redis-sentinel.service';
+export const HOOK_DROP_IN = `${SENTINEL_UNIT}.d/sentinel-hook.conf`;
+const UNIT_DIR = '/etc/systemd/system';
+
+/** The families every setup needs: the Sentinels over TCP, and pipes to the programs we start. */
+const BASE_FAMILIES = ['AF_INET', 'AF_INET6', 'AF_UNIX'];
+
+export interface SystemdOptions {
+  mode: 'watch' | 'hook';
+  user: string;
+  configPath: string;
+  /** The install: it holds bin/sentinel-hook.cjs and hooks/. */
+  installDir: string;
+  /** Absolute path of the node that runs it. */
+  node: string;
+}
+
+/** One file the operator installs, and where. */
+export interface InstallFile {
+  path: string;
+  text: string;
+}
+
+/**
+ * A path copied into unit text: systemd splits values on blanks, unquotes quotes and backslashes,
+ * expands `%` specifiers and (in ExecStart) `$` variables, and a newline would start a new setting.
+ * Only plain absolute paths are copied; anything else is refused (exit 2).
+ */
+export function unitPath(path: string, what: string): string {
+  if (!path.startsWith('/') || /[\s"'\\%$;\0-\x1f\x7f]/.test(path) || path.split('/').includes('..')) {
+    throw new ConfigError(`${what} ${JSON.stringify(path)} cannot go into a unit file (expected an absolute path without blanks, quotes, backslashes, %, $, ; or ..)`, 'move it to a plain path');
+  }
+  return posix.normalize(path);
+}
+
+function unique(values: Iterable<string>): string[] {
+  return [...new Set(values)];
+}
+
+/** Everything the config's entries need of a sandbox, merged: each plugin says what its own entries need. */
+export async function configSandbox(config: HookConfig, host: HostReader): Promise<Required<SandboxNeeds>> {
+  const all: Required<SandboxNeeds> = { programs: [], addressFamilies: [], capabilities: [], systemCalls: [], writablePaths: [], needsSudo: false, notes: [] };
+  for (const [master, actions] of Object.entries(config.masters)) {
+    for (const [index, action] of actions.entries()) {
+      const where = `masters.${master}[${index}]`;
+      const got = await pluginFor(action).sandbox?.(action, host, where);
+      if (!got) continue;
+      all.programs.push(...got.programs.map((p) => unitPath(p, `${where}: program`)));
+      all.addressFamilies.push(...got.addressFamilies);
+      all.capabilities.push(...got.capabilities);
+      all.systemCalls.push(...(got.systemCalls ?? []));
+      all.writablePaths.push(...got.writablePaths.map((p) => unitPath(p, `${where}: file`)));
+      all.needsSudo ||= got.needsSudo;
+      all.notes.push(...(got.notes ?? []));
+    }
+  }
+  for (const [index, n] of config.notify.entries()) {
+    const path = host.which(n.run[0]);
+    if (!path) throw new ConfigError(`notify[${index}]: program ${n.run[0]} not found`, 'install it, or give its absolute path');
+    all.programs.push(unitPath(path, `notify[${index}]: program`));
+  }
+  for (const key of ['programs', 'addressFamilies', 'capabilities', 'systemCalls', 'writablePaths', 'notes'] as const) all[key] = unique(all[key]);
+  for (const value of [...all.addressFamilies, ...all.capabilities, ...all.systemCalls]) {
+    // Plugin constants, not config values; checked all the same, since they are copied into unit text.
+    if (!/^[A-Za-z0-9_@]+$/.test(value)) throw new Error(`sandbox value ${JSON.stringify(value)} is not a plain word`);
+  }
+  return all;
+}
+
+/** Comment lines: a value that holds a newline must not end the comment. */
+function comment(...lines: string[]): string[] {
+  return lines.map((l) => `# ${l.replace(/[\0-\x1f\x7f]/g, ' ')}`);
+}
+
+/**
+ * systemd turns NoNewPrivileges on by itself for a service that runs as a user other than root and uses
+ * any seccomp-based option (the system call filter, address families, MemoryDenyWriteExecute, Protect*
+ * that filter calls…): NoNewPrivileges=no alone leaves sudo as powerless as before. Every one of them
+ * has to go, which is why sudo costs a unit nearly all of its hardening.
+ */
+function sudoRelaxation(): string[] {
+  return [
+    ...comment(
+      'Cost: sudo must raise privileges, so NoNewPrivileges goes, and with it every option systemd enforces through',
+      'seccomp for a non-root service (it would turn NoNewPrivileges back on): the system call filter, the socket',
+      'family list, MemoryDenyWriteExecute and the Protect*/Restrict* options below. Whoever controls the process',
+      'may then run anything the sudoers rules allow, as root. Prefer privilege: none for these entries.',
+    ),
+    'NoNewPrivileges=no',
+    'SystemCallFilter=',
+    'SystemCallArchitectures=',
+    'RestrictAddressFamilies=',
+    'MemoryDenyWriteExecute=no',
+    'RestrictNamespaces=no',
+    'RestrictRealtime=no',
+    'RestrictSUIDSGID=no',
+    'LockPersonality=no',
+    'PrivateDevices=no',
+    'ProtectClock=no',
+    'ProtectHostname=no',
+    'ProtectKernelLogs=no',
+    'ProtectKernelModules=no',
+    'ProtectKernelTunables=no',
+  ];
+}
+
+/** The sandbox of the watch and reconcile units: least privilege for what the config's actions do. */
+function serviceSandbox(needs: Required<SandboxNeeds>, writable: string[]): string[] {
+  const caps = needs.capabilities.join(' ');
+  const lines = [
+    'UMask=0077',
+    ...(caps
+      ? [...comment('Only what the actions need: ip and arping run directly with these, no sudo.'), `AmbientCapabilities=${caps}`, `CapabilityBoundingSet=${caps}`]
+      : [...comment('No action needs a capability: none, and a user namespace of its own.'), 'CapabilityBoundingSet=', 'PrivateUsers=true']),
+    ...(needs.needsSudo ? [] : ['NoNewPrivileges=true']),
+    `RestrictAddressFamilies=${unique([...BASE_FAMILIES, ...needs.addressFamilies]).join(' ')}`,
+    ...comment('Read-only everywhere but the lock directory and the local hosts files (it logs to the journal).'),
+    'ProtectSystem=strict',
+    `ReadWritePaths=${writable.join(' ')}`,
+    'ProtectHome=true',
+    'PrivateTmp=true',
+    'PrivateDevices=true',
+    'ProtectKernelTunables=true',
+    'ProtectKernelModules=true',
+    'ProtectKernelLogs=true',
+    'ProtectControlGroups=true',
+    'ProtectClock=true',
+    'ProtectHostname=true',
+    'ProtectProc=invisible',
+    'RestrictNamespaces=true',
+    'LockPersonality=true',
+    'RestrictRealtime=true',
+    'RestrictSUIDSGID=true',
+    'RemoveIPC=true',
+    'SystemCallArchitectures=native',
+    ...comment("MemoryDenyWriteExecute stays off: V8's JIT needs writable and executable pages. A call outside the", 'filter fails with EPERM rather than killing the process (node tries io_uring and setrlimit, and copes).'),
+    'SystemCallFilter=@system-service',
+    'SystemCallFilter=~@privileged @resources',
+    ...(needs.systemCalls.length ? [`SystemCallFilter=${needs.systemCalls.join(' ')}`] : []),
+    'SystemCallErrorNumber=EPERM',
+  ];
+  return needs.needsSudo ? [...lines, ...sudoRelaxation()] : lines;
+}
+
+function header(opts: SystemdOptions, what: string): string[] {
+  return comment(what, `Generated by: sentinel-hook systemd --${opts.mode} --user ${opts.user} --config ${opts.configPath}`);
+}
+
+function watchFiles(config: HookConfig, opts: SystemdOptions, needs: Required<SandboxNeeds>, cli: string[]): InstallFile[] {
+  if (!config.sentinels) throw new ConfigError('the watch and reconcile units need "sentinels" in the config: they follow what the Sentinels say', 'add sentinels: { addresses: [...] }, or generate the hook setup: sentinel-hook systemd --hook');
+  const lockDir = unitPath(config.lockDir, 'lockDir');
+  const writable = unique([lockDir, ...needs.writablePaths]);
+  const sandbox = serviceSandbox(needs, writable);
+  const identity = [`User=${opts.user}`, `Group=${opts.user}`];
+  const notes = needs.notes.flatMap((n) => comment(`Note: ${n}`));
+  const watch = [
+    ...header(opts, 'sentinel-hook watch: keeps this host in line with the Sentinels (VIP, hosts files, commands).'),
+    '[Unit]',
+    'Description=sentinel-hook watch (follows the Redis Sentinels: VIP, hosts files, commands)',
+    'After=network-online.target redis-sentinel.service',
+    'Wants=network-online.target redis-sentinel.service',
+    '',
+    '[Service]',
+    'Type=simple',
+    ...identity,
+    `ExecStart=${[...cli, 'watch', '--config', opts.configPath].join(' ')}`,
+    ...comment('SIGHUP reloads the config; a bad one is logged and the running one kept.'),
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    ...comment('Stopping it leaves the VIP where it is; it must come back on its own.'),
+    'Restart=always',
+    'RestartSec=2s',
+    ...notes,
+    ...sandbox,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ];
+  const reconcile = [
+    ...header(opts, 'sentinel-hook reconcile at boot: the VIP and hosts files as the Sentinels say, once.'),
+    '[Unit]',
+    'Description=sentinel-hook reconcile (once at boot, as the Redis Sentinels say)',
+    'After=network-online.target redis-sentinel.service',
+    'Wants=network-online.target',
+    `Before=${WATCH_UNIT}`,
+    '',
+    '[Service]',
+    'Type=oneshot',
+    ...identity,
+    `ExecStart=${[...cli, 'reconcile', '--config', opts.configPath].join(' ')}`,
+    ...notes,
+    ...sandbox,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ];
+  const tmpfiles = [...header(opts, 'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).'), `d ${lockDir} 0700 ${opts.user} ${opts.user} -`];
+  return [
+    { path: `${UNIT_DIR}/${WATCH_UNIT}`, text: `${watch.join('\n')}\n` },
+    { path: `${UNIT_DIR}/${RECONCILE_UNIT}`, text: `${reconcile.join('\n')}\n` },
+    { path: '/etc/tmpfiles.d/sentinel-hook.conf', text: `${tmpfiles.join('\n')}\n` },
+  ];
+}
+
+/**
+ * The drop-in for Debian's redis-sentinel.service (NoExecPaths=/, MemoryDenyWriteExecute, an empty
+ * capability set, ~@privileged, AF_INET AF_INET6 AF_UNIX only, ProtectSystem=strict): only what the
+ * config's actions need, each with what it costs. Sentinel itself gets every relaxation.
+ */
+function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<SandboxNeeds>, host: HostReader): InstallFile[] {
+  const sh = host.which('sh');
+  const readlink = host.which('readlink');
+  if (!sh || !readlink) throw new ConfigError(`${sh ? 'readlink' : 'sh'} not found in the system directories: hooks/client-reconfig needs it`, 'install coreutils and dash');
+  const execPaths = unique([opts.installDir, realPath(opts.installDir), ...[sh, readlink, opts.node, ...needs.programs].map((p) => unitPath(realPath(p), 'program'))]);
+  const log = unitPath(dirname(config.log.file ?? DEFAULT_LOG_FILE), 'log directory');
+  // "-": a missing path must not stop Sentinel from starting; the hook reports its own failure.
+  const writable = unique([log, unitPath(config.lockDir, 'lockDir'), ...needs.writablePaths]).map((p) => `-${p}`);
+  const caps = needs.capabilities.join(' ');
+  const families = needs.addressFamilies.filter((f) => !BASE_FAMILIES.includes(f));
+  const lines = [
+    ...header(opts, `Drop-in for ${SENTINEL_UNIT}: lets Sentinel run sentinel-hook as its client-reconfig-script.`),
+    ...comment(
+      'Every line below widens what whoever takes over Sentinel (it faces the network) may do on this host.',
+      `The recommended setup keeps Sentinel's sandbox as shipped: sentinel-hook systemd --watch.`,
+      `Install, then: systemctl daemon-reload && systemctl restart ${SENTINEL_UNIT}`,
+    ),
+    '[Service]',
+    ...comment('Cost: Sentinel may execute these too (shipped: redis-sentinel and libraries only): a shell among them.'),
+    `ExecPaths=${execPaths.join(' ')}`,
+    ...comment(
+      "Node's JIT needs writable and executable memory, which MemoryDenyWriteExecute=true forbids: the hook runs",
+      'node --jitless instead (a slower start, tens of milliseconds a run), so Sentinel keeps that protection.',
+    ),
+    'Environment=SENTINEL_HOOK_JITLESS=1',
+    ...comment('Cost: the log, lock and local hosts files become writable for Sentinel too.'),
+    `ReadWritePaths=${writable.join(' ')}`,
+    ...(families.length ? [...comment(`Cost: ${families.join(' ')} sockets for Sentinel: netlink reconfigures the host's network, packet sockets send any frame.`), `RestrictAddressFamilies=${families.join(' ')}`] : []),
+    ...(caps
+      ? [
+          ...comment(
+            `Cost: Sentinel itself holds ${caps}: it may change this host's addresses, routes and firewall and send`,
+            'raw packets. Outside a user namespace of its own, or the capabilities would not reach the network.',
+          ),
+          `CapabilityBoundingSet=${caps}`,
+          `AmbientCapabilities=${caps}`,
+          'PrivateUsers=no',
+        ]
+      : []),
+    ...(needs.systemCalls.length ? [...comment(`Cost: ${needs.systemCalls.join(', ')} allowed again (the programs drop their privileges with them).`), `SystemCallFilter=${needs.systemCalls.join(' ')}`] : []),
+    ...needs.notes.flatMap((n) => comment(`Note: ${n}`)),
+    ...(needs.needsSudo ? sudoRelaxation() : []),
+  ];
+  return [{ path: `${UNIT_DIR}/${HOOK_DROP_IN}`, text: `${lines.join('\n')}\n` }];
+}
+
+/** The files for the chosen setup, from the config and this host's programs. */
+export async function systemdFiles(config: HookConfig, opts: SystemdOptions, host: HostReader): Promise<InstallFile[]> {
+  if (!USER.test(opts.user)) throw new UsageError(`--user ${JSON.stringify(opts.user)} is not a plain login name`, 'give the user Sentinel runs as, e.g. --user redis');
+  unitPath(opts.configPath, 'config path');
+  unitPath(opts.installDir, 'install directory');
+  unitPath(opts.node, 'node');
+  const needs = await configSandbox(config, host);
+  const cli = [opts.node, `${opts.installDir}/bin/sentinel-hook.cjs`];
+  return opts.mode === 'watch' ? watchFiles(config, opts, needs, cli) : hookFiles(config, opts, needs, host);
+}
+
+/** Each file preceded by a comment line naming where it goes. */
+export function systemdText(files: readonly InstallFile[]): string {
+  return files.map((f) => `# ---- ${f.path}\n${f.text}`).join('\n');
+}

@@ -1,0 +1,99 @@
+// What `sentinel-hook systemd` grants, from what each action declares of its sandbox: a config
+// without a vip gets no network capability and no netlink or packet sockets; a vip config gets both;
+// ReadWritePaths lists exactly the lock directory and the local hosts files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configSchema, type HookConfig } from '../../src/config/schema.ts';
+import { systemdFiles, type SystemdOptions } from '../../src/commands/systemd.ts';
+import type { HostReader } from '../../src/plan.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+const PROGRAMS: Record<string, string> = { ip: '/usr/sbin/ip', arping: '/usr/bin/arping', ndptool: '/usr/bin/ndptool', sudo: '/usr/bin/sudo', sh: '/bin/sh', readlink: '/usr/bin/readlink', true: '/usr/bin/true' };
+const host: HostReader = {
+  which: (p) => (p.startsWith('/') ? p : PROGRAMS[p]),
+  read: async (argv) => {
+    throw new Error(`unexpected command ${argv.join(' ')}`);
+  },
+  readFile: () => undefined,
+};
+const OPTS: SystemdOptions = { mode: 'watch', user: 'redis', configPath: '/etc/sentinel-hook/config.yaml', installDir: '/opt/sentinel-hook', node: '/usr/bin/node' };
+
+function parse(actions: unknown[], extra: Record<string, unknown> = {}): HookConfig {
+  return configSchema.parse({ lockDir: '/run/sentinel-hook', sentinels: { addresses: ['10.0.0.1:26379'] }, masters: { mymaster: actions }, ...extra });
+}
+
+/** Every value of a key, in order, from one unit's text (comments left out). */
+function values(text: string, key: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
+}
+
+const VIP = { type: 'vip', address: '10.0.0.100/24', interface: 'eth0' };
+const HOSTS = { type: 'hosts', names: ['redis-master'], file: '/etc/hosts' };
+const EXEC = { type: 'exec', run: ['true'] };
+
+test('no vip: no capabilities, a user namespace of its own, no AF_NETLINK or AF_PACKET; ReadWritePaths = lock dir + hosts file', async () => {
+  const [watch, reconcile] = await systemdFiles(parse([HOSTS, EXEC]), OPTS, host);
+  for (const unit of [watch!, reconcile!]) {
+    assert.deepEqual(values(unit.text, 'AmbientCapabilities'), []);
+    assert.deepEqual(values(unit.text, 'CapabilityBoundingSet'), ['']);
+    assert.deepEqual(values(unit.text, 'PrivateUsers'), ['true']);
+    assert.deepEqual(values(unit.text, 'RestrictAddressFamilies'), ['AF_INET AF_INET6 AF_UNIX']);
+    assert.deepEqual(values(unit.text, 'ReadWritePaths'), ['/run/sentinel-hook /etc/hosts']);
+    assert.deepEqual(values(unit.text, 'NoNewPrivileges'), ['true']);
+    assert.deepEqual(values(unit.text, 'User'), ['redis']);
+  }
+  assert.deepEqual(values(watch!.text, 'ExecStart'), ['/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs watch --config /etc/sentinel-hook/config.yaml']);
+  assert.deepEqual(values(reconcile!.text, 'ExecStart'), ['/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --config /etc/sentinel-hook/config.yaml']);
+  assert.deepEqual(values(reconcile!.text, 'Type'), ['oneshot']);
+});
+
+test('a vip: CAP_NET_ADMIN and CAP_NET_RAW ambient and bounding (nothing else), AF_NETLINK and AF_PACKET; no hosts file: only the lock dir is writable', async () => {
+  const [watch, , tmpfiles] = await systemdFiles(parse([VIP], { lockDir: '/var/lib/sentinel-hook/lock' }), OPTS, host);
+  assert.deepEqual(values(watch!.text, 'AmbientCapabilities'), ['CAP_NET_ADMIN CAP_NET_RAW']);
+  assert.deepEqual(values(watch!.text, 'CapabilityBoundingSet'), ['CAP_NET_ADMIN CAP_NET_RAW']);
+  assert.deepEqual(values(watch!.text, 'PrivateUsers'), []);
+  assert.deepEqual(values(watch!.text, 'RestrictAddressFamilies'), ['AF_INET AF_INET6 AF_UNIX AF_NETLINK AF_PACKET']);
+  assert.deepEqual(values(watch!.text, 'ReadWritePaths'), ['/var/lib/sentinel-hook/lock']);
+  assert.deepEqual(values(watch!.text, 'NoNewPrivileges'), ['true']);
+  assert.equal(tmpfiles!.path, '/etc/tmpfiles.d/sentinel-hook.conf');
+  assert.match(tmpfiles!.text, /^d \/var\/lib\/sentinel-hook\/lock 0700 redis redis -$/m);
+});
+
+test('--hook: ExecPaths for the install, node, sh, readlink and each program; sockets and capabilities only for a vip; no sudo relaxation without sudo', async () => {
+  const [withVip] = await systemdFiles(parse([VIP, HOSTS, EXEC]), { ...OPTS, mode: 'hook' }, host);
+  assert.equal(withVip!.path, '/etc/systemd/system/redis-sentinel.service.d/sentinel-hook.conf');
+  const exec = values(withVip!.text, 'ExecPaths')[0]!.split(' ');
+  for (const p of ['/opt/sentinel-hook', '/usr/bin/node', '/usr/bin/readlink', '/usr/bin/true']) assert.ok(exec.includes(p), `${p} in ${exec.join(' ')}`);
+  assert.deepEqual(values(withVip!.text, 'RestrictAddressFamilies'), ['AF_NETLINK AF_PACKET']);
+  assert.deepEqual(values(withVip!.text, 'AmbientCapabilities'), ['CAP_NET_ADMIN CAP_NET_RAW']);
+  assert.deepEqual(values(withVip!.text, 'Environment'), ['SENTINEL_HOOK_JITLESS=1']);
+  assert.deepEqual(values(withVip!.text, 'MemoryDenyWriteExecute'), []);
+  assert.deepEqual(values(withVip!.text, 'NoNewPrivileges'), []);
+  assert.deepEqual(values(withVip!.text, 'ReadWritePaths'), ['-/var/log/sentinel-hook -/run/sentinel-hook -/etc/hosts']);
+  // Every setting comes with what it costs, on the comment lines just above it.
+  const lines = withVip!.text.split('\n');
+  for (const [i, line] of lines.entries()) {
+    if (/^(ExecPaths|ReadWritePaths|RestrictAddressFamilies|CapabilityBoundingSet|SystemCallFilter)=/.test(line)) assert.match(lines.slice(0, i).reverse().find((l) => l.startsWith('#')) ?? '', /Cost|raw packets|protection/, line);
+  }
+
+  const [noVip] = await systemdFiles(parse([EXEC]), { ...OPTS, mode: 'hook' }, host);
+  for (const key of ['RestrictAddressFamilies', 'AmbientCapabilities', 'CapabilityBoundingSet', 'PrivateUsers', 'NoNewPrivileges']) assert.deepEqual(values(noVip!.text, key), [], key);
+  assert.ok(!values(noVip!.text, 'ExecPaths')[0]!.includes('arping'));
+
+  const [sudo] = await systemdFiles(parse([{ ...EXEC, privilege: 'sudo' }]), { ...OPTS, mode: 'hook' }, host);
+  assert.deepEqual(values(sudo!.text, 'NoNewPrivileges'), ['no']);
+  // systemd would turn NoNewPrivileges back on for a non-root service with any seccomp-based option.
+  assert.deepEqual(values(sudo!.text, 'SystemCallFilter'), ['']);
+  assert.ok(values(sudo!.text, 'ExecPaths')[0]!.split(' ').includes('/usr/bin/sudo'));
+});
+
+test('values copied into unit text are checked: a path with % (a systemd specifier) or a newline, a user with a blank: refused (exit 2)', async () => {
+  await assert.rejects(systemdFiles(parse([HOSTS], { lockDir: '/run/sentinel-%i' }), OPTS, host), (e) => e instanceof ConfigError && e.exitCode === 2 && /cannot go into a unit file/.test(e.message));
+  await assert.rejects(systemdFiles(parse([EXEC]), { ...OPTS, configPath: '/etc/x\nExecStartPre=/bin/sh' }, host), /cannot go into a unit file/);
+  await assert.rejects(systemdFiles(parse([EXEC]), { ...OPTS, user: 'redis root' }, host), /not a plain login name/);
+  // A program found nowhere is an error now, not a unit that fails at the worst time.
+  await assert.rejects(systemdFiles(parse([{ ...VIP }]), OPTS, { ...host, which: (p) => (p === 'arping' ? undefined : PROGRAMS[p]) }), /arping not found/);
+});
