@@ -32,8 +32,13 @@ export interface WatchOptions {
 interface MasterState {
   /** The convergence in progress for this master, if any (periodic or event). */
   busy: Promise<unknown> | undefined;
-  /** When a majority of the configured Sentinels last answered a timed question (not: a connection looked open). */
-  majorityAt: number;
+  /**
+   * When the first timed question since a majority of the configured Sentinels last answered was asked
+   * (not: when a connection looked open); undefined while they answer. Counted from the question, not
+   * from the last answer: an answer received just before a cut says nothing about how long the host has
+   * been cut off, and counting from it would release up to one check period before noQuorumFor.
+   */
+  noMajoritySince: number | undefined;
   released: boolean;
 }
 
@@ -93,7 +98,7 @@ export class Watcher {
 
   private state(master: string): MasterState {
     let s = this.masters.get(master);
-    if (!s) this.masters.set(master, (s = { busy: undefined, majorityAt: this.now, released: false }));
+    if (!s) this.masters.set(master, (s = { busy: undefined, noMajoritySince: undefined, released: false }));
     return s;
   }
 
@@ -165,8 +170,9 @@ export class Watcher {
     this.stats.reconciles++;
     const opts = this.runOptions();
     try {
+      const askedAt = this.now;
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
-      this.noteReachability(master, answers);
+      this.noteReachability(master, answers, askedAt);
       const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
       const result = await convergeTo(master, decision, this.config, this.deps, { ...opts, announce: false });
       this.report(master, why, result, opts.dryRun);
@@ -186,12 +192,14 @@ export class Watcher {
     if (r.outcome === 'converged') this.stats.converged++;
   }
 
-  private noteReachability(master: string, answers: readonly SentinelAnswer[]): void {
+  private noteReachability(master: string, answers: readonly SentinelAnswer[], askedAt: number): void {
     const answered = answers.filter((a) => 'master' in a).length;
     const s = this.state(master);
     if (answered >= Math.floor(this.config.sentinels!.addresses.length / 2) + 1) {
-      s.majorityAt = this.now;
+      s.noMajoritySince = undefined;
       s.released = false;
+    } else {
+      s.noMajoritySince ??= askedAt;
     }
   }
 
@@ -274,12 +282,14 @@ export class Watcher {
 
   private async checkQuorum(master: string, noQuorumFor: number): Promise<void> {
     const s = this.state(master);
+    const askedAt = this.now;
     const answers = await askMasterState(master, this.config, this.deps, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.config.sentinels!.timeout + 100)])).catch(() => []);
-    this.noteReachability(master, answers);
-    if (s.released || this.now - s.majorityAt < noQuorumFor) return;
+    this.noteReachability(master, answers, askedAt);
+    const since = s.noMajoritySince;
+    if (s.released || since === undefined || this.now - since < noQuorumFor) return;
     s.released = true;
     const { releaseVip } = await import('./release.ts');
     // Not released (a step failed): the next check tries again.
-    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...this.runOptions(), silentFor: this.now - s.majorityAt }).catch(() => false);
+    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...this.runOptions(), silentFor: this.now - since }).catch(() => false);
   }
 }
