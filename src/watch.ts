@@ -11,7 +11,14 @@ import { SentinelSubscription, type Connector, type SentinelMessage } from './se
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** The same failover announced by several Sentinels within this time is one event. */
 const DUPLICATE_WINDOW_MS = 30_000;
-const CHANNELS = ['+switch-master'];
+/**
+ * +promoted-slave comes only from the failover's leader, about 50-100 ms before any Sentinel's
+ * +switch-master: Sentinel sets the master's config epoch to the one it won the election with and
+ * flushes its config before publishing it, the failover can no longer be aborted from then on, and the
+ * leader runs its client-reconfig-script at that same moment. So it proves the new master as well as
+ * +switch-master does; the others' +switch-master that follows is the same failover (a duplicate).
+ */
+const CHANNELS = ['+promoted-slave', '+switch-master'];
 
 /** The pause switch: while this file exists in the lock directory, watch and reconcile change nothing. */
 export function pauseFile(config: HookConfig): string {
@@ -44,8 +51,9 @@ interface MasterState {
 
 /**
  * `sentinel-hook watch`: a long-running process that keeps this host in the state the Sentinels say
- * is true. It subscribes to every configured Sentinel and acts in-process on the first +switch-master
- * that proves a failover (no process start on the failover path), deduplicated across Sentinels and
+ * is true. It subscribes to every configured Sentinel and acts in-process on the first announcement
+ * that proves a failover (the leader's +promoted-slave or a +switch-master; no process start on the
+ * failover path), deduplicated across Sentinels and
  * ordered by config epoch; it reconciles every master at start, after every (re)connection and every
  * `interval`; it never gives up. It shares the per-master lock, generation, epoch and once-per-failover
  * records with the hook, so both may run on one host.
@@ -204,15 +212,17 @@ export class Watcher {
   }
 
   /**
-   * A +switch-master from any Sentinel: "<master> <old-ip> <old-port> <new-ip> <new-port>". Acted on
-   * once per failover: the first Sentinel to announce it wins, the same announcement from the others
-   * is a duplicate, and an announcement whose epoch this host has already acted on (a late message
-   * from a Sentinel that was cut off) never moves anything back.
+   * A new master announced by any Sentinel: the leader's +promoted-slave ("slave <name> <new-ip>
+   * <new-port> @ <master> <old-ip> <old-port>") or a +switch-master ("<master> <old-ip> <old-port>
+   * <new-ip> <new-port>"). Acted on once per failover: the first announcement wins, the same one from
+   * the others is a duplicate, and one whose epoch this host has already acted on (a late message from
+   * a Sentinel that was cut off) never moves anything back.
    */
   private onMessage(m: SentinelMessage): void {
-    if (m.channel !== '+switch-master') return;
-    const [master, , , ip, port] = m.message.split(' ');
-    if (!master || !ip || !port || !Object.hasOwn(this.config.masters, master)) return;
+    const announced = newMaster(m);
+    if (!announced) return;
+    const { master, ip, port } = announced;
+    if (!Object.hasOwn(this.config.masters, master)) return;
     this.stats.events++;
     // The other Sentinels announce the same switch within a second or so. Compared with the last one
     // announced for this master only: A -> B -> A is two failovers, the second A no duplicate.
@@ -224,16 +234,16 @@ export class Watcher {
       return;
     }
     this.seen.set(master, { key, at: now });
-    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, '+switch-master');
+    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, m.channel);
     const s = this.state(master);
-    const work = this.track(this.onFailover(master, m.sentinel, ip, Number(port)));
+    const work = this.track(this.onFailover(master, m.sentinel, m.channel, ip, Number(port)));
     s.busy = work;
     void work.finally(() => {
       if (s.busy === work) s.busy = undefined;
     });
   }
 
-  private async onFailover(master: string, sentinel: string, ip: string, port: number): Promise<void> {
+  private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
     const opts = this.runOptions();
     const sentinels = this.config.sentinels!;
     try {
@@ -244,7 +254,7 @@ export class Watcher {
       if (!('master' in answer) || answer.epoch === undefined || answer.master.ip !== ip || answer.master.port !== port) {
         // It moved on already, or could not say: the full question decides.
         this.log.info({ master, sentinel, answer }, 'the announcing Sentinel does not confirm with an epoch; reconciling');
-        await this.reconcile(master, '+switch-master not confirmed');
+        await this.reconcile(master, `${channel} not confirmed`);
         return;
       }
       const acted = readActedEpoch(this.config.lockDir, master);
@@ -257,9 +267,9 @@ export class Watcher {
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
       const result = await convergeTo(master, { clear: true, state, answers: [answer] }, this.config, this.deps, { ...opts, announce: true, claim: true });
-      this.report(master, '+switch-master', result, opts.dryRun);
+      this.report(master, channel, result, opts.dryRun);
     } catch (err) {
-      this.log.error({ master, error: (err as Error).message }, 'acting on +switch-master failed; the next reconcile tries again');
+      this.log.error({ master, error: (err as Error).message }, `acting on ${channel} failed; the next reconcile tries again`);
     }
   }
 
@@ -292,4 +302,18 @@ export class Watcher {
     // Not released (a step failed): the next check tries again.
     s.released = await releaseVip(master, this.config, this.deps, this.log, { ...this.runOptions(), silentFor: this.now - since }).catch(() => false);
   }
+}
+
+/** The master and its new address a Sentinel message announces, if it is one of ours. */
+function newMaster(m: SentinelMessage): { master: string; ip: string; port: string } | undefined {
+  const words = m.message.split(' ');
+  if (m.channel === '+switch-master') {
+    const [master, , , ip, port] = words;
+    return master && ip && port ? { master, ip, port } : undefined;
+  }
+  if (m.channel === '+promoted-slave') {
+    const [kind, , ip, port, at, master] = words;
+    return kind === 'slave' && at === '@' && master && ip && port ? { master, ip, port } : undefined;
+  }
+  return undefined;
 }

@@ -140,7 +140,7 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   if (opts.watchLogs) {
     const xLog = lab.watchLog(second, killSecond);
     const toThird = `${ipOf(lab, third)}:${REDIS_PORT}`;
-    const event = xLog.find((e) => e.msg === '+switch-master' && e.rec.to === toThird);
+    const event = xLog.find((e) => (e.msg === '+switch-master' || e.msg === '+promoted-slave') && e.rec.to === toThird);
     const removed = event ? xLog.find((e) => e.at >= event.at && e.msg === 'step done' && /^remove /.test(String(e.rec.step))) : undefined;
     const due = firstBurstDoneAt! + opts.repeatAfterMs;
     // The case under test: X's watch heard of X -> Y while its second burst for M -> X was still due.
