@@ -72,7 +72,8 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
     let added: number | undefined;
     if (mode === 'watch') {
       const entries = lab.watchLog(to, killAt);
-      heard = entries.find((e) => e.msg === '+switch-master')?.at;
+      // The leader's +promoted-slave or a +switch-master, whichever reached it first (the other is a duplicate).
+      heard = entries.find((e) => e.msg === '+switch-master' || e.msg === '+promoted-slave')?.at;
       added = entries.find((e) => e.msg === 'step done' && /^add /.test(String(e.rec.step)))?.at;
     } else {
       const run = lab.hookRuns(to, killAt)[0];
