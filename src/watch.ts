@@ -11,7 +11,14 @@ import { SentinelSubscription, type Connector, type SentinelMessage } from './se
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** The same failover announced by several Sentinels within this time is one event. */
 const DUPLICATE_WINDOW_MS = 30_000;
-const CHANNELS = ['+switch-master'];
+/**
+ * +promoted-slave comes only from the failover's leader, about 50-100 ms before any Sentinel's
+ * +switch-master: Sentinel sets the master's config epoch to the one it won the election with and
+ * flushes its config before publishing it, the failover can no longer be aborted from then on, and the
+ * leader runs its client-reconfig-script at that same moment. So it proves the new master as well as
+ * +switch-master does; the others' +switch-master that follows is the same failover (a duplicate).
+ */
+const CHANNELS = ['+promoted-slave', '+switch-master'];
 
 /** The pause switch: while this file exists in the lock directory, watch and reconcile change nothing. */
 export function pauseFile(config: HookConfig): string {
@@ -32,15 +39,21 @@ export interface WatchOptions {
 interface MasterState {
   /** The convergence in progress for this master, if any (periodic or event). */
   busy: Promise<unknown> | undefined;
-  /** When a majority of the configured Sentinels last answered a timed question (not: a connection looked open). */
-  majorityAt: number;
+  /**
+   * When the first timed question since a majority of the configured Sentinels last answered was asked
+   * (not: when a connection looked open); undefined while they answer. Counted from the question, not
+   * from the last answer: an answer received just before a cut says nothing about how long the host has
+   * been cut off, and counting from it would release up to one check period before noQuorumFor.
+   */
+  noMajoritySince: number | undefined;
   released: boolean;
 }
 
 /**
  * `sentinel-hook watch`: a long-running process that keeps this host in the state the Sentinels say
- * is true. It subscribes to every configured Sentinel and acts in-process on the first +switch-master
- * that proves a failover (no process start on the failover path), deduplicated across Sentinels and
+ * is true. It subscribes to every configured Sentinel and acts in-process on the first announcement
+ * that proves a failover (the leader's +promoted-slave or a +switch-master; no process start on the
+ * failover path), deduplicated across Sentinels and
  * ordered by config epoch; it reconciles every master at start, after every (re)connection and every
  * `interval`; it never gives up. It shares the per-master lock, generation, epoch and once-per-failover
  * records with the hook, so both may run on one host.
@@ -93,7 +106,7 @@ export class Watcher {
 
   private state(master: string): MasterState {
     let s = this.masters.get(master);
-    if (!s) this.masters.set(master, (s = { busy: undefined, majorityAt: this.now, released: false }));
+    if (!s) this.masters.set(master, (s = { busy: undefined, noMajoritySince: undefined, released: false }));
     return s;
   }
 
@@ -179,8 +192,9 @@ export class Watcher {
     this.stats.reconciles++;
     const { done, ...opts } = this.runOptions();
     try {
+      const askedAt = this.now;
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
-      this.noteReachability(master, answers);
+      this.noteReachability(master, answers, askedAt);
       const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
       const result = await convergeTo(master, decision, this.config, this.deps, { ...opts, announce: false });
       this.report(master, why, result, opts.dryRun);
@@ -202,25 +216,29 @@ export class Watcher {
     if (r.outcome === 'converged') this.stats.converged++;
   }
 
-  private noteReachability(master: string, answers: readonly SentinelAnswer[]): void {
+  private noteReachability(master: string, answers: readonly SentinelAnswer[], askedAt: number): void {
     const answered = answers.filter((a) => 'master' in a).length;
     const s = this.state(master);
     if (answered >= Math.floor(this.config.sentinels!.addresses.length / 2) + 1) {
-      s.majorityAt = this.now;
+      s.noMajoritySince = undefined;
       s.released = false;
+    } else {
+      s.noMajoritySince ??= askedAt;
     }
   }
 
   /**
-   * A +switch-master from any Sentinel: "<master> <old-ip> <old-port> <new-ip> <new-port>". Acted on
-   * once per failover: the first Sentinel to announce it wins, the same announcement from the others
-   * is a duplicate, and an announcement whose epoch this host has already acted on (a late message
-   * from a Sentinel that was cut off) never moves anything back.
+   * A new master announced by any Sentinel: the leader's +promoted-slave ("slave <name> <new-ip>
+   * <new-port> @ <master> <old-ip> <old-port>") or a +switch-master ("<master> <old-ip> <old-port>
+   * <new-ip> <new-port>"). Acted on once per failover: the first announcement wins, the same one from
+   * the others is a duplicate, and one whose epoch this host has already acted on (a late message from
+   * a Sentinel that was cut off) never moves anything back.
    */
   private onMessage(m: SentinelMessage): void {
-    if (m.channel !== '+switch-master') return;
-    const [master, , , ip, port] = m.message.split(' ');
-    if (!master || !ip || !port || !Object.hasOwn(this.config.masters, master)) return;
+    const announced = newMaster(m);
+    if (!announced) return;
+    const { master, ip, port } = announced;
+    if (!Object.hasOwn(this.config.masters, master)) return;
     this.stats.events++;
     // The other Sentinels announce the same switch within a second or so. Compared with the last one
     // announced for this master only: A -> B -> A is two failovers, the second A no duplicate.
@@ -232,16 +250,16 @@ export class Watcher {
       return;
     }
     this.seen.set(master, { key, at: now });
-    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, '+switch-master');
+    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, m.channel);
     const s = this.state(master);
-    const work = this.track(this.onFailover(master, m.sentinel, ip, Number(port)));
+    const work = this.track(this.onFailover(master, m.sentinel, m.channel, ip, Number(port)));
     s.busy = work;
     void work.finally(() => {
       if (s.busy === work) s.busy = undefined;
     });
   }
 
-  private async onFailover(master: string, sentinel: string, ip: string, port: number): Promise<void> {
+  private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
     const { done, ...opts } = this.runOptions();
     const sentinels = this.config.sentinels!;
     try {
@@ -253,7 +271,7 @@ export class Watcher {
       if (!('master' in answer) || answer.epoch === undefined || answer.master.ip !== ip || answer.master.port !== port) {
         // It moved on already, or could not say: the full question decides.
         this.log.info({ master, sentinel, answer }, 'the announcing Sentinel does not confirm with an epoch; reconciling');
-        await this.reconcile(master, '+switch-master not confirmed');
+        await this.reconcile(master, `${channel} not confirmed`);
         return;
       }
       const acted = readActedEpoch(this.config.lockDir, master);
@@ -266,9 +284,9 @@ export class Watcher {
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
       const result = await convergeTo(master, { clear: true, state, answers: [answer] }, this.config, this.deps, { ...opts, announce: true, claim: true });
-      this.report(master, '+switch-master', result, opts.dryRun);
+      this.report(master, channel, result, opts.dryRun);
     } catch (err) {
-      this.log.error({ master, error: (err as Error).message }, 'acting on +switch-master failed; the next reconcile tries again');
+      this.log.error({ master, error: (err as Error).message }, `acting on ${channel} failed; the next reconcile tries again`);
     } finally {
       done();
     }
@@ -293,18 +311,34 @@ export class Watcher {
 
   private async checkQuorum(master: string, noQuorumFor: number): Promise<void> {
     const s = this.state(master);
+    const askedAt = this.now;
     const question = this.runOptions(this.config.sentinels!.timeout + 100);
     const answers = await askMasterState(master, this.config, this.deps, question.signal)
       .catch(() => [])
       .finally(question.done);
-    this.noteReachability(master, answers);
-    if (s.released || this.now - s.majorityAt < noQuorumFor) return;
+    this.noteReachability(master, answers, askedAt);
+    const since = s.noMajoritySince;
+    if (s.released || since === undefined || this.now - since < noQuorumFor) return;
     s.released = true;
     const { releaseVip } = await import('./release.ts');
     // Not released (a step failed): the next check tries again.
     const { done, ...opts } = this.runOptions();
-    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...opts, silentFor: this.now - s.majorityAt })
+    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...opts, silentFor: this.now - since })
       .catch(() => false)
       .finally(done);
   }
+}
+
+/** The master and its new address a Sentinel message announces, if it is one of ours. */
+function newMaster(m: SentinelMessage): { master: string; ip: string; port: string } | undefined {
+  const words = m.message.split(' ');
+  if (m.channel === '+switch-master') {
+    const [master, , , ip, port] = words;
+    return master && ip && port ? { master, ip, port } : undefined;
+  }
+  if (m.channel === '+promoted-slave') {
+    const [kind, , ip, port, at, master] = words;
+    return kind === 'slave' && at === '@' && master && ip && port ? { master, ip, port } : undefined;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
 // promotes Y. Shared by the lab test (assertions) and `npm run bench:double-failover` (figures).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lab, LabProcess } from './lab.ts';
+import { REDIS_PORT, type Lab, type LabProcess } from './lab.ts';
 import type { HookRun } from './logs.ts';
 import { sleep } from './run.ts';
 import { waitFor } from './wait.ts';
@@ -66,7 +66,7 @@ export interface DoubleFailoverCycle {
   /** Every neighbour change since the second failover's first +switch-master. */
   neighbourSince: NeighbourEvent[];
   holdersAfter: string[];
-  /** sentinel-hook only: X's run for X -> Y, from its start (Node up, config read) to the VIP removed. */
+  /** sentinel-hook only: X's run for X -> Y, from its start (Node up, config read) to the VIP removed; watch: from X's +switch-master to Y. */
   removedMs: number | undefined;
   /** Hook runs on X for the two events (sentinel-hook only), for the post-mortem. */
   xRuns: HookRun[];
@@ -77,6 +77,8 @@ export interface CycleOptions {
   repeatAfterMs: number;
   /** The hook writes its own log (sentinel-hook): the overlap is read from it; else from the kill times. */
   hookLogs: boolean;
+  /** `sentinel-hook watch` acts instead of a hook: the burst, the overlap and the removal are read from X's watch log. */
+  watchLogs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -96,7 +98,14 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   // Kill X as soon as its first burst is done (sentinel-hook says so in its log), or after a fixed
   // moment for a hook that logs nothing (the shell script's single burst is done by then).
   let firstBurstDoneAt: number | undefined;
-  if (opts.hookLogs) {
+  if (opts.watchLogs) {
+    const done = await waitFor(
+      `${second}'s watch, acting on ${first} -> ${second}, to finish its first ARP burst`,
+      () => lab.watchLog(second, killFirst).find((e) => e.msg === 'step done' && /^send gratuitous ARP/.test(String(e.rec.step))),
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
+    firstBurstDoneAt = done.at;
+  } else if (opts.hookLogs) {
     const done = await waitFor(
       `${second}'s hook run for ${first} -> ${second} to finish its first ARP burst`,
       () => lab.hookRuns(second, killFirst).find((r) => r.event?.toIp === ipOf(lab, second))?.steps.find((s) => s.ok && /^send gratuitous ARP/.test(s.step)),
@@ -127,7 +136,20 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   const xRuns = opts.hookLogs ? lab.hookRuns(second, killFirst) : [];
   let overlapped: boolean;
   let overlapNote: string;
-  if (opts.hookLogs) {
+  let removedMs: number | undefined;
+  if (opts.watchLogs) {
+    const xLog = lab.watchLog(second, killSecond);
+    const toThird = `${ipOf(lab, third)}:${REDIS_PORT}`;
+    const event = xLog.find((e) => (e.msg === '+switch-master' || e.msg === '+promoted-slave') && e.rec.to === toThird);
+    const removed = event ? xLog.find((e) => e.at >= event.at && e.msg === 'step done' && /^remove /.test(String(e.rec.step))) : undefined;
+    const due = firstBurstDoneAt! + opts.repeatAfterMs;
+    // The case under test: X's watch heard of X -> Y while its second burst for M -> X was still due.
+    overlapped = event !== undefined && event.at < due;
+    removedMs = event && removed ? removed.at - event.at : undefined;
+    overlapNote = event
+      ? `${second}'s watch heard ${second} -> ${third} ${due - event.at} ms before its second burst for ${first} -> ${second} was due; removed the VIP ${removedMs ?? '(never)'} ms later`
+      : `${second}'s watch logged no +switch-master to ${third}`;
+  } else if (opts.hookLogs) {
     const firstRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, second));
     const secondRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, third));
     const due = firstBurstDoneAt! + opts.repeatAfterMs;
@@ -142,9 +164,11 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
     overlapNote = 'no delayed work in this hook';
   }
 
-  const secondRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, third));
-  const removed = secondRun?.steps.find((st) => st.ok && /^remove /.test(st.step));
-  const removedMs = secondRun && removed ? removed.at - secondRun.start : undefined;
+  if (!opts.watchLogs) {
+    const secondRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, third));
+    const removed = secondRun?.steps.find((st) => st.ok && /^remove /.test(st.step));
+    removedMs = secondRun && removed ? removed.at - secondRun.start : undefined;
+  }
   const holdersAfter = await lab.holders();
   // Back to three healthy hosts: the two killed ones as replicas of the third.
   for (const name of [first, second]) lab.startRedis(name, { replicaOf: ipOf(lab, third) });

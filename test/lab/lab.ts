@@ -3,7 +3,7 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, op
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readHookLog, readScriptLog, readSentinelLog, switchMasters, type HookRun, type SentinelLogEvent, type SwitchMaster } from './logs.ts';
+import { readHookLog, readScriptLog, readSentinelLog, readWatchLog, switchMasters, type HookRun, type SentinelLogEvent, type SwitchMaster, type WatchLogEntry } from './logs.ts';
 import { reachablePath } from '../support/checkout.ts';
 import { ensurePackages, LAB_PACKAGES } from './packages.ts';
 import { cleanEnv, LabCommandError, run, runOk, runSync, sleep, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
@@ -35,6 +35,8 @@ export interface LabHostFiles {
   hookLog: string;
   /** The bench shell script's own start/end lines (SEED_LOG). */
   scriptLog: string;
+  /** `sentinel-hook watch`'s stdout (JSON lines), when the lab runs it on this host. */
+  watchLog: string;
   redisConf: string;
   redisLog: string;
 }
@@ -68,6 +70,13 @@ export type LabHook =
       sudoers?: boolean;
       /** Also Sentinel's notification-script (hooks/reannounce, the same config). */
       notify?: boolean;
+      /**
+       * Sentinel's client-reconfig-script (default true). False: the Sentinels run no hook at all, and only
+       * `sentinel-hook watch` (LabOptions.watch, lab.startWatch) acts on this config.
+       */
+      clientReconfig?: boolean;
+      /** log.level of the config (default info). watch logs each reconcile's outcome at debug ("in line"). */
+      logLevel?: 'debug' | 'info';
     }
   | {
       kind: 'script';
@@ -105,10 +114,19 @@ export interface LabOptions {
    * when Sentinel forked each hook run and when it ended, which is what a hook's own log cannot show.
    */
   sentinelLogLevel?: 'debug' | 'verbose' | 'notice' | 'warning';
+  /** Start `sentinel-hook watch` on every Redis host (lab.startWatch) once the Sentinels agree. Needs `sentinels` in the hook config. */
+  watch?: WatchOptions;
+}
+
+export interface WatchOptions {
+  /** watch's --interval, ms. */
+  intervalMs: number;
 }
 
 export interface LabProcess {
   pid: number;
+  /** When the lab started it (epoch ms). */
+  startedAt: number;
   host: string;
   what: string;
   child: ChildProcess;
@@ -162,6 +180,7 @@ export class Lab {
   private readonly opts: Required<Pick<LabOptions, 'appHosts' | 'downAfterMs' | 'failoverTimeoutMs'>> & LabOptions;
   private readonly redisPids = new Map<string, LabProcess>();
   private readonly sentinelPids = new Map<string, LabProcess>();
+  private readonly watchPids = new Map<string, LabProcess>();
   private tornDown = false;
   private readonly say: (line: string) => void;
 
@@ -268,7 +287,7 @@ export class Lab {
         detached: true,
       });
       if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')} in ${h.ns}`);
-      const proc: LabProcess = { pid: child.pid, host, what: opts.what, child };
+      const proc: LabProcess = { pid: child.pid, startedAt: Date.now(), host, what: opts.what, child };
       child.on('exit', (code) => {
         proc.exitedAt = Date.now();
         proc.exitCode = code;
@@ -316,6 +335,7 @@ export class Lab {
           sentinelLog: join(runDir, 'sentinel.log'),
           hookLog: join(runDir, 'hook.log'),
           scriptLog: join(runDir, 'script.log'),
+          watchLog: join(runDir, 'watch.log'),
           redisConf: join(dir, 'redis.conf'),
           redisLog: join(runDir, 'redis.log'),
         },
@@ -422,7 +442,7 @@ export class Lab {
     this.chownToLabUser(host.files.hookLog);
     return {
       deadline: '30s',
-      log: { file: host.files.hookLog, level: 'info' },
+      log: { file: host.files.hookLog, level: hook.logLevel ?? 'info' },
       // One machine, three "hosts": the default lock dir would be shared between them.
       lockDir,
       ...(hook.extraConfig?.(host, this) ?? {}),
@@ -480,7 +500,7 @@ export class Lab {
       `sentinel down-after-milliseconds ${MASTER_NAME} ${this.opts.downAfterMs}`,
       `sentinel failover-timeout ${MASTER_NAME} ${this.opts.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${MASTER_NAME} 2`,
-      `sentinel client-reconfig-script ${MASTER_NAME} ${script}`,
+      ...(hook.kind === 'sentinel-hook' && hook.clientReconfig === false ? [] : [`sentinel client-reconfig-script ${MASTER_NAME} ${script}`]),
       ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${reachablePath(REANNOUNCE_HOOK)}`] : []),
       '',
     ].join('\n');
@@ -504,15 +524,101 @@ export class Lab {
     for (const host of this.redisHosts) {
       writeFileSync(host.files.sentinelConf, this.sentinelConfig(host), { mode: 0o644 });
       this.chownToLabUser(host.files.sentinelConf);
-      const proc = this.spawn(host.name, ['redis-sentinel', host.files.sentinelConf], {
-        what: 'redis-sentinel',
-        user: LAB_USER,
-        env: this.sentinelEnv(host),
-        logFile: join(host.runDir, 'sentinel.stdout'),
-      });
-      this.sentinelPids.set(host.name, proc);
+      this.startSentinel(host.name);
     }
     await this.waitSentinelsAgree(this.initialMaster, { timeoutMs: 30_000, replicas: 2 });
+    if (this.opts.watch) {
+      for (const host of this.redisHosts) this.startWatch(host.name, this.opts.watch);
+      await Promise.all(this.redisHosts.map((h) => this.waitWatchReady(h.name)));
+    }
+  }
+
+  /** Start (or restart, after killSentinel) a host's Sentinel as the lab user, from the config it keeps rewriting. */
+  startSentinel(name: string): LabProcess {
+    const host = this.host(name);
+    const proc = this.spawn(name, ['redis-sentinel', host.files.sentinelConf], {
+      what: 'redis-sentinel',
+      user: LAB_USER,
+      env: this.sentinelEnv(host),
+      logFile: join(host.runDir, 'sentinel.stdout'),
+    });
+    this.sentinelPids.set(name, proc);
+    return proc;
+  }
+
+  /** SIGKILL a host's Sentinel (by its recorded pid); returns the epoch ms of the kill. */
+  killSentinel(name: string): number {
+    const proc = this.sentinelPids.get(name);
+    if (!proc || proc.exitedAt !== undefined) throw new Error(`redis-sentinel on ${name} is not running`);
+    const at = Date.now();
+    process.kill(proc.pid, 'SIGKILL');
+    return at;
+  }
+
+  // ---------------------------------------------------------------- sentinel-hook watch
+
+  /**
+   * Start `sentinel-hook watch --config <host's hook config> --interval <ms>ms` in a host's namespace, as
+   * a service would run it: as the lab user with CAP_NET_ADMIN and CAP_NET_RAW only (inheritable and
+   * ambient, so ip and arping get them; the bounding set cut to those two) and no-new-privileges (sudo
+   * cannot raise anything), a bare environment, stdout (its JSON lines) to `files.watchLog`.
+   * setpriv and ip netns exec both exec: the recorded pid is watch's own (SIGTERM at stopWatch and teardown).
+   */
+  startWatch(name: string, opts: WatchOptions): LabProcess {
+    const host = this.host(name);
+    if (!existsSync(host.files.hookConfig)) throw new Error(`no hook config on ${name}: watch needs a sentinel-hook LabHook (with sentinels)`);
+    const running = this.watchPids.get(name);
+    if (running && running.exitedAt === undefined) throw new Error(`watch already runs on ${name} (pid ${running.pid})`);
+    const caps = '+net_admin,+net_raw';
+    const argv = [
+      'setpriv', `--reuid=${LAB_USER}`, `--regid=${LAB_USER}`, '--init-groups',
+      `--inh-caps=-all,${caps}`, `--ambient-caps=${caps}`, `--bounding-set=-all,${caps}`, '--nnp',
+      process.execPath, reachablePath(cliPath()), 'watch', '--config', host.files.hookConfig, '--interval', `${opts.intervalMs}ms`,
+    ];
+    const proc = this.spawn(name, argv, { what: 'sentinel-hook watch', env: { PATH: '/usr/bin:/bin', HOME: host.runDir, TZ: 'UTC', LANG: 'C' }, logFile: host.files.watchLog });
+    this.watchPids.set(name, proc);
+    return proc;
+  }
+
+  /** Until watch on `name` has subscribed to every Sentinel and finished its start reconcile. */
+  async waitWatchReady(name: string, timeoutMs = 20_000): Promise<void> {
+    const proc = this.watchPids.get(name);
+    const sentinels = this.redisHosts.length;
+    await waitUntil(
+      `watch on ${name} to subscribe to ${sentinels} Sentinels and reconcile`,
+      () => {
+        if (proc?.exitedAt !== undefined) throw new Error(`watch on ${name} exited ${proc?.exitCode}: ${readFileSync(this.host(name).files.watchLog, 'utf8').slice(-2000)}`);
+        const log = this.watchLog(name, proc?.startedAt ?? 0);
+        const subscribed = new Set(log.filter((e) => e.msg === 'subscribed').map((e) => e.rec.sentinel)).size;
+        return subscribed >= sentinels && log.some((e) => e.rec.why === 'start' && typeof e.rec.outcome === 'string');
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
+  }
+
+  /** SIGTERM watch on `name` (by pid) and wait for it to exit (SIGKILL after timeoutMs); its exit code. */
+  async stopWatch(name: string, timeoutMs = 10_000): Promise<number | null | undefined> {
+    const proc = this.watchPids.get(name);
+    if (!proc || proc.exitedAt !== undefined) return proc?.exitCode;
+    signalPid(proc.pid, 'SIGTERM');
+    try {
+      await waitUntil(`watch on ${name} to exit after SIGTERM`, () => proc.exitedAt !== undefined, { timeoutMs, intervalMs: 20 });
+    } catch (err) {
+      signalPid(proc.pid, 'SIGKILL');
+      throw err;
+    }
+    return proc.exitCode;
+  }
+
+  /** The running watch process on `name`, if any. */
+  watchProcess(name: string): LabProcess | undefined {
+    const proc = this.watchPids.get(name);
+    return proc?.exitedAt === undefined ? proc : undefined;
+  }
+
+  /** watch's JSON lines on `name` since `since` (epoch ms), oldest first. */
+  watchLog(name: string, since = 0): WatchLogEntry[] {
+    return readWatchLog(this.host(name).files.watchLog).filter((e) => e.at >= since);
   }
 
   // ---------------------------------------------------------------- Sentinel's view
@@ -847,7 +953,18 @@ export function recorderHook(): LabHook {
 }
 
 /** sentinel-hook's vip action for the lab VIP, with sudo and the sudoers drop-in generated from the config. */
-export function vipHook(opts: { vip?: string; arp?: Record<string, string | number>; reannounce?: boolean; sentinels?: boolean } = {}): LabHook {
+export function vipHook(
+  opts: {
+    vip?: string;
+    arp?: Record<string, string | number>;
+    reannounce?: boolean;
+    sentinels?: boolean;
+    /** The vip action's `release.noQuorumFor` (quorum loss, acted on by watch), e.g. "5s". */
+    release?: string;
+    /** More actions after the vip one (e.g. an exec that records each run). */
+    more?: (host: LabHost, lab: Lab) => unknown[];
+  } = {},
+): LabHook & { kind: 'sentinel-hook' } {
   return {
     kind: 'sentinel-hook',
     sudoers: true,
@@ -855,8 +972,21 @@ export function vipHook(opts: { vip?: string; arp?: Record<string, string | numb
     ...(opts.reannounce ? { notify: true } : {}),
     // sentinels: the stale-event guard and reconcile ask all three.
     ...(opts.reannounce || opts.sentinels ? { extraConfig: (_host: LabHost, lab: Lab) => labSentinels(lab) } : {}),
-    actions: () => [{ type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}) }],
+    actions: (host, lab) => [
+      { type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}), ...(opts.release ? { release: { noQuorumFor: opts.release } } : {}) },
+      ...(opts.more?.(host, lab) ?? []),
+    ],
   };
+}
+
+/**
+ * The vip action for `sentinel-hook watch` alone: `sentinels` in every host's config, no
+ * client-reconfig-script, and no sudoers rule (watch runs with CAP_NET_ADMIN and CAP_NET_RAW, which
+ * the vip action uses instead of sudo). Pair it with LabOptions.watch or lab.startWatch. Logged at
+ * debug: every reconcile's outcome is in watch's log.
+ */
+export function watchHook(opts: Omit<Parameters<typeof vipHook>[0] & object, 'sentinels' | 'reannounce'> = {}): LabHook {
+  return { ...vipHook({ ...opts, sentinels: true }), sudoers: false, clientReconfig: false, logLevel: 'debug' };
 }
 
 /** The hook config's `sentinels`: all three lab Sentinels (the stale-event guard, reannounce). */

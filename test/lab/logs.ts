@@ -145,3 +145,33 @@ export function parseScriptLog(text: string): HookRun[] {
 export function readScriptLog(file: string): HookRun[] {
   return existsSync(file) ? parseScriptLog(readFileSync(file, 'utf8')) : [];
 }
+
+/** One JSON line of `sentinel-hook watch`'s stdout (pino's fields: level, time, msg, and the rest). */
+export interface WatchLogEntry {
+  /** Epoch ms (the line's `time`). */
+  at: number;
+  level: number;
+  msg: string;
+  rec: Record<string, unknown>;
+}
+
+export function parseWatchLog(text: string): WatchLogEntry[] {
+  const out: WatchLogEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      // a line cut short by a kill
+      continue;
+    }
+    const at = typeof rec.time === 'string' ? Date.parse(rec.time) : typeof rec.time === 'number' ? rec.time : NaN;
+    out.push({ at, level: typeof rec.level === 'number' ? rec.level : 0, msg: typeof rec.msg === 'string' ? rec.msg : '', rec });
+  }
+  return out;
+}
+
+export function readWatchLog(file: string): WatchLogEntry[] {
+  return existsSync(file) ? parseWatchLog(readFileSync(file, 'utf8')) : [];
+}
