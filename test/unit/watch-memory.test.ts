@@ -32,8 +32,10 @@ test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k 
   const subscribed = new Promise<void>((resolve) => {
     const server = createServer((socket) => {
       client = socket;
-      socket.on('data', () => {
-        socket.write(`*3\r\n${bulk('subscribe')}${bulk('+switch-master')}:1\r\n`);
+      socket.on('data', (chunk: Buffer) => {
+        // One confirmation per channel the SUBSCRIBE names, as Redis sends them.
+        const channels = chunk.toString().match(/[+-][a-z-]+/g) ?? [];
+        socket.write(channels.map((c, i) => `*3\r\n${bulk('subscribe')}${bulk(c)}:${i + 1}\r\n`).join(''));
         resolve();
       });
     });
