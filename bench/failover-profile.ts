@@ -95,7 +95,7 @@ async function main(): Promise<number> {
     const added: Record<string, number[]> = {};
     let monitorIndex = 0;
     for (let i = 0; i < runs; i++) {
-      for (const c of cases) (added[c.name] ??= []).push(await timeToAdded(lab, c.argv, c.env, monitorIndex++));
+      for (const c of cases) added[c.name] = [...(added[c.name] ?? []), await timeToAdded(lab, c.argv, c.env, monitorIndex++)];
     }
     process.stdout.write(`spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`);
     for (const [name, values] of Object.entries(added)) {

@@ -58,7 +58,9 @@ try {
     const s = median(seedMs);
     rows.push(`${String(n).padStart(7)}  ${h.toFixed(0).padStart(11)}  ${s.toFixed(0).padStart(15)}  ${(s / h).toFixed(1).padStart(7)}x  ${(Math.max(...rssKiB) / 1024).toFixed(1).padStart(13)}`);
     // Put the servers' own files back for the next size.
-    servers.forEach((srv, i) => writeFileSync(srv.hostsFile, hostsFile(i)));
+    servers.forEach((srv, i) => {
+      writeFileSync(srv.hostsFile, hostsFile(i));
+    });
   }
 } finally {
   await lab.close();

@@ -42,7 +42,11 @@ export function benchRealRun(): Record<string, number> {
     // Warm the page cache, so "cold" means a new process, not a cold disk.
     for (let i = 0; i < 3; i++) for (const [, args] of subjects) once(args);
     const times = subjects.map((): number[] => []);
-    for (let i = 0; i < RUNS; i++) subjects.forEach(([, args], k) => times[k]!.push(once(args)));
+    for (let i = 0; i < RUNS; i++) {
+      subjects.forEach(([, args], k) => {
+        times[k]!.push(once(args));
+      });
+    }
     console.log(`real run (${RUNS} interleaved runs each, median wall time)`);
     const result: Record<string, number> = {};
     subjects.forEach(([name], k) => {

@@ -57,7 +57,10 @@ async function main(): Promise<number> {
     };
     const first = once([]);
     console.log(`first run (converges 3 masters: ${first.outcomes.join(', ')}): ${first.ms.toFixed(1)} ms`);
-    for (let i = 0; i < 2; i++) once([]), once(['--dry-run']);
+    for (let i = 0; i < 2; i++) {
+      once([]);
+      once(['--dry-run']);
+    }
     const real: number[] = [];
     const dry: number[] = [];
     for (let i = 0; i < runs; i++) {

@@ -24,7 +24,10 @@ function median(xs: number[]): number {
 
 export function benchStartup(): { node: number; hook: number; ratio: number } {
   // Warm the page cache for both, so "cold" means a new process, not a cold disk.
-  for (let i = 0; i < 3; i++) once(bare), once(hook);
+  for (let i = 0; i < 3; i++) {
+    once(bare);
+    once(hook);
+  }
   const nodeMs: number[] = [];
   const hookMs: number[] = [];
   for (let i = 0; i < RUNS; i++) {

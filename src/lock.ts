@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, type Stats, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetryableError } from './errors.ts';
 
@@ -39,7 +39,7 @@ export function prepareLockDir(dir: string, uid: number): string {
 
 /** What is wrong with `dir` as our lock directory, or undefined. Reads only (for `check` too). */
 export function lockDirProblem(dir: string, uid: number): string | undefined {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {
@@ -176,7 +176,7 @@ function reapIfDead(path: string): void {
  * write there: judged for that user too, or a root-made directory would pass while every failover fails.
  */
 export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: boolean): { line: string; problem?: string } {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {

@@ -106,7 +106,10 @@ export class Watcher {
 
   private state(master: string): MasterState {
     let s = this.masters.get(master);
-    if (!s) this.masters.set(master, (s = { busy: undefined, noMajoritySince: undefined, released: false }));
+    if (!s) {
+      s = { busy: undefined, noMajoritySince: undefined, released: false };
+      this.masters.set(master, s);
+    }
     return s;
   }
 

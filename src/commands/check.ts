@@ -65,13 +65,9 @@ async function sentinelUnitWarning(config: HookConfig, host: Pick<ObserveContext
   const name = SENTINEL_UNITS.find((n) => readUnit(n, opts.unitDirs ?? UNIT_DIRS));
   if (!name) return undefined;
   const unit = readUnit(name, opts.unitDirs ?? UNIT_DIRS)!;
-  let needs;
-  try {
-    needs = await configSandbox(config, host);
-  } catch {
-    // A missing program is reported by the preflight above.
-    return undefined;
-  }
+  // A missing program is reported by the preflight above.
+  const needs = await configSandbox(config, host).catch(() => undefined);
+  if (!needs) return undefined;
   const writable = [dirname(config.log.file ?? DEFAULT_LOG_FILE), config.lockDir, ...needs.writablePaths];
   const programs = ['sh', 'readlink'].map((p) => host.which(p)).filter((p): p is string => p !== undefined);
   const reasons = hookBlockers(unit, needs, { writable, programs, ...(opts.installDir ? { installDir: opts.installDir } : {}), ...(opts.node ? { node: opts.node } : {}) });

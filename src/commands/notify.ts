@@ -1,4 +1,4 @@
-import { applyPlans } from '../apply.ts';
+import { applyPlans, type StepOutcome } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
@@ -126,7 +126,7 @@ async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger)
   const master = event.master;
   const generation = master && Object.hasOwn(config.masters, master) ? observeGeneration(config.lockDir, master) : undefined;
   const signal = generation ? AbortSignal.any([deadline, generation.signal]) : deadline;
-  let steps;
+  let steps: StepOutcome[];
   try {
     // A reannounce that cannot even be planned (no password variable, ip failing) is a failed step:
     // the user's own notify entries still run.

@@ -69,7 +69,7 @@ export async function reconcileCommand(path: string, givenOpts: ReconcileCommand
       ),
     );
     await stopping;
-    const worst = results.reduce<ExitCode>((w, r) => (r.exitCode > w ? r.exitCode : w), EXIT.ok);
+    const worst = Math.max(EXIT.ok, ...results.map((r) => r.exitCode)) as ExitCode;
     // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
     const exitCode = terminated.signal.aborted && worst === EXIT.ok ? EXIT.retry : worst;
     logger.info({ exitCode, outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])), ms: Math.round(performance.now() - started) }, 'reconcile end');

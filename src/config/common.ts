@@ -58,7 +58,10 @@ export function withholdSecret(env: NodeJS.ProcessEnv, ref: SecretRef | undefine
     const value = Object.hasOwn(env, ref.env) ? env[ref.env] : undefined;
     if (value !== undefined) {
       let kept = taken.get(env);
-      if (!kept) taken.set(env, (kept = new Map()));
+      if (!kept) {
+        kept = new Map();
+        taken.set(env, kept);
+      }
       kept.set(ref.env, value);
       delete env[ref.env];
     }

@@ -110,8 +110,9 @@ export async function sendCommands(host: string, port: number, commands: readonl
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       try {
-        let parsed;
-        while (replies.length < commands.length && (parsed = decodeReply(buf))) {
+        while (replies.length < commands.length) {
+          const parsed = decodeReply(buf);
+          if (!parsed) break;
           replies.push(parsed.value);
           buf = buf.subarray(parsed.next);
         }

@@ -142,7 +142,7 @@ test('check prints what each master would do; schema is JSON Schema', () => {
   const config = baseConfig(`    - type: exec\n      run: [/bin/echo, "{toIp}"]\n      when: { role: leader }\n`);
   const r = cli(['check', '--config', config]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /master mymaster:\n  1\. exec: run \["\/bin\/echo","\{toIp\}"\] \[only role leader\]/);
+  assert.match(r.stdout, /master mymaster:\n {2}1\. exec: run \["\/bin\/echo","\{toIp\}"\] \[only role leader\]/);
   const schema = JSON.parse(cli(['schema']).stdout);
   assert.ok(schema.properties.masters);
   assert.equal(schema.additionalProperties, false);

@@ -28,7 +28,9 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const config = writeConfig(lab.dir, hostsConfig(lab));
     const run = await runHook(config, '10.9.9.2');
     assert.equal(run.code, 0, run.stderr + run.stdout);
-    lab.servers.forEach((s, i) => assert.equal(readFileSync(s.hostsFile, 'utf8'), pointingAt(i, '10.9.9.2')));
+    lab.servers.forEach((s, i) => {
+      assert.equal(readFileSync(s.hostsFile, 'utf8'), pointingAt(i, '10.9.9.2'));
+    });
     assert.deepEqual(targetRows(run).map((r) => r.status), ['changed', 'changed', 'changed', 'changed']);
     assert.equal(statSync(lab.servers[3]!.hostsFile).mode & 0o777, 0o640);
     assert.equal(readFileSync(`${lab.servers[0]!.hostsFile}.sentinel-hook.bak`, 'utf8'), original(0));
@@ -114,7 +116,9 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(targetRows(again).map((r) => r.status), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
     // Put every server back on its own file for the tests that follow.
-    lab.servers.forEach((s, i) => writeFileSync(s.hostsFile, original(i)));
+    lab.servers.forEach((s, i) => {
+      writeFileSync(s.hostsFile, original(i));
+    });
   });
 
   test('transport rsync: an "after" that fails stays owed although the retry in the same run finds the file identical; the next run runs it', async () => {

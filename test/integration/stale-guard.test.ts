@@ -131,7 +131,10 @@ test('one confirming Sentinel out of several is enough (the others may lag or be
 test('a Sentinel that accepts and never replies counts as not answering after its timeout; the deadline cuts the whole check short', async (t) => {
   const { createServer } = await import('node:net');
   const sockets = new Set<import('node:net').Socket>();
-  const silent = createServer((s) => (sockets.add(s), s.on('close', () => sockets.delete(s)).on('error', () => {}).resume()));
+  const silent = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s)).on('error', () => {}).resume();
+  });
   await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
   t.after(() => silent.close());
   const silentAddress = `127.0.0.1:${(silent.address() as { port: number }).port}`;
@@ -154,7 +157,10 @@ test('a Sentinel that accepts and never replies counts as not answering after it
 
 test('an ask that never settles is bounded too, and a Sentinel host name is looked up once per check', async () => {
   const lookups: string[] = [];
-  const resolve = async (host: string) => (lookups.push(host), host === 'sentinel.lab' ? ['127.0.0.1'] : []);
+  const resolve = async (host: string) => {
+    lookups.push(host);
+    return host === 'sentinel.lab' ? ['127.0.0.1'] : [];
+  };
   const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 600 }), env, { resolve });
   assert.equal(f.verdict, 'stale', 'the real Sentinel answered through the looked-up address');
   assert.deepEqual(lookups, ['sentinel.lab'], 'once, though asked several rounds');

@@ -49,8 +49,7 @@ export async function scriptedSentinel(reply: (command: string[]) => string): Pr
     socket.on('close', () => sockets.delete(socket)).on('error', () => {});
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      let parsed;
-      while ((parsed = decodeReply(buf))) {
+      for (let parsed = decodeReply(buf); parsed; parsed = decodeReply(buf)) {
         buf = buf.subarray(parsed.next);
         const command = (parsed.value as string[]).map(String);
         seen.push(command);

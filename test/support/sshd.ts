@@ -129,7 +129,9 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     return { port, hostsFile, hostKeyPub: '', dir: sdir, process: undefined, label: `127.0.0.1:${port}` };
   });
   try {
-    servers.forEach((s, i) => opts.prepare?.(s, i));
+    servers.forEach((s, i) => {
+      opts.prepare?.(s, i);
+    });
   } catch (err) {
     for (const m of mountsUnder(dir)) execFileSync('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });

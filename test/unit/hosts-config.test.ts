@@ -9,7 +9,7 @@ const config = (action: Record<string, unknown>) => ({ masters: { mymaster: [{ t
 
 test('the issue example parses, with its defaults', () => {
   const c = validateConfig(config({ file: '/etc/hosts', push: { ...push, after: ['/usr/sbin/nscd', '-i', 'hosts'] }, when: { role: 'leader' } }), 'c.yaml');
-  const a = c.masters['mymaster']![0] as HostsAction;
+  const a = c.masters.mymaster![0] as HostsAction;
   assert.deepEqual(a.push, { ...push, after: ['/usr/sbin/nscd', '-i', 'hosts'], remotePath: '/etc/hosts', transport: 'ssh', concurrency: 16, timeout: 5000, retries: 2 });
   assert.deepEqual(a.when, { role: 'leader', host: 'any' });
 });

@@ -72,6 +72,6 @@ test('the Sentinels name another master by the time of the push: the local file 
   assert.equal(outcome.ok, true, outcome.summary);
   assert.match(readFileSync(file, 'utf8'), /^10\.0\.0\.2 redis-master$/m);
   const rows = (outcome.detail as { targets: TargetResult[] }).targets;
-  assert.deepEqual(rows.map((r) => `${r.target} ${r.status}`), ['local:' + file + ' changed', 'app1 skipped', 'app2 skipped']);
+  assert.deepEqual(rows.map((r) => `${r.target} ${r.status}`), [`local:${file} changed`, 'app1 skipped', 'app2 skipped']);
   assert.equal(asked, 2, 'asked once per target, right before its write');
 });

@@ -159,7 +159,11 @@ const hostEvent = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '637
 test('a DNS lookup that never answers ends at the deadline: exit 1, one clear line, nothing run, the lookup told to stop', async () => {
   const runner = new FakeRunner([]);
   const signals: (AbortSignal | undefined)[] = [];
-  const deps = fakeDeps({ runner, resolve: (_host: string, signal?: AbortSignal) => (signals.push(signal), never<string[]>()) });
+  const deps = fakeDeps({ runner, resolve: (_host: string, signal?: AbortSignal) => {
+      signals.push(signal);
+      return never<string[]>();
+    },
+  });
   const before = timers();
   const started = performance.now();
   await assert.rejects(runHook(hostEvent, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '1s' }), deps, { dryRun: false }), (err: unknown) => {
@@ -193,7 +197,10 @@ test('with sentinels set, the to-ip is resolved once per run', async () => {
   const deps = fakeDeps({
     runner,
     addresses: ['10.0.0.2'],
-    resolve: async (h: string) => (lookups.push(h), ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? []),
+    resolve: async (h: string) => {
+      lookups.push(h);
+      return ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? [];
+    },
     askSentinel: async (address) => ({ address, master: { ip: '10.0.0.2', port: 6379 } }),
   });
   const r = await runHook(hostEvent, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }], { sentinels: { addresses: ['10.0.0.9:26379'] } }), deps, { dryRun: false });
@@ -206,7 +213,11 @@ test('with sentinels set, the to-ip is resolved once per run', async () => {
 test('Sentinels that never answer count as not answering after their timeout: act on the arguments, warn, exit 0', async () => {
   const runner = new FakeRunner([{ argv: ['/bin/echo', 'acted'] }]);
   const asked: (AbortSignal | undefined)[] = [];
-  const deps = fakeDeps({ runner, askSentinel: (_a, _m, _c, _p, opts) => (asked.push(opts?.signal), never()) });
+  const deps = fakeDeps({ runner, askSentinel: (_a, _m, _c, _p, opts) => {
+      asked.push(opts?.signal);
+      return never();
+    },
+  });
   const before = timers();
   const started = performance.now();
   const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', 'acted'] }], { deadline: '2s', sentinels: { addresses: ['10.0.0.9:26379', '10.0.0.8:26379'], timeout: '200ms', settle: '300ms' } }), deps, { dryRun: false });
@@ -268,13 +279,21 @@ test('the password variable is gone before planning reads anything (a vip observ
   const passwords: (string | undefined)[] = [];
   const env: NodeJS.ProcessEnv = { SH_SENTINEL_PW: 'secret-pw' };
   const fake = new FakeRunner([{ argv: ['/usr/sbin/ip', '-j', '-4', 'addr', 'show'], result: { stdout: '[]' } }]);
-  const runner = { run: (argv: readonly string[], opts: Parameters<FakeRunner['run']>[1]) => (seenEnv.push(env.SH_SENTINEL_PW), fake.run(argv, opts)) };
+  const runner = {
+    run: (argv: readonly string[], opts: Parameters<FakeRunner['run']>[1]) => {
+      seenEnv.push(env.SH_SENTINEL_PW);
+      return fake.run(argv, opts);
+    },
+  };
   const deps = fakeDeps({
     runner,
     env,
     addresses: ['10.0.0.5'],
     programs: { ip: '/usr/sbin/ip' },
-    askSentinel: async (address, _m, _c, password) => (passwords.push(password), { address, master: { ip: '10.0.0.2', port: 6379 } }),
+    askSentinel: async (address, _m, _c, password) => {
+      passwords.push(password);
+      return { address, master: { ip: '10.0.0.2', port: 6379 } };
+    },
   });
   const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], sentinelsAt), deps, { dryRun: false });
   assert.equal(r.exitCode, 0);

@@ -47,7 +47,10 @@ test("no child sees the Sentinels' password variable, not even the host-name loo
       env,
       addresses: ['10.0.0.2'],
       // Stands in for getent, a child started with the process's environment at that moment.
-      resolve: async (host) => (seen.push(env.SH_SENTINEL_PW), host === 'redis-2.lab' ? ['10.0.0.2'] : ['10.0.0.1']),
+      resolve: async (host) => {
+        seen.push(env.SH_SENTINEL_PW);
+        return host === 'redis-2.lab' ? ['10.0.0.2'] : ['10.0.0.1'];
+      },
       askSentinel: async (address) => ({ address, master: { ip: '10.0.0.2', port: 6380 } }),
     });
     const config = validateConfig({ lockDir, sentinels: { addresses: ['10.0.0.9:26379'], password: { env: 'SH_SENTINEL_PW' } }, masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] } }, 'test.yaml');

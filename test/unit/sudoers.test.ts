@@ -153,7 +153,7 @@ async function plannedPrivileged(actions: unknown[], event: string[], addrShow: 
   return seen;
 }
 
-function unescape(rule: string): string[] {
+function unescapeRule(rule: string): string[] {
   return rule.split(' ').map((w) => w.replace(/\\(.)/g, '$1'));
 }
 
@@ -173,7 +173,7 @@ test('no drift: every argv a run issues through sudo is one of the generated rul
     ['v6 del', [{ type: 'vip', address: 'fd00:77::100/64', arp }], toOther, v6Held, IPUTILS_V],
   ];
   for (const [name, actions, event, addr, arpingV] of cases) {
-    const allowed = rules(await sudoersText(config(actions), opts, host(arpingV), 'h')).map((r) => JSON.stringify(unescape(r)));
+    const allowed = rules(await sudoersText(config(actions), opts, host(arpingV), 'h')).map((r) => JSON.stringify(unescapeRule(r)));
     const planned = await plannedPrivileged(actions, event, addr, arpingV, arpingV === HABETS_V ? { ...ok(), exitCode: 1 } : ok(IPUTILS_DAD_FREE));
     assert.ok(planned.length >= 1, `${name}: something ran`);
     for (const argv of planned) assert.ok(allowed.includes(JSON.stringify(argv)), `${name}: ${argv.join(' ')} is not in the sudoers rules:\n${allowed.join('\n')}`);

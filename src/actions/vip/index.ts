@@ -7,6 +7,7 @@ import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
   PACKAGES,
   type Arping,
+  type Shot,
   addArgv,
   delArgv,
   describeArp,
@@ -52,8 +53,8 @@ function launcherFor(a: VipAction, host: VipHost): Launcher {
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
 async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: VipHost, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
-  let shots;
-  let arping;
+  let shots: Shot[];
+  let arping: Arping | undefined;
   if (vip.family === 4) {
     const found = await (arpingLookup ?? detectArping(ctx));
     // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
