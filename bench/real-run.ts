@@ -31,7 +31,10 @@ export function benchRealRun(): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-hook-bench-'));
   try {
     const config = join(dir, 'config.yaml');
-    writeFileSync(config, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'locks')}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
+    writeFileSync(
+      config,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'locks')}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+    );
     chmodSync(config, 0o600);
     const subjects: [string, string[]][] = [
       ['node -e 0', ['-e', '0']],

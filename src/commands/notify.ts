@@ -45,7 +45,11 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
     const [program, ...args] = n.run.map((a) => a.replace(/\{(eventType|description|master)\}/g, (_, k: string) => values[k]!));
     const path = which(program!);
     // Refused before anything runs, as for exec actions: a config naming a missing program.
-    if (!path) throw new ConfigError(`notify[${i}]: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');
+    if (!path)
+      throw new ConfigError(
+        `notify[${i}]: program ${program} not found or not executable`,
+        'install it, or give its absolute path as the first element of "run"',
+      );
     return {
       action,
       steps: [
@@ -92,7 +96,8 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   if (!verdict.thisHost) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
   const host = hostReader(deps, signal);
   const plans: ActionPlan[] = [];
-  for (const { a, reannounce, label } of wanted) plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
+  for (const { a, reannounce, label } of wanted)
+    plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
   return plans;
 }
 

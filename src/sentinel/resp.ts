@@ -77,7 +77,14 @@ export interface TlsOptions {
  * the certificate verified (a failure rejects with Node's error, its `code` saying why).
  * Small on purpose: the hook only ever asks Sentinels two questions.
  */
-export async function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number, signal?: AbortSignal, tls?: TlsOptions): Promise<RespValue[]> {
+export async function sendCommands(
+  host: string,
+  port: number,
+  commands: readonly string[][],
+  timeoutMs: number,
+  signal?: AbortSignal,
+  tls?: TlsOptions,
+): Promise<RespValue[]> {
   const tlsConnect = tls ? (await loadNodeTls()).connect : undefined;
   return new Promise((resolve, reject) => {
     let socket: Socket | undefined;
