@@ -12,7 +12,18 @@
 // Options: --cycles N (default 5 per hook), --json FILE (raw cycles).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VIP, doubleFailover, ensurePackages, isRoot, Lab, NeighbourMonitor, seedScriptHook, stats, vipHook, type DoubleFailoverCycle } from '../test/lab/index.ts';
+import {
+  DEFAULT_VIP,
+  doubleFailover,
+  ensurePackages,
+  isRoot,
+  Lab,
+  NeighbourMonitor,
+  seedScriptHook,
+  stats,
+  vipHook,
+  type DoubleFailoverCycle,
+} from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
 
 const REPEAT_AFTER_MS = 8000;
@@ -41,7 +52,11 @@ async function main(): Promise<number> {
     for (let index = 1; index <= cycles; index++) {
       for (const mode of modes) {
         const l = labs.get(mode)!;
-        const c = await doubleFailover(l.lab, l.master, l.writer, l.neighbours, { repeatAfterMs: REPEAT_AFTER_MS, hookLogs: mode === 'sentinel-hook', log: (m) => log(`${mode} #${index}: ${m}`) });
+        const c = await doubleFailover(l.lab, l.master, l.writer, l.neighbours, {
+          repeatAfterMs: REPEAT_AFTER_MS,
+          hookLogs: mode === 'sentinel-hook',
+          log: (m) => log(`${mode} #${index}: ${m}`),
+        });
         l.master = c.third;
         results.push({ ...c, mode, index });
         log(
@@ -68,9 +83,19 @@ async function main(): Promise<number> {
       const rs = stats(removed);
       log(`  ${mode}: the old holder's newer run, start -> VIP removed: median ${rs.median} ms, min ${rs.min}, max ${rs.max} (n=${rs.n})`);
     }
-    log(`  ${mode.padEnd(14)} n=${s.n}  median ${s.median} ms  min ${s.min}  max ${s.max}  (no ack: ${mine.length - ms.length}; flapped back: ${flaps}; VIP not on exactly the new master: ${wrong}; overlapped: ${mine.filter((r) => r.overlapped).length})`);
+    log(
+      `  ${mode.padEnd(14)} n=${s.n}  median ${s.median} ms  min ${s.min}  max ${s.max}  (no ack: ${mine.length - ms.length}; flapped back: ${flaps}; VIP not on exactly the new master: ${wrong}; overlapped: ${mine.filter((r) => r.overlapped).length})`,
+    );
   }
-  if (values.json) writeFileSync(values.json, `${JSON.stringify(results.map(({ xRuns: _x, neighbourSince: _n, ...r }) => r), null, 2)}\n`);
+  if (values.json)
+    writeFileSync(
+      values.json,
+      `${JSON.stringify(
+        results.map(({ xRuns: _x, neighbourSince: _n, ...r }) => r),
+        null,
+        2,
+      )}\n`,
+    );
   return 0;
 }
 

@@ -30,7 +30,11 @@ function execs(text: string): Exec[] {
     if (!m || / = -1 /.test(line)) continue;
     const at = (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000;
     t0 ??= at;
-    const args = m[5]!.split(', ').slice(1, 4).map((a) => a.replace(/"/g, '')).join(' ');
+    const args = m[5]!
+      .split(', ')
+      .slice(1, 4)
+      .map((a) => a.replace(/"/g, ''))
+      .join(' ');
     out.push({ ms: at - t0, program: `${m[4]} ${args}`.trim() });
   }
   return out;
@@ -40,7 +44,24 @@ async function profile(lab: Lab, argv: string[], env: Record<string, string>, fi
   await run(['ip', '-n', lab.host('r2').ns, 'addr', 'del', DEFAULT_VIP, 'dev', 'eth0']);
   rmSync(file, { force: true });
   const r = await run(
-    ['ip', 'netns', 'exec', lab.host('r2').ns, 'strace', '-f', '-tt', '-e', 'trace=execve', '-o', file, 'setpriv', '--reuid=redis', '--regid=redis', '--init-groups', ...argv],
+    [
+      'ip',
+      'netns',
+      'exec',
+      lab.host('r2').ns,
+      'strace',
+      '-f',
+      '-tt',
+      '-e',
+      'trace=execve',
+      '-o',
+      file,
+      'setpriv',
+      '--reuid=redis',
+      '--regid=redis',
+      '--init-groups',
+      ...argv,
+    ],
     { env, timeoutMs: 40_000 },
   );
   if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.slice(-300)}`);
@@ -63,7 +84,9 @@ async function timeToAdded(lab: Lab, argv: string[], env: Record<string, string>
   process.kill(monitor.pid, 'SIGTERM');
   if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.slice(-300)}`);
   const vip = DEFAULT_VIP.split('/')[0]!;
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.includes(` ${vip}/`) && !l.includes('Deleted'));
+  const line = readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => l.includes(` ${vip}/`) && !l.includes('Deleted'));
   const m = line && /^\[(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d*\]/.exec(line);
   if (!m) throw new Error(`no address event for ${vip} in ${file}`);
   return Date.parse(`${m[1]}Z`) - t0;
@@ -95,7 +118,7 @@ async function main(): Promise<number> {
     const added: Record<string, number[]> = {};
     let monitorIndex = 0;
     for (let i = 0; i < runs; i++) {
-      for (const c of cases) (added[c.name] ??= []).push(await timeToAdded(lab, c.argv, c.env, monitorIndex++));
+      for (const c of cases) added[c.name] = [...(added[c.name] ?? []), await timeToAdded(lab, c.argv, c.env, monitorIndex++)];
     }
     process.stdout.write(`spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`);
     for (const [name, values] of Object.entries(added)) {

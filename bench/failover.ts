@@ -15,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_VIP, ensurePackages, isRoot, Lab, labSentinels, seedScriptHook, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
 
-
 type Mode = 'sentinel-hook' | 'seed-000';
 
 interface Round {
@@ -70,7 +69,11 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
     await writer.stop();
     await lab.waitHooksIdle(20_000);
     // Sentinel notes a child's exit on its next timer tick, a little after the hook's own last line.
-    await waitUntil('Sentinel to reap every hook run', () => lab.redisHosts.every((h) => scriptChildren(lab, h.name, killAt).every((c) => c.exitAt !== undefined)), { timeoutMs: 5000, intervalMs: 50 }).catch(() => undefined);
+    await waitUntil(
+      'Sentinel to reap every hook run',
+      () => lab.redisHosts.every((h) => scriptChildren(lab, h.name, killAt).every((c) => c.exitAt !== undefined)),
+      { timeoutMs: 5000, intervalMs: 50 },
+    ).catch(() => undefined);
     const toIp = lab.host(to).ip;
     const switches = lab.switchMasterEvents(killAt).filter((e) => e.toIp === toIp);
     if (switches.length === 0) throw new Error(`round ${index} (${mode}): no +switch-master to ${to} in any Sentinel log`);
@@ -89,7 +92,14 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
       ackAt: ack.at,
       switchToAckMs: ack.at - switches[0]!.at,
       killToAckMs: ack.at - killAt,
-      newMasterHook: { forkAt: child?.forkAt, startAt: run?.start, addedAt: added?.at, endAt: run?.end, exitAt: child?.exitAt, exitCode: child?.exitCode ?? run?.exitCode },
+      newMasterHook: {
+        forkAt: child?.forkAt,
+        startAt: run?.start,
+        addedAt: added?.at,
+        endAt: run?.end,
+        exitAt: child?.exitAt,
+        exitCode: child?.exitCode ?? run?.exitCode,
+      },
       holdersAfter: await lab.holders(),
     };
     log(
@@ -116,20 +126,26 @@ function summary(rounds: Round[], mode: Mode): ReturnType<typeof stats> {
 }
 
 function phase(rounds: Round[], mode: Mode, name: string, pick: (r: Round) => number | undefined): string {
-  const values = rounds.filter((r) => r.mode === mode).map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const values = rounds
+    .filter((r) => r.mode === mode)
+    .map(pick)
+    .filter((v): v is number => v !== undefined && Number.isFinite(v));
   if (values.length === 0) return `    ${name.padEnd(46)} n/a`;
   const s = stats(values);
   return `    ${name.padEnd(46)} median ${String(s.median).padStart(6)} ms  (min ${s.min}, max ${s.max}, n=${s.n})`;
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, json: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string', default: '5' }, json: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
+  });
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) {
     process.stderr.write('bench:failover: --rounds must be an integer from 1 to 50\n');
     return 2;
   }
-  const modes: Mode[] = values.only === undefined ? ['sentinel-hook', 'seed-000'] : values.only === 'sentinel-hook' || values.only === 'seed-000' ? [values.only] : [];
+  const modes: Mode[] =
+    values.only === undefined ? ['sentinel-hook', 'seed-000'] : values.only === 'sentinel-hook' || values.only === 'seed-000' ? [values.only] : [];
   if (modes.length === 0) {
     process.stderr.write('bench:failover: --only must be sentinel-hook or seed-000\n');
     return 2;
@@ -146,8 +162,10 @@ async function main(): Promise<number> {
   const labs: Record<Mode, Lab | undefined> = { 'sentinel-hook': undefined, 'seed-000': undefined };
   const results: Round[] = [];
   try {
-    if (modes.includes('sentinel-hook')) labs['sentinel-hook'] = await Lab.start({ vip: DEFAULT_VIP, hook: benchHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
-    if (modes.includes('seed-000')) labs['seed-000'] = await Lab.start({ vip: DEFAULT_VIP, hook: seedScriptHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
+    if (modes.includes('sentinel-hook'))
+      labs['sentinel-hook'] = await Lab.start({ vip: DEFAULT_VIP, hook: benchHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
+    if (modes.includes('seed-000'))
+      labs['seed-000'] = await Lab.start({ vip: DEFAULT_VIP, hook: seedScriptHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
     const master: Record<Mode, string> = { 'sentinel-hook': 'r1', 'seed-000': 'r1' };
     for (let i = 1; i <= rounds; i++) {
       for (const mode of modes) {
@@ -165,12 +183,18 @@ async function main(): Promise<number> {
   log('time from the first +switch-master to the first write through the VIP acknowledged by the new master:');
   const hook = summary(results, 'sentinel-hook');
   const seed = summary(results, 'seed-000');
-  for (const [name, s] of [['sentinel-hook (vip action)', hook], ['seed-000 shell script', seed]] as const) {
+  for (const [name, s] of [
+    ['sentinel-hook (vip action)', hook],
+    ['seed-000 shell script', seed],
+  ] as const) {
     if (s.n === 0) continue;
-    log(`  ${name.padEnd(28)} median ${String(s.median).padStart(6)} ms   min ${String(s.min).padStart(6)} ms   max ${String(s.max).padStart(6)} ms   (n=${s.n})`);
+    log(
+      `  ${name.padEnd(28)} median ${String(s.median).padStart(6)} ms   min ${String(s.min).padStart(6)} ms   max ${String(s.max).padStart(6)} ms   (n=${s.n})`,
+    );
   }
   const diff = hook.median - seed.median;
-  if (modes.length === 2) log(`  difference of medians: ${diff >= 0 ? '+' : ''}${diff} ms (target: at most +150 ms) -> ${diff <= 150 ? 'within target' : 'ABOVE TARGET'}`);
+  if (modes.length === 2)
+    log(`  difference of medians: ${diff >= 0 ? '+' : ''}${diff} ms (target: at most +150 ms) -> ${diff <= 150 ? 'within target' : 'ABOVE TARGET'}`);
   log('');
   log('where the time goes on the new master (medians, relative to the first +switch-master unless said):');
   for (const mode of modes) {
@@ -184,7 +208,10 @@ async function main(): Promise<number> {
     log(phase(results, mode, 'kill -> first acknowledged write', (r) => r.killToAckMs));
   }
   const bad = results.filter((r) => r.holdersAfter.length !== 1 || r.holdersAfter[0] !== r.to);
-  if (bad.length) log(`WARNING: after ${bad.length} failover(s) the VIP was not on exactly the new master: ${bad.map((r) => `${r.mode}#${r.index}: ${r.holdersAfter.join(',')}`).join('; ')}`);
+  if (bad.length)
+    log(
+      `WARNING: after ${bad.length} failover(s) the VIP was not on exactly the new master: ${bad.map((r) => `${r.mode}#${r.index}: ${r.holdersAfter.join(',')}`).join('; ')}`,
+    );
   if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
   return bad.length ? 1 : 0;
 }

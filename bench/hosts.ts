@@ -35,11 +35,17 @@ try {
       // A new address every run: every target really changes.
       const to = `10.9.${n}.${r + 2}`;
       const started = performance.now();
-      const p = spawnSync('/usr/bin/time', ['-f', 'RSS_KIB=%M', node!, cli!, '--config', config, 'mymaster', 'leader', 'start', '10.9.9.1', '6379', to, '6379'], { encoding: 'utf8', timeout: 60_000 });
+      const p = spawnSync(
+        '/usr/bin/time',
+        ['-f', 'RSS_KIB=%M', node!, cli!, '--config', config, 'mymaster', 'leader', 'start', '10.9.9.1', '6379', to, '6379'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
       hookMs.push(performance.now() - started);
       if (p.status !== 0) throw new Error(`hook exited ${p.status}: ${p.stderr}`);
       rssKiB.push(Number(/RSS_KIB=(\d+)/.exec(p.stderr)?.[1]));
-      for (const s of servers) if (!new RegExp(`^${to.replace(/\./g, '\\.')} ${NAME}$`, 'm').test((await import('node:fs')).readFileSync(s.hostsFile, 'utf8'))) throw new Error(`${s.label} not updated`);
+      for (const s of servers)
+        if (!new RegExp(`^${to.replace(/\./g, '\\.')} ${NAME}$`, 'm').test((await import('node:fs')).readFileSync(s.hostsFile, 'utf8')))
+          throw new Error(`${s.label} not updated`);
     }
     // Seed 001: one prepared file, "rsync -avz" to each server in turn (with the same host-key rules).
     const seedFile = join(lab.dir, `seed-hosts-${n}`);
@@ -56,9 +62,13 @@ try {
     }
     const h = median(hookMs);
     const s = median(seedMs);
-    rows.push(`${String(n).padStart(7)}  ${h.toFixed(0).padStart(11)}  ${s.toFixed(0).padStart(15)}  ${(s / h).toFixed(1).padStart(7)}x  ${(Math.max(...rssKiB) / 1024).toFixed(1).padStart(13)}`);
+    rows.push(
+      `${String(n).padStart(7)}  ${h.toFixed(0).padStart(11)}  ${s.toFixed(0).padStart(15)}  ${(s / h).toFixed(1).padStart(7)}x  ${(Math.max(...rssKiB) / 1024).toFixed(1).padStart(13)}`,
+    );
     // Put the servers' own files back for the next size.
-    servers.forEach((srv, i) => writeFileSync(srv.hostsFile, hostsFile(i)));
+    servers.forEach((srv, i) => {
+      writeFileSync(srv.hostsFile, hostsFile(i));
+    });
   }
 } finally {
   await lab.close();

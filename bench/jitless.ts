@@ -21,7 +21,11 @@ export function benchJitless(): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-bench-jitless-'));
   try {
     const config = join(dir, 'config.yaml');
-    writeFileSync(config, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'lock')}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`, { mode: 0o644 });
+    writeFileSync(
+      config,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'lock')}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+      { mode: 0o644 },
+    );
     const cases = {
       'dry-run, JIT': { args: ['--dry-run'], jitless: false },
       'dry-run, --jitless': { args: ['--dry-run'], jitless: true },

@@ -31,7 +31,10 @@ export function benchRealRun(): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-hook-bench-'));
   try {
     const config = join(dir, 'config.yaml');
-    writeFileSync(config, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'locks')}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
+    writeFileSync(
+      config,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'locks')}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+    );
     chmodSync(config, 0o600);
     const subjects: [string, string[]][] = [
       ['node -e 0', ['-e', '0']],
@@ -42,7 +45,11 @@ export function benchRealRun(): Record<string, number> {
     // Warm the page cache, so "cold" means a new process, not a cold disk.
     for (let i = 0; i < 3; i++) for (const [, args] of subjects) once(args);
     const times = subjects.map((): number[] => []);
-    for (let i = 0; i < RUNS; i++) subjects.forEach(([, args], k) => times[k]!.push(once(args)));
+    for (let i = 0; i < RUNS; i++) {
+      subjects.forEach(([, args], k) => {
+        times[k]!.push(once(args));
+      });
+    }
     console.log(`real run (${RUNS} interleaved runs each, median wall time)`);
     const result: Record<string, number> = {};
     subjects.forEach(([name], k) => {

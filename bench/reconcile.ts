@@ -28,26 +28,38 @@ async function main(): Promise<number> {
     const ports = await freePorts(6);
     const redisPorts = ports.slice(0, 3);
     const sentinelPorts = ports.slice(3);
-    for (const port of redisPorts) start('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+    for (const port of redisPorts)
+      start('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
     sentinelPorts.forEach((port, i) => {
       const conf = join(dir, `sentinel-${i}.conf`);
-      writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, ...MASTERS.map((m, j) => `sentinel monitor ${m} 127.0.0.1 ${redisPorts[j]} 2`), ''].join('\n'));
+      writeFileSync(
+        conf,
+        [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, ...MASTERS.map((m, j) => `sentinel monitor ${m} 127.0.0.1 ${redisPorts[j]} 2`), ''].join('\n'),
+      );
       start('/usr/bin/redis-sentinel', [conf]);
     });
     for (const port of sentinelPorts) {
-      await waitFor(`sentinel on ${port} knows the masters`, async () => {
-        try {
-          const [reply] = await sendCommands('127.0.0.1', port, [['SENTINEL', 'MASTERS']], 500);
-          return Array.isArray(reply) && reply.length === MASTERS.length ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, { timeoutMs: 15_000, intervalMs: 100 });
+      await waitFor(
+        `sentinel on ${port} knows the masters`,
+        async () => {
+          try {
+            const [reply] = await sendCommands('127.0.0.1', port, [['SENTINEL', 'MASTERS']], 500);
+            return Array.isArray(reply) && reply.length === MASTERS.length ? true : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
     }
     const config = join(dir, 'config.yaml');
     const masters = MASTERS.map((m) => `  ${m}:\n    - type: hosts\n      names: [redis-${m}.example]\n      file: ${join(dir, `hosts-${m}`)}\n`).join('');
     for (const m of MASTERS) writeFileSync(join(dir, `hosts-${m}`), '127.0.0.1 localhost\n');
-    writeFileSync(config, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'lock')}\nsentinels:\n  addresses: [${sentinelPorts.map((p) => `"127.0.0.1:${p}"`).join(', ')}]\nmasters:\n${masters}`, { mode: 0o644 });
+    writeFileSync(
+      config,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'lock')}\nsentinels:\n  addresses: [${sentinelPorts.map((p) => `"127.0.0.1:${p}"`).join(', ')}]\nmasters:\n${masters}`,
+      { mode: 0o644 },
+    );
     const once = (extra: string[]) => {
       const t0 = process.hrtime.bigint();
       const r = spawnSync(process.execPath, [BIN, 'reconcile', '--json', '--config', config, ...extra], { encoding: 'utf8' });
@@ -57,7 +69,10 @@ async function main(): Promise<number> {
     };
     const first = once([]);
     console.log(`first run (converges 3 masters: ${first.outcomes.join(', ')}): ${first.ms.toFixed(1)} ms`);
-    for (let i = 0; i < 2; i++) once([]), once(['--dry-run']);
+    for (let i = 0; i < 2; i++) {
+      once([]);
+      once(['--dry-run']);
+    }
     const real: number[] = [];
     const dry: number[] = [];
     for (let i = 0; i < runs; i++) {

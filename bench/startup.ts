@@ -5,7 +5,19 @@ import { resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
-const hook = [resolve(ROOT, 'bin/sentinel-hook.cjs'), '--config', resolve(ROOT, 'examples/exec/config.yaml'), '--dry-run', 'mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
+const hook = [
+  resolve(ROOT, 'bin/sentinel-hook.cjs'),
+  '--config',
+  resolve(ROOT, 'examples/exec/config.yaml'),
+  '--dry-run',
+  'mymaster',
+  'leader',
+  'start',
+  '192.0.2.1',
+  '6379',
+  '192.0.2.2',
+  '6379',
+];
 const bare = ['-e', '0'];
 
 function once(args: string[]): number {
@@ -24,7 +36,10 @@ function median(xs: number[]): number {
 
 export function benchStartup(): { node: number; hook: number; ratio: number } {
   // Warm the page cache for both, so "cold" means a new process, not a cold disk.
-  for (let i = 0; i < 3; i++) once(bare), once(hook);
+  for (let i = 0; i < 3; i++) {
+    once(bare);
+    once(hook);
+  }
   const nodeMs: number[] = [];
   const hookMs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -33,8 +48,12 @@ export function benchStartup(): { node: number; hook: number; ratio: number } {
   }
   const result = { node: median(nodeMs), hook: median(hookMs), ratio: median(hookMs) / median(nodeMs) };
   console.log(`startup (${RUNS} interleaved runs each, median wall time)`);
-  console.log(`  node -e 0                          ${result.node.toFixed(1)} ms  (min ${Math.min(...nodeMs).toFixed(1)}, max ${Math.max(...nodeMs).toFixed(1)})`);
-  console.log(`  sentinel-hook --dry-run (exec)     ${result.hook.toFixed(1)} ms  (min ${Math.min(...hookMs).toFixed(1)}, max ${Math.max(...hookMs).toFixed(1)})`);
+  console.log(
+    `  node -e 0                          ${result.node.toFixed(1)} ms  (min ${Math.min(...nodeMs).toFixed(1)}, max ${Math.max(...nodeMs).toFixed(1)})`,
+  );
+  console.log(
+    `  sentinel-hook --dry-run (exec)     ${result.hook.toFixed(1)} ms  (min ${Math.min(...hookMs).toFixed(1)}, max ${Math.max(...hookMs).toFixed(1)})`,
+  );
   console.log(`  ratio                              ${result.ratio.toFixed(2)}x  (target <= 1.30x)`);
   return result;
 }

@@ -67,7 +67,12 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
     const switches = lab.switchMasterEvents(killAt).filter((e) => e.toIp === toIp);
     if (switches.length === 0) throw new Error(`round ${index} (${mode}): no +switch-master to ${to} in any Sentinel log`);
     const firstSwitchAt = switches[0]!.at;
-    const promoted = lab.redisHosts.flatMap((h) => lab.sentinelLog(h.name).filter((e) => e.at >= killAt && e.type === '+promoted-slave').map((e) => ({ host: h.name, at: e.at })))[0];
+    const promoted = lab.redisHosts.flatMap((h) =>
+      lab
+        .sentinelLog(h.name)
+        .filter((e) => e.at >= killAt && e.type === '+promoted-slave')
+        .map((e) => ({ host: h.name, at: e.at })),
+    )[0];
     let heard: number | undefined;
     let added: number | undefined;
     if (mode === 'watch') {
@@ -120,7 +125,9 @@ function row(r: Round): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, json: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string', default: '5' }, json: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
+  });
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) {
     process.stderr.write('bench:watch: --rounds must be an integer from 1 to 50\n');
@@ -174,9 +181,15 @@ async function main(): Promise<number> {
   }
   const watch = summary.get('watch');
   const seed = summary.get('seed-000');
-  if (watch && seed) log(`  target: watch median at most half the shell script's: ${watch.median} vs ${seed.median / 2} -> ${watch.median <= seed.median / 2 ? 'met' : 'NOT MET'}`);
+  if (watch && seed)
+    log(
+      `  target: watch median at most half the shell script's: ${watch.median} vs ${seed.median / 2} -> ${watch.median <= seed.median / 2 ? 'met' : 'NOT MET'}`,
+    );
   const bad = results.filter((r) => r.holdersAfter.length !== 1 || r.holdersAfter[0] !== r.to);
-  if (bad.length) log(`WARNING: after ${bad.length} failover(s) the VIP was not on exactly the new master: ${bad.map((r) => `${r.mode}#${r.index}: ${r.holdersAfter.join(',')}`).join('; ')}`);
+  if (bad.length)
+    log(
+      `WARNING: after ${bad.length} failover(s) the VIP was not on exactly the new master: ${bad.map((r) => `${r.mode}#${r.index}: ${r.holdersAfter.join(',')}`).join('; ')}`,
+    );
   if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
   return bad.length ? 1 : 0;
 }

@@ -51,7 +51,11 @@ await build({
   ],
 });
 for (const name of Object.keys(LAZY)) {
-  await build({ ...common, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' }, outfile: `dist/${name}.cjs` });
+  await build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' },
+    outfile: `dist/${name}.cjs`,
+  });
 }
 
 // Warm-up runs: a dry-run (what `check`, dry-runs and every real run start with), then a real
@@ -59,7 +63,10 @@ for (const name of Object.keys(LAZY)) {
 const warm = mkdtempSync(join(tmpdir(), 'sentinel-hook-build-'));
 try {
   const config = join(warm, 'config.yaml');
-  writeFileSync(config, `log: { file: ${join(warm, 'hook.log')} }\nlockDir: ${warm}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n`);
+  writeFileSync(
+    config,
+    `log: { file: ${join(warm, 'hook.log')} }\nlockDir: ${warm}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n`,
+  );
   chmodSync(config, 0o600);
   const env = { ...process.env, SENTINEL_HOOK_WRITE_CODE_CACHE: '1' };
   const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];

@@ -12,7 +12,9 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<number> {
   if (!isRoot()) {
-    process.stderr.write('sentinel-hook demo: needs root (it builds network namespaces, runs Redis as the redis user and installs a sudoers drop-in); run it as root, e.g. sudo npm run demo\n');
+    process.stderr.write(
+      'sentinel-hook demo: needs root (it builds network namespaces, runs Redis as the redis user and installs a sudoers drop-in); run it as root, e.g. sudo npm run demo\n',
+    );
     return 2;
   }
   await ensurePackages(undefined, out);
@@ -63,7 +65,9 @@ async function main(): Promise<number> {
     out();
     out(`VIP ${lab.vipIp} is now on: ${after.join(', ')} (new master per Sentinel: ${master})`);
     out(`a1's neighbour entry for ${lab.vipIp}: ${neighbour.mac} = ${neighbour.owner ?? 'unknown host'}'s MAC`);
-    out(`writes through the VIP: blackout ${ack.at - (lastBefore?.at ?? killedAt)} ms (last ack before the kill -> first ack by ${master}); first +switch-master -> first ack: ${firstSwitch ? ack.at - firstSwitch.at : '?'} ms`);
+    out(
+      `writes through the VIP: blackout ${ack.at - (lastBefore?.at ?? killedAt)} ms (last ack before the kill -> first ack by ${master}); first +switch-master -> first ack: ${firstSwitch ? ack.at - firstSwitch.at : '?'} ms`,
+    );
     const ok = after.length === 1 && after[0] === master && neighbour.owner === master;
     out(ok ? 'OK: the VIP followed the master.' : 'PROBLEM: the VIP did not end up on exactly the new master (logs kept).');
     lab.teardownSync({ keepDir: !ok });

@@ -51,7 +51,14 @@ export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext
         if (!outcome.ok) {
           for (const skipped of steps.slice(i + 1)) {
             // A retry would skip it again for the same reason: it is as permanent as that failure.
-            outcomes.push({ action: plan.action, description: skipped.description, ok: false, durationMs: 0, error: 'skipped: an earlier step of this action failed', ...(outcome.permanent ? { permanent: true } : {}) });
+            outcomes.push({
+              action: plan.action,
+              description: skipped.description,
+              ok: false,
+              durationMs: 0,
+              error: 'skipped: an earlier step of this action failed',
+              ...(outcome.permanent ? { permanent: true } : {}),
+            });
           }
           return;
         }
@@ -80,12 +87,23 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
   if (step.kind === 'task') {
     try {
       const result = await step.run(ctx);
-      return { ...base, ok: result.ok, durationMs: took(), summary: result.summary, ...(result.ok ? {} : { error: result.summary, ...(result.permanent ? { permanent: true } : {}) }), detail: result.detail };
+      return {
+        ...base,
+        ok: result.ok,
+        durationMs: took(),
+        summary: result.summary,
+        ...(result.ok ? {} : { error: result.summary, ...(result.permanent ? { permanent: true } : {}) }),
+        detail: result.detail,
+      };
     } catch (err) {
       return { ...base, ok: false, durationMs: took(), error: (err as Error).message };
     }
   }
-  const ran = await runArgv(step.argv, { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) }, ctx.commandSignal ? { ...ctx, signal: ctx.commandSignal } : ctx);
+  const ran = await runArgv(
+    step.argv,
+    { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) },
+    ctx.commandSignal ? { ...ctx, signal: ctx.commandSignal } : ctx,
+  );
   if (typeof ran === 'string') return { ...base, ok: false, durationMs: 0, error: ran };
   const { result, timeoutMs } = ran;
   const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));

@@ -11,7 +11,6 @@ import { resultJson, resultText } from './report.ts';
 import { createRunner } from './runner.ts';
 import { systemDeps } from './system.ts';
 
-
 interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -76,7 +75,11 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
   program.hook('preSubcommand', (_hook, command) => {
     const { dryRun, json } = program.opts<{ dryRun?: boolean; json?: boolean }>();
     const flag = dryRun ? '--dry-run' : json ? '--json' : undefined;
-    if (flag) throw new UsageError(`${command.name()} does not take ${flag}`, `${flag} is for the hook call with 7 operands; run "sentinel-hook ${command.name()} --help" for what it takes`);
+    if (flag)
+      throw new UsageError(
+        `${command.name()} does not take ${flag}`,
+        `${flag} is for the hook call with 7 operands; run "sentinel-hook ${command.name()} --help" for what it takes`,
+      );
   });
 
   program
@@ -93,7 +96,10 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         } catch {
           // started some other way (tests): the ExecPaths check leaves the install out
         }
-        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal), { ...(install ? { installDir: install } : {}), node: process.execPath });
+        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal), {
+          ...(install ? { installDir: install } : {}),
+          node: process.execPath,
+        });
         io.out(text);
         if (problems.length > 0) exitCode = EXIT.never;
       } catch (err) {
@@ -146,7 +152,11 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         const config = await loadConfig(path, currentUid());
         const { runner, which, readFile } = systemDeps(memoryLogger());
         const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
-        const files = await systemdFiles(config, { mode: opts.hook ? 'hook' : 'watch', user: opts.user, configPath: resolve(path), installDir: installDir(), node: process.execPath }, host);
+        const files = await systemdFiles(
+          config,
+          { mode: opts.hook ? 'hook' : 'watch', user: opts.user, configPath: resolve(path), installDir: installDir(), node: process.execPath },
+          host,
+        );
         io.out(systemdText(files));
       } catch (err) {
         fail(err);
@@ -166,7 +176,12 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         const { reconcileCommand } = await import('./commands/reconcile.ts');
         exitCode = await reconcileCommand(
           configPath(opts.config ?? program.opts().config, io.env),
-          { ...(opts.master !== undefined ? { master: opts.master } : {}), dryRun: Boolean(opts.dryRun), json: Boolean(opts.json), announce: Boolean(opts.announce) },
+          {
+            ...(opts.master !== undefined ? { master: opts.master } : {}),
+            dryRun: Boolean(opts.dryRun),
+            json: Boolean(opts.json),
+            announce: Boolean(opts.announce),
+          },
           io,
         );
       } catch (err) {
@@ -184,9 +199,12 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         const { parseDuration } = await import('./values.ts');
         const intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
         if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw new UsageError(`--interval ${opts.interval}: expected 1s to 1h`);
-        if (opts.interval !== undefined && intervalMs === undefined) throw new UsageError(`--interval ${JSON.stringify(opts.interval)}: expected a duration such as 10s`);
+        if (opts.interval !== undefined && intervalMs === undefined)
+          throw new UsageError(`--interval ${JSON.stringify(opts.interval)}: expected a duration such as 10s`);
         const { watchCommand } = await import('./commands/watch.ts');
-        exitCode = (await watchCommand(configPath(opts.config ?? program.opts().config, io.env), { ...(intervalMs !== undefined ? { intervalMs } : {}) })) as ExitCode;
+        exitCode = (await watchCommand(configPath(opts.config ?? program.opts().config, io.env), {
+          ...(intervalMs !== undefined ? { intervalMs } : {}),
+        })) as ExitCode;
       } catch (err) {
         fail(err);
       }
@@ -256,7 +274,10 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
 function installDir(): string {
   const bin = process.argv[1] ? resolve(process.argv[1]) : '';
   if (!bin.endsWith('/bin/sentinel-hook.cjs') || !existsSync(bin)) {
-    throw new UsageError(`cannot tell where sentinel-hook is installed (started as ${JSON.stringify(process.argv[1])})`, 'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd');
+    throw new UsageError(
+      `cannot tell where sentinel-hook is installed (started as ${JSON.stringify(process.argv[1])})`,
+      'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd',
+    );
   }
   return dirname(dirname(bin));
 }

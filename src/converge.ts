@@ -14,9 +14,7 @@ export interface MasterState {
   epoch: number;
 }
 
-export type Decision =
-  | { clear: true; state: MasterState; answers: SentinelAnswer[] }
-  | { clear: false; reason: string; answers: SentinelAnswer[] };
+export type Decision = { clear: true; state: MasterState; answers: SentinelAnswer[] } | { clear: false; reason: string; answers: SentinelAnswer[] };
 
 /**
  * "Do no harm": act only on a clear answer. A majority of the configured Sentinels (not of those
@@ -27,7 +25,9 @@ export type Decision =
 export function decideMaster(answers: readonly SentinelAnswer[], configured: number): Decision {
   const all = [...answers];
   const needed = Math.floor(configured / 2) + 1;
-  const known = answers.flatMap((a) => ('master' in a && typeof a.epoch === 'number' ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }] : []));
+  const known = answers.flatMap((a) =>
+    'master' in a && typeof a.epoch === 'number' ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }] : [],
+  );
   if (known.length < needed) {
     return { clear: false, reason: `${known.length} of ${configured} Sentinels answered with the master and its epoch, ${needed} needed`, answers: all };
   }
@@ -101,6 +101,8 @@ export function markOnceDone(plans: readonly ActionPlan[], steps: readonly StepO
 /** A plan without the exec actions already done on this host for this failover (the epoch known only after planning). */
 export function withoutDone(plans: readonly ActionPlan[], lockDir: string, master: string, epoch: number): ActionPlan[] {
   return plans.map((p) =>
-    p.once && p.steps.length > 0 && onceDone(lockDir, master, p.action, epoch) ? { action: p.action, note: `skipped: already ran on this host for this failover (config epoch ${epoch})`, steps: [] } : p,
+    p.once && p.steps.length > 0 && onceDone(lockDir, master, p.action, epoch)
+      ? { action: p.action, note: `skipped: already ran on this host for this failover (config epoch ${epoch})`, steps: [] }
+      : p,
   );
 }

@@ -1,4 +1,19 @@
-import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmdirSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { RetryableError } from './errors.ts';
 
@@ -39,7 +54,7 @@ export function prepareLockDir(dir: string, uid: number): string {
 
 /** What is wrong with `dir` as our lock directory, or undefined. Reads only (for `check` too). */
 export function lockDirProblem(dir: string, uid: number): string | undefined {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {
@@ -49,7 +64,8 @@ export function lockDirProblem(dir: string, uid: number): string | undefined {
   if (!st.isDirectory()) return 'is not a directory';
   // Root shares the directory of Sentinel's user (a manual run next to the hook's).
   if (uid !== 0 && st.uid !== uid && st.uid !== 0) return `belongs to uid ${st.uid}, not to us (uid ${uid}) or root: that user could hold or fake our locks`;
-  if (st.mode & 0o022) return `is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): another user could hold or fake our locks`;
+  if (st.mode & 0o022)
+    return `is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): another user could hold or fake our locks`;
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch {
@@ -176,13 +192,18 @@ function reapIfDead(path: string): void {
  * write there: judged for that user too, or a root-made directory would pass while every failover fails.
  */
 export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: boolean): { line: string; problem?: string } {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') return { line: `lock directory: ${dir} (cannot be read: ${code})`, problem: `lock directory ${dir} cannot be read (${code}): ${lockDirFix(dir)}` };
-    if (unprivilegedSentinel) return { line: `lock directory: ${dir} (missing)`, problem: `lock directory ${dir} is missing, and an unprivileged Sentinel cannot create it: ${lockDirFix(dir)}` };
+    if (code !== 'ENOENT')
+      return { line: `lock directory: ${dir} (cannot be read: ${code})`, problem: `lock directory ${dir} cannot be read (${code}): ${lockDirFix(dir)}` };
+    if (unprivilegedSentinel)
+      return {
+        line: `lock directory: ${dir} (missing)`,
+        problem: `lock directory ${dir} is missing, and an unprivileged Sentinel cannot create it: ${lockDirFix(dir)}`,
+      };
     // Missing: a run creates it if it may write the parent (root; /run is root's).
     const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
     try {
@@ -195,8 +216,12 @@ export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: 
   const state = `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`;
   const problem =
     lockDirProblem(dir, uid) ??
-    (unprivilegedSentinel && st.uid === 0 && !(st.mode & 0o020) ? 'belongs to root: the unprivileged Sentinel the config is written for (privilege: sudo) cannot write it' : undefined);
-  return problem ? { line: `lock directory: ${dir} (${state})`, problem: `lock directory ${dir} ${problem}: ${lockDirFix(dir)}` } : { line: `lock directory: ${dir} (${state}: OK)` };
+    (unprivilegedSentinel && st.uid === 0 && !(st.mode & 0o020)
+      ? 'belongs to root: the unprivileged Sentinel the config is written for (privilege: sudo) cannot write it'
+      : undefined);
+  return problem
+    ? { line: `lock directory: ${dir} (${state})`, problem: `lock directory ${dir} ${problem}: ${lockDirFix(dir)}` }
+    : { line: `lock directory: ${dir} (${state}: OK)` };
 }
 
 /**

@@ -90,7 +90,12 @@ export async function createFileLogger(
   }
   if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
   const logger = pino(
-    { level: target.level, base, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: () => `,"time":"${(timeOverride() ?? new Date()).toISOString()}"` },
+    {
+      level: target.level,
+      base,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: () => `,"time":"${(timeOverride() ?? new Date()).toISOString()}"`,
+    },
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
   return { logger: logger as unknown as Logger, warning, close: () => file?.close() };
@@ -179,7 +184,9 @@ function fileStream(fd: number, file: string, fallback: ((line: string) => void)
           return;
         } catch (err) {
           failed = true;
-          toStderr(`sentinel-hook: cannot write the log file ${file}: ${(err as Error).message}; logging to stderr for the rest of this run (free space on its disk, or set log.file)\n`);
+          toStderr(
+            `sentinel-hook: cannot write the log file ${file}: ${(err as Error).message}; logging to stderr for the rest of this run (free space on its disk, or set log.file)\n`,
+          );
         }
       }
       fallback?.(line);
@@ -229,9 +236,11 @@ function escapeControls(text: string): string {
 
 /** For runs that must not touch the log file (dry-run) and for tests: keeps records in memory. */
 export function memoryLogger(records: Record<string, unknown>[] = [], bindings: Record<string, unknown> = {}): Logger & { records: Record<string, unknown>[] } {
-  const at = (level: LogLevel): LogFn => (obj, msg) => {
-    records.push({ level, ...bindings, ...obj, ...(msg === undefined ? {} : { msg }) });
-  };
+  const at =
+    (level: LogLevel): LogFn =>
+    (obj, msg) => {
+      records.push({ level, ...bindings, ...obj, ...(msg === undefined ? {} : { msg }) });
+    };
   return {
     records,
     debug: at('debug'),
@@ -307,7 +316,9 @@ export function deferredFileLogger(target: () => LogTarget, base: Record<string,
       const t = target();
       if (real || !t.file) return;
       const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
-      const lines = pending.splice(0).map((p) => JSON.stringify(redact({ level: levels[p.level], time: p.time.toISOString(), ...base, ...p.obj, ...(p.msg ? { msg: p.msg } : {}) })));
+      const lines = pending
+        .splice(0)
+        .map((p) => JSON.stringify(redact({ level: levels[p.level], time: p.time.toISOString(), ...base, ...p.obj, ...(p.msg ? { msg: p.msg } : {}) })));
       appendToLog(t.file, lines.map((l) => `${l}\n`).join(''));
     },
   };

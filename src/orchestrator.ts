@@ -49,7 +49,11 @@ export function actionsFor(config: HookConfig, master: string): ActionConfig[] {
   return actions;
 }
 
-export function matchesWhen(when: When, event: FailoverEvent, ctx: Pick<ObserveContext, 'localAddresses' | 'toAddresses' | 'fromAddresses'>): string | undefined {
+export function matchesWhen(
+  when: When,
+  event: FailoverEvent,
+  ctx: Pick<ObserveContext, 'localAddresses' | 'toAddresses' | 'fromAddresses'>,
+): string | undefined {
   if (when.role !== 'any' && when.role !== event.role) return `when.role is ${when.role}, this run is ${event.role}`;
   const mine = (addresses: readonly string[]) => addresses.some((a) => ctx.localAddresses.has(a));
   if (when.host === 'new-master' && !mine(ctx.toAddresses)) return 'when.host is new-master, this host does not own the to-ip';
@@ -65,7 +69,8 @@ function convergenceSkip(action: ActionConfig, label: string, master: string, kn
     const out = plugin.reconcileSkip ? plugin.reconcileSkip(action) : `${action.type} is not convergent and never runs in a reconcile`;
     if (out) return out;
   }
-  if (known.once && onceDone(known.once.lockDir, master, label, known.once.epoch)) return `already ran on this host for this failover (config epoch ${known.once.epoch})`;
+  if (known.once && onceDone(known.once.lockDir, master, label, known.once.epoch))
+    return `already ran on this host for this failover (config epoch ${known.once.epoch})`;
   return undefined;
 }
 
@@ -153,9 +158,15 @@ export async function planEvent(event: FailoverEvent, config: HookConfig, deps: 
         return await resolveAll(event.fromIp, deps, AbortSignal.any([signal, budget]));
       } catch (err) {
         if (budget.aborted && !signal.aborted && actions.some((a) => a.when.host === 'old-master')) {
-          throw new RetryableError(`cannot resolve from-ip ${event.fromIp}: no answer within ${FROM_LOOKUP_MS} ms, and an action is for the old master only`, 'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry');
+          throw new RetryableError(
+            `cannot resolve from-ip ${event.fromIp}: no answer within ${FROM_LOOKUP_MS} ms, and an action is for the old master only`,
+            'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry',
+          );
         }
-        deps.logger.warn({ fromIp: event.fromIp, error: budget.aborted ? `no answer within ${FROM_LOOKUP_MS} ms` : (err as Error).message }, 'from-ip does not resolve; treated as not this host');
+        deps.logger.warn(
+          { fromIp: event.fromIp, error: budget.aborted ? `no answer within ${FROM_LOOKUP_MS} ms` : (err as Error).message },
+          'from-ip does not resolve; treated as not this host',
+        );
         return [];
       }
     })(),
@@ -201,17 +212,35 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
   // would, once this run's lock and generation are let go.
   const remaining = config.deadline - (performance.now() - started);
   const { reconcileMaster } = await import('./reconcile.ts');
-  const converged = await reconcileMaster(event.master, config, { ...deps, env: withholdSecret(deps.env, config.sentinels.password) }, {
-    dryRun: false,
-    announce: false,
-    signal: AbortSignal.timeout(Math.max(1, Math.floor(remaining))),
-    remainingMs: () => Math.max(0, config.deadline - (performance.now() - started)),
-  });
-  deps.logger.info({ outcome: converged.outcome, state: converged.state, reason: converged.reason }, 'stale event: converged this host to what the Sentinels say');
+  const converged = await reconcileMaster(
+    event.master,
+    config,
+    { ...deps, env: withholdSecret(deps.env, config.sentinels.password) },
+    {
+      dryRun: false,
+      announce: false,
+      signal: AbortSignal.timeout(Math.max(1, Math.floor(remaining))),
+      remainingMs: () => Math.max(0, config.deadline - (performance.now() - started)),
+    },
+  );
+  deps.logger.info(
+    { outcome: converged.outcome, state: converged.state, reason: converged.reason },
+    'stale event: converged this host to what the Sentinels say',
+  );
   // No clear answer to converge to: the stale event is done all the same, as before (reconcile and
   // watch keep trying); only a convergence that failed halfway asks Sentinel for a retry.
   const exitCode = converged.outcome === 'unsure' || converged.outcome === 'older-epoch' ? EXIT.ok : converged.exitCode;
-  return { ...result, exitCode, plans: converged.plans, steps: converged.steps, converged: { outcome: converged.outcome, ...(converged.state ? { state: converged.state } : {}), ...(converged.reason ? { reason: converged.reason } : {}) } };
+  return {
+    ...result,
+    exitCode,
+    plans: converged.plans,
+    steps: converged.steps,
+    converged: {
+      outcome: converged.outcome,
+      ...(converged.state ? { state: converged.state } : {}),
+      ...(converged.reason ? { reason: converged.reason } : {}),
+    },
+  };
 }
 
 async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps, opts: { dryRun: boolean }): Promise<HookResult> {
@@ -239,12 +268,18 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
       log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
       for (const answer of f.answers) {
         if ('refused' in answer) log.warn({ sentinel: answer.address, error: answer.error }, 'a Sentinel refused the stale-event check; the others decided');
-        if ('warning' in answer && answer.warning) log.warn({ sentinel: answer.address, warning: answer.warning }, 'a Sentinel answered, but the config does not fit it');
+        if ('warning' in answer && answer.warning)
+          log.warn({ sentinel: answer.address, warning: answer.warning }, 'a Sentinel answered, but the config does not fit it');
       }
       return f;
     };
     const staleResult = (f: Freshness): HookResult => {
-      log.warn({ answers: f.answers }, opts.dryRun ? 'stale event: no Sentinel names the to-ip as master any more; nothing done' : 'stale event: no Sentinel names the to-ip as master any more; converging to the master they name');
+      log.warn(
+        { answers: f.answers },
+        opts.dryRun
+          ? 'stale event: no Sentinel names the to-ip as master any more; nothing done'
+          : 'stale event: no Sentinel names the to-ip as master any more; converging to the master they name',
+      );
       return { exitCode: EXIT.ok, outcome: 'stale', freshness: f, plans: [], steps: [] };
     };
     // Asked before this run claims the master's generation: a late retry of an overtaken event would
@@ -253,7 +288,11 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
     if (sentinels && !opts.dryRun) {
       early = await askFreshness(deadline.signal);
       if (early.verdict === 'stale') return staleResult(early);
-      if (deadline.signal.aborted) throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`, 'check that the Sentinels answer; Sentinel will retry');
+      if (deadline.signal.aborted)
+        throw new RetryableError(
+          `the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`,
+          'check that the Sentinels answer; Sentinel will retry',
+        );
     }
     // Before the lock: an older run still holding it (its second ARP burst pending) lets go within
     // POLL_MS instead of making this newer event wait seconds for it.
@@ -276,7 +315,10 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
         // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
         // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
         const stopPlanning = new AbortController();
-        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), { toAddresses: toAddresses!, dryRun: opts.dryRun }).then(
+        const planning = planEvent(event, config, deps, AbortSignal.any([signal, stopPlanning.signal]), {
+          toAddresses: toAddresses!,
+          dryRun: opts.dryRun,
+        }).then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
         );
@@ -295,7 +337,10 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
         }
         const planned = await planning;
         if (signal.aborted && !gen?.superseded()) {
-          throw new RetryableError(`the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current and observing this host`, 'check that the Sentinels answer; Sentinel will retry');
+          throw new RetryableError(
+            `the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current and observing this host`,
+            'check that the Sentinels answer; Sentinel will retry',
+          );
         }
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;
@@ -331,7 +376,12 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
       const failed = steps.filter((s) => !s.ok);
       // What this host now matches, for reconcile's "never go back" (only when nothing failed).
       if (acted && failed.length === 0) recordActedEpoch(lockDir, event.master, acted);
-      return { ...base, exitCode: failed.length === 0 ? EXIT.ok : failed.every((s) => s.permanent) ? EXIT.never : EXIT.retry, outcome: failed.length ? 'failed' : 'applied', steps };
+      return {
+        ...base,
+        exitCode: failed.length === 0 ? EXIT.ok : failed.every((s) => s.permanent) ? EXIT.never : EXIT.retry,
+        outcome: failed.length ? 'failed' : 'applied',
+        steps,
+      };
     } finally {
       lock?.release();
     }

@@ -24,7 +24,10 @@ export function resolveOwnedPath(path: string, uid: number, noun: string, shown:
     checkOwner('directory', dir, st, `chown root ${dir}, or move the ${noun} to a directory root owns`);
     // Whoever may write the directory may replace what is in it; a sticky directory (/tmp) forbids that.
     if (st.mode & 0o022 && !(st.mode & 0o1000)) {
-      throw fail(`${noun} directory ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`, `chmod go-w ${dir}`);
+      throw fail(
+        `${noun} directory ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`,
+        `chmod go-w ${dir}`,
+      );
     }
   };
   let rest = (isAbsolute(path) ? path : `${process.cwd()}/${path}`).split('/').filter((c) => c !== '' && c !== '.');
@@ -62,7 +65,12 @@ export function resolveOwnedPath(path: string, uid: number, noun: string, shown:
  * between the check and the read. `secret`: nobody else may read it either (a private key).
  * Every problem throws `fail(message, fix)`, naming the file as `noun` and saying what to do.
  */
-export function readOwnedFile(path: string, uid: number, what: { noun: string; fix: string; secret?: boolean }, fail: (message: string, fix?: string) => HookError): Buffer {
+export function readOwnedFile(
+  path: string,
+  uid: number,
+  what: { noun: string; fix: string; secret?: boolean },
+  fail: (message: string, fix?: string) => HookError,
+): Buffer {
   const { noun } = what;
   const unreadable = (err: unknown): never => {
     const code = (err as NodeJS.ErrnoException).code;

@@ -182,7 +182,7 @@ export interface TimeBudget {
 export interface ActionPlugin<C extends { type: string; when: When }> {
   type: C['type'];
   /** Strict schema of one config entry (zod/mini or classic zod: both are zod core types). */
-  schema: z.core.$ZodType<C, any>;
+  schema: z.core.$ZodType<C, unknown>;
   /** One line for `sentinel-hook check`. */
   summarize(config: C): string;
   /** Observe the host (read-only) and return the concrete steps a run applies and a dry-run shows. */

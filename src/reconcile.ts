@@ -82,7 +82,9 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
   }
   const state = decision.state;
   const older = (acted: MasterState | undefined) =>
-    acted && acted.epoch > state.epoch ? `the Sentinels' newest answer (config epoch ${state.epoch}, ${state.ip}:${state.port}) is older than epoch ${acted.epoch} (${acted.ip}:${acted.port}) acted on here: a failover may be under way; nothing changed` : undefined;
+    acted && acted.epoch > state.epoch
+      ? `the Sentinels' newest answer (config epoch ${state.epoch}, ${state.ip}:${state.port}) is older than epoch ${acted.epoch} (${acted.ip}:${acted.port}) acted on here: a failover may be under way; nothing changed`
+      : undefined;
   const tooOld = older(readActedEpoch(config.lockDir, master));
   if (tooOld) {
     log.warn({ state }, tooOld);
@@ -105,7 +107,15 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
     const toAddresses = await resolveAll(state.ip, deps, signal);
     const local = deps.localAddresses();
     const here = toAddresses.some((a) => local.has(a));
-    const event: FailoverEvent = { master, role: here ? 'leader' : 'observer', state: 'reconcile', fromIp: '', fromPort: 0, toIp: state.ip, toPort: state.port };
+    const event: FailoverEvent = {
+      master,
+      role: here ? 'leader' : 'observer',
+      state: 'reconcile',
+      fromIp: '',
+      fromPort: 0,
+      toIp: state.ip,
+      toPort: state.port,
+    };
     const plans = await planEvent(event, config, deps, signal, {
       toAddresses,
       dryRun: opts.dryRun,
@@ -113,7 +123,10 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
       once: { lockDir: config.lockDir, epoch: state.epoch },
     });
     // Quiet when there is nothing to do: a service asks every few seconds.
-    (plans.some((p) => p.steps.length > 0) ? log.info : log.debug)({ state, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, 'reconcile plan');
+    (plans.some((p) => p.steps.length > 0) ? log.info : log.debug)(
+      { state, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) },
+      'reconcile plan',
+    );
     const planned = { ...base, state, plans };
     if (opts.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
     if (plans.every((p) => p.steps.length === 0)) {

@@ -12,7 +12,13 @@ import { addressCheck, describeStep, planEvent, type HookDeps } from './orchestr
  * the VIP leaves this host if it holds it. Nothing else changes (a hosts entry has no "nobody").
  * After the heal, the normal reconcile puts the VIP where the Sentinels say. True when nothing failed.
  */
-export async function releaseVip(master: string, config: HookConfig, deps: HookDeps, log: Logger, opts: { dryRun: boolean; signal: AbortSignal; remainingMs(): number; silentFor: number }): Promise<boolean> {
+export async function releaseVip(
+  master: string,
+  config: HookConfig,
+  deps: HookDeps,
+  log: Logger,
+  opts: { dryRun: boolean; signal: AbortSignal; remainingMs(): number; silentFor: number },
+): Promise<boolean> {
   const vips = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).filter((a) => 'release' in a && a.release !== undefined);
   if (vips.length === 0) return true;
   const subset: HookConfig = { ...config, masters: { [master]: vips } };
@@ -24,9 +30,18 @@ export async function releaseVip(master: string, config: HookConfig, deps: HookD
   try {
     const plans = await planEvent(event, subset, deps, signal, { toAddresses: ['0.0.0.0'], dryRun: opts.dryRun });
     const steps = plans.flatMap((p) => p.steps);
-    log.warn({ master, silentForMs: opts.silentFor, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) }, opts.dryRun ? 'paused: no majority of the Sentinels reachable; would release the VIP' : 'no majority of the Sentinels reachable for too long: releasing the VIP');
+    log.warn(
+      { master, silentForMs: opts.silentFor, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) },
+      opts.dryRun
+        ? 'paused: no majority of the Sentinels reachable; would release the VIP'
+        : 'no majority of the Sentinels reachable for too long: releasing the VIP',
+    );
     if (opts.dryRun || steps.length === 0) return true;
-    const outcomes = await applyPlans(plans, { runner: deps.runner, signal, logger: log, remainingMs: opts.remainingMs, superseded: generation.superseded, holdsAddress: addressCheck(deps, signal) }, { sudo: deps.which('sudo') });
+    const outcomes = await applyPlans(
+      plans,
+      { runner: deps.runner, signal, logger: log, remainingMs: opts.remainingMs, superseded: generation.superseded, holdsAddress: addressCheck(deps, signal) },
+      { sudo: deps.which('sudo') },
+    );
     const failed = outcomes.filter((o) => !o.ok);
     if (failed.length) log.error({ master, failed: failed.map((f) => f.error) }, 'releasing the VIP failed; trying again');
     return failed.length === 0;

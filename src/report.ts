@@ -44,7 +44,9 @@ export function resultText(event: FailoverEvent, result: HookResult): string[] {
   }
   lines.push(...planText(result.plans));
   for (const step of result.steps) {
-    lines.push(`${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`);
+    lines.push(
+      `${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`,
+    );
     lines.push(...resultLines(step.detail));
   }
   lines.push(`exit ${result.exitCode} (${result.outcome})`);

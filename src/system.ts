@@ -99,8 +99,18 @@ export async function resolveHost(host: string, runner: CommandRunner, signal?: 
     return (await lookup(host, { all: true })).map((a) => a.address);
   }
   const r = await runner.run([getent, 'ahosts', '--', host], { timeoutMs, ...(signal ? { signal } : {}) });
-  if (r.exitCode === 0) return [...new Set(r.stdout.split('\n').map((line) => line.split(/\s+/)[0]!).filter(Boolean))];
+  if (r.exitCode === 0)
+    return [
+      ...new Set(
+        r.stdout
+          .split('\n')
+          .map((line) => line.split(/\s+/)[0]!)
+          .filter(Boolean),
+      ),
+    ];
   if (r.exitCode === 2) throw new Error(`no such host (getaddrinfo: not found)`);
   if (r.timedOut) throw new Error(signal?.aborted ? "no answer before the run's deadline" : `no answer within ${timeoutMs} ms`);
-  throw new Error(`${getent} ahosts failed: ${r.spawnError ?? (r.exitCode === undefined ? `killed by ${r.signal}` : `exit ${r.exitCode}`)}${r.stderr ? `: ${r.stderr.split('\n').at(-1)}` : ''}`);
+  throw new Error(
+    `${getent} ahosts failed: ${r.spawnError ?? (r.exitCode === undefined ? `killed by ${r.signal}` : `exit ${r.exitCode}`)}${r.stderr ? `: ${r.stderr.split('\n').at(-1)}` : ''}`,
+  );
 }

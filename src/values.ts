@@ -1,4 +1,3 @@
-
 /** Duration text: "200ms", "5s", "1m", "1.5s" (the config also takes a bare number of milliseconds, see duration()). */
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;

@@ -106,7 +106,10 @@ export class Watcher {
 
   private state(master: string): MasterState {
     let s = this.masters.get(master);
-    if (!s) this.masters.set(master, (s = { busy: undefined, noMajoritySince: undefined, released: false }));
+    if (!s) {
+      s = { busy: undefined, noMajoritySince: undefined, released: false };
+      this.masters.set(master, s);
+    }
     return s;
   }
 
@@ -209,7 +212,11 @@ export class Watcher {
 
   private report(master: string, why: string, r: ReconcileResult, paused: boolean): void {
     const fields = { master, why, outcome: r.outcome, ...(r.state ? { state: r.state } : {}), ...(r.reason ? { reason: r.reason } : {}) };
-    if (paused) this.log.warn({ ...fields, plan: r.plans.filter((p) => p.steps.length).map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })) }, 'paused: would do this; nothing changed');
+    if (paused)
+      this.log.warn(
+        { ...fields, plan: r.plans.filter((p) => p.steps.length).map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })) },
+        'paused: would do this; nothing changed',
+      );
     else if (r.outcome === 'converged') this.log.info(fields, 'converged');
     else if (r.outcome === 'unsure' || r.outcome === 'older-epoch' || r.outcome === 'failed') this.log.warn(fields, 'not converged');
     else this.log.debug(fields, 'in line');

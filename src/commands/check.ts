@@ -12,7 +12,11 @@ import { dirname } from 'node:path';
  * what a run on this host would fail on (a missing program, interface, key or file), found without
  * changing anything or contacting another host. Problems make the exit 2.
  */
-export async function checkCommand(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>, systemd: SentinelUnitCheck = {}): Promise<{ text: string; problems: string[] }> {
+export async function checkCommand(
+  config: HookConfig,
+  host: Pick<ObserveContext, 'which' | 'read'>,
+  systemd: SentinelUnitCheck = {},
+): Promise<{ text: string; problems: string[] }> {
   const problems: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, action] of actions.entries()) {
@@ -30,7 +34,9 @@ export async function checkCommand(config: HookConfig, host: Pick<ObserveContext
   for (const [master, actions] of Object.entries(config.masters)) {
     lines.push(`master ${master}:`);
     actions.forEach((action, i) => {
-      const filter = [action.when.role !== 'any' ? `role ${action.when.role}` : '', action.when.host !== 'any' ? `host ${action.when.host}` : ''].filter(Boolean).join(', ');
+      const filter = [action.when.role !== 'any' ? `role ${action.when.role}` : '', action.when.host !== 'any' ? `host ${action.when.host}` : '']
+        .filter(Boolean)
+        .join(', ');
       lines.push(`  ${i + 1}. ${action.type}: ${pluginFor(action).summarize(action)}${filter ? ` [only ${filter}]` : ''}`);
     });
   }
@@ -65,16 +71,17 @@ async function sentinelUnitWarning(config: HookConfig, host: Pick<ObserveContext
   const name = SENTINEL_UNITS.find((n) => readUnit(n, opts.unitDirs ?? UNIT_DIRS));
   if (!name) return undefined;
   const unit = readUnit(name, opts.unitDirs ?? UNIT_DIRS)!;
-  let needs;
-  try {
-    needs = await configSandbox(config, host);
-  } catch {
-    // A missing program is reported by the preflight above.
-    return undefined;
-  }
+  // A missing program is reported by the preflight above.
+  const needs = await configSandbox(config, host).catch(() => undefined);
+  if (!needs) return undefined;
   const writable = [dirname(config.log.file ?? DEFAULT_LOG_FILE), config.lockDir, ...needs.writablePaths];
   const programs = ['sh', 'readlink'].map((p) => host.which(p)).filter((p): p is string => p !== undefined);
-  const reasons = hookBlockers(unit, needs, { writable, programs, ...(opts.installDir ? { installDir: opts.installDir } : {}), ...(opts.node ? { node: opts.node } : {}) });
+  const reasons = hookBlockers(unit, needs, {
+    writable,
+    programs,
+    ...(opts.installDir ? { installDir: opts.installDir } : {}),
+    ...(opts.node ? { node: opts.node } : {}),
+  });
   const running = runningSentinel(opts.proc);
   if (running) reasons.push(...processBlockers(running, needs));
   if (!reasons.length) return undefined;

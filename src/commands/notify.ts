@@ -1,4 +1,4 @@
-import { applyPlans } from '../apply.ts';
+import { applyPlans, type StepOutcome } from '../apply.ts';
 import { loadConfig } from '../config/load.ts';
 import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
@@ -45,7 +45,11 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
     const [program, ...args] = n.run.map((a) => a.replace(/\{(eventType|description|master)\}/g, (_, k: string) => values[k]!));
     const path = which(program!);
     // Refused before anything runs, as for exec actions: a config naming a missing program.
-    if (!path) throw new ConfigError(`notify[${i}]: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');
+    if (!path)
+      throw new ConfigError(
+        `notify[${i}]: program ${program} not found or not executable`,
+        'install it, or give its absolute path as the first element of "run"',
+      );
     return {
       action,
       steps: [
@@ -92,7 +96,8 @@ export async function planReannounces(event: NotifyEvent, config: HookConfig, de
   if (!verdict.thisHost) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
   const host = hostReader(deps, signal);
   const plans: ActionPlan[] = [];
-  for (const { a, reannounce, label } of wanted) plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
+  for (const { a, reannounce, label } of wanted)
+    plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
   return plans;
 }
 
@@ -126,7 +131,7 @@ async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger)
   const master = event.master;
   const generation = master && Object.hasOwn(config.masters, master) ? observeGeneration(config.lockDir, master) : undefined;
   const signal = generation ? AbortSignal.any([deadline, generation.signal]) : deadline;
-  let steps;
+  let steps: StepOutcome[];
   try {
     // A reannounce that cannot even be planned (no password variable, ip failing) is a failed step:
     // the user's own notify entries still run.

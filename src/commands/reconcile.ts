@@ -24,17 +24,28 @@ export interface ReconcileCommandOptions {
  * Masters in parallel, under one deadline. Exit 0 when every master matches (or now does), 1 when
  * one is unsure or a step failed (nothing was guessed), 2 for a problem no retry fixes.
  */
-export async function reconcileCommand(path: string, givenOpts: ReconcileCommandOptions, io: { out(t: string): void; err(t: string): void; isTty: boolean }): Promise<ExitCode> {
+export async function reconcileCommand(
+  path: string,
+  givenOpts: ReconcileCommandOptions,
+  io: { out(t: string): void; err(t: string): void; isTty: boolean },
+): Promise<ExitCode> {
   const config = await loadConfig(path, process.getuid?.() ?? 0);
-  if (!config.sentinels) throw new ConfigError('reconcile needs "sentinels" in the config: it acts on what they say the master is', 'add sentinels: { addresses: [...] } (every Sentinel of the deployment)');
+  if (!config.sentinels)
+    throw new ConfigError(
+      'reconcile needs "sentinels" in the config: it acts on what they say the master is',
+      'add sentinels: { addresses: [...] } (every Sentinel of the deployment)',
+    );
   const paused = pausedBecause(config);
   let opts = givenOpts;
   // Paused for maintenance: say so, and only show what would be done.
   if (paused) opts = { ...opts, dryRun: true };
   if (!opts.dryRun) prepareLockDir(config.lockDir, process.getuid?.() ?? 0);
   const masters = mastersToReconcile(config, opts.master);
-  if (masters.length === 0) throw new UsageError(`no master ${JSON.stringify(opts.master)} in the config`, `configured masters: ${Object.keys(config.masters).join(', ')}`);
-  const logger = opts.dryRun ? memoryLogger() : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
+  if (masters.length === 0)
+    throw new UsageError(`no master ${JSON.stringify(opts.master)} in the config`, `configured masters: ${Object.keys(config.masters).join(', ')}`);
+  const logger = opts.dryRun
+    ? memoryLogger()
+    : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
   const runner = createRunner();
   const system = systemDeps(logger, runner);
   // Before anything starts a process: only our own Sentinel questions keep the password variable.
@@ -69,15 +80,22 @@ export async function reconcileCommand(path: string, givenOpts: ReconcileCommand
       ),
     );
     await stopping;
-    const worst = results.reduce<ExitCode>((w, r) => (r.exitCode > w ? r.exitCode : w), EXIT.ok);
+    const worst = Math.max(EXIT.ok, ...results.map((r) => r.exitCode)) as ExitCode;
     // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
     const exitCode = terminated.signal.aborted && worst === EXIT.ok ? EXIT.retry : worst;
-    logger.info({ exitCode, outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])), ms: Math.round(performance.now() - started) }, 'reconcile end');
+    logger.info(
+      { exitCode, outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])), ms: Math.round(performance.now() - started) },
+      'reconcile end',
+    );
     if ('ready' in logger) {
       const { warning } = await logger.ready();
       if (warning) io.err(`sentinel-hook: ${warning}`);
     }
-    io.out(opts.json ? reconcileJson(results, exitCode, paused) : [...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []), ...reconcileText(results, exitCode)].join('\n'));
+    io.out(
+      opts.json
+        ? reconcileJson(results, exitCode, paused)
+        : [...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []), ...reconcileText(results, exitCode)].join('\n'),
+    );
     return exitCode;
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
@@ -93,11 +111,15 @@ function answerLine(a: ReconcileResult['answers'][number]): string {
 export function reconcileText(results: readonly ReconcileResult[], exitCode: ExitCode): string[] {
   const lines: string[] = [];
   for (const r of results) {
-    lines.push(`master ${r.master}: ${r.outcome}${r.state ? ` (${r.state.ip}:${r.state.port}, config epoch ${r.state.epoch})` : ''}${r.reason ? ` - ${r.reason}` : ''}`);
+    lines.push(
+      `master ${r.master}: ${r.outcome}${r.state ? ` (${r.state.ip}:${r.state.port}, config epoch ${r.state.epoch})` : ''}${r.reason ? ` - ${r.reason}` : ''}`,
+    );
     lines.push(...r.answers.map(answerLine));
     lines.push(...planText(r.plans).map((l) => `  ${l}`));
     for (const step of r.steps) {
-      lines.push(`  ${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`);
+      lines.push(
+        `  ${step.ok ? 'ok    ' : 'FAILED'} ${step.action}: ${step.description} (${step.durationMs} ms)${step.ok ? (step.summary ? ` - ${step.summary}` : '') : ` - ${step.error}`}`,
+      );
       lines.push(...resultLines(step.detail).map((l) => `  ${l}`));
     }
   }

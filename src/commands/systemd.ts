@@ -41,7 +41,10 @@ export interface InstallFile {
  */
 export function unitPath(path: string, what: string): string {
   if (!path.startsWith('/') || /[\s"'\\%$;\0-\x1f\x7f]/.test(path) || path.split('/').includes('..')) {
-    throw new ConfigError(`${what} ${JSON.stringify(path)} cannot go into a unit file (expected an absolute path without blanks, quotes, backslashes, %, $, ; or ..)`, 'move it to a plain path');
+    throw new ConfigError(
+      `${what} ${JSON.stringify(path)} cannot go into a unit file (expected an absolute path without blanks, quotes, backslashes, %, $, ; or ..)`,
+      'move it to a plain path',
+    );
   }
   return posix.normalize(path);
 }
@@ -123,7 +126,11 @@ function serviceSandbox(needs: Required<SandboxNeeds>, writable: string[]): stri
   const lines = [
     'UMask=0077',
     ...(caps
-      ? [...comment('Only what the actions need: ip and arping run directly with these, no sudo.'), `AmbientCapabilities=${caps}`, `CapabilityBoundingSet=${caps}`]
+      ? [
+          ...comment('Only what the actions need: ip and arping run directly with these, no sudo.'),
+          `AmbientCapabilities=${caps}`,
+          `CapabilityBoundingSet=${caps}`,
+        ]
       : [...comment('No action needs a capability: none, and a user namespace of its own.'), 'CapabilityBoundingSet=', 'PrivateUsers=true']),
     ...(needs.needsSudo ? [] : ['NoNewPrivileges=true']),
     `RestrictAddressFamilies=${unique([...BASE_FAMILIES, ...needs.addressFamilies]).join(' ')}`,
@@ -146,7 +153,10 @@ function serviceSandbox(needs: Required<SandboxNeeds>, writable: string[]): stri
     'RestrictSUIDSGID=true',
     'RemoveIPC=true',
     'SystemCallArchitectures=native',
-    ...comment("MemoryDenyWriteExecute stays off: V8's JIT needs writable and executable pages. A call outside the", 'filter fails with EPERM rather than killing the process (node tries io_uring and setrlimit, and copes).'),
+    ...comment(
+      "MemoryDenyWriteExecute stays off: V8's JIT needs writable and executable pages. A call outside the",
+      'filter fails with EPERM rather than killing the process (node tries io_uring and setrlimit, and copes).',
+    ),
     'SystemCallFilter=@system-service',
     'SystemCallFilter=~@privileged @resources',
     ...(needs.systemCalls.length ? [`SystemCallFilter=${needs.systemCalls.join(' ')}`] : []),
@@ -160,7 +170,11 @@ function header(opts: SystemdOptions, what: string): string[] {
 }
 
 function watchFiles(config: HookConfig, opts: SystemdOptions, needs: Required<SandboxNeeds>, cli: string[]): InstallFile[] {
-  if (!config.sentinels) throw new ConfigError('the watch and reconcile units need "sentinels" in the config: they follow what the Sentinels say', 'add sentinels: { addresses: [...] }, or generate the hook setup: sentinel-hook systemd --hook');
+  if (!config.sentinels)
+    throw new ConfigError(
+      'the watch and reconcile units need "sentinels" in the config: they follow what the Sentinels say',
+      'add sentinels: { addresses: [...] }, or generate the hook setup: sentinel-hook systemd --hook',
+    );
   const lockDir = unitPath(config.lockDir, 'lockDir');
   const writable = unique([lockDir, ...needs.writablePaths]);
   const sandbox = serviceSandbox(needs, writable);
@@ -206,7 +220,10 @@ function watchFiles(config: HookConfig, opts: SystemdOptions, needs: Required<Sa
     '[Install]',
     'WantedBy=multi-user.target',
   ];
-  const tmpfiles = [...header(opts, 'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).'), `d ${lockDir} 0700 ${opts.user} ${opts.user} -`];
+  const tmpfiles = [
+    ...header(opts, 'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).'),
+    `d ${lockDir} 0700 ${opts.user} ${opts.user} -`,
+  ];
   return [
     { path: `${UNIT_DIR}/${WATCH_UNIT}`, text: `${watch.join('\n')}\n` },
     { path: `${UNIT_DIR}/${RECONCILE_UNIT}`, text: `${reconcile.join('\n')}\n` },
@@ -222,8 +239,13 @@ function watchFiles(config: HookConfig, opts: SystemdOptions, needs: Required<Sa
 function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<SandboxNeeds>, host: HostReader): InstallFile[] {
   const sh = host.which('sh');
   const readlink = host.which('readlink');
-  if (!sh || !readlink) throw new ConfigError(`${sh ? 'readlink' : 'sh'} not found in the system directories: hooks/client-reconfig needs it`, 'install coreutils and dash');
-  const execPaths = unique([opts.installDir, realPath(opts.installDir), ...[sh, readlink, opts.node, ...needs.programs].map((p) => unitPath(realPath(p), 'program'))]);
+  if (!sh || !readlink)
+    throw new ConfigError(`${sh ? 'readlink' : 'sh'} not found in the system directories: hooks/client-reconfig needs it`, 'install coreutils and dash');
+  const execPaths = unique([
+    opts.installDir,
+    realPath(opts.installDir),
+    ...[sh, readlink, opts.node, ...needs.programs].map((p) => unitPath(realPath(p), 'program')),
+  ]);
   const log = unitPath(dirname(config.log.file ?? DEFAULT_LOG_FILE), 'log directory');
   // "-": a missing path must not stop Sentinel from starting; the hook reports its own failure.
   const writable = unique([log, unitPath(config.lockDir, 'lockDir'), ...needs.writablePaths]).map((p) => `-${p}`);
@@ -246,7 +268,12 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
     'Environment=SENTINEL_HOOK_JITLESS=1',
     ...comment('Cost: the log, lock and local hosts files become writable for Sentinel too.'),
     `ReadWritePaths=${writable.join(' ')}`,
-    ...(families.length ? [...comment(`Cost: ${families.join(' ')} sockets for Sentinel: netlink reconfigures the host's network, packet sockets send any frame.`), `RestrictAddressFamilies=${families.join(' ')}`] : []),
+    ...(families.length
+      ? [
+          ...comment(`Cost: ${families.join(' ')} sockets for Sentinel: netlink reconfigures the host's network, packet sockets send any frame.`),
+          `RestrictAddressFamilies=${families.join(' ')}`,
+        ]
+      : []),
     ...(caps
       ? [
           ...comment(
@@ -258,7 +285,12 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
           'PrivateUsers=no',
         ]
       : []),
-    ...(needs.systemCalls.length ? [...comment(`Cost: ${needs.systemCalls.join(', ')} allowed again (the programs drop their privileges with them).`), `SystemCallFilter=${needs.systemCalls.join(' ')}`] : []),
+    ...(needs.systemCalls.length
+      ? [
+          ...comment(`Cost: ${needs.systemCalls.join(', ')} allowed again (the programs drop their privileges with them).`),
+          `SystemCallFilter=${needs.systemCalls.join(' ')}`,
+        ]
+      : []),
     ...needs.notes.flatMap((n) => comment(`Note: ${n}`)),
     ...(needs.needsSudo ? sudoRelaxation() : []),
   ];
@@ -267,7 +299,8 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
 
 /** The files for the chosen setup, from the config and this host's programs. */
 export async function systemdFiles(config: HookConfig, opts: SystemdOptions, host: HostReader): Promise<InstallFile[]> {
-  if (!USER.test(opts.user)) throw new UsageError(`--user ${JSON.stringify(opts.user)} is not a plain login name`, 'give the user Sentinel runs as, e.g. --user redis');
+  if (!USER.test(opts.user))
+    throw new UsageError(`--user ${JSON.stringify(opts.user)} is not a plain login name`, 'give the user Sentinel runs as, e.g. --user redis');
   unitPath(opts.configPath, 'config path');
   unitPath(opts.installDir, 'install directory');
   unitPath(opts.node, 'node');

@@ -86,7 +86,11 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
 
 async function loadWatchConfig(path: string, uid: number): Promise<HookConfig> {
   const config = await loadConfig(path, uid);
-  if (!config.sentinels) throw new ConfigError('watch needs "sentinels" in the config: it follows what they say the master is', 'add sentinels: { addresses: [...] } (every Sentinel of the deployment)');
+  if (!config.sentinels)
+    throw new ConfigError(
+      'watch needs "sentinels" in the config: it follows what they say the master is',
+      'add sentinels: { addresses: [...] } (every Sentinel of the deployment)',
+    );
   return config;
 }
 

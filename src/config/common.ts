@@ -17,7 +17,11 @@ export function duration(opts: { min?: number; max?: number } = {}) {
         return z.NEVER;
       }
       if (ms < min || ms > max) {
-        ctx.issues.push({ code: 'custom', input: value, message: `expected a duration from ${formatDuration(min)} to ${formatDuration(max)}, got ${formatDuration(ms)}` });
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `expected a duration from ${formatDuration(min)} to ${formatDuration(max)}, got ${formatDuration(ms)}`,
+        });
         return z.NEVER;
       }
       return ms;
@@ -38,10 +42,13 @@ export const when = z._default(whenObject, { role: 'any', host: 'any' });
 export type When = z.output<typeof whenObject>;
 
 /** Where a secret comes from; the value itself never sits in the config file or the log. */
-export const secretRef = z.union([
-  z.strictObject({ env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')) }),
-  z.strictObject({ file: absolutePath }),
-], { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' });
+export const secretRef = z.union(
+  [
+    z.strictObject({ env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')) }),
+    z.strictObject({ file: absolutePath }),
+  ],
+  { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
+);
 export type SecretRef = z.output<typeof secretRef>;
 
 /** Secrets taken out of an environment object, by variable name: see withholdSecret. */
@@ -58,7 +65,10 @@ export function withholdSecret(env: NodeJS.ProcessEnv, ref: SecretRef | undefine
     const value = Object.hasOwn(env, ref.env) ? env[ref.env] : undefined;
     if (value !== undefined) {
       let kept = taken.get(env);
-      if (!kept) taken.set(env, (kept = new Map()));
+      if (!kept) {
+        kept = new Map();
+        taken.set(env, kept);
+      }
       kept.set(ref.env, value);
       delete env[ref.env];
     }

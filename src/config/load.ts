@@ -19,7 +19,12 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
  * check and the read.
  */
 export function readConfigFile(path: string, uid: number): string {
-  return readOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' }, (message, fix) => new ConfigError(message, fix)).toString('utf8');
+  return readOwnedFile(
+    path,
+    uid,
+    { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' },
+    (message, fix) => new ConfigError(message, fix),
+  ).toString('utf8');
 }
 
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
@@ -113,10 +118,7 @@ export function validateConfig(raw: unknown, path: string): HookConfig {
 /** "masters.mymaster[1].interface: unknown key", the first problem only: one line, one fix at a time. */
 export function formatIssue(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
   const issue = pickIssue(issues);
-  const path = issue.path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-    '',
-  );
+  const path = issue.path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
@@ -159,7 +161,17 @@ function expectedText(issue: z.core.$ZodIssue, value: unknown): string {
 }
 
 function typeName(expected: string): string {
-  const names: Record<string, string> = { array: 'a list', tuple: 'a list', object: 'a mapping', record: 'a mapping', int: 'a whole number', boolean: 'true or false', number: 'a number', string: 'a string', undefined: 'nothing' };
+  const names: Record<string, string> = {
+    array: 'a list',
+    tuple: 'a list',
+    object: 'a mapping',
+    record: 'a mapping',
+    int: 'a whole number',
+    boolean: 'true or false',
+    number: 'a number',
+    string: 'a string',
+    undefined: 'nothing',
+  };
   return Object.hasOwn(names, expected) ? names[expected]! : expected;
 }
 

@@ -7,15 +7,20 @@ import { absolutePath, duration, programName, secretRef } from './common.ts';
 
 export type { ActionConfig } from '../actions/index.ts';
 const [first, ...rest] = actionPlugins.map((t) => t.schema);
-export const actionSchema = z.discriminatedUnion('type', [first!, ...rest] as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]]) as unknown as z.ZodMiniType<ActionConfig, unknown>;
+export const actionSchema = z.discriminatedUnion('type', [first!, ...rest] as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]]) as unknown as z.ZodMiniType<
+  ActionConfig,
+  unknown
+>;
 
-const sentinelAddress = z.string().check(z.refine((text) => {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
-  if (!m) return false;
-  const host = m[1] ?? m[2]!;
-  const port = Number(m[3]);
-  return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
-}, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'));
+const sentinelAddress = z.string().check(
+  z.refine((text) => {
+    const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+    if (!m) return false;
+    const host = m[1] ?? m[2]!;
+    const port = Number(m[3]);
+    return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
+  }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'),
+);
 
 const sentinelTls = z
   .strictObject({
@@ -32,82 +37,95 @@ const sentinelTls = z
       // One without the other is a half-made setting, not "no client certificate".
       if ((t.cert === undefined) !== (t.key === undefined)) {
         const missing = t.cert === undefined ? 'cert' : 'key';
-        ctx.issues.push({ code: 'custom', input: t, path: [missing], message: `required with ${missing === 'cert' ? 'key' : 'cert'} (a client certificate needs both)` });
+        ctx.issues.push({
+          code: 'custom',
+          input: t,
+          path: [missing],
+          message: `required with ${missing === 'cert' ? 'key' : 'cert'} (a client certificate needs both)`,
+        });
       }
     }),
   );
 
 const RESERVED_NAMES = ['check', 'schema', 'sudoers', 'notify', 'reconcile', 'watch', 'pause', 'resume', 'systemd', 'help'];
 
-export const configSchema = z.strictObject({
-  /** Whole-run time limit; Sentinel SIGKILLs the hook at 60 s, and we must end our children before that. */
-  deadline: z._default(duration({ min: 1000, max: 58_000 }), 45_000),
-  log: z._default(
-    z.strictObject({
-      file: z.optional(absolutePath),
-      level: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
-    }),
-    { level: 'info' },
-  ),
-  /**
-   * Directory for the per-master locks and generations, shared by every process that serves a master on
-   * this host; owned by Sentinel's user (or root) and writable by nobody else (see lock.ts).
-   */
-  lockDir: z._default(absolutePath, DEFAULT_LOCK_DIR),
-  /** When set, an event is checked against these Sentinels before acting (a retry can come hours late). */
-  sentinels: z.optional(
-    z.strictObject({
-      addresses: z.array(sentinelAddress).check(z.minLength(1, 'expected at least one Sentinel address')),
-      username: z.optional(z.string().check(z.minLength(1))),
-      password: z.optional(secretRef),
-      /** Per Sentinel, connect and reply. */
-      timeout: z._default(duration({ min: 50, max: 5000 }), 500),
-      /** How long to keep asking while no Sentinel names the to-ip yet. */
-      settle: z._default(duration({ min: 0, max: 10_000 }), 3000),
-      /** Talk to the Sentinels over TLS (their `tls-port`), the certificate always verified. */
-      tls: z.optional(sentinelTls),
-    }),
-  ),
-  masters: z.record(
-    masterName.check(
-      // The CLI would take these for its own commands: the hook call would never reach the actions.
-      z.refine((name) => !RESERVED_NAMES.includes(name), `a master may not be named ${RESERVED_NAMES.join(', ')}: sentinel-hook's own commands`),
-    ),
-    z.array(actionSchema).check(z.minLength(1, 'expected at least one action'))),
-  /** Actions for `sentinel-hook notify` (Sentinel's notification-script). */
-  notify: z._default(
-    z.array(
+export const configSchema = z
+  .strictObject({
+    /** Whole-run time limit; Sentinel SIGKILLs the hook at 60 s, and we must end our children before that. */
+    deadline: z._default(duration({ min: 1000, max: 58_000 }), 45_000),
+    log: z._default(
       z.strictObject({
-        /** Event types to act on, e.g. ["+switch-master", "+odown"]; all when absent. */
-        events: z.optional(z.array(z.string().check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')))),
-        /** argv; placeholders {eventType} {description} {master}. */
-        run: z.tuple([programName], z.string()),
-        timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
+        file: z.optional(absolutePath),
+        level: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
+      }),
+      { level: 'info' },
+    ),
+    /**
+     * Directory for the per-master locks and generations, shared by every process that serves a master on
+     * this host; owned by Sentinel's user (or root) and writable by nobody else (see lock.ts).
+     */
+    lockDir: z._default(absolutePath, DEFAULT_LOCK_DIR),
+    /** When set, an event is checked against these Sentinels before acting (a retry can come hours late). */
+    sentinels: z.optional(
+      z.strictObject({
+        addresses: z.array(sentinelAddress).check(z.minLength(1, 'expected at least one Sentinel address')),
+        username: z.optional(z.string().check(z.minLength(1))),
+        password: z.optional(secretRef),
+        /** Per Sentinel, connect and reply. */
+        timeout: z._default(duration({ min: 50, max: 5000 }), 500),
+        /** How long to keep asking while no Sentinel names the to-ip yet. */
+        settle: z._default(duration({ min: 0, max: 10_000 }), 3000),
+        /** Talk to the Sentinels over TLS (their `tls-port`), the certificate always verified. */
+        tls: z.optional(sentinelTls),
       }),
     ),
-    [],
-  ),
-}).check(
-  z.superRefine((c, ctx) => {
-    // The guard runs inside the run's deadline; one that can outlast it leaves no time to act.
-    const guard = c.sentinels ? c.sentinels.settle + c.sentinels.timeout : 0;
-    if (c.sentinels && guard >= c.deadline - 1000) {
-      ctx.issues.push({ code: 'custom', input: c.sentinels, path: ['sentinels', 'settle'], message: `settle + timeout (${guard} ms) leaves less than 1 s of the ${c.deadline} ms deadline to act` });
-    }
-    // Steps that cannot end before the deadline fail every run, and every retry.
-    for (const [master, actions] of Object.entries(c.masters)) {
-      actions.forEach((a, i) => {
-        const budget = pluginFor(a).budget?.(a);
-        if (!budget || guard + budget.ms + 1000 <= c.deadline) return;
+    masters: z.record(
+      masterName.check(
+        // The CLI would take these for its own commands: the hook call would never reach the actions.
+        z.refine((name) => !RESERVED_NAMES.includes(name), `a master may not be named ${RESERVED_NAMES.join(', ')}: sentinel-hook's own commands`),
+      ),
+      z.array(actionSchema).check(z.minLength(1, 'expected at least one action')),
+    ),
+    /** Actions for `sentinel-hook notify` (Sentinel's notification-script). */
+    notify: z._default(
+      z.array(
+        z.strictObject({
+          /** Event types to act on, e.g. ["+switch-master", "+odown"]; all when absent. */
+          events: z.optional(z.array(z.string().check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')))),
+          /** argv; placeholders {eventType} {description} {master}. */
+          run: z.tuple([programName], z.string()),
+          timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
+        }),
+      ),
+      [],
+    ),
+  })
+  .check(
+    z.superRefine((c, ctx) => {
+      // The guard runs inside the run's deadline; one that can outlast it leaves no time to act.
+      const guard = c.sentinels ? c.sentinels.settle + c.sentinels.timeout : 0;
+      if (c.sentinels && guard >= c.deadline - 1000) {
         ctx.issues.push({
           code: 'custom',
-          input: (a as Record<string, unknown>)[budget.field],
-          path: ['masters', master, i, budget.field],
-          message: `${budget.what} take ${budget.ms} ms${guard ? ` after up to ${guard} ms of the Sentinel check` : ''}: more than the ${c.deadline} ms deadline allows (1 s kept for the rest); raise "deadline" or lower ${budget.lower}`,
+          input: c.sentinels,
+          path: ['sentinels', 'settle'],
+          message: `settle + timeout (${guard} ms) leaves less than 1 s of the ${c.deadline} ms deadline to act`,
         });
-      });
-    }
-  }),
-);
+      }
+      // Steps that cannot end before the deadline fail every run, and every retry.
+      for (const [master, actions] of Object.entries(c.masters)) {
+        actions.forEach((a, i) => {
+          const budget = pluginFor(a).budget?.(a);
+          if (!budget || guard + budget.ms + 1000 <= c.deadline) return;
+          ctx.issues.push({
+            code: 'custom',
+            input: (a as Record<string, unknown>)[budget.field],
+            path: ['masters', master, i, budget.field],
+            message: `${budget.what} take ${budget.ms} ms${guard ? ` after up to ${guard} ms of the Sentinel check` : ''}: more than the ${c.deadline} ms deadline allows (1 s kept for the rest); raise "deadline" or lower ${budget.lower}`,
+          });
+        });
+      }
+    }),
+  );
 
 export type HookConfig = z.infer<typeof configSchema>;

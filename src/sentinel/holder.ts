@@ -21,7 +21,12 @@ export interface HolderVerdict {
 export async function majorityNamesThisHost(
   master: string,
   cfg: SentinelsConfig,
-  deps: { env: NodeJS.ProcessEnv; ask?: AskSentinel; resolve?: (host: string, signal?: AbortSignal) => Promise<string[]>; isThisHost(host: string): Promise<boolean> },
+  deps: {
+    env: NodeJS.ProcessEnv;
+    ask?: AskSentinel;
+    resolve?: (host: string, signal?: AbortSignal) => Promise<string[]>;
+    isThisHost(host: string): Promise<boolean>;
+  },
   signal: AbortSignal,
 ): Promise<HolderVerdict> {
   const ask = deps.ask ?? askSentinel;

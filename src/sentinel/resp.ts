@@ -77,7 +77,14 @@ export interface TlsOptions {
  * the certificate verified (a failure rejects with Node's error, its `code` saying why).
  * Small on purpose: the hook only ever asks Sentinels two questions.
  */
-export async function sendCommands(host: string, port: number, commands: readonly string[][], timeoutMs: number, signal?: AbortSignal, tls?: TlsOptions): Promise<RespValue[]> {
+export async function sendCommands(
+  host: string,
+  port: number,
+  commands: readonly string[][],
+  timeoutMs: number,
+  signal?: AbortSignal,
+  tls?: TlsOptions,
+): Promise<RespValue[]> {
   const tlsConnect = tls ? (await loadNodeTls()).connect : undefined;
   return new Promise((resolve, reject) => {
     let socket: Socket | undefined;
@@ -110,8 +117,9 @@ export async function sendCommands(host: string, port: number, commands: readonl
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       try {
-        let parsed;
-        while (replies.length < commands.length && (parsed = decodeReply(buf))) {
+        while (replies.length < commands.length) {
+          const parsed = decodeReply(buf);
+          if (!parsed) break;
           replies.push(parsed.value);
           buf = buf.subarray(parsed.next);
         }

@@ -65,13 +65,20 @@ export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig
 export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
     const value = secretFromEnv(env, ref.env);
-    if (value === undefined) throw new ConfigError(`sentinels.password: environment variable ${ref.env} is not set in Sentinel's environment`, 'set it where Sentinel starts, or use { file: PATH }');
+    if (value === undefined)
+      throw new ConfigError(
+        `sentinels.password: environment variable ${ref.env} is not set in Sentinel's environment`,
+        'set it where Sentinel starts, or use { file: PATH }',
+      );
     return value;
   }
   try {
     return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ConfigError(`sentinels.password: cannot read ${ref.file}: ${(err as NodeJS.ErrnoException).code}`, 'make it readable by Sentinel\'s user only (chmod 600)');
+    throw new ConfigError(
+      `sentinels.password: cannot read ${ref.file}: ${(err as NodeJS.ErrnoException).code}`,
+      "make it readable by Sentinel's user only (chmod 600)",
+    );
   }
 }
 
@@ -131,7 +138,12 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       // The epoch only adds to an answer: a Sentinel that does not give it (an ACL without SENTINEL
       // MASTER, an old or odd peer) still gives its verdict on the address.
       const epoch = opts.epoch ? configEpoch(replies.at(-2) as RespValue) : undefined;
-      return { address, master: masterAddress(reply[0], Number(reply[1]), password), ...(warning === undefined ? {} : { warning }), ...(epoch === undefined ? {} : { epoch }) };
+      return {
+        address,
+        master: masterAddress(reply[0], Number(reply[1]), password),
+        ...(warning === undefined ? {} : { warning }),
+        ...(epoch === undefined ? {} : { epoch }),
+      };
     } catch (err) {
       refusal ??= tlsRefusal(err);
       const message = redactSecret((err as Error).message, password);
@@ -247,12 +259,13 @@ export async function checkFreshness(
       const round = new AbortController();
       const got: SentinelAnswer[] = new Array(cfg.addresses.length);
       let left = cfg.addresses.length;
-      cfg.addresses.forEach((address, i) =>
-        void askOne(address, round.signal).then((answer) => {
-          got[i] = answer;
-          if (names(answer, event, wanted)) round.abort();
-          if (--left === 0) done(got);
-        }),
+      cfg.addresses.forEach(
+        (address, i) =>
+          void askOne(address, round.signal).then((answer) => {
+            got[i] = answer;
+            if (names(answer, event, wanted)) round.abort();
+            if (--left === 0) done(got);
+          }),
       );
     });
   for (let round = 0; round < maxRounds; round++) {

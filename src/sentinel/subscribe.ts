@@ -28,7 +28,13 @@ export type Connector = (host: string, port: number) => Socket;
 /** TLS to the Sentinels, the certificate verified as for every question (sentinels.tls). */
 export function tlsConnector(tls: typeof import('node:tls'), options: TlsOptions): Connector {
   return (host, port) => {
-    const socket = tls.connect({ host, port, secureContext: options.secureContext, ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }), rejectUnauthorized: true });
+    const socket = tls.connect({
+      host,
+      port,
+      secureContext: options.secureContext,
+      ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }),
+      rejectUnauthorized: true,
+    });
     socket.on('secureConnect', () => socket.emit('ready'));
     return socket;
   };
@@ -115,7 +121,8 @@ export class SentinelSubscription {
           if (authPending) {
             authPending = false;
             // A Sentinel without a password says so and still serves us; any other refusal is final for this try.
-            if (value instanceof RespError && !/without any password configured|no password is set|unknown command 'AUTH'/i.test(value.message)) return fail(`AUTH refused: ${value.message.split(' ')[0]}`);
+            if (value instanceof RespError && !/without any password configured|no password is set|unknown command 'AUTH'/i.test(value.message))
+              return fail(`AUTH refused: ${value.message.split(' ')[0]}`);
             continue;
           }
           if (value instanceof RespError) return fail(`refused: ${value.message.split(' ')[0]}`);

@@ -34,10 +34,19 @@ export function loadSentinelTls(cfg: SentinelTlsConfig, uid = process.getuid?.()
 
 async function readSentinelTls(cfg: SentinelTlsConfig, uid: number): Promise<SentinelTls> {
   const read = (key: 'ca' | 'cert' | 'key', path: string) =>
-    readOwnedFile(path, uid, { noun: `sentinels.tls.${key}`, fix: `set sentinels.tls.${key} to a PEM file Sentinel's user can read`, secret: key === 'key' }, (message, fix) => new ConfigError(message, fix));
+    readOwnedFile(
+      path,
+      uid,
+      { noun: `sentinels.tls.${key}`, fix: `set sentinels.tls.${key} to a PEM file Sentinel's user can read`, secret: key === 'key' },
+      (message, fix) => new ConfigError(message, fix),
+    );
   const ca = read('ca', cfg.ca);
   // A CA file without a certificate would trust nothing, and every Sentinel would look unverifiable.
-  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`sentinels.tls.ca file ${cfg.ca} holds no PEM certificate`, 'point it at the CA certificate (BEGIN CERTIFICATE) that signed the Sentinels\' certificates');
+  if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(
+      `sentinels.tls.ca file ${cfg.ca} holds no PEM certificate`,
+      "point it at the CA certificate (BEGIN CERTIFICATE) that signed the Sentinels' certificates",
+    );
   const cert = cfg.cert === undefined ? undefined : read('cert', cfg.cert);
   const key = cfg.key === undefined ? undefined : read('key', cfg.key);
   const { createSecureContext } = await loadNodeTls();
@@ -46,16 +55,32 @@ async function readSentinelTls(cfg: SentinelTlsConfig, uid: number): Promise<Sen
   } catch (err) {
     // OpenSSL's words ("key values mismatch", "no start line") say which part is wrong.
     const which = cert ? `${cfg.cert} / ${cfg.key}` : cfg.ca;
-    throw new ConfigError(`sentinels.tls: cannot use ${which}: ${(err as Error).message}`, 'give PEM files: the CA certificate, and the client certificate with its own key');
+    throw new ConfigError(
+      `sentinels.tls: cannot use ${which}: ${(err as Error).message}`,
+      'give PEM files: the CA certificate, and the client certificate with its own key',
+    );
   }
 }
 
 /** OpenSSL's verdicts on the Sentinel's certificate (Node sets them as the error's code). */
 const VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_REVOKED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_SIGNATURE_FAILURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
 ]);
 
 /**
@@ -67,13 +92,17 @@ export function tlsRefusal(err: unknown): { error: string; fix: string } | undef
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code !== 'string') return undefined;
   const message = (err as Error).message;
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return { error: `TLS: ${message}`, fix: 'set sentinels.tls.servername to a name the certificate carries, or address the Sentinel by one' };
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return { error: `TLS: ${message}`, fix: 'set sentinels.tls.servername to a name the certificate carries, or address the Sentinel by one' };
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return { error: `TLS: ${message}`, fix: "renew the Sentinel's certificate" };
   if (VERIFY_CODES.has(code)) return { error: `TLS: ${message}`, fix: 'check sentinels.tls.ca' };
   // The Sentinel's alert about our certificate (tls-auth-clients): "tlsv13 alert certificate required", "tlsv1 alert unknown ca".
   if (/^ERR_SSL_.*ALERT_(CERTIFICATE_|BAD_CERTIFICATE|UNKNOWN_CA|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)/.test(code)) {
     const alert = /:SSL routines:[^:]*:([^:]+):/.exec(message)?.[1] ?? code;
-    return { error: `TLS: the Sentinel refused our certificate (${alert})`, fix: 'check sentinels.tls.cert and key: a certificate the Sentinel\'s tls-ca-cert-file trusts' };
+    return {
+      error: `TLS: the Sentinel refused our certificate (${alert})`,
+      fix: "check sentinels.tls.cert and key: a certificate the Sentinel's tls-ca-cert-file trusts",
+    };
   }
   return undefined;
 }

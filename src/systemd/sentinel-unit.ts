@@ -78,7 +78,10 @@ function isTrue(value: string | undefined): boolean {
 
 /** Every word of a list setting, "-" and "+" prefixes dropped. */
 function words(s: UnitSettings, key: string): string[] {
-  return (s.service.get(key) ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean).map((w) => w.replace(/^[-+]+/, ''));
+  return (s.service.get(key) ?? [])
+    .flatMap((v) => v.split(/\s+/))
+    .filter(Boolean)
+    .map((w) => w.replace(/^[-+]+/, ''));
 }
 
 function under(path: string, dirs: readonly string[]): boolean {
@@ -159,6 +162,7 @@ export function processBlockers(p: NonNullable<ReturnType<typeof runningSentinel
   const reasons: string[] = [];
   if (needs.needsSudo && p.noNewPrivs) reasons.push(`the running Sentinel (pid ${p.pid}) has NoNewPrivs set`);
   const missing = needs.capabilities.filter((c) => CAP_BITS[c] !== undefined && ((p.capEff >> CAP_BITS[c]!) & 1n) === 0n);
-  if (missing.length && !needs.needsSudo) reasons.push(`the running Sentinel (pid ${p.pid}) lacks ${missing.join(' ')}${p.seccomp === 2 ? ' (and runs under a seccomp filter)' : ''}`);
+  if (missing.length && !needs.needsSudo)
+    reasons.push(`the running Sentinel (pid ${p.pid}) lacks ${missing.join(' ')}${p.seccomp === 2 ? ' (and runs under a seccomp filter)' : ''}`);
   return reasons;
 }

@@ -25,10 +25,26 @@ function cli(args: string[]) {
 
 const missingKey = join(dir, 'no_such_key');
 const cases: [string, string, RegExp][] = [
-  ['an exec program that does not exist', '    - type: exec\n      run: [/usr/bin/no-such-program]\n', /masters\.mymaster\[0\] \(exec\): program \/usr\/bin\/no-such-program not found/],
-  ['an interface that does not exist', '    - type: vip\n      address: 10.0.0.100/24\n      interface: eth9\n      privilege: none\n', /masters\.mymaster\[0\] \(vip\): interface eth9 does not exist on this host/],
-  ['a missing identityFile', `    - type: hosts\n      names: [redis-master.example.com]\n      push: { targets: [app1.example.com], user: deploy, identityFile: ${missingKey}, knownHostsFile: ${join(dir, 'kh')} }\n`, /masters\.mymaster\[0\] \(hosts\): cannot read identityFile .*no_such_key \(ENOENT\)/],
-  ['a missing local hosts file', `    - type: hosts\n      names: [redis-master.example.com]\n      file: ${join(dir, 'no_hosts')}\n`, /masters\.mymaster\[0\] \(hosts\): .*no_hosts.*ENOENT/],
+  [
+    'an exec program that does not exist',
+    '    - type: exec\n      run: [/usr/bin/no-such-program]\n',
+    /masters\.mymaster\[0\] \(exec\): program \/usr\/bin\/no-such-program not found/,
+  ],
+  [
+    'an interface that does not exist',
+    '    - type: vip\n      address: 10.0.0.100/24\n      interface: eth9\n      privilege: none\n',
+    /masters\.mymaster\[0\] \(vip\): interface eth9 does not exist on this host/,
+  ],
+  [
+    'a missing identityFile',
+    `    - type: hosts\n      names: [redis-master.example.com]\n      push: { targets: [app1.example.com], user: deploy, identityFile: ${missingKey}, knownHostsFile: ${join(dir, 'kh')} }\n`,
+    /masters\.mymaster\[0\] \(hosts\): cannot read identityFile .*no_such_key \(ENOENT\)/,
+  ],
+  [
+    'a missing local hosts file',
+    `    - type: hosts\n      names: [redis-master.example.com]\n      file: ${join(dir, 'no_hosts')}\n`,
+    /masters\.mymaster\[0\] \(hosts\): .*no_hosts.*ENOENT/,
+  ],
 ];
 for (const [name, actions, line] of cases) {
   test(`check on this host: ${name} is a problem (exit 2), not "config OK"`, () => {
@@ -42,7 +58,11 @@ for (const [name, actions, line] of cases) {
 test('check on this host: a config whose every part is here is "config OK" (exit 0)', () => {
   const hosts = join(dir, 'hosts');
   writeFileSync(hosts, '127.0.0.1 localhost\n');
-  const r = cli(['check', '--config', config(`    - type: exec\n      run: [/bin/true]\n    - type: hosts\n      names: [redis-master.example.com]\n      file: ${hosts}\n`)]);
+  const r = cli([
+    'check',
+    '--config',
+    config(`    - type: exec\n      run: [/bin/true]\n    - type: hosts\n      names: [redis-master.example.com]\n      file: ${hosts}\n`),
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^config OK/);
 });

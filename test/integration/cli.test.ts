@@ -13,7 +13,10 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6380'];
 const recorder = join(dir, 'record.sh');
-writeFileSync(recorder, '#!/bin/sh\nout=$1; shift\nprintf "%s|" "$@" >> "$out"\nprintf "env=%s,%s,%s\\n" "$SENTINEL_HOOK_MASTER" "$SENTINEL_HOOK_TO_IP" "$SENTINEL_HOOK_TO_PORT" >> "$out"\n');
+writeFileSync(
+  recorder,
+  '#!/bin/sh\nout=$1; shift\nprintf "%s|" "$@" >> "$out"\nprintf "env=%s,%s,%s\\n" "$SENTINEL_HOOK_MASTER" "$SENTINEL_HOOK_TO_IP" "$SENTINEL_HOOK_TO_PORT" >> "$out"\n',
+);
 chmodSync(recorder, 0o755);
 
 let n = 0;
@@ -38,7 +41,10 @@ test('a real run: the exec action gets the placeholders and SENTINEL_HOOK_*; exi
   const r = cli(['--config', config, ...EVENT]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(out, 'utf8'), 'mymaster|10.0.0.2:6380|leader|env=mymaster,10.0.0.2,6380\n');
-  const log = readFileSync(join(dir, `hook-${n}.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const log = readFileSync(join(dir, `hook-${n}.log`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const msgs = log.map((l) => l.msg);
   assert.deepEqual(msgs, ['hook start', 'plan', 'step done', 'hook end']);
   assert.equal(new Set(log.map((l) => l.run)).size, 1, 'one run id on every record');
@@ -71,7 +77,10 @@ test('config problems: missing, unsafe mode, invalid, unknown master → one lin
   const cases: [string[], RegExp][] = [
     [['--config', join(dir, 'nope.yaml')], /config file .*nope\.yaml not found/],
     [['--config', writeConfig(`masters:\n  mymaster:\n${actions}`, 0o666)], /writable by users other than its owner.*chmod go-w/],
-    [['--config', writeConfig(`masters:\n  mymaster:\n    - type: exec\n      run: [${recorder}]\n      retries: 3\n`)], /masters\.mymaster\[0\]: unknown key "retries"/],
+    [
+      ['--config', writeConfig(`masters:\n  mymaster:\n    - type: exec\n      run: [${recorder}]\n      retries: 3\n`)],
+      /masters\.mymaster\[0\]: unknown key "retries"/,
+    ],
     [['--config', writeConfig(`masters:\n  other:\n${actions}`)], /no actions configured for master "mymaster" \(configured masters: other\)/],
   ];
   for (const [args, message] of cases) {
@@ -98,7 +107,7 @@ test("a child's exit 2 never leaks: the hook exits 1 so Sentinel retries", () =>
   assert.match(r.stdout, /FAILED exec#0: .* exited 2/);
 });
 
-test('the deadline kills a hung command and the run ends with 1, well before Sentinel\'s 60 s', () => {
+test("the deadline kills a hung command and the run ends with 1, well before Sentinel's 60 s", () => {
   const config = baseConfig(`    - type: exec\n      run: [/bin/sleep, "30"]\n      timeout: 30s\n`, 'deadline: 1s\n');
   const started = performance.now();
   const r = cli(['--config', config, ...EVENT]);
@@ -113,7 +122,10 @@ test('--dry-run prints the plan and runs nothing; --json is machine-readable', (
   const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);
   const text = cli(['--config', config, '--dry-run', ...EVENT]);
   assert.equal(text.code, 0);
-  assert.match(text.stdout, new RegExp(`\\$ ${recorder.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} 10\\.0\\.0\\.2`));
+  assert.match(
+    text.stdout,
+    new RegExp(`\\$ ${recorder.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} 10\\.0\\.0\\.2`),
+  );
   const json = JSON.parse(cli(['--config', config, '--dry-run', '--json', ...EVENT]).stdout);
   assert.equal(json.outcome, 'dry-run');
   assert.deepEqual(json.plans[0].steps[0].argv, [recorder, out, '10.0.0.2']);
@@ -123,17 +135,30 @@ test('--dry-run prints the plan and runs nothing; --json is machine-readable', (
 test('runs for the same master on one host never overlap; the newest started one always runs, the older ones it overtook stop with exit 0', async () => {
   const out = join(dir, 'lock.out');
   const log = join(dir, 'lock-runs.log');
-  const config = writeConfig(`log: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo start $(date +%s%N) >> ${out}; sleep 0.4; echo end $(date +%s%N) >> ${out}']\n`);
-  const runOnce = () => new Promise<number>((res) => spawn(process.execPath, [BIN, '--config', config, ...EVENT], { stdio: 'ignore' }).on('exit', (code) => res(code ?? -1)));
+  const config = writeConfig(
+    `log: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo start $(date +%s%N) >> ${out}; sleep 0.4; echo end $(date +%s%N) >> ${out}']\n`,
+  );
+  const runOnce = () =>
+    new Promise<number>((res) => spawn(process.execPath, [BIN, '--config', config, ...EVENT], { stdio: 'ignore' }).on('exit', (code) => res(code ?? -1)));
   const codes = await Promise.all([runOnce(), runOnce(), runOnce()]);
   assert.deepEqual(codes, [0, 0, 0], 'an overtaken run is not a failure: Sentinel must not retry it');
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[0]);
   // A command already running is let finish; a run overtaken before its command started never starts it.
   assert.ok(lines.length >= 2 && lines.length <= 6 && lines.length % 2 === 0, lines.join(' '));
   for (let i = 0; i < lines.length; i += 2) assert.deepEqual(lines.slice(i, i + 2), ['start', 'end'], `overlapping runs: ${lines.join(' ')}`);
-  const ends = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; outcome?: string }).filter((r) => r.msg === 'hook end');
+  const ends = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; outcome?: string })
+    .filter((r) => r.msg === 'hook end');
   assert.equal(ends.length, 3);
-  assert.ok(ends.every((r) => r.outcome === 'applied' || r.outcome === 'superseded'), JSON.stringify(ends));
+  assert.ok(
+    ends.every((r) => r.outcome === 'applied' || r.outcome === 'superseded'),
+    JSON.stringify(ends),
+  );
   // The newest run waits for the others and is overtaken by none: it ends last, having applied its plan.
   assert.equal(ends.at(-1)!.outcome, 'applied');
 });
@@ -142,7 +167,7 @@ test('check prints what each master would do; schema is JSON Schema', () => {
   const config = baseConfig(`    - type: exec\n      run: [/bin/echo, "{toIp}"]\n      when: { role: leader }\n`);
   const r = cli(['check', '--config', config]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /master mymaster:\n  1\. exec: run \["\/bin\/echo","\{toIp\}"\] \[only role leader\]/);
+  assert.match(r.stdout, /master mymaster:\n {2}1\. exec: run \["\/bin\/echo","\{toIp\}"\] \[only role leader\]/);
   const schema = JSON.parse(cli(['schema']).stdout);
   assert.ok(schema.properties.masters);
   assert.equal(schema.additionalProperties, false);
@@ -150,13 +175,27 @@ test('check prints what each master would do; schema is JSON Schema', () => {
 
 test('notify: logs the event and runs matching notify actions; -sdown style types are accepted via the hook wrapper', () => {
   const out = join(dir, 'notify.out');
-  const config = writeConfig(`log: { file: ${join(dir, 'notify.log')} }\nnotify:\n  - run: [${recorder}, ${out}, "{eventType}", "{master}"]\n    events: [+switch-master, -sdown]\n  - run: [${recorder}, ${join(dir, 'never.out')}]\n    events: [+odown]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
-  const r = spawnSync('/usr/bin/env', ['-i', join(ROOT, 'hooks/notify'), '-sdown', 'master mymaster 10.0.0.1 6379'], { encoding: 'utf8', env: {}, timeout: 30_000 });
+  const config = writeConfig(
+    `log: { file: ${join(dir, 'notify.log')} }\nnotify:\n  - run: [${recorder}, ${out}, "{eventType}", "{master}"]\n    events: [+switch-master, -sdown]\n  - run: [${recorder}, ${join(dir, 'never.out')}]\n    events: [+odown]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+  );
+  const r = spawnSync('/usr/bin/env', ['-i', join(ROOT, 'hooks/notify'), '-sdown', 'master mymaster 10.0.0.1 6379'], {
+    encoding: 'utf8',
+    env: {},
+    timeout: 30_000,
+  });
   // env -i: no SENTINEL_HOOK_CONFIG either — so pass it the way Sentinel's environment would.
   assert.equal(r.status, 2, 'without a config the wrapper reports it (exit 2)');
-  const ok = spawnSync(join(ROOT, 'hooks/notify'), ['+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  const ok = spawnSync(join(ROOT, 'hooks/notify'), ['+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
+    encoding: 'utf8',
+    env: { SENTINEL_HOOK_CONFIG: config },
+    timeout: 30_000,
+  });
   assert.equal(ok.status, 0, ok.stderr);
-  const sdown = spawnSync(join(ROOT, 'hooks/notify'), ['-sdown', 'master mymaster 10.0.0.1 6379'], { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  const sdown = spawnSync(join(ROOT, 'hooks/notify'), ['-sdown', 'master mymaster 10.0.0.1 6379'], {
+    encoding: 'utf8',
+    env: { SENTINEL_HOOK_CONFIG: config },
+    timeout: 30_000,
+  });
   assert.equal(sdown.status, 0, sdown.stderr);
   assert.equal(readFileSync(out, 'utf8'), '+switch-master|mymaster|env=mymaster,,\n-sdown|mymaster|env=mymaster,,\n');
   assert.equal(existsSync(join(dir, 'never.out')), false);
@@ -173,7 +212,9 @@ test('host names as operands (announce-hostnames) resolve inside the bundle', ()
 
 // A nameserver that never answers, seen only by the hook: its own mount namespace, its own resolv.conf.
 const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', '--', 'true']).status === 0;
-test('a nameserver that never answers: the deadline still ends the run (exit 1, one line), the lookup does not outlive it', { skip: !canUnshare && 'needs root and unshare -m' }, async (t) => {
+test('a nameserver that never answers: the deadline still ends the run (exit 1, one line), the lookup does not outlive it', {
+  skip: !canUnshare && 'needs root and unshare -m',
+}, async (t) => {
   const { createSocket } = await import('node:dgram');
   const blackhole = createSocket('udp4');
   const ns = `127.53.${1 + (process.pid % 250)}.${1 + ((process.pid >> 8) % 250)}`;
@@ -188,7 +229,29 @@ test('a nameserver that never answers: the deadline still ends the run (exit 1, 
   const config = writeConfig(`deadline: 1s\nlog: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
   const started = performance.now();
   // Asynchronous: the blackhole lives in this process and must keep reading while the hook runs.
-  const child = spawn('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, process.execPath, BIN, '--config', config, 'mymaster', 'leader', 'start', 'redis-1.sh-test', '6379', 'redis-2.sh-test', '6379'], { env: { PATH: process.env.PATH! } });
+  const child = spawn(
+    'unshare',
+    [
+      '-m',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+      resolv,
+      process.execPath,
+      BIN,
+      '--config',
+      config,
+      'mymaster',
+      'leader',
+      'start',
+      'redis-1.sh-test',
+      '6379',
+      'redis-2.sh-test',
+      '6379',
+    ],
+    { env: { PATH: process.env.PATH! } },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c));
   const code = await new Promise<number | null>((done) => child.on('close', done));
@@ -203,14 +266,20 @@ test('a nameserver that never answers: the deadline still ends the run (exit 1, 
 
 test('a notify action naming a missing program: exit 2, nothing run', () => {
   const out = join(dir, 'notify-missing.out');
-  const config = writeConfig(`log: { file: ${join(dir, 'notify2.log')} }\nnotify:\n  - run: [${recorder}, ${out}]\n  - run: [no-such-notifier]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
-  const r = spawnSync(join(ROOT, 'hooks/notify'), ['+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2'], { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  const config = writeConfig(
+    `log: { file: ${join(dir, 'notify2.log')} }\nnotify:\n  - run: [${recorder}, ${out}]\n  - run: [no-such-notifier]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+  );
+  const r = spawnSync(join(ROOT, 'hooks/notify'), ['+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2'], {
+    encoding: 'utf8',
+    env: { SENTINEL_HOOK_CONFIG: config },
+    timeout: 30_000,
+  });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /notify\[1\]: program no-such-notifier not found/);
   assert.equal(existsSync(out), false);
 });
 
-test('hooks/client-reconfig works from Sentinel\'s bare environment (no PATH)', () => {
+test("hooks/client-reconfig works from Sentinel's bare environment (no PATH)", () => {
   const out = join(dir, 'bare.out');
   const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);
   const r = spawnSync(join(ROOT, 'hooks/client-reconfig'), EVENT, { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });

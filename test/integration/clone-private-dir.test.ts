@@ -22,7 +22,10 @@ function mountsOf(dir: string): string[] {
     .map((fields) => fields[4]!);
 }
 
-test('a clone in a mode-700 directory: its sudo-as-redis tests pass from inside it, and no mount is left behind', { skip: !canRun && 'needs root, the redis user and sudo', timeout: 120_000 }, () => {
+test('a clone in a mode-700 directory: its sudo-as-redis tests pass from inside it, and no mount is left behind', {
+  skip: !canRun && 'needs root, the redis user and sudo',
+  timeout: 120_000,
+}, () => {
   const home = mkdtempSync(join(tmpdir(), 'sh-private-home-'));
   try {
     chmodSync(home, 0o700);
@@ -38,7 +41,12 @@ test('a clone in a mode-700 directory: its sudo-as-redis tests pass from inside 
 
     // Not the outer runner's NODE_TEST_CONTEXT: the inner run must report as a top-level run does.
     const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/integration/exec-sudo.test.ts'], { cwd: clone, env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/integration/exec-sudo.test.ts'], {
+      cwd: clone,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const out = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, out);
     const pass = Number(/^# pass (\d+)$/m.exec(out)?.[1] ?? 0);

@@ -17,7 +17,11 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 // The lab's config is the lab's (test/lab exampleHook; its hosts have eth0): the others are for real hosts.
 const configs = readdirSync(EXAMPLES)
   .filter((d) => d !== 'lab')
-  .flatMap((d) => readdirSync(join(EXAMPLES, d)).filter((f) => f.endsWith('.yaml')).map((f) => join(d, f)));
+  .flatMap((d) =>
+    readdirSync(join(EXAMPLES, d))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => join(d, f)),
+  );
 
 const key = join(dir, 'id_ed25519');
 execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
@@ -77,7 +81,9 @@ test('examples with several Sentinels set "sentinels", so late retries of an ove
 });
 
 test('examples/vip/sentinel.conf adds only what a packaged sentinel.conf lacks (no port, logfile or sentinel monitor)', () => {
-  const active = readFileSync(join(EXAMPLES, 'vip/sentinel.conf'), 'utf8').split('\n').filter((l) => l.trim() && !l.trimStart().startsWith('#'));
+  const active = readFileSync(join(EXAMPLES, 'vip/sentinel.conf'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.trimStart().startsWith('#'));
   for (const line of active) assert.doesNotMatch(line, /^\s*(port|logfile|sentinel monitor)\b/, line);
   assert.ok(active.some((l) => /^sentinel client-reconfig-script mymaster /.test(l)));
 });

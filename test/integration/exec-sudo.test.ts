@@ -39,7 +39,9 @@ after(() => {
 function config(name: string, program: string): string {
   const file = join(dir, `${name}.json`);
   const actions = [{ type: 'exec', run: [program, 'first', 'second'], privilege: 'sudo' }];
-  writeFileSync(file, JSON.stringify({ log: { file: join(dir, 'log', 'hook.log') }, lockDir: join(dir, 'lock'), masters: { mymaster: actions } }), { mode: 0o644 });
+  writeFileSync(file, JSON.stringify({ log: { file: join(dir, 'log', 'hook.log') }, lockDir: join(dir, 'lock'), masters: { mymaster: actions } }), {
+    mode: 0o644,
+  });
   return file;
 }
 
@@ -63,7 +65,9 @@ test('exec with privilege: sudo of a program only root may execute (mode 700): s
   assert.equal(readFileSync(join(dir, 'ran'), 'utf8'), '0 first second\n');
 });
 
-test('check as redis agrees with the run: the root-only program with privilege: sudo and its rule is no problem (exit 0); a missing one is (exit 2)', { skip }, () => {
+test('check as redis agrees with the run: the root-only program with privilege: sudo and its rule is no problem (exit 0); a missing one is (exit 2)', {
+  skip,
+}, () => {
   const path = config('check-root-only', join(dir, 'root-only'));
   const rules = spawnSync(process.execPath, [BIN, 'sudoers', '--user', USER, '--config', path, '--check'], { encoding: 'utf8' });
   assert.equal(rules.status, 0, rules.stderr);

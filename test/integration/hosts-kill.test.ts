@@ -44,15 +44,18 @@ describe('hook killed mid-push', { skip: process.getuid?.() !== 0 ? 'needs root'
     // wait until two looks 300 ms apart agree, at most 10 s.
     const look = () => lab.servers.map((s) => readFileSync(s.hostsFile, 'latin1'));
     let texts = look();
-    await waitUntil('the remote files to settle after the kill', async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      const now = look();
-      const same = now.every((t, k) => t === texts[k]);
-      texts = now;
-      return same;
-    }, { timeoutMs: 10_000, intervalMs: 1, maxAttempts: 30 });
-    const states = lab.servers.map((s, k) => {
-      const text = texts[k]!;
+    await waitUntil(
+      'the remote files to settle after the kill',
+      async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        const now = look();
+        const same = now.every((t, k) => t === texts[k]);
+        texts = now;
+        return same;
+      },
+      { timeoutMs: 10_000, intervalMs: 1, maxAttempts: 30 },
+    );
+    const states = texts.map((text, k) => {
       assert.ok(text === olds[k] || text === news[k], `server ${k}: torn file (${text.length} bytes)`);
       return text === news[k] ? 'new' : 'old';
     });

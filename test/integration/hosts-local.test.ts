@@ -20,7 +20,11 @@ function setup(t: { after: (fn: () => void) => void }): string {
 
 function hook(dir: string, file: string) {
   const config = join(dir, 'config.yaml');
-  writeFileSync(config, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: hosts\n      names: [${NAME}]\n      file: ${file}\n`, { mode: 0o644 });
+  writeFileSync(
+    config,
+    `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: hosts\n      names: [${NAME}]\n      file: ${file}\n`,
+    { mode: 0o644 },
+  );
   const r = spawnSync(process.execPath, [BIN, '--config', config, ...EVENT], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 });
   return { code: r.status, stderr: r.stderr };
 }

@@ -66,7 +66,10 @@ function run(config: string, extra: string[]): Promise<Omit<Run, 'config'>> {
   const log = join(dir, `hook-${n}.log`);
   const started = performance.now();
   // Not spawnSync: the listener must go on accepting while the hook runs.
-  const child = spawn(process.execPath, ['-r', spy, BIN, '--config', config, ...extra, ...EVENT], { env: { PATH: process.env.PATH!, SPY_OUT: spyOut }, timeout: 60_000 });
+  const child = spawn(process.execPath, ['-r', spy, BIN, '--config', config, ...extra, ...EVENT], {
+    env: { PATH: process.env.PATH!, SPY_OUT: spyOut },
+    timeout: 60_000,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -90,11 +93,19 @@ function writeConfig(push: string, o: { before?: string; file?: string } = {}): 
 }
 
 const cases: [string, string, RegExp][] = [
-  ['an encrypted private key', `identityFile: ${encryptedKey}, knownHostsFile: ${knownHosts}`, new RegExp(`identityFile ${encryptedKey} is encrypted.*ssh-keygen -p`)],
+  [
+    'an encrypted private key',
+    `identityFile: ${encryptedKey}, knownHostsFile: ${knownHosts}`,
+    new RegExp(`identityFile ${encryptedKey} is encrypted.*ssh-keygen -p`),
+  ],
   ['a garbled private key', `identityFile: ${garbledKey}, knownHostsFile: ${knownHosts}`, new RegExp(`identityFile ${garbledKey} is not a private key`)],
   ['a missing private key', `identityFile: ${join(dir, 'nope')}, knownHostsFile: ${knownHosts}`, /cannot read identityFile .*nope \(ENOENT\)/],
   ['a missing known_hosts', `identityFile: ${goodKey}, knownHostsFile: ${join(dir, 'nope_hosts')}`, /cannot read knownHostsFile .*nope_hosts \(ENOENT\)/],
-  ['only a host-key type the ssh transport cannot check', `identityFile: ${goodKey}, knownHostsFile: ${skKnownHosts}`, /sk-ssh-ed25519@openssh\.com.*127\.0\.0\.1.*(ed25519|transport rsync)/],
+  [
+    'only a host-key type the ssh transport cannot check',
+    `identityFile: ${goodKey}, knownHostsFile: ${skKnownHosts}`,
+    /sk-ssh-ed25519@openssh\.com.*127\.0\.0\.1.*(ed25519|transport rsync)/,
+  ],
 ];
 for (const [name, push, line] of cases) {
   test(`push with ${name}: exit 2 with the fix, before any connection, in a run and a dry-run`, async () => {
@@ -117,7 +128,9 @@ for (const [name, push, line] of cases) {
 
 test('a push problem no retry can fix never stops the actions before it: the exec ran, exit 2 with the fix, no connection; a dry-run exits 2 naming it', async () => {
   const marker = join(dir, 'vip-moved');
-  const config = writeConfig(`identityFile: ${encryptedKey}, knownHostsFile: ${knownHosts}`, { before: `    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n` });
+  const config = writeConfig(`identityFile: ${encryptedKey}, knownHostsFile: ${knownHosts}`, {
+    before: `    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`,
+  });
   const before = connections;
   const dry = await run(config, ['--dry-run']);
   assert.equal(dry.code, 2, dry.stderr);

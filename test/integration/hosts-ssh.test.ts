@@ -28,16 +28,27 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const config = writeConfig(lab.dir, hostsConfig(lab));
     const run = await runHook(config, '10.9.9.2');
     assert.equal(run.code, 0, run.stderr + run.stdout);
-    lab.servers.forEach((s, i) => assert.equal(readFileSync(s.hostsFile, 'utf8'), pointingAt(i, '10.9.9.2')));
-    assert.deepEqual(targetRows(run).map((r) => r.status), ['changed', 'changed', 'changed', 'changed']);
+    lab.servers.forEach((s, i) => {
+      assert.equal(readFileSync(s.hostsFile, 'utf8'), pointingAt(i, '10.9.9.2'));
+    });
+    assert.deepEqual(
+      targetRows(run).map((r) => r.status),
+      ['changed', 'changed', 'changed', 'changed'],
+    );
     assert.equal(statSync(lab.servers[3]!.hostsFile).mode & 0o777, 0o640);
     assert.equal(readFileSync(`${lab.servers[0]!.hostsFile}.sentinel-hook.bak`, 'utf8'), original(0));
 
     const mtimes = lab.servers.map((s) => statSync(s.hostsFile).mtimeMs);
     const again = await runHook(config, '10.9.9.2');
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(targetRows(again).map((r) => r.status), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
-    assert.deepEqual(lab.servers.map((s) => statSync(s.hostsFile).mtimeMs), mtimes);
+    assert.deepEqual(
+      targetRows(again).map((r) => r.status),
+      ['unchanged', 'unchanged', 'unchanged', 'unchanged'],
+    );
+    assert.deepEqual(
+      lab.servers.map((s) => statSync(s.hostsFile).mtimeMs),
+      mtimes,
+    );
   });
 
   test('one target down: exit 1, the others updated; once it is back the retry fixes only it', async () => {
@@ -57,9 +68,15 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const others = [0, 2, 3].map((i) => statSync(lab.servers[i]!.hostsFile).mtimeMs);
     const retry = await runHook(config, '10.9.9.3');
     assert.equal(retry.code, 0, retry.stderr);
-    assert.deepEqual(targetRows(retry).map((r) => r.status), ['unchanged', 'changed', 'unchanged', 'unchanged']);
+    assert.deepEqual(
+      targetRows(retry).map((r) => r.status),
+      ['unchanged', 'changed', 'unchanged', 'unchanged'],
+    );
     assert.equal(readFileSync(down.hostsFile, 'utf8'), pointingAt(1, '10.9.9.3'));
-    assert.deepEqual([0, 2, 3].map((i) => statSync(lab.servers[i]!.hostsFile).mtimeMs), others);
+    assert.deepEqual(
+      [0, 2, 3].map((i) => statSync(lab.servers[i]!.hostsFile).mtimeMs),
+      others,
+    );
   });
 
   test('"after" runs only on a change, each argument arriving literally (no injection)', async () => {
@@ -91,7 +108,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const out = join(lab.dir, 'remote', 'owed-out');
     const retry = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })), '10.9.9.5');
     assert.equal(retry.code, 0, retry.stderr + retry.stdout);
-    assert.deepEqual(targetRows(retry).map((r) => r.status), ['unchanged']);
+    assert.deepEqual(
+      targetRows(retry).map((r) => r.status),
+      ['unchanged'],
+    );
     assert.equal(existsSync(join(server.dir, 'owed-out')), true, 'the owed "after" ran');
     assert.equal(existsSync(marker), false);
     rmSync(join(server.dir, 'owed-out'));
@@ -109,12 +129,20 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const expected = `127.0.0.1 localhost\n10.9.9.5 ${NAME}\n`;
     assert.equal(readFileSync(source, 'utf8'), expected);
     for (const s of lab.servers) assert.equal(readFileSync(s.hostsFile, 'utf8'), expected);
-    assert.deepEqual(targetRows(run).map((r) => r.status), ['changed', 'changed', 'changed', 'changed', 'changed']);
+    assert.deepEqual(
+      targetRows(run).map((r) => r.status),
+      ['changed', 'changed', 'changed', 'changed', 'changed'],
+    );
     const again = await runHook(config, '10.9.9.5');
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(targetRows(again).map((r) => r.status), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    assert.deepEqual(
+      targetRows(again).map((r) => r.status),
+      ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged'],
+    );
     // Put every server back on its own file for the tests that follow.
-    lab.servers.forEach((s, i) => writeFileSync(s.hostsFile, original(i)));
+    lab.servers.forEach((s, i) => {
+      writeFileSync(s.hostsFile, original(i));
+    });
   });
 
   test('transport rsync: an "after" that fails stays owed although the retry in the same run finds the file identical; the next run runs it', async () => {
@@ -123,7 +151,8 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const record = `${server.hostsFile}.sentinel-hook.after-done`;
     rmSync(record, { force: true });
     writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });
-    const config = (after: string[]) => writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 1, after }, { file: source }));
+    const config = (after: string[]) =>
+      writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 1, after }, { file: source }));
     const failing = await runHook(config(['/bin/sh', '-c', 'exit 3']), '10.9.9.5');
     // The retry's rsync finds the file identical: it must not pass for "done".
     assert.equal(failing.code, 1, failing.stdout);
@@ -136,7 +165,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const out = join(lab.dir, 'remote', 'rsync-owed-out');
     const retry = await runHook(config(['/usr/bin/touch', out]), '10.9.9.5');
     assert.equal(retry.code, 0, retry.stderr + retry.stdout);
-    assert.deepEqual(targetRows(retry).map((r) => r.status), ['unchanged', 'unchanged']);
+    assert.deepEqual(
+      targetRows(retry).map((r) => r.status),
+      ['unchanged', 'unchanged'],
+    );
     assert.equal(existsSync(join(server.dir, 'rsync-owed-out')), true, 'the owed "after" ran');
     assert.equal(existsSync(record), true);
     rmSync(join(server.dir, 'rsync-owed-out'));
@@ -152,7 +184,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const source = join(lab.dir, 'cluster-hosts-killed');
     writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });
     const out = join(lab.dir, 'remote', 'rsync-killed-out');
-    const config = writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 0, after: ['/usr/bin/touch', out] }, { file: source }));
+    const config = writeConfig(
+      lab.dir,
+      hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 0, after: ['/usr/bin/touch', out] }, { file: source }),
+    );
     // In a mount namespace of the hook's own, /usr/bin/ssh is a wrapper: rsync's connection goes
     // through to the real ssh; the second one (the "after" command) says so and hangs, to be killed.
     const realSsh = join(lab.dir, 'ssh.real');
@@ -165,7 +200,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     let pid = 0;
     const running = runHook(config, '10.9.9.6', { prefix, onSpawn: (p) => (pid = p) });
     try {
-      await waitUntil('the hook to reach its "after" connection', () => existsSync(hung) && readFileSync(hung, 'utf8').trim() !== '', { timeoutMs: 15_000, intervalMs: 20 });
+      await waitUntil('the hook to reach its "after" connection', () => existsSync(hung) && readFileSync(hung, 'utf8').trim() !== '', {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
       process.kill(pid, 'SIGKILL');
       assert.equal((await running).signal, 'SIGKILL');
     } finally {
@@ -222,7 +260,28 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const knownHostsFile = join(lab.dir, 'known_hosts_bad_marker');
     writeFileSync(knownHostsFile, `@REVOKED [127.0.0.1]:${server.port} ${server.hostKeyPub}\n`);
     // The premise, from OpenSSH itself: it refuses this host with this file.
-    const openssh = spawnSync('ssh', ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHostsFile}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-i', lab.identityFile, '-p', String(server.port), 'root@127.0.0.1', 'true'], { encoding: 'utf8', timeout: 15_000 });
+    const openssh = spawnSync(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHostsFile}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-i',
+        lab.identityFile,
+        '-p',
+        String(server.port),
+        'root@127.0.0.1',
+        'true',
+      ],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
     assert.notEqual(openssh.status, 0, 'OpenSSH accepted the key');
     const before = readFileSync(server.hostsFile, 'utf8');
     const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], knownHostsFile })), '10.9.9.9');
@@ -275,7 +334,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     assert.equal(run.code, 0, run.stderr + run.stdout);
     // (An earlier test left rsync's whole-file content there; what matters is the new line.)
     assert.match(readFileSync(lab.servers[0]!.hostsFile, 'utf8'), /^10\.9\.9\.7 redis-master\.myservice\.com$/m);
-    assert.deepEqual([stale, staleBak, fresh, unrelated].map((f) => existsSync(f)), [false, false, true, true]);
+    assert.deepEqual(
+      [stale, staleBak, fresh, unrelated].map((f) => existsSync(f)),
+      [false, false, true, true],
+    );
     rmSync(fresh);
     rmSync(unrelated);
   });
@@ -290,10 +352,16 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     // And this host's own file, shared the same way.
     const local = join(lab.dir, 'local-hosts');
     const shared = { ...action, file: local };
-    const config = writeConfig(lab.dir, { ...base, masters: { cache: [{ ...shared, names: ['cache.myservice.com'] }], sessions: [{ ...shared, names: ['sessions.myservice.com'] }] } });
+    const config = writeConfig(lab.dir, {
+      ...base,
+      masters: { cache: [{ ...shared, names: ['cache.myservice.com'] }], sessions: [{ ...shared, names: ['sessions.myservice.com'] }] },
+    });
     for (let round = 1; round <= 4; round++) {
       for (const f of [local, ...servers.map((s) => s.hostsFile)]) writeFileSync(f, both('10.9.9.1', '10.9.9.1'));
-      const [cache, sessions] = await Promise.all([runHook(config, `10.9.8.${round}`, { master: 'cache' }), runHook(config, `10.9.7.${round}`, { master: 'sessions' })]);
+      const [cache, sessions] = await Promise.all([
+        runHook(config, `10.9.8.${round}`, { master: 'cache' }),
+        runHook(config, `10.9.7.${round}`, { master: 'sessions' }),
+      ]);
       assert.equal(cache.code, 0, cache.stderr + cache.stdout);
       assert.equal(sessions.code, 0, sessions.stderr + sessions.stdout);
       for (const s of servers) assert.equal(readFileSync(s.hostsFile, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, ${s.label}`);
@@ -340,7 +408,9 @@ describe('hosts push over ssh: writing in place (real sshd)', { skip: process.ge
     const server = lab.servers[0]!;
     const sshd = server.process!.pid!;
     // Kill the SFTP session the moment it truncates: the write has landed, the cut has not.
-    const strace = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=ftruncate', '-e', 'inject=ftruncate:signal=SIGKILL', '-p', String(sshd)], { stdio: 'ignore' });
+    const strace = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=ftruncate', '-e', 'inject=ftruncate:signal=SIGKILL', '-p', String(sshd)], {
+      stdio: 'ignore',
+    });
     try {
       // Bounded wait for the attach: 100 × 50 ms.
       for (let i = 0; i < 100 && !/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${sshd}/status`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
@@ -359,7 +429,10 @@ describe('hosts push over ssh: writing in place (real sshd)', { skip: process.ge
     writeFileSync(real, old);
     const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label] })), '10.9.9.2');
     assert.equal(run.code, 0, run.stdout);
-    assert.deepEqual(targetRows(run).map((r) => [r.status, (r as { method?: string }).method]), [['changed', 'in-place']]);
+    assert.deepEqual(
+      targetRows(run).map((r) => [r.status, (r as { method?: string }).method]),
+      [['changed', 'in-place']],
+    );
     assert.equal(readFileSync(real, 'latin1'), next);
   });
 

@@ -34,7 +34,14 @@ describe('lab: failover repoints app hosts over ssh', { skip: isRoot() ? false :
             type: 'hosts',
             names: [NAME],
             when: { role: 'leader' },
-            push: { targets: l.appHosts.map((a) => a.ip), user: 'root', identityFile: join(keys, 'id'), knownHostsFile: join(keys, 'known_hosts'), remotePath: join(keys, 'common', 'hosts'), timeout: '3s' },
+            push: {
+              targets: l.appHosts.map((a) => a.ip),
+              user: 'root',
+              identityFile: join(keys, 'id'),
+              knownHostsFile: join(keys, 'known_hosts'),
+              remotePath: join(keys, 'common', 'hosts'),
+              timeout: '3s',
+            },
           },
         ],
       },
@@ -46,11 +53,46 @@ describe('lab: failover repoints app hosts over ssh', { skip: isRoot() ? false :
       writeFileSync(join(dir, 'hosts'), own(app.name, lab.host('r1').ip));
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')], { stdio: 'ignore' });
       const conf = join(dir, 'sshd_config');
-      writeFileSync(conf, [`ListenAddress ${app.ip}:22`, `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(keys, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'PermitRootLogin prohibit-password', `PidFile ${join(dir, 'sshd.pid')}`, 'StrictModes no', 'Subsystem sftp internal-sftp', ''].join('\n'));
+      writeFileSync(
+        conf,
+        [
+          `ListenAddress ${app.ip}:22`,
+          `HostKey ${join(dir, 'host_key')}`,
+          `AuthorizedKeysFile ${join(keys, 'authorized_keys')}`,
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'PermitRootLogin prohibit-password',
+          `PidFile ${join(dir, 'sshd.pid')}`,
+          'StrictModes no',
+          'Subsystem sftp internal-sftp',
+          '',
+        ].join('\n'),
+      );
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
       const log = join(dir, 'sshd.log');
-      lab.spawn(app.name, ['unshare', '-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"', 'sh', dir, join(keys, 'common'), conf], { what: 'sshd', logFile: log });
-      await waitUntil(`sshd on ${app.name}`, () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')), { timeoutMs: 10_000, intervalMs: 50 });
+      lab.spawn(
+        app.name,
+        [
+          'unshare',
+          '-m',
+          '--propagation',
+          'private',
+          '--',
+          '/bin/sh',
+          '-c',
+          'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"',
+          'sh',
+          dir,
+          join(keys, 'common'),
+          conf,
+        ],
+        { what: 'sshd', logFile: log },
+      );
+      await waitUntil(`sshd on ${app.name}`, () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
       known.push(`${app.ip} ${readFileSync(join(dir, 'host_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
     }
     writeFileSync(join(keys, 'known_hosts'), `${known.join('\n')}\n`);
@@ -66,7 +108,10 @@ describe('lab: failover repoints app hosts over ssh', { skip: isRoot() ? false :
     l.killRedis('r1');
     const newMaster = await l.waitNewMaster('r1', { timeoutMs: 30_000 });
     const ip = l.host(newMaster).ip;
-    await waitUntil('app hosts to name the new master', () => l.appHosts.every((a) => readFileSync(join(keys, a.name, 'hosts'), 'utf8') === own(a.name, ip)), { timeoutMs: 30_000, intervalMs: 100 });
+    await waitUntil('app hosts to name the new master', () => l.appHosts.every((a) => readFileSync(join(keys, a.name, 'hosts'), 'utf8') === own(a.name, ip)), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     await l.waitHooksIdle(30_000);
     for (const a of l.appHosts) assert.equal(readFileSync(join(keys, a.name, 'hosts'), 'utf8'), own(a.name, ip));
     // Only the leader pushed: exactly one hook run logged per-target results.

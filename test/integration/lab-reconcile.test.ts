@@ -16,7 +16,9 @@ interface ReconcileJson {
 }
 
 async function reconcile(lab: Lab, host: string, args: string[] = []): Promise<{ code: number; json: ReconcileJson; stderr: string }> {
-  const r = await lab.exec(host, [process.execPath, cliPath(), 'reconcile', '--json', '--config', lab.host(host).files.hookConfig, ...args], { timeoutMs: 40_000 });
+  const r = await lab.exec(host, [process.execPath, cliPath(), 'reconcile', '--json', '--config', lab.host(host).files.hookConfig, ...args], {
+    timeoutMs: 40_000,
+  });
   let json: ReconcileJson;
   try {
     json = JSON.parse(r.stdout) as ReconcileJson;
@@ -30,7 +32,9 @@ async function addVipByHand(lab: Lab, host: string): Promise<void> {
   await lab.ip(host, ['addr', 'add', DEFAULT_VIP, 'dev', 'eth0']);
 }
 
-test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sentinels change nothing; never back past a newer epoch; a stale retry fixes its host', { timeout: 240_000 }, async (t: TestContext) => {
+test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sentinels change nothing; never back past a newer epoch; a stale retry fixes its host', {
+  timeout: 240_000,
+}, async (t: TestContext) => {
   assert.ok(isRoot(), 'the lab tests need root (network namespaces, sudoers); run them as root');
   const lab = await Lab.start({ vip: DEFAULT_VIP, hook: vipHook({ sentinels: true }), log: (l) => t.diagnostic(l) });
   let failed = true;
@@ -85,7 +89,20 @@ test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sen
     // hook, run by Sentinel's user as Sentinel runs it, finds the event stale and converges r3.
     const retry = await lab.exec(
       'r3',
-      ['setpriv', '--reuid=redis', '--regid=redis', '--init-groups', reachablePath(CLIENT_RECONFIG_HOOK), MASTER_NAME, 'observer', 'start', lab.host('r1').ip, String(REDIS_PORT), lab.host('r3').ip, String(REDIS_PORT)],
+      [
+        'setpriv',
+        '--reuid=redis',
+        '--regid=redis',
+        '--init-groups',
+        reachablePath(CLIENT_RECONFIG_HOOK),
+        MASTER_NAME,
+        'observer',
+        'start',
+        lab.host('r1').ip,
+        String(REDIS_PORT),
+        lab.host('r3').ip,
+        String(REDIS_PORT),
+      ],
       { timeoutMs: 40_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SENTINEL_HOOK_CONFIG: lab.host('r3').files.hookConfig } },
     );
     assert.equal(retry.code, 0, retry.stdout + retry.stderr);

@@ -28,7 +28,11 @@ async function withLab(t: TestContext, body: (lab: Lab) => Promise<void>, hook =
 function assertHooksClean(lab: Lab, since: number): void {
   for (const host of lab.redisHosts) {
     const errors = lab.sentinelLog(host.name).filter((e) => e.at >= since && e.type === '-script-error');
-    assert.deepEqual(errors.map((e) => e.line), [], `Sentinel on ${host.name} reported hook errors`);
+    assert.deepEqual(
+      errors.map((e) => e.line),
+      [],
+      `Sentinel on ${host.name} reported hook errors`,
+    );
     for (const run of lab.hookRuns(host.name, since)) {
       assert.equal(run.exitCode, 0, `hook run ${run.run} on ${host.name} (${JSON.stringify(run.event)}) ended with ${run.exitCode}: ${run.outcome}`);
     }
@@ -49,7 +53,11 @@ async function assertNeighbourIs(lab: Lab, master: string, what: string): Promis
     await sleep(100);
     seen = await lab.neighbour('a1');
   }
-  assert.equal(seen.mac?.toLowerCase(), lab.host(master).mac.toLowerCase(), `${what}: a1's neighbour entry for ${VIP_IP} is ${seen.mac} (${seen.owner ?? 'nobody'}, ${seen.state.join(',')}), not ${master}'s MAC`);
+  assert.equal(
+    seen.mac?.toLowerCase(),
+    lab.host(master).mac.toLowerCase(),
+    `${what}: a1's neighbour entry for ${VIP_IP} is ${seen.mac} (${seen.owner ?? 'nobody'}, ${seen.state.join(',')}), not ${master}'s MAC`,
+  );
 }
 
 /** After the first write acknowledged by `master`, no write may be acknowledged by anyone else. */
@@ -75,8 +83,12 @@ test('master redis-server killed: the VIP moves to the new master only, the app 
 
     const lastBefore = writer.lastAckBefore(killedAt);
     const firstSwitch = lab.switchMasterEvents(killedAt)[0];
-    t.diagnostic(`blackout (last ack before the kill -> first ack by ${master}): ${ack.at - (lastBefore?.at ?? killedAt)} ms; kill -> first ack: ${ack.at - killedAt} ms; first +switch-master -> first ack: ${firstSwitch ? ack.at - firstSwitch.at : '?'} ms`);
-    printTimeline(timeline(lab, killedAt, { writer, ackServer: master, marks: [{ at: killedAt, host: 'r1', what: 'redis-server killed' }] }), killedAt, (l) => t.diagnostic(l));
+    t.diagnostic(
+      `blackout (last ack before the kill -> first ack by ${master}): ${ack.at - (lastBefore?.at ?? killedAt)} ms; kill -> first ack: ${ack.at - killedAt} ms; first +switch-master -> first ack: ${firstSwitch ? ack.at - firstSwitch.at : '?'} ms`,
+    );
+    printTimeline(timeline(lab, killedAt, { writer, ackServer: master, marks: [{ at: killedAt, host: 'r1', what: 'redis-server killed' }] }), killedAt, (l) =>
+      t.diagnostic(l),
+    );
 
     await assertVipOnlyOn(lab, master, 'after the failover');
     await assertNeighbourIs(lab, master, 'after the failover');
@@ -117,7 +129,12 @@ test('master host cut off during the failover, then back: after it rejoins, the 
     await writer.waitAck('after r1 rejoined', clearedAt, { server: master, timeoutMs: 20_000 });
     await writer.stop();
     printTimeline(
-      timeline(lab, cutAt, { marks: [{ at: cutAt, host: 'r1', what: 'link cut' }, { at: backAt, host: 'r1', what: 'link restored' }] }),
+      timeline(lab, cutAt, {
+        marks: [
+          { at: cutAt, host: 'r1', what: 'link cut' },
+          { at: backAt, host: 'r1', what: 'link restored' },
+        ],
+      }),
       cutAt,
       (l) => t.diagnostic(l),
     );
@@ -134,7 +151,9 @@ test('master host cut off during the failover, then back: after it rejoins, the 
   });
 });
 
-test('the old master comes back while an app host still points the VIP at it: the new master announces the VIP again (notify -sdown)', { timeout: 150_000 }, async (t) => {
+test('the old master comes back while an app host still points the VIP at it: the new master announces the VIP again (notify -sdown)', {
+  timeout: 150_000,
+}, async (t) => {
   await withLab(
     t,
     async (lab) => {
@@ -158,12 +177,23 @@ test('the old master comes back while an app host still points the VIP at it: th
       await writer.stop();
 
       const announced = lab.notifyRuns(master, backAt).filter((r) => r.notify?.type === '-sdown' && r.steps.some((s) => s.ok && /gratuitous ARP/.test(s.step)));
-      t.diagnostic(`link restored -> first write acknowledged by ${master}: ${ack.at - backAt} ms; ${master}'s -sdown notify runs that announced: ${announced.length}`);
-      assert.ok(announced.length >= 1, `${master} never announced the VIP again after r1 came back; its notify runs: ${JSON.stringify(lab.notifyRuns(master, backAt).map((r) => ({ notify: r.notify, steps: r.steps, exit: r.exitCode })))}`);
+      t.diagnostic(
+        `link restored -> first write acknowledged by ${master}: ${ack.at - backAt} ms; ${master}'s -sdown notify runs that announced: ${announced.length}`,
+      );
+      assert.ok(
+        announced.length >= 1,
+        `${master} never announced the VIP again after r1 came back; its notify runs: ${JSON.stringify(lab.notifyRuns(master, backAt).map((r) => ({ notify: r.notify, steps: r.steps, exit: r.exitCode })))}`,
+      );
       // The returning old master's own Sentinel still named it master for a moment: it must not have announced.
       const strays = lab.notifyRuns('r1', backAt).filter((r) => r.steps.some((s) => /ARP/.test(s.step)));
-      assert.deepEqual(strays.map((r) => r.notify), [], 'r1 announced the VIP after coming back');
-      for (const host of lab.redisHosts) for (const r of lab.notifyRuns(host.name, cutAt)) assert.equal(r.exitCode, 0, `notify run on ${host.name} (${JSON.stringify(r.notify)}) ended with ${r.exitCode}: ${r.outcome}`);
+      assert.deepEqual(
+        strays.map((r) => r.notify),
+        [],
+        'r1 announced the VIP after coming back',
+      );
+      for (const host of lab.redisHosts)
+        for (const r of lab.notifyRuns(host.name, cutAt))
+          assert.equal(r.exitCode, 0, `notify run on ${host.name} (${JSON.stringify(r.notify)}) ended with ${r.exitCode}: ${r.outcome}`);
       await assertVipOnlyOn(lab, master, 'after r1 rejoined');
       await assertNeighbourIs(lab, master, 'after r1 rejoined');
       assertHooksClean(lab, cutAt);
@@ -202,7 +232,11 @@ test('two failovers in a row, there and back: the VIP follows both times', { tim
     await sleep(300);
     await writer.stop();
     t.diagnostic(`second failover: kill -> first ack by r1: ${ack.at - secondKill} ms`);
-    printTimeline(timeline(lab, secondKill, { writer, ackServer: 'r1', marks: [{ at: secondKill, host: there, what: 'redis-server killed' }] }), secondKill, (l) => t.diagnostic(l));
+    printTimeline(
+      timeline(lab, secondKill, { writer, ackServer: 'r1', marks: [{ at: secondKill, host: there, what: 'redis-server killed' }] }),
+      secondKill,
+      (l) => t.diagnostic(l),
+    );
 
     await assertVipOnlyOn(lab, 'r1', 'after the second failover');
     await assertNeighbourIs(lab, 'r1', 'after the second failover');

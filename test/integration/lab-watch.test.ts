@@ -53,7 +53,9 @@ async function rejoinAsReplica(lab: Lab, old: string, master: string): Promise<v
   await lab.waitSentinelsAgree(master, { timeoutMs: 40_000, replicas: 2 });
 }
 
-test('watch on every host (interval 2 s): a missed failover fixed at start; old master redis-server and Sentinel killed together; master cut off then healed; Sentinels that do not answer change nothing', { timeout: 300_000 }, async (t) => {
+test('watch on every host (interval 2 s): a missed failover fixed at start; old master redis-server and Sentinel killed together; master cut off then healed; Sentinels that do not answer change nothing', {
+  timeout: 300_000,
+}, async (t) => {
   const INTERVAL = 2000;
   await withLab(t, { hook: watchHook() }, async (lab) => {
     // 1. A failover watch missed (it was not running, the Sentinels run no hook): r1 keeps a stale VIP.
@@ -95,8 +97,13 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
     assert.ok(firstSwitch, 'no +switch-master in any Sentinel log');
     const lastChange = changes.at(-1)!;
     assert.deepEqual(lastChange.holders, [second]);
-    t.diagnostic(`2. ${old} redis-server + Sentinel killed: first +switch-master -> VIP only on ${second}: ${lastChange.at - firstSwitch.at} ms (polled at ${settledAt - firstSwitch.at} ms); holders over time ${JSON.stringify(changes.map((c) => [c.at - firstSwitch.at, c.holders.join('+')]))}`);
-    assert.ok(lastChange.at - firstSwitch.at <= INTERVAL, `the VIP settled on ${second} ${lastChange.at - firstSwitch.at} ms after the first +switch-master (interval ${INTERVAL} ms)`);
+    t.diagnostic(
+      `2. ${old} redis-server + Sentinel killed: first +switch-master -> VIP only on ${second}: ${lastChange.at - firstSwitch.at} ms (polled at ${settledAt - firstSwitch.at} ms); holders over time ${JSON.stringify(changes.map((c) => [c.at - firstSwitch.at, c.holders.join('+')]))}`,
+    );
+    assert.ok(
+      lastChange.at - firstSwitch.at <= INTERVAL,
+      `the VIP settled on ${second} ${lastChange.at - firstSwitch.at} ms after the first +switch-master (interval ${INTERVAL} ms)`,
+    );
     assert.ok(watchSaid(lab, old, killedAt, stepDone(/^remove /)), `${old}'s watch did not remove the VIP`);
     lab.startSentinel(old);
     await rejoinAsReplica(lab, old, second);
@@ -135,7 +142,11 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
       assert.deepEqual(await lab.holders(), [third, stray].sort(), 'nothing changed while no majority answered');
       for (const h of lab.redisHosts) {
         const steps = lab.watchLog(h.name, pausedAt).filter((e) => e.msg === 'step done' || e.msg === 'step failed');
-        assert.deepEqual(steps.map((e) => e.rec.step), [], `${h.name}'s watch changed something while the Sentinels were hung`);
+        assert.deepEqual(
+          steps.map((e) => e.rec.step),
+          [],
+          `${h.name}'s watch changed something while the Sentinels were hung`,
+        );
       }
       const said = lab.watchLog(stray, pausedAt).filter((e) => e.msg === 'not converged' && e.rec.outcome === 'unsure');
       assert.ok(said.length >= 1, `${stray}'s watch did not say why it changed nothing`);
@@ -150,7 +161,9 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
   });
 });
 
-test('watch with release: { noQuorumFor: 4s } (interval 3 s): kept through a shorter cut; an isolated old master lets the VIP go after noQuorumFor, before noQuorumFor + interval; one holder after the heal', { timeout: 240_000 }, async (t) => {
+test('watch with release: { noQuorumFor: 4s } (interval 3 s): kept through a shorter cut; an isolated old master lets the VIP go after noQuorumFor, before noQuorumFor + interval; one holder after the heal', {
+  timeout: 240_000,
+}, async (t) => {
   const INTERVAL = 3000;
   const NO_QUORUM_FOR = 4000;
   await withLab(t, { hook: watchHook({ release: `${NO_QUORUM_FOR}ms` }), watch: { intervalMs: INTERVAL } }, async (lab) => {
@@ -161,8 +174,16 @@ test('watch with release: { noQuorumFor: 4s } (interval 3 s): kept through a sho
     await lab.restoreLink('r1');
     await sleep(Math.max(0, shortAt + NO_QUORUM_FOR + INTERVAL + 1000 - Date.now()));
     const during = await shortTracker.stop();
-    assert.deepEqual(during.map((c) => c.holders), [['r1']], 'the VIP stayed on r1, and only there, through the short cut and well past noQuorumFor');
-    assert.equal(watchSaid(lab, 'r1', shortAt, (e) => /releasing the VIP/.test(e.msg)), undefined, 'r1 did not release after a short cut');
+    assert.deepEqual(
+      during.map((c) => c.holders),
+      [['r1']],
+      'the VIP stayed on r1, and only there, through the short cut and well past noQuorumFor',
+    );
+    assert.equal(
+      watchSaid(lab, 'r1', shortAt, (e) => /releasing the VIP/.test(e.msg)),
+      undefined,
+      'r1 did not release after a short cut',
+    );
     assert.equal((await lab.mastersBySentinel()).r1, 'r1', 'no failover after the short cut');
 
     // 2. r1 cut off for good during a failover: it holds the VIP for at least noQuorumFor (from before the
@@ -180,9 +201,17 @@ test('watch with release: { noQuorumFor: 4s } (interval 3 s): kept through a sho
     const lastWithR1 = [...changes].reverse().find((c) => c.holders.includes('r1'));
     const firstWithoutR1 = changes.find((c) => c.at > (lastWithR1?.at ?? 0));
     const promoted = lab.switchMasterEvents(cutAt)[0];
-    t.diagnostic(`2. r1 cut: first +switch-master +${promoted ? promoted.at - cutAt : '?'} ms; release logged +${released.at - cutAt} ms, removal done +${removedStep.at - cutAt} ms, seen gone +${(firstWithoutR1?.at ?? goneAt) - cutAt} ms after the cut (noQuorumFor ${NO_QUORUM_FOR}, interval ${INTERVAL}); holders ${JSON.stringify(changes.map((c) => [c.at - cutAt, c.holders.join('+')]))}`);
-    assert.ok(released.at >= beforeCut + NO_QUORUM_FOR, `r1 released ${released.at - beforeCut} ms after the cut began, before noQuorumFor (${NO_QUORUM_FOR} ms)`);
-    assert.ok(removedStep.at <= cutAt + NO_QUORUM_FOR + INTERVAL, `r1 removed the VIP ${removedStep.at - cutAt} ms after the cut, not before noQuorumFor + interval`);
+    t.diagnostic(
+      `2. r1 cut: first +switch-master +${promoted ? promoted.at - cutAt : '?'} ms; release logged +${released.at - cutAt} ms, removal done +${removedStep.at - cutAt} ms, seen gone +${(firstWithoutR1?.at ?? goneAt) - cutAt} ms after the cut (noQuorumFor ${NO_QUORUM_FOR}, interval ${INTERVAL}); holders ${JSON.stringify(changes.map((c) => [c.at - cutAt, c.holders.join('+')]))}`,
+    );
+    assert.ok(
+      released.at >= beforeCut + NO_QUORUM_FOR,
+      `r1 released ${released.at - beforeCut} ms after the cut began, before noQuorumFor (${NO_QUORUM_FOR} ms)`,
+    );
+    assert.ok(
+      removedStep.at <= cutAt + NO_QUORUM_FOR + INTERVAL,
+      `r1 removed the VIP ${removedStep.at - cutAt} ms after the cut, not before noQuorumFor + interval`,
+    );
     assert.deepEqual(await lab.holders(), [master]);
 
     const healedAt = await lab.restoreLink('r1');
@@ -198,27 +227,48 @@ test('watch with release: { noQuorumFor: 4s } (interval 3 s): kept through a sho
 test('double failover with watch (repeatAfter 8 s): one holder, the second failover not held back by the first burst', { timeout: 300_000 }, async (t) => {
   const CYCLES = 2;
   const REPEAT_AFTER_MS = 8000;
-  await withLab(t, { hook: watchHook({ arp: { repeatAfter: `${REPEAT_AFTER_MS}ms` } }), watch: { intervalMs: 10_000 }, failoverTimeoutMs: 3000 }, async (lab) => {
-    const writer = lab.startWriter('a1', { durationMs: 240_000 });
-    const neighbours = NeighbourMonitor.start(lab, 'a1');
-    await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
-    let master = 'r1';
-    let counted = 0;
-    for (let cycle = 1; cycle <= CYCLES + 2 && counted < CYCLES; cycle++) {
-      const c = await doubleFailover(lab, master, writer, neighbours, { repeatAfterMs: REPEAT_AFTER_MS, hookLogs: false, watchLogs: true, log: (l) => t.diagnostic(`cycle ${cycle}: ${l}`) });
-      t.diagnostic(`cycle ${cycle}: ${c.first} -> ${c.second} -> ${c.third}; ${c.overlapNote}; switch -> first ack ${c.switchToAckMs} ms; holders ${c.holdersAfter.join(',')}`);
-      assert.deepEqual(c.holdersAfter, [c.third], `cycle ${cycle}: the VIP must be on exactly the new master ${c.third}`);
-      master = c.third;
-      if (!c.overlapped) continue;
-      counted++;
-      assert.deepEqual(c.flapsBack.map((e) => e.line), [], `cycle ${cycle}: a1's neighbour entry went back to ${c.second} after learning ${c.third}`);
-      // Not held back: X let go of the VIP at once, not when its pending burst would have been due.
-      assert.ok(c.removedMs !== undefined && c.removedMs <= 1000, `cycle ${cycle}: ${c.second} removed the VIP ${c.removedMs} ms after hearing of the second failover`);
-      assert.ok(c.switchToAckMs !== undefined && c.switchToAckMs <= 2000, `cycle ${cycle}: writes recovered ${c.switchToAckMs} ms after the second failover's first +switch-master`);
-    }
-    assert.equal(counted, CYCLES, `only ${counted} cycles had the second failover land while the first burst was pending`);
-    await writer.stop();
-  });
+  await withLab(
+    t,
+    { hook: watchHook({ arp: { repeatAfter: `${REPEAT_AFTER_MS}ms` } }), watch: { intervalMs: 10_000 }, failoverTimeoutMs: 3000 },
+    async (lab) => {
+      const writer = lab.startWriter('a1', { durationMs: 240_000 });
+      const neighbours = NeighbourMonitor.start(lab, 'a1');
+      await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
+      let master = 'r1';
+      let counted = 0;
+      for (let cycle = 1; cycle <= CYCLES + 2 && counted < CYCLES; cycle++) {
+        const c = await doubleFailover(lab, master, writer, neighbours, {
+          repeatAfterMs: REPEAT_AFTER_MS,
+          hookLogs: false,
+          watchLogs: true,
+          log: (l) => t.diagnostic(`cycle ${cycle}: ${l}`),
+        });
+        t.diagnostic(
+          `cycle ${cycle}: ${c.first} -> ${c.second} -> ${c.third}; ${c.overlapNote}; switch -> first ack ${c.switchToAckMs} ms; holders ${c.holdersAfter.join(',')}`,
+        );
+        assert.deepEqual(c.holdersAfter, [c.third], `cycle ${cycle}: the VIP must be on exactly the new master ${c.third}`);
+        master = c.third;
+        if (!c.overlapped) continue;
+        counted++;
+        assert.deepEqual(
+          c.flapsBack.map((e) => e.line),
+          [],
+          `cycle ${cycle}: a1's neighbour entry went back to ${c.second} after learning ${c.third}`,
+        );
+        // Not held back: X let go of the VIP at once, not when its pending burst would have been due.
+        assert.ok(
+          c.removedMs !== undefined && c.removedMs <= 1000,
+          `cycle ${cycle}: ${c.second} removed the VIP ${c.removedMs} ms after hearing of the second failover`,
+        );
+        assert.ok(
+          c.switchToAckMs !== undefined && c.switchToAckMs <= 2000,
+          `cycle ${cycle}: writes recovered ${c.switchToAckMs} ms after the second failover's first +switch-master`,
+        );
+      }
+      assert.equal(counted, CYCLES, `only ${counted} cycles had the second failover land while the first burst was pending`);
+      await writer.stop();
+    },
+  );
 });
 
 test('watch and the hook both on every host: one failover, the exec action once per host, one VIP holder', { timeout: 180_000 }, async (t) => {
@@ -226,9 +276,21 @@ test('watch and the hook both on every host: one failover, the exec action once 
   // Each host's exec appends the new master it ran for to a file of its own (runDir belongs to redis,
   // who runs both the hook and watch).
   const execFile = (dir: string) => join(dir, 'exec-runs.txt');
-  const hook = { ...vipHook({ sentinels: true, more: (h) => [{ type: 'exec', run: ['/bin/sh', '-c', 'echo "$0" >> "$1"', '{toIp}', execFile(h.runDir)], reconcile: true }] }), logLevel: 'debug' as const };
+  const hook = {
+    ...vipHook({
+      sentinels: true,
+      more: (h) => [{ type: 'exec', run: ['/bin/sh', '-c', 'echo "$0" >> "$1"', '{toIp}', execFile(h.runDir)], reconcile: true }],
+    }),
+    logLevel: 'debug' as const,
+  };
   await withLab(t, { hook, watch: { intervalMs: INTERVAL } }, async (lab) => {
-    const lines = (host: string) => (existsSync(execFile(lab.host(host).runDir)) ? readFileSync(execFile(lab.host(host).runDir), 'utf8').trim().split('\n').filter(Boolean) : []);
+    const lines = (host: string) =>
+      existsSync(execFile(lab.host(host).runDir))
+        ? readFileSync(execFile(lab.host(host).runDir), 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+        : [];
     // At start, watch's reconcile ran it once for the current master (a failover no process here had acted on).
     const before = Object.fromEntries(lab.redisHosts.map((h) => [h.name, lines(h.name).length]));
     for (const h of lab.redisHosts) assert.deepEqual(lines(h.name), [lab.host('r1').ip], `${h.name}: the exec ran once at start`);
@@ -243,7 +305,9 @@ test('watch and the hook both on every host: one failover, the exec action once 
       const after = lines(h.name).slice(before[h.name]);
       const runs = lab.hookRuns(h.name, killedAt);
       const byWatch = lab.watchLog(h.name, killedAt).some((e) => e.msg === 'step done' && e.rec.action === 'exec#1');
-      t.diagnostic(`${h.name}: exec ran for ${JSON.stringify(after)} (by ${byWatch ? 'watch' : 'the hook'}); hook runs ${runs.map((r) => `${r.event?.role} exit ${r.exitCode} ${r.outcome}`).join('; ')}`);
+      t.diagnostic(
+        `${h.name}: exec ran for ${JSON.stringify(after)} (by ${byWatch ? 'watch' : 'the hook'}); hook runs ${runs.map((r) => `${r.event?.role} exit ${r.exitCode} ${r.outcome}`).join('; ')}`,
+      );
       assert.deepEqual(after, [lab.host(master).ip], `${h.name}: the exec action ran exactly once for the failover`);
       assert.ok(runs.length >= 1, `the hook ran on ${h.name} too (both are configured)`);
       for (const r of runs) assert.equal(r.exitCode, 0, `${h.name}: hook run ${r.run} ended ${r.exitCode} (${r.outcome})`);

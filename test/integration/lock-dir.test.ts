@@ -19,7 +19,11 @@ function setup(t: { after(fn: () => void): void }) {
   const marker = join(dir, 'ran');
   const config = (lockDir: string) => {
     const file = join(dir, 'config.yaml');
-    writeFileSync(file, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${lockDir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`, { mode: 0o644 });
+    writeFileSync(
+      file,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${lockDir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`,
+      { mode: 0o644 },
+    );
     return file;
   };
   return { dir, marker, config };
@@ -75,7 +79,11 @@ test('check, for a config written for an unprivileged Sentinel (privilege: sudo)
   const { dir } = setup(t);
   const config = (lockDir: string) => {
     const file = join(dir, 'sudo-config.yaml');
-    writeFileSync(file, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${lockDir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/true]\n      privilege: sudo\n`, { mode: 0o644 });
+    writeFileSync(
+      file,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${lockDir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/true]\n      privilege: sudo\n`,
+      { mode: 0o644 },
+    );
     return file;
   };
   const rootMade = join(dir, 'root-made');

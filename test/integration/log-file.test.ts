@@ -3,7 +3,22 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, constants, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { reachablePath } from '../support/checkout.ts';
@@ -73,7 +88,9 @@ test('notify: a log file that cannot be written does not stop the notify actions
 
 const isRoot = process.getuid?.() === 0;
 
-test('a log file that is a symbolic link is never written through: the run goes on, logging to stderr with one warning', { skip: !isRoot && 'needs root (chown)' }, (t) => {
+test('a log file that is a symbolic link is never written through: the run goes on, logging to stderr with one warning', {
+  skip: !isRoot && 'needs root (chown)',
+}, (t) => {
   const dir = tempDir(t);
   const victim = join(dir, 'victim');
   writeFileSync(victim, 'precious\n', { mode: 0o644 });
@@ -104,7 +121,11 @@ test("a root run writes the shared log file owned by Sentinel's user (manual run
   writeFileSync(shared, 'from a hook run\n', { mode: 0o640 });
   chownSync(shared, redisIds!.uid, redisIds!.gid);
   const marker = join(dir, 'ran');
-  const r = cli(['--config', writeConfig(dir, `log: { file: ${shared} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`), ...EVENT]);
+  const r = cli([
+    '--config',
+    writeConfig(dir, `log: { file: ${shared} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`),
+    ...EVENT,
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(existsSync(marker), 'the action ran');
   assert.equal(warnings(r.stderr, shared).length, 0, r.stderr);
@@ -113,10 +134,13 @@ test("a root run writes the shared log file owned by Sentinel's user (manual run
   assert.match(text, /"msg":"hook end"/, 'the root run is in the shared log');
 });
 
-test("a log file of another user that is not a plain file (a FIFO, with or without a reader; a second hard link) is refused, never hangs a root run", { skip: skipRedis }, (t) => {
+test('a log file of another user that is not a plain file (a FIFO, with or without a reader; a second hard link) is refused, never hangs a root run', {
+  skip: skipRedis,
+}, (t) => {
   const dir = tempDir(t);
   const marker = join(dir, 'ran');
-  const config = (file: string) => writeConfig(dir, `log: { file: ${file} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`);
+  const config = (file: string) =>
+    writeConfig(dir, `log: { file: ${file} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`);
   const fifo = join(dir, 'fifo.log');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
   chownSync(fifo, redisIds!.uid, redisIds!.gid);
@@ -151,7 +175,7 @@ test("a log file of another user that is not a plain file (a FIFO, with or witho
   assert.match(l.stderr, /other hard links/);
 });
 
-test('a run as Sentinel\'s user does not write a log file owned by a third user: stderr, one warning', { skip: skipRedis }, (t) => {
+test("a run as Sentinel's user does not write a log file owned by a third user: stderr, one warning", { skip: skipRedis }, (t) => {
   const dir = tempDir(t);
   const lockDir = join(dir, 'lock');
   mkdirSync(lockDir, { mode: 0o700 });
@@ -162,8 +186,18 @@ test('a run as Sentinel\'s user does not write a log file owned by a third user:
   chmodSync(foreign, 0o666);
   chownSync(foreign, 65534, 65534);
   const config = join(dir, 'config.yaml');
-  writeFileSync(config, `log: { file: ${foreign} }\nlockDir: ${lockDir}\nnotify:\n  - run: [/bin/true]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`, { mode: 0o644 });
-  const r = spawnSync(process.execPath, [reachablePath(BIN), '--config', config, ...ODOWN], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000, cwd: '/', ...redisIds! });
+  writeFileSync(
+    config,
+    `log: { file: ${foreign} }\nlockDir: ${lockDir}\nnotify:\n  - run: [/bin/true]\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+    { mode: 0o644 },
+  );
+  const r = spawnSync(process.execPath, [reachablePath(BIN), '--config', config, ...ODOWN], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH! },
+    timeout: 30_000,
+    cwd: '/',
+    ...redisIds!,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(readFileSync(foreign, 'utf8'), '', 'nothing written to a file owned by another user');
   assert.equal(warnings(r.stderr, foreign).length, 1, r.stderr);
@@ -171,7 +205,9 @@ test('a run as Sentinel\'s user does not write a log file owned by a third user:
 });
 
 const canUnshare = isRoot && spawnSync('unshare', ['-m', '--', 'true']).status === 0;
-test('the default log written when the config is unusable does not follow a planted symbolic link', { skip: !canUnshare && 'needs root and unshare -m' }, (t) => {
+test('the default log written when the config is unusable does not follow a planted symbolic link', {
+  skip: !canUnshare && 'needs root and unshare -m',
+}, (t) => {
   const dir = tempDir(t);
   // This test's own /var/log, seen only by the hook (a private mount namespace).
   const varLog = join(dir, 'var-log');
@@ -179,7 +215,11 @@ test('the default log written when the config is unusable does not follow a plan
   const victim = join(dir, 'victim');
   writeFileSync(victim, 'precious\n');
   symlinkSync(victim, join(varLog, 'sentinel-hook', 'hook.log'));
-  const r = spawnSync('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$0" /var/log && exec "$@"', varLog, process.execPath, BIN, '--config', join(dir, 'missing.yaml'), ...EVENT], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 });
+  const r = spawnSync(
+    'unshare',
+    ['-m', '--', 'sh', '-c', 'mount --bind "$0" /var/log && exec "$@"', varLog, process.execPath, BIN, '--config', join(dir, 'missing.yaml'), ...EVENT],
+    { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 },
+  );
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n', 'nothing appended through the link');
@@ -190,7 +230,25 @@ test('--dry-run with an unusable config writes nothing, not even the default log
   const varLog = join(dir, 'var-log');
   mkdirSync(join(varLog, 'sentinel-hook'), { recursive: true });
   const defaultLog = join(varLog, 'sentinel-hook', 'hook.log');
-  const run = (args: string[]) => spawnSync('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$0" /var/log && exec "$@"', varLog, process.execPath, BIN, '--config', join(dir, 'missing.yaml'), ...args, ...EVENT], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 });
+  const run = (args: string[]) =>
+    spawnSync(
+      'unshare',
+      [
+        '-m',
+        '--',
+        'sh',
+        '-c',
+        'mount --bind "$0" /var/log && exec "$@"',
+        varLog,
+        process.execPath,
+        BIN,
+        '--config',
+        join(dir, 'missing.yaml'),
+        ...args,
+        ...EVENT,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 },
+    );
   const dry = run(['--dry-run']);
   assert.equal(dry.status, 2, dry.stderr);
   assert.match(dry.stderr, /missing\.yaml/);

@@ -22,7 +22,7 @@ function notify(path: string, args: string[], env: NodeJS.ProcessEnv) {
   return spawnSync(process.execPath, [BIN, '--config', path, 'notify', ...args], { env: { PATH: '/usr/bin:/bin', ...env }, encoding: 'utf8', timeout: 20_000 });
 }
 
-test('notify: the user command runs with the event, and without the Sentinels\' password variable', (t) => {
+test("notify: the user command runs with the event, and without the Sentinels' password variable", (t) => {
   const { dir, path } = withConfig(t, (d) => ({
     // Nothing listens there: only the variable matters for this test.
     sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
@@ -67,14 +67,17 @@ test('hooks/reannounce: every event but -sdown ends in the shell (no Node starte
   assert.match(sdown.stderr, /node not found/);
 });
 
-test('notify: a failover event that starts while the user\'s own notify command runs does not stop it (only a re-announce stops)', async (t) => {
+test("notify: a failover event that starts while the user's own notify command runs does not stop it (only a re-announce stops)", async (t) => {
   const { dir, path } = withConfig(t, (d) => ({
     masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
     notify: [{ run: ['/bin/sh', '-c', `sleep 0.6; echo done > ${join(d, 'alerted')}`] }],
   }));
   const { spawn } = await import('node:child_process');
   const { claimGeneration } = await import('../../src/generation.ts');
-  const child = spawn(process.execPath, [BIN, '--config', path, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [BIN, '--config', path, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
+    env: { PATH: '/usr/bin:/bin' },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   // The hook's run for this master starts while the user's alert is still sleeping.
   await new Promise((r) => setTimeout(r, 300));

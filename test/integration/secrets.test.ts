@@ -45,12 +45,17 @@ function setUp(t: TestContext, address: string, masters: string, notify = '') {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const log = join(dir, 'hook.log');
   const config = join(dir, 'config.yaml');
-  writeFileSync(config, `log: { file: ${log}, level: debug }\nlockDir: ${dir}\nsentinels:\n  addresses: ["${address}"]\n  password: { env: SH_SECRET }\n  settle: 200ms\n${notify}masters:\n  mymaster:\n${masters}`);
+  writeFileSync(
+    config,
+    `log: { file: ${log}, level: debug }\nlockDir: ${dir}\nsentinels:\n  addresses: ["${address}"]\n  password: { env: SH_SECRET }\n  settle: 200ms\n${notify}masters:\n  mymaster:\n${masters}`,
+  );
   chmodSync(config, 0o600);
   return { dir, log, config };
 }
 
-test('no byte of the password in stdout, stderr, the log or --json, whatever the Sentinel replies (hook, dry-run, notify, refusal)', { timeout: 60_000 }, async (t) => {
+test('no byte of the password in stdout, stderr, the log or --json, whatever the Sentinel replies (hook, dry-run, notify, refusal)', {
+  timeout: 60_000,
+}, async (t) => {
   const master = ['*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n'].join('');
   // Redis 5: no AUTH command; it echoes what it was sent. Then answers the real question.
   const redis5 = await scriptedSentinel((c) => (c[0] === 'AUTH' ? unknownCommand(c) : master));
@@ -75,10 +80,13 @@ test('no byte of the password in stdout, stderr, the log or --json, whatever the
     assert.ok(JSON.parse(json.stdout).freshness.answers.length > 0, 'the --json output carries the answers');
     runs.push(['--dry-run --json', log, json]);
     runs.push(['--json', log, await run(['--config', config, '--json', ...EVENT])]);
-    assert.ok(redis5.seen.some((c) => c[0] === 'AUTH' && c.at(-1) === SECRET), 'the fake was really sent the password');
+    assert.ok(
+      redis5.seen.some((c) => c[0] === 'AUTH' && c.at(-1) === SECRET),
+      'the fake was really sent the password',
+    );
   }
   {
-    const { log, config } = setUp(t, redis5.address, "    - { type: vip, address: '10.213.9.100/24', interface: lo }\n", "notify:\n  - run: [/bin/true]\n");
+    const { log, config } = setUp(t, redis5.address, "    - { type: vip, address: '10.213.9.100/24', interface: lo }\n", 'notify:\n  - run: [/bin/true]\n');
     const r = await run(['--config', config, 'notify', '--', '-sdown', 'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(readFileSync(log, 'utf8'), /is this host the master/, 'notify asked the Sentinel');
@@ -99,7 +107,9 @@ test('no byte of the password in stdout, stderr, the log or --json, whatever the
   }
 });
 
-test('a master host name that shares a few characters with the password is not redacted: the event is current, the hook acts', { timeout: 60_000 }, async (t) => {
+test('a master host name that shares a few characters with the password is not redacted: the event is current, the hook acts', {
+  timeout: 60_000,
+}, async (t) => {
   // With announce-hostnames the Sentinels answer names. "lhost" (5 characters) is in both the
   // password and "localhost"; a name must stay whole or no answer matches the to-ip and the failover
   // is dropped as stale. The password has no 8 characters in common with anything the hook prints.
@@ -120,7 +130,10 @@ test('a master host name that shares a few characters with the password is not r
   assert.equal(JSON.parse(json.stdout).freshness.verdict, 'current', json.stdout);
   assert.match(json.stdout, /"ip": ?"localhost"/, 'the answer is shown as the Sentinel gave it');
   runs.push(['--dry-run --json', json]);
-  assert.ok(sentinel.seen.some((c) => c[0] === 'AUTH' && c.at(-1) === secret), 'the fake was really sent the password');
+  assert.ok(
+    sentinel.seen.some((c) => c[0] === 'AUTH' && c.at(-1) === secret),
+    'the fake was really sent the password',
+  );
   for (const [what, r] of runs) {
     assertNoSecret(`${what}: stdout`, r.stdout, secret);
     assertNoSecret(`${what}: stderr`, r.stderr, secret);

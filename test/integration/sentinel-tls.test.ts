@@ -15,12 +15,15 @@ const dir = mkdtempSync(join(tmpdir(), 'sh-tls-'));
 let otherCa: TestCert;
 let client: TestCert;
 let strangerClient: TestCert;
-test.before(async () => {
-  await lab.start();
-  otherCa = makeTestCa(dir, 'other-ca');
-  client = issueCert(lab.ca!, dir, 'hook-client');
-  strangerClient = issueCert(otherCa, dir, 'stranger-client');
-}, { timeout: 120_000 });
+test.before(
+  async () => {
+    await lab.start();
+    otherCa = makeTestCa(dir, 'other-ca');
+    client = issueCert(lab.ca!, dir, 'hook-client');
+    strangerClient = issueCert(otherCa, dir, 'stranger-client');
+  },
+  { timeout: 120_000 },
+);
 test.after(() => {
   lab.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -28,7 +31,12 @@ test.after(() => {
 
 const address = () => `127.0.0.1:${lab.sentinelPort}`;
 const event = (toPort: number) => parseEvent(['mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)]);
-const guard = (tls: SentinelTlsConfig | undefined, addresses = [address()]): SentinelsConfig => ({ addresses, timeout: 1000, settle: 300, ...(tls ? { tls } : {}) });
+const guard = (tls: SentinelTlsConfig | undefined, addresses = [address()]): SentinelsConfig => ({
+  addresses,
+  timeout: 1000,
+  settle: 300,
+  ...(tls ? { tls } : {}),
+});
 
 const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const marker = join(dir, 'acted');
@@ -90,7 +98,10 @@ test('a CA file others can write, or a key others can read: exit 2 naming the fi
   chmodSync(openKey, 0o644);
   const key = hook(`{ ca: ${lab.ca!.cert}, cert: ${client.cert}, key: ${openKey} }`, lab.masterPort);
   assert.equal(key.status, 2, key.stderr);
-  assertOneLine(key.stderr, new RegExp(`sentinels\\.tls\\.key file ${openKey} is readable by users other than its owner \\(mode 644\\).*chmod go-rwx ${openKey}`));
+  assertOneLine(
+    key.stderr,
+    new RegExp(`sentinels\\.tls\\.key file ${openKey} is readable by users other than its owner \\(mode 644\\).*chmod go-rwx ${openKey}`),
+  );
   assert.equal(key.acted, false);
 });
 
@@ -111,11 +122,14 @@ test('the certificate is checked against the address as written: its IP, or its 
   assert.equal((await checkFreshness(current, ['127.0.0.1'], byName, {}, { resolve: async () => ['127.0.0.1'] })).verdict, 'current');
   // A name it does not carry: refused, and the fix names servername.
   const otherName = guard({ ca }, [`sentinel.lab:${lab.sentinelPort}`]);
-  await assert.rejects(checkFreshness(current, ['127.0.0.1'], otherName, {}, { resolve: async () => ['127.0.0.1'] }), (err: Error & { exitCode?: number; line(): string }) => {
-    assert.equal(err.exitCode, 2);
-    assert.match(err.line(), new RegExp(`^Sentinel sentinel\\.lab:${lab.sentinelPort}: TLS: .*sentinel\\.lab.*sentinels\\.tls\\.servername`));
-    return true;
-  });
+  await assert.rejects(
+    checkFreshness(current, ['127.0.0.1'], otherName, {}, { resolve: async () => ['127.0.0.1'] }),
+    (err: Error & { exitCode?: number; line(): string }) => {
+      assert.equal(err.exitCode, 2);
+      assert.match(err.line(), new RegExp(`^Sentinel sentinel\\.lab:${lab.sentinelPort}: TLS: .*sentinel\\.lab.*sentinels\\.tls\\.servername`));
+      return true;
+    },
+  );
   // servername set: that name is what counts, whatever the address.
   assert.equal((await checkFreshness(current, ['127.0.0.1'], guard({ ca, servername: 'localhost' }), {})).verdict, 'current');
   await assert.rejects(checkFreshness(current, ['127.0.0.1'], guard({ ca, servername: 'sentinel.lab' }), {}), (err: Error & { line(): string }) => {
@@ -128,11 +142,17 @@ test('a client certificate the Sentinel CA signed is accepted; one from another 
   const ca = lab.ca!.cert;
   const current = event(lab.masterPort);
   assert.equal((await checkFreshness(current, ['127.0.0.1'], guard({ ca, cert: client.cert, key: client.key }), {})).verdict, 'current');
-  await assert.rejects(checkFreshness(current, ['127.0.0.1'], guard({ ca, cert: strangerClient.cert, key: strangerClient.key }), {}), (err: Error & { exitCode?: number; line(): string }) => {
-    assert.equal(err.exitCode, 2);
-    assert.match(err.line(), new RegExp(`^Sentinel ${address()}: TLS: the Sentinel refused our certificate \\(.*unknown ca\\) \\(check sentinels\\.tls\\.cert and key`));
-    return true;
-  });
+  await assert.rejects(
+    checkFreshness(current, ['127.0.0.1'], guard({ ca, cert: strangerClient.cert, key: strangerClient.key }), {}),
+    (err: Error & { exitCode?: number; line(): string }) => {
+      assert.equal(err.exitCode, 2);
+      assert.match(
+        err.line(),
+        new RegExp(`^Sentinel ${address()}: TLS: the Sentinel refused our certificate \\(.*unknown ca\\) \\(check sentinels\\.tls\\.cert and key`),
+      );
+      return true;
+    },
+  );
 });
 
 test('beside a Sentinel with a verdict, one whose certificate does not verify does not stop the run', async () => {

@@ -53,13 +53,38 @@ test('SIGTERM to the hook while sudo runs its command as root: exit 1, and the r
   // setpriv execs (runuser would fork): the pid we signal is the hook's own.
   const hook = spawn(
     'ip',
-    ['netns', 'exec', env.ns, 'setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), '--config', config, 'mymaster', 'leader', 'start', '10.213.7.1', '6379', '10.213.7.5', '6379'],
+    [
+      'netns',
+      'exec',
+      env.ns,
+      'setpriv',
+      `--reuid=${USER}`,
+      `--regid=${USER}`,
+      '--init-groups',
+      '/usr/bin/env',
+      '-i',
+      process.execPath,
+      reachablePath(BIN),
+      '--config',
+      config,
+      'mymaster',
+      'leader',
+      'start',
+      '10.213.7.1',
+      '6379',
+      '10.213.7.5',
+      '6379',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
   hook.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => hook.once('close', (code) => resolve(code)));
-  const root = await waitFor('sleep to run as root under sudo', () => pidsRunning(SLEEP).find((p) => /^Uid:\s+0\s/m.test(readFileSync(`/proc/${p}/status`, 'utf8'))), { timeoutMs: 15_000, intervalMs: 50 });
+  const root = await waitFor(
+    'sleep to run as root under sudo',
+    () => pidsRunning(SLEEP).find((p) => /^Uid:\s+0\s/m.test(readFileSync(`/proc/${p}/status`, 'utf8'))),
+    { timeoutMs: 15_000, intervalMs: 50 },
+  );
   strays.push(root);
   hook.kill('SIGTERM');
   const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);

@@ -44,7 +44,10 @@ test('a wrong password, or a user without permission, is never "no answer": with
     assert.doesNotMatch(err.message, /wrong\b/, 'the password itself is not echoed');
     return true;
   });
-  for (const reply of ['-NOAUTH Authentication required.\r\n', "-NOPERM User hook has no permissions to run the 'sentinel|get-master-addr-by-name' command\r\n"]) {
+  for (const reply of [
+    '-NOAUTH Authentication required.\r\n',
+    "-NOPERM User hook has no permissions to run the 'sentinel|get-master-addr-by-name' command\r\n",
+  ]) {
     const fake = await scriptedSentinel((command) => (command[0] === 'AUTH' ? '+OK\r\n' : reply));
     t.after(() => fake.close());
     await assert.rejects(checkFreshness(late, ['127.0.0.1'], guard({ addresses: [fake.address], settle: 200 }), env), (err: Error & { exitCode?: number }) => {
@@ -72,7 +75,10 @@ test('a Sentinel that refuses the password beside one that gives a verdict: the 
 test('a Sentinel with no password that says so to AUTH (Redis 6/7, Redis 5) still answers the master question: its verdict is followed', async (t) => {
   const pw = 'correct horse';
   const noPassword = [
-    `-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n`.replace('<password>', pw),
+    `-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n`.replace(
+      '<password>',
+      pw,
+    ),
     '-ERR Client sent AUTH, but no password is set\r\n',
   ];
   for (const authReply of noPassword) {
@@ -90,7 +96,9 @@ test('a Sentinel with no password that says so to AUTH (Redis 6/7, Redis 5) stil
   }
 });
 
-test('end to end: with a Sentinel that has no password (Redis 6/7 answer to AUTH), a late retry does nothing and the log warns', { timeout: 60_000 }, async (t) => {
+test('end to end: with a Sentinel that has no password (Redis 6/7 answer to AUTH), a late retry does nothing and the log warns', {
+  timeout: 60_000,
+}, async (t) => {
   const { spawn } = await import('node:child_process');
   const { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
   const { join, resolve } = await import('node:path');
@@ -106,12 +114,19 @@ test('end to end: with a Sentinel that has no password (Redis 6/7 answer to AUTH
   const marker = join(dir, 'acted');
   const log = join(dir, 'hook.log');
   const config = join(dir, 'config.yaml');
-  writeFileSync(config, `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["${fake.address}"]\n  password: { env: SH_TEST_PW }\n  settle: 300ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`);
+  writeFileSync(
+    config,
+    `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["${fake.address}"]\n  password: { env: SH_TEST_PW }\n  settle: 300ms\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n`,
+  );
   chmodSync(config, 0o600);
   const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
   // Asynchronous: the fake lives in this process.
   const status = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002'], { env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH! }, stdio: 'ignore', timeout: 30_000 });
+    const child = spawn(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002'], {
+      env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH! },
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
     child.on('close', done);
   });
   const text = readFileSync(log, 'utf8');
@@ -124,14 +139,24 @@ test('end to end: with a Sentinel that has no password (Redis 6/7 answer to AUTH
 
 test('one confirming Sentinel out of several is enough (the others may lag or be down)', async () => {
   const closed = await freePort();
-  const f = await checkFreshness(event(lab.masterPort, lab.replicaPort), ['127.0.0.1'], guard({ addresses: [`127.0.0.1:${closed}`, `127.0.0.1:${lab.sentinelPort}`] }), env);
+  const f = await checkFreshness(
+    event(lab.masterPort, lab.replicaPort),
+    ['127.0.0.1'],
+    guard({ addresses: [`127.0.0.1:${closed}`, `127.0.0.1:${lab.sentinelPort}`] }),
+    env,
+  );
   assert.equal(f.verdict, 'current');
 });
 
 test('a Sentinel that accepts and never replies counts as not answering after its timeout; the deadline cuts the whole check short', async (t) => {
   const { createServer } = await import('node:net');
   const sockets = new Set<import('node:net').Socket>();
-  const silent = createServer((s) => (sockets.add(s), s.on('close', () => sockets.delete(s)).on('error', () => {}).resume()));
+  const silent = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s))
+      .on('error', () => {})
+      .resume();
+  });
   await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
   t.after(() => silent.close());
   const silentAddress = `127.0.0.1:${(silent.address() as { port: number }).port}`;
@@ -145,7 +170,13 @@ test('a Sentinel that accepts and never replies counts as not answering after it
   const deadline = new AbortController();
   setTimeout(() => deadline.abort(), 300);
   const cut = performance.now();
-  const g = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [silentAddress], timeout: 20_000, settle: 20_000 }), env, { signal: deadline.signal });
+  const g = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: [silentAddress], timeout: 20_000, settle: 20_000 }),
+    env,
+    { signal: deadline.signal },
+  );
   assert.ok(performance.now() - cut < 3000, `ended at the deadline (${Math.round(performance.now() - cut)} ms)`);
   assert.match(JSON.stringify(g.answers), /before the run's deadline/);
   for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -154,16 +185,33 @@ test('a Sentinel that accepts and never replies counts as not answering after it
 
 test('an ask that never settles is bounded too, and a Sentinel host name is looked up once per check', async () => {
   const lookups: string[] = [];
-  const resolve = async (host: string) => (lookups.push(host), host === 'sentinel.lab' ? ['127.0.0.1'] : []);
-  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 600 }), env, { resolve });
+  const resolve = async (host: string) => {
+    lookups.push(host);
+    return host === 'sentinel.lab' ? ['127.0.0.1'] : [];
+  };
+  const f = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 600 }),
+    env,
+    { resolve },
+  );
   assert.equal(f.verdict, 'stale', 'the real Sentinel answered through the looked-up address');
   assert.deepEqual(lookups, ['sentinel.lab'], 'once, though asked several rounds');
   // A name whose first address has no Sentinel (IPv6 first, Sentinel bound to IPv4): the next one is tried.
   const both = async (host: string) => (host === 'sentinel.lab' ? ['::1', '127.0.0.1'] : []);
-  const second = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 0 }), env, { resolve: both });
+  const second = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: [`sentinel.lab:${lab.sentinelPort}`], settle: 0 }),
+    env,
+    { resolve: both },
+  );
   assert.equal(second.verdict, 'stale', `the Sentinel answered on the second address: ${JSON.stringify(second.answers)}`);
   const started = performance.now();
-  const never = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ timeout: 150, settle: 200 }), env, { ask: () => new Promise(() => {}) });
+  const never = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ timeout: 150, settle: 200 }), env, {
+    ask: () => new Promise(() => {}),
+  });
   assert.equal(never.verdict, 'unknown');
   assert.ok(performance.now() - started < 3000);
 });
@@ -199,7 +247,11 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
     const other = master === lab.masterPort ? lab.replicaPort : lab.masterPort;
     const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
     const run = (toPort: number) =>
-      spawnSync(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)], { encoding: 'utf8', env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH }, timeout: 30_000 });
+      spawnSync(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)], {
+        encoding: 'utf8',
+        env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH },
+        timeout: 30_000,
+      });
 
     const stale = run(other!);
     assert.equal(stale.status, 0, stale.stderr);
@@ -219,11 +271,15 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
 
 test('the first confirming answer ends the check: a Sentinel that does not answer (its host is down) costs nothing', async () => {
   const ask: AskSentinel = (address) =>
-    address === '10.0.0.1:26379'
-      ? Promise.resolve({ address, master: { ip: '127.0.0.1', port: lab.replicaPort } })
-      : new Promise(() => {});
+    address === '10.0.0.1:26379' ? Promise.resolve({ address, master: { ip: '127.0.0.1', port: lab.replicaPort } }) : new Promise(() => {});
   const started = performance.now();
-  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: ['10.0.0.9:26379', '10.0.0.1:26379'], timeout: 5000, settle: 0 }), env, { ask });
+  const f = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: ['10.0.0.9:26379', '10.0.0.1:26379'], timeout: 5000, settle: 0 }),
+    env,
+    { ask },
+  );
   const took = performance.now() - started;
   assert.equal(f.verdict, 'current');
   assert.ok(took < 2500, `waited ${Math.round(took)} ms for a Sentinel that never answers (its timeout is 5000 ms)`);
@@ -235,13 +291,21 @@ test('an ask that throws at once is a Sentinel that did not answer: the check en
     throw new Error('boom');
   };
   const started = performance.now();
-  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: ['10.0.0.9:26379'], timeout: 5000, settle: 0 }), env, { ask });
+  const f = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: ['10.0.0.9:26379'], timeout: 5000, settle: 0 }),
+    env,
+    { ask },
+  );
   assert.equal(f.verdict, 'unknown');
   assert.match(JSON.stringify(f.answers), /boom/);
   assert.ok(performance.now() - started < 2500, 'not the 5 s timeout');
 });
 
-test('end to end: a wrong password never lets a late retry act; beside a Sentinel with a verdict, the refusal is a logged warning', { timeout: 60_000 }, async (t) => {
+test('end to end: a wrong password never lets a late retry act; beside a Sentinel with a verdict, the refusal is a logged warning', {
+  timeout: 60_000,
+}, async (t) => {
   const { spawn } = await import('node:child_process');
   const { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
   const { join, resolve } = await import('node:path');
@@ -267,7 +331,10 @@ test('end to end: a wrong password never lets a late retry act; beside a Sentine
   // Asynchronous: the refusing fake lives in this process and must answer while the hook runs.
   const run = (file: string, password: string) =>
     new Promise<{ status: number | null; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [bin, '--config', file, 'mymaster', 'observer', 'start', '127.0.0.1', String(master), '127.0.0.1', String(other)], { env: { SH_TEST_PW: password, PATH: process.env.PATH }, timeout: 30_000 });
+      const child = spawn(process.execPath, [bin, '--config', file, 'mymaster', 'observer', 'start', '127.0.0.1', String(master), '127.0.0.1', String(other)], {
+        env: { SH_TEST_PW: password, PATH: process.env.PATH },
+        timeout: 30_000,
+      });
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c));
       child.on('close', (status) => done({ status, stderr }));
@@ -283,7 +350,10 @@ test('end to end: a wrong password never lets a late retry act; beside a Sentine
   const mixed = await run(config([refusing.address, sentinel]), 'correct horse');
   assert.equal(mixed.status, 0, mixed.stderr);
   assert.equal(existsSync(marker), false, 'the stale verdict of the answering Sentinel is followed');
-  const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+  const records = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
   const warning = records.find((r) => r.level === 40 && JSON.stringify(r).includes(refusing.address) && /WRONGPASS/.test(JSON.stringify(r)));
   assert.ok(warning, `a warning names the refusing Sentinel: ${JSON.stringify(records)}`);
 });

@@ -2,7 +2,21 @@
 // command line the hook plans is allowed (sudo -n -l), and nothing beyond them is.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asRedis, createNetns, hookAsRedis, holders, installSudoers, must, preflight, removeSudoers, sh, teardown, writeConfig, BIN, type Netns } from './vip-netns.ts';
+import {
+  asRedis,
+  createNetns,
+  hookAsRedis,
+  holders,
+  installSudoers,
+  must,
+  preflight,
+  removeSudoers,
+  sh,
+  teardown,
+  writeConfig,
+  BIN,
+  type Netns,
+} from './vip-netns.ts';
 
 const VIP = '10.213.7.100';
 const VIP6 = 'fd00:213::100';
@@ -32,7 +46,11 @@ const allowed = (argv: string[]) => asRedis(env, ['sudo', '-n', '-l', ...argv]);
 function plannedArgv(event: string[]): string[][] {
   const r = hookAsRedis(env, ['--config', config, '--dry-run', '--json', ...event]);
   assert.equal(r.code, 0, r.stderr);
-  const plan = JSON.parse(r.stdout) as { plans: { steps: { kind: string; argv?: string[]; privileged?: boolean; detail?: { privileged?: boolean; argv?: string[]; commands?: { argv: string[] }[] } }[] }[] };
+  const plan = JSON.parse(r.stdout) as {
+    plans: {
+      steps: { kind: string; argv?: string[]; privileged?: boolean; detail?: { privileged?: boolean; argv?: string[]; commands?: { argv: string[] }[] } }[];
+    }[];
+  };
   const out: string[][] = [];
   for (const p of plan.plans) {
     for (const s of p.steps) {
@@ -45,7 +63,10 @@ function plannedArgv(event: string[]): string[][] {
 
 test('the drop-in holds only a Defaults line and one rule for redis, and visudo accepts it', () => {
   const body = text.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('    '));
-  assert.deepEqual(body.map((l) => l.split(' ')[0]), ['Defaults:redis', 'redis']);
+  assert.deepEqual(
+    body.map((l) => l.split(' ')[0]),
+    ['Defaults:redis', 'redis'],
+  );
   assert.match(body[1]!, /^redis ALL=\(root\) NOPASSWD: \/usr\/sbin\/ip addr add 10\.213\.7\.100\/24 dev v0 label v0\\:vip, \\$/);
   assert.doesNotMatch(text, /ALL\s*$|\*|NOPASSWD: ALL/m);
   must(['visudo', '-cf', env.sudoersFile!]);
@@ -63,7 +84,11 @@ test('every command the hook plans, on the new master and elsewhere, IPv4 and IP
   must(['ip', '-n', env.ns, 'addr', 'del', `${VIP6}/64`, 'dev', 'v0']);
   const distinct = [...new Set(planned.map((a) => JSON.stringify(a)))].map((a) => JSON.parse(a) as string[]);
   const kinds = new Set(distinct.map((a) => `${a[0]} ${a.slice(1).find((x) => ['add', 'del', '-U', '-A', '-D', 'na'].includes(x))}`));
-  assert.deepEqual([...kinds].sort(), ['/usr/bin/arping -A', '/usr/bin/arping -D', '/usr/bin/arping -U', '/usr/bin/ndptool na', '/usr/sbin/ip add', '/usr/sbin/ip del'], 'the dry-runs covered every kind of command');
+  assert.deepEqual(
+    [...kinds].sort(),
+    ['/usr/bin/arping -A', '/usr/bin/arping -D', '/usr/bin/arping -U', '/usr/bin/ndptool na', '/usr/sbin/ip add', '/usr/sbin/ip del'],
+    'the dry-runs covered every kind of command',
+  );
   for (const argv of distinct) {
     const r = allowed(argv);
     assert.equal(r.code, 0, `not allowed: ${argv.join(' ')}\n${r.stderr}`);

@@ -26,7 +26,11 @@ let n = 0;
 function sudoers(run: string[]) {
   const config = join(dir, `config-${++n}.json`);
   writeFileSync(config, JSON.stringify({ masters: { mymaster: [{ type: 'exec', run, privilege: 'sudo' }] } }), { mode: 0o644 });
-  return spawnSync(process.execPath, [BIN, 'sudoers', '--user', 'redis', '--config', config], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 20_000 });
+  return spawnSync(process.execPath, [BIN, 'sudoers', '--user', 'redis', '--config', config], {
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin' },
+    timeout: 20_000,
+  });
 }
 
 function assertRefused(r: ReturnType<typeof sudoers>, message: RegExp) {

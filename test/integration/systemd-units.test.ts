@@ -57,7 +57,7 @@ function verify(cwd: string, units: string[]): string {
   return `${r.stdout}${r.stderr}${r.status === 0 ? '' : `exit ${r.status}`}`;
 }
 
-test('preflight: systemd-analyze and Debian\'s redis-sentinel (the stock unit starts /usr/bin/redis-sentinel)', async () => {
+test("preflight: systemd-analyze and Debian's redis-sentinel (the stock unit starts /usr/bin/redis-sentinel)", async () => {
   assert.ok(existsSync('/usr/bin/systemd-analyze'), 'systemd-analyze is missing (apt-get install systemd)');
   if (!existsSync('/usr/bin/redis-sentinel')) await ensurePackages(['redis-sentinel']);
 });
@@ -67,7 +67,10 @@ for (const [name, yaml] of Object.entries(CONFIGS)) {
     const r = cli(['systemd', '--config', config(yaml)]);
     assert.equal(r.code, 0, r.stderr);
     const got = files(r.stdout);
-    assert.deepEqual([...got.keys()], ['/etc/systemd/system/sentinel-hook-watch.service', '/etc/systemd/system/sentinel-hook-reconcile.service', '/etc/tmpfiles.d/sentinel-hook.conf']);
+    assert.deepEqual(
+      [...got.keys()],
+      ['/etc/systemd/system/sentinel-hook-watch.service', '/etc/systemd/system/sentinel-hook-reconcile.service', '/etc/tmpfiles.d/sentinel-hook.conf'],
+    );
     const unitDir = mkdtempSync(join(dir, 'units-'));
     for (const [path, text] of got) writeFileSync(join(unitDir, basename(path)), text);
     assert.equal(verify(unitDir, ['sentinel-hook-watch.service', 'sentinel-hook-reconcile.service']), '');

@@ -64,7 +64,11 @@ before(async () => {
       lockDir: join(env.dir, 'lock'),
       sentinels: { addresses: [`127.0.0.1:${sentinel.sentinelPort}`], settle: '0s' },
       // privilege: sudo, and no sudoers rule: only the capabilities can make this work.
-      masters: { [sentinel.masterName]: [{ type: 'vip', address: `${VIP}/24`, interface: 'v0', privilege: 'sudo', arp: { count: 2, interval: '100ms', repeatAfter: 0 } }] },
+      masters: {
+        [sentinel.masterName]: [
+          { type: 'vip', address: `${VIP}/24`, interface: 'v0', privilege: 'sudo', arp: { count: 2, interval: '100ms', repeatAfter: 0 } },
+        ],
+      },
     })}\n`,
   );
   chmodSync(config, 0o644);
@@ -82,16 +86,42 @@ function unitCapabilities(): string {
   const caps = /^AmbientCapabilities=(.+)$/m.exec(text)?.[1];
   assert.ok(caps, `no AmbientCapabilities in the generated unit:\n${text}`);
   assert.match(text, /^NoNewPrivileges=true$/m);
-  return caps.split(' ').map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
+  return caps
+    .split(' ')
+    .map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)
+    .join(',');
 }
 
 /** `reconcile` as the unit's ExecStart runs it: User=redis, NoNewPrivileges, the unit's ambient capabilities (or none). */
 function reconcileAsUnit(caps: string | undefined) {
   const grant = caps ? ['--inh-caps', caps, '--ambient-caps', caps] : [];
-  return sh(['ip', 'netns', 'exec', env!.ns, 'setpriv', '--reuid', USER, '--regid', USER, '--init-groups', ...grant, '--nnp', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), 'reconcile', '--config', config], 40_000);
+  return sh(
+    [
+      'ip',
+      'netns',
+      'exec',
+      env!.ns,
+      'setpriv',
+      '--reuid',
+      USER,
+      '--regid',
+      USER,
+      '--init-groups',
+      ...grant,
+      '--nnp',
+      '/usr/bin/env',
+      '-i',
+      process.execPath,
+      reachablePath(BIN),
+      'reconcile',
+      '--config',
+      config,
+    ],
+    40_000,
+  );
 }
 
-test('without the unit\'s capabilities (NoNewPrivileges, no sudo possible): the VIP cannot be added, exit 1', () => {
+test("without the unit's capabilities (NoNewPrivileges, no sudo possible): the VIP cannot be added, exit 1", () => {
   const r = reconcileAsUnit(undefined);
   assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
   // The config says privilege: sudo; with no capabilities the run falls back to it, and NoNewPrivileges stops it.
@@ -99,7 +129,7 @@ test('without the unit\'s capabilities (NoNewPrivileges, no sudo possible): the 
   assert.deepEqual(holders(env!.ns, VIP), []);
 });
 
-test('with the generated unit\'s AmbientCapabilities under --nnp: reconcile adds the VIP on the master\'s host and announces it, with no sudo at all; again: nothing to do', () => {
+test("with the generated unit's AmbientCapabilities under --nnp: reconcile adds the VIP on the master's host and announces it, with no sudo at all; again: nothing to do", () => {
   const caps = unitCapabilities();
   assert.equal(caps, '+net_admin,+net_raw');
   must(['ip', '-n', env!.peer, 'neigh', 'replace', VIP, 'lladdr', '02:00:00:00:00:01', 'dev', 'v1', 'nud', 'stale']);

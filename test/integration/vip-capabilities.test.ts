@@ -28,7 +28,27 @@ after(() => {
 /** The CLI in the namespace as redis (setpriv execs: no shell, no sudo), with the bare environment Sentinel gives it. */
 function hookAsRedis(args: string[], caps: boolean) {
   const grant = caps ? ['--inh-caps', '+net_admin,+net_raw', '--ambient-caps', '+net_admin,+net_raw'] : [];
-  return sh(['ip', 'netns', 'exec', env.ns, 'setpriv', '--reuid', USER, '--regid', USER, '--init-groups', ...grant, '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args], 40_000);
+  return sh(
+    [
+      'ip',
+      'netns',
+      'exec',
+      env.ns,
+      'setpriv',
+      '--reuid',
+      USER,
+      '--regid',
+      USER,
+      '--init-groups',
+      ...grant,
+      '/usr/bin/env',
+      '-i',
+      process.execPath,
+      reachablePath(BIN),
+      ...args,
+    ],
+    40_000,
+  );
 }
 
 test('without the capabilities and with no sudoers rule: sudo -n refuses, nothing added, exit 1', () => {
@@ -44,7 +64,13 @@ test('with CAP_NET_ADMIN and CAP_NET_RAW (ambient) and privilege: sudo: the VIP 
   assert.equal(add.code, 0, `${add.stdout}\n${add.stderr}\n${logText(env)}`);
   assert.deepEqual(holders(env.ns, VIP), [{ dev: 'v0', prefixlen: 24, tentative: false }]);
   assert.equal(neighbourMac(env.peer, VIP), env.mac.toLowerCase(), 'arping ran with CAP_NET_RAW and the neighbour learnt our MAC');
-  assert.doesNotMatch(logText(env).split('\n').filter((l) => l.includes('"msg":"plan"')).at(-1) ?? '', /"privileged":true/);
+  assert.doesNotMatch(
+    logText(env)
+      .split('\n')
+      .filter((l) => l.includes('"msg":"plan"'))
+      .at(-1) ?? '',
+    /"privileged":true/,
+  );
 
   const del = hookAsRedis(['--config', config, ...toOther], true);
   assert.equal(del.code, 0, `${del.stdout}\n${del.stderr}`);

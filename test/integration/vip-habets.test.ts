@@ -21,10 +21,29 @@ let dupConfig: string;
 /** argv run in the namespace with Habets' arping as /usr/bin/arping (a private mount namespace: nothing else sees it). */
 function withHabets(argv: string[]): string[] {
   // A fixed script; the binary and the command arrive as arguments, never inside the script text.
-  return ['ip', 'netns', 'exec', env.ns, 'unshare', '-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /usr/bin/arping && exec "$@"', habets, ...argv];
+  return [
+    'ip',
+    'netns',
+    'exec',
+    env.ns,
+    'unshare',
+    '-m',
+    '--propagation',
+    'private',
+    '--',
+    '/bin/sh',
+    '-c',
+    'mount --bind "$0" /usr/bin/arping && exec "$@"',
+    habets,
+    ...argv,
+  ];
 }
 
-const asRedis = (args: string[]) => sh(withHabets(['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args]), 40_000);
+const asRedis = (args: string[]) =>
+  sh(
+    withHabets(['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args]),
+    40_000,
+  );
 
 function fetchHabets(dir: string): string {
   const missing = ['libnet1', 'libpcap0.8', 'libseccomp2'].filter((p) => !/install ok installed/.test(sh(['dpkg-query', '-W', '-f', '${Status}', p]).stdout));
@@ -54,7 +73,9 @@ before(() => {
   env = createNetns('shhab');
   habets = fetchHabets(env.dir);
   garpConfig = writeConfig(env, [{ type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 2, interval: '100ms', repeatAfter: '1s' } }]);
-  dupConfig = writeConfig(env, [{ type: 'vip', address: '10.213.7.151/24', interface: 'v0', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } }]);
+  dupConfig = writeConfig(env, [
+    { type: 'vip', address: '10.213.7.151/24', interface: 'v0', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } },
+  ]);
   const all = writeConfig(env, [
     { type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 2, interval: '100ms', repeatAfter: '1s' } },
     { type: 'vip', address: '10.213.7.151/24', interface: 'v0', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } },
@@ -94,6 +115,9 @@ test("Habets' arping, checkDuplicate: while the neighbour holds the address, not
   must(['ip', '-n', env.peer, 'addr', 'del', '10.213.7.151/24', 'dev', 'v1']);
   const free = asRedis(['--config', dupConfig, ...toMe]);
   assert.equal(free.code, 0, `${free.stdout}\n${free.stderr}\n${logText(env)}`);
-  assert.deepEqual(holders(env.ns, '10.213.7.151').map((h) => h.dev), ['v0']);
+  assert.deepEqual(
+    holders(env.ns, '10.213.7.151').map((h) => h.dev),
+    ['v0'],
+  );
   sh(['ip', '-n', env.ns, 'addr', 'del', '10.213.7.151/24', 'dev', 'v0']);
 });

@@ -2,7 +2,20 @@
 // namespace of our own, under the sudoers rules it generated. Asserts what the kernel reports.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNetns, holders, hookAsRedis, installSudoers, logText, must, neighbourMac, preflight, sh, teardown, writeConfig, type Netns } from './vip-netns.ts';
+import {
+  createNetns,
+  holders,
+  hookAsRedis,
+  installSudoers,
+  logText,
+  must,
+  neighbourMac,
+  preflight,
+  sh,
+  teardown,
+  writeConfig,
+  type Netns,
+} from './vip-netns.ts';
 
 const VIP = '10.213.7.100';
 const VIP6 = 'fd00:213::100';
@@ -98,6 +111,9 @@ test('checkDuplicate: while the neighbour holds the address, not added and exit 
   must(['ip', '-n', env.peer, 'addr', 'del', '10.213.7.150/24', 'dev', 'v1']);
   const free = hookAsRedis(env, ['--config', dupConfig, ...toMe]);
   assert.equal(free.code, 0, `${free.stdout}\n${free.stderr}`);
-  assert.deepEqual(holders(env.ns, '10.213.7.150').map((h) => h.dev), ['v0']);
+  assert.deepEqual(
+    holders(env.ns, '10.213.7.150').map((h) => h.dev),
+    ['v0'],
+  );
   sh(['ip', '-n', env.ns, 'addr', 'del', '10.213.7.150/24', 'dev', 'v0']);
 });

@@ -31,13 +31,25 @@ export function must(argv: string[], timeoutMs = 30_000): string {
   return r.stdout;
 }
 
-const PACKAGES: Record<string, string> = { '/usr/sbin/ip': 'iproute2', '/usr/bin/arping': 'iputils-arping', '/usr/bin/ndptool': 'libndp-tools', '/usr/bin/sudo': 'sudo', '/usr/sbin/visudo': 'sudo' };
+const PACKAGES: Record<string, string> = {
+  '/usr/sbin/ip': 'iproute2',
+  '/usr/bin/arping': 'iputils-arping',
+  '/usr/bin/ndptool': 'libndp-tools',
+  '/usr/bin/sudo': 'sudo',
+  '/usr/sbin/visudo': 'sudo',
+};
 
 /** Root, the built CLI, the redis user and the Debian packages the action uses (installed when missing). */
 export function preflight(): void {
   assert.equal(process.getuid?.(), 0, 'these tests need root (network namespaces, sudoers); run them as root');
   assert.ok(existsSync(BIN) && existsSync(join(ROOT, 'dist/sentinel-hook.cjs')), 'build first: npm run build');
-  const missing = [...new Set(Object.entries(PACKAGES).filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg))];
+  const missing = [
+    ...new Set(
+      Object.entries(PACKAGES)
+        .filter(([path]) => !existsSync(path))
+        .map(([, pkg]) => pkg),
+    ),
+  ];
   if (sh(['id', '-u', USER]).code !== 0) missing.push('redis-server');
   if (missing.length) {
     must(['apt-get', 'update'], 300_000);
@@ -66,7 +78,10 @@ export function createNetns(prefix: string): Netns {
     must(['ip', 'netns', 'add', ns]);
     must(['ip', 'netns', 'add', peer]);
     must(['ip', 'link', 'add', 'v0', 'netns', ns, 'type', 'veth', 'peer', 'name', 'v1', 'netns', peer]);
-    for (const [n, dev, v4, v6] of [[ns, 'v0', '10.213.7.2/24', 'fd00:213::2/64'], [peer, 'v1', '10.213.7.9/24', 'fd00:213::9/64']] as const) {
+    for (const [n, dev, v4, v6] of [
+      [ns, 'v0', '10.213.7.2/24', 'fd00:213::2/64'],
+      [peer, 'v1', '10.213.7.9/24', 'fd00:213::9/64'],
+    ] as const) {
       must(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
       must(['ip', '-n', n, 'link', 'set', dev, 'up']);
       must(['ip', '-n', n, 'addr', 'add', v4, 'dev', dev]);
@@ -92,7 +107,10 @@ function uidOf(user: string): number {
 let configs = 0;
 export function writeConfig(env: Netns, actions: unknown[]): string {
   const file = join(env.dir, `config-${++configs}.json`);
-  writeFileSync(file, `${JSON.stringify({ log: { file: join(env.dir, 'log', 'hook.log'), level: 'debug' }, lockDir: join(env.dir, 'lock'), deadline: '30s', masters: { mymaster: actions } }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ log: { file: join(env.dir, 'log', 'hook.log'), level: 'debug' }, lockDir: join(env.dir, 'lock'), deadline: '30s', masters: { mymaster: actions } }, null, 2)}\n`,
+  );
   chmodSync(file, 0o644);
   return file;
 }
@@ -125,8 +143,13 @@ export function removeSudoers(env: Netns): void {
 
 /** Where the address is in `ns`, as the kernel says: [{dev, prefixlen, tentative}]. */
 export function holders(ns: string, address: string): { dev: string; prefixlen: number; tentative: boolean }[] {
-  const links = JSON.parse(must(['ip', '-n', ns, '-j', 'addr', 'show'])) as { ifname: string; addr_info: { local: string; prefixlen: number; tentative?: boolean }[] }[];
-  return links.flatMap((l) => l.addr_info.filter((a) => a.local === address).map((a) => ({ dev: l.ifname, prefixlen: a.prefixlen, tentative: Boolean(a.tentative) })));
+  const links = JSON.parse(must(['ip', '-n', ns, '-j', 'addr', 'show'])) as {
+    ifname: string;
+    addr_info: { local: string; prefixlen: number; tentative?: boolean }[];
+  }[];
+  return links.flatMap((l) =>
+    l.addr_info.filter((a) => a.local === address).map((a) => ({ dev: l.ifname, prefixlen: a.prefixlen, tentative: Boolean(a.tentative) })),
+  );
 }
 
 export function neighbourMac(ns: string, address: string): string | undefined {

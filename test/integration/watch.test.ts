@@ -17,7 +17,9 @@ function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-test('watch: acts once on a real failover without a process per event, reconciles at start, survives a bad reload, pauses, stops on SIGTERM', { timeout: 120_000 }, async (t) => {
+test('watch: acts once on a real failover without a process per event, reconciles at start, survives a bad reload, pauses, stops on SIGTERM', {
+  timeout: 120_000,
+}, async (t) => {
   const sentinel = new LoopbackSentinel();
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-'));
   let child: ChildProcess | undefined;
@@ -57,7 +59,10 @@ test('watch: acts once on a real failover without a process per event, reconcile
   // A bad config on SIGHUP: refused, the running one kept.
   writeFileSync(config, 'masters: {}\nunknown: 1\n', { mode: 0o644 });
   child.kill('SIGHUP');
-  await waitFor('reload refused', () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+  await waitFor('reload refused', () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined), {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
   write();
 
   // Paused: the next failover is logged, nothing runs.

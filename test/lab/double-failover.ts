@@ -20,11 +20,18 @@ export interface NeighbourEvent {
 
 /** Records every change of the app host's neighbour table (a flap is seen, not polled past). */
 export class NeighbourMonitor {
-  private constructor(private readonly file: string, readonly proc: LabProcess) {}
+  private constructor(
+    private readonly file: string,
+    readonly proc: LabProcess,
+  ) {}
 
   static start(lab: Lab, host: string): NeighbourMonitor {
     const file = join(lab.dir, `${host}-neigh-monitor.log`);
-    const proc = lab.spawn(host, ['ip', '-ts', 'monitor', 'neigh'], { what: 'ip monitor neigh', logFile: file, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC' } });
+    const proc = lab.spawn(host, ['ip', '-ts', 'monitor', 'neigh'], {
+      what: 'ip monitor neigh',
+      logFile: file,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC' },
+    });
     return new NeighbourMonitor(file, proc);
   }
 
@@ -108,7 +115,11 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   } else if (opts.hookLogs) {
     const done = await waitFor(
       `${second}'s hook run for ${first} -> ${second} to finish its first ARP burst`,
-      () => lab.hookRuns(second, killFirst).find((r) => r.event?.toIp === ipOf(lab, second))?.steps.find((s) => s.ok && /^send gratuitous ARP/.test(s.step)),
+      () =>
+        lab
+          .hookRuns(second, killFirst)
+          .find((r) => r.event?.toIp === ipOf(lab, second))
+          ?.steps.find((s) => s.ok && /^send gratuitous ARP/.test(s.step)),
       { timeoutMs: 20_000, intervalMs: 20 },
     );
     firstBurstDoneAt = done.at;

@@ -1,9 +1,32 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readHookLog, readScriptLog, readSentinelLog, readWatchLog, switchMasters, type HookRun, type SentinelLogEvent, type SwitchMaster, type WatchLogEntry } from './logs.ts';
+import {
+  readHookLog,
+  readScriptLog,
+  readSentinelLog,
+  readWatchLog,
+  switchMasters,
+  type HookRun,
+  type SentinelLogEvent,
+  type SwitchMaster,
+  type WatchLogEntry,
+} from './logs.ts';
 import { reachablePath } from '../support/checkout.ts';
 import { ensurePackages, LAB_PACKAGES } from './packages.ts';
 import { cleanEnv, LabCommandError, run, runOk, runSync, sleep, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
@@ -149,7 +172,11 @@ function installHandlers(): void {
   process.on('exit', () => {
     for (const lab of [...liveLabs]) lab.teardownSync();
   });
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.on(signal, () => {
       for (const lab of [...liveLabs]) lab.teardownSync();
       process.exit(code);
@@ -261,7 +288,10 @@ export class Lab {
 
   /** redis-cli from `from`'s namespace to ip:port; stdout trimmed. Throws on a non-zero exit. */
   async redisCli(from: string, target: { ip: string; port?: number }, args: readonly string[], opts?: RunOptions): Promise<string> {
-    const out = await this.execOk(from, ['redis-cli', '--no-auth-warning', '-h', target.ip, '-p', String(target.port ?? REDIS_PORT), ...args], { timeoutMs: 5000, ...opts });
+    const out = await this.execOk(from, ['redis-cli', '--no-auth-warning', '-h', target.ip, '-p', String(target.port ?? REDIS_PORT), ...args], {
+      timeoutMs: 5000,
+      ...opts,
+    });
     return out.trim();
   }
 
@@ -412,7 +442,11 @@ export class Lab {
   startRedis(name: string, opts: { replicaOf?: string } = {}): LabProcess {
     const host = this.host(name);
     const extra = opts.replicaOf ? ['--replicaof', opts.replicaOf, String(REDIS_PORT)] : [];
-    const proc = this.spawn(name, ['redis-server', host.files.redisConf, ...extra], { what: 'redis-server', user: LAB_USER, logFile: join(host.runDir, 'redis.stdout') });
+    const proc = this.spawn(name, ['redis-server', host.files.redisConf, ...extra], {
+      what: 'redis-server',
+      user: LAB_USER,
+      logFile: join(host.runDir, 'redis.stdout'),
+    });
     this.redisPids.set(name, proc);
     return proc;
   }
@@ -460,7 +494,9 @@ export class Lab {
       chmodSync(host.files.hookConfig, 0o644);
     }
     if (hook.kind === 'sentinel-hook' && hook.sudoers) {
-      const text = await runOk([process.execPath, cliPath(), 'sudoers', '--user', LAB_USER, '--config', this.host(this.initialMaster).files.hookConfig], { timeoutMs: 20_000 });
+      const text = await runOk([process.execPath, cliPath(), 'sudoers', '--user', LAB_USER, '--config', this.host(this.initialMaster).files.hookConfig], {
+        timeoutMs: 20_000,
+      });
       await this.installSudoers(text);
     } else if (hook.kind === 'script' && hook.sudoers) {
       await this.installSudoers(hook.sudoers);
@@ -571,11 +607,27 @@ export class Lab {
     if (running && running.exitedAt === undefined) throw new Error(`watch already runs on ${name} (pid ${running.pid})`);
     const caps = '+net_admin,+net_raw';
     const argv = [
-      'setpriv', `--reuid=${LAB_USER}`, `--regid=${LAB_USER}`, '--init-groups',
-      `--inh-caps=-all,${caps}`, `--ambient-caps=${caps}`, `--bounding-set=-all,${caps}`, '--nnp',
-      process.execPath, reachablePath(cliPath()), 'watch', '--config', host.files.hookConfig, '--interval', `${opts.intervalMs}ms`,
+      'setpriv',
+      `--reuid=${LAB_USER}`,
+      `--regid=${LAB_USER}`,
+      '--init-groups',
+      `--inh-caps=-all,${caps}`,
+      `--ambient-caps=${caps}`,
+      `--bounding-set=-all,${caps}`,
+      '--nnp',
+      process.execPath,
+      reachablePath(cliPath()),
+      'watch',
+      '--config',
+      host.files.hookConfig,
+      '--interval',
+      `${opts.intervalMs}ms`,
     ];
-    const proc = this.spawn(name, argv, { what: 'sentinel-hook watch', env: { PATH: '/usr/bin:/bin', HOME: host.runDir, TZ: 'UTC', LANG: 'C' }, logFile: host.files.watchLog });
+    const proc = this.spawn(name, argv, {
+      what: 'sentinel-hook watch',
+      env: { PATH: '/usr/bin:/bin', HOME: host.runDir, TZ: 'UTC', LANG: 'C' },
+      logFile: host.files.watchLog,
+    });
     this.watchPids.set(name, proc);
     return proc;
   }
@@ -587,7 +639,8 @@ export class Lab {
     await waitUntil(
       `watch on ${name} to subscribe to ${sentinels} Sentinels and reconcile`,
       () => {
-        if (proc?.exitedAt !== undefined) throw new Error(`watch on ${name} exited ${proc?.exitCode}: ${readFileSync(this.host(name).files.watchLog, 'utf8').slice(-2000)}`);
+        if (proc?.exitedAt !== undefined)
+          throw new Error(`watch on ${name} exited ${proc?.exitCode}: ${readFileSync(this.host(name).files.watchLog, 'utf8').slice(-2000)}`);
         const log = this.watchLog(name, proc?.startedAt ?? 0);
         const subscribed = new Set(log.filter((e) => e.msg === 'subscribed').map((e) => e.rec.sentinel)).size;
         return subscribed >= sentinels && log.some((e) => e.rec.why === 'start' && typeof e.rec.outcome === 'string');
@@ -690,9 +743,7 @@ export class Lab {
       }
       if (current) current[lines[i]!] = lines[i + 1]!;
     }
-    return replicas
-      .filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok')
-      .map((r) => this.hostByIp(r.ip ?? '')?.name ?? r.ip ?? '?');
+    return replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok').map((r) => this.hostByIp(r.ip ?? '')?.name ?? r.ip ?? '?');
   }
 
   /** Wait until all `sentinels` (default: every Sentinel) name a master other than `notMaster`; returns it. */
@@ -767,7 +818,11 @@ export class Lab {
 
   /** The neighbour entry `host` holds for `address` (default: the VIP): MAC, state, and whose MAC it is. */
   async neighbour(host: string, address = this.vipIp): Promise<{ mac: string | undefined; state: string[]; owner: string | undefined }> {
-    const entries = JSON.parse(await this.ip(host, ['-j', 'neigh', 'show', 'to', address, 'dev', 'eth0'])) as { dst: string; lladdr?: string; state?: string[] }[];
+    const entries = JSON.parse(await this.ip(host, ['-j', 'neigh', 'show', 'to', address, 'dev', 'eth0'])) as {
+      dst: string;
+      lladdr?: string;
+      state?: string[];
+    }[];
     const entry = entries.find((e) => e.dst === address);
     const mac = entry?.lladdr;
     return { mac, state: entry?.state ?? [], owner: mac ? this.hostByMac(mac)?.name : undefined };
@@ -811,7 +866,16 @@ export class Lab {
 
   /** A background writer on an app host: a new connection every intervalMs, each result logged (see writer.ts). */
   startWriter(from: string, opts: Partial<WriterOptions> = {}): Writer {
-    const options: WriterOptions = { host: opts.host ?? this.vipIp, port: REDIS_PORT, key: 'lab:probe', intervalMs: 10, attemptTimeoutMs: 200, durationMs: 60_000, maxAttempts: 20_000, ...opts };
+    const options: WriterOptions = {
+      host: opts.host ?? this.vipIp,
+      port: REDIS_PORT,
+      key: 'lab:probe',
+      intervalMs: 10,
+      attemptTimeoutMs: 200,
+      durationMs: 60_000,
+      maxAttempts: 20_000,
+      ...opts,
+    };
     const file = join(this.dir, `writer-${from}-${this.processes.length}.jsonl`);
     const proc = this.spawn(from, [process.execPath, join(REPO_ROOT, 'test', 'lab', 'writer.mjs'), JSON.stringify(options)], { what: 'writer', logFile: file });
     return new Writer(proc, file, options);
@@ -890,14 +954,28 @@ export class Lab {
     const conf = join(sshDir, 'sshd_config');
     writeFileSync(
       conf,
-      [`ListenAddress ${host.ip}:${port}`, `HostKey ${key}`, `AuthorizedKeysFile ${opts.authorizedKeysFile}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'PermitRootLogin prohibit-password', `PidFile ${join(sshDir, 'sshd.pid')}`, 'StrictModes no', ''].join('\n'),
+      [
+        `ListenAddress ${host.ip}:${port}`,
+        `HostKey ${key}`,
+        `AuthorizedKeysFile ${opts.authorizedKeysFile}`,
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'PermitRootLogin prohibit-password',
+        `PidFile ${join(sshDir, 'sshd.pid')}`,
+        'StrictModes no',
+        '',
+      ].join('\n'),
       { mode: 0o600 },
     );
     // Debian's sshd needs its privilege-separation directory.
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     const log = join(sshDir, 'sshd.log');
     const proc = this.spawn(name, ['/usr/sbin/sshd', '-D', '-e', '-f', conf], { what: 'sshd', logFile: log });
-    await waitUntil(`sshd on ${name} to listen`, () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')), { timeoutMs: 10_000, intervalMs: 50 });
+    await waitUntil(`sshd on ${name} to listen`, () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     return { proc, hostKeyPub: readFileSync(`${key}.pub`, 'utf8').trim(), port };
   }
 
@@ -973,7 +1051,14 @@ export function vipHook(
     // sentinels: the stale-event guard and reconcile ask all three.
     ...(opts.reannounce || opts.sentinels ? { extraConfig: (_host: LabHost, lab: Lab) => labSentinels(lab) } : {}),
     actions: (host, lab) => [
-      { type: 'vip', address: opts.vip ?? DEFAULT_VIP, interface: 'eth0', privilege: 'sudo', ...(opts.arp ? { arp: opts.arp } : {}), ...(opts.release ? { release: { noQuorumFor: opts.release } } : {}) },
+      {
+        type: 'vip',
+        address: opts.vip ?? DEFAULT_VIP,
+        interface: 'eth0',
+        privilege: 'sudo',
+        ...(opts.arp ? { arp: opts.arp } : {}),
+        ...(opts.release ? { release: { noQuorumFor: opts.release } } : {}),
+      },
       ...(opts.more?.(host, lab) ?? []),
     ],
   };
@@ -999,7 +1084,12 @@ export function labSentinels(lab: Lab): { sentinels: { addresses: string[] } } {
  * top-level keys, with log.file and lockDir set per host by the lab. It must speak the lab's addresses.
  */
 export function exampleHook(path: string): LabHook {
-  const { masters, log: _log, lockDir: _lockDir, ...top } = parseYaml(readFileSync(path, 'utf8')) as { masters?: Record<string, unknown[]>; log?: unknown; lockDir?: unknown; sentinels?: unknown };
+  const {
+    masters,
+    log: _log,
+    lockDir: _lockDir,
+    ...top
+  } = parseYaml(readFileSync(path, 'utf8')) as { masters?: Record<string, unknown[]>; log?: unknown; lockDir?: unknown; sentinels?: unknown };
   const actions = masters?.[MASTER_NAME];
   if (!actions) throw new Error(`${path}: no masters.${MASTER_NAME} (the lab's master name)`);
   const text = JSON.stringify(actions);

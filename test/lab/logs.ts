@@ -85,7 +85,19 @@ export function parseHookLog(text: string): HookRun[] {
     const at = typeof rec.time === 'string' ? Date.parse(rec.time) : typeof rec.time === 'number' ? rec.time : NaN;
     let hookRun = runs.get(id);
     if (!hookRun) {
-      hookRun = { run: id, kind: typeof rec.notify === 'string' ? 'notify' : 'hook', pid: typeof rec.pid === 'number' ? rec.pid : undefined, start: at, end: undefined, event: undefined, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
+      hookRun = {
+        run: id,
+        kind: typeof rec.notify === 'string' ? 'notify' : 'hook',
+        pid: typeof rec.pid === 'number' ? rec.pid : undefined,
+        start: at,
+        end: undefined,
+        event: undefined,
+        exitCode: undefined,
+        outcome: undefined,
+        ms: undefined,
+        steps: [],
+        records: [],
+      };
       runs.set(id, hookRun);
     }
     hookRun.records.push(rec);
@@ -127,7 +139,19 @@ export function parseScriptLog(text: string): HookRun[] {
     const parts = line.trim().split(/\s+/);
     if (parts[0] === 'start' && parts.length >= 10) {
       const [, at, pid, master, role, state, fromIp, , toIp] = parts;
-      const hookRun: HookRun = { run: `sh${pid}`, kind: 'hook', pid: Number(pid), start: Number(at), end: undefined, event: { master: master!, role: role!, state: state!, fromIp: fromIp!, toIp: toIp! }, exitCode: undefined, outcome: undefined, ms: undefined, steps: [], records: [] };
+      const hookRun: HookRun = {
+        run: `sh${pid}`,
+        kind: 'hook',
+        pid: Number(pid),
+        start: Number(at),
+        end: undefined,
+        event: { master: master!, role: role!, state: state!, fromIp: fromIp!, toIp: toIp! },
+        exitCode: undefined,
+        outcome: undefined,
+        ms: undefined,
+        steps: [],
+        records: [],
+      };
       runs.push(hookRun);
       open.set(pid!, hookRun);
     } else if (parts[0] === 'end' && parts.length >= 4) {

@@ -43,7 +43,11 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(file, args, { ...(opts.cwd ? { cwd: opts.cwd } : {}), env: opts.env ?? cleanEnv(), stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      env: opts.env ?? cleanEnv(),
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -76,7 +80,7 @@ export async function runOk(argv: readonly string[], opts: RunOptions = {}): Pro
 export function runSync(argv: readonly string[], timeoutMs = 10_000): { code: number | null; stdout: string; stderr: string } {
   const [file, ...args] = argv;
   const r = spawnSync(file!, args, { env: cleanEnv(), timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error?.message ?? '') };
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? r.error?.message ?? '' };
 }
 
 export function sleep(ms: number): Promise<void> {

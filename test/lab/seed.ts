@@ -7,7 +7,11 @@ export const SEED_SCRIPT = join(REPO_ROOT, 'bench', 'seed000-failover.sh');
 const VIP_IP = DEFAULT_VIP.split('/')[0]!;
 
 export function seedScriptHook(): LabHook {
-  const lines = [`/usr/sbin/ip addr add ${DEFAULT_VIP} dev eth0`, `/usr/sbin/ip addr del ${DEFAULT_VIP} dev eth0`, `/usr/bin/arping -q -c 3 -A ${VIP_IP} -I eth0`];
+  const lines = [
+    `/usr/sbin/ip addr add ${DEFAULT_VIP} dev eth0`,
+    `/usr/sbin/ip addr del ${DEFAULT_VIP} dev eth0`,
+    `/usr/bin/arping -q -c 3 -A ${VIP_IP} -I eth0`,
+  ];
   return {
     kind: 'script',
     path: SEED_SCRIPT,

@@ -9,14 +9,30 @@ export interface TimelineEntry {
 }
 
 /** Sentinel events worth showing in a failover timeline. */
-const SENTINEL_EVENTS = new Set(['+sdown', '+odown', '+elected-leader', '+selected-slave', '+promoted-slave', '+switch-master', '+config-update-from', '-script-error', '+script-child', '-script-child', '+convert-to-slave']);
+const SENTINEL_EVENTS = new Set([
+  '+sdown',
+  '+odown',
+  '+elected-leader',
+  '+selected-slave',
+  '+promoted-slave',
+  '+switch-master',
+  '+config-update-from',
+  '-script-error',
+  '+script-child',
+  '-script-child',
+  '+convert-to-slave',
+]);
 
 /**
  * Everything that happened since `since`, oldest first: the lab's own marks (`marks`), each Sentinel's
  * events of note, each hook run's start, steps and end (from the hook logs), and the writer's first
  * acknowledged write after `since` (by `ackServer` when given), with the server that acknowledged it.
  */
-export function timeline(lab: Lab, since: number, opts: { marks?: TimelineEntry[]; writer?: Writer; ackServer?: string; until?: number } = {}): TimelineEntry[] {
+export function timeline(
+  lab: Lab,
+  since: number,
+  opts: { marks?: TimelineEntry[]; writer?: Writer; ackServer?: string; until?: number } = {},
+): TimelineEntry[] {
   const until = opts.until ?? Number.MAX_SAFE_INTEGER;
   const entries: TimelineEntry[] = [...(opts.marks ?? [])];
   for (const host of lab.redisHosts) {
@@ -29,8 +45,10 @@ export function timeline(lab: Lab, since: number, opts: { marks?: TimelineEntry[
       if (r.start > until) continue;
       const ev = r.event ? `${r.event.role} ${r.event.fromIp} -> ${r.event.toIp}` : '';
       entries.push({ at: r.start, host: host.name, what: `hook start (${ev})` });
-      for (const s of r.steps) entries.push({ at: s.at, host: host.name, what: `  step ${s.ok ? 'done' : 'FAILED'}: ${s.step}${s.ms !== undefined ? ` (${s.ms} ms)` : ''}` });
-      if (r.end !== undefined) entries.push({ at: r.end, host: host.name, what: `hook end: exit ${r.exitCode} ${r.outcome ?? ''}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}` });
+      for (const s of r.steps)
+        entries.push({ at: s.at, host: host.name, what: `  step ${s.ok ? 'done' : 'FAILED'}: ${s.step}${s.ms !== undefined ? ` (${s.ms} ms)` : ''}` });
+      if (r.end !== undefined)
+        entries.push({ at: r.end, host: host.name, what: `hook end: exit ${r.exitCode} ${r.outcome ?? ''}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}` });
     }
   }
   if (opts.writer) {

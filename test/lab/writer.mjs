@@ -10,7 +10,16 @@
 // Bounded: at most `maxAttempts` attempts and `durationMs` of running, and it stops on SIGTERM.
 import net from 'node:net';
 
-const opts = { host: '', port: 6379, key: 'lab:probe', intervalMs: 10, attemptTimeoutMs: 200, durationMs: 30_000, maxAttempts: 10_000, ...JSON.parse(process.argv[2] ?? '{}') };
+const opts = {
+  host: '',
+  port: 6379,
+  key: 'lab:probe',
+  intervalMs: 10,
+  attemptTimeoutMs: 200,
+  durationMs: 30_000,
+  maxAttempts: 10_000,
+  ...JSON.parse(process.argv[2] ?? '{}'),
+};
 if (!opts.host) {
   process.stderr.write('writer: host required\n');
   process.exit(2);

@@ -61,10 +61,14 @@ export class Writer {
   }
 
   waitAck(what: string, since: number, opts: { server?: string; timeoutMs: number }): Promise<WriteAttempt> {
-    return waitFor(`${what}: a write through ${this.options.host} acknowledged${opts.server ? ` by ${opts.server}` : ''}`, () => this.firstAck(since, opts.server), {
-      timeoutMs: opts.timeoutMs,
-      intervalMs: 20,
-    });
+    return waitFor(
+      `${what}: a write through ${this.options.host} acknowledged${opts.server ? ` by ${opts.server}` : ''}`,
+      () => this.firstAck(since, opts.server),
+      {
+        timeoutMs: opts.timeoutMs,
+        intervalMs: 20,
+      },
+    );
   }
 
   /** Stop it (SIGTERM by pid) and wait until it has exited (bounded). */

@@ -38,7 +38,9 @@ export class FakeRunner implements CommandRunner {
 }
 
 /** Deps for the orchestrator with nothing real behind them. `programs` maps a name to its absolute path. */
-export function fakeDeps(over: Partial<HookDeps> & { programs?: Record<string, string>; addresses?: string[] } = {}): HookDeps & { logger: ReturnType<typeof memoryLogger> } {
+export function fakeDeps(
+  over: Partial<HookDeps> & { programs?: Record<string, string>; addresses?: string[] } = {},
+): HookDeps & { logger: ReturnType<typeof memoryLogger> } {
   const { programs = {}, addresses = ['127.0.0.1'], ...rest } = over;
   const logger = memoryLogger();
   return {

@@ -49,8 +49,7 @@ export async function scriptedSentinel(reply: (command: string[]) => string): Pr
     socket.on('close', () => sockets.delete(socket)).on('error', () => {});
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      let parsed;
-      while ((parsed = decodeReply(buf))) {
+      for (let parsed = decodeReply(buf); parsed; parsed = decodeReply(buf)) {
         buf = buf.subarray(parsed.next);
         const command = (parsed.value as string[]).map(String);
         seen.push(command);
@@ -83,7 +82,23 @@ function openssl(args: string[]): void {
 export function makeTestCa(dir: string, name: string): TestCert {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`]);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+  ]);
   chmodSync(key, 0o600);
   return { cert, key };
 }
@@ -97,7 +112,24 @@ export function issueCert(ca: TestCert, dir: string, name: string, altNames: str
   chmodSync(key, 0o600);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, altNames.length > 0 ? `subjectAltName=${altNames.join(',')}\n` : 'basicConstraints=CA:FALSE\n');
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '2', '-extfile', ext, '-out', cert]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    cert,
+  ]);
   return { cert, key };
 }
 
@@ -128,14 +160,50 @@ export class LoopbackSentinel {
   async start(): Promise<void> {
     await ensurePackages(['redis-server', 'redis-sentinel', 'redis-tools', ...(this.opts.tls ? ['openssl'] : [])]);
     [this.masterPort, this.replicaPort, this.sentinelPort] = (await freePorts(3)) as [number, number, number];
-    this.spawn('/usr/bin/redis-server', ['--port', String(this.masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no']);
-    this.spawn('/usr/bin/redis-server', ['--port', String(this.replicaPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--replicaof', '127.0.0.1', String(this.masterPort)]);
+    this.spawn('/usr/bin/redis-server', [
+      '--port',
+      String(this.masterPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+      '--daemonize',
+      'no',
+    ]);
+    this.spawn('/usr/bin/redis-server', [
+      '--port',
+      String(this.replicaPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+      '--daemonize',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(this.masterPort),
+    ]);
     const conf = join(this.dir, 'sentinel.conf');
     let listen = [`port ${this.sentinelPort}`];
     if (this.opts.tls) {
       this.ca = makeTestCa(this.dir, 'sentinel-ca');
       const server = issueCert(this.ca, this.dir, 'sentinel', ['IP:127.0.0.1', 'DNS:localhost']);
-      listen = ['port 0', `tls-port ${this.sentinelPort}`, `tls-cert-file ${server.cert}`, `tls-key-file ${server.key}`, `tls-ca-cert-file ${this.ca.cert}`, 'tls-auth-clients optional'];
+      listen = [
+        'port 0',
+        `tls-port ${this.sentinelPort}`,
+        `tls-cert-file ${server.cert}`,
+        `tls-key-file ${server.key}`,
+        `tls-ca-cert-file ${this.ca.cert}`,
+        'tls-auth-clients optional',
+      ];
     }
     writeFileSync(
       conf,
@@ -151,14 +219,22 @@ export class LoopbackSentinel {
       ].join('\n'),
     );
     this.spawn('/usr/bin/redis-sentinel', [conf]);
-    await waitFor('replica in sync', async () => {
-      const [info] = await sendCommands('127.0.0.1', this.replicaPort, [['INFO', 'replication']], 500);
-      return typeof info === 'string' && info.includes('master_link_status:up') ? true : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
-    await waitFor('sentinel sees the replica', async () => {
-      const replies = await this.sentinel([['SENTINEL', 'replicas', this.masterName]]);
-      return Array.isArray(replies) && replies.length > 0 ? true : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await waitFor(
+      'replica in sync',
+      async () => {
+        const [info] = await sendCommands('127.0.0.1', this.replicaPort, [['INFO', 'replication']], 500);
+        return typeof info === 'string' && info.includes('master_link_status:up') ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    await waitFor(
+      'sentinel sees the replica',
+      async () => {
+        const replies = await this.sentinel([['SENTINEL', 'replicas', this.masterName]]);
+        return Array.isArray(replies) && replies.length > 0 ? true : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
   }
 
   /** Ask the Sentinel one command (authenticating when it has a password). */
@@ -178,10 +254,14 @@ export class LoopbackSentinel {
   async failover(): Promise<number> {
     const before = await this.currentMasterPort();
     await this.sentinel([['SENTINEL', 'FAILOVER', this.masterName]]);
-    return waitFor('failover switched the master', async () => {
-      const now = await this.currentMasterPort();
-      return now !== undefined && now !== before ? now : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 50 });
+    return waitFor(
+      'failover switched the master',
+      async () => {
+        const now = await this.currentMasterPort();
+        return now !== undefined && now !== before ? now : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
   }
 
   private spawn(file: string, args: string[]): void {

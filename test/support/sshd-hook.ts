@@ -26,7 +26,12 @@ export function writeConfig(dir: string, config: unknown): string {
   return path;
 }
 
-export function hostsConfig(lab: SshLab, push: Record<string, unknown> = {}, action: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Record<string, unknown> {
+export function hostsConfig(
+  lab: SshLab,
+  push: Record<string, unknown> = {},
+  action: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     deadline: '20s',
     log: { file: join(lab.dir, 'hook.log'), level: 'debug' },
@@ -58,8 +63,25 @@ export function hostsConfig(lab: SshLab, push: Record<string, unknown> = {}, act
  * Run the hook as Sentinel would (seven operands), with --json unless told otherwise. `prefix` is an
  * argv that execs the rest (so the pid stays the hook's), e.g. to run it in a mount namespace.
  */
-export function runHook(configPath: string, toIp: string, opts: { master?: string; role?: 'leader' | 'observer'; json?: boolean; timeoutMs?: number; onSpawn?: (pid: number) => void; prefix?: string[] } = {}): Promise<HookRun> {
-  const argv = [...(opts.prefix ?? []), ...cliArgv(), '--config', configPath, ...(opts.json === false ? [] : ['--json']), opts.master ?? 'mymaster', opts.role ?? 'leader', 'start', '10.9.9.1', '6379', toIp, '6379'];
+export function runHook(
+  configPath: string,
+  toIp: string,
+  opts: { master?: string; role?: 'leader' | 'observer'; json?: boolean; timeoutMs?: number; onSpawn?: (pid: number) => void; prefix?: string[] } = {},
+): Promise<HookRun> {
+  const argv = [
+    ...(opts.prefix ?? []),
+    ...cliArgv(),
+    '--config',
+    configPath,
+    ...(opts.json === false ? [] : ['--json']),
+    opts.master ?? 'mymaster',
+    opts.role ?? 'leader',
+    'start',
+    '10.9.9.1',
+    '6379',
+    toIp,
+    '6379',
+  ];
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -17,7 +17,10 @@ export function ensureSshPackages(): void {
   if (!existsSync('/usr/bin/rsync')) needed.push('rsync');
   if (needed.length === 0) return;
   execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...needed], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...needed], {
+    stdio: 'ignore',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 export interface AppServer {
@@ -129,7 +132,9 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     return { port, hostsFile, hostKeyPub: '', dir: sdir, process: undefined, label: `127.0.0.1:${port}` };
   });
   try {
-    servers.forEach((s, i) => opts.prepare?.(s, i));
+    servers.forEach((s, i) => {
+      opts.prepare?.(s, i);
+    });
   } catch (err) {
     for (const m of mountsUnder(dir)) execFileSync('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });
@@ -177,9 +182,13 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     );
     // unshare (no --fork) and sh both exec: the pid we hold is sshd's own, so killing it is exact.
     // --rbind: mounts that prepare() made under the server's directory come along.
-    const child = spawn('unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --rbind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', s.dir, remoteRoot, SSHD, config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'unshare',
+      ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --rbind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', s.dir, remoteRoot, SSHD, config],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();

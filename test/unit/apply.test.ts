@@ -30,8 +30,15 @@ test('a deferred step runs in the background: later actions go first, and it is 
     { action: 'exec#1', steps: [cmd(['notify'])] },
   ];
   const ac = new AbortController();
-  const outcomes = await applyPlans(plans, { runner: timelineRunner(timeline, started), signal: ac.signal, logger: memoryLogger(), remainingMs: () => 10_000 }, { sudo: undefined });
-  assert.deepEqual(timeline.map((t) => t.argv), ['add', 'garp 1', 'notify', 'garp 2']);
+  const outcomes = await applyPlans(
+    plans,
+    { runner: timelineRunner(timeline, started), signal: ac.signal, logger: memoryLogger(), remainingMs: () => 10_000 },
+    { sudo: undefined },
+  );
+  assert.deepEqual(
+    timeline.map((t) => t.argv),
+    ['add', 'garp 1', 'notify', 'garp 2'],
+  );
   assert.ok(timeline[3]!.at >= 150, `second burst after its delay (${timeline[3]!.at} ms)`);
   assert.equal(outcomes.length, 4);
   assert.ok(outcomes.every((o) => o.ok));
@@ -43,9 +50,28 @@ test('the first failure skips the rest of its action only', async () => {
     { action: 'vip#0', steps: [cmd(['add']), cmd(['garp'])] },
     { action: 'exec#1', steps: [cmd(['notify'])] },
   ];
-  const outcomes = await applyPlans(plans, { runner: timelineRunner(timeline, performance.now(), new Set(['add'])), signal: new AbortController().signal, logger: memoryLogger(), remainingMs: () => 10_000 }, { sudo: undefined });
-  assert.deepEqual(timeline.map((t) => t.argv), ['add', 'notify']);
-  assert.deepEqual(outcomes.map((o) => [o.description, o.ok]), [['add', false], ['garp', false], ['notify', true]]);
+  const outcomes = await applyPlans(
+    plans,
+    {
+      runner: timelineRunner(timeline, performance.now(), new Set(['add'])),
+      signal: new AbortController().signal,
+      logger: memoryLogger(),
+      remainingMs: () => 10_000,
+    },
+    { sudo: undefined },
+  );
+  assert.deepEqual(
+    timeline.map((t) => t.argv),
+    ['add', 'notify'],
+  );
+  assert.deepEqual(
+    outcomes.map((o) => [o.description, o.ok]),
+    [
+      ['add', false],
+      ['garp', false],
+      ['notify', true],
+    ],
+  );
   assert.match(outcomes[1]!.error!, /skipped/);
 });
 
@@ -55,9 +81,16 @@ test('after the deadline nothing new starts, and a deferred step is not left wai
   const plans: ActionPlan[] = [{ action: 'vip#0', steps: [cmd(['add']), cmd(['garp', '2'], { deferMs: 60_000 })] }];
   setTimeout(() => ac.abort(), 50);
   const started = performance.now();
-  const outcomes = await applyPlans(plans, { runner: timelineRunner(timeline, started), signal: ac.signal, logger: memoryLogger(), remainingMs: () => 0 }, { sudo: undefined });
+  const outcomes = await applyPlans(
+    plans,
+    { runner: timelineRunner(timeline, started), signal: ac.signal, logger: memoryLogger(), remainingMs: () => 0 },
+    { sudo: undefined },
+  );
   assert.ok(performance.now() - started < 5000, 'returned at the deadline, not after the 60 s delay');
-  assert.deepEqual(timeline.map((t) => t.argv), ['add']);
+  assert.deepEqual(
+    timeline.map((t) => t.argv),
+    ['add'],
+  );
   assert.equal(outcomes[1]!.ok, false);
   assert.match(outcomes[1]!.error!, /deadline/);
 });
@@ -66,7 +99,11 @@ test('a task step reports its own outcome', async () => {
   const plans: ActionPlan[] = [
     { action: 'hosts#0', steps: [{ kind: 'task', description: 'push', run: async () => ({ ok: false, summary: '1 of 3 targets failed' }) }] },
   ];
-  const outcomes = await applyPlans(plans, { runner: timelineRunner([], 0), signal: new AbortController().signal, logger: memoryLogger(), remainingMs: () => 1000 }, { sudo: undefined });
+  const outcomes = await applyPlans(
+    plans,
+    { runner: timelineRunner([], 0), signal: new AbortController().signal, logger: memoryLogger(), remainingMs: () => 1000 },
+    { sudo: undefined },
+  );
   assert.equal(outcomes[0]!.ok, false);
   assert.equal(outcomes[0]!.error, '1 of 3 targets failed');
 });

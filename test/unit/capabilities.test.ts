@@ -26,7 +26,15 @@ const BOTH = { netAdmin: true, netRaw: true };
 
 const config = (actions: Record<string, unknown>[]) => validateConfig({ lockDir, masters: { mymaster: actions } }, 'test.yaml');
 const vip = { type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: { count: 1, interval: '10ms', repeatAfter: 0 } };
-const withVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+const withVip = addrJson([
+  {
+    ifname: 'eth0',
+    addrs: [
+      { family: 'inet', local: ME, prefixlen: 24 },
+      { family: 'inet', local: '192.168.0.4', prefixlen: 24 },
+    ],
+  },
+]);
 
 /** The add and the ARP on the new master, each argv with `prefix` in front. */
 function adding(prefix: string[]): Expectation[] {
@@ -42,7 +50,10 @@ async function hook(event: typeof toMe, actions: Record<string, unknown>[], expe
   const runner = new FakeRunner(expectations);
   const deps = fakeDeps({ runner, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]), ...over });
   const result = await runHook(event, config(actions), deps, { dryRun: false });
-  assert.deepEqual(result.steps.filter((s) => !s.ok).map((s) => s.error), []);
+  assert.deepEqual(
+    result.steps.filter((s) => !s.ok).map((s) => s.error),
+    [],
+  );
   assert.deepEqual(runner.unused(), []);
   return runner.calls.map((c) => c.argv.join(' '));
 }
@@ -61,15 +72,22 @@ test('without them (or with one only), the same config goes through sudo -n', as
 });
 
 test('with the capabilities, the VIP leaves a host that is not the new master without sudo too', async () => {
-  const ran = await hook(toOther, [vip], [{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }, { argv: [IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth0'] }], {
-    capabilities: BOTH,
-    localAddresses: () => new Set(['127.0.0.1', ME, '192.168.0.4']),
-  });
+  const ran = await hook(
+    toOther,
+    [vip],
+    [{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }, { argv: [IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth0'] }],
+    {
+      capabilities: BOTH,
+      localAddresses: () => new Set(['127.0.0.1', ME, '192.168.0.4']),
+    },
+  );
   assert.deepEqual(ran, [`${IP} -j -4 addr show`, `${IP} addr del 192.168.0.4/24 dev eth0`]);
 });
 
 test("an exec action with privilege: sudo stays sudo: capabilities do not make a user's command root", async () => {
-  const ran = await hook(toMe, [{ type: 'exec', run: ['/usr/sbin/thing'], privilege: 'sudo' }], [{ argv: [SUDO, '-n', '/usr/sbin/thing'] }], { capabilities: BOTH });
+  const ran = await hook(toMe, [{ type: 'exec', run: ['/usr/sbin/thing'], privilege: 'sudo' }], [{ argv: [SUDO, '-n', '/usr/sbin/thing'] }], {
+    capabilities: BOTH,
+  });
   assert.deepEqual(ran, [`${SUDO} -n /usr/sbin/thing`]);
 });
 

@@ -12,7 +12,14 @@ import { systemdFiles } from '../../src/commands/systemd.ts';
 import type { HostReader } from '../../src/plan.ts';
 import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
 
-const PROGRAMS: Record<string, string> = { ip: '/usr/sbin/ip', arping: '/usr/bin/arping', sudo: '/usr/bin/sudo', sh: '/bin/sh', readlink: '/usr/bin/readlink', true: '/usr/bin/true' };
+const PROGRAMS: Record<string, string> = {
+  ip: '/usr/sbin/ip',
+  arping: '/usr/bin/arping',
+  sudo: '/usr/bin/sudo',
+  sh: '/bin/sh',
+  readlink: '/usr/bin/readlink',
+  true: '/usr/bin/true',
+};
 const host: HostReader = {
   which: (p) => (p.startsWith('/') ? p : PROGRAMS[p]),
   read: async (argv) => ({ exitCode: 0, stdout: '', stderr: '', argv }) as never,
@@ -24,7 +31,7 @@ function config(actions: unknown[]) {
   return configSchema.parse({ lockDir: '/run/sentinel-hook', masters: { mymaster: actions } });
 }
 
-test('Debian\'s stock unit: one warning line naming what stops the hook and the fix; with the generated drop-in beside it: quiet', async (t) => {
+test("Debian's stock unit: one warning line naming what stops the hook and the fix; with the generated drop-in beside it: quiet", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sh-check-unit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const units = join(dir, 'lib');
@@ -32,13 +39,22 @@ test('Debian\'s stock unit: one warning line naming what stops the hook and the 
   mkdirSync(units);
   mkdirSync(proc);
   writeFileSync(join(units, 'redis-sentinel.service'), DEBIAN_SENTINEL_UNIT);
-  const cfg = config([{ type: 'vip', address: '10.0.0.100/24', interface: 'lo' }, { type: 'exec', run: ['true'] }]);
+  const cfg = config([
+    { type: 'vip', address: '10.0.0.100/24', interface: 'lo' },
+    { type: 'exec', run: ['true'] },
+  ]);
   const opts = { unitDirs: [join(dir, 'etc'), units], proc, ...SETUP };
 
   const before = (await checkCommand(cfg, host, opts)).text.split('\n').filter((l) => l.startsWith('warning:'));
   assert.equal(before.length, 1, before.join('\n'));
   const line = before[0]!;
-  for (const reason of ['NoExecPaths=/ without /opt/sentinel-hook', 'MemoryDenyWriteExecute=true', 'RestrictAddressFamilies without AF_NETLINK AF_PACKET', 'CAP_NET_ADMIN', 'ProtectSystem=strict without /var/log/sentinel-hook /run/sentinel-hook']) {
+  for (const reason of [
+    'NoExecPaths=/ without /opt/sentinel-hook',
+    'MemoryDenyWriteExecute=true',
+    'RestrictAddressFamilies without AF_NETLINK AF_PACKET',
+    'CAP_NET_ADMIN',
+    'ProtectSystem=strict without /var/log/sentinel-hook /run/sentinel-hook',
+  ]) {
     assert.ok(line.includes(reason), `${reason} in: ${line}`);
   }
   assert.match(line, /sentinel-hook systemd --hook/);

@@ -17,8 +17,14 @@ async function refused(text: string, line: RegExp): Promise<void> {
 }
 
 test('config text: duplicate keys are refused in JSON as in YAML', async () => {
-  await refused('masters:\n  m: [{ type: exec, run: [/bin/true] }]\nmasters:\n  n: [{ type: exec, run: [/bin/true] }]\n', /^config c\.yaml is not valid YAML\/JSON: .*unique/);
-  await refused('{"masters": {"m": [{"type": "exec", "run": ["/bin/true"]}]}, "masters": {"n": [{"type": "exec", "run": ["/bin/true"]}]}}', /^config c\.yaml is not valid YAML\/JSON: duplicate key "masters"/);
+  await refused(
+    'masters:\n  m: [{ type: exec, run: [/bin/true] }]\nmasters:\n  n: [{ type: exec, run: [/bin/true] }]\n',
+    /^config c\.yaml is not valid YAML\/JSON: .*unique/,
+  );
+  await refused(
+    '{"masters": {"m": [{"type": "exec", "run": ["/bin/true"]}]}, "masters": {"n": [{"type": "exec", "run": ["/bin/true"]}]}}',
+    /^config c\.yaml is not valid YAML\/JSON: duplicate key "masters"/,
+  );
   // Deeper down, and spelt differently: the same key once decoded.
   await refused('{"masters": {"m": [{"type": "exec", "run": ["/bin/true"], "timeout": "1s", "time\\u006fut": "2s"}]}}', /duplicate key "timeout"/);
   // Equal keys in different objects are not duplicates.
@@ -53,24 +59,35 @@ test('config text: an unknown YAML tag is an error (exit 2, one line), not a war
 const typeErrors: [string, unknown, RegExp][] = [
   ['privilege: yes', { masters: { m: [{ ...exec, privilege: 'yes' }] } }, /masters\.m\[0\]\.privilege: expected one of "sudo", "none"/],
   ['deadline: -1', { deadline: -1, masters: { m: [exec] } }, /deadline: expected a duration like "200ms" or "5s"/],
-  ['timeout: 1.5 (a bare number is whole milliseconds)', { masters: { m: [{ ...exec, timeout: 1.5 }] } }, /masters\.m\[0\]\.timeout: expected a duration like "200ms" or "5s"/],
+  [
+    'timeout: 1.5 (a bare number is whole milliseconds)',
+    { masters: { m: [{ ...exec, timeout: 1.5 }] } },
+    /masters\.m\[0\]\.timeout: expected a duration like "200ms" or "5s"/,
+  ],
   ['an action list that is a mapping', { masters: { m: {} } }, /masters\.m: expected a list, got a mapping/],
   ['log that is a number', { log: 5, masters: { m: [exec] } }, /log: expected a mapping, got a number/],
   ['log level typo', { log: { level: 'loud' }, masters: { m: [exec] } }, /log\.level: expected one of "debug", "info", "warn", "error"/],
-  ['password inline', { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } }, /sentinels\.password: expected \{ env: VARIABLE \} or \{ file: \/path \}/],
+  [
+    'password inline',
+    { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } },
+    /sentinels\.password: expected \{ env: VARIABLE \} or \{ file: \/path \}/,
+  ],
   ['a number in run', { masters: { m: [{ type: 'exec', run: ['/bin/echo', 5] }] } }, /masters\.m\[0\]\.run\[1\]: expected a string, got a number/],
   ['a required key missing', { masters: { m: [{ type: 'exec' }] } }, /masters\.m\[0\]\.run: required \(expected a list\)/],
   ['a list for the whole config', [], /\(top level\): expected a mapping, got a list/],
 ];
 for (const [name, raw, line] of typeErrors) {
   test(`config type error names what was expected: ${name}`, () => {
-    assert.throws(() => validateConfig(raw, 'c.yaml'), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.equal(err.exitCode, 2);
-      assert.doesNotMatch(err.line(), /Invalid input/);
-      assert.match(err.line(), line);
-      assert.doesNotMatch(err.line(), /s3cret/);
-      return true;
-    });
+    assert.throws(
+      () => validateConfig(raw, 'c.yaml'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.exitCode, 2);
+        assert.doesNotMatch(err.line(), /Invalid input/);
+        assert.match(err.line(), line);
+        assert.doesNotMatch(err.line(), /s3cret/);
+        return true;
+      },
+    );
   });
 }

@@ -28,9 +28,9 @@ test('durations: 200ms, 5s, 1m, 1.5s and bare milliseconds', async () => {
   assert.equal(c.sentinels!.timeout, 200);
   assert.equal(c.sentinels!.settle, 1500);
   const a = c.masters.m![0]!;
-  assert.equal(a.type === "exec" && a.timeout, 30_000);
+  assert.equal(a.type === 'exec' && a.timeout, 30_000);
   const b = c.masters.m![1]!;
-  assert.equal(b.type === "exec" && b.timeout, 250);
+  assert.equal(b.type === 'exec' && b.timeout, 250);
 });
 
 const bad: [string, unknown, RegExp][] = [
@@ -39,7 +39,7 @@ const bad: [string, unknown, RegExp][] = [
   ['unknown action key, with its path', { masters: { m: [exec, { ...exec, interface: 'eth0' }] } }, /masters\.m\[1\]: unknown key "interface"/],
   ['unknown action type', { masters: { m: [{ type: 'teleport' }] } }, /masters\.m\[0\].*: unknown action type; expected one of exec/],
   ['empty action list', { masters: { m: [] } }, /masters\.m: expected at least one action/],
-  ['deadline at Sentinel\'s 60 s limit', { deadline: '60s', masters: { m: [exec] } }, /deadline: expected a duration from 1s to 58s, got 1m/],
+  ["deadline at Sentinel's 60 s limit", { deadline: '60s', masters: { m: [exec] } }, /deadline: expected a duration from 1s to 58s, got 1m/],
   ['deadline not a duration', { deadline: 'soon', masters: { m: [exec] } }, /deadline: expected a duration like "200ms" or "5s", got "soon"/],
   ['exec without run', { masters: { m: [{ type: 'exec' }] } }, /masters\.m\[0\]\.run/],
   ['exec with empty run', { masters: { m: [{ type: 'exec', run: [] }] } }, /masters\.m\[0\]\.run/],
@@ -50,7 +50,11 @@ const bad: [string, unknown, RegExp][] = [
   ['when.role typo', { masters: { m: [{ ...exec, when: { role: 'leeder' } }] } }, /masters\.m\[0\]\.when\.role/],
   ['when with unknown key', { masters: { m: [{ ...exec, when: { hots: 'any' } }] } }, /when: unknown key "hots"/],
   ['bad master name', { masters: { 'my master': [exec] } }, /masters/],
-  ['master named like a subcommand', { masters: { check: [exec] } }, /masters\.check: a master may not be named check, schema, sudoers, notify, reconcile, watch, pause, resume, systemd, help/],
+  [
+    'master named like a subcommand',
+    { masters: { check: [exec] } },
+    /masters\.check: a master may not be named check, schema, sudoers, notify, reconcile, watch, pause, resume, systemd, help/,
+  ],
   ['relative log file', { log: { file: 'hook.log' }, masters: { m: [exec] } }, /log\.file: expected an absolute path/],
   ['log file with ..', { log: { file: '/var/log/../x' }, masters: { m: [exec] } }, /log\.file/],
   ['sentinel address without port', { sentinels: { addresses: ['10.0.0.1'] }, masters: { m: [exec] } }, /sentinels\.addresses\[0\]: expected host:port/],
@@ -58,18 +62,25 @@ const bad: [string, unknown, RegExp][] = [
   ['no sentinel addresses', { sentinels: { addresses: [] }, masters: { m: [exec] } }, /sentinels\.addresses: expected at least one/],
   ['password given inline', { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } }, /sentinels\.password/],
   ['password env name invalid', { sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'A-B' } }, masters: { m: [exec] } }, /sentinels\.password/],
-  ['stale guard that can outlast the deadline', { deadline: '5s', sentinels: { addresses: ['10.0.0.1:26379'], settle: '4s', timeout: '500ms' }, masters: { m: [exec] } }, /sentinels\.settle: settle \+ timeout \(4500 ms\) leaves less than 1 s of the 5000 ms deadline/],
+  [
+    'stale guard that can outlast the deadline',
+    { deadline: '5s', sentinels: { addresses: ['10.0.0.1:26379'], settle: '4s', timeout: '500ms' }, masters: { m: [exec] } },
+    /sentinels\.settle: settle \+ timeout \(4500 ms\) leaves less than 1 s of the 5000 ms deadline/,
+  ],
   ['notify event type without sign', { notify: [{ events: ['switch-master'], run: ['/bin/true'] }], masters: { m: [exec] } }, /notify\[0\]\.events\[0\]/],
 ];
 for (const [name, raw, message] of bad) {
   test(`config refused (exit 2): ${name}`, () => {
-    assert.throws(() => validateConfig(raw, 'c.yaml'), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.equal(err.exitCode, 2);
-      assert.match(err.line(), message);
-      assert.doesNotMatch(err.line(), /\n/);
-      return true;
-    });
+    assert.throws(
+      () => validateConfig(raw, 'c.yaml'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.exitCode, 2);
+        assert.match(err.line(), message);
+        assert.doesNotMatch(err.line(), /\n/);
+        return true;
+      },
+    );
   });
 }
 
@@ -89,12 +100,15 @@ test('JSON configs are read too', async () => {
 
 test('a master with no entry names the configured masters', () => {
   const c = validateConfig({ masters: { alpha: [exec], beta: [exec] } }, 'c.yaml');
-  assert.throws(() => actionsFor(c, 'gamma'), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.exitCode, 2);
-    assert.match(err.line(), /no actions configured for master "gamma" \(configured masters: alpha, beta\)/);
-    return true;
-  });
+  assert.throws(
+    () => actionsFor(c, 'gamma'),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.exitCode, 2);
+      assert.match(err.line(), /no actions configured for master "gamma" \(configured masters: alpha, beta\)/);
+      return true;
+    },
+  );
 });
 
 test('config path: flag, then $SENTINEL_HOOK_CONFIG, then /etc/sentinel-hook/config.yaml', () => {
@@ -143,7 +157,9 @@ test('config files others can write, or owned by a stranger, are refused', async
   throwsLine(() => readConfigFile(dir, uid), /is not a regular file/);
 });
 
-test('a config under a directory another user owns is refused, even at mode 755 and even higher up', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async (t) => {
+test('a config under a directory another user owns is refused, even at mode 755 and even higher up', {
+  skip: process.getuid?.() !== 0 && 'needs root to chown',
+}, async (t) => {
   const nobody = 65534;
   const top = mkdtempSync(join(tmpdir(), 'sh-config-owner-'));
   t.after(() => rmSync(top, { recursive: true, force: true }));
@@ -153,7 +169,12 @@ test('a config under a directory another user owns is refused, even at mode 755 
   writeFileSync(file, 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
   chownSync(theirs, nobody, nobody);
   // The file is root's and not writable by others: only the directory's owner can swap it.
-  throwsLine(() => readConfigFile(file, 0), new RegExp(`^config directory ${theirs} is owned by uid ${nobody}, not root or the running user \\(uid 0\\): its owner could replace ${file} \\(chown root ${theirs}`));
+  throwsLine(
+    () => readConfigFile(file, 0),
+    new RegExp(
+      `^config directory ${theirs} is owned by uid ${nobody}, not root or the running user \\(uid 0\\): its owner could replace ${file} \\(chown root ${theirs}`,
+    ),
+  );
   await assert.rejects(loadConfig(file, 0), (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && !/\n/.test(err.line()));
   // An ancestor further up counts as much as the file's own directory.
   const inner = join(theirs, 'inner');
@@ -191,7 +212,10 @@ test('a config reached through a symlink in a directory others can write is refu
   chmodSync(open, 0o777);
   // Anyone may swap this link for one to their own file.
   symlinkSync(file, join(open, 'config.yaml'));
-  throwsLine(() => readConfigFile(join(open, 'config.yaml'), uid), new RegExp(`^config directory ${open} is writable by users other than its owner .*chmod go-w ${open}`));
+  throwsLine(
+    () => readConfigFile(join(open, 'config.yaml'), uid),
+    new RegExp(`^config directory ${open} is writable by users other than its owner .*chmod go-w ${open}`),
+  );
   await assert.rejects(loadConfig(join(open, 'config.yaml'), uid), (err: unknown) => err instanceof ConfigError && err.exitCode === 2);
   // A symlinked directory on the way counts the same.
   symlinkSync(safe, join(open, 'dir'));

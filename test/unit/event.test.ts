@@ -9,7 +9,15 @@ import { canonicalIp, ipVersion } from '../../src/values.ts';
 const good = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
 
 test('a valid event parses to typed values', () => {
-  assert.deepEqual(parseEvent(good), { master: 'mymaster', role: 'leader', state: 'start', fromIp: '10.0.0.1', fromPort: 6379, toIp: '10.0.0.2', toPort: 6379 });
+  assert.deepEqual(parseEvent(good), {
+    master: 'mymaster',
+    role: 'leader',
+    state: 'start',
+    fromIp: '10.0.0.1',
+    fromPort: 6379,
+    toIp: '10.0.0.2',
+    toPort: 6379,
+  });
 });
 
 test('IPv6 and host names (announce-hostnames) are accepted; IPv6 is canonicalised', () => {
@@ -40,13 +48,16 @@ const bad: [string, string[], RegExp][] = [
 ];
 for (const [name, args, message] of bad) {
   test(`refused with exit 2: ${name}`, () => {
-    assert.throws(() => parseEvent(args), (err: unknown) => {
-      assert.ok(err instanceof UsageError);
-      assert.equal(err.exitCode, 2);
-      assert.match(err.line(), message);
-      assert.doesNotMatch(err.line(), /\n/);
-      return true;
-    });
+    assert.throws(
+      () => parseEvent(args),
+      (err: unknown) => {
+        assert.ok(err instanceof UsageError);
+        assert.equal(err.exitCode, 2);
+        assert.match(err.line(), message);
+        assert.doesNotMatch(err.line(), /\n/);
+        return true;
+      },
+    );
   });
 }
 
@@ -66,7 +77,10 @@ test('ipVersion agrees with node:net isIP on generated addresses and near-misses
   const v6 = fc.ipV6();
   const v4 = fc.ipV4();
   const noise = fc.stringMatching(/^[0-9a-fA-F:.]{1,20}$/);
-  fc.assert(fc.property(fc.oneof(v4, v6, noise, fc.ipV4Extended()), (text) => ipVersion(text) === isIP(text)), { numRuns: 3000 });
+  fc.assert(
+    fc.property(fc.oneof(v4, v6, noise, fc.ipV4Extended()), (text) => ipVersion(text) === isIP(text)),
+    { numRuns: 3000 },
+  );
 });
 
 test('canonicalIp makes equal addresses compare equal', () => {

@@ -4,13 +4,26 @@ import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import type { HostsAction } from '../../src/actions/hosts/index.ts';
 
-const push = { targets: ['app1.example.com', '10.0.1.2:2222'], user: 'deploy', identityFile: '/var/lib/redis/.ssh/id_ed25519', knownHostsFile: '/var/lib/redis/.ssh/known_hosts' };
+const push = {
+  targets: ['app1.example.com', '10.0.1.2:2222'],
+  user: 'deploy',
+  identityFile: '/var/lib/redis/.ssh/id_ed25519',
+  knownHostsFile: '/var/lib/redis/.ssh/known_hosts',
+};
 const config = (action: Record<string, unknown>) => ({ masters: { mymaster: [{ type: 'hosts', names: ['redis-master.myservice.com'], ...action }] } });
 
 test('the issue example parses, with its defaults', () => {
   const c = validateConfig(config({ file: '/etc/hosts', push: { ...push, after: ['/usr/sbin/nscd', '-i', 'hosts'] }, when: { role: 'leader' } }), 'c.yaml');
-  const a = c.masters['mymaster']![0] as HostsAction;
-  assert.deepEqual(a.push, { ...push, after: ['/usr/sbin/nscd', '-i', 'hosts'], remotePath: '/etc/hosts', transport: 'ssh', concurrency: 16, timeout: 5000, retries: 2 });
+  const a = c.masters.mymaster![0] as HostsAction;
+  assert.deepEqual(a.push, {
+    ...push,
+    after: ['/usr/sbin/nscd', '-i', 'hosts'],
+    remotePath: '/etc/hosts',
+    transport: 'ssh',
+    concurrency: 16,
+    timeout: 5000,
+    retries: 2,
+  });
   assert.deepEqual(a.when, { role: 'leader', host: 'any' });
 });
 

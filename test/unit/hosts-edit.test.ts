@@ -82,14 +82,27 @@ function glibcLookup(text: string, name: string): string[] {
   try {
     const file = join(dir, 'hosts');
     writeFileSync(file, text, 'latin1');
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec getent ahosts "$2"', 'sh', file, name], { encoding: 'utf8', timeout: 10_000 });
-    return [...new Set(r.stdout.split('\n').filter((l) => /\bSTREAM\b/.test(l)).map((l) => l.split(/\s+/)[0]!))];
+    const r = spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec getent ahosts "$2"', 'sh', file, name],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
+    return [
+      ...new Set(
+        r.stdout
+          .split('\n')
+          .filter((l) => /\bSTREAM\b/.test(l))
+          .map((l) => l.split(/\s+/)[0]!),
+      ),
+    ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-test('glibc agrees: after the edit the resolver answers only the new address, whatever the blanks', { skip: process.getuid?.() === 0 ? false : 'needs root (unshare -m, mount --bind over /etc/hosts)' }, () => {
+test('glibc agrees: after the edit the resolver answers only the new address, whatever the blanks', {
+  skip: process.getuid?.() === 0 ? false : 'needs root (unshare -m, mount --bind over /etc/hosts)',
+}, () => {
   const files = [
     `127.0.0.1 localhost\n10.0.0.1 ${NAME}\r\r\n`,
     `127.0.0.1 localhost\n10.0.0.1\f${NAME}\vother\n`,
@@ -103,7 +116,9 @@ test('glibc agrees: after the edit the resolver answers only the new address, wh
   }
 });
 
-test('a NUL byte ends a line for us as for glibc: the entry is found and repointed, not appended again', { skip: process.getuid?.() === 0 ? false : 'needs root (unshare -m, mount --bind over /etc/hosts)' }, () => {
+test('a NUL byte ends a line for us as for glibc: the entry is found and repointed, not appended again', {
+  skip: process.getuid?.() === 0 ? false : 'needs root (unshare -m, mount --bind over /etc/hosts)',
+}, () => {
   const before = `127.0.0.1 localhost\n10.0.0.1 ${NAME}\0junk\n10.0.0.3 \0${NAME}\n`;
   // Premise, from glibc itself: the name before the NUL counts, the one after it does not.
   assert.deepEqual(glibcLookup(before, NAME), ['10.0.0.1']);
@@ -125,56 +140,86 @@ const ADDRESSES = ['127.0.0.1', '10.0.0.1', '10.0.0.2', '::1', 'fd00::1', 'fd00:
 
 // Any C isspace byte separates fields (glibc); a '\r' never ends a line here, so it stays inside it.
 const blank = fc.constantFrom(' ', '\t', '  ', ' \t', '\f', '\v', ' \r', '\r\t');
-const name = fc.oneof(fc.constantFrom(...OURS, ...OTHERS), fc.constantFrom(...OURS).map((n) => n.toUpperCase()));
+const name = fc.oneof(
+  fc.constantFrom(...OURS, ...OTHERS),
+  fc.constantFrom(...OURS).map((n) => n.toUpperCase()),
+);
 const entryLine = fc
-  .tuple(fc.constantFrom('', ' '), fc.constantFrom(...ADDRESSES), fc.array(fc.tuple(blank, name), { minLength: 1, maxLength: 4 }), fc.option(fc.constantFrom(' # note', '\t#x', '# 日本'), { nil: undefined }))
+  .tuple(
+    fc.constantFrom('', ' '),
+    fc.constantFrom(...ADDRESSES),
+    fc.array(fc.tuple(blank, name), { minLength: 1, maxLength: 4 }),
+    fc.option(fc.constantFrom(' # note', '\t#x', '# 日本'), { nil: undefined }),
+  )
   .map(([lead, ip, names, comment]) => `${lead}${ip}${names.map(([b, n]) => b + n).join('')}${comment ?? ''}`);
 const otherLine = fc.oneof(fc.constant(''), fc.constantFrom('# comment', '#10.0.0.1 redis-master.myservice.com', 'not-an-ip app1', '   '));
 const hostsFile = fc
-  .tuple(fc.array(fc.oneof({ weight: 3, arbitrary: entryLine }, { weight: 1, arbitrary: otherLine }), { maxLength: 12 }), fc.constantFrom('\n', '\r\n'), fc.boolean())
+  .tuple(
+    fc.array(fc.oneof({ weight: 3, arbitrary: entryLine }, { weight: 1, arbitrary: otherLine }), { maxLength: 12 }),
+    fc.constantFrom('\n', '\r\n'),
+    fc.boolean(),
+  )
   .map(([lines, eol, finalEol]) => lines.join(eol) + (finalEol && lines.length ? eol : ''));
 const target = fc.constantFrom('10.0.0.2', 'fd00::2', '10.0.0.9');
 const names = fc.subarray(OURS, { minLength: 1 });
 
 const mentionsOurs = (line: string, ours: readonly string[]) => {
-  const body = line.split('#')[0]!.trim().split(/[ \t\r\f\v]+/);
+  const body = line
+    .split('#')[0]!
+    .trim()
+    .split(/[ \t\r\f\v]+/);
   return body.slice(1).some((n) => ours.includes(n.toLowerCase()));
 };
 
 test('property: editing twice equals editing once', () => {
-  fc.assert(fc.property(hostsFile, names, target, (text, ns, ip) => {
-    const once = editHosts(text, ns, ip);
-    assert.equal(editHosts(once, ns, ip), once);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(hostsFile, names, target, (text, ns, ip) => {
+      const once = editHosts(text, ns, ip);
+      assert.equal(editHosts(once, ns, ip), once);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('property: every listed name resolves to the new address and nowhere else', () => {
-  fc.assert(fc.property(hostsFile, names, target, (text, ns, ip) => {
-    const out = editHosts(text, ns, ip);
-    for (const n of ns) assert.deepEqual([...new Set(lookupHosts(out, n))], [ip], `${n} in:\n${out}`);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(hostsFile, names, target, (text, ns, ip) => {
+      const out = editHosts(text, ns, ip);
+      for (const n of ns) assert.deepEqual([...new Set(lookupHosts(out, n))], [ip], `${n} in:\n${out}`);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('property: lines without our names are kept byte for byte and in order; other names keep their addresses', () => {
-  fc.assert(fc.property(hostsFile, names, target, (text, ns, ip) => {
-    const out = editHosts(text, ns, ip);
-    const untouched = (t: string) => t.split(/\r?\n/).filter((l) => !mentionsOurs(l, ns) && l !== '');
-    // Subsequence check: the untouched lines of the input appear in the output in the same order.
-    const outLines = out.split(/\r?\n/);
-    let at = 0;
-    for (const line of untouched(text)) {
-      while (at < outLines.length && outLines[at] !== line) at++;
-      assert.ok(at < outLines.length, `line ${JSON.stringify(line)} lost`);
-      at++;
-    }
-    for (const other of OTHERS) assert.deepEqual(lookupHosts(out, other), lookupHosts(text, other), `${other} moved`);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(hostsFile, names, target, (text, ns, ip) => {
+      const out = editHosts(text, ns, ip);
+      const untouched = (t: string) => t.split(/\r?\n/).filter((l) => !mentionsOurs(l, ns) && l !== '');
+      // Subsequence check: the untouched lines of the input appear in the output in the same order.
+      const outLines = out.split(/\r?\n/);
+      let at = 0;
+      for (const line of untouched(text)) {
+        while (at < outLines.length && outLines[at] !== line) at++;
+        assert.ok(at < outLines.length, `line ${JSON.stringify(line)} lost`);
+        at++;
+      }
+      for (const other of OTHERS) assert.deepEqual(lookupHosts(out, other), lookupHosts(text, other), `${other} moved`);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('property: no change means the identical string, and a file already right is never touched', () => {
-  fc.assert(fc.property(hostsFile, names, target, (text, ns, ip) => {
-    const out = editHosts(text, ns, ip);
-    const alreadyRight = ns.every((n) => { const found = lookupHosts(text, n); return found.length > 0 && found.every((a) => a === ip); });
-    if (alreadyRight) assert.equal(out, text);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(hostsFile, names, target, (text, ns, ip) => {
+      const out = editHosts(text, ns, ip);
+      const alreadyRight = ns.every((n) => {
+        const found = lookupHosts(text, n);
+        return found.length > 0 && found.every((a) => a === ip);
+      });
+      if (alreadyRight) assert.equal(out, text);
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -24,7 +24,22 @@ test('200 rsync targets with after, 20 at once: no MaxListenersExceededWarning, 
   const config = validateConfig(
     {
       masters: {
-        m: [{ type: 'hosts', names: ['redis-master'], file, push: { transport: 'rsync', targets: hosts, concurrency: 20, user: 'deploy', identityFile: join(dir, 'id'), knownHostsFile: join(dir, 'known_hosts'), after: ['/bin/true'] } }],
+        m: [
+          {
+            type: 'hosts',
+            names: ['redis-master'],
+            file,
+            push: {
+              transport: 'rsync',
+              targets: hosts,
+              concurrency: 20,
+              user: 'deploy',
+              identityFile: join(dir, 'id'),
+              knownHostsFile: join(dir, 'known_hosts'),
+              after: ['/bin/true'],
+            },
+          },
+        ],
       },
     },
     'test.yaml',
@@ -37,18 +52,24 @@ test('200 rsync targets with after, 20 at once: no MaxListenersExceededWarning, 
   const run = new AbortController();
   let most = 0;
   const sampler = setInterval(() => (most = Math.max(most, getEventListeners(run.signal, 'abort').length)), 1);
-  const outcome = await runHosts(hostsWork(action, '10.0.0.2', () => '/bin/true'), {
-    runner: createRunner(),
-    signal: run.signal,
-    logger: memoryLogger(),
-    remainingMs: () => 60_000,
-  });
+  const outcome = await runHosts(
+    hostsWork(action, '10.0.0.2', () => '/bin/true'),
+    {
+      runner: createRunner(),
+      signal: run.signal,
+      logger: memoryLogger(),
+      remainingMs: () => 60_000,
+    },
+  );
   clearInterval(sampler);
   // Warnings are emitted on the next tick.
   await new Promise((r) => setImmediate(r));
   assert.equal(outcome.ok, true, outcome.summary);
   assert.match(outcome.summary, /201 unchanged, 0 failed/);
-  assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+  assert.deepEqual(
+    warnings.filter((w) => /MaxListeners/.test(w)),
+    [],
+  );
   assert.ok(most <= 1, `the run's signal carried ${most} abort listeners at once`);
   assert.equal(getEventListeners(run.signal, 'abort').length, 0);
 });

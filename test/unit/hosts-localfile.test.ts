@@ -43,7 +43,9 @@ test('rename path: new content, mode and owner kept, one backup, no temp file le
   });
 });
 
-test('bind-mounted file (a container\'s /etc/hosts): rename fails with EBUSY, the in-place write lands in the mounted file', { skip: root ? false : 'needs root for unshare -m and mount --bind' }, () => {
+test("bind-mounted file (a container's /etc/hosts): rename fails with EBUSY, the in-place write lands in the mounted file", {
+  skip: root ? false : 'needs root for unshare -m and mount --bind',
+}, () => {
   withDir((dir) => {
     const real = join(dir, 'real-hosts');
     const mounted = join(dir, 'etc-hosts');
@@ -67,7 +69,11 @@ test('bind-mounted file (a container\'s /etc/hosts): rename fails with EBUSY, th
         `console.log(JSON.stringify({ code, method: r.method }));`,
       ].join('\n'),
     );
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', process.execPath, '--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000, cwd: resolve(import.meta.dirname, '../..') });
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', process.execPath, '--import', 'tsx', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      cwd: resolve(import.meta.dirname, '../..'),
+    });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { code: string; method: string };
     assert.equal(out.code, 'EBUSY');
@@ -77,7 +83,10 @@ test('bind-mounted file (a container\'s /etc/hosts): rename fails with EBUSY, th
     assert.equal(statSync(real).mode & 0o777, 0o604);
     assert.equal(readFileSync(mounted, 'utf8'), 'placeholder under the mount\n');
     assert.equal(readFileSync(`${mounted}.sentinel-hook.bak`, 'utf8'), 'old');
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 });
 
@@ -102,7 +111,14 @@ test('directory not writable by us: falls back to writing the file in place', ()
     chownSync(file, 65534, 65534);
     const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
     const script = `import { writeFileReplacing } from ${JSON.stringify(module)}; const r = writeFileReplacing(${JSON.stringify(file)}, ${JSON.stringify(NEW)}, ${JSON.stringify(OLD)}); console.log(JSON.stringify({ method: r.method, backup: r.backup ?? null }));`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: resolve(import.meta.dirname, '../..'), env: { PATH: process.env.PATH, HOME: dir }, timeout: 30_000 });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+      cwd: resolve(import.meta.dirname, '../..'),
+      env: { PATH: process.env.PATH, HOME: dir },
+      timeout: 30_000,
+    });
     assert.equal(child.status, 0, child.stderr);
     assert.deepEqual(JSON.parse(child.stdout.trim().split('\n').at(-1)!), { method: 'in-place', backup: null });
     assert.equal(readFileSync(file, 'utf8'), NEW);
@@ -110,7 +126,9 @@ test('directory not writable by us: falls back to writing the file in place', ()
   });
 });
 
-test('in place, shorter content: killed between the write and the truncate, the file is the new content plus a comment line, never an old tail', { skip: !root ? 'needs root for unshare -m and mount --bind' : !existsSync('/usr/bin/strace') ? 'needs strace' : false }, () => {
+test('in place, shorter content: killed between the write and the truncate, the file is the new content plus a comment line, never an old tail', {
+  skip: !root ? 'needs root for unshare -m and mount --bind' : !existsSync('/usr/bin/strace') ? 'needs strace' : false,
+}, () => {
   withDir((dir) => {
     const real = join(dir, 'real-hosts');
     const mounted = join(dir, 'etc-hosts');
@@ -121,18 +139,48 @@ test('in place, shorter content: killed between the write and the truncate, the 
     writeFileSync(mounted, 'placeholder under the mount\n');
     const script = join(dir, 'in-namespace.mts');
     const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
-    writeFileSync(script, `import { writeFileReplacing } from ${JSON.stringify(module)};\nwriteFileReplacing(${JSON.stringify(mounted)}, ${JSON.stringify(next)}, ${JSON.stringify(old)});\nconsole.log('finished');\n`);
+    writeFileSync(
+      script,
+      `import { writeFileReplacing } from ${JSON.stringify(module)};\nwriteFileReplacing(${JSON.stringify(mounted)}, ${JSON.stringify(next)}, ${JSON.stringify(old)});\nconsole.log('finished');\n`,
+    );
     // strace SIGKILLs the process at its first ftruncate: the moment between writing and cutting.
     const r = spawnSync(
       'unshare',
-      ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', real, mounted, 'strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=ftruncate', '-e', 'inject=ftruncate:signal=SIGKILL', process.execPath, '--import', 'tsx', script],
+      [
+        '-m',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        real,
+        mounted,
+        'strace',
+        '-f',
+        '-qq',
+        '-o',
+        '/dev/null',
+        '-e',
+        'trace=ftruncate',
+        '-e',
+        'inject=ftruncate:signal=SIGKILL',
+        process.execPath,
+        '--import',
+        'tsx',
+        script,
+      ],
       { encoding: 'utf8', timeout: 60_000, cwd: resolve(import.meta.dirname, '../..') },
     );
     assert.equal(r.signal ?? r.status, 'SIGKILL', `the write was not killed at the truncate: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stdout, /finished/);
     const text = readFileSync(real, 'latin1');
     assert.equal(text, `${next}#${' '.repeat(old.length - next.length - 2)}\n`);
-    assert.deepEqual([lookupHosts(text, 'redis-master'), lookupHosts(text, 'app1'), lookupHosts(text, 'localhost')], [['10.0.0.2'], ['10.5.5.5'], ['127.0.0.1']]);
+    assert.deepEqual(
+      [lookupHosts(text, 'redis-master'), lookupHosts(text, 'app1'), lookupHosts(text, 'localhost')],
+      [['10.0.0.2'], ['10.5.5.5'], ['127.0.0.1']],
+    );
   });
 });
 

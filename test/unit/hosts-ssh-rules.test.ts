@@ -45,10 +45,15 @@ test('known_hosts: hashed entries written by the real ssh-keygen -H are matched,
 });
 
 test('host key: different → CHANGED with fingerprint; unknown → refused; revoked → refused; negation wins', () => {
-  const keys = parseKnownHosts(`app1 ssh-ed25519 ${KEY_A}\n@revoked app2 ssh-ed25519 ${KEY_B}\napp2 ssh-ed25519 ${KEY_B}\n@cert-authority app3 ssh-ed25519 ${KEY_A}\n*.lab,!bad.lab ssh-ed25519 ${KEY_A}\n`);
+  const keys = parseKnownHosts(
+    `app1 ssh-ed25519 ${KEY_A}\n@revoked app2 ssh-ed25519 ${KEY_B}\napp2 ssh-ed25519 ${KEY_B}\n@cert-authority app3 ssh-ed25519 ${KEY_A}\n*.lab,!bad.lab ssh-ed25519 ${KEY_A}\n`,
+  );
   const changed = judgeHostKey(hostKeyPolicy(keys, 'app1', 22), blob(KEY_B), '/kh');
   assert.equal(changed.ok, false);
-  assert.match((changed as { reason: string }).reason, new RegExp(`host key of app1 CHANGED: it presented ${fingerprintOf(blob(KEY_B)).replace(/[+/]/g, '\\$&')}`));
+  assert.match(
+    (changed as { reason: string }).reason,
+    new RegExp(`host key of app1 CHANGED: it presented ${fingerprintOf(blob(KEY_B)).replace(/[+/]/g, '\\$&')}`),
+  );
   assert.match((judgeHostKey(hostKeyPolicy(keys, 'nope', 22), blob(KEY_A), '/kh') as { reason: string }).reason, /no host key for nope in \/kh; refused/);
   assert.match((judgeHostKey(hostKeyPolicy(keys, 'app2', 22), blob(KEY_B), '/kh') as { reason: string }).reason, /@revoked/);
   assert.equal(hostKeyPolicy(keys, 'app3', 22).keys.length, 0, 'a CA key is not a host key');
@@ -69,7 +74,10 @@ test('known_hosts markers: only exactly @revoked and @cert-authority, one at mos
   const revoked = parseKnownHosts(`app1 ssh-ed25519 ${KEY_A}\n@revoked app1 ssh-ed25519 ${KEY_A}\n`);
   assert.match((judgeHostKey(hostKeyPolicy(revoked, 'app1', 22), blob(KEY_A), '/kh') as { reason: string }).reason, /@revoked/);
   // A revoked key with a tab after the marker is still revoked.
-  assert.equal(judgeHostKey(hostKeyPolicy(parseKnownHosts(`@revoked\tapp1 ssh-ed25519 ${KEY_A}\napp1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22), blob(KEY_A), '/kh').ok, false);
+  assert.equal(
+    judgeHostKey(hostKeyPolicy(parseKnownHosts(`@revoked\tapp1 ssh-ed25519 ${KEY_A}\napp1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22), blob(KEY_A), '/kh').ok,
+    false,
+  );
 });
 
 test('known_hosts: host names match whatever their case in the config, hashed entries too (OpenSSH lowercases first)', () => {
@@ -77,7 +85,14 @@ test('known_hosts: host names match whatever their case in the config, hashed en
   try {
     const file = join(dir, 'known_hosts');
     // What ssh-keyscan and ssh write: the lowercased name, then hashed by ssh-keygen -H.
-    execFileSync('sh', ['-c', 'printf "%s\\n" "$1" "$2" > "$3"', 'sh', `app1.example.com ssh-ed25519 ${KEY_A}`, `[app2.example.com]:2222 ssh-ed25519 ${KEY_B}`, file]);
+    execFileSync('sh', [
+      '-c',
+      'printf "%s\\n" "$1" "$2" > "$3"',
+      'sh',
+      `app1.example.com ssh-ed25519 ${KEY_A}`,
+      `[app2.example.com]:2222 ssh-ed25519 ${KEY_B}`,
+      file,
+    ]);
     execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
     const keys = parseKnownHosts(readFileSync(file, 'utf8'));
     assert.deepEqual(judgeHostKey(hostKeyPolicy(keys, 'App1.Example.COM', 22), blob(KEY_A), file), { ok: true });
@@ -107,7 +122,21 @@ test('push targets: accepted and refused forms', () => {
   assert.deepEqual(parsePushTarget('10.0.1.2:2222'), { label: '10.0.1.2:2222', host: '10.0.1.2', port: 2222 });
   assert.deepEqual(parsePushTarget('[fd00::5]:2200'), { label: '[fd00::5]:2200', host: 'fd00::5', port: 2200 });
   assert.deepEqual(parsePushTarget('fd00::5'), { label: 'fd00::5', host: 'fd00::5', port: 22 });
-  for (const bad of ['-oProxyCommand=x', 'app1:0', 'app1:65536', 'app1:22:33', '[10.0.0.1]:22', '[fd00::5', 'a b', 'user@host', 'host;rm', '', '10.0.0.1:', 'app1:-1', '[fd00::5]:x']) {
+  for (const bad of [
+    '-oProxyCommand=x',
+    'app1:0',
+    'app1:65536',
+    'app1:22:33',
+    '[10.0.0.1]:22',
+    '[fd00::5',
+    'a b',
+    'user@host',
+    'host;rm',
+    '',
+    '10.0.0.1:',
+    'app1:-1',
+    '[fd00::5]:x',
+  ]) {
     assert.equal(parsePushTarget(bad), undefined, bad);
   }
   assert.equal(rsyncDestination('deploy', parsePushTarget('[fd00::5]:2200')!, '/etc/hosts'), 'deploy@[fd00::5]:/etc/hosts');
@@ -116,25 +145,48 @@ test('push targets: accepted and refused forms', () => {
 test('remote quoting: whatever the argument, the shell hands it back as exactly one literal argument', () => {
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   fc.assert(
-    fc.property(fc.array(fc.string({ unit: 'binary', minLength: 0, maxLength: 20 }).map((s) => s.replace(/\0/g, '')), { minLength: 1, maxLength: 4 }), (args) => {
-      // The remote side runs `sh -c <command>`; printf prints each argument framed so we can split them back.
-      const r = spawnSync('/bin/sh', ['-c', `printf '%s\\036' ${remoteCommand(args)}`], { encoding: 'utf8' });
-      assert.equal(r.status, 0);
-      assert.deepEqual(r.stdout.split('\x1e').slice(0, -1), args);
-    }),
+    fc.property(
+      fc.array(
+        fc.string({ unit: 'binary', minLength: 0, maxLength: 20 }).map((s) => s.replace(/\0/g, '')),
+        { minLength: 1, maxLength: 4 },
+      ),
+      (args) => {
+        // The remote side runs `sh -c <command>`; printf prints each argument framed so we can split them back.
+        const r = spawnSync('/bin/sh', ['-c', `printf '%s\\036' ${remoteCommand(args)}`], { encoding: 'utf8' });
+        assert.equal(r.status, 0);
+        assert.deepEqual(r.stdout.split('\x1e').slice(0, -1), args);
+      },
+    ),
     { numRuns: 200 },
   );
 });
 
 test('rsync argv: host-key rules on, only our key and known_hosts, "--" before operands', () => {
   const argv = rsyncArgv(
-    { rsync: '/usr/bin/rsync', ssh: '/usr/bin/ssh', user: 'deploy', identityFile: '/k/id', knownHostsFile: '/k/kh', file: '/srv/hosts', remotePath: '/etc/hosts', after: undefined },
+    {
+      rsync: '/usr/bin/rsync',
+      ssh: '/usr/bin/ssh',
+      user: 'deploy',
+      identityFile: '/k/id',
+      knownHostsFile: '/k/kh',
+      file: '/srv/hosts',
+      remotePath: '/etc/hosts',
+      after: undefined,
+    },
     parsePushTarget('10.0.1.2:2222')!,
     5000,
   );
   assert.deepEqual(argv, [
-    '/usr/bin/rsync', '--checksum', '--itemize-changes', '--backup', '--suffix=.sentinel-hook.bak', '--timeout=5', '-e',
+    '/usr/bin/rsync',
+    '--checksum',
+    '--itemize-changes',
+    '--backup',
+    '--suffix=.sentinel-hook.bak',
+    '--timeout=5',
+    '-e',
     '/usr/bin/ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/k/kh -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o ConnectTimeout=5 -i /k/id -p 2222',
-    '--', '/srv/hosts', 'deploy@10.0.1.2:/etc/hosts',
+    '--',
+    '/srv/hosts',
+    'deploy@10.0.1.2:/etc/hosts',
   ]);
 });

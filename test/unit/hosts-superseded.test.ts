@@ -53,7 +53,10 @@ test('superseded on this host: the local file keeps its content and no target is
   assert.equal(outcome.ok, true, outcome.summary);
   assert.equal(readFileSync(file, 'utf8'), '127.0.0.1 localhost\n10.0.0.1 redis-master\n');
   const rows = (outcome.detail as { targets: TargetResult[] }).targets;
-  assert.deepEqual(rows.map((r) => r.status), ['skipped', 'skipped', 'skipped']);
+  assert.deepEqual(
+    rows.map((r) => r.status),
+    ['skipped', 'skipped', 'skipped'],
+  );
   assert.match(outcome.summary, /3 not written \(superseded\), 0 failed/);
 });
 
@@ -72,6 +75,9 @@ test('the Sentinels name another master by the time of the push: the local file 
   assert.equal(outcome.ok, true, outcome.summary);
   assert.match(readFileSync(file, 'utf8'), /^10\.0\.0\.2 redis-master$/m);
   const rows = (outcome.detail as { targets: TargetResult[] }).targets;
-  assert.deepEqual(rows.map((r) => `${r.target} ${r.status}`), ['local:' + file + ' changed', 'app1 skipped', 'app2 skipped']);
+  assert.deepEqual(
+    rows.map((r) => `${r.target} ${r.status}`),
+    [`local:${file} changed`, 'app1 skipped', 'app2 skipped'],
+  );
   assert.equal(asked, 2, 'asked once per target, right before its write');
 });

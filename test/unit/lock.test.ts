@@ -42,7 +42,10 @@ test('an uncontended lock reports no wait, even when creating the file took a mi
     waited.push(lock.waitedMs);
     lock.release();
   }
-  assert.deepEqual(waited.filter((ms) => ms !== 0), []);
+  assert.deepEqual(
+    waited.filter((ms) => ms !== 0),
+    [],
+  );
 });
 
 test('waiting is bounded by the deadline: then exit 1 so Sentinel retries', async (t) => {
@@ -50,7 +53,10 @@ test('waiting is bounded by the deadline: then exit 1 so Sentinel retries', asyn
   const held = await acquireLock(dir, 'mymaster', 1000);
   t.after(() => held.release());
   const started = performance.now();
-  await assert.rejects(acquireLock(dir, 'mymaster', 300), (err: unknown) => err instanceof RetryableError && err.exitCode === 1 && /still holds/.test(err.message));
+  await assert.rejects(
+    acquireLock(dir, 'mymaster', 300),
+    (err: unknown) => err instanceof RetryableError && err.exitCode === 1 && /still holds/.test(err.message),
+  );
   const took = performance.now() - started;
   assert.ok(took >= 250 && took < 3000, `gave up after ${took} ms`);
 });

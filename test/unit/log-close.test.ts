@@ -33,8 +33,14 @@ test('a run closes its log file at the end; a record after that is still appende
     logger.info({ i }, 'late');
     assert.equal(descriptorsOpenOn(file), 0);
   }
-  const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; i: number; run: string });
-  assert.deepEqual(records.map((r) => `${r.msg}${r.i}`), ['run0', 'late0', 'run1', 'late1', 'run2', 'late2']);
+  const records = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; i: number; run: string });
+  assert.deepEqual(
+    records.map((r) => `${r.msg}${r.i}`),
+    ['run0', 'late0', 'run1', 'late1', 'run2', 'late2'],
+  );
   assert.equal(new Set(records.map((r) => r.run)).size, 3, 'one id per run');
 });
 

@@ -32,12 +32,24 @@ const ENV = {
 
 test('placeholders fill whole arguments and never split them', () => {
   const values = { master: 'm', toIp: '10.0.0.2', toPort: '6380', fromIp: 'a b', role: 'leader', state: 's', fromPort: '1' };
-  assert.deepEqual(expand(['/bin/x', '{master}', '{toIp}:{toPort}', 'from={fromIp}', '{toIp}{toIp}', 'literal'], values), ['/bin/x', 'm', '10.0.0.2:6380', 'from=a b', '10.0.0.210.0.0.2', 'literal']);
+  assert.deepEqual(expand(['/bin/x', '{master}', '{toIp}:{toPort}', 'from={fromIp}', '{toIp}{toIp}', 'literal'], values), [
+    '/bin/x',
+    'm',
+    '10.0.0.2:6380',
+    'from=a b',
+    '10.0.0.210.0.0.2',
+    'literal',
+  ]);
 });
 
 test('exec runs the expanded argv with the event in SENTINEL_HOOK_* and exits 0', async () => {
   const runner = new FakeRunner([{ argv: ['/usr/local/bin/notify-team', 'mymaster', '10.0.0.2:6380'] }]);
-  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['notify-team', '{master}', '{toIp}:{toPort}'], timeout: '3s' }]), fakeDeps({ runner, programs: { 'notify-team': '/usr/local/bin/notify-team' } }), { dryRun: false });
+  const result = await runHook(
+    leaderEvent,
+    config([{ type: 'exec', run: ['notify-team', '{master}', '{toIp}:{toPort}'], timeout: '3s' }]),
+    fakeDeps({ runner, programs: { 'notify-team': '/usr/local/bin/notify-team' } }),
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 0);
   assert.equal(result.outcome, 'applied');
   assert.deepEqual(runner.unused(), []);
@@ -56,14 +68,22 @@ test('dry-run plans the same steps and runs nothing', async () => {
 });
 
 test("a child's own exit code never leaks: exit 7 becomes 1 (retry), and the next action still runs", async () => {
-  const runner = new FakeRunner([
-    { argv: ['/bin/false-ish'], result: { exitCode: 7, stderr: 'boom\nlast words' } },
-    { argv: ['/bin/echo', 'after'] },
-  ]);
-  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/false-ish'] }, { type: 'exec', run: ['/bin/echo', 'after'] }]), fakeDeps({ runner }), { dryRun: false });
+  const runner = new FakeRunner([{ argv: ['/bin/false-ish'], result: { exitCode: 7, stderr: 'boom\nlast words' } }, { argv: ['/bin/echo', 'after'] }]);
+  const result = await runHook(
+    leaderEvent,
+    config([
+      { type: 'exec', run: ['/bin/false-ish'] },
+      { type: 'exec', run: ['/bin/echo', 'after'] },
+    ]),
+    fakeDeps({ runner }),
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 1);
   assert.equal(result.outcome, 'failed');
-  assert.deepEqual(result.steps.map((s) => s.ok), [false, true]);
+  assert.deepEqual(
+    result.steps.map((s) => s.ok),
+    [false, true],
+  );
   assert.match(result.steps[0]!.error!, /\/bin\/false-ish exited 7: last words/);
   assert.deepEqual(runner.unused(), []);
 });
@@ -77,7 +97,15 @@ test('exit 2 from a child also becomes 1: Sentinel must not drop the event becau
 test('a program that is not installed: exit 2 before anything runs', async () => {
   const runner = new FakeRunner([]);
   await assert.rejects(
-    runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', 'first'] }, { type: 'exec', run: ['notify-team'] }]), fakeDeps({ runner }), { dryRun: false }),
+    runHook(
+      leaderEvent,
+      config([
+        { type: 'exec', run: ['/bin/echo', 'first'] },
+        { type: 'exec', run: ['notify-team'] },
+      ]),
+      fakeDeps({ runner }),
+      { dryRun: false },
+    ),
     (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && /program notify-team not found.*absolute path/.test(err.line()),
   );
   assert.equal(runner.calls.length, 0, 'nothing half-done');
@@ -85,7 +113,15 @@ test('a program that is not installed: exit 2 before anything runs', async () =>
 
 test('when.role: leader-only actions are skipped on observers, and say why', async () => {
   const runner = new FakeRunner([{ argv: ['/bin/echo', 'all'] }]);
-  const result = await runHook(observerEvent, config([{ type: 'exec', run: ['/bin/echo', 'all'] }, { type: 'exec', run: ['/bin/echo', 'leader'], when: { role: 'leader' } }]), fakeDeps({ runner }), { dryRun: false });
+  const result = await runHook(
+    observerEvent,
+    config([
+      { type: 'exec', run: ['/bin/echo', 'all'] },
+      { type: 'exec', run: ['/bin/echo', 'leader'], when: { role: 'leader' } },
+    ]),
+    fakeDeps({ runner }),
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 0);
   assert.match(result.plans[1]!.note!, /skipped: when\.role is leader, this run is observer/);
   assert.deepEqual(runner.unused(), []);
@@ -111,7 +147,11 @@ test('when.host: new-master runs only where the to-ip is a local address; old-ma
 test('host names from announce-hostnames are resolved to decide which host is the new master', async () => {
   const event = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6379']);
   const runner = new FakeRunner([{ argv: ['/bin/echo', 'redis-2.lab'] }]);
-  const deps = fakeDeps({ runner, addresses: ['10.0.0.2'], resolve: async (h: string) => ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? [] });
+  const deps = fakeDeps({
+    runner,
+    addresses: ['10.0.0.2'],
+    resolve: async (h: string) => ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? [],
+  });
   const r = await runHook(event, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }]), deps, { dryRun: false });
   assert.equal(r.exitCode, 0);
   assert.deepEqual(runner.unused(), []);
@@ -120,8 +160,16 @@ test('host names from announce-hostnames are resolved to decide which host is th
 test('a host name that does not resolve: exit 1 (DNS may come back), nothing run', async () => {
   const event = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6379']);
   const runner = new FakeRunner([]);
-  const deps = fakeDeps({ runner, resolve: async () => { throw new Error('getaddrinfo ENOTFOUND'); } });
-  await assert.rejects(runHook(event, config([{ type: 'exec', run: ['/bin/true'] }]), deps, { dryRun: false }), (err: unknown) => (err as { exitCode: number }).exitCode === 1 && /cannot resolve redis-2\.lab/.test((err as Error).message));
+  const deps = fakeDeps({
+    runner,
+    resolve: async () => {
+      throw new Error('getaddrinfo ENOTFOUND');
+    },
+  });
+  await assert.rejects(
+    runHook(event, config([{ type: 'exec', run: ['/bin/true'] }]), deps, { dryRun: false }),
+    (err: unknown) => (err as { exitCode: number }).exitCode === 1 && /cannot resolve redis-2\.lab/.test((err as Error).message),
+  );
   assert.equal(runner.calls.length, 0);
 });
 
@@ -138,9 +186,17 @@ test('sudo privilege prefixes exactly "sudo -n"; no sudo installed is a failed s
 
 test('sudo refusing (no rule) is reported with the fix', async () => {
   const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/thing'], result: { exitCode: 1, stderr: 'sudo: a password is required' } }]);
-  const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/usr/sbin/thing'], privilege: 'sudo' }]), fakeDeps({ runner, programs: { sudo: '/usr/bin/sudo' } }), { dryRun: false });
+  const r = await runHook(
+    leaderEvent,
+    config([{ type: 'exec', run: ['/usr/sbin/thing'], privilege: 'sudo' }]),
+    fakeDeps({ runner, programs: { sudo: '/usr/bin/sudo' } }),
+    { dryRun: false },
+  );
   assert.equal(r.exitCode, 1);
-  assert.match(r.steps[0]!.error!, /sudo refused \/usr\/sbin\/thing: sudo: a password is required \(install the rules from "sentinel-hook sudoers --user USER"\)/);
+  assert.match(
+    r.steps[0]!.error!,
+    /sudo refused \/usr\/sbin\/thing: sudo: a password is required \(install the rules from "sentinel-hook sudoers --user USER"\)/,
+  );
 });
 
 test('a step that times out is reported as killed, exit 1', async () => {
@@ -159,7 +215,13 @@ const hostEvent = parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '637
 test('a DNS lookup that never answers ends at the deadline: exit 1, one clear line, nothing run, the lookup told to stop', async () => {
   const runner = new FakeRunner([]);
   const signals: (AbortSignal | undefined)[] = [];
-  const deps = fakeDeps({ runner, resolve: (_host: string, signal?: AbortSignal) => (signals.push(signal), never<string[]>()) });
+  const deps = fakeDeps({
+    runner,
+    resolve: (_host: string, signal?: AbortSignal) => {
+      signals.push(signal);
+      return never<string[]>();
+    },
+  });
   const before = timers();
   const started = performance.now();
   await assert.rejects(runHook(hostEvent, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '1s' }), deps, { dryRun: false }), (err: unknown) => {
@@ -193,23 +255,48 @@ test('with sentinels set, the to-ip is resolved once per run', async () => {
   const deps = fakeDeps({
     runner,
     addresses: ['10.0.0.2'],
-    resolve: async (h: string) => (lookups.push(h), ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? []),
+    resolve: async (h: string) => {
+      lookups.push(h);
+      return { 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] }[h] ?? [];
+    },
     askSentinel: async (address) => ({ address, master: { ip: '10.0.0.2', port: 6379 } }),
   });
-  const r = await runHook(hostEvent, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }], { sentinels: { addresses: ['10.0.0.9:26379'] } }), deps, { dryRun: false });
+  const r = await runHook(
+    hostEvent,
+    config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }], { sentinels: { addresses: ['10.0.0.9:26379'] } }),
+    deps,
+    { dryRun: false },
+  );
   assert.equal(r.exitCode, 0);
   assert.equal(r.freshness?.verdict, 'current');
-  assert.deepEqual(lookups.filter((h) => h === 'redis-2.lab'), ['redis-2.lab']);
+  assert.deepEqual(
+    lookups.filter((h) => h === 'redis-2.lab'),
+    ['redis-2.lab'],
+  );
   assert.deepEqual(runner.unused(), []);
 });
 
 test('Sentinels that never answer count as not answering after their timeout: act on the arguments, warn, exit 0', async () => {
   const runner = new FakeRunner([{ argv: ['/bin/echo', 'acted'] }]);
   const asked: (AbortSignal | undefined)[] = [];
-  const deps = fakeDeps({ runner, askSentinel: (_a, _m, _c, _p, opts) => (asked.push(opts?.signal), never()) });
+  const deps = fakeDeps({
+    runner,
+    askSentinel: (_a, _m, _c, _p, opts) => {
+      asked.push(opts?.signal);
+      return never();
+    },
+  });
   const before = timers();
   const started = performance.now();
-  const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', 'acted'] }], { deadline: '2s', sentinels: { addresses: ['10.0.0.9:26379', '10.0.0.8:26379'], timeout: '200ms', settle: '300ms' } }), deps, { dryRun: false });
+  const r = await runHook(
+    leaderEvent,
+    config([{ type: 'exec', run: ['/bin/echo', 'acted'] }], {
+      deadline: '2s',
+      sentinels: { addresses: ['10.0.0.9:26379', '10.0.0.8:26379'], timeout: '200ms', settle: '300ms' },
+    }),
+    deps,
+    { dryRun: false },
+  );
   const took = performance.now() - started;
   assert.equal(r.exitCode, 0);
   assert.equal(r.freshness?.verdict, 'unknown');
@@ -250,7 +337,12 @@ const freshEvent = parseEvent(['mymaster', 'leader', 'start', '10.0.0.1', '6379'
 test('a stale event whose planning failed (a program that is not installed): still stale, exit 0, nothing run', async () => {
   const runner = new FakeRunner([]);
   const deps = fakeDeps({ runner, env: { SH_SENTINEL_PW: 'pw' }, askSentinel: sentinelSays('10.0.0.7') });
-  const r = await runHook(freshEvent, config([{ type: 'exec', run: ['not-installed-anywhere'] }], { ...sentinelsAt, sentinels: { ...sentinelsAt.sentinels, settle: 0 } }), deps, { dryRun: false });
+  const r = await runHook(
+    freshEvent,
+    config([{ type: 'exec', run: ['not-installed-anywhere'] }], { ...sentinelsAt, sentinels: { ...sentinelsAt.sentinels, settle: 0 } }),
+    deps,
+    { dryRun: false },
+  );
   assert.equal(r.outcome, 'stale');
   assert.equal(r.exitCode, 0);
   assert.equal(runner.calls.length, 0);
@@ -259,7 +351,10 @@ test('a stale event whose planning failed (a program that is not installed): sti
 test('a current event whose planning failed: the planning error stands (exit 2), nothing run', async () => {
   const runner = new FakeRunner([]);
   const deps = fakeDeps({ runner, env: { SH_SENTINEL_PW: 'pw' }, askSentinel: sentinelSays('10.0.0.2') });
-  await assert.rejects(runHook(freshEvent, config([{ type: 'exec', run: ['not-installed-anywhere'] }], sentinelsAt), deps, { dryRun: false }), (err: unknown) => err instanceof ConfigError && err.exitCode === 2);
+  await assert.rejects(
+    runHook(freshEvent, config([{ type: 'exec', run: ['not-installed-anywhere'] }], sentinelsAt), deps, { dryRun: false }),
+    (err: unknown) => err instanceof ConfigError && err.exitCode === 2,
+  );
   assert.equal(runner.calls.length, 0);
 });
 
@@ -268,13 +363,21 @@ test('the password variable is gone before planning reads anything (a vip observ
   const passwords: (string | undefined)[] = [];
   const env: NodeJS.ProcessEnv = { SH_SENTINEL_PW: 'secret-pw' };
   const fake = new FakeRunner([{ argv: ['/usr/sbin/ip', '-j', '-4', 'addr', 'show'], result: { stdout: '[]' } }]);
-  const runner = { run: (argv: readonly string[], opts: Parameters<FakeRunner['run']>[1]) => (seenEnv.push(env.SH_SENTINEL_PW), fake.run(argv, opts)) };
+  const runner = {
+    run: (argv: readonly string[], opts: Parameters<FakeRunner['run']>[1]) => {
+      seenEnv.push(env.SH_SENTINEL_PW);
+      return fake.run(argv, opts);
+    },
+  };
   const deps = fakeDeps({
     runner,
     env,
     addresses: ['10.0.0.5'],
     programs: { ip: '/usr/sbin/ip' },
-    askSentinel: async (address, _m, _c, password) => (passwords.push(password), { address, master: { ip: '10.0.0.2', port: 6379 } }),
+    askSentinel: async (address, _m, _c, password) => {
+      passwords.push(password);
+      return { address, master: { ip: '10.0.0.2', port: 6379 } };
+    },
   });
   const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], sentinelsAt), deps, { dryRun: false });
   assert.equal(r.exitCode, 0);
@@ -287,11 +390,14 @@ test('a from-ip lookup with no answer when an action is for the old master only:
   const runner = new FakeRunner([]);
   const deps = fakeDeps({ runner, resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])) });
   const event = parseEvent(['mymaster', 'leader', 'start', 'old-gone.lab', '6379', '10.0.0.2', '6379']);
-  await assert.rejects(runHook(event, config([{ type: 'exec', run: ['/bin/true'], when: { host: 'old-master' } }], { deadline: '20s' }), deps, { dryRun: false }), (err: unknown) => {
-    assert.equal((err as { exitCode: number }).exitCode, 1);
-    assert.match((err as Error).message, /cannot resolve from-ip old-gone\.lab: no answer within 2000 ms, and an action is for the old master only/);
-    return true;
-  });
+  await assert.rejects(
+    runHook(event, config([{ type: 'exec', run: ['/bin/true'], when: { host: 'old-master' } }], { deadline: '20s' }), deps, { dryRun: false }),
+    (err: unknown) => {
+      assert.equal((err as { exitCode: number }).exitCode, 1);
+      assert.match((err as Error).message, /cannot resolve from-ip old-gone\.lab: no answer within 2000 ms, and an action is for the old master only/);
+      return true;
+    },
+  );
   assert.equal(runner.calls.length, 0);
 });
 
@@ -300,9 +406,22 @@ test('a stale verdict stops planning at once (its reads are killed), exit 0, tho
   for (const dryRun of [true]) {
     const started = performance.now();
     const signals: AbortSignal[] = [];
-    const runner = { run: (_argv: readonly string[], opts: { signal?: AbortSignal }) => new Promise<never>((_, reject) => { if (opts.signal) { signals.push(opts.signal); opts.signal.addEventListener('abort', () => reject(new Error('killed'))); } }) };
+    const runner = {
+      run: (_argv: readonly string[], opts: { signal?: AbortSignal }) =>
+        new Promise<never>((_, reject) => {
+          if (opts.signal) {
+            signals.push(opts.signal);
+            opts.signal.addEventListener('abort', () => reject(new Error('killed')));
+          }
+        }),
+    };
     const deps = fakeDeps({ runner: runner as never, addresses: ['10.0.0.5'], programs: { ip: '/usr/sbin/ip' }, askSentinel: sentinelSays('10.0.0.7') });
-    const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], { deadline: '20s', sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 } }), deps, { dryRun });
+    const r = await runHook(
+      freshEvent,
+      config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], { deadline: '20s', sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 } }),
+      deps,
+      { dryRun },
+    );
     assert.equal(r.outcome, 'stale');
     assert.equal(r.exitCode, 0);
     assert.ok(performance.now() - started < 10_000, 'did not wait for the deadline');

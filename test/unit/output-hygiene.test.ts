@@ -12,7 +12,13 @@ import { runHook } from '../../src/orchestrator.ts';
 import { FakeRunner, fakeDeps } from '../support/fakes.ts';
 
 test('the readable log escapes control characters from network-supplied text (a terminal would obey them)', () => {
-  const line = JSON.stringify({ level: 30, time: '2026-01-01T00:00:00.000Z', msg: 'sentinel event\x1b]0;owned\x07', description: 'master m\x1b[2J\r\x00 10.0.0.1 6379', nested: { text: '\x1b[31mred' } });
+  const line = JSON.stringify({
+    level: 30,
+    time: '2026-01-01T00:00:00.000Z',
+    msg: 'sentinel event\x1b]0;owned\x07',
+    description: 'master m\x1b[2J\r\x00 10.0.0.1 6379',
+    nested: { text: '\x1b[31mred' },
+  });
   const out = readable(line);
   assert.ok(out.endsWith('\n'));
   assert.doesNotMatch(out.slice(0, -1), /[\x00-\x1f\x7f]/, `raw control characters: ${JSON.stringify(out)}`);
@@ -33,7 +39,12 @@ test('redaction cuts out the secret, or a prefix of it long enough to be it, nev
 });
 
 test('a command killed at its timeout says whole milliseconds (the timeout is what is left of the run)', () => {
-  const line = describeFailure(['/bin/sleep', '30'], { exitCode: undefined, signal: 'SIGKILL', stderr: '', timedOut: true, spawnError: undefined }, false, 1998.223942);
+  const line = describeFailure(
+    ['/bin/sleep', '30'],
+    { exitCode: undefined, signal: 'SIGKILL', stderr: '', timedOut: true, spawnError: undefined },
+    false,
+    1998.223942,
+  );
   assert.equal(line, '/bin/sleep 30 killed after 1998 ms (step timeout or run deadline)');
 });
 
@@ -47,15 +58,29 @@ test("no child sees the Sentinels' password variable, not even the host-name loo
       env,
       addresses: ['10.0.0.2'],
       // Stands in for getent, a child started with the process's environment at that moment.
-      resolve: async (host) => (seen.push(env.SH_SENTINEL_PW), host === 'redis-2.lab' ? ['10.0.0.2'] : ['10.0.0.1']),
+      resolve: async (host) => {
+        seen.push(env.SH_SENTINEL_PW);
+        return host === 'redis-2.lab' ? ['10.0.0.2'] : ['10.0.0.1'];
+      },
       askSentinel: async (address) => ({ address, master: { ip: '10.0.0.2', port: 6380 } }),
     });
-    const config = validateConfig({ lockDir, sentinels: { addresses: ['10.0.0.9:26379'], password: { env: 'SH_SENTINEL_PW' } }, masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] } }, 'test.yaml');
+    const config = validateConfig(
+      {
+        lockDir,
+        sentinels: { addresses: ['10.0.0.9:26379'], password: { env: 'SH_SENTINEL_PW' } },
+        masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
+      },
+      'test.yaml',
+    );
     const r = await runHook(parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6380']), config, deps, { dryRun: false });
     assert.equal(r.exitCode, 0);
     assert.equal(r.freshness?.verdict, 'current', 'the password was still read for the Sentinels');
     assert.ok(seen.length >= 1);
-    assert.deepEqual(seen.filter((v) => v !== undefined), [], 'a lookup ran while the password variable was set');
+    assert.deepEqual(
+      seen.filter((v) => v !== undefined),
+      [],
+      'a lookup ran while the password variable was set',
+    );
   } finally {
     rmSync(lockDir, { recursive: true, force: true });
   }

@@ -20,7 +20,13 @@ const ME = '192.168.0.3';
 const sdownOldMaster = parseNotifyEvent('-sdown', 'slave 192.168.0.1:6379 192.168.0.1 6379 @ mymaster 192.168.0.3 6379');
 
 function config(vip: Record<string, unknown> = {}, top: Record<string, unknown> = { sentinels: { addresses: SENTINELS } }) {
-  return validateConfig({ ...top, masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: { count: 2, interval: '10ms', repeatAfter: 0 }, ...vip }] } }, 'test.yaml');
+  return validateConfig(
+    {
+      ...top,
+      masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: { count: 2, interval: '10ms', repeatAfter: 0 }, ...vip }] },
+    },
+    'test.yaml',
+  );
 }
 
 /** Each Sentinel names the master given for it (undefined: does not answer). */
@@ -34,7 +40,15 @@ function sentinelsSay(masters: (string | undefined)[]): { ask: AskSentinel; aske
   return { ask, asked };
 }
 
-const held = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+const held = addrJson([
+  {
+    ifname: 'eth0',
+    addrs: [
+      { family: 'inet', local: ME, prefixlen: 24 },
+      { family: 'inet', local: '192.168.0.4', prefixlen: 24 },
+    ],
+  },
+]);
 const notHeld = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
 const addrShow = (stdout: string): Expectation => ({ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout } });
 const garp = (kind: '-U' | '-A', times: number): Expectation => ({ argv: [SUDO, '-n', ARPING, '-q', kind, '-c', '1', '-I', 'eth0', '192.168.0.4'], times });
@@ -70,9 +84,12 @@ test('the old master is back (-sdown), two of three Sentinels name this host, it
   assert.equal(runner.calls.filter((c) => c.argv.includes('addr') && (c.argv.includes('add') || c.argv.includes('del'))).length, 0);
 });
 
-test('only this host\'s own Sentinel names it (the returning old master, before it hears the others): no ARP, no ip either', async () => {
+test("only this host's own Sentinel names it (the returning old master, before it hears the others): no ARP, no ip either", async () => {
   // A majority of the configured Sentinels, not of those answering: one of one answering is not enough.
-  for (const answers of [[ME, '192.168.0.1', '192.168.0.1'], [ME, undefined, undefined]]) {
+  for (const answers of [
+    [ME, '192.168.0.1', '192.168.0.1'],
+    [ME, undefined, undefined],
+  ]) {
     const { plans, steps, runner } = await reannounce(sdownOldMaster, config(), answers, []);
     assert.equal(steps.length, 0);
     assert.match(plans[0]!.note ?? '', /skipped: 1 of 3 Sentinels name this host master, 2 needed/);
@@ -108,7 +125,13 @@ test('Sentinels that answer with host names (announce-hostnames): each name look
     looked.push(host);
     return host === 'redis3.example' ? [ME] : ['192.168.0.1'];
   };
-  const { steps } = await reannounce(sdownOldMaster, config(), ['redis3.example', 'redis3.example', 'redis1.example'], [addrShow(held), garp('-U', 2), garp('-A', 2)], { resolve });
+  const { steps } = await reannounce(
+    sdownOldMaster,
+    config(),
+    ['redis3.example', 'redis3.example', 'redis1.example'],
+    [addrShow(held), garp('-U', 2), garp('-A', 2)],
+    { resolve },
+  );
   assert.ok(steps.length > 0 && steps.every((s) => s.ok));
   assert.deepEqual(looked.sort(), ['redis1.example', 'redis3.example']);
 });
@@ -118,7 +141,10 @@ test('a name lookup that never answers ends at the deadline: not counted, nothin
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 200);
   const started = performance.now();
-  const { plans, steps } = await reannounce(sdownOldMaster, config(), ['redis3.example', 'redis3.example', ME], [], { resolve: never, signal: controller.signal });
+  const { plans, steps } = await reannounce(sdownOldMaster, config(), ['redis3.example', 'redis3.example', ME], [], {
+    resolve: never,
+    signal: controller.signal,
+  });
   assert.ok(performance.now() - started < 3000, 'planning must end at the deadline');
   assert.equal(steps.length, 0);
   assert.match(plans[0]!.note ?? '', /1 of 3 Sentinels name this host master/);

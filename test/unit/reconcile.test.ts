@@ -31,7 +31,10 @@ function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-function config(lockDir: string, actions: unknown[] = [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp: { count: 1, interval: '10ms', repeatAfter: 0 } }]) {
+function config(
+  lockDir: string,
+  actions: unknown[] = [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp: { count: 1, interval: '10ms', repeatAfter: 0 } }],
+) {
   return validateConfig({ lockDir, sentinels: { addresses: SENTINELS, settle: 0 }, masters: { mymaster: actions } }, 'test.yaml');
 }
 
@@ -43,9 +46,23 @@ function sentinelsSay(answers: ([string, number] | undefined)[]): AskSentinel {
   };
 }
 
-const withVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: VIP, prefixlen: 24 }] }]);
+const withVip = addrJson([
+  {
+    ifname: 'eth0',
+    addrs: [
+      { family: 'inet', local: ME, prefixlen: 24 },
+      { family: 'inet', local: VIP, prefixlen: 24 },
+    ],
+  },
+]);
 const sudo = (argv: string[], times = 1): Expectation => ({ argv: [SUDO, '-n', ...argv], times });
-const opts = (over: Partial<Parameters<typeof reconcileMaster>[3]> = {}) => ({ dryRun: false, announce: false, signal: AbortSignal.timeout(20_000), remainingMs: () => 20_000, ...over });
+const opts = (over: Partial<Parameters<typeof reconcileMaster>[3]> = {}) => ({
+  dryRun: false,
+  announce: false,
+  signal: AbortSignal.timeout(20_000),
+  remainingMs: () => 20_000,
+  ...over,
+});
 
 const answer = (address: string, ip: string, epoch: number): SentinelAnswer => ({ address, master: { ip, port: 6379 }, epoch });
 
@@ -65,15 +82,25 @@ test('decideMaster: a majority of the configured Sentinels must answer, and the 
 
 test('a host that missed a failover and still holds the VIP: reconcile removes it and records the epoch; run again: nothing to do', async (t) => {
   const lockDir = tempDir(t);
-  const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }, sudo([IP, 'addr', 'del', `${VIP}/24`, 'dev', 'eth0'])]);
-  const deps = fakeDeps({ runner, programs: PROGRAMS, askSentinel: sentinelsSay([['192.168.0.2', 4], ['192.168.0.2', 4], undefined]), localAddresses: addressesFollowingIp(runner, [ME, VIP]) });
+  const runner = new FakeRunner([
+    { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } },
+    sudo([IP, 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']),
+  ]);
+  const deps = fakeDeps({
+    runner,
+    programs: PROGRAMS,
+    askSentinel: sentinelsSay([['192.168.0.2', 4], ['192.168.0.2', 4], undefined]),
+    localAddresses: addressesFollowingIp(runner, [ME, VIP]),
+  });
   const first = await reconcileMaster('mymaster', config(lockDir), deps, opts());
   assert.equal(first.outcome, 'converged', first.reason);
   assert.equal(first.exitCode, 0);
   assert.deepEqual(runner.unused(), []);
   assert.ok(!deps.localAddresses().has(VIP));
   assert.deepEqual(readActedEpoch(lockDir, 'mymaster'), { epoch: 4, ip: '192.168.0.2', port: 6379 });
-  const again = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]) } }]);
+  const again = new FakeRunner([
+    { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]) } },
+  ]);
   const second = await reconcileMaster('mymaster', config(lockDir), { ...deps, runner: again, localAddresses: () => new Set([ME]) }, opts());
   assert.equal(second.outcome, 'nothing-to-do');
   assert.deepEqual(again.unused(), []);
@@ -81,25 +108,66 @@ test('a host that missed a failover and still holds the VIP: reconcile removes i
 
 test('the new master holding its VIP already: nothing to do, no ARP (a refresh only with announce); missing it: added and announced', async (t) => {
   const lockDir = tempDir(t);
-  const ask = sentinelsSay([[ME, 2], [ME, 2], [ME, 2]]);
+  const ask = sentinelsSay([
+    [ME, 2],
+    [ME, 2],
+    [ME, 2],
+  ]);
   const held = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }]);
-  const quiet = await reconcileMaster('mymaster', config(lockDir), fakeDeps({ runner: held, programs: PROGRAMS, askSentinel: ask, addresses: [ME, VIP] }), opts());
+  const quiet = await reconcileMaster(
+    'mymaster',
+    config(lockDir),
+    fakeDeps({ runner: held, programs: PROGRAMS, askSentinel: ask, addresses: [ME, VIP] }),
+    opts(),
+  );
   assert.equal(quiet.outcome, 'nothing-to-do');
   assert.deepEqual(held.unused(), []);
-  const refresh = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }, sudo([ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', VIP]), sudo([ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', VIP])]);
-  const announced = await reconcileMaster('mymaster', config(lockDir), fakeDeps({ runner: refresh, programs: PROGRAMS, askSentinel: ask, addresses: [ME, VIP] }), opts({ announce: true }));
+  const refresh = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } },
+    sudo([ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', VIP]),
+    sudo([ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', VIP]),
+  ]);
+  const announced = await reconcileMaster(
+    'mymaster',
+    config(lockDir),
+    fakeDeps({ runner: refresh, programs: PROGRAMS, askSentinel: ask, addresses: [ME, VIP] }),
+    opts({ announce: true }),
+  );
   assert.equal(announced.outcome, 'converged', JSON.stringify(announced.steps));
   assert.deepEqual(refresh.unused(), []);
-  const missing = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, sudo([IP, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']), sudo([ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', VIP]), sudo([ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', VIP])]);
-  const added = await reconcileMaster('mymaster', config(tempDir(t)), fakeDeps({ runner: missing, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(missing, [ME]) }), opts());
+  const missing = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    sudo([IP, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']),
+    sudo([ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', VIP]),
+    sudo([ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', VIP]),
+  ]);
+  const added = await reconcileMaster(
+    'mymaster',
+    config(tempDir(t)),
+    fakeDeps({ runner: missing, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(missing, [ME]) }),
+    opts(),
+  );
   assert.equal(added.outcome, 'converged');
   assert.deepEqual(missing.unused(), []);
 });
 
 test('no clear answer (too few answer, or the newest epoch names two masters): nothing runs, exit 1, and it says what each said', async (t) => {
-  for (const answers of [[['192.168.0.2', 4], undefined, undefined], [['192.168.0.2', 5], ['192.168.0.1', 5], ['192.168.0.2', 4]]] as ([string, number] | undefined)[][]) {
+  for (const answers of [
+    [['192.168.0.2', 4], undefined, undefined],
+    [
+      ['192.168.0.2', 5],
+      ['192.168.0.1', 5],
+      ['192.168.0.2', 4],
+    ],
+  ] as ([string, number] | undefined)[][]) {
     const runner = new FakeRunner([]);
-    const r = await reconcileMaster('mymaster', config(tempDir(t)), fakeDeps({ runner, programs: PROGRAMS, askSentinel: sentinelsSay(answers), addresses: [ME, VIP] }), opts());
+    const r = await reconcileMaster(
+      'mymaster',
+      config(tempDir(t)),
+      fakeDeps({ runner, programs: PROGRAMS, askSentinel: sentinelsSay(answers), addresses: [ME, VIP] }),
+      opts(),
+    );
     assert.equal(r.outcome, 'unsure');
     assert.equal(r.exitCode, 1);
     assert.equal(r.answers.length, 3);
@@ -111,7 +179,12 @@ test('never back to an older epoch: after this host acted on epoch 8, a majority
   const lockDir = tempDir(t);
   recordActedEpoch(lockDir, 'mymaster', { epoch: 8, ip: ME, port: 6379 });
   const runner = new FakeRunner([]);
-  const r = await reconcileMaster('mymaster', config(lockDir), fakeDeps({ runner, programs: PROGRAMS, askSentinel: sentinelsSay([['192.168.0.1', 7], ['192.168.0.1', 7], undefined]), addresses: [ME, VIP] }), opts());
+  const r = await reconcileMaster(
+    'mymaster',
+    config(lockDir),
+    fakeDeps({ runner, programs: PROGRAMS, askSentinel: sentinelsSay([['192.168.0.1', 7], ['192.168.0.1', 7], undefined]), addresses: [ME, VIP] }),
+    opts(),
+  );
   assert.equal(r.outcome, 'older-epoch');
   assert.equal(r.exitCode, 1);
   assert.match(r.reason ?? '', /config epoch 7.*older than epoch 8/);
@@ -125,13 +198,22 @@ test('exec: not run by reconcile unless it opts in; then once per failover, whic
     { type: 'exec', run: ['/bin/notify-team', '{toIp}'] },
     { type: 'exec', run: ['/bin/move-cloud-ip', '{toIp}'], reconcile: true },
   ];
-  const ask = sentinelsSay([['192.168.0.2', 9], ['192.168.0.2', 9], ['192.168.0.2', 9]]);
+  const ask = sentinelsSay([
+    ['192.168.0.2', 9],
+    ['192.168.0.2', 9],
+    ['192.168.0.2', 9],
+  ]);
   const runner = new FakeRunner([{ argv: ['/bin/move-cloud-ip', '192.168.0.2'] }]);
   const first = await reconcileMaster('mymaster', config(lockDir, actions), fakeDeps({ runner, askSentinel: ask, addresses: [ME] }), opts());
   assert.equal(first.outcome, 'converged');
   assert.match(first.plans[0]!.note ?? '', /only with "reconcile: true"/);
   assert.deepEqual(runner.unused(), []);
-  const second = await reconcileMaster('mymaster', config(lockDir, actions), fakeDeps({ runner: new FakeRunner([]), askSentinel: ask, addresses: [ME] }), opts());
+  const second = await reconcileMaster(
+    'mymaster',
+    config(lockDir, actions),
+    fakeDeps({ runner: new FakeRunner([]), askSentinel: ask, addresses: [ME] }),
+    opts(),
+  );
   assert.equal(second.outcome, 'nothing-to-do');
   assert.match(second.plans[1]!.note ?? '', /already ran on this host for this failover \(config epoch 9\)/);
   // The hook's call for that same failover (epoch 9) runs the first exec, not the one already done.
@@ -145,7 +227,10 @@ test('exec: not run by reconcile unless it opts in; then once per failover, whic
 
 test('the pipeline in one process: events for two masters run in parallel, two for one master one after the other', async (t) => {
   const lockDir = tempDir(t);
-  const cfg = validateConfig({ lockDir, masters: { m1: [{ type: 'exec', run: ['/bin/work', '{master}'] }], m2: [{ type: 'exec', run: ['/bin/work', '{master}'] }] } }, 'test.yaml');
+  const cfg = validateConfig(
+    { lockDir, masters: { m1: [{ type: 'exec', run: ['/bin/work', '{master}'] }], m2: [{ type: 'exec', run: ['/bin/work', '{master}'] }] } },
+    'test.yaml',
+  );
   const spans: { master: string; from: number; to: number }[] = [];
   const t0 = performance.now();
   const runner = {
@@ -159,12 +244,18 @@ test('the pipeline in one process: events for two masters run in parallel, two f
   const deps = fakeDeps({ runner, addresses: ['10.0.0.2'] });
   const ev = (master: string, to: string) => parseEvent([master, 'leader', 'start', '10.0.0.1', '6379', to, '6379']);
   const results = await Promise.all([runHook(ev('m1', '10.0.0.2'), cfg, deps, { dryRun: false }), runHook(ev('m2', '10.0.0.2'), cfg, deps, { dryRun: false })]);
-  assert.deepEqual(results.map((r) => r.exitCode), [0, 0]);
+  assert.deepEqual(
+    results.map((r) => r.exitCode),
+    [0, 0],
+  );
   const [a, b] = [spans.find((s) => s.master === 'm1')!, spans.find((s) => s.master === 'm2')!];
   assert.ok(a.from < b.to && b.from < a.to, `two masters must overlap: ${JSON.stringify(spans)}`);
   spans.length = 0;
   const same = await Promise.all([runHook(ev('m1', '10.0.0.2'), cfg, deps, { dryRun: false }), runHook(ev('m1', '10.0.0.3'), cfg, deps, { dryRun: false })]);
-  assert.deepEqual(same.map((r) => r.exitCode), [0, 0]);
+  assert.deepEqual(
+    same.map((r) => r.exitCode),
+    [0, 0],
+  );
   const ordered = [...spans].sort((x, y) => x.from - y.from);
   for (let i = 1; i < ordered.length; i++) assert.ok(ordered[i]!.from >= ordered[i - 1]!.to, `one master's runs must not overlap: ${JSON.stringify(spans)}`);
 });

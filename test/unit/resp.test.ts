@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { decodeReply, encodeCommand, RespError } from '../../src/sentinel/resp.ts';
 
 test('commands are RESP arrays of bulk strings, byte lengths for UTF-8', () => {
-  assert.equal(encodeCommand(['SENTINEL', 'get-master-addr-by-name', 'mé']).toString(), '*3\r\n$8\r\nSENTINEL\r\n$23\r\nget-master-addr-by-name\r\n$3\r\nmé\r\n');
+  assert.equal(
+    encodeCommand(['SENTINEL', 'get-master-addr-by-name', 'mé']).toString(),
+    '*3\r\n$8\r\nSENTINEL\r\n$23\r\nget-master-addr-by-name\r\n$3\r\nmé\r\n',
+  );
 });
 
 test('replies: arrays, bulk, nil, errors, integers, and partial input', () => {
@@ -23,7 +26,12 @@ test('a server that accepts and never replies: the query ends at its timeout, or
   const { createServer } = await import('node:net');
   const { sendCommands } = await import('../../src/sentinel/resp.ts');
   let closed = 0;
-  const server = createServer((socket) => socket.on('close', () => closed++).on('error', () => {}).resume());
+  const server = createServer((socket) =>
+    socket
+      .on('close', () => closed++)
+      .on('error', () => {})
+      .resume(),
+  );
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   t.after(() => server.close());
   const port = (server.address() as { port: number }).port;
@@ -34,7 +42,11 @@ test('a server that accepts and never replies: the query ends at its timeout, or
   setTimeout(() => deadline.abort(), 100);
   await assert.rejects(pending, /no answer before the run's deadline/);
   assert.ok(performance.now() - started < 3000);
-  await assert.rejects(sendCommands('127.0.0.1', port, [['PING']], 30_000, deadline.signal), /before the run's deadline/, 'already past the deadline: not even a connection');
+  await assert.rejects(
+    sendCommands('127.0.0.1', port, [['PING']], 30_000, deadline.signal),
+    /before the run's deadline/,
+    'already past the deadline: not even a connection',
+  );
   for (let i = 0; i < 50 && closed < 2; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(closed, 2, 'both connections closed');
 });

@@ -17,7 +17,10 @@ test('after stop() starts, a running child gets TERM first, and a command asked 
   const seen = join(dir, 'seen');
   const marker = join(dir, 'second-ran');
   const ready = `${seen}.ready`;
-  const first = runner.run(['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; : > "$0.ready"; while :; do sleep 0.05; done`, seen], { timeoutMs: 10_000, signal });
+  const first = runner.run(['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; : > "$0.ready"; while :; do sleep 0.05; done`, seen], {
+    timeoutMs: 10_000,
+    signal,
+  });
   await waitUntil('the child to set its TERM trap', () => existsSync(ready), { timeoutMs: 5000, intervalMs: 20 });
   const stopping = runner.stop();
   const second = await runner.run(['/usr/bin/touch', marker], { timeoutMs: 5000, signal });

@@ -24,12 +24,16 @@ test('sentinels.tls: a half client certificate, no ca, a relative path, an IP se
     [true, /sentinels\.tls: expected a mapping, got true/],
   ];
   for (const [tls, message] of bad) {
-    assert.throws(() => validateConfig(withTls(tls), 'c.yaml'), (err: Error & { exitCode?: number }) => {
-      assert.equal(err.exitCode, 2);
-      assert.match(err.message, message);
-      assert.equal(err.message.split('\n').length, 1);
-      return true;
-    }, JSON.stringify(tls));
+    assert.throws(
+      () => validateConfig(withTls(tls), 'c.yaml'),
+      (err: Error & { exitCode?: number }) => {
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, message);
+        assert.equal(err.message.split('\n').length, 1);
+        return true;
+      },
+      JSON.stringify(tls),
+    );
   }
 });
 
@@ -43,11 +47,20 @@ test('sentinel-hook schema describes sentinels.tls, ca required', () => {
 test('TLS failures a retry will not fix name their fix; a reset or a timeout is a Sentinel that did not answer', () => {
   const err = (code: string, message: string) => Object.assign(new Error(message), { code });
   const cases: [Error, RegExp | undefined][] = [
-    [err('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), /^TLS: unable to verify the first certificate → check sentinels\.tls\.ca$/],
+    [
+      err('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'),
+      /^TLS: unable to verify the first certificate → check sentinels\.tls\.ca$/,
+    ],
     [err('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), /→ check sentinels\.tls\.ca$/],
     [err('CERT_HAS_EXPIRED', 'certificate has expired'), /^TLS: certificate has expired → renew the Sentinel's certificate$/],
     [err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), /→ set sentinels\.tls\.servername/],
-    [err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'C0:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../ssl/rec_layer_s3.c:1601:'), /^TLS: the Sentinel refused our certificate \(tlsv13 alert certificate required\) → check sentinels\.tls\.cert and key/],
+    [
+      err(
+        'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+        'C0:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../ssl/rec_layer_s3.c:1601:',
+      ),
+      /^TLS: the Sentinel refused our certificate \(tlsv13 alert certificate required\) → check sentinels\.tls\.cert and key/,
+    ],
     [err('ECONNRESET', 'read ECONNRESET'), undefined],
     [new Error('no answer within 500 ms'), undefined],
   ];

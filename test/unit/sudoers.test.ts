@@ -15,7 +15,13 @@ import { addrJson, HABETS_V, IPUTILS_DAD_FREE, IPUTILS_V, ROUTES_V4, ROUTES_V6 }
 const lockDir = mkdtempSync(join(tmpdir(), 'sh-sudoers-'));
 test.after(() => rmSync(lockDir, { recursive: true, force: true }));
 
-const PROGRAMS: Record<string, string> = { ip: '/usr/sbin/ip', arping: '/usr/bin/arping', sudo: '/usr/bin/sudo', ndptool: '/usr/bin/ndptool', logger: '/usr/bin/logger' };
+const PROGRAMS: Record<string, string> = {
+  ip: '/usr/sbin/ip',
+  arping: '/usr/bin/arping',
+  sudo: '/usr/bin/sudo',
+  ndptool: '/usr/bin/ndptool',
+  logger: '/usr/bin/logger',
+};
 const ok = (stdout = ''): CommandResult => ({ exitCode: 0, signal: undefined, stdout, stderr: '', durationMs: 1, timedOut: false, spawnError: undefined });
 
 /** A read-only host: answers only the observations the vip action makes, throws on anything else. */
@@ -60,7 +66,12 @@ test('IPv4 VIP with iputils: exactly add, del, and the two arping lines; Default
 });
 
 test("Habets' arping, label, duplicate check: their exact lines", async () => {
-  const text = await sudoersText(config([{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', label: 'eth0:vip', checkDuplicate: true, arp: { count: 3, interval: '250ms' } }]), opts, host(HABETS_V), 'h');
+  const text = await sudoersText(
+    config([{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', label: 'eth0:vip', checkDuplicate: true, arp: { count: 3, interval: '250ms' } }]),
+    opts,
+    host(HABETS_V),
+    'h',
+  );
   assert.deepEqual(rules(text), [
     '/usr/sbin/ip addr add 192.168.0.4/24 dev eth0 label eth0\\:vip',
     '/usr/sbin/ip addr del 192.168.0.4/24 dev eth0',
@@ -77,7 +88,10 @@ test('IPv6: colons escaped, nodad on add, the ndptool line; interface detected f
     '/usr/sbin/ip addr del fd00\\:77\\:\\:100/64 dev eth0',
     '/usr/bin/ndptool -t na -U -i eth0 -T fd00\\:77\\:\\:100 send',
   ]);
-  assert.match(text, /# Interfaces detected from this host's routes \(not set in the config\): fd00:77::100\/64 -> eth0\.\n# Another host .* generate this file on each host\./);
+  assert.match(
+    text,
+    /# Interfaces detected from this host's routes \(not set in the config\): fd00:77::100\/64 -> eth0\.\n# Another host .* generate this file on each host\./,
+  );
 });
 
 test('privilege none is left out; exec without placeholders is pinned, with placeholders only noted', async () => {
@@ -107,17 +121,30 @@ test('the same VIP under two masters is listed once', async () => {
 test('refusals: bad user (exit 2), nothing privileged (exit 2), missing arping / ndptool (exit 1, package named)', async () => {
   const c = config([{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0' }]);
   for (const user of ['-redis', 'redis ALL', '%redis', '#103', 'a,b', '']) {
-    await assert.rejects(sudoersText(c, { ...opts, user }, host(), 'h'), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /is not a plain login name/.test(err.message));
+    await assert.rejects(
+      sudoersText(c, { ...opts, user }, host(), 'h'),
+      (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /is not a plain login name/.test(err.message),
+    );
   }
-  await assert.rejects(sudoersText(config([{ type: 'vip', address: '192.168.0.4/24', privilege: 'none' }]), opts, host(), 'h'), (err: unknown) => err instanceof ConfigError && /nothing to allow/.test(err.message));
-  await assert.rejects(sudoersText(c, opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'), (err: Error & { exitCode?: number }) => err.exitCode === 1 && /install iputils-arping/.test(err.message));
-  await assert.rejects(sudoersText(config([{ type: 'vip', address: 'fd00:77::100/64', interface: 'eth0' }]), opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'), /install libndp-tools/);
+  await assert.rejects(
+    sudoersText(config([{ type: 'vip', address: '192.168.0.4/24', privilege: 'none' }]), opts, host(), 'h'),
+    (err: unknown) => err instanceof ConfigError && /nothing to allow/.test(err.message),
+  );
+  await assert.rejects(
+    sudoersText(c, opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'),
+    (err: Error & { exitCode?: number }) => err.exitCode === 1 && /install iputils-arping/.test(err.message),
+  );
+  await assert.rejects(
+    sudoersText(config([{ type: 'vip', address: 'fd00:77::100/64', interface: 'eth0' }]), opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'),
+    /install libndp-tools/,
+  );
   await assert.rejects(sudoersText(config([{ type: 'vip', address: '172.16.0.4/24' }]), opts, host(), 'h'), /no route on this host covers 172\.16\.0\.4\/24/);
 });
 
 test('sudoersWord escapes , : = \\ and refuses blanks, quotes and pattern characters', () => {
   assert.equal(sudoersWord('a,b:c=d\\e'), 'a\\,b\\:c\\=d\\\\e');
-  for (const bad of ['a b', '*', 'eth?', '[x]', '"q"', "'", '', 'x\ty', '!x', '#1', '^rotate.log$', '^$']) assert.throws(() => sudoersWord(bad), ConfigError, bad);
+  for (const bad of ['a b', '*', 'eth?', '[x]', '"q"', "'", '', 'x\ty', '!x', '#1', '^rotate.log$', '^$'])
+    assert.throws(() => sudoersWord(bad), ConfigError, bad);
   // Only ^…$ together is a regular expression to sudo: either alone is a literal character.
   assert.equal(sudoersWord('^x'), '^x');
   assert.equal(sudoersWord('x$'), 'x$');
@@ -128,7 +155,13 @@ test('sudoersWord escapes , : = \\ and refuses blanks, quotes and pattern charac
 });
 
 /** The privileged argv lines a real run issues: the FakeRunner-free way, recording every call. */
-async function plannedPrivileged(actions: unknown[], event: string[], addrShow: string, arpingV = IPUTILS_V, probe = ok(IPUTILS_DAD_FREE)): Promise<string[][]> {
+async function plannedPrivileged(
+  actions: unknown[],
+  event: string[],
+  addrShow: string,
+  arpingV = IPUTILS_V,
+  probe = ok(IPUTILS_DAD_FREE),
+): Promise<string[][]> {
   const seen: string[][] = [];
   const runner = {
     async run(argv: readonly string[]): Promise<CommandResult> {
@@ -148,12 +181,14 @@ async function plannedPrivileged(actions: unknown[], event: string[], addrShow: 
   const c = config(actions);
   // The interfaces list the VIP when the ip sample does (one consistent fake host).
   const vips = ['192.168.0.4', 'fd00:77::100'].filter((v) => addrShow.includes(`"${v}"`));
-  const result = await runHook(parseEvent(event), c, fakeDeps({ runner, programs: PROGRAMS, addresses: ['192.168.0.2', 'fd00:77::2', ...vips] }), { dryRun: false });
+  const result = await runHook(parseEvent(event), c, fakeDeps({ runner, programs: PROGRAMS, addresses: ['192.168.0.2', 'fd00:77::2', ...vips] }), {
+    dryRun: false,
+  });
   assert.equal(result.exitCode, 0, JSON.stringify(result.steps.filter((s) => !s.ok)));
   return seen;
 }
 
-function unescape(rule: string): string[] {
+function unescapeRule(rule: string): string[] {
   return rule.split(' ').map((w) => w.replace(/\\(.)/g, '$1'));
 }
 
@@ -161,22 +196,45 @@ test('no drift: every argv a run issues through sudo is one of the generated rul
   const toMe = ['mymaster', 'leader', 'start', '192.168.0.1', '6379', '192.168.0.2', '6379'];
   const toOther = ['mymaster', 'leader', 'start', '192.168.0.2', '6379', '192.168.0.3', '6379'];
   const v4None = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: '192.168.0.2', prefixlen: 24 }] }]);
-  const v4Held = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: '192.168.0.2', prefixlen: 24 }, { family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+  const v4Held = addrJson([
+    {
+      ifname: 'eth0',
+      addrs: [
+        { family: 'inet', local: '192.168.0.2', prefixlen: 24 },
+        { family: 'inet', local: '192.168.0.4', prefixlen: 24 },
+      ],
+    },
+  ]);
   const v6None = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet6', local: 'fd00:77::2', prefixlen: 64 }] }]);
-  const v6Held = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet6', local: 'fd00:77::2', prefixlen: 64 }, { family: 'inet6', local: 'fd00:77::100', prefixlen: 64 }] }]);
+  const v6Held = addrJson([
+    {
+      ifname: 'eth0',
+      addrs: [
+        { family: 'inet6', local: 'fd00:77::2', prefixlen: 64 },
+        { family: 'inet6', local: 'fd00:77::100', prefixlen: 64 },
+      ],
+    },
+  ]);
   const arp = { count: 2, interval: '10ms', repeatAfter: '20ms' };
   const cases: [string, unknown[], string[], string, string][] = [
-    ['v4 add, iputils, label, duplicate check', [{ type: 'vip', address: '192.168.0.4/24', label: 'eth0:vip', checkDuplicate: true, arp }], toMe, v4None, IPUTILS_V],
+    [
+      'v4 add, iputils, label, duplicate check',
+      [{ type: 'vip', address: '192.168.0.4/24', label: 'eth0:vip', checkDuplicate: true, arp }],
+      toMe,
+      v4None,
+      IPUTILS_V,
+    ],
     ['v4 del, iputils', [{ type: 'vip', address: '192.168.0.4/24', arp }], toOther, v4Held, IPUTILS_V],
     ['v4 add, Habets', [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp }], toMe, v4None, HABETS_V],
     ['v6 add (route-detected interface)', [{ type: 'vip', address: 'fd00:77::100/64', arp }], toMe, v6None, IPUTILS_V],
     ['v6 del', [{ type: 'vip', address: 'fd00:77::100/64', arp }], toOther, v6Held, IPUTILS_V],
   ];
   for (const [name, actions, event, addr, arpingV] of cases) {
-    const allowed = rules(await sudoersText(config(actions), opts, host(arpingV), 'h')).map((r) => JSON.stringify(unescape(r)));
+    const allowed = rules(await sudoersText(config(actions), opts, host(arpingV), 'h')).map((r) => JSON.stringify(unescapeRule(r)));
     const planned = await plannedPrivileged(actions, event, addr, arpingV, arpingV === HABETS_V ? { ...ok(), exitCode: 1 } : ok(IPUTILS_DAD_FREE));
     assert.ok(planned.length >= 1, `${name}: something ran`);
-    for (const argv of planned) assert.ok(allowed.includes(JSON.stringify(argv)), `${name}: ${argv.join(' ')} is not in the sudoers rules:\n${allowed.join('\n')}`);
+    for (const argv of planned)
+      assert.ok(allowed.includes(JSON.stringify(argv)), `${name}: ${argv.join(' ')} is not in the sudoers rules:\n${allowed.join('\n')}`);
   }
 });
 
@@ -193,10 +251,22 @@ test('values copied into the header (config path, host name) cannot start a line
     ['/etc/sentinel-hook/x\r\nDefaults:redis !authenticate\r\n', 'h'],
     ['/etc/sentinel-hook/x\\', 'h\\'],
   ]) {
-    const text = await sudoersText(config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]), { user: 'redis', configPath: configPath! }, host(), hostName);
+    const text = await sudoersText(
+      config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]),
+      { user: 'redis', configPath: configPath! },
+      host(),
+      hostName,
+    );
     const lines = text.split('\n');
-    assert.deepEqual(lines.filter((l) => !l.startsWith('# ')), ['Defaults:redis !requiretty', 'redis ALL=(root) NOPASSWD: /usr/bin/id ""', ''], JSON.stringify(configPath));
+    assert.deepEqual(
+      lines.filter((l) => !l.startsWith('# ')),
+      ['Defaults:redis !requiretty', 'redis ALL=(root) NOPASSWD: /usr/bin/id ""', ''],
+      JSON.stringify(configPath),
+    );
     // sudo would join a line ending in a backslash with the next one.
-    assert.ok(lines.every((l) => !l.endsWith('\\') && !/[\0-\x1f\x7f]/.test(l)), text);
+    assert.ok(
+      lines.every((l) => !l.endsWith('\\') && !/[\0-\x1f\x7f]/.test(l)),
+      text,
+    );
   }
 });

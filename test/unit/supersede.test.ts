@@ -38,7 +38,15 @@ function config(lockDir: string, arp: Record<string, unknown>, top: Record<strin
 }
 
 const withoutVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
-const withVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: VIP, prefixlen: 24 }] }]);
+const withVip = addrJson([
+  {
+    ifname: 'eth0',
+    addrs: [
+      { family: 'inet', local: ME, prefixlen: 24 },
+      { family: 'inet', local: VIP, prefixlen: 24 },
+    ],
+  },
+]);
 const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({ argv: [SUDO, '-n', ...argv], result, times });
 const garp = (mode: '-U' | '-A', times: number, result: Expectation['result'] = {}) => sudo([ARPING, '-q', mode, '-c', '1', '-I', 'eth0', VIP], result, times);
 const add = sudo([IP, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
@@ -49,7 +57,10 @@ const confirm = (stdout: string, times = 1): Expectation => ({ argv: [IP, '-j', 
 /** Every call with the time it started, relative to `t0`. */
 class TimedRunner implements CommandRunner {
   readonly log: { at: number; argv: string[] }[] = [];
-  constructor(private readonly inner: CommandRunner, private readonly t0 = performance.now()) {}
+  constructor(
+    private readonly inner: CommandRunner,
+    private readonly t0 = performance.now(),
+  ) {}
   run(argv: readonly string[], opts: RunOptions): Promise<CommandResult> {
     this.log.push({ at: performance.now() - this.t0, argv: [...argv] });
     return this.inner.run(argv, opts);
@@ -126,7 +137,12 @@ test('iputils arping exits 2 (Cannot assign requested address) because the addre
   const lockDir = tempDir(t);
   let gone = false;
   // The reply shot (-A) finds the address gone before it starts: the fake would throw if it ran.
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1, { exitCode: 2, stderr: 'arping: bind: Cannot assign requested address' }), confirm(withoutVip)]);
+  const runner = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    add,
+    garp('-U', 1, { exitCode: 2, stderr: 'arping: bind: Cannot assign requested address' }),
+    confirm(withoutVip),
+  ]);
   const base = addressesFollowingIp(runner, ['127.0.0.1', ME]);
   const deps = fakeDeps({
     runner: {
@@ -165,7 +181,12 @@ test('with sentinels: the second burst is left out when a majority of them no lo
     askSentinel: ask,
     localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]),
   });
-  const result = await runHook(toMe, config(lockDir, { count: 1, interval: '10ms', repeatAfter: '50ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } }), deps, { dryRun: false });
+  const result = await runHook(
+    toMe,
+    config(lockDir, { count: 1, interval: '10ms', repeatAfter: '50ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } }),
+    deps,
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
   assert.deepEqual(runner.unused(), [], 'the first burst went out, the second did not (the fake throws on a fourth arping)');
   assert.match(result.steps.find((s) => s.description.startsWith('send them again'))!.summary!, /not sent: 0 of 3 Sentinels name this host master, 2 needed/);
@@ -176,7 +197,12 @@ test('with sentinels still naming this host: the second burst goes out', async (
   const ask: AskSentinel = async (address) => ({ address, master: { ip: ME, port: 6379 } });
   const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 2), garp('-A', 2)]);
   const deps = fakeDeps({ runner, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]) });
-  const result = await runHook(toMe, config(lockDir, { count: 1, interval: '10ms', repeatAfter: '50ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } }), deps, { dryRun: false });
+  const result = await runHook(
+    toMe,
+    config(lockDir, { count: 1, interval: '10ms', repeatAfter: '50ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } }),
+    deps,
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -223,7 +249,13 @@ test('with sentinels: a late retry of an overtaken event, arriving while the new
   const ask: AskSentinel = async (address) => ({ address, master: { ip: ME, port: 6379 }, epoch: 3 });
   // The retry, stale, converges to what the Sentinels say once the newer run is done: the VIP is here
   // already (one look with ip), so nothing more.
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 2), garp('-A', 2), { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }]);
+  const runner = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    add,
+    garp('-U', 2),
+    garp('-A', 2),
+    { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } },
+  ]);
   const deps = fakeDeps({ runner, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]) });
   const cfg = config(lockDir, { count: 1, interval: '10ms', repeatAfter: '400ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } });
   const newer = runHook(toMe, cfg, deps, { dryRun: false });
@@ -238,7 +270,7 @@ test('with sentinels: a late retry of an overtaken event, arriving while the new
   assert.deepEqual(runner.unused(), [], 'both bursts of the current event went out');
 });
 
-test('a FIFO or a link planted at the generation path (root shares the directory of Sentinel\'s user) is never waited on or followed', async (t) => {
+test("a FIFO or a link planted at the generation path (root shares the directory of Sentinel's user) is never waited on or followed", async (t) => {
   const lockDir = tempDir(t);
   const { spawnSync } = await import('node:child_process');
   const { symlinkSync, writeFileSync } = await import('node:fs');

@@ -8,7 +8,15 @@ import { systemdFiles, type SystemdOptions } from '../../src/commands/systemd.ts
 import type { HostReader } from '../../src/plan.ts';
 import { ConfigError } from '../../src/errors.ts';
 
-const PROGRAMS: Record<string, string> = { ip: '/usr/sbin/ip', arping: '/usr/bin/arping', ndptool: '/usr/bin/ndptool', sudo: '/usr/bin/sudo', sh: '/bin/sh', readlink: '/usr/bin/readlink', true: '/usr/bin/true' };
+const PROGRAMS: Record<string, string> = {
+  ip: '/usr/sbin/ip',
+  arping: '/usr/bin/arping',
+  ndptool: '/usr/bin/ndptool',
+  sudo: '/usr/bin/sudo',
+  sh: '/bin/sh',
+  readlink: '/usr/bin/readlink',
+  true: '/usr/bin/true',
+};
 const host: HostReader = {
   which: (p) => (p.startsWith('/') ? p : PROGRAMS[p]),
   read: async (argv) => {
@@ -16,7 +24,13 @@ const host: HostReader = {
   },
   readFile: () => undefined,
 };
-const OPTS: SystemdOptions = { mode: 'watch', user: 'redis', configPath: '/etc/sentinel-hook/config.yaml', installDir: '/opt/sentinel-hook', node: '/usr/bin/node' };
+const OPTS: SystemdOptions = {
+  mode: 'watch',
+  user: 'redis',
+  configPath: '/etc/sentinel-hook/config.yaml',
+  installDir: '/opt/sentinel-hook',
+  node: '/usr/bin/node',
+};
 
 function parse(actions: unknown[], extra: Record<string, unknown> = {}): HookConfig {
   return configSchema.parse({ lockDir: '/run/sentinel-hook', sentinels: { addresses: ['10.0.0.1:26379'] }, masters: { mymaster: actions }, ...extra });
@@ -46,7 +60,9 @@ test('no vip: no capabilities, a user namespace of its own, no AF_NETLINK or AF_
     assert.deepEqual(values(unit.text, 'User'), ['redis']);
   }
   assert.deepEqual(values(watch!.text, 'ExecStart'), ['/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs watch --config /etc/sentinel-hook/config.yaml']);
-  assert.deepEqual(values(reconcile!.text, 'ExecStart'), ['/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --config /etc/sentinel-hook/config.yaml']);
+  assert.deepEqual(values(reconcile!.text, 'ExecStart'), [
+    '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --config /etc/sentinel-hook/config.yaml',
+  ]);
   assert.deepEqual(values(reconcile!.text, 'Type'), ['oneshot']);
 });
 
@@ -76,11 +92,20 @@ test('--hook: ExecPaths for the install, node, sh, readlink and each program; so
   // Every setting comes with what it costs, on the comment lines just above it.
   const lines = withVip!.text.split('\n');
   for (const [i, line] of lines.entries()) {
-    if (/^(ExecPaths|ReadWritePaths|RestrictAddressFamilies|CapabilityBoundingSet|SystemCallFilter)=/.test(line)) assert.match(lines.slice(0, i).reverse().find((l) => l.startsWith('#')) ?? '', /Cost|raw packets|protection/, line);
+    if (/^(ExecPaths|ReadWritePaths|RestrictAddressFamilies|CapabilityBoundingSet|SystemCallFilter)=/.test(line))
+      assert.match(
+        lines
+          .slice(0, i)
+          .reverse()
+          .find((l) => l.startsWith('#')) ?? '',
+        /Cost|raw packets|protection/,
+        line,
+      );
   }
 
   const [noVip] = await systemdFiles(parse([EXEC]), { ...OPTS, mode: 'hook' }, host);
-  for (const key of ['RestrictAddressFamilies', 'AmbientCapabilities', 'CapabilityBoundingSet', 'PrivateUsers', 'NoNewPrivileges']) assert.deepEqual(values(noVip!.text, key), [], key);
+  for (const key of ['RestrictAddressFamilies', 'AmbientCapabilities', 'CapabilityBoundingSet', 'PrivateUsers', 'NoNewPrivileges'])
+    assert.deepEqual(values(noVip!.text, key), [], key);
   assert.ok(!values(noVip!.text, 'ExecPaths')[0]!.includes('arping'));
 
   const [sudo] = await systemdFiles(parse([{ ...EXEC, privilege: 'sudo' }]), { ...OPTS, mode: 'hook' }, host);
@@ -91,7 +116,10 @@ test('--hook: ExecPaths for the install, node, sh, readlink and each program; so
 });
 
 test('values copied into unit text are checked: a path with % (a systemd specifier) or a newline, a user with a blank: refused (exit 2)', async () => {
-  await assert.rejects(systemdFiles(parse([HOSTS], { lockDir: '/run/sentinel-%i' }), OPTS, host), (e) => e instanceof ConfigError && e.exitCode === 2 && /cannot go into a unit file/.test(e.message));
+  await assert.rejects(
+    systemdFiles(parse([HOSTS], { lockDir: '/run/sentinel-%i' }), OPTS, host),
+    (e) => e instanceof ConfigError && e.exitCode === 2 && /cannot go into a unit file/.test(e.message),
+  );
   await assert.rejects(systemdFiles(parse([EXEC]), { ...OPTS, configPath: '/etc/x\nExecStartPre=/bin/sh' }, host), /cannot go into a unit file/);
   await assert.rejects(systemdFiles(parse([EXEC]), { ...OPTS, user: 'redis root' }, host), /not a plain login name/);
   // A program found nowhere is an error now, not a unit that fails at the worst time.

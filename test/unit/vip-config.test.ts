@@ -10,7 +10,15 @@ const parse = (vip: Record<string, unknown>) => validateConfig({ masters: { myma
 
 test('defaults: sudo, 5 ARPs 200 ms apart, again after 5 s, no duplicate check, reannounce on, any host and role', () => {
   const a = parse({}).masters.mymaster![0]!;
-  assert.deepEqual(a, { type: 'vip', address: '10.0.0.100/24', privilege: 'sudo', arp: { count: 5, interval: 200, repeatAfter: 5000 }, checkDuplicate: false, reannounce: true, when: { role: 'any', host: 'any' } });
+  assert.deepEqual(a, {
+    type: 'vip',
+    address: '10.0.0.100/24',
+    privilege: 'sudo',
+    arp: { count: 5, interval: 200, repeatAfter: 5000 },
+    checkDuplicate: false,
+    reannounce: true,
+    when: { role: 'any', host: 'any' },
+  });
 });
 
 test('partial arp settings keep the other defaults', () => {
@@ -19,8 +27,14 @@ test('partial arp settings keep the other defaults', () => {
 });
 
 test('check summarizes the action in one line', async () => {
-  const { text } = await checkCommand(parse({ interface: 'eth0', label: 'eth0:vip', checkDuplicate: true }), { which: () => undefined, read: () => Promise.reject(new Error('check ran a command')) });
-  assert.match(text, /1\. vip: 10\.0\.0\.100\/24 on the new master \(removed elsewhere\), on eth0 as eth0:vip with sudo -n; neighbour updates 5×200ms, again after 5s; refuses while another host answers for it/);
+  const { text } = await checkCommand(parse({ interface: 'eth0', label: 'eth0:vip', checkDuplicate: true }), {
+    which: () => undefined,
+    read: () => Promise.reject(new Error('check ran a command')),
+  });
+  assert.match(
+    text,
+    /1\. vip: 10\.0\.0\.100\/24 on the new master \(removed elsewhere\), on eth0 as eth0:vip with sudo -n; neighbour updates 5×200ms, again after 5s; refuses while another host answers for it/,
+  );
 });
 
 const BAD: [string, Record<string, unknown>, RegExp][] = [
@@ -61,13 +75,16 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
 
 for (const [name, vip, expected] of BAD) {
   test(`bad config: ${name} -> ConfigError (exit 2) naming the field`, () => {
-    assert.throws(() => parse(vip), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.equal(err.exitCode, 2);
-      assert.match(err.message, expected);
-      assert.ok(!err.message.includes('\n'), 'one line');
-      return true;
-    });
+    assert.throws(
+      () => parse(vip),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, expected);
+        assert.ok(!err.message.includes('\n'), 'one line');
+        return true;
+      },
+    );
   });
 }
 
@@ -118,10 +135,16 @@ test('findVip: matches the canonical address in its family only; garbage is an e
   assert.throws(() => findVip('{}', vip), /expected a JSON array/);
 });
 
-test('ARP bursts that cannot end before the deadline: refused (exit 2) at the action\'s arp, naming both ways out', () => {
+test("ARP bursts that cannot end before the deadline: refused (exit 2) at the action's arp, naming both ways out", () => {
   const at = (deadline: string, arp: Record<string, unknown>, sentinels?: unknown) => () =>
     validateConfig({ deadline, ...(sentinels ? { sentinels } : {}), masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', arp }] } }, 'c.yaml');
-  assert.throws(at('3s', {}), (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && /masters\.mymaster\[0\]\.arp: the ARP bursts take 6600 ms: more than the 3000 ms deadline allows.*raise "deadline" or lower count/.test(err.message));
+  assert.throws(
+    at('3s', {}),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.exitCode === 2 &&
+      /masters\.mymaster\[0\]\.arp: the ARP bursts take 6600 ms: more than the 3000 ms deadline allows.*raise "deadline" or lower count/.test(err.message),
+  );
   // The Sentinel check comes first and counts too.
   assert.throws(at('9s', {}, { addresses: ['10.0.0.1:26379'], settle: '3s', timeout: '1s' }), /after up to 4000 ms of the Sentinel check/);
   assert.doesNotThrow(at('9s', {}));

@@ -26,11 +26,22 @@ const toOther = parseEvent(['mymaster', 'observer', 'start', ME, '6379', '192.16
 const FAST_ARP = { count: 2, interval: '10ms', repeatAfter: '30ms' };
 
 function config(vip: Record<string, unknown>) {
-  return validateConfig({ lockDir, masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: FAST_ARP, ...vip }] } }, 'test.yaml');
+  return validateConfig(
+    { lockDir, masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: FAST_ARP, ...vip }] } },
+    'test.yaml',
+  );
 }
 
 const withoutVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
-const withVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+const withVip = addrJson([
+  {
+    ifname: 'eth0',
+    addrs: [
+      { family: 'inet', local: ME, prefixlen: 24 },
+      { family: 'inet', local: '192.168.0.4', prefixlen: 24 },
+    ],
+  },
+]);
 
 const addrShow = (stdout: string, family = '-4'): Expectation => ({ argv: [IP, '-j', family, 'addr', 'show'], result: { stdout } });
 const arpingV = (stdout = IPUTILS_V, exitCode = 0): Expectation => ({ argv: [ARPING, '-V'], result: { stdout, exitCode } });
@@ -60,7 +71,12 @@ function world(expectations: Expectation[], addresses: string[], newMaster = tru
   return { runner: new FakeRunner(expectations), addresses: [...addresses, ...vips] };
 }
 
-async function run(vip: Record<string, unknown>, event: typeof toMe, expectations: Expectation[], over: { programs?: Record<string, string>; addresses?: string[] } = {}) {
+async function run(
+  vip: Record<string, unknown>,
+  event: typeof toMe,
+  expectations: Expectation[],
+  over: { programs?: Record<string, string>; addresses?: string[] } = {},
+) {
   const local = over.addresses ?? ['127.0.0.1', ME];
   const { runner, addresses } = world(expectations, local, local.includes(event.toIp));
   const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses) });
@@ -73,7 +89,12 @@ function errors(result: HookResult): string[] {
 }
 
 test('new master: adds the VIP with sudo -n, then two bursts of gratuitous ARP requests and replies; exit 0', async () => {
-  const { result, runner } = await run({}, toMe, [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()]);
+  const { result, runner } = await run({}, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+    ...iputilsGarp(),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.equal(result.outcome, 'applied');
   assert.deepEqual(runner.unused(), []);
@@ -83,7 +104,12 @@ test('new master: adds the VIP with sudo -n, then two bursts of gratuitous ARP r
 });
 
 test('the second burst starts repeatAfter after the first one ended', async () => {
-  const { result, runner } = await run({ arp: { count: 1, interval: '10ms', repeatAfter: '150ms' } }, toMe, [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp('eth0', '192.168.0.4', 1)]);
+  const { result, runner } = await run({ arp: { count: 1, interval: '10ms', repeatAfter: '150ms' } }, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+    ...iputilsGarp('eth0', '192.168.0.4', 1),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   const burst = result.steps.filter((s) => s.description.startsWith('send'));
   assert.equal(burst.length, 2);
@@ -92,7 +118,12 @@ test('the second burst starts repeatAfter after the first one ended', async () =
 });
 
 test('with a label: ip addr add … label eth0:vip', async () => {
-  const { result, runner } = await run({ label: 'eth0:vip' }, toMe, [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0', 'label', 'eth0:vip']), ...iputilsGarp()]);
+  const { result, runner } = await run({ label: 'eth0:vip' }, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0', 'label', 'eth0:vip']),
+    ...iputilsGarp(),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -128,7 +159,10 @@ test('other host without the VIP: nothing to do (del would exit 2), exit 0, only
   const { result, runner } = await run({}, toOther, [addrShow(withoutVip)]);
   assert.equal(result.exitCode, 0);
   assert.equal(result.outcome, 'nothing-to-do');
-  assert.deepEqual(runner.calls.map((c) => c.argv), [[IP, '-j', '-4', 'addr', 'show']]);
+  assert.deepEqual(
+    runner.calls.map((c) => c.argv),
+    [[IP, '-j', '-4', 'addr', 'show']],
+  );
 });
 
 test('other host whose VIP interface lost carrier (absent from the interface list): ip still finds it, and it is removed', async () => {
@@ -139,17 +173,26 @@ test('other host whose VIP interface lost carrier (absent from the interface lis
 });
 
 test('other host, privilege none: removed from whichever interface holds it, even one the config does not name', async () => {
-  const onEth1 = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }, { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+  const onEth1 = addrJson([
+    { ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] },
+    { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] },
+  ]);
   const { result, runner } = await run({ privilege: 'none' }, toOther, [addrShow(onEth1), { argv: [IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth1'] }]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
 
 test('other host, privilege sudo, VIP on an interface its sudoers rules do not cover: no doomed sudo call, exit 1 with the command to run', async () => {
-  const onEth1 = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }, { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] }]);
+  const onEth1 = addrJson([
+    { ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] },
+    { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] },
+  ]);
   const { result, runner } = await run({}, toOther, [addrShow(onEth1)]);
   assert.equal(result.exitCode, 1);
-  assert.match(errors(result)[0]!, /on eth1, but the sudoers rules for this VIP cover eth0 only; remove it by hand \(ip addr del 192\.168\.0\.4\/24 dev eth1\)/);
+  assert.match(
+    errors(result)[0]!,
+    /on eth1, but the sudoers rules for this VIP cover eth0 only; remove it by hand \(ip addr del 192\.168\.0\.4\/24 dev eth1\)/,
+  );
   assert.equal(runner.calls.length, 1);
   // No interface configured: the rules were made for the interface whose route covers the VIP.
   const detected = await run({ interface: undefined }, toOther, [addrShow(onEth1), { argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
@@ -158,7 +201,15 @@ test('other host, privilege sudo, VIP on an interface its sudoers rules do not c
 });
 
 test('other host holding it with another prefix: not touched, exit 1 with the command to fix it', async () => {
-  const as32 = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }, { family: 'inet', local: '192.168.0.4', prefixlen: 32 }] }]);
+  const as32 = addrJson([
+    {
+      ifname: 'eth0',
+      addrs: [
+        { family: 'inet', local: ME, prefixlen: 24 },
+        { family: 'inet', local: '192.168.0.4', prefixlen: 32 },
+      ],
+    },
+  ]);
   const { result, runner } = await run({}, toOther, [addrShow(as32)]);
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /as \/32, the config says \/24.*ip addr del 192\.168\.0\.4\/32 dev eth0/);
@@ -174,7 +225,12 @@ test('new master holding it on another interface than configured: exit 1, nothin
 });
 
 test("Habets' arping: its own flags, exit 1 (nobody replied) counts as success", async () => {
-  const { result, runner } = await run({}, toMe, [addrShow(withoutVip), arpingV(HABETS_V, 1), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...habetsGarp()]);
+  const { result, runner } = await run({}, toMe, [
+    addrShow(withoutVip),
+    arpingV(HABETS_V, 1),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+    ...habetsGarp(),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -193,7 +249,9 @@ test('iputils arping failing (exit 2): the address stays, the run exits 1 so Sen
 });
 
 test('missing arping: the VIP is still added, the ARP step fails naming iputils-arping, exit 1', async () => {
-  const { result, runner } = await run({}, toMe, [addrShow(withoutVip), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'])], { programs: { ip: IP, sudo: SUDO } });
+  const { result, runner } = await run({}, toMe, [addrShow(withoutVip), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'])], {
+    programs: { ip: IP, sudo: SUDO },
+  });
   assert.equal(result.exitCode, 1);
   assert.deepEqual(runner.unused(), []);
   assert.match(errors(result).join('\n'), /arping not found.*install iputils-arping/);
@@ -201,7 +259,11 @@ test('missing arping: the VIP is still added, the ARP step fails naming iputils-
 });
 
 test('an arping that is neither kind: refused with what it said', async () => {
-  const { result } = await run({}, toMe, [addrShow(withoutVip), arpingV('BusyBox v1.36.1 multi-call binary', 1), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'])]);
+  const { result } = await run({}, toMe, [
+    addrShow(withoutVip),
+    arpingV('BusyBox v1.36.1 multi-call binary', 1),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+  ]);
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /neither iputils' nor Thomas Habets' arping.*BusyBox/);
 });
@@ -234,11 +296,14 @@ test('sudo refusing the add: exit 1 pointing at sentinel-hook sudoers, no ARP se
 test('ip addr show failing: exit 1 (retry), nothing changed', async () => {
   // The interfaces list the VIP, so ip is asked for its details, and fails.
   const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { exitCode: 1, stderr: 'Cannot open netlink socket' } }, arpingV()]);
-  await assert.rejects(runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME, '192.168.0.4'] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
-    assert.match(err.message, /ip addr show failed: Cannot open netlink socket/);
-    assert.equal(err.exitCode, 1);
-    return true;
-  });
+  await assert.rejects(
+    runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME, '192.168.0.4'] }), { dryRun: false }),
+    (err: Error & { exitCode?: number }) => {
+      assert.match(err.message, /ip addr show failed: Cannot open netlink socket/);
+      assert.equal(err.exitCode, 1);
+      return true;
+    },
+  );
   assert.ok(!runner.calls.some((c) => c.argv.includes('add')), 'nothing changed');
 });
 
@@ -276,7 +341,10 @@ test('dry-run: observes (arping -V) and changes nothing', async () => {
   const { runner, addresses } = world([addrShow(withoutVip), arpingV()], [ME]);
   const result = await runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses }), { dryRun: true });
   assert.equal(result.outcome, 'dry-run');
-  assert.deepEqual(result.plans[0]!.steps.map((s) => s.description.split(' ')[0]), ['add', 'send', 'send']);
+  assert.deepEqual(
+    result.plans[0]!.steps.map((s) => s.description.split(' ')[0]),
+    ['add', 'send', 'send'],
+  );
   assert.deepEqual(runner.unused(), []);
 });
 
@@ -286,34 +354,59 @@ const ME6 = 'fd00:77::2';
 const v6Event = parseEvent(['mymaster', 'leader', 'start', 'fd00:77::1', '6379', ME6, '6379']);
 const v6Other = parseEvent(['mymaster', 'leader', 'start', ME6, '6379', 'fd00:77::3', '6379']);
 const v6Without = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet6', local: ME6, prefixlen: 64 }] }]);
-const v6With = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet6', local: ME6, prefixlen: 64 }, { family: 'inet6', local: 'fd00:77::100', prefixlen: 64, extra: { tentative: true } }] }]);
+const v6With = addrJson([
+  {
+    ifname: 'eth0',
+    addrs: [
+      { family: 'inet6', local: ME6, prefixlen: 64 },
+      { family: 'inet6', local: 'fd00:77::100', prefixlen: 64, extra: { tentative: true } },
+    ],
+  },
+]);
 
 test('IPv6 new master: add with nodad, then unsolicited NAs with ndptool, two bursts; exit 0', async () => {
-  const { result, runner } = await run({ address: 'FD00:77:0::100/64', interface: undefined }, v6Event, [
-    addrShow(v6Without, '-6'),
-    { argv: [IP, '-j', '-6', 'route', 'show'], result: { stdout: ROUTES_V6 } },
-    sudo([IP, 'addr', 'add', 'fd00:77::100/64', 'dev', 'eth0', 'nodad']),
-    sudo([NDPTOOL, '-t', 'na', '-U', '-i', 'eth0', '-T', 'fd00:77::100', 'send'], {}, 4),
-  ], { addresses: ['::1', ME6] });
+  const { result, runner } = await run(
+    { address: 'FD00:77:0::100/64', interface: undefined },
+    v6Event,
+    [
+      addrShow(v6Without, '-6'),
+      { argv: [IP, '-j', '-6', 'route', 'show'], result: { stdout: ROUTES_V6 } },
+      sudo([IP, 'addr', 'add', 'fd00:77::100/64', 'dev', 'eth0', 'nodad']),
+      sudo([NDPTOOL, '-t', 'na', '-U', '-i', 'eth0', '-T', 'fd00:77::100', 'send'], {}, 4),
+    ],
+    { addresses: ['::1', ME6] },
+  );
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
 
 test('IPv6 elsewhere: removed (a tentative address counts as present)', async () => {
-  const { result, runner } = await run({ address: 'fd00:77::100/64' }, v6Other, [addrShow(v6With, '-6'), sudo([IP, 'addr', 'del', 'fd00:77::100/64', 'dev', 'eth0'])], { addresses: ['::1', ME6] });
+  const { result, runner } = await run(
+    { address: 'fd00:77::100/64' },
+    v6Other,
+    [addrShow(v6With, '-6'), sudo([IP, 'addr', 'del', 'fd00:77::100/64', 'dev', 'eth0'])],
+    { addresses: ['::1', ME6] },
+  );
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
 
 test('IPv6 without ndptool: added anyway, the NA step names libndp-tools, exit 1', async () => {
-  const { result, runner } = await run({ address: 'fd00:77::100/64' }, v6Event, [addrShow(v6Without, '-6'), sudo([IP, 'addr', 'add', 'fd00:77::100/64', 'dev', 'eth0', 'nodad'])], { programs: { ip: IP, sudo: SUDO }, addresses: [ME6] });
+  const { result, runner } = await run(
+    { address: 'fd00:77::100/64' },
+    v6Event,
+    [addrShow(v6Without, '-6'), sudo([IP, 'addr', 'add', 'fd00:77::100/64', 'dev', 'eth0', 'nodad'])],
+    { programs: { ip: IP, sudo: SUDO }, addresses: [ME6] },
+  );
   assert.equal(result.exitCode, 1);
   assert.deepEqual(runner.unused(), []);
   assert.match(errors(result)[0]!, /ndptool not found.*libndp-tools/);
 });
 
 test('IPv6 address the kernel marked dadfailed: exit 1 explaining another host holds it', async () => {
-  const failed = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet6', local: 'fd00:77::100', prefixlen: 64, extra: { dadfailed: true, tentative: true } }] }]);
+  const failed = addrJson([
+    { ifname: 'eth0', addrs: [{ family: 'inet6', local: 'fd00:77::100', prefixlen: 64, extra: { dadfailed: true, tentative: true } }] },
+  ]);
   const { result } = await run({ address: 'fd00:77::100/64' }, v6Event, [addrShow(failed, '-6')], { addresses: [ME6] });
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /dadfailed/);
@@ -324,7 +417,13 @@ test('IPv6 address the kernel marked dadfailed: exit 1 explaining another host h
 const probe = (result: Expectation['result'], times = 1) => sudo([ARPING, '-D', '-c', '1', '-w', '1', '-I', 'eth0', '192.168.0.4'], result, times);
 
 test('checkDuplicate, nobody answers: probe once, then add and ARP; exit 0', async () => {
-  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip), arpingV(), probe({ exitCode: 0, stdout: IPUTILS_DAD_FREE }), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()]);
+  const { result, runner } = await run({ checkDuplicate: true }, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    probe({ exitCode: 0, stdout: IPUTILS_DAD_FREE }),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+    ...iputilsGarp(),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
   assert.ok(runner.calls.findIndex((c) => c.argv.includes('-D')) < runner.calls.findIndex((c) => c.argv.includes('add')));
@@ -344,7 +443,12 @@ test('checkDuplicate, the old master lets go after a moment: keeps probing, then
       return runner.run(argv, opts);
     },
   };
-  const result = await runHook(toMe, config({ checkDuplicate: true }), fakeDeps({ runner: probing, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses) }), { dryRun: false });
+  const result = await runHook(
+    toMe,
+    config({ checkDuplicate: true }),
+    fakeDeps({ runner: probing, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses) }),
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.equal(probes, 3);
   assert.deepEqual(runner.unused(), []);
@@ -352,7 +456,11 @@ test('checkDuplicate, the old master lets go after a moment: keeps probing, then
 
 test('checkDuplicate, still held after 2 s: not added, the holder MAC logged, exit 1', async () => {
   const started = performance.now();
-  const { result, runner, deps } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip), arpingV(), probe({ exitCode: 1, stdout: IPUTILS_DAD_HELD }, 20)]);
+  const { result, runner, deps } = await run({ checkDuplicate: true }, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    probe({ exitCode: 1, stdout: IPUTILS_DAD_HELD }, 20),
+  ]);
   const took = performance.now() - started;
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /still held by MAC 0e:64:68:84:b2:1d/);
@@ -360,11 +468,18 @@ test('checkDuplicate, still held after 2 s: not added, the holder MAC logged, ex
   assert.ok(took >= 1700 && took < 4000, `probing lasted ${Math.round(took)} ms`);
   const probes = runner.calls.filter((c) => c.argv.includes('-D')).length;
   assert.ok(probes >= 2 && probes <= 10, `${probes} probes`);
-  assert.ok(deps.logger.records.some((r) => r.holder === '0e:64:68:84:b2:1d'), 'the holder is in the log');
+  assert.ok(
+    deps.logger.records.some((r) => r.holder === '0e:64:68:84:b2:1d'),
+    'the holder is in the log',
+  );
 });
 
 test('checkDuplicate, probe refused by sudo: not added, exit 1 with the sudo message', async () => {
-  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip), arpingV(), probe({ exitCode: 1, stderr: 'sudo: a password is required' })]);
+  const { result, runner } = await run({ checkDuplicate: true }, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    probe({ exitCode: 1, stderr: 'sudo: a password is required' }),
+  ]);
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /sudo refused/);
   assert.ok(!runner.calls.some((c) => c.argv.includes('add')));
@@ -400,7 +515,10 @@ test('checkDuplicate without arping: not added (the check cannot run), exit 1 na
   const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip)], { programs: { ip: IP, sudo: SUDO } });
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /checkDuplicate needs arping: arping not found.*install iputils-arping/);
-  assert.deepEqual(runner.calls.map((c) => c.argv[0]), []);
+  assert.deepEqual(
+    runner.calls.map((c) => c.argv[0]),
+    [],
+  );
 });
 
 test('the VIP absent from the interfaces: no ip process at all before the add', async () => {
@@ -413,10 +531,21 @@ test('the VIP absent from the interfaces: no ip process at all before the add', 
 test('arping told apart by its own bytes: no -V process when the binary names iputils or Habets', async () => {
   for (const [bytes, shots] of [
     ['...arping from iputils 20221126...', iputilsGarp()],
-    ['ARPing 2.21, by Thomas Habets <thomas@habets.se>', [sudo([ARPING, '-q', '-U', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2), sudo([ARPING, '-q', '-U', '-P', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2)]],
+    [
+      'ARPing 2.21, by Thomas Habets <thomas@habets.se>',
+      [
+        sudo([ARPING, '-q', '-U', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2),
+        sudo([ARPING, '-q', '-U', '-P', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2),
+      ],
+    ],
   ] as const) {
     const runner = new FakeRunner([sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...shots]);
-    const deps = fakeDeps({ runner, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, [ME]), readFile: (path: string) => (path === ARPING ? Buffer.from(`\x7fELF${bytes}`) : undefined) });
+    const deps = fakeDeps({
+      runner,
+      programs: PROGRAMS,
+      localAddresses: addressesFollowingIp(runner, [ME]),
+      readFile: (path: string) => (path === ARPING ? Buffer.from(`\x7fELF${bytes}`) : undefined),
+    });
     const result = await runHook(toMe, config({}), deps, { dryRun: false });
     assert.equal(result.exitCode, 0, errors(result).join('; '));
     assert.deepEqual(runner.unused(), []);
@@ -426,7 +555,11 @@ test('arping told apart by its own bytes: no -V process when the binary names ip
 
 test('arp_announce below 2 on the new master: the run applies and warns, naming the sysctl; 2 on "all" or the interface: no warning', async () => {
   const sysctl = (all: string, eth0: string) => (path: string) =>
-    path === '/proc/sys/net/ipv4/conf/all/arp_announce' ? Buffer.from(`${all}\n`) : path === '/proc/sys/net/ipv4/conf/eth0/arp_announce' ? Buffer.from(`${eth0}\n`) : undefined;
+    path === '/proc/sys/net/ipv4/conf/all/arp_announce'
+      ? Buffer.from(`${all}\n`)
+      : path === '/proc/sys/net/ipv4/conf/eth0/arp_announce'
+        ? Buffer.from(`${eth0}\n`)
+        : undefined;
   const cases: [string, string, boolean][] = [
     ['0', '0', true],
     ['1', '0', true],
@@ -434,7 +567,10 @@ test('arp_announce below 2 on the new master: the run applies and warns, naming 
     ['0', '2', false],
   ];
   for (const [all, eth0, warned] of cases) {
-    const { runner, addresses } = world([addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()], ['127.0.0.1', ME]);
+    const { runner, addresses } = world(
+      [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()],
+      ['127.0.0.1', ME],
+    );
     const deps = fakeDeps({ runner, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses), readFile: sysctl(all, eth0) });
     const result = await runHook(toMe, config({}), deps, { dryRun: false });
     assert.equal(result.exitCode, 0, errors(result).join('; '));

@@ -60,7 +60,10 @@ test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k 
   };
   let watcher: Watcher | undefined;
   const start = (port: number) => {
-    const config = validateConfig({ lockDir, sentinels: { addresses: [`127.0.0.1:${port}`] }, masters: { mymaster: [{ type: 'exec', run: ['/bin/true', '{toIp}'], reconcile: true }] } }, 'test.yaml');
+    const config = validateConfig(
+      { lockDir, sentinels: { addresses: [`127.0.0.1:${port}`] }, masters: { mymaster: [{ type: 'exec', run: ['/bin/true', '{toIp}'], reconcile: true }] } },
+      'test.yaml',
+    );
     watcher = new Watcher(config, { ...fakeDeps({ runner, askSentinel: ask, addresses: ['10.0.0.9'] }), logger: quiet }, quiet, { intervalMs: 3_600_000 });
     watcher.start();
   };

@@ -59,7 +59,12 @@ async function askSudo(program: string, args: string[], ctx: Pick<ObserveContext
 }
 
 /** The program's path as a run finds it: in the system directories, else, with sudo, as sudo sees it. */
-async function findProgram(program: string, args: string[], privilege: ExecAction['privilege'], ctx: Pick<ObserveContext, 'which' | 'read'>): Promise<string | undefined> {
+async function findProgram(
+  program: string,
+  args: string[],
+  privilege: ExecAction['privilege'],
+  ctx: Pick<ObserveContext, 'which' | 'read'>,
+): Promise<string | undefined> {
   return ctx.which(program) ?? (privilege === 'sudo' ? await askSudo(program, args, ctx) : undefined);
 }
 
@@ -94,7 +99,13 @@ export const execAction: ActionPlugin<ExecAction> = {
       capabilities: [],
       writablePaths: [],
       needsSudo: a.privilege === 'sudo',
-      ...(a.privilege === 'sudo' ? { notes: [`${where} runs ${program} as root through sudo: it may write only where ReadWritePaths= allows and has only the capabilities in CapabilityBoundingSet=; add what it needs`] } : {}),
+      ...(a.privilege === 'sudo'
+        ? {
+            notes: [
+              `${where} runs ${program} as root through sudo: it may write only where ReadWritePaths= allows and has only the capabilities in CapabilityBoundingSet=; add what it needs`,
+            ],
+          }
+        : {}),
     };
   },
   summarize: (a) => `run ${JSON.stringify(a.run)}${a.privilege === 'sudo' ? ' with sudo -n' : ''}`,
@@ -102,7 +113,9 @@ export const execAction: ActionPlugin<ExecAction> = {
     // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up;
     // sudo is asked with the arguments unfilled: only its "command not found" is a problem, as in a run.
     const [program, ...args] = a.run;
-    return (await findProgram(program, args, a.privilege, host)) ? [] : [`program ${program} not found or not executable (install it, or give its absolute path as the first element of "run")`];
+    return (await findProgram(program, args, a.privilege, host))
+      ? []
+      : [`program ${program} not found or not executable (install it, or give its absolute path as the first element of "run")`];
   },
   async plan(a, ctx) {
     const [program, ...args] = expand(a.run, eventValues(ctx.event));

@@ -22,7 +22,10 @@ export interface PushCredentials {
  * behind transport rsync, can). Throws a ConfigError; else returns what it read, for the push.
  * ssh2 is loaded for transport ssh only (which loads it to push anyway): ~30 ms a rsync push need not pay.
  */
-export async function checkPushCredentials(push: Pick<PushWork, 'transport' | 'identityFile' | 'knownHostsFile'>, targets: readonly PushTarget[]): Promise<PushCredentials> {
+export async function checkPushCredentials(
+  push: Pick<PushWork, 'transport' | 'identityFile' | 'knownHostsFile'>,
+  targets: readonly PushTarget[],
+): Promise<PushCredentials> {
   const read = (field: string, path: string, fix: string): Buffer => {
     try {
       return readFileSync(path);
@@ -42,7 +45,10 @@ export async function checkPushCredentials(push: Pick<PushWork, 'transport' | 'i
   if (parsed instanceof Error) {
     if (/passphrase|encrypted/i.test(parsed.message)) throw encrypted;
     // OpenSSH (transport rsync) reads some keys ssh2 does not (FIDO keys): only ssh2's own verdict is final, and only here.
-    throw new ConfigError(`identityFile ${push.identityFile} is not a private key the ssh transport can use (${parsed.message})`, 'generate one: ssh-keygen -t ed25519 -N "" -f FILE, and install its .pub on the targets');
+    throw new ConfigError(
+      `identityFile ${push.identityFile} is not a private key the ssh transport can use (${parsed.message})`,
+      'generate one: ssh-keygen -t ed25519 -N "" -f FILE, and install its .pub on the targets',
+    );
   }
   const recorded = parseKnownHosts(knownHostsText);
   for (const target of targets) {

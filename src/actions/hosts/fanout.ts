@@ -82,7 +82,14 @@ async function tryTarget<T extends { label: string }>(
       const outcome = await attempt(target, timeoutMs, state, signal);
       // Never let a later "unchanged" stand for an earlier failed "after".
       if (state.afterOwed) throw new Error('the file changed in this run, but its "after" has not succeeded since (still owed)');
-      return { target: target.label, status: outcome.status, attempts, ms: took(), ...(outcome.method ? { method: outcome.method } : {}), ...(outcome.note ? { reason: outcome.note } : {}) };
+      return {
+        target: target.label,
+        status: outcome.status,
+        attempts,
+        ms: took(),
+        ...(outcome.method ? { method: outcome.method } : {}),
+        ...(outcome.note ? { reason: outcome.note } : {}),
+      };
     } catch (err) {
       if (err instanceof NotWritten) return { target: target.label, status: 'skipped', reason: err.message, attempts, ms: took() };
       lastError = (err as Error).message;

@@ -14,17 +14,17 @@ import type { HostsWork, LocalFileState } from './types.ts';
  * Paths reach ssh's and rsync's command lines (rsync's -e is a string it splits on blanks, and a
  * ':' in rsync's source makes it a remote spec): plain characters only.
  */
-const plainPath = z
-  .string()
-  .check(
-    // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
-    z.regex(/^\/[A-Za-z0-9._@+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)'),
-    z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
-  );
+const plainPath = z.string().check(
+  // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
+  z.regex(/^\/[A-Za-z0-9._@+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)'),
+  z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
+);
 
 const hostName = z.string().check(z.refine((n) => isHostname(n) && !n.endsWith('.'), 'expected a host name such as redis-master.example.com'));
 
-const pushTarget = z.string().check(z.refine((t) => parsePushTarget(t) !== undefined, 'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)'));
+const pushTarget = z
+  .string()
+  .check(z.refine((t) => parsePushTarget(t) !== undefined, 'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)'));
 
 export const pushSchema = z.strictObject({
   /** App servers: `host`, `host:port`, `[IPv6]:port`. */
@@ -66,9 +66,15 @@ export const hostsSchema = z
   })
   .check(
     z.superRefine((a, ctx) => {
-      if (!a.file && !a.push) ctx.issues.push({ code: 'custom', input: a, message: 'nothing to do: set "file" (this host) or "push" (app servers), or both', path: ['file'] });
+      if (!a.file && !a.push)
+        ctx.issues.push({ code: 'custom', input: a, message: 'nothing to do: set "file" (this host) or "push" (app servers), or both', path: ['file'] });
       if (a.push?.transport === 'rsync' && !a.file) {
-        ctx.issues.push({ code: 'custom', input: a, message: 'transport rsync copies "file" whole: set "file" too, or use transport ssh', path: ['push', 'transport'] });
+        ctx.issues.push({
+          code: 'custom',
+          input: a,
+          message: 'transport rsync copies "file" whole: set "file" too, or use transport ssh',
+          path: ['push', 'transport'],
+        });
       }
     }),
   );
@@ -143,7 +149,12 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     return { programs, addressFamilies: [], capabilities: [], writablePaths: a.file ? [a.file] : [], needsSudo: false };
   },
   summarize(a) {
-    const where = [a.file ? `${a.file} here` : '', a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : ''].filter(Boolean).join(' and ');
+    const where = [
+      a.file ? `${a.file} here` : '',
+      a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
     return `point ${a.names.join(', ')} at the new master in ${where}`;
   },
   async preflight(a) {
@@ -171,7 +182,9 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     // A dry-run refuses what no retry can fix now (exit 2). A real run finds it when the push step
     // runs: the actions before it (the VIP) must not wait for, or be stopped by, a push problem.
     if (work.push && ctx.dryRun) await (await import('./credentials.ts')).checkPushCredentials(work.push, work.push.targets);
-    const parts = [a.file && local?.kind !== 'same' ? a.file : '', work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : ''].filter(Boolean);
+    const parts = [a.file && local?.kind !== 'same' ? a.file : '', work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : ''].filter(
+      Boolean,
+    );
     return {
       action: 'hosts',
       // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
@@ -189,4 +202,3 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     };
   },
 };
-

@@ -80,7 +80,12 @@ function matchHashed(pattern: string, name: string): boolean {
 
 function globMatch(glob: string, text: string): boolean {
   if (!/[*?]/.test(glob)) return glob === text;
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(text);
 }
 

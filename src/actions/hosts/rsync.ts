@@ -24,15 +24,24 @@ export interface RsyncSettings {
  */
 export function sshOptions(s: Pick<RsyncSettings, 'identityFile' | 'knownHostsFile'>, port: number, connectTimeoutMs: number): string[] {
   return [
-    '-F', '/dev/null',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${s.knownHostsFile}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`,
-    '-i', s.identityFile,
-    '-p', String(port),
+    '-F',
+    '/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${s.knownHostsFile}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`,
+    '-i',
+    s.identityFile,
+    '-p',
+    String(port),
   ];
 }
 
@@ -88,7 +97,14 @@ function hostKeyFailure(stderr: string): string | undefined {
   return undefined;
 }
 
-export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s: RsyncSettings, timeoutMs: number, signal: AbortSignal, state: TargetState = { afterOwed: false }): Promise<AttemptOutcome> {
+export async function pushOverRsync(
+  runner: CommandRunner,
+  target: PushTarget,
+  s: RsyncSettings,
+  timeoutMs: number,
+  signal: AbortSignal,
+  state: TargetState = { afterOwed: false },
+): Promise<AttemptOutcome> {
   const refused = await s.beforeWrite?.();
   if (refused) throw new NotWritten(`not sent: ${refused}`);
   const result = await runner.run(rsyncArgv(s, target, timeoutMs), { timeoutMs, signal });
@@ -105,7 +121,9 @@ export async function pushOverRsync(runner: CommandRunner, target: PushTarget, s
   const r = await runner.run(afterArgv(s, target, timeoutMs, afterScript(s, s.after, owed)), { timeoutMs, signal });
   if (r.exitCode !== 0) {
     const what = r.exitCode === undefined ? 'did not finish' : `exited ${r.exitCode}`;
-    throw new Error(owed ? `file changed, but "after" ${what} (owed: a retry runs it again)` : `"after" owed by an earlier run's change ${what} (a retry runs it again)`);
+    throw new Error(
+      owed ? `file changed, but "after" ${what} (owed: a retry runs it again)` : `"after" owed by an earlier run's change ${what} (a retry runs it again)`,
+    );
   }
   state.afterOwed = false;
   return outcome;
@@ -115,8 +133,12 @@ function classify(program: string, r: CommandResult, knownHostsFile: string, tim
   if (r.spawnError) return new PermanentTargetError(`${program} could not start (${r.spawnError}); install it`);
   if (r.timedOut) return new Error(`${program} timed out after ${timeoutMs} ms`);
   const hostKey = hostKeyFailure(r.stderr);
-  if (hostKey) return new PermanentTargetError(`${hostKey} (checked against ${knownHostsFile}); refused, nothing written — verify the server's key out of band and fix that file`);
-  if (/Permission denied \(publickey/.test(r.stderr)) return new PermanentTargetError('authentication failed: add the public key of identityFile to authorized_keys there');
+  if (hostKey)
+    return new PermanentTargetError(
+      `${hostKey} (checked against ${knownHostsFile}); refused, nothing written — verify the server's key out of band and fix that file`,
+    );
+  if (/Permission denied \(publickey/.test(r.stderr))
+    return new PermanentTargetError('authentication failed: add the public key of identityFile to authorized_keys there');
   const last = r.stderr.trim().split('\n').at(-1) ?? '';
   return new Error(`${program} exited ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}`);
 }

@@ -45,10 +45,10 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
     const { file } = local;
     const r = await exclusive(file, ctx.remainingMs(), (): TargetResult => {
       const refused = ctx.superseded?.();
-      return refused ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 } : writeLocal(file, names, address, (real) => (sent = real));
-    }).catch(
-      (err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }),
-    );
+      return refused
+        ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 }
+        : writeLocal(file, names, address, (real) => (sent = real));
+    }).catch((err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }));
     localFailed = r.status === 'failed';
     results.push(r);
     record(r);
@@ -79,15 +79,34 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
       const rsync = push.programs?.rsync;
       const ssh = push.programs?.ssh;
       if (localFailed || !sent) results.push(...failAll(`not sent: ${push.source} could not be written here`));
-      else if (!rsync || !ssh) results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
+      else if (!rsync || !ssh)
+        results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
       else {
-        const settings = { rsync, ssh, user: push.user, identityFile: push.identityFile, knownHostsFile: push.knownHostsFile, file: sent, after: push.after, beforeWrite };
+        const settings = {
+          rsync,
+          ssh,
+          user: push.user,
+          identityFile: push.identityFile,
+          knownHostsFile: push.knownHostsFile,
+          file: sent,
+          after: push.after,
+          beforeWrite,
+        };
         const attempt = (t: PlannedTarget, ms: number, state: TargetState, signal: AbortSignal) =>
           exclusive(targetFile(push.user, t), ms, (left) => pushOverRsync(ctx.runner, t, { ...settings, remotePath: t.remotePath }, left, signal, state));
         results.push(...(await fanOut(targets, limits, attempt, record)));
       }
     } else if (credentials) {
-      const settings = { user: push.user, privateKey: credentials.privateKey, knownHosts: parseKnownHosts(credentials.knownHostsText), knownHostsFile: push.knownHostsFile, names, address, after: push.after, beforeWrite };
+      const settings = {
+        user: push.user,
+        privateKey: credentials.privateKey,
+        knownHosts: parseKnownHosts(credentials.knownHostsText),
+        knownHostsFile: push.knownHostsFile,
+        names,
+        address,
+        after: push.after,
+        beforeWrite,
+      };
       const attempt = (t: PlannedTarget, ms: number, state: TargetState, signal: AbortSignal) =>
         exclusive(targetFile(push.user, t), ms, (left) => pushOverSsh(t, { ...settings, remotePath: t.remotePath }, left, signal, state));
       results.push(...(await fanOut(targets, limits, attempt, record)));
@@ -96,7 +115,12 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
   const count = (s: TargetResult['status']) => results.filter((r) => r.status === s).length;
   const failed = results.filter((r) => r.status === 'failed');
   const summary = `${count('changed')} changed, ${count('unchanged')} unchanged, ${count('skipped') ? `${count('skipped')} not written (superseded), ` : ''}${failed.length} failed${failed.length ? ` (${failed.map((r) => r.target).join(', ')})` : ''}${problem ? `: ${problem}` : ''}`;
-  return { ok: failed.length === 0, summary, detail: { address, names, targets: results }, ...(failed.length > 0 && failed.every((r) => permanent.has(r)) ? { permanent: true } : {}) };
+  return {
+    ok: failed.length === 0,
+    summary,
+    detail: { address, names, targets: results },
+    ...(failed.length > 0 && failed.every((r) => permanent.has(r)) ? { permanent: true } : {}),
+  };
 }
 
 function writeLocal(file: string, names: readonly string[], address: string, resolved: (real: string) => void): TargetResult {
@@ -111,10 +135,23 @@ function writeLocal(file: string, names: readonly string[], address: string, res
     const after = editHosts(before, names, address);
     if (after === before) return { target: label, status: 'unchanged', attempts: 1, ms: took() };
     const written = writeFileReplacing(real, after, before);
-    return { target: label, status: 'changed', method: written.method, attempts: 1, ms: took(), ...(written.backup ? {} : { reason: 'no backup: the directory refused it' }) };
+    return {
+      target: label,
+      status: 'changed',
+      method: written.method,
+      attempts: 1,
+      ms: took(),
+      ...(written.backup ? {} : { reason: 'no backup: the directory refused it' }),
+    };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { target: label, status: 'failed', reason: `cannot rewrite ${file}: ${code ?? errorLine(err)}${code === 'EACCES' || code === 'EPERM' ? ' (Sentinel\'s user needs write access to it)' : ''}`, attempts: 1, ms: took() };
+    return {
+      target: label,
+      status: 'failed',
+      reason: `cannot rewrite ${file}: ${code ?? errorLine(err)}${code === 'EACCES' || code === 'EPERM' ? " (Sentinel's user needs write access to it)" : ''}`,
+      attempts: 1,
+      ms: took(),
+    };
   }
 }
 

@@ -29,7 +29,10 @@ let ssh2Module: Promise<Ssh2> | undefined;
  * loader behind it on Node 20, so require() it there; under tsx (tests) it is an ES module.
  */
 export function loadSsh2(): Promise<Ssh2> {
-  ssh2Module ??= typeof require === 'function' ? Promise.resolve(require('ssh2') as Ssh2) : import('ssh2').then((mod) => ((mod as { default?: Ssh2 }).default ?? mod) as Ssh2);
+  ssh2Module ??=
+    typeof require === 'function'
+      ? Promise.resolve(require('ssh2') as Ssh2)
+      : import('ssh2').then((mod) => ((mod as { default?: Ssh2 }).default ?? mod) as Ssh2);
   return ssh2Module;
 }
 
@@ -48,7 +51,13 @@ class RenameImpossible extends Error {}
  * atomically and run `after`. Bounded by `timeoutMs` and the run's signal; the connection is
  * destroyed on either, which leaves the remote file old or new (see writeRemote).
  */
-export async function pushOverSsh(target: PushTarget, settings: SshPushSettings, timeoutMs: number, signal: AbortSignal, state: TargetState = { afterOwed: false }): Promise<AttemptOutcome> {
+export async function pushOverSsh(
+  target: PushTarget,
+  settings: SshPushSettings,
+  timeoutMs: number,
+  signal: AbortSignal,
+  state: TargetState = { afterOwed: false },
+): Promise<AttemptOutcome> {
   const policy = hostKeyPolicy(settings.knownHosts, target.host, target.port);
   if (policy.keys.length === 0) throw new PermanentTargetError(unknownHostReason(policy.name, settings.knownHostsFile));
   const { Client } = await loadSsh2();
@@ -77,7 +86,11 @@ export async function pushOverSsh(target: PushTarget, settings: SshPushSettings,
       client.once('error', (err: Error & { level?: string }) => {
         if (hostKeyRefusal) return reject(new PermanentTargetError(hostKeyRefusal));
         if (err.level === 'client-authentication') {
-          return reject(new PermanentTargetError(`${settings.user}@${policy.name} refused our key (authentication failed): add the public key of identityFile to that user's authorized_keys`));
+          return reject(
+            new PermanentTargetError(
+              `${settings.user}@${policy.name} refused our key (authentication failed): add the public key of identityFile to that user's authorized_keys`,
+            ),
+          );
         }
         reject(new Error(`cannot connect: ${err.message}`));
       });
@@ -109,8 +122,16 @@ export async function pushOverSsh(target: PushTarget, settings: SshPushSettings,
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     phase = `reading ${settings.remotePath}`;
     const pending = `${settings.remotePath}${AFTER_PENDING_SUFFIX}`;
-    const afterOwed = settings.after ? sftpCall<Stats>((cb) => sftp.stat(pending, cb)).then(() => true, () => false) : Promise.resolve(false);
-    const [attrs, before] = await Promise.all([sftpCall<Stats>((cb) => sftp.stat(settings.remotePath, cb)), sftpCall<Buffer>((cb) => sftp.readFile(settings.remotePath, cb))]).catch((err: Error & { code?: number }) => {
+    const afterOwed = settings.after
+      ? sftpCall<Stats>((cb) => sftp.stat(pending, cb)).then(
+          () => true,
+          () => false,
+        )
+      : Promise.resolve(false);
+    const [attrs, before] = await Promise.all([
+      sftpCall<Stats>((cb) => sftp.stat(settings.remotePath, cb)),
+      sftpCall<Buffer>((cb) => sftp.readFile(settings.remotePath, cb)),
+    ]).catch((err: Error & { code?: number }) => {
       if (err.code === SFTP_NO_SUCH_FILE) throw new PermanentTargetError(`${settings.remotePath} does not exist there (create it, or set push.remotePath)`);
       if (err.code === SFTP_PERMISSION_DENIED) throw new PermanentTargetError(`${settings.user} may not read ${settings.remotePath} there`);
       throw err;
@@ -215,7 +236,8 @@ async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, afte
       // The temp file is complete, so a refused rename is the mount or the directory, not room:
       // EBUSY/EXDEV arrive as FAILURE, EPERM/EACCES as PERMISSION_DENIED. A server without
       // posix-rename cannot replace a file at all (ssh2 refuses before sending: no status code).
-      if (err.code === SFTP_FAILURE || err.code === SFTP_PERMISSION_DENIED || (err.code === undefined && /does not support/.test(err.message))) throw new RenameImpossible(err.message);
+      if (err.code === SFTP_FAILURE || err.code === SFTP_PERMISSION_DENIED || (err.code === undefined && /does not support/.test(err.message)))
+        throw new RenameImpossible(err.message);
       throw err;
     });
     return 'rename';

@@ -12,7 +12,8 @@ export function targetTable(results: readonly TargetResult[]): string[] {
   const width = Math.max(6, ...results.map((r) => r.target.length));
   const lines = [`    ${'TARGET'.padEnd(width)}  ${'STATUS'.padEnd(9)}  ${'MS'.padStart(6)}  DETAIL`];
   for (const r of results) {
-    const detail = r.status === 'failed' ? (r.reason ?? '') : [r.method, r.attempts > 1 ? `${r.attempts} attempts` : '', r.reason ?? ''].filter(Boolean).join(', ');
+    const detail =
+      r.status === 'failed' ? (r.reason ?? '') : [r.method, r.attempts > 1 ? `${r.attempts} attempts` : '', r.reason ?? ''].filter(Boolean).join(', ');
     lines.push(`    ${r.target.padEnd(width)}  ${r.status.padEnd(9)}  ${String(r.ms).padStart(6)}  ${detail}`.trimEnd());
   }
   return lines;

@@ -135,9 +135,16 @@ export async function resolveInterface(a: VipAction, vip: Vip, ip: string, host:
     throw new RetryableError(`vip: cannot parse ip -j route output: ${(err as Error).message}`);
   }
   // Exit 1, not 2: an interface that is down for a moment takes its connected route with it.
-  if (!dev) throw new RetryableError(`vip: no route on this host covers ${vip.cidr} (the default route does not count)`, 'bring the interface up, or set "interface" for this VIP; Sentinel will retry');
+  if (!dev)
+    throw new RetryableError(
+      `vip: no route on this host covers ${vip.cidr} (the default route does not count)`,
+      'bring the interface up, or set "interface" for this VIP; Sentinel will retry',
+    );
   if (a.label && !a.label.startsWith(`${dev}:`)) {
-    throw new ConfigError(`vip: label ${a.label} does not start with "${dev}:", the interface detected for ${vip.cidr}`, 'set "interface", or a label starting with it');
+    throw new ConfigError(
+      `vip: label ${a.label} does not start with "${dev}:", the interface detected for ${vip.cidr}`,
+      'set "interface", or a label starting with it',
+    );
   }
   return { dev, detected: true };
 }

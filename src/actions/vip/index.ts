@@ -7,6 +7,7 @@ import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
   PACKAGES,
   type Arping,
+  type Shot,
   addArgv,
   delArgv,
   describeArp,
@@ -50,10 +51,17 @@ function launcherFor(a: VipAction, host: VipHost): Launcher {
 }
 
 /** Neighbour updates after the VIP is (or already was) here: a retry must still fix stale neighbour caches. */
-async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: VipHost, launcher: Launcher, arpingLookup: Promise<Arping | string> | undefined): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
+async function neighbourSteps(
+  a: VipAction,
+  vip: Vip,
+  dev: string,
+  ctx: VipHost,
+  launcher: Launcher,
+  arpingLookup: Promise<Arping | string> | undefined,
+): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
-  let shots;
-  let arping;
+  let shots: Shot[];
+  let arping: Arping | undefined;
   if (vip.family === 4) {
     const found = await (arpingLookup ?? detectArping(ctx));
     // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
@@ -62,13 +70,16 @@ async function neighbourSteps(a: VipAction, vip: Vip, dev: string, ctx: VipHost,
     shots = garpShots(found, vip, dev, a.arp);
   } else {
     const ndptool = ctx.which('ndptool');
-    if (!ndptool) return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, `ndptool not found in the system directories (install ${PACKAGES.ndptool})`)] };
+    if (!ndptool)
+      return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, `ndptool not found in the system directories (install ${PACKAGES.ndptool})`)] };
     shots = naShots(ndptool, vip, dev, a.arp);
   }
   // Dry-run shows only descriptions for tasks: name the exact command lines here.
   const lines = [...new Set(shots.map((s) => `${launcher.privileged ? 'sudo -n ' : ''}${s.argv.join(' ')}`))];
   const address = canonicalIp(vip.ip);
-  const steps: Step[] = [burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`, address, shots, launcher)];
+  const steps: Step[] = [
+    burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`, address, shots, launcher),
+  ];
   if (a.arp.repeatAfter > 0) steps.push(burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, address, shots, launcher, a.arp.repeatAfter));
   return { steps, ...(arping ? { arping } : {}) };
 }
@@ -113,7 +124,11 @@ export const vipAction: ActionPlugin<VipAction> = {
     const ip = host.which('ip');
     if (!ip) throw new ConfigError(`${where}: ip not found in the system directories`, `install ${PACKAGES.ip}`);
     const announcer = vip.family === 4 ? host.which('arping') : host.which('ndptool');
-    if (!announcer) throw new ConfigError(`${where}: ${vip.family === 4 ? 'arping' : 'ndptool'} not found in the system directories`, `install ${vip.family === 4 ? PACKAGES.arping : PACKAGES.ndptool}`);
+    if (!announcer)
+      throw new ConfigError(
+        `${where}: ${vip.family === 4 ? 'arping' : 'ndptool'} not found in the system directories`,
+        `install ${vip.family === 4 ? PACKAGES.arping : PACKAGES.ndptool}`,
+      );
     return {
       programs: [ip, announcer],
       // ip changes addresses over netlink; arping and ndptool send raw frames.
@@ -129,14 +144,21 @@ export const vipAction: ActionPlugin<VipAction> = {
   reannounce: { wanted: (a) => a.reannounce, plan: (a, host) => planReannounce(a, host) },
   // A second ARP burst that cannot end before the deadline fails every run, and every retry;
   // checkDuplicate may probe for a while before the add.
-  budget: (a) => ({ ms: arpBurstsMs(a.arp) + (a.checkDuplicate ? DUPLICATE_WAIT_MS : 0), what: 'the ARP bursts', field: 'arp', lower: 'count, interval or repeatAfter' }),
+  budget: (a) => ({
+    ms: arpBurstsMs(a.arp) + (a.checkDuplicate ? DUPLICATE_WAIT_MS : 0),
+    what: 'the ARP bursts',
+    field: 'arp',
+    lower: 'count, interval or repeatAfter',
+  }),
   summarize: (a) =>
-    `${a.address} on the new master (removed elsewhere), on ${a.interface ?? "the interface whose route covers it"}${a.label ? ` as ${a.label}` : ''}` +
+    `${a.address} on the new master (removed elsewhere), on ${a.interface ?? 'the interface whose route covers it'}${a.label ? ` as ${a.label}` : ''}` +
     `${a.privilege === 'sudo' ? ' with sudo -n' : ''}; neighbour updates ${describeArp(a.arp)}${a.checkDuplicate ? '; refuses while another host answers for it' : ''}`,
   async preflight(a) {
     // sysfs lists every interface of this network namespace, up or down (getifaddrs leaves out some).
     if (a.interface && !existsSync(`/sys/class/net/${a.interface}`)) {
-      return [`interface ${a.interface} does not exist on this host, so the add would fail (see ip link; leave "interface" out to use the one whose route covers the VIP)`];
+      return [
+        `interface ${a.interface} does not exist on this host, so the add would fail (see ip link; leave "interface" out to use the one whose route covers the VIP)`,
+      ];
     }
     return [];
   },
@@ -144,7 +166,13 @@ export const vipAction: ActionPlugin<VipAction> = {
     const vip = vipOf(a);
     const ip = requireIp(ctx);
     const launcher = launcherFor(a, ctx);
-    const command = (description: string, argv: string[]): Step => ({ kind: 'command', description, argv, privileged: launcher.privileged, timeoutMs: IP_TIMEOUT_MS });
+    const command = (description: string, argv: string[]): Step => ({
+      kind: 'command',
+      description,
+      argv,
+      privileged: launcher.privileged,
+      timeoutMs: IP_TIMEOUT_MS,
+    });
     const newMaster = ctx.toAddresses.some((address) => ctx.localAddresses.has(address));
     // On the new master, find out which arping this is (usually from its bytes; when it must be
     // asked with -V, that runs while ip reads the addresses, not after).
@@ -160,12 +188,24 @@ export const vipAction: ActionPlugin<VipAction> = {
       // Removed wherever it is, whatever `interface` says: a VIP left on the old master is the worst outcome.
       // Under sudo, though, the rules allow `addr del` on the VIP's interface only (see sudoers): on another
       // one sudo would refuse on every retry, so say so and what to run instead.
-      const allowed = launcher.privileged ? (a.interface ?? (await resolveInterface(a, vip, ip, ctx).then((r) => r.dev, () => undefined))) : undefined;
+      const allowed = launcher.privileged
+        ? (a.interface ??
+          (await resolveInterface(a, vip, ip, ctx).then(
+            (r) => r.dev,
+            () => undefined,
+          )))
+        : undefined;
       const steps = held.map((h) =>
         h.prefixlen !== vip.prefix
-          ? failingStep(`remove ${vip.ip} from ${h.dev}`, `${vip.ip} is on ${h.dev} as /${h.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "address"`)
+          ? failingStep(
+              `remove ${vip.ip} from ${h.dev}`,
+              `${vip.ip} is on ${h.dev} as /${h.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "address"`,
+            )
           : allowed !== undefined && h.dev !== allowed
-            ? failingStep(`remove ${vip.cidr} from ${h.dev}`, `${vip.ip} is on ${h.dev}, but the sudoers rules for this VIP cover ${allowed} only; remove it by hand (ip addr del ${vip.cidr} dev ${h.dev}), or set "interface" to ${h.dev} and regenerate them`)
+            ? failingStep(
+                `remove ${vip.cidr} from ${h.dev}`,
+                `${vip.ip} is on ${h.dev}, but the sudoers rules for this VIP cover ${allowed} only; remove it by hand (ip addr del ${vip.cidr} dev ${h.dev}), or set "interface" to ${h.dev} and regenerate them`,
+              )
             : command(`remove ${vip.cidr} from ${h.dev} (this host is not the new master)`, delArgv(ip, vip, h.dev)),
       );
       return { action: 'vip', steps };
@@ -174,27 +214,62 @@ export const vipAction: ActionPlugin<VipAction> = {
     const elsewhere = held.filter((h) => a.interface && h.dev !== a.interface);
     if (elsewhere.length) {
       const h = elsewhere[0]!;
-      return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${a.interface}`, `${vip.ip} is already on ${h.dev}, the config says ${a.interface}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "interface"`)] };
+      return {
+        action: 'vip',
+        steps: [
+          failingStep(
+            `add ${vip.cidr} on ${a.interface}`,
+            `${vip.ip} is already on ${h.dev}, the config says ${a.interface}; remove it by hand (ip addr del ${vip.ip}/${h.prefixlen} dev ${h.dev}) or fix "interface"`,
+          ),
+        ],
+      };
     }
     const here = held[0];
     const dev = here?.dev ?? (await resolveInterface(a, vip, ip, ctx)).dev;
     const steps: Step[] = [];
     let note: string | undefined;
     if (here && here.prefixlen !== vip.prefix) {
-      return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${dev}`, `${vip.ip} is on ${dev} as /${here.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${here.prefixlen} dev ${dev}) or fix "address"`)] };
+      return {
+        action: 'vip',
+        steps: [
+          failingStep(
+            `add ${vip.cidr} on ${dev}`,
+            `${vip.ip} is on ${dev} as /${here.prefixlen}, the config says /${vip.prefix}; remove it by hand (ip addr del ${vip.ip}/${here.prefixlen} dev ${dev}) or fix "address"`,
+          ),
+        ],
+      };
     }
     if (here?.dadfailed) {
-      return { action: 'vip', steps: [failingStep(`add ${vip.cidr} on ${dev}`, `${vip.ip} is on ${dev} but the kernel marked it "dadfailed": another host holds it; the old master must let go (then: ip addr del ${vip.cidr} dev ${dev}, and a retry adds it)`)] };
+      return {
+        action: 'vip',
+        steps: [
+          failingStep(
+            `add ${vip.cidr} on ${dev}`,
+            `${vip.ip} is on ${dev} but the kernel marked it "dadfailed": another host holds it; the old master must let go (then: ip addr del ${vip.cidr} dev ${dev}, and a retry adds it)`,
+          ),
+        ],
+      };
     }
     // A reconcile finding the VIP where it belongs changes nothing: announcing it again is a refresh
     // the operator asks for (--announce), not a side effect of every check.
-    if (here && ctx.reconcile && !ctx.reconcile.announce) return { action: 'vip', note: `${vip.cidr} already on ${dev}, where it belongs: nothing to do (reconcile --announce sends the neighbour updates again)`, steps: [] };
+    if (here && ctx.reconcile && !ctx.reconcile.announce)
+      return {
+        action: 'vip',
+        note: `${vip.cidr} already on ${dev}, where it belongs: nothing to do (reconcile --announce sends the neighbour updates again)`,
+        steps: [],
+      };
     if (here) note = `${vip.cidr} already on ${dev}: not added again; neighbour updates still sent`;
     const neighbours = await neighbourSteps(a, vip, dev, ctx, launcher, arpingLookup);
     if (!here) {
       if (a.checkDuplicate) {
         // Without arping the check cannot run, and adding unchecked is what checkDuplicate asked us not to do.
-        if (!neighbours.arping) return { action: 'vip', steps: [failingStep(`check that no other host holds ${vip.ip}`, `checkDuplicate needs arping: ${neighbours.missing ?? `install ${PACKAGES.arping}`}`)] };
+        if (!neighbours.arping)
+          return {
+            action: 'vip',
+            steps: [
+              failingStep(`check that no other host holds ${vip.ip}`, `checkDuplicate needs arping: ${neighbours.missing ?? `install ${PACKAGES.arping}`}`),
+            ],
+          };
         steps.push(duplicateCheckStep(vip, dev, neighbours.arping, probeArgv(neighbours.arping, vip, dev), launcher));
       }
       steps.push(command(`add ${vip.cidr} on ${dev}${a.label ? ` as ${a.label}` : ''} (this host is the new master)`, addArgv(ip, vip, dev, a.label)));

@@ -6,7 +6,9 @@ import { parseVip } from './address.ts';
 /** Longest time the two ARP bursts and the pause between them may take: well inside the run's deadline. */
 export const ARP_BUDGET_MS = 30_000;
 
-const interfaceName = z.string().check(z.refine(isInterfaceName, 'expected an interface name such as eth0 (up to 15 letters, digits, _ . @ -; not starting with -)'));
+const interfaceName = z
+  .string()
+  .check(z.refine(isInterfaceName, 'expected an interface name such as eth0 (up to 15 letters, digits, _ . @ -; not starting with -)'));
 
 const arpObject = z.strictObject({
   /** Gratuitous ARPs (IPv6: unsolicited Neighbor Advertisements) per burst, of each kind. */
@@ -27,16 +29,28 @@ export const vipSchema = z
   .strictObject({
     type: z.literal('vip'),
     /** The virtual IP with its prefix length: 10.0.0.100/24 or fd00::100/64. */
-    address: z.string({ error: (issue) => (issue.input === undefined ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24' : 'expected a string such as 10.0.0.100/24') }).check(
-      z.superRefine((text, ctx) => {
-        const parsed = parseVip(text);
-        if (typeof parsed === 'string') ctx.issues.push({ code: 'custom', input: text, message: parsed });
-      }),
-    ),
+    address: z
+      .string({
+        error: (issue) =>
+          issue.input === undefined ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24' : 'expected a string such as 10.0.0.100/24',
+      })
+      .check(
+        z.superRefine((text, ctx) => {
+          const parsed = parseVip(text);
+          if (typeof parsed === 'string') ctx.issues.push({ code: 'custom', input: text, message: parsed });
+        }),
+      ),
     /** Interface to add it to; default: the interface whose route covers the address, on each host. */
     interface: z.optional(interfaceName),
     /** IPv4 only: the label `ip addr` shows (and ifconfig-era tools need), "<interface>:<suffix>". */
-    label: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/, 'expected "<interface>:<suffix>" such as eth0:vip'), z.maxLength(15, 'expected at most 15 characters (the kernel limit)'))),
+    label: z.optional(
+      z
+        .string()
+        .check(
+          z.regex(/^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/, 'expected "<interface>:<suffix>" such as eth0:vip'),
+          z.maxLength(15, 'expected at most 15 characters (the kernel limit)'),
+        ),
+    ),
     /** sudo: "sudo -n" with exact argv (see `sentinel-hook sudoers`); none: Sentinel runs as root or with CAP_NET_ADMIN and CAP_NET_RAW. */
     privilege: z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'sudo'),
     arp: z._default(arpObject, { count: 5, interval: 200, repeatAfter: 5000 }),
@@ -60,16 +74,27 @@ export const vipSchema = z
     z.superRefine((a, ctx) => {
       const vip = parseVip(a.address);
       if (typeof vip === 'string') return;
-      if (a.label && vip.family === 6) ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: 'labels exist only for IPv4 addresses; remove "label"' });
+      if (a.label && vip.family === 6)
+        ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: 'labels exist only for IPv4 addresses; remove "label"' });
       if (a.label && a.interface && !a.label.startsWith(`${a.interface}:`)) {
         ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: `a label must start with the interface name: "${a.interface}:…"` });
       }
       if (a.checkDuplicate && vip.family === 6) {
-        ctx.issues.push({ code: 'custom', input: a.checkDuplicate, path: ['checkDuplicate'], message: 'IPv4 only (arping); for IPv6 the kernel does duplicate address detection itself: remove checkDuplicate' });
+        ctx.issues.push({
+          code: 'custom',
+          input: a.checkDuplicate,
+          path: ['checkDuplicate'],
+          message: 'IPv4 only (arping); for IPv6 the kernel does duplicate address detection itself: remove checkDuplicate',
+        });
       }
       const total = arpBurstsMs(a.arp);
       if (total > ARP_BUDGET_MS) {
-        ctx.issues.push({ code: 'custom', input: a.arp, path: ['arp'], message: `the two bursts and the pause take ${total} ms, more than ${ARP_BUDGET_MS} ms of the run's deadline; lower count, interval or repeatAfter` });
+        ctx.issues.push({
+          code: 'custom',
+          input: a.arp,
+          path: ['arp'],
+          message: `the two bursts and the pause take ${total} ms, more than ${ARP_BUDGET_MS} ms of the run's deadline; lower count, interval or repeatAfter`,
+        });
       }
     }),
   );
