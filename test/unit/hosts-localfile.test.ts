@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { padTo, writeFileReplacing } from '../../src/actions/hosts/localfile.ts';
 import { lookupHosts } from '../../src/actions/hosts/edit.ts';
+import { reachableCheckout, reachablePath } from '../support/checkout.ts';
 
 const OLD = '127.0.0.1 localhost\n10.0.0.1 redis-master\n';
 const NEW = '127.0.0.1 localhost\n10.0.0.2 redis-master\n';
@@ -54,7 +55,8 @@ test("bind-mounted file (a container's /etc/hosts): rename fails with EBUSY, the
     writeFileSync(mounted, 'placeholder under the mount\n');
     chmodSync(real, 0o604);
     const script = join(dir, 'in-namespace.mts');
-    const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
+    // nobody must reach the module and tsx: from a checkout it cannot enter (a clone in root's home), the bind mount.
+    const module = reachablePath(resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts'));
     writeFileSync(
       script,
       [
@@ -109,13 +111,14 @@ test('directory not writable by us: falls back to writing the file in place', ()
     // Root ignores directory permissions: run the write as nobody, who owns the file but not the directory.
     chmodSync(dir, 0o755);
     chownSync(file, 65534, 65534);
-    const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
+    // nobody must reach the module and tsx: from a checkout it cannot enter (a clone in root's home), the bind mount.
+    const module = reachablePath(resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts'));
     const script = `import { writeFileReplacing } from ${JSON.stringify(module)}; const r = writeFileReplacing(${JSON.stringify(file)}, ${JSON.stringify(NEW)}, ${JSON.stringify(OLD)}); console.log(JSON.stringify({ method: r.method, backup: r.backup ?? null }));`;
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       uid: 65534,
       gid: 65534,
       encoding: 'utf8',
-      cwd: resolve(import.meta.dirname, '../..'),
+      cwd: reachableCheckout(),
       env: { PATH: process.env.PATH, HOME: dir },
       timeout: 30_000,
     });
@@ -138,7 +141,8 @@ test('in place, shorter content: killed between the write and the truncate, the 
     writeFileSync(real, old);
     writeFileSync(mounted, 'placeholder under the mount\n');
     const script = join(dir, 'in-namespace.mts');
-    const module = resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts');
+    // nobody must reach the module and tsx: from a checkout it cannot enter (a clone in root's home), the bind mount.
+    const module = reachablePath(resolve(import.meta.dirname, '../../src/actions/hosts/localfile.ts'));
     writeFileSync(
       script,
       `import { writeFileReplacing } from ${JSON.stringify(module)};\nwriteFileReplacing(${JSON.stringify(mounted)}, ${JSON.stringify(next)}, ${JSON.stringify(old)});\nconsole.log('finished');\n`,
