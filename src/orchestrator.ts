@@ -432,12 +432,7 @@ function sentinelGuards(
   signal: AbortSignal,
   log: Logger,
 ): Pick<ApplyContext, 'mayAnnounce' | 'stillCurrent'> {
-  const mayAnnounce = async (): Promise<string | undefined> => {
-    const { majorityNamesThisHost } = await import('./sentinel/holder.ts');
-    const verdict = await majorityNamesThisHost(event.master, sentinels, sentinelAsk(deps, signal), signal);
-    log.info({ votes: verdict.votes, needed: verdict.needed, answers: verdict.answers }, 'do the Sentinels name this host master (before announcing again)');
-    return verdict.thisHost ? undefined : `${verdict.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${verdict.needed} needed`;
-  };
+  const mayAnnounce = announceGuard(event.master, sentinels, deps, signal, log);
   // Concurrent pushes share one question, and its answer for a moment.
   let recent: { at: number; answer: Promise<string | undefined> } | undefined;
   const stillCurrent = (): Promise<string | undefined> => {
@@ -480,6 +475,26 @@ export function addressCheck(deps: Pick<HookDeps, 'localAddresses' | 'which' | '
     } catch {
       return true;
     }
+  };
+}
+
+/**
+ * The one rule for every announcement after a failover's first burst (a delayed burst, a re-announce,
+ * whoever runs it: hook, reconcile, watch, notify): a majority of the configured Sentinels name this
+ * host master (sentinel/holder.ts). Why not, when they do not.
+ */
+export function announceGuard(
+  master: string,
+  sentinels: NonNullable<HookConfig['sentinels']>,
+  deps: HookDeps,
+  signal: AbortSignal,
+  log: Logger,
+): () => Promise<string | undefined> {
+  return async () => {
+    const { majorityNamesThisHost } = await import('./sentinel/holder.ts');
+    const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);
+    log.info({ votes: verdict.votes, needed: verdict.needed, answers: verdict.answers }, 'do the Sentinels name this host master (before announcing again)');
+    return verdict.thisHost ? undefined : `${verdict.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${verdict.needed} needed`;
   };
 }
 

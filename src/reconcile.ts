@@ -5,7 +5,7 @@ import { EXIT, RetryableError, type ExitCode } from './errors.ts';
 import type { FailoverEvent } from './event.ts';
 import { claimGeneration, observeGeneration, type Generation } from './generation.ts';
 import { acquireLock } from './lock.ts';
-import { addressCheck, describeStep, planEvent, resolveAll, sentinelAsk, type HookDeps } from './orchestrator.ts';
+import { addressCheck, announceGuard, describeStep, planEvent, resolveAll, type HookDeps } from './orchestrator.ts';
 import type { ActionPlan } from './plan.ts';
 import { askSentinel, type SentinelAnswer } from './sentinel/stale.ts';
 import { loadSentinelTls } from './sentinel/tls.ts';
@@ -143,11 +143,7 @@ export async function convergeTo(master: string, decision: Decision, config: Hoo
         lock: (resource, waitMs) => acquireLock(config.lockDir, resource, Math.min(waitMs, opts.remainingMs()), signal, resource),
         ...(gen ? { superseded: gen.superseded, commandSignal: opts.signal } : {}),
         holdsAddress: addressCheck(deps, signal),
-        mayAnnounce: async () => {
-          const { majorityNamesThisHost } = await import('./sentinel/holder.ts');
-          const v = await majorityNamesThisHost(master, config.sentinels!, sentinelAsk(deps, signal), signal);
-          return v.thisHost ? undefined : `${v.votes} of ${config.sentinels!.addresses.length} Sentinels name this host master, ${v.needed} needed`;
-        },
+        mayAnnounce: announceGuard(master, config.sentinels!, deps, signal, log),
       },
       { sudo: deps.which('sudo') },
     );

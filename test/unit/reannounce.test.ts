@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyPlans } from '../../src/apply.ts';
 import { validateConfig } from '../../src/config/load.ts';
-import { parseNotifyEvent, planReannounces } from '../../src/commands/notify.ts';
+import { parseNotifyEvent, reannounceTarget } from '../../src/commands/notify.ts';
+import { planReannounces } from '../../src/reannounce.ts';
 import type { AskSentinel } from '../../src/sentinel/stale.ts';
 import { FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson } from './vip-samples.ts';
@@ -71,7 +72,8 @@ async function reannounce(
     ...(over.resolve ? { resolve: over.resolve } : {}),
   });
   const signal = over.signal ?? new AbortController().signal;
-  const plans = await planReannounces(event, cfg, deps, signal);
+  const master = reannounceTarget(event);
+  const plans = master ? await planReannounces(master, cfg, deps, signal) : [];
   const steps = await applyPlans(plans, { runner, signal, logger: deps.logger, remainingMs: () => 10_000 }, { sudo: SUDO });
   return { plans, steps, runner, asked };
 }
