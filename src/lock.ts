@@ -74,7 +74,8 @@ export function lockDirProblem(dir: string, uid: number): string | undefined {
   return undefined;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, and is another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

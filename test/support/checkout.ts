@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
+import { alive } from '../../src/lock.ts';
 
 /** This checkout (CI and users clone anywhere). */
 export const CHECKOUT = realpathSync(join(import.meta.dirname, '..', '..'));
@@ -87,14 +88,5 @@ function sweepStaleMounts(): void {
   for (const name of readdirSync(tmpdir())) {
     const pid = Number(new RegExp(`^${MOUNT_PREFIX}(\\d+)-`).exec(name)?.[1]);
     if (pid && !alive(pid)) unmount(join(tmpdir(), name));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
