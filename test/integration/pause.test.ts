@@ -1,0 +1,69 @@
+// The pause switch from the command line: `pause` makes `reconcile` show what it would do and change
+// nothing (and say that it is paused); `resume` lets it act again. Three scripted Sentinels on loopback
+// that agree on the master and its config epoch; the action is an exec with reconcile: true.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { scriptedSentinel } from '../support/loopback-redis.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+
+function bulk(s: string): string {
+  return `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+}
+
+/** A Sentinel naming 127.0.0.1:6390 at config epoch 4. */
+function answer(command: string[]): string {
+  if (command[0] === 'SENTINEL' && command[1] === 'MASTER') return `*4\r\n${bulk('name')}${bulk('m')}${bulk('config-epoch')}${bulk('4')}`;
+  if (command[0] === 'SENTINEL' && command[1] === 'get-master-addr-by-name') return `*2\r\n${bulk('127.0.0.1')}${bulk('6390')}`;
+  return '-ERR unknown command\r\n';
+}
+
+test('pause: reconcile says it is paused and changes nothing; resume: it acts', async (t) => {
+  const sentinels = await Promise.all([scriptedSentinel(answer), scriptedSentinel(answer), scriptedSentinel(answer)]);
+  const dir = mkdtempSync(join(tmpdir(), 'sh-pause-'));
+  t.after(async () => {
+    await Promise.all(sentinels.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const marker = join(dir, 'acted');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${join(dir, 'lock')}\nsentinels:\n  addresses: [${sentinels.map((s) => `"${s.address}"`).join(', ')}]\nmasters:\n  m:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n      reconcile: true\n`,
+    { mode: 0o644 },
+  );
+  // Not spawnSync: the scripted Sentinels live in this process and must answer while the CLI runs.
+  const cli = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--config', config], { env: { PATH: process.env.PATH! }, timeout: 30_000 });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      child.on('close', (status) => done({ status, stdout, stderr }));
+    });
+
+  const paused = await cli(['pause', '--reason', 'moving the VIP by hand']);
+  assert.equal(paused.status, 0, paused.stderr);
+  const whilePaused = await cli(['reconcile']);
+  assert.equal(whilePaused.status, 0, whilePaused.stdout + whilePaused.stderr);
+  assert.match(whilePaused.stdout, /^PAUSED \(.*moving the VIP by hand\): nothing changed; this is what reconcile would do$/m);
+  assert.match(whilePaused.stdout, /master m: dry-run \(127\.0\.0\.1:6390, config epoch 4\)/);
+  assert.equal(existsSync(marker), false, 'nothing ran while paused');
+  const json = JSON.parse((await cli(['reconcile', '--json'])).stdout) as { paused?: string };
+  assert.match(json.paused ?? '', /moving the VIP by hand/);
+
+  assert.equal((await cli(['resume'])).status, 0);
+  const resumed = await cli(['reconcile']);
+  assert.equal(resumed.status, 0, resumed.stdout + resumed.stderr);
+  assert.match(resumed.stdout, /master m: converged/);
+  assert.equal(existsSync(marker), true);
+});
