@@ -259,6 +259,21 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
       }
     });
 
+  program
+    // Not for people: bin/sentinel-hook-hosts-write runs it as root under sudo (hosts, privilege: sudo).
+    .command('hosts-write', { hidden: true })
+    .argument('<file>')
+    .argument('<names...>')
+    .action(async (file: string, names: string[]) => {
+      try {
+        const { hostsWrite } = await import('./actions/hosts/privileged.ts');
+        const { readFileSync } = await import('node:fs');
+        io.out(JSON.stringify(hostsWrite([file, ...names], readFileSync(0, 'utf8'))));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

@@ -139,6 +139,8 @@ export interface PrivilegedCommands {
   lines: string[][];
   /** Found on this host rather than configured ("10.0.0.100/24 -> eth0"): each host needs its own rules. */
   detected?: string[];
+  /** Files the rules' programs run as root (a helper's code): each must be root's alone, as the program is. */
+  rootOnly?: string[];
   /** What the entry runs with sudo that no exact rule can cover, and why (the rules' header says so). */
   notCovered?: { what: string; why: string };
 }

@@ -18,6 +18,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Aborted at the whole-run deadline: the child's process group is killed. */
   signal?: AbortSignal;
+  /** Written to the child's stdin (a value sudoers cannot pin in the argv); otherwise stdin is closed. */
+  input?: string;
 }
 
 /** The one way this program starts another one: an argv array, never a shell. */
@@ -105,7 +107,7 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
         maxBuffer: MAX_OUTPUT,
         encoding: 'buffer',
         stripFinalNewline: false,
-        stdin: 'ignore',
+        ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
         env: { ...baseEnv, ...opts.env },
         extendEnv: false,
         // execa always changes into its cwd (default: ours), which fails with EACCES when we may not

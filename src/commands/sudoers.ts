@@ -82,6 +82,7 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
   const lines: string[][] = [];
   const detected: string[] = [];
   const skipped: string[] = [];
+  const rootOnly: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [index, action] of actions.entries()) {
       const where = `masters.${master}[${index}]`;
@@ -89,11 +90,12 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
       if (!got) continue;
       lines.push(...got.lines);
       detected.push(...(got.detected ?? []));
+      rootOnly.push(...(got.rootOnly ?? []));
       if (got.notCovered) skipped.push(`${where} (${got.notCovered.what}): ${got.notCovered.why}`);
     }
   }
   const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];
-  for (const program of new Set(unique.map((l) => l[0]!))) opts.checkProgram?.(program);
+  for (const program of new Set([...unique.map((l) => l[0]!), ...rootOnly])) opts.checkProgram?.(program);
   if (unique.length === 0)
     throw new ConfigError(`config ${opts.configPath}: no action runs with privilege: sudo, so there is nothing to allow`, 'no sudoers file is needed');
   const header = [

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { pluginFor } from '../actions/index.ts';
 import type { HookConfig } from '../config/schema.ts';
@@ -14,6 +15,9 @@ export const RECONCILE_UNIT = 'sentinel-hook-reconcile.service';
 export const SENTINEL_UNIT = 'redis-sentinel.service';
 export const HOOK_DROP_IN = `${SENTINEL_UNIT}.d/sentinel-hook.conf`;
 const UNIT_DIR = '/etc/systemd/system';
+
+/** Debian's sudo loads libsudo_util and its plugins from here, outside the ExecPaths Debian's unit grants (/usr/lib). */
+const SUDO_LIBEXEC = '/usr/libexec/sudo';
 
 /** The families every setup needs: the Sentinels over TCP, and pipes to the programs we start. */
 const BASE_FAMILIES = ['AF_INET', 'AF_INET6', 'AF_UNIX'];
@@ -101,8 +105,12 @@ function sudoRelaxation(): string[] {
       'seccomp for a non-root service (it would turn NoNewPrivileges back on): the system call filter, the socket',
       'family list, MemoryDenyWriteExecute and the Protect*/Restrict* options below. Whoever controls the process',
       'may then run anything the sudoers rules allow, as root. Prefer privilege: none for these entries.',
+      'sudo, setuid root, also needs capabilities to become root at all (setuid, setgroups, audit): the bounding',
+      "set goes back to the full set, and PrivateUsers goes, whose root would be root of the unit's namespace only.",
     ),
     'NoNewPrivileges=no',
+    'CapabilityBoundingSet=~',
+    'PrivateUsers=no',
     'SystemCallFilter=',
     'SystemCallArchitectures=',
     'RestrictAddressFamilies=',
@@ -245,6 +253,8 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
     opts.installDir,
     realPath(opts.installDir),
     ...[sh, readlink, opts.node, ...needs.programs].map((p) => unitPath(realPath(p), 'program')),
+    // sudo maps its own libraries and plugins from there (libsudo_util, sudoers.so): exec must be allowed.
+    ...(needs.needsSudo && existsSync(SUDO_LIBEXEC) ? [SUDO_LIBEXEC] : []),
   ]);
   const log = unitPath(dirname(config.log.file ?? DEFAULT_LOG_FILE), 'log directory');
   // "-": a missing path must not stop Sentinel from starting; the hook reports its own failure.

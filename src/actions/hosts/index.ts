@@ -1,14 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
 import * as z from 'zod/mini';
-import { duration, when } from '../../config/common.ts';
+import { duration, privilege, when } from '../../config/common.ts';
 import type { ActionPlugin } from '../../plan.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
+import { helperPath, helperRuns, hostsWriteArgv } from './privileged.ts';
 import { targetResults, targetTable } from './table.ts';
 import { parsePushTarget } from './target.ts';
-import type { HostsWork, LocalFileState } from './types.ts';
+import type { HostsWork, LocalFileState, PrivilegedWrite } from './types.ts';
 
 /**
  * Paths reach ssh's and rsync's command lines (rsync's -e is a string it splits on blanks, and a
@@ -61,6 +64,12 @@ export const hostsSchema = z
     ),
     /** This host's own hosts file, rewritten too (and the source copied whole by transport rsync). */
     file: z.optional(plainPath),
+    /**
+     * How `file` is written: none, as the hook's own user (who must be allowed to by the file's mode);
+     * sudo, as root through `sudo -n` and the install's sentinel-hook-hosts-write, which writes only
+     * these names in this file (exact sudoers rule: `sentinel-hook sudoers`).
+     */
+    privilege: z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'none'),
     push: z.optional(pushSchema),
     when,
   })
@@ -68,6 +77,13 @@ export const hostsSchema = z
     z.superRefine((a, ctx) => {
       if (!a.file && !a.push)
         ctx.issues.push({ code: 'custom', input: a, message: 'nothing to do: set "file" (this host) or "push" (app servers), or both', path: ['file'] });
+      if (a.privilege === 'sudo' && !a.file)
+        ctx.issues.push({
+          code: 'custom',
+          input: a,
+          message: 'privilege applies to "file" (this host): set "file", or leave privilege out',
+          path: ['privilege'],
+        });
       if (a.push?.transport === 'rsync' && !a.file) {
         ctx.issues.push({
           code: 'custom',
@@ -94,10 +110,11 @@ function describeLocal(local: LocalState): LocalFileState {
 export function hostsWork(a: HostsAction, address: string, which: (program: string) => string | undefined, local?: LocalState): HostsWork {
   const push = a.push;
   const file = a.file;
+  const privileged = file && a.privilege === 'sudo' ? privilegedWrite(file, a.names, which) : undefined;
   return {
     names: a.names,
     address,
-    ...(file ? { local: { file, state: describeLocal(local ?? localState(file, a.names, address)) } } : {}),
+    ...(file ? { local: { file, state: describeLocal(local ?? localState(file, a.names, address)), ...(privileged ? { privileged } : {}) } } : {}),
     ...(push
       ? {
           push: {
@@ -115,6 +132,54 @@ export function hostsWork(a: HostsAction, address: string, which: (program: stri
         }
       : {}),
   };
+}
+
+/** `sudo -n` and the install's helper, as a run starts them; what is missing otherwise. */
+function privilegedWrite(file: string, names: readonly string[], which: (program: string) => string | undefined): PrivilegedWrite {
+  const sudo = which('sudo');
+  if (!sudo) return { missing: 'sudo not found in the system directories (install sudo)' };
+  const helper = helperPath();
+  if (!helper) return { missing: 'cannot find bin/sentinel-hook-hosts-write: run sentinel-hook as <install>/bin/sentinel-hook.cjs' };
+  return { argv: [sudo, '-n', ...hostsWriteArgv(helper, file, names)] };
+}
+
+/**
+ * Why this process could not write `file` itself (privilege: none), if it could not: neither the
+ * file nor its directory (a rename replaces it there) lets it. Unreadable or missing files are
+ * reported as such elsewhere.
+ */
+function notWritable(file: string): string | undefined {
+  let real: string;
+  try {
+    real = resolveHostsFile(file);
+  } catch {
+    return undefined;
+  }
+  const may = (path: string, mode: number) => {
+    try {
+      accessSync(path, mode);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (may(real, constants.W_OK)) return undefined;
+  const dir = dirname(real);
+  const uid = process.getuid?.() ?? 0;
+  // In a sticky directory (/tmp) only the file's or the directory's owner may rename over the file.
+  const dirStat = statSync(dir);
+  const sticky = (dirStat.mode & 0o1000) !== 0 && dirStat.uid !== uid && statSync(real).uid !== uid;
+  if (may(dir, constants.W_OK | constants.X_OK) && !sticky) return undefined;
+  let user = `uid ${uid}`;
+  try {
+    user = `${userInfo().username} (uid ${uid})`;
+  } catch {
+    // no passwd entry: the uid alone
+  }
+  return (
+    `${file} is not writable by ${user}, so the run will fail on it (EACCES): set privilege: sudo on this action and install ` +
+    `the rules of "sentinel-hook sudoers", or let that user write the file`
+  );
 }
 
 function localState(file: string, names: readonly string[], address: string): LocalState {
@@ -146,7 +211,32 @@ export const hostsAction: ActionPlugin<HostsAction> = {
         programs.push(path);
       }
     }
-    return { programs, addressFamilies: [], capabilities: [], writablePaths: a.file ? [a.file] : [], needsSudo: false };
+    const privileged = a.file && a.privilege === 'sudo';
+    if (privileged) {
+      const sudo = host.which('sudo');
+      if (!sudo) throw new ConfigError(`${where}: sudo not found in the system directories`, 'install sudo');
+      const helper = helperPath();
+      if (!helper) throw new ConfigError(`${where}: cannot find bin/sentinel-hook-hosts-write`, 'run sentinel-hook as <install>/bin/sentinel-hook.cjs');
+      // The helper is a shell script that starts node through env (see bin/sentinel-hook-hosts-write).
+      programs.push(sudo, helper, '/usr/bin/env');
+    }
+    return {
+      programs,
+      addressFamilies: [],
+      capabilities: [],
+      // ProtectSystem=strict: even root (through sudo) writes only what ReadWritePaths lists.
+      writablePaths: a.file ? [a.file] : [],
+      needsSudo: Boolean(privileged),
+      ...(a.file && !privileged
+        ? { notes: [`${a.file} is written as the service's user: the file's own mode must let that user write it (or set privilege: sudo)`] }
+        : {}),
+    };
+  },
+  async privilegedCommands(a, _host, where) {
+    if (!a.file || a.privilege !== 'sudo') return { lines: [] };
+    const helper = helperPath();
+    if (!helper) throw new ConfigError(`${where}: cannot find bin/sentinel-hook-hosts-write`, 'run sentinel-hook as <install>/bin/sentinel-hook.cjs sudoers');
+    return { lines: [hostsWriteArgv(helper, a.file, a.names)], rootOnly: helperRuns(helper) };
   },
   summarize(a) {
     const where = [
@@ -162,7 +252,12 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     if (a.file) {
       try {
         const local = localState(a.file, a.names, '127.0.0.1');
-        if (local.kind === 'unreadable') problems.push(`${a.file} unreadable (${local.reason})`);
+        // Under privilege: sudo the helper reads it as root: only a missing file is a problem then.
+        if (local.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')) problems.push(`${a.file} unreadable (${local.reason})`);
+        else if (a.privilege === 'none') {
+          const why = notWritable(a.file);
+          if (why) problems.push(why);
+        }
       } catch (err) {
         problems.push(errorLine(err));
       }
@@ -188,7 +283,11 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     return {
       action: 'hosts',
       // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
-      ...(local?.kind === 'unreadable' ? { warnings: [`${a.file} unreadable (${local.reason}): the run will fail on it`] } : {}),
+      ...(local?.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')
+        ? { warnings: [`${a.file} unreadable (${local.reason}): the run will fail on it`] }
+        : a.file && a.privilege === 'none' && local?.kind === 'change' && notWritable(a.file)
+          ? { warnings: [notWritable(a.file)!] }
+          : {}),
       steps: [
         {
           kind: 'task',

@@ -4,7 +4,11 @@ import type { ApplyContext, TaskOutcome } from '../../plan.ts';
 import { checkPushCredentials, type PushCredentials } from './credentials.ts';
 import { editHosts } from './edit.ts';
 import { fanOut } from './fanout.ts';
-import type { HostsWork, PlannedTarget, TargetResult, TargetState } from './types.ts';
+import type { HostsWork, PlannedTarget, PrivilegedWrite, TargetResult, TargetState } from './types.ts';
+import type { HostsWriteResult } from './privileged.ts';
+
+/** sudo, node --jitless and one file: a few hundred milliseconds; more means something hangs. */
+const HELPER_TIMEOUT_MS = 10_000;
 import { parseKnownHosts } from './knownhosts.ts';
 import { resolveHostsFile, writeFileReplacing } from './localfile.ts';
 import { pushOverRsync } from './rsync.ts';
@@ -42,12 +46,14 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
   // What rsync sends: the file written here, as its real path once resolved (rsync without --links skips a link).
   let sent = push?.source;
   if (local) {
-    const { file } = local;
-    const r = await exclusive(file, ctx.remainingMs(), (): TargetResult => {
+    const { file, privileged } = local;
+    const r = await exclusive(file, ctx.remainingMs(), (left): TargetResult | Promise<TargetResult> => {
       const refused = ctx.superseded?.();
-      return refused
-        ? { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 }
-        : writeLocal(file, names, address, (real) => (sent = real));
+      if (refused) return { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 };
+      const resolved = (real: string) => {
+        sent = real;
+      };
+      return privileged ? writeLocalWithSudo(file, privileged, address, ctx, left, resolved) : writeLocal(file, names, address, resolved);
     }).catch((err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }));
     localFailed = r.status === 'failed';
     results.push(r);
@@ -153,6 +159,56 @@ function writeLocal(file: string, names: readonly string[], address: string, res
       ms: took(),
     };
   }
+}
+
+/** The helper writes the file as root (see privileged.ts): the address on its stdin, its result on its stdout. */
+async function writeLocalWithSudo(
+  file: string,
+  privileged: PrivilegedWrite,
+  address: string,
+  ctx: ApplyContext,
+  leftMs: number,
+  resolved: (real: string) => void,
+): Promise<TargetResult> {
+  const label = `local:${file}`;
+  if ('missing' in privileged)
+    return { target: label, status: 'failed', reason: `cannot rewrite ${file} with sudo: ${privileged.missing}`, attempts: 1, ms: 0 };
+  const r = await ctx.runner.run(privileged.argv, {
+    timeoutMs: Math.min(leftMs, HELPER_TIMEOUT_MS),
+    input: `${address}\n`,
+    // As for a command step: a write halfway through is let finish once superseded.
+    signal: ctx.commandSignal ?? ctx.signal,
+  });
+  let result: HostsWriteResult | undefined;
+  try {
+    result = r.exitCode === 0 ? (JSON.parse(r.stdout) as HostsWriteResult) : undefined;
+  } catch {
+    // reported below
+  }
+  if (!result) {
+    const why = r.timedOut
+      ? `timed out after ${r.durationMs} ms`
+      : (r.stderr.trim().split('\n').at(-1) ?? '') ||
+        r.spawnError ||
+        r.error ||
+        (r.exitCode === 0 ? `unexpected output ${JSON.stringify(r.stdout.slice(0, 80))}` : `exit ${r.exitCode ?? r.signal}`);
+    return {
+      target: label,
+      status: 'failed',
+      reason: `cannot rewrite ${file} with ${privileged.argv.slice(0, 3).join(' ')}: ${why} (install the rules of "sentinel-hook sudoers")`,
+      attempts: 1,
+      ms: r.durationMs,
+    };
+  }
+  resolved(result.real);
+  return {
+    target: label,
+    status: result.status,
+    ...(result.method ? { method: result.method } : {}),
+    attempts: 1,
+    ms: r.durationMs,
+    ...(result.status === 'changed' && !result.backup ? { reason: 'no backup: the directory refused it' } : {}),
+  };
 }
 
 /** One remote file, however the config spells its host (labels keep the user's case; host is lowercased). */

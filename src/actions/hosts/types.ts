@@ -55,9 +55,15 @@ export type HostsWork = {
    * This host's file and what the plan found there. The run reads it again right before writing
    * (another writer may have been there since) and writes only when it still differs.
    */
-  local?: { file: string; state: LocalFileState };
+  local?: { file: string; state: LocalFileState; privileged?: PrivilegedWrite };
   push?: PushWork;
 };
+
+/**
+ * privilege: sudo: the command that writes the file as root, the address on its stdin (see
+ * privileged.ts), or why there is none on this host (the write then fails, naming it).
+ */
+export type PrivilegedWrite = { argv: string[] } | { missing: string };
 
 export type LocalFileState = 'will change' | 'already correct' | `unreadable (${string})`;
 
