@@ -50,13 +50,17 @@ const SANDBOX_SH = `set -e
 jitless=$1 nnp=$2 bounding=$3 ambient=$4
 shift 4
 mounts=$(while read -r _ _ _ _ mp _; do echo "$mp"; done < /proc/self/mountinfo)
+exec_paths=
 while [ "$1" != -- ]; do
-  if [ -e "$1" ]; then mount --bind "$1" "$1"; mount -o remount,bind,exec "$1"; fi
+  if [ -e "$1" ]; then mount --bind "$1" "$1"; mount -o remount,bind,exec "$1"; exec_paths="$exec_paths $1"; fi
   shift
 done
 shift
 mount --bind /usr/bin/setpriv /usr/bin/setpriv
 for mp in $mounts; do
+  # An ExecPaths entry that is a mount point already (the checkout's bind mount, from a clone in a
+  # directory redis cannot enter) was just made executable on top: leave it so.
+  case " $exec_paths " in *" $mp "*) continue ;; esac
   [ "$mp" = / ] || mount -o remount,bind,noexec "$mp" 2>/dev/null || true
 done
 mount -o remount,bind,noexec /

@@ -124,9 +124,13 @@ export function asRedis(env: Netns, argv: string[]): Ran {
   return sh(['ip', 'netns', 'exec', env.ns, 'runuser', '-u', USER, '--', ...argv]);
 }
 
-/** Generate with the CLI (validated by its own --check), then install atomically; visudo -cf again on the live name. */
+/**
+ * Generate with the CLI (validated by its own --check), then install atomically; visudo -cf again on the live name.
+ * From the path the hook runs from: sudo matches a command by its file and then runs the path the rule
+ * names, which must be the one that path reaches (a clone redis cannot enter runs from a bind mount).
+ */
 export function installSudoers(env: Netns, config: string): string {
-  const text = must(['ip', 'netns', 'exec', env.ns, process.execPath, BIN, 'sudoers', '--user', USER, '--config', config, '--check']);
+  const text = must(['ip', 'netns', 'exec', env.ns, process.execPath, reachablePath(BIN), 'sudoers', '--user', USER, '--config', config, '--check']);
   // No '.' in the name: sudo skips such files in sudoers.d.
   const target = `/etc/sudoers.d/${env.ns.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   writeFileSync(`${target}-new`, text, { mode: 0o440 });
