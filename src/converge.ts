@@ -1,9 +1,8 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StepOutcome } from './apply.ts';
 import type { HookConfig } from './config/schema.ts';
 import type { ActionPlan } from './plan.ts';
-import { readSmallFile } from './lock.ts';
+import { readSmallFile, writeSmallFile } from './lock.ts';
 import type { SentinelAnswer } from './sentinel/stale.ts';
 
 /** What the Sentinels say a master is now, when they say it clearly. */
@@ -58,11 +57,7 @@ export function recordActedEpoch(lockDir: string, master: string, state: MasterS
   const before = readActedEpoch(lockDir, master);
   // Never lower it: two processes may record at once, and the newer failover must win.
   if (before && before.epoch > state.epoch) return;
-  const path = epochPath(lockDir, master);
-  const temp = `${path}.${process.pid}.tmp`;
-  rmSync(temp, { force: true });
-  writeFileSync(temp, `${state.epoch} ${state.ip} ${state.port}\n`, { mode: 0o644, flag: 'wx' });
-  renameSync(temp, path);
+  writeSmallFile(epochPath(lockDir, master), `${state.epoch} ${state.ip} ${state.port}\n`);
 }
 
 /**
@@ -76,11 +71,7 @@ export function onceDone(lockDir: string, master: string, action: string, epoch:
 
 export function markOnce(lockDir: string, master: string, action: string, epoch: number): void {
   if (onceDone(lockDir, master, action, epoch)) return;
-  const path = join(lockDir, `${encodeURIComponent(master)}.${action}.done`);
-  const temp = `${path}.${process.pid}.tmp`;
-  rmSync(temp, { force: true });
-  writeFileSync(temp, `${epoch}\n`, { mode: 0o644, flag: 'wx' });
-  renameSync(temp, path);
+  writeSmallFile(join(lockDir, `${encodeURIComponent(master)}.${action}.done`), `${epoch}\n`);
 }
 
 /** The masters a reconcile covers: one (checked against the config), or all. */

@@ -1,6 +1,5 @@
-import { renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStart, readSmallFile } from './lock.ts';
+import { processStart, readSmallFile, writeSmallFile } from './lock.ts';
 
 /**
  * Which event for a master started last on this host: `<lockDir>/<master>.gen` holds the token of
@@ -59,21 +58,7 @@ export function claimGeneration(dir: string, master: string): Generation {
   const path = genPath(dir, master);
   const start = processStart(process.pid) ?? '';
   const token = `${process.pid} ${start} ${Date.now()} ${counter++}\n`;
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    // O_EXCL: never through a link planted under this name (root's manual run shares Sentinel's
-    // user's directory). Readable by that other user.
-    rmSync(temp, { force: true });
-    writeFileSync(temp, token, { mode: 0o644, flag: 'wx' });
-    renameSync(temp, path);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // never created
-    }
-    throw err;
-  }
+  writeSmallFile(path, token);
   return follow(path, token);
 }
 

@@ -8,10 +8,13 @@ import {
   openSync,
   readFileSync,
   readSync,
+  renameSync,
+  rmSync,
   rmdirSync,
   type Stats,
   statSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -246,5 +249,23 @@ export function readSmallFile(path: string): string | undefined {
     return undefined;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Replace a small shared file (a generation, an epoch, a once-per-failover record) whole, by rename:
+ * a reader sees the old content or the new, never half. O_EXCL on the temporary name: never written
+ * through a link planted there (root's manual run shares the directory of Sentinel's user); readable
+ * by that other user. A temporary file left by a failed write is removed.
+ */
+export function writeSmallFile(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    rmSync(temp, { force: true });
+    writeFileSync(temp, text, { mode: 0o644, flag: 'wx' });
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
   }
 }
