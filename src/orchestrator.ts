@@ -1,7 +1,7 @@
 import { pluginFor } from './actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import { claimGeneration, type Generation } from './generation.ts';
-import { markOnceDone, onceDone, recordActedEpoch, withoutDone, type MasterState } from './converge.ts';
+import { decideMaster, markOnceDone, onceDone, recordActedEpoch, withoutDone, type MasterState } from './converge.ts';
 import type { ActionConfig, HookConfig } from './config/schema.ts';
 import { withholdSecret, type When } from './config/common.ts';
 import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
@@ -209,20 +209,17 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
   if (result.outcome !== 'stale' || opts.dryRun || !config.sentinels) return result;
   // A stale event still says something: this host may hold what the newer master should have (a
   // VIP left by a run that Sentinel is retrying). Converge to what the Sentinels say, as reconcile
-  // would, once this run's lock and generation are let go.
+  // would, once this run's lock and generation are let go. Their answers are the stale verdict's own:
+  // every Sentinel was asked (none confirmed, so none cut the round short), epochs included.
   const remaining = config.deadline - (performance.now() - started);
-  const { reconcileMaster } = await import('./reconcile.ts');
-  const converged = await reconcileMaster(
-    event.master,
-    config,
-    { ...deps, env: withholdSecret(deps.env, config.sentinels.password) },
-    {
-      dryRun: false,
-      announce: false,
-      signal: AbortSignal.timeout(Math.max(1, Math.floor(remaining))),
-      remainingMs: () => Math.max(0, config.deadline - (performance.now() - started)),
-    },
-  );
+  const { convergeTo } = await import('./reconcile.ts');
+  const decision = decideMaster(result.freshness!.answers, config.sentinels.addresses.length);
+  const converged = await convergeTo(event.master, decision, config, deps, {
+    dryRun: false,
+    announce: false,
+    signal: AbortSignal.timeout(Math.max(1, Math.floor(remaining))),
+    remainingMs: () => Math.max(0, config.deadline - (performance.now() - started)),
+  });
   deps.logger.info(
     { outcome: converged.outcome, state: converged.state, reason: converged.reason },
     'stale event: converged this host to what the Sentinels say',
