@@ -154,16 +154,20 @@ export class Watcher {
     return work;
   }
 
+  /** `work` is what this master is busy with until it ends (unless newer work took its place). */
+  private busyWith(master: string, work: Promise<unknown>): void {
+    const s = this.state(master);
+    s.busy = this.track(work);
+    void s.busy.finally(() => {
+      if (s.busy === work) s.busy = undefined;
+    });
+  }
+
   private reconcileAll(why: string): void {
     for (const master of Object.keys(this.config.masters)) {
-      const s = this.state(master);
       // One at a time per master: an event or a reconcile in progress will leave it right.
-      if (s.busy) continue;
-      const work = this.track(this.reconcile(master, why));
-      s.busy = work;
-      void work.finally(() => {
-        if (s.busy === work) s.busy = undefined;
-      });
+      if (this.state(master).busy) continue;
+      this.busyWith(master, this.reconcile(master, why));
     }
   }
 
@@ -258,12 +262,7 @@ export class Watcher {
     }
     this.seen.set(master, { key, at: now });
     this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, m.channel);
-    const s = this.state(master);
-    const work = this.track(this.onFailover(master, m.sentinel, m.channel, ip, Number(port)));
-    s.busy = work;
-    void work.finally(() => {
-      if (s.busy === work) s.busy = undefined;
-    });
+    this.busyWith(master, this.onFailover(master, m.sentinel, m.channel, ip, Number(port)));
   }
 
   private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
