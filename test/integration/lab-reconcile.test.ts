@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { DEFAULT_VIP, isRoot, Lab, vipHook, CLIENT_RECONFIG_HOOK, MASTER_NAME, REDIS_PORT } from '../lab/index.ts';
+import { DEFAULT_VIP, type Lab, vipHook, withLab, CLIENT_RECONFIG_HOOK, MASTER_NAME, REDIS_PORT } from '../lab/index.ts';
 import { cliPath } from '../lab/lab.ts';
 import { reachablePath } from '../support/checkout.ts';
 
@@ -35,10 +35,7 @@ async function addVipByHand(lab: Lab, host: string): Promise<void> {
 test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sentinels change nothing; never back past a newer epoch; a stale retry fixes its host', {
   timeout: 240_000,
 }, async (t: TestContext) => {
-  assert.ok(isRoot(), 'the lab tests need root (network namespaces, sudoers); run them as root');
-  const lab = await Lab.start({ vip: DEFAULT_VIP, hook: vipHook({ sentinels: true }), log: (l) => t.diagnostic(l) });
-  let failed = true;
-  try {
+  await withLab(t, { hook: vipHook({ sentinels: true }) }, async (lab) => {
     assert.deepEqual(await lab.holders(), ['r1']);
 
     // 1. r2 missed a failover and was left holding the VIP (here: put there by hand).
@@ -109,10 +106,5 @@ test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sen
     const run = lab.hookRuns('r3').at(-1)!;
     assert.equal(run.outcome, 'stale');
     assert.deepEqual(await lab.holders(), ['r1'], 'the stale retry took the VIP off r3');
-    failed = false;
-  } finally {
-    lab.teardownSync({ keepDir: failed });
-    if (failed) t.diagnostic(`lab logs kept in ${lab.dir}`);
-    assert.deepEqual(await Lab.existingNamespaces(lab.id), [], 'teardown left namespaces behind');
-  }
+  });
 });

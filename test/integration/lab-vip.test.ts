@@ -5,23 +5,12 @@
 // through the VIP. Needs root. Each test builds its own lab and tears it down, pass or fail.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { DEFAULT_VIP, isRoot, Lab, printTimeline, sleep, timeline, vipHook, type Writer } from '../lab/index.ts';
+import { DEFAULT_VIP, type Lab, withLab, printTimeline, sleep, timeline, vipHook, type Writer } from '../lab/index.ts';
 
 const VIP_IP = DEFAULT_VIP.split('/')[0]!;
 
-async function withLab(t: TestContext, body: (lab: Lab) => Promise<void>, hook = vipHook()): Promise<void> {
-  assert.ok(isRoot(), 'the lab tests need root (network namespaces, sudoers); run them as root');
-  const lab = await Lab.start({ vip: DEFAULT_VIP, hook, log: (l) => t.diagnostic(l) });
-  let failed = true;
-  try {
-    await body(lab);
-    failed = false;
-  } finally {
-    // Keep the per-host Sentinel and hook logs of a failed test for the post-mortem.
-    lab.teardownSync({ keepDir: failed });
-    if (failed) t.diagnostic(`lab logs kept in ${lab.dir}`);
-    assert.deepEqual(await Lab.existingNamespaces(lab.id), [], 'teardown left namespaces behind');
-  }
+function withVipLab(t: TestContext, body: (lab: Lab) => Promise<void>, hook = vipHook()): Promise<void> {
+  return withLab(t, { hook }, body);
 }
 
 /** No Sentinel reported a hook failure, and every hook run on every host since `since` ended with exit 0. */
@@ -69,7 +58,7 @@ function assertStaysWith(writer: Writer, master: string, since: number): void {
 }
 
 test('master redis-server killed: the VIP moves to the new master only, the app host re-learns its MAC, writes recover', { timeout: 120_000 }, async (t) => {
-  await withLab(t, async (lab) => {
+  await withVipLab(t, async (lab) => {
     assert.deepEqual(await lab.holders(), ['r1'], 'precondition: the VIP starts on the master');
     const writer = lab.startWriter('a1', { durationMs: 60_000 });
     await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
@@ -100,7 +89,7 @@ test('master redis-server killed: the VIP moves to the new master only, the app 
 });
 
 test('master host cut off during the failover, then back: after it rejoins, the VIP is on exactly one host', { timeout: 150_000 }, async (t) => {
-  await withLab(t, async (lab) => {
+  await withVipLab(t, async (lab) => {
     const writer = lab.startWriter('a1', { durationMs: 90_000 });
     await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
 
@@ -154,7 +143,7 @@ test('master host cut off during the failover, then back: after it rejoins, the 
 test('the old master comes back while an app host still points the VIP at it: the new master announces the VIP again (notify -sdown)', {
   timeout: 150_000,
 }, async (t) => {
-  await withLab(
+  await withVipLab(
     t,
     async (lab) => {
       const writer = lab.startWriter('a1', { durationMs: 90_000 });
@@ -203,7 +192,7 @@ test('the old master comes back while an app host still points the VIP at it: th
 });
 
 test('two failovers in a row, there and back: the VIP follows both times', { timeout: 180_000 }, async (t) => {
-  await withLab(t, async (lab) => {
+  await withVipLab(t, async (lab) => {
     const writer = lab.startWriter('a1', { durationMs: 120_000 });
     await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
 

@@ -6,24 +6,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { DEFAULT_VIP, isRoot, Lab, sleep, vipHook, watchHook, type LabOptions, type WatchLogEntry } from '../lab/index.ts';
+import { test } from 'node:test';
+import { DEFAULT_VIP, type Lab, sleep, vipHook, watchHook, withLab, type WatchLogEntry } from '../lab/index.ts';
 import { doubleFailover, NeighbourMonitor } from '../lab/double-failover.ts';
-
-async function withLab(t: TestContext, opts: LabOptions, body: (lab: Lab) => Promise<void>): Promise<void> {
-  assert.ok(isRoot(), 'the lab tests need root (network namespaces, sudoers); run them as root');
-  const lab = await Lab.start({ vip: DEFAULT_VIP, log: (l) => t.diagnostic(l), ...opts });
-  let failed = true;
-  try {
-    await body(lab);
-    failed = false;
-  } finally {
-    // watch's, the Sentinels' and the hooks' logs of a failed test are kept for the post-mortem.
-    lab.teardownSync({ keepDir: failed });
-    if (failed) t.diagnostic(`lab logs kept in ${lab.dir}`);
-    assert.deepEqual(await Lab.existingNamespaces(lab.id), [], 'teardown left namespaces behind');
-  }
-}
 
 /** Poll the VIP's holders (every 20 ms, bounded) until they are `expected`; the time they first were. */
 async function waitHolders(lab: Lab, expected: string[], timeoutMs: number, what: string): Promise<number> {

@@ -38,3 +38,4 @@ export { timeline, printTimeline, type TimelineEntry } from './timeline.ts';
 export { median, stats } from './stats.ts';
 export { seedScriptHook, SEED_SCRIPT } from './seed.ts';
 export { doubleFailover, NeighbourMonitor, type DoubleFailoverCycle } from './double-failover.ts';
+export { withLab } from './with-lab.ts';
