@@ -6,7 +6,7 @@ import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
-import { hostReader, runHook } from './orchestrator.ts';
+import { hostReader, runHook } from './pipeline/hook.ts';
 import { resultJson, resultText } from './report.ts';
 import { createRunner } from './runner.ts';
 import { systemDeps } from './system.ts';
@@ -147,7 +147,7 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     .action(async (opts: { config?: string; user: string; watch?: boolean; hook?: boolean }) => {
       try {
         if (opts.watch && opts.hook) throw new UsageError('--watch and --hook exclude each other', 'choose one setup (--watch is recommended)');
-        const { systemdFiles, systemdText } = await import('./commands/systemd.ts');
+        const { systemdFiles, systemdText } = await import('./systemd/units.ts');
         const path = configPath(opts.config ?? program.opts().config, io.env);
         const config = await loadConfig(path, currentUid());
         const { runner, which, readFile } = systemDeps(memoryLogger());

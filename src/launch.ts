@@ -1,7 +1,7 @@
 // How an action's commands start and fail, shared by the applier (apply.ts) and the actions' own
 // tasks (a burst of ARP, a probe, a push's pause between attempts): below both, so that no action
 // imports the applier.
-import type { ApplyContext } from './plan.ts';
+import type { ApplyContext } from './actions/plugin.ts';
 import type { CommandResult } from './runner.ts';
 
 /** How a privileged command line is started: "sudo -n" + argv, the form the sudoers rules pin. */

@@ -1,7 +1,7 @@
-import type { HookResult } from './orchestrator.ts';
-import { describeStep } from './orchestrator.ts';
+import type { HookResult } from './pipeline/hook.ts';
+import { describeStep } from './pipeline/hook.ts';
 import type { FailoverEvent } from './event.ts';
-import type { ActionPlan } from './plan.ts';
+import type { ActionPlan } from './actions/plugin.ts';
 import { formatDuration } from './values.ts';
 import { resultLines } from './actions/index.ts';
 

@@ -1,9 +1,9 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { createRunner, whichSystem, type CommandRunner } from './runner.ts';
-import type { HookDeps } from './orchestrator.ts';
+import type { HookDeps } from './pipeline/hook.ts';
 import type { Logger } from './log.ts';
-import type { Capabilities } from './plan.ts';
+import type { Capabilities } from './actions/plugin.ts';
 import { canonicalIp } from './values.ts';
 
 /** This host's addresses as the kernel reports them (in a network namespace: that namespace's). */

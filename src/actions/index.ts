@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini';
-import type { ActionPlugin } from '../plan.ts';
+import type { ActionPlugin } from './plugin.ts';
 import { execAction } from './exec/index.ts';
 import { hostsAction } from './hosts/index.ts';
 import { vipAction } from './vip/index.ts';

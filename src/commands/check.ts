@@ -3,8 +3,8 @@ import { pluginFor } from '../actions/index.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
-import type { ObserveContext } from '../plan.ts';
-import { describeLockDir } from '../lock.ts';
+import type { ObserveContext } from '../actions/plugin.ts';
+import { describeLockDir } from '../state/lock.ts';
 import { dirname } from 'node:path';
 
 /**
@@ -67,7 +67,7 @@ export interface SentinelUnitCheck {
  */
 async function sentinelUnitWarning(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>, opts: SentinelUnitCheck): Promise<string | undefined> {
   const { readUnit, hookBlockers, runningSentinel, processBlockers, SENTINEL_UNITS, UNIT_DIRS } = await import('../systemd/sentinel-unit.ts');
-  const { configSandbox } = await import('./systemd.ts');
+  const { configSandbox } = await import('../systemd/units.ts');
   const name = SENTINEL_UNITS.find((n) => readUnit(n, opts.unitDirs ?? UNIT_DIRS));
   if (!name) return undefined;
   const unit = readUnit(name, opts.unitDirs ?? UNIT_DIRS)!;

@@ -1,12 +1,12 @@
-import { applyPlans } from '../apply.ts';
+import { applyPlans } from '../pipeline/apply.ts';
 import { loadConfig } from '../config/load.ts';
 import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { masterName } from '../event.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
-import type { ActionPlan } from '../plan.ts';
-import { reannounceMaster } from '../reannounce.ts';
+import type { ActionPlan } from '../actions/plugin.ts';
+import { reannounceMaster } from '../pipeline/reannounce.ts';
 import { systemDeps } from '../system.ts';
 
 export interface NotifyEvent {

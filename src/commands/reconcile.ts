@@ -1,15 +1,15 @@
 import { loadConfig } from '../config/load.ts';
 import { withholdSecret } from '../config/common.ts';
+import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../errors.ts';
 import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
-import { describeStep } from '../orchestrator.ts';
-import { mastersToReconcile } from '../converge.ts';
-import { reconcileMaster, type ReconcileResult } from '../reconcile.ts';
+import { describeStep } from '../pipeline/hook.ts';
+import { reconcileMaster, type ReconcileResult } from '../pipeline/converge.ts';
 import { planText } from '../report.ts';
 import { createRunner } from '../runner.ts';
 import { systemDeps } from '../system.ts';
-import { prepareLockDir } from '../lock.ts';
-import { pausedBecause } from './pause.ts';
+import { prepareLockDir } from '../state/lock.ts';
+import { pausedBecause } from '../state/pause.ts';
 import { resultLines } from '../actions/index.ts';
 
 export interface ReconcileCommandOptions {
@@ -35,7 +35,7 @@ export async function reconcileCommand(
       'reconcile needs "sentinels" in the config: it acts on what they say the master is',
       'add sentinels: { addresses: [...] } (every Sentinel of the deployment)',
     );
-  const paused = pausedBecause(config);
+  const paused = pausedBecause(config.lockDir);
   let opts = givenOpts;
   // Paused for maintenance: say so, and only show what would be done.
   if (paused) opts = { ...opts, dryRun: true };
@@ -146,4 +146,10 @@ export function reconcileJson(results: readonly ReconcileResult[], exitCode: Exi
     null,
     2,
   );
+}
+
+/** The masters a reconcile covers: one (checked against the config), or all. */
+function mastersToReconcile(config: HookConfig, only: string | undefined): string[] {
+  if (only === undefined) return Object.keys(config.masters);
+  return Object.hasOwn(config.masters, only) ? [only] : [];
 }

@@ -5,7 +5,7 @@ import { resolveOwnedPath } from '../ownership.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, RetryableError, UsageError } from '../errors.ts';
 import { pluginFor } from '../actions/index.ts';
-import type { HostReader } from '../plan.ts';
+import type { HostReader } from '../actions/plugin.ts';
 import type { CommandRunner } from '../runner.ts';
 
 /** A login name sudoers can take bare (no '%' group, no '#uid', no '-' start). */

@@ -5,10 +5,10 @@ import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, errorLine } from '../errors.ts';
 import type { Logger, LogLevel } from '../log.ts';
 import { runId } from '../log.ts';
-import { prepareLockDir } from '../lock.ts';
+import { prepareLockDir } from '../state/lock.ts';
 import { systemDeps } from '../system.ts';
 import { createRunner } from '../runner.ts';
-import { DEFAULT_INTERVAL_MS, Watcher } from '../watch.ts';
+import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
 import { tlsConnector, type Connector } from '../sentinel/subscribe.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
 

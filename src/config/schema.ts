@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
 import { actionPlugins, pluginFor, type ActionConfig } from '../actions/index.ts';
 import { masterName } from '../event.ts';
-import { DEFAULT_LOCK_DIR } from '../lock.ts';
+/** Where the per-master locks, generations and records live unless the config says otherwise. */
+const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
 import { isHostname, isIpAddress } from '../values.ts';
 import { absolutePath, duration, programName, secretRef } from './common.ts';
 

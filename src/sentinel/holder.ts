@@ -1,4 +1,4 @@
-import { askSentinel, readSecret, type AskSentinel, type SentinelAnswer, type SentinelsConfig } from './stale.ts';
+import { askSentinel, readSecret, type AskSentinel, type SentinelAnswer, type SentinelsConfig } from './client.ts';
 import { loadSentinelTls } from './tls.ts';
 
 export interface HolderVerdict {

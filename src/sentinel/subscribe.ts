@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { decodeReply, encodeCommand, RespError, type RespValue } from './resp.ts';
 import type { TlsOptions } from './resp.ts';
-import { splitAddress } from './stale.ts';
+import { splitAddress } from './client.ts';
 import { isIpAddress } from '../values.ts';
 
 /** One message a Sentinel published, e.g. +switch-master "mymaster 10.0.0.1 6379 10.0.0.2 6379". */

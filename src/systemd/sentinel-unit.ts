@@ -2,7 +2,7 @@
 // needs a running systemd and D-Bus) and, when readable, from the running Sentinel's /proc status.
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SandboxNeeds } from '../plan.ts';
+import type { SandboxNeeds } from '../actions/plugin.ts';
 
 /** systemd's system unit directories, highest precedence first. */
 export const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];

@@ -73,7 +73,7 @@ test("notify: a failover event that starts while the user's own notify command r
     notify: [{ run: ['/bin/sh', '-c', `sleep 0.6; echo done > ${join(d, 'alerted')}`] }],
   }));
   const { spawn } = await import('node:child_process');
-  const { claimGeneration } = await import('../../src/generation.ts');
+  const { claimGeneration } = await import('../../src/state/generation.ts');
   const child = spawn(process.execPath, [BIN, '--config', path, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
     env: { PATH: '/usr/bin:/bin' },
     stdio: 'ignore',

@@ -5,7 +5,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEvent } from '../../src/event.ts';
-import { checkFreshness, type SentinelsConfig } from '../../src/sentinel/stale.ts';
+import { checkFreshness, type SentinelsConfig } from '../../src/sentinel/client.ts';
 import type { SentinelTlsConfig } from '../../src/sentinel/tls.ts';
 import { issueCert, LoopbackSentinel, makeTestCa, type TestCert } from '../support/loopback-redis.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvent } from '../../src/event.ts';
-import { checkFreshness, type AskSentinel, type SentinelsConfig } from '../../src/sentinel/stale.ts';
+import { checkFreshness, type AskSentinel, type SentinelsConfig } from '../../src/sentinel/client.ts';
 import { freePort, LoopbackSentinel, scriptedSentinel } from '../support/loopback-redis.ts';
 
 const lab = new LoopbackSentinel({ password: 'correct horse' });

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { alive } from '../../src/lock.ts';
+import { alive } from '../../src/state/files.ts';
 
 /** This checkout (CI and users clone anywhere). */
 export const CHECKOUT = realpathSync(join(import.meta.dirname, '..', '..'));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyPlans } from '../../src/apply.ts';
+import { applyPlans } from '../../src/pipeline/apply.ts';
 import { memoryLogger } from '../../src/log.ts';
-import type { ActionPlan, CommandStep } from '../../src/plan.ts';
+import type { ActionPlan, CommandStep } from '../../src/actions/plugin.ts';
 import type { CommandRunner } from '../../src/runner.ts';
 
 function cmd(argv: string[], extra: Partial<CommandStep> = {}): CommandStep {

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema } from '../../src/config/schema.ts';
 import { checkCommand } from '../../src/commands/check.ts';
-import { systemdFiles } from '../../src/commands/systemd.ts';
-import type { HostReader } from '../../src/plan.ts';
+import { systemdFiles } from '../../src/systemd/units.ts';
+import type { HostReader } from '../../src/actions/plugin.ts';
 import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
 
 const PROGRAMS: Record<string, string> = {

@@ -12,7 +12,7 @@ import type { TargetResult } from '../../src/actions/hosts/types.ts';
 import { hostsWork, type HostsAction } from '../../src/actions/hosts/index.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { memoryLogger } from '../../src/log.ts';
-import type { ApplyContext } from '../../src/plan.ts';
+import type { ApplyContext } from '../../src/actions/plugin.ts';
 import { FakeRunner } from '../support/fakes.ts';
 
 const which = (p: string) => `/usr/bin/${p}`;

@@ -4,7 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, prepareLockDir, processStart } from '../../src/lock.ts';
+import { processStart } from '../../src/state/files.ts';
+import { acquireLock, prepareLockDir } from '../../src/state/lock.ts';
 import { RetryableError } from '../../src/errors.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {

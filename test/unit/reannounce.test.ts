@@ -3,11 +3,11 @@
 // answer, and a runner that fails on any command it was not told to expect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyPlans } from '../../src/apply.ts';
+import { applyPlans } from '../../src/pipeline/apply.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseNotifyEvent, reannounceTarget } from '../../src/commands/notify.ts';
-import { planReannounces } from '../../src/reannounce.ts';
-import type { AskSentinel } from '../../src/sentinel/stale.ts';
+import { planReannounces } from '../../src/pipeline/reannounce.ts';
+import type { AskSentinel } from '../../src/sentinel/client.ts';
 import { FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson } from './vip-samples.ts';
 

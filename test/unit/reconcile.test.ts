@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
-import { decideMaster, readActedEpoch, recordActedEpoch } from '../../src/converge.ts';
+import { decideMaster } from '../../src/sentinel/decide.ts';
+import { readActedEpoch, recordActedEpoch } from '../../src/state/epoch.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook } from '../../src/orchestrator.ts';
-import { reconcileMaster } from '../../src/reconcile.ts';
+import { runHook } from '../../src/pipeline/hook.ts';
+import { reconcileMaster } from '../../src/pipeline/converge.ts';
 import type { CommandResult, RunOptions } from '../../src/runner.ts';
-import type { AskSentinel, SentinelAnswer } from '../../src/sentinel/stale.ts';
+import type { AskSentinel, SentinelAnswer } from '../../src/sentinel/client.ts';
 import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson, IPUTILS_V } from './vip-samples.ts';
 

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
-import { claimGeneration, observeGeneration } from '../../src/generation.ts';
-import { runHook } from '../../src/orchestrator.ts';
+import { claimGeneration, observeGeneration } from '../../src/state/generation.ts';
+import { runHook } from '../../src/pipeline/hook.ts';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/runner.ts';
-import type { AskSentinel } from '../../src/sentinel/stale.ts';
+import type { AskSentinel } from '../../src/sentinel/client.ts';
 import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson, IPUTILS_V } from './vip-samples.ts';
 
@@ -210,7 +210,7 @@ test('with sentinels still naming this host: the second burst goes out', async (
 test('a run waiting for the lock is superseded by a third event: it gives up at once with exit 0, not at its deadline with exit 1', async (t) => {
   const lockDir = tempDir(t);
   // The lock is held by a live owner (this process, another run): the waiter would wait its whole deadline.
-  const { acquireLock } = await import('../../src/lock.ts');
+  const { acquireLock } = await import('../../src/state/lock.ts');
   const held = await acquireLock(lockDir, 'mymaster', 1000);
   t.after(() => held.release());
   const deps = fakeDeps({ runner: new FakeRunner([]), programs: PROGRAMS, addresses: ['127.0.0.1', ME] });

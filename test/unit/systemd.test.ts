@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema, type HookConfig } from '../../src/config/schema.ts';
-import { systemdFiles, type SystemdOptions } from '../../src/commands/systemd.ts';
-import type { HostReader } from '../../src/plan.ts';
+import { systemdFiles, type SystemdOptions } from '../../src/systemd/units.ts';
+import type { HostReader } from '../../src/actions/plugin.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const PROGRAMS: Record<string, string> = {

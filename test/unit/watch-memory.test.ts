@@ -12,8 +12,8 @@ import { runInNewContext } from 'node:vm';
 import { validateConfig } from '../../src/config/load.ts';
 import type { Logger } from '../../src/log.ts';
 import type { CommandResult } from '../../src/runner.ts';
-import type { AskSentinel } from '../../src/sentinel/stale.ts';
-import { Watcher } from '../../src/watch.ts';
+import type { AskSentinel } from '../../src/sentinel/client.ts';
+import { Watcher } from '../../src/watch/watcher.ts';
 import { fakeDeps } from '../support/fakes.ts';
 
 setFlagsFromString('--expose-gc');

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { duration, privilege, programName, when } from '../../config/common.ts';
 import { eventEnv, eventValues } from '../../event.ts';
-import type { ActionPlugin, ObserveContext } from '../../plan.ts';
+import type { ActionPlugin, ObserveContext } from '../plugin.ts';
 import { ConfigError } from '../../errors.ts';
 
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import { duration, privilege, when } from '../../config/common.ts';
-import type { ActionPlugin } from '../../plan.ts';
+import type { ActionPlugin } from '../plugin.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts } from './edit.ts';

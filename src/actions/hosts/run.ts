@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, errorLine } from '../../errors.ts';
-import type { ApplyContext, TaskOutcome } from '../../plan.ts';
+import type { ApplyContext, TaskOutcome } from '../plugin.ts';
 import { checkPushCredentials, type PushCredentials } from './credentials.ts';
 import { editHosts } from './edit.ts';
 import { fanOut } from './fanout.ts';

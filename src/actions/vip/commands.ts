@@ -1,7 +1,7 @@
 // The one place that builds the vip action's command lines. The planner runs them and
 // `sentinel-hook sudoers` lists them; both call these functions, so the two cannot drift.
 import type { CommandResult } from '../../runner.ts';
-import type { HostReader } from '../../plan.ts';
+import type { HostReader } from '../plugin.ts';
 import { ConfigError, RetryableError } from '../../errors.ts';
 import { formatDuration } from '../../values.ts';
 import { parseVip, routeInterface, type Vip } from './address.ts';

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { failingStep, type ActionPlan, type ActionPlugin, type ObserveContext, type Step } from '../../plan.ts';
+import { failingStep, type ActionPlan, type ActionPlugin, type ObserveContext, type Step } from '../plugin.ts';
 import type { Launcher } from '../../launch.ts';
 import { ConfigError, RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';

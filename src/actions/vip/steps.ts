@@ -1,5 +1,5 @@
 import { delay, describeFailure, runArgv, type Launcher } from '../../launch.ts';
-import type { ApplyContext, TaskOutcome, TaskStep } from '../../plan.ts';
+import type { ApplyContext, TaskOutcome, TaskStep } from '../plugin.ts';
 import type { CommandResult } from '../../runner.ts';
 import type { Vip } from './address.ts';
 import type { Arping, Shot } from './commands.ts';

@@ -1,10 +1,10 @@
 import { applyPlans, type StepOutcome } from './apply.ts';
-import { pluginFor } from './actions/index.ts';
-import type { HookConfig } from './config/schema.ts';
-import { errorLine } from './errors.ts';
-import { observeGeneration } from './generation.ts';
-import { addressCheck, announceGuard, hostReader, sentinelAsk, type HookDeps } from './orchestrator.ts';
-import { failingStep, type ActionPlan } from './plan.ts';
+import { pluginFor } from '../actions/index.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { errorLine } from '../errors.ts';
+import { observeGeneration } from '../state/generation.ts';
+import { addressCheck, announceGuard, hostReader, sentinelAsk, type HookDeps } from './hook.ts';
+import { failingStep, type ActionPlan } from '../actions/plugin.ts';
 
 /**
  * An instance of `master` is reachable again ("-sdown", see notify). An old master back from a cut-off may still hold the VIP for a moment and point neighbours at itself;
@@ -21,7 +21,7 @@ export async function planReannounces(master: string, config: HookConfig, deps: 
   const skipped = (why: string) => wanted.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
   const sentinels = config.sentinels;
   if (!sentinels) return skipped('needs "sentinels" to tell whether this host is the master');
-  const { majorityNamesThisHost } = await import('./sentinel/holder.ts');
+  const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
   // Each question and each name lookup ends at the deadline (getent is killed then; Node's own
   // lookup could not be, and would keep this process alive long after).
   const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);

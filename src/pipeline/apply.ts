@@ -1,5 +1,5 @@
-import type { ActionPlan, ApplyContext, Step } from './plan.ts';
-import { delay, describeFailure, runArgv } from './launch.ts';
+import type { ActionPlan, ApplyContext, Step } from '../actions/plugin.ts';
+import { delay, describeFailure, runArgv } from '../launch.ts';
 
 export interface StepOutcome {
   action: string;

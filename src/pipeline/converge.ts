@@ -1,14 +1,16 @@
 import { applyPlans, type StepOutcome } from './apply.ts';
-import type { HookConfig } from './config/schema.ts';
-import { decideMaster, markOnceDone, readActedEpoch, recordActedEpoch, type Decision, type MasterState } from './converge.ts';
-import { EXIT, RetryableError, type ExitCode } from './errors.ts';
-import type { FailoverEvent } from './event.ts';
-import { claimGeneration, observeGeneration, type Generation } from './generation.ts';
-import { acquireLock } from './lock.ts';
-import { addressCheck, announceGuard, describeStep, planEvent, resolveAll, type HookDeps } from './orchestrator.ts';
-import type { ActionPlan } from './plan.ts';
-import { askSentinel, type SentinelAnswer } from './sentinel/stale.ts';
-import { loadSentinelTls } from './sentinel/tls.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { decideMaster, type Decision, type MasterState } from '../sentinel/decide.ts';
+import { readActedEpoch, recordActedEpoch } from '../state/epoch.ts';
+import { markOnceDone } from './once.ts';
+import { EXIT, RetryableError, type ExitCode } from '../errors.ts';
+import type { FailoverEvent } from '../event.ts';
+import { claimGeneration, observeGeneration, type Generation } from '../state/generation.ts';
+import { acquireLock } from '../state/lock.ts';
+import { addressCheck, announceGuard, describeStep, planEvent, resolveAll, type HookDeps } from './hook.ts';
+import type { ActionPlan } from '../actions/plugin.ts';
+import { askSentinel, type SentinelAnswer } from '../sentinel/client.ts';
+import { loadSentinelTls } from '../sentinel/tls.ts';
 
 export interface ReconcileResult {
   master: string;
@@ -43,7 +45,7 @@ export interface ReconcileOptions {
 /** Ask every configured Sentinel for the master's address and config epoch, all at once. */
 export async function askMasterState(master: string, config: HookConfig, deps: HookDeps, signal: AbortSignal): Promise<SentinelAnswer[]> {
   const sentinels = config.sentinels!;
-  const { readSecret } = await import('./sentinel/stale.ts');
+  const { readSecret } = await import('../sentinel/client.ts');
   const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
   // A TLS file that is wrong is a config error (exit 2) here, not a Sentinel that did not answer.
   if (sentinels.tls) await loadSentinelTls(sentinels.tls);

@@ -18,7 +18,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { RetryableError } from './errors.ts';
+import { RetryableError } from '../errors.ts';
+import { alive, processStart, readSmallFile } from './files.ts';
 
 export interface HeldLock {
   path: string;
@@ -26,8 +27,6 @@ export interface HeldLock {
   waitedMs: number;
   release(): void;
 }
-
-export const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
 
 /** How an operator creates the lock directory for Sentinel's user, now and at every boot. */
 export function lockDirFix(dir: string, user = 'redis'): string {
@@ -75,31 +74,6 @@ export function lockDirProblem(dir: string, uid: number): string | undefined {
     return `is not writable by us (uid ${uid})`;
   }
   return undefined;
-}
-
-/** Whether a process with this pid exists (EPERM: it does, and is another user's). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * A process's start time (clock ticks since boot, field 22 of /proc/PID/stat), or undefined where
- * there is no /proc. With the pid it names one process for good: pids are reused, and a long-lived
- * process that inherited a dead owner's pid must not hold the lock forever.
- */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name, in parentheses, may itself hold spaces and parentheses.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }
 
 let acquired = 0;
@@ -226,46 +200,4 @@ export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: 
   return problem
     ? { line: `lock directory: ${dir} (${state})`, problem: `lock directory ${dir} ${problem}: ${lockDirFix(dir)}` }
     : { line: `lock directory: ${dir} (${state}: OK)` };
-}
-
-/**
- * A lock or generation file's few bytes, or undefined when it is missing or not a regular file. Root's
- * manual run shares the directory of Sentinel's user, who could plant a link there (to /dev/zero, a
- * file of root's) or a FIFO (a plain read would block the event loop): never followed, never waited on.
- */
-export function readSmallFile(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return undefined;
-    const buffer = Buffer.alloc(256);
-    const n = readSync(fd, buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, n).toString('utf8');
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Replace a small shared file (a generation, an epoch, a once-per-failover record) whole, by rename:
- * a reader sees the old content or the new, never half. O_EXCL on the temporary name: never written
- * through a link planted there (root's manual run shares the directory of Sentinel's user); readable
- * by that other user. A temporary file left by a failed write is removed.
- */
-export function writeSmallFile(path: string, text: string): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    rmSync(temp, { force: true });
-    writeFileSync(temp, text, { mode: 0o644, flag: 'wx' });
-    renameSync(temp, path);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    throw err;
-  }
 }

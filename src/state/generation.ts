@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { processStart, readSmallFile, writeSmallFile } from './lock.ts';
+import { processStart, readSmallFile, writeSmallFile } from './files.ts';
 
 /**
  * Which event for a master started last on this host: `<lockDir>/<master>.gen` holds the token of

@@ -4,8 +4,8 @@ import { pluginFor } from '../actions/index.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, UsageError } from '../errors.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
-import type { HostReader, SandboxNeeds } from '../plan.ts';
-import { realPath } from '../systemd/sentinel-unit.ts';
+import type { HostReader, SandboxNeeds } from '../actions/plugin.ts';
+import { realPath } from './sentinel-unit.ts';
 
 /** A login name (as sudoers takes it): copied into User=, Group= and the tmpfiles.d line. */
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;

@@ -1,10 +1,10 @@
 import { applyPlans } from './apply.ts';
-import type { HookConfig } from './config/schema.ts';
-import type { FailoverEvent } from './event.ts';
-import { observeGeneration } from './generation.ts';
-import { acquireLock } from './lock.ts';
-import type { Logger } from './log.ts';
-import { addressCheck, describeStep, planEvent, type HookDeps } from './orchestrator.ts';
+import type { HookConfig } from '../config/schema.ts';
+import type { FailoverEvent } from '../event.ts';
+import { observeGeneration } from '../state/generation.ts';
+import { acquireLock } from '../state/lock.ts';
+import type { Logger } from '../log.ts';
+import { addressCheck, describeStep, planEvent, type HookDeps } from './hook.ts';
 
 /**
  * Quorum loss: this host could not reach a majority of the Sentinels for `release.noQuorumFor`.

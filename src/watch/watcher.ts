@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { HookConfig } from './config/schema.ts';
-import { decideMaster, readActedEpoch } from './converge.ts';
-import type { Logger } from './log.ts';
-import type { HookDeps } from './orchestrator.ts';
-import { askMasterState, convergeTo, type ReconcileResult } from './reconcile.ts';
-import { askSentinel, readSecret, type SentinelAnswer } from './sentinel/stale.ts';
-import { SentinelSubscription, type Connector, type SentinelMessage } from './sentinel/subscribe.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { decideMaster } from '../sentinel/decide.ts';
+import { readActedEpoch } from '../state/epoch.ts';
+import { pausedBecause } from '../state/pause.ts';
+import type { Logger } from '../log.ts';
+import type { HookDeps } from '../pipeline/hook.ts';
+import { askMasterState, convergeTo, type ReconcileResult } from '../pipeline/converge.ts';
+import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
+import { SentinelSubscription, type Connector, type SentinelMessage } from '../sentinel/subscribe.ts';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** The same failover announced by several Sentinels within this time is one event. */
@@ -20,15 +20,6 @@ const DUPLICATE_WINDOW_MS = 30_000;
  */
 const CHANNELS = ['+promoted-slave', '+switch-master'];
 
-/** The pause switch: while this file exists in the lock directory, watch and reconcile change nothing. */
-export function pauseFile(config: HookConfig): string {
-  return join(config.lockDir, 'paused');
-}
-
-export function isPaused(config: HookConfig): boolean {
-  return existsSync(pauseFile(config));
-}
-
 export interface WatchOptions {
   intervalMs: number;
   /** How sockets to the Sentinels are made (plain TCP unless sentinels.tls). */
@@ -36,7 +27,7 @@ export interface WatchOptions {
   now?: () => number;
 }
 
-interface MasterState {
+interface MasterWatch {
   /** The convergence in progress for this master, if any (periodic or event). */
   busy: Promise<unknown> | undefined;
   /**
@@ -60,7 +51,7 @@ interface MasterState {
  */
 export class Watcher {
   private subscriptions: SentinelSubscription[] = [];
-  private readonly masters = new Map<string, MasterState>();
+  private readonly masters = new Map<string, MasterWatch>();
   private readonly seen = new Map<string, { key: string; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
@@ -104,7 +95,7 @@ export class Watcher {
     this.reconcileAll('reload');
   }
 
-  private state(master: string): MasterState {
+  private state(master: string): MasterWatch {
     let s = this.masters.get(master);
     if (!s) {
       s = { busy: undefined, noMajoritySince: undefined, released: false };
@@ -185,7 +176,7 @@ export class Watcher {
     this.stopping.signal.addEventListener('abort', end, { once: true });
     if (this.stopping.signal.aborted) run.abort();
     return {
-      dryRun: isPaused(this.config),
+      dryRun: pausedBecause(this.config.lockDir) !== undefined,
       signal: run.signal,
       remainingMs: () => Math.max(0, deadline - (performance.now() - started)),
       done: () => {
@@ -326,7 +317,7 @@ export class Watcher {
     const since = s.noMajoritySince;
     if (s.released || since === undefined || this.now - since < noQuorumFor) return;
     s.released = true;
-    const { releaseVip } = await import('./release.ts');
+    const { releaseVip } = await import('../pipeline/release.ts');
     // Not released (a step failed): the next check tries again.
     const { done, ...opts } = this.runOptions();
     s.released = await releaseVip(master, this.config, this.deps, this.log, { ...opts, silentFor: this.now - since })

@@ -1,8 +1,8 @@
 import type * as z from 'zod/mini';
-import type { FailoverEvent } from './event.ts';
-import type { When } from './config/common.ts';
-import type { CommandRunner, CommandResult } from './runner.ts';
-import type { Logger } from './log.ts';
+import type { FailoverEvent } from '../event.ts';
+import type { When } from '../config/common.ts';
+import type { CommandRunner, CommandResult } from '../runner.ts';
+import type { Logger } from '../log.ts';
 
 /** One concrete change: an exact argv run by the runner. */
 export interface CommandStep {

@@ -1,17 +1,20 @@
-import { pluginFor } from './actions/index.ts';
+import { pluginFor } from '../actions/index.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
-import { claimGeneration, type Generation } from './generation.ts';
-import { decideMaster, markOnceDone, onceDone, recordActedEpoch, withoutDone, type MasterState } from './converge.ts';
-import type { ActionConfig, HookConfig } from './config/schema.ts';
-import { withholdSecret, type When } from './config/common.ts';
-import { ConfigError, EXIT, RetryableError, type ExitCode } from './errors.ts';
-import type { FailoverEvent } from './event.ts';
-import { acquireLock, lockDirFix, prepareLockDir } from './lock.ts';
-import type { Logger } from './log.ts';
-import type { ActionPlan, ApplyContext, Capabilities, ObserveContext } from './plan.ts';
-import type { CommandRunner } from './runner.ts';
-import type { AskSentinel, Freshness } from './sentinel/stale.ts';
-import { canonicalIp, isIpAddress } from './values.ts';
+import { claimGeneration, type Generation } from '../state/generation.ts';
+import { decideMaster, type MasterState } from '../sentinel/decide.ts';
+import { recordActedEpoch } from '../state/epoch.ts';
+import { onceDone } from '../state/once.ts';
+import { markOnceDone, withoutDone } from './once.ts';
+import type { ActionConfig, HookConfig } from '../config/schema.ts';
+import { withholdSecret, type When } from '../config/common.ts';
+import { ConfigError, EXIT, RetryableError, type ExitCode } from '../errors.ts';
+import type { FailoverEvent } from '../event.ts';
+import { acquireLock, lockDirFix, prepareLockDir } from '../state/lock.ts';
+import type { Logger } from '../log.ts';
+import type { ActionPlan, ApplyContext, Capabilities, ObserveContext } from '../actions/plugin.ts';
+import type { CommandRunner } from '../runner.ts';
+import type { AskSentinel, Freshness } from '../sentinel/client.ts';
+import { canonicalIp, isIpAddress } from '../values.ts';
 
 /** Everything the orchestrator touches outside itself: tests pass fakes, the CLI passes the real system. */
 export interface HookDeps {
@@ -212,7 +215,7 @@ export async function runHook(event: FailoverEvent, config: HookConfig, deps: Ho
   // would, once this run's lock and generation are let go. Their answers are the stale verdict's own:
   // every Sentinel was asked (none confirmed, so none cut the round short), epochs included.
   const remaining = config.deadline - (performance.now() - started);
-  const { convergeTo } = await import('./reconcile.ts');
+  const { convergeTo } = await import('./converge.ts');
   const decision = decideMaster(result.freshness!.answers, config.sentinels.addresses.length);
   const converged = await convergeTo(event.master, decision, config, deps, {
     dryRun: false,
@@ -256,7 +259,7 @@ async function runEvent(event: FailoverEvent, config: HookConfig, deps: HookDeps
     const toAddresses = sentinels ? await resolveAll(event.toIp, deps, deadline.signal) : undefined;
     const askFreshness = async (signal: AbortSignal): Promise<Freshness> => {
       // Loaded only when configured: node:net is a noticeable part of a cold start.
-      const { checkFreshness } = await import('./sentinel/stale.ts');
+      const { checkFreshness } = await import('../sentinel/client.ts');
       const f = await checkFreshness(event, toAddresses!, sentinels!, ownEnv, {
         ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
         resolve: (host, s) => deps.resolve(host, s),
@@ -435,7 +438,7 @@ function sentinelGuards(
   const stillCurrent = (): Promise<string | undefined> => {
     if (recent && performance.now() - recent.at < CURRENT_REUSE_MS) return recent.answer;
     const answer = (async () => {
-      const { checkFreshness } = await import('./sentinel/stale.ts');
+      const { checkFreshness } = await import('../sentinel/client.ts');
       const f = await checkFreshness(event, toAddresses, { ...sentinels, settle: 0 }, deps.env, {
         ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
         resolve: (host, s) => deps.resolve(host, s),
@@ -488,7 +491,7 @@ export function announceGuard(
   log: Logger,
 ): () => Promise<string | undefined> {
   return async () => {
-    const { majorityNamesThisHost } = await import('./sentinel/holder.ts');
+    const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
     const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);
     log.info({ votes: verdict.votes, needed: verdict.needed, answers: verdict.answers }, 'do the Sentinels name this host master (before announcing again)');
     return verdict.thisHost ? undefined : `${verdict.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${verdict.needed} needed`;
