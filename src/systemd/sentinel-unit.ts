@@ -98,9 +98,42 @@ export interface HookSetup {
   writable: string[];
 }
 
+/** The names under which systemd 252's tables (systemd-analyze syscall-filter) hold pkey_alloc: not @system-service. */
+const PKEY_ALLOC = ['pkey_alloc', '@pkey', '@known'];
+
+/**
+ * The filter (as its first assignment) when it would kill node at start, else undefined: node calls
+ * pkey_alloc, and a filter that does not allow it kills the process unless SystemCallErrorNumber (or the
+ * entry's own ":errno") names an errno. The first assignment makes an allow-list (or, with "~", a
+ * deny-list); each later one adds to it or ("~") takes from it, so the last one naming pkey_alloc (or a
+ * group holding it) decides. An empty assignment has reset the list already (readUnit).
+ */
+function killsNode(s: UnitSettings): string | undefined {
+  const filter = s.service.get('SystemCallFilter') ?? [];
+  if (!filter.length) return undefined;
+  let allowed = filter[0]!.startsWith('~');
+  let action: string | undefined;
+  for (const value of filter) {
+    const deny = value.startsWith('~');
+    for (const word of value.replace(/^~/, '').split(/\s+/)) {
+      // A deny-list entry may carry its own action (name:EPERM, name:kill), ahead of SystemCallErrorNumber.
+      const [name, own] = word.split(':');
+      if (!PKEY_ALLOC.includes(name!)) continue;
+      allowed = !deny;
+      action = deny ? own : undefined;
+    }
+  }
+  if (allowed) return undefined;
+  // Unset, empty (reset) or "kill": the process is killed.
+  const verdict = action ?? last(s, 'SystemCallErrorNumber');
+  return verdict === undefined || verdict === 'kill' ? `SystemCallFilter=${filter[0]}` : undefined;
+}
+
 /**
  * Why the hook could not run under these settings: one short reason per setting, empty when it could.
- * The system call filter is not judged (reading it needs systemd's group tables).
+ * Of the system call filter only node's first need is judged: pkey_alloc, which systemd 252's
+ * @system-service lacks. The rest would need systemd's group tables; with SystemCallErrorNumber set, a
+ * call outside the filter fails (node copes) rather than killing the hook.
  */
 export function hookBlockers(s: UnitSettings, needs: Required<SandboxNeeds>, setup: HookSetup): string[] {
   const reasons: string[] = [];
@@ -114,6 +147,8 @@ export function hookBlockers(s: UnitSettings, needs: Required<SandboxNeeds>, set
   const jitless = (s.service.get('Environment') ?? []).some((e) => /(^|\s)"?SENTINEL_HOOK_JITLESS=1/.test(e));
   if (isTrue(last(s, 'MemoryDenyWriteExecute')) && !jitless) reasons.push('MemoryDenyWriteExecute=true (node aborts)');
   if (needs.needsSudo && isTrue(last(s, 'NoNewPrivileges'))) reasons.push('NoNewPrivileges=true with sudo actions');
+  const filter = killsNode(s);
+  if (filter) reasons.push(`${filter} without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)`);
   const families = s.service.get('RestrictAddressFamilies');
   if (families?.length) {
     const allowed = words(s, 'RestrictAddressFamilies');

@@ -301,6 +301,15 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
           `SystemCallFilter=${needs.systemCalls.join(' ')}`,
         ]
       : []),
+    ...comment(
+      'Cost: nothing in privilege: the system call filter stays as shipped; a call outside it fails with EPERM',
+      'instead of killing the process. Node calls pkey_alloc at start, outside @system-service: without this',
+      'line every run dies by SIGSYS before it logs a line, and Sentinel retries without a word.',
+      // With sudo the relaxation below clears the filter, and this line changes nothing; it stays all the
+      // same: one drop-in for both, and a filter set again by a later drop-in still fails calls, not the hook.
+      ...(needs.needsSudo ? ['With sudo the filter is cleared below and this changes nothing; it stays for a filter set again later.'] : []),
+    ),
+    'SystemCallErrorNumber=EPERM',
     ...needs.notes.flatMap((n) => comment(`Note: ${n}`)),
     ...(needs.needsSudo ? sudoRelaxation() : []),
   ];

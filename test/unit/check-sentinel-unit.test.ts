@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema } from '../../src/config/schema.ts';
 import { checkCommand } from '../../src/commands/check.ts';
-import { systemdFiles } from '../../src/systemd/units.ts';
+import { configSandbox, systemdFiles } from '../../src/systemd/units.ts';
+import { hookBlockers, readUnit } from '../../src/systemd/sentinel-unit.ts';
 import type { HostReader } from '../../src/actions/plugin.ts';
 import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
 
@@ -54,6 +55,7 @@ test("Debian's stock unit: one warning line naming what stops the hook and the f
     'RestrictAddressFamilies without AF_NETLINK AF_PACKET',
     'CAP_NET_ADMIN',
     'ProtectSystem=strict without /var/log/sentinel-hook /run/sentinel-hook',
+    'SystemCallFilter=@system-service without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)',
   ]) {
     assert.ok(line.includes(reason), `${reason} in: ${line}`);
   }
@@ -77,4 +79,42 @@ test('sudo actions: NoNewPrivileges is named; no Sentinel unit on the host: no w
   assert.match(text, /^warning: .*NoNewPrivileges=true with sudo actions/m);
   const none = (await checkCommand(cfg, host, { unitDirs: [join(dir, 'nothing')], proc: dir, ...SETUP })).text;
   assert.doesNotMatch(none, /^warning:/m);
+});
+
+test('the system call filter: killed when it leaves out pkey_alloc and SystemCallErrorNumber is unset or kill; not when it allows it, fails it, or is reset', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-check-filter-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const needs = await configSandbox(config([{ type: 'exec', run: ['true'] }]), host);
+  const SIGSYS = 'SystemCallFilter=@system-service without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)';
+  /** Debian's unit and one drop-in holding these [Service] lines: the filter's reason, if any. */
+  const filterReason = (name: string, lines: string[]) => {
+    mkdirSync(join(dir, name, 'redis-sentinel.service.d'), { recursive: true });
+    writeFileSync(join(dir, name, 'redis-sentinel.service'), DEBIAN_SENTINEL_UNIT);
+    writeFileSync(join(dir, name, 'redis-sentinel.service.d', 'x.conf'), `[Service]\n${lines.join('\n')}\n`);
+    return hookBlockers(readUnit('redis-sentinel.service', [join(dir, name)])!, needs, { writable: [] }).filter((r) => r.startsWith('SystemCallFilter'));
+  };
+  assert.deepEqual(filterReason('stock', []), [SIGSYS]);
+  // "kill" said explicitly, or an empty assignment (back to unset): still killed.
+  assert.deepEqual(filterReason('kill', ['SystemCallErrorNumber=kill']), [SIGSYS]);
+  assert.deepEqual(filterReason('reset-errno', ['SystemCallErrorNumber=EPERM', 'SystemCallErrorNumber=']), [SIGSYS]);
+  // pkey_alloc allowed again, then taken away again: the last word decides.
+  assert.deepEqual(filterReason('taken', ['SystemCallFilter=@pkey', 'SystemCallFilter=~pkey_alloc']), [SIGSYS]);
+  for (const [name, lines] of [
+    ['eperm', ['SystemCallErrorNumber=EPERM']],
+    ['errno', ['SystemCallErrorNumber=1']],
+    ['pkey', ['SystemCallFilter=@pkey']],
+    ['pkey-alloc', ['SystemCallFilter=pkey_alloc']],
+    ['reset', ['SystemCallFilter=']],
+  ] as const) {
+    assert.deepEqual(filterReason(name, [...lines]), [], name);
+  }
+  // A deny-list: killed only when it names pkey_alloc, and then not with its own errno.
+  assert.deepEqual(filterReason('deny', ['SystemCallFilter=', 'SystemCallFilter=~@mount']), []);
+  assert.deepEqual(filterReason('deny-pkey', ['SystemCallFilter=', 'SystemCallFilter=~@mount @pkey']), [
+    'SystemCallFilter=~@mount @pkey without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)',
+  ]);
+  assert.deepEqual(filterReason('deny-pkey-errno', ['SystemCallFilter=', 'SystemCallFilter=~@mount @pkey:EPERM']), []);
+  assert.deepEqual(filterReason('deny-pkey-kill', ['SystemCallFilter=', 'SystemCallFilter=~@pkey:kill', 'SystemCallErrorNumber=EPERM']), [
+    'SystemCallFilter=~@pkey:kill without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)',
+  ]);
 });
