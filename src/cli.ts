@@ -6,7 +6,8 @@ import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
-import { hostReader, runHook } from './pipeline/hook.ts';
+import { hostView } from './pipeline/host.ts';
+import { runHook } from './pipeline/run.ts';
 import { resultJson, resultText } from './report.ts';
 import { createRunner } from './runner.ts';
 import { systemDeps } from './system.ts';
@@ -96,7 +97,7 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
         } catch {
           // started some other way (tests): the ExecPaths check leaves the install out
         }
-        const { text, problems } = await checkCommand(config, hostReader(systemDeps(memoryLogger()), new AbortController().signal), {
+        const { text, problems } = await checkCommand(config, hostView(systemDeps(memoryLogger()), new AbortController().signal), {
           ...(install ? { installDir: install } : {}),
           node: process.execPath,
         });

@@ -1,5 +1,4 @@
-import type { HookResult } from './pipeline/hook.ts';
-import { describeStep } from './pipeline/hook.ts';
+import { describeStep, type HookResult } from './pipeline/run.ts';
 import type { FailoverEvent } from './event.ts';
 import type { ActionPlan } from './actions/plugin.ts';
 import { formatDuration } from './values.ts';

@@ -1,7 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { createRunner, whichSystem, type CommandRunner } from './runner.ts';
-import type { HookDeps } from './pipeline/hook.ts';
+import type { PipelineDeps } from './pipeline/deps.ts';
 import type { Logger } from './log.ts';
 import type { Capabilities } from './actions/plugin.ts';
 import { canonicalIp } from './values.ts';
@@ -25,7 +25,7 @@ export function isExecutable(path: string): boolean {
 }
 
 /** The real system, for the CLI; `runner` is the command's own (it stops it on SIGTERM). */
-export function systemDeps(logger: Logger, runner: CommandRunner = createRunner()): HookDeps {
+export function systemDeps(logger: Logger, runner: CommandRunner = createRunner()): PipelineDeps {
   return {
     runner,
     logger,

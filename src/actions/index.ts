@@ -1,4 +1,5 @@
 import type * as z from 'zod/mini';
+import type { When } from '../config/common.ts';
 import type { ActionPlugin } from './plugin.ts';
 import { execAction } from './exec/index.ts';
 import { hostsAction } from './hosts/index.ts';
@@ -11,6 +12,15 @@ export const actionPlugins = [execAction, hostsAction, vipAction] as const;
 export type ActionConfig = z.output<(typeof actionPlugins)[number]['schema']>;
 
 const byType = new Map<string, ActionPlugin<ActionConfig>>(actionPlugins.map((p) => [p.type, p as ActionPlugin<ActionConfig>]));
+
+/**
+ * Add a plugin at run time: for a test's fixture plugin (its entries are built by hand: the config
+ * schema is made from the list above when this module loads). A type registered twice is a bug.
+ */
+export function registerActionPlugin<C extends { type: string; when: When }>(plugin: ActionPlugin<C, unknown>): void {
+  if (byType.has(plugin.type)) throw new Error(`action type ${JSON.stringify(plugin.type)} is registered already`);
+  byType.set(plugin.type, plugin as unknown as ActionPlugin<ActionConfig>);
+}
 
 /** The plugin of a parsed config entry: the schema admits no other types. */
 export function pluginFor(action: ActionConfig): ActionPlugin<ActionConfig> {

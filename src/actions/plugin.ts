@@ -1,6 +1,6 @@
 import type * as z from 'zod/mini';
 import type { FailoverEvent } from '../event.ts';
-import type { When } from '../config/common.ts';
+import type { SecretRef, When } from '../config/common.ts';
 import type { CommandRunner, CommandResult } from '../runner.ts';
 import type { Logger } from '../log.ts';
 
@@ -74,9 +74,9 @@ export interface ApplyContext {
    */
   mayAnnounce?(): Promise<string | undefined>;
   /**
-   * With `sentinels`: why this run's event is no longer current, if it is not (no Sentinel names its
-   * to-ip): asked before each remote write, since another host may have pushed a newer failover's
-   * address there already.
+   * With `sentinels`: why this run's master is no longer current, if it is not (no Sentinel names it
+   * any more): asked before each remote write, whatever started the run (a Sentinel call, reconcile,
+   * watch), since another host may have pushed a newer failover's address there already.
    */
   stillCurrent?(): Promise<string | undefined>;
 }
@@ -103,14 +103,10 @@ export interface Capabilities {
   netRaw: boolean;
 }
 
-/** Read-only access to the host, handed to an action's planner. */
-export interface ObserveContext {
-  event: FailoverEvent;
+/** Read-only access to this host, handed to an action's observe and plan. */
+export interface HostView {
   /** This host's own addresses, canonical text. */
   localAddresses: ReadonlySet<string>;
-  /** to-ip / from-ip resolved (host names under announce-hostnames), canonical text. */
-  toAddresses: readonly string[];
-  fromAddresses: readonly string[];
   /** Runs a read-only command (observation); never a change. */
   read(argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
   /** A file's bytes, or undefined when it cannot be read; cheaper than running a program to ask it. */
@@ -121,17 +117,52 @@ export interface ObserveContext {
   capabilities?: Capabilities;
   logger: Logger;
   signal: AbortSignal;
-  /** Planning for a desired state, not a Sentinel call: a VIP already here is announced again only when `announce`. */
-  reconcile?: { announce: boolean };
+}
+
+/**
+ * What the core decided this host should look like for one master: plugins plan from this, never from
+ * the shape of a Sentinel call. The core works it out from the intent (a Sentinel event, the
+ * Sentinels' answers, a quorum loss, a re-announce) and this host's addresses.
+ */
+export interface Desired {
+  master: string;
+  /** Who should hold the master's address: this host, another host, or nobody (quorum lost: let go). */
+  holder: 'this-host' | 'other-host' | 'nobody';
+  /**
+   * The master: its address as Sentinel gives it (an IP, or a host name under announce-hostnames), its
+   * port, and the addresses that resolves to (canonical text). Absent when nobody holds it.
+   */
+  target?: { ip: string; port: number; addresses: readonly string[] };
+  /** The master's config epoch, when the Sentinels said it. */
+  epoch?: number;
+  /** Where the decision came from: a Sentinel call brings its seven values (exec's placeholders need them). */
+  source: { kind: 'event'; event: FailoverEvent; fromAddresses: readonly string[] } | { kind: 'state' } | { kind: 'release' } | { kind: 'reannounce' };
+}
+
+/** What an observation should cover. */
+export interface ObserveScope {
+  /** What the run is for, when there is one: an action may skip reads the plan will not need. */
+  desired?: Desired;
+  /** Also what other hosts hold (a push's targets): for status and dry-run; a real run reads them as it writes. */
+  remote?: boolean;
+}
+
+/** How a plan is made: options the core sets from the intent, never from which command runs. */
+export interface PlanContext extends HostView {
+  /**
+   * Send the neighbour updates for an address this host holds already: a failover's own run, or an
+   * explicit refresh (reconcile --announce). Otherwise a state already right is left alone.
+   */
+  announce: boolean;
   /**
    * Only the plan will be shown: nothing runs after planning, so what a step would find out when it
    * runs (a push's credentials) is checked now, and refused at once (exit 2).
    */
-  dryRun?: boolean;
+  showOnly: boolean;
 }
 
 /** The host, read-only, without an event: what `check` and `sudoers` hand a plugin. */
-export type HostReader = Pick<ObserveContext, 'read' | 'which'> & Partial<Pick<ObserveContext, 'readFile'>>;
+export type HostReader = Pick<HostView, 'read' | 'which'> & Partial<Pick<HostView, 'readFile'>>;
 
 /** What `sentinel-hook sudoers` must allow for one config entry: built by the same functions as its steps. */
 export interface PrivilegedCommands {
@@ -181,20 +212,38 @@ export interface TimeBudget {
  * never ask which type an entry is. A plugin returns data (a summary, problems, a plan of concrete
  * steps, command lines, a time budget); the core does the I/O and runs the plan.
  */
-export interface ActionPlugin<C extends { type: string; when: When }> {
+export interface ActionPlugin<C extends { type: string; when: When }, O = unknown> {
   type: C['type'];
   /** Strict schema of one config entry (zod/mini or classic zod: both are zod core types). */
   schema: z.core.$ZodType<C, unknown>;
   /** One line for `sentinel-hook check`. */
   summarize(config: C): string;
-  /** Observe the host (read-only) and return the concrete steps a run applies and a dry-run shows. */
-  plan(config: C, ctx: ObserveContext): Promise<ActionPlan>;
+  /**
+   * What this entry holds on this host now (and, with `remote`, on the hosts it changes): read-only.
+   * The same data `plan` starts from and `status` shows.
+   */
+  observe(config: C, host: HostView, scope: ObserveScope): Promise<O>;
+  /** The concrete steps a run applies and a dry-run shows, from what should be and what is. */
+  plan(config: C, desired: Desired, observed: O, ctx: PlanContext): Promise<ActionPlan>;
+  /** One line per thing observed, for people (status, dry-run). */
+  describe?(config: C, observed: O): string[];
+  /**
+   * Secrets this entry uses. The core withholds each from the environment of every process it starts
+   * (an { env } one) and cuts its value out of every log line; one in a file stays protected by the file's mode.
+   */
+  secrets?(config: C): SecretRef[];
+  /**
+   * Opt-in release on quorum loss (watch): `after` says how long this host may go without a majority of
+   * the Sentinels before the entry lets go of what it holds (planned with nobody as the holder);
+   * undefined: never. `what` names that for the log ("the VIP").
+   */
+  release?: { after(config: C): number | undefined; what: string };
   /**
    * For `check`: what a run would fail on that can be seen on this host without changing anything
    * or contacting another host, with the run's verdict; one line per problem. `read` only for
    * read-only questions the run asks too (`sudo -n -l`).
    */
-  preflight?(config: C, host: Pick<ObserveContext, 'which' | 'read'>): Promise<string[]>;
+  preflight?(config: C, host: Pick<HostView, 'which' | 'read'>): Promise<string[]>;
   /**
    * true: the action brings the host to a state, and planning it again once there changes nothing.
    * false: it is a thing done (a command), not a state: the core runs it at most once per failover
@@ -221,8 +270,10 @@ export interface ActionPlugin<C extends { type: string; when: When }> {
    */
   reannounce?: {
     wanted(config: C): boolean;
-    plan(config: C, host: Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'logger'>): Promise<ActionPlan>;
+    plan(config: C, host: Pick<HostView, 'read' | 'which' | 'readFile' | 'logger' | 'capabilities'>): Promise<ActionPlan>;
   };
+  /** The entry runs something through `sudo -n` (so Sentinel may run unprivileged): `check` judges the lock directory for that user. */
+  runsWithSudo?(config: C): boolean;
   /** How long this entry's steps may take of a run; the config check adds the Sentinel check and a second. */
   budget?(config: C): TimeBudget | undefined;
   /** Lines under a step's result in the text report, when `detail` is one this action's steps return (the push's table). */

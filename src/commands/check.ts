@@ -3,7 +3,7 @@ import { pluginFor } from '../actions/index.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
 import { formatDuration } from '../values.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
-import type { ObserveContext } from '../actions/plugin.ts';
+import type { HostView } from '../actions/plugin.ts';
 import { describeLockDir } from '../state/lock.ts';
 import { dirname } from 'node:path';
 
@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
  */
 export async function checkCommand(
   config: HookConfig,
-  host: Pick<ObserveContext, 'which' | 'read'>,
+  host: Pick<HostView, 'which' | 'read'>,
   systemd: SentinelUnitCheck = {},
 ): Promise<{ text: string; problems: string[] }> {
   const problems: string[] = [];
@@ -24,7 +24,7 @@ export async function checkCommand(
       for (const p of found) problems.push(`masters.${master}[${i}] (${action.type}): ${p}`);
     }
   }
-  const unprivileged = Object.values(config.masters).some((actions) => actions.some((a) => 'privilege' in a && a.privilege === 'sudo'));
+  const unprivileged = Object.values(config.masters).some((actions) => actions.some((a) => pluginFor(a).runsWithSudo?.(a) === true));
   const lockDir = describeLockDir(config.lockDir, process.getuid?.() ?? 0, unprivileged);
   if (lockDir.problem) problems.push(lockDir.problem);
   const head = problems.length ? `config NOT OK on this host: ${problems.length} problem(s), listed at the end;` : 'config OK:';
@@ -65,7 +65,7 @@ export interface SentinelUnitCheck {
  * hook: it runs with every restriction of that unit. A warning, not a problem: with `watch`, Sentinel
  * runs no hook at all.
  */
-async function sentinelUnitWarning(config: HookConfig, host: Pick<ObserveContext, 'which' | 'read'>, opts: SentinelUnitCheck): Promise<string | undefined> {
+async function sentinelUnitWarning(config: HookConfig, host: Pick<HostView, 'which' | 'read'>, opts: SentinelUnitCheck): Promise<string | undefined> {
   const { readUnit, hookBlockers, runningSentinel, processBlockers, SENTINEL_UNITS, UNIT_DIRS } = await import('../systemd/sentinel-unit.ts');
   const { configSandbox } = await import('../systemd/units.ts');
   const name = SENTINEL_UNITS.find((n) => readUnit(n, opts.unitDirs ?? UNIT_DIRS));

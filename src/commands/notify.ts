@@ -1,12 +1,10 @@
-import { applyPlans } from '../pipeline/apply.ts';
 import { loadConfig } from '../config/load.ts';
-import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { masterName } from '../event.ts';
 import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import type { ActionPlan } from '../actions/plugin.ts';
-import { reannounceMaster } from '../pipeline/reannounce.ts';
+import { reannounceMaster, runNotifyEntries } from '../pipeline/run.ts';
 import { systemDeps } from '../system.ts';
 
 export interface NotifyEvent {
@@ -93,9 +91,8 @@ export async function notifyCommand(type: string, description: string, path: str
 
 async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger): Promise<ExitCode> {
   logger.info({ eventType: event.type, description: event.description }, 'sentinel event');
-  const system = systemDeps(logger);
-  // Before anything starts: reannounce's commands and the user's notify entries alike.
-  const deps = { ...system, env: withholdSecret(system.env, config.sentinels?.password) };
+  // The pipeline withholds every secret of the config before anything starts.
+  const deps = systemDeps(logger);
   const deadline = AbortSignal.timeout(config.deadline);
   const started = performance.now();
   const remainingMs = () => config.deadline - (performance.now() - started);
@@ -106,12 +103,11 @@ async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger)
     logger.error({ error: errorLine(err), exitCode: exitCodeOf(err) }, 'notify end');
     throw err;
   }
-  if (own.length) logger.info({ plan: own.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map((st) => st.description) })) }, 'plan');
   // The master's state through the pipeline (a re-announce on -sdown), and the user's own entries
   // (their alerting, not the master's state: they run to the end whatever happens), side by side.
   const [reannounce, ownSteps] = await Promise.all([
     reannounceTarget(event) ? reannounceMaster(reannounceTarget(event)!, config, deps, { signal: deadline, remainingMs }) : { plans: [], steps: [] },
-    applyPlans(own, { runner: deps.runner, logger, signal: deadline, remainingMs }, { sudo: deps.which('sudo') }),
+    runNotifyEntries(own, config, deps, { signal: deadline, remainingMs }),
   ]);
   const failed = [...reannounce.steps, ...ownSteps].some((s) => !s.ok);
   const exitCode = failed ? EXIT.retry : EXIT.ok;

@@ -1,10 +1,8 @@
 import { loadConfig } from '../config/load.ts';
-import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../errors.ts';
 import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
-import { describeStep } from '../pipeline/hook.ts';
-import { reconcileMaster, type ReconcileResult } from '../pipeline/converge.ts';
+import { describeStep, reconcileMaster, type ReconcileResult } from '../pipeline/run.ts';
 import { planText } from '../report.ts';
 import { createRunner } from '../runner.ts';
 import { systemDeps } from '../system.ts';
@@ -35,10 +33,9 @@ export async function reconcileCommand(
       'reconcile needs "sentinels" in the config: it acts on what they say the master is',
       'add sentinels: { addresses: [...] } (every Sentinel of the deployment)',
     );
+  // Paused for maintenance: the pipeline only plans (and says so); the log stays untouched as for a dry-run.
   const paused = pausedBecause(config.lockDir);
-  let opts = givenOpts;
-  // Paused for maintenance: say so, and only show what would be done.
-  if (paused) opts = { ...opts, dryRun: true };
+  const opts = paused ? { ...givenOpts, dryRun: true } : givenOpts;
   if (!opts.dryRun) prepareLockDir(config.lockDir, process.getuid?.() ?? 0);
   const masters = mastersToReconcile(config, opts.master);
   if (masters.length === 0)
@@ -47,9 +44,8 @@ export async function reconcileCommand(
     ? memoryLogger()
     : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
   const runner = createRunner();
-  const system = systemDeps(logger, runner);
-  // Before anything starts a process: only our own Sentinel questions keep the password variable.
-  const deps = { ...system, env: withholdSecret(system.env, config.sentinels.password) };
+  // The pipeline withholds every secret of the config before anything starts a process.
+  const deps = systemDeps(logger, runner);
   const started = performance.now();
   // An operator's SIGTERM ends the run as its deadline would: every master's work stops, the children
   // get TERM then KILL, and the command still ends through its own return (no process.exit here).
@@ -69,6 +65,7 @@ export async function reconcileCommand(
         reconcileMaster(master, config, deps, { dryRun: opts.dryRun, announce: opts.announce, signal: deadline, remainingMs }).catch(
           (err: unknown): ReconcileResult => ({
             master,
+            intent: 'state',
             outcome: 'failed',
             exitCode: (err as { exitCode?: ExitCode }).exitCode ?? EXIT.retry,
             reason: (err as { line?: () => string }).line?.() ?? (err as Error).message,

@@ -1,6 +1,5 @@
 import { writeSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
-import { withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { ConfigError, errorLine } from '../errors.ts';
 import type { Logger, LogLevel } from '../log.ts';
@@ -50,7 +49,8 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   const log = stdoutLogger(config.log.level, { run: runId(), watch: true });
   const runner = createRunner();
   const system = systemDeps(log, runner);
-  const deps = { ...system, env: withholdSecret(system.env, config.sentinels!.password) };
+  // Every run of the pipeline withholds the config's secrets before it starts a process.
+  const deps = system;
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   const watcher = new Watcher(config, deps, log, { intervalMs, ...(await connectorFor(config)) });
   log.info({ config: path, masters: Object.keys(config.masters), sentinels: config.sentinels!.addresses, intervalMs }, 'watch start');
@@ -71,7 +71,6 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     const reload = () => {
       loadWatchConfig(path, uid).then(
         (next) => {
-          withholdSecret(deps.env, next.sentinels!.password);
           watcher.reload(next);
           log.info({ config: path }, 'config reloaded');
         },

@@ -3,6 +3,9 @@ import { delay } from '../launch.ts';
 import { ConfigError } from '../errors.ts';
 import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
+
+/** What a freshness question is about: a Sentinel call's master and to-ip, or a desired state's master. */
+export type FreshnessTarget = Pick<FailoverEvent, 'master' | 'toIp' | 'toPort'>;
 import { secretFromEnv, type SecretRef } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
 import { RespError, sendCommands, type RespValue, type TlsOptions } from './resp.ts';
@@ -174,7 +177,7 @@ function masterAddress(ip: string, port: number, password: string | undefined): 
   return master;
 }
 
-function names(answer: SentinelAnswer, event: FailoverEvent, toAddresses: ReadonlySet<string>): boolean {
+function names(answer: SentinelAnswer, event: FreshnessTarget, toAddresses: ReadonlySet<string>): boolean {
   if (!('master' in answer)) return false;
   const ip = answer.master.ip;
   return answer.master.port === event.toPort && (ip === event.toIp || toAddresses.has(canonicalIp(ip)));
@@ -191,7 +194,7 @@ const ASK_GRACE_MS = 50;
  * does: one that has not answered by then counts as a Sentinel that did not answer.
  */
 export async function checkFreshness(
-  event: FailoverEvent,
+  event: FreshnessTarget,
   toAddresses: readonly string[],
   cfg: SentinelsConfig,
   env: NodeJS.ProcessEnv,

@@ -32,7 +32,7 @@ export function processStart(pid: number): string | undefined {
  * manual run shares the directory of Sentinel's user, who could plant a link there (to /dev/zero, a
  * file of root's) or a FIFO (a plain read would block the event loop): never followed, never waited on.
  */
-export function readSmallFile(path: string): string | undefined {
+export function readSmallFile(path: string, maxBytes = 256): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -41,7 +41,7 @@ export function readSmallFile(path: string): string | undefined {
   }
   try {
     if (!fstatSync(fd).isFile()) return undefined;
-    const buffer = Buffer.alloc(256);
+    const buffer = Buffer.alloc(maxBytes);
     const n = readSync(fd, buffer, 0, buffer.length, 0);
     return buffer.subarray(0, n).toString('utf8');
   } catch {

@@ -1,22 +1,4 @@
-import {
-  accessSync,
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  rmdirSync,
-  type Stats,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, rmdirSync, type Stats, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetryableError } from '../errors.ts';
 import { alive, processStart, readSmallFile } from './files.ts';

@@ -1,10 +1,10 @@
 import type { HookConfig } from '../config/schema.ts';
 import { decideMaster } from '../sentinel/decide.ts';
 import { readActedEpoch } from '../state/epoch.ts';
-import { pausedBecause } from '../state/pause.ts';
+import { writeHeartbeat } from '../state/last-run.ts';
 import type { Logger } from '../log.ts';
-import type { HookDeps } from '../pipeline/hook.ts';
-import { askMasterState, convergeTo, type ReconcileResult } from '../pipeline/converge.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
+import { askMasterState, reconcileMaster, releaseEntries, releaseMaster, type ReconcileResult } from '../pipeline/run.ts';
 import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
 import { SentinelSubscription, type Connector, type SentinelMessage } from '../sentinel/subscribe.ts';
 
@@ -59,10 +59,13 @@ export class Watcher {
   private readonly inflight = new Set<Promise<unknown>>();
   /** Counters for the log and tests. */
   readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0 };
+  /** Each master's latest outcome, for the heartbeat record. */
+  private readonly outcomes = new Map<string, string>();
+  private readonly startedAt = new Date().toISOString();
 
   constructor(
     private config: HookConfig,
-    private readonly deps: HookDeps,
+    private readonly deps: PipelineDeps,
     private readonly log: Logger,
     private readonly opts: WatchOptions,
   ) {}
@@ -72,6 +75,7 @@ export class Watcher {
   }
 
   start(): void {
+    this.heartbeat();
     this.subscribe();
     this.reconcileAll('start');
     this.schedule();
@@ -133,9 +137,28 @@ export class Watcher {
   private schedule(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.heartbeat();
       this.reconcileAll('interval');
       this.schedule();
     }, this.opts.intervalMs);
+  }
+
+  /**
+   * "watch is alive, and this is what it last found": refreshed every interval, for `status` (the
+   * unit's ProtectProc=invisible hides the process from other users). A no-op reconcile leaves the
+   * last-run records alone; this is where it shows.
+   */
+  private heartbeat(): void {
+    try {
+      writeHeartbeat(this.config.lockDir, {
+        pid: process.pid,
+        started: this.startedAt,
+        at: new Date().toISOString(),
+        lastReconcile: { at: new Date().toISOString(), outcomes: Object.fromEntries(this.outcomes) },
+      });
+    } catch (err) {
+      this.log.warn({ error: (err as Error).message }, 'cannot write the heartbeat record');
+    }
   }
 
   /** Keep `work` counted until it ends, so stop() can wait for it. */
@@ -176,7 +199,8 @@ export class Watcher {
     this.stopping.signal.addEventListener('abort', end, { once: true });
     if (this.stopping.signal.aborted) run.abort();
     return {
-      dryRun: pausedBecause(this.config.lockDir) !== undefined,
+      // Paused or not is the pipeline's to judge (reconcile and release are pausable).
+      dryRun: false,
       signal: run.signal,
       remainingMs: () => Math.max(0, deadline - (performance.now() - started)),
       done: () => {
@@ -194,8 +218,8 @@ export class Watcher {
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
       this.noteReachability(master, answers, askedAt);
       const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
-      const result = await convergeTo(master, decision, this.config, this.deps, { ...opts, announce: false });
-      this.report(master, why, result, opts.dryRun);
+      const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
+      this.report(master, why, result);
       return result;
     } catch (err) {
       this.log.error({ master, why, error: (err as Error).message }, 'reconcile failed; trying again at the next interval');
@@ -205,9 +229,10 @@ export class Watcher {
     }
   }
 
-  private report(master: string, why: string, r: ReconcileResult, paused: boolean): void {
+  private report(master: string, why: string, r: ReconcileResult): void {
     const fields = { master, why, outcome: r.outcome, ...(r.state ? { state: r.state } : {}), ...(r.reason ? { reason: r.reason } : {}) };
-    if (paused)
+    this.outcomes.set(master, r.outcome);
+    if (r.paused)
       this.log.warn(
         { ...fields, plan: r.plans.filter((p) => p.steps.length).map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })) },
         'paused: would do this; nothing changed',
@@ -280,8 +305,13 @@ export class Watcher {
       const state = { ip, port, epoch: answer.epoch };
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
-      const result = await convergeTo(master, { clear: true, state, answers: [answer] }, this.config, this.deps, { ...opts, announce: true, claim: true });
-      this.report(master, channel, result, opts.dryRun);
+      const result = await reconcileMaster(master, this.config, this.deps, {
+        ...opts,
+        announce: true,
+        claim: true,
+        decision: { clear: true, state, answers: [answer] },
+      });
+      this.report(master, channel, result);
     } catch (err) {
       this.log.error({ master, error: (err as Error).message }, `acting on ${channel} failed; the next reconcile tries again`);
     } finally {
@@ -296,9 +326,10 @@ export class Watcher {
    */
   private armRelease(): void {
     clearInterval(this.releaseTimer);
-    const limits = Object.entries(this.config.masters).flatMap(([master, actions]) =>
-      actions.flatMap((a) => ('release' in a && a.release ? [{ master, ms: a.release.noQuorumFor }] : [])),
-    );
+    const limits = Object.keys(this.config.masters).flatMap((master) => {
+      const entries = releaseEntries(this.config, master);
+      return entries.length ? [{ master, ms: Math.min(...entries.map((e) => e.after)) }] : [];
+    });
     if (limits.length === 0) return;
     const every = Math.max(250, Math.min(1000, Math.floor(Math.min(...limits.map((l) => l.ms)) / 4)));
     this.releaseTimer = setInterval(() => {
@@ -317,11 +348,13 @@ export class Watcher {
     const since = s.noMajoritySince;
     if (s.released || since === undefined || this.now - since < noQuorumFor) return;
     s.released = true;
-    const { releaseVip } = await import('../pipeline/release.ts');
     // Not released (a step failed): the next check tries again.
     const { done, ...opts } = this.runOptions();
-    s.released = await releaseVip(master, this.config, this.deps, this.log, { ...opts, silentFor: this.now - since })
-      .catch(() => false)
+    s.released = await releaseMaster(master, this.config, this.deps, { ...opts, silentForMs: this.now - since })
+      .then(
+        (r) => r.exitCode === 0,
+        () => false,
+      )
       .finally(done);
   }
 }

@@ -1,5 +1,5 @@
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/runner.ts';
-import type { HookDeps } from '../../src/pipeline/hook.ts';
+import type { PipelineDeps as HookDeps } from '../../src/pipeline/deps.ts';
 import { memoryLogger } from '../../src/log.ts';
 
 export interface Expectation {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook } from '../../src/pipeline/hook.ts';
+import { runHook } from '../../src/pipeline/run.ts';
 import { capabilitiesFrom } from '../../src/system.ts';
 import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson, IPUTILS_V } from './vip-samples.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configPath, loadConfig, readConfigFile, parseConfigText, validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { actionsFor } from '../../src/pipeline/hook.ts';
+import { actionsFor } from '../../src/pipeline/plan.ts';
 
 const exec = { type: 'exec', run: ['/bin/true'] };
 

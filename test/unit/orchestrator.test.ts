@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook } from '../../src/pipeline/hook.ts';
+import { runHook } from '../../src/pipeline/run.ts';
 import { expand } from '../../src/actions/exec/index.ts';
 import { FakeRunner, fakeDeps } from '../support/fakes.ts';
 

@@ -8,7 +8,7 @@ import { describeFailure } from '../../src/launch.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
 import { readable, redactSecret } from '../../src/log.ts';
-import { runHook } from '../../src/pipeline/hook.ts';
+import { runHook } from '../../src/pipeline/run.ts';
 import { FakeRunner, fakeDeps } from '../support/fakes.ts';
 
 test('the readable log escapes control characters from network-supplied text (a terminal would obey them)', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { applyPlans } from '../../src/pipeline/apply.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseNotifyEvent, reannounceTarget } from '../../src/commands/notify.ts';
-import { planReannounces } from '../../src/pipeline/reannounce.ts';
+import { planReannounces } from '../../src/pipeline/run.ts';
 import type { AskSentinel } from '../../src/sentinel/client.ts';
 import { FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson } from './vip-samples.ts';

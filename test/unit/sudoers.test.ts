@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError, UsageError } from '../../src/errors.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook } from '../../src/pipeline/hook.ts';
+import { runHook } from '../../src/pipeline/run.ts';
 import { sudoersLine, sudoersText, sudoersWord } from '../../src/commands/sudoers.ts';
 import type { CommandResult } from '../../src/runner.ts';
 import { fakeDeps } from '../support/fakes.ts';

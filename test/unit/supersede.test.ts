@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
 import { claimGeneration, observeGeneration } from '../../src/state/generation.ts';
-import { runHook } from '../../src/pipeline/hook.ts';
+import { runHook } from '../../src/pipeline/run.ts';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/runner.ts';
 import type { AskSentinel } from '../../src/sentinel/client.ts';
 import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook, type HookResult } from '../../src/pipeline/hook.ts';
+import { runHook, type HookResult } from '../../src/pipeline/run.ts';
 import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
 import { addrJson, HABETS_HELD, HABETS_V, IPUTILS_DAD_FREE, IPUTILS_DAD_HELD, IPUTILS_V, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
 

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { duration, privilege, programName, when } from '../../config/common.ts';
-import { eventEnv, eventValues } from '../../event.ts';
-import type { ActionPlugin, ObserveContext } from '../plugin.ts';
+import { eventEnv, eventValues, type FailoverEvent } from '../../event.ts';
+import type { ActionPlugin, Desired, HostView } from '../plugin.ts';
 import { ConfigError } from '../../errors.ts';
 
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
@@ -47,7 +47,7 @@ export function expand(template: readonly string[], values: Record<string, strin
  * Undefined when sudo says there is no such command (or there is no sudo). When it refuses (no rule
  * yet), the program as given: the step then fails as any step without its rule does (exit 1, retried).
  */
-async function askSudo(program: string, args: string[], ctx: Pick<ObserveContext, 'which' | 'read'>): Promise<string | undefined> {
+async function askSudo(program: string, args: string[], ctx: Pick<HostView, 'which' | 'read'>): Promise<string | undefined> {
   const sudo = ctx.which('sudo');
   if (!sudo) return undefined;
   const r = await ctx.read([sudo, '-n', '-l', program, ...args]);
@@ -63,16 +63,43 @@ async function findProgram(
   program: string,
   args: string[],
   privilege: ExecAction['privilege'],
-  ctx: Pick<ObserveContext, 'which' | 'read'>,
+  ctx: Pick<HostView, 'which' | 'read'>,
 ): Promise<string | undefined> {
   return ctx.which(program) ?? (privilege === 'sudo' ? await askSudo(program, args, ctx) : undefined);
 }
 
-export const execAction: ActionPlugin<ExecAction> = {
+/**
+ * The seven values a command's placeholders and SENTINEL_HOOK_* variables take. A Sentinel call brings
+ * them; a desired state (reconcile, watch) has no call, so they say what it decided: the master's
+ * address as to-ip, "leader" on the host that should hold it and "observer" elsewhere, the intent as
+ * the state, and no old master (from-ip empty, from-port 0), as they always have for those runs.
+ */
+function valuesFor(desired: Desired): FailoverEvent {
+  if (desired.source.kind === 'event') return desired.source.event;
+  return {
+    master: desired.master,
+    role: desired.holder === 'this-host' ? 'leader' : 'observer',
+    state: desired.source.kind === 'state' ? 'reconcile' : desired.source.kind,
+    fromIp: '',
+    fromPort: 0,
+    toIp: desired.target?.ip ?? '',
+    toPort: desired.target?.port ?? 0,
+  };
+}
+
+/** A command is a thing done, not a state: there is nothing on the host to look at. */
+export interface ExecObservation {
+  nothing: string;
+}
+
+export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
   type: 'exec',
   schema: execSchema,
+  observe: async () => ({ nothing: 'exec runs a command: it leaves no state here to observe' }),
+  describe: (_a, o) => [o.nothing],
   // A command is not a state: running it again is not "nothing to do".
   convergent: false,
+  runsWithSudo: (a) => a.privilege === 'sudo',
   reconcileSkip: (a) => (a.reconcile ? undefined : 'exec runs in a reconcile only with "reconcile: true"'),
   async privilegedCommands(a, host, where) {
     if (a.privilege !== 'sudo') return { lines: [] };
@@ -117,8 +144,9 @@ export const execAction: ActionPlugin<ExecAction> = {
       ? []
       : [`program ${program} not found or not executable (install it, or give its absolute path as the first element of "run")`];
   },
-  async plan(a, ctx) {
-    const [program, ...args] = expand(a.run, eventValues(ctx.event));
+  async plan(a, desired, _observed, ctx) {
+    const event = valuesFor(desired);
+    const [program, ...args] = expand(a.run, eventValues(event));
     const path = await findProgram(program!, args, a.privilege, ctx);
     if (!path) {
       // Refused before anything runs: a half-applied failover is worse than none.
@@ -133,7 +161,7 @@ export const execAction: ActionPlugin<ExecAction> = {
           argv: [path, ...args],
           privileged: a.privilege === 'sudo',
           timeoutMs: a.timeout,
-          env: eventEnv(ctx.event),
+          env: eventEnv(event),
         },
       ],
     };

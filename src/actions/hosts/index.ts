@@ -6,7 +6,7 @@ import { duration, privilege, when } from '../../config/common.ts';
 import type { ActionPlugin } from '../plugin.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
-import { editHosts } from './edit.ts';
+import { editHosts, lookupHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
 import { helperPath, helperRuns, hostsWriteArgv } from './privileged.ts';
 import { targetResults, targetTable } from './table.ts';
@@ -114,7 +114,7 @@ export function hostsWork(a: HostsAction, address: string, which: (program: stri
   return {
     names: a.names,
     address,
-    ...(file ? { local: { file, state: describeLocal(local ?? localState(file, a.names, address)), ...(privileged ? { privileged } : {}) } } : {}),
+    ...(file ? { local: { file, state: describeLocal(local ?? localState(readLocal(file), a.names, address)), ...(privileged ? { privileged } : {}) } } : {}),
     ...(push
       ? {
           push: {
@@ -182,21 +182,44 @@ function notWritable(file: string): string | undefined {
   );
 }
 
-function localState(file: string, names: readonly string[], address: string): LocalState {
+/** The local file as this process can read it now. */
+type LocalText = { file: string; text: string } | { file: string; unreadable: string };
+
+function readLocal(file: string): LocalText {
   try {
     // An unsafe symlink is a config problem: refused here, before anything runs (exit 2).
-    const text = readFileSync(resolveHostsFile(file), 'latin1');
-    return editHosts(text, names, address) === text ? { kind: 'same' } : { kind: 'change' };
+    return { file, text: readFileSync(resolveHostsFile(file), 'latin1') };
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    return { kind: 'unreadable', reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    return { file, unreadable: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
 }
 
-export const hostsAction: ActionPlugin<HostsAction> = {
+function localState(local: LocalText, names: readonly string[], address: string): LocalState {
+  if ('unreadable' in local) return { kind: 'unreadable', reason: local.unreadable };
+  return editHosts(local.text, names, address) === local.text ? { kind: 'same' } : { kind: 'change' };
+}
+
+/**
+ * What the names point at: in this host's file (read as a run reads it). The push's targets are read
+ * in the same SSH session that writes them, on a real run: no extra round trip on the failover path.
+ */
+export interface HostsObservation {
+  local?: LocalText;
+}
+
+export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   type: 'hosts',
   schema: hostsSchema,
   convergent: true,
+  runsWithSudo: (a) => a.privilege === 'sudo',
+  observe: async (a) => (a.file ? { local: readLocal(a.file) } : {}),
+  describe(a, o) {
+    if (!o.local) return [];
+    if ('unreadable' in o.local) return [`${o.local.file}: unreadable (${o.local.unreadable})`];
+    const text = o.local.text;
+    return a.names.map((name) => `${o.local!.file}: ${name} -> ${lookupHosts(text, name).join(', ') || '(not listed)'}`);
+  },
   resultLines(detail) {
     const targets = targetResults(detail);
     return targets && targetTable(targets);
@@ -251,7 +274,7 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     const problems: string[] = [];
     if (a.file) {
       try {
-        const local = localState(a.file, a.names, '127.0.0.1');
+        const local = localState(readLocal(a.file), a.names, '127.0.0.1');
         // Under privilege: sudo the helper reads it as root: only a missing file is a problem then.
         if (local.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')) problems.push(`${a.file} unreadable (${local.reason})`);
         else if (a.privilege === 'none') {
@@ -268,15 +291,17 @@ export const hostsAction: ActionPlugin<HostsAction> = {
     }
     return problems;
   },
-  async plan(a, ctx) {
+  async plan(a, desired, observed, ctx) {
+    // A name cannot point at nobody: what it names stays until a master is known again.
+    if (!desired.target) return { action: 'hosts', note: 'no master to point the names at: left as they are', steps: [] };
     // Under announce-hostnames the to-ip is a name; a hosts file needs the address it resolves to.
-    const address = ctx.toAddresses[0]!;
-    const local = a.file ? localState(a.file, a.names, address) : undefined;
+    const address = desired.target.addresses[0]!;
+    const local = observed.local ? localState(observed.local, a.names, address) : undefined;
     if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
     const work = hostsWork(a, address, ctx.which, local);
     // A dry-run refuses what no retry can fix now (exit 2). A real run finds it when the push step
     // runs: the actions before it (the VIP) must not wait for, or be stopped by, a push problem.
-    if (work.push && ctx.dryRun) await (await import('./credentials.ts')).checkPushCredentials(work.push, work.push.targets);
+    if (work.push && ctx.showOnly) await (await import('./credentials.ts')).checkPushCredentials(work.push, work.push.targets);
     const parts = [a.file && local?.kind !== 'same' ? a.file : '', work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : ''].filter(
       Boolean,
     );

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { failingStep, type ActionPlan, type ActionPlugin, type ObserveContext, type Step } from '../plugin.ts';
+import { failingStep, type ActionPlan, type ActionPlugin, type HostView, type Step } from '../plugin.ts';
 import type { Launcher } from '../../launch.ts';
 import { ConfigError, RetryableError } from '../../errors.ts';
 import { canonicalIp } from '../../values.ts';
@@ -28,9 +28,9 @@ export { vipSchema, type VipAction } from './schema.ts';
 const IP_TIMEOUT_MS = 5000;
 
 /** The host, read-only, as the planner sees it; the notify command's re-announce has no failover event. */
-type VipHost = Pick<ObserveContext, 'read' | 'which' | 'readFile' | 'logger' | 'capabilities'>;
+type VipHost = Pick<HostView, 'read' | 'which' | 'readFile' | 'logger' | 'capabilities'>;
 
-async function observe(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[]> {
+async function readHeld(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[]> {
   const r = await ctx.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'addr', 'show'], { timeoutMs: 3000 });
   if (r.exitCode !== 0) throw new RetryableError(`vip: ip addr show failed: ${r.stderr.trim() || r.spawnError || `exit ${r.exitCode}`}`);
   try {
@@ -110,10 +110,30 @@ function arpAnnounceWarning(ctx: VipHost, vip: Vip, dev: string): string | undef
   );
 }
 
-export const vipAction: ActionPlugin<VipAction> = {
+/** Where this host holds the VIP now (every interface, any prefix). */
+export interface VipObservation {
+  held: HeldAddress[];
+}
+
+export const vipAction: ActionPlugin<VipAction, VipObservation> = {
   type: 'vip',
   schema: vipSchema,
   convergent: true,
+  runsWithSudo: (a) => a.privilege === 'sudo',
+  release: { after: (a) => a.release?.noQuorumFor, what: 'the VIP' },
+  async observe(a, host, scope) {
+    const vip = vipOf(a);
+    // On the host that should hold it, os.networkInterfaces() (no process) says whether the VIP is
+    // here at all, and ip's details (interface, prefix, dadfailed) are needed only when it is: one
+    // process less before the add. Elsewhere always ask ip: getifaddrs leaves out interfaces without
+    // carrier, and a VIP left there would come back on two hosts with the link.
+    if (scope.desired?.holder === 'this-host' && !host.localAddresses.has(canonicalIp(vip.ip))) return { held: [] };
+    return { held: await readHeld(host, requireIp(host), vip) };
+  },
+  describe: (a, o) =>
+    o.held.length
+      ? o.held.map((h) => `${vipOf(a).ip}/${h.prefixlen} on ${h.dev}${h.dadfailed ? ' (dadfailed: another host holds it)' : ''}`)
+      : [`${vipOf(a).cidr} is not on this host`],
   async privilegedCommands(a, host) {
     if (a.privilege !== 'sudo') return { lines: [] };
     const got = await privilegedCommandLines(a, host);
@@ -162,7 +182,7 @@ export const vipAction: ActionPlugin<VipAction> = {
     }
     return [];
   },
-  async plan(a, ctx) {
+  async plan(a, desired, observed, ctx) {
     const vip = vipOf(a);
     const ip = requireIp(ctx);
     const launcher = launcherFor(a, ctx);
@@ -173,18 +193,19 @@ export const vipAction: ActionPlugin<VipAction> = {
       privileged: launcher.privileged,
       timeoutMs: IP_TIMEOUT_MS,
     });
-    const newMaster = ctx.toAddresses.some((address) => ctx.localAddresses.has(address));
+    const newMaster = desired.holder === 'this-host';
     // On the new master, find out which arping this is (usually from its bytes; when it must be
-    // asked with -V, that runs while ip reads the addresses, not after).
+    // asked with -V, that runs alongside the rest of planning).
     const arpingLookup = newMaster && vip.family === 4 ? detectArping(ctx) : undefined;
-    // On the new master, os.networkInterfaces() (no process) says whether the VIP is here at all,
-    // and ip's details (interface, prefix, dadfailed) are needed only when it is: one process less
-    // before the add. Elsewhere always ask ip: getifaddrs leaves out interfaces without carrier,
-    // and a VIP left there would come back on two hosts with the link.
-    const held = !newMaster || ctx.localAddresses.has(canonicalIp(vip.ip)) ? await observe(ctx, ip, vip) : [];
+    const held = observed.held;
 
     if (!newMaster) {
-      if (held.length === 0) return { action: 'vip', note: `${vip.cidr} is not on this host, which is not the new master: nothing to do`, steps: [] };
+      if (held.length === 0)
+        return {
+          action: 'vip',
+          note: `${vip.cidr} is not on this host, which ${desired.holder === 'nobody' ? 'lets it go' : 'is not the new master'}: nothing to do`,
+          steps: [],
+        };
       // Removed wherever it is, whatever `interface` says: a VIP left on the old master is the worst outcome.
       // Under sudo, though, the rules allow `addr del` on the VIP's interface only (see sudoers): on another
       // one sudo would refuse on every retry, so say so and what to run instead.
@@ -206,7 +227,10 @@ export const vipAction: ActionPlugin<VipAction> = {
                 `remove ${vip.cidr} from ${h.dev}`,
                 `${vip.ip} is on ${h.dev}, but the sudoers rules for this VIP cover ${allowed} only; remove it by hand (ip addr del ${vip.cidr} dev ${h.dev}), or set "interface" to ${h.dev} and regenerate them`,
               )
-            : command(`remove ${vip.cidr} from ${h.dev} (this host is not the new master)`, delArgv(ip, vip, h.dev)),
+            : command(
+                `remove ${vip.cidr} from ${h.dev} (${desired.holder === 'nobody' ? 'no majority of the Sentinels reachable: released' : 'this host is not the new master'})`,
+                delArgv(ip, vip, h.dev),
+              ),
       );
       return { action: 'vip', steps };
     }
@@ -252,7 +276,7 @@ export const vipAction: ActionPlugin<VipAction> = {
     }
     // A reconcile finding the VIP where it belongs changes nothing: announcing it again is a refresh
     // the operator asks for (--announce), not a side effect of every check.
-    if (here && ctx.reconcile && !ctx.reconcile.announce)
+    if (here && !ctx.announce)
       return {
         action: 'vip',
         note: `${vip.cidr} already on ${dev}, where it belongs: nothing to do (reconcile --announce sends the neighbour updates again)`,
@@ -289,7 +313,7 @@ export const vipAction: ActionPlugin<VipAction> = {
 async function planReannounce(a: VipAction, host: VipHost): Promise<ActionPlan> {
   const vip = vipOf(a);
   const ip = requireIp(host);
-  const here = (await observe(host, ip, vip)).find((h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface));
+  const here = (await readHeld(host, ip, vip)).find((h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface));
   if (!here) return { action: 'vip', note: `${vip.cidr} is not on this host: nothing to announce`, steps: [] };
   const launcher = launcherFor(a, host);
   const { steps } = await neighbourSteps(a, vip, here.dev, host, launcher, undefined);

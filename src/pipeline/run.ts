@@ -1,0 +1,675 @@
+// The one pipeline. Every command (the hook, notify, reconcile, watch) chooses an intent and renders
+// the result; for any intent a master goes through the same stages:
+//   decide (what should be: this host, another, nobody) -> guard (generation, lock, freshness, epoch
+//   floor, pause: the table in guards.ts) -> observe and plan (each plugin) -> apply (one applier, one
+//   apply context) -> record (acted epoch, once-per-failover, last run) -> exit code.
+import { type ActionConfig, pluginFor } from '../actions/index.ts';
+import type { ActionPlan, Desired } from '../actions/plugin.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { errorLine, EXIT, type ExitCode, RetryableError } from '../errors.ts';
+import type { FailoverEvent } from '../event.ts';
+import { type Logger, runId as newRunId } from '../log.ts';
+import type { Freshness, SentinelAnswer } from '../sentinel/client.ts';
+import { type Decision, decideMaster, type MasterState } from '../sentinel/decide.ts';
+import { readActedEpoch, recordActedEpoch } from '../state/epoch.ts';
+import { claimGeneration, type Generation, observeGeneration } from '../state/generation.ts';
+import { writeLastRun } from '../state/last-run.ts';
+import { acquireLock, lockDirFix, prepareLockDir } from '../state/lock.ts';
+import { pausedBecause } from '../state/pause.ts';
+import { applyPlans, type StepOutcome } from './apply.ts';
+import type { PipelineDeps } from './deps.ts';
+import { applyContext, GUARDS, type IntentKind } from './guards.ts';
+import { hostView, resolveAll, sentinelAsk } from './host.ts';
+import { markOnceDone, withoutDone } from './once.ts';
+import { actionsFor, desiredForEvent, planActions, type PlanOptions } from './plan.ts';
+import { configSecrets, redactingLogger, scrubText, withholdSecrets } from './secrets.ts';
+
+export type Intent =
+  /** Sentinel's client-reconfig-script call: its seven values. */
+  | { kind: 'event'; event: FailoverEvent }
+  /**
+   * Be what the Sentinels say (reconcile, watch, a stale event). `decision`: their answers when the
+   * caller has them (else they are asked); `announce`: send a held VIP's neighbour updates again;
+   * `claim`: start a new generation, as a failover does (watch acting on a failover newer than any
+   * this host acted on); a plain reconcile waits its turn behind a run in progress.
+   */
+  | { kind: 'state'; announce: boolean; claim?: boolean; decision?: Decision }
+  /** Quorum loss: nobody should hold what the opted-in entries hold. */
+  | { kind: 'release'; silentForMs: number }
+  /** An instance is reachable again (-sdown): the master's holder sends its announcements again. */
+  | { kind: 'reannounce' };
+
+export type Outcome = 'applied' | 'converged' | 'released' | 'nothing-to-do' | 'dry-run' | 'failed' | 'stale' | 'superseded' | 'unsure' | 'older-epoch';
+
+export interface RunResult {
+  master: string;
+  intent: IntentKind;
+  outcome: Outcome;
+  exitCode: ExitCode;
+  reason?: string;
+  /** The master this run acted for, at which config epoch, when the Sentinels said it. */
+  state?: MasterState;
+  answers: SentinelAnswer[];
+  /** A Sentinel call: whether it was still current. */
+  freshness?: Freshness;
+  /** A stale Sentinel call: this host's convergence to what the Sentinels say instead. */
+  converged?: { outcome: string; state?: MasterState; reason?: string };
+  /** Paused for maintenance (see pause): only planned, nothing changed. */
+  paused?: string;
+  plans: ActionPlan[];
+  steps: StepOutcome[];
+}
+
+export interface RunOptions {
+  dryRun: boolean;
+  /** Ends the whole run (a command's deadline or SIGTERM, a service's stop); absent: `deadline` from now. */
+  signal?: AbortSignal;
+  remainingMs?(): number;
+  /** The run id the caller logs with (last-run record); absent: a new one. */
+  runId?: string;
+}
+
+/** One run's fixed parts, handed down the stages. */
+interface Run {
+  master: string;
+  config: HookConfig;
+  deps: PipelineDeps;
+  dryRun: boolean;
+  signal: AbortSignal;
+  remainingMs(): number;
+  secrets: string[];
+}
+
+/** The one exit-code rule: 0 when every step succeeded, 2 when every failure is one no retry fixes, else 1. */
+export function exitCodeFor(steps: readonly StepOutcome[]): ExitCode {
+  const failed = steps.filter((s) => !s.ok);
+  return failed.length === 0 ? EXIT.ok : failed.every((s) => s.permanent) ? EXIT.never : EXIT.retry;
+}
+
+export function describeStep(step: ActionPlan['steps'][number]): Record<string, unknown> {
+  if (step.kind === 'command') {
+    return {
+      kind: 'command',
+      description: step.description,
+      argv: step.argv,
+      privileged: step.privileged,
+      timeoutMs: step.timeoutMs,
+      ...(step.deferMs ? { deferMs: step.deferMs } : {}),
+      ...(step.okExitCodes ? { okExitCodes: step.okExitCodes } : {}),
+    };
+  }
+  return { kind: 'task', description: step.description, ...(step.detail ? { detail: step.detail } : {}), ...(step.deferMs ? { deferMs: step.deferMs } : {}) };
+}
+
+/** The one plan-log line. Quiet when a service finds nothing to do (it asks every few seconds). */
+function logPlan(log: Logger, intent: IntentKind, plans: readonly ActionPlan[], state?: MasterState): void {
+  const planned = plans.some((p) => p.steps.length > 0);
+  // Called as a method: pino's need their logger as `this`.
+  log[intent === 'event' || intent === 'notify' || planned ? 'info' : 'debug'](
+    { intent, ...(state ? { state } : {}), plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) },
+    'plan',
+  );
+  if (intent === 'event' || planned)
+    for (const p of plans) for (const warning of p.warnings ?? []) log.warn({ action: p.action, warning }, 'host set-up to fix');
+}
+
+function base(run: Run, intent: IntentKind): Pick<RunResult, 'master' | 'intent' | 'answers' | 'plans' | 'steps'> {
+  return { master: run.master, intent, answers: [], plans: [], steps: [] };
+}
+
+function supersededResult(run: Run, intent: IntentKind, partial: Partial<RunResult>): RunResult {
+  run.deps.logger.warn({ outcome: 'superseded' }, 'superseded: a newer event for this master started on this host; this run stopped and leaves the rest to it');
+  return { ...base(run, intent), ...partial, outcome: 'superseded', exitCode: EXIT.ok };
+}
+
+function claim(lockDir: string, master: string): Generation {
+  try {
+    return claimGeneration(lockDir, master);
+  } catch (err) {
+    throw new RetryableError(`cannot record this event in ${lockDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, lockDirFix(lockDir));
+  }
+}
+
+/** Apply `plans` under the intent's guards; the result's outcome and exit code by the one rule. */
+async function applyAndRecord(
+  run: Run,
+  intent: IntentKind,
+  plans: ActionPlan[],
+  gen: Generation | undefined,
+  signal: AbortSignal,
+  target: Desired['target'],
+  acted: MasterState | undefined,
+): Promise<{ steps: StepOutcome[]; superseded: boolean }> {
+  const guards = GUARDS[intent];
+  const steps = await applyPlans(
+    plans,
+    applyContext(run.config, run.deps, {
+      guards,
+      master: run.master,
+      lockDir: run.config.lockDir,
+      signal,
+      commandSignal: run.signal,
+      remainingMs: run.remainingMs,
+      log: run.deps.logger,
+      ...(gen ? { superseded: gen.superseded } : {}),
+      ...(target ? { target } : {}),
+    }),
+    { sudo: run.deps.which('sudo') },
+  );
+  if (gen?.superseded()) return { steps, superseded: true };
+  if (guards.record && acted) {
+    markOnceDone(plans, steps, run.config.lockDir, run.master, acted.epoch);
+    // What this host now matches, for "never go back" (only when nothing failed).
+    if (steps.every((s) => s.ok)) recordActedEpoch(run.config.lockDir, run.master, acted);
+  }
+  return { steps, superseded: false };
+}
+
+/**
+ * A Sentinel call: say this is now the newest event for the master here, take the master's lock, ask
+ * whether the event is still current, observe and plan, then apply that same plan (or only show it,
+ * for --dry-run). A newer event for the same master that starts meanwhile supersedes this run: it
+ * stops at once (exit 0, nothing more changed), and the newer run takes over.
+ */
+async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
+  const { config, deps, dryRun } = run;
+  const log = deps.logger;
+  const intent = 'event';
+  let generation: Generation | undefined;
+  try {
+    const actions = actionsFor(config, event.master);
+    const lockDir = dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid);
+    const sentinels = GUARDS.event.freshness ? config.sentinels : undefined;
+    const toAddresses = sentinels ? await resolveAll(event.toIp, deps, run.signal) : undefined;
+    const askFreshness = async (signal: AbortSignal): Promise<Freshness> => {
+      // Loaded only when configured: node:net is a noticeable part of a cold start.
+      const { checkFreshness } = await import('../sentinel/client.ts');
+      const f = await checkFreshness(event, toAddresses!, sentinels!, deps.env, {
+        ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
+        resolve: (host, s) => deps.resolve(host, s),
+        signal,
+      });
+      log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
+      for (const answer of f.answers) {
+        if ('refused' in answer) log.warn({ sentinel: answer.address, error: answer.error }, 'a Sentinel refused the stale-event check; the others decided');
+        if ('warning' in answer && answer.warning)
+          log.warn({ sentinel: answer.address, warning: answer.warning }, 'a Sentinel answered, but the config does not fit it');
+      }
+      return f;
+    };
+    const staleResult = (f: Freshness): RunResult => {
+      log.warn(
+        { answers: f.answers },
+        dryRun
+          ? 'stale event: no Sentinel names the to-ip as master any more; nothing done'
+          : 'stale event: no Sentinel names the to-ip as master any more; converging to the master they name',
+      );
+      return { ...base(run, intent), outcome: 'stale', exitCode: EXIT.ok, freshness: f };
+    };
+    // Asked before this run claims the master's generation: a late retry of an overtaken event would
+    // otherwise stop the newer event's run (its second burst, its pushes) before finding itself stale.
+    let early: Freshness | undefined;
+    if (sentinels && !dryRun) {
+      early = await askFreshness(run.signal);
+      if (early.verdict === 'stale') return staleResult(early);
+      if (run.signal.aborted)
+        throw new RetryableError(
+          `the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`,
+          'check that the Sentinels answer; Sentinel will retry',
+        );
+    }
+    // Before the lock: an older run still holding it (its second ARP burst pending) lets go within
+    // POLL_MS instead of making this newer event wait seconds for it.
+    generation = dryRun ? undefined : claim(lockDir, event.master);
+    const gen = generation;
+    const signal = gen ? AbortSignal.any([run.signal, gen.signal]) : run.signal;
+    const lock = dryRun ? undefined : await acquireLock(lockDir, event.master, run.remainingMs(), signal);
+    try {
+      if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
+      const options: PlanOptions = { announce: true, showOnly: dryRun };
+      let freshness: Freshness | undefined;
+      let plans: ActionPlan[];
+      let desired: Desired | undefined;
+      const planFor = async (s: AbortSignal, epoch: number | undefined, once?: PlanOptions['once']) => {
+        desired = await desiredForEvent(event, actions, deps, s, toAddresses, epoch);
+        return planActions(desired, config, deps, s, { ...options, ...(once ? { once } : {}) });
+      };
+      if (sentinels && early && lock?.waitedMs === 0) {
+        // Nothing ran for this master while we took the lock: the answer from a moment ago stands.
+        freshness = early;
+        if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+        const known = confirmedState(freshness);
+        plans = await planFor(signal, known?.epoch, known ? { lockDir, epoch: known.epoch } : undefined);
+      } else if (sentinels) {
+        // A dry-run, or a run that waited behind another: ask (again) now. A late retry that waited
+        // behind a newer failover's run must see that newer master, not what the Sentinels said before.
+        // Planning only observes, so it runs while the Sentinels are asked; its plan is applied only
+        // if the event is current, and a stale verdict stops it (its reads are killed) before we return.
+        const stopPlanning = new AbortController();
+        const planning = planFor(AbortSignal.any([signal, stopPlanning.signal]), undefined).then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
+        const abandon = async () => {
+          stopPlanning.abort();
+          await planning;
+        };
+        // Exec's once-per-failover record needs the epoch this question brings: decided after it.
+        freshness = await askFreshness(signal).catch(async (err: unknown) => {
+          await abandon();
+          throw err;
+        });
+        if (freshness.verdict === 'stale') {
+          await abandon();
+          return staleResult(freshness);
+        }
+        const planned = await planning;
+        if (signal.aborted && !gen?.superseded()) {
+          throw new RetryableError(
+            `the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current and observing this host`,
+            'check that the Sentinels answer; Sentinel will retry',
+          );
+        }
+        if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+        if ('error' in planned) throw planned.error;
+        const known = confirmedState(freshness);
+        plans = known && !dryRun ? withoutDone(planned.value, lockDir, event.master, known.epoch) : planned.value;
+      } else {
+        plans = await planFor(signal, undefined);
+      }
+
+      logPlan(run.deps.logger, intent, plans);
+      const acted = freshness ? confirmedState(freshness) : undefined;
+      const partial = { ...(freshness ? { freshness } : {}), ...(acted ? { state: acted } : {}), plans };
+      if (dryRun) return { ...base(run, intent), ...partial, outcome: 'dry-run', exitCode: EXIT.ok };
+      if (plans.every((p) => p.steps.length === 0)) return { ...base(run, intent), ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
+      const applied = await applyAndRecord(run, intent, plans, gen, signal, desired?.target, acted);
+      if (applied.superseded) return supersededResult(run, intent, { ...partial, steps: applied.steps });
+      const exitCode = exitCodeFor(applied.steps);
+      return { ...base(run, intent), ...partial, steps: applied.steps, exitCode, outcome: exitCode === EXIT.ok ? 'applied' : 'failed' };
+    } finally {
+      lock?.release();
+    }
+  } catch (err) {
+    // Whatever this run was doing when a newer event started (waiting for the lock, asking the
+    // Sentinels, planning) ended because it must: the newer run decides now.
+    if (generation?.superseded()) return supersededResult(run, intent, {});
+    throw err;
+  } finally {
+    generation?.stop();
+  }
+}
+
+/** The master and config epoch the confirming Sentinel gave, when it gave the epoch. */
+function confirmedState(f: Freshness): MasterState | undefined {
+  if (f.verdict !== 'current') return undefined;
+  const answer = f.answers.find((a) => a.address === f.confirmedBy);
+  return answer && 'master' in answer && answer.epoch !== undefined ? { ip: answer.master.ip, port: answer.master.port, epoch: answer.epoch } : undefined;
+}
+
+/** Ask every configured Sentinel for the master's address and config epoch, all at once. */
+export async function askMasterState(master: string, config: HookConfig, deps: PipelineDeps, signal: AbortSignal): Promise<SentinelAnswer[]> {
+  const sentinels = config.sentinels!;
+  const { askSentinel, readSecret } = await import('../sentinel/client.ts');
+  const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
+  // A TLS file that is wrong is a config error (exit 2) here, not a Sentinel that did not answer.
+  if (sentinels.tls) await (await import('../sentinel/tls.ts')).loadSentinelTls(sentinels.tls);
+  const ask = deps.askSentinel ?? askSentinel;
+  return Promise.all(
+    sentinels.addresses.map((address) =>
+      Promise.resolve()
+        .then(() => ask(address, master, sentinels, password, { signal, resolve: deps.resolve, epoch: true }))
+        .catch((err: unknown): SentinelAnswer => ({ address, error: (err as Error)?.message ?? String(err) })),
+    ),
+  );
+}
+
+/**
+ * Be what the Sentinels say `master` is now: act only on a clear answer, never on an epoch older than
+ * this host has acted on.
+ */
+async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): Promise<RunResult> {
+  const { config, deps, master } = run;
+  const log = deps.logger;
+  const sentinels = config.sentinels;
+  if (!sentinels) throw new RetryableError(`reconcile of ${master}: needs "sentinels" in the config`);
+  let decision = intent.decision;
+  if (!decision) {
+    const answers = await askMasterState(master, config, deps, run.signal);
+    decision = decideMaster(answers, sentinels.addresses.length);
+    log.info({ answers, ...(decision.clear ? { state: decision.state } : { reason: decision.reason }) }, 'what the Sentinels say');
+  }
+  const partial = { ...base(run, 'state'), answers: decision.answers };
+  if (!decision.clear) {
+    log.warn({ reason: decision.reason }, 'no clear answer from the Sentinels: nothing changed');
+    return { ...partial, outcome: 'unsure', exitCode: EXIT.retry, reason: decision.reason };
+  }
+  const state = decision.state;
+  const older = () => {
+    const acted = GUARDS.state.epochFloor ? readActedEpoch(config.lockDir, master) : undefined;
+    return acted && acted.epoch > state.epoch
+      ? `the Sentinels' newest answer (config epoch ${state.epoch}, ${state.ip}:${state.port}) is older than epoch ${acted.epoch} (${acted.ip}:${acted.port}) acted on here: a failover may be under way; nothing changed`
+      : undefined;
+  };
+  const tooOld = older();
+  if (tooOld) {
+    log.warn({ state }, tooOld);
+    return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, reason: tooOld };
+  }
+
+  let generation: Generation | undefined;
+  let lock: { release(): void } | undefined;
+  try {
+    // A plain reconcile starts no generation: it waits its turn behind a run in progress (which may be
+    // the very failover it would converge to, not yet recorded), and any failover event overtakes it.
+    if (!run.dryRun) generation = intent.claim ? claimGeneration(config.lockDir, master) : observeGeneration(config.lockDir, master);
+    const gen = generation;
+    const signal = gen ? AbortSignal.any([run.signal, gen.signal]) : run.signal;
+    if (!run.dryRun) lock = await acquireLock(config.lockDir, master, run.remainingMs(), signal);
+    // A hook run may have acted on a newer failover while we waited.
+    const after = run.dryRun ? undefined : older();
+    if (after) return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, reason: after };
+
+    const addresses = await resolveAll(state.ip, deps, signal);
+    const local = deps.localAddresses();
+    const desired: Desired = {
+      master,
+      holder: addresses.some((a) => local.has(a)) ? 'this-host' : 'other-host',
+      target: { ip: state.ip, port: state.port, addresses },
+      epoch: state.epoch,
+      source: { kind: 'state' },
+    };
+    const plans = await planActions(desired, config, deps, signal, {
+      announce: intent.announce,
+      showOnly: run.dryRun,
+      stateOnly: true,
+      once: { lockDir: config.lockDir, epoch: state.epoch },
+    });
+    logPlan(run.deps.logger, 'state', plans, state);
+    const planned = { ...partial, state, plans };
+    if (run.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
+    if (plans.every((p) => p.steps.length === 0)) {
+      recordActedEpoch(config.lockDir, master, state);
+      return { ...planned, outcome: 'nothing-to-do', exitCode: EXIT.ok };
+    }
+    const applied = await applyAndRecord(run, 'state', plans, gen, signal, desired.target, state);
+    if (applied.superseded) return { ...planned, steps: applied.steps, outcome: 'superseded', exitCode: EXIT.ok };
+    const exitCode = exitCodeFor(applied.steps);
+    return { ...planned, steps: applied.steps, outcome: exitCode === EXIT.ok ? 'converged' : 'failed', exitCode };
+  } catch (err) {
+    if (generation?.superseded()) return { ...partial, state, outcome: 'superseded', exitCode: EXIT.ok };
+    if (err instanceof RetryableError || (err as { exitCode?: number }).exitCode !== undefined) throw err;
+    throw new RetryableError(`reconcile of ${master}: ${(err as Error).message}`);
+  } finally {
+    lock?.release();
+    generation?.stop();
+  }
+}
+
+/** The entries that let go on quorum loss, with how long after. */
+export function releaseEntries(config: HookConfig, master: string): { action: ActionConfig; after: number; what: string }[] {
+  const actions = Object.hasOwn(config.masters, master) ? config.masters[master]! : [];
+  return actions.flatMap((action) => {
+    const release = pluginFor(action).release;
+    const after = release?.after(action);
+    return release && after !== undefined ? [{ action, after, what: release.what }] : [];
+  });
+}
+
+/**
+ * Quorum loss: this host could not reach a majority of the Sentinels for the entries' `after`. Only
+ * the entries that opted in run, planned with nobody as the holder: what they hold leaves this host.
+ * After the heal, the normal reconcile puts it where the Sentinels say.
+ */
+async function runRelease(run: Run, intent: Extract<Intent, { kind: 'release' }>): Promise<RunResult> {
+  const { config, deps, master } = run;
+  const entries = releaseEntries(config, master);
+  const partial = base(run, 'release');
+  if (entries.length === 0) return { ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
+  const chosen = new Set(entries.map((e) => e.action));
+  const generation = observeGeneration(config.lockDir, master);
+  const signal = AbortSignal.any([run.signal, generation.signal]);
+  const lock = run.dryRun ? undefined : await acquireLock(config.lockDir, master, run.remainingMs(), signal);
+  try {
+    const desired: Desired = { master, holder: 'nobody', source: { kind: 'release' } };
+    const plans = await planActions(desired, config, deps, signal, { announce: false, showOnly: run.dryRun, stateOnly: true, only: (a) => chosen.has(a) });
+    const what = [...new Set(entries.map((e) => e.what))].join(' and ');
+    deps.logger.warn(
+      { silentForMs: intent.silentForMs, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) },
+      run.dryRun
+        ? `paused: no majority of the Sentinels reachable; would release ${what}`
+        : `no majority of the Sentinels reachable for too long: releasing ${what}`,
+    );
+    if (run.dryRun) return { ...partial, plans, outcome: 'dry-run', exitCode: EXIT.ok };
+    if (plans.every((p) => p.steps.length === 0)) return { ...partial, plans, outcome: 'nothing-to-do', exitCode: EXIT.ok };
+    const applied = await applyAndRecord(run, 'release', plans, generation, signal, undefined, undefined);
+    if (applied.superseded) return { ...partial, plans, steps: applied.steps, outcome: 'superseded', exitCode: EXIT.ok };
+    const exitCode = exitCodeFor(applied.steps);
+    if (exitCode !== EXIT.ok) deps.logger.error({ failed: applied.steps.filter((s) => !s.ok).map((s) => s.error) }, `releasing ${what} failed; trying again`);
+    return { ...partial, plans, steps: applied.steps, outcome: exitCode === EXIT.ok ? 'released' : 'failed', exitCode };
+  } finally {
+    lock?.release();
+    generation.stop();
+  }
+}
+
+/**
+ * An instance of `master` is reachable again ("-sdown", see notify). An old master back from a
+ * cut-off may still hold the VIP for a moment and point neighbours at itself; the host that a
+ * majority of the configured Sentinels name master, if it holds the VIP, sends its announcements
+ * again (each entry whose plugin can: `reannounce`). A majority of those configured, not of those
+ * answering: the returning host's own Sentinel still names it master until it hears from the others,
+ * and must not win alone. No event of its own: it starts no generation, but stops as soon as a
+ * failover event for this master starts here, like any older run. One that cannot even be planned
+ * (no password variable, ip failing) is a failed step.
+ */
+async function runReannounce(run: Run): Promise<RunResult> {
+  const { config, deps, master } = run;
+  const log = deps.logger;
+  const partial = base(run, 'reannounce');
+  const generation = Object.hasOwn(config.masters, master) ? observeGeneration(config.lockDir, master) : undefined;
+  const signal = generation ? AbortSignal.any([run.signal, generation.signal]) : run.signal;
+  try {
+    const plans = await planReannounces(master, config, deps, signal).catch((err: unknown): ActionPlan[] => {
+      if (generation?.superseded()) return [{ action: 'reannounce', note: `not planned: ${generation.superseded()}`, steps: [] }];
+      log.error({ error: errorLine(err) }, 'reannounce could not be planned');
+      return [{ action: 'reannounce', steps: [failing('announce again', errorLine(err))] }];
+    });
+    if (plans.length) logPlan(run.deps.logger, 'reannounce', plans);
+    const applied = await applyAndRecord(run, 'reannounce', plans, generation, signal, undefined, undefined);
+    const exitCode = exitCodeFor(applied.steps);
+    return {
+      ...partial,
+      plans,
+      steps: applied.steps,
+      exitCode,
+      outcome: applied.steps.length === 0 ? 'nothing-to-do' : exitCode === EXIT.ok ? 'applied' : 'failed',
+    };
+  } finally {
+    generation?.stop();
+  }
+}
+
+function failing(description: string, reason: string): ActionPlan['steps'][number] {
+  return { kind: 'task', description, detail: { reason }, run: async () => ({ ok: false, summary: reason }) };
+}
+
+/** What a re-announce would send, on the host a majority of the Sentinels name master; changes nothing. */
+export async function planReannounces(master: string, config: HookConfig, deps: PipelineDeps, signal: AbortSignal): Promise<ActionPlan[]> {
+  const wanted = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).flatMap((a, i) => {
+    const reannounce = pluginFor(a).reannounce;
+    return reannounce?.wanted(a) ? [{ a, reannounce, label: `${a.type}#${i} reannounce` }] : [];
+  });
+  if (wanted.length === 0) return [];
+  const skipped = (why: string) => wanted.map(({ label }) => ({ action: label, note: `skipped: ${why}`, steps: [] }));
+  const sentinels = config.sentinels;
+  if (!sentinels) return skipped('needs "sentinels" to tell whether this host is the master');
+  const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
+  // Each question and each name lookup ends at the deadline (getent is killed then; Node's own
+  // lookup could not be, and would keep this process alive long after).
+  const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);
+  const { votes, needed } = verdict;
+  deps.logger.info({ answers: verdict.answers, votes, needed }, 'is this host the master (for reannounce)');
+  if (!verdict.thisHost) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
+  const host = hostView(deps, signal);
+  const plans: ActionPlan[] = [];
+  for (const { a, reannounce, label } of wanted)
+    plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
+  return plans;
+}
+
+/** The last-run record: whenever a run planned steps or failed (a service's no-op reconcile leaves it). */
+function recordLastRun(run: Run, intent: IntentKind, runId: string, started: number, result: RunResult | undefined, error?: unknown): void {
+  if (run.dryRun) return;
+  if (result && result.steps.length === 0 && result.exitCode === EXIT.ok) return;
+  const state = result?.state;
+  try {
+    writeLastRun(run.config.lockDir, run.master, {
+      at: new Date().toISOString(),
+      run: runId,
+      intent,
+      outcome: result?.outcome ?? 'failed',
+      exitCode: result?.exitCode ?? (error as { exitCode?: ExitCode })?.exitCode ?? EXIT.retry,
+      ...(state ? { master: state } : {}),
+      ms: Math.round(performance.now() - started),
+      ...(error ? { reason: scrubText(errorLine(error), run.secrets) } : result?.reason ? { reason: result.reason } : {}),
+    });
+  } catch (err) {
+    // A record for status: never what fails a failover.
+    run.deps.logger.warn({ error: errorLine(err) }, 'cannot write the last-run record');
+  }
+}
+
+/** The one pipeline: run `master` through every stage for `intent`. */
+export async function runMaster(master: string, intent: Intent, config: HookConfig, given: PipelineDeps, opts: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  let signal = opts.signal;
+  let remainingMs = opts.remainingMs;
+  if (!signal) {
+    const deadline = new AbortController();
+    timer = setTimeout(() => deadline.abort(), config.deadline);
+    signal = deadline.signal;
+  }
+  remainingMs ??= () => Math.max(0, config.deadline - (performance.now() - started));
+  // Before the first child starts (getent for a host-name to-ip, planning's reads).
+  const secrets = withholdSecrets(given.env, configSecrets(config));
+  const logger = redactingLogger(intent.kind === 'event' ? given.logger : given.logger.child({ master }), secrets);
+  const paused = GUARDS[intent.kind].pausable ? pausedBecause(config.lockDir) : undefined;
+  const run: Run = { master, config, deps: { ...given, logger }, dryRun: opts.dryRun || paused !== undefined, signal, remainingMs, secrets };
+  const runId = opts.runId ?? newRunId();
+  let result: RunResult | undefined;
+  try {
+    if (intent.kind === 'event') {
+      result = await runEvent(run, intent.event);
+      if (result.outcome === 'stale' && !run.dryRun && config.sentinels) result = await convergeStale(run, result);
+    } else if (intent.kind === 'state') result = await runState(run, intent);
+    else if (intent.kind === 'release') result = await runRelease(run, intent);
+    else result = await runReannounce(run);
+    result = { ...result, plans: scrubText(result.plans, secrets), steps: scrubText(result.steps, secrets), ...(paused ? { paused } : {}) };
+    recordLastRun(run, intent.kind, runId, started, result);
+    return result;
+  } catch (err) {
+    recordLastRun(run, intent.kind, runId, started, undefined, err);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A stale event still says something: this host may hold what the newer master should have (a VIP
+ * left by a run that Sentinel is retrying). Converge to what the Sentinels say, as reconcile would,
+ * once this run's lock and generation are let go. Their answers are the stale verdict's own: every
+ * Sentinel was asked (none confirmed, so none cut the round short), epochs included. A paused host
+ * only plans it (the state intent is pausable).
+ */
+async function convergeStale(run: Run, stale: RunResult): Promise<RunResult> {
+  const decision = decideMaster(stale.freshness!.answers, run.config.sentinels!.addresses.length);
+  const paused = pausedBecause(run.config.lockDir);
+  const converged = await runState({ ...run, dryRun: paused !== undefined }, { kind: 'state', announce: false, decision });
+  run.deps.logger.info(
+    { outcome: converged.outcome, state: converged.state, reason: converged.reason, ...(paused ? { paused } : {}) },
+    'stale event: converged this host to what the Sentinels say',
+  );
+  // No clear answer to converge to: the stale event is done all the same, as before (reconcile and
+  // watch keep trying); only a convergence that failed halfway asks Sentinel for a retry.
+  const exitCode = converged.outcome === 'unsure' || converged.outcome === 'older-epoch' ? EXIT.ok : converged.exitCode;
+  return {
+    ...stale,
+    exitCode,
+    plans: converged.plans,
+    steps: converged.steps,
+    converged: {
+      outcome: converged.outcome,
+      ...(converged.state ? { state: converged.state } : {}),
+      ...(converged.reason ? { reason: converged.reason } : {}),
+    },
+    ...(paused ? { paused } : {}),
+  };
+}
+
+/** The hook's intent: Sentinel's call. */
+export function runHook(event: FailoverEvent, config: HookConfig, deps: PipelineDeps, opts: { dryRun: boolean; runId?: string }): Promise<RunResult> {
+  return runMaster(event.master, { kind: 'event', event }, config, deps, opts);
+}
+
+/** reconcile's and watch's intent: be what the Sentinels say. */
+export function reconcileMaster(
+  master: string,
+  config: HookConfig,
+  deps: PipelineDeps,
+  opts: { dryRun: boolean; announce: boolean; claim?: boolean; decision?: Decision; signal: AbortSignal; remainingMs(): number; runId?: string },
+): Promise<RunResult> {
+  const { announce, claim: claimIt, decision, ...run } = opts;
+  return runMaster(master, { kind: 'state', announce, ...(claimIt ? { claim: true } : {}), ...(decision ? { decision } : {}) }, config, deps, run);
+}
+
+/**
+ * notify's own entries (config.notify): the user's alerting, run with the same applier and the same
+ * secrets withheld, under no guard of a master's.
+ */
+export async function runNotifyEntries(
+  plans: ActionPlan[],
+  config: HookConfig,
+  given: PipelineDeps,
+  opts: { signal: AbortSignal; remainingMs(): number },
+): Promise<StepOutcome[]> {
+  const secrets = withholdSecrets(given.env, configSecrets(config));
+  const deps = { ...given, logger: redactingLogger(given.logger, secrets) };
+  if (plans.length) logPlan(deps.logger, 'notify', plans);
+  const ctx = applyContext(config, deps, {
+    guards: GUARDS.notify,
+    master: '',
+    lockDir: config.lockDir,
+    signal: opts.signal,
+    commandSignal: opts.signal,
+    remainingMs: opts.remainingMs,
+    log: deps.logger,
+  });
+  return scrubText(await applyPlans(plans, ctx, { sudo: deps.which('sudo') }), secrets);
+}
+
+/** notify's -sdown intent: the master's holder announces again. */
+export function reannounceMaster(
+  master: string,
+  config: HookConfig,
+  deps: PipelineDeps,
+  opts: { signal: AbortSignal; remainingMs(): number },
+): Promise<RunResult> {
+  return runMaster(master, { kind: 'reannounce' }, config, deps, { dryRun: false, ...opts });
+}
+
+/** watch's intent on quorum loss. */
+export function releaseMaster(
+  master: string,
+  config: HookConfig,
+  deps: PipelineDeps,
+  opts: { dryRun: boolean; signal: AbortSignal; remainingMs(): number; silentForMs: number },
+): Promise<RunResult> {
+  const { silentForMs, ...run } = opts;
+  return runMaster(master, { kind: 'release', silentForMs }, config, deps, run);
+}
+
+export type HookResult = RunResult;
+export type ReconcileResult = RunResult;
