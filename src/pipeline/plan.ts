@@ -132,7 +132,8 @@ export async function planActions(desired: Desired, config: HookConfig, deps: Pi
     }
     const plugin = pluginFor(action);
     const logger = deps.logger.child({ action: label });
-    const observed = await plugin.observe(action, { ...host, logger }, { desired });
+    // A dry-run also looks at what the entry changes elsewhere (a push's targets); a real run reads them as it writes.
+    const observed = await plugin.observe(action, { ...host, logger }, { desired, ...(o.showOnly ? { remote: true } : {}) });
     const plan = await plugin.plan(action, desired, observed, { ...host, logger, announce: o.announce, showOnly: o.showOnly });
     plans.push({ ...plan, action: label, ...(plugin.convergent ? {} : { once: true }) });
   }

@@ -51,6 +51,51 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     );
   });
 
+  test('a dry-run reads what each target says now (known host keys, the push key, SFTP) and writes nothing; a target that cannot be read is a warning', async () => {
+    const config = writeConfig(lab.dir, hostsConfig(lab));
+    assert.equal((await runHook(config, '10.9.9.2')).code, 0);
+    const before = lab.servers.map((s) => readFileSync(s.hostsFile, 'utf8'));
+    // One more target, on a port where nobody listens: it is read like the others, and cannot be.
+    const down = writeConfig(lab.dir, hostsConfig(lab, { targets: [...lab.servers.map((s) => s.label), '127.0.0.1:1'] }));
+    for (const path of [config, down]) {
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(import.meta.dirname, '../../bin/sentinel-hook.cjs'),
+          '--config',
+          path,
+          '--dry-run',
+          '--json',
+          'mymaster',
+          'leader',
+          'start',
+          '10.9.9.1',
+          '6379',
+          '10.9.9.7',
+          '6379',
+        ],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const plan = (
+        JSON.parse(r.stdout) as { plans: { warnings?: string[]; steps: { detail: { targetsNow: { target: string; names: Record<string, string[]> }[] } }[] }[] }
+      ).plans[0]!;
+      assert.deepEqual(
+        plan.steps[0]!.detail.targetsNow.map((t) => `${t.target} ${t.names[NAME]!.join(',')}`),
+        lab.servers.map((s) => `${s.label} 10.9.9.2`),
+      );
+      if (path === down) assert.match(plan.warnings?.join('\n') ?? '', /^target 127\.0\.0\.1:1: cannot read \/\S+ now \(\S/m);
+      else assert.equal(plan.warnings, undefined);
+    }
+    assert.deepEqual(
+      lab.servers.map((s) => readFileSync(s.hostsFile, 'utf8')),
+      before,
+    );
+  });
+
   test('one target down: exit 1, the others updated; once it is back the retry fixes only it', async () => {
     const config = writeConfig(lab.dir, hostsConfig(lab, { retries: 1 }));
     const down = lab.servers[1]!;

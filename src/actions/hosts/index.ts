@@ -11,6 +11,7 @@ import { resolveHostsFile } from './localfile.ts';
 import { helperPath, helperRuns, hostsWriteArgv } from './privileged.ts';
 import { targetResults, targetTable } from './table.ts';
 import { parsePushTarget } from './target.ts';
+import type { TargetObservation } from './observe.ts';
 import type { HostsWork, LocalFileState, PrivilegedWrite } from './types.ts';
 
 /**
@@ -206,6 +207,8 @@ function localState(local: LocalText, names: readonly string[], address: string)
  */
 export interface HostsObservation {
   local?: LocalText;
+  /** With scope.remote: each push target's file. */
+  remote?: TargetObservation[];
 }
 
 export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
@@ -213,12 +216,23 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   schema: hostsSchema,
   convergent: true,
   runsWithSudo: (a) => a.privilege === 'sudo',
-  observe: async (a) => (a.file ? { local: readLocal(a.file) } : {}),
+  async observe(a, host, scope) {
+    const local = a.file ? { local: readLocal(a.file) } : {};
+    if (!scope.remote || !a.push) return local;
+    // ssh2 and the key files load only when asked to look at the targets.
+    return { ...local, remote: await (await import('./observe.ts')).observeTargets(a, host.signal) };
+  },
   describe(a, o) {
-    if (!o.local) return [];
-    if ('unreadable' in o.local) return [`${o.local.file}: unreadable (${o.local.unreadable})`];
-    const text = o.local.text;
-    return a.names.map((name) => `${o.local!.file}: ${name} -> ${lookupHosts(text, name).join(', ') || '(not listed)'}`);
+    const lines: string[] = [];
+    const pointsAt = (text: string) => a.names.map((name) => `${name} -> ${lookupHosts(text, name).join(', ') || '(not listed)'}`).join(', ');
+    if (o.local) lines.push('unreadable' in o.local ? `${o.local.file}: unreadable (${o.local.unreadable})` : `${o.local.file}: ${pointsAt(o.local.text)}`);
+    for (const t of o.remote ?? [])
+      lines.push(
+        'unknown' in t
+          ? `${t.target}: cannot tell (${t.unknown})`
+          : `${t.target}: ${a.names.map((n) => `${n} -> ${t.names[n]?.join(', ') || '(not listed)'}`).join(', ')}`,
+      );
+    return lines;
   },
   resultLines(detail) {
     const targets = targetResults(detail);
@@ -305,20 +319,27 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
     const parts = [a.file && local?.kind !== 'same' ? a.file : '', work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : ''].filter(
       Boolean,
     );
+    // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
+    const warnings = [
+      ...(local?.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')
+        ? [`${a.file} unreadable (${local.reason}): the run will fail on it`]
+        : a.file && a.privilege === 'none' && local?.kind === 'change' && notWritable(a.file)
+          ? [notWritable(a.file)!]
+          : []),
+      // Observed for a dry-run: a target that cannot be read now is one the push will fail on as things stand.
+      ...(observed.remote ?? []).flatMap((t) => ('unknown' in t ? [`target ${t.target}: cannot read ${a.push!.remotePath} now (${t.unknown})`] : [])),
+    ];
+    const remoteNow = observed.remote?.flatMap((t) => ('names' in t ? [{ target: t.target, names: t.names }] : []));
     return {
       action: 'hosts',
-      // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
-      ...(local?.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')
-        ? { warnings: [`${a.file} unreadable (${local.reason}): the run will fail on it`] }
-        : a.file && a.privilege === 'none' && local?.kind === 'change' && notWritable(a.file)
-          ? { warnings: [notWritable(a.file)!] }
-          : {}),
+      ...(warnings.length ? { warnings } : {}),
       steps: [
         {
           kind: 'task',
           description: `point ${a.names.join(', ')} at ${address} in ${parts.join(' and ')}`,
-          // Everything the run does, as data: what a dry-run shows is what runHosts acts on.
-          detail: work,
+          // Everything the run does, as data: what a dry-run shows is what runHosts acts on (and, for a
+          // dry-run, what each target's file says now).
+          detail: remoteNow ? { ...work, targetsNow: remoteNow } : work,
           // The push machinery (ssh2, fs writes) loads only when a run really applies this step.
           run: async (apply) => (await import('./run.ts')).runHosts(work, apply),
         },

@@ -18,6 +18,8 @@ export interface SshPushSettings {
   address: string;
   after: readonly string[] | undefined;
   beforeWrite?: WriteGate;
+  /** Read the file and stop there (status, dry-run): the same connection rules, nothing written. */
+  observeOnly?: boolean;
 }
 
 type Ssh2 = typeof import('ssh2');
@@ -138,6 +140,7 @@ export async function pushOverSsh(
     });
     // latin1 maps bytes to characters one to one: the file comes back byte for byte whatever its encoding.
     const oldText = before.toString('latin1');
+    if (settings.observeOnly) return { status: 'unchanged', observed: oldText };
     const newText = editHosts(oldText, settings.names, settings.address);
     let markerProblem: string | undefined;
     const runAfter = async (after: readonly string[]) => {

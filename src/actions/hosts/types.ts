@@ -7,6 +7,8 @@ export interface AttemptOutcome {
   /** How the file was replaced: rename (atomic) or in-place (rename impossible there). */
   method?: 'rename' | 'in-place';
   note?: string;
+  /** With observeOnly: the file's text as read. */
+  observed?: string;
 }
 
 /** A failure that the same attempt a second later would meet again (host key, authentication, no file): not retried in this run. */
