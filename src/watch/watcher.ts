@@ -38,6 +38,8 @@ interface MasterWatch {
    */
   noMajoritySince: number | undefined;
   released: boolean;
+  /** The master and epoch a reconcile in progress is converging to, once it has decided. */
+  converging: { ip: string; port: number; epoch: number } | undefined;
 }
 
 /**
@@ -102,7 +104,7 @@ export class Watcher {
   private state(master: string): MasterWatch {
     let s = this.masters.get(master);
     if (!s) {
-      s = { busy: undefined, noMajoritySince: undefined, released: false };
+      s = { busy: undefined, noMajoritySince: undefined, released: false, converging: undefined };
       this.masters.set(master, s);
     }
     return s;
@@ -218,6 +220,7 @@ export class Watcher {
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
       this.noteReachability(master, answers, askedAt);
       const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
+      if (decision.clear) this.state(master).converging = decision.state;
       const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
       this.report(master, why, result);
       return result;
@@ -225,6 +228,7 @@ export class Watcher {
       this.log.error({ master, why, error: (err as Error).message }, 'reconcile failed; trying again at the next interval');
       return undefined;
     } finally {
+      this.state(master).converging = undefined;
       done();
     }
   }
@@ -300,6 +304,15 @@ export class Watcher {
       if (acted && acted.epoch >= answer.epoch) {
         this.stats.late++;
         this.log.info({ master, epoch: answer.epoch, acted }, 'already acted on this failover or a newer one: nothing to do');
+        return;
+      }
+      // A follower Sentinel announces the switch when it learns of it, often seconds later: a reconcile
+      // started meanwhile (at start, after a reconnection) may be converging to this very failover.
+      // Superseding it would only stop it halfway and do its work again.
+      const converging = this.state(master).converging;
+      if (converging && converging.ip === ip && converging.port === port && converging.epoch >= answer.epoch) {
+        this.stats.late++;
+        this.log.info({ master, epoch: answer.epoch }, 'a reconcile in progress is converging to this failover already: nothing more to do');
         return;
       }
       const state = { ip, port, epoch: answer.epoch };

@@ -78,3 +78,60 @@ test('watch: acts once on a real failover without a process per event, reconcile
   assert.equal(await exited, 0);
   assert.match(log(), /"msg":"watch end"/);
 });
+
+test('watch records what it did: a last-run record for each run that changed something (not for a no-op interval) and a heartbeat every interval', {
+  timeout: 120_000,
+}, async (t) => {
+  const { readHeartbeat, readLastRun } = await import('../../src/state/last-run.ts');
+  const sentinel = new LoopbackSentinel();
+  const dir = mkdtempSync(join(tmpdir(), 'sh-watch-records-'));
+  let child: ChildProcess | undefined;
+  t.after(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    sentinel.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await sentinel.start();
+  const lockDir = join(dir, 'lock');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `lockDir: ${lockDir}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n      reconcile: true\n`,
+    { mode: 0o644 },
+  );
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+  const master = sentinel.masterName;
+
+  // The start reconcile runs the exec (a failover this host never acted on): a run that changed something.
+  const first = await waitFor('the start reconcile recorded', () => readLastRun(lockDir, master), { timeoutMs: 15_000, intervalMs: 50 });
+  assert.equal(first.intent, 'state');
+  assert.equal(first.outcome, 'converged');
+  assert.equal(first.exitCode, 0);
+  assert.equal(first.master?.port, sentinel.masterPort);
+  const beat = await waitFor('a heartbeat', () => readHeartbeat(lockDir), { timeoutMs: 5000, intervalMs: 50 });
+  assert.equal(beat.pid, child.pid);
+  // Three intervals later: the heartbeat moved on, with the interval reconcile's outcome; last-run did not.
+  await new Promise((r) => setTimeout(r, 3200));
+  const later = readHeartbeat(lockDir)!;
+  assert.ok(Date.parse(later.at) > Date.parse(beat.at), `${later.at} after ${beat.at}`);
+  assert.equal(later.started, beat.started);
+  assert.equal(later.lastReconcile?.outcomes[master], 'nothing-to-do');
+  assert.deepEqual(readLastRun(lockDir, master), first);
+
+  // A real failover: a new record, for the new master at a newer epoch.
+  const newPort = await sentinel.failover();
+  const moved = await waitFor(
+    'the failover recorded',
+    () => (readLastRun(lockDir, master)?.master?.port === newPort ? readLastRun(lockDir, master) : undefined),
+    {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+    },
+  );
+  assert.equal(moved.exitCode, 0);
+  assert.ok((moved.master?.epoch ?? 0) > (first.master?.epoch ?? 0), JSON.stringify({ first, moved }));
+  assert.notEqual(moved.run, first.run);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
