@@ -45,8 +45,14 @@ if (!existsSync(bundle)) {
   // 2: Sentinel would only fail the same way again.
   process.exit(2);
 }
-load(bundle)
-  .main(process.argv.slice(2))
-  .then((code) => {
+const settle = (run) =>
+  run.then((code) => {
     process.exitCode = code;
   });
+if (require.main === module) {
+  settle(load(bundle).main(process.argv.slice(2)));
+} else {
+  // Required by a privileged helper's script (bin/sentinel-hook-hosts-write): a plugin's helper has an
+  // entry of its own, so no argv of the hook's (Sentinel's operands, a master named anything) reaches one.
+  module.exports = { helper: (name, args) => settle(load(bundle).helperMain(name, args)) };
+}

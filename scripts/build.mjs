@@ -13,7 +13,7 @@
 //   Caches are made at build time next to the bundles, never written while the hook runs.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,6 +26,8 @@ await build({
   ...common,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/sentinel-hook.cjs',
+  // `sentinel-hook --version` names the build it is, not whatever package.json lies beside it.
+  define: { SENTINEL_HOOK_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   // ssh2 loads an optional native addon by path: keep it a plain runtime require.
   external: ['ssh2', 'cpu-features'],
   plugins: [

@@ -1,23 +1,14 @@
-import { existsSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { readFileSync, writeSync } from 'node:fs';
+import type { Io, Outcome } from './cli-commands.ts';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
 import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
-import { hostView } from './pipeline/host.ts';
 import { runHook } from './pipeline/run.ts';
-import { resultJson, resultText } from './report.ts';
+import { resultReport, resultText } from './report.ts';
 import { createRunner } from './runner.ts';
 import { systemDeps } from './system.ts';
-
-interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  env: NodeJS.ProcessEnv;
-  isTty: boolean;
-}
 
 /**
  * Straight to the file descriptors: creating process.stdout/stderr streams loads node:stream and
@@ -45,14 +36,78 @@ const realIo: Io = {
 
 /** Parse argv, run one command, and return the exit code Sentinel needs. The only place that knows about exit codes. */
 export async function main(argv: readonly string[], io: Io = realIo): Promise<ExitCode> {
-  let exitCode: ExitCode = EXIT.ok;
-  const fail = (err: unknown) => {
+  const hook = hookCall(argv);
+  if (hook) return finish(io, async () => ({ outcome: await hookCommand(hook.operands, hook.opts, io), json: Boolean(hook.opts.json) }));
+  return commandLine(argv, io);
+}
+
+interface HookOptions {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+const ROLES: ReadonlySet<string> = new Set(['leader', 'observer']);
+
+/**
+ * Sentinel's call: operands whose second is a role (seven of them, or parseEvent says what is wrong),
+ * among the hook's own options. Master names are the user's, so a master named check or notify is
+ * still a hook call: this is decided before any command name is looked at. Undefined for anything
+ * else, an option the hook does not take included: commander parses that.
+ */
+export function hookCall(argv: readonly string[]): { operands: string[]; opts: HookOptions } | undefined {
+  const operands: string[] = [];
+  const opts: HookOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      operands.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '--dry-run') opts.dryRun = true;
+    else if (arg === '--json') opts.json = true;
+    else if (arg.startsWith('--config=')) opts.config = arg.slice('--config='.length);
+    else if (arg === '--config') {
+      if (i + 1 >= argv.length) return undefined;
+      opts.config = argv[++i]!;
+    } else if (/^-[nc]/.test(arg)) {
+      // Short options as commander reads them: -n, -c FILE, -cFILE, -nc FILE.
+      for (let j = 1; j < arg.length; j++) {
+        if (arg[j] === 'n') opts.dryRun = true;
+        else if (arg[j] === 'c') {
+          if (j + 1 < arg.length) opts.config = arg.slice(j + 1);
+          else if (i + 1 < argv.length) opts.config = argv[++i]!;
+          else return undefined;
+          break;
+        } else return undefined;
+      }
+    } else if (arg.startsWith('-') && arg !== '-') return undefined;
+    else operands.push(arg);
+  }
+  return ROLES.has(operands[1] ?? '') ? { operands, opts } : undefined;
+}
+
+/** The one place where an outcome, or an error, becomes output and an exit code. */
+async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boolean }>): Promise<ExitCode> {
+  try {
+    const { outcome, json } = await run();
+    if (json && outcome.json !== undefined) io.out(JSON.stringify(outcome.json, null, 2));
+    else if (outcome.text !== undefined) io.out(outcome.text);
+    return outcome.exitCode;
+  } catch (err) {
     io.err(`sentinel-hook: ${errorLine(err)}`);
-    exitCode = exitCodeOf(err);
-  };
+    return exitCodeOf(err);
+  }
+}
+
+/** Everything but a hook call: the commands, help, --version. commander and the specs load only here. */
+async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
+  const [{ Command, CommanderError }, { COMMANDS, unknownCommand, versionText }] = await Promise.all([import('commander'), import('./cli-commands.ts')]);
+  let done: { outcome: Outcome; json: boolean } | undefined;
   const program = new Command('sentinel-hook')
     .description('Failover hook for Redis Sentinel: client-reconfig-script and notification-script')
     .usage(`[--config FILE] [--dry-run] [--json] ${EVENT_USAGE}`)
+    .version(versionText(), '-V, --version', 'print the version, the Node it runs on and where it is installed')
     .option('-c, --config <file>', 'config file (default: $SENTINEL_HOOK_CONFIG, else /etc/sentinel-hook/config.yaml)')
     .option('-n, --dry-run', 'observe and print the plan; change nothing')
     .option('--json', 'machine-readable output')
@@ -63,18 +118,18 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
     // The hook's options stop at a command's name: after it, only that command's own options are
     // known, and anything else is an error rather than a hook option silently taken and ignored.
     .enablePositionalOptions()
-    .action(async (operands: string[], opts: { config?: string; dryRun?: boolean; json?: boolean }) => {
-      try {
-        exitCode = await hookCommand(operands, opts, io);
-      } catch (err) {
-        fail(err);
-      }
+    // commander leaves it out when the program has an action of its own (the hook).
+    .helpCommand(true)
+    .action(async (operands: string[], opts: HookOptions) => {
+      // Seven operands, or none, are a hook call gone wrong: parseEvent says how. Else a word that is no command.
+      if (operands.length > 0 && operands.length !== 7) throw unknownCommand(operands[0]!);
+      done = { outcome: await hookCommand(operands, opts, io), json: Boolean(opts.json) };
     });
 
   // Before the command name they are still the hook's: no command has a dry-run or JSON output, and
   // `notify` taking --dry-run and ignoring it would really run the notify entries.
   program.hook('preSubcommand', (_hook, command) => {
-    const { dryRun, json } = program.opts<{ dryRun?: boolean; json?: boolean }>();
+    const { dryRun, json } = program.opts<HookOptions>();
     const flag = dryRun ? '--dry-run' : json ? '--json' : undefined;
     if (flag)
       throw new UsageError(
@@ -83,226 +138,56 @@ export async function main(argv: readonly string[], io: Io = realIo): Promise<Ex
       );
   });
 
-  program
-    .command('check')
-    .description('validate the config and print what it would do for each master')
-    .option('-c, --config <file>', 'config file')
-    .action(async (opts: { config?: string }) => {
-      try {
-        const { checkCommand } = await import('./commands/check.ts');
-        const config = await loadConfig(configPath(opts.config ?? program.opts().config, io.env), currentUid());
-        let install: string | undefined;
-        try {
-          install = installDir();
-        } catch {
-          // started some other way (tests): the ExecPaths check leaves the install out
-        }
-        const { text, problems } = await checkCommand(config, hostView(systemDeps(memoryLogger()), new AbortController().signal), {
-          ...(install ? { installDir: install } : {}),
-          node: process.execPath,
-        });
-        io.out(text);
-        if (problems.length > 0) exitCode = EXIT.never;
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('schema')
-    .description('print the JSON Schema of the config file (for editors)')
-    .action(async () => {
-      const { schemaCommand } = await import('./commands/check.ts');
-      io.out(schemaCommand());
-    });
-
-  program
-    .command('sudoers')
-    .description('print a sudoers drop-in allowing exactly the commands this config runs with privilege: sudo')
-    .requiredOption('-u, --user <name>', 'the user Sentinel runs as, e.g. redis')
-    .option('-c, --config <file>', 'config file')
-    .option('--check', 'also validate the output with visudo -cf')
-    .action(async (opts: { user: string; config?: string; check?: boolean }) => {
-      try {
-        const { sudoersText, checkSudoers, rootOnlyProgram } = await import('./commands/sudoers.ts');
-        const path = configPath(opts.config ?? program.opts().config, io.env);
-        const config = await loadConfig(path, currentUid());
-        // The same view of the host the planner gets, so the rules match what a run will execute.
-        const { runner, which, readFile } = systemDeps(memoryLogger());
-        const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
-        const text = await sudoersText(config, { user: opts.user, configPath: path, checkProgram: rootOnlyProgram }, host);
-        if (opts.check) io.err(await checkSudoers(text, runner, which));
-        io.out(text);
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('systemd')
-    .description('print the systemd units (--watch, the default) or the drop-in for redis-sentinel.service (--hook) this config needs')
-    .option('-c, --config <file>', 'config file')
-    .option('-u, --user <name>', 'the user the services run as', 'redis')
-    .option('--watch', 'the recommended setup: watch and reconcile units of their own; Sentinel keeps its sandbox')
-    .option('--hook', "a drop-in widening Sentinel's own unit so that it can run the hook")
-    .action(async (opts: { config?: string; user: string; watch?: boolean; hook?: boolean }) => {
-      try {
-        if (opts.watch && opts.hook) throw new UsageError('--watch and --hook exclude each other', 'choose one setup (--watch is recommended)');
-        const { systemdFiles, systemdText } = await import('./systemd/units.ts');
-        const path = configPath(opts.config ?? program.opts().config, io.env);
-        const config = await loadConfig(path, currentUid());
-        const { runner, which, readFile } = systemDeps(memoryLogger());
-        const host = { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile };
-        const files = await systemdFiles(
-          config,
-          { mode: opts.hook ? 'hook' : 'watch', user: opts.user, configPath: resolve(path), installDir: installDir(), node: process.execPath },
-          host,
-        );
-        io.out(systemdText(files));
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('reconcile')
-    .description('bring this host in line with what the Sentinels say each master is now (needs "sentinels")')
-    .option('-c, --config <file>', 'config file')
-    .option('-m, --master <name>', 'only this master')
-    .option('-n, --dry-run', 'ask and plan; change nothing')
-    .option('--json', 'machine-readable output')
-    .option('--announce', "send a VIP's neighbour updates again even where it already is")
-    .action(async (opts: { config?: string; master?: string; dryRun?: boolean; json?: boolean; announce?: boolean }) => {
-      try {
-        const { reconcileCommand } = await import('./commands/reconcile.ts');
-        exitCode = await reconcileCommand(
-          configPath(opts.config ?? program.opts().config, io.env),
-          {
-            ...(opts.master !== undefined ? { master: opts.master } : {}),
-            dryRun: Boolean(opts.dryRun),
-            json: Boolean(opts.json),
-            announce: Boolean(opts.announce),
-          },
-          io,
-        );
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('watch')
-    .description('keep this host in line with the Sentinels: subscribe to them, act on failovers in-process, reconcile every interval (needs "sentinels")')
-    .option('-c, --config <file>', 'config file')
-    .option('--interval <duration>', 'reconcile every … (default 10s)')
-    .action(async (opts: { config?: string; interval?: string }) => {
-      try {
-        const { parseDuration } = await import('./values.ts');
-        const intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
-        if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw new UsageError(`--interval ${opts.interval}: expected 1s to 1h`);
-        if (opts.interval !== undefined && intervalMs === undefined)
-          throw new UsageError(`--interval ${JSON.stringify(opts.interval)}: expected a duration such as 10s`);
-        const { watchCommand } = await import('./commands/watch.ts');
-        exitCode = (await watchCommand(configPath(opts.config ?? program.opts().config, io.env), {
-          ...(intervalMs !== undefined ? { intervalMs } : {}),
-        })) as ExitCode;
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('pause')
-    .description('maintenance: watch and reconcile log what they would do and change nothing, until resume')
-    .option('-c, --config <file>', 'config file')
-    .option('--reason <text>', 'why (shown by reconcile and watch)')
-    .action(async (opts: { config?: string; reason?: string }) => {
-      try {
-        const { pauseCommand } = await import('./commands/pause.ts');
-        io.out(await pauseCommand(configPath(opts.config ?? program.opts().config, io.env), true, opts.reason));
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('resume')
-    .description('end a pause')
-    .option('-c, --config <file>', 'config file')
-    .action(async (opts: { config?: string }) => {
-      try {
-        const { pauseCommand } = await import('./commands/pause.ts');
-        io.out(await pauseCommand(configPath(opts.config ?? program.opts().config, io.env), false));
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    .command('notify')
-    .description("Sentinel's notification-script: log the event and run the configured notify actions")
-    .argument('<event-type>', 'e.g. +switch-master')
-    .argument('<description...>', "Sentinel's event description")
-    .option('-c, --config <file>', 'config file')
-    .configureOutput({
-      // Typed by hand, "notify -sdown …" reads as an option: say how to pass it.
-      outputError: (text, write) => {
-        const flag = /^error: unknown option '(-[a-z][a-z-]+)'/.exec(text)?.[1];
-        write(flag ? `${text.trimEnd()} (an event type starting with "-" goes after "--": sentinel-hook notify -- ${flag} '<description>')\n` : text);
-      },
-    })
-    .action(async (eventType: string, description: string[], opts: { config?: string }) => {
-      try {
-        const { notifyCommand } = await import('./commands/notify.ts');
-        exitCode = await notifyCommand(eventType, description.join(' '), configPath(opts.config ?? program.opts().config, io.env), io);
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  program
-    // Not for people: bin/sentinel-hook-hosts-write runs it as root under sudo (hosts, privilege: sudo).
-    .command('hosts-write', { hidden: true })
-    .argument('<file>')
-    .argument('<names...>')
-    .action(async (file: string, names: string[]) => {
-      try {
-        const { hostsWrite } = await import('./actions/hosts/privileged.ts');
-        const { readFileSync } = await import('node:fs');
-        io.out(JSON.stringify(hostsWrite([file, ...names], readFileSync(0, 'utf8'))));
-      } catch (err) {
-        fail(err);
-      }
-    });
-
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? EXIT.ok : EXIT.never;
+  for (const spec of COMMANDS) {
+    const command = program.command(spec.name).description(spec.description);
+    for (const [syntax, description] of spec.args ?? []) command.argument(syntax, description);
+    for (const o of spec.options ?? []) {
+      if (o.required) command.requiredOption(o.flags, o.description);
+      else if (o.default !== undefined) command.option(o.flags, o.description, o.default);
+      else command.option(o.flags, o.description);
     }
-    fail(err);
+    spec.configure?.(command);
+    command.action(async (...received: unknown[]) => {
+      const opts = command.opts<{ config?: string; json?: boolean }>();
+      const path = configPath(opts.config ?? program.opts<HookOptions>().config, io.env);
+      const args = received.slice(0, spec.args?.length ?? 0);
+      const outcome = await spec.run({ args, opts, configPath: path, loadConfig: () => loadConfig(path, currentUid()), io });
+      done = { outcome, json: Boolean(opts.json) };
+    });
   }
-  return exitCode;
+
+  return finish(io, async () => {
+    try {
+      await program.parseAsync([...argv], { from: 'user' });
+    } catch (err) {
+      if (!(err instanceof CommanderError)) throw err;
+      // commander has printed its message already.
+      const shown = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+      return { outcome: { exitCode: shown ? EXIT.ok : EXIT.never }, json: false };
+    }
+    return done ?? { outcome: { exitCode: EXIT.ok }, json: false };
+  });
 }
 
-/** The install this CLI runs from (bin/sentinel-hook.cjs is argv[1]): what the units start. */
-function installDir(): string {
-  const bin = process.argv[1] ? resolve(process.argv[1]) : '';
-  if (!bin.endsWith('/bin/sentinel-hook.cjs') || !existsSync(bin)) {
-    throw new UsageError(
-      `cannot tell where sentinel-hook is installed (started as ${JSON.stringify(process.argv[1])})`,
-      'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd',
-    );
-  }
-  return dirname(dirname(bin));
+/**
+ * A plugin's privileged helper, run as root under sudo by a script of the install (see
+ * bin/sentinel-hook.cjs): an entry of its own, so that no argv of the hook's, whatever a master is
+ * named, can become a helper call. What the caller may choose (an address) comes on stdin.
+ */
+export async function helperMain(name: string, args: readonly string[], io: Io = realIo): Promise<ExitCode> {
+  return finish(io, async () => {
+    const { actionPlugins } = await import('./actions/index.ts');
+    const helper = actionPlugins.map((p) => p.helpers).find((h) => h !== undefined && Object.hasOwn(h, name))?.[name];
+    if (!helper) throw new UsageError(`no privileged helper named ${JSON.stringify(name)}`);
+    return { outcome: { exitCode: EXIT.ok, text: JSON.stringify(await helper(args, readFileSync(0, 'utf8'))) }, json: false };
+  });
 }
 
 function currentUid(): number {
   return process.getuid?.() ?? 0;
 }
 
-async function hookCommand(operands: string[], opts: { config?: string; dryRun?: boolean; json?: boolean }, io: Io): Promise<ExitCode> {
+async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promise<Outcome> {
   const event = parseEvent(operands);
   const path = configPath(opts.config, io.env);
   let config: HookConfig;
@@ -338,9 +223,9 @@ async function hookCommand(operands: string[], opts: { config?: string; dryRun?:
     const result = await runHook(event, config, systemDeps(logger, runner), { dryRun: Boolean(opts.dryRun) });
     logger.info({ exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) }, 'hook end');
     await settleLog();
-    if (opts.json) io.out(resultJson(event, result));
-    else if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok) io.out(resultText(event, result).join('\n'));
-    return result.exitCode;
+    if (opts.json) return { exitCode: result.exitCode, json: resultReport(event, result) };
+    if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok) return { exitCode: result.exitCode, text: resultText(event, result).join('\n') };
+    return { exitCode: result.exitCode };
   } catch (err) {
     logger.error({ error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(performance.now() - started) }, 'hook end');
     await settleLog();

@@ -52,18 +52,15 @@ export function resultText(event: FailoverEvent, result: HookResult): string[] {
   return lines;
 }
 
-export function resultJson(event: FailoverEvent, result: HookResult): string {
-  return JSON.stringify(
-    {
-      event,
-      outcome: result.outcome,
-      exitCode: result.exitCode,
-      freshness: result.freshness,
-      converged: result.converged,
-      plans: result.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
-      steps: result.steps,
-    },
-    null,
-    2,
-  );
+/** What --json prints for a hook run. */
+export function resultReport(event: FailoverEvent, result: HookResult): Record<string, unknown> {
+  return {
+    event,
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    freshness: result.freshness,
+    converged: result.converged,
+    plans: result.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
+    steps: result.steps,
+  };
 }

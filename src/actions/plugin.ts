@@ -278,7 +278,19 @@ export interface ActionPlugin<C extends { type: string; when: When }, O = unknow
   budget?(config: C): TimeBudget | undefined;
   /** Lines under a step's result in the text report, when `detail` is one this action's steps return (the push's table). */
   resultLines?(detail: unknown): string[] | undefined;
+  /**
+   * Programs this action runs as root through sudo, by name: a script of the install starts one
+   * through the CLI's own helper entry (never the hook's argv, so no master name can reach it), and
+   * its result is printed as one JSON line. Names are unique across actions.
+   */
+  helpers?: Readonly<Record<string, PrivilegedHelper>>;
 }
+
+/**
+ * Runs as root: it must check everything it is given again, though sudoers pinned the arguments (the
+ * rule may be hand-written, and stdin is the caller's alone). Throws a HookError to refuse.
+ */
+export type PrivilegedHelper = (args: readonly string[], stdin: string) => unknown;
 
 /** A step that can only fail: the reason is known at plan time, and the steps before it still run. */
 export function failingStep(description: string, reason: string): TaskStep {

@@ -48,8 +48,6 @@ const sentinelTls = z
     }),
   );
 
-const RESERVED_NAMES = ['check', 'schema', 'sudoers', 'notify', 'reconcile', 'watch', 'pause', 'resume', 'systemd', 'help'];
-
 export const configSchema = z
   .strictObject({
     /** Whole-run time limit; Sentinel SIGKILLs the hook at 60 s, and we must end our children before that. */
@@ -80,13 +78,8 @@ export const configSchema = z
         tls: z.optional(sentinelTls),
       }),
     ),
-    masters: z.record(
-      masterName.check(
-        // The CLI would take these for its own commands: the hook call would never reach the actions.
-        z.refine((name) => !RESERVED_NAMES.includes(name), `a master may not be named ${RESERVED_NAMES.join(', ')}: sentinel-hook's own commands`),
-      ),
-      z.array(actionSchema).check(z.minLength(1, 'expected at least one action')),
-    ),
+    // No name is reserved: the CLI tells a hook call from a command by its shape, never by the master's name.
+    masters: z.record(masterName, z.array(actionSchema).check(z.minLength(1, 'expected at least one action'))),
     /** Actions for `sentinel-hook notify` (Sentinel's notification-script). */
     notify: z._default(
       z.array(

@@ -286,3 +286,51 @@ test("hooks/client-reconfig works from Sentinel's bare environment (no PATH)", (
   assert.equal(r.status, 0, r.stderr);
   assert.match(readFileSync(out, 'utf8'), /^10\.0\.0\.2\|/);
 });
+
+test("any master name works: for every command's name (and help, version) check accepts it and the hook call is a hook call", async () => {
+  const { COMMANDS } = await import('../../src/cli-commands.ts');
+  const names = [...COMMANDS.map((c) => c.name), 'help', 'version', 'hosts-write'];
+  const actions = (name: string) => `  ${name}:\n    - type: exec\n      run: [/bin/echo, "${name}", "{toIp}"]\n`;
+  const config = writeConfig(`log: { file: ${join(dir, 'names.log')} }\nlockDir: ${dir}\nmasters:\n${names.map(actions).join('')}`);
+  const check = cli(['check', '--config', config]);
+  assert.equal(check.code, 0, check.stderr);
+  for (const name of names) assert.match(check.stdout, new RegExp(`^master ${name}:\\n {2}1\\. exec: run \\["/bin/echo","${name}"`, 'm'));
+  for (const name of names) {
+    const r = cli(['--config', config, '--dry-run', name, 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379']);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.equal(r.stderr, '', name);
+    assert.match(r.stdout, new RegExp(`\\$ /bin/echo ${name} 10\\.0\\.0\\.2`), `${name}: ${r.stdout}`);
+  }
+});
+
+test("Sentinel's own call for a master named like a command runs its actions (exit 0), as for any other", () => {
+  for (const name of ['check', 'notify', 'hosts-write']) {
+    const out = join(dir, `named-${name}.out`);
+    const config = writeConfig(
+      `log: { file: ${join(dir, 'named.log')} }\nlockDir: ${dir}\nmasters:\n  ${name}:\n    - type: exec\n      run: [${recorder}, ${out}, "{master}", "{toIp}"]\n`,
+    );
+    const r = spawnSync(join(ROOT, 'hooks/client-reconfig'), [name, 'observer', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'], {
+      encoding: 'utf8',
+      env: { SENTINEL_HOOK_CONFIG: config },
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+    assert.match(readFileSync(out, 'utf8'), new RegExp(`^${name}\\|10\\.0\\.0\\.2\\|`));
+  }
+});
+
+test("an unknown command says so, with the one it resembles: exit 2, one line, not the hook's operand count", () => {
+  const r = cli(['chek']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, "sentinel-hook: unknown command 'chek' (did you mean check?)\n");
+  assert.equal(r.stdout, '');
+});
+
+test('--version and -V: the package version, the Node it runs on, the install it runs from; exit 0', () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = cli([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `sentinel-hook ${version}\nnode ${process.version} (${process.execPath})\ninstalled in ${ROOT}\n`);
+  }
+});

@@ -8,7 +8,7 @@ import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
 import { editHosts, lookupHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
-import { helperPath, helperRuns, hostsWriteArgv } from './privileged.ts';
+import { helperPath, helperRuns, hostsWrite, hostsWriteArgv } from './privileged.ts';
 import { targetResults, targetTable } from './table.ts';
 import { parsePushTarget } from './target.ts';
 import type { TargetObservation } from './observe.ts';
@@ -234,6 +234,8 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
       );
     return lines;
   },
+  // bin/sentinel-hook-hosts-write starts it, as root, for privilege: sudo (see privileged.ts).
+  helpers: { 'hosts-write': hostsWrite },
   resultLines(detail) {
     const targets = targetResults(detail);
     return targets && targetTable(targets);

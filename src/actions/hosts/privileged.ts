@@ -10,7 +10,7 @@ import { canonicalIp, isAbsolutePath, isHostname, isIpAddress } from '../../valu
 import { editHosts } from './edit.ts';
 import { resolveHostsFile, writeFileReplacing } from './localfile.ts';
 
-/** Inside the install: a root-owned shell script that starts this CLI's `hosts-write` with a clean environment. */
+/** Inside the install: a root-owned shell script that starts this action's `hosts-write` helper with a clean environment. */
 export const HELPER = 'bin/sentinel-hook-hosts-write';
 
 /** The same characters the config accepts for `file` (see hostsSchema): nothing sudoers would read as a pattern. */
@@ -51,8 +51,8 @@ export interface HostsWriteResult {
 }
 
 /**
- * `sentinel-hook hosts-write FILE NAME...` with the address on stdin: run as root by sudo through the
- * helper. Everything it acts on is checked again here, though sudoers pinned the arguments: the rule
+ * The `hosts-write` helper: `sentinel-hook-hosts-write FILE NAME...` with the address on stdin, run as
+ * root by sudo. Everything it acts on is checked again here, though sudoers pinned the arguments: the rule
  * may have been written by hand, and stdin is the caller's alone.
  */
 export function hostsWrite(args: readonly string[], stdin: string): HostsWriteResult {

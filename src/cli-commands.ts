@@ -1,0 +1,258 @@
+// The CLI's commands, one spec each: what commander registers, and what each runs. Loaded only when
+// the arguments are not a hook call (see cli.ts), and each command's own module only when it runs.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { HookConfig } from './config/schema.ts';
+import { EXIT, UsageError, type ExitCode } from './errors.ts';
+import { EVENT_USAGE } from './event.ts';
+import { memoryLogger } from './log.ts';
+import { systemDeps } from './system.ts';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  isTty: boolean;
+}
+
+/** What a command ends with; the CLI prints it (text, or json under --json) and exits with exitCode. */
+export interface Outcome {
+  exitCode: ExitCode;
+  text?: string;
+  json?: unknown;
+}
+
+export interface CommandContext<O> {
+  /** The command's arguments in the order of its `args`; a variadic one is an array. */
+  args: readonly unknown[];
+  opts: O;
+  /** From --config (given to the command or before it), else $SENTINEL_HOOK_CONFIG, else the default. */
+  configPath: string;
+  loadConfig(): Promise<HookConfig>;
+  io: Io;
+}
+
+export interface OptionSpec {
+  /** commander's syntax: '-u, --user <name>'. */
+  flags: string;
+  description: string;
+  default?: string;
+  required?: boolean;
+}
+
+export interface CommandSpec<O = Record<string, unknown>> {
+  name: string;
+  description: string;
+  /** commander's syntax and a description: ['<event-type>', 'e.g. +switch-master']. */
+  args?: readonly (readonly [string, string])[];
+  options?: readonly OptionSpec[];
+  /** What commander needs beyond arguments and options (notify's own error line). */
+  configure?(command: Command): void;
+  run(ctx: CommandContext<O>): Promise<Outcome>;
+}
+
+/** A spec typed by its own options, kept in the one list with the others. */
+function command<O>(spec: CommandSpec<O>): CommandSpec {
+  return spec as unknown as CommandSpec;
+}
+
+const CONFIG: OptionSpec = { flags: '-c, --config <file>', description: 'config file' };
+
+/** The host, read-only, as the planner sees it: sudoers and systemd rules must match what a run executes. */
+function readOnlyHost() {
+  const { runner, which, readFile } = systemDeps(memoryLogger());
+  return {
+    runner,
+    which,
+    host: { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile },
+  };
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  command<{ config?: string }>({
+    name: 'check',
+    description: 'validate the config and print what it would do for each master',
+    options: [CONFIG],
+    async run({ loadConfig }) {
+      const [{ checkCommand }, { hostView }] = await Promise.all([import('./commands/check.ts'), import('./pipeline/host.ts')]);
+      const config = await loadConfig();
+      // Started some other way (tests): the ExecPaths check leaves the install out.
+      const install = installedAt();
+      const { text, problems } = await checkCommand(config, hostView(systemDeps(memoryLogger()), new AbortController().signal), {
+        ...(install ? { installDir: install } : {}),
+        node: process.execPath,
+      });
+      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text };
+    },
+  }),
+  command({
+    name: 'schema',
+    description: 'print the JSON Schema of the config file (for editors)',
+    async run() {
+      const { schemaCommand } = await import('./commands/check.ts');
+      return { exitCode: EXIT.ok, text: schemaCommand() };
+    },
+  }),
+  command<{ user: string; check?: boolean }>({
+    name: 'sudoers',
+    description: 'print a sudoers drop-in allowing exactly the commands this config runs with privilege: sudo',
+    options: [
+      { flags: '-u, --user <name>', description: 'the user Sentinel runs as, e.g. redis', required: true },
+      CONFIG,
+      { flags: '--check', description: 'also validate the output with visudo -cf' },
+    ],
+    async run({ opts, configPath, loadConfig, io }) {
+      const { sudoersText, checkSudoers, rootOnlyProgram } = await import('./commands/sudoers.ts');
+      const config = await loadConfig();
+      const { runner, which, host } = readOnlyHost();
+      const text = await sudoersText(config, { user: opts.user, configPath, checkProgram: rootOnlyProgram }, host);
+      if (opts.check) io.err(await checkSudoers(text, runner, which));
+      return { exitCode: EXIT.ok, text };
+    },
+  }),
+  command<{ user: string; watch?: boolean; hook?: boolean }>({
+    name: 'systemd',
+    description: 'print the systemd units (--watch, the default) or the drop-in for redis-sentinel.service (--hook) this config needs',
+    options: [
+      CONFIG,
+      { flags: '-u, --user <name>', description: 'the user the services run as', default: 'redis' },
+      { flags: '--watch', description: 'the recommended setup: watch and reconcile units of their own; Sentinel keeps its sandbox' },
+      { flags: '--hook', description: "a drop-in widening Sentinel's own unit so that it can run the hook" },
+    ],
+    async run({ opts, configPath, loadConfig }) {
+      if (opts.watch && opts.hook) throw new UsageError('--watch and --hook exclude each other', 'choose one setup (--watch is recommended)');
+      const { systemdFiles, systemdText } = await import('./systemd/units.ts');
+      const config = await loadConfig();
+      const { host } = readOnlyHost();
+      const files = await systemdFiles(
+        config,
+        { mode: opts.hook ? 'hook' : 'watch', user: opts.user, configPath: resolve(configPath), installDir: installDir(), node: process.execPath },
+        host,
+      );
+      return { exitCode: EXIT.ok, text: systemdText(files) };
+    },
+  }),
+  command<{ master?: string; dryRun?: boolean; json?: boolean; announce?: boolean }>({
+    name: 'reconcile',
+    description: 'bring this host in line with what the Sentinels say each master is now (needs "sentinels")',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '-n, --dry-run', description: 'ask and plan; change nothing' },
+      { flags: '--json', description: 'machine-readable output' },
+      { flags: '--announce', description: "send a VIP's neighbour updates again even where it already is" },
+    ],
+    async run({ opts, configPath, io }) {
+      const { reconcileCommand } = await import('./commands/reconcile.ts');
+      const options = { dryRun: Boolean(opts.dryRun), json: Boolean(opts.json), announce: Boolean(opts.announce) };
+      // It prints its own report: under a deadline, what it found so far is the output.
+      return { exitCode: await reconcileCommand(configPath, opts.master !== undefined ? { ...options, master: opts.master } : options, io) };
+    },
+  }),
+  command<{ interval?: string }>({
+    name: 'watch',
+    description: 'keep this host in line with the Sentinels: subscribe to them, act on failovers in-process, reconcile every interval (needs "sentinels")',
+    options: [CONFIG, { flags: '--interval <duration>', description: 'reconcile every … (default 10s)' }],
+    async run({ opts, configPath }) {
+      const { parseDuration } = await import('./values.ts');
+      const intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
+      if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw new UsageError(`--interval ${opts.interval}: expected 1s to 1h`);
+      if (opts.interval !== undefined && intervalMs === undefined)
+        throw new UsageError(`--interval ${JSON.stringify(opts.interval)}: expected a duration such as 10s`);
+      const { watchCommand } = await import('./commands/watch.ts');
+      return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
+    },
+  }),
+  command<{ reason?: string }>({
+    name: 'pause',
+    description: 'maintenance: watch and reconcile log what they would do and change nothing, until resume',
+    options: [CONFIG, { flags: '--reason <text>', description: 'why (shown by reconcile and watch)' }],
+    async run({ opts, configPath }) {
+      const { pauseCommand } = await import('./commands/pause.ts');
+      return { exitCode: EXIT.ok, text: await pauseCommand(configPath, true, opts.reason) };
+    },
+  }),
+  command({
+    name: 'resume',
+    description: 'end a pause',
+    options: [CONFIG],
+    async run({ configPath }) {
+      const { pauseCommand } = await import('./commands/pause.ts');
+      return { exitCode: EXIT.ok, text: await pauseCommand(configPath, false) };
+    },
+  }),
+  command({
+    name: 'notify',
+    description: "Sentinel's notification-script: log the event and run the configured notify actions",
+    args: [
+      ['<event-type>', 'e.g. +switch-master'],
+      ['<description...>', "Sentinel's event description"],
+    ],
+    options: [CONFIG],
+    configure(cmd) {
+      cmd.configureOutput({
+        // Typed by hand, "notify -sdown …" reads as an option: say how to pass it.
+        outputError: (text, write) => {
+          const flag = /^error: unknown option '(-[a-z][a-z-]+)'/.exec(text)?.[1];
+          write(flag ? `${text.trimEnd()} (an event type starting with "-" goes after "--": sentinel-hook notify -- ${flag} '<description>')\n` : text);
+        },
+      });
+    },
+    async run({ args, configPath, io }) {
+      const [eventType, description] = args as [string, string[]];
+      const { notifyCommand } = await import('./commands/notify.ts');
+      return { exitCode: await notifyCommand(eventType, description.join(' '), configPath, io) };
+    },
+  }),
+];
+
+/** A word where a command's name was expected, and not the start of a hook call. */
+export function unknownCommand(word: string): UsageError {
+  const names = COMMANDS.map((c) => c.name);
+  const near = names.find((n) => word.length >= 3 && n.startsWith(word)) ?? names.find((n) => editDistance(word, n) <= Math.min(2, n.length >> 1));
+  return new UsageError(
+    `unknown command '${word.replace(/[\x00-\x1f\x7f]/g, '?')}'`,
+    near ? `did you mean ${near}?` : `commands: ${names.join(', ')}; a hook call is ${EVENT_USAGE}`,
+  );
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) from a to b: a typo is one or two. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** Set by scripts/build.mjs (esbuild define) from package.json; absent when run from source. */
+declare const SENTINEL_HOOK_VERSION: string | undefined;
+
+/** `--version`: which build, on which Node, from which install: what a bug report needs first. */
+export function versionText(): string {
+  const version = typeof SENTINEL_HOOK_VERSION === 'string' ? SENTINEL_HOOK_VERSION : 'unbuilt (run from source)';
+  const install = installedAt() ?? `unknown (started as ${JSON.stringify(process.argv[1] ?? '')})`;
+  return [`sentinel-hook ${version}`, `node ${process.version} (${process.execPath})`, `installed in ${install}`].join('\n');
+}
+
+/** The install this CLI runs from (bin/sentinel-hook.cjs is argv[1]), if it was started that way. */
+function installedAt(): string | undefined {
+  const bin = process.argv[1] ? resolve(process.argv[1]) : '';
+  return bin.endsWith('/bin/sentinel-hook.cjs') && existsSync(bin) ? dirname(dirname(bin)) : undefined;
+}
+
+/** The install, for what the units start: refused when unknown rather than guessed. */
+function installDir(): string {
+  const install = installedAt();
+  if (!install)
+    throw new UsageError(
+      `cannot tell where sentinel-hook is installed (started as ${JSON.stringify(process.argv[1])})`,
+      'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd',
+    );
+  return install;
+}
