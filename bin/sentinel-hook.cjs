@@ -18,6 +18,9 @@ const vm = require('node:vm');
 const dist = join(__dirname, '..', 'dist');
 const writeCache = process.env.SENTINEL_HOOK_WRITE_CODE_CACHE === '1';
 const loaded = new Map();
+// A privileged helper runs as root and trusts only the files sudoers' check pins root-only (helperRuns):
+// a code cache is bytecode V8 would run without reading the source, so the helper compiles instead.
+const useCaches = require.main === module;
 
 /** require() for one of our bundles, through its code cache; anything else is a normal require. */
 function load(file) {
@@ -25,7 +28,7 @@ function load(file) {
   const source = readFileSync(file, 'utf8');
   let cachedData;
   try {
-    cachedData = readFileSync(`${file}.cache`);
+    if (useCaches) cachedData = readFileSync(`${file}.cache`);
   } catch {
     // no cache: compile as usual
   }
