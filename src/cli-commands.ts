@@ -146,8 +146,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run({ opts, configPath, io }) {
       const { reconcileCommand } = await import('./commands/reconcile.ts');
       const options = { dryRun: Boolean(opts.dryRun), json: Boolean(opts.json), announce: Boolean(opts.announce) };
-      // It prints its own report: under a deadline, what it found so far is the output.
-      return { exitCode: await reconcileCommand(configPath, opts.master !== undefined ? { ...options, master: opts.master } : options, io) };
+      return reconcileCommand(configPath, opts.master !== undefined ? { ...options, master: opts.master } : options, io);
     },
   }),
   command<{ interval?: string }>({

@@ -25,8 +25,8 @@ export interface ReconcileCommandOptions {
 export async function reconcileCommand(
   path: string,
   givenOpts: ReconcileCommandOptions,
-  io: { out(t: string): void; err(t: string): void; isTty: boolean },
-): Promise<ExitCode> {
+  io: { err(t: string): void; isTty: boolean },
+): Promise<{ exitCode: ExitCode; text: string; json: unknown }> {
   const config = await loadConfig(path, process.getuid?.() ?? 0);
   if (!config.sentinels)
     throw new ConfigError(
@@ -88,12 +88,11 @@ export async function reconcileCommand(
       const { warning } = await logger.ready();
       if (warning) io.err(`sentinel-hook: ${warning}`);
     }
-    io.out(
-      opts.json
-        ? reconcileJson(results, exitCode, paused)
-        : [...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []), ...reconcileText(results, exitCode)].join('\n'),
-    );
-    return exitCode;
+    return {
+      exitCode,
+      text: [...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []), ...reconcileText(results, exitCode)].join('\n'),
+      json: reconcileJson(results, exitCode, paused),
+    };
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
     if ('close' in logger) await logger.close();
@@ -124,25 +123,21 @@ export function reconcileText(results: readonly ReconcileResult[], exitCode: Exi
   return lines;
 }
 
-export function reconcileJson(results: readonly ReconcileResult[], exitCode: ExitCode, paused?: string): string {
-  return JSON.stringify(
-    {
-      exitCode,
-      ...(paused ? { paused } : {}),
-      masters: results.map((r) => ({
-        master: r.master,
-        outcome: r.outcome,
-        exitCode: r.exitCode,
-        reason: r.reason,
-        state: r.state,
-        answers: r.answers,
-        plans: r.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
-        steps: r.steps,
-      })),
-    },
-    null,
-    2,
-  );
+export function reconcileJson(results: readonly ReconcileResult[], exitCode: ExitCode, paused?: string): unknown {
+  return {
+    exitCode,
+    ...(paused ? { paused } : {}),
+    masters: results.map((r) => ({
+      master: r.master,
+      outcome: r.outcome,
+      exitCode: r.exitCode,
+      reason: r.reason,
+      state: r.state,
+      answers: r.answers,
+      plans: r.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
+      steps: r.steps,
+    })),
+  };
 }
 
 /** The masters a reconcile covers: one (checked against the config), or all. */
