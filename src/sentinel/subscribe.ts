@@ -20,24 +20,26 @@ export interface SubscriptionEvents {
 }
 
 /**
- * How the socket is made: plain TCP, or TLS (sentinels.tls, see tlsConnector). It must emit
- * 'ready' once commands can be written (after the TLS handshake for TLS).
+ * How the socket is made: plain TCP, or TLS (sentinels.tls, see tlsConnector). It calls `ready` once
+ * commands can be written (after the TLS handshake for TLS). A callback, not a 'ready' event: every
+ * net socket emits 'ready' on its own right after 'connect', and both were heard (AUTH and SUBSCRIBE
+ * went out twice on every connection).
  */
-export type Connector = (host: string, port: number) => Socket;
+export type Connector = (host: string, port: number, ready: () => void) => Socket;
 
 /** TLS to the Sentinels, the certificate verified as for every question (sentinels.tls). */
 export function tlsConnector(tls: typeof import('node:tls'), options: TlsOptions): Connector {
-  return (host, port) => {
-    const socket = tls.connect({
-      host,
-      port,
-      secureContext: options.secureContext,
-      ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }),
-      rejectUnauthorized: true,
-    });
-    socket.on('secureConnect', () => socket.emit('ready'));
-    return socket;
-  };
+  return (host, port, ready) =>
+    tls.connect(
+      {
+        host,
+        port,
+        secureContext: options.secureContext,
+        ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }),
+        rejectUnauthorized: true,
+      },
+      ready,
+    );
 }
 
 const MIN_BACKOFF_MS = 200;
@@ -62,11 +64,7 @@ export class SentinelSubscription {
     private readonly channels: readonly string[],
     private readonly auth: () => string[] | undefined,
     private readonly on: SubscriptionEvents,
-    private readonly connector: Connector = (host, port) => {
-      const socket = connect({ host, port });
-      socket.on('connect', () => socket.emit('ready'));
-      return socket;
-    },
+    private readonly connector: Connector = (host, port, ready) => connect({ host, port }, ready),
   ) {}
 
   start(): void {
@@ -87,7 +85,11 @@ export class SentinelSubscription {
     let buf: Buffer = Buffer.alloc(0);
     let subscribed = 0;
     let failed = false;
-    const socket = this.connector(host, port);
+    const auth = this.auth();
+    const socket = this.connector(host, port, () => {
+      const commands = [...(auth ? [auth] : []), ['SUBSCRIBE', ...this.channels]];
+      socket.write(Buffer.concat(commands.map(encodeCommand)));
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5000);
@@ -104,11 +106,6 @@ export class SentinelSubscription {
       this.timer = setTimeout(() => this.open(), wait);
     };
     const confirm = setTimeout(() => fail(`no subscription confirmed within ${SUBSCRIBE_TIMEOUT_MS} ms`), SUBSCRIBE_TIMEOUT_MS);
-    const auth = this.auth();
-    socket.on('ready', () => {
-      const commands = [...(auth ? [auth] : []), ['SUBSCRIBE', ...this.channels]];
-      socket.write(Buffer.concat(commands.map(encodeCommand)));
-    });
     let authPending = auth !== undefined;
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
