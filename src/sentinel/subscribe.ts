@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import { decodeReply, encodeCommand, RespError, type RespValue } from './resp.ts';
+import { decodeReply, encodeCommand, PUBSUB_MESSAGE_LIMIT, RespError, RespProtocolError, type RespValue } from './resp.ts';
 import type { TlsOptions } from './resp.ts';
 import { splitAddress } from './client.ts';
+import { redactSecret } from '../log.ts';
 import { isIpAddress } from '../values.ts';
 
 /** One message a Sentinel published, e.g. +switch-master "mymaster 10.0.0.1 6379 10.0.0.2 6379". */
@@ -58,6 +59,12 @@ export class SentinelSubscription {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backoff = MIN_BACKOFF_MS;
+  /**
+   * The pause due when the last subscription was confirmed. A protocol error resumes the doubling
+   * from there: a peer that garbles every connection right after confirming it would otherwise be
+   * reconnected to, and every master reconciled, five times a second.
+   */
+  private backoffAtConfirm = MIN_BACKOFF_MS;
 
   constructor(
     readonly address: string,
@@ -93,13 +100,14 @@ export class SentinelSubscription {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5000);
-    const fail = (reason: string) => {
+    const fail = (reason: string, protocolError = false) => {
       if (failed) return;
       failed = true;
       clearTimeout(confirm);
       socket.destroy();
       if (this.socket === socket) this.socket = undefined;
       if (this.stopped) return;
+      if (protocolError) this.backoff = Math.max(this.backoff, this.backoffAtConfirm);
       const wait = this.backoff;
       this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff * 2);
       this.on.lost(this.address, reason, wait);
@@ -111,7 +119,7 @@ export class SentinelSubscription {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       try {
         for (;;) {
-          const parsed = decodeReply(buf);
+          const parsed = decodeReply(buf, PUBSUB_MESSAGE_LIMIT);
           if (!parsed) break;
           buf = buf.subarray(parsed.next);
           const value: RespValue = parsed.value;
@@ -128,6 +136,7 @@ export class SentinelSubscription {
           if (kind === 'subscribe') {
             if (++subscribed === this.channels.length) {
               clearTimeout(confirm);
+              this.backoffAtConfirm = this.backoff;
               this.backoff = MIN_BACKOFF_MS;
               this.on.subscribed(this.address);
             }
@@ -136,7 +145,9 @@ export class SentinelSubscription {
           }
         }
       } catch (err) {
-        fail(`unreadable reply: ${(err as Error).message}`);
+        // The bytes that were wrong are quoted (a few at most): never with our password, should a peer echo it.
+        if (err instanceof RespProtocolError) fail(redactSecret(err.message, auth?.at(-1)), true);
+        else fail(`unreadable reply: ${(err as Error).message}`);
       }
     });
     socket.on('error', (err) => fail(err.message));
