@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { createServer, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { decodeReply } from '../../src/sentinel/resp.ts';
@@ -33,9 +35,11 @@ export interface FakeSentinel {
 /**
  * A Sentinel on 127.0.0.1 that answers the questions the hook and watch ask (SENTINEL MASTER,
  * get-master-addr-by-name) from `master()`, confirms SUBSCRIBE as Redis does, and lets a test
- * misbehave on the n-th subscription (from 1) once it is confirmed.
+ * misbehave on the n-th subscription (from 1) once it is confirmed. With `tls` (PEM files), over TLS.
  */
-export async function fakeSentinel(opts: { master?: () => FakeMaster; afterSubscribe?: (socket: Socket, n: number) => void } = {}): Promise<FakeSentinel> {
+export async function fakeSentinel(
+  opts: { master?: () => FakeMaster; afterSubscribe?: (socket: Socket, n: number) => void; tls?: { cert: string; key: string } } = {},
+): Promise<FakeSentinel> {
   const master = opts.master ?? (() => ({ ip: '127.0.0.1', port: 6379, epoch: 0 }));
   const subscribers: Socket[] = [];
   const seen: string[][] = [];
@@ -49,7 +53,7 @@ export async function fakeSentinel(opts: { master?: () => FakeMaster; afterSubsc
     if (verb?.toUpperCase() === 'PING') return '+PONG\r\n';
     return `-ERR unknown command '${verb}'\r\n`;
   };
-  const server = createServer((socket) => {
+  const serve = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket)).on('error', () => {});
     let buf = Buffer.alloc(0);
@@ -72,7 +76,10 @@ export async function fakeSentinel(opts: { master?: () => FakeMaster; afterSubsc
         opts.afterSubscribe?.(socket, subscribers.length);
       }
     });
-  });
+  };
+  const server: Server = opts.tls
+    ? createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, serve).on('tlsClientError', () => {})
+    : createServer(serve);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   return {
     address: `127.0.0.1:${(server.address() as { port: number }).port}`,

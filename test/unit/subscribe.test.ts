@@ -71,3 +71,46 @@ test('"$x" and then a 100 MB bulk from one Sentinel: that connection is dropped 
   assert.equal(of('lost', healthy.address).length, 0);
   assert.equal(of('message', garbling.address).length, 0, 'nothing made up from the malformed messages');
 });
+
+test('over TLS: AUTH and SUBSCRIBE once, after the handshake, and messages heard; a certificate that does not verify is a lost connection', {
+  timeout: 60_000,
+}, async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const tls = await import('node:tls');
+  const { issueCert, makeTestCa } = await import('../support/loopback-redis.ts');
+  const { tlsConnector } = await import('../../src/sentinel/subscribe.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'sh-subscribe-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeTestCa(dir, 'ca');
+  const other = makeTestCa(dir, 'other');
+  const sentinel = await fakeSentinel({ tls: issueCert(ca, dir, 'sentinel', ['IP:127.0.0.1']) });
+  t.after(() => sentinel.close());
+  const connector = (caFile: string) => tlsConnector(tls, { secureContext: tls.createSecureContext({ ca: readFileSync(caFile) }) });
+  const events: string[] = [];
+  const on = {
+    message: (m: { message: string }) => events.push(`message ${m.message}`),
+    subscribed: () => events.push('subscribed'),
+    lost: (_: string, reason: string) => events.push(`lost ${reason}`),
+  };
+  const good = new SentinelSubscription(sentinel.address, ['+switch-master'], () => ['AUTH', 'secret'], on, connector(ca.cert));
+  good.start();
+  t.after(() => good.stop());
+  await waitFor('subscribed over TLS', () => (events.includes('subscribed') ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+  sentinel.publish('+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379');
+  await waitFor('the message', () => (events.length >= 2 ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+  assert.deepEqual(events, ['subscribed', 'message mymaster 10.0.0.1 6379 10.0.0.2 6379']);
+  assert.equal(sentinel.subscribers.length, 1, 'SUBSCRIBE sent once');
+  assert.deepEqual(sentinel.seen, [['AUTH', 'secret']]);
+  good.stop();
+
+  events.length = 0;
+  const untrusted = new SentinelSubscription(sentinel.address, ['+switch-master'], () => undefined, on, connector(other.cert));
+  untrusted.start();
+  t.after(() => untrusted.stop());
+  await waitFor('lost', () => (events.length ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+  untrusted.stop();
+  assert.match(events[0]!, /^lost .*(certificate|verify)/i);
+  assert.equal(sentinel.subscribers.length, 1, 'nothing sent to a Sentinel whose certificate did not verify');
+});
