@@ -8,6 +8,7 @@ import { prepareLockDir } from '../state/lock.ts';
 import { systemDeps } from '../system.ts';
 import { createRunner } from '../runner.ts';
 import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
+import { startWatchdog } from '../watch/watchdog.ts';
 import { tlsConnector, type Connector } from '../sentinel/subscribe.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
 
@@ -46,14 +47,23 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   const config = await loadWatchConfig(path, uid);
   // The locks, generations and records every process serving these masters here shares.
   prepareLockDir(config.lockDir, uid);
-  const log = stdoutLogger(config.log.level, { run: runId(), watch: true });
+  const bindings = { run: runId(), watch: true };
+  const log = stdoutLogger(config.log.level, bindings);
   const runner = createRunner();
   const system = systemDeps(log, runner);
   // Every run of the pipeline withholds the config's secrets before it starts a process.
   const deps = system;
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   const watcher = new Watcher(config, deps, log, { intervalMs, ...(await connectorFor(config)) });
-  log.info({ config: path, masters: Object.keys(config.masters), sentinels: config.sentinels!.addresses, intervalMs }, 'watch start');
+  // A wedged main loop (issue 15 §5.1 was one) ignores SIGTERM and every failover: killed, it is restarted.
+  const watchdog = startWatchdog({
+    fields: bindings,
+    onFailure: (err) => log.error({ error: err.message }, 'watchdog thread ended; watch goes on without one'),
+  });
+  log.info(
+    { config: path, masters: Object.keys(config.masters), sentinels: config.sentinels!.addresses, intervalMs, watchdogMs: watchdog.limitMs },
+    'watch start',
+  );
   watcher.start();
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
@@ -63,6 +73,8 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
       void watcher
         .stop()
         .then(() => runner.stop())
+        // Only now: a shutdown that wedges is killed too (systemd's stop timeout would take 90 s).
+        .then(() => watchdog.stop())
         .then(() => {
           log.info({ stats: watcher.stats }, 'watch end');
           resolve(0);

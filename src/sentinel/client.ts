@@ -31,6 +31,9 @@ export type SentinelAnswer =
    */
   | { address: string; error: string; refused: true; fix?: string };
 
+/** A TCP port as Redis writes it: 1 to 65535, no sign, no leading zero. */
+const PORT = /^(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
+
 /** Replies that mean "your credentials or your ACL user are wrong", never "I am not here". */
 const REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR invalid password/;
 
@@ -138,6 +141,10 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const reply = replies.at(-1) as RespValue;
       if (reply instanceof RespError) return failed(reply);
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
+      // Framed right but not an address (a proxy, a bug): taken as one, port NaN would be a verdict
+      // naming no master at all, enough to call a current event stale.
+      if (typeof reply[1] !== 'string' || !PORT.test(reply[1]))
+        return { address, error: redactSecret(`protocol error: get-master-addr-by-name answered the port ${JSON.stringify(reply[1] ?? null)}`, password) };
       // The epoch only adds to an answer: a Sentinel that does not give it (an ACL without SENTINEL
       // MASTER, an old or odd peer) still gives its verdict on the address.
       const epoch = opts.epoch ? configEpoch(replies.at(-2) as RespValue) : undefined;

@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import { decodeReply, encodeCommand, RespError, type RespValue } from './resp.ts';
+import { decodeReply, encodeCommand, PUBSUB_MESSAGE_LIMIT, RespError, RespProtocolError, type RespValue } from './resp.ts';
 import type { TlsOptions } from './resp.ts';
 import { splitAddress } from './client.ts';
+import { redactSecret } from '../log.ts';
 import { isIpAddress } from '../values.ts';
 
 /** One message a Sentinel published, e.g. +switch-master "mymaster 10.0.0.1 6379 10.0.0.2 6379". */
@@ -20,24 +21,26 @@ export interface SubscriptionEvents {
 }
 
 /**
- * How the socket is made: plain TCP, or TLS (sentinels.tls, see tlsConnector). It must emit
- * 'ready' once commands can be written (after the TLS handshake for TLS).
+ * How the socket is made: plain TCP, or TLS (sentinels.tls, see tlsConnector). It calls `ready` once
+ * commands can be written (after the TLS handshake for TLS). A callback, not a 'ready' event: every
+ * net socket emits 'ready' on its own right after 'connect', and both were heard (AUTH and SUBSCRIBE
+ * went out twice on every connection).
  */
-export type Connector = (host: string, port: number) => Socket;
+export type Connector = (host: string, port: number, ready: () => void) => Socket;
 
 /** TLS to the Sentinels, the certificate verified as for every question (sentinels.tls). */
 export function tlsConnector(tls: typeof import('node:tls'), options: TlsOptions): Connector {
-  return (host, port) => {
-    const socket = tls.connect({
-      host,
-      port,
-      secureContext: options.secureContext,
-      ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }),
-      rejectUnauthorized: true,
-    });
-    socket.on('secureConnect', () => socket.emit('ready'));
-    return socket;
-  };
+  return (host, port, ready) =>
+    tls.connect(
+      {
+        host,
+        port,
+        secureContext: options.secureContext,
+        ...(options.servername ? { servername: options.servername } : isIpAddress(host) ? {} : { servername: host }),
+        rejectUnauthorized: true,
+      },
+      ready,
+    );
 }
 
 const MIN_BACKOFF_MS = 200;
@@ -56,17 +59,19 @@ export class SentinelSubscription {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backoff = MIN_BACKOFF_MS;
+  /**
+   * The pause due when the last subscription was confirmed. A protocol error resumes the doubling
+   * from there: a peer that garbles every connection right after confirming it would otherwise be
+   * reconnected to, and every master reconciled, five times a second.
+   */
+  private backoffAtConfirm = MIN_BACKOFF_MS;
 
   constructor(
     readonly address: string,
     private readonly channels: readonly string[],
     private readonly auth: () => string[] | undefined,
     private readonly on: SubscriptionEvents,
-    private readonly connector: Connector = (host, port) => {
-      const socket = connect({ host, port });
-      socket.on('connect', () => socket.emit('ready'));
-      return socket;
-    },
+    private readonly connector: Connector = (host, port, ready) => connect({ host, port }, ready),
   ) {}
 
   start(): void {
@@ -87,34 +92,34 @@ export class SentinelSubscription {
     let buf: Buffer = Buffer.alloc(0);
     let subscribed = 0;
     let failed = false;
-    const socket = this.connector(host, port);
+    const auth = this.auth();
+    const socket = this.connector(host, port, () => {
+      const commands = [...(auth ? [auth] : []), ['SUBSCRIBE', ...this.channels]];
+      socket.write(Buffer.concat(commands.map(encodeCommand)));
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5000);
-    const fail = (reason: string) => {
+    const fail = (reason: string, protocolError = false) => {
       if (failed) return;
       failed = true;
       clearTimeout(confirm);
       socket.destroy();
       if (this.socket === socket) this.socket = undefined;
       if (this.stopped) return;
+      if (protocolError) this.backoff = Math.max(this.backoff, this.backoffAtConfirm);
       const wait = this.backoff;
       this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff * 2);
       this.on.lost(this.address, reason, wait);
       this.timer = setTimeout(() => this.open(), wait);
     };
     const confirm = setTimeout(() => fail(`no subscription confirmed within ${SUBSCRIBE_TIMEOUT_MS} ms`), SUBSCRIBE_TIMEOUT_MS);
-    const auth = this.auth();
-    socket.on('ready', () => {
-      const commands = [...(auth ? [auth] : []), ['SUBSCRIBE', ...this.channels]];
-      socket.write(Buffer.concat(commands.map(encodeCommand)));
-    });
     let authPending = auth !== undefined;
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       try {
         for (;;) {
-          const parsed = decodeReply(buf);
+          const parsed = decodeReply(buf, PUBSUB_MESSAGE_LIMIT);
           if (!parsed) break;
           buf = buf.subarray(parsed.next);
           const value: RespValue = parsed.value;
@@ -131,6 +136,7 @@ export class SentinelSubscription {
           if (kind === 'subscribe') {
             if (++subscribed === this.channels.length) {
               clearTimeout(confirm);
+              this.backoffAtConfirm = this.backoff;
               this.backoff = MIN_BACKOFF_MS;
               this.on.subscribed(this.address);
             }
@@ -139,7 +145,9 @@ export class SentinelSubscription {
           }
         }
       } catch (err) {
-        fail(`unreadable reply: ${(err as Error).message}`);
+        // The bytes that were wrong are quoted (a few at most): never with our password, should a peer echo it.
+        if (err instanceof RespProtocolError) fail(redactSecret(err.message, auth?.at(-1)), true);
+        else fail(`unreadable reply: ${(err as Error).message}`);
       }
     });
     socket.on('error', (err) => fail(err.message));
