@@ -263,7 +263,7 @@ export const FAILURES = {
   }),
   'command-failed': retry({
     message: (p: { command: string; how: string; said: string }) => `${p.command} ${p.how}${p.said ? `: ${p.said}` : ''}`,
-    fix: () => "that is its last line of error output; run it by hand as Sentinel's user for the rest; Sentinel will retry",
+    fix: () => "run it by hand as Sentinel's user to see all it says; Sentinel will retry",
   }),
   'output-too-large': retry({
     message: (p: { command: string; detail: string }) => `${p.command} failed: ${p.detail}`,
