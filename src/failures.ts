@@ -324,6 +324,12 @@ export const FAILURES = {
     message: (p: { epoch: number; named: readonly string[] }) => `the Sentinels at config epoch ${p.epoch} name different masters (${p.named.join(', ')})`,
     fix: () => 'nothing was changed: a failover is probably under way; the next reconcile asks again',
   }),
+  /** What this host acted on is newer than the Sentinels' newest answer: never go back. */
+  'epoch-older': retry({
+    message: (p: { state: { epoch: number; ip: string; port: number }; acted: { epoch: number; ip: string; port: number } }) =>
+      `the Sentinels' newest answer (config epoch ${p.state.epoch}, ${p.state.ip}:${p.state.port}) is older than epoch ${p.acted.epoch} (${p.acted.ip}:${p.acted.port}) acted on here`,
+    fix: () => 'nothing changed: a failover may be under way, and the next reconcile asks again',
+  }),
   'reconcile-failed': retry({
     message: (p: { master: string; detail: string }) => `reconcile of ${p.master}: ${p.detail}`,
     fix: () => "the next reconcile (or Sentinel's retry) tries again; the log says which step failed",
