@@ -63,6 +63,11 @@ export function codeOf(err: unknown): FailureCode | undefined {
   return err instanceof HookError ? err.code : undefined;
 }
 
+/** What was thrown, back as a failure value (a step that fails with it keeps its code); undefined when it has no code. */
+export function failureOf(err: unknown): Failure | undefined {
+  return err instanceof HookError && err.code ? new Failure(err.code, err.message, err.hint ?? '', err.exitCode) : undefined;
+}
+
 export function errorLine(err: unknown): string {
   if (err instanceof HookError) return err.line();
   if (err instanceof Error) return err.message;

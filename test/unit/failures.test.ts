@@ -2,7 +2,7 @@
 // and what returns or throws a failure carries its code, so that callers never read the text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, HookError, RetryableError, UsageError, codeOf, errorLine, errorOf, exitCodeOf, hookError } from '../../src/errors.ts';
+import { ConfigError, HookError, RetryableError, UsageError, codeOf, errorLine, errorOf, exitCodeOf, failureOf, hookError } from '../../src/errors.ts';
 import { EXIT, FAILURES, Failure, failure, type FailureArgs, type FailureCode } from '../../src/failures.ts';
 import { commandFailure, runArgv, sudoUnavailable } from '../../src/launch.ts';
 import { applyPlans } from '../../src/pipeline/apply.ts';
@@ -125,6 +125,7 @@ test('thrown, a failure is the HookError of its kind, with its code, message and
     assert.equal(err.message, f.message);
     assert.equal(err.hint, f.fix);
     assert.equal(errorLine(err), f.line());
+    assert.deepEqual(failureOf(err), f);
   }
   const held = hookError('lock-held', { what: 'master m', path: '/run/l/m.lock', waitedMs: 1500 });
   assert.ok(held instanceof RetryableError);
@@ -139,6 +140,7 @@ test('thrown, a failure is the HookError of its kind, with its code, message and
   assert.equal(old.line(), 'something (do this)');
   assert.ok(old instanceof HookError);
   assert.equal(codeOf(new Error('plain')), undefined);
+  assert.equal(failureOf(old), undefined);
 });
 
 function result(over: Partial<CommandResult>): CommandResult {
