@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HookConfig } from './config/schema.ts';
-import { EXIT, UsageError, type ExitCode } from './errors.ts';
+import { EXIT, type ExitCode, hookError, type HookError } from './errors.ts';
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
@@ -121,7 +121,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--hook', description: "a drop-in widening Sentinel's own unit so that it can run the hook" },
     ],
     async run({ opts, configPath, loadConfig }) {
-      if (opts.watch && opts.hook) throw new UsageError('--watch and --hook exclude each other', 'choose one setup (--watch is recommended)');
+      if (opts.watch && opts.hook) throw hookError('systemd-mode-conflict');
       const { systemdFiles, systemdText } = await import('./systemd/units.ts');
       const config = await loadConfig();
       const { host } = readOnlyHost();
@@ -156,9 +156,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run({ opts, configPath }) {
       const { parseDuration } = await import('./values.ts');
       const intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
-      if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw new UsageError(`--interval ${opts.interval}: expected 1s to 1h`);
-      if (opts.interval !== undefined && intervalMs === undefined)
-        throw new UsageError(`--interval ${JSON.stringify(opts.interval)}: expected a duration such as 10s`);
+      const invalid = (value: string, expected: string) => hookError('option-invalid', { option: '--interval', value, expected, command: 'watch' });
+      if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw invalid(opts.interval!, 'expected 1s to 1h');
+      if (opts.interval !== undefined && intervalMs === undefined) throw invalid(JSON.stringify(opts.interval), 'expected a duration such as 10s');
       const { watchCommand } = await import('./commands/watch.ts');
       return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
     },
@@ -207,13 +207,10 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 /** A word where a command's name was expected, and not the start of a hook call. */
-export function unknownCommand(word: string): UsageError {
+export function unknownCommand(word: string): HookError {
   const names = COMMANDS.map((c) => c.name);
   const near = names.find((n) => word.length >= 3 && n.startsWith(word)) ?? names.find((n) => editDistance(word, n) <= Math.min(2, n.length >> 1));
-  return new UsageError(
-    `unknown command '${word.replace(/[\x00-\x1f\x7f]/g, '?')}'`,
-    near ? `did you mean ${near}?` : `commands: ${names.join(', ')}; a hook call is ${EVENT_USAGE}`,
-  );
+  return hookError('command-unknown', { word: word.replace(/[\x00-\x1f\x7f]/g, '?'), near, names, usage: EVENT_USAGE });
 }
 
 /** Edits (insert, delete, replace, swap two neighbours) from a to b: a typo is one or two. */
@@ -248,10 +245,6 @@ function installedAt(): string | undefined {
 /** The install, for what the units start: refused when unknown rather than guessed. */
 function installDir(): string {
   const install = installedAt();
-  if (!install)
-    throw new UsageError(
-      `cannot tell where sentinel-hook is installed (started as ${JSON.stringify(process.argv[1])})`,
-      'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd',
-    );
+  if (!install) throw hookError('install-unknown', { startedAs: process.argv[1] });
   return install;
 }

@@ -2,7 +2,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import type { Io, Outcome } from './cli-commands.ts';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
-import { EXIT, HookError, UsageError, errorLine, exitCodeOf, type ExitCode } from './errors.ts';
+import { errorLine, EXIT, type ExitCode, exitCodeOf, hookError, HookError } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { runHook } from './pipeline/run.ts';
@@ -131,11 +131,7 @@ async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
   program.hook('preSubcommand', (_hook, command) => {
     const { dryRun, json } = program.opts<HookOptions>();
     const flag = dryRun ? '--dry-run' : json ? '--json' : undefined;
-    if (flag)
-      throw new UsageError(
-        `${command.name()} does not take ${flag}`,
-        `${flag} is for the hook call with 7 operands; run "sentinel-hook ${command.name()} --help" for what it takes`,
-      );
+    if (flag) throw hookError('option-not-for-command', { command: command.name(), flag });
   });
 
   for (const spec of COMMANDS) {
@@ -178,7 +174,7 @@ export async function helperMain(name: string, args: readonly string[], io: Io =
   return finish(io, async () => {
     const { actionPlugins } = await import('./actions/index.ts');
     const helper = actionPlugins.map((p) => p.helpers).find((h) => h !== undefined && Object.hasOwn(h, name))?.[name];
-    if (!helper) throw new UsageError(`no privileged helper named ${JSON.stringify(name)}`);
+    if (!helper) throw hookError('helper-unknown', { name });
     return { outcome: { exitCode: EXIT.ok, text: JSON.stringify(await helper(args, readFileSync(0, 'utf8'))) }, json: false };
   });
 }

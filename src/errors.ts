@@ -1,18 +1,26 @@
-/**
- * Every failure the hook can report, each tied to the exit status Sentinel needs:
- * 1 makes Sentinel retry (30 s, doubling, up to 10 runs), 2 or more drops the event for good.
- */
-export const EXIT = { ok: 0, retry: 1, never: 2 } as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+import { EXIT, FAILURES, Failure, failure, type ExitCode, type FailureArgs, type FailureCode } from './failures.ts';
 
+export { EXIT, type ExitCode };
+
+/**
+ * A failure thrown: the catalogue's code (failures.ts), its message, and its fix as the hint. The
+ * class says how Sentinel must treat it (exit 2 for the first two, 1 for the last); callers that
+ * need to tell failures apart compare `code`, never the text.
+ */
 export abstract class HookError extends Error {
   abstract readonly exitCode: ExitCode;
+  /** Undefined only for an error still raised the old way, by text (see the second constructor). */
+  readonly code: FailureCode | undefined;
   /** What the operator should do about it; printed after the message. */
   readonly hint: string | undefined;
-  constructor(message: string, hint?: string) {
-    super(message);
+  constructor(failure: Failure);
+  /** @deprecated raise a catalogue code instead: `throw hookError('lock-held', {…})`. */
+  constructor(message: string, hint?: string);
+  constructor(what: Failure | string, hint?: string) {
+    super(what instanceof Failure ? what.message : what);
     this.name = new.target.name;
-    this.hint = hint;
+    this.code = what instanceof Failure ? what.code : undefined;
+    this.hint = what instanceof Failure ? what.fix : hint;
   }
   /** One line for stderr: what is wrong, then what to do. */
   line(): string {
@@ -35,8 +43,29 @@ export class RetryableError extends HookError {
   readonly exitCode = EXIT.retry;
 }
 
+/** A failure value, to throw: the class follows the catalogue entry's kind, so its exit status does too. */
+export function errorOf(f: Failure): HookError {
+  const kind = FAILURES[f.code].kind;
+  return kind === 'usage' ? new UsageError(f) : kind === 'config' ? new ConfigError(f) : new RetryableError(f);
+}
+
+/** `throw hookError('lock-held', { … })`: the catalogue's words, fix and exit status for that code. */
+export function hookError<C extends FailureCode>(code: C, ...args: FailureArgs<C>): HookError {
+  return errorOf(failure(code, ...args));
+}
+
 export function exitCodeOf(err: unknown): ExitCode {
   return err instanceof HookError ? err.exitCode : EXIT.retry;
+}
+
+/** The catalogue code of whatever was thrown, if it has one: what callers match on. */
+export function codeOf(err: unknown): FailureCode | undefined {
+  return err instanceof HookError ? err.code : undefined;
+}
+
+/** What was thrown, back as a failure value (a step that fails with it keeps its code); undefined when it has no code. */
+export function failureOf(err: unknown): Failure | undefined {
+  return err instanceof HookError && err.code ? new Failure(err.code, err.message, err.hint ?? '', err.exitCode) : undefined;
 }
 
 export function errorLine(err: unknown): string {

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { UsageError } from './errors.ts';
+import { hookError } from './errors.ts';
 import { canonicalIp, isHostname, isIpAddress } from './values.ts';
 
 /** The seven operands Sentinel passes to a client-reconfig-script, validated. */
@@ -39,17 +39,14 @@ export const EVENT_USAGE = `<${NAMES.join('> <')}>`;
 
 export function parseEvent(args: readonly string[]): FailoverEvent {
   if (args.length !== 7) {
-    throw new UsageError(
-      `expected 7 operands ${EVENT_USAGE}, got ${args.length}`,
-      'this is what Sentinel passes to a client-reconfig-script; for a manual test try: sentinel-hook --dry-run mymaster leader start 10.0.0.1 6379 10.0.0.2 6379',
-    );
+    throw hookError('operands-count', { usage: EVENT_USAGE, got: args.length });
   }
   const parsed = operands.safeParse(args);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const index = Number(issue.path[0]);
     const name = NAMES[index] ?? 'operands';
-    throw new UsageError(`invalid ${name} ${JSON.stringify(args[index] ?? '')}: ${issue.message}`);
+    throw hookError('operand-invalid', { name, value: args[index] ?? '', problem: issue.message, usage: EVENT_USAGE });
   }
   const [master, role, state, fromIp, fromPort, toIp, toPort] = parsed.data;
   return {

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import { HookError } from './errors.ts';
+import { HookError, hookError } from './errors.ts';
 
 /** Linux's own limit on symlinks followed in one lookup (MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -12,22 +12,27 @@ const MAX_LINKS = 40;
  * (root or us as owner: in a sticky directory its owner may replace it). Directories above the path
  * as given count as much as those above its target: a link in a directory anyone can write is a
  * link anyone can swap. Returns the real path; the file itself is the caller's to check, through
- * its descriptor. A trust problem throws `fail(message, fix)`; a missing component throws its errno error.
+ * its descriptor. A trust problem throws a ConfigError (owner-untrusted, writable-by-others); a
+ * missing component throws its errno error.
  */
-export function resolveOwnedPath(path: string, uid: number, noun: string, shown: string, fail: (message: string, fix: string) => HookError): string {
+export function resolveOwnedPath(path: string, uid: number, noun: string, shown: string): string {
+  const trusted = `root or the running user (uid ${uid})`;
   const checkOwner = (what: string, at: string, st: Stats, fix: string): void => {
     if (st.uid !== 0 && st.uid !== uid) {
-      throw fail(`${noun} ${what} ${at} is owned by uid ${st.uid}, not root or the running user (uid ${uid}): its owner could replace ${shown}`, fix);
+      throw hookError('owner-untrusted', { what: `${noun} ${what} ${at}`, owner: st.uid, trusted, risk: `its owner could replace ${shown}`, fix });
     }
   };
   const checkDirectory = (dir: string, st: Stats): void => {
     checkOwner('directory', dir, st, `chown root ${dir}, or move the ${noun} to a directory root owns`);
     // Whoever may write the directory may replace what is in it; a sticky directory (/tmp) forbids that.
     if (st.mode & 0o022 && !(st.mode & 0o1000)) {
-      throw fail(
-        `${noun} directory ${dir} is writable by users other than its owner (mode ${(st.mode & 0o777).toString(8)}): they could replace ${shown}`,
-        `chmod go-w ${dir}`,
-      );
+      throw hookError('writable-by-others', {
+        what: `${noun} directory ${dir}`,
+        mode: (st.mode & 0o777).toString(8),
+        besides: 'its owner',
+        risk: `they could replace ${shown}`,
+        path: dir,
+      });
     }
   };
   let rest = (isAbsolute(path) ? path : `${process.cwd()}/${path}`).split('/').filter((c) => c !== '' && c !== '.');
@@ -63,18 +68,12 @@ export function resolveOwnedPath(path: string, uid: number, noun: string, shown:
  * read only when nobody but root or us could have put it there: the path checked as above, then the
  * file opened once, checked through that descriptor and read from it, so it cannot be swapped
  * between the check and the read. `secret`: nobody else may read it either (a private key).
- * Every problem throws `fail(message, fix)`, naming the file as `noun` and saying what to do.
+ * Every problem throws a ConfigError, naming the file as `noun`; `fix` says what to do when it cannot be read.
  */
-export function readOwnedFile(
-  path: string,
-  uid: number,
-  what: { noun: string; fix: string; secret?: boolean },
-  fail: (message: string, fix?: string) => HookError,
-): Buffer {
+export function readOwnedFile(path: string, uid: number, what: { noun: string; fix: string; secret?: boolean }): Buffer {
   const { noun } = what;
   const unreadable = (err: unknown): never => {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw fail(code === 'ENOENT' ? `${noun} file ${path} not found` : `cannot read ${noun} file ${path}: ${code ?? (err as Error).message}`, what.fix);
+    throw hookError('file-unreadable', { noun, path, errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message, fix: what.fix });
   };
   let real: string;
   try {
@@ -84,7 +83,7 @@ export function readOwnedFile(
   }
   const shown = real === path ? path : `${path} (${real})`;
   try {
-    real = resolveOwnedPath(path, uid, noun, shown, fail);
+    real = resolveOwnedPath(path, uid, noun, shown);
   } catch (err) {
     if (err instanceof HookError) throw err;
     return unreadable(err);
@@ -99,13 +98,13 @@ export function readOwnedFile(
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw fail(`${noun} ${shown} is not a regular file`);
-    if (st.uid !== 0 && st.uid !== uid) {
-      throw fail(`${noun} file ${shown} is owned by uid ${st.uid}, not root or the running user (uid ${uid})`, `chown root ${real}`);
-    }
+    const file = `${noun} file ${shown}`;
+    if (!st.isFile()) throw hookError('file-not-regular', { what: `${noun} ${shown}` });
+    if (st.uid !== 0 && st.uid !== uid)
+      throw hookError('owner-untrusted', { what: file, owner: st.uid, trusted: `root or the running user (uid ${uid})`, fix: `chown root ${real}` });
     const mode = (st.mode & 0o777).toString(8);
-    if (st.mode & 0o022) throw fail(`${noun} file ${shown} is writable by users other than its owner (mode ${mode})`, `chmod go-w ${real}`);
-    if (what.secret && st.mode & 0o077) throw fail(`${noun} file ${shown} is readable by users other than its owner (mode ${mode})`, `chmod go-rwx ${real}`);
+    if (st.mode & 0o022) throw hookError('writable-by-others', { what: file, mode, besides: 'its owner', path: real });
+    if (what.secret && st.mode & 0o077) throw hookError('secret-exposed', { what: file, mode, path: real });
     return readFileSync(fd);
   } finally {
     closeSync(fd);

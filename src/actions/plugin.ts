@@ -3,6 +3,7 @@ import type { FailoverEvent } from '../event.ts';
 import type { SecretRef, When } from '../config/common.ts';
 import type { CommandRunner, CommandResult } from '../runner.ts';
 import type { Logger } from '../log.ts';
+import { Failure, type FailureCode } from '../failures.ts';
 
 /** One concrete change: an exact argv run by the runner. */
 export interface CommandStep {
@@ -40,6 +41,8 @@ export interface TaskOutcome {
   detail?: unknown;
   /** Failed in a way no retry can fix (an encrypted key): the run may exit 2 rather than be retried for hours. */
   permanent?: boolean;
+  /** When it failed: the catalogue's code for why (failures.ts), for whoever must tell failures apart. */
+  code?: FailureCode;
 }
 
 export interface ApplyContext {
@@ -293,6 +296,8 @@ export interface ActionPlugin<C extends { type: string; when: When }, O = unknow
 export type PrivilegedHelper = (args: readonly string[], stdin: string) => unknown;
 
 /** A step that can only fail: the reason is known at plan time, and the steps before it still run. */
-export function failingStep(description: string, reason: string): TaskStep {
-  return { kind: 'task', description, detail: { reason }, run: async () => ({ ok: false, summary: reason }) };
+export function failingStep(description: string, reason: string | Failure): TaskStep {
+  const summary = reason instanceof Failure ? reason.line() : reason;
+  const code = reason instanceof Failure ? { code: reason.code } : {};
+  return { kind: 'task', description, detail: { reason: summary, ...code }, run: async () => ({ ok: false, summary, ...code }) };
 }

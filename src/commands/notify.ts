@@ -1,7 +1,8 @@
+import { failure } from '../failures.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { masterName } from '../event.ts';
-import { ConfigError, EXIT, UsageError, errorLine, exitCodeOf, type ExitCode } from '../errors.ts';
+import { errorLine, errorOf, EXIT, type ExitCode, exitCodeOf, hookError } from '../errors.ts';
 import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
 import type { ActionPlan } from '../actions/plugin.ts';
 import { reannounceMaster, runNotifyEntries } from '../pipeline/run.ts';
@@ -15,7 +16,7 @@ export interface NotifyEvent {
 }
 
 export function parseNotifyEvent(type: string, description: string): NotifyEvent {
-  if (!/^[+-][A-Za-z0-9-]+$/.test(type)) throw new UsageError(`invalid event type ${JSON.stringify(type)}: expected a Sentinel event such as +switch-master`);
+  if (!/^[+-][A-Za-z0-9-]+$/.test(type)) throw hookError('event-type-invalid', { type });
   const words = description.trim().split(/\s+/);
   const at = words.indexOf('@');
   const named = at >= 0 || words[0] === 'master' || type === '+switch-master';
@@ -25,10 +26,7 @@ export function parseNotifyEvent(type: string, description: string): NotifyEvent
   // a word such as "-rf" must never reach it as an option.
   const checked = masterName.safeParse(master ?? '');
   if (!checked.success) {
-    throw new UsageError(
-      `invalid master name ${JSON.stringify(master ?? '')} in the ${type} event's description: ${checked.error.issues[0]!.message}`,
-      "Sentinel's descriptions name a master as 'master NAME IP PORT' or '… @ NAME IP PORT'",
-    );
+    throw hookError('event-master-invalid', { master: master ?? '', type, problem: checked.error.issues[0]!.message });
   }
   return { type, description, master: checked.data };
 }
@@ -41,11 +39,7 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
     const [program, ...args] = n.run.map((a) => a.replace(/\{(eventType|description|master)\}/g, (_, k: string) => values[k]!));
     const path = which(program!);
     // Refused before anything runs, as for exec actions: a config naming a missing program.
-    if (!path)
-      throw new ConfigError(
-        `notify[${i}]: program ${program} not found or not executable`,
-        'install it, or give its absolute path as the first element of "run"',
-      );
+    if (!path) throw errorOf(failure('configured-program-missing', { program: program!, atRun: true }).within(`notify[${i}]`));
     return {
       action,
       steps: [

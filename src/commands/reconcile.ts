@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { ConfigError, EXIT, UsageError, type ExitCode } from '../errors.ts';
+import { errorLine, EXIT, type ExitCode, exitCodeOf, hookError } from '../errors.ts';
 import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
 import { describeStep, reconcileMaster, type ReconcileResult } from '../pipeline/run.ts';
 import { planText } from '../report.ts';
@@ -28,18 +28,13 @@ export async function reconcileCommand(
   io: { err(t: string): void; isTty: boolean },
 ): Promise<{ exitCode: ExitCode; text: string; json: unknown }> {
   const config = await loadConfig(path, process.getuid?.() ?? 0);
-  if (!config.sentinels)
-    throw new ConfigError(
-      'reconcile needs "sentinels" in the config: it acts on what they say the master is',
-      'add sentinels: { addresses: [...] } (every Sentinel of the deployment)',
-    );
+  if (!config.sentinels) throw hookError('sentinels-required', { by: 'reconcile' });
   // Paused for maintenance: the pipeline only plans (and says so); the log stays untouched as for a dry-run.
   const paused = pausedBecause(config.lockDir);
   const opts = paused ? { ...givenOpts, dryRun: true } : givenOpts;
   if (!opts.dryRun) prepareLockDir(config.lockDir, process.getuid?.() ?? 0);
   const masters = mastersToReconcile(config, opts.master);
-  if (masters.length === 0)
-    throw new UsageError(`no master ${JSON.stringify(opts.master)} in the config`, `configured masters: ${Object.keys(config.masters).join(', ')}`);
+  if (masters.length === 0) throw hookError('master-not-in-config', { master: opts.master, known: Object.keys(config.masters) });
   const logger = opts.dryRun
     ? memoryLogger()
     : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
@@ -67,8 +62,8 @@ export async function reconcileCommand(
             master,
             intent: 'state',
             outcome: 'failed',
-            exitCode: (err as { exitCode?: ExitCode }).exitCode ?? EXIT.retry,
-            reason: (err as { line?: () => string }).line?.() ?? (err as Error).message,
+            exitCode: exitCodeOf(err),
+            reason: errorLine(err),
             answers: [],
             plans: [],
             steps: [],

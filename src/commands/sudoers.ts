@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveOwnedPath } from '../ownership.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { ConfigError, RetryableError, UsageError } from '../errors.ts';
+import { HookError, hookError } from '../errors.ts';
 import { pluginFor } from '../actions/index.ts';
 import type { HostReader } from '../actions/plugin.ts';
 import type { CommandRunner } from '../runner.ts';
@@ -17,20 +17,18 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
  * so those are refused outright (no validated value contains them).
  */
 export function sudoersWord(arg: string): string {
-  if (arg === '' || /[\s*?[\]"'#!()\0]/.test(arg))
-    throw new ConfigError(`cannot pin ${JSON.stringify(arg)} in a sudoers rule (blank, quote or pattern character)`);
+  if (arg === '' || /[\s*?[\]"'#!()\0]/.test(arg)) throw hookError('sudoers-unpinnable', { arg, why: 'blank, quote or pattern character' });
   // sudo 1.9.10 and later read an argument that starts with ^ and ends with $ as a regular expression.
-  if (arg.startsWith('^') && arg.endsWith('$'))
-    throw new ConfigError(`cannot pin ${JSON.stringify(arg)} in a sudoers rule (sudo reads ^…$ as a regular expression)`);
+  if (arg.startsWith('^') && arg.endsWith('$')) throw hookError('sudoers-unpinnable', { arg, why: 'sudo reads ^…$ as a regular expression' });
   return arg.replace(/[\\,:=]/g, (c) => `\\${c}`);
 }
 
 export function sudoersLine(argv: readonly string[]): string {
-  if (!argv[0]?.startsWith('/')) throw new ConfigError(`sudoers needs an absolute program path, got ${JSON.stringify(argv[0])}`);
+  if (!argv[0]?.startsWith('/')) throw hookError('sudoers-relative-program', { program: argv[0] });
   // sudo matches the arguments joined by blanks: a first one starting with ^ and a last one ending
   // with $ make the whole list one regular expression, which can match far more than this argv.
   if (argv.length > 1 && argv[1]!.startsWith('^') && argv.at(-1)!.endsWith('$')) {
-    throw new ConfigError(`cannot pin ${JSON.stringify(argv.join(' '))} in a sudoers rule (sudo reads arguments from ^ to $ as a regular expression)`);
+    throw hookError('sudoers-unpinnable', { arg: argv.join(' '), why: 'sudo reads arguments from ^ to $ as a regular expression' });
   }
   // A bare command in sudoers allows it with ANY arguments; "" means exactly none.
   return argv.length === 1 ? `${sudoersWord(argv[0])} ""` : argv.map(sudoersWord).join(' ');
@@ -52,24 +50,24 @@ export function rootOnlyProgram(path: string): void {
   let real: string;
   try {
     // uid 0: for a root rule only root may own what leads to the program.
-    real = resolveOwnedPath(path, 0, 'program', path, (message, fix) => new ConfigError(message, fix));
+    real = resolveOwnedPath(path, 0, 'program', path);
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`cannot resolve program ${path}: ${(err as NodeJS.ErrnoException).code}`, 'install it, or give its absolute path');
+    if (err instanceof HookError) throw err;
+    throw hookError('program-unresolvable', { path, errno: (err as NodeJS.ErrnoException).code });
   }
-  const shown = real === path ? path : `${path} (${real})`;
+  const what = `program ${real === path ? path : `${path} (${real})`}`;
   const st = statSync(real);
-  if (!st.isFile()) throw new ConfigError(`program ${shown} is not a regular file`);
+  if (!st.isFile()) throw hookError('file-not-regular', { what });
   if (st.uid !== 0)
-    throw new ConfigError(
-      `program ${shown} is owned by uid ${st.uid}, not root: a root rule for it would let its owner run anything as root`,
-      `chown root ${real}`,
-    );
+    throw hookError('owner-untrusted', {
+      what,
+      owner: st.uid,
+      trusted: 'root',
+      risk: 'a root rule for it would let its owner run anything as root',
+      fix: `chown root ${real}`,
+    });
   if (st.mode & 0o022)
-    throw new ConfigError(
-      `program ${shown} is writable by users other than root (mode ${(st.mode & 0o777).toString(8)}): they could run anything as root`,
-      `chmod go-w ${real}`,
-    );
+    throw hookError('writable-by-others', { what, mode: (st.mode & 0o777).toString(8), besides: 'root', risk: 'they could run anything as root', path: real });
 }
 
 /**
@@ -77,8 +75,7 @@ export function rootOnlyProgram(path: string): void {
  * functions the planner uses: a rule and a run cannot disagree about an argument.
  */
 export async function sudoersText(config: HookConfig, opts: SudoersOptions, host: HostReader, hostName = hostname()): Promise<string> {
-  if (!USER.test(opts.user))
-    throw new UsageError(`--user ${JSON.stringify(opts.user)} is not a plain login name`, 'give the user Sentinel runs as, e.g. --user redis');
+  if (!USER.test(opts.user)) throw hookError('user-invalid', { user: opts.user });
   const lines: string[][] = [];
   const detected: string[] = [];
   const skipped: string[] = [];
@@ -96,8 +93,7 @@ export async function sudoersText(config: HookConfig, opts: SudoersOptions, host
   }
   const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];
   for (const program of new Set([...unique.map((l) => l[0]!), ...rootOnly])) opts.checkProgram?.(program);
-  if (unique.length === 0)
-    throw new ConfigError(`config ${opts.configPath}: no action runs with privilege: sudo, so there is nothing to allow`, 'no sudoers file is needed');
+  if (unique.length === 0) throw hookError('sudoers-nothing-to-allow', { configPath: opts.configPath });
   const header = [
     `# sudoers drop-in for sentinel-hook, from ${opts.configPath} on host ${hostName}.`,
     `# Generated by: sentinel-hook sudoers --user ${opts.user} --config ${opts.configPath}`,
@@ -125,14 +121,13 @@ function commentLine(line: string): string {
 /** visudo -cf on a temporary copy: the text is never installed by us. */
 export async function checkSudoers(text: string, runner: CommandRunner, which: (p: string) => string | undefined): Promise<string> {
   const visudo = which('visudo');
-  if (!visudo) throw new RetryableError('visudo not found in the system directories', 'install sudo');
+  if (!visudo) throw hookError('program-missing', { program: 'visudo', install: 'sudo' });
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-hook-sudoers-'));
   try {
     const file = join(dir, 'sudoers');
     writeFileSync(file, text, { mode: 0o440 });
     const r = await runner.run([visudo, '-cf', file], { timeoutMs: 10_000 });
-    if (r.exitCode !== 0)
-      throw new RetryableError(`visudo rejected the generated rules: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, 'please report this as a bug');
+    if (r.exitCode !== 0) throw hookError('visudo-rejected', { said: (r.stderr || r.stdout).trim().split('\n')[0] ?? '' });
     return `visudo -cf: the rules parse (${visudo})`;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { ConfigError, errorLine } from '../errors.ts';
+import { errorLine, hookError } from '../errors.ts';
 import type { Logger, LogLevel } from '../log.ts';
 import { runId } from '../log.ts';
 import { prepareLockDir } from '../state/lock.ts';
@@ -97,11 +97,7 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
 
 async function loadWatchConfig(path: string, uid: number): Promise<HookConfig> {
   const config = await loadConfig(path, uid);
-  if (!config.sentinels)
-    throw new ConfigError(
-      'watch needs "sentinels" in the config: it follows what they say the master is',
-      'add sentinels: { addresses: [...] } (every Sentinel of the deployment)',
-    );
+  if (!config.sentinels) throw hookError('sentinels-required', { by: 'watch' });
   return config;
 }
 

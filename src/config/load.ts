@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini';
-import { ConfigError } from '../errors.ts';
+import { hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
 import { actionPlugins } from '../actions/index.ts';
 import { configSchema, type HookConfig } from './schema.ts';
@@ -19,12 +19,7 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
  * check and the read.
  */
 export function readConfigFile(path: string, uid: number): string {
-  return readOwnedFile(
-    path,
-    uid,
-    { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' },
-    (message, fix) => new ConfigError(message, fix),
-  ).toString('utf8');
+  return readOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' }).toString('utf8');
 }
 
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
@@ -38,7 +33,7 @@ export async function parseConfigText(text: string, path: string): Promise<HookC
   try {
     raw = parseJson(text) ?? (await parseYaml(text));
   } catch (err) {
-    throw new ConfigError(`config ${path} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+    throw hookError('config-syntax', { path, detail: (err as Error).message.split('\n')[0] ?? '' });
   }
   return validateConfig(raw, path);
 }
@@ -111,7 +106,7 @@ async function loadYaml(): Promise<typeof import('yaml')> {
 
 export function validateConfig(raw: unknown, path: string): HookConfig {
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`config ${path}: ${formatIssue(result.error.issues, raw)}`);
+  if (!result.success) throw hookError('config-invalid', { path, issue: formatIssue(result.error.issues, raw) });
   return result.data;
 }
 

@@ -1,5 +1,7 @@
 import type { ActionPlan, ApplyContext, Step } from '../actions/plugin.ts';
-import { delay, describeFailure, runArgv } from '../launch.ts';
+import { codeOf } from '../errors.ts';
+import { Failure, failure, type FailureCode } from '../failures.ts';
+import { commandFailure, delay, runArgv } from '../launch.ts';
 
 export interface StepOutcome {
   action: string;
@@ -8,6 +10,8 @@ export interface StepOutcome {
   durationMs: number;
   /** Why it failed, one line. */
   error?: string;
+  /** Why it failed, as the catalogue's code (failures.ts) where one is known: match this, not `error`. */
+  code?: FailureCode;
   /** The task's own summary or result (per-target results of a push, say). */
   summary?: string;
   detail?: unknown;
@@ -83,7 +87,7 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
   const took = () => Math.round(performance.now() - started);
   const superseded = ctx.superseded?.();
   if (superseded) return { ...base, ok: true, durationMs: 0, superseded };
-  if (ctx.signal.aborted) return { ...base, ok: false, durationMs: 0, error: 'not started: the run deadline has passed' };
+  if (ctx.signal.aborted) return { ...base, ...failed(failure('deadline-passed')), durationMs: 0 };
   if (step.kind === 'task') {
     try {
       const result = await step.run(ctx);
@@ -92,11 +96,12 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
         ok: result.ok,
         durationMs: took(),
         summary: result.summary,
-        ...(result.ok ? {} : { error: result.summary, ...(result.permanent ? { permanent: true } : {}) }),
+        ...(result.ok ? {} : { error: result.summary, ...(result.code ? { code: result.code } : {}), ...(result.permanent ? { permanent: true } : {}) }),
         detail: result.detail,
       };
     } catch (err) {
-      return { ...base, ok: false, durationMs: took(), error: (err as Error).message };
+      const code = codeOf(err);
+      return { ...base, ok: false, durationMs: took(), error: (err as Error).message, ...(code ? { code } : {}) };
     }
   }
   const ran = await runArgv(
@@ -104,9 +109,13 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
     { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) },
     ctx.commandSignal ? { ...ctx, signal: ctx.commandSignal } : ctx,
   );
-  if (typeof ran === 'string') return { ...base, ok: false, durationMs: 0, error: ran };
+  if (ran instanceof Failure) return { ...base, ...failed(ran), durationMs: 0 };
   const { result, timeoutMs } = ran;
   const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));
   if (ok) return { ...base, ok, durationMs: result.durationMs };
-  return { ...base, ok: false, durationMs: result.durationMs, error: describeFailure(step.argv, result, step.privileged, timeoutMs) };
+  return { ...base, ...failed(commandFailure(step.argv, result, step.privileged, timeoutMs)), durationMs: result.durationMs };
+}
+
+function failed(f: Failure): Pick<StepOutcome, 'ok' | 'error' | 'code'> {
+  return { ok: false, error: f.line(), code: f.code };
 }

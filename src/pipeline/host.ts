@@ -1,7 +1,7 @@
 // This host as the pipeline sees it: name lookups bounded by the run's deadline, the read-only view
 // handed to the plugins, and the questions a guard asks of the kernel.
 import type { HostView } from '../actions/plugin.ts';
-import { RetryableError } from '../errors.ts';
+import { hookError } from '../errors.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
 import type { PipelineDeps } from './deps.ts';
 
@@ -37,7 +37,7 @@ export async function resolveAll(host: string, deps: PipelineDeps, signal: Abort
     if (addresses.length === 0) throw new Error('no addresses');
     return addresses.map(canonicalIp);
   } catch (err) {
-    throw new RetryableError(`cannot resolve ${host}: ${(err as Error).message}`, 'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry');
+    throw hookError('dns-unresolved', { host, detail: (err as Error).message });
   }
 }
 

@@ -4,19 +4,18 @@ import { type ActionConfig, pluginFor } from '../actions/index.ts';
 import type { ActionPlan, Desired } from '../actions/plugin.ts';
 import type { When } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { ConfigError } from '../errors.ts';
+import { hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
 import { onceDone } from '../state/once.ts';
 import type { PipelineDeps } from './deps.ts';
 import { hostView, resolveAll } from './host.ts';
-import { RetryableError } from '../errors.ts';
 
 export function actionsFor(config: HookConfig, master: string): ActionConfig[] {
   // Own keys only: the name comes from Sentinel's operands, and `constructor` is on every object.
   const actions = Object.hasOwn(config.masters, master) ? config.masters[master] : undefined;
   if (!actions) {
     const known = Object.keys(config.masters);
-    throw new ConfigError(`no actions configured for master ${JSON.stringify(master)}`, `configured masters: ${known.join(', ') || '(none)'}`);
+    throw hookError('master-unconfigured', { master, known });
   }
   return actions;
 }
@@ -66,10 +65,10 @@ export async function desiredForEvent(
         return await resolveAll(event.fromIp, deps, AbortSignal.any([signal, budget]));
       } catch (err) {
         if (budget.aborted && !signal.aborted && actions.some((a) => a.when.host === 'old-master')) {
-          throw new RetryableError(
-            `cannot resolve from-ip ${event.fromIp}: no answer within ${FROM_LOOKUP_MS} ms, and an action is for the old master only`,
-            'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry',
-          );
+          throw hookError('dns-unresolved', {
+            host: `from-ip ${event.fromIp}`,
+            detail: `no answer within ${FROM_LOOKUP_MS} ms, and an action is for the old master only`,
+          });
         }
         deps.logger.warn(
           { fromIp: event.fromIp, error: budget.aborted ? `no answer within ${FROM_LOOKUP_MS} ms` : (err as Error).message },

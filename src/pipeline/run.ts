@@ -3,10 +3,11 @@
 //   decide (what should be: this host, another, nobody) -> guard (generation, lock, freshness, epoch
 //   floor, pause: the table in guards.ts) -> observe and plan (each plugin) -> apply (one applier, one
 //   apply context) -> record (acted epoch, once-per-failover, last run) -> exit code.
+import { failure, type FailureCode } from '../failures.ts';
 import { type ActionConfig, pluginFor } from '../actions/index.ts';
 import type { ActionPlan, Desired } from '../actions/plugin.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { errorLine, EXIT, type ExitCode, RetryableError } from '../errors.ts';
+import { errorLine, EXIT, type ExitCode, hookError, HookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
 import { type Logger, runId as newRunId } from '../log.ts';
 import type { Freshness, SentinelAnswer } from '../sentinel/client.ts';
@@ -14,7 +15,7 @@ import { type Decision, decideMaster, type MasterState } from '../sentinel/decid
 import { readActedEpoch, recordActedEpoch } from '../state/epoch.ts';
 import { claimGeneration, type Generation, observeGeneration } from '../state/generation.ts';
 import { writeLastRun } from '../state/last-run.ts';
-import { acquireLock, lockDirFix, prepareLockDir } from '../state/lock.ts';
+import { acquireLock, prepareLockDir } from '../state/lock.ts';
 import { pausedBecause } from '../state/pause.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -46,6 +47,8 @@ export interface RunResult {
   intent: IntentKind;
   outcome: Outcome;
   exitCode: ExitCode;
+  /** Why it ended so, when the catalogue names it (failures.ts): callers match this, never `reason`'s text. */
+  code?: FailureCode;
   reason?: string;
   /** The master this run acted for, at which config epoch, when the Sentinels said it. */
   state?: MasterState;
@@ -126,7 +129,7 @@ function claim(lockDir: string, master: string): Generation {
   try {
     return claimGeneration(lockDir, master);
   } catch (err) {
-    throw new RetryableError(`cannot record this event in ${lockDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, lockDirFix(lockDir));
+    throw hookError('generation-unrecordable', { dir: lockDir, errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
   }
 }
 
@@ -212,11 +215,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
     if (sentinels && !dryRun) {
       early = await askFreshness(run.signal);
       if (early.verdict === 'stale') return staleResult(early);
-      if (run.signal.aborted)
-        throw new RetryableError(
-          `the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current`,
-          'check that the Sentinels answer; Sentinel will retry',
-        );
+      if (run.signal.aborted) throw hookError('sentinels-slow', { deadlineMs: config.deadline, observing: false });
     }
     // Before the lock: an older run still holding it (its second ARP burst pending) lets go within
     // POLL_MS instead of making this newer event wait seconds for it.
@@ -265,10 +264,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
         }
         const planned = await planning;
         if (signal.aborted && !gen?.superseded()) {
-          throw new RetryableError(
-            `the run's deadline (${config.deadline} ms) passed while asking the Sentinels whether the event is current and observing this host`,
-            'check that the Sentinels answer; Sentinel will retry',
-          );
+          throw hookError('sentinels-slow', { deadlineMs: config.deadline, observing: true });
         }
         if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;
@@ -332,7 +328,7 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
   const { config, deps, master } = run;
   const log = deps.logger;
   const sentinels = config.sentinels;
-  if (!sentinels) throw new RetryableError(`reconcile of ${master}: needs "sentinels" in the config`);
+  if (!sentinels) throw hookError('sentinels-required', { by: 'reconcile' });
   let decision = intent.decision;
   if (!decision) {
     const answers = await askMasterState(master, config, deps, run.signal);
@@ -342,19 +338,17 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
   const partial = { ...base(run, 'state'), answers: decision.answers };
   if (!decision.clear) {
     log.warn({ reason: decision.reason }, 'no clear answer from the Sentinels: nothing changed');
-    return { ...partial, outcome: 'unsure', exitCode: EXIT.retry, reason: decision.reason };
+    return { ...partial, outcome: 'unsure', exitCode: EXIT.retry, code: decision.code, reason: decision.reason };
   }
   const state = decision.state;
   const older = () => {
     const acted = GUARDS.state.epochFloor ? readActedEpoch(config.lockDir, master) : undefined;
-    return acted && acted.epoch > state.epoch
-      ? `the Sentinels' newest answer (config epoch ${state.epoch}, ${state.ip}:${state.port}) is older than epoch ${acted.epoch} (${acted.ip}:${acted.port}) acted on here: a failover may be under way; nothing changed`
-      : undefined;
+    return acted && acted.epoch > state.epoch ? failure('epoch-older', { state, acted }) : undefined;
   };
   const tooOld = older();
   if (tooOld) {
-    log.warn({ state }, tooOld);
-    return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, reason: tooOld };
+    log.warn({ state, code: tooOld.code }, tooOld.line());
+    return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, code: tooOld.code, reason: tooOld.line() };
   }
 
   let generation: Generation | undefined;
@@ -368,7 +362,7 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
     if (!run.dryRun) lock = await acquireLock(config.lockDir, master, run.remainingMs(), signal);
     // A hook run may have acted on a newer failover while we waited.
     const after = run.dryRun ? undefined : older();
-    if (after) return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, reason: after };
+    if (after) return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, code: after.code, reason: after.line() };
 
     const addresses = await resolveAll(state.ip, deps, signal);
     const local = deps.localAddresses();
@@ -398,8 +392,8 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
     return { ...planned, steps: applied.steps, outcome: exitCode === EXIT.ok ? 'converged' : 'failed', exitCode };
   } catch (err) {
     if (generation?.superseded()) return { ...partial, state, outcome: 'superseded', exitCode: EXIT.ok };
-    if (err instanceof RetryableError || (err as { exitCode?: number }).exitCode !== undefined) throw err;
-    throw new RetryableError(`reconcile of ${master}: ${(err as Error).message}`);
+    if (err instanceof HookError) throw err;
+    throw hookError('reconcile-failed', { master, detail: (err as Error).message });
   } finally {
     lock?.release();
     generation?.stop();

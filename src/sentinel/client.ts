@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { delay } from '../launch.ts';
-import { ConfigError } from '../errors.ts';
+import { hookError } from '../errors.ts';
 import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
 
@@ -71,20 +71,13 @@ export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig
 export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
     const value = secretFromEnv(env, ref.env);
-    if (value === undefined)
-      throw new ConfigError(
-        `sentinels.password: environment variable ${ref.env} is not set in Sentinel's environment`,
-        'set it where Sentinel starts, or use { file: PATH }',
-      );
+    if (value === undefined) throw hookError('sentinel-password-unset', { env: ref.env });
     return value;
   }
   try {
     return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ConfigError(
-      `sentinels.password: cannot read ${ref.file}: ${(err as NodeJS.ErrnoException).code}`,
-      "make it readable by Sentinel's user only (chmod 600)",
-    );
+    throw hookError('sentinel-password-unreadable', { file: ref.file, errno: (err as NodeJS.ErrnoException).code });
   }
 }
 
@@ -292,12 +285,7 @@ export async function checkFreshness(
   // the guard off for good: every late retry of an overtaken failover would act. Without any verdict,
   // refuse the event instead.
   const refused = answers.find((a): a is Extract<SentinelAnswer, { refused: true }> => 'refused' in a);
-  if (refused?.fix) throw new ConfigError(`Sentinel ${refused.address}: ${refused.error}`, refused.fix);
-  if (refused) {
-    throw new ConfigError(
-      `Sentinel ${refused.address} refused the stale-event check: ${refused.error}`,
-      "set sentinels.username / sentinels.password (or that ACL user's permissions) to what the Sentinel expects; a retry would be refused the same",
-    );
-  }
+  if (refused?.fix) throw hookError('sentinel-tls-refused', { address: refused.address, said: refused.error, fix: refused.fix });
+  if (refused) throw hookError('sentinel-auth-refused', { address: refused.address, said: refused.error });
   return { verdict: 'unknown', answers };
 }

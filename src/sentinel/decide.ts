@@ -1,4 +1,5 @@
 import type { SentinelAnswer } from './client.ts';
+import { type Failure, failure, type FailureCode } from '../failures.ts';
 
 /** What the Sentinels say a master is now, when they say it clearly. */
 export interface MasterState {
@@ -8,7 +9,10 @@ export interface MasterState {
   epoch: number;
 }
 
-export type Decision = { clear: true; state: MasterState; answers: SentinelAnswer[] } | { clear: false; reason: string; answers: SentinelAnswer[] };
+export type Decision =
+  | { clear: true; state: MasterState; answers: SentinelAnswer[] }
+  /** `code`: sentinels-unsure or sentinels-disagree (failures.ts); `reason` is its message. */
+  | { clear: false; reason: string; code: FailureCode; answers: SentinelAnswer[] };
 
 /**
  * "Do no harm": act only on a clear answer. A majority of the configured Sentinels (not of those
@@ -22,12 +26,14 @@ export function decideMaster(answers: readonly SentinelAnswer[], configured: num
   const known = answers.flatMap((a) =>
     'master' in a && typeof a.epoch === 'number' ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }] : [],
   );
-  if (known.length < needed) {
-    return { clear: false, reason: `${known.length} of ${configured} Sentinels answered with the master and its epoch, ${needed} needed`, answers: all };
-  }
+  if (known.length < needed) return unclear(failure('sentinels-unsure', { answered: known.length, configured, needed }), all);
   const newest = Math.max(...known.map((k) => k.epoch));
   const named = [...new Set(known.filter((k) => k.epoch === newest).map((k) => `${k.ip}:${k.port}`))];
-  if (named.length !== 1) return { clear: false, reason: `the Sentinels at config epoch ${newest} name different masters (${named.join(', ')})`, answers: all };
+  if (named.length !== 1) return unclear(failure('sentinels-disagree', { epoch: newest, named }), all);
   const top = known.find((k) => k.epoch === newest)!;
   return { clear: true, state: { ip: top.ip, port: top.port, epoch: newest }, answers: all };
+}
+
+function unclear(why: Failure, answers: SentinelAnswer[]): Decision {
+  return { clear: false, reason: why.message, code: why.code, answers };
 }

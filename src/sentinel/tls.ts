@@ -1,5 +1,5 @@
 import type { SecureContext } from 'node:tls';
-import { ConfigError } from '../errors.ts';
+import { hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
 import { loadNodeTls } from './resp.ts';
 
@@ -34,19 +34,10 @@ export function loadSentinelTls(cfg: SentinelTlsConfig, uid = process.getuid?.()
 
 async function readSentinelTls(cfg: SentinelTlsConfig, uid: number): Promise<SentinelTls> {
   const read = (key: 'ca' | 'cert' | 'key', path: string) =>
-    readOwnedFile(
-      path,
-      uid,
-      { noun: `sentinels.tls.${key}`, fix: `set sentinels.tls.${key} to a PEM file Sentinel's user can read`, secret: key === 'key' },
-      (message, fix) => new ConfigError(message, fix),
-    );
+    readOwnedFile(path, uid, { noun: `sentinels.tls.${key}`, fix: `set sentinels.tls.${key} to a PEM file Sentinel's user can read`, secret: key === 'key' });
   const ca = read('ca', cfg.ca);
   // A CA file without a certificate would trust nothing, and every Sentinel would look unverifiable.
-  if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-    throw new ConfigError(
-      `sentinels.tls.ca file ${cfg.ca} holds no PEM certificate`,
-      "point it at the CA certificate (BEGIN CERTIFICATE) that signed the Sentinels' certificates",
-    );
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw hookError('tls-ca-empty', { ca: cfg.ca });
   const cert = cfg.cert === undefined ? undefined : read('cert', cfg.cert);
   const key = cfg.key === undefined ? undefined : read('key', cfg.key);
   const { createSecureContext } = await loadNodeTls();
@@ -55,10 +46,7 @@ async function readSentinelTls(cfg: SentinelTlsConfig, uid: number): Promise<Sen
   } catch (err) {
     // OpenSSL's words ("key values mismatch", "no start line") say which part is wrong.
     const which = cert ? `${cfg.cert} / ${cfg.key}` : cfg.ca;
-    throw new ConfigError(
-      `sentinels.tls: cannot use ${which}: ${(err as Error).message}`,
-      'give PEM files: the CA certificate, and the client certificate with its own key',
-    );
+    throw hookError('tls-unusable', { files: which, detail: (err as Error).message });
   }
 }
 

@@ -1,6 +1,7 @@
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, rmdirSync, type Stats, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetryableError } from '../errors.ts';
+import { hookError } from '../errors.ts';
+import { lockDirFix } from '../failures.ts';
 import { alive, processStart, readSmallFile } from './files.ts';
 
 export interface HeldLock {
@@ -10,10 +11,7 @@ export interface HeldLock {
   release(): void;
 }
 
-/** How an operator creates the lock directory for Sentinel's user, now and at every boot. */
-export function lockDirFix(dir: string, user = 'redis'): string {
-  return `create it for the user Sentinel runs as: install -d -m 0700 -o ${user} -g ${user} ${dir}; at boot, a tmpfiles.d line: d ${dir} 0700 ${user} ${user} -`;
-}
+export { lockDirFix };
 
 /**
  * The per-master locks and generations live in one directory that every process serving a master on
@@ -29,10 +27,10 @@ export function prepareLockDir(dir: string, uid: number): string {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new RetryableError(`lock directory ${dir} is missing and cannot be created (${code})`, lockDirFix(dir));
+    throw hookError('lock-dir-unusable', { dir, problem: `is missing and cannot be created (${code})` });
   }
   const problem = lockDirProblem(dir, uid);
-  if (problem) throw new RetryableError(`lock directory ${dir} ${problem}`, lockDirFix(dir));
+  if (problem) throw hookError('lock-dir-unusable', { dir, problem });
   return dir;
 }
 
@@ -107,16 +105,16 @@ export async function acquireLock(dir: string, name: string, waitMs: number, sig
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new RetryableError(`cannot create lock ${path}: ${(err as NodeJS.ErrnoException).code}`, 'check lockDir permissions');
+        throw hookError('lock-uncreatable', { path, errno: (err as NodeJS.ErrnoException).code });
       }
     }
     reapIfDead(path);
     if (performance.now() >= deadline || signal?.aborted) {
-      throw new RetryableError(`another run for ${what} still holds ${path} after ${(waitMs / 1000).toFixed(1)} s`, 'Sentinel will retry this event');
+      throw hookError('lock-held', { what, path, waitedMs: waitMs });
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new RetryableError(`could not take lock ${path}`);
+  throw hookError('lock-held', { what, path, waitedMs: performance.now() - started });
 }
 
 /** Remove a lock whose owner is gone. The .reap directory makes two waiters never both remove it. */

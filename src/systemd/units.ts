@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { pluginFor } from '../actions/index.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { errorOf, hookError } from '../errors.ts';
+import { failure } from '../failures.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
 import type { HostReader, SandboxNeeds } from '../actions/plugin.ts';
 import { realPath } from './sentinel-unit.ts';
@@ -45,10 +46,7 @@ export interface InstallFile {
  */
 export function unitPath(path: string, what: string): string {
   if (!path.startsWith('/') || /[\s"'\\%$;\0-\x1f\x7f]/.test(path) || path.split('/').includes('..')) {
-    throw new ConfigError(
-      `${what} ${JSON.stringify(path)} cannot go into a unit file (expected an absolute path without blanks, quotes, backslashes, %, $, ; or ..)`,
-      'move it to a plain path',
-    );
+    throw hookError('unit-path-unsafe', { what, path });
   }
   return posix.normalize(path);
 }
@@ -76,7 +74,7 @@ export async function configSandbox(config: HookConfig, host: HostReader): Promi
   }
   for (const [index, n] of config.notify.entries()) {
     const path = host.which(n.run[0]);
-    if (!path) throw new ConfigError(`notify[${index}]: program ${n.run[0]} not found`, 'install it, or give its absolute path');
+    if (!path) throw errorOf(failure('configured-program-missing', { program: n.run[0] }).within(`notify[${index}]`));
     all.programs.push(unitPath(path, `notify[${index}]: program`));
   }
   for (const key of ['programs', 'addressFamilies', 'capabilities', 'systemCalls', 'writablePaths', 'notes'] as const) all[key] = unique(all[key]);
@@ -178,11 +176,7 @@ function header(opts: SystemdOptions, what: string): string[] {
 }
 
 function watchFiles(config: HookConfig, opts: SystemdOptions, needs: Required<SandboxNeeds>, cli: string[]): InstallFile[] {
-  if (!config.sentinels)
-    throw new ConfigError(
-      'the watch and reconcile units need "sentinels" in the config: they follow what the Sentinels say',
-      'add sentinels: { addresses: [...] }, or generate the hook setup: sentinel-hook systemd --hook',
-    );
+  if (!config.sentinels) throw hookError('sentinels-required', { by: 'units' });
   const lockDir = unitPath(config.lockDir, 'lockDir');
   const writable = unique([lockDir, ...needs.writablePaths]);
   const sandbox = serviceSandbox(needs, writable);
@@ -248,7 +242,7 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
   const sh = host.which('sh');
   const readlink = host.which('readlink');
   if (!sh || !readlink)
-    throw new ConfigError(`${sh ? 'readlink' : 'sh'} not found in the system directories: hooks/client-reconfig needs it`, 'install coreutils and dash');
+    throw hookError('setup-program-missing', { program: sh ? 'readlink' : 'sh', install: 'coreutils and dash', neededBy: 'hooks/client-reconfig' });
   const execPaths = unique([
     opts.installDir,
     realPath(opts.installDir),
@@ -318,8 +312,7 @@ function hookFiles(config: HookConfig, opts: SystemdOptions, needs: Required<San
 
 /** The files for the chosen setup, from the config and this host's programs. */
 export async function systemdFiles(config: HookConfig, opts: SystemdOptions, host: HostReader): Promise<InstallFile[]> {
-  if (!USER.test(opts.user))
-    throw new UsageError(`--user ${JSON.stringify(opts.user)} is not a plain login name`, 'give the user Sentinel runs as, e.g. --user redis');
+  if (!USER.test(opts.user)) throw hookError('user-invalid', { user: opts.user });
   unitPath(opts.configPath, 'config path');
   unitPath(opts.installDir, 'install directory');
   unitPath(opts.node, 'node');

@@ -1,3 +1,4 @@
+import { codeOf, errorLine } from '../errors.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { decideMaster } from '../sentinel/decide.ts';
 import { readActedEpoch } from '../state/epoch.ts';
@@ -225,7 +226,7 @@ export class Watcher {
       this.report(master, why, result);
       return result;
     } catch (err) {
-      this.log.error({ master, why, error: (err as Error).message }, 'reconcile failed; trying again at the next interval');
+      this.log.error({ master, why, error: errorLine(err), code: codeOf(err) }, 'reconcile failed; trying again at the next interval');
       return undefined;
     } finally {
       this.state(master).converging = undefined;
@@ -326,7 +327,7 @@ export class Watcher {
       });
       this.report(master, channel, result);
     } catch (err) {
-      this.log.error({ master, error: (err as Error).message }, `acting on ${channel} failed; the next reconcile tries again`);
+      this.log.error({ master, error: errorLine(err), code: codeOf(err) }, `acting on ${channel} failed; the next reconcile tries again`);
     } finally {
       done();
     }

@@ -82,7 +82,9 @@ test('helpers: reached by name through helperMain only; an unknown name (or one 
   for (const name of ['no-such-helper', 'constructor', 'toString']) {
     const { io, fake } = fakeIo();
     assert.equal(await helperMain(name, ['/etc/hosts', 'redis-master'], fake), 2);
-    assert.deepEqual(io.err, [`sentinel-hook: no privileged helper named ${JSON.stringify(name)}`]);
+    assert.deepEqual(io.err, [
+      `sentinel-hook: no privileged helper named ${JSON.stringify(name)} (privileged helpers start from their own scripts in bin/, which sudoers pins)`,
+    ]);
   }
   const names = actionPlugins.flatMap((p) => Object.keys(p.helpers ?? {}));
   assert.ok(names.length > 0);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeFailure } from '../../src/launch.ts';
+import { commandFailure } from '../../src/launch.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
 import { readable, redactSecret } from '../../src/log.ts';
@@ -39,13 +39,14 @@ test('redaction cuts out the secret, or a prefix of it long enough to be it, nev
 });
 
 test('a command killed at its timeout says whole milliseconds (the timeout is what is left of the run)', () => {
-  const line = describeFailure(
+  const killed = commandFailure(
     ['/bin/sleep', '30'],
     { exitCode: undefined, signal: 'SIGKILL', stderr: '', timedOut: true, spawnError: undefined },
     false,
     1998.223942,
   );
-  assert.equal(line, '/bin/sleep 30 killed after 1998 ms (step timeout or run deadline)');
+  assert.equal(killed.code, 'command-timeout');
+  assert.equal(killed.message, "/bin/sleep 30 killed after 1998 ms by its step timeout or the run's deadline");
 });
 
 test("no child sees the Sentinels' password variable, not even the host-name lookup of the to-ip (getent)", async () => {

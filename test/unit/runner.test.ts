@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunner, whichSystem } from '../../src/runner.ts';
-import { describeFailure } from '../../src/launch.ts';
+import { commandFailure } from '../../src/launch.ts';
 
 /** Running, not a zombie: in a container, PID 1 may never reap orphans. */
 function alive(pid: number): boolean {
@@ -35,7 +35,7 @@ test('real runner: output over 4 MiB fails the command with one line, whatever i
   const r = await createRunner().run(['/bin/sh', '-c', 'head -c 5242880 /dev/zero; exit 0'], { timeoutMs: 10_000 });
   assert.equal(r.exitCode, undefined);
   assert.equal(r.error, 'output over 4 MiB');
-  assert.equal(describeFailure(['/bin/sh'], r, false), '/bin/sh failed: output over 4 MiB');
+  assert.equal(commandFailure(['/bin/sh'], r, false).message, '/bin/sh failed: output over 4 MiB');
 });
 
 test('real runner: on timeout the whole process group dies, grandchildren included', async (t) => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.ts';
-import { ConfigError, UsageError } from '../../src/errors.ts';
+import { ConfigError, UsageError, codeOf, errorLine, exitCodeOf } from '../../src/errors.ts';
 import { parseEvent } from '../../src/event.ts';
 import { runHook } from '../../src/pipeline/run.ts';
 import { sudoersLine, sudoersText, sudoersWord } from '../../src/commands/sudoers.ts';
@@ -132,11 +132,12 @@ test('refusals: bad user (exit 2), nothing privileged (exit 2), missing arping /
   );
   await assert.rejects(
     sudoersText(c, opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'),
-    (err: Error & { exitCode?: number }) => err.exitCode === 1 && /install iputils-arping/.test(err.message),
+    // The package is named in the fix, which stderr prints after the message.
+    (err: unknown) => exitCodeOf(err) === 1 && codeOf(err) === 'program-missing' && /arping not found.*\(install iputils-arping\)/.test(errorLine(err)),
   );
   await assert.rejects(
     sudoersText(config([{ type: 'vip', address: 'fd00:77::100/64', interface: 'eth0' }]), opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'),
-    /install libndp-tools/,
+    (err: unknown) => codeOf(err) === 'program-missing' && /ndptool not found.*\(install libndp-tools\)/.test(errorLine(err)),
   );
   await assert.rejects(sudoersText(config([{ type: 'vip', address: '172.16.0.4/24' }]), opts, host(), 'h'), /no route on this host covers 172\.16\.0\.4\/24/);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { findVip, parseVip, routeCovers, routeInterface } from '../../src/actions/vip/address.ts';
+import { Failure } from '../../src/failures.ts';
 import { checkCommand } from '../../src/commands/check.ts';
 import { addrJson, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
 
@@ -99,14 +100,14 @@ test('parseVip canonicalizes IPv6 and keeps the prefix', () => {
 
 test('routeCovers: prefixes, host routes, families', () => {
   const vip = parseVip('192.168.0.4/24');
-  assert.ok(typeof vip !== 'string');
+  assert.ok(!(vip instanceof Failure));
   assert.equal(routeCovers('192.168.0.0/24', vip), 24);
   assert.equal(routeCovers('192.168.0.0/23', vip), 23);
   assert.equal(routeCovers('192.168.1.0/24', vip), undefined);
   assert.equal(routeCovers('192.168.0.4', vip), 32);
   assert.equal(routeCovers('fd00::/8', vip), undefined);
   const v6 = parseVip('fd00:77::100/64');
-  assert.ok(typeof v6 !== 'string');
+  assert.ok(!(v6 instanceof Failure));
   assert.equal(routeCovers('fd00:77::/64', v6), 64);
   assert.equal(routeCovers('fd00:78::/64', v6), undefined);
   assert.equal(routeCovers('fe80::/64', v6), undefined);
@@ -115,7 +116,7 @@ test('routeCovers: prefixes, host routes, families', () => {
 test('routeInterface: longest connected prefix wins; default and blackhole never count', () => {
   const pick = (address: string, json = ROUTES_V4) => {
     const vip = parseVip(address);
-    assert.ok(typeof vip !== 'string');
+    assert.ok(!(vip instanceof Failure));
     return routeInterface(json, vip);
   };
   assert.equal(pick('192.168.0.4/24'), 'eth0');
@@ -128,7 +129,7 @@ test('routeInterface: longest connected prefix wins; default and blackhole never
 
 test('findVip: matches the canonical address in its family only; garbage is an error', () => {
   const vip = parseVip('fd00:77::100/64');
-  assert.ok(typeof vip !== 'string');
+  assert.ok(!(vip instanceof Failure));
   const json = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet6', local: 'fd00:77:0:0::100', prefixlen: 64 }] }]);
   assert.deepEqual(findVip(json, vip), [{ dev: 'eth0', prefixlen: 64, tentative: false, dadfailed: false }]);
   assert.throws(() => findVip('Device "eth9" does not exist.', vip));

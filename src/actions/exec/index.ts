@@ -2,7 +2,8 @@ import * as z from 'zod/mini';
 import { duration, privilege, programName, when } from '../../config/common.ts';
 import { eventEnv, eventValues, type FailoverEvent } from '../../event.ts';
 import type { ActionPlugin, Desired, HostView } from '../plugin.ts';
-import { ConfigError } from '../../errors.ts';
+import { errorOf } from '../../errors.ts';
+import { failure } from '../../failures.ts';
 
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
 const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
@@ -109,15 +110,15 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
       return { lines: [], notCovered: { what: `exec ${program}`, why: 'its arguments hold placeholders; allow it yourself or use privilege: none' } };
     }
     const path = host.which(program);
-    if (!path) throw new ConfigError(`${where}: program ${program} not found`, 'install it, or give its absolute path');
+    if (!path) throw errorOf(failure('configured-program-missing', { program }).within(where));
     return { lines: [[path, ...args]] };
   },
   async sandbox(a, host, where) {
     const [program] = a.run;
     const path = host.which(program);
-    if (!path) throw new ConfigError(`${where}: program ${program} not found`, 'install it, or give its absolute path');
+    if (!path) throw errorOf(failure('configured-program-missing', { program }).within(where));
     const sudo = a.privilege === 'sudo' ? host.which('sudo') : undefined;
-    if (a.privilege === 'sudo' && !sudo) throw new ConfigError(`${where}: sudo not found in the system directories`, 'install sudo');
+    if (a.privilege === 'sudo' && !sudo) throw errorOf(failure('setup-program-missing', { program: 'sudo', install: 'sudo' }).within(where));
     // A script is executed through its interpreter, which must be executable too.
     const shebang = /^#!\s*(\/\S+)/.exec(host.readFile?.(path)?.subarray(0, 256).toString('latin1') ?? '')?.[1];
     return {
@@ -140,9 +141,7 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
     // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up;
     // sudo is asked with the arguments unfilled: only its "command not found" is a problem, as in a run.
     const [program, ...args] = a.run;
-    return (await findProgram(program, args, a.privilege, host))
-      ? []
-      : [`program ${program} not found or not executable (install it, or give its absolute path as the first element of "run")`];
+    return (await findProgram(program, args, a.privilege, host)) ? [] : [failure('configured-program-missing', { program, atRun: true }).line()];
   },
   async plan(a, desired, _observed, ctx) {
     const event = valuesFor(desired);
@@ -150,7 +149,7 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
     const path = await findProgram(program!, args, a.privilege, ctx);
     if (!path) {
       // Refused before anything runs: a half-applied failover is worse than none.
-      throw new ConfigError(`exec: program ${program} not found or not executable`, 'install it, or give its absolute path as the first element of "run"');
+      throw errorOf(failure('configured-program-missing', { program: program!, atRun: true }).within('exec'));
     }
     return {
       action: 'exec',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../errors.ts';
+import { hookError } from '../../errors.ts';
 import { hostKeyPolicy, parseKnownHosts } from './knownhosts.ts';
 import { loadSsh2 } from './ssh.ts';
 import type { PushTarget } from './target.ts';
@@ -26,38 +26,35 @@ export async function checkPushCredentials(
   push: Pick<PushWork, 'transport' | 'identityFile' | 'knownHostsFile'>,
   targets: readonly PushTarget[],
 ): Promise<PushCredentials> {
-  const read = (field: string, path: string, fix: string): Buffer => {
+  const read = (field: 'identityFile' | 'knownHostsFile', path: string): Buffer => {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new ConfigError(`cannot read ${field} ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, fix);
+      throw hookError('push-credential-unreadable', { field, path, errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
     }
   };
-  const privateKey = read('identityFile', push.identityFile, 'it must exist and be readable by the user Sentinel runs as');
-  const knownHostsText = read('knownHostsFile', push.knownHostsFile, "write the targets' host keys there (ssh-keyscan, then verify)").toString('utf8');
-  const encrypted = new ConfigError(
-    `identityFile ${push.identityFile} is encrypted: nobody is there to type a passphrase during a failover`,
-    `remove it: ssh-keygen -p -N '' -f ${push.identityFile}`,
-  );
+  const privateKey = read('identityFile', push.identityFile);
+  const knownHostsText = read('knownHostsFile', push.knownHostsFile).toString('utf8');
+  const encrypted = hookError('identity-encrypted', { path: push.identityFile });
   if (isEncryptedKey(privateKey)) throw encrypted;
   if (push.transport !== 'ssh') return { privateKey, knownHostsText };
   const parsed = (await loadSsh2()).utils.parseKey(privateKey);
   if (parsed instanceof Error) {
     if (/passphrase|encrypted/i.test(parsed.message)) throw encrypted;
     // OpenSSH (transport rsync) reads some keys ssh2 does not (FIDO keys): only ssh2's own verdict is final, and only here.
-    throw new ConfigError(
-      `identityFile ${push.identityFile} is not a private key the ssh transport can use (${parsed.message})`,
-      'generate one: ssh-keygen -t ed25519 -N "" -f FILE, and install its .pub on the targets',
-    );
+    throw hookError('identity-unusable', { path: push.identityFile, detail: parsed.message });
   }
   const recorded = parseKnownHosts(knownHostsText);
   for (const target of targets) {
     const keys = hostKeyPolicy(recorded, target.host, target.port).keys.filter((k) => !k.revoked);
     if (keys.length > 0 && !keys.some((k) => SSH2_KEY_TYPES.has(k.keyType))) {
-      throw new ConfigError(
-        `knownHostsFile ${push.knownHostsFile} has only ${[...new Set(keys.map((k) => k.keyType))].join(', ')} host keys for ${target.label} (line ${keys.map((k) => k.line).join(', ')}), which the ssh transport cannot check`,
-        `add its ed25519, ecdsa or rsa key (ssh-keyscan -t ed25519 ${target.host}, then verify the fingerprint), or use transport rsync`,
-      );
+      throw hookError('known-hosts-unusable', {
+        file: push.knownHostsFile,
+        types: [...new Set(keys.map((k) => k.keyType))],
+        target: target.label,
+        lines: keys.map((k) => k.line),
+        host: target.host,
+      });
     }
   }
   return { privateKey, knownHostsText };

@@ -5,7 +5,8 @@ import * as z from 'zod/mini';
 import { duration, privilege, when } from '../../config/common.ts';
 import type { ActionPlugin } from '../plugin.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
-import { ConfigError, errorLine } from '../../errors.ts';
+import { ConfigError, errorLine, errorOf } from '../../errors.ts';
+import { failure } from '../../failures.ts';
 import { editHosts, lookupHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
 import { helperPath, helperRuns, hostsWrite, hostsWriteArgv } from './privileged.ts';
@@ -246,16 +247,16 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
     if (a.push?.transport === 'rsync') {
       for (const name of ['rsync', 'ssh']) {
         const path = host.which(name);
-        if (!path) throw new ConfigError(`${where}: ${name} not found in the system directories`, `install ${name === 'ssh' ? 'openssh-client' : 'rsync'}`);
+        if (!path) throw errorOf(failure('setup-program-missing', { program: name, install: name === 'ssh' ? 'openssh-client' : 'rsync' }).within(where));
         programs.push(path);
       }
     }
     const privileged = a.file && a.privilege === 'sudo';
     if (privileged) {
       const sudo = host.which('sudo');
-      if (!sudo) throw new ConfigError(`${where}: sudo not found in the system directories`, 'install sudo');
+      if (!sudo) throw errorOf(failure('setup-program-missing', { program: 'sudo', install: 'sudo' }).within(where));
       const helper = helperPath();
-      if (!helper) throw new ConfigError(`${where}: cannot find bin/sentinel-hook-hosts-write`, 'run sentinel-hook as <install>/bin/sentinel-hook.cjs');
+      if (!helper) throw errorOf(failure('helper-missing', {}).within(where));
       // The helper is a shell script that starts node through env (see bin/sentinel-hook-hosts-write).
       programs.push(sudo, helper, '/usr/bin/env');
     }
@@ -274,7 +275,7 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   async privilegedCommands(a, _host, where) {
     if (!a.file || a.privilege !== 'sudo') return { lines: [] };
     const helper = helperPath();
-    if (!helper) throw new ConfigError(`${where}: cannot find bin/sentinel-hook-hosts-write`, 'run sentinel-hook as <install>/bin/sentinel-hook.cjs sudoers');
+    if (!helper) throw errorOf(failure('helper-missing', { command: 'sudoers' }).within(where));
     return { lines: [hostsWriteArgv(helper, a.file, a.names)], rootOnly: helperRuns(helper) };
   },
   summarize(a) {

@@ -14,7 +14,6 @@ import {
   constants,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ConfigError } from '../../errors.ts';
 import { resolveOwnedPath } from '../../ownership.ts';
 
 /**
@@ -43,7 +42,7 @@ export interface LocalWriteResult {
 export function resolveHostsFile(path: string): string {
   const real = realpathSync(path);
   if (real === path) return path;
-  return resolveOwnedPath(path, process.getuid?.() ?? 0, 'hosts file', `${path} (${real})`, (message, fix) => new ConfigError(message, fix));
+  return resolveOwnedPath(path, process.getuid?.() ?? 0, 'hosts file', `${path} (${real})`);
 }
 
 /** errno codes that mean "this path cannot be replaced by rename", only overwritten. */

@@ -5,7 +5,7 @@
 // what the Sentinel user tells every client about the master anyway, and nothing more of the host.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from '../../errors.ts';
+import { hookError } from '../../errors.ts';
 import { canonicalIp, isAbsolutePath, isHostname, isIpAddress } from '../../values.ts';
 import { editHosts } from './edit.ts';
 import { resolveHostsFile, writeFileReplacing } from './localfile.ts';
@@ -58,13 +58,13 @@ export interface HostsWriteResult {
 export function hostsWrite(args: readonly string[], stdin: string): HostsWriteResult {
   const [file, ...names] = args;
   if (!file || !PLAIN_PATH.test(file) || !isAbsolutePath(file))
-    throw new UsageError(`hosts-write: ${JSON.stringify(file ?? '')} is not a plain absolute path`, 'usage: hosts-write FILE NAME... (address on stdin)');
+    throw hookError('helper-usage', { problem: `${JSON.stringify(file ?? '')} is not a plain absolute path` });
   if (names.length === 0 || !names.every((n) => isHostname(n) && !n.endsWith('.')))
-    throw new UsageError(`hosts-write: expected host names after the file, got ${JSON.stringify(names)}`, 'usage: hosts-write FILE NAME... (address on stdin)');
+    throw hookError('helper-usage', { problem: `expected host names after the file, got ${JSON.stringify(names)}` });
   const lines = stdin.split('\n');
   const address = lines[0]!.trim();
   if (!isIpAddress(address) || lines.slice(1).some((l) => l.trim() !== ''))
-    throw new UsageError(`hosts-write: stdin must be one IP address, got ${JSON.stringify(stdin.slice(0, 60))}`);
+    throw hookError('helper-usage', { problem: `stdin must be one IP address, got ${JSON.stringify(stdin.slice(0, 60))}` });
   const real = resolveHostsFile(file);
   const before = readFileSync(real, 'latin1');
   const after = editHosts(before, names, canonicalIp(address));

@@ -1,3 +1,4 @@
+import { type Failure, failure } from '../../failures.ts';
 import { canonicalIp, ipVersion } from '../../values.ts';
 
 /** The configured VIP: canonical address text, prefix length, family. */
@@ -9,25 +10,26 @@ export interface Vip {
   cidr: string;
 }
 
-/** Parse "10.0.0.100/24" or "fd00::100/64"; a message saying what is wrong otherwise. */
-export function parseVip(text: string): Vip | string {
+/** Parse "10.0.0.100/24" or "fd00::100/64"; a failure saying what is wrong otherwise. */
+export function parseVip(text: string): Vip | Failure {
+  const problem = (words: string) => failure('vip-address-invalid', { problem: words });
   const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(text);
-  if (!m) return 'expected an address with its prefix length, e.g. 10.0.0.100/24 or fd00::100/64';
+  if (!m) return problem('expected an address with its prefix length, e.g. 10.0.0.100/24 or fd00::100/64');
   const version = ipVersion(m[1]!);
-  if (version === 0) return `${m[1]} is not an IPv4 or IPv6 address`;
+  if (version === 0) return problem(`${m[1]} is not an IPv4 or IPv6 address`);
   const prefix = Number(m[2]);
   const max = version === 4 ? 32 : 128;
-  if (prefix < 1 || prefix > max) return `prefix length /${prefix} is out of range for IPv${version} (1-${max})`;
+  if (prefix < 1 || prefix > max) return problem(`prefix length /${prefix} is out of range for IPv${version} (1-${max})`);
   const ip = canonicalIp(m[1]!);
-  if (version === 6 && ipVersion(ip) === 4) return `${m[1]} is an IPv4-mapped IPv6 address; write the IPv4 address instead`;
+  if (version === 6 && ipVersion(ip) === 4) return problem(`${m[1]} is an IPv4-mapped IPv6 address; write the IPv4 address instead`);
   if (version === 4 && prefix <= 30) {
     // The kernel accepts them, but neighbours treat these as the subnet itself or its broadcast.
     const hostBits = toBigInt(ip, 4) & ((1n << BigInt(32 - prefix)) - 1n);
-    if (hostBits === 0n) return `${ip} is the network address of ${ip}/${prefix}, not a host address`;
-    if (hostBits === (1n << BigInt(32 - prefix)) - 1n) return `${ip} is the broadcast address of ${ip}/${prefix}, not a host address`;
+    if (hostBits === 0n) return problem(`${ip} is the network address of ${ip}/${prefix}, not a host address`);
+    if (hostBits === (1n << BigInt(32 - prefix)) - 1n) return problem(`${ip} is the broadcast address of ${ip}/${prefix}, not a host address`);
   }
   const bad = version === 4 ? /^(0\.|127\.|22[4-9]\.|2[3-5]\d\.)/.test(ip) : /^(::1?$|ff)/.test(ip);
-  if (bad) return `${ip} is not a unicast host address (loopback, multicast or unspecified)`;
+  if (bad) return problem(`${ip} is not a unicast host address (loopback, multicast or unspecified)`);
   return { ip, prefix, family: version, cidr: `${ip}/${prefix}` };
 }
 

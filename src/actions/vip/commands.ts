@@ -2,7 +2,8 @@
 // `sentinel-hook sudoers` lists them; both call these functions, so the two cannot drift.
 import type { CommandResult } from '../../runner.ts';
 import type { HostReader } from '../plugin.ts';
-import { ConfigError, RetryableError } from '../../errors.ts';
+import { errorOf, hookError } from '../../errors.ts';
+import { Failure, failure } from '../../failures.ts';
 import { formatDuration } from '../../values.ts';
 import { parseVip, routeInterface, type Vip } from './address.ts';
 import type { ArpSettings, VipAction } from './schema.ts';
@@ -37,7 +38,7 @@ export interface Shot {
 
 export function vipOf(a: VipAction): Vip {
   const vip = parseVip(a.address);
-  if (typeof vip === 'string') throw new ConfigError(`vip: address ${a.address}: ${vip}`);
+  if (vip instanceof Failure) throw errorOf(vip.within(`vip: address ${a.address}`));
   return vip;
 }
 
@@ -98,9 +99,9 @@ export function probeArgv(arping: Arping, vip: Vip, dev: string): string[] {
 }
 
 /** Which arping is installed: from its bytes, else asked at run time (`-V`: iputils prints its name, Habets' prints its usage). */
-export async function detectArping(host: HostReader): Promise<Arping | string> {
+export async function detectArping(host: HostReader): Promise<Arping | Failure> {
   const path = host.which('arping');
-  if (!path) return `arping not found in the system directories (install ${PACKAGES.arping})`;
+  if (!path) return failure('program-missing', { program: 'arping', install: PACKAGES.arping });
   const kind = arpingKindOf(host.readFile?.(path));
   if (kind) return { path, kind };
   let r: CommandResult;
@@ -108,18 +109,17 @@ export async function detectArping(host: HostReader): Promise<Arping | string> {
     r = await host.read([path, '-V'], { timeoutMs: 2000 });
   } catch (err) {
     // Never rejects: the planner starts this early and may not wait for it.
-    return `cannot run ${path} -V: ${(err as Error).message}`;
+    return failure('arping-unrunnable', { path, detail: (err as Error).message });
   }
   const said = `${r.stdout}\n${r.stderr}`;
   if (/iputils/i.test(said)) return { path, kind: 'iputils' };
   if (/Habets|ARPing \d/.test(said)) return { path, kind: 'habets' };
-  const first = said.trim().split('\n')[0] ?? '';
-  return `${path} is neither iputils' nor Thomas Habets' arping (arping -V said ${JSON.stringify(first.slice(0, 80))}); install ${PACKAGES.arping}`;
+  return failure('arping-unknown', { path, said: said.trim().split('\n')[0] ?? '', install: PACKAGES.arping });
 }
 
 export function requireIp(host: HostReader): string {
   const ip = host.which('ip');
-  if (!ip) throw new RetryableError('vip: ip not found in the system directories', `install ${PACKAGES.ip}`);
+  if (!ip) throw errorOf(failure('program-missing', { program: 'ip', install: PACKAGES.ip }).within('vip'));
   return ip;
 }
 
@@ -127,25 +127,16 @@ export function requireIp(host: HostReader): string {
 export async function resolveInterface(a: VipAction, vip: Vip, ip: string, host: HostReader): Promise<{ dev: string; detected: boolean }> {
   if (a.interface) return { dev: a.interface, detected: false };
   const r = await host.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'route', 'show'], { timeoutMs: 3000 });
-  if (r.exitCode !== 0) throw new RetryableError(`vip: ip route show failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0) throw errorOf(failure('ip-read-failed', { what: 'ip route show', detail: r.stderr.trim() || `exit ${r.exitCode}` }).within('vip'));
   let dev: string | undefined;
   try {
     dev = routeInterface(r.stdout, vip);
   } catch (err) {
-    throw new RetryableError(`vip: cannot parse ip -j route output: ${(err as Error).message}`);
+    throw errorOf(failure('ip-output-unparsable', { what: 'ip -j route', detail: (err as Error).message }).within('vip'));
   }
   // Exit 1, not 2: an interface that is down for a moment takes its connected route with it.
-  if (!dev)
-    throw new RetryableError(
-      `vip: no route on this host covers ${vip.cidr} (the default route does not count)`,
-      'bring the interface up, or set "interface" for this VIP; Sentinel will retry',
-    );
-  if (a.label && !a.label.startsWith(`${dev}:`)) {
-    throw new ConfigError(
-      `vip: label ${a.label} does not start with "${dev}:", the interface detected for ${vip.cidr}`,
-      'set "interface", or a label starting with it',
-    );
-  }
+  if (!dev) throw errorOf(failure('vip-no-route', { cidr: vip.cidr }).within('vip'));
+  if (a.label && !a.label.startsWith(`${dev}:`)) throw hookError('vip-label-mismatch', { label: a.label, dev, cidr: vip.cidr });
   return { dev, detected: true };
 }
 
@@ -160,12 +151,12 @@ export async function privilegedCommandLines(a: VipAction, host: HostReader): Pr
   const lines = [addArgv(ip, vip, dev, a.label), delArgv(ip, vip, dev)];
   if (vip.family === 4) {
     const arping = await detectArping(host);
-    if (typeof arping === 'string') throw new RetryableError(`vip ${vip.cidr}: ${arping}`);
+    if (arping instanceof Failure) throw errorOf(arping.within(`vip ${vip.cidr}`));
     lines.push(...garpShots(arping, vip, dev, a.arp).map((s) => s.argv));
     if (a.checkDuplicate) lines.push(probeArgv(arping, vip, dev));
   } else {
     const ndptool = host.which('ndptool');
-    if (!ndptool) throw new RetryableError(`vip ${vip.cidr}: ndptool not found in the system directories (install ${PACKAGES.ndptool})`);
+    if (!ndptool) throw errorOf(failure('program-missing', { program: 'ndptool', install: PACKAGES.ndptool }).within(`vip ${vip.cidr}`));
     lines.push(naArgv(ndptool, vip, dev));
   }
   const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];

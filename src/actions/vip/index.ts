@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { failingStep, type ActionPlan, type ActionPlugin, type HostView, type Step } from '../plugin.ts';
 import type { Launcher } from '../../launch.ts';
-import { ConfigError, RetryableError } from '../../errors.ts';
+import { errorOf } from '../../errors.ts';
+import { Failure, failure } from '../../failures.ts';
 import { canonicalIp } from '../../values.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
@@ -32,11 +33,12 @@ type VipHost = Pick<HostView, 'read' | 'which' | 'readFile' | 'logger' | 'capabi
 
 async function readHeld(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[]> {
   const r = await ctx.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'addr', 'show'], { timeoutMs: 3000 });
-  if (r.exitCode !== 0) throw new RetryableError(`vip: ip addr show failed: ${r.stderr.trim() || r.spawnError || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0)
+    throw errorOf(failure('ip-read-failed', { what: 'ip addr show', detail: r.stderr.trim() || r.spawnError || `exit ${r.exitCode}` }).within('vip'));
   try {
     return findVip(r.stdout, vip);
   } catch (err) {
-    throw new RetryableError(`vip: cannot parse ip -j addr output: ${(err as Error).message}`);
+    throw errorOf(failure('ip-output-unparsable', { what: 'ip -j addr', detail: (err as Error).message }).within('vip'));
   }
 }
 
@@ -57,21 +59,21 @@ async function neighbourSteps(
   dev: string,
   ctx: VipHost,
   launcher: Launcher,
-  arpingLookup: Promise<Arping | string> | undefined,
-): Promise<{ steps: Step[]; arping?: Arping; missing?: string }> {
+  arpingLookup: Promise<Arping | Failure> | undefined,
+): Promise<{ steps: Step[]; arping?: Arping; missing?: Failure }> {
   const what = vip.family === 4 ? 'gratuitous ARP (requests and replies)' : 'unsolicited neighbour advertisements';
   let shots: Shot[];
   let arping: Arping | undefined;
   if (vip.family === 4) {
     const found = await (arpingLookup ?? detectArping(ctx));
     // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
-    if (typeof found === 'string') return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)], missing: found };
+    if (found instanceof Failure) return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)], missing: found };
     arping = found;
     shots = garpShots(found, vip, dev, a.arp);
   } else {
     const ndptool = ctx.which('ndptool');
     if (!ndptool)
-      return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, `ndptool not found in the system directories (install ${PACKAGES.ndptool})`)] };
+      return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, failure('program-missing', { program: 'ndptool', install: PACKAGES.ndptool }))] };
     shots = naShots(ndptool, vip, dev, a.arp);
   }
   // Dry-run shows only descriptions for tasks: name the exact command lines here.
@@ -142,13 +144,12 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
   async sandbox(a, host, where) {
     const vip = vipOf(a);
     const ip = host.which('ip');
-    if (!ip) throw new ConfigError(`${where}: ip not found in the system directories`, `install ${PACKAGES.ip}`);
+    if (!ip) throw errorOf(failure('setup-program-missing', { program: 'ip', install: PACKAGES.ip }).within(where));
     const announcer = vip.family === 4 ? host.which('arping') : host.which('ndptool');
-    if (!announcer)
-      throw new ConfigError(
-        `${where}: ${vip.family === 4 ? 'arping' : 'ndptool'} not found in the system directories`,
-        `install ${vip.family === 4 ? PACKAGES.arping : PACKAGES.ndptool}`,
-      );
+    if (!announcer) {
+      const program = vip.family === 4 ? 'arping' : 'ndptool';
+      throw errorOf(failure('setup-program-missing', { program, install: PACKAGES[program] }).within(where));
+    }
     return {
       programs: [ip, announcer],
       // ip changes addresses over netlink; arping and ndptool send raw frames.
@@ -291,7 +292,10 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
           return {
             action: 'vip',
             steps: [
-              failingStep(`check that no other host holds ${vip.ip}`, `checkDuplicate needs arping: ${neighbours.missing ?? `install ${PACKAGES.arping}`}`),
+              failingStep(
+                `check that no other host holds ${vip.ip}`,
+                (neighbours.missing ?? failure('program-missing', { program: 'arping', install: PACKAGES.arping })).within('checkDuplicate needs arping'),
+              ),
             ],
           };
         steps.push(duplicateCheckStep(vip, dev, neighbours.arping, probeArgv(neighbours.arping, vip, dev), launcher));

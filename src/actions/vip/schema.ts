@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { duration, privilege, when } from '../../config/common.ts';
 import { isInterfaceName } from '../../values.ts';
+import { Failure } from '../../failures.ts';
 import { parseVip } from './address.ts';
 
 /** Longest time the two ARP bursts and the pause between them may take: well inside the run's deadline. */
@@ -37,7 +38,7 @@ export const vipSchema = z
       .check(
         z.superRefine((text, ctx) => {
           const parsed = parseVip(text);
-          if (typeof parsed === 'string') ctx.issues.push({ code: 'custom', input: text, message: parsed });
+          if (parsed instanceof Failure) ctx.issues.push({ code: 'custom', input: text, message: parsed.message });
         }),
       ),
     /** Interface to add it to; default: the interface whose route covers the address, on each host. */
@@ -73,7 +74,7 @@ export const vipSchema = z
   .check(
     z.superRefine((a, ctx) => {
       const vip = parseVip(a.address);
-      if (typeof vip === 'string') return;
+      if (vip instanceof Failure) return;
       if (a.label && vip.family === 6)
         ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: 'labels exist only for IPv4 addresses; remove "label"' });
       if (a.label && a.interface && !a.label.startsWith(`${a.interface}:`)) {

@@ -1,4 +1,5 @@
-import { delay, describeFailure, runArgv, type Launcher } from '../../launch.ts';
+import { Failure, failure } from '../../failures.ts';
+import { commandFailure, delay, runArgv, type Launcher } from '../../launch.ts';
 import type { ApplyContext, TaskOutcome, TaskStep } from '../plugin.ts';
 import type { CommandResult } from '../../runner.ts';
 import type { Vip } from './address.ts';
@@ -52,9 +53,9 @@ export function burstStep(description: string, address: string, shots: Shot[], l
             stopped ??= why;
             return undefined;
           }
-          if (ctx.signal.aborted) return 'not started: the run deadline has passed';
+          if (ctx.signal.aborted) return failure('deadline-passed');
           const ran = await launch(shot.argv, shot.timeoutMs, launcher, ctx);
-          if (typeof ran === 'string') return ran;
+          if (ran instanceof Failure) return ran;
           if (ran.result.exitCode !== undefined && shot.okExitCodes.includes(ran.result.exitCode)) {
             sent++;
             return undefined;
@@ -65,11 +66,12 @@ export function burstStep(description: string, address: string, shots: Shot[], l
             stopped ??= after;
             return undefined;
           }
-          return describeFailure(shot.argv, ran.result, launcher.privileged);
+          return commandFailure(shot.argv, ran.result, launcher.privileged);
         }),
       );
-      const failed = results.filter((r): r is string => r !== undefined);
-      if (failed.length) return { ok: false, summary: `${failed.length} of ${shots.length} sends failed: ${failed[0]}` };
+      const failed = results.filter((r) => r !== undefined);
+      const first = failed[0];
+      if (first) return { ok: false, summary: `${failed.length} of ${shots.length} sends failed: ${first.line()}`, code: first.code };
       if (stopped) return { ok: true, summary: `stopped after ${sent} of ${shots.length} packet-sending runs: ${stopped}` };
       return { ok: true, summary: `${shots.length} packet-sending runs done` };
     },
@@ -82,7 +84,7 @@ export const DUPLICATE_WAIT_MS = 2000;
 const PROBE_PAUSE_MS = 200;
 const MAX_PROBES = 10;
 
-export type ProbeVerdict = { kind: 'free' } | { kind: 'held'; mac: string } | { kind: 'error'; reason: string };
+export type ProbeVerdict = { kind: 'free' } | { kind: 'held'; mac: string } | { kind: 'error'; failure: Failure };
 
 /** Read one probe's result: each arping says "someone answered" its own way. */
 export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: CommandResult, launcher: Launcher): ProbeVerdict {
@@ -94,7 +96,7 @@ export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: C
     if (r.exitCode === 0 && mac) return { kind: 'held', mac };
     if (r.exitCode === 1 && !r.stderr.trim()) return { kind: 'free' };
   }
-  return { kind: 'error', reason: describeFailure(argv, r, launcher.privileged) };
+  return { kind: 'error', failure: commandFailure(argv, r, launcher.privileged) };
 }
 
 /** Before adding: probe until nobody answers, for up to DUPLICATE_WAIT_MS; still held means do not add. */
@@ -105,23 +107,23 @@ export function duplicateCheckStep(vip: Vip, dev: string, arping: Arping, argv: 
     detail: { privileged: launcher.privileged, argv, waitMs: DUPLICATE_WAIT_MS },
     async run(ctx): Promise<TaskOutcome> {
       const started = performance.now();
-      let last: ProbeVerdict = { kind: 'error', reason: 'not probed' };
+      let last: ProbeVerdict | undefined;
       for (let probe = 1; probe <= MAX_PROBES; probe++) {
         const ran = await launch(argv, 3000, launcher, ctx);
-        if (typeof ran === 'string') return { ok: false, summary: ran };
+        if (ran instanceof Failure) return { ok: false, summary: ran.line(), code: ran.code };
         last = probeVerdict(arping.kind, argv, ran.result, launcher);
         if (last.kind === 'free') return { ok: true, summary: `nobody answers for ${vip.ip} (probe ${probe})` };
-        if (last.kind === 'error') return { ok: false, summary: `duplicate check failed: ${last.reason}` };
+        if (last.kind === 'error') {
+          const why = last.failure.within('duplicate check failed');
+          return { ok: false, summary: why.line(), code: why.code };
+        }
         ctx.logger.warn({ vip: vip.ip, holder: last.mac, probe }, 'another host answers for the VIP; waiting for it to let go');
         if (performance.now() - started + PROBE_PAUSE_MS >= DUPLICATE_WAIT_MS || ctx.signal.aborted) break;
         await delay(PROBE_PAUSE_MS, ctx.signal);
       }
-      const holder = last.kind === 'held' ? last.mac : 'unknown';
-      return {
-        ok: false,
-        summary: `${vip.ip} is still held by MAC ${holder} after ${Math.round(performance.now() - started)} ms; not added (Sentinel retries later; find that host with: ip neigh | grep -i ${holder})`,
-        detail: { holder },
-      };
+      const holder = last?.kind === 'held' ? last.mac : 'unknown';
+      const held = failure('vip-held-elsewhere', { ip: vip.ip, mac: holder, waitedMs: performance.now() - started });
+      return { ok: false, summary: held.line(), code: held.code, detail: { holder } };
     },
   };
 }
