@@ -9,18 +9,14 @@ export { EXIT, type ExitCode };
  */
 export abstract class HookError extends Error {
   abstract readonly exitCode: ExitCode;
-  /** Undefined only for an error still raised the old way, by text (see the second constructor). */
-  readonly code: FailureCode | undefined;
+  readonly code: FailureCode;
   /** What the operator should do about it; printed after the message. */
-  readonly hint: string | undefined;
-  constructor(failure: Failure);
-  /** @deprecated raise a catalogue code instead: `throw hookError('lock-held', {…})`. */
-  constructor(message: string, hint?: string);
-  constructor(what: Failure | string, hint?: string) {
-    super(what instanceof Failure ? what.message : what);
+  readonly hint: string;
+  constructor(failure: Failure) {
+    super(failure.message);
     this.name = new.target.name;
-    this.code = what instanceof Failure ? what.code : undefined;
-    this.hint = what instanceof Failure ? what.fix : hint;
+    this.code = failure.code;
+    this.hint = failure.fix;
   }
   /** One line for stderr: what is wrong, then what to do. */
   line(): string {
