@@ -12,8 +12,10 @@
 // Options: --cycles N (default 5 per hook), --json FILE (raw cycles).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ensureBuilt } from '../scripts/demo-support.ts';
 import {
   DEFAULT_VIP,
+  type DoubleFailoverCycle,
   doubleFailover,
   ensurePackages,
   isRoot,
@@ -22,9 +24,7 @@ import {
   seedScriptHook,
   stats,
   vipHook,
-  type DoubleFailoverCycle,
 } from '../test/lab/index.ts';
-import { ensureBuilt } from '../scripts/demo-support.ts';
 
 const REPEAT_AFTER_MS = 8000;
 type Mode = 'sentinel-hook' | 'seed-000';
@@ -38,11 +38,15 @@ async function main(): Promise<number> {
   await ensurePackages(undefined, log);
   await ensureBuilt(log);
   const modes: Mode[] = ['sentinel-hook', 'seed-000'];
-  const labs = new Map<Mode, { lab: Lab; master: string; writer: ReturnType<Lab['startWriter']>; neighbours: NeighbourMonitor }>();
+  const labs = new Map<
+    Mode,
+    { lab: Lab; master: string; writer: ReturnType<Lab['startWriter']>; neighbours: NeighbourMonitor }
+  >();
   const results: (DoubleFailoverCycle & { mode: Mode; index: number })[] = [];
   try {
     for (const mode of modes) {
-      const hook = mode === 'sentinel-hook' ? vipHook({ arp: { repeatAfter: `${REPEAT_AFTER_MS}ms` } }) : seedScriptHook();
+      const hook =
+        mode === 'sentinel-hook' ? vipHook({ arp: { repeatAfter: `${REPEAT_AFTER_MS}ms` } }) : seedScriptHook();
       const lab = await Lab.start({ vip: DEFAULT_VIP, hook, failoverTimeoutMs: 3000, log, skipPackages: true });
       const writer = lab.startWriter('a1', { durationMs: 30 * 60_000 });
       const neighbours = NeighbourMonitor.start(lab, 'a1');
@@ -71,7 +75,9 @@ async function main(): Promise<number> {
       lab.teardownSync();
     }
   }
-  log('\nsecond failover: first +switch-master -> first write acknowledged by the new master (privilege: sudo -n for both)');
+  log(
+    '\nsecond failover: first +switch-master -> first write acknowledged by the new master (privilege: sudo -n for both)',
+  );
   for (const mode of modes) {
     const mine = results.filter((r) => r.mode === mode);
     const ms = mine.flatMap((r) => (r.switchToAckMs === undefined ? [] : [r.switchToAckMs]));
@@ -81,7 +87,9 @@ async function main(): Promise<number> {
     const removed = mine.flatMap((r) => (r.removedMs === undefined ? [] : [r.removedMs]));
     if (removed.length) {
       const rs = stats(removed);
-      log(`  ${mode}: the old holder's newer run, start -> VIP removed: median ${rs.median} ms, min ${rs.min}, max ${rs.max} (n=${rs.n})`);
+      log(
+        `  ${mode}: the old holder's newer run, start -> VIP removed: median ${rs.median} ms, min ${rs.min}, max ${rs.max} (n=${rs.n})`,
+      );
     }
     log(
       `  ${mode.padEnd(14)} n=${s.n}  median ${s.median} ms  min ${s.min}  max ${s.max}  (no ack: ${mine.length - ms.length}; flapped back: ${flaps}; VIP not on exactly the new master: ${wrong}; overlapped: ${mine.filter((r) => r.overlapped).length})`,

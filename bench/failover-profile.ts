@@ -13,8 +13,19 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLIENT_RECONFIG_HOOK, DEFAULT_VIP, ensurePackages, isRoot, Lab, median, reachablePath, REPO_ROOT, run, vipHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
+import {
+  CLIENT_RECONFIG_HOOK,
+  DEFAULT_VIP,
+  ensurePackages,
+  isRoot,
+  Lab,
+  median,
+  REPO_ROOT,
+  reachablePath,
+  run,
+  vipHook,
+} from '../test/lab/index.ts';
 
 interface Exec {
   ms: number;
@@ -40,7 +51,12 @@ function execs(text: string): Exec[] {
   return out;
 }
 
-async function profile(lab: Lab, argv: string[], env: Record<string, string>, file: string): Promise<{ execs: Exec[]; totalMs: number }> {
+async function profile(
+  lab: Lab,
+  argv: string[],
+  env: Record<string, string>,
+  file: string,
+): Promise<{ execs: Exec[]; totalMs: number }> {
   await run(['ip', '-n', lab.host('r2').ns, 'addr', 'del', DEFAULT_VIP, 'dev', 'eth0']);
   rmSync(file, { force: true });
   const r = await run(
@@ -80,7 +96,10 @@ async function timeToAdded(lab: Lab, argv: string[], env: Record<string, string>
   const monitor = lab.spawn('r2', ['ip', '-ts', 'monitor', 'address'], { what: 'ip monitor', logFile: file });
   await new Promise((resolve) => setTimeout(resolve, 200));
   const t0 = Date.now();
-  const r = await run(['ip', 'netns', 'exec', r2.ns, 'setpriv', '--reuid=redis', '--regid=redis', '--init-groups', ...argv], { env, timeoutMs: 40_000 });
+  const r = await run(
+    ['ip', 'netns', 'exec', r2.ns, 'setpriv', '--reuid=redis', '--regid=redis', '--init-groups', ...argv],
+    { env, timeoutMs: 40_000 },
+  );
   process.kill(monitor.pid, 'SIGTERM');
   if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.slice(-300)}`);
   const vip = DEFAULT_VIP.split('/')[0]!;
@@ -108,26 +127,55 @@ async function main(): Promise<number> {
     const seedRules = `Defaults:redis !requiretty\nredis ALL=(root) NOPASSWD: /usr/sbin/ip addr add ${DEFAULT_VIP} dev eth0, /usr/sbin/ip addr del ${DEFAULT_VIP} dev eth0, /usr/bin/arping -q -c 3 -A ${DEFAULT_VIP.split('/')[0]} -I eth0\n`;
     await lab.installSudoers(seedRules, 'seed');
     const event = ['mymaster', 'observer', 'start', lab.host('r1').ip, '6379', r2.ip, '6379'];
-    const hookEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SENTINEL_HOOK_CONFIG: r2.files.hookConfig };
-    const seedEnv = { PATH: '/usr/bin:/bin', HOME: r2.runDir, TZ: 'UTC', LANG: 'C', SEED_MY_IP: r2.ip, SEED_VIP: DEFAULT_VIP.split('/')[0]! };
+    const hookEnv = {
+      PATH: '/usr/bin:/bin',
+      HOME: r2.runDir,
+      TZ: 'UTC',
+      LANG: 'C',
+      SENTINEL_HOOK_CONFIG: r2.files.hookConfig,
+    };
+    const seedEnv = {
+      PATH: '/usr/bin:/bin',
+      HOME: r2.runDir,
+      TZ: 'UTC',
+      LANG: 'C',
+      SEED_MY_IP: r2.ip,
+      SEED_VIP: DEFAULT_VIP.split('/')[0]!,
+    };
     // Run as redis: from a path it can reach, as the lab's Sentinels do.
     const cases = [
-      { name: 'sentinel-hook (hooks/client-reconfig, vip action)', argv: [reachablePath(CLIENT_RECONFIG_HOOK), ...event], env: hookEnv },
-      { name: 'seed-000 script (bench/seed000-failover.sh)', argv: [reachablePath(join(REPO_ROOT, 'bench', 'seed000-failover.sh')), ...event], env: seedEnv },
+      {
+        name: 'sentinel-hook (hooks/client-reconfig, vip action)',
+        argv: [reachablePath(CLIENT_RECONFIG_HOOK), ...event],
+        env: hookEnv,
+      },
+      {
+        name: 'seed-000 script (bench/seed000-failover.sh)',
+        argv: [reachablePath(join(REPO_ROOT, 'bench', 'seed000-failover.sh')), ...event],
+        env: seedEnv,
+      },
     ];
     const added: Record<string, number[]> = {};
     let monitorIndex = 0;
     for (let i = 0; i < runs; i++) {
-      for (const c of cases) added[c.name] = [...(added[c.name] ?? []), await timeToAdded(lab, c.argv, c.env, monitorIndex++)];
+      for (const c of cases)
+        added[c.name] = [...(added[c.name] ?? []), await timeToAdded(lab, c.argv, c.env, monitorIndex++)];
     }
-    process.stdout.write(`spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`);
+    process.stdout.write(
+      `spawn -> VIP added (kernel's own timestamp, ip -ts monitor), one hook at a time, ${runs} runs each:\n`,
+    );
     for (const [name, values] of Object.entries(added)) {
-      process.stdout.write(`  ${name.padEnd(52)} median ${String(median(values)).padStart(5)} ms  min ${Math.min(...values)}  max ${Math.max(...values)}\n`);
+      process.stdout.write(
+        `  ${name.padEnd(52)} median ${String(median(values)).padStart(5)} ms  min ${Math.min(...values)}  max ${Math.max(...values)}\n`,
+      );
     }
     for (const c of cases) {
       const samples: Exec[][] = [];
-      for (let i = 0; i < runs; i++) samples.push((await profile(lab, c.argv, c.env, join(lab.dir, 'strace.out'))).execs);
-      process.stdout.write(`\n${c.name}: programs started, ms after the hook's exec (median of ${runs} runs; first 14 execs, in the last run's order)\n`);
+      for (let i = 0; i < runs; i++)
+        samples.push((await profile(lab, c.argv, c.env, join(lab.dir, 'strace.out'))).execs);
+      process.stdout.write(
+        `\n${c.name}: programs started, ms after the hook's exec (median of ${runs} runs; first 14 execs, in the last run's order)\n`,
+      );
       const last = samples.at(-1)!;
       for (const [i, e] of last.slice(0, 14).entries()) {
         const at = median(samples.map((s) => s[i]?.ms).filter((v): v is number => v !== undefined));

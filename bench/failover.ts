@@ -12,8 +12,19 @@
 // comparison needs both), --json FILE (raw rounds), --keep (keep lab logs).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VIP, ensurePackages, isRoot, Lab, labSentinels, seedScriptHook, stats, vipHook, waitUntil, type LabHook } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
+import {
+  DEFAULT_VIP,
+  ensurePackages,
+  isRoot,
+  Lab,
+  type LabHook,
+  labSentinels,
+  seedScriptHook,
+  stats,
+  vipHook,
+  waitUntil,
+} from '../test/lab/index.ts';
 
 type Mode = 'sentinel-hook' | 'seed-000';
 
@@ -48,13 +59,18 @@ interface Round {
 }
 
 /** Sentinel's own record of its script children: +script-child <pid> at fork, -script-child <pid> <signal> <exit> at exit. */
-function scriptChildren(lab: Lab, host: string, since: number): { forkAt: number; exitAt?: number; exitCode?: number }[] {
+function scriptChildren(
+  lab: Lab,
+  host: string,
+  since: number,
+): { forkAt: number; exitAt?: number; exitCode?: number }[] {
   const children = new Map<string, { forkAt: number; exitAt?: number; exitCode?: number }>();
   for (const e of lab.sentinelLog(host)) {
     if (e.at < since) continue;
     const [pid, a, b] = e.detail.split(' ');
     if (e.type === '+script-child' && pid) children.set(pid, { forkAt: e.at });
-    if (e.type === '-script-child' && pid && children.has(pid)) Object.assign(children.get(pid)!, { exitAt: e.at, exitCode: Number(b ?? a) });
+    if (e.type === '-script-child' && pid && children.has(pid))
+      Object.assign(children.get(pid)!, { exitAt: e.at, exitCode: Number(b ?? a) });
   }
   return [...children.values()];
 }
@@ -65,7 +81,10 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
     await writer.waitAck(`round ${index} (${mode}) before the kill`, 0, { server: from, timeoutMs: 10_000 });
     const killAt = lab.killRedis(from);
     const to = await lab.waitNewMaster(from, { timeoutMs: 30_000 });
-    const ack = await writer.waitAck(`round ${index} (${mode}) after the failover`, killAt, { server: to, timeoutMs: 20_000 });
+    const ack = await writer.waitAck(`round ${index} (${mode}) after the failover`, killAt, {
+      server: to,
+      timeoutMs: 20_000,
+    });
     await writer.stop();
     await lab.waitHooksIdle(20_000);
     // Sentinel notes a child's exit on its next timer tick, a little after the hook's own last line.
@@ -76,8 +95,11 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
     ).catch(() => undefined);
     const toIp = lab.host(to).ip;
     const switches = lab.switchMasterEvents(killAt).filter((e) => e.toIp === toIp);
-    if (switches.length === 0) throw new Error(`round ${index} (${mode}): no +switch-master to ${to} in any Sentinel log`);
-    const promoted = lab.redisHosts.flatMap((h) => lab.sentinelLog(h.name)).find((e) => e.at >= killAt && e.type === '+promoted-slave');
+    if (switches.length === 0)
+      throw new Error(`round ${index} (${mode}): no +switch-master to ${to} in any Sentinel log`);
+    const promoted = lab.redisHosts
+      .flatMap((h) => lab.sentinelLog(h.name))
+      .find((e) => e.at >= killAt && e.type === '+promoted-slave');
     const run = lab.hookRuns(to, killAt)[0];
     const child = scriptChildren(lab, to, killAt)[0];
     const added = run?.steps.find((s) => / add /.test(` ${s.step} `) || /^add/.test(s.step));
@@ -137,7 +159,12 @@ function phase(rounds: Round[], mode: Mode, name: string, pick: (r: Round) => nu
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '5' }, json: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
+    options: {
+      rounds: { type: 'string', default: '5' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
   });
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) {
@@ -145,27 +172,50 @@ async function main(): Promise<number> {
     return 2;
   }
   const modes: Mode[] =
-    values.only === undefined ? ['sentinel-hook', 'seed-000'] : values.only === 'sentinel-hook' || values.only === 'seed-000' ? [values.only] : [];
+    values.only === undefined
+      ? ['sentinel-hook', 'seed-000']
+      : values.only === 'sentinel-hook' || values.only === 'seed-000'
+        ? [values.only]
+        : [];
   if (modes.length === 0) {
     process.stderr.write('bench:failover: --only must be sentinel-hook or seed-000\n');
     return 2;
   }
   if (!isRoot()) {
-    process.stderr.write('bench:failover needs root (it builds network namespaces and installs sudoers rules): run it as root\n');
+    process.stderr.write(
+      'bench:failover needs root (it builds network namespaces and installs sudoers rules): run it as root\n',
+    );
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
   await ensurePackages(undefined, log);
   await ensureBuilt(log);
-  const names: Record<Mode, string> = { 'sentinel-hook': "sentinel-hook's vip action", 'seed-000': 'bench/seed000-failover.sh' };
-  log(`bench:failover: ${modes.map((m) => `${rounds} failovers with ${names[m]}`).join(' and ')}${modes.length > 1 ? ', interleaved' : ''}`);
+  const names: Record<Mode, string> = {
+    'sentinel-hook': "sentinel-hook's vip action",
+    'seed-000': 'bench/seed000-failover.sh',
+  };
+  log(
+    `bench:failover: ${modes.map((m) => `${rounds} failovers with ${names[m]}`).join(' and ')}${modes.length > 1 ? ', interleaved' : ''}`,
+  );
   const labs: Record<Mode, Lab | undefined> = { 'sentinel-hook': undefined, 'seed-000': undefined };
   const results: Round[] = [];
   try {
     if (modes.includes('sentinel-hook'))
-      labs['sentinel-hook'] = await Lab.start({ vip: DEFAULT_VIP, hook: benchHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
+      labs['sentinel-hook'] = await Lab.start({
+        vip: DEFAULT_VIP,
+        hook: benchHook(),
+        sentinelLogLevel: 'debug',
+        log,
+        skipPackages: true,
+      });
     if (modes.includes('seed-000'))
-      labs['seed-000'] = await Lab.start({ vip: DEFAULT_VIP, hook: seedScriptHook(), sentinelLogLevel: 'debug', log, skipPackages: true });
+      labs['seed-000'] = await Lab.start({
+        vip: DEFAULT_VIP,
+        hook: seedScriptHook(),
+        sentinelLogLevel: 'debug',
+        log,
+        skipPackages: true,
+      });
     const master: Record<Mode, string> = { 'sentinel-hook': 'r1', 'seed-000': 'r1' };
     for (let i = 1; i <= rounds; i++) {
       for (const mode of modes) {
@@ -194,17 +244,27 @@ async function main(): Promise<number> {
   }
   const diff = hook.median - seed.median;
   if (modes.length === 2)
-    log(`  difference of medians: ${diff >= 0 ? '+' : ''}${diff} ms (target: at most +150 ms) -> ${diff <= 150 ? 'within target' : 'ABOVE TARGET'}`);
+    log(
+      `  difference of medians: ${diff >= 0 ? '+' : ''}${diff} ms (target: at most +150 ms) -> ${diff <= 150 ? 'within target' : 'ABOVE TARGET'}`,
+    );
   log('');
   log('where the time goes on the new master (medians, relative to the first +switch-master unless said):');
   for (const mode of modes) {
     log(`  ${mode}:`);
     log(phase(results, mode, 'Sentinel forks the hook', (r) => sub(r.newMasterHook.forkAt, r.firstSwitchAt)));
-    log(phase(results, mode, 'fork -> hook logs its start', (r) => sub(r.newMasterHook.startAt, r.newMasterHook.forkAt)));
-    log(phase(results, mode, 'hook start -> address added', (r) => sub(r.newMasterHook.addedAt, r.newMasterHook.startAt)));
-    log(phase(results, mode, 'address added -> first acknowledged write', (r) => sub(r.ackAt, r.newMasterHook.addedAt)));
+    log(
+      phase(results, mode, 'fork -> hook logs its start', (r) => sub(r.newMasterHook.startAt, r.newMasterHook.forkAt)),
+    );
+    log(
+      phase(results, mode, 'hook start -> address added', (r) => sub(r.newMasterHook.addedAt, r.newMasterHook.startAt)),
+    );
+    log(
+      phase(results, mode, 'address added -> first acknowledged write', (r) => sub(r.ackAt, r.newMasterHook.addedAt)),
+    );
     log(phase(results, mode, 'fork -> first acknowledged write', (r) => sub(r.ackAt, r.newMasterHook.forkAt)));
-    log(phase(results, mode, 'whole hook run (fork -> exit)', (r) => sub(r.newMasterHook.exitAt, r.newMasterHook.forkAt)));
+    log(
+      phase(results, mode, 'whole hook run (fork -> exit)', (r) => sub(r.newMasterHook.exitAt, r.newMasterHook.forkAt)),
+    );
     log(phase(results, mode, 'kill -> first acknowledged write', (r) => r.killToAckMs));
   }
   const bad = results.filter((r) => r.holdersAfter.length !== 1 || r.holdersAfter[0] !== r.to);

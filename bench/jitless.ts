@@ -33,7 +33,11 @@ export function benchJitless(): Record<string, number> {
       'exec run, --jitless': { args: [], jitless: true },
     };
     const once = ({ args, jitless }: { args: string[]; jitless: boolean }): number => {
-      const env = { SENTINEL_HOOK_NODE: process.execPath, SENTINEL_HOOK_CONFIG: config, ...(jitless ? { SENTINEL_HOOK_JITLESS: '1' } : {}) };
+      const env = {
+        SENTINEL_HOOK_NODE: process.execPath,
+        SENTINEL_HOOK_CONFIG: config,
+        ...(jitless ? { SENTINEL_HOOK_JITLESS: '1' } : {}),
+      };
       const started = process.hrtime.bigint();
       const r = spawnSync(HOOK, [...args, ...EVENT], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -43,11 +47,15 @@ export function benchJitless(): Record<string, number> {
     const times = Object.fromEntries(Object.keys(cases).map((k) => [k, [] as number[]]));
     for (let i = 0; i < 3; i++) for (const c of Object.values(cases)) once(c);
     for (let i = 0; i < RUNS; i++) for (const [name, c] of Object.entries(cases)) times[name]!.push(once(c));
-    console.log(`start-up through hooks/client-reconfig (${RUNS} interleaved runs each, median wall time), ${process.version}`);
+    console.log(
+      `start-up through hooks/client-reconfig (${RUNS} interleaved runs each, median wall time), ${process.version}`,
+    );
     const result: Record<string, number> = {};
     for (const [name, xs] of Object.entries(times)) {
       result[name] = median(xs);
-      console.log(`  ${name.padEnd(22)} ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+      console.log(
+        `  ${name.padEnd(22)} ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`,
+      );
     }
     return result;
   } finally {

@@ -55,7 +55,9 @@ export function benchRealRun(): Record<string, number> {
     subjects.forEach(([name], k) => {
       const xs = times[k]!;
       result[name] = median(xs);
-      console.log(`  ${name.padEnd(34)} ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+      console.log(
+        `  ${name.padEnd(34)} ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`,
+      );
     });
     return result;
   } finally {

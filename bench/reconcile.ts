@@ -3,14 +3,14 @@
 // monitoring the 3 masters (3 redis-server). Each master has a hosts action on a local file: the first
 // run converges (writes the files), the runs after it have nothing to do, which is the common case.
 // Also the same with --dry-run. Medians of --runs N (default 15), after 2 warm-up runs.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sendCommands } from '../src/sentinel/resp.ts';
-import { freePorts } from '../test/support/loopback-redis.ts';
 import { median, waitFor } from '../test/lab/index.ts';
+import { freePorts } from '../test/support/loopback-redis.ts';
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'sentinel-hook.cjs');
 const MASTERS = ['m1', 'm2', 'm3'];
@@ -29,12 +29,29 @@ async function main(): Promise<number> {
     const redisPorts = ports.slice(0, 3);
     const sentinelPorts = ports.slice(3);
     for (const port of redisPorts)
-      start('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+      start('/usr/bin/redis-server', [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ]);
     sentinelPorts.forEach((port, i) => {
       const conf = join(dir, `sentinel-${i}.conf`);
       writeFileSync(
         conf,
-        [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, ...MASTERS.map((m, j) => `sentinel monitor ${m} 127.0.0.1 ${redisPorts[j]} 2`), ''].join('\n'),
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          ...MASTERS.map((m, j) => `sentinel monitor ${m} 127.0.0.1 ${redisPorts[j]} 2`),
+          '',
+        ].join('\n'),
       );
       start('/usr/bin/redis-sentinel', [conf]);
     });
@@ -53,7 +70,9 @@ async function main(): Promise<number> {
       );
     }
     const config = join(dir, 'config.yaml');
-    const masters = MASTERS.map((m) => `  ${m}:\n    - type: hosts\n      names: [redis-${m}.example]\n      file: ${join(dir, `hosts-${m}`)}\n`).join('');
+    const masters = MASTERS.map(
+      (m) => `  ${m}:\n    - type: hosts\n      names: [redis-${m}.example]\n      file: ${join(dir, `hosts-${m}`)}\n`,
+    ).join('');
     for (const m of MASTERS) writeFileSync(join(dir, `hosts-${m}`), '127.0.0.1 localhost\n');
     writeFileSync(
       config,
@@ -62,10 +81,15 @@ async function main(): Promise<number> {
     );
     const once = (extra: string[]) => {
       const t0 = process.hrtime.bigint();
-      const r = spawnSync(process.execPath, [BIN, 'reconcile', '--json', '--config', config, ...extra], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [BIN, 'reconcile', '--json', '--config', config, ...extra], {
+        encoding: 'utf8',
+      });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.status !== 0) throw new Error(`reconcile exited ${r.status}: ${r.stdout}${r.stderr}`);
-      return { ms, outcomes: (JSON.parse(r.stdout) as { masters: { outcome: string }[] }).masters.map((x) => x.outcome) };
+      return {
+        ms,
+        outcomes: (JSON.parse(r.stdout) as { masters: { outcome: string }[] }).masters.map((x) => x.outcome),
+      };
     };
     const first = once([]);
     console.log(`first run (converges 3 masters: ${first.outcomes.join(', ')}): ${first.ms.toFixed(1)} ms`);
@@ -77,7 +101,8 @@ async function main(): Promise<number> {
     const dry: number[] = [];
     for (let i = 0; i < runs; i++) {
       const r = once([]);
-      if (r.outcomes.some((o) => o !== 'nothing-to-do')) throw new Error(`expected nothing to do, got ${r.outcomes.join(', ')}`);
+      if (r.outcomes.some((o) => o !== 'nothing-to-do'))
+        throw new Error(`expected nothing to do, got ${r.outcomes.join(', ')}`);
       real.push(r.ms);
       dry.push(once(['--dry-run']).ms);
     }
@@ -87,10 +112,16 @@ async function main(): Promise<number> {
       spawnSync(process.execPath, ['-e', '0']);
       bare.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    console.log(`reconcile, 3 masters x 3 Sentinels, nothing to do (${runs} runs, median wall time, new process each):`);
+    console.log(
+      `reconcile, 3 masters x 3 Sentinels, nothing to do (${runs} runs, median wall time, new process each):`,
+    );
     console.log(`  node -e 0                     ${median(bare).toFixed(1)} ms`);
-    console.log(`  sentinel-hook reconcile       ${median(real).toFixed(1)} ms  (min ${Math.min(...real).toFixed(1)}, max ${Math.max(...real).toFixed(1)})`);
-    console.log(`  sentinel-hook reconcile -n    ${median(dry).toFixed(1)} ms  (min ${Math.min(...dry).toFixed(1)}, max ${Math.max(...dry).toFixed(1)})`);
+    console.log(
+      `  sentinel-hook reconcile       ${median(real).toFixed(1)} ms  (min ${Math.min(...real).toFixed(1)}, max ${Math.max(...real).toFixed(1)})`,
+    );
+    console.log(
+      `  sentinel-hook reconcile -n    ${median(dry).toFixed(1)} ms  (min ${Math.min(...dry).toFixed(1)}, max ${Math.max(...dry).toFixed(1)})`,
+    );
     return 0;
   } finally {
     for (const c of children) c.kill('SIGKILL');

@@ -18,8 +18,19 @@
 // --json FILE (raw rounds), --keep (keep lab logs).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VIP, ensurePackages, isRoot, Lab, seedScriptHook, stats, vipHook, watchHook, type LabHook, type LabOptions } from '../test/lab/index.ts';
 import { ensureBuilt } from '../scripts/demo-support.ts';
+import {
+  DEFAULT_VIP,
+  ensurePackages,
+  isRoot,
+  Lab,
+  type LabHook,
+  type LabOptions,
+  seedScriptHook,
+  stats,
+  vipHook,
+  watchHook,
+} from '../test/lab/index.ts';
 
 const MODES = ['watch', 'hook', 'seed-000'] as const;
 type Mode = (typeof MODES)[number];
@@ -51,7 +62,13 @@ interface Round {
 
 function labOptions(mode: Mode, log: (l: string) => void): LabOptions {
   const hook: Record<Mode, LabHook> = { watch: watchHook(), hook: vipHook(), 'seed-000': seedScriptHook() };
-  return { vip: DEFAULT_VIP, hook: hook[mode], ...(mode === 'watch' ? { watch: { intervalMs: WATCH_INTERVAL_MS } } : {}), log, skipPackages: true };
+  return {
+    vip: DEFAULT_VIP,
+    hook: hook[mode],
+    ...(mode === 'watch' ? { watch: { intervalMs: WATCH_INTERVAL_MS } } : {}),
+    log,
+    skipPackages: true,
+  };
 }
 
 async function failover(lab: Lab, mode: Mode, index: number, from: string, log: (l: string) => void): Promise<Round> {
@@ -60,12 +77,16 @@ async function failover(lab: Lab, mode: Mode, index: number, from: string, log: 
     await writer.waitAck(`round ${index} (${mode}) before the kill`, 0, { server: from, timeoutMs: 10_000 });
     const killAt = lab.killRedis(from);
     const to = await lab.waitNewMaster(from, { timeoutMs: 30_000 });
-    const ack = await writer.waitAck(`round ${index} (${mode}) after the failover`, killAt, { server: to, timeoutMs: 20_000 });
+    const ack = await writer.waitAck(`round ${index} (${mode}) after the failover`, killAt, {
+      server: to,
+      timeoutMs: 20_000,
+    });
     await writer.stop();
     await lab.waitHooksIdle(20_000);
     const toIp = lab.host(to).ip;
     const switches = lab.switchMasterEvents(killAt).filter((e) => e.toIp === toIp);
-    if (switches.length === 0) throw new Error(`round ${index} (${mode}): no +switch-master to ${to} in any Sentinel log`);
+    if (switches.length === 0)
+      throw new Error(`round ${index} (${mode}): no +switch-master to ${to} in any Sentinel log`);
     const firstSwitchAt = switches[0]!.at;
     const promoted = lab.redisHosts.flatMap((h) =>
       lab
@@ -126,7 +147,12 @@ function row(r: Round): string {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '5' }, json: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
+    options: {
+      rounds: { type: 'string', default: '5' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
   });
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) {
@@ -139,7 +165,9 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!isRoot()) {
-    process.stderr.write('bench:watch needs root (it builds network namespaces and installs sudoers rules): run it as root\n');
+    process.stderr.write(
+      'bench:watch needs root (it builds network namespaces and installs sudoers rules): run it as root\n',
+    );
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -170,9 +198,12 @@ async function main(): Promise<number> {
   for (const mode of modes) for (const r of results.filter((x) => x.mode === mode)) log(`  ${row(r)}`);
   log('');
   log('first +switch-master -> first write through the VIP acknowledged by the new master:');
-  const summary = new Map(modes.map((m) => [m, stats(results.filter((r) => r.mode === m).map((r) => r.switchToAckMs))]));
+  const summary = new Map(
+    modes.map((m) => [m, stats(results.filter((r) => r.mode === m).map((r) => r.switchToAckMs))]),
+  );
   for (const [mode, s] of summary) {
-    const split = (on: boolean) => results.filter((r) => r.mode === mode && r.leaderOnNewMaster === on).map((r) => r.switchToAckMs);
+    const split = (on: boolean) =>
+      results.filter((r) => r.mode === mode && r.leaderOnNewMaster === on).map((r) => r.switchToAckMs);
     const on = split(true);
     const off = split(false);
     log(

@@ -6,7 +6,10 @@
 // A cache from another Node version is rejected by V8 and the bundle is compiled as usual.
 // process.getBuiltinModule (Node 20.16) is how the bundle reaches node:dns and friends inside vm.Script.
 if (typeof process.getBuiltinModule !== 'function') {
-  require('node:fs').writeSync(2, `sentinel-hook: Node ${process.version} is too old: 20.16 or later is needed (set SENTINEL_HOOK_NODE to a newer node)\n`);
+  require('node:fs').writeSync(
+    2,
+    `sentinel-hook: Node ${process.version} is too old: 20.16 or later is needed (set SENTINEL_HOOK_NODE to a newer node)\n`,
+  );
   // 2, as for a missing node: a retry runs the same Node.
   process.exit(2);
 }
@@ -32,13 +35,18 @@ function load(file) {
   } catch {
     // no cache: compile as usual
   }
-  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+  const script = new vm.Script(Module.wrap(source), {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
   const mod = { exports: {} };
   loaded.set(file, mod);
   const base = Module.createRequire(file);
   const req = (id) => (id.startsWith('./') && id.endsWith('.cjs') ? load(join(dirname(file), id)) : base(id));
   script.runInThisContext()(mod.exports, req, mod, file, dirname(file));
-  if (writeCache && !existsSync(`${file}.cache`)) process.once('beforeExit', () => writeFileSync(`${file}.cache`, script.createCachedData()));
+  if (writeCache && !existsSync(`${file}.cache`))
+    process.once('beforeExit', () => writeFileSync(`${file}.cache`, script.createCachedData()));
   return mod.exports;
 }
 

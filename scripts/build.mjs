@@ -11,16 +11,25 @@
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.
-import { build } from 'esbuild';
+
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 
 const LAZY = { pino: './pino.cjs', execa: './execa.cjs' };
 
 rmSync('dist', { recursive: true, force: true });
-const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', minify: true, sourcemap: 'linked', logLevel: 'warning' };
+const common = {
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
 
 await build({
   ...common,
@@ -37,12 +46,17 @@ await build({
         // import('pino') becomes a lazily evaluated stub that requires dist/pino.cjs when first
         // called (through the loader in bin/, so with its code cache); import('execa') likewise.
         b.onResolve({ filter: /^(pino|execa)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
-        b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`, loader: 'js' }));
+        b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+          contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`,
+          loader: 'js',
+        }));
         b.onResolve({ filter: /^\.\/(pino|execa)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
         // commander requires child_process at load time for external subcommands, which we never
         // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
         b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-          args.importer.includes('/node_modules/commander/') ? { path: 'child_process', namespace: 'lazy-builtin' } : undefined,
+          args.importer.includes('/node_modules/commander/')
+            ? { path: 'child_process', namespace: 'lazy-builtin' }
+            : undefined,
         );
         b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
           contents: `let m; module.exports = new Proxy({}, { get: (_, key) => (m ??= require('node:${args.path}'))[key] });`,
@@ -72,7 +86,11 @@ try {
   chmodSync(config, 0o600);
   const env = { ...process.env, SENTINEL_HOOK_WRITE_CODE_CACHE: '1' };
   const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
-  execFileSync(process.execPath, ['bin/sentinel-hook.cjs', '--config', 'examples/exec/config.yaml', '--dry-run', ...event], { env, stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    ['bin/sentinel-hook.cjs', '--config', 'examples/exec/config.yaml', '--dry-run', ...event],
+    { env, stdio: 'ignore' },
+  );
   execFileSync(process.execPath, ['bin/sentinel-hook.cjs', '--config', config, ...event], { env, stdio: 'ignore' });
 } finally {
   rmSync(warm, { recursive: true, force: true });

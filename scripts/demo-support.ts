@@ -25,5 +25,9 @@ export async function ensureBuilt(log: (line: string) => void): Promise<void> {
   const built = oldestMtime(join(REPO_ROOT, 'dist'));
   if (built > 0 && built >= newestMtime(join(REPO_ROOT, 'src'))) return;
   log('building sentinel-hook (scripts/build.mjs)');
-  await runOk([process.execPath, join(REPO_ROOT, 'scripts', 'build.mjs')], { timeoutMs: 120_000, env: { ...process.env }, cwd: REPO_ROOT });
+  await runOk([process.execPath, join(REPO_ROOT, 'scripts', 'build.mjs')], {
+    timeoutMs: 120_000,
+    env: { ...process.env },
+    cwd: REPO_ROOT,
+  });
 }

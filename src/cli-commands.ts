@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HookConfig } from './config/schema.ts';
-import { EXIT, type ExitCode, hookError, type HookError } from './errors.ts';
+import { EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
@@ -65,7 +65,11 @@ function readOnlyHost() {
   return {
     runner,
     which,
-    host: { read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }), which, readFile },
+    host: {
+      read: (argv: string[], o?: { timeoutMs?: number }) => runner.run(argv, { timeoutMs: o?.timeoutMs ?? 5000 }),
+      which,
+      readFile,
+    },
   };
 }
 
@@ -75,14 +79,21 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'validate the config and print what it would do for each master',
     options: [CONFIG],
     async run({ loadConfig }) {
-      const [{ checkCommand }, { hostView }] = await Promise.all([import('./commands/check.ts'), import('./pipeline/host.ts')]);
+      const [{ checkCommand }, { hostView }] = await Promise.all([
+        import('./commands/check.ts'),
+        import('./pipeline/host.ts'),
+      ]);
       const config = await loadConfig();
       // Started some other way (tests): the ExecPaths check leaves the install out.
       const install = installedAt();
-      const { text, problems } = await checkCommand(config, hostView(systemDeps(memoryLogger()), new AbortController().signal), {
-        ...(install ? { installDir: install } : {}),
-        node: process.execPath,
-      });
+      const { text, problems } = await checkCommand(
+        config,
+        hostView(systemDeps(memoryLogger()), new AbortController().signal),
+        {
+          ...(install ? { installDir: install } : {}),
+          node: process.execPath,
+        },
+      );
       return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text };
     },
   }),
@@ -113,11 +124,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   }),
   command<{ user: string; watch?: boolean; hook?: boolean }>({
     name: 'systemd',
-    description: 'print the systemd units (--watch, the default) or the drop-in for redis-sentinel.service (--hook) this config needs',
+    description:
+      'print the systemd units (--watch, the default) or the drop-in for redis-sentinel.service (--hook) this config needs',
     options: [
       CONFIG,
       { flags: '-u, --user <name>', description: 'the user the services run as', default: 'redis' },
-      { flags: '--watch', description: 'the recommended setup: watch and reconcile units of their own; Sentinel keeps its sandbox' },
+      {
+        flags: '--watch',
+        description: 'the recommended setup: watch and reconcile units of their own; Sentinel keeps its sandbox',
+      },
       { flags: '--hook', description: "a drop-in widening Sentinel's own unit so that it can run the hook" },
     ],
     async run({ opts, configPath, loadConfig }) {
@@ -127,7 +142,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { host } = readOnlyHost();
       const files = await systemdFiles(
         config,
-        { mode: opts.hook ? 'hook' : 'watch', user: opts.user, configPath: resolve(configPath), installDir: installDir(), node: process.execPath },
+        {
+          mode: opts.hook ? 'hook' : 'watch',
+          user: opts.user,
+          configPath: resolve(configPath),
+          installDir: installDir(),
+          node: process.execPath,
+        },
         host,
       );
       return { exitCode: EXIT.ok, text: systemdText(files) };
@@ -146,19 +167,27 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run({ opts, configPath, io }) {
       const { reconcileCommand } = await import('./commands/reconcile.ts');
       const options = { dryRun: Boolean(opts.dryRun), json: Boolean(opts.json), announce: Boolean(opts.announce) };
-      return reconcileCommand(configPath, opts.master !== undefined ? { ...options, master: opts.master } : options, io);
+      return reconcileCommand(
+        configPath,
+        opts.master !== undefined ? { ...options, master: opts.master } : options,
+        io,
+      );
     },
   }),
   command<{ interval?: string }>({
     name: 'watch',
-    description: 'keep this host in line with the Sentinels: subscribe to them, act on failovers in-process, reconcile every interval (needs "sentinels")',
+    description:
+      'keep this host in line with the Sentinels: subscribe to them, act on failovers in-process, reconcile every interval (needs "sentinels")',
     options: [CONFIG, { flags: '--interval <duration>', description: 'reconcile every … (default 10s)' }],
     async run({ opts, configPath }) {
       const { parseDuration } = await import('./values.ts');
       const intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
-      const invalid = (value: string, expected: string) => hookError('option-invalid', { option: '--interval', value, expected, command: 'watch' });
-      if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000)) throw invalid(opts.interval!, 'expected 1s to 1h');
-      if (opts.interval !== undefined && intervalMs === undefined) throw invalid(JSON.stringify(opts.interval), 'expected a duration such as 10s');
+      const invalid = (value: string, expected: string) =>
+        hookError('option-invalid', { option: '--interval', value, expected, command: 'watch' });
+      if (intervalMs !== undefined && (intervalMs < 1000 || intervalMs > 3_600_000))
+        throw invalid(opts.interval!, 'expected 1s to 1h');
+      if (opts.interval !== undefined && intervalMs === undefined)
+        throw invalid(JSON.stringify(opts.interval), 'expected a duration such as 10s');
       const { watchCommand } = await import('./commands/watch.ts');
       return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
     },
@@ -194,7 +223,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         // Typed by hand, "notify -sdown …" reads as an option: say how to pass it.
         outputError: (text, write) => {
           const flag = /^error: unknown option '(-[a-z][a-z-]+)'/.exec(text)?.[1];
-          write(flag ? `${text.trimEnd()} (an event type starting with "-" goes after "--": sentinel-hook notify -- ${flag} '<description>')\n` : text);
+          write(
+            flag
+              ? `${text.trimEnd()} (an event type starting with "-" goes after "--": sentinel-hook notify -- ${flag} '<description>')\n`
+              : text,
+          );
         },
       });
     },
@@ -209,18 +242,23 @@ export const COMMANDS: readonly CommandSpec[] = [
 /** A word where a command's name was expected, and not the start of a hook call. */
 export function unknownCommand(word: string): HookError {
   const names = COMMANDS.map((c) => c.name);
-  const near = names.find((n) => word.length >= 3 && n.startsWith(word)) ?? names.find((n) => editDistance(word, n) <= Math.min(2, n.length >> 1));
+  const near =
+    names.find((n) => word.length >= 3 && n.startsWith(word)) ??
+    names.find((n) => editDistance(word, n) <= Math.min(2, n.length >> 1));
   return hookError('command-unknown', { word: word.replace(/[\x00-\x1f\x7f]/g, '?'), near, names, usage: EVENT_USAGE });
 }
 
 /** Edits (insert, delete, replace, swap two neighbours) from a to b: a typo is one or two. */
 function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -233,7 +271,9 @@ declare const SENTINEL_HOOK_VERSION: string | undefined;
 export function versionText(): string {
   const version = typeof SENTINEL_HOOK_VERSION === 'string' ? SENTINEL_HOOK_VERSION : 'unbuilt (run from source)';
   const install = installedAt() ?? `unknown (started as ${JSON.stringify(process.argv[1] ?? '')})`;
-  return [`sentinel-hook ${version}`, `node ${process.version} (${process.execPath})`, `installed in ${install}`].join('\n');
+  return [`sentinel-hook ${version}`, `node ${process.version} (${process.execPath})`, `installed in ${install}`].join(
+    '\n',
+  );
 }
 
 /** The install this CLI runs from (bin/sentinel-hook.cjs is argv[1]), if it was started that way. */

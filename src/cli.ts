@@ -2,7 +2,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import type { Io, Outcome } from './cli-commands.ts';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
-import { errorLine, EXIT, type ExitCode, exitCodeOf, hookError, HookError } from './errors.ts';
+import { EXIT, type ExitCode, errorLine, exitCodeOf, HookError, hookError } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { runHook } from './pipeline/run.ts';
@@ -37,7 +37,11 @@ const realIo: Io = {
 /** Parse argv, run one command, and return the exit code Sentinel needs. The only place that knows about exit codes. */
 export async function main(argv: readonly string[], io: Io = realIo): Promise<ExitCode> {
   const hook = hookCall(argv);
-  if (hook) return finish(io, async () => ({ outcome: await hookCommand(hook.operands, hook.opts, io), json: Boolean(hook.opts.json) }));
+  if (hook)
+    return finish(io, async () => ({
+      outcome: await hookCommand(hook.operands, hook.opts, io),
+      json: Boolean(hook.opts.json),
+    }));
   return commandLine(argv, io);
 }
 
@@ -102,7 +106,10 @@ async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boole
 
 /** Everything but a hook call: the commands, help, --version. commander and the specs load only here. */
 async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
-  const [{ Command, CommanderError }, { COMMANDS, unknownCommand, versionText }] = await Promise.all([import('commander'), import('./cli-commands.ts')]);
+  const [{ Command, CommanderError }, { COMMANDS, unknownCommand, versionText }] = await Promise.all([
+    import('commander'),
+    import('./cli-commands.ts'),
+  ]);
   let done: { outcome: Outcome; json: boolean } | undefined;
   const program = new Command('sentinel-hook')
     .description('Failover hook for Redis Sentinel: client-reconfig-script and notification-script')
@@ -147,7 +154,13 @@ async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
       const opts = command.opts<{ config?: string; json?: boolean }>();
       const path = configPath(opts.config ?? program.opts<HookOptions>().config, io.env);
       const args = received.slice(0, spec.args?.length ?? 0);
-      const outcome = await spec.run({ args, opts, configPath: path, loadConfig: () => loadConfig(path, currentUid()), io });
+      const outcome = await spec.run({
+        args,
+        opts,
+        configPath: path,
+        loadConfig: () => loadConfig(path, currentUid()),
+        io,
+      });
       done = { outcome, json: Boolean(opts.json) };
     });
   }
@@ -158,7 +171,8 @@ async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
     } catch (err) {
       if (!(err instanceof CommanderError)) throw err;
       // commander has printed its message already.
-      const shown = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+      const shown =
+        err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
       return { outcome: { exitCode: shown ? EXIT.ok : EXIT.never }, json: false };
     }
     return done ?? { outcome: { exitCode: EXIT.ok }, json: false };
@@ -175,7 +189,10 @@ export async function helperMain(name: string, args: readonly string[], io: Io =
     const { actionPlugins } = await import('./actions/index.ts');
     const helper = actionPlugins.map((p) => p.helpers).find((h) => h !== undefined && Object.hasOwn(h, name))?.[name];
     if (!helper) throw hookError('helper-unknown', { name });
-    return { outcome: { exitCode: EXIT.ok, text: JSON.stringify(await helper(args, readFileSync(0, 'utf8'))) }, json: false };
+    return {
+      outcome: { exitCode: EXIT.ok, text: JSON.stringify(await helper(args, readFileSync(0, 'utf8'))) },
+      json: false,
+    };
   });
 }
 
@@ -197,7 +214,10 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
   const run = runId();
   const logger = opts.dryRun
     ? memoryLogger()
-    : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run, master: event.master });
+    : deferredFileLogger(
+        () => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }),
+        { run, master: event.master },
+      );
   const settleLog = async () => {
     if (!('ready' in logger)) return;
     const { warning } = await logger.ready();
@@ -213,17 +233,27 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
   // startupMs: how long the process took to get here (Node itself, loading the bundle, config, logger).
-  logger.info({ event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(performance.now()) }, 'hook start');
+  logger.info(
+    { event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(performance.now()) },
+    'hook start',
+  );
   const started = performance.now();
   try {
     const result = await runHook(event, config, systemDeps(logger, runner), { dryRun: Boolean(opts.dryRun) });
-    logger.info({ exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) }, 'hook end');
+    logger.info(
+      { exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) },
+      'hook end',
+    );
     await settleLog();
     if (opts.json) return { exitCode: result.exitCode, json: resultReport(event, result) };
-    if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok) return { exitCode: result.exitCode, text: resultText(event, result).join('\n') };
+    if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok)
+      return { exitCode: result.exitCode, text: resultText(event, result).join('\n') };
     return { exitCode: result.exitCode };
   } catch (err) {
-    logger.error({ error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(performance.now() - started) }, 'hook end');
+    logger.error(
+      { error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(performance.now() - started) },
+      'hook end',
+    );
     await settleLog();
     throw err;
   } finally {
@@ -238,5 +268,8 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
  */
 function recordEarlyFailure(err: unknown, master: string): void {
   if (!(err instanceof HookError)) return;
-  appendToLog(DEFAULT_LOG_FILE, `${JSON.stringify({ level: 50, time: new Date().toISOString(), master, msg: err.line(), exitCode: err.exitCode })}\n`);
+  appendToLog(
+    DEFAULT_LOG_FILE,
+    `${JSON.stringify({ level: 50, time: new Date().toISOString(), master, msg: err.line(), exitCode: err.exitCode })}\n`,
+  );
 }

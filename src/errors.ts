@@ -1,4 +1,4 @@
-import { EXIT, FAILURES, Failure, failure, type ExitCode, type FailureArgs, type FailureCode } from './failures.ts';
+import { EXIT, type ExitCode, FAILURES, Failure, type FailureArgs, type FailureCode, failure } from './failures.ts';
 
 export { EXIT, type ExitCode };
 
@@ -61,7 +61,9 @@ export function codeOf(err: unknown): FailureCode | undefined {
 
 /** What was thrown, back as a failure value (a step that fails with it keeps its code); undefined when it has no code. */
 export function failureOf(err: unknown): Failure | undefined {
-  return err instanceof HookError && err.code ? new Failure(err.code, err.message, err.hint ?? '', err.exitCode) : undefined;
+  return err instanceof HookError && err.code
+    ? new Failure(err.code, err.message, err.hint ?? '', err.exitCode)
+    : undefined;
 }
 
 export function errorLine(err: unknown): string {

@@ -15,13 +15,20 @@ export interface FailoverEvent {
 }
 
 /** Master names become file names (the lock) and log fields: keep them to a safe alphabet. */
-export const masterName = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a Sentinel master name (letters, digits, . _ : -)'));
+export const masterName = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a Sentinel master name (letters, digits, . _ : -)'));
 
-const address = z.string().check(z.refine((s) => isIpAddress(s) || isHostname(s), 'expected an IPv4 or IPv6 address or a host name'));
+const address = z
+  .string()
+  .check(z.refine((s) => isIpAddress(s) || isHostname(s), 'expected an IPv4 or IPv6 address or a host name'));
 
 const port = z.pipe(
   z.string().check(z.regex(/^\d{1,5}$/, 'expected a port number')),
-  z.pipe(z.transform(Number), z.number().check(z.refine((n) => n >= 1 && n <= 65535, 'expected a port from 1 to 65535'))),
+  z.pipe(
+    z.transform(Number),
+    z.number().check(z.refine((n) => n >= 1 && n <= 65535, 'expected a port from 1 to 65535')),
+  ),
 );
 
 const operands = z.tuple([

@@ -59,23 +59,28 @@ export const FAILURES = {
       'this is what Sentinel passes to a client-reconfig-script; for a manual test try: sentinel-hook --dry-run mymaster leader start 10.0.0.1 6379 10.0.0.2 6379',
   }),
   'operand-invalid': usage({
-    message: (p: { name: string; value: string; problem: string; usage: string }) => `invalid ${p.name} ${JSON.stringify(p.value)}: ${p.problem}`,
-    fix: (p) => `Sentinel passes ${p.usage}; check the client-reconfig-script line of sentinel.conf, or the operands typed by hand`,
+    message: (p: { name: string; value: string; problem: string; usage: string }) =>
+      `invalid ${p.name} ${JSON.stringify(p.value)}: ${p.problem}`,
+    fix: (p) =>
+      `Sentinel passes ${p.usage}; check the client-reconfig-script line of sentinel.conf, or the operands typed by hand`,
   }),
   'option-not-for-command': usage({
     message: (p: { command: string; flag: string }) => `${p.command} does not take ${p.flag}`,
-    fix: (p) => `${p.flag} is for the hook call with 7 operands; run "sentinel-hook ${p.command} --help" for what it takes`,
+    fix: (p) =>
+      `${p.flag} is for the hook call with 7 operands; run "sentinel-hook ${p.command} --help" for what it takes`,
   }),
   'systemd-mode-conflict': usage({
     message: () => '--watch and --hook exclude each other',
     fix: () => 'choose one setup (--watch is recommended)',
   }),
   'option-invalid': usage({
-    message: (p: { option: string; value: string; expected: string; command: string }) => `${p.option} ${p.value}: ${p.expected}`,
+    message: (p: { option: string; value: string; expected: string; command: string }) =>
+      `${p.option} ${p.value}: ${p.expected}`,
     fix: (p) => `run "sentinel-hook ${p.command} --help" for what it takes`,
   }),
   'install-unknown': usage({
-    message: (p: { startedAs: string | undefined }) => `cannot tell where sentinel-hook is installed (started as ${JSON.stringify(p.startedAs)})`,
+    message: (p: { startedAs: string | undefined }) =>
+      `cannot tell where sentinel-hook is installed (started as ${JSON.stringify(p.startedAs)})`,
     fix: () => 'run it as /path/to/sentinel-hook/bin/sentinel-hook.cjs systemd',
   }),
   'user-invalid': usage({
@@ -83,12 +88,15 @@ export const FAILURES = {
     fix: () => 'give the user Sentinel runs as, e.g. --user redis',
   }),
   'master-not-in-config': usage({
-    message: (p: { master: string | undefined; known: readonly string[] }) => `no master ${JSON.stringify(p.master)} in the config`,
+    message: (p: { master: string | undefined; known: readonly string[] }) =>
+      `no master ${JSON.stringify(p.master)} in the config`,
     fix: (p) => `configured masters: ${p.known.join(', ')}`,
   }),
   'event-type-invalid': usage({
-    message: (p: { type: string }) => `invalid event type ${JSON.stringify(p.type)}: expected a Sentinel event such as +switch-master`,
-    fix: () => 'Sentinel calls a notification-script with <event-type> <event-description>; a type starting with "-" goes after "--"',
+    message: (p: { type: string }) =>
+      `invalid event type ${JSON.stringify(p.type)}: expected a Sentinel event such as +switch-master`,
+    fix: () =>
+      'Sentinel calls a notification-script with <event-type> <event-description>; a type starting with "-" goes after "--"',
   }),
   'event-master-invalid': usage({
     message: (p: { master: string; type: string; problem: string }) =>
@@ -96,7 +104,8 @@ export const FAILURES = {
     fix: () => "Sentinel's descriptions name a master as 'master NAME IP PORT' or '… @ NAME IP PORT'",
   }),
   'command-unknown': usage({
-    message: (p: { word: string; near: string | undefined; names: readonly string[]; usage: string }) => `unknown command '${p.word}'`,
+    message: (p: { word: string; near: string | undefined; names: readonly string[]; usage: string }) =>
+      `unknown command '${p.word}'`,
     fix: (p) => (p.near ? `did you mean ${p.near}?` : `commands: ${p.names.join(', ')}; a hook call is ${p.usage}`),
   }),
   'helper-unknown': usage({
@@ -129,7 +138,8 @@ export const FAILURES = {
     fix: (p) => `chmod go-w ${p.path}`,
   }),
   'secret-exposed': config({
-    message: (p: { what: string; mode: string; path: string }) => `${p.what} is readable by users other than its owner (mode ${p.mode})`,
+    message: (p: { what: string; mode: string; path: string }) =>
+      `${p.what} is readable by users other than its owner (mode ${p.mode})`,
     fix: (p) => `chmod go-rwx ${p.path}`,
   }),
   'config-syntax': config({
@@ -141,7 +151,8 @@ export const FAILURES = {
     fix: (p) => `correct that field; "sentinel-hook check --config ${p.path}" says when the config is right`,
   }),
   'master-unconfigured': config({
-    message: (p: { master: string; known: readonly string[] }) => `no actions configured for master ${JSON.stringify(p.master)}`,
+    message: (p: { master: string; known: readonly string[] }) =>
+      `no actions configured for master ${JSON.stringify(p.master)}`,
     fix: (p) => `configured masters: ${p.known.join(', ') || '(none)'}`,
   }),
   'sentinels-required': config({
@@ -153,12 +164,14 @@ export const FAILURES = {
     fix: () => 'write a host address with its prefix length, e.g. 10.0.0.100/24 or fd00::100/64',
   }),
   'vip-label-mismatch': config({
-    message: (p: { label: string; dev: string; cidr: string }) => `vip: label ${p.label} does not start with "${p.dev}:", the interface detected for ${p.cidr}`,
+    message: (p: { label: string; dev: string; cidr: string }) =>
+      `vip: label ${p.label} does not start with "${p.dev}:", the interface detected for ${p.cidr}`,
     fix: () => 'set "interface", or a label starting with it',
   }),
   /** A program the config names (exec's run, notify's run) is not on this host. */
   'configured-program-missing': config({
-    message: (p: { program: string; atRun?: boolean }) => `program ${p.program} not found${p.atRun ? ' or not executable' : ''}`,
+    message: (p: { program: string; atRun?: boolean }) =>
+      `program ${p.program} not found${p.atRun ? ' or not executable' : ''}`,
     fix: (p) => `install it, or give its absolute path${p.atRun ? ' as the first element of "run"' : ''}`,
   }),
   /** `sudoers`, `systemd`: a program the rules or units must name is not here (a rule for it would fail at the worst time). */
@@ -169,7 +182,8 @@ export const FAILURES = {
   }),
   'helper-missing': config({
     message: () => 'cannot find bin/sentinel-hook-hosts-write',
-    fix: (p: { command?: string }) => `run sentinel-hook as <install>/bin/sentinel-hook.cjs${p.command ? ` ${p.command}` : ''}`,
+    fix: (p: { command?: string }) =>
+      `run sentinel-hook as <install>/bin/sentinel-hook.cjs${p.command ? ` ${p.command}` : ''}`,
   }),
   'unit-path-unsafe': config({
     message: (p: { what: string; path: string }) =>
@@ -178,10 +192,12 @@ export const FAILURES = {
   }),
   'sudoers-unpinnable': config({
     message: (p: { arg: string; why: string }) => `cannot pin ${JSON.stringify(p.arg)} in a sudoers rule (${p.why})`,
-    fix: () => 'use values without blanks, quotes or pattern characters in the config (plain paths, names and addresses)',
+    fix: () =>
+      'use values without blanks, quotes or pattern characters in the config (plain paths, names and addresses)',
   }),
   'sudoers-relative-program': config({
-    message: (p: { program: string | undefined }) => `sudoers needs an absolute program path, got ${JSON.stringify(p.program)}`,
+    message: (p: { program: string | undefined }) =>
+      `sudoers needs an absolute program path, got ${JSON.stringify(p.program)}`,
     fix: () => 'give the program as an absolute path in the config',
   }),
   'program-unresolvable': config({
@@ -189,21 +205,25 @@ export const FAILURES = {
     fix: () => 'install it, or give its absolute path',
   }),
   'sudoers-nothing-to-allow': config({
-    message: (p: { configPath: string }) => `config ${p.configPath}: no action runs with privilege: sudo, so there is nothing to allow`,
+    message: (p: { configPath: string }) =>
+      `config ${p.configPath}: no action runs with privilege: sudo, so there is nothing to allow`,
     fix: () => 'no sudoers file is needed',
   }),
   'sentinel-password-unset': config({
-    message: (p: { env: string }) => `sentinels.password: environment variable ${p.env} is not set in Sentinel's environment`,
+    message: (p: { env: string }) =>
+      `sentinels.password: environment variable ${p.env} is not set in Sentinel's environment`,
     fix: () => 'set it where Sentinel starts, or use { file: PATH }',
   }),
   'sentinel-password-unreadable': config({
-    message: (p: { file: string; errno: string | undefined }) => `sentinels.password: cannot read ${p.file}: ${p.errno}`,
+    message: (p: { file: string; errno: string | undefined }) =>
+      `sentinels.password: cannot read ${p.file}: ${p.errno}`,
     fix: () => "make it readable by Sentinel's user only (chmod 600)",
   }),
   /** A Sentinel answered and refused us (password, ACL): asking again is refused the same. */
   'sentinel-auth-refused': config({
     message: (p: { address: string; said: string }) => `Sentinel ${p.address} refused the stale-event check: ${p.said}`,
-    fix: () => "set sentinels.username / sentinels.password (or that ACL user's permissions) to what the Sentinel expects; a retry would be refused the same",
+    fix: () =>
+      "set sentinels.username / sentinels.password (or that ACL user's permissions) to what the Sentinel expects; a retry would be refused the same",
   }),
   /** TLS failed in a way asking again will not change (its certificate, or ours). */
   'sentinel-tls-refused': config({
@@ -219,24 +239,28 @@ export const FAILURES = {
     fix: () => 'give PEM files: the CA certificate, and the client certificate with its own key',
   }),
   'push-credential-unreadable': config({
-    message: (p: { field: 'identityFile' | 'knownHostsFile'; path: string; errno: string }) => `cannot read ${p.field} ${p.path} (${p.errno})`,
+    message: (p: { field: 'identityFile' | 'knownHostsFile'; path: string; errno: string }) =>
+      `cannot read ${p.field} ${p.path} (${p.errno})`,
     fix: (p) =>
       p.field === 'identityFile'
         ? 'it must exist and be readable by the user Sentinel runs as'
         : "write the targets' host keys there (ssh-keyscan, then verify)",
   }),
   'identity-encrypted': config({
-    message: (p: { path: string }) => `identityFile ${p.path} is encrypted: nobody is there to type a passphrase during a failover`,
+    message: (p: { path: string }) =>
+      `identityFile ${p.path} is encrypted: nobody is there to type a passphrase during a failover`,
     fix: (p) => `remove it: ssh-keygen -p -N '' -f ${p.path}`,
   }),
   'identity-unusable': config({
-    message: (p: { path: string; detail: string }) => `identityFile ${p.path} is not a private key the ssh transport can use (${p.detail})`,
+    message: (p: { path: string; detail: string }) =>
+      `identityFile ${p.path} is not a private key the ssh transport can use (${p.detail})`,
     fix: () => 'generate one: ssh-keygen -t ed25519 -N "" -f FILE, and install its .pub on the targets',
   }),
   'known-hosts-unusable': config({
     message: (p: { file: string; types: readonly string[]; target: string; lines: readonly number[]; host: string }) =>
       `knownHostsFile ${p.file} has only ${p.types.join(', ')} host keys for ${p.target} (line ${p.lines.join(', ')}), which the ssh transport cannot check`,
-    fix: (p) => `add its ed25519, ecdsa or rsa key (ssh-keyscan -t ed25519 ${p.host}, then verify the fingerprint), or use transport rsync`,
+    fix: (p) =>
+      `add its ed25519, ecdsa or rsa key (ssh-keyscan -t ed25519 ${p.host}, then verify the fingerprint), or use transport rsync`,
   }),
 
   // ---- sudo, and starting commands (exit 1: the host can be fixed before the retry) ----
@@ -246,7 +270,8 @@ export const FAILURES = {
   }),
   /** access(2) refuses X_OK on a noexec mount, which is how systemd's NoExecPaths= works: installing sudo would not help. */
   'sudo-not-executable': retry({
-    message: (p: { path: string }) => `sudo is installed at ${p.path}, but this process may not execute it: systemd's NoExecPaths/ExecPaths, or a noexec mount`,
+    message: (p: { path: string }) =>
+      `sudo is installed at ${p.path}, but this process may not execute it: systemd's NoExecPaths/ExecPaths, or a noexec mount`,
     fix: () =>
       'use the watch unit from "sentinel-hook systemd", whose AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW need no sudo, or set privilege: none where the process already has what the command needs',
   }),
@@ -262,7 +287,8 @@ export const FAILURES = {
   }),
   'spawn-failed': retry({
     message: (p: { program: string; reason: string }) => `${p.program} could not start (${p.reason})`,
-    fix: () => "check that it is installed and that Sentinel's user may execute it: systemd's ExecPaths, a noexec mount",
+    fix: () =>
+      "check that it is installed and that Sentinel's user may execute it: systemd's ExecPaths, a noexec mount",
   }),
   'command-timeout': retry({
     message: (p: { command: string; afterMs?: number | undefined }) =>
@@ -270,7 +296,8 @@ export const FAILURES = {
     fix: () => "if it needs longer, raise its timeout, or the deadline below Sentinel's 60 s; Sentinel will retry",
   }),
   'command-failed': retry({
-    message: (p: { command: string; how: string; said: string }) => `${p.command} ${p.how}${p.said ? `: ${p.said}` : ''}`,
+    message: (p: { command: string; how: string; said: string }) =>
+      `${p.command} ${p.how}${p.said ? `: ${p.said}` : ''}`,
     fix: () => "run it by hand as Sentinel's user to see all it says; Sentinel will retry",
   }),
   'output-too-large': retry({
@@ -294,7 +321,8 @@ export const FAILURES = {
   // ---- the run itself (exit 1) ----
   'deadline-passed': retry({
     message: () => 'not started: the run deadline has passed',
-    fix: () => "the steps before it took the run's time: make them shorter, or raise the deadline below Sentinel's 60 s; Sentinel will retry",
+    fix: () =>
+      "the steps before it took the run's time: make them shorter, or raise the deadline below Sentinel's 60 s; Sentinel will retry",
   }),
   'sentinels-slow': retry({
     message: (p: { deadlineMs: number; observing: boolean }) =>
@@ -326,15 +354,20 @@ export const FAILURES = {
   'sentinels-unsure': retry({
     message: (p: { answered: number; configured: number; needed: number }) =>
       `${p.answered} of ${p.configured} Sentinels answered with the master and its epoch, ${p.needed} needed`,
-    fix: () => 'nothing was changed; check that a majority of the configured Sentinels answer SENTINEL MASTER (ACL, password, network)',
+    fix: () =>
+      'nothing was changed; check that a majority of the configured Sentinels answer SENTINEL MASTER (ACL, password, network)',
   }),
   'sentinels-disagree': retry({
-    message: (p: { epoch: number; named: readonly string[] }) => `the Sentinels at config epoch ${p.epoch} name different masters (${p.named.join(', ')})`,
+    message: (p: { epoch: number; named: readonly string[] }) =>
+      `the Sentinels at config epoch ${p.epoch} name different masters (${p.named.join(', ')})`,
     fix: () => 'nothing was changed: a failover is probably under way; the next reconcile asks again',
   }),
   /** What this host acted on is newer than the Sentinels' newest answer: never go back. */
   'epoch-older': retry({
-    message: (p: { state: { epoch: number; ip: string; port: number }; acted: { epoch: number; ip: string; port: number } }) =>
+    message: (p: {
+      state: { epoch: number; ip: string; port: number };
+      acted: { epoch: number; ip: string; port: number };
+    }) =>
       `the Sentinels' newest answer (config epoch ${p.state.epoch}, ${p.state.ip}:${p.state.port}) is older than epoch ${p.acted.epoch} (${p.acted.ip}:${p.acted.port}) acted on here`,
     fix: () => 'nothing changed: a failover may be under way, and the next reconcile asks again',
   }),
@@ -357,7 +390,8 @@ export const FAILURES = {
     fix: () => 'bring the interface up, or set "interface" for this VIP; Sentinel will retry',
   }),
   'vip-held-elsewhere': retry({
-    message: (p: { ip: string; mac: string; waitedMs: number }) => `${p.ip} is still held by MAC ${p.mac} after ${Math.round(p.waitedMs)} ms; not added`,
+    message: (p: { ip: string; mac: string; waitedMs: number }) =>
+      `${p.ip} is still held by MAC ${p.mac} after ${Math.round(p.waitedMs)} ms; not added`,
     fix: (p) => `Sentinel retries later; find that host with: ip neigh | grep -i ${p.mac}`,
   }),
   'visudo-rejected': retry({

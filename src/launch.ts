@@ -24,7 +24,11 @@ export async function runArgv(
 ): Promise<{ result: CommandResult; timeoutMs: number } | Failure> {
   if (o.privileged && !o.sudo) return sudoUnavailable();
   const timeoutMs = Math.max(1, Math.min(o.timeoutMs, ctx.remainingMs()));
-  const result = await ctx.runner.run(o.privileged ? [o.sudo!, '-n', ...argv] : argv, { timeoutMs, signal: ctx.signal, ...(o.env ? { env: o.env } : {}) });
+  const result = await ctx.runner.run(o.privileged ? [o.sudo!, '-n', ...argv] : argv, {
+    timeoutMs,
+    signal: ctx.signal,
+    ...(o.env ? { env: o.env } : {}),
+  });
   return { result, timeoutMs };
 }
 
@@ -72,18 +76,27 @@ const SUDO_REFUSED = /a password is required|not allowed to execute|may not run 
 /** Why a command did not succeed; `argv` is the step's own, without the sudo prefix. */
 export function commandFailure(
   argv: readonly string[],
-  r: { exitCode: number | undefined; signal: string | undefined; stderr: string; timedOut: boolean; spawnError: string | undefined; error?: string },
+  r: {
+    exitCode: number | undefined;
+    signal: string | undefined;
+    stderr: string;
+    timedOut: boolean;
+    spawnError: string | undefined;
+    error?: string;
+  },
   privileged: boolean,
   timeoutMs?: number,
 ): Failure {
   const command = argv.join(' ');
-  if (r.spawnError) return failure('spawn-failed', { program: privileged ? 'sudo' : (argv[0] ?? ''), reason: r.spawnError });
+  if (r.spawnError)
+    return failure('spawn-failed', { program: privileged ? 'sudo' : (argv[0] ?? ''), reason: r.spawnError });
   if (r.error) return failure('output-too-large', { command, detail: r.error });
   if (r.timedOut) return failure('command-timeout', { command, afterMs: timeoutMs });
   const lastLine = r.stderr.trim().split('\n').at(-1) ?? '';
   if (privileged && SUDO_REFUSED.test(r.stderr)) return failure('sudo-refused', { command, said: lastLine });
   const how = r.exitCode !== undefined ? `exited ${r.exitCode}` : `killed by ${r.signal}`;
   const unprivileged = privileged ? NO_NEW_PRIVILEGES.exec(r.stderr)?.[0] : undefined;
-  if (unprivileged) return failure('sudo-no-new-privileges', { command, how, said: unprivileged.trim().replace(/\.$/, '') });
+  if (unprivileged)
+    return failure('sudo-no-new-privileges', { command, how, said: unprivileged.trim().replace(/\.$/, '') });
   return failure('command-failed', { command, how, said: lastLine });
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, type Stats, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -88,7 +88,8 @@ export async function createFileLogger(
       warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a regular file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
     }
   }
-  if (target.tty || streams.length === 0) streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
+  if (target.tty || streams.length === 0)
+    streams.push({ level: target.level, stream: { write: (line: string) => process.stderr.write(readable(line)) } });
   const logger = pino(
     {
       level: target.level,
@@ -114,7 +115,11 @@ export function openLogFile(file: string): number {
   try {
     // O_NONBLOCK: a FIFO opened for writing would otherwise block until a reader comes, past any
     // deadline (a blocked open() lets no signal handler run either); without one it fails with ENXIO.
-    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o666);
+    fd = openSync(
+      file,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      0o666,
+    );
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw new Error('it is a symbolic link (point log.file at the real file)');
@@ -163,7 +168,11 @@ function writeAll(fd: number, text: string): void {
  * close() gives the descriptor back (a long-running process opens one per run); a record that
  * still comes after it is appended on its own (open, write, close), not lost.
  */
-function fileStream(fd: number, file: string, fallback: ((line: string) => void) | undefined): { write(line: string): void; close(): void } {
+function fileStream(
+  fd: number,
+  file: string,
+  fallback: ((line: string) => void) | undefined,
+): { write(line: string): void; close(): void } {
   let failed = false;
   let closed = false;
   return {
@@ -207,7 +216,14 @@ function toStderr(text: string): void {
   }
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'run']);
 
 /** One JSON record as a line a person reads: "12:00:01.234 info  vip: added 10.0.0.100/24 (ms=12)". */
@@ -235,7 +251,10 @@ function escapeControls(text: string): string {
 }
 
 /** For runs that must not touch the log file (dry-run) and for tests: keeps records in memory. */
-export function memoryLogger(records: Record<string, unknown>[] = [], bindings: Record<string, unknown> = {}): Logger & { records: Record<string, unknown>[] } {
+export function memoryLogger(
+  records: Record<string, unknown>[] = [],
+  bindings: Record<string, unknown> = {},
+): Logger & { records: Record<string, unknown>[] } {
   const at =
     (level: LogLevel): LogFn =>
     (obj, msg) => {
@@ -303,7 +322,13 @@ export function deferredFileLogger(target: () => LogTarget, base: Record<string,
         pending.push({ level, obj: { ...bindings, ...obj }, msg, time: new Date() });
       }
     };
-    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => make({ ...bindings, ...more }) };
+    return {
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (more) => make({ ...bindings, ...more }),
+    };
   };
   return {
     ...make({}),
@@ -316,14 +341,24 @@ export function deferredFileLogger(target: () => LogTarget, base: Record<string,
       const t = target();
       if (real || !t.file) return;
       const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
-      const lines = pending
-        .splice(0)
-        .map((p) => JSON.stringify(redact({ level: levels[p.level], time: p.time.toISOString(), ...base, ...p.obj, ...(p.msg ? { msg: p.msg } : {}) })));
+      const lines = pending.splice(0).map((p) =>
+        JSON.stringify(
+          redact({
+            level: levels[p.level],
+            time: p.time.toISOString(),
+            ...base,
+            ...p.obj,
+            ...(p.msg ? { msg: p.msg } : {}),
+          }),
+        ),
+      );
       appendToLog(t.file, lines.map((l) => `${l}\n`).join(''));
     },
   };
 }
 
 function redact(record: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(record, (key, value) => (/^(password|secret|passphrase)$/.test(key) ? '[redacted]' : value)));
+  return JSON.parse(
+    JSON.stringify(record, (key, value) => (/^(password|secret|passphrase)$/.test(key) ? '[redacted]' : value)),
+  );
 }

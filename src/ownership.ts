@@ -1,4 +1,14 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { HookError, hookError } from './errors.ts';
 
@@ -19,7 +29,13 @@ export function resolveOwnedPath(path: string, uid: number, noun: string, shown:
   const trusted = `root or the running user (uid ${uid})`;
   const checkOwner = (what: string, at: string, st: Stats, fix: string): void => {
     if (st.uid !== 0 && st.uid !== uid) {
-      throw hookError('owner-untrusted', { what: `${noun} ${what} ${at}`, owner: st.uid, trusted, risk: `its owner could replace ${shown}`, fix });
+      throw hookError('owner-untrusted', {
+        what: `${noun} ${what} ${at}`,
+        owner: st.uid,
+        trusted,
+        risk: `its owner could replace ${shown}`,
+        fix,
+      });
     }
   };
   const checkDirectory = (dir: string, st: Stats): void => {
@@ -70,10 +86,19 @@ export function resolveOwnedPath(path: string, uid: number, noun: string, shown:
  * between the check and the read. `secret`: nobody else may read it either (a private key).
  * Every problem throws a ConfigError, naming the file as `noun`; `fix` says what to do when it cannot be read.
  */
-export function readOwnedFile(path: string, uid: number, what: { noun: string; fix: string; secret?: boolean }): Buffer {
+export function readOwnedFile(
+  path: string,
+  uid: number,
+  what: { noun: string; fix: string; secret?: boolean },
+): Buffer {
   const { noun } = what;
   const unreadable = (err: unknown): never => {
-    throw hookError('file-unreadable', { noun, path, errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message, fix: what.fix });
+    throw hookError('file-unreadable', {
+      noun,
+      path,
+      errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+      fix: what.fix,
+    });
   };
   let real: string;
   try {
@@ -101,7 +126,12 @@ export function readOwnedFile(path: string, uid: number, what: { noun: string; f
     const file = `${noun} file ${shown}`;
     if (!st.isFile()) throw hookError('file-not-regular', { what: `${noun} ${shown}` });
     if (st.uid !== 0 && st.uid !== uid)
-      throw hookError('owner-untrusted', { what: file, owner: st.uid, trusted: `root or the running user (uid ${uid})`, fix: `chown root ${real}` });
+      throw hookError('owner-untrusted', {
+        what: file,
+        owner: st.uid,
+        trusted: `root or the running user (uid ${uid})`,
+        fix: `chown root ${real}`,
+      });
     const mode = (st.mode & 0o777).toString(8);
     if (st.mode & 0o022) throw hookError('writable-by-others', { what: file, mode, besides: 'its owner', path: real });
     if (what.secret && st.mode & 0o077) throw hookError('secret-exposed', { what: file, mode, path: real });

@@ -1,8 +1,8 @@
-import { describeStep, type HookResult } from './pipeline/run.ts';
-import type { FailoverEvent } from './event.ts';
-import type { ActionPlan } from './actions/plugin.ts';
-import { formatDuration } from './values.ts';
 import { resultLines } from './actions/index.ts';
+import type { ActionPlan } from './actions/plugin.ts';
+import type { FailoverEvent } from './event.ts';
+import { describeStep, type HookResult } from './pipeline/run.ts';
+import { formatDuration } from './values.ts';
 
 export function eventLine(e: FailoverEvent): string {
   return `${e.master} ${e.role} ${e.state}: ${e.fromIp}:${e.fromPort} -> ${e.toIp}:${e.toPort}`;
@@ -11,11 +11,16 @@ export function eventLine(e: FailoverEvent): string {
 export function planText(plans: readonly ActionPlan[]): string[] {
   const lines: string[] = [];
   for (const plan of plans) {
-    lines.push(`${plan.action}: ${plan.note ?? (plan.steps.length ? `${plan.steps.length} step(s)` : 'nothing to do')}`);
+    lines.push(
+      `${plan.action}: ${plan.note ?? (plan.steps.length ? `${plan.steps.length} step(s)` : 'nothing to do')}`,
+    );
     for (const w of plan.warnings ?? []) lines.push(`  warning: ${w}`);
     plan.steps.forEach((step, i) => {
       const when = step.deferMs ? ` (after ${formatDuration(step.deferMs)}, in the background)` : '';
-      const argv = step.kind === 'command' ? `\n       $ ${step.privileged ? 'sudo -n ' : ''}${step.argv.map(shellQuote).join(' ')}` : '';
+      const argv =
+        step.kind === 'command'
+          ? `\n       $ ${step.privileged ? 'sudo -n ' : ''}${step.argv.map(shellQuote).join(' ')}`
+          : '';
       lines.push(`  ${i + 1}. ${step.description}${when}${argv}`);
     });
   }
@@ -60,7 +65,12 @@ export function resultReport(event: FailoverEvent, result: HookResult): Record<s
     exitCode: result.exitCode,
     freshness: result.freshness,
     converged: result.converged,
-    plans: result.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
+    plans: result.plans.map((p) => ({
+      action: p.action,
+      note: p.note,
+      warnings: p.warnings,
+      steps: p.steps.map(describeStep),
+    })),
     steps: result.steps,
   };
 }

@@ -60,12 +60,22 @@ let execaLoading: Promise<Execa> | undefined;
  * keeps it in a file of its own, dist/execa.cjs, with its own code cache; see scripts/build.mjs).
  */
 function loadExeca(): Promise<Execa> {
-  execaLoading ??= import('execa').then((mod) => ((mod as { default?: { execa?: Execa } }).default?.execa ?? mod.execa) as Execa);
+  execaLoading ??= import('execa').then(
+    (mod) => ((mod as { default?: { execa?: Execa } }).default?.execa ?? mod.execa) as Execa,
+  );
   return execaLoading;
 }
 
 function notStarted(reason: string): CommandResult {
-  return { exitCode: undefined, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, spawnError: reason };
+  return {
+    exitCode: undefined,
+    signal: undefined,
+    stdout: '',
+    stderr: '',
+    durationMs: 0,
+    timedOut: false,
+    spawnError: reason,
+  };
 }
 
 const text = (bytes: Uint8Array | string | undefined): string =>
@@ -145,7 +155,8 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
       });
       try {
         const r = await child;
-        const spawnError = pid === undefined ? (r.shortMessage ?? r.message ?? 'could not start').split('\n')[0] : undefined;
+        const spawnError =
+          pid === undefined ? (r.shortMessage ?? r.message ?? 'could not start').split('\n')[0] : undefined;
         const error = r.isMaxBuffer ? `output over ${MAX_OUTPUT / 1024 / 1024} MiB` : undefined;
         return {
           exitCode: spawnError || error ? undefined : r.exitCode,

@@ -1,9 +1,9 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { createRunner, whichSystem, type CommandRunner } from './runner.ts';
-import type { PipelineDeps } from './pipeline/deps.ts';
-import type { Logger } from './log.ts';
 import type { Capabilities } from './actions/plugin.ts';
+import type { Logger } from './log.ts';
+import type { PipelineDeps } from './pipeline/deps.ts';
+import { type CommandRunner, createRunner, whichSystem } from './runner.ts';
 import { canonicalIp } from './values.ts';
 
 /** This host's addresses as the kernel reports them (in a network namespace: that namespace's). */
@@ -91,7 +91,12 @@ const LOOKUP_TIMEOUT_MS = 10_000;
  * × nameservers × search domains: past Sentinel's SIGKILL with Debian's defaults), long after our
  * deadline. A child is killed at the deadline like any other command. Without getent, dns.lookup.
  */
-export async function resolveHost(host: string, runner: CommandRunner, signal?: AbortSignal, timeoutMs = LOOKUP_TIMEOUT_MS): Promise<string[]> {
+export async function resolveHost(
+  host: string,
+  runner: CommandRunner,
+  signal?: AbortSignal,
+  timeoutMs = LOOKUP_TIMEOUT_MS,
+): Promise<string[]> {
   const getent = whichSystem('getent', isExecutable);
   if (!getent) {
     // getBuiltinModule, not import(): the bundle runs inside vm.Script, where import() has no loader.
@@ -109,7 +114,8 @@ export async function resolveHost(host: string, runner: CommandRunner, signal?: 
       ),
     ];
   if (r.exitCode === 2) throw new Error(`no such host (getaddrinfo: not found)`);
-  if (r.timedOut) throw new Error(signal?.aborted ? "no answer before the run's deadline" : `no answer within ${timeoutMs} ms`);
+  if (r.timedOut)
+    throw new Error(signal?.aborted ? "no answer before the run's deadline" : `no answer within ${timeoutMs} ms`);
   throw new Error(
     `${getent} ahosts failed: ${r.spawnError ?? (r.exitCode === undefined ? `killed by ${r.signal}` : `exit ${r.exitCode}`)}${r.stderr ? `: ${r.stderr.split('\n').at(-1)}` : ''}`,
   );

@@ -15,7 +15,8 @@ export function formatDuration(ms: number): string {
 }
 
 /** RFC 1123 host name; also refuses a leading '-', so it can never read as an option. */
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export function isHostname(text: string): boolean {
   // An all-numeric last label ("999.1.1.1") is a mistyped address, never a name (no TLD is numeric).

@@ -1,8 +1,8 @@
 import type * as z from 'zod/mini';
 import type { When } from '../config/common.ts';
-import type { ActionPlugin } from './plugin.ts';
 import { execAction } from './exec/index.ts';
 import { hostsAction } from './hosts/index.ts';
+import type { ActionPlugin } from './plugin.ts';
 import { vipAction } from './vip/index.ts';
 
 /** Every action type the config may name. A new type is one folder and one entry here. */
@@ -11,7 +11,9 @@ export const actionPlugins = [execAction, hostsAction, vipAction] as const;
 /** One config entry of any action type; the type is derived from the registered plugins. */
 export type ActionConfig = z.output<(typeof actionPlugins)[number]['schema']>;
 
-const byType = new Map<string, ActionPlugin<ActionConfig>>(actionPlugins.map((p) => [p.type, p as ActionPlugin<ActionConfig>]));
+const byType = new Map<string, ActionPlugin<ActionConfig>>(
+  actionPlugins.map((p) => [p.type, p as ActionPlugin<ActionConfig>]),
+);
 
 /**
  * Add a plugin at run time: for a test's fixture plugin (its entries are built by hand: the config

@@ -1,9 +1,9 @@
 import type * as z from 'zod/mini';
-import type { FailoverEvent } from '../event.ts';
 import type { SecretRef, When } from '../config/common.ts';
-import type { CommandRunner, CommandResult } from '../runner.ts';
-import type { Logger } from '../log.ts';
+import type { FailoverEvent } from '../event.ts';
 import { Failure, type FailureCode } from '../failures.ts';
+import type { Logger } from '../log.ts';
+import type { CommandResult, CommandRunner } from '../runner.ts';
 
 /** One concrete change: an exact argv run by the runner. */
 export interface CommandStep {
@@ -139,7 +139,11 @@ export interface Desired {
   /** The master's config epoch, when the Sentinels said it. */
   epoch?: number;
   /** Where the decision came from: a Sentinel call brings its seven values (exec's placeholders need them). */
-  source: { kind: 'event'; event: FailoverEvent; fromAddresses: readonly string[] } | { kind: 'state' } | { kind: 'release' } | { kind: 'reannounce' };
+  source:
+    | { kind: 'event'; event: FailoverEvent; fromAddresses: readonly string[] }
+    | { kind: 'state' }
+    | { kind: 'release' }
+    | { kind: 'reannounce' };
 }
 
 /** What an observation should cover. */
@@ -273,7 +277,10 @@ export interface ActionPlugin<C extends { type: string; when: When }, O = unknow
    */
   reannounce?: {
     wanted(config: C): boolean;
-    plan(config: C, host: Pick<HostView, 'read' | 'which' | 'readFile' | 'logger' | 'capabilities'>): Promise<ActionPlan>;
+    plan(
+      config: C,
+      host: Pick<HostView, 'read' | 'which' | 'readFile' | 'logger' | 'capabilities'>,
+    ): Promise<ActionPlan>;
   };
   /** The entry runs something through `sudo -n` (so Sentinel may run unprivileged): `check` judges the lock directory for that user. */
   runsWithSudo?(config: C): boolean;
@@ -299,5 +306,10 @@ export type PrivilegedHelper = (args: readonly string[], stdin: string) => unkno
 export function failingStep(description: string, reason: string | Failure): TaskStep {
   const summary = reason instanceof Failure ? reason.line() : reason;
   const code = reason instanceof Failure ? { code: reason.code } : {};
-  return { kind: 'task', description, detail: { reason: summary, ...code }, run: async () => ({ ok: false, summary, ...code }) };
+  return {
+    kind: 'task',
+    description,
+    detail: { reason: summary, ...code },
+    run: async () => ({ ok: false, summary, ...code }),
+  };
 }

@@ -1,11 +1,11 @@
+import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import { pluginFor } from '../actions/index.ts';
-import { configSchema, type HookConfig } from '../config/schema.ts';
-import { formatDuration } from '../values.ts';
-import { DEFAULT_LOG_FILE } from '../log.ts';
 import type { HostView } from '../actions/plugin.ts';
+import { configSchema, type HookConfig } from '../config/schema.ts';
+import { DEFAULT_LOG_FILE } from '../log.ts';
 import { describeLockDir } from '../state/lock.ts';
-import { dirname } from 'node:path';
+import { formatDuration } from '../values.ts';
 
 /**
  * What each master's failover would do, in words: the answer to "is my config what I meant?"; and
@@ -24,23 +24,39 @@ export async function checkCommand(
       for (const p of found) problems.push(`masters.${master}[${i}] (${action.type}): ${p}`);
     }
   }
-  const unprivileged = Object.values(config.masters).some((actions) => actions.some((a) => pluginFor(a).runsWithSudo?.(a) === true));
+  const unprivileged = Object.values(config.masters).some((actions) =>
+    actions.some((a) => pluginFor(a).runsWithSudo?.(a) === true),
+  );
   const lockDir = describeLockDir(config.lockDir, process.getuid?.() ?? 0, unprivileged);
   if (lockDir.problem) problems.push(lockDir.problem);
-  const head = problems.length ? `config NOT OK on this host: ${problems.length} problem(s), listed at the end;` : 'config OK:';
-  const lines = [`${head} deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`];
+  const head = problems.length
+    ? `config NOT OK on this host: ${problems.length} problem(s), listed at the end;`
+    : 'config OK:';
+  const lines = [
+    `${head} deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`,
+  ];
   lines.push(lockDir.line);
-  lines.push(config.sentinels ? `stale-event guard: asks ${config.sentinels.addresses.join(', ')}` : 'stale-event guard: off (no "sentinels")');
+  lines.push(
+    config.sentinels
+      ? `stale-event guard: asks ${config.sentinels.addresses.join(', ')}`
+      : 'stale-event guard: off (no "sentinels")',
+  );
   for (const [master, actions] of Object.entries(config.masters)) {
     lines.push(`master ${master}:`);
     actions.forEach((action, i) => {
-      const filter = [action.when.role !== 'any' ? `role ${action.when.role}` : '', action.when.host !== 'any' ? `host ${action.when.host}` : '']
+      const filter = [
+        action.when.role !== 'any' ? `role ${action.when.role}` : '',
+        action.when.host !== 'any' ? `host ${action.when.host}` : '',
+      ]
         .filter(Boolean)
         .join(', ');
-      lines.push(`  ${i + 1}. ${action.type}: ${pluginFor(action).summarize(action)}${filter ? ` [only ${filter}]` : ''}`);
+      lines.push(
+        `  ${i + 1}. ${action.type}: ${pluginFor(action).summarize(action)}${filter ? ` [only ${filter}]` : ''}`,
+      );
     });
   }
-  for (const n of config.notify) lines.push(`notify: run ${JSON.stringify(n.run)} on ${n.events?.join(', ') ?? 'every event'}`);
+  for (const n of config.notify)
+    lines.push(`notify: run ${JSON.stringify(n.run)} on ${n.events?.join(', ') ?? 'every event'}`);
   const warning = await sentinelUnitWarning(config, host, systemd);
   if (warning) lines.push(`warning: ${warning}`);
   for (const p of problems) lines.push(`problem: ${p}`);
@@ -65,8 +81,14 @@ export interface SentinelUnitCheck {
  * hook: it runs with every restriction of that unit. A warning, not a problem: with `watch`, Sentinel
  * runs no hook at all.
  */
-async function sentinelUnitWarning(config: HookConfig, host: Pick<HostView, 'which' | 'read'>, opts: SentinelUnitCheck): Promise<string | undefined> {
-  const { readUnit, hookBlockers, runningSentinel, processBlockers, SENTINEL_UNITS, UNIT_DIRS } = await import('../systemd/sentinel-unit.ts');
+async function sentinelUnitWarning(
+  config: HookConfig,
+  host: Pick<HostView, 'which' | 'read'>,
+  opts: SentinelUnitCheck,
+): Promise<string | undefined> {
+  const { readUnit, hookBlockers, runningSentinel, processBlockers, SENTINEL_UNITS, UNIT_DIRS } = await import(
+    '../systemd/sentinel-unit.ts'
+  );
   const { configSandbox } = await import('../systemd/units.ts');
   const name = SENTINEL_UNITS.find((n) => readUnit(n, opts.unitDirs ?? UNIT_DIRS));
   if (!name) return undefined;

@@ -1,10 +1,10 @@
-import { failure } from '../failures.ts';
+import type { ActionPlan } from '../actions/plugin.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
+import { EXIT, type ExitCode, errorLine, errorOf, exitCodeOf, hookError } from '../errors.ts';
 import { masterName } from '../event.ts';
-import { errorLine, errorOf, EXIT, type ExitCode, exitCodeOf, hookError } from '../errors.ts';
-import { createFileLogger, DEFAULT_LOG_FILE, runId, type Logger } from '../log.ts';
-import type { ActionPlan } from '../actions/plugin.ts';
+import { failure } from '../failures.ts';
+import { createFileLogger, DEFAULT_LOG_FILE, type Logger, runId } from '../log.ts';
 import { reannounceMaster, runNotifyEntries } from '../pipeline/run.ts';
 import { systemDeps } from '../system.ts';
 
@@ -31,15 +31,27 @@ export function parseNotifyEvent(type: string, description: string): NotifyEvent
   return { type, description, master: checked.data };
 }
 
-export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: string) => string | undefined): ActionPlan[] {
-  const values: Record<string, string> = { eventType: event.type, description: event.description, master: event.master ?? '' };
+export function planNotify(
+  event: NotifyEvent,
+  config: HookConfig,
+  which: (p: string) => string | undefined,
+): ActionPlan[] {
+  const values: Record<string, string> = {
+    eventType: event.type,
+    description: event.description,
+    master: event.master ?? '',
+  };
   return config.notify.map((n, i) => {
     const action = `notify#${i}`;
-    if (n.events && !n.events.includes(event.type)) return { action, note: `skipped: not one of ${n.events.join(', ')}`, steps: [] };
-    const [program, ...args] = n.run.map((a) => a.replace(/\{(eventType|description|master)\}/g, (_, k: string) => values[k]!));
+    if (n.events && !n.events.includes(event.type))
+      return { action, note: `skipped: not one of ${n.events.join(', ')}`, steps: [] };
+    const [program, ...args] = n.run.map((a) =>
+      a.replace(/\{(eventType|description|master)\}/g, (_, k: string) => values[k]!),
+    );
     const path = which(program!);
     // Refused before anything runs, as for exec actions: a config naming a missing program.
-    if (!path) throw errorOf(failure('configured-program-missing', { program: program!, atRun: true }).within(`notify[${i}]`));
+    if (!path)
+      throw errorOf(failure('configured-program-missing', { program: program!, atRun: true }).within(`notify[${i}]`));
     return {
       action,
       steps: [
@@ -49,7 +61,11 @@ export function planNotify(event: NotifyEvent, config: HookConfig, which: (p: st
           argv: [path, ...args],
           privileged: false,
           timeoutMs: n.timeout,
-          env: { SENTINEL_HOOK_EVENT_TYPE: event.type, SENTINEL_HOOK_EVENT_DESCRIPTION: event.description, SENTINEL_HOOK_MASTER: event.master ?? '' },
+          env: {
+            SENTINEL_HOOK_EVENT_TYPE: event.type,
+            SENTINEL_HOOK_EVENT_DESCRIPTION: event.description,
+            SENTINEL_HOOK_MASTER: event.master ?? '',
+          },
         },
       ],
     };
@@ -67,7 +83,12 @@ export function reannounceTarget(event: NotifyEvent): string | undefined {
   return event.type === REANNOUNCE_ON ? event.master : undefined;
 }
 
-export async function notifyCommand(type: string, description: string, path: string, io: { isTty: boolean; err(t: string): void }): Promise<ExitCode> {
+export async function notifyCommand(
+  type: string,
+  description: string,
+  path: string,
+  io: { isTty: boolean; err(t: string): void },
+): Promise<ExitCode> {
   const event = parseNotifyEvent(type, description);
   const config = await loadConfig(path, process.getuid?.() ?? 0);
   const created = await createFileLogger(
@@ -100,7 +121,9 @@ async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger)
   // The master's state through the pipeline (a re-announce on -sdown), and the user's own entries
   // (their alerting, not the master's state: they run to the end whatever happens), side by side.
   const [reannounce, ownSteps] = await Promise.all([
-    reannounceTarget(event) ? reannounceMaster(reannounceTarget(event)!, config, deps, { signal: deadline, remainingMs }) : { plans: [], steps: [] },
+    reannounceTarget(event)
+      ? reannounceMaster(reannounceTarget(event)!, config, deps, { signal: deadline, remainingMs })
+      : { plans: [], steps: [] },
     runNotifyEntries(own, config, deps, { signal: deadline, remainingMs }),
   ]);
   const failed = [...reannounce.steps, ...ownSteps].some((s) => !s.ok);

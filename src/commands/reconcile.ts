@@ -1,14 +1,14 @@
+import { resultLines } from '../actions/index.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { errorLine, EXIT, type ExitCode, exitCodeOf, hookError } from '../errors.ts';
+import { EXIT, type ExitCode, errorLine, exitCodeOf, hookError } from '../errors.ts';
 import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
-import { describeStep, reconcileMaster, type ReconcileResult } from '../pipeline/run.ts';
+import { describeStep, type ReconcileResult, reconcileMaster } from '../pipeline/run.ts';
 import { planText } from '../report.ts';
 import { createRunner } from '../runner.ts';
-import { systemDeps } from '../system.ts';
 import { prepareLockDir } from '../state/lock.ts';
 import { pausedBecause } from '../state/pause.ts';
-import { resultLines } from '../actions/index.ts';
+import { systemDeps } from '../system.ts';
 
 export interface ReconcileCommandOptions {
   master?: string;
@@ -34,10 +34,14 @@ export async function reconcileCommand(
   const opts = paused ? { ...givenOpts, dryRun: true } : givenOpts;
   if (!opts.dryRun) prepareLockDir(config.lockDir, process.getuid?.() ?? 0);
   const masters = mastersToReconcile(config, opts.master);
-  if (masters.length === 0) throw hookError('master-not-in-config', { master: opts.master, known: Object.keys(config.masters) });
+  if (masters.length === 0)
+    throw hookError('master-not-in-config', { master: opts.master, known: Object.keys(config.masters) });
   const logger = opts.dryRun
     ? memoryLogger()
-    : deferredFileLogger(() => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }), { run: runId(), reconcile: true });
+    : deferredFileLogger(
+        () => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }),
+        { run: runId(), reconcile: true },
+      );
   const runner = createRunner();
   // The pipeline withholds every secret of the config before anything starts a process.
   const deps = systemDeps(logger, runner);
@@ -46,18 +50,26 @@ export async function reconcileCommand(
   // get TERM then KILL, and the command still ends through its own return (no process.exit here).
   const terminated = new AbortController();
   const deadline = AbortSignal.any([AbortSignal.timeout(config.deadline), terminated.signal]);
-  const remainingMs = () => (terminated.signal.aborted ? 0 : Math.max(0, config.deadline - (performance.now() - started)));
+  const remainingMs = () =>
+    terminated.signal.aborted ? 0 : Math.max(0, config.deadline - (performance.now() - started));
   let stopping: Promise<void> | undefined;
   const stop = () => {
     terminated.abort();
-    stopping ??= runner.stop().then(() => logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed'));
+    stopping ??= runner
+      .stop()
+      .then(() => logger.error({ exitCode: EXIT.retry }, 'terminated by a signal; children killed'));
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
   try {
     logger.info({ masters, dryRun: opts.dryRun, announce: opts.announce, config: path }, 'reconcile start');
     const results = await Promise.all(
       masters.map((master) =>
-        reconcileMaster(master, config, deps, { dryRun: opts.dryRun, announce: opts.announce, signal: deadline, remainingMs }).catch(
+        reconcileMaster(master, config, deps, {
+          dryRun: opts.dryRun,
+          announce: opts.announce,
+          signal: deadline,
+          remainingMs,
+        }).catch(
           (err: unknown): ReconcileResult => ({
             master,
             intent: 'state',
@@ -76,7 +88,11 @@ export async function reconcileCommand(
     // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
     const exitCode = terminated.signal.aborted && worst === EXIT.ok ? EXIT.retry : worst;
     logger.info(
-      { exitCode, outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])), ms: Math.round(performance.now() - started) },
+      {
+        exitCode,
+        outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])),
+        ms: Math.round(performance.now() - started),
+      },
       'reconcile end',
     );
     if ('ready' in logger) {
@@ -85,7 +101,10 @@ export async function reconcileCommand(
     }
     return {
       exitCode,
-      text: [...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []), ...reconcileText(results, exitCode)].join('\n'),
+      text: [
+        ...(paused ? [`PAUSED (${paused}): nothing changed; this is what reconcile would do`] : []),
+        ...reconcileText(results, exitCode),
+      ].join('\n'),
       json: reconcileJson(results, exitCode, paused),
     };
   } finally {
@@ -95,7 +114,8 @@ export async function reconcileCommand(
 }
 
 function answerLine(a: ReconcileResult['answers'][number]): string {
-  if ('master' in a) return `  ${a.address}: ${a.master.ip}:${a.master.port}${a.epoch !== undefined ? ` (config epoch ${a.epoch})` : ''}`;
+  if ('master' in a)
+    return `  ${a.address}: ${a.master.ip}:${a.master.port}${a.epoch !== undefined ? ` (config epoch ${a.epoch})` : ''}`;
   return `  ${a.address}: ${'refused' in a ? 'REFUSED: ' : 'no answer: '}${a.error}`;
 }
 
@@ -129,7 +149,12 @@ export function reconcileJson(results: readonly ReconcileResult[], exitCode: Exi
       reason: r.reason,
       state: r.state,
       answers: r.answers,
-      plans: r.plans.map((p) => ({ action: p.action, note: p.note, warnings: p.warnings, steps: p.steps.map(describeStep) })),
+      plans: r.plans.map((p) => ({
+        action: p.action,
+        note: p.note,
+        warnings: p.warnings,
+        steps: p.steps.map(describeStep),
+      })),
       steps: r.steps,
     })),
   };

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveOwnedPath } from '../ownership.ts';
-import type { HookConfig } from '../config/schema.ts';
-import { HookError, hookError } from '../errors.ts';
 import { pluginFor } from '../actions/index.ts';
 import type { HostReader } from '../actions/plugin.ts';
+import type { HookConfig } from '../config/schema.ts';
+import { HookError, hookError } from '../errors.ts';
+import { resolveOwnedPath } from '../ownership.ts';
 import type { CommandRunner } from '../runner.ts';
 
 /** A login name sudoers can take bare (no '%' group, no '#uid', no '-' start). */
@@ -17,9 +17,11 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
  * so those are refused outright (no validated value contains them).
  */
 export function sudoersWord(arg: string): string {
-  if (arg === '' || /[\s*?[\]"'#!()\0]/.test(arg)) throw hookError('sudoers-unpinnable', { arg, why: 'blank, quote or pattern character' });
+  if (arg === '' || /[\s*?[\]"'#!()\0]/.test(arg))
+    throw hookError('sudoers-unpinnable', { arg, why: 'blank, quote or pattern character' });
   // sudo 1.9.10 and later read an argument that starts with ^ and ends with $ as a regular expression.
-  if (arg.startsWith('^') && arg.endsWith('$')) throw hookError('sudoers-unpinnable', { arg, why: 'sudo reads ^…$ as a regular expression' });
+  if (arg.startsWith('^') && arg.endsWith('$'))
+    throw hookError('sudoers-unpinnable', { arg, why: 'sudo reads ^…$ as a regular expression' });
   return arg.replace(/[\\,:=]/g, (c) => `\\${c}`);
 }
 
@@ -28,7 +30,10 @@ export function sudoersLine(argv: readonly string[]): string {
   // sudo matches the arguments joined by blanks: a first one starting with ^ and a last one ending
   // with $ make the whole list one regular expression, which can match far more than this argv.
   if (argv.length > 1 && argv[1]!.startsWith('^') && argv.at(-1)!.endsWith('$')) {
-    throw hookError('sudoers-unpinnable', { arg: argv.join(' '), why: 'sudo reads arguments from ^ to $ as a regular expression' });
+    throw hookError('sudoers-unpinnable', {
+      arg: argv.join(' '),
+      why: 'sudo reads arguments from ^ to $ as a regular expression',
+    });
   }
   // A bare command in sudoers allows it with ANY arguments; "" means exactly none.
   return argv.length === 1 ? `${sudoersWord(argv[0])} ""` : argv.map(sudoersWord).join(' ');
@@ -67,14 +72,25 @@ export function rootOnlyProgram(path: string): void {
       fix: `chown root ${real}`,
     });
   if (st.mode & 0o022)
-    throw hookError('writable-by-others', { what, mode: (st.mode & 0o777).toString(8), besides: 'root', risk: 'they could run anything as root', path: real });
+    throw hookError('writable-by-others', {
+      what,
+      mode: (st.mode & 0o777).toString(8),
+      besides: 'root',
+      risk: 'they could run anything as root',
+      path: real,
+    });
 }
 
 /**
  * Exactly the command lines this config runs with privilege sudo on this host, built by the same
  * functions the planner uses: a rule and a run cannot disagree about an argument.
  */
-export async function sudoersText(config: HookConfig, opts: SudoersOptions, host: HostReader, hostName = hostname()): Promise<string> {
+export async function sudoersText(
+  config: HookConfig,
+  opts: SudoersOptions,
+  host: HostReader,
+  hostName = hostname(),
+): Promise<string> {
   if (!USER.test(opts.user)) throw hookError('user-invalid', { user: opts.user });
   const lines: string[][] = [];
   const detected: string[] = [];
@@ -119,7 +135,11 @@ function commentLine(line: string): string {
 }
 
 /** visudo -cf on a temporary copy: the text is never installed by us. */
-export async function checkSudoers(text: string, runner: CommandRunner, which: (p: string) => string | undefined): Promise<string> {
+export async function checkSudoers(
+  text: string,
+  runner: CommandRunner,
+  which: (p: string) => string | undefined,
+): Promise<string> {
   const visudo = which('visudo');
   if (!visudo) throw hookError('program-missing', { program: 'visudo', install: 'sudo' });
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-hook-sudoers-'));
@@ -127,7 +147,8 @@ export async function checkSudoers(text: string, runner: CommandRunner, which: (
     const file = join(dir, 'sudoers');
     writeFileSync(file, text, { mode: 0o440 });
     const r = await runner.run([visudo, '-cf', file], { timeoutMs: 10_000 });
-    if (r.exitCode !== 0) throw hookError('visudo-rejected', { said: (r.stderr || r.stdout).trim().split('\n')[0] ?? '' });
+    if (r.exitCode !== 0)
+      throw hookError('visudo-rejected', { said: (r.stderr || r.stdout).trim().split('\n')[0] ?? '' });
     return `visudo -cf: the rules parse (${visudo})`;
   } finally {
     rmSync(dir, { recursive: true, force: true });

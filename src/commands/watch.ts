@@ -4,13 +4,13 @@ import type { HookConfig } from '../config/schema.ts';
 import { errorLine, hookError } from '../errors.ts';
 import type { Logger, LogLevel } from '../log.ts';
 import { runId } from '../log.ts';
+import { createRunner } from '../runner.ts';
+import { loadNodeTls } from '../sentinel/resp.ts';
+import { type Connector, tlsConnector } from '../sentinel/subscribe.ts';
 import { prepareLockDir } from '../state/lock.ts';
 import { systemDeps } from '../system.ts';
-import { createRunner } from '../runner.ts';
-import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
 import { startWatchdog } from '../watch/watchdog.ts';
-import { tlsConnector, type Connector } from '../sentinel/subscribe.ts';
-import { loadNodeTls } from '../sentinel/resp.ts';
+import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
 
 const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
 
@@ -30,7 +30,13 @@ export function stdoutLogger(level: LogLevel, bindings: Record<string, unknown> 
         // stdout gone (journald restarting): nothing better to do than go on.
       }
     };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => stdoutLogger(level, { ...bindings, ...more }) };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => stdoutLogger(level, { ...bindings, ...more }),
+  };
 }
 
 export interface WatchCommandOptions {
@@ -61,7 +67,13 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     onFailure: (err) => log.error({ error: err.message }, 'watchdog thread ended; watch goes on without one'),
   });
   log.info(
-    { config: path, masters: Object.keys(config.masters), sentinels: config.sentinels!.addresses, intervalMs, watchdogMs: watchdog.limitMs },
+    {
+      config: path,
+      masters: Object.keys(config.masters),
+      sentinels: config.sentinels!.addresses,
+      intervalMs,
+      watchdogMs: watchdog.limitMs,
+    },
     'watch start',
   );
   watcher.start();
@@ -107,5 +119,7 @@ async function connectorFor(config: HookConfig): Promise<{ connector?: Connector
   if (!tls) return {};
   const { loadSentinelTls } = await import('../sentinel/tls.ts');
   const loaded = await loadSentinelTls(tls);
-  return { connector: tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername }) };
+  return {
+    connector: tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername }),
+  };
 }

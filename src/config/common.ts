@@ -13,7 +13,11 @@ export function duration(opts: { min?: number; max?: number } = {}) {
     z.transform((value: string | number, ctx) => {
       const ms = typeof value === 'number' ? value : parseDuration(value);
       if (ms === undefined) {
-        ctx.issues.push({ code: 'custom', input: value, message: `expected a duration like "200ms" or "5s", got ${JSON.stringify(value)}` });
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `expected a duration like "200ms" or "5s", got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       if (ms < min || ms > max) {
@@ -44,7 +48,9 @@ export type When = z.output<typeof whenObject>;
 /** Where a secret comes from; the value itself never sits in the config file or the log. */
 export const secretRef = z.union(
   [
-    z.strictObject({ env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')) }),
+    z.strictObject({
+      env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
+    }),
     z.strictObject({ file: absolutePath }),
   ],
   { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },

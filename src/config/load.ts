@@ -1,7 +1,7 @@
 import type * as z from 'zod/mini';
+import { actionPlugins } from '../actions/index.ts';
 import { hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
-import { actionPlugins } from '../actions/index.ts';
 import { configSchema, type HookConfig } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
@@ -19,7 +19,9 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
  * check and the read.
  */
 export function readConfigFile(path: string, uid: number): string {
-  return readOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' }).toString('utf8');
+  return readOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' }).toString(
+    'utf8',
+  );
 }
 
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
@@ -113,9 +115,13 @@ export function validateConfig(raw: unknown, path: string): HookConfig {
 /** "masters.mymaster[1].interface: unknown key", the first problem only: one line, one fix at a time. */
 export function formatIssue(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
   const issue = pickIssue(issues);
-  const path = issue.path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  const path = issue.path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     message = `unknown action type; expected one of ${actionPlugins.map((t) => t.type).join(', ')}`;
   } else if (message === ZOD_DEFAULT_MESSAGE) {
@@ -132,7 +138,9 @@ const ZOD_DEFAULT_MESSAGE = 'Invalid input';
 function expectedText(issue: z.core.$ZodIssue, value: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return value === undefined ? `required (expected ${typeName(issue.expected)})` : `expected ${typeName(issue.expected)}, got ${kindOf(value)}`;
+      return value === undefined
+        ? `required (expected ${typeName(issue.expected)})`
+        : `expected ${typeName(issue.expected)}, got ${kindOf(value)}`;
     case 'invalid_value':
       return `expected ${issue.values.length === 1 ? '' : 'one of '}${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':
@@ -144,8 +152,11 @@ function expectedText(issue: z.core.$ZodIssue, value: unknown): string {
       return `expected a number ${issue.inclusive ? word : issue.code === 'too_small' ? 'above' : 'below'} ${bound}`;
     }
     case 'invalid_union': {
-      const kinds = issue.errors.flatMap((branch) => (branch[0]?.code === 'invalid_type' && branch[0].path.length === 0 ? [typeName(branch[0].expected)] : []));
-      if (kinds.length === issue.errors.length) return `expected ${[...new Set(kinds)].join(' or ')}, got ${kindOf(value)}`;
+      const kinds = issue.errors.flatMap((branch) =>
+        branch[0]?.code === 'invalid_type' && branch[0].path.length === 0 ? [typeName(branch[0].expected)] : [],
+      );
+      if (kinds.length === issue.errors.length)
+        return `expected ${[...new Set(kinds)].join(' or ')}, got ${kindOf(value)}`;
       return 'does not match any allowed form (see `sentinel-hook schema`)';
     }
     case 'invalid_format':
@@ -195,6 +206,7 @@ function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
     return { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue;
   }
   // A record key that failed its own check: its message says why, the path names the key.
-  if (issue.code === 'invalid_key' && issue.issues.length > 0) return { ...issue.issues[0]!, path: issue.path } as z.core.$ZodIssue;
+  if (issue.code === 'invalid_key' && issue.issues.length > 0)
+    return { ...issue.issues[0]!, path: issue.path } as z.core.$ZodIssue;
   return issue;
 }

@@ -1,17 +1,20 @@
 import * as z from 'zod/mini';
-import { actionPlugins, pluginFor, type ActionConfig } from '../actions/index.ts';
+import { type ActionConfig, actionPlugins, pluginFor } from '../actions/index.ts';
 import { masterName } from '../event.ts';
+
 /** Where the per-master locks, generations and records live unless the config says otherwise. */
 const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
+
 import { isHostname, isIpAddress } from '../values.ts';
 import { absolutePath, duration, programName, secretRef } from './common.ts';
 
 export type { ActionConfig } from '../actions/index.ts';
+
 const [first, ...rest] = actionPlugins.map((t) => t.schema);
-export const actionSchema = z.discriminatedUnion('type', [first!, ...rest] as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]]) as unknown as z.ZodMiniType<
-  ActionConfig,
-  unknown
->;
+export const actionSchema = z.discriminatedUnion('type', [first!, ...rest] as unknown as [
+  z.ZodMiniObject,
+  ...z.ZodMiniObject[],
+]) as unknown as z.ZodMiniType<ActionConfig, unknown>;
 
 const sentinelAddress = z.string().check(
   z.refine((text) => {
@@ -31,7 +34,16 @@ const sentinelTls = z
     cert: z.optional(absolutePath),
     key: z.optional(absolutePath),
     /** The name the certificates must carry; default: each address's host when it is a name, else its IP. */
-    servername: z.optional(z.string().check(z.refine(isHostname, 'expected a host name (without it, an IP address is checked against the certificate as is)'))),
+    servername: z.optional(
+      z
+        .string()
+        .check(
+          z.refine(
+            isHostname,
+            'expected a host name (without it, an IP address is checked against the certificate as is)',
+          ),
+        ),
+    ),
   })
   .check(
     z.superRefine((t, ctx) => {
@@ -85,7 +97,13 @@ export const configSchema = z
       z.array(
         z.strictObject({
           /** Event types to act on, e.g. ["+switch-master", "+odown"]; all when absent. */
-          events: z.optional(z.array(z.string().check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')))),
+          events: z.optional(
+            z.array(
+              z
+                .string()
+                .check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')),
+            ),
+          ),
           /** argv; placeholders {eventType} {description} {master}. */
           run: z.tuple([programName], z.string()),
           timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),

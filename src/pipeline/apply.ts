@@ -1,6 +1,6 @@
 import type { ActionPlan, ApplyContext, Step } from '../actions/plugin.ts';
 import { codeOf } from '../errors.ts';
-import { Failure, failure, type FailureCode } from '../failures.ts';
+import { Failure, type FailureCode, failure } from '../failures.ts';
 import { commandFailure, delay, runArgv } from '../launch.ts';
 
 export interface StepOutcome {
@@ -32,7 +32,11 @@ export interface ApplyOptions {
  * A step with deferMs starts that long after its predecessor, in the background, while later
  * actions proceed; everything is awaited before returning, all under the run's deadline signal.
  */
-export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome[]> {
+export async function applyPlans(
+  plans: readonly ActionPlan[],
+  ctx: ApplyContext,
+  opts: ApplyOptions,
+): Promise<StepOutcome[]> {
   const outcomes: StepOutcome[] = [];
   const background: Promise<void>[] = [];
   for (const plan of plans) {
@@ -50,7 +54,8 @@ export async function applyPlans(plans: readonly ActionPlan[], ctx: ApplyContext
           log.info({ step: step.description, reason: outcome.superseded }, 'step not done: superseded');
           return;
         }
-        if (outcome.ok) log.info({ step: step.description, ms: outcome.durationMs, result: outcome.summary }, 'step done');
+        if (outcome.ok)
+          log.info({ step: step.description, ms: outcome.durationMs, result: outcome.summary }, 'step done');
         else log.error({ step: step.description, ms: outcome.durationMs, error: outcome.error }, 'step failed');
         if (!outcome.ok) {
           for (const skipped of steps.slice(i + 1)) {
@@ -96,7 +101,13 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
         ok: result.ok,
         durationMs: took(),
         summary: result.summary,
-        ...(result.ok ? {} : { error: result.summary, ...(result.code ? { code: result.code } : {}), ...(result.permanent ? { permanent: true } : {}) }),
+        ...(result.ok
+          ? {}
+          : {
+              error: result.summary,
+              ...(result.code ? { code: result.code } : {}),
+              ...(result.permanent ? { permanent: true } : {}),
+            }),
         detail: result.detail,
       };
     } catch (err) {
@@ -111,9 +122,15 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
   );
   if (ran instanceof Failure) return { ...base, ...failed(ran), durationMs: 0 };
   const { result, timeoutMs } = ran;
-  const ok = !result.timedOut && (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));
+  const ok =
+    !result.timedOut &&
+    (result.exitCode === 0 || (result.exitCode !== undefined && (step.okExitCodes ?? []).includes(result.exitCode)));
   if (ok) return { ...base, ok, durationMs: result.durationMs };
-  return { ...base, ...failed(commandFailure(step.argv, result, step.privileged, timeoutMs)), durationMs: result.durationMs };
+  return {
+    ...base,
+    ...failed(commandFailure(step.argv, result, step.privileged, timeoutMs)),
+    durationMs: result.durationMs,
+  };
 }
 
 function failed(f: Failure): Pick<StepOutcome, 'ok' | 'error' | 'code'> {

@@ -34,9 +34,36 @@ export interface Guards {
 
 export const GUARDS: Record<IntentKind, Guards> = {
   //           generation          lock   freshness epochFloor pausable stillCurrent mayAnnounce record
-  event: { generation: 'claim', lock: true, freshness: true, epochFloor: false, pausable: false, stillCurrent: true, mayAnnounce: true, record: true },
-  state: { generation: 'follow', lock: true, freshness: false, epochFloor: true, pausable: true, stillCurrent: true, mayAnnounce: true, record: true },
-  release: { generation: 'follow', lock: true, freshness: false, epochFloor: false, pausable: true, stillCurrent: false, mayAnnounce: false, record: false },
+  event: {
+    generation: 'claim',
+    lock: true,
+    freshness: true,
+    epochFloor: false,
+    pausable: false,
+    stillCurrent: true,
+    mayAnnounce: true,
+    record: true,
+  },
+  state: {
+    generation: 'follow',
+    lock: true,
+    freshness: false,
+    epochFloor: true,
+    pausable: true,
+    stillCurrent: true,
+    mayAnnounce: true,
+    record: true,
+  },
+  release: {
+    generation: 'follow',
+    lock: true,
+    freshness: false,
+    epochFloor: false,
+    pausable: true,
+    stillCurrent: false,
+    mayAnnounce: false,
+    record: false,
+  },
   reannounce: {
     generation: 'follow',
     lock: false,
@@ -48,7 +75,16 @@ export const GUARDS: Record<IntentKind, Guards> = {
     record: false,
   },
   // notify's own entries: the user's alerting, not the master's state: they run to the end whatever happens.
-  notify: { generation: 'follow', lock: false, freshness: false, epochFloor: false, pausable: false, stillCurrent: false, mayAnnounce: false, record: false },
+  notify: {
+    generation: 'follow',
+    lock: false,
+    freshness: false,
+    epochFloor: false,
+    pausable: false,
+    stillCurrent: false,
+    mayAnnounce: false,
+    record: false,
+  },
 };
 
 /**
@@ -66,8 +102,13 @@ export function announceGuard(
   return async () => {
     const { majorityNamesThisHost } = await import('../sentinel/holder.ts');
     const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);
-    log.info({ votes: verdict.votes, needed: verdict.needed, answers: verdict.answers }, 'do the Sentinels name this host master (before announcing again)');
-    return verdict.thisHost ? undefined : `${verdict.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${verdict.needed} needed`;
+    log.info(
+      { votes: verdict.votes, needed: verdict.needed, answers: verdict.answers },
+      'do the Sentinels name this host master (before announcing again)',
+    );
+    return verdict.thisHost
+      ? undefined
+      : `${verdict.votes} of ${sentinels.addresses.length} Sentinels name this host master, ${verdict.needed} needed`;
   };
 }
 
@@ -97,7 +138,10 @@ export function stillCurrentGuard(
         signal,
       });
       if (f.verdict !== 'stale') return undefined;
-      log.warn({ answers: f.answers }, `the run went stale: no Sentinel names ${target.toIp}:${target.toPort} master any more`);
+      log.warn(
+        { answers: f.answers },
+        `the run went stale: no Sentinel names ${target.toIp}:${target.toPort} master any more`,
+      );
       return `no Sentinel names ${target.toIp}:${target.toPort} master any more (a newer failover)`;
     })();
     recent = { at: performance.now(), answer };
@@ -127,13 +171,27 @@ export function applyContext(config: HookConfig, deps: PipelineDeps, s: ApplySet
     signal: s.signal,
     logger: s.log,
     remainingMs: s.remainingMs,
-    ...(s.guards.lock ? { lock: (resource, waitMs) => acquireLock(s.lockDir, resource, Math.min(waitMs, s.remainingMs()), s.signal, resource) } : {}),
+    ...(s.guards.lock
+      ? {
+          lock: (resource, waitMs) =>
+            acquireLock(s.lockDir, resource, Math.min(waitMs, s.remainingMs()), s.signal, resource),
+        }
+      : {}),
     ...(s.superseded ? { superseded: s.superseded, commandSignal: s.commandSignal } : {}),
     holdsAddress: addressCheck(deps, s.signal),
-    ...(sentinels && s.guards.mayAnnounce ? { mayAnnounce: announceGuard(s.master, sentinels, deps, s.signal, s.log) } : {}),
+    ...(sentinels && s.guards.mayAnnounce
+      ? { mayAnnounce: announceGuard(s.master, sentinels, deps, s.signal, s.log) }
+      : {}),
     ...(sentinels && s.guards.stillCurrent && s.target
       ? {
-          stillCurrent: stillCurrentGuard({ master: s.master, toIp: s.target.ip, toPort: s.target.port }, s.target.addresses, sentinels, deps, s.signal, s.log),
+          stillCurrent: stillCurrentGuard(
+            { master: s.master, toIp: s.target.ip, toPort: s.target.port },
+            s.target.addresses,
+            sentinels,
+            deps,
+            s.signal,
+            s.log,
+          ),
         }
       : {}),
   };

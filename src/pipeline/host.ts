@@ -33,7 +33,11 @@ function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, late: () => Er
 export async function resolveAll(host: string, deps: PipelineDeps, signal: AbortSignal): Promise<string[]> {
   if (isIpAddress(host)) return [canonicalIp(host)];
   try {
-    const addresses = await beforeDeadline(deps.resolve(host, signal), signal, () => new Error("no answer before the run's deadline"));
+    const addresses = await beforeDeadline(
+      deps.resolve(host, signal),
+      signal,
+      () => new Error("no answer before the run's deadline"),
+    );
     if (addresses.length === 0) throw new Error('no addresses');
     return addresses.map(canonicalIp);
   } catch (err) {
@@ -60,7 +64,10 @@ export function hostView(deps: PipelineDeps, signal: AbortSignal): HostView {
  * blip must not cost a burst its packets). When `ip` cannot tell, the address counts as here: a
  * failed read never silences a burst on its own.
  */
-export function addressCheck(deps: Pick<PipelineDeps, 'localAddresses' | 'which' | 'runner'>, signal: AbortSignal): (address: string) => Promise<boolean> {
+export function addressCheck(
+  deps: Pick<PipelineDeps, 'localAddresses' | 'which' | 'runner'>,
+  signal: AbortSignal,
+): (address: string) => Promise<boolean> {
   return async (address) => {
     if (deps.localAddresses().has(address)) return true;
     const ip = deps.which('ip');

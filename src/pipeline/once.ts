@@ -3,19 +3,35 @@ import { markOnce, onceDone } from '../state/once.ts';
 import type { StepOutcome } from './apply.ts';
 
 /** Non-convergent actions (exec) whose steps all succeeded are done for this failover on this host. */
-export function markOnceDone(plans: readonly ActionPlan[], steps: readonly StepOutcome[], lockDir: string, master: string, epoch: number): void {
+export function markOnceDone(
+  plans: readonly ActionPlan[],
+  steps: readonly StepOutcome[],
+  lockDir: string,
+  master: string,
+  epoch: number,
+): void {
   for (const plan of plans) {
     if (!plan.once || plan.steps.length === 0) continue;
     const mine = steps.filter((s) => s.action === plan.action);
-    if (mine.length === plan.steps.length && mine.every((s) => s.ok && !s.superseded)) markOnce(lockDir, master, plan.action, epoch);
+    if (mine.length === plan.steps.length && mine.every((s) => s.ok && !s.superseded))
+      markOnce(lockDir, master, plan.action, epoch);
   }
 }
 
 /** A plan without the exec actions already done on this host for this failover (the epoch known only after planning). */
-export function withoutDone(plans: readonly ActionPlan[], lockDir: string, master: string, epoch: number): ActionPlan[] {
+export function withoutDone(
+  plans: readonly ActionPlan[],
+  lockDir: string,
+  master: string,
+  epoch: number,
+): ActionPlan[] {
   return plans.map((p) =>
     p.once && p.steps.length > 0 && onceDone(lockDir, master, p.action, epoch)
-      ? { action: p.action, note: `skipped: already ran on this host for this failover (config epoch ${epoch})`, steps: [] }
+      ? {
+          action: p.action,
+          note: `skipped: already ran on this host for this failover (config epoch ${epoch})`,
+          steps: [],
+        }
       : p,
   );
 }

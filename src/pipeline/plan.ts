@@ -30,7 +30,8 @@ export function whenSkip(when: When, desired: Desired, local: ReadonlySet<string
   const source = desired.source;
   const role = source.kind === 'event' ? source.event.role : desired.holder === 'this-host' ? 'leader' : 'observer';
   if (when.role !== 'any' && when.role !== role) return `when.role is ${when.role}, this run is ${role}`;
-  if (when.host === 'new-master' && desired.holder !== 'this-host') return 'when.host is new-master, this host does not own the to-ip';
+  if (when.host === 'new-master' && desired.holder !== 'this-host')
+    return 'when.host is new-master, this host does not own the to-ip';
   if (when.host === 'old-master') {
     const from = source.kind === 'event' ? source.fromAddresses : [];
     if (!from.some((a) => local.has(a))) return 'when.host is old-master, this host does not own the from-ip';
@@ -71,7 +72,10 @@ export async function desiredForEvent(
           });
         }
         deps.logger.warn(
-          { fromIp: event.fromIp, error: budget.aborted ? `no answer within ${FROM_LOOKUP_MS} ms` : (err as Error).message },
+          {
+            fromIp: event.fromIp,
+            error: budget.aborted ? `no answer within ${FROM_LOOKUP_MS} ms` : (err as Error).message,
+          },
           'from-ip does not resolve; treated as not this host',
         );
         return [];
@@ -109,22 +113,32 @@ function convergenceSkip(action: ActionConfig, label: string, master: string, o:
   const plugin = pluginFor(action);
   if (plugin.convergent) return undefined;
   if (o.stateOnly) {
-    const out = plugin.reconcileSkip ? plugin.reconcileSkip(action) : `${action.type} is not convergent and never runs in a reconcile`;
+    const out = plugin.reconcileSkip
+      ? plugin.reconcileSkip(action)
+      : `${action.type} is not convergent and never runs in a reconcile`;
     if (out) return out;
   }
-  if (o.once && onceDone(o.once.lockDir, master, label, o.once.epoch)) return `already ran on this host for this failover (config epoch ${o.once.epoch})`;
+  if (o.once && onceDone(o.once.lockDir, master, label, o.once.epoch))
+    return `already ran on this host for this failover (config epoch ${o.once.epoch})`;
   return undefined;
 }
 
 /** Observe and plan every entry of the master that takes part in this run. */
-export async function planActions(desired: Desired, config: HookConfig, deps: PipelineDeps, signal: AbortSignal, o: PlanOptions): Promise<ActionPlan[]> {
+export async function planActions(
+  desired: Desired,
+  config: HookConfig,
+  deps: PipelineDeps,
+  signal: AbortSignal,
+  o: PlanOptions,
+): Promise<ActionPlan[]> {
   const actions = actionsFor(config, desired.master);
   const host = hostView(deps, signal);
   const plans: ActionPlan[] = [];
   for (const [index, action] of actions.entries()) {
     if (o.only && !o.only(action)) continue;
     const label = `${action.type}#${index}`;
-    const skip = whenSkip(action.when, desired, host.localAddresses) ?? convergenceSkip(action, label, desired.master, o);
+    const skip =
+      whenSkip(action.when, desired, host.localAddresses) ?? convergenceSkip(action, label, desired.master, o);
     if (skip) {
       plans.push({ action: label, note: `skipped: ${skip}`, steps: [] });
       continue;
@@ -132,8 +146,17 @@ export async function planActions(desired: Desired, config: HookConfig, deps: Pi
     const plugin = pluginFor(action);
     const logger = deps.logger.child({ action: label });
     // A dry-run also looks at what the entry changes elsewhere (a push's targets); a real run reads them as it writes.
-    const observed = await plugin.observe(action, { ...host, logger }, { desired, ...(o.showOnly ? { remote: true } : {}) });
-    const plan = await plugin.plan(action, desired, observed, { ...host, logger, announce: o.announce, showOnly: o.showOnly });
+    const observed = await plugin.observe(
+      action,
+      { ...host, logger },
+      { desired, ...(o.showOnly ? { remote: true } : {}) },
+    );
+    const plan = await plugin.plan(action, desired, observed, {
+      ...host,
+      logger,
+      announce: o.announce,
+      showOnly: o.showOnly,
+    });
     plans.push({ ...plan, action: label, ...(plugin.convergent ? {} : { once: true }) });
   }
   return plans;

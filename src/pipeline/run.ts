@@ -3,12 +3,13 @@
 //   decide (what should be: this host, another, nobody) -> guard (generation, lock, freshness, epoch
 //   floor, pause: the table in guards.ts) -> observe and plan (each plugin) -> apply (one applier, one
 //   apply context) -> record (acted epoch, once-per-failover, last run) -> exit code.
-import { failure, type FailureCode } from '../failures.ts';
+
 import { type ActionConfig, pluginFor } from '../actions/index.ts';
 import type { ActionPlan, Desired } from '../actions/plugin.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { errorLine, EXIT, type ExitCode, hookError, HookError } from '../errors.ts';
+import { EXIT, type ExitCode, errorLine, HookError, hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
+import { type FailureCode, failure } from '../failures.ts';
 import { type Logger, runId as newRunId } from '../log.ts';
 import type { Freshness, SentinelAnswer } from '../sentinel/client.ts';
 import { type Decision, decideMaster, type MasterState } from '../sentinel/decide.ts';
@@ -22,7 +23,7 @@ import type { PipelineDeps } from './deps.ts';
 import { applyContext, GUARDS, type IntentKind } from './guards.ts';
 import { hostView, resolveAll, sentinelAsk } from './host.ts';
 import { markOnceDone, withoutDone } from './once.ts';
-import { actionsFor, desiredForEvent, planActions, type PlanOptions } from './plan.ts';
+import { actionsFor, desiredForEvent, type PlanOptions, planActions } from './plan.ts';
 import { configSecrets, redactingLogger, scrubText, withholdSecrets } from './secrets.ts';
 
 export type Intent =
@@ -40,7 +41,17 @@ export type Intent =
   /** An instance is reachable again (-sdown): the master's holder sends its announcements again. */
   | { kind: 'reannounce' };
 
-export type Outcome = 'applied' | 'converged' | 'released' | 'nothing-to-do' | 'dry-run' | 'failed' | 'stale' | 'superseded' | 'unsure' | 'older-epoch';
+export type Outcome =
+  | 'applied'
+  | 'converged'
+  | 'released'
+  | 'nothing-to-do'
+  | 'dry-run'
+  | 'failed'
+  | 'stale'
+  | 'superseded'
+  | 'unsure'
+  | 'older-epoch';
 
 export interface RunResult {
   master: string;
@@ -101,7 +112,12 @@ export function describeStep(step: ActionPlan['steps'][number]): Record<string, 
       ...(step.okExitCodes ? { okExitCodes: step.okExitCodes } : {}),
     };
   }
-  return { kind: 'task', description: step.description, ...(step.detail ? { detail: step.detail } : {}), ...(step.deferMs ? { deferMs: step.deferMs } : {}) };
+  return {
+    kind: 'task',
+    description: step.description,
+    ...(step.detail ? { detail: step.detail } : {}),
+    ...(step.deferMs ? { deferMs: step.deferMs } : {}),
+  };
 }
 
 /** The one plan-log line. Quiet when a service finds nothing to do (it asks every few seconds). */
@@ -109,11 +125,16 @@ function logPlan(log: Logger, intent: IntentKind, plans: readonly ActionPlan[], 
   const planned = plans.some((p) => p.steps.length > 0);
   // Called as a method: pino's need their logger as `this`.
   log[intent === 'event' || intent === 'notify' || planned ? 'info' : 'debug'](
-    { intent, ...(state ? { state } : {}), plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) },
+    {
+      intent,
+      ...(state ? { state } : {}),
+      plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })),
+    },
     'plan',
   );
   if (intent === 'event' || planned)
-    for (const p of plans) for (const warning of p.warnings ?? []) log.warn({ action: p.action, warning }, 'host set-up to fix');
+    for (const p of plans)
+      for (const warning of p.warnings ?? []) log.warn({ action: p.action, warning }, 'host set-up to fix');
 }
 
 function base(run: Run, intent: IntentKind): Pick<RunResult, 'master' | 'intent' | 'answers' | 'plans' | 'steps'> {
@@ -121,7 +142,10 @@ function base(run: Run, intent: IntentKind): Pick<RunResult, 'master' | 'intent'
 }
 
 function supersededResult(run: Run, intent: IntentKind, partial: Partial<RunResult>): RunResult {
-  run.deps.logger.warn({ outcome: 'superseded' }, 'superseded: a newer event for this master started on this host; this run stopped and leaves the rest to it');
+  run.deps.logger.warn(
+    { outcome: 'superseded' },
+    'superseded: a newer event for this master started on this host; this run stopped and leaves the rest to it',
+  );
   return { ...base(run, intent), ...partial, outcome: 'superseded', exitCode: EXIT.ok };
 }
 
@@ -129,7 +153,10 @@ function claim(lockDir: string, master: string): Generation {
   try {
     return claimGeneration(lockDir, master);
   } catch (err) {
-    throw hookError('generation-unrecordable', { dir: lockDir, errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+    throw hookError('generation-unrecordable', {
+      dir: lockDir,
+      errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+    });
   }
 }
 
@@ -194,9 +221,16 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
       });
       log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
       for (const answer of f.answers) {
-        if ('refused' in answer) log.warn({ sentinel: answer.address, error: answer.error }, 'a Sentinel refused the stale-event check; the others decided');
+        if ('refused' in answer)
+          log.warn(
+            { sentinel: answer.address, error: answer.error },
+            'a Sentinel refused the stale-event check; the others decided',
+          );
         if ('warning' in answer && answer.warning)
-          log.warn({ sentinel: answer.address, warning: answer.warning }, 'a Sentinel answered, but the config does not fit it');
+          log.warn(
+            { sentinel: answer.address, warning: answer.warning },
+            'a Sentinel answered, but the config does not fit it',
+          );
       }
       return f;
     };
@@ -236,7 +270,8 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
       if (sentinels && early && lock?.waitedMs === 0) {
         // Nothing ran for this master while we took the lock: the answer from a moment ago stands.
         freshness = early;
-        if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+        if (freshness.verdict === 'unknown')
+          log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         const known = confirmedState(freshness);
         plans = await planFor(signal, known?.epoch, known ? { lockDir, epoch: known.epoch } : undefined);
       } else if (sentinels) {
@@ -266,7 +301,8 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
         if (signal.aborted && !gen?.superseded()) {
           throw hookError('sentinels-slow', { deadlineMs: config.deadline, observing: true });
         }
-        if (freshness.verdict === 'unknown') log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
+        if (freshness.verdict === 'unknown')
+          log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;
         const known = confirmedState(freshness);
         plans = known && !dryRun ? withoutDone(planned.value, lockDir, event.master, known.epoch) : planned.value;
@@ -278,11 +314,18 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
       const acted = freshness ? confirmedState(freshness) : undefined;
       const partial = { ...(freshness ? { freshness } : {}), ...(acted ? { state: acted } : {}), plans };
       if (dryRun) return { ...base(run, intent), ...partial, outcome: 'dry-run', exitCode: EXIT.ok };
-      if (plans.every((p) => p.steps.length === 0)) return { ...base(run, intent), ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
+      if (plans.every((p) => p.steps.length === 0))
+        return { ...base(run, intent), ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
       const applied = await applyAndRecord(run, intent, plans, gen, signal, desired?.target, acted);
       if (applied.superseded) return supersededResult(run, intent, { ...partial, steps: applied.steps });
       const exitCode = exitCodeFor(applied.steps);
-      return { ...base(run, intent), ...partial, steps: applied.steps, exitCode, outcome: exitCode === EXIT.ok ? 'applied' : 'failed' };
+      return {
+        ...base(run, intent),
+        ...partial,
+        steps: applied.steps,
+        exitCode,
+        outcome: exitCode === EXIT.ok ? 'applied' : 'failed',
+      };
     } finally {
       lock?.release();
     }
@@ -300,11 +343,18 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
 function confirmedState(f: Freshness): MasterState | undefined {
   if (f.verdict !== 'current') return undefined;
   const answer = f.answers.find((a) => a.address === f.confirmedBy);
-  return answer && 'master' in answer && answer.epoch !== undefined ? { ip: answer.master.ip, port: answer.master.port, epoch: answer.epoch } : undefined;
+  return answer && 'master' in answer && answer.epoch !== undefined
+    ? { ip: answer.master.ip, port: answer.master.port, epoch: answer.epoch }
+    : undefined;
 }
 
 /** Ask every configured Sentinel for the master's address and config epoch, all at once. */
-export async function askMasterState(master: string, config: HookConfig, deps: PipelineDeps, signal: AbortSignal): Promise<SentinelAnswer[]> {
+export async function askMasterState(
+  master: string,
+  config: HookConfig,
+  deps: PipelineDeps,
+  signal: AbortSignal,
+): Promise<SentinelAnswer[]> {
   const sentinels = config.sentinels!;
   const { askSentinel, readSecret } = await import('../sentinel/client.ts');
   const password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
@@ -333,7 +383,10 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
   if (!decision) {
     const answers = await askMasterState(master, config, deps, run.signal);
     decision = decideMaster(answers, sentinels.addresses.length);
-    log.info({ answers, ...(decision.clear ? { state: decision.state } : { reason: decision.reason }) }, 'what the Sentinels say');
+    log.info(
+      { answers, ...(decision.clear ? { state: decision.state } : { reason: decision.reason }) },
+      'what the Sentinels say',
+    );
   }
   const partial = { ...base(run, 'state'), answers: decision.answers };
   if (!decision.clear) {
@@ -348,7 +401,14 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
   const tooOld = older();
   if (tooOld) {
     log.warn({ state, code: tooOld.code }, tooOld.line());
-    return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, code: tooOld.code, reason: tooOld.line() };
+    return {
+      ...partial,
+      state,
+      outcome: 'older-epoch',
+      exitCode: EXIT.retry,
+      code: tooOld.code,
+      reason: tooOld.line(),
+    };
   }
 
   let generation: Generation | undefined;
@@ -356,13 +416,22 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
   try {
     // A plain reconcile starts no generation: it waits its turn behind a run in progress (which may be
     // the very failover it would converge to, not yet recorded), and any failover event overtakes it.
-    if (!run.dryRun) generation = intent.claim ? claimGeneration(config.lockDir, master) : observeGeneration(config.lockDir, master);
+    if (!run.dryRun)
+      generation = intent.claim ? claimGeneration(config.lockDir, master) : observeGeneration(config.lockDir, master);
     const gen = generation;
     const signal = gen ? AbortSignal.any([run.signal, gen.signal]) : run.signal;
     if (!run.dryRun) lock = await acquireLock(config.lockDir, master, run.remainingMs(), signal);
     // A hook run may have acted on a newer failover while we waited.
     const after = run.dryRun ? undefined : older();
-    if (after) return { ...partial, state, outcome: 'older-epoch', exitCode: EXIT.retry, code: after.code, reason: after.line() };
+    if (after)
+      return {
+        ...partial,
+        state,
+        outcome: 'older-epoch',
+        exitCode: EXIT.retry,
+        code: after.code,
+        reason: after.line(),
+      };
 
     const addresses = await resolveAll(state.ip, deps, signal);
     const local = deps.localAddresses();
@@ -401,7 +470,10 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
 }
 
 /** The entries that let go on quorum loss, with how long after. */
-export function releaseEntries(config: HookConfig, master: string): { action: ActionConfig; after: number; what: string }[] {
+export function releaseEntries(
+  config: HookConfig,
+  master: string,
+): { action: ActionConfig; after: number; what: string }[] {
   const actions = Object.hasOwn(config.masters, master) ? config.masters[master]! : [];
   return actions.flatMap((action) => {
     const release = pluginFor(action).release;
@@ -426,20 +498,34 @@ async function runRelease(run: Run, intent: Extract<Intent, { kind: 'release' }>
   const lock = run.dryRun ? undefined : await acquireLock(config.lockDir, master, run.remainingMs(), signal);
   try {
     const desired: Desired = { master, holder: 'nobody', source: { kind: 'release' } };
-    const plans = await planActions(desired, config, deps, signal, { announce: false, showOnly: run.dryRun, stateOnly: true, only: (a) => chosen.has(a) });
+    const plans = await planActions(desired, config, deps, signal, {
+      announce: false,
+      showOnly: run.dryRun,
+      stateOnly: true,
+      only: (a) => chosen.has(a),
+    });
     const what = [...new Set(entries.map((e) => e.what))].join(' and ');
     deps.logger.warn(
-      { silentForMs: intent.silentForMs, plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })) },
+      {
+        silentForMs: intent.silentForMs,
+        plan: plans.map((p) => ({ action: p.action, note: p.note, steps: p.steps.map(describeStep) })),
+      },
       run.dryRun
         ? `paused: no majority of the Sentinels reachable; would release ${what}`
         : `no majority of the Sentinels reachable for too long: releasing ${what}`,
     );
     if (run.dryRun) return { ...partial, plans, outcome: 'dry-run', exitCode: EXIT.ok };
-    if (plans.every((p) => p.steps.length === 0)) return { ...partial, plans, outcome: 'nothing-to-do', exitCode: EXIT.ok };
+    if (plans.every((p) => p.steps.length === 0))
+      return { ...partial, plans, outcome: 'nothing-to-do', exitCode: EXIT.ok };
     const applied = await applyAndRecord(run, 'release', plans, generation, signal, undefined, undefined);
-    if (applied.superseded) return { ...partial, plans, steps: applied.steps, outcome: 'superseded', exitCode: EXIT.ok };
+    if (applied.superseded)
+      return { ...partial, plans, steps: applied.steps, outcome: 'superseded', exitCode: EXIT.ok };
     const exitCode = exitCodeFor(applied.steps);
-    if (exitCode !== EXIT.ok) deps.logger.error({ failed: applied.steps.filter((s) => !s.ok).map((s) => s.error) }, `releasing ${what} failed; trying again`);
+    if (exitCode !== EXIT.ok)
+      deps.logger.error(
+        { failed: applied.steps.filter((s) => !s.ok).map((s) => s.error) },
+        `releasing ${what} failed; trying again`,
+      );
     return { ...partial, plans, steps: applied.steps, outcome: exitCode === EXIT.ok ? 'released' : 'failed', exitCode };
   } finally {
     lock?.release();
@@ -465,7 +551,8 @@ async function runReannounce(run: Run): Promise<RunResult> {
   const signal = generation ? AbortSignal.any([run.signal, generation.signal]) : run.signal;
   try {
     const plans = await planReannounces(master, config, deps, signal).catch((err: unknown): ActionPlan[] => {
-      if (generation?.superseded()) return [{ action: 'reannounce', note: `not planned: ${generation.superseded()}`, steps: [] }];
+      if (generation?.superseded())
+        return [{ action: 'reannounce', note: `not planned: ${generation.superseded()}`, steps: [] }];
       log.error({ error: errorLine(err) }, 'reannounce could not be planned');
       return [{ action: 'reannounce', steps: [failing('announce again', errorLine(err))] }];
     });
@@ -489,7 +576,12 @@ function failing(description: string, reason: string): ActionPlan['steps'][numbe
 }
 
 /** What a re-announce would send, on the host a majority of the Sentinels name master; changes nothing. */
-export async function planReannounces(master: string, config: HookConfig, deps: PipelineDeps, signal: AbortSignal): Promise<ActionPlan[]> {
+export async function planReannounces(
+  master: string,
+  config: HookConfig,
+  deps: PipelineDeps,
+  signal: AbortSignal,
+): Promise<ActionPlan[]> {
   const wanted = (Object.hasOwn(config.masters, master) ? config.masters[master]! : []).flatMap((a, i) => {
     const reannounce = pluginFor(a).reannounce;
     return reannounce?.wanted(a) ? [{ a, reannounce, label: `${a.type}#${i} reannounce` }] : [];
@@ -504,16 +596,27 @@ export async function planReannounces(master: string, config: HookConfig, deps: 
   const verdict = await majorityNamesThisHost(master, sentinels, sentinelAsk(deps, signal), signal);
   const { votes, needed } = verdict;
   deps.logger.info({ answers: verdict.answers, votes, needed }, 'is this host the master (for reannounce)');
-  if (!verdict.thisHost) return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
+  if (!verdict.thisHost)
+    return skipped(`${votes} of ${sentinels.addresses.length} Sentinels name this host master, ${needed} needed`);
   const host = hostView(deps, signal);
   const plans: ActionPlan[] = [];
   for (const { a, reannounce, label } of wanted)
-    plans.push({ ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })), action: label });
+    plans.push({
+      ...(await reannounce.plan(a, { ...host, logger: deps.logger.child({ action: label }) })),
+      action: label,
+    });
   return plans;
 }
 
 /** The last-run record: whenever a run planned steps or failed (a service's no-op reconcile leaves it). */
-function recordLastRun(run: Run, intent: IntentKind, runId: string, started: number, result: RunResult | undefined, error?: unknown): void {
+function recordLastRun(
+  run: Run,
+  intent: IntentKind,
+  runId: string,
+  started: number,
+  result: RunResult | undefined,
+  error?: unknown,
+): void {
   if (run.dryRun) return;
   if (result && result.steps.length === 0 && result.exitCode === EXIT.ok) return;
   const state = result?.state;
@@ -526,7 +629,11 @@ function recordLastRun(run: Run, intent: IntentKind, runId: string, started: num
       exitCode: result?.exitCode ?? (error as { exitCode?: ExitCode })?.exitCode ?? EXIT.retry,
       ...(state ? { master: state } : {}),
       ms: Math.round(performance.now() - started),
-      ...(error ? { reason: scrubText(errorLine(error), run.secrets) } : result?.reason ? { reason: result.reason } : {}),
+      ...(error
+        ? { reason: scrubText(errorLine(error), run.secrets) }
+        : result?.reason
+          ? { reason: result.reason }
+          : {}),
     });
   } catch (err) {
     // A record for status: never what fails a failover.
@@ -535,7 +642,13 @@ function recordLastRun(run: Run, intent: IntentKind, runId: string, started: num
 }
 
 /** The one pipeline: run `master` through every stage for `intent`. */
-export async function runMaster(master: string, intent: Intent, config: HookConfig, given: PipelineDeps, opts: RunOptions): Promise<RunResult> {
+export async function runMaster(
+  master: string,
+  intent: Intent,
+  config: HookConfig,
+  given: PipelineDeps,
+  opts: RunOptions,
+): Promise<RunResult> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   let signal = opts.signal;
@@ -550,7 +663,15 @@ export async function runMaster(master: string, intent: Intent, config: HookConf
   const secrets = withholdSecrets(given.env, configSecrets(config));
   const logger = redactingLogger(intent.kind === 'event' ? given.logger : given.logger.child({ master }), secrets);
   const paused = GUARDS[intent.kind].pausable ? pausedBecause(config.lockDir) : undefined;
-  const run: Run = { master, config, deps: { ...given, logger }, dryRun: opts.dryRun || paused !== undefined, signal, remainingMs, secrets };
+  const run: Run = {
+    master,
+    config,
+    deps: { ...given, logger },
+    dryRun: opts.dryRun || paused !== undefined,
+    signal,
+    remainingMs,
+    secrets,
+  };
   const runId = opts.runId ?? newRunId();
   let result: RunResult | undefined;
   try {
@@ -560,7 +681,12 @@ export async function runMaster(master: string, intent: Intent, config: HookConf
     } else if (intent.kind === 'state') result = await runState(run, intent);
     else if (intent.kind === 'release') result = await runRelease(run, intent);
     else result = await runReannounce(run);
-    result = { ...result, plans: scrubText(result.plans, secrets), steps: scrubText(result.steps, secrets), ...(paused ? { paused } : {}) };
+    result = {
+      ...result,
+      plans: scrubText(result.plans, secrets),
+      steps: scrubText(result.steps, secrets),
+      ...(paused ? { paused } : {}),
+    };
     recordLastRun(run, intent.kind, runId, started, result);
     return result;
   } catch (err) {
@@ -581,7 +707,10 @@ export async function runMaster(master: string, intent: Intent, config: HookConf
 async function convergeStale(run: Run, stale: RunResult): Promise<RunResult> {
   const decision = decideMaster(stale.freshness!.answers, run.config.sentinels!.addresses.length);
   const paused = pausedBecause(run.config.lockDir);
-  const converged = await runState({ ...run, dryRun: paused !== undefined }, { kind: 'state', announce: false, decision });
+  const converged = await runState(
+    { ...run, dryRun: paused !== undefined },
+    { kind: 'state', announce: false, decision },
+  );
   run.deps.logger.info(
     { outcome: converged.outcome, state: converged.state, reason: converged.reason, ...(paused ? { paused } : {}) },
     'stale event: converged this host to what the Sentinels say',
@@ -604,7 +733,12 @@ async function convergeStale(run: Run, stale: RunResult): Promise<RunResult> {
 }
 
 /** The hook's intent: Sentinel's call. */
-export function runHook(event: FailoverEvent, config: HookConfig, deps: PipelineDeps, opts: { dryRun: boolean; runId?: string }): Promise<RunResult> {
+export function runHook(
+  event: FailoverEvent,
+  config: HookConfig,
+  deps: PipelineDeps,
+  opts: { dryRun: boolean; runId?: string },
+): Promise<RunResult> {
   return runMaster(event.master, { kind: 'event', event }, config, deps, opts);
 }
 
@@ -613,10 +747,24 @@ export function reconcileMaster(
   master: string,
   config: HookConfig,
   deps: PipelineDeps,
-  opts: { dryRun: boolean; announce: boolean; claim?: boolean; decision?: Decision; signal: AbortSignal; remainingMs(): number; runId?: string },
+  opts: {
+    dryRun: boolean;
+    announce: boolean;
+    claim?: boolean;
+    decision?: Decision;
+    signal: AbortSignal;
+    remainingMs(): number;
+    runId?: string;
+  },
 ): Promise<RunResult> {
   const { announce, claim: claimIt, decision, ...run } = opts;
-  return runMaster(master, { kind: 'state', announce, ...(claimIt ? { claim: true } : {}), ...(decision ? { decision } : {}) }, config, deps, run);
+  return runMaster(
+    master,
+    { kind: 'state', announce, ...(claimIt ? { claim: true } : {}), ...(decision ? { decision } : {}) },
+    config,
+    deps,
+    run,
+  );
 }
 
 /**

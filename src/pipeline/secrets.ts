@@ -3,13 +3,14 @@
 // action only declares its secrets.
 import { readFileSync } from 'node:fs';
 import { pluginFor } from '../actions/index.ts';
-import { secretFromEnv, type SecretRef, withholdSecret } from '../config/common.ts';
+import { type SecretRef, secretFromEnv, withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { type Logger, redactSecret } from '../log.ts';
 
 export function configSecrets(config: HookConfig): SecretRef[] {
   const refs: SecretRef[] = config.sentinels?.password ? [config.sentinels.password] : [];
-  for (const actions of Object.values(config.masters)) for (const a of actions) refs.push(...(pluginFor(a).secrets?.(a) ?? []));
+  for (const actions of Object.values(config.masters))
+    for (const a of actions) refs.push(...(pluginFor(a).secrets?.(a) ?? []));
   return refs;
 }
 
@@ -52,7 +53,10 @@ export function redactingLogger(logger: Logger, secrets: readonly string[]): Log
   const at =
     (write: Logger['info']) =>
     (obj: Record<string, unknown>, msg?: string): void =>
-      write(scrub(obj, secrets) as Record<string, unknown>, msg === undefined ? undefined : (scrub(msg, secrets) as string));
+      write(
+        scrub(obj, secrets) as Record<string, unknown>,
+        msg === undefined ? undefined : (scrub(msg, secrets) as string),
+      );
   return {
     debug: at(logger.debug.bind(logger)),
     info: at(logger.info.bind(logger)),

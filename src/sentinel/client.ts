@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { delay } from '../launch.ts';
 import { hookError } from '../errors.ts';
-import { redactSecret } from '../log.ts';
 import type { FailoverEvent } from '../event.ts';
+import { delay } from '../launch.ts';
+import { redactSecret } from '../log.ts';
 
 /** What a freshness question is about: a Sentinel call's master and to-ip, or a desired state's master. */
 export type FreshnessTarget = Pick<FailoverEvent, 'master' | 'toIp' | 'toPort'>;
-import { secretFromEnv, type SecretRef } from '../config/common.ts';
+
+import { type SecretRef, secretFromEnv } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
-import { RespError, sendCommands, type RespValue, type TlsOptions } from './resp.ts';
-import { loadSentinelTls, tlsRefusal, type SentinelTlsConfig } from './tls.ts';
+import { RespError, type RespValue, sendCommands, type TlsOptions } from './resp.ts';
+import { loadSentinelTls, type SentinelTlsConfig, tlsRefusal } from './tls.ts';
 
 export interface SentinelsConfig {
   addresses: string[];
@@ -42,7 +43,8 @@ const REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR invalid password/;
  * password configured for the default user", Redis 5: "Client sent AUTH, but no password is set",
  * a Sentinel older than 5.0.1: no AUTH command at all). It still answers what follows.
  */
-const NO_PASSWORD = /^ERR (AUTH .* called without any password configured|Client sent AUTH, but no password is set|unknown command .AUTH.)/s;
+const NO_PASSWORD =
+  /^ERR (AUTH .* called without any password configured|Client sent AUTH, but no password is set|unknown command .AUTH.)/s;
 
 export type Freshness =
   /** At least one Sentinel names the event's to-ip as master now. */
@@ -66,7 +68,13 @@ export interface AskOptions {
   epoch?: boolean;
 }
 
-export type AskSentinel = (address: string, master: string, cfg: SentinelsConfig, password: string | undefined, opts?: AskOptions) => Promise<SentinelAnswer>;
+export type AskSentinel = (
+  address: string,
+  master: string,
+  cfg: SentinelsConfig,
+  password: string | undefined,
+  opts?: AskOptions,
+) => Promise<SentinelAnswer>;
 
 export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
@@ -92,7 +100,10 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   const tls = cfg.tls ? await loadSentinelTls(cfg.tls) : undefined;
   // A name is what the certificate must carry, whichever of its addresses we reach; an IP address
   // is checked against the certificate's IP entries.
-  const tlsOptions: TlsOptions | undefined = tls && { secureContext: tls.context, servername: tls.servername ?? (isIpAddress(host) ? undefined : host) };
+  const tlsOptions: TlsOptions | undefined = tls && {
+    secureContext: tls.context,
+    servername: tls.servername ?? (isIpAddress(host) ? undefined : host),
+  };
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
   if (opts.epoch) commands.push(['SENTINEL', 'MASTER', master]);
@@ -133,11 +144,18 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       }
       const reply = replies.at(-1) as RespValue;
       if (reply instanceof RespError) return failed(reply);
-      if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { address, error: `does not monitor a master named ${master}` };
+      if (!Array.isArray(reply) || typeof reply[0] !== 'string')
+        return { address, error: `does not monitor a master named ${master}` };
       // Framed right but not an address (a proxy, a bug): taken as one, port NaN would be a verdict
       // naming no master at all, enough to call a current event stale.
       if (typeof reply[1] !== 'string' || !PORT.test(reply[1]))
-        return { address, error: redactSecret(`protocol error: get-master-addr-by-name answered the port ${JSON.stringify(reply[1] ?? null)}`, password) };
+        return {
+          address,
+          error: redactSecret(
+            `protocol error: get-master-addr-by-name answered the port ${JSON.stringify(reply[1] ?? null)}`,
+            password,
+          ),
+        };
       // The epoch only adds to an answer: a Sentinel that does not give it (an ACL without SENTINEL
       // MASTER, an old or odd peer) still gives its verdict on the address.
       const epoch = opts.epoch ? configEpoch(replies.at(-2) as RespValue) : undefined;
@@ -161,7 +179,8 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
 function configEpoch(info: RespValue): number | undefined {
   if (!Array.isArray(info)) return undefined;
   for (let i = 0; i + 1 < info.length; i += 2) {
-    if (info[i] === 'config-epoch' && typeof info[i + 1] === 'string' && /^\d+$/.test(info[i + 1] as string)) return Number(info[i + 1]);
+    if (info[i] === 'config-epoch' && typeof info[i + 1] === 'string' && /^\d+$/.test(info[i + 1] as string))
+      return Number(info[i + 1]);
   }
   return undefined;
 }
@@ -173,7 +192,8 @@ function configEpoch(info: RespValue): number | undefined {
  */
 function masterAddress(ip: string, port: number, password: string | undefined): { ip: string; port: number } {
   const master = { ip, port };
-  if (password !== undefined) Object.defineProperty(master, 'toJSON', { value: () => ({ ip: redactSecret(ip, password), port }) });
+  if (password !== undefined)
+    Object.defineProperty(master, 'toJSON', { value: () => ({ ip: redactSecret(ip, password), port }) });
   return master;
 }
 
@@ -241,15 +261,26 @@ export async function checkFreshness(
         done(answer);
       };
       const onDeadline = () => settle({ address, error: "no answer before the run's deadline" });
-      const timer = setTimeout(() => settle({ address, error: `no answer within ${cfg.timeout} ms` }), cfg.timeout + ASK_GRACE_MS);
+      const timer = setTimeout(
+        () => settle({ address, error: `no answer within ${cfg.timeout} ms` }),
+        cfg.timeout + ASK_GRACE_MS,
+      );
       if (signal?.aborted) return onDeadline();
       signal?.addEventListener('abort', onDeadline, { once: true });
-      round.addEventListener('abort', () => settle({ address, error: 'not waited for: another Sentinel confirmed' }), { once: true });
+      round.addEventListener('abort', () => settle({ address, error: 'not waited for: another Sentinel confirmed' }), {
+        once: true,
+      });
       // Through a promise: an ask that throws at once is an answer-less Sentinel, not a hung round.
       Promise.resolve()
         // With the config epoch: a run that acts records it, so that reconcile never goes back past it
         // and exec runs once per failover (one round trip all the same).
-        .then(() => ask(address, event.master, cfg, password, { signal: question.signal, epoch: true, ...(cachedResolve ? { resolve: cachedResolve } : {}) }))
+        .then(() =>
+          ask(address, event.master, cfg, password, {
+            signal: question.signal,
+            epoch: true,
+            ...(cachedResolve ? { resolve: cachedResolve } : {}),
+          }),
+        )
         .then(settle, (err: unknown) => settle({ address, error: (err as Error)?.message ?? String(err) }));
     });
   const started = now();
@@ -285,7 +316,8 @@ export async function checkFreshness(
   // the guard off for good: every late retry of an overtaken failover would act. Without any verdict,
   // refuse the event instead.
   const refused = answers.find((a): a is Extract<SentinelAnswer, { refused: true }> => 'refused' in a);
-  if (refused?.fix) throw hookError('sentinel-tls-refused', { address: refused.address, said: refused.error, fix: refused.fix });
+  if (refused?.fix)
+    throw hookError('sentinel-tls-refused', { address: refused.address, said: refused.error, fix: refused.fix });
   if (refused) throw hookError('sentinel-auth-refused', { address: refused.address, said: refused.error });
   return { verdict: 'unknown', answers };
 }

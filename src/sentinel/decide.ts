@@ -1,5 +1,5 @@
+import { type Failure, type FailureCode, failure } from '../failures.ts';
 import type { SentinelAnswer } from './client.ts';
-import { type Failure, failure, type FailureCode } from '../failures.ts';
 
 /** What the Sentinels say a master is now, when they say it clearly. */
 export interface MasterState {
@@ -24,9 +24,12 @@ export function decideMaster(answers: readonly SentinelAnswer[], configured: num
   const all = [...answers];
   const needed = Math.floor(configured / 2) + 1;
   const known = answers.flatMap((a) =>
-    'master' in a && typeof a.epoch === 'number' ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }] : [],
+    'master' in a && typeof a.epoch === 'number'
+      ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }]
+      : [],
   );
-  if (known.length < needed) return unclear(failure('sentinels-unsure', { answered: known.length, configured, needed }), all);
+  if (known.length < needed)
+    return unclear(failure('sentinels-unsure', { answered: known.length, configured, needed }), all);
   const newest = Math.max(...known.map((k) => k.epoch));
   const named = [...new Set(known.filter((k) => k.epoch === newest).map((k) => `${k.ip}:${k.port}`))];
   if (named.length !== 1) return unclear(failure('sentinels-disagree', { epoch: newest, named }), all);

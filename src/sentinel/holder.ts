@@ -1,4 +1,4 @@
-import { askSentinel, readSecret, type AskSentinel, type SentinelAnswer, type SentinelsConfig } from './client.ts';
+import { type AskSentinel, askSentinel, readSecret, type SentinelAnswer, type SentinelsConfig } from './client.ts';
 import { loadSentinelTls } from './tls.ts';
 
 export interface HolderVerdict {
@@ -41,11 +41,19 @@ export async function majorityNamesThisHost(
     let left = cfg.addresses.length;
     for (const address of cfg.addresses) {
       Promise.resolve()
-        .then(() => ask(address, master, cfg, password, { signal: stop, ...(deps.resolve ? { resolve: deps.resolve } : {}) }))
+        .then(() =>
+          ask(address, master, cfg, password, { signal: stop, ...(deps.resolve ? { resolve: deps.resolve } : {}) }),
+        )
         .then(
           // A name that cannot be told to be this host is not this host (and never leaves the vote hanging).
-          async (answer) => ({ answer, here: 'master' in answer ? await deps.isThisHost(answer.master.ip).catch(() => false) : false }),
-          (err: unknown) => ({ answer: { address, error: (err as Error)?.message ?? String(err) } as SentinelAnswer, here: false }),
+          async (answer) => ({
+            answer,
+            here: 'master' in answer ? await deps.isThisHost(answer.master.ip).catch(() => false) : false,
+          }),
+          (err: unknown) => ({
+            answer: { address, error: (err as Error)?.message ?? String(err) } as SentinelAnswer,
+            here: false,
+          }),
         )
         .then(({ answer, here }) => {
           answers.push(answer);

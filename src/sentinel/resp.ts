@@ -64,7 +64,8 @@ export function encodeCommand(args: readonly string[]): Buffer {
  * on or waits, and what it buffers stays below `limit` plus one read.
  */
 export function decodeReply(buf: Buffer, limit = COMMAND_REPLY_LIMIT): { value: RespValue; next: number } | undefined {
-  const tooLarge = (what: string) => new RespProtocolError('too-large', `${what}: past the limit of ${limit} bytes for one reply`);
+  const tooLarge = (what: string) =>
+    new RespProtocolError('too-large', `${what}: past the limit of ${limit} bytes for one reply`);
 
   /** The index of the CR ending the line whose type byte is at `at`; undefined until its LF is here. */
   const lineEnd = (at: number, header: boolean): number | undefined => {
@@ -74,7 +75,10 @@ export function decodeReply(buf: Buffer, limit = COMMAND_REPLY_LIMIT): { value: 
     if (lf < 0) {
       if (buf.length < latest) return undefined;
       if (latest === limit) throw tooLarge('a line that does not end');
-      throw new RespProtocolError('framing', `a header longer than ${MAX_HEADER} characters after ${JSON.stringify(String.fromCharCode(buf[at]!))}`);
+      throw new RespProtocolError(
+        'framing',
+        `a header longer than ${MAX_HEADER} characters after ${JSON.stringify(String.fromCharCode(buf[at]!))}`,
+      );
     }
     if (lf === at + 1 || buf[lf - 1] !== CR) throw new RespProtocolError('framing', 'a line ended by LF without CR');
     if (buf.indexOf(CR, at + 1) < lf - 1) throw new RespProtocolError('framing', 'a CR without LF inside a line');
@@ -84,7 +88,10 @@ export function decodeReply(buf: Buffer, limit = COMMAND_REPLY_LIMIT): { value: 
   const size = (text: string, what: string): number => {
     if (LENGTH.test(text)) return Number(text);
     const shown = JSON.stringify(text);
-    throw new RespProtocolError('number', /^-\d+$/.test(text) ? `${what} ${shown} is negative and not -1 (nil)` : `${what} ${shown} is not a number`);
+    throw new RespProtocolError(
+      'number',
+      /^-\d+$/.test(text) ? `${what} ${shown} is negative and not -1 (nil)` : `${what} ${shown} is not a number`,
+    );
   };
 
   const read = (at: number, depth: number): { value: RespValue; next: number } | undefined => {
@@ -92,7 +99,10 @@ export function decodeReply(buf: Buffer, limit = COMMAND_REPLY_LIMIT): { value: 
     const type = buf[at]!;
     if (!TYPES.has(type)) {
       const printable = type > 0x20 && type < 0x7f ? ` (${JSON.stringify(String.fromCharCode(type))})` : '';
-      throw new RespProtocolError('type', `type byte 0x${type.toString(16).padStart(2, '0')}${printable} is not one of + - : $ *`);
+      throw new RespProtocolError(
+        'type',
+        `type byte 0x${type.toString(16).padStart(2, '0')}${printable} is not one of + - : $ *`,
+      );
     }
     const cr = lineEnd(at, type !== 0x2b && type !== 0x2d);
     if (cr === undefined) return undefined;
@@ -143,7 +153,8 @@ let nodeTlsModule: Promise<NodeTls> | undefined;
  * loader behind it on Node 20, so require() it there; under tsx (tests) it is an ES module.
  */
 export function loadNodeTls(): Promise<NodeTls> {
-  nodeTlsModule ??= typeof require === 'function' ? Promise.resolve(require('node:tls') as NodeTls) : import('node:tls');
+  nodeTlsModule ??=
+    typeof require === 'function' ? Promise.resolve(require('node:tls') as NodeTls) : import('node:tls');
   return nodeTlsModule;
 }
 
@@ -190,7 +201,13 @@ export async function sendCommands(
     const send = () => socket!.write(Buffer.concat(commands.map(encodeCommand)));
     if (tlsConnect && tls) {
       const { secureContext, servername } = tls;
-      socket = tlsConnect({ host, port, secureContext, ...(servername ? { servername } : {}), rejectUnauthorized: true });
+      socket = tlsConnect({
+        host,
+        port,
+        secureContext,
+        ...(servername ? { servername } : {}),
+        rejectUnauthorized: true,
+      });
       socket.on('secureConnect', send);
     } else {
       socket = connect({ host, port });

@@ -1,9 +1,16 @@
 import { connect, type Socket } from 'node:net';
-import { decodeReply, encodeCommand, PUBSUB_MESSAGE_LIMIT, RespError, RespProtocolError, type RespValue } from './resp.ts';
-import type { TlsOptions } from './resp.ts';
-import { splitAddress } from './client.ts';
 import { redactSecret } from '../log.ts';
 import { isIpAddress } from '../values.ts';
+import { splitAddress } from './client.ts';
+import type { TlsOptions } from './resp.ts';
+import {
+  decodeReply,
+  encodeCommand,
+  PUBSUB_MESSAGE_LIMIT,
+  RespError,
+  RespProtocolError,
+  type RespValue,
+} from './resp.ts';
 
 /** One message a Sentinel published, e.g. +switch-master "mymaster 10.0.0.1 6379 10.0.0.2 6379". */
 export interface SentinelMessage {
@@ -113,7 +120,10 @@ export class SentinelSubscription {
       this.on.lost(this.address, reason, wait);
       this.timer = setTimeout(() => this.open(), wait);
     };
-    const confirm = setTimeout(() => fail(`no subscription confirmed within ${SUBSCRIBE_TIMEOUT_MS} ms`), SUBSCRIBE_TIMEOUT_MS);
+    const confirm = setTimeout(
+      () => fail(`no subscription confirmed within ${SUBSCRIBE_TIMEOUT_MS} ms`),
+      SUBSCRIBE_TIMEOUT_MS,
+    );
     let authPending = auth !== undefined;
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -126,7 +136,10 @@ export class SentinelSubscription {
           if (authPending) {
             authPending = false;
             // A Sentinel without a password says so and still serves us; any other refusal is final for this try.
-            if (value instanceof RespError && !/without any password configured|no password is set|unknown command 'AUTH'/i.test(value.message))
+            if (
+              value instanceof RespError &&
+              !/without any password configured|no password is set|unknown command 'AUTH'/i.test(value.message)
+            )
               return fail(`AUTH refused: ${value.message.split(' ')[0]}`);
             continue;
           }

@@ -34,7 +34,11 @@ export function loadSentinelTls(cfg: SentinelTlsConfig, uid = process.getuid?.()
 
 async function readSentinelTls(cfg: SentinelTlsConfig, uid: number): Promise<SentinelTls> {
   const read = (key: 'ca' | 'cert' | 'key', path: string) =>
-    readOwnedFile(path, uid, { noun: `sentinels.tls.${key}`, fix: `set sentinels.tls.${key} to a PEM file Sentinel's user can read`, secret: key === 'key' });
+    readOwnedFile(path, uid, {
+      noun: `sentinels.tls.${key}`,
+      fix: `set sentinels.tls.${key} to a PEM file Sentinel's user can read`,
+      secret: key === 'key',
+    });
   const ca = read('ca', cfg.ca);
   // A CA file without a certificate would trust nothing, and every Sentinel would look unverifiable.
   if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw hookError('tls-ca-empty', { ca: cfg.ca });
@@ -81,8 +85,12 @@ export function tlsRefusal(err: unknown): { error: string; fix: string } | undef
   if (typeof code !== 'string') return undefined;
   const message = (err as Error).message;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return { error: `TLS: ${message}`, fix: 'set sentinels.tls.servername to a name the certificate carries, or address the Sentinel by one' };
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return { error: `TLS: ${message}`, fix: "renew the Sentinel's certificate" };
+    return {
+      error: `TLS: ${message}`,
+      fix: 'set sentinels.tls.servername to a name the certificate carries, or address the Sentinel by one',
+    };
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return { error: `TLS: ${message}`, fix: "renew the Sentinel's certificate" };
   if (VERIFY_CODES.has(code)) return { error: `TLS: ${message}`, fix: 'check sentinels.tls.ca' };
   // The Sentinel's alert about our certificate (tls-auth-clients): "tlsv13 alert certificate required", "tlsv1 alert unknown ca".
   if (/^ERR_SSL_.*ALERT_(CERTIFICATE_|BAD_CERTIFICATE|UNKNOWN_CA|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)/.test(code)) {

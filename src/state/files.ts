@@ -1,6 +1,16 @@
 // The small shared records every process serving a master on this host reads and writes (the hook,
 // reconcile, watch): read without following links or blocking, replaced whole by rename.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 
 /** Whether a process with this pid exists (EPERM: it does, and is another user's). */
 export function alive(pid: number): boolean {

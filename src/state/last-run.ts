@@ -65,7 +65,9 @@ export function writeHeartbeat(dir: string, beat: Heartbeat): void {
   const { lastReconcile, ...alive } = beat;
   writeSmallFile(
     join(dir, HEARTBEAT),
-    Buffer.byteLength(text) <= MAX_BYTES ? text : `${JSON.stringify({ ...alive, lastReconcile: lastReconcile && { at: lastReconcile.at, outcomes: {} } })}\n`,
+    Buffer.byteLength(text) <= MAX_BYTES
+      ? text
+      : `${JSON.stringify({ ...alive, lastReconcile: lastReconcile && { at: lastReconcile.at, outcomes: {} } })}\n`,
   );
 }
 

@@ -1,4 +1,16 @@
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, rmdirSync, type Stats, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { hookError } from '../errors.ts';
 import { lockDirFix } from '../failures.ts';
@@ -45,7 +57,8 @@ export function lockDirProblem(dir: string, uid: number): string | undefined {
   if (st.isSymbolicLink()) return 'is a symbolic link: another user could point it anywhere';
   if (!st.isDirectory()) return 'is not a directory';
   // Root shares the directory of Sentinel's user (a manual run next to the hook's).
-  if (uid !== 0 && st.uid !== uid && st.uid !== 0) return `belongs to uid ${st.uid}, not to us (uid ${uid}) or root: that user could hold or fake our locks`;
+  if (uid !== 0 && st.uid !== uid && st.uid !== 0)
+    return `belongs to uid ${st.uid}, not to us (uid ${uid}) or root: that user could hold or fake our locks`;
   if (st.mode & 0o022)
     return `is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): another user could hold or fake our locks`;
   try {
@@ -73,7 +86,13 @@ function ownerGone(text: string): boolean {
  * The lock file names the owner (pid and start time), so a run that Sentinel SIGKILLed leaves no
  * lasting lock, even when its pid has since gone to another process.
  */
-export async function acquireLock(dir: string, name: string, waitMs: number, signal?: AbortSignal, what = `master ${name}`): Promise<HeldLock> {
+export async function acquireLock(
+  dir: string,
+  name: string,
+  waitMs: number,
+  signal?: AbortSignal,
+  what = `master ${name}`,
+): Promise<HeldLock> {
   const path = join(dir, `${encodeURIComponent(name)}.lock`);
   const started = performance.now();
   const deadline = started + waitMs;
@@ -149,14 +168,21 @@ function reapIfDead(path: string): void {
  * usually run as root, but an unprivileged Sentinel (privilege: sudo in the config) is who must
  * write there: judged for that user too, or a root-made directory would pass while every failover fails.
  */
-export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: boolean): { line: string; problem?: string } {
+export function describeLockDir(
+  dir: string,
+  uid: number,
+  unprivilegedSentinel: boolean,
+): { line: string; problem?: string } {
   let st: Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT')
-      return { line: `lock directory: ${dir} (cannot be read: ${code})`, problem: `lock directory ${dir} cannot be read (${code}): ${lockDirFix(dir)}` };
+      return {
+        line: `lock directory: ${dir} (cannot be read: ${code})`,
+        problem: `lock directory ${dir} cannot be read (${code}): ${lockDirFix(dir)}`,
+      };
     if (unprivilegedSentinel)
       return {
         line: `lock directory: ${dir} (missing)`,
@@ -168,7 +194,10 @@ export function describeLockDir(dir: string, uid: number, unprivilegedSentinel: 
       accessSync(parent, constants.W_OK | constants.X_OK);
       return { line: `lock directory: ${dir} (missing; the first run creates it, mode 700)` };
     } catch {
-      return { line: `lock directory: ${dir} (missing)`, problem: `lock directory ${dir} is missing and uid ${uid} cannot create it: ${lockDirFix(dir)}` };
+      return {
+        line: `lock directory: ${dir} (missing)`,
+        problem: `lock directory ${dir} is missing and uid ${uid} cannot create it: ${lockDirFix(dir)}`,
+      };
     }
   }
   const state = `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`;

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import type { SandboxNeeds } from '../actions/plugin.ts';
 
 /** systemd's system unit directories, highest precedence first. */
-export const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
+export const UNIT_DIRS = [
+  '/etc/systemd/system',
+  '/run/systemd/system',
+  '/usr/lib/systemd/system',
+  '/lib/systemd/system',
+];
 export const SENTINEL_UNITS = ['redis-sentinel.service', 'sentinel.service'];
 
 export interface UnitSettings {
@@ -140,7 +145,9 @@ export function hookBlockers(s: UnitSettings, needs: Required<SandboxNeeds>, set
   const noExec = words(s, 'NoExecPaths');
   if (noExec.length) {
     const exec = words(s, 'ExecPaths');
-    const wanted = [setup.installDir, setup.node, ...(setup.programs ?? []), ...needs.programs].filter((p): p is string => p !== undefined).map(realPath);
+    const wanted = [setup.installDir, setup.node, ...(setup.programs ?? []), ...needs.programs]
+      .filter((p): p is string => p !== undefined)
+      .map(realPath);
     const blocked = wanted.filter((p) => under(p, noExec) && !under(p, exec));
     if (blocked.length) reasons.push(`NoExecPaths=${noExec.join(' ')} without ${blocked.join(' ')} in ExecPaths`);
   }
@@ -148,7 +155,10 @@ export function hookBlockers(s: UnitSettings, needs: Required<SandboxNeeds>, set
   if (isTrue(last(s, 'MemoryDenyWriteExecute')) && !jitless) reasons.push('MemoryDenyWriteExecute=true (node aborts)');
   if (needs.needsSudo && isTrue(last(s, 'NoNewPrivileges'))) reasons.push('NoNewPrivileges=true with sudo actions');
   const filter = killsNode(s);
-  if (filter) reasons.push(`${filter} without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)`);
+  if (filter)
+    reasons.push(
+      `${filter} without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)`,
+    );
   const families = s.service.get('RestrictAddressFamilies');
   if (families?.length) {
     const allowed = words(s, 'RestrictAddressFamilies');
@@ -165,15 +175,19 @@ export function hookBlockers(s: UnitSettings, needs: Required<SandboxNeeds>, set
     const rw = [...words(s, 'ReadWritePaths'), ...words(s, 'ReadWriteDirectories')];
     const strict = /^strict$/i.test(last(s, 'ProtectSystem') ?? '');
     // full/true make only /usr, /boot, /efi (and /etc for full) read-only.
-    const readOnly = (p: string) => strict || under(p, ['/usr', '/boot', '/efi', ...(/^full$/i.test(last(s, 'ProtectSystem')!) ? ['/etc'] : [])]);
+    const readOnly = (p: string) =>
+      strict || under(p, ['/usr', '/boot', '/efi', ...(/^full$/i.test(last(s, 'ProtectSystem')!) ? ['/etc'] : [])]);
     const blocked = setup.writable.filter((p) => readOnly(p) && !under(p, rw));
-    if (blocked.length) reasons.push(`ProtectSystem=${last(s, 'ProtectSystem')} without ${blocked.join(' ')} in ReadWritePaths`);
+    if (blocked.length)
+      reasons.push(`ProtectSystem=${last(s, 'ProtectSystem')} without ${blocked.join(' ')} in ReadWritePaths`);
   }
   return reasons;
 }
 
 /** The running Sentinel's NoNewPrivs, CapEff and Seccomp from /proc, when a process named redis-sentinel is found and readable. */
-export function runningSentinel(proc = '/proc'): { pid: number; noNewPrivs: boolean; capEff: bigint; seccomp: number } | undefined {
+export function runningSentinel(
+  proc = '/proc',
+): { pid: number; noNewPrivs: boolean; capEff: bigint; seccomp: number } | undefined {
   let pids: string[] = [];
   try {
     pids = readdirSync(proc).filter((n) => /^\d+$/.test(n));
@@ -185,7 +199,12 @@ export function runningSentinel(proc = '/proc'): { pid: number; noNewPrivs: bool
     const status = readText(join(proc, pid, 'status'));
     if (!status) continue;
     const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1];
-    return { pid: Number(pid), noNewPrivs: field('NoNewPrivs') === '1', capEff: BigInt(`0x${field('CapEff') ?? '0'}`), seccomp: Number(field('Seccomp') ?? 0) };
+    return {
+      pid: Number(pid),
+      noNewPrivs: field('NoNewPrivs') === '1',
+      capEff: BigInt(`0x${field('CapEff') ?? '0'}`),
+      seccomp: Number(field('Seccomp') ?? 0),
+    };
   }
   return undefined;
 }
@@ -193,11 +212,18 @@ export function runningSentinel(proc = '/proc'): { pid: number; noNewPrivs: bool
 const CAP_BITS: Record<string, bigint> = { CAP_NET_ADMIN: 12n, CAP_NET_RAW: 13n };
 
 /** What the running process shows that the unit files may not (a drop-in not yet loaded by a restart). */
-export function processBlockers(p: NonNullable<ReturnType<typeof runningSentinel>>, needs: Required<SandboxNeeds>): string[] {
+export function processBlockers(
+  p: NonNullable<ReturnType<typeof runningSentinel>>,
+  needs: Required<SandboxNeeds>,
+): string[] {
   const reasons: string[] = [];
   if (needs.needsSudo && p.noNewPrivs) reasons.push(`the running Sentinel (pid ${p.pid}) has NoNewPrivs set`);
-  const missing = needs.capabilities.filter((c) => CAP_BITS[c] !== undefined && ((p.capEff >> CAP_BITS[c]!) & 1n) === 0n);
+  const missing = needs.capabilities.filter(
+    (c) => CAP_BITS[c] !== undefined && ((p.capEff >> CAP_BITS[c]!) & 1n) === 0n,
+  );
   if (missing.length && !needs.needsSudo)
-    reasons.push(`the running Sentinel (pid ${p.pid}) lacks ${missing.join(' ')}${p.seccomp === 2 ? ' (and runs under a seccomp filter)' : ''}`);
+    reasons.push(
+      `the running Sentinel (pid ${p.pid}) lacks ${missing.join(' ')}${p.seccomp === 2 ? ' (and runs under a seccomp filter)' : ''}`,
+    );
   return reasons;
 }

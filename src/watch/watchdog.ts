@@ -86,7 +86,11 @@ export function startWatchdog(opts: WatchdogOptions = {}): Watchdog {
   beat.unref();
   // Without the process's flags: a preload (-r, --import) would run in this thread too, and whatever
   // wedges the main thread there could wedge its watchdog as well.
-  const worker = new Worker(WATCHDOG_THREAD, { eval: true, execArgv: [], workerData: { beats, limitMs, checkMs, fields: opts.fields ?? {} } });
+  const worker = new Worker(WATCHDOG_THREAD, {
+    eval: true,
+    execArgv: [],
+    workerData: { beats, limitMs, checkMs, fields: opts.fields ?? {} },
+  });
   worker.unref();
   let stopped = false;
   worker.on('error', (err) => {

@@ -1,13 +1,19 @@
-import { codeOf, errorLine } from '../errors.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { decideMaster } from '../sentinel/decide.ts';
-import { readActedEpoch } from '../state/epoch.ts';
-import { writeHeartbeat } from '../state/last-run.ts';
+import { codeOf, errorLine } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
-import { askMasterState, reconcileMaster, releaseEntries, releaseMaster, type ReconcileResult } from '../pipeline/run.ts';
+import {
+  askMasterState,
+  type ReconcileResult,
+  reconcileMaster,
+  releaseEntries,
+  releaseMaster,
+} from '../pipeline/run.ts';
 import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
-import { SentinelSubscription, type Connector, type SentinelMessage } from '../sentinel/subscribe.ts';
+import { decideMaster } from '../sentinel/decide.ts';
+import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
+import { readActedEpoch } from '../state/epoch.ts';
+import { writeHeartbeat } from '../state/last-run.ts';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** The same failover announced by several Sentinels within this time is one event. */
@@ -114,7 +120,12 @@ export class Watcher {
   private subscribe(): void {
     const sentinels = this.config.sentinels!;
     const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
-    const auth = () => (password === undefined ? undefined : sentinels.username ? ['AUTH', sentinels.username, password] : ['AUTH', password]);
+    const auth = () =>
+      password === undefined
+        ? undefined
+        : sentinels.username
+          ? ['AUTH', sentinels.username, password]
+          : ['AUTH', password];
     this.subscriptions = sentinels.addresses.map(
       (address) =>
         new SentinelSubscription(
@@ -128,7 +139,8 @@ export class Watcher {
               // Pub/sub forgets what was published while we were away: read the state again.
               this.reconcileAll(`subscribed to ${sentinel}`);
             },
-            lost: (sentinel, reason, retryInMs) => this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying'),
+            lost: (sentinel, reason, retryInMs) =>
+              this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying'),
           },
           this.opts.connector,
         ),
@@ -226,7 +238,10 @@ export class Watcher {
       this.report(master, why, result);
       return result;
     } catch (err) {
-      this.log.error({ master, why, error: errorLine(err), code: codeOf(err) }, 'reconcile failed; trying again at the next interval');
+      this.log.error(
+        { master, why, error: errorLine(err), code: codeOf(err) },
+        'reconcile failed; trying again at the next interval',
+      );
       return undefined;
     } finally {
       this.state(master).converging = undefined;
@@ -235,15 +250,27 @@ export class Watcher {
   }
 
   private report(master: string, why: string, r: ReconcileResult): void {
-    const fields = { master, why, outcome: r.outcome, ...(r.state ? { state: r.state } : {}), ...(r.reason ? { reason: r.reason } : {}) };
+    const fields = {
+      master,
+      why,
+      outcome: r.outcome,
+      ...(r.state ? { state: r.state } : {}),
+      ...(r.reason ? { reason: r.reason } : {}),
+    };
     this.outcomes.set(master, r.outcome);
     if (r.paused)
       this.log.warn(
-        { ...fields, plan: r.plans.filter((p) => p.steps.length).map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })) },
+        {
+          ...fields,
+          plan: r.plans
+            .filter((p) => p.steps.length)
+            .map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })),
+        },
         'paused: would do this; nothing changed',
       );
     else if (r.outcome === 'converged') this.log.info(fields, 'converged');
-    else if (r.outcome === 'unsure' || r.outcome === 'older-epoch' || r.outcome === 'failed') this.log.warn(fields, 'not converged');
+    else if (r.outcome === 'unsure' || r.outcome === 'older-epoch' || r.outcome === 'failed')
+      this.log.warn(fields, 'not converged');
     else this.log.debug(fields, 'in line');
     if (r.outcome === 'converged') this.stats.converged++;
   }
@@ -294,17 +321,30 @@ export class Watcher {
       const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
       const ask = this.deps.askSentinel ?? askSentinel;
       const question = this.runOptions(sentinels.timeout);
-      const answer = await ask(sentinel, master, sentinels, password, { signal: question.signal, epoch: true }).finally(question.done);
-      if (!('master' in answer) || answer.epoch === undefined || answer.master.ip !== ip || answer.master.port !== port) {
+      const answer = await ask(sentinel, master, sentinels, password, { signal: question.signal, epoch: true }).finally(
+        question.done,
+      );
+      if (
+        !('master' in answer) ||
+        answer.epoch === undefined ||
+        answer.master.ip !== ip ||
+        answer.master.port !== port
+      ) {
         // It moved on already, or could not say: the full question decides.
-        this.log.info({ master, sentinel, answer }, 'the announcing Sentinel does not confirm with an epoch; reconciling');
+        this.log.info(
+          { master, sentinel, answer },
+          'the announcing Sentinel does not confirm with an epoch; reconciling',
+        );
         await this.reconcile(master, `${channel} not confirmed`);
         return;
       }
       const acted = readActedEpoch(this.config.lockDir, master);
       if (acted && acted.epoch >= answer.epoch) {
         this.stats.late++;
-        this.log.info({ master, epoch: answer.epoch, acted }, 'already acted on this failover or a newer one: nothing to do');
+        this.log.info(
+          { master, epoch: answer.epoch, acted },
+          'already acted on this failover or a newer one: nothing to do',
+        );
         return;
       }
       // A follower Sentinel announces the switch when it learns of it, often seconds later: a reconcile
@@ -313,7 +353,10 @@ export class Watcher {
       const converging = this.state(master).converging;
       if (converging && converging.ip === ip && converging.port === port && converging.epoch >= answer.epoch) {
         this.stats.late++;
-        this.log.info({ master, epoch: answer.epoch }, 'a reconcile in progress is converging to this failover already: nothing more to do');
+        this.log.info(
+          { master, epoch: answer.epoch },
+          'a reconcile in progress is converging to this failover already: nothing more to do',
+        );
         return;
       }
       const state = { ip, port, epoch: answer.epoch };
@@ -327,7 +370,10 @@ export class Watcher {
       });
       this.report(master, channel, result);
     } catch (err) {
-      this.log.error({ master, error: errorLine(err), code: codeOf(err) }, `acting on ${channel} failed; the next reconcile tries again`);
+      this.log.error(
+        { master, error: errorLine(err), code: codeOf(err) },
+        `acting on ${channel} failed; the next reconcile tries again`,
+      );
     } finally {
       done();
     }

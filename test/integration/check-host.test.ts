@@ -1,11 +1,12 @@
 // Item 18 of issue 8: `check` finds on this host what a run would fail on, and the dry-run's text
 // shows every problem its JSON has.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
@@ -15,11 +16,17 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function config(actions: string): string {
   const file = join(dir, `config-${++n}.yaml`);
-  writeFileSync(file, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n${actions}`, { mode: 0o644 });
+  writeFileSync(file, `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n${actions}`, {
+    mode: 0o644,
+  });
   return file;
 }
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH! },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -61,14 +68,18 @@ test('check on this host: a config whose every part is here is "config OK" (exit
   const r = cli([
     'check',
     '--config',
-    config(`    - type: exec\n      run: [/bin/true]\n    - type: hosts\n      names: [redis-master.example.com]\n      file: ${hosts}\n`),
+    config(
+      `    - type: exec\n      run: [/bin/true]\n    - type: hosts\n      names: [redis-master.example.com]\n      file: ${hosts}\n`,
+    ),
   ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^config OK/);
 });
 
 test('dry-run text shows a local hosts file it cannot read, as --json does', () => {
-  const file = config(`    - type: hosts\n      names: [redis-master.example.com]\n      file: ${join(dir, 'no_hosts')}\n`);
+  const file = config(
+    `    - type: hosts\n      names: [redis-master.example.com]\n      file: ${join(dir, 'no_hosts')}\n`,
+  );
   const json = cli(['--config', file, '--dry-run', '--json', ...EVENT]);
   assert.match(json.stdout, /unreadable \(ENOENT\)/);
   const text = cli(['--config', file, '--dry-run', ...EVENT]);

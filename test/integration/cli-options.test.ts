@@ -1,11 +1,12 @@
 // Options a command does not take, the built CLI: refused with exit 2 before anything runs, never
 // accepted and ignored (a `notify --dry-run` that really runs the notify entries).
-import { test, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type TestContext, test } from 'node:test';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
@@ -26,7 +27,11 @@ function withConfig(t: TestContext): { dir: string; path: string; ran: () => str
 }
 
 function cli(args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, [BIN, ...args], {
+    env: { PATH: '/usr/bin:/bin' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
 }
 
 function assertRefused(r: ReturnType<typeof cli>, message: RegExp, what: string) {

@@ -1,10 +1,11 @@
 // The built CLI (bin/sentinel-hook.cjs → dist/), run as Sentinel runs it: exit codes, files, logs.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/sentinel-hook.cjs');
@@ -27,17 +28,25 @@ function writeConfig(yaml: string, mode = 0o644): string {
   return file;
 }
 function baseConfig(actions: string, extra = ''): string {
-  return writeConfig(`log: { file: ${join(dir, `hook-${n + 1}.log`)}, level: debug }\nlockDir: ${dir}\n${extra}masters:\n  mymaster:\n${actions}`);
+  return writeConfig(
+    `log: { file: ${join(dir, `hook-${n + 1}.log`)}, level: debug }\nlockDir: ${dir}\n${extra}masters:\n  mymaster:\n${actions}`,
+  );
 }
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH!, ...env },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('a real run: the exec action gets the placeholders and SENTINEL_HOOK_*; exit 0; the log tells the story', () => {
   const out = join(dir, 'real.out');
-  const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{master}", "{toIp}:{toPort}", "{role}"]\n`);
+  const config = baseConfig(
+    `    - type: exec\n      run: [${recorder}, ${out}, "{master}", "{toIp}:{toPort}", "{role}"]\n`,
+  );
   const r = cli(['--config', config, ...EVENT]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(out, 'utf8'), 'mymaster|10.0.0.2:6380|leader|env=mymaster,10.0.0.2,6380\n');
@@ -56,7 +65,11 @@ test('a real run: the exec action gets the placeholders and SENTINEL_HOOK_*; exi
 test('bad operands: one line on stderr, exit 2, nothing executed', () => {
   const out = join(dir, 'bad.out');
   const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}]\n`);
-  for (const args of [EVENT.slice(0, 6), [...EVENT.slice(0, 4), '0', ...EVENT.slice(5)], ['mymaster', 'king', ...EVENT.slice(2)]]) {
+  for (const args of [
+    EVENT.slice(0, 6),
+    [...EVENT.slice(0, 4), '0', ...EVENT.slice(5)],
+    ['mymaster', 'king', ...EVENT.slice(2)],
+  ]) {
     const r = cli(['--config', config, ...args]);
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -76,12 +89,21 @@ test('config problems: missing, unsafe mode, invalid, unknown master → one lin
   const actions = `    - type: exec\n      run: [${recorder}, ${out}]\n`;
   const cases: [string[], RegExp][] = [
     [['--config', join(dir, 'nope.yaml')], /config file .*nope\.yaml not found/],
-    [['--config', writeConfig(`masters:\n  mymaster:\n${actions}`, 0o666)], /writable by users other than its owner.*chmod go-w/],
     [
-      ['--config', writeConfig(`masters:\n  mymaster:\n    - type: exec\n      run: [${recorder}]\n      retries: 3\n`)],
+      ['--config', writeConfig(`masters:\n  mymaster:\n${actions}`, 0o666)],
+      /writable by users other than its owner.*chmod go-w/,
+    ],
+    [
+      [
+        '--config',
+        writeConfig(`masters:\n  mymaster:\n    - type: exec\n      run: [${recorder}]\n      retries: 3\n`),
+      ],
       /masters\.mymaster\[0\]: unknown key "retries"/,
     ],
-    [['--config', writeConfig(`masters:\n  other:\n${actions}`)], /no actions configured for master "mymaster" \(configured masters: other\)/],
+    [
+      ['--config', writeConfig(`masters:\n  other:\n${actions}`)],
+      /no actions configured for master "mymaster" \(configured masters: other\)/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = cli([...args, ...EVENT]);
@@ -124,7 +146,9 @@ test('--dry-run prints the plan and runs nothing; --json is machine-readable', (
   assert.equal(text.code, 0);
   assert.match(
     text.stdout,
-    new RegExp(`\\$ ${recorder.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} 10\\.0\\.0\\.2`),
+    new RegExp(
+      `\\$ ${recorder.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} 10\\.0\\.0\\.2`,
+    ),
   );
   const json = JSON.parse(cli(['--config', config, '--dry-run', '--json', ...EVENT]).stdout);
   assert.equal(json.outcome, 'dry-run');
@@ -139,7 +163,11 @@ test('runs for the same master on one host never overlap; the newest started one
     `log: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo start $(date +%s%N) >> ${out}; sleep 0.4; echo end $(date +%s%N) >> ${out}']\n`,
   );
   const runOnce = () =>
-    new Promise<number>((res) => spawn(process.execPath, [BIN, '--config', config, ...EVENT], { stdio: 'ignore' }).on('exit', (code) => res(code ?? -1)));
+    new Promise<number>((res) =>
+      spawn(process.execPath, [BIN, '--config', config, ...EVENT], { stdio: 'ignore' }).on('exit', (code) =>
+        res(code ?? -1),
+      ),
+    );
   const codes = await Promise.all([runOnce(), runOnce(), runOnce()]);
   assert.deepEqual(codes, [0, 0, 0], 'an overtaken run is not a failure: Sentinel must not retry it');
   const lines = readFileSync(out, 'utf8')
@@ -148,7 +176,8 @@ test('runs for the same master on one host never overlap; the newest started one
     .map((l) => l.split(' ')[0]);
   // A command already running is let finish; a run overtaken before its command started never starts it.
   assert.ok(lines.length >= 2 && lines.length <= 6 && lines.length % 2 === 0, lines.join(' '));
-  for (let i = 0; i < lines.length; i += 2) assert.deepEqual(lines.slice(i, i + 2), ['start', 'end'], `overlapping runs: ${lines.join(' ')}`);
+  for (let i = 0; i < lines.length; i += 2)
+    assert.deepEqual(lines.slice(i, i + 2), ['start', 'end'], `overlapping runs: ${lines.join(' ')}`);
   const ends = readFileSync(log, 'utf8')
     .trim()
     .split('\n')
@@ -204,7 +233,19 @@ test('notify: logs the event and runs matching notify actions; -sdown style type
 
 test('host names as operands (announce-hostnames) resolve inside the bundle', () => {
   const config = baseConfig(`    - type: exec\n      run: [/bin/echo, "{toIp}"]\n      when: { host: new-master }\n`);
-  const r = cli(['--config', config, '--dry-run', '--json', 'mymaster', 'observer', 'start', 'gone.invalid', '6379', 'localhost', '6379']);
+  const r = cli([
+    '--config',
+    config,
+    '--dry-run',
+    '--json',
+    'mymaster',
+    'observer',
+    'start',
+    'gone.invalid',
+    '6379',
+    'localhost',
+    '6379',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   // localhost is this host, so the new-master-only action is planned; the unresolvable from-name is only a warning.
   assert.deepEqual(JSON.parse(r.stdout).plans[0].steps[0].argv, ['/bin/echo', 'localhost']);
@@ -226,7 +267,9 @@ test('a nameserver that never answers: the deadline still ends the run (exit 1, 
   // Answered by nobody for 2 × 3 s per name and family: what a dead nameserver costs with glibc.
   writeFileSync(resolv, `nameserver ${ns}\noptions timeout:3 attempts:2\n`);
   const log = join(dir, 'blackhole.log');
-  const config = writeConfig(`deadline: 1s\nlog: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`);
+  const config = writeConfig(
+    `deadline: 1s\nlog: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
+  );
   const started = performance.now();
   // Asynchronous: the blackhole lives in this process and must keep reading while the hook runs.
   const child = spawn(
@@ -259,8 +302,14 @@ test('a nameserver that never answers: the deadline still ends the run (exit 1, 
   assert.ok(queries > 0, 'the lookup did reach the dead nameserver');
   assert.equal(code, 1, stderr);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
-  assert.match(stderr, /cannot resolve redis-2\.sh-test: no answer before the run's deadline \(check DNS or \/etc\/hosts/);
-  assert.ok(took < 5000, `the process ended soon after its 1 s deadline, not when the resolver gave up (at least 6 s) (${Math.round(took)} ms)`);
+  assert.match(
+    stderr,
+    /cannot resolve redis-2\.sh-test: no answer before the run's deadline \(check DNS or \/etc\/hosts/,
+  );
+  assert.ok(
+    took < 5000,
+    `the process ended soon after its 1 s deadline, not when the resolver gave up (at least 6 s) (${Math.round(took)} ms)`,
+  );
   assert.match(readFileSync(log, 'utf8'), /"exitCode":1/);
 });
 
@@ -282,7 +331,11 @@ test('a notify action naming a missing program: exit 2, nothing run', () => {
 test("hooks/client-reconfig works from Sentinel's bare environment (no PATH)", () => {
   const out = join(dir, 'bare.out');
   const config = baseConfig(`    - type: exec\n      run: [${recorder}, ${out}, "{toIp}"]\n`);
-  const r = spawnSync(join(ROOT, 'hooks/client-reconfig'), EVENT, { encoding: 'utf8', env: { SENTINEL_HOOK_CONFIG: config }, timeout: 30_000 });
+  const r = spawnSync(join(ROOT, 'hooks/client-reconfig'), EVENT, {
+    encoding: 'utf8',
+    env: { SENTINEL_HOOK_CONFIG: config },
+    timeout: 30_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(readFileSync(out, 'utf8'), /^10\.0\.0\.2\|/);
 });
@@ -291,10 +344,13 @@ test("any master name works: for every command's name (and help, version) check 
   const { COMMANDS } = await import('../../src/cli-commands.ts');
   const names = [...COMMANDS.map((c) => c.name), 'help', 'version', 'hosts-write'];
   const actions = (name: string) => `  ${name}:\n    - type: exec\n      run: [/bin/echo, "${name}", "{toIp}"]\n`;
-  const config = writeConfig(`log: { file: ${join(dir, 'names.log')} }\nlockDir: ${dir}\nmasters:\n${names.map(actions).join('')}`);
+  const config = writeConfig(
+    `log: { file: ${join(dir, 'names.log')} }\nlockDir: ${dir}\nmasters:\n${names.map(actions).join('')}`,
+  );
   const check = cli(['check', '--config', config]);
   assert.equal(check.code, 0, check.stderr);
-  for (const name of names) assert.match(check.stdout, new RegExp(`^master ${name}:\\n {2}1\\. exec: run \\["/bin/echo","${name}"`, 'm'));
+  for (const name of names)
+    assert.match(check.stdout, new RegExp(`^master ${name}:\\n {2}1\\. exec: run \\["/bin/echo","${name}"`, 'm'));
   for (const name of names) {
     const r = cli(['--config', config, '--dry-run', name, 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379']);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
@@ -309,11 +365,15 @@ test("Sentinel's own call for a master named like a command runs its actions (ex
     const config = writeConfig(
       `log: { file: ${join(dir, 'named.log')} }\nlockDir: ${dir}\nmasters:\n  ${name}:\n    - type: exec\n      run: [${recorder}, ${out}, "{master}", "{toIp}"]\n`,
     );
-    const r = spawnSync(join(ROOT, 'hooks/client-reconfig'), [name, 'observer', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'], {
-      encoding: 'utf8',
-      env: { SENTINEL_HOOK_CONFIG: config },
-      timeout: 30_000,
-    });
+    const r = spawnSync(
+      join(ROOT, 'hooks/client-reconfig'),
+      [name, 'observer', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'],
+      {
+        encoding: 'utf8',
+        env: { SENTINEL_HOOK_CONFIG: config },
+        timeout: 30_000,
+      },
+    );
     assert.equal(r.status, 0, `${name}: ${r.stderr}`);
     assert.match(readFileSync(out, 'utf8'), new RegExp(`^${name}\\|10\\.0\\.0\\.2\\|`));
   }
@@ -331,6 +391,9 @@ test('--version and -V: the package version, the Node it runs on, the install it
   for (const flag of ['--version', '-V']) {
     const r = cli([flag]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `sentinel-hook ${version}\nnode ${process.version} (${process.execPath})\ninstalled in ${ROOT}\n`);
+    assert.equal(
+      r.stdout,
+      `sentinel-hook ${version}\nnode ${process.version} (${process.execPath})\ninstalled in ${ROOT}\n`,
+    );
   }
 });

@@ -1,15 +1,30 @@
 // A checkout the redis user cannot reach: root clones into its own home (/root is mode 700), and the
 // tests and the lab still run the hook as redis, as Sentinel does. Here: a copy of this checkout in a
 // mode-700 directory, built, running one of its own sudo-as-redis test files from inside it.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const canRun = process.getuid?.() === 0 && spawnSync('id', ['-u', 'redis']).status === 0 && existsSync('/usr/bin/sudo') && existsSync('/usr/sbin/visudo');
+const canRun =
+  process.getuid?.() === 0 &&
+  spawnSync('id', ['-u', 'redis']).status === 0 &&
+  existsSync('/usr/bin/sudo') &&
+  existsSync('/usr/sbin/visudo');
 
 /** Mount points whose source is below `dir` (a helper's bind mount left behind by a crashed run). */
 function mountsOf(dir: string): string[] {
@@ -31,7 +46,10 @@ test('a clone in a mode-700 directory: its sudo-as-redis tests pass from inside 
     chmodSync(home, 0o700);
     const clone = join(home, 'sentinel-hook');
     // The working tree as it is (uncommitted edits included), without what a clone would not have.
-    cpSync(ROOT, clone, { recursive: true, filter: (src) => !['node_modules', 'dist', '.git'].includes(relative(ROOT, src)) });
+    cpSync(ROOT, clone, {
+      recursive: true,
+      filter: (src) => !['node_modules', 'dist', '.git'].includes(relative(ROOT, src)),
+    });
     // node_modules shared, not installed: the test file below never loads a runtime dependency (ssh2) as redis.
     symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
     assert.equal(statSync(home).mode & 0o777, 0o700);

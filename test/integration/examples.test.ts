@@ -1,11 +1,12 @@
 // Item 20 of issue 8: every shipped example is what a careful operator would paste, and `check` and a
 // dry-run accept each example config (paths this machine lacks swapped for fixtures; Sentinels on loopback).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { parse } from 'yaml';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -51,7 +52,11 @@ function sandboxed(name: string): string {
 }
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH! },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -61,7 +66,18 @@ for (const name of configs) {
     const check = cli(['check', '--config', file]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /^config OK/);
-    const dry = cli(['--config', file, '--dry-run', 'mymaster', 'leader', 'start', '192.168.0.1', '6379', '192.168.0.2', '6379']);
+    const dry = cli([
+      '--config',
+      file,
+      '--dry-run',
+      'mymaster',
+      'leader',
+      'start',
+      '192.168.0.1',
+      '6379',
+      '192.168.0.2',
+      '6379',
+    ]);
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     assert.doesNotMatch(dry.stdout, /warning: .*unreadable/);
   });

@@ -1,16 +1,20 @@
 // The hook SIGKILLed in the middle of a push (Sentinel's 60 s limit, an OOM kill): every remote
 // file must hold the old or the new content — never a torn or empty one.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
 import { editHosts } from '../../src/actions/hosts/edit.ts';
-import { startSshLab, type SshLab } from '../support/sshd.ts';
-import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
 import { waitUntil } from '../lab/wait.ts';
+import { type SshLab, startSshLab } from '../support/sshd.ts';
+import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
 
 const NAME = 'redis-master.myservice.com';
 // ~2 MB per file, so that each write takes long enough to be cut in the middle.
-const filler = Array.from({ length: 60_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} host-${i}.internal # filler`).join('\n');
+const filler = Array.from(
+  { length: 60_000 },
+  (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} host-${i}.internal # filler`,
+).join('\n');
 const original = (i: number) => `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n# server ${i}\n${filler}\n`;
 
 describe('hook killed mid-push', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
@@ -59,7 +63,10 @@ describe('hook killed mid-push', { skip: process.getuid?.() !== 0 ? 'needs root'
       assert.ok(text === olds[k] || text === news[k], `server ${k}: torn file (${text.length} bytes)`);
       return text === news[k] ? 'new' : 'old';
     });
-    assert.ok(states.includes('old'), `every file was already new (${states.join(',')}): the kill came too late to test anything`);
+    assert.ok(
+      states.includes('old'),
+      `every file was already new (${states.join(',')}): the kill came too late to test anything`,
+    );
 
     const retry = await runHook(config, '10.9.9.2');
     assert.equal(retry.code, 0, retry.stderr);

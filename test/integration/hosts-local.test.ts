@@ -1,10 +1,20 @@
 // Item 14 of issue 8: the local hosts `file:` through the built CLI — symlinks and bytes glibc ignores.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
@@ -25,7 +35,11 @@ function hook(dir: string, file: string) {
     `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: hosts\n      names: [${NAME}]\n      file: ${file}\n`,
     { mode: 0o644 },
   );
-  const r = spawnSync(process.execPath, [BIN, '--config', config, ...EVENT], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, '--config', config, ...EVENT], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH! },
+    timeout: 30_000,
+  });
   return { code: r.status, stderr: r.stderr };
 }
 
@@ -55,7 +69,10 @@ test('hosts file: a symlink in a directory others can write is refused (exit 2, 
   const r = hook(dir, link);
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, new RegExp(`hosts file directory ${open} is writable by users other than its owner.*chmod go-w ${open}`));
+  assert.match(
+    r.stderr,
+    new RegExp(`hosts file directory ${open} is writable by users other than its owner.*chmod go-w ${open}`),
+  );
   assert.ok(lstatSync(link).isSymbolicLink());
   assert.equal(readFileSync(real, 'utf8'), OLD);
 });

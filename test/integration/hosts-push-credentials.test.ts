@@ -1,13 +1,14 @@
 // Item 12 of issue 8: push problems that no retry can fix exit 2 with the fix (Sentinel drops the
 // event instead of retrying it for hours), before any connection. A dry-run refuses them at plan time;
 // a real run finds them when the push step runs, after the actions before it (the VIP) have run.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const EVENT = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
@@ -36,7 +37,9 @@ execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-f', e
 const encryptedPem = join(dir, 'id_encrypted_pem');
 execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', 'a passphrase', '-f', encryptedPem]);
 const garbledKey = join(dir, 'id_garbled');
-writeFileSync(garbledKey, '-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
+writeFileSync(garbledKey, '-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n', {
+  mode: 0o600,
+});
 const blob = readFileSync(`${goodKey}.pub`, 'utf8').split(' ')[1]!;
 const knownHosts = join(dir, 'known_hosts');
 writeFileSync(knownHosts, `[127.0.0.1]:${port} ssh-ed25519 ${blob}\n`);
@@ -76,7 +79,14 @@ function run(config: string, extra: string[]): Promise<Omit<Run, 'config'>> {
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((done) =>
     child.on('close', (code) =>
-      done({ code, stdout, stderr, ms: performance.now() - started, log: existsSync(log) ? readFileSync(log, 'utf8') : '', ssh2Loaded: existsSync(spyOut) }),
+      done({
+        code,
+        stdout,
+        stderr,
+        ms: performance.now() - started,
+        log: existsSync(log) ? readFileSync(log, 'utf8') : '',
+        ssh2Loaded: existsSync(spyOut),
+      }),
     ),
   );
 }
@@ -98,9 +108,21 @@ const cases: [string, string, RegExp][] = [
     `identityFile: ${encryptedKey}, knownHostsFile: ${knownHosts}`,
     new RegExp(`identityFile ${encryptedKey} is encrypted.*ssh-keygen -p`),
   ],
-  ['a garbled private key', `identityFile: ${garbledKey}, knownHostsFile: ${knownHosts}`, new RegExp(`identityFile ${garbledKey} is not a private key`)],
-  ['a missing private key', `identityFile: ${join(dir, 'nope')}, knownHostsFile: ${knownHosts}`, /cannot read identityFile .*nope \(ENOENT\)/],
-  ['a missing known_hosts', `identityFile: ${goodKey}, knownHostsFile: ${join(dir, 'nope_hosts')}`, /cannot read knownHostsFile .*nope_hosts \(ENOENT\)/],
+  [
+    'a garbled private key',
+    `identityFile: ${garbledKey}, knownHostsFile: ${knownHosts}`,
+    new RegExp(`identityFile ${garbledKey} is not a private key`),
+  ],
+  [
+    'a missing private key',
+    `identityFile: ${join(dir, 'nope')}, knownHostsFile: ${knownHosts}`,
+    /cannot read identityFile .*nope \(ENOENT\)/,
+  ],
+  [
+    'a missing known_hosts',
+    `identityFile: ${goodKey}, knownHostsFile: ${join(dir, 'nope_hosts')}`,
+    /cannot read knownHostsFile .*nope_hosts \(ENOENT\)/,
+  ],
   [
     'only a host-key type the ssh transport cannot check',
     `identityFile: ${goodKey}, knownHostsFile: ${skKnownHosts}`,
@@ -140,7 +162,10 @@ test('a push problem no retry can fix never stops the actions before it: the exe
   assert.equal(existsSync(marker), true, 'the action before the push ran');
   assert.equal(real.code, 2, real.stderr + real.stdout);
   assert.match(real.stdout, /^ok +exec#0: /m);
-  assert.match(real.stdout, new RegExp(`FAILED hosts#1: .*identityFile ${encryptedKey} is encrypted.*ssh-keygen -p -N '' -f ${encryptedKey}`));
+  assert.match(
+    real.stdout,
+    new RegExp(`FAILED hosts#1: .*identityFile ${encryptedKey} is encrypted.*ssh-keygen -p -N '' -f ${encryptedKey}`),
+  );
   assert.equal(connections, before, 'no connection to the target');
 });
 
@@ -161,7 +186,10 @@ test('transport rsync: an encrypted key (OpenSSH or PEM format) is found from it
 });
 
 test('push paths with a % (ssh would expand it as a token) are refused by the schema', async () => {
-  for (const push of [`identityFile: ${goodKey}%d, knownHostsFile: ${knownHosts}`, `identityFile: ${goodKey}, knownHostsFile: ${dir}/%u_hosts`]) {
+  for (const push of [
+    `identityFile: ${goodKey}%d, knownHostsFile: ${knownHosts}`,
+    `identityFile: ${goodKey}, knownHostsFile: ${dir}/%u_hosts`,
+  ]) {
     const r = await run(writeConfig(push), ['--dry-run']);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /push\.(identityFile|knownHostsFile): .*%/);
@@ -170,7 +198,10 @@ test('push paths with a % (ssh would expand it as a token) are refused by the sc
 
 test('a good key and a known ed25519 host key pass the checks (the target, which drops the connection, is what fails: exit 1)', async () => {
   const before = connections;
-  const r = await run(writeConfig(`identityFile: ${goodKey}, knownHostsFile: ${knownHosts}, retries: 0, timeout: 500ms`), []);
+  const r = await run(
+    writeConfig(`identityFile: ${goodKey}, knownHostsFile: ${knownHosts}, retries: 0, timeout: 500ms`),
+    [],
+  );
   assert.equal(r.code, 1, r.stderr + r.stdout);
   assert.ok(connections > before, 'the push connected');
 });

@@ -1,19 +1,33 @@
 // The hosts action against real OpenSSH servers on loopback (see test/support/sshd.ts). Runs as
 // root: sshd needs it, and each server lives in its own mount namespace.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startSshLab, type SshLab } from '../support/sshd.ts';
-import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
+import { after, before, describe, test } from 'node:test';
 import { waitUntil } from '../lab/wait.ts';
+import { type SshLab, startSshLab } from '../support/sshd.ts';
+import { hostsConfig, runHook, targetRows, writeConfig } from '../support/sshd-hook.ts';
 
 const NAME = 'redis-master.myservice.com';
-const original = (i: number) => `127.0.0.1\tlocalhost\n# app server ${i}: its own entries\n10.1.0.${i} app${i}.internal app${i}\n10.9.9.1 ${NAME}\n`;
+const original = (i: number) =>
+  `127.0.0.1\tlocalhost\n# app server ${i}: its own entries\n10.1.0.${i} app${i}.internal app${i}\n10.9.9.1 ${NAME}\n`;
 const pointingAt = (i: number, ip: string) => original(i).replace(`10.9.9.1 ${NAME}`, `${ip} ${NAME}`);
 
-describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? 'needs root (sshd, mount namespaces)' : false }, () => {
+describe('hosts push over ssh (real sshd)', {
+  skip: process.getuid?.() !== 0 ? 'needs root (sshd, mount namespaces)' : false,
+}, () => {
   let lab: SshLab;
   before(async () => {
     lab = await startSshLab({ count: 4, hostsContent: original, hashKnownHosts: true });
@@ -56,7 +70,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     assert.equal((await runHook(config, '10.9.9.2')).code, 0);
     const before = lab.servers.map((s) => readFileSync(s.hostsFile, 'utf8'));
     // One more target, on a port where nobody listens: it is read like the others, and cannot be.
-    const down = writeConfig(lab.dir, hostsConfig(lab, { targets: [...lab.servers.map((s) => s.label), '127.0.0.1:1'] }));
+    const down = writeConfig(
+      lab.dir,
+      hostsConfig(lab, { targets: [...lab.servers.map((s) => s.label), '127.0.0.1:1'] }),
+    );
     for (const path of [config, down]) {
       const r = spawnSync(
         process.execPath,
@@ -81,13 +98,19 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
       );
       assert.equal(r.status, 0, r.stderr);
       const plan = (
-        JSON.parse(r.stdout) as { plans: { warnings?: string[]; steps: { detail: { targetsNow: { target: string; names: Record<string, string[]> }[] } }[] }[] }
+        JSON.parse(r.stdout) as {
+          plans: {
+            warnings?: string[];
+            steps: { detail: { targetsNow: { target: string; names: Record<string, string[]> }[] } }[];
+          }[];
+        }
       ).plans[0]!;
       assert.deepEqual(
         plan.steps[0]!.detail.targetsNow.map((t) => `${t.target} ${t.names[NAME]!.join(',')}`),
         lab.servers.map((s) => `${s.label} 10.9.9.2`),
       );
-      if (path === down) assert.match(plan.warnings?.join('\n') ?? '', /^target 127\.0\.0\.1:1: cannot read \/\S+ now \(\S/m);
+      if (path === down)
+        assert.match(plan.warnings?.join('\n') ?? '', /^target 127\.0\.0\.1:1: cannot read \/\S+ now \(\S/m);
       else assert.equal(plan.warnings, undefined);
     }
     assert.deepEqual(
@@ -127,7 +150,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
   test('"after" runs only on a change, each argument arriving literally (no injection)', async () => {
     const out = join(lab.dir, 'remote', 'after-out');
     const evil = `it's $(touch ${lab.dir}/remote/injected); "x" \`id\``;
-    const config = writeConfig(lab.dir, hostsConfig(lab, { after: ['/bin/sh', '-c', 'printf %s "$1" > "$2"', 'sh', evil, out] }));
+    const config = writeConfig(
+      lab.dir,
+      hostsConfig(lab, { after: ['/bin/sh', '-c', 'printf %s "$1" > "$2"', 'sh', evil, out] }),
+    );
     const run = await runHook(config, '10.9.9.4');
     assert.equal(run.code, 0, run.stderr + run.stdout);
     for (const s of lab.servers) {
@@ -138,20 +164,27 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     }
     const again = await runHook(config, '10.9.9.4');
     assert.equal(again.code, 0);
-    for (const s of lab.servers) assert.equal(existsSync(join(s.dir, 'after-out')), false, 'after ran although nothing changed');
+    for (const s of lab.servers)
+      assert.equal(existsSync(join(s.dir, 'after-out')), false, 'after ran although nothing changed');
   });
 
   test('"after" that fails is owed: exit 1, and the retry runs it although the file is already right', async () => {
     const server = lab.servers[0]!;
     const only = { targets: [server.label] };
     const marker = `${server.hostsFile}.sentinel-hook.after-pending`;
-    const failing = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/bin/sh', '-c', 'exit 3'] })), '10.9.9.5');
+    const failing = await runHook(
+      writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/bin/sh', '-c', 'exit 3'] })),
+      '10.9.9.5',
+    );
     assert.equal(failing.code, 1);
     assert.match(targetRows(failing)[0]!.reason ?? '', /"after" exited 3/);
     assert.equal(readFileSync(server.hostsFile, 'utf8'), pointingAt(0, '10.9.9.5'), 'the file itself changed');
     assert.equal(existsSync(marker), true);
     const out = join(lab.dir, 'remote', 'owed-out');
-    const retry = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })), '10.9.9.5');
+    const retry = await runHook(
+      writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })),
+      '10.9.9.5',
+    );
     assert.equal(retry.code, 0, retry.stderr + retry.stdout);
     assert.deepEqual(
       targetRows(retry).map((r) => r.status),
@@ -160,7 +193,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     assert.equal(existsSync(join(server.dir, 'owed-out')), true, 'the owed "after" ran');
     assert.equal(existsSync(marker), false);
     rmSync(join(server.dir, 'owed-out'));
-    const third = await runHook(writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })), '10.9.9.5');
+    const third = await runHook(
+      writeConfig(lab.dir, hostsConfig(lab, { ...only, after: ['/usr/bin/touch', out] })),
+      '10.9.9.5',
+    );
     assert.equal(third.code, 0);
     assert.equal(existsSync(join(server.dir, 'owed-out')), false, 'nothing owed any more');
   });
@@ -197,14 +233,21 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     rmSync(record, { force: true });
     writeFileSync(source, `127.0.0.1 localhost\n10.9.9.1 ${NAME}\n`, { mode: 0o644 });
     const config = (after: string[]) =>
-      writeConfig(lab.dir, hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 1, after }, { file: source }));
+      writeConfig(
+        lab.dir,
+        hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 1, after }, { file: source }),
+      );
     const failing = await runHook(config(['/bin/sh', '-c', 'exit 3']), '10.9.9.5');
     // The retry's rsync finds the file identical: it must not pass for "done".
     assert.equal(failing.code, 1, failing.stdout);
     const row = targetRows(failing).find((r) => r.target === server.label)!;
     assert.equal(row.status, 'failed');
     assert.match(row.reason ?? '', /"after" exited 3/);
-    assert.equal(readFileSync(server.hostsFile, 'utf8'), `127.0.0.1 localhost\n10.9.9.5 ${NAME}\n`, 'the file itself changed');
+    assert.equal(
+      readFileSync(server.hostsFile, 'utf8'),
+      `127.0.0.1 localhost\n10.9.9.5 ${NAME}\n`,
+      'the file itself changed',
+    );
     assert.equal(existsSync(record), false, 'no record of a successful "after"');
 
     const out = join(lab.dir, 'remote', 'rsync-owed-out');
@@ -231,7 +274,11 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const out = join(lab.dir, 'remote', 'rsync-killed-out');
     const config = writeConfig(
       lab.dir,
-      hostsConfig(lab, { transport: 'rsync', targets: [server.label], retries: 0, after: ['/usr/bin/touch', out] }, { file: source }),
+      hostsConfig(
+        lab,
+        { transport: 'rsync', targets: [server.label], retries: 0, after: ['/usr/bin/touch', out] },
+        { file: source },
+      ),
     );
     // In a mount namespace of the hook's own, /usr/bin/ssh is a wrapper: rsync's connection goes
     // through to the real ssh; the second one (the "after" command) says so and hangs, to be killed.
@@ -240,15 +287,33 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const hung = join(lab.dir, 'after-connection.pid');
     rmSync(hung, { force: true });
     const wrapper = join(lab.dir, 'ssh-wrapper');
-    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *"rsync --server"*) exec ${realSsh} "$@";; esac\necho $$ > ${hung}\nexec /bin/sleep 30\n`, { mode: 0o755 });
-    const prefix = ['unshare', '-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /usr/bin/ssh && exec "$@"', wrapper];
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\ncase "$*" in *"rsync --server"*) exec ${realSsh} "$@";; esac\necho $$ > ${hung}\nexec /bin/sleep 30\n`,
+      { mode: 0o755 },
+    );
+    const prefix = [
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      'mount --bind "$0" /usr/bin/ssh && exec "$@"',
+      wrapper,
+    ];
     let pid = 0;
     const running = runHook(config, '10.9.9.6', { prefix, onSpawn: (p) => (pid = p) });
     try {
-      await waitUntil('the hook to reach its "after" connection', () => existsSync(hung) && readFileSync(hung, 'utf8').trim() !== '', {
-        timeoutMs: 15_000,
-        intervalMs: 20,
-      });
+      await waitUntil(
+        'the hook to reach its "after" connection',
+        () => existsSync(hung) && readFileSync(hung, 'utf8').trim() !== '',
+        {
+          timeoutMs: 15_000,
+          intervalMs: 20,
+        },
+      );
       process.kill(pid, 'SIGKILL');
       assert.equal((await running).signal, 'SIGKILL');
     } finally {
@@ -261,7 +326,11 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
         }
       }
     }
-    assert.equal(readFileSync(server.hostsFile, 'utf8'), `127.0.0.1 localhost\n10.9.9.6 ${NAME}\n`, 'the copy landed before the kill');
+    assert.equal(
+      readFileSync(server.hostsFile, 'utf8'),
+      `127.0.0.1 localhost\n10.9.9.6 ${NAME}\n`,
+      'the copy landed before the kill',
+    );
     assert.equal(existsSync(join(server.dir, 'rsync-killed-out')), false, '"after" never ran in the killed run');
 
     const next = await runHook(config, '10.9.9.6');
@@ -280,7 +349,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     // Stands for a directory the push user may not write: creating the marker fails.
     symlinkSync('/nonexistent-dir/marker', marker);
     try {
-      const config = writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1, after: ['/bin/sh', '-c', 'exit 3'] }));
+      const config = writeConfig(
+        lab.dir,
+        hostsConfig(lab, { targets: [server.label], retries: 1, after: ['/bin/sh', '-c', 'exit 3'] }),
+      );
       const run = await runHook(config, '10.9.9.8');
       assert.equal(run.code, 1, run.stdout);
       const [row] = targetRows(run);
@@ -290,7 +362,10 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
       const out = join(lab.dir, 'remote', 'marker-less-out');
       // Same run shape, "after" now works: the retry in the run runs it and the run succeeds.
       writeFileSync(server.hostsFile, original(0));
-      const ok = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1, after: ['/usr/bin/touch', out] })), '10.9.9.8');
+      const ok = await runHook(
+        writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1, after: ['/usr/bin/touch', out] })),
+        '10.9.9.8',
+      );
       assert.equal(ok.code, 0, ok.stderr + ok.stdout);
       assert.equal(existsSync(join(server.dir, 'marker-less-out')), true);
       rmSync(join(server.dir, 'marker-less-out'));
@@ -329,9 +404,15 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     );
     assert.notEqual(openssh.status, 0, 'OpenSSH accepted the key');
     const before = readFileSync(server.hostsFile, 'utf8');
-    const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], knownHostsFile })), '10.9.9.9');
+    const run = await runHook(
+      writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], knownHostsFile })),
+      '10.9.9.9',
+    );
     assert.equal(run.code, 1, run.stdout);
-    assert.match(targetRows(run)[0]!.reason ?? '', /no host key for \[127\.0\.0\.1\]:\d+ in .*known_hosts_bad_marker; refused/);
+    assert.match(
+      targetRows(run)[0]!.reason ?? '',
+      /no host key for \[127\.0\.0\.1\]:\d+ in .*known_hosts_bad_marker; refused/,
+    );
     assert.equal(readFileSync(server.hostsFile, 'utf8'), before);
   });
 
@@ -342,7 +423,12 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     const config = writeConfig(lab.dir, hostsConfig(lab));
     const run = await runHook(config, '10.9.9.6', { json: false });
     assert.equal(run.code, 1);
-    assert.match(run.stdout, new RegExp(`127\\.0\\.0\\.1:${victim.port} +failed +\\d+ +host key of \\[127\\.0\\.0\\.1\\]:${victim.port} CHANGED`));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `127\\.0\\.0\\.1:${victim.port} +failed +\\d+ +host key of \\[127\\.0\\.0\\.1\\]:${victim.port} CHANGED`,
+      ),
+    );
     assert.equal(readFileSync(victim.hostsFile, 'utf8'), before);
     for (const i of [0, 1, 3]) assert.equal(readFileSync(lab.servers[i]!.hostsFile, 'utf8'), pointingAt(i, '10.9.9.6'));
     assert.match(readFileSync(join(lab.dir, 'hook.log'), 'utf8'), /CHANGED/);
@@ -391,15 +477,21 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
     // Two runs of the hook on one Sentinel host (one per master) read, edit and replace the same
     // remote files at the same moment; unserialised, the second rename drops the first one's line.
     const servers = [0, 1, 3].map((i) => lab.servers[i]!);
-    const both = (cache: string, sessions: string) => `127.0.0.1\tlocalhost\n${cache} cache.myservice.com\n${sessions} sessions.myservice.com\n`;
-    const base = hostsConfig(lab, { targets: servers.map((s) => s.label) }) as { masters: Record<string, Record<string, unknown>[]> };
+    const both = (cache: string, sessions: string) =>
+      `127.0.0.1\tlocalhost\n${cache} cache.myservice.com\n${sessions} sessions.myservice.com\n`;
+    const base = hostsConfig(lab, { targets: servers.map((s) => s.label) }) as {
+      masters: Record<string, Record<string, unknown>[]>;
+    };
     const action = base.masters.mymaster![0]!;
     // And this host's own file, shared the same way.
     const local = join(lab.dir, 'local-hosts');
     const shared = { ...action, file: local };
     const config = writeConfig(lab.dir, {
       ...base,
-      masters: { cache: [{ ...shared, names: ['cache.myservice.com'] }], sessions: [{ ...shared, names: ['sessions.myservice.com'] }] },
+      masters: {
+        cache: [{ ...shared, names: ['cache.myservice.com'] }],
+        sessions: [{ ...shared, names: ['sessions.myservice.com'] }],
+      },
     });
     for (let round = 1; round <= 4; round++) {
       for (const f of [local, ...servers.map((s) => s.hostsFile)]) writeFileSync(f, both('10.9.9.1', '10.9.9.1'));
@@ -409,13 +501,24 @@ describe('hosts push over ssh (real sshd)', { skip: process.getuid?.() !== 0 ? '
       ]);
       assert.equal(cache.code, 0, cache.stderr + cache.stdout);
       assert.equal(sessions.code, 0, sessions.stderr + sessions.stdout);
-      for (const s of servers) assert.equal(readFileSync(s.hostsFile, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, ${s.label}`);
-      assert.equal(readFileSync(local, 'utf8'), both(`10.9.8.${round}`, `10.9.7.${round}`), `round ${round}, the local file`);
+      for (const s of servers)
+        assert.equal(
+          readFileSync(s.hostsFile, 'utf8'),
+          both(`10.9.8.${round}`, `10.9.7.${round}`),
+          `round ${round}, ${s.label}`,
+        );
+      assert.equal(
+        readFileSync(local, 'utf8'),
+        both(`10.9.8.${round}`, `10.9.7.${round}`),
+        `round ${round}, the local file`,
+      );
     }
   });
 });
 
-describe('hosts push over ssh: writing in place (real sshd)', { skip: process.getuid?.() !== 0 ? 'needs root (sshd, mount namespaces)' : false }, () => {
+describe('hosts push over ssh: writing in place (real sshd)', {
+  skip: process.getuid?.() !== 0 ? 'needs root (sshd, mount namespaces)' : false,
+}, () => {
   // Server 0: its hosts file is a bind mount (a container's /etc/hosts), so rename onto it fails
   // with EBUSY and only an in-place write can change it. Server 1: its /etc is a full tmpfs, so
   // the temp file cannot be written (ENOSPC) although rename itself would work.
@@ -453,14 +556,33 @@ describe('hosts push over ssh: writing in place (real sshd)', { skip: process.ge
     const server = lab.servers[0]!;
     const sshd = server.process!.pid!;
     // Kill the SFTP session the moment it truncates: the write has landed, the cut has not.
-    const strace = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=ftruncate', '-e', 'inject=ftruncate:signal=SIGKILL', '-p', String(sshd)], {
-      stdio: 'ignore',
-    });
+    const strace = spawn(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-o',
+        '/dev/null',
+        '-e',
+        'trace=ftruncate',
+        '-e',
+        'inject=ftruncate:signal=SIGKILL',
+        '-p',
+        String(sshd),
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     try {
       // Bounded wait for the attach: 100 × 50 ms.
-      for (let i = 0; i < 100 && !/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${sshd}/status`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && !/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${sshd}/status`, 'utf8')); i++)
+        await new Promise((r) => setTimeout(r, 50));
       assert.match(readFileSync(`/proc/${sshd}/status`, 'utf8'), /^TracerPid:\s+[1-9]/m, 'strace did not attach');
-      const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1 })), '10.9.9.2');
+      const run = await runHook(
+        writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1 })),
+        '10.9.9.2',
+      );
       const text = readFileSync(real, 'latin1');
       assert.equal(text, `${next}#${' '.repeat(old.length - next.length - 2)}\n`, run.stdout);
       // The retry finds the names right, so that is what stays: it must be a valid file.
@@ -483,7 +605,10 @@ describe('hosts push over ssh: writing in place (real sshd)', { skip: process.ge
 
   test('no room for the temp file is a failure, not a reason to overwrite the file in place: it stays as it was', async () => {
     const server = lab.servers[1]!;
-    const run = await runHook(writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1 })), '10.9.9.2');
+    const run = await runHook(
+      writeConfig(lab.dir, hostsConfig(lab, { targets: [server.label], retries: 1 })),
+      '10.9.9.2',
+    );
     assert.equal(run.code, 1, run.stdout);
     assert.equal(targetRows(run)[0]!.status, 'failed');
     assert.equal(readFileSync(server.hostsFile, 'latin1'), old);

@@ -8,8 +8,8 @@
 // more than 4 s; the figures themselves are in `npm run bench:double-failover`). Needs root.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { vipHook, withLab } from '../lab/index.ts';
 import { doubleFailover, NeighbourMonitor } from '../lab/double-failover.ts';
+import { vipHook, withLab } from '../lab/index.ts';
 
 const CYCLES = 5;
 const REPEAT_AFTER_MS = 8000;
@@ -42,10 +42,18 @@ test(`double failover while the first new master's second ARP burst is pending, 
         t.diagnostic(
           `cycle ${cycle}: ${c.first} -> ${c.second} -> ${c.third}; ${c.overlapNote}; switch -> first ack ${c.switchToAckMs} ms; holders ${c.holdersAfter.join(',')}`,
         );
-        for (const e of c.neighbourSince) t.diagnostic(`  a1 neigh ${new Date(e.at).toISOString()} ${e.line.replace(/^\[[^\]]*\]\s*/, '')}`);
-        for (const r of c.xRuns) t.diagnostic(`  ${c.second} run ${r.run}: ${r.event?.fromIp} -> ${r.event?.toIp} exit ${r.exitCode} ${r.outcome}`);
+        for (const e of c.neighbourSince)
+          t.diagnostic(`  a1 neigh ${new Date(e.at).toISOString()} ${e.line.replace(/^\[[^\]]*\]\s*/, '')}`);
+        for (const r of c.xRuns)
+          t.diagnostic(
+            `  ${c.second} run ${r.run}: ${r.event?.fromIp} -> ${r.event?.toIp} exit ${r.exitCode} ${r.outcome}`,
+          );
         // The end state a user cares about, whether or not this cycle hit the window.
-        assert.deepEqual(c.holdersAfter, [c.third], `cycle ${cycle}: the VIP must be on exactly the new master ${c.third}`);
+        assert.deepEqual(
+          c.holdersAfter,
+          [c.third],
+          `cycle ${cycle}: the VIP must be on exactly the new master ${c.third}`,
+        );
         for (const r of c.xRuns)
           assert.equal(
             r.exitCode,
@@ -66,7 +74,11 @@ test(`double failover while the first new master's second ARP burst is pending, 
           `cycle ${cycle}: writes recovered ${c.switchToAckMs} ms after the second failover's first +switch-master (bound ${RECOVERY_BOUND_MS} ms)`,
         );
       }
-      assert.equal(counted, CYCLES, `only ${counted} cycles had the second failover land while the first burst was pending`);
+      assert.equal(
+        counted,
+        CYCLES,
+        `only ${counted} cycles had the second failover land while the first burst was pending`,
+      );
       await writer.stop();
     },
   );

@@ -2,18 +2,22 @@
 // new master. Each app host runs sshd in its namespace, in a private mount namespace where its own
 // directory appears at one common path, so one `remotePath` reaches each host's own file — never
 // the machine's /etc/hosts. The hook runs on the Sentinels as user redis; only the leader pushes.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, isRoot, waitUntil } from '../lab/index.ts';
+import { after, before, describe, test } from 'node:test';
+import { isRoot, Lab, waitUntil } from '../lab/index.ts';
 
 const NAME = 'redis-master.lab';
-const own = (name: string, masterIp: string) => `127.0.0.1 localhost\n# ${name}'s own entries\n10.1.2.3 billing.internal billing\n${masterIp} ${NAME}\n`;
+const own = (name: string, masterIp: string) =>
+  `127.0.0.1 localhost\n# ${name}'s own entries\n10.1.2.3 billing.internal billing\n${masterIp} ${NAME}\n`;
 
-describe('lab: failover repoints app hosts over ssh', { skip: isRoot() ? false : 'needs root (network namespaces)' }, () => {
+describe('lab: failover repoints app hosts over ssh', {
+  skip: isRoot() ? false : 'needs root (network namespaces)',
+}, () => {
   let lab: Lab | undefined;
   let keys: string;
   before(async () => {
@@ -89,11 +93,17 @@ describe('lab: failover repoints app hosts over ssh', { skip: isRoot() ? false :
         ],
         { what: 'sshd', logFile: log },
       );
-      await waitUntil(`sshd on ${app.name}`, () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')), {
-        timeoutMs: 10_000,
-        intervalMs: 50,
-      });
-      known.push(`${app.ip} ${readFileSync(join(dir, 'host_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
+      await waitUntil(
+        `sshd on ${app.name}`,
+        () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        },
+      );
+      known.push(
+        `${app.ip} ${readFileSync(join(dir, 'host_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`,
+      );
     }
     writeFileSync(join(keys, 'known_hosts'), `${known.join('\n')}\n`);
   });
@@ -108,14 +118,20 @@ describe('lab: failover repoints app hosts over ssh', { skip: isRoot() ? false :
     l.killRedis('r1');
     const newMaster = await l.waitNewMaster('r1', { timeoutMs: 30_000 });
     const ip = l.host(newMaster).ip;
-    await waitUntil('app hosts to name the new master', () => l.appHosts.every((a) => readFileSync(join(keys, a.name, 'hosts'), 'utf8') === own(a.name, ip)), {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-    });
+    await waitUntil(
+      'app hosts to name the new master',
+      () => l.appHosts.every((a) => readFileSync(join(keys, a.name, 'hosts'), 'utf8') === own(a.name, ip)),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      },
+    );
     await l.waitHooksIdle(30_000);
     for (const a of l.appHosts) assert.equal(readFileSync(join(keys, a.name, 'hosts'), 'utf8'), own(a.name, ip));
     // Only the leader pushed: exactly one hook run logged per-target results.
-    const pushed = l.redisHosts.filter((h) => existsSync(h.files.hookLog) && /hosts target done/.test(readFileSync(h.files.hookLog, 'utf8')));
+    const pushed = l.redisHosts.filter(
+      (h) => existsSync(h.files.hookLog) && /hosts target done/.test(readFileSync(h.files.hookLog, 'utf8')),
+    );
     assert.equal(pushed.length, 1, `hosts pushed from ${pushed.map((h) => h.name).join(',')}`);
   });
 });

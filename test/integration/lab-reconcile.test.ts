@@ -5,20 +5,42 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { DEFAULT_VIP, type Lab, vipHook, withLab, CLIENT_RECONFIG_HOOK, MASTER_NAME, REDIS_PORT } from '../lab/index.ts';
+import { type TestContext, test } from 'node:test';
+import {
+  CLIENT_RECONFIG_HOOK,
+  DEFAULT_VIP,
+  type Lab,
+  MASTER_NAME,
+  REDIS_PORT,
+  vipHook,
+  withLab,
+} from '../lab/index.ts';
 import { cliPath } from '../lab/lab.ts';
 import { reachablePath } from '../support/checkout.ts';
 
 interface ReconcileJson {
   exitCode: number;
-  masters: { master: string; outcome: string; reason?: string; state?: { ip: string; epoch: number }; answers: unknown[] }[];
+  masters: {
+    master: string;
+    outcome: string;
+    reason?: string;
+    state?: { ip: string; epoch: number };
+    answers: unknown[];
+  }[];
 }
 
-async function reconcile(lab: Lab, host: string, args: string[] = []): Promise<{ code: number; json: ReconcileJson; stderr: string }> {
-  const r = await lab.exec(host, [process.execPath, cliPath(), 'reconcile', '--json', '--config', lab.host(host).files.hookConfig, ...args], {
-    timeoutMs: 40_000,
-  });
+async function reconcile(
+  lab: Lab,
+  host: string,
+  args: string[] = [],
+): Promise<{ code: number; json: ReconcileJson; stderr: string }> {
+  const r = await lab.exec(
+    host,
+    [process.execPath, cliPath(), 'reconcile', '--json', '--config', lab.host(host).files.hookConfig, ...args],
+    {
+      timeoutMs: 40_000,
+    },
+  );
   let json: ReconcileJson;
   try {
     json = JSON.parse(r.stdout) as ReconcileJson;
@@ -78,7 +100,10 @@ test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sen
     const older = await reconcile(lab, 'r1');
     assert.equal(older.code, 1);
     assert.equal(older.json.masters[0]!.outcome, 'older-epoch');
-    assert.match(older.json.masters[0]!.reason ?? '', new RegExp(`config epoch ${epoch}\\b.*older than epoch ${epoch + 1}`));
+    assert.match(
+      older.json.masters[0]!.reason ?? '',
+      new RegExp(`config epoch ${epoch}\\b.*older than epoch ${epoch + 1}`),
+    );
     assert.ok((await lab.holders()).includes('r1'), 'r1 kept the VIP');
     writeFileSync(record, `${epoch} ${lab.host('r1').ip} ${REDIS_PORT}\n`);
 
@@ -100,7 +125,10 @@ test('reconcile in the lab: a stray VIP removed (then nothing to do); unsure Sen
         lab.host('r3').ip,
         String(REDIS_PORT),
       ],
-      { timeoutMs: 40_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SENTINEL_HOOK_CONFIG: lab.host('r3').files.hookConfig } },
+      {
+        timeoutMs: 40_000,
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SENTINEL_HOOK_CONFIG: lab.host('r3').files.hookConfig },
+      },
     );
     assert.equal(retry.code, 0, retry.stdout + retry.stderr);
     const run = lab.hookRuns('r3').at(-1)!;

@@ -4,8 +4,8 @@
 // drop-in from `sentinel-hook sudoers --user redis` installed for the lab's life, and an app host writing
 // through the VIP. Needs root. Each test builds its own lab and tears it down, pass or fail.
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
-import { DEFAULT_VIP, type Lab, withLab, printTimeline, sleep, timeline, vipHook, type Writer } from '../lab/index.ts';
+import { type TestContext, test } from 'node:test';
+import { DEFAULT_VIP, type Lab, printTimeline, sleep, timeline, vipHook, type Writer, withLab } from '../lab/index.ts';
 
 const VIP_IP = DEFAULT_VIP.split('/')[0]!;
 
@@ -23,7 +23,11 @@ function assertHooksClean(lab: Lab, since: number): void {
       `Sentinel on ${host.name} reported hook errors`,
     );
     for (const run of lab.hookRuns(host.name, since)) {
-      assert.equal(run.exitCode, 0, `hook run ${run.run} on ${host.name} (${JSON.stringify(run.event)}) ended with ${run.exitCode}: ${run.outcome}`);
+      assert.equal(
+        run.exitCode,
+        0,
+        `hook run ${run.run} on ${host.name} (${JSON.stringify(run.event)}) ended with ${run.exitCode}: ${run.outcome}`,
+      );
     }
   }
 }
@@ -31,7 +35,8 @@ function assertHooksClean(lab: Lab, since: number): void {
 async function assertVipOnlyOn(lab: Lab, master: string, what: string): Promise<void> {
   assert.deepEqual(await lab.holders(), [master], `${what}: the VIP must be on exactly the new master ${master}`);
   const masters = await lab.mastersBySentinel();
-  for (const [sentinel, named] of Object.entries(masters)) assert.equal(named, master, `${what}: Sentinel on ${sentinel} names ${named} as master`);
+  for (const [sentinel, named] of Object.entries(masters))
+    assert.equal(named, master, `${what}: Sentinel on ${sentinel} names ${named} as master`);
 }
 
 /** The app host's neighbour entry for the VIP carries `master`'s MAC (bounded wait: a GARP may be in flight). */
@@ -57,7 +62,9 @@ function assertStaysWith(writer: Writer, master: string, since: number): void {
   assert.deepEqual(strays, [], `writes acknowledged by a host other than ${master} after the client reached it`);
 }
 
-test('master redis-server killed: the VIP moves to the new master only, the app host re-learns its MAC, writes recover', { timeout: 120_000 }, async (t) => {
+test('master redis-server killed: the VIP moves to the new master only, the app host re-learns its MAC, writes recover', {
+  timeout: 120_000,
+}, async (t) => {
   await withVipLab(t, async (lab) => {
     assert.deepEqual(await lab.holders(), ['r1'], 'precondition: the VIP starts on the master');
     const writer = lab.startWriter('a1', { durationMs: 60_000 });
@@ -75,8 +82,14 @@ test('master redis-server killed: the VIP moves to the new master only, the app 
     t.diagnostic(
       `blackout (last ack before the kill -> first ack by ${master}): ${ack.at - (lastBefore?.at ?? killedAt)} ms; kill -> first ack: ${ack.at - killedAt} ms; first +switch-master -> first ack: ${firstSwitch ? ack.at - firstSwitch.at : '?'} ms`,
     );
-    printTimeline(timeline(lab, killedAt, { writer, ackServer: master, marks: [{ at: killedAt, host: 'r1', what: 'redis-server killed' }] }), killedAt, (l) =>
-      t.diagnostic(l),
+    printTimeline(
+      timeline(lab, killedAt, {
+        writer,
+        ackServer: master,
+        marks: [{ at: killedAt, host: 'r1', what: 'redis-server killed' }],
+      }),
+      killedAt,
+      (l) => t.diagnostic(l),
     );
 
     await assertVipOnlyOn(lab, master, 'after the failover');
@@ -84,11 +97,14 @@ test('master redis-server killed: the VIP moves to the new master only, the app 
     assertStaysWith(writer, master, killedAt);
     assertHooksClean(lab, killedAt);
     // Every Sentinel ran the hook: the old master's own (its host is alive, only redis-server died) removed the VIP.
-    for (const host of lab.redisHosts) assert.ok(lab.hookRuns(host.name, killedAt).length >= 1, `the hook did not run on ${host.name}`);
+    for (const host of lab.redisHosts)
+      assert.ok(lab.hookRuns(host.name, killedAt).length >= 1, `the hook did not run on ${host.name}`);
   });
 });
 
-test('master host cut off during the failover, then back: after it rejoins, the VIP is on exactly one host', { timeout: 150_000 }, async (t) => {
+test('master host cut off during the failover, then back: after it rejoins, the VIP is on exactly one host', {
+  timeout: 150_000,
+}, async (t) => {
   await withVipLab(t, async (lab) => {
     const writer = lab.startWriter('a1', { durationMs: 90_000 });
     await writer.waitAck('precondition', 0, { server: 'r1', timeoutMs: 10_000 });
@@ -98,8 +114,16 @@ test('master host cut off during the failover, then back: after it rejoins, the 
     await writer.waitAck('recovery while r1 is cut off', cutAt, { server: master, timeoutMs: 20_000 });
     await lab.waitHooksIdle(20_000);
     // While cut off, r1 hears nothing: its Sentinel still names r1, and r1 still holds the VIP.
-    assert.equal((await lab.mastersBySentinel()).r1, 'r1', "r1's Sentinel cannot have learnt of the failover while cut off");
-    assert.deepEqual(await lab.holders(), [master, 'r1'].sort(), 'while r1 is cut off both it and the new master hold the VIP (each on its own side)');
+    assert.equal(
+      (await lab.mastersBySentinel()).r1,
+      'r1',
+      "r1's Sentinel cannot have learnt of the failover while cut off",
+    );
+    assert.deepEqual(
+      await lab.holders(),
+      [master, 'r1'].sort(),
+      'while r1 is cut off both it and the new master hold the VIP (each on its own side)',
+    );
     assert.equal(lab.hookRuns('r1', cutAt).length, 0, "r1's hook cannot have run while r1 was cut off");
 
     const backAt = await lab.restoreLink('r1');
@@ -132,7 +156,13 @@ test('master host cut off during the failover, then back: after it rejoins, the 
     await assertVipOnlyOn(lab, master, 'after r1 rejoined');
     const rejoinRuns = lab.hookRuns('r1', backAt);
     assert.ok(
-      rejoinRuns.some((r) => r.event?.role === 'observer' && r.event.fromIp === lab.host('r1').ip && r.event.toIp === lab.host(master).ip && r.exitCode === 0),
+      rejoinRuns.some(
+        (r) =>
+          r.event?.role === 'observer' &&
+          r.event.fromIp === lab.host('r1').ip &&
+          r.event.toIp === lab.host(master).ip &&
+          r.exitCode === 0,
+      ),
       `r1's own Sentinel should have run the hook as observer r1 -> ${master} after the rejoin; runs: ${JSON.stringify(rejoinRuns.map((r) => ({ event: r.event, exit: r.exitCode })))}`,
     );
     await assertNeighbourIs(lab, master, 'after r1 rejoined');
@@ -160,12 +190,17 @@ test('the old master comes back while an app host still points the VIP at it: th
       // a1 sends to r1's MAC for the VIP.
       await lab.ip('a1', ['neigh', 'replace', VIP_IP, 'lladdr', lab.host('r1').mac, 'dev', 'eth0', 'nud', 'reachable']);
       const backAt = await lab.restoreLink('r1');
-      const ack = await writer.waitAck('after r1 rejoined, with a1 pointed at r1', backAt, { server: master, timeoutMs: 20_000 });
+      const ack = await writer.waitAck('after r1 rejoined, with a1 pointed at r1', backAt, {
+        server: master,
+        timeoutMs: 20_000,
+      });
       await lab.waitSentinelsAgree(master, { timeoutMs: 30_000 });
       await lab.waitHooksIdle(20_000);
       await writer.stop();
 
-      const announced = lab.notifyRuns(master, backAt).filter((r) => r.notify?.type === '-sdown' && r.steps.some((s) => s.ok && /gratuitous ARP/.test(s.step)));
+      const announced = lab
+        .notifyRuns(master, backAt)
+        .filter((r) => r.notify?.type === '-sdown' && r.steps.some((s) => s.ok && /gratuitous ARP/.test(s.step)));
       t.diagnostic(
         `link restored -> first write acknowledged by ${master}: ${ack.at - backAt} ms; ${master}'s -sdown notify runs that announced: ${announced.length}`,
       );
@@ -182,7 +217,11 @@ test('the old master comes back while an app host still points the VIP at it: th
       );
       for (const host of lab.redisHosts)
         for (const r of lab.notifyRuns(host.name, cutAt))
-          assert.equal(r.exitCode, 0, `notify run on ${host.name} (${JSON.stringify(r.notify)}) ended with ${r.exitCode}: ${r.outcome}`);
+          assert.equal(
+            r.exitCode,
+            0,
+            `notify run on ${host.name} (${JSON.stringify(r.notify)}) ended with ${r.exitCode}: ${r.outcome}`,
+          );
       await assertVipOnlyOn(lab, master, 'after r1 rejoined');
       await assertNeighbourIs(lab, master, 'after r1 rejoined');
       assertHooksClean(lab, cutAt);
@@ -222,7 +261,11 @@ test('two failovers in a row, there and back: the VIP follows both times', { tim
     await writer.stop();
     t.diagnostic(`second failover: kill -> first ack by r1: ${ack.at - secondKill} ms`);
     printTimeline(
-      timeline(lab, secondKill, { writer, ackServer: 'r1', marks: [{ at: secondKill, host: there, what: 'redis-server killed' }] }),
+      timeline(lab, secondKill, {
+        writer,
+        ackServer: 'r1',
+        marks: [{ at: secondKill, host: there, what: 'redis-server killed' }],
+      }),
       secondKill,
       (l) => t.diagnostic(l),
     );

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_VIP, type Lab, sleep, vipHook, watchHook, withLab, type WatchLogEntry } from '../lab/index.ts';
 import { doubleFailover, NeighbourMonitor } from '../lab/double-failover.ts';
+import { DEFAULT_VIP, type Lab, sleep, vipHook, type WatchLogEntry, watchHook, withLab } from '../lab/index.ts';
 
 /** Poll the VIP's holders (every 20 ms, bounded) until they are `expected`; the time they first were. */
 async function waitHolders(lab: Lab, expected: string[], timeoutMs: number, what: string): Promise<number> {
@@ -21,11 +21,18 @@ async function waitHolders(lab: Lab, expected: string[], timeoutMs: number, what
     if (seen.join(',') === want) return at;
     await sleep(20);
   }
-  throw new Error(`${what}: the VIP holders did not become [${want}] within ${timeoutMs} ms; last seen [${seen.join(',')}]`);
+  throw new Error(
+    `${what}: the VIP holders did not become [${want}] within ${timeoutMs} ms; last seen [${seen.join(',')}]`,
+  );
 }
 
 /** The first line of `host`'s watch log since `since` that matches. */
-function watchSaid(lab: Lab, host: string, since: number, match: (e: WatchLogEntry) => boolean): WatchLogEntry | undefined {
+function watchSaid(
+  lab: Lab,
+  host: string,
+  since: number,
+  match: (e: WatchLogEntry) => boolean,
+): WatchLogEntry | undefined {
   return lab.watchLog(host, since).find(match);
 }
 
@@ -55,13 +62,20 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
     const removed = watchSaid(lab, 'r1', startedAt, stepDone(/^remove /));
     assert.ok(removed, "r1's watch logged no removal of the stale VIP");
     const converged = watchSaid(lab, 'r1', startedAt, (e) => e.msg === 'converged');
-    assert.equal(converged?.rec.why, 'start', `r1's watch removed the stale VIP in its start reconcile, not later: ${JSON.stringify(converged?.rec)}`);
-    t.diagnostic(`1. missed failover (killed at ${missedAt}): watch started -> VIP only on ${first} in ${fixedAt - startedAt} ms`);
+    assert.equal(
+      converged?.rec.why,
+      'start',
+      `r1's watch removed the stale VIP in its start reconcile, not later: ${JSON.stringify(converged?.rec)}`,
+    );
+    t.diagnostic(
+      `1. missed failover (killed at ${missedAt}): watch started -> VIP only on ${first} in ${fixedAt - startedAt} ms`,
+    );
     // How it runs: as redis, CAP_NET_ADMIN and CAP_NET_RAW only (in every set), no-new-privileges; no sudoers rule exists.
     const status = readFileSync(`/proc/${lab.watchProcess('r1')!.pid}/status`, 'utf8');
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
     assert.equal(field('Uid')?.split(/\s+/)[0], String(statSync(lab.host('r1').runDir).uid), 'watch runs as redis');
-    for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd']) assert.equal(field(set), '0000000000003000', `${set}: CAP_NET_ADMIN and CAP_NET_RAW only`);
+    for (const set of ['CapEff', 'CapPrm', 'CapAmb', 'CapBnd'])
+      assert.equal(field(set), '0000000000003000', `${set}: CAP_NET_ADMIN and CAP_NET_RAW only`);
     assert.equal(field('NoNewPrivs'), '1');
     assert.equal(lab.sudoersFile, undefined, 'no sudoers rule: the capabilities alone move the VIP');
     await rejoinAsReplica(lab, 'r1', first);
@@ -74,7 +88,12 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
     lab.killSentinel(old);
     const others = lab.redisHosts.map((h) => h.name).filter((n) => n !== old);
     const second = await lab.waitNewMaster(old, { timeoutMs: 30_000, sentinels: others });
-    const settledAt = await waitHolders(lab, [second], INTERVAL + 10_000, 'after the kill of redis-server and Sentinel');
+    const settledAt = await waitHolders(
+      lab,
+      [second],
+      INTERVAL + 10_000,
+      'after the kill of redis-server and Sentinel',
+    );
     await sleep(INTERVAL + 500);
     const changes = await tracker.stop();
     assert.deepEqual(await lab.holders(), [second], 'and it stays there');
@@ -104,12 +123,21 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
     await waitHolders(lab, [cutHost, third], 10_000, 'while the old master is cut off');
     await sleep(INTERVAL + 1000);
     const unsure = watchSaid(lab, cutHost, cutAt, (e) => e.rec.outcome === 'unsure');
-    assert.match(String(unsure?.rec.reason), /1 of 3 Sentinels answered/, `${cutHost}'s watch should say it has no clear answer while cut off`);
+    assert.match(
+      String(unsure?.rec.reason),
+      /1 of 3 Sentinels answered/,
+      `${cutHost}'s watch should say it has no clear answer while cut off`,
+    );
     assert.deepEqual(await lab.holders(), [cutHost, third].sort(), 'without release, the isolated host keeps the VIP');
     const healedAt = await lab.restoreLink(cutHost);
     const oneAt = await waitHolders(lab, [third], INTERVAL + 10_000, 'after the heal');
-    t.diagnostic(`3. ${cutHost} cut off, ${third} promoted; healed -> VIP only on ${third} ${oneAt - healedAt} ms later`);
-    assert.ok(oneAt - healedAt <= INTERVAL, `one holder ${oneAt - healedAt} ms after the heal (interval ${INTERVAL} ms)`);
+    t.diagnostic(
+      `3. ${cutHost} cut off, ${third} promoted; healed -> VIP only on ${third} ${oneAt - healedAt} ms later`,
+    );
+    assert.ok(
+      oneAt - healedAt <= INTERVAL,
+      `one holder ${oneAt - healedAt} ms after the heal (interval ${INTERVAL} ms)`,
+    );
     // Sentinel turns the returning old master into a replica itself.
     await lab.waitRedisReady(cutHost, 'replica', 40_000);
     await lab.waitSentinelsAgree(third, { timeoutMs: 40_000, replicas: 2 });
@@ -136,7 +164,9 @@ test('watch on every host (interval 2 s): a missed failover fixed at start; old 
       const said = lab.watchLog(stray, pausedAt).filter((e) => e.msg === 'not converged' && e.rec.outcome === 'unsure');
       assert.ok(said.length >= 1, `${stray}'s watch did not say why it changed nothing`);
       assert.match(String(said[0]!.rec.reason), /1 of 3 Sentinels answered/);
-      t.diagnostic(`4. two Sentinels hung: ${stray}'s watch said "${said[0]!.msg}: ${String(said[0]!.rec.reason)}" ${said.length} times; nothing changed`);
+      t.diagnostic(
+        `4. two Sentinels hung: ${stray}'s watch said "${said[0]!.msg}: ${String(said[0]!.rec.reason)}" ${said.length} times; nothing changed`,
+      );
     } finally {
       for (const h of hung) lab.resumeSentinel(h);
     }
@@ -151,70 +181,84 @@ test('watch with release: { noQuorumFor: 4s } (interval 3 s): kept through a sho
 }, async (t) => {
   const INTERVAL = 3000;
   const NO_QUORUM_FOR = 4000;
-  await withLab(t, { hook: watchHook({ release: `${NO_QUORUM_FOR}ms` }), watch: { intervalMs: INTERVAL } }, async (lab) => {
-    // 1. A cut shorter than noQuorumFor (and than Sentinel's down-after): the VIP stays on r1 throughout.
-    const shortTracker = lab.trackHolders({ timeoutMs: 30_000 });
-    const shortAt = await lab.cutLink('r1');
-    await sleep(1500);
-    await lab.restoreLink('r1');
-    await sleep(Math.max(0, shortAt + NO_QUORUM_FOR + INTERVAL + 1000 - Date.now()));
-    const during = await shortTracker.stop();
-    assert.deepEqual(
-      during.map((c) => c.holders),
-      [['r1']],
-      'the VIP stayed on r1, and only there, through the short cut and well past noQuorumFor',
-    );
-    assert.equal(
-      watchSaid(lab, 'r1', shortAt, (e) => /releasing the VIP/.test(e.msg)),
-      undefined,
-      'r1 did not release after a short cut',
-    );
-    assert.equal((await lab.mastersBySentinel()).r1, 'r1', 'no failover after the short cut');
+  await withLab(
+    t,
+    { hook: watchHook({ release: `${NO_QUORUM_FOR}ms` }), watch: { intervalMs: INTERVAL } },
+    async (lab) => {
+      // 1. A cut shorter than noQuorumFor (and than Sentinel's down-after): the VIP stays on r1 throughout.
+      const shortTracker = lab.trackHolders({ timeoutMs: 30_000 });
+      const shortAt = await lab.cutLink('r1');
+      await sleep(1500);
+      await lab.restoreLink('r1');
+      await sleep(Math.max(0, shortAt + NO_QUORUM_FOR + INTERVAL + 1000 - Date.now()));
+      const during = await shortTracker.stop();
+      assert.deepEqual(
+        during.map((c) => c.holders),
+        [['r1']],
+        'the VIP stayed on r1, and only there, through the short cut and well past noQuorumFor',
+      );
+      assert.equal(
+        watchSaid(lab, 'r1', shortAt, (e) => /releasing the VIP/.test(e.msg)),
+        undefined,
+        'r1 did not release after a short cut',
+      );
+      assert.equal((await lab.mastersBySentinel()).r1, 'r1', 'no failover after the short cut');
 
-    // 2. r1 cut off for good during a failover: it holds the VIP for at least noQuorumFor (from before the
-    // cut), lets it go before noQuorumFor + interval; after the heal the Sentinels' master is the one holder.
-    const tracker = lab.trackHolders({ timeoutMs: 60_000 });
-    const beforeCut = Date.now();
-    const cutAt = await lab.cutLink('r1');
-    const master = await lab.waitNewMaster('r1', { timeoutMs: 30_000, sentinels: ['r2', 'r3'] });
-    const goneAt = await waitHolders(lab, [master], NO_QUORUM_FOR + INTERVAL + 5000, 'r1 cut off, with release');
-    const released = watchSaid(lab, 'r1', cutAt, (e) => /releasing the VIP/.test(e.msg));
-    assert.ok(released, "r1's watch did not log the release");
-    const removedStep = watchSaid(lab, 'r1', cutAt, stepDone(/^remove /));
-    assert.ok(removedStep, "r1's watch did not log the removal");
-    const changes = await tracker.stop();
-    const lastWithR1 = [...changes].reverse().find((c) => c.holders.includes('r1'));
-    const firstWithoutR1 = changes.find((c) => c.at > (lastWithR1?.at ?? 0));
-    const promoted = lab.switchMasterEvents(cutAt)[0];
-    t.diagnostic(
-      `2. r1 cut: first +switch-master +${promoted ? promoted.at - cutAt : '?'} ms; release logged +${released.at - cutAt} ms, removal done +${removedStep.at - cutAt} ms, seen gone +${(firstWithoutR1?.at ?? goneAt) - cutAt} ms after the cut (noQuorumFor ${NO_QUORUM_FOR}, interval ${INTERVAL}); holders ${JSON.stringify(changes.map((c) => [c.at - cutAt, c.holders.join('+')]))}`,
-    );
-    assert.ok(
-      released.at >= beforeCut + NO_QUORUM_FOR,
-      `r1 released ${released.at - beforeCut} ms after the cut began, before noQuorumFor (${NO_QUORUM_FOR} ms)`,
-    );
-    assert.ok(
-      removedStep.at <= cutAt + NO_QUORUM_FOR + INTERVAL,
-      `r1 removed the VIP ${removedStep.at - cutAt} ms after the cut, not before noQuorumFor + interval`,
-    );
-    assert.deepEqual(await lab.holders(), [master]);
+      // 2. r1 cut off for good during a failover: it holds the VIP for at least noQuorumFor (from before the
+      // cut), lets it go before noQuorumFor + interval; after the heal the Sentinels' master is the one holder.
+      const tracker = lab.trackHolders({ timeoutMs: 60_000 });
+      const beforeCut = Date.now();
+      const cutAt = await lab.cutLink('r1');
+      const master = await lab.waitNewMaster('r1', { timeoutMs: 30_000, sentinels: ['r2', 'r3'] });
+      const goneAt = await waitHolders(lab, [master], NO_QUORUM_FOR + INTERVAL + 5000, 'r1 cut off, with release');
+      const released = watchSaid(lab, 'r1', cutAt, (e) => /releasing the VIP/.test(e.msg));
+      assert.ok(released, "r1's watch did not log the release");
+      const removedStep = watchSaid(lab, 'r1', cutAt, stepDone(/^remove /));
+      assert.ok(removedStep, "r1's watch did not log the removal");
+      const changes = await tracker.stop();
+      const lastWithR1 = [...changes].reverse().find((c) => c.holders.includes('r1'));
+      const firstWithoutR1 = changes.find((c) => c.at > (lastWithR1?.at ?? 0));
+      const promoted = lab.switchMasterEvents(cutAt)[0];
+      t.diagnostic(
+        `2. r1 cut: first +switch-master +${promoted ? promoted.at - cutAt : '?'} ms; release logged +${released.at - cutAt} ms, removal done +${removedStep.at - cutAt} ms, seen gone +${(firstWithoutR1?.at ?? goneAt) - cutAt} ms after the cut (noQuorumFor ${NO_QUORUM_FOR}, interval ${INTERVAL}); holders ${JSON.stringify(changes.map((c) => [c.at - cutAt, c.holders.join('+')]))}`,
+      );
+      assert.ok(
+        released.at >= beforeCut + NO_QUORUM_FOR,
+        `r1 released ${released.at - beforeCut} ms after the cut began, before noQuorumFor (${NO_QUORUM_FOR} ms)`,
+      );
+      assert.ok(
+        removedStep.at <= cutAt + NO_QUORUM_FOR + INTERVAL,
+        `r1 removed the VIP ${removedStep.at - cutAt} ms after the cut, not before noQuorumFor + interval`,
+      );
+      assert.deepEqual(await lab.holders(), [master]);
 
-    const healedAt = await lab.restoreLink('r1');
-    await sleep(INTERVAL + 1000);
-    assert.deepEqual(await lab.holders(), [master], 'after the heal: one holder, the master the Sentinels name');
-    assert.equal(watchSaid(lab, 'r1', healedAt, stepDone(/^add /)), undefined, 'r1 did not take the VIP back after the heal');
-    await lab.waitRedisReady('r1', 'replica', 40_000);
-    await lab.waitSentinelsAgree(master, { timeoutMs: 40_000, replicas: 2 });
-    assert.deepEqual(await lab.holders(), [master]);
-  });
+      const healedAt = await lab.restoreLink('r1');
+      await sleep(INTERVAL + 1000);
+      assert.deepEqual(await lab.holders(), [master], 'after the heal: one holder, the master the Sentinels name');
+      assert.equal(
+        watchSaid(lab, 'r1', healedAt, stepDone(/^add /)),
+        undefined,
+        'r1 did not take the VIP back after the heal',
+      );
+      await lab.waitRedisReady('r1', 'replica', 40_000);
+      await lab.waitSentinelsAgree(master, { timeoutMs: 40_000, replicas: 2 });
+      assert.deepEqual(await lab.holders(), [master]);
+    },
+  );
 });
 
-test('double failover with watch (repeatAfter 8 s): one holder, the second failover not held back by the first burst', { timeout: 300_000 }, async (t) => {
+test('double failover with watch (repeatAfter 8 s): one holder, the second failover not held back by the first burst', {
+  timeout: 300_000,
+}, async (t) => {
   const CYCLES = 2;
   const REPEAT_AFTER_MS = 8000;
   await withLab(
     t,
-    { hook: watchHook({ arp: { repeatAfter: `${REPEAT_AFTER_MS}ms` } }), watch: { intervalMs: 10_000 }, failoverTimeoutMs: 3000 },
+    {
+      hook: watchHook({ arp: { repeatAfter: `${REPEAT_AFTER_MS}ms` } }),
+      watch: { intervalMs: 10_000 },
+      failoverTimeoutMs: 3000,
+    },
     async (lab) => {
       const writer = lab.startWriter('a1', { durationMs: 240_000 });
       const neighbours = NeighbourMonitor.start(lab, 'a1');
@@ -231,7 +275,11 @@ test('double failover with watch (repeatAfter 8 s): one holder, the second failo
         t.diagnostic(
           `cycle ${cycle}: ${c.first} -> ${c.second} -> ${c.third}; ${c.overlapNote}; switch -> first ack ${c.switchToAckMs} ms; holders ${c.holdersAfter.join(',')}`,
         );
-        assert.deepEqual(c.holdersAfter, [c.third], `cycle ${cycle}: the VIP must be on exactly the new master ${c.third}`);
+        assert.deepEqual(
+          c.holdersAfter,
+          [c.third],
+          `cycle ${cycle}: the VIP must be on exactly the new master ${c.third}`,
+        );
         master = c.third;
         if (!c.overlapped) continue;
         counted++;
@@ -250,13 +298,19 @@ test('double failover with watch (repeatAfter 8 s): one holder, the second failo
           `cycle ${cycle}: writes recovered ${c.switchToAckMs} ms after the second failover's first +switch-master`,
         );
       }
-      assert.equal(counted, CYCLES, `only ${counted} cycles had the second failover land while the first burst was pending`);
+      assert.equal(
+        counted,
+        CYCLES,
+        `only ${counted} cycles had the second failover land while the first burst was pending`,
+      );
       await writer.stop();
     },
   );
 });
 
-test('watch and the hook both on every host: one failover, the exec action once per host, one VIP holder', { timeout: 180_000 }, async (t) => {
+test('watch and the hook both on every host: one failover, the exec action once per host, one VIP holder', {
+  timeout: 180_000,
+}, async (t) => {
   const INTERVAL = 2000;
   // Each host's exec appends the new master it ran for to a file of its own (runDir belongs to redis,
   // who runs both the hook and watch).
@@ -264,7 +318,9 @@ test('watch and the hook both on every host: one failover, the exec action once 
   const hook = {
     ...vipHook({
       sentinels: true,
-      more: (h) => [{ type: 'exec', run: ['/bin/sh', '-c', 'echo "$0" >> "$1"', '{toIp}', execFile(h.runDir)], reconcile: true }],
+      more: (h) => [
+        { type: 'exec', run: ['/bin/sh', '-c', 'echo "$0" >> "$1"', '{toIp}', execFile(h.runDir)], reconcile: true },
+      ],
     }),
     logLevel: 'debug' as const,
   };
@@ -278,7 +334,8 @@ test('watch and the hook both on every host: one failover, the exec action once 
         : [];
     // At start, watch's reconcile ran it once for the current master (a failover no process here had acted on).
     const before = Object.fromEntries(lab.redisHosts.map((h) => [h.name, lines(h.name).length]));
-    for (const h of lab.redisHosts) assert.deepEqual(lines(h.name), [lab.host('r1').ip], `${h.name}: the exec ran once at start`);
+    for (const h of lab.redisHosts)
+      assert.deepEqual(lines(h.name), [lab.host('r1').ip], `${h.name}: the exec ran once at start`);
 
     const killedAt = lab.killRedis('r1');
     const master = await lab.waitNewMaster('r1', { timeoutMs: 30_000 });
@@ -295,7 +352,8 @@ test('watch and the hook both on every host: one failover, the exec action once 
       );
       assert.deepEqual(after, [lab.host(master).ip], `${h.name}: the exec action ran exactly once for the failover`);
       assert.ok(runs.length >= 1, `the hook ran on ${h.name} too (both are configured)`);
-      for (const r of runs) assert.equal(r.exitCode, 0, `${h.name}: hook run ${r.run} ended ${r.exitCode} (${r.outcome})`);
+      for (const r of runs)
+        assert.equal(r.exitCode, 0, `${h.name}: hook run ${r.run} ended ${r.exitCode} (${r.outcome})`);
     }
     assert.deepEqual(await lab.holders(), [master], 'one VIP holder: the new master');
   });

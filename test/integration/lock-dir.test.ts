@@ -2,12 +2,13 @@
 // take: the configured lockDir, default /run/sentinel-hook, never a guessable fallback in a shared temp
 // dir. A directory another user could write, or a link, is refused with one line naming the fix, and
 // nothing runs; `check` names the directory and its state. The built CLI, as Sentinel runs it.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/sentinel-hook.cjs');
@@ -30,7 +31,11 @@ function setup(t: { after(fn: () => void): void }) {
 }
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH! },
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -42,7 +47,10 @@ test('a lock directory every user may write (a shared temp dir): refused, exit 1
   const r = cli(['--config', config(open), ...EVENT]);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, /lock directory .*open is writable by every user .*install -d -m 0700 -o redis -g redis .*tmpfiles\.d/);
+  assert.match(
+    r.stderr,
+    /lock directory .*open is writable by every user .*install -d -m 0700 -o redis -g redis .*tmpfiles\.d/,
+  );
   assert.equal(existsSync(marker), false);
 });
 
@@ -90,10 +98,16 @@ test('check, for a config written for an unprivileged Sentinel (privilege: sudo)
   mkdirSync(rootMade, { mode: 0o700 });
   const bad = cli(['check', '--config', config(rootMade)]);
   assert.equal(bad.code, 2, bad.stdout + bad.stderr);
-  assert.match(bad.stdout, /problem: lock directory .*root-made belongs to root: the unprivileged Sentinel .* cannot write it: .*install -d -m 0700 -o redis/);
+  assert.match(
+    bad.stdout,
+    /problem: lock directory .*root-made belongs to root: the unprivileged Sentinel .* cannot write it: .*install -d -m 0700 -o redis/,
+  );
   const missing = cli(['check', '--config', config(join(dir, 'missing'))]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stdout, /problem: lock directory .*missing is missing, and an unprivileged Sentinel cannot create it/);
+  assert.match(
+    missing.stdout,
+    /problem: lock directory .*missing is missing, and an unprivileged Sentinel cannot create it/,
+  );
   const redisOwned = join(dir, 'redis-owned');
   mkdirSync(redisOwned, { mode: 0o700 });
   const redis = spawnSync('id', ['-u', 'redis'], { encoding: 'utf8' });

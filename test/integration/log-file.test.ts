@@ -1,6 +1,6 @@
 // The hook's own log file, the built CLI: a log that cannot be written, or that is not ours, never
 // stops or changes a run; the run still tells its story somewhere (stderr).
-import { test, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type TestContext, test } from 'node:test';
 import { reachablePath } from '../support/checkout.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
@@ -40,7 +41,12 @@ function writeConfig(dir: string, yaml: string): string {
 }
 
 function cli(args: string[], env: Record<string, string> = {}, timeout = 30_000) {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH!, ...env }, timeout, killSignal: 'SIGKILL' });
+  return spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH!, ...env },
+    timeout,
+    killSignal: 'SIGKILL',
+  });
 }
 
 const warnings = (stderr: string, file: string) => stderr.split('\n').filter((l) => l.includes(`log file ${file}`));
@@ -115,7 +121,9 @@ const redisIds = (() => {
 const skipRedis = (!isRoot || !redisIds) && 'needs root and the redis user';
 const ODOWN = ['notify', '+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2'];
 
-test("a root run writes the shared log file owned by Sentinel's user (manual runs and hook runs share one log)", { skip: skipRedis }, (t) => {
+test("a root run writes the shared log file owned by Sentinel's user (manual runs and hook runs share one log)", {
+  skip: skipRedis,
+}, (t) => {
   const dir = tempDir(t);
   const shared = join(dir, 'hook.log');
   writeFileSync(shared, 'from a hook run\n', { mode: 0o640 });
@@ -123,7 +131,10 @@ test("a root run writes the shared log file owned by Sentinel's user (manual run
   const marker = join(dir, 'ran');
   const r = cli([
     '--config',
-    writeConfig(dir, `log: { file: ${shared} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`),
+    writeConfig(
+      dir,
+      `log: { file: ${shared} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`,
+    ),
     ...EVENT,
   ]);
   assert.equal(r.status, 0, r.stderr);
@@ -140,7 +151,10 @@ test('a log file of another user that is not a plain file (a FIFO, with or witho
   const dir = tempDir(t);
   const marker = join(dir, 'ran');
   const config = (file: string) =>
-    writeConfig(dir, `log: { file: ${file} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`);
+    writeConfig(
+      dir,
+      `log: { file: ${file} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo x > ${marker}']\n`,
+    );
   const fifo = join(dir, 'fifo.log');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
   chownSync(fifo, redisIds!.uid, redisIds!.gid);
@@ -175,7 +189,9 @@ test('a log file of another user that is not a plain file (a FIFO, with or witho
   assert.match(l.stderr, /other hard links/);
 });
 
-test("a run as Sentinel's user does not write a log file owned by a third user: stderr, one warning", { skip: skipRedis }, (t) => {
+test("a run as Sentinel's user does not write a log file owned by a third user: stderr, one warning", {
+  skip: skipRedis,
+}, (t) => {
   const dir = tempDir(t);
   const lockDir = join(dir, 'lock');
   mkdirSync(lockDir, { mode: 0o700 });
@@ -217,7 +233,19 @@ test('the default log written when the config is unusable does not follow a plan
   symlinkSync(victim, join(varLog, 'sentinel-hook', 'hook.log'));
   const r = spawnSync(
     'unshare',
-    ['-m', '--', 'sh', '-c', 'mount --bind "$0" /var/log && exec "$@"', varLog, process.execPath, BIN, '--config', join(dir, 'missing.yaml'), ...EVENT],
+    [
+      '-m',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind "$0" /var/log && exec "$@"',
+      varLog,
+      process.execPath,
+      BIN,
+      '--config',
+      join(dir, 'missing.yaml'),
+      ...EVENT,
+    ],
     { encoding: 'utf8', env: { PATH: process.env.PATH! }, timeout: 30_000 },
   );
   assert.equal(r.status, 2, r.stderr);
@@ -225,7 +253,9 @@ test('the default log written when the config is unusable does not follow a plan
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n', 'nothing appended through the link');
 });
 
-test('--dry-run with an unusable config writes nothing, not even the default log', { skip: !canUnshare && 'needs root and unshare -m' }, (t) => {
+test('--dry-run with an unusable config writes nothing, not even the default log', {
+  skip: !canUnshare && 'needs root and unshare -m',
+}, (t) => {
   const dir = tempDir(t);
   const varLog = join(dir, 'var-log');
   mkdirSync(join(varLog, 'sentinel-hook'), { recursive: true });

@@ -1,11 +1,12 @@
 // `sentinel-hook notify` (Sentinel's notification-script), the built CLI: the user's notify commands
 // get the event, never the variable that holds the Sentinels' password.
-import { test, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type TestContext, test } from 'node:test';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 
@@ -14,12 +15,18 @@ function withConfig(t: TestContext, config: (dir: string) => Record<string, unkn
   const dir = mkdtempSync(join(tmpdir(), 'sh-notify-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.json');
-  writeFileSync(path, JSON.stringify({ log: { file: join(dir, 'hook.log') }, lockDir: dir, ...config(dir) }), { mode: 0o600 });
+  writeFileSync(path, JSON.stringify({ log: { file: join(dir, 'hook.log') }, lockDir: dir, ...config(dir) }), {
+    mode: 0o600,
+  });
   return { dir, path };
 }
 
 function notify(path: string, args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [BIN, '--config', path, 'notify', ...args], { env: { PATH: '/usr/bin:/bin', ...env }, encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, [BIN, '--config', path, 'notify', ...args], {
+    env: { PATH: '/usr/bin:/bin', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
 }
 
 test("notify: the user command runs with the event, and without the Sentinels' password variable", (t) => {
@@ -28,10 +35,23 @@ test("notify: the user command runs with the event, and without the Sentinels' p
     sentinels: { addresses: ['127.0.0.1:9'], password: { env: 'SENTINEL_PASSWORD' } },
     masters: { mymaster: [{ type: 'exec', run: ['/bin/true'] }] },
     // A test's own shell line, to write down what the command received.
-    notify: [{ run: ['/bin/sh', '-c', `env > ${join(d, 'seen')}; echo "args: $1 $2" >> ${join(d, 'seen')}`, 'sh', '{eventType}', '{master}'] }],
+    notify: [
+      {
+        run: [
+          '/bin/sh',
+          '-c',
+          `env > ${join(d, 'seen')}; echo "args: $1 $2" >> ${join(d, 'seen')}`,
+          'sh',
+          '{eventType}',
+          '{master}',
+        ],
+      },
+    ],
   }));
   const seen = join(dir, 'seen');
-  const r = notify(path, ['+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], { SENTINEL_PASSWORD: 'hunter2-not-for-children' });
+  const r = notify(path, ['+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
+    SENTINEL_PASSWORD: 'hunter2-not-for-children',
+  });
   assert.equal(r.status, 0, r.stderr);
   const text = readFileSync(seen, 'utf8');
   assert.match(text, /^args: \+switch-master mymaster$/m);
@@ -50,7 +70,10 @@ test('notify -sdown whose reannounce cannot be planned (the password variable is
   const r = notify(path, ['--', '-sdown', 'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379'], {});
   assert.equal(r.status, 1, r.stderr);
   assert.equal(spawnSync('test', ['-e', seen]).status, 0, "the user's notify command did not run");
-  assert.match(readFileSync(join(dir, 'hook.log'), 'utf8'), /SENTINEL_PASSWORD is not set.*"msg":"reannounce could not be planned"/);
+  assert.match(
+    readFileSync(join(dir, 'hook.log'), 'utf8'),
+    /SENTINEL_PASSWORD is not set.*"msg":"reannounce could not be planned"/,
+  );
 });
 
 test('hooks/reannounce: every event but -sdown ends in the shell (no Node started); -sdown goes on to sentinel-hook notify', () => {
@@ -62,7 +85,11 @@ test('hooks/reannounce: every event but -sdown ends in the shell (no Node starte
     assert.equal(r.status, 0, `${type}: ${r.stderr}`);
     assert.equal(r.stderr, '');
   }
-  const sdown = spawnSync(hook, ['-sdown', 'slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379'], { env, encoding: 'utf8', timeout: 10_000 });
+  const sdown = spawnSync(hook, ['-sdown', 'slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379'], {
+    env,
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   assert.equal(sdown.status, 2);
   assert.match(sdown.stderr, /node not found/);
 });
@@ -74,10 +101,14 @@ test("notify: a failover event that starts while the user's own notify command r
   }));
   const { spawn } = await import('node:child_process');
   const { claimGeneration } = await import('../../src/state/generation.ts');
-  const child = spawn(process.execPath, [BIN, '--config', path, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'], {
-    env: { PATH: '/usr/bin:/bin' },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, '--config', path, 'notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379'],
+    {
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: 'ignore',
+    },
+  );
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   // The hook's run for this master starts while the user's alert is still sleeping.
   await new Promise((r) => setTimeout(r, 300));

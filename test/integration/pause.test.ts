@@ -1,12 +1,13 @@
 // The pause switch from the command line: `pause` makes `reconcile` show what it would do and change
 // nothing (and say that it is paused); `resume` lets it act again. Three scripted Sentinels on loopback
 // that agree on the master and its config epoch; the action is an exec with reconcile: true.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { scriptedSentinel } from '../support/loopback-redis.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
@@ -17,8 +18,10 @@ function bulk(s: string): string {
 
 /** A Sentinel naming 127.0.0.1:6390 at config epoch 4. */
 function answer(command: string[]): string {
-  if (command[0] === 'SENTINEL' && command[1] === 'MASTER') return `*4\r\n${bulk('name')}${bulk('m')}${bulk('config-epoch')}${bulk('4')}`;
-  if (command[0] === 'SENTINEL' && command[1] === 'get-master-addr-by-name') return `*2\r\n${bulk('127.0.0.1')}${bulk('6390')}`;
+  if (command[0] === 'SENTINEL' && command[1] === 'MASTER')
+    return `*4\r\n${bulk('name')}${bulk('m')}${bulk('config-epoch')}${bulk('4')}`;
+  if (command[0] === 'SENTINEL' && command[1] === 'get-master-addr-by-name')
+    return `*2\r\n${bulk('127.0.0.1')}${bulk('6390')}`;
   return '-ERR unknown command\r\n';
 }
 
@@ -39,7 +42,10 @@ test('pause: reconcile says it is paused and changes nothing; resume: it acts', 
   // Not spawnSync: the scripted Sentinels live in this process and must answer while the CLI runs.
   const cli = (args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--config', config], { env: { PATH: process.env.PATH! }, timeout: 30_000 });
+      const child = spawn(process.execPath, [BIN, ...args, '--config', config], {
+        env: { PATH: process.env.PATH! },
+        timeout: 30_000,
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => {
@@ -55,7 +61,10 @@ test('pause: reconcile says it is paused and changes nothing; resume: it acts', 
   assert.equal(paused.status, 0, paused.stderr);
   const whilePaused = await cli(['reconcile']);
   assert.equal(whilePaused.status, 0, whilePaused.stdout + whilePaused.stderr);
-  assert.match(whilePaused.stdout, /^PAUSED \(.*moving the VIP by hand\): nothing changed; this is what reconcile would do$/m);
+  assert.match(
+    whilePaused.stdout,
+    /^PAUSED \(.*moving the VIP by hand\): nothing changed; this is what reconcile would do$/m,
+  );
   assert.match(whilePaused.stdout, /master m: dry-run \(127\.0\.0\.1:6390, config epoch 4\)/);
   assert.equal(existsSync(marker), false, 'nothing ran while paused');
   const json = JSON.parse((await cli(['reconcile', '--json'])).stdout) as { paused?: string };

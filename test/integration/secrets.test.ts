@@ -1,11 +1,12 @@
 // The Sentinels' password never reaches any output, whatever a Sentinel replies: a Redis 5 Sentinel
 // answers AUTH with "-ERR unknown command 'AUTH', with args beginning with: '<password>'".
-import { test, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type TestContext, test } from 'node:test';
 import { scriptedSentinel } from '../support/loopback-redis.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
@@ -24,14 +25,20 @@ const unknownCommand = (command: string[]) => {
 function assertNoSecret(what: string, text: string, secret = SECRET): void {
   for (let i = 0; i + 8 <= secret.length; i++) {
     const piece = secret.slice(i, i + 8);
-    assert.ok(!text.includes(piece), `${what} contains part of the password (${JSON.stringify(piece)} at ${i}): ${text}`);
+    assert.ok(
+      !text.includes(piece),
+      `${what} contains part of the password (${JSON.stringify(piece)} at ${i}): ${text}`,
+    );
   }
 }
 
 function run(args: string[], secret = SECRET): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     // Asynchronous: the fake Sentinel lives in this process and must answer while the hook runs.
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, SH_SECRET: secret }, timeout: 30_000 });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH!, SH_SECRET: secret },
+      timeout: 30_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -86,8 +93,20 @@ test('no byte of the password in stdout, stderr, the log or --json, whatever the
     );
   }
   {
-    const { log, config } = setUp(t, redis5.address, "    - { type: vip, address: '10.213.9.100/24', interface: lo }\n", 'notify:\n  - run: [/bin/true]\n');
-    const r = await run(['--config', config, 'notify', '--', '-sdown', 'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379']);
+    const { log, config } = setUp(
+      t,
+      redis5.address,
+      "    - { type: vip, address: '10.213.9.100/24', interface: lo }\n",
+      'notify:\n  - run: [/bin/true]\n',
+    );
+    const r = await run([
+      '--config',
+      config,
+      'notify',
+      '--',
+      '-sdown',
+      'slave 10.213.9.1:6379 10.213.9.1 6379 @ mymaster 10.213.9.2 6379',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(readFileSync(log, 'utf8'), /is this host the master/, 'notify asked the Sentinel');
     runs.push(['notify', log, r]);
@@ -114,9 +133,15 @@ test('a master host name that shares a few characters with the password is not r
   // password and "localhost"; a name must stay whole or no answer matches the to-ip and the failover
   // is dropped as stale. The password has no 8 characters in common with anything the hook prints.
   const secret = `${SECRET.slice(0, 60)}lhost${SECRET.slice(60, 120)}`;
-  const sentinel = await scriptedSentinel((c) => (c[0] === 'AUTH' ? '+OK\r\n' : '*2\r\n$9\r\nlocalhost\r\n$4\r\n6380\r\n'));
+  const sentinel = await scriptedSentinel((c) =>
+    c[0] === 'AUTH' ? '+OK\r\n' : '*2\r\n$9\r\nlocalhost\r\n$4\r\n6380\r\n',
+  );
   t.after(() => sentinel.close());
-  const { dir, log, config } = setUp(t, sentinel.address, "    - type: exec\n      run: [/bin/sh, -c, 'echo ran > /dev/null']\n");
+  const { dir, log, config } = setUp(
+    t,
+    sentinel.address,
+    "    - type: exec\n      run: [/bin/sh, -c, 'echo ran > /dev/null']\n",
+  );
   const marker = join(dir, 'ran');
   writeFileSync(config, readFileSync(config, 'utf8').replace('/dev/null', marker));
   const EVENT = ['mymaster', 'leader', 'start', '127.0.0.1', '6379', 'localhost', '6380'];

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { parseEvent } from '../../src/event.ts';
 import { checkFreshness, type SentinelsConfig } from '../../src/sentinel/client.ts';
 import type { SentinelTlsConfig } from '../../src/sentinel/tls.ts';
@@ -30,7 +30,8 @@ test.after(() => {
 });
 
 const address = () => `127.0.0.1:${lab.sentinelPort}`;
-const event = (toPort: number) => parseEvent(['mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)]);
+const event = (toPort: number) =>
+  parseEvent(['mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)]);
 const guard = (tls: SentinelTlsConfig | undefined, addresses = [address()]): SentinelsConfig => ({
   addresses,
   timeout: 1000,
@@ -52,12 +53,21 @@ function hook(tls: string | undefined, toPort: number) {
     `log: { file: ${log} }\nlockDir: ${dir}\nsentinels:\n  addresses: ["${address()}"]\n  timeout: 1s\n  settle: 300ms\n${tls ? `  tls: ${tls}\n` : ''}masters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo acted > ${marker}']\n`,
   );
   chmodSync(config, 0o600);
-  const r = spawnSync(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH },
-    timeout: 30_000,
-  });
-  return { status: r.status, stderr: r.stderr, acted: existsSync(marker), log: existsSync(log) ? readFileSync(log, 'utf8') : '' };
+  const r = spawnSync(
+    process.execPath,
+    [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    },
+  );
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    acted: existsSync(marker),
+    log: existsSync(log) ? readFileSync(log, 'utf8') : '',
+  };
 }
 
 function assertOneLine(stderr: string, pattern: RegExp): void {
@@ -65,7 +75,9 @@ function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.match(stderr, pattern);
 }
 
-test('with sentinels.tls the hook gets a verdict from a TLS-only Sentinel: a current event acts, a stale one changes nothing', { timeout: 60_000 }, () => {
+test('with sentinels.tls the hook gets a verdict from a TLS-only Sentinel: a current event acts, a stale one changes nothing', {
+  timeout: 60_000,
+}, () => {
   const current = hook(`{ ca: ${lab.ca!.cert} }`, lab.masterPort);
   assert.equal(current.status, 0, current.stderr);
   assert.equal(current.acted, true, 'the current event was acted on');
@@ -77,20 +89,32 @@ test('with sentinels.tls the hook gets a verdict from a TLS-only Sentinel: a cur
   assert.match(stale.log, /stale event/);
 });
 
-test('a CA that did not sign the Sentinel certificate: exit 2, one line naming the Sentinel and TLS, nothing run', { timeout: 60_000 }, () => {
+test('a CA that did not sign the Sentinel certificate: exit 2, one line naming the Sentinel and TLS, nothing run', {
+  timeout: 60_000,
+}, () => {
   const r = hook(`{ ca: ${otherCa.cert} }`, lab.masterPort);
   assert.equal(r.status, 2, r.stderr);
-  assertOneLine(r.stderr, new RegExp(`^sentinel-hook: Sentinel ${address()}: TLS: .*\\(check sentinels\\.tls\\.ca\\)\\n$`));
+  assertOneLine(
+    r.stderr,
+    new RegExp(`^sentinel-hook: Sentinel ${address()}: TLS: .*\\(check sentinels\\.tls\\.ca\\)\\n$`),
+  );
   assert.equal(r.acted, false);
 });
 
-test('a CA file others can write, or a key others can read: exit 2 naming the file and the fix, nothing run', { timeout: 60_000 }, () => {
+test('a CA file others can write, or a key others can read: exit 2 naming the file and the fix, nothing run', {
+  timeout: 60_000,
+}, () => {
   const openCa = join(dir, 'open-ca.crt');
   copyFileSync(lab.ca!.cert, openCa);
   chmodSync(openCa, 0o666);
   const ca = hook(`{ ca: ${openCa} }`, lab.masterPort);
   assert.equal(ca.status, 2, ca.stderr);
-  assertOneLine(ca.stderr, new RegExp(`sentinels\\.tls\\.ca file ${openCa} is writable by users other than its owner \\(mode 666\\).*chmod go-w ${openCa}`));
+  assertOneLine(
+    ca.stderr,
+    new RegExp(
+      `sentinels\\.tls\\.ca file ${openCa} is writable by users other than its owner \\(mode 666\\).*chmod go-w ${openCa}`,
+    ),
+  );
   assert.equal(ca.acted, false);
 
   const openKey = join(dir, 'open-client.key');
@@ -100,12 +124,16 @@ test('a CA file others can write, or a key others can read: exit 2 naming the fi
   assert.equal(key.status, 2, key.stderr);
   assertOneLine(
     key.stderr,
-    new RegExp(`sentinels\\.tls\\.key file ${openKey} is readable by users other than its owner \\(mode 644\\).*chmod go-rwx ${openKey}`),
+    new RegExp(
+      `sentinels\\.tls\\.key file ${openKey} is readable by users other than its owner \\(mode 644\\).*chmod go-rwx ${openKey}`,
+    ),
   );
   assert.equal(key.acted, false);
 });
 
-test('without sentinels.tls a TLS-only Sentinel gives no answer: the hook acts on the arguments, as before', { timeout: 60_000 }, () => {
+test('without sentinels.tls a TLS-only Sentinel gives no answer: the hook acts on the arguments, as before', {
+  timeout: 60_000,
+}, () => {
   // An event the Sentinel would call stale: with no answer, the hook cannot know, and acts.
   const r = hook(undefined, lab.replicaPort);
   assert.equal(r.status, 0, r.stderr);
@@ -119,36 +147,53 @@ test('the certificate is checked against the address as written: its IP, or its 
   assert.equal((await checkFreshness(current, ['127.0.0.1'], guard({ ca }), {})).verdict, 'current');
   // A name the certificate carries, reached through its address: verified against the name.
   const byName = guard({ ca }, [`localhost:${lab.sentinelPort}`]);
-  assert.equal((await checkFreshness(current, ['127.0.0.1'], byName, {}, { resolve: async () => ['127.0.0.1'] })).verdict, 'current');
+  assert.equal(
+    (await checkFreshness(current, ['127.0.0.1'], byName, {}, { resolve: async () => ['127.0.0.1'] })).verdict,
+    'current',
+  );
   // A name it does not carry: refused, and the fix names servername.
   const otherName = guard({ ca }, [`sentinel.lab:${lab.sentinelPort}`]);
   await assert.rejects(
     checkFreshness(current, ['127.0.0.1'], otherName, {}, { resolve: async () => ['127.0.0.1'] }),
     (err: Error & { exitCode?: number; line(): string }) => {
       assert.equal(err.exitCode, 2);
-      assert.match(err.line(), new RegExp(`^Sentinel sentinel\\.lab:${lab.sentinelPort}: TLS: .*sentinel\\.lab.*sentinels\\.tls\\.servername`));
+      assert.match(
+        err.line(),
+        new RegExp(`^Sentinel sentinel\\.lab:${lab.sentinelPort}: TLS: .*sentinel\\.lab.*sentinels\\.tls\\.servername`),
+      );
       return true;
     },
   );
   // servername set: that name is what counts, whatever the address.
-  assert.equal((await checkFreshness(current, ['127.0.0.1'], guard({ ca, servername: 'localhost' }), {})).verdict, 'current');
-  await assert.rejects(checkFreshness(current, ['127.0.0.1'], guard({ ca, servername: 'sentinel.lab' }), {}), (err: Error & { line(): string }) => {
-    assert.match(err.line(), /TLS: .*sentinel\.lab.*\(set sentinels\.tls\.servername/);
-    return true;
-  });
+  assert.equal(
+    (await checkFreshness(current, ['127.0.0.1'], guard({ ca, servername: 'localhost' }), {})).verdict,
+    'current',
+  );
+  await assert.rejects(
+    checkFreshness(current, ['127.0.0.1'], guard({ ca, servername: 'sentinel.lab' }), {}),
+    (err: Error & { line(): string }) => {
+      assert.match(err.line(), /TLS: .*sentinel\.lab.*\(set sentinels\.tls\.servername/);
+      return true;
+    },
+  );
 });
 
 test('a client certificate the Sentinel CA signed is accepted; one from another CA is refused with exit 2', async () => {
   const ca = lab.ca!.cert;
   const current = event(lab.masterPort);
-  assert.equal((await checkFreshness(current, ['127.0.0.1'], guard({ ca, cert: client.cert, key: client.key }), {})).verdict, 'current');
+  assert.equal(
+    (await checkFreshness(current, ['127.0.0.1'], guard({ ca, cert: client.cert, key: client.key }), {})).verdict,
+    'current',
+  );
   await assert.rejects(
     checkFreshness(current, ['127.0.0.1'], guard({ ca, cert: strangerClient.cert, key: strangerClient.key }), {}),
     (err: Error & { exitCode?: number; line(): string }) => {
       assert.equal(err.exitCode, 2);
       assert.match(
         err.line(),
-        new RegExp(`^Sentinel ${address()}: TLS: the Sentinel refused our certificate \\(.*unknown ca\\) \\(check sentinels\\.tls\\.cert and key`),
+        new RegExp(
+          `^Sentinel ${address()}: TLS: the Sentinel refused our certificate \\(.*unknown ca\\) \\(check sentinels\\.tls\\.cert and key`,
+        ),
       );
       return true;
     },
@@ -158,7 +203,13 @@ test('a client certificate the Sentinel CA signed is accepted; one from another 
 test('beside a Sentinel with a verdict, one whose certificate does not verify does not stop the run', async () => {
   // Same Sentinel twice, once by a name its certificate lacks: the verdict of the other is followed.
   const both = guard({ ca: lab.ca!.cert }, [`sentinel.lab:${lab.sentinelPort}`, address()]);
-  const f = await checkFreshness(event(lab.replicaPort), ['127.0.0.1'], both, {}, { resolve: async () => ['127.0.0.1'] });
+  const f = await checkFreshness(
+    event(lab.replicaPort),
+    ['127.0.0.1'],
+    both,
+    {},
+    { resolve: async () => ['127.0.0.1'] },
+  );
   assert.equal(f.verdict, 'stale');
   assert.ok('refused' in f.answers[0]!, JSON.stringify(f.answers));
 });

@@ -1,13 +1,14 @@
 // An operator's SIGTERM to a hook run whose command runs as root through sudo: the root command must
 // end too. SIGKILL to its process group reaches sudo but not what sudo started (sudo relays TERM, not
 // KILL, and redis may not signal a root process): before the fix, `sleep` went on as an orphan of init.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
 import { waitFor, waitUntil } from '../lab/wait.ts';
 import { reachablePath } from '../support/checkout.ts';
-import { BIN, createNetns, installSudoers, preflight, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
+import { BIN, createNetns, installSudoers, type Netns, preflight, teardown, USER, writeConfig } from './vip-netns.ts';
 
 // An argv no other process on this machine is likely to have.
 const SLEEP = ['/usr/bin/sleep', '37.25'];

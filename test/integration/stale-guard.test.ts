@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parseEvent } from '../../src/event.ts';
-import { checkFreshness, type AskSentinel, type SentinelsConfig } from '../../src/sentinel/client.ts';
+import { type AskSentinel, checkFreshness, type SentinelsConfig } from '../../src/sentinel/client.ts';
 import { freePort, LoopbackSentinel, scriptedSentinel } from '../support/loopback-redis.ts';
 
 const lab = new LoopbackSentinel({ password: 'correct horse' });
@@ -9,10 +9,17 @@ test.before(() => lab.start(), { timeout: 120_000 });
 test.after(() => lab.stop());
 
 function guard(extra: Partial<SentinelsConfig> = {}): SentinelsConfig {
-  return { addresses: [`127.0.0.1:${lab.sentinelPort}`], password: { env: 'SH_TEST_PW' }, timeout: 500, settle: 1000, ...extra };
+  return {
+    addresses: [`127.0.0.1:${lab.sentinelPort}`],
+    password: { env: 'SH_TEST_PW' },
+    timeout: 500,
+    settle: 1000,
+    ...extra,
+  };
 }
 const env = { SH_TEST_PW: 'correct horse' };
-const event = (toPort: number, fromPort: number) => parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', String(fromPort), '127.0.0.1', String(toPort)]);
+const event = (toPort: number, fromPort: number) =>
+  parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', String(fromPort), '127.0.0.1', String(toPort)]);
 
 test('current: the Sentinel names the to-ip:port as master (password honoured)', async () => {
   const f = await checkFreshness(event(lab.masterPort, lab.replicaPort), ['127.0.0.1'], guard(), env);
@@ -29,7 +36,12 @@ test('stale: the Sentinel answers with another master, after asking again for th
 
 test('unknown: no Sentinel answers (closed port) → act on the arguments', async () => {
   const closed = await freePort();
-  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [`127.0.0.1:${closed}`], settle: 300 }), env);
+  const f = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: [`127.0.0.1:${closed}`], settle: 300 }),
+    env,
+  );
   assert.equal(f.verdict, 'unknown');
 });
 
@@ -37,25 +49,31 @@ test('a wrong password, or a user without permission, is never "no answer": with
   // A late retry (→ the replica, no longer master): acting on it would undo the newer failover.
   const late = event(lab.replicaPort, lab.masterPort);
   const address = `127.0.0.1:${lab.sentinelPort}`;
-  await assert.rejects(checkFreshness(late, ['127.0.0.1'], guard({ settle: 200 }), { SH_TEST_PW: 'wrong' }), (err: Error & { exitCode?: number }) => {
-    assert.equal(err.exitCode, 2);
-    assert.ok(err.message.includes(address), err.message);
-    assert.match(err.message, /WRONGPASS/);
-    assert.doesNotMatch(err.message, /wrong\b/, 'the password itself is not echoed');
-    return true;
-  });
+  await assert.rejects(
+    checkFreshness(late, ['127.0.0.1'], guard({ settle: 200 }), { SH_TEST_PW: 'wrong' }),
+    (err: Error & { exitCode?: number }) => {
+      assert.equal(err.exitCode, 2);
+      assert.ok(err.message.includes(address), err.message);
+      assert.match(err.message, /WRONGPASS/);
+      assert.doesNotMatch(err.message, /wrong\b/, 'the password itself is not echoed');
+      return true;
+    },
+  );
   for (const reply of [
     '-NOAUTH Authentication required.\r\n',
     "-NOPERM User hook has no permissions to run the 'sentinel|get-master-addr-by-name' command\r\n",
   ]) {
     const fake = await scriptedSentinel((command) => (command[0] === 'AUTH' ? '+OK\r\n' : reply));
     t.after(() => fake.close());
-    await assert.rejects(checkFreshness(late, ['127.0.0.1'], guard({ addresses: [fake.address], settle: 200 }), env), (err: Error & { exitCode?: number }) => {
-      assert.equal(err.exitCode, 2, err.message);
-      assert.ok(err.message.includes(fake.address), err.message);
-      assert.ok(err.message.includes(reply.slice(1, 7)), err.message);
-      return true;
-    });
+    await assert.rejects(
+      checkFreshness(late, ['127.0.0.1'], guard({ addresses: [fake.address], settle: 200 }), env),
+      (err: Error & { exitCode?: number }) => {
+        assert.equal(err.exitCode, 2, err.message);
+        assert.ok(err.message.includes(fake.address), err.message);
+        assert.ok(err.message.includes(reply.slice(1, 7)), err.message);
+        return true;
+      },
+    );
   }
 });
 
@@ -83,12 +101,24 @@ test('a Sentinel with no password that says so to AUTH (Redis 6/7, Redis 5) stil
   ];
   for (const authReply of noPassword) {
     // It answered get-master-addr-by-name in the same pipeline: 127.0.0.1:7001 is the master.
-    const fake = await scriptedSentinel((command) => (command[0] === 'AUTH' ? authReply : '*2\r\n$9\r\n127.0.0.1\r\n$4\r\n7001\r\n'));
+    const fake = await scriptedSentinel((command) =>
+      command[0] === 'AUTH' ? authReply : '*2\r\n$9\r\n127.0.0.1\r\n$4\r\n7001\r\n',
+    );
     t.after(() => fake.close());
     const cfg = guard({ addresses: [fake.address], settle: 200 });
-    const late = await checkFreshness(parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002']), ['127.0.0.1'], cfg, env);
+    const late = await checkFreshness(
+      parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002']),
+      ['127.0.0.1'],
+      cfg,
+      env,
+    );
     assert.equal(late.verdict, 'stale', `${authReply}: a late retry must not act: ${JSON.stringify(late.answers)}`);
-    const current = await checkFreshness(parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', '7002', '127.0.0.1', '7001']), ['127.0.0.1'], cfg, env);
+    const current = await checkFreshness(
+      parseEvent(['mymaster', 'leader', 'start', '127.0.0.1', '7002', '127.0.0.1', '7001']),
+      ['127.0.0.1'],
+      cfg,
+      env,
+    );
     assert.equal(current.verdict, 'current', JSON.stringify(current.answers));
     const shown = JSON.stringify(current.answers);
     assert.match(shown, /"warning":"[^"]*no password/i, 'the needless password is pointed out');
@@ -122,11 +152,15 @@ test('end to end: with a Sentinel that has no password (Redis 6/7 answer to AUTH
   const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
   // Asynchronous: the fake lives in this process.
   const status = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002'], {
-      env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH! },
-      stdio: 'ignore',
-      timeout: 30_000,
-    });
+    const child = spawn(
+      process.execPath,
+      [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '7001', '127.0.0.1', '7002'],
+      {
+        env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH! },
+        stdio: 'ignore',
+        timeout: 30_000,
+      },
+    );
     child.on('close', done);
   });
   const text = readFileSync(log, 'utf8');
@@ -161,7 +195,12 @@ test('a Sentinel that accepts and never replies counts as not answering after it
   t.after(() => silent.close());
   const silentAddress = `127.0.0.1:${(silent.address() as { port: number }).port}`;
   const started = performance.now();
-  const f = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ addresses: [silentAddress], timeout: 200, settle: 300 }), env);
+  const f = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ addresses: [silentAddress], timeout: 200, settle: 300 }),
+    env,
+  );
   assert.equal(f.verdict, 'unknown');
   assert.match(JSON.stringify(f.answers), /no answer within 200 ms/);
   assert.ok(performance.now() - started < 3000);
@@ -207,16 +246,28 @@ test('an ask that never settles is bounded too, and a Sentinel host name is look
     env,
     { resolve: both },
   );
-  assert.equal(second.verdict, 'stale', `the Sentinel answered on the second address: ${JSON.stringify(second.answers)}`);
+  assert.equal(
+    second.verdict,
+    'stale',
+    `the Sentinel answered on the second address: ${JSON.stringify(second.answers)}`,
+  );
   const started = performance.now();
-  const never = await checkFreshness(event(lab.replicaPort, lab.masterPort), ['127.0.0.1'], guard({ timeout: 150, settle: 200 }), env, {
-    ask: () => new Promise(() => {}),
-  });
+  const never = await checkFreshness(
+    event(lab.replicaPort, lab.masterPort),
+    ['127.0.0.1'],
+    guard({ timeout: 150, settle: 200 }),
+    env,
+    {
+      ask: () => new Promise(() => {}),
+    },
+  );
   assert.equal(never.verdict, 'unknown');
   assert.ok(performance.now() - started < 3000);
 });
 
-test('right after a real failover: the new master is current, a late retry of the old event is stale', { timeout: 60_000 }, async () => {
+test('right after a real failover: the new master is current, a late retry of the old event is stale', {
+  timeout: 60_000,
+}, async () => {
   const oldMaster = lab.masterPort;
   const newMaster = await lab.failover();
   assert.notEqual(newMaster, oldMaster);
@@ -228,7 +279,9 @@ test('right after a real failover: the new master is current, a late retry of th
   assert.equal(late.verdict, 'stale');
 });
 
-test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a current one, and never logs the password', { timeout: 60_000 }, async () => {
+test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a current one, and never logs the password', {
+  timeout: 60_000,
+}, async () => {
   const { spawnSync } = await import('node:child_process');
   const { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
   const { join, resolve } = await import('node:path');
@@ -247,11 +300,15 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
     const other = master === lab.masterPort ? lab.replicaPort : lab.masterPort;
     const bin = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
     const run = (toPort: number) =>
-      spawnSync(process.execPath, [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)], {
-        encoding: 'utf8',
-        env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH },
-        timeout: 30_000,
-      });
+      spawnSync(
+        process.execPath,
+        [bin, '--config', config, 'mymaster', 'observer', 'start', '127.0.0.1', '1', '127.0.0.1', String(toPort)],
+        {
+          encoding: 'utf8',
+          env: { SH_TEST_PW: 'correct horse', PATH: process.env.PATH },
+          timeout: 30_000,
+        },
+      );
 
     const stale = run(other!);
     assert.equal(stale.status, 0, stale.stderr);
@@ -262,7 +319,11 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
     assert.equal(current.status, 0, current.stderr);
     assert.equal(existsSync(marker), true, 'a current event is acted on');
     assert.match(readFileSync(marker, 'utf8'), /^SENTINEL_HOOK_MASTER=mymaster$/m);
-    assert.doesNotMatch(readFileSync(marker, 'utf8'), /SH_TEST_PW|correct horse/, 'the password variable is not passed to commands');
+    assert.doesNotMatch(
+      readFileSync(marker, 'utf8'),
+      /SH_TEST_PW|correct horse/,
+      'the password variable is not passed to commands',
+    );
     assert.doesNotMatch(readFileSync(log, 'utf8'), /correct horse/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -271,7 +332,9 @@ test('end to end: the CLI drops a stale event (exit 0, nothing run), acts on a c
 
 test('the first confirming answer ends the check: a Sentinel that does not answer (its host is down) costs nothing', async () => {
   const ask: AskSentinel = (address) =>
-    address === '10.0.0.1:26379' ? Promise.resolve({ address, master: { ip: '127.0.0.1', port: lab.replicaPort } }) : new Promise(() => {});
+    address === '10.0.0.1:26379'
+      ? Promise.resolve({ address, master: { ip: '127.0.0.1', port: lab.replicaPort } })
+      : new Promise(() => {});
   const started = performance.now();
   const f = await checkFreshness(
     event(lab.replicaPort, lab.masterPort),
@@ -331,10 +394,25 @@ test('end to end: a wrong password never lets a late retry act; beside a Sentine
   // Asynchronous: the refusing fake lives in this process and must answer while the hook runs.
   const run = (file: string, password: string) =>
     new Promise<{ status: number | null; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [bin, '--config', file, 'mymaster', 'observer', 'start', '127.0.0.1', String(master), '127.0.0.1', String(other)], {
-        env: { SH_TEST_PW: password, PATH: process.env.PATH },
-        timeout: 30_000,
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          bin,
+          '--config',
+          file,
+          'mymaster',
+          'observer',
+          'start',
+          '127.0.0.1',
+          String(master),
+          '127.0.0.1',
+          String(other),
+        ],
+        {
+          env: { SH_TEST_PW: password, PATH: process.env.PATH },
+          timeout: 30_000,
+        },
+      );
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c));
       child.on('close', (status) => done({ status, stderr }));
@@ -354,6 +432,8 @@ test('end to end: a wrong password never lets a late retry act; beside a Sentine
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { level: number; msg: string });
-  const warning = records.find((r) => r.level === 40 && JSON.stringify(r).includes(refusing.address) && /WRONGPASS/.test(JSON.stringify(r)));
+  const warning = records.find(
+    (r) => r.level === 40 && JSON.stringify(r).includes(refusing.address) && /WRONGPASS/.test(JSON.stringify(r)),
+  );
   assert.ok(warning, `a warning names the refusing Sentinel: ${JSON.stringify(records)}`);
 });

@@ -1,21 +1,22 @@
 // The generated sudoers drop-in, live in /etc/sudoers.d for this test: as the redis user, every
 // command line the hook plans is allowed (sudo -n -l), and nothing beyond them is.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import {
   asRedis,
+  BIN,
   createNetns,
-  hookAsRedis,
   holders,
+  hookAsRedis,
   installSudoers,
   must,
+  type Netns,
   preflight,
   removeSudoers,
   sh,
   teardown,
   writeConfig,
-  BIN,
-  type Netns,
 } from './vip-netns.ts';
 
 const VIP = '10.213.7.100';
@@ -48,14 +49,20 @@ function plannedArgv(event: string[]): string[][] {
   assert.equal(r.code, 0, r.stderr);
   const plan = JSON.parse(r.stdout) as {
     plans: {
-      steps: { kind: string; argv?: string[]; privileged?: boolean; detail?: { privileged?: boolean; argv?: string[]; commands?: { argv: string[] }[] } }[];
+      steps: {
+        kind: string;
+        argv?: string[];
+        privileged?: boolean;
+        detail?: { privileged?: boolean; argv?: string[]; commands?: { argv: string[] }[] };
+      }[];
     }[];
   };
   const out: string[][] = [];
   for (const p of plan.plans) {
     for (const s of p.steps) {
       if (s.kind === 'command' && s.privileged) out.push(s.argv!);
-      if (s.kind === 'task' && s.detail?.privileged) out.push(...(s.detail.argv ? [s.detail.argv] : []), ...(s.detail.commands ?? []).map((c) => c.argv));
+      if (s.kind === 'task' && s.detail?.privileged)
+        out.push(...(s.detail.argv ? [s.detail.argv] : []), ...(s.detail.commands ?? []).map((c) => c.argv));
     }
   }
   return out;
@@ -67,7 +74,10 @@ test('the drop-in holds only a Defaults line and one rule for redis, and visudo 
     body.map((l) => l.split(' ')[0]),
     ['Defaults:redis', 'redis'],
   );
-  assert.match(body[1]!, /^redis ALL=\(root\) NOPASSWD: \/usr\/sbin\/ip addr add 10\.213\.7\.100\/24 dev v0 label v0\\:vip, \\$/);
+  assert.match(
+    body[1]!,
+    /^redis ALL=\(root\) NOPASSWD: \/usr\/sbin\/ip addr add 10\.213\.7\.100\/24 dev v0 label v0\\:vip, \\$/,
+  );
   assert.doesNotMatch(text, /ALL\s*$|\*|NOPASSWD: ALL/m);
   must(['visudo', '-cf', env.sudoersFile!]);
 });
@@ -83,10 +93,19 @@ test('every command the hook plans, on the new master and elsewhere, IPv4 and IP
   must(['ip', '-n', env.ns, 'addr', 'del', `${VIP}/24`, 'dev', 'v0']);
   must(['ip', '-n', env.ns, 'addr', 'del', `${VIP6}/64`, 'dev', 'v0']);
   const distinct = [...new Set(planned.map((a) => JSON.stringify(a)))].map((a) => JSON.parse(a) as string[]);
-  const kinds = new Set(distinct.map((a) => `${a[0]} ${a.slice(1).find((x) => ['add', 'del', '-U', '-A', '-D', 'na'].includes(x))}`));
+  const kinds = new Set(
+    distinct.map((a) => `${a[0]} ${a.slice(1).find((x) => ['add', 'del', '-U', '-A', '-D', 'na'].includes(x))}`),
+  );
   assert.deepEqual(
     [...kinds].sort(),
-    ['/usr/bin/arping -A', '/usr/bin/arping -D', '/usr/bin/arping -U', '/usr/bin/ndptool na', '/usr/sbin/ip add', '/usr/sbin/ip del'],
+    [
+      '/usr/bin/arping -A',
+      '/usr/bin/arping -D',
+      '/usr/bin/arping -U',
+      '/usr/bin/ndptool na',
+      '/usr/sbin/ip add',
+      '/usr/sbin/ip del',
+    ],
     'the dry-runs covered every kind of command',
   );
   for (const argv of distinct) {

@@ -1,11 +1,21 @@
 // `sentinel-hook sudoers`, the built CLI as root: a root rule only for a program that nobody but root
 // can change — the file, and every directory above its real path — and never through "..".
-import { after, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 const skip = process.getuid?.() !== 0 && 'needs root (files owned by root and by another uid)';
@@ -25,7 +35,9 @@ function program(path: string, mode = 0o755): string {
 let n = 0;
 function sudoers(run: string[]) {
   const config = join(dir, `config-${++n}.json`);
-  writeFileSync(config, JSON.stringify({ masters: { mymaster: [{ type: 'exec', run, privilege: 'sudo' }] } }), { mode: 0o644 });
+  writeFileSync(config, JSON.stringify({ masters: { mymaster: [{ type: 'exec', run, privilege: 'sudo' }] } }), {
+    mode: 0o644,
+  });
   return spawnSync(process.execPath, [BIN, 'sudoers', '--user', 'redis', '--config', config], {
     encoding: 'utf8',
     env: { PATH: '/usr/bin:/bin' },
@@ -40,31 +52,46 @@ function assertRefused(r: ReturnType<typeof sudoers>, message: RegExp) {
   assert.match(r.stderr, message);
 }
 
-test('sudoers refuses a program in a directory others may write (mode 777): they could replace what root runs', { skip }, () => {
+test('sudoers refuses a program in a directory others may write (mode 777): they could replace what root runs', {
+  skip,
+}, () => {
   const open = join(dir, 'open');
   const prog = program(join(open, 'prog'));
   chmodSync(open, 0o777);
-  assertRefused(sudoers([prog]), new RegExp(`directory ${open} is writable by users other than its owner \\(mode 777\\).*chmod go-w ${open}`));
+  assertRefused(
+    sudoers([prog]),
+    new RegExp(`directory ${open} is writable by users other than its owner \\(mode 777\\).*chmod go-w ${open}`),
+  );
 });
 
 test('sudoers refuses a program others may write, or that a user other than root owns', { skip }, () => {
-  assertRefused(sudoers([program(join(dir, 'w', 'prog'), 0o757)]), /program .*\/w\/prog is writable by users other than root \(mode 757\).*chmod go-w/);
+  assertRefused(
+    sudoers([program(join(dir, 'w', 'prog'), 0o757)]),
+    /program .*\/w\/prog is writable by users other than root \(mode 757\).*chmod go-w/,
+  );
   const owned = program(join(dir, 'o', 'prog'));
   chownSync(owned, 4242, 0);
   assertRefused(sudoers([owned]), /program .*\/o\/prog is owned by uid 4242, not root.*chown root/);
 });
 
-test('sudoers follows a symlink to the real program and checks there: a link in a safe place to a program in an open one is refused', { skip }, () => {
+test('sudoers follows a symlink to the real program and checks there: a link in a safe place to a program in an open one is refused', {
+  skip,
+}, () => {
   const open = join(dir, 'open2');
   const prog = program(join(open, 'prog'));
   chmodSync(open, 0o777);
   const link = join(dir, 'safe', 'link');
   mkdirSync(join(dir, 'safe'), { mode: 0o755 });
   symlinkSync(prog, link);
-  assertRefused(sudoers([link]), new RegExp(`program directory ${open} is writable .*could replace ${link}.*chmod go-w ${open}`));
+  assertRefused(
+    sudoers([link]),
+    new RegExp(`program directory ${open} is writable .*could replace ${link}.*chmod go-w ${open}`),
+  );
 });
 
-test('a program name with ".." is refused by the config itself (it escaped the system-directories lookup)', { skip }, () => {
+test('a program name with ".." is refused by the config itself (it escaped the system-directories lookup)', {
+  skip,
+}, () => {
   const prog = program(join(dir, 'dots', 'prog'));
   assertRefused(sudoers([`../../..${prog}`]), /masters\.mymaster\[0\]\.run\[0\]: .*"\.\."/);
 });

@@ -14,15 +14,29 @@
 // - Environment=SENTINEL_HOOK_JITLESS=1: set for the hook.
 // Not emulated: RestrictAddressFamilies, the rest of SystemCallFilter, ProtectSystem, PrivateUsers (the
 // watch unit's own test and systemd-analyze cover the unit text; here it is the hook's start-up that matters).
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { reachablePath } from '../support/checkout.ts';
 import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
-import { BIN, ROOT, createNetns, holders, installSudoers, must, preflight, removeSudoers, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
+import {
+  BIN,
+  createNetns,
+  holders,
+  installSudoers,
+  must,
+  type Netns,
+  preflight,
+  ROOT,
+  removeSudoers,
+  teardown,
+  USER,
+  writeConfig,
+} from './vip-netns.ts';
 
 const VIP = '10.213.7.179';
 /** This host (the namespace's v0 address) is the new master: the hook must add the VIP here. */
@@ -120,11 +134,14 @@ before(() => {
     ['0', 'kill'],
   ]) {
     const probe = spawnSync(helper, [mdwe!, filter!, '/usr/bin/true'], { encoding: 'utf8' });
-    if (probe.status !== 0) skipReason = `this kernel refuses the helper (${mdwe === '1' ? 'PR_SET_MDWE' : 'a seccomp filter'}): ${probe.stderr.trim()}`;
+    if (probe.status !== 0)
+      skipReason = `this kernel refuses the helper (${mdwe === '1' ? 'PR_SET_MDWE' : 'a seccomp filter'}): ${probe.stderr.trim()}`;
   }
   writeFileSync(join(env.dir, 'sandbox.sh'), SANDBOX_SH);
   // privilege: sudo and no sudoers rule: only what the drop-in hands Sentinel (the capabilities) can move it.
-  config = writeConfig(env, [{ type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 1, interval: '100ms', repeatAfter: 0 } }]);
+  config = writeConfig(env, [
+    { type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 1, interval: '100ms', repeatAfter: 0 } },
+  ]);
 });
 
 after(() => {
@@ -149,7 +166,14 @@ const PKEY = ['@pkey', 'pkey_alloc', '@known'];
 
 /** What systemd makes of a unit and its drop-ins, for the settings emulated here (a list setting empty resets it). */
 function sandboxOf(units: string[]): Sandbox {
-  const s: Sandbox = { execPaths: [], jitless: false, noNewPrivileges: false, memoryDenyWriteExecute: false, bounding: [], ambient: [] };
+  const s: Sandbox = {
+    execPaths: [],
+    jitless: false,
+    noNewPrivileges: false,
+    memoryDenyWriteExecute: false,
+    bounding: [],
+    ambient: [],
+  };
   const list = (value: string, to: string[]) => (value.trim() === '' ? [] : [...to, ...value.trim().split(/\s+/)]);
   for (const line of units.join('\n').split('\n')) {
     const m = /^(\w+)=(.*)$/.exec(line.trim());
@@ -179,7 +203,10 @@ function sandboxOf(units: string[]): Sandbox {
       const v = value.trim();
       if (v === '' || v === 'kill') delete s.systemCallErrorNumber;
       else s.systemCallErrorNumber = /^\d+$/.test(v) ? Number(v) : (constants.errno as Record<string, number>)[v];
-      assert.ok(s.systemCallErrorNumber === undefined || Number.isInteger(s.systemCallErrorNumber), `SystemCallErrorNumber=${v}`);
+      assert.ok(
+        s.systemCallErrorNumber === undefined || Number.isInteger(s.systemCallErrorNumber),
+        `SystemCallErrorNumber=${v}`,
+      );
     }
   }
   return s;
@@ -213,10 +240,23 @@ function hookUnder(s: Sandbox) {
     ...EVENT,
   ];
   // The helper first, while its own directory may still be executed; the MDWE flag and the filter are inherited.
-  const filter = !s.systemCallFilter || s.systemCallFilter.pkeyAllowed ? '-' : String(s.systemCallErrorNumber ?? 'kill');
-  const argv = [helper, s.memoryDenyWriteExecute ? '1' : '0', filter, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...sandbox];
+  const filter =
+    !s.systemCallFilter || s.systemCallFilter.pkeyAllowed ? '-' : String(s.systemCallErrorNumber ?? 'kill');
+  const argv = [
+    helper,
+    s.memoryDenyWriteExecute ? '1' : '0',
+    filter,
+    '/usr/bin/env',
+    '-i',
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+    ...sandbox,
+  ];
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
-  return { code: r.status, signal: r.signal, out: `${r.signal ? `killed by ${r.signal}\n` : ''}${r.stdout}\n${r.stderr}${r.error ? String(r.error) : ''}` };
+  return {
+    code: r.status,
+    signal: r.signal,
+    out: `${r.signal ? `killed by ${r.signal}\n` : ''}${r.stdout}\n${r.stderr}${r.error ? String(r.error) : ''}`,
+  };
 }
 
 function dropIn(): string {
@@ -268,10 +308,18 @@ test("Debian's privileges with node jitless and even sudo executable: NoNewPrivi
   // sudo (and its libraries) let through ExecPaths too, and the drop-in's SystemCallErrorNumber, so that what
   // stops it is NoNewPrivileges and nothing else.
   const { execPaths, systemCallErrorNumber } = withDropIn();
-  const s = { ...debian(), execPaths: [...execPaths, '/usr/bin/sudo', '/usr/libexec/sudo'], jitless: true, systemCallErrorNumber };
+  const s = {
+    ...debian(),
+    execPaths: [...execPaths, '/usr/bin/sudo', '/usr/libexec/sudo'],
+    jitless: true,
+    systemCallErrorNumber,
+  };
   const r = hookUnder(s);
   assert.equal(r.code, 1, r.out);
-  assert.match(r.out, /FAILED vip#0: add 10\.213\.7\.179\/24 on v0 .*exited 1: sudo: .*(no new privileges|disable the flag)/i);
+  assert.match(
+    r.out,
+    /FAILED vip#0: add 10\.213\.7\.179\/24 on v0 .*exited 1: sudo: .*(no new privileges|disable the flag)/i,
+  );
   assert.deepEqual(holders(env!.ns, VIP), []);
 });
 
@@ -284,7 +332,10 @@ test("with the generated drop-in's settings (ExecPaths, jitless, its capabilitie
   assert.deepEqual(s.systemCallFilter, { pkeyAllowed: false });
   assert.equal(s.systemCallErrorNumber, constants.errno.EPERM);
   assert.deepEqual(new Set(s.ambient), new Set(['CAP_NET_ADMIN', 'CAP_NET_RAW']));
-  assert.ok(s.execPaths.includes(realpathSync(reachablePath(ROOT))) || s.execPaths.includes(reachablePath(ROOT)), s.execPaths.join(' '));
+  assert.ok(
+    s.execPaths.includes(realpathSync(reachablePath(ROOT))) || s.execPaths.includes(reachablePath(ROOT)),
+    s.execPaths.join(' '),
+  );
   const r = hookUnder(s);
   assert.equal(r.code, 0, r.out);
   assert.doesNotMatch(r.out, /sudo/);
@@ -302,7 +353,10 @@ test('a hosts file root alone may write, privilege: sudo, under the drop-in for 
     // sudo costs the drop-in NoNewPrivileges (and the seccomp-based options with it).
     assert.ok(!s.noNewPrivileges && s.jitless, JSON.stringify(s));
     assert.equal(s.systemCallFilter, undefined);
-    assert.ok(s.execPaths.includes('/usr/bin/sudo') && s.execPaths.includes('/usr/libexec/sudo'), s.execPaths.join(' '));
+    assert.ok(
+      s.execPaths.includes('/usr/bin/sudo') && s.execPaths.includes('/usr/libexec/sudo'),
+      s.execPaths.join(' '),
+    );
     installSudoers(env!, config);
     const r = hookUnder(s);
     assert.equal(r.code, 0, r.out);

@@ -3,14 +3,15 @@
 // it prints fails the test. The watch and reconcile units start the real node and this checkout's bin
 // (verify checks that ExecStart's program exists); the hook drop-in is verified beside Debian's own
 // redis-sentinel.service, as systemd would merge them.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
+import { test } from 'node:test';
 import { ensurePackages } from '../lab/index.ts';
+import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/sentinel-hook.cjs');
@@ -53,7 +54,11 @@ function files(text: string): Map<string, string> {
 }
 
 function verify(cwd: string, units: string[]): string {
-  const r = spawnSync('systemd-analyze', ['verify', ...units.map((u) => `./${u}`)], { cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('systemd-analyze', ['verify', ...units.map((u) => `./${u}`)], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return `${r.stdout}${r.stderr}${r.status === 0 ? '' : `exit ${r.status}`}`;
 }
 
@@ -69,13 +74,23 @@ for (const [name, yaml] of Object.entries(CONFIGS)) {
     const got = files(r.stdout);
     assert.deepEqual(
       [...got.keys()],
-      ['/etc/systemd/system/sentinel-hook-watch.service', '/etc/systemd/system/sentinel-hook-reconcile.service', '/etc/tmpfiles.d/sentinel-hook.conf'],
+      [
+        '/etc/systemd/system/sentinel-hook-watch.service',
+        '/etc/systemd/system/sentinel-hook-reconcile.service',
+        '/etc/tmpfiles.d/sentinel-hook.conf',
+      ],
     );
     const unitDir = mkdtempSync(join(dir, 'units-'));
     for (const [path, text] of got) writeFileSync(join(unitDir, basename(path)), text);
     assert.equal(verify(unitDir, ['sentinel-hook-watch.service', 'sentinel-hook-reconcile.service']), '');
-    assert.match(got.get('/etc/tmpfiles.d/sentinel-hook.conf')!, new RegExp(`^d ${join(dir, 'lock')} 0700 redis redis -$`, 'm'));
-    assert.match(got.get('/etc/systemd/system/sentinel-hook-watch.service')!, new RegExp(`^ExecStart=${process.execPath} ${BIN} watch --config /\\S+$`, 'm'));
+    assert.match(
+      got.get('/etc/tmpfiles.d/sentinel-hook.conf')!,
+      new RegExp(`^d ${join(dir, 'lock')} 0700 redis redis -$`, 'm'),
+    );
+    assert.match(
+      got.get('/etc/systemd/system/sentinel-hook-watch.service')!,
+      new RegExp(`^ExecStart=${process.execPath} ${BIN} watch --config /\\S+$`, 'm'),
+    );
   });
 
   test(`--hook (${name}): the drop-in beside Debian's redis-sentinel.service passes systemd-analyze verify without a word`, () => {
@@ -86,7 +101,10 @@ for (const [name, yaml] of Object.entries(CONFIGS)) {
     const unitDir = mkdtempSync(join(dir, 'hook-'));
     writeFileSync(join(unitDir, 'redis-sentinel.service'), DEBIAN_SENTINEL_UNIT);
     mkdirSync(join(unitDir, 'redis-sentinel.service.d'));
-    writeFileSync(join(unitDir, 'redis-sentinel.service.d', 'sentinel-hook.conf'), got.get('/etc/systemd/system/redis-sentinel.service.d/sentinel-hook.conf')!);
+    writeFileSync(
+      join(unitDir, 'redis-sentinel.service.d', 'sentinel-hook.conf'),
+      got.get('/etc/systemd/system/redis-sentinel.service.d/sentinel-hook.conf')!,
+    );
     assert.equal(verify(unitDir, ['redis-sentinel.service']), '');
   });
 }

@@ -6,14 +6,26 @@
 // forwarder inside the namespace (127.0.0.1:PORT there -> a Unix socket -> the Sentinel) lets the CLI
 // reach it at the address the config names, and Sentinel names 127.0.0.1 master, which is this
 // namespace's own loopback: this "host" is the master, so reconcile must add the VIP here.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { reachablePath } from '../support/checkout.ts';
 import { LoopbackSentinel } from '../support/loopback-redis.ts';
-import { BIN, createNetns, holders, must, neighbourMac, preflight, sh, teardown, USER, type Netns } from './vip-netns.ts';
+import {
+  BIN,
+  createNetns,
+  holders,
+  must,
+  type Netns,
+  neighbourMac,
+  preflight,
+  sh,
+  teardown,
+  USER,
+} from './vip-netns.ts';
 
 const VIP = '10.213.7.178';
 let env: Netns | undefined;
@@ -66,7 +78,13 @@ before(async () => {
       // privilege: sudo, and no sudoers rule: only the capabilities can make this work.
       masters: {
         [sentinel.masterName]: [
-          { type: 'vip', address: `${VIP}/24`, interface: 'v0', privilege: 'sudo', arp: { count: 2, interval: '100ms', repeatAfter: 0 } },
+          {
+            type: 'vip',
+            address: `${VIP}/24`,
+            interface: 'v0',
+            privilege: 'sudo',
+            arp: { count: 2, interval: '100ms', repeatAfter: 0 },
+          },
         ],
       },
     })}\n`,
@@ -137,7 +155,11 @@ test("with the generated unit's AmbientCapabilities under --nnp: reconcile adds 
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.doesNotMatch(r.stdout, /sudo/);
   assert.deepEqual(holders(env!.ns, VIP), [{ dev: 'v0', prefixlen: 24, tentative: false }]);
-  assert.equal(neighbourMac(env!.peer, VIP), env!.mac.toLowerCase(), 'arping ran with the ambient CAP_NET_RAW and the neighbour learnt our MAC');
+  assert.equal(
+    neighbourMac(env!.peer, VIP),
+    env!.mac.toLowerCase(),
+    'arping ran with the ambient CAP_NET_RAW and the neighbour learnt our MAC',
+  );
 
   const again = reconcileAsUnit(caps);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);

@@ -2,10 +2,24 @@
 // CAP_NET_RAW in its ambient set (what systemd's AmbientCapabilities gives a service), and NO sudoers
 // rule: a config that says `privilege: sudo` still adds and removes the VIP and sends the ARP, by
 // running ip and arping directly. The same run without the capabilities goes through sudo, which refuses.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { reachablePath } from '../support/checkout.ts';
-import { BIN, createNetns, holders, logText, must, neighbourMac, preflight, sh, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
+import {
+  BIN,
+  createNetns,
+  holders,
+  logText,
+  must,
+  type Netns,
+  neighbourMac,
+  preflight,
+  sh,
+  teardown,
+  USER,
+  writeConfig,
+} from './vip-netns.ts';
 
 // An address no other test's sudoers rules name: only the capabilities can make this work.
 const VIP = '10.213.7.177';
@@ -18,7 +32,15 @@ let config: string;
 before(() => {
   preflight();
   env = createNetns('shcap');
-  config = writeConfig(env, [{ type: 'vip', address: `${VIP}/24`, interface: 'v0', privilege: 'sudo', arp: { count: 2, interval: '100ms', repeatAfter: 0 } }]);
+  config = writeConfig(env, [
+    {
+      type: 'vip',
+      address: `${VIP}/24`,
+      interface: 'v0',
+      privilege: 'sudo',
+      arp: { count: 2, interval: '100ms', repeatAfter: 0 },
+    },
+  ]);
 });
 
 after(() => {
@@ -63,7 +85,11 @@ test('with CAP_NET_ADMIN and CAP_NET_RAW (ambient) and privilege: sudo: the VIP 
   const add = hookAsRedis(['--config', config, ...toMe], true);
   assert.equal(add.code, 0, `${add.stdout}\n${add.stderr}\n${logText(env)}`);
   assert.deepEqual(holders(env.ns, VIP), [{ dev: 'v0', prefixlen: 24, tentative: false }]);
-  assert.equal(neighbourMac(env.peer, VIP), env.mac.toLowerCase(), 'arping ran with CAP_NET_RAW and the neighbour learnt our MAC');
+  assert.equal(
+    neighbourMac(env.peer, VIP),
+    env.mac.toLowerCase(),
+    'arping ran with CAP_NET_RAW and the neighbour learnt our MAC',
+  );
   assert.doesNotMatch(
     logText(env)
       .split('\n')

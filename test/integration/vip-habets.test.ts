@@ -3,12 +3,26 @@
 // hook runs in a mount namespace of its own where that binary is bind-mounted over /usr/bin/arping.
 // Everything else is as in vip-netns.test.ts: the built CLI as redis, under the sudoers rules it
 // generated there (Habets' flags, not iputils'), in a network namespace with a neighbour.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { reachablePath } from '../support/checkout.ts';
-import { BIN, createNetns, holders, logText, must, neighbourMac, preflight, sh, teardown, USER, writeConfig, type Netns } from './vip-netns.ts';
+import {
+  BIN,
+  createNetns,
+  holders,
+  logText,
+  must,
+  type Netns,
+  neighbourMac,
+  preflight,
+  sh,
+  teardown,
+  USER,
+  writeConfig,
+} from './vip-netns.ts';
 
 const VIP = '10.213.7.120';
 const toMe = ['mymaster', 'leader', 'start', '10.213.7.1', '6379', '10.213.7.2', '6379'];
@@ -41,12 +55,24 @@ function withHabets(argv: string[]): string[] {
 
 const asRedis = (args: string[]) =>
   sh(
-    withHabets(['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args]),
+    withHabets([
+      'setpriv',
+      `--reuid=${USER}`,
+      `--regid=${USER}`,
+      '--init-groups',
+      '/usr/bin/env',
+      '-i',
+      process.execPath,
+      reachablePath(BIN),
+      ...args,
+    ]),
     40_000,
   );
 
 function fetchHabets(dir: string): string {
-  const missing = ['libnet1', 'libpcap0.8', 'libseccomp2'].filter((p) => !/install ok installed/.test(sh(['dpkg-query', '-W', '-f', '${Status}', p]).stdout));
+  const missing = ['libnet1', 'libpcap0.8', 'libseccomp2'].filter(
+    (p) => !/install ok installed/.test(sh(['dpkg-query', '-W', '-f', '${Status}', p]).stdout),
+  );
   if (missing.length) {
     must(['apt-get', 'update'], 300_000);
     must(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], 600_000);
@@ -62,7 +88,9 @@ function fetchHabets(dir: string): string {
   const deb = readdirSync(debs).find((f) => /^arping_.*\.deb$/.test(f));
   assert.ok(deb, 'no arping .deb downloaded');
   must(['dpkg-deb', '-x', join(debs, deb), join(dir, 'habets')]);
-  const bin = ['usr/sbin/arping', 'usr/bin/arping'].map((p) => join(dir, 'habets', p)).find((p) => sh(['test', '-x', p]).code === 0);
+  const bin = ['usr/sbin/arping', 'usr/bin/arping']
+    .map((p) => join(dir, 'habets', p))
+    .find((p) => sh(['test', '-x', p]).code === 0);
   assert.ok(bin, 'the arping package holds no arping binary');
   assert.ok(readFileSync(bin).includes('Habets'), `${bin} does not look like Habets' arping`);
   return bin;
@@ -72,13 +100,27 @@ before(() => {
   preflight();
   env = createNetns('shhab');
   habets = fetchHabets(env.dir);
-  garpConfig = writeConfig(env, [{ type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 2, interval: '100ms', repeatAfter: '1s' } }]);
+  garpConfig = writeConfig(env, [
+    { type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 2, interval: '100ms', repeatAfter: '1s' } },
+  ]);
   dupConfig = writeConfig(env, [
-    { type: 'vip', address: '10.213.7.151/24', interface: 'v0', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } },
+    {
+      type: 'vip',
+      address: '10.213.7.151/24',
+      interface: 'v0',
+      checkDuplicate: true,
+      arp: { count: 1, interval: '100ms', repeatAfter: 0 },
+    },
   ]);
   const all = writeConfig(env, [
     { type: 'vip', address: `${VIP}/24`, interface: 'v0', arp: { count: 2, interval: '100ms', repeatAfter: '1s' } },
-    { type: 'vip', address: '10.213.7.151/24', interface: 'v0', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } },
+    {
+      type: 'vip',
+      address: '10.213.7.151/24',
+      interface: 'v0',
+      checkDuplicate: true,
+      arp: { count: 1, interval: '100ms', repeatAfter: 0 },
+    },
   ]);
   // Generated where Habets' arping is the arping: its flags, not iputils'.
   const text = must(withHabets([process.execPath, BIN, 'sudoers', '--user', USER, '--config', all, '--check']));
@@ -100,13 +142,19 @@ test("Habets' arping, as redis under sudo: the VIP is added, the neighbour's sta
   const r = asRedis(['--config', garpConfig, ...toMe]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${logText(env)}`);
   assert.deepEqual(holders(env.ns, VIP), [{ dev: 'v0', prefixlen: 24, tentative: false }]);
-  assert.equal(neighbourMac(env.peer, VIP), env.mac.toLowerCase(), "Habets' gratuitous ARP replaced the stale neighbour entry");
+  assert.equal(
+    neighbourMac(env.peer, VIP),
+    env.mac.toLowerCase(),
+    "Habets' gratuitous ARP replaced the stale neighbour entry",
+  );
   sh(['ip', '-n', env.ns, 'addr', 'del', `${VIP}/24`, 'dev', 'v0']);
 });
 
 test("Habets' arping, checkDuplicate: while the neighbour holds the address, not added, exit 1 naming its MAC; released, added", () => {
   must(['ip', '-n', env.peer, 'addr', 'add', '10.213.7.151/24', 'dev', 'v1']);
-  const peerMac = (JSON.parse(must(['ip', '-n', env.peer, '-j', 'link', 'show', 'v1'])) as { address: string }[])[0]!.address.toLowerCase();
+  const peerMac = (
+    JSON.parse(must(['ip', '-n', env.peer, '-j', 'link', 'show', 'v1'])) as { address: string }[]
+  )[0]!.address.toLowerCase();
   const held = asRedis(['--config', dupConfig, ...toMe]);
   assert.equal(held.code, 1, `${held.stdout}\n${held.stderr}`);
   assert.deepEqual(holders(env.ns, '10.213.7.151'), []);

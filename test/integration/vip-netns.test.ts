@@ -1,7 +1,8 @@
 // The vip action on the real system: the built CLI as the unprivileged redis user inside a network
 // namespace of our own, under the sudoers rules it generated. Asserts what the kernel reports.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import {
   createNetns,
   holders,
@@ -9,12 +10,12 @@ import {
   installSudoers,
   logText,
   must,
+  type Netns,
   neighbourMac,
   preflight,
   sh,
   teardown,
   writeConfig,
-  type Netns,
 } from './vip-netns.ts';
 
 const VIP = '10.213.7.100';
@@ -36,12 +37,24 @@ before(() => {
   env = createNetns('shvip');
   v4Config = writeConfig(env, [{ type: 'vip', address: `${VIP}/24`, interface: 'v0', label: 'v0:vip', arp: ARP }]);
   v6Config = writeConfig(env, [{ type: 'vip', address: `${VIP6}/64`, arp: ARP }]);
-  dupConfig = writeConfig(env, [{ type: 'vip', address: '10.213.7.150/24', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } }]);
+  dupConfig = writeConfig(env, [
+    {
+      type: 'vip',
+      address: '10.213.7.150/24',
+      checkDuplicate: true,
+      arp: { count: 1, interval: '100ms', repeatAfter: 0 },
+    },
+  ]);
   // One drop-in for all three: the real file a user installs holds every VIP of the config.
   const all = writeConfig(env, [
     { type: 'vip', address: `${VIP}/24`, interface: 'v0', label: 'v0:vip', arp: ARP },
     { type: 'vip', address: `${VIP6}/64`, arp: ARP },
-    { type: 'vip', address: '10.213.7.150/24', checkDuplicate: true, arp: { count: 1, interval: '100ms', repeatAfter: 0 } },
+    {
+      type: 'vip',
+      address: '10.213.7.150/24',
+      checkDuplicate: true,
+      arp: { count: 1, interval: '100ms', repeatAfter: 0 },
+    },
   ]);
   installSudoers(env, all);
 });
@@ -56,9 +69,15 @@ test('new master, as redis under sudo: the VIP is added with its label, the neig
   const first = hookAsRedis(env, ['--config', v4Config, ...toMe]);
   assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}\n${logText(env)}`);
   assert.deepEqual(holders(env.ns, VIP), [{ dev: 'v0', prefixlen: 24, tentative: false }]);
-  const label = JSON.parse(must(['ip', '-n', env.ns, '-j', 'addr', 'show', 'dev', 'v0'])) as { addr_info: { local: string; label?: string }[] }[];
+  const label = JSON.parse(must(['ip', '-n', env.ns, '-j', 'addr', 'show', 'dev', 'v0'])) as {
+    addr_info: { local: string; label?: string }[];
+  }[];
   assert.equal(label[0]!.addr_info.find((a) => a.local === VIP)?.label, 'v0:vip');
-  assert.equal(neighbourMac(env.peer, VIP), env.mac.toLowerCase(), 'the gratuitous ARP replaced the stale neighbour entry');
+  assert.equal(
+    neighbourMac(env.peer, VIP),
+    env.mac.toLowerCase(),
+    'the gratuitous ARP replaced the stale neighbour entry',
+  );
 
   const second = hookAsRedis(env, ['--config', v4Config, ...toMe]);
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
@@ -77,11 +96,29 @@ test('another host became master: the VIP is removed, exit 0; again (nothing to 
 });
 
 test('IPv6: added with nodad (usable at once, not tentative) on the route-detected interface, the neighbour learns our MAC from the NA, exit 0; removed elsewhere', () => {
-  must(['ip', '-n', env.peer, '-6', 'neigh', 'replace', VIP6, 'lladdr', '02:00:00:00:00:06', 'dev', 'v1', 'nud', 'stale']);
+  must([
+    'ip',
+    '-n',
+    env.peer,
+    '-6',
+    'neigh',
+    'replace',
+    VIP6,
+    'lladdr',
+    '02:00:00:00:00:06',
+    'dev',
+    'v1',
+    'nud',
+    'stale',
+  ]);
   const add = hookAsRedis(env, ['--config', v6Config, ...toMe6]);
   assert.equal(add.code, 0, `${add.stdout}\n${add.stderr}\n${logText(env)}`);
   assert.deepEqual(holders(env.ns, VIP6), [{ dev: 'v0', prefixlen: 64, tentative: false }]);
-  assert.equal(neighbourMac(env.peer, VIP6), env.mac.toLowerCase(), 'the unsolicited NA (Override) replaced the stale neighbour entry');
+  assert.equal(
+    neighbourMac(env.peer, VIP6),
+    env.mac.toLowerCase(),
+    'the unsolicited NA (Override) replaced the stale neighbour entry',
+  );
   const again = hookAsRedis(env, ['--config', v6Config, ...toMe6]);
   assert.equal(again.code, 0, again.stderr);
   const del = hookAsRedis(env, ['--config', v6Config, ...toOther6]);
@@ -99,7 +136,9 @@ test('a VIP the sudoers rules do not cover: sudo refuses, nothing added, exit 1 
 
 test('checkDuplicate: while the neighbour holds the address, not added and exit 1 naming its MAC; once released, added', () => {
   must(['ip', '-n', env.peer, 'addr', 'add', '10.213.7.150/24', 'dev', 'v1']);
-  const peerMac = (JSON.parse(must(['ip', '-n', env.peer, '-j', 'link', 'show', 'v1'])) as { address: string }[])[0]!.address.toLowerCase();
+  const peerMac = (
+    JSON.parse(must(['ip', '-n', env.peer, '-j', 'link', 'show', 'v1'])) as { address: string }[]
+  )[0]!.address.toLowerCase();
   const started = Date.now();
   const held = hookAsRedis(env, ['--config', dupConfig, ...toMe]);
   const took = Date.now() - started;

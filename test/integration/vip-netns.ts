@@ -4,7 +4,18 @@
 // removed by name in teardown(); no process outlives its spawnSync call.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { reachablePath } from '../support/checkout.ts';
@@ -117,7 +128,24 @@ export function writeConfig(env: Netns, actions: unknown[]): string {
 
 /** The built CLI in the namespace as redis, with the bare environment Sentinel gives it (no PATH). */
 export function hookAsRedis(env: Netns, args: string[], timeoutMs = 40_000): Ran {
-  return sh(['ip', 'netns', 'exec', env.ns, 'runuser', '-u', USER, '--', '/usr/bin/env', '-i', process.execPath, reachablePath(BIN), ...args], timeoutMs);
+  return sh(
+    [
+      'ip',
+      'netns',
+      'exec',
+      env.ns,
+      'runuser',
+      '-u',
+      USER,
+      '--',
+      '/usr/bin/env',
+      '-i',
+      process.execPath,
+      reachablePath(BIN),
+      ...args,
+    ],
+    timeoutMs,
+  );
 }
 
 export function asRedis(env: Netns, argv: string[]): Ran {
@@ -130,7 +158,20 @@ export function asRedis(env: Netns, argv: string[]): Ran {
  * names, which must be the one that path reaches (a clone redis cannot enter runs from a bind mount).
  */
 export function installSudoers(env: Netns, config: string): string {
-  const text = must(['ip', 'netns', 'exec', env.ns, process.execPath, reachablePath(BIN), 'sudoers', '--user', USER, '--config', config, '--check']);
+  const text = must([
+    'ip',
+    'netns',
+    'exec',
+    env.ns,
+    process.execPath,
+    reachablePath(BIN),
+    'sudoers',
+    '--user',
+    USER,
+    '--config',
+    config,
+    '--check',
+  ]);
   // No '.' in the name: sudo skips such files in sudoers.d.
   const target = `/etc/sudoers.d/${env.ns.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   writeFileSync(`${target}-new`, text, { mode: 0o440 });
@@ -152,7 +193,9 @@ export function holders(ns: string, address: string): { dev: string; prefixlen: 
     addr_info: { local: string; prefixlen: number; tentative?: boolean }[];
   }[];
   return links.flatMap((l) =>
-    l.addr_info.filter((a) => a.local === address).map((a) => ({ dev: l.ifname, prefixlen: a.prefixlen, tentative: Boolean(a.tentative) })),
+    l.addr_info
+      .filter((a) => a.local === address)
+      .map((a) => ({ dev: l.ifname, prefixlen: a.prefixlen, tentative: Boolean(a.tentative) })),
   );
 }
 

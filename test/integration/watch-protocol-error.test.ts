@@ -4,14 +4,15 @@
 // announced by the other Sentinel ignored, SIGTERM ignored. Now: that connection is dropped and
 // made again (one line each time, naming the Sentinel and what was wrong), the interval reconcile
 // goes on, the failover is acted on, SIGTERM ends it with exit 0. The watchdog is running.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { waitFor } from '../lab/wait.ts';
-import { fakeSentinel, type FakeMaster } from '../support/fake-sentinel.ts';
+import { type FakeMaster, fakeSentinel } from '../support/fake-sentinel.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 
@@ -22,7 +23,10 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
   const garbling = await fakeSentinel({
     master: () => master,
     afterSubscribe: (socket, n) => {
-      if (n <= 2) socket.write('*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$x\r\nmymaster 127.0.0.1 6379 127.0.0.1 6380\r\n');
+      if (n <= 2)
+        socket.write(
+          '*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$x\r\nmymaster 127.0.0.1 6379 127.0.0.1 6380\r\n',
+        );
     },
   });
   const healthy = await fakeSentinel({ master: () => master });
@@ -53,10 +57,14 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
     { mode: 0o644 },
   );
   const out: string[] = [];
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) => child!.on('exit', (code, signal) => ok({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
+    child!.on('exit', (code, signal) => ok({ code, signal })),
+  );
   const log = () =>
     out
       .join('')
@@ -79,10 +87,17 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
   const start = log().find((l) => l.msg === 'watch start');
   assert.equal(start?.watchdogMs, 30_000, 'the watchdog runs');
 
-  const losses = () => log().filter((l) => l.msg === 'Sentinel connection lost; retrying' && l.sentinel === garbling.address);
-  await until('two losses of the garbling Sentinel, and a third subscription to it', () => garbling.subscribers.length >= 3 && losses().length >= 2);
+  const losses = () =>
+    log().filter((l) => l.msg === 'Sentinel connection lost; retrying' && l.sentinel === garbling.address);
+  await until(
+    'two losses of the garbling Sentinel, and a third subscription to it',
+    () => garbling.subscribers.length >= 3 && losses().length >= 2,
+  );
   for (const lost of losses()) assert.equal(lost.reason, 'protocol error: bulk length "x" is not a number');
-  assert.equal(log().filter((l) => l.msg === 'Sentinel connection lost; retrying' && l.sentinel === healthy.address).length, 0);
+  assert.equal(
+    log().filter((l) => l.msg === 'Sentinel connection lost; retrying' && l.sentinel === healthy.address).length,
+    0,
+  );
 
   // The event loop is free: the interval reconcile goes on.
   const intervals = () => log().filter((l) => l.why === 'interval').length;

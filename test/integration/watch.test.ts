@@ -2,14 +2,15 @@
 // with SENTINEL FAILOVER): it acts in-process on +switch-master, once per failover; it reconciles at
 // start; SIGHUP with a bad config keeps the running one; pause makes it change nothing; SIGTERM ends it
 // with exit 0. The action is an exec with reconcile: true that appends "{toIp}:{toPort}" to a file.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LoopbackSentinel } from '../support/loopback-redis.ts';
+import { test } from 'node:test';
 import { waitFor } from '../lab/index.ts';
+import { LoopbackSentinel } from '../support/loopback-redis.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
 
@@ -39,19 +40,27 @@ test('watch: acts once on a real failover without a process per event, reconcile
     );
   write();
   const stdout: string[] = [];
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (b: Buffer) => stdout.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => stdout.push(b.toString()));
   const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
   const log = () => stdout.join('');
 
   // At start: reconciled to the current master, exec once (epoch 0 is a "failover" this host never acted on).
-  await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+  await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   assert.deepEqual(lines(out), [`127.0.0.1:${sentinel.masterPort}`]);
 
   // A real failover: acted on in-process from +switch-master, once.
   const newPort = await sentinel.failover();
-  await waitFor('the failover acted on', () => (lines(out).length >= 2 ? true : undefined), { timeoutMs: 15_000, intervalMs: 20 });
+  await waitFor('the failover acted on', () => (lines(out).length >= 2 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 20,
+  });
   assert.match(log(), /"msg":"\+(promoted-slave|switch-master)"/);
   await new Promise((r) => setTimeout(r, 4500)); // two more intervals: no second run for the same failover
   assert.deepEqual(lines(out), [`127.0.0.1:${sentinel.masterPort}`, `127.0.0.1:${newPort}`]);
@@ -59,19 +68,29 @@ test('watch: acts once on a real failover without a process per event, reconcile
   // A bad config on SIGHUP: refused, the running one kept.
   writeFileSync(config, 'masters: {}\nunknown: 1\n', { mode: 0o644 });
   child.kill('SIGHUP');
-  await waitFor('reload refused', () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined), {
-    timeoutMs: 10_000,
-    intervalMs: 50,
-  });
+  await waitFor(
+    'reload refused',
+    () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined),
+    {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    },
+  );
   write();
 
   // Paused: the next failover is logged, nothing runs.
   writeFileSync(join(dir, 'lock', 'paused'), 'test: maintenance\n');
   const third = await sentinel.failover();
-  await waitFor('paused log', () => (/paused: would do this; nothing changed/.test(log()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+  await waitFor('paused log', () => (/paused: would do this; nothing changed/.test(log()) ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   assert.equal(lines(out).length, 2, 'nothing ran while paused');
   rmSync(join(dir, 'lock', 'paused'));
-  await waitFor('resumed: the next reconcile catches up', () => (lines(out).length >= 3 ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+  await waitFor('resumed: the next reconcile catches up', () => (lines(out).length >= 3 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   assert.equal(lines(out).at(-1), `127.0.0.1:${third}`);
 
   child.kill('SIGTERM');
@@ -99,12 +118,17 @@ test('watch records what it did: a last-run record for each run that changed som
     `lockDir: ${lockDir}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n      reconcile: true\n`,
     { mode: 0o644 },
   );
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
   const master = sentinel.masterName;
 
   // The start reconcile runs the exec (a failover this host never acted on): a run that changed something.
-  const first = await waitFor('the start reconcile recorded', () => readLastRun(lockDir, master), { timeoutMs: 15_000, intervalMs: 50 });
+  const first = await waitFor('the start reconcile recorded', () => readLastRun(lockDir, master), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   assert.equal(first.intent, 'state');
   assert.equal(first.outcome, 'converged');
   assert.equal(first.exitCode, 0);

@@ -4,7 +4,7 @@
 // promotes Y. Shared by the lab test (assertions) and `npm run bench:double-failover` (figures).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REDIS_PORT, type Lab, type LabProcess } from './lab.ts';
+import { type Lab, type LabProcess, REDIS_PORT } from './lab.ts';
 import type { HookRun } from './logs.ts';
 import { sleep } from './run.ts';
 import { waitFor } from './wait.ts';
@@ -97,7 +97,13 @@ function ipOf(lab: Lab, name: string): string {
  * One double failover from the current master `first`; leaves the lab healthy again with the
  * third host as master and the other two as its replicas, ready for the next cycle.
  */
-export async function doubleFailover(lab: Lab, first: string, writer: Writer, neighbours: NeighbourMonitor, opts: CycleOptions): Promise<DoubleFailoverCycle> {
+export async function doubleFailover(
+  lab: Lab,
+  first: string,
+  writer: Writer,
+  neighbours: NeighbourMonitor,
+  opts: CycleOptions,
+): Promise<DoubleFailoverCycle> {
   const say = opts.log ?? (() => {});
   const killFirst = lab.killRedis(first);
   const second = await lab.waitNewMaster(first, { timeoutMs: 30_000 });
@@ -108,7 +114,10 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   if (opts.watchLogs) {
     const done = await waitFor(
       `${second}'s watch, acting on ${first} -> ${second}, to finish its first ARP burst`,
-      () => lab.watchLog(second, killFirst).find((e) => e.msg === 'step done' && /^send gratuitous ARP/.test(String(e.rec.step))),
+      () =>
+        lab
+          .watchLog(second, killFirst)
+          .find((e) => e.msg === 'step done' && /^send gratuitous ARP/.test(String(e.rec.step))),
       { timeoutMs: 20_000, intervalMs: 20 },
     );
     firstBurstDoneAt = done.at;
@@ -129,13 +138,18 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
   }
   const killSecond = lab.killRedis(second);
   const third = await lab.waitNewMaster(second, { timeoutMs: 40_000 });
-  say(`${second} killed ${firstBurstDoneAt ? `${killSecond - firstBurstDoneAt} ms after its first burst` : ''}; Sentinel promoted ${third}`);
-  const ack = await writer.waitAck(`second failover to ${third}`, killSecond, { server: third, timeoutMs: 20_000 }).catch(() => undefined);
+  say(
+    `${second} killed ${firstBurstDoneAt ? `${killSecond - firstBurstDoneAt} ms after its first burst` : ''}; Sentinel promoted ${third}`,
+  );
+  const ack = await writer
+    .waitAck(`second failover to ${third}`, killSecond, { server: third, timeoutMs: 20_000 })
+    .catch(() => undefined);
   await lab.waitHooksIdle(40_000);
   await sleep(300);
 
   const switches = lab.switchMasterEvents(killSecond).filter((s) => s.fromIp === ipOf(lab, second));
-  if (switches.length === 0) throw new Error(`no +switch-master from ${second} in any Sentinel log after it was killed`);
+  if (switches.length === 0)
+    throw new Error(`no +switch-master from ${second} in any Sentinel log after it was killed`);
   const secondSwitchAt = Math.min(...switches.map((s) => s.at));
   const xMac = lab.host(second).mac.toLowerCase();
   const yMac = lab.host(third).mac.toLowerCase();
@@ -152,7 +166,9 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
     const xLog = lab.watchLog(second, killSecond);
     const toThird = `${ipOf(lab, third)}:${REDIS_PORT}`;
     const event = xLog.find((e) => (e.msg === '+switch-master' || e.msg === '+promoted-slave') && e.rec.to === toThird);
-    const removed = event ? xLog.find((e) => e.at >= event.at && e.msg === 'step done' && /^remove /.test(String(e.rec.step))) : undefined;
+    const removed = event
+      ? xLog.find((e) => e.at >= event.at && e.msg === 'step done' && /^remove /.test(String(e.rec.step)))
+      : undefined;
     const due = firstBurstDoneAt! + opts.repeatAfterMs;
     // The case under test: X's watch heard of X -> Y while its second burst for M -> X was still due.
     overlapped = event !== undefined && event.at < due;
@@ -165,7 +181,10 @@ export async function doubleFailover(lab: Lab, first: string, writer: Writer, ne
     const secondRun = xRuns.find((r) => r.event?.toIp === ipOf(lab, third));
     const due = firstBurstDoneAt! + opts.repeatAfterMs;
     // The case under test: the earlier run was still going (its second burst pending) when the newer one started.
-    overlapped = secondRun !== undefined && secondRun.start < due && (firstRun?.end === undefined || firstRun.end > secondRun.start);
+    overlapped =
+      secondRun !== undefined &&
+      secondRun.start < due &&
+      (firstRun?.end === undefined || firstRun.end > secondRun.start);
     overlapNote = secondRun
       ? `${second}'s run for ${second} -> ${third} started ${due - secondRun.start} ms before its earlier run's second burst was due, ${firstRun?.end !== undefined ? `${firstRun.end - secondRun.start} ms before that run ended` : 'while it was still going'}`
       : `no hook run on ${second} for ${second} -> ${third}`;

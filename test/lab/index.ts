@@ -1,41 +1,42 @@
 // The Sentinel lab: network namespaces with three Redis hosts (redis-server + redis-sentinel) and app
 // hosts on one bridge. API and examples: test/lab/README.md.
+
+export { reachableCheckout, reachablePath } from '../support/checkout.ts';
+export { type DoubleFailoverCycle, doubleFailover, NeighbourMonitor } from './double-failover.ts';
+export type { LabHook, LabHost, LabHostFiles, LabOptions, LabProcess, WatchOptions } from './lab.ts';
 export {
-  Lab,
-  recorderHook,
-  vipHook,
-  watchHook,
-  exampleHook,
-  labSentinels,
-  cliPath,
-  isRoot,
-  REPO_ROOT,
   CLIENT_RECONFIG_HOOK,
+  cliPath,
+  DEFAULT_VIP,
+  exampleHook,
+  isRoot,
+  Lab,
+  labSentinels,
   MASTER_NAME,
   REDIS_PORT,
+  REPO_ROOT,
+  recorderHook,
   SENTINEL_PORT,
   SUBNET_PREFIX,
-  DEFAULT_VIP,
+  vipHook,
+  watchHook,
 } from './lab.ts';
-export type { LabHook, LabHost, LabHostFiles, LabOptions, LabProcess, WatchOptions } from './lab.ts';
-export { Writer, type WriteAttempt, type WriterOptions } from './writer.ts';
-export { waitFor, waitUntil, WaitTimeout, type WaitOptions } from './wait.ts';
-export { run, runOk, LabCommandError, sleep, type RunResult, type RunOptions } from './run.ts';
 export {
-  parseSentinelLog,
+  type HookRun,
   parseHookLog,
   parseScriptLog,
+  parseSentinelLog,
   parseWatchLog,
-  switchMasters,
-  type HookRun,
   type SentinelLogEvent,
   type SwitchMaster,
+  switchMasters,
   type WatchLogEntry,
 } from './logs.ts';
 export { ensurePackages, LAB_PACKAGES } from './packages.ts';
-export { reachableCheckout, reachablePath } from '../support/checkout.ts';
-export { timeline, printTimeline, type TimelineEntry } from './timeline.ts';
+export { LabCommandError, type RunOptions, type RunResult, run, runOk, sleep } from './run.ts';
+export { SEED_SCRIPT, seedScriptHook } from './seed.ts';
 export { median, stats } from './stats.ts';
-export { seedScriptHook, SEED_SCRIPT } from './seed.ts';
-export { doubleFailover, NeighbourMonitor, type DoubleFailoverCycle } from './double-failover.ts';
+export { printTimeline, type TimelineEntry, timeline } from './timeline.ts';
+export { type WaitOptions, WaitTimeout, waitFor, waitUntil } from './wait.ts';
 export { withLab } from './with-lab.ts';
+export { type WriteAttempt, Writer, type WriterOptions } from './writer.ts';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -16,23 +16,34 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { reachablePath } from '../support/checkout.ts';
 import {
+  type HookRun,
   readHookLog,
   readScriptLog,
   readSentinelLog,
   readWatchLog,
-  switchMasters,
-  type HookRun,
   type SentinelLogEvent,
   type SwitchMaster,
+  switchMasters,
   type WatchLogEntry,
 } from './logs.ts';
-import { reachablePath } from '../support/checkout.ts';
 import { ensurePackages, LAB_PACKAGES } from './packages.ts';
-import { cleanEnv, LabCommandError, run, runOk, runSync, sleep, sleepSync, SYSTEM_PATH, type RunOptions, type RunResult } from './run.ts';
+import {
+  cleanEnv,
+  LabCommandError,
+  type RunOptions,
+  type RunResult,
+  run,
+  runOk,
+  runSync,
+  SYSTEM_PATH,
+  sleep,
+  sleepSync,
+} from './run.ts';
 import { waitFor, waitUntil } from './wait.ts';
 import { Writer, type WriterOptions } from './writer.ts';
-import { parse as parseYaml } from 'yaml';
 
 /** The checkout this file belongs to, computed at run time (CI clones elsewhere). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -287,11 +298,20 @@ export class Lab {
   }
 
   /** redis-cli from `from`'s namespace to ip:port; stdout trimmed. Throws on a non-zero exit. */
-  async redisCli(from: string, target: { ip: string; port?: number }, args: readonly string[], opts?: RunOptions): Promise<string> {
-    const out = await this.execOk(from, ['redis-cli', '--no-auth-warning', '-h', target.ip, '-p', String(target.port ?? REDIS_PORT), ...args], {
-      timeoutMs: 5000,
-      ...opts,
-    });
+  async redisCli(
+    from: string,
+    target: { ip: string; port?: number },
+    args: readonly string[],
+    opts?: RunOptions,
+  ): Promise<string> {
+    const out = await this.execOk(
+      from,
+      ['redis-cli', '--no-auth-warning', '-h', target.ip, '-p', String(target.port ?? REDIS_PORT), ...args],
+      {
+        timeoutMs: 5000,
+        ...opts,
+      },
+    );
     return out.trim();
   }
 
@@ -304,7 +324,11 @@ export class Lab {
    * Start a long-running process inside a host's namespace, tracked by pid and killed at teardown.
    * `user` switches to that user with setpriv (the pid stays the program's: ip netns exec and setpriv both exec).
    */
-  spawn(host: string, argv: readonly string[], opts: { what: string; user?: string; env?: Record<string, string>; logFile: string }): LabProcess {
+  spawn(
+    host: string,
+    argv: readonly string[],
+    opts: { what: string; user?: string; env?: Record<string, string>; logFile: string },
+  ): LabProcess {
     const h = this.host(host);
     const prefix = ['ip', 'netns', 'exec', h.ns];
     const asUser = opts.user ? ['setpriv', `--reuid=${opts.user}`, `--regid=${opts.user}`, '--init-groups'] : [];
@@ -376,10 +400,25 @@ export class Lab {
       // action): without it, an old master that rejoins after a cut-off can send an ARP request from
       // the VIP before its hook removes it and leave an app host pointing at a MAC that no longer
       // answers for the VIP (seen here about once in three cut-off runs). Per namespace, like any net.* sysctl.
-      if (kind === 'redis') await runOk(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_announce=2']);
+      if (kind === 'redis')
+        await runOk(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_announce=2']);
       // Created inside the switch namespace with its peer put straight into the host's: no name ever
       // appears in the root namespace, so two labs cannot collide there.
-      await runOk(['ip', '-n', this.switchNs, 'link', 'add', host.switchPort, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await runOk([
+        'ip',
+        '-n',
+        this.switchNs,
+        'link',
+        'add',
+        host.switchPort,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        ns,
+      ]);
       await runOk(['ip', '-n', this.switchNs, 'link', 'set', host.switchPort, 'master', 'br0']);
       await runOk(['ip', '-n', this.switchNs, 'link', 'set', host.switchPort, 'up']);
       await runOk(['ip', '-n', ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0']);
@@ -395,7 +434,9 @@ export class Lab {
     }
     await this.writeHookConfigs();
     await this.startSentinels();
-    this.say(`lab ${this.id}: up (master ${this.initialMaster} ${this.host(this.initialMaster).ip}${this.vip ? `, VIP ${this.vip}` : ''})`);
+    this.say(
+      `lab ${this.id}: up (master ${this.initialMaster} ${this.host(this.initialMaster).ip}${this.vip ? `, VIP ${this.vip}` : ''})`,
+    );
   }
 
   private async addNamespace(ns: string): Promise<void> {
@@ -435,7 +476,8 @@ export class Lab {
       writeFileSync(host.files.redisConf, this.redisConfig(host), { mode: 0o644 });
       this.startRedis(host.name);
     }
-    for (const host of this.redisHosts) await this.waitRedisReady(host.name, host.name === this.initialMaster ? 'master' : 'replica');
+    for (const host of this.redisHosts)
+      await this.waitRedisReady(host.name, host.name === this.initialMaster ? 'master' : 'replica');
   }
 
   /** Start (or restart) a host's redis-server as the lab user; `replicaOf` overrides its config's role. */
@@ -494,9 +536,20 @@ export class Lab {
       chmodSync(host.files.hookConfig, 0o644);
     }
     if (hook.kind === 'sentinel-hook' && hook.sudoers) {
-      const text = await runOk([process.execPath, cliPath(), 'sudoers', '--user', LAB_USER, '--config', this.host(this.initialMaster).files.hookConfig], {
-        timeoutMs: 20_000,
-      });
+      const text = await runOk(
+        [
+          process.execPath,
+          cliPath(),
+          'sudoers',
+          '--user',
+          LAB_USER,
+          '--config',
+          this.host(this.initialMaster).files.hookConfig,
+        ],
+        {
+          timeoutMs: 20_000,
+        },
+      );
       await this.installSudoers(text);
     } else if (hook.kind === 'script' && hook.sudoers) {
       await this.installSudoers(hook.sudoers);
@@ -536,8 +589,12 @@ export class Lab {
       `sentinel down-after-milliseconds ${MASTER_NAME} ${this.opts.downAfterMs}`,
       `sentinel failover-timeout ${MASTER_NAME} ${this.opts.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${MASTER_NAME} 2`,
-      ...(hook.kind === 'sentinel-hook' && hook.clientReconfig === false ? [] : [`sentinel client-reconfig-script ${MASTER_NAME} ${script}`]),
-      ...(hook.kind === 'sentinel-hook' && hook.notify ? [`sentinel notification-script ${MASTER_NAME} ${reachablePath(REANNOUNCE_HOOK)}`] : []),
+      ...(hook.kind === 'sentinel-hook' && hook.clientReconfig === false
+        ? []
+        : [`sentinel client-reconfig-script ${MASTER_NAME} ${script}`]),
+      ...(hook.kind === 'sentinel-hook' && hook.notify
+        ? [`sentinel notification-script ${MASTER_NAME} ${reachablePath(REANNOUNCE_HOOK)}`]
+        : []),
       '',
     ].join('\n');
   }
@@ -602,9 +659,11 @@ export class Lab {
    */
   startWatch(name: string, opts: WatchOptions): LabProcess {
     const host = this.host(name);
-    if (!existsSync(host.files.hookConfig)) throw new Error(`no hook config on ${name}: watch needs a sentinel-hook LabHook (with sentinels)`);
+    if (!existsSync(host.files.hookConfig))
+      throw new Error(`no hook config on ${name}: watch needs a sentinel-hook LabHook (with sentinels)`);
     const running = this.watchPids.get(name);
-    if (running && running.exitedAt === undefined) throw new Error(`watch already runs on ${name} (pid ${running.pid})`);
+    if (running && running.exitedAt === undefined)
+      throw new Error(`watch already runs on ${name} (pid ${running.pid})`);
     const caps = '+net_admin,+net_raw';
     const argv = [
       'setpriv',
@@ -640,7 +699,9 @@ export class Lab {
       `watch on ${name} to subscribe to ${sentinels} Sentinels and reconcile`,
       () => {
         if (proc?.exitedAt !== undefined)
-          throw new Error(`watch on ${name} exited ${proc?.exitCode}: ${readFileSync(this.host(name).files.watchLog, 'utf8').slice(-2000)}`);
+          throw new Error(
+            `watch on ${name} exited ${proc?.exitCode}: ${readFileSync(this.host(name).files.watchLog, 'utf8').slice(-2000)}`,
+          );
         const log = this.watchLog(name, proc?.startedAt ?? 0);
         const subscribed = new Set(log.filter((e) => e.msg === 'subscribed').map((e) => e.rec.sentinel)).size;
         return subscribed >= sentinels && log.some((e) => e.rec.why === 'start' && typeof e.rec.outcome === 'string');
@@ -655,7 +716,10 @@ export class Lab {
     if (!proc || proc.exitedAt !== undefined) return proc?.exitCode;
     signalPid(proc.pid, 'SIGTERM');
     try {
-      await waitUntil(`watch on ${name} to exit after SIGTERM`, () => proc.exitedAt !== undefined, { timeoutMs, intervalMs: 20 });
+      await waitUntil(`watch on ${name} to exit after SIGTERM`, () => proc.exitedAt !== undefined, {
+        timeoutMs,
+        intervalMs: 20,
+      });
     } catch (err) {
       signalPid(proc.pid, 'SIGKILL');
       throw err;
@@ -690,7 +754,9 @@ export class Lab {
     await Promise.all(
       this.redisHosts.map(async (h) => {
         try {
-          const [ip] = (await this.sentinelCli(h.name, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME])).split('\n');
+          const [ip] = (await this.sentinelCli(h.name, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME])).split(
+            '\n',
+          );
           out[h.name] = ip ? (this.hostByIp(ip)?.name ?? ip) : undefined;
         } catch {
           out[h.name] = undefined;
@@ -704,7 +770,10 @@ export class Lab {
    * Wait until every Sentinel in `sentinels` (default: all) names `master`, sees the others, and
    * (optionally) counts `replicas` healthy replicas.
    */
-  async waitSentinelsAgree(master: string, opts: { timeoutMs: number; replicas?: number; sentinels?: string[] }): Promise<void> {
+  async waitSentinelsAgree(
+    master: string,
+    opts: { timeoutMs: number; replicas?: number; sentinels?: string[] },
+  ): Promise<void> {
     const who = opts.sentinels ?? this.redisHosts.map((h) => h.name);
     const ip = this.host(master).ip;
     await waitFor(
@@ -714,8 +783,14 @@ export class Lab {
         let ok = true;
         for (const name of who) {
           const info = await this.sentinelMasterInfo(name);
-          seen[name] = { ip: info.ip, flags: info.flags, slaves: info['num-slaves'], others: info['num-other-sentinels'] };
-          if (info.ip !== ip || info.flags !== 'master' || Number(info['num-other-sentinels']) < who.length - 1) ok = false;
+          seen[name] = {
+            ip: info.ip,
+            flags: info.flags,
+            slaves: info['num-slaves'],
+            others: info['num-other-sentinels'],
+          };
+          if (info.ip !== ip || info.flags !== 'master' || Number(info['num-other-sentinels']) < who.length - 1)
+            ok = false;
           if (opts.replicas !== undefined) {
             const replicas = await this.healthyReplicas(name);
             seen[name] = { ...(seen[name] as object), healthy: replicas };
@@ -743,7 +818,9 @@ export class Lab {
       }
       if (current) current[lines[i]!] = lines[i + 1]!;
     }
-    return replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok').map((r) => this.hostByIp(r.ip ?? '')?.name ?? r.ip ?? '?');
+    return replicas
+      .filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok')
+      .map((r) => this.hostByIp(r.ip ?? '')?.name ?? r.ip ?? '?');
   }
 
   /** Wait until all `sentinels` (default: every Sentinel) name a master other than `notMaster`; returns it. */
@@ -788,7 +865,10 @@ export class Lab {
   async waitRedisExited(name: string, timeoutMs = 5000): Promise<void> {
     const proc = this.redisPids.get(name);
     if (!proc) return;
-    await waitUntil(`redis-server on ${name} to exit`, () => proc.exitedAt !== undefined, { timeoutMs, intervalMs: 20 });
+    await waitUntil(`redis-server on ${name} to exit`, () => proc.exitedAt !== undefined, {
+      timeoutMs,
+      intervalMs: 20,
+    });
   }
 
   /** Pull a host's cable: its switch port goes down (the host keeps its addresses, as a real one would). */
@@ -809,7 +889,9 @@ export class Lab {
     const out: string[] = [];
     await Promise.all(
       [...this.hosts.values()].map(async (h) => {
-        const ifaces = JSON.parse(await this.ip(h.name, ['-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info?: { local: string }[] }[];
+        const ifaces = JSON.parse(await this.ip(h.name, ['-j', 'addr', 'show', 'dev', 'eth0'])) as {
+          addr_info?: { local: string }[];
+        }[];
         if (ifaces.some((i) => (i.addr_info ?? []).some((a) => a.local === address))) out.push(h.name);
       }),
     );
@@ -817,7 +899,10 @@ export class Lab {
   }
 
   /** The neighbour entry `host` holds for `address` (default: the VIP): MAC, state, and whose MAC it is. */
-  async neighbour(host: string, address = this.vipIp): Promise<{ mac: string | undefined; state: string[]; owner: string | undefined }> {
+  async neighbour(
+    host: string,
+    address = this.vipIp,
+  ): Promise<{ mac: string | undefined; state: string[]; owner: string | undefined }> {
     const entries = JSON.parse(await this.ip(host, ['-j', 'neigh', 'show', 'to', address, 'dev', 'eth0'])) as {
       dst: string;
       lladdr?: string;
@@ -832,7 +917,9 @@ export class Lab {
    * Poll who holds `address` (default: the VIP) every intervalMs until stopped or timeoutMs, recording each
    * change with its time: when the VIP appeared and left where. Bounded in time and count.
    */
-  trackHolders(opts: { intervalMs?: number; timeoutMs: number; address?: string }): { stop(): Promise<{ at: number; holders: string[] }[]> } {
+  trackHolders(opts: { intervalMs?: number; timeoutMs: number; address?: string }): {
+    stop(): Promise<{ at: number; holders: string[] }[]>;
+  } {
     const changes: { at: number; holders: string[] }[] = [];
     const interval = opts.intervalMs ?? 20;
     const maxPolls = Math.ceil(opts.timeoutMs / interval) + 1;
@@ -860,7 +947,9 @@ export class Lab {
 
   /** One write through `target` (default: the VIP) from an app host's namespace; true when acknowledged. */
   async write(from: string, key: string, value: string, target = this.vipIp): Promise<boolean> {
-    const r = await this.exec(from, ['redis-cli', '-h', target, '-p', String(REDIS_PORT), 'SET', key, value], { timeoutMs: 5000 });
+    const r = await this.exec(from, ['redis-cli', '-h', target, '-p', String(REDIS_PORT), 'SET', key, value], {
+      timeoutMs: 5000,
+    });
     return r.code === 0 && r.stdout.trim() === 'OK';
   }
 
@@ -877,7 +966,11 @@ export class Lab {
       ...opts,
     };
     const file = join(this.dir, `writer-${from}-${this.processes.length}.jsonl`);
-    const proc = this.spawn(from, [process.execPath, join(REPO_ROOT, 'test', 'lab', 'writer.mjs'), JSON.stringify(options)], { what: 'writer', logFile: file });
+    const proc = this.spawn(
+      from,
+      [process.execPath, join(REPO_ROOT, 'test', 'lab', 'writer.mjs'), JSON.stringify(options)],
+      { what: 'writer', logFile: file },
+    );
     return new Writer(proc, file, options);
   }
 
@@ -898,7 +991,9 @@ export class Lab {
   /** Every run on `host`, hook and notify alike, read once (sentinel-hook's JSON log, or the bench script's start/end lines). */
   private runs(host: string): HookRun[] {
     const h = this.host(host);
-    return (this.opts.hook ?? recorderHook()).kind === 'script' ? readScriptLog(h.files.scriptLog) : readHookLog(h.files.hookLog);
+    return (this.opts.hook ?? recorderHook()).kind === 'script'
+      ? readScriptLog(h.files.scriptLog)
+      : readHookLog(h.files.hookLog);
   }
 
   /** Runs of the hook (the client-reconfig-script) on `host`. */
@@ -944,7 +1039,10 @@ export class Lab {
    * Start sshd in a host's namespace, listening on its lab address only, with its own host key and
    * the given authorized_keys file for every user (e.g. root). Returns the host key's public line.
    */
-  async startSshd(name: string, opts: { authorizedKeysFile: string; port?: number }): Promise<{ proc: LabProcess; hostKeyPub: string; port: number }> {
+  async startSshd(
+    name: string,
+    opts: { authorizedKeysFile: string; port?: number },
+  ): Promise<{ proc: LabProcess; hostKeyPub: string; port: number }> {
     const host = this.host(name);
     const port = opts.port ?? 22;
     const sshDir = join(host.dir, 'sshd');
@@ -972,10 +1070,14 @@ export class Lab {
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     const log = join(sshDir, 'sshd.log');
     const proc = this.spawn(name, ['/usr/sbin/sshd', '-D', '-e', '-f', conf], { what: 'sshd', logFile: log });
-    await waitUntil(`sshd on ${name} to listen`, () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')), {
-      timeoutMs: 10_000,
-      intervalMs: 50,
-    });
+    await waitUntil(
+      `sshd on ${name} to listen`,
+      () => existsSync(log) && /Server listening/.test(readFileSync(log, 'utf8')),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
     return { proc, hostKeyPub: readFileSync(`${key}.pub`, 'utf8').trim(), port };
   }
 
@@ -1070,7 +1172,9 @@ export function vipHook(
  * the vip action uses instead of sudo). Pair it with LabOptions.watch or lab.startWatch. Logged at
  * debug: every reconcile's outcome is in watch's log.
  */
-export function watchHook(opts: Omit<Parameters<typeof vipHook>[0] & object, 'sentinels' | 'reannounce'> = {}): LabHook {
+export function watchHook(
+  opts: Omit<Parameters<typeof vipHook>[0] & object, 'sentinels' | 'reannounce'> = {},
+): LabHook {
   return { ...vipHook({ ...opts, sentinels: true }), sudoers: false, clientReconfig: false, logLevel: 'debug' };
 }
 
@@ -1089,11 +1193,17 @@ export function exampleHook(path: string): LabHook {
     log: _log,
     lockDir: _lockDir,
     ...top
-  } = parseYaml(readFileSync(path, 'utf8')) as { masters?: Record<string, unknown[]>; log?: unknown; lockDir?: unknown; sentinels?: unknown };
+  } = parseYaml(readFileSync(path, 'utf8')) as {
+    masters?: Record<string, unknown[]>;
+    log?: unknown;
+    lockDir?: unknown;
+    sentinels?: unknown;
+  };
   const actions = masters?.[MASTER_NAME];
   if (!actions) throw new Error(`${path}: no masters.${MASTER_NAME} (the lab's master name)`);
   const text = JSON.stringify(actions);
-  if (!text.includes(`"${DEFAULT_VIP}"`) && /"type":"vip"/.test(text)) throw new Error(`${path}: its vip address is not the lab's ${DEFAULT_VIP}`);
+  if (!text.includes(`"${DEFAULT_VIP}"`) && /"type":"vip"/.test(text))
+    throw new Error(`${path}: its vip address is not the lab's ${DEFAULT_VIP}`);
   return {
     kind: 'sentinel-hook',
     sudoers: /"privilege":"sudo"/.test(text) || /"type":"vip"/.test(text),
@@ -1105,7 +1215,9 @@ export function exampleHook(path: string): LabHook {
 
 /** The CLI entry of this checkout, from package.json's "bin" (its file name has changed before). */
 export function cliPath(): string {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin?: string | Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    bin?: string | Record<string, string>;
+  };
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.['sentinel-hook'];
   if (!bin) throw new Error('package.json has no bin entry for sentinel-hook');
   return join(REPO_ROOT, bin);

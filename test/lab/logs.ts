@@ -11,7 +11,20 @@ export interface SentinelLogEvent {
   line: string;
 }
 
-const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
 // "12345:X 21 Nov 2025 22:40:01.123 # +switch-master mymaster 10.77.0.11 6379 10.77.0.12 6379"
 const LINE = /^\d+:[A-Z] (\d{1,2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) [.\-*#] (.*)$/;
 
@@ -109,7 +122,12 @@ export function parseHookLog(text: string): HookRun[] {
     } else if (rec.msg === 'hook end' || rec.msg === 'notify end') {
       hookRun.end = at;
       hookRun.exitCode = typeof rec.exitCode === 'number' ? rec.exitCode : undefined;
-      hookRun.outcome = typeof rec.outcome === 'string' ? rec.outcome : typeof rec.error === 'string' ? `error: ${rec.error}` : undefined;
+      hookRun.outcome =
+        typeof rec.outcome === 'string'
+          ? rec.outcome
+          : typeof rec.error === 'string'
+            ? `error: ${rec.error}`
+            : undefined;
       hookRun.ms = typeof rec.ms === 'number' ? rec.ms : undefined;
     } else if (rec.msg === 'step done' || rec.msg === 'step failed') {
       hookRun.steps.push({
@@ -191,7 +209,12 @@ export function parseWatchLog(text: string): WatchLogEntry[] {
       continue;
     }
     const at = typeof rec.time === 'string' ? Date.parse(rec.time) : typeof rec.time === 'number' ? rec.time : NaN;
-    out.push({ at, level: typeof rec.level === 'number' ? rec.level : 0, msg: typeof rec.msg === 'string' ? rec.msg : '', rec });
+    out.push({
+      at,
+      level: typeof rec.level === 'number' ? rec.level : 0,
+      msg: typeof rec.msg === 'string' ? rec.msg : '',
+      rec,
+    });
   }
   return out;
 }

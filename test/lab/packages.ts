@@ -1,7 +1,16 @@
 import { run, runOk } from './run.ts';
 
 /** Debian packages the lab needs, and the program each provides (checked first: cheaper than dpkg). */
-export const LAB_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'iputils-arping', 'sudo', 'iproute2', 'util-linux', 'procps'] as const;
+export const LAB_PACKAGES = [
+  'redis-server',
+  'redis-sentinel',
+  'redis-tools',
+  'iputils-arping',
+  'sudo',
+  'iproute2',
+  'util-linux',
+  'procps',
+] as const;
 
 let updated = false;
 
@@ -15,7 +24,10 @@ async function installed(pkg: string): Promise<boolean> {
  * Must run as root. Installing redis-server may start Debian's own server on 127.0.0.1:6379 in the
  * root namespace: the lab never uses it and never touches it.
  */
-export async function ensurePackages(packages: readonly string[] = LAB_PACKAGES, log: (line: string) => void = () => {}): Promise<string[]> {
+export async function ensurePackages(
+  packages: readonly string[] = LAB_PACKAGES,
+  log: (line: string) => void = () => {},
+): Promise<string[]> {
   const missing: string[] = [];
   for (const pkg of packages) if (!(await installed(pkg))) missing.push(pkg);
   if (missing.length === 0) return [];

@@ -29,7 +29,11 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 export class LabCommandError extends Error {
   constructor(readonly result: RunResult) {
-    const how = result.timedOut ? `timed out after ${result.ms} ms` : result.code !== null ? `exited ${result.code}` : `killed by ${result.signal}`;
+    const how = result.timedOut
+      ? `timed out after ${result.ms} ms`
+      : result.code !== null
+        ? `exited ${result.code}`
+        : `killed by ${result.signal}`;
     const stderr = result.stderr.trim().split('\n').slice(-3).join(' | ');
     super(`${result.argv.join(' ')} ${how}${stderr ? `: ${stderr}` : ''}`);
     this.name = 'LabCommandError';
@@ -60,7 +64,15 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
-      resolve({ argv, code: 127, signal: null, stdout, stderr: `${stderr}${err.message}`, timedOut, ms: Math.round(performance.now() - started) });
+      resolve({
+        argv,
+        code: 127,
+        signal: null,
+        stdout,
+        stderr: `${stderr}${err.message}`,
+        timedOut,
+        ms: Math.round(performance.now() - started),
+      });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -77,7 +89,10 @@ export async function runOk(argv: readonly string[], opts: RunOptions = {}): Pro
 }
 
 /** Synchronous variant, for teardown from signal and exit handlers (no event loop to rely on there). */
-export function runSync(argv: readonly string[], timeoutMs = 10_000): { code: number | null; stdout: string; stderr: string } {
+export function runSync(
+  argv: readonly string[],
+  timeoutMs = 10_000,
+): { code: number | null; stdout: string; stderr: string } {
   const [file, ...args] = argv;
   const r = spawnSync(file!, args, { env: cleanEnv(), timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? r.error?.message ?? '' };

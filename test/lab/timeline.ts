@@ -46,19 +46,36 @@ export function timeline(
       const ev = r.event ? `${r.event.role} ${r.event.fromIp} -> ${r.event.toIp}` : '';
       entries.push({ at: r.start, host: host.name, what: `hook start (${ev})` });
       for (const s of r.steps)
-        entries.push({ at: s.at, host: host.name, what: `  step ${s.ok ? 'done' : 'FAILED'}: ${s.step}${s.ms !== undefined ? ` (${s.ms} ms)` : ''}` });
+        entries.push({
+          at: s.at,
+          host: host.name,
+          what: `  step ${s.ok ? 'done' : 'FAILED'}: ${s.step}${s.ms !== undefined ? ` (${s.ms} ms)` : ''}`,
+        });
       if (r.end !== undefined)
-        entries.push({ at: r.end, host: host.name, what: `hook end: exit ${r.exitCode} ${r.outcome ?? ''}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}` });
+        entries.push({
+          at: r.end,
+          host: host.name,
+          what: `hook end: exit ${r.exitCode} ${r.outcome ?? ''}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}`,
+        });
     }
   }
   if (opts.writer) {
     const ack = opts.writer.firstAck(since, opts.ackServer);
-    if (ack) entries.push({ at: ack.at, host: ack.server ?? '?', what: `first write through ${opts.writer.options.host} acknowledged (by ${ack.server})` });
+    if (ack)
+      entries.push({
+        at: ack.at,
+        host: ack.server ?? '?',
+        what: `first write through ${opts.writer.options.host} acknowledged (by ${ack.server})`,
+      });
   }
   return entries.sort((a, b) => a.at - b.at);
 }
 
-export function printTimeline(entries: readonly TimelineEntry[], origin: number, print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
+export function printTimeline(
+  entries: readonly TimelineEntry[],
+  origin: number,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): void {
   for (const e of entries) {
     const rel = e.at - origin;
     const stamp = new Date(e.at).toISOString().slice(11, 23);

@@ -7,7 +7,9 @@ export class WaitTimeout extends Error {
     readonly ms: number,
     readonly last: unknown,
   ) {
-    super(`timed out waiting for ${what} (${attempts} attempts, ${ms} ms)${last === undefined ? '' : `; last seen: ${describe(last)}`}`);
+    super(
+      `timed out waiting for ${what} (${attempts} attempts, ${ms} ms)${last === undefined ? '' : `; last seen: ${describe(last)}`}`,
+    );
     this.name = 'WaitTimeout';
   }
 }
@@ -34,7 +36,11 @@ export interface WaitOptions {
  * Probe until it returns something other than undefined, bounded both in attempts and in time.
  * A probe that throws counts as "not yet" (the thing may still be starting); its error is reported on timeout.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, opts: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  opts: WaitOptions,
+): Promise<T> {
   const interval = opts.intervalMs ?? 100;
   const maxAttempts = opts.maxAttempts ?? Math.ceil(opts.timeoutMs / Math.max(1, interval)) + 1;
   const started = performance.now();
@@ -57,6 +63,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** waitFor for a boolean condition. */
-export async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, opts: WaitOptions): Promise<void> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  opts: WaitOptions,
+): Promise<void> {
   await waitFor(what, async () => ((await probe()) ? true : undefined), opts);
 }

@@ -32,7 +32,8 @@ const serverOf = (info) => {
   return host ? host[1] : file || 'unknown';
 };
 
-const resp = (...args) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`;
+const resp = (...args) =>
+  `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`;
 
 let seq = 0;
 let inFlight = 0;

@@ -46,7 +46,8 @@ function mountCheckout(): string {
   sweepStaleMounts();
   const dir = mkdtempSync(join(tmpdir(), `${MOUNT_PREFIX}${process.pid}-`));
   chmodSync(dir, 0o755);
-  if (!searchableByOthers(dir)) throw new Error(`${tmpdir()} is not searchable by other users: set TMPDIR to a directory that is (e.g. /tmp)`);
+  if (!searchableByOthers(dir))
+    throw new Error(`${tmpdir()} is not searchable by other users: set TMPDIR to a directory that is (e.g. /tmp)`);
   const r = spawnSync('mount', ['--bind', '-o', 'ro', CHECKOUT, dir], { encoding: 'utf8' });
   if (r.status !== 0) {
     rmdirSync(dir);
@@ -54,7 +55,10 @@ function mountCheckout(): string {
   }
   process.on('exit', () => unmount(dir));
   const closed = HOOK_FILES.filter((file) => !openToOthers(dir, file));
-  if (closed.length) throw new Error(`other users cannot read ${closed.join(', ')} in ${CHECKOUT} (cloned with umask 077?): chmod -R o+rX ${CHECKOUT}`);
+  if (closed.length)
+    throw new Error(
+      `other users cannot read ${closed.join(', ')} in ${CHECKOUT} (cloned with umask 077?): chmod -R o+rX ${CHECKOUT}`,
+    );
   return dir;
 }
 

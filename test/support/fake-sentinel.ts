@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import { resolve } from 'node:path';
 import type { TestContext } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
 import { decodeReply } from '../../src/sentinel/resp.ts';
 
 function bulk(s: string): string {
@@ -38,7 +38,11 @@ export interface FakeSentinel {
  * misbehave on the n-th subscription (from 1) once it is confirmed. With `tls` (PEM files), over TLS.
  */
 export async function fakeSentinel(
-  opts: { master?: () => FakeMaster; afterSubscribe?: (socket: Socket, n: number) => void; tls?: { cert: string; key: string } } = {},
+  opts: {
+    master?: () => FakeMaster;
+    afterSubscribe?: (socket: Socket, n: number) => void;
+    tls?: { cert: string; key: string };
+  } = {},
 ): Promise<FakeSentinel> {
   const master = opts.master ?? (() => ({ ip: '127.0.0.1', port: 6379, epoch: 0 }));
   const subscribers: Socket[] = [];
@@ -48,7 +52,18 @@ export async function fakeSentinel(
     const [verb, sub, name = ''] = command;
     const m = master();
     if (verb?.toUpperCase() === 'SENTINEL' && sub?.toUpperCase() === 'MASTER')
-      return array(['name', name, 'ip', m.ip, 'port', String(m.port), 'flags', 'master', 'config-epoch', String(m.epoch)]);
+      return array([
+        'name',
+        name,
+        'ip',
+        m.ip,
+        'port',
+        String(m.port),
+        'flags',
+        'master',
+        'config-epoch',
+        String(m.epoch),
+      ]);
     if (verb?.toUpperCase() === 'SENTINEL' && sub === 'get-master-addr-by-name') return array([m.ip, String(m.port)]);
     if (verb?.toUpperCase() === 'PING') return '+PONG\r\n';
     return `-ERR unknown command '${verb}'\r\n`;
@@ -78,7 +93,10 @@ export async function fakeSentinel(
     });
   };
   const server: Server = opts.tls
-    ? createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, serve).on('tlsClientError', () => {})
+    ? createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, serve).on(
+        'tlsClientError',
+        () => {},
+      )
     : createServer(serve);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   return {
@@ -107,9 +125,15 @@ export function startProbe(
   t: TestContext,
   script: string,
   args: readonly string[],
-): { events: ProbeEvent[]; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> } {
+): {
+  events: ProbeEvent[];
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+} {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const events: ProbeEvent[] = [];
   let out = '';
   let pending = '';

@@ -1,6 +1,6 @@
-import type { CommandResult, CommandRunner, RunOptions } from '../../src/runner.ts';
-import type { PipelineDeps as HookDeps } from '../../src/pipeline/deps.ts';
 import { memoryLogger } from '../../src/log.ts';
+import type { PipelineDeps as HookDeps } from '../../src/pipeline/deps.ts';
+import type { CommandResult, CommandRunner, RunOptions } from '../../src/runner.ts';
 
 export interface Expectation {
   /** The exact argv expected. */
@@ -28,7 +28,16 @@ export class FakeRunner implements CommandRunner {
     if (!match) throw new Error(`FakeRunner: unexpected command ${key}`);
     match.left--;
     this.calls.push({ argv: [...argv], opts });
-    return { exitCode: 0, signal: undefined, stdout: '', stderr: '', durationMs: 1, timedOut: false, spawnError: undefined, ...match.result };
+    return {
+      exitCode: 0,
+      signal: undefined,
+      stdout: '',
+      stderr: '',
+      durationMs: 1,
+      timedOut: false,
+      spawnError: undefined,
+      ...match.result,
+    };
   }
 
   /** Expectations never called: a test asserts this is empty. */

@@ -1,11 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { decodeReply, sendCommands, type RespValue, type TlsOptions } from '../../src/sentinel/resp.ts';
+import { decodeReply, type RespValue, sendCommands, type TlsOptions } from '../../src/sentinel/resp.ts';
 import { ensurePackages } from '../lab/packages.ts';
 import { waitFor } from '../lab/wait.ts';
 
@@ -40,7 +40,9 @@ export async function freePort(): Promise<number> {
  * (e.g. "-WRONGPASS invalid username-password pair\r\n"): for replies a real one gives only in
  * some versions or set-ups. `seen` holds every command it was sent.
  */
-export async function scriptedSentinel(reply: (command: string[]) => string): Promise<{ address: string; seen: string[][]; close(): Promise<void> }> {
+export async function scriptedSentinel(
+  reply: (command: string[]) => string,
+): Promise<{ address: string; seen: string[][]; close(): Promise<void> }> {
   const seen: string[][] = [];
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -108,7 +110,20 @@ export function issueCert(ca: TestCert, dir: string, name: string, altNames: str
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
+  openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    `/CN=${name}`,
+  ]);
   chmodSync(key, 0o600);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, altNames.length > 0 ? `subjectAltName=${altNames.join(',')}\n` : 'basicConstraints=CA:FALSE\n');
@@ -240,7 +255,9 @@ export class LoopbackSentinel {
   /** Ask the Sentinel one command (authenticating when it has a password). */
   async sentinel(commands: string[][]): Promise<RespValue> {
     const auth = this.opts.password ? [['AUTH', this.opts.password]] : [];
-    const tls: TlsOptions | undefined = this.ca && { secureContext: createSecureContext({ ca: readFileSync(this.ca.cert) }) };
+    const tls: TlsOptions | undefined = this.ca && {
+      secureContext: createSecureContext({ ca: readFileSync(this.ca.cert) }),
+    };
     const replies = await sendCommands('127.0.0.1', this.sentinelPort, [...auth, ...commands], 1000, undefined, tls);
     return replies.at(-1)!;
   }

@@ -2,8 +2,9 @@
 // replies may wedge it. Prints one JSON line per thing that happened.
 //   resp-probe.ts ask HOST:PORT           one question (sendCommands), then exit
 //   resp-probe.ts subscribe ADDRESS...    a subscription to +switch-master on each, until killed
-import { sendCommands } from '../../src/sentinel/resp.ts';
+
 import { splitAddress } from '../../src/sentinel/client.ts';
+import { sendCommands } from '../../src/sentinel/resp.ts';
 import { SentinelSubscription } from '../../src/sentinel/subscribe.ts';
 
 const [mode, ...addresses] = process.argv.slice(2);

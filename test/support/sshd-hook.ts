@@ -66,7 +66,14 @@ export function hostsConfig(
 export function runHook(
   configPath: string,
   toIp: string,
-  opts: { master?: string; role?: 'leader' | 'observer'; json?: boolean; timeoutMs?: number; onSpawn?: (pid: number) => void; prefix?: string[] } = {},
+  opts: {
+    master?: string;
+    role?: 'leader' | 'observer';
+    json?: boolean;
+    timeoutMs?: number;
+    onSpawn?: (pid: number) => void;
+    prefix?: string[];
+  } = {},
 ): Promise<HookRun> {
   const argv = [
     ...(opts.prefix ?? []),

@@ -1,8 +1,8 @@
 // Real OpenSSH servers on loopback for the hosts action's integration tests and benchmark.
 // Each "app server" is one sshd on 127.0.0.1:<port> with its own host key and its own hosts file
 // in a temp dir — never the machine's /etc/hosts. Every process started here is killed by pid.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +81,9 @@ function connects(port: number): Promise<boolean> {
 }
 
 function keygen(path: string): void {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sentinel-hook-test', '-f', path], { stdio: 'ignore' });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sentinel-hook-test', '-f', path], {
+    stdio: 'ignore',
+  });
 }
 
 export interface SshLabOptions {
@@ -184,7 +186,20 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     // --rbind: mounts that prepare() made under the server's directory come along.
     const child = spawn(
       'unshare',
-      ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --rbind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', s.dir, remoteRoot, SSHD, config],
+      [
+        '-m',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        '-c',
+        'mount --rbind "$1" "$2" && exec "$3" -D -e -f "$4"',
+        'sh',
+        s.dir,
+        remoteRoot,
+        SSHD,
+        config,
+      ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },
@@ -244,6 +259,8 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
 
 /** The command line of the built CLI, as package.json's "bin" names it. */
 export function cliArgv(): string[] {
-  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { bin: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+  };
   return [process.execPath, join(import.meta.dirname, '../..', pkg.bin['sentinel-hook']!)];
 }

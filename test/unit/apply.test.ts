@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyPlans } from '../../src/pipeline/apply.ts';
-import { memoryLogger } from '../../src/log.ts';
+import { test } from 'node:test';
 import type { ActionPlan, CommandStep } from '../../src/actions/plugin.ts';
+import { memoryLogger } from '../../src/log.ts';
+import { applyPlans } from '../../src/pipeline/apply.ts';
 import type { CommandRunner } from '../../src/runner.ts';
 
 function cmd(argv: string[], extra: Partial<CommandStep> = {}): CommandStep {
@@ -10,14 +10,26 @@ function cmd(argv: string[], extra: Partial<CommandStep> = {}): CommandStep {
 }
 
 /** Records the order commands start in, with the time since the run began. */
-function timelineRunner(log: { argv: string; at: number }[], started: number, fail: Set<string> = new Set()): CommandRunner {
+function timelineRunner(
+  log: { argv: string; at: number }[],
+  started: number,
+  fail: Set<string> = new Set(),
+): CommandRunner {
   return {
     async run(argv) {
       const key = argv.join(' ');
       log.push({ argv: key, at: performance.now() - started });
       await new Promise((r) => setTimeout(r, 5));
       const exitCode = fail.has(key) ? 1 : 0;
-      return { exitCode, signal: undefined, stdout: '', stderr: '', durationMs: 5, timedOut: false, spawnError: undefined };
+      return {
+        exitCode,
+        signal: undefined,
+        stdout: '',
+        stderr: '',
+        durationMs: 5,
+        timedOut: false,
+        spawnError: undefined,
+      };
     },
   };
 }
@@ -97,11 +109,21 @@ test('after the deadline nothing new starts, and a deferred step is not left wai
 
 test('a task step reports its own outcome', async () => {
   const plans: ActionPlan[] = [
-    { action: 'hosts#0', steps: [{ kind: 'task', description: 'push', run: async () => ({ ok: false, summary: '1 of 3 targets failed' }) }] },
+    {
+      action: 'hosts#0',
+      steps: [
+        { kind: 'task', description: 'push', run: async () => ({ ok: false, summary: '1 of 3 targets failed' }) },
+      ],
+    },
   ];
   const outcomes = await applyPlans(
     plans,
-    { runner: timelineRunner([], 0), signal: new AbortController().signal, logger: memoryLogger(), remainingMs: () => 1000 },
+    {
+      runner: timelineRunner([], 0),
+      signal: new AbortController().signal,
+      logger: memoryLogger(),
+      remainingMs: () => 1000,
+    },
     { sudo: undefined },
   );
   assert.equal(outcomes[0]!.ok, false);

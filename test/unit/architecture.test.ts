@@ -1,9 +1,10 @@
 // The layout is the architecture: which folder may import which is checked here, on the real tree,
 // so that a shortcut across a boundary fails the build instead of growing into a second pipeline.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
 
 const SRC = resolve(import.meta.dirname, '../../src');
 
@@ -24,7 +25,9 @@ function importsOf(file: string): Edge[] {
   const text = readFileSync(file, 'utf8');
   const edges: Edge[] = [];
   const from = relative(SRC, file);
-  for (const m of text.matchAll(/(?:^|\n)\s*(import\s+type\s|export\s+type\s)?[^;\n]*?(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+  for (const m of text.matchAll(
+    /(?:^|\n)\s*(import\s+type\s|export\s+type\s)?[^;\n]*?(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g,
+  )) {
     edges.push({ from, to: relative(SRC, resolve(dirname(file), m[2]!)), typeOnly: m[1] !== undefined });
   }
   return edges;
@@ -46,12 +49,16 @@ const FORBIDDEN: Record<string, string[]> = {
 };
 
 test('imports point down: actions never import the pipeline or commands, state imports nothing above it', () => {
-  const wrong = edges.filter((e) => (FORBIDDEN[top(e.from)] ?? []).includes(top(e.to))).map((e) => `${e.from} -> ${e.to}`);
+  const wrong = edges
+    .filter((e) => (FORBIDDEN[top(e.from)] ?? []).includes(top(e.to)))
+    .map((e) => `${e.from} -> ${e.to}`);
   assert.deepEqual(wrong, []);
 });
 
 test('commands never import each other', () => {
-  const wrong = edges.filter((e) => top(e.from) === 'commands' && top(e.to) === 'commands').map((e) => `${e.from} -> ${e.to}`);
+  const wrong = edges
+    .filter((e) => top(e.from) === 'commands' && top(e.to) === 'commands')
+    .map((e) => `${e.from} -> ${e.to}`);
   assert.deepEqual(wrong, []);
 });
 

@@ -1,16 +1,17 @@
 // `check` reads Sentinel's unit and its drop-ins from the unit directories (here a temp dir holding
 // Debian's stock redis-sentinel.service): it warns, in one line naming the fix, that the hook could not
 // run there; with the drop-in `sentinel-hook systemd --hook` generates beside it, it is quiet.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configSchema } from '../../src/config/schema.ts';
-import { checkCommand } from '../../src/commands/check.ts';
-import { configSandbox, systemdFiles } from '../../src/systemd/units.ts';
-import { hookBlockers, readUnit } from '../../src/systemd/sentinel-unit.ts';
+import { test } from 'node:test';
 import type { HostReader } from '../../src/actions/plugin.ts';
+import { checkCommand } from '../../src/commands/check.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { hookBlockers, readUnit } from '../../src/systemd/sentinel-unit.ts';
+import { configSandbox, systemdFiles } from '../../src/systemd/units.ts';
 import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
 
 const PROGRAMS: Record<string, string> = {
@@ -62,7 +63,11 @@ test("Debian's stock unit: one warning line naming what stops the hook and the f
   assert.match(line, /sentinel-hook systemd --hook/);
 
   // The drop-in goes to /etc/systemd/system/redis-sentinel.service.d/, as the generator says.
-  const [dropIn] = await systemdFiles(cfg, { mode: 'hook', user: 'redis', configPath: '/etc/sentinel-hook/config.yaml', ...SETUP }, host);
+  const [dropIn] = await systemdFiles(
+    cfg,
+    { mode: 'hook', user: 'redis', configPath: '/etc/sentinel-hook/config.yaml', ...SETUP },
+    host,
+  );
   assert.equal(dropIn!.path, '/etc/systemd/system/redis-sentinel.service.d/sentinel-hook.conf');
   mkdirSync(join(dir, 'etc', 'redis-sentinel.service.d'), { recursive: true });
   writeFileSync(join(dir, 'etc', 'redis-sentinel.service.d', 'sentinel-hook.conf'), dropIn!.text);
@@ -85,13 +90,16 @@ test('the system call filter: killed when it leaves out pkey_alloc and SystemCal
   const dir = mkdtempSync(join(tmpdir(), 'sh-check-filter-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const needs = await configSandbox(config([{ type: 'exec', run: ['true'] }]), host);
-  const SIGSYS = 'SystemCallFilter=@system-service without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)';
+  const SIGSYS =
+    'SystemCallFilter=@system-service without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)';
   /** Debian's unit and one drop-in holding these [Service] lines: the filter's reason, if any. */
   const filterReason = (name: string, lines: string[]) => {
     mkdirSync(join(dir, name, 'redis-sentinel.service.d'), { recursive: true });
     writeFileSync(join(dir, name, 'redis-sentinel.service'), DEBIAN_SENTINEL_UNIT);
     writeFileSync(join(dir, name, 'redis-sentinel.service.d', 'x.conf'), `[Service]\n${lines.join('\n')}\n`);
-    return hookBlockers(readUnit('redis-sentinel.service', [join(dir, name)])!, needs, { writable: [] }).filter((r) => r.startsWith('SystemCallFilter'));
+    return hookBlockers(readUnit('redis-sentinel.service', [join(dir, name)])!, needs, { writable: [] }).filter((r) =>
+      r.startsWith('SystemCallFilter'),
+    );
   };
   assert.deepEqual(filterReason('stock', []), [SIGSYS]);
   // "kill" said explicitly, or an empty assignment (back to unset): still killed.
@@ -114,7 +122,14 @@ test('the system call filter: killed when it leaves out pkey_alloc and SystemCal
     'SystemCallFilter=~@mount @pkey without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)',
   ]);
   assert.deepEqual(filterReason('deny-pkey-errno', ['SystemCallFilter=', 'SystemCallFilter=~@mount @pkey:EPERM']), []);
-  assert.deepEqual(filterReason('deny-pkey-kill', ['SystemCallFilter=', 'SystemCallFilter=~@pkey:kill', 'SystemCallErrorNumber=EPERM']), [
-    'SystemCallFilter=~@pkey:kill without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)',
-  ]);
+  assert.deepEqual(
+    filterReason('deny-pkey-kill', [
+      'SystemCallFilter=',
+      'SystemCallFilter=~@pkey:kill',
+      'SystemCallErrorNumber=EPERM',
+    ]),
+    [
+      'SystemCallFilter=~@pkey:kill without SystemCallErrorNumber=EPERM (node is killed by SIGSYS at start: it calls pkey_alloc)',
+    ],
+  );
 });

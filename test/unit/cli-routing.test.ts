@@ -1,16 +1,20 @@
 // How the CLI reads its arguments: a hook call by its shape whatever the master is named, a command
 // by its name, a privileged helper only through its own entry. No process is started here.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { actionPlugins } from '../../src/actions/index.ts';
 import { helperMain, hookCall, main } from '../../src/cli.ts';
 import { COMMANDS } from '../../src/cli-commands.ts';
-import { actionPlugins } from '../../src/actions/index.ts';
 
 const OPERANDS = ['leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
 
 function fakeIo() {
   const io = { out: [] as string[], err: [] as string[] };
-  return { io, fake: { out: (t: string) => io.out.push(t), err: (t: string) => io.err.push(t), env: {}, isTty: false } };
+  return {
+    io,
+    fake: { out: (t: string) => io.out.push(t), err: (t: string) => io.err.push(t), env: {}, isTty: false },
+  };
 }
 
 test('a hook call is taken by its shape, whatever the first word: every command name, help, version', () => {
@@ -22,7 +26,11 @@ test('a hook call is taken by its shape, whatever the first word: every command 
 
 test("the hook's own options, in every form commander takes, before or among the operands", () => {
   const hook = (argv: string[]) => hookCall(argv)?.opts;
-  assert.deepEqual(hook(['--config', 'c.yaml', '--dry-run', '--json', 'check', ...OPERANDS]), { config: 'c.yaml', dryRun: true, json: true });
+  assert.deepEqual(hook(['--config', 'c.yaml', '--dry-run', '--json', 'check', ...OPERANDS]), {
+    config: 'c.yaml',
+    dryRun: true,
+    json: true,
+  });
   assert.deepEqual(hook(['-c', 'c.yaml', '-n', 'check', ...OPERANDS]), { config: 'c.yaml', dryRun: true });
   assert.deepEqual(hook(['--config=c.yaml', 'check', ...OPERANDS]), { config: 'c.yaml' });
   assert.deepEqual(hook(['-cc.yaml', 'check', ...OPERANDS]), { config: 'c.yaml' });

@@ -1,6 +1,7 @@
 // Item 13 of issue 8: one parser rule for JSON and YAML configs, and type errors that say what was expected.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parseConfigText, validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 
@@ -26,9 +27,15 @@ test('config text: duplicate keys are refused in JSON as in YAML', async () => {
     /^config c\.yaml is not valid YAML\/JSON: duplicate key "masters"/,
   );
   // Deeper down, and spelt differently: the same key once decoded.
-  await refused('{"masters": {"m": [{"type": "exec", "run": ["/bin/true"], "timeout": "1s", "time\\u006fut": "2s"}]}}', /duplicate key "timeout"/);
+  await refused(
+    '{"masters": {"m": [{"type": "exec", "run": ["/bin/true"], "timeout": "1s", "time\\u006fut": "2s"}]}}',
+    /duplicate key "timeout"/,
+  );
   // Equal keys in different objects are not duplicates.
-  const c = await parseConfigText('{"masters": {"m": [{"type": "exec", "run": ["/bin/true"]}, {"type": "exec", "run": ["/bin/false"]}]}}', 'c.json');
+  const c = await parseConfigText(
+    '{"masters": {"m": [{"type": "exec", "run": ["/bin/true"]}, {"type": "exec", "run": ["/bin/false"]}]}}',
+    'c.json',
+  );
   assert.equal(c.masters.m!.length, 2);
 });
 
@@ -49,7 +56,10 @@ test('config text: an unknown YAML tag is an error (exit 2, one line), not a war
   const onWarning = (w: Error) => warnings.push(w.message);
   process.on('warning', onWarning);
   try {
-    await refused('masters:\n  m: [{ type: exec, run: !shell [/bin/true] }]\n', /^config c\.yaml is not valid YAML\/JSON: .*tag.*!shell/i);
+    await refused(
+      'masters:\n  m: [{ type: exec, run: !shell [/bin/true] }]\n',
+      /^config c\.yaml is not valid YAML\/JSON: .*tag.*!shell/i,
+    );
   } finally {
     process.off('warning', onWarning);
   }
@@ -57,7 +67,11 @@ test('config text: an unknown YAML tag is an error (exit 2, one line), not a war
 });
 
 const typeErrors: [string, unknown, RegExp][] = [
-  ['privilege: yes', { masters: { m: [{ ...exec, privilege: 'yes' }] } }, /masters\.m\[0\]\.privilege: expected one of "sudo", "none"/],
+  [
+    'privilege: yes',
+    { masters: { m: [{ ...exec, privilege: 'yes' }] } },
+    /masters\.m\[0\]\.privilege: expected one of "sudo", "none"/,
+  ],
   ['deadline: -1', { deadline: -1, masters: { m: [exec] } }, /deadline: expected a duration like "200ms" or "5s"/],
   [
     'timeout: 1.5 (a bare number is whole milliseconds)',
@@ -66,14 +80,26 @@ const typeErrors: [string, unknown, RegExp][] = [
   ],
   ['an action list that is a mapping', { masters: { m: {} } }, /masters\.m: expected a list, got a mapping/],
   ['log that is a number', { log: 5, masters: { m: [exec] } }, /log: expected a mapping, got a number/],
-  ['log level typo', { log: { level: 'loud' }, masters: { m: [exec] } }, /log\.level: expected one of "debug", "info", "warn", "error"/],
+  [
+    'log level typo',
+    { log: { level: 'loud' }, masters: { m: [exec] } },
+    /log\.level: expected one of "debug", "info", "warn", "error"/,
+  ],
   [
     'password inline',
     { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } },
     /sentinels\.password: expected \{ env: VARIABLE \} or \{ file: \/path \}/,
   ],
-  ['a number in run', { masters: { m: [{ type: 'exec', run: ['/bin/echo', 5] }] } }, /masters\.m\[0\]\.run\[1\]: expected a string, got a number/],
-  ['a required key missing', { masters: { m: [{ type: 'exec' }] } }, /masters\.m\[0\]\.run: required \(expected a list\)/],
+  [
+    'a number in run',
+    { masters: { m: [{ type: 'exec', run: ['/bin/echo', 5] }] } },
+    /masters\.m\[0\]\.run\[1\]: expected a string, got a number/,
+  ],
+  [
+    'a required key missing',
+    { masters: { m: [{ type: 'exec' }] } },
+    /masters\.m\[0\]\.run: required \(expected a list\)/,
+  ],
   ['a list for the whole config', [], /\(top level\): expected a mapping, got a list/],
 ];
 for (const [name, raw, line] of typeErrors) {

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configPath, loadConfig, readConfigFile, parseConfigText, validateConfig } from '../../src/config/load.ts';
+import { test } from 'node:test';
+import { COMMANDS } from '../../src/cli-commands.ts';
+import { configPath, loadConfig, parseConfigText, readConfigFile, validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { actionsFor } from '../../src/pipeline/plan.ts';
-import { COMMANDS } from '../../src/cli-commands.ts';
 
 const exec = { type: 'exec', run: ['/bin/true'] };
 
@@ -37,33 +37,89 @@ test('durations: 200ms, 5s, 1m, 1.5s and bare milliseconds', async () => {
 const bad: [string, unknown, RegExp][] = [
   ['no masters', {}, /^config c.yaml: masters: /],
   ['unknown top-level key', { masters: { m: [exec] }, dedline: '5s' }, /\(top level\): unknown key "dedline"/],
-  ['unknown action key, with its path', { masters: { m: [exec, { ...exec, interface: 'eth0' }] } }, /masters\.m\[1\]: unknown key "interface"/],
-  ['unknown action type', { masters: { m: [{ type: 'teleport' }] } }, /masters\.m\[0\].*: unknown action type; expected one of exec/],
+  [
+    'unknown action key, with its path',
+    { masters: { m: [exec, { ...exec, interface: 'eth0' }] } },
+    /masters\.m\[1\]: unknown key "interface"/,
+  ],
+  [
+    'unknown action type',
+    { masters: { m: [{ type: 'teleport' }] } },
+    /masters\.m\[0\].*: unknown action type; expected one of exec/,
+  ],
   ['empty action list', { masters: { m: [] } }, /masters\.m: expected at least one action/],
-  ["deadline at Sentinel's 60 s limit", { deadline: '60s', masters: { m: [exec] } }, /deadline: expected a duration from 1s to 58s, got 1m/],
-  ['deadline not a duration', { deadline: 'soon', masters: { m: [exec] } }, /deadline: expected a duration like "200ms" or "5s", got "soon"/],
+  [
+    "deadline at Sentinel's 60 s limit",
+    { deadline: '60s', masters: { m: [exec] } },
+    /deadline: expected a duration from 1s to 58s, got 1m/,
+  ],
+  [
+    'deadline not a duration',
+    { deadline: 'soon', masters: { m: [exec] } },
+    /deadline: expected a duration like "200ms" or "5s", got "soon"/,
+  ],
   ['exec without run', { masters: { m: [{ type: 'exec' }] } }, /masters\.m\[0\]\.run/],
   ['exec with empty run', { masters: { m: [{ type: 'exec', run: [] }] } }, /masters\.m\[0\]\.run/],
-  ['exec run as a shell string', { masters: { m: [{ type: 'exec', run: 'notify-team {master}' }] } }, /masters\.m\[0\]\.run/],
-  ['exec program with spaces', { masters: { m: [{ type: 'exec', run: ['/bin/sh -c x'] }] } }, /masters\.m\[0\]\.run\[0\]: expected a program path or name/],
+  [
+    'exec run as a shell string',
+    { masters: { m: [{ type: 'exec', run: 'notify-team {master}' }] } },
+    /masters\.m\[0\]\.run/,
+  ],
+  [
+    'exec program with spaces',
+    { masters: { m: [{ type: 'exec', run: ['/bin/sh -c x'] }] } },
+    /masters\.m\[0\]\.run\[0\]: expected a program path or name/,
+  ],
   ['exec program that reads as an option', { masters: { m: [{ type: 'exec', run: ['-rf'] }] } }, /run\[0\]/],
-  ['unknown placeholder', { masters: { m: [{ type: 'exec', run: ['/bin/echo', '{newIp}'] }] } }, /masters\.m\[0\]\.run\[1\]: unknown placeholder \{newIp\}/],
+  [
+    'unknown placeholder',
+    { masters: { m: [{ type: 'exec', run: ['/bin/echo', '{newIp}'] }] } },
+    /masters\.m\[0\]\.run\[1\]: unknown placeholder \{newIp\}/,
+  ],
   ['when.role typo', { masters: { m: [{ ...exec, when: { role: 'leeder' } }] } }, /masters\.m\[0\]\.when\.role/],
   ['when with unknown key', { masters: { m: [{ ...exec, when: { hots: 'any' } }] } }, /when: unknown key "hots"/],
   ['bad master name', { masters: { 'my master': [exec] } }, /masters/],
   ['relative log file', { log: { file: 'hook.log' }, masters: { m: [exec] } }, /log\.file: expected an absolute path/],
   ['log file with ..', { log: { file: '/var/log/../x' }, masters: { m: [exec] } }, /log\.file/],
-  ['sentinel address without port', { sentinels: { addresses: ['10.0.0.1'] }, masters: { m: [exec] } }, /sentinels\.addresses\[0\]: expected host:port/],
-  ['sentinel port out of range', { sentinels: { addresses: ['10.0.0.1:70000'] }, masters: { m: [exec] } }, /sentinels\.addresses\[0\]/],
-  ['no sentinel addresses', { sentinels: { addresses: [] }, masters: { m: [exec] } }, /sentinels\.addresses: expected at least one/],
-  ['password given inline', { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } }, /sentinels\.password/],
-  ['password env name invalid', { sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'A-B' } }, masters: { m: [exec] } }, /sentinels\.password/],
+  [
+    'sentinel address without port',
+    { sentinels: { addresses: ['10.0.0.1'] }, masters: { m: [exec] } },
+    /sentinels\.addresses\[0\]: expected host:port/,
+  ],
+  [
+    'sentinel port out of range',
+    { sentinels: { addresses: ['10.0.0.1:70000'] }, masters: { m: [exec] } },
+    /sentinels\.addresses\[0\]/,
+  ],
+  [
+    'no sentinel addresses',
+    { sentinels: { addresses: [] }, masters: { m: [exec] } },
+    /sentinels\.addresses: expected at least one/,
+  ],
+  [
+    'password given inline',
+    { sentinels: { addresses: ['10.0.0.1:26379'], password: 's3cret' }, masters: { m: [exec] } },
+    /sentinels\.password/,
+  ],
+  [
+    'password env name invalid',
+    { sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'A-B' } }, masters: { m: [exec] } },
+    /sentinels\.password/,
+  ],
   [
     'stale guard that can outlast the deadline',
-    { deadline: '5s', sentinels: { addresses: ['10.0.0.1:26379'], settle: '4s', timeout: '500ms' }, masters: { m: [exec] } },
+    {
+      deadline: '5s',
+      sentinels: { addresses: ['10.0.0.1:26379'], settle: '4s', timeout: '500ms' },
+      masters: { m: [exec] },
+    },
     /sentinels\.settle: settle \+ timeout \(4500 ms\) leaves less than 1 s of the 5000 ms deadline/,
   ],
-  ['notify event type without sign', { notify: [{ events: ['switch-master'], run: ['/bin/true'] }], masters: { m: [exec] } }, /notify\[0\]\.events\[0\]/],
+  [
+    'notify event type without sign',
+    { notify: [{ events: ['switch-master'], run: ['/bin/true'] }], masters: { m: [exec] } },
+    /notify\[0\]\.events\[0\]/,
+  ],
 ];
 for (const [name, raw, message] of bad) {
   test(`config refused (exit 2): ${name}`, () => {
@@ -149,10 +205,16 @@ test('config files others can write, or owned by a stranger, are refused', async
     // The owner itself may use it.
     assert.doesNotThrow(() => readConfigFile(file, 4242));
   }
-  throwsLine(() => readConfigFile(join(dir, 'missing.yaml'), uid), /config file .*missing\.yaml not found \(pass --config FILE or set SENTINEL_HOOK_CONFIG\)/);
+  throwsLine(
+    () => readConfigFile(join(dir, 'missing.yaml'), uid),
+    /config file .*missing\.yaml not found \(pass --config FILE or set SENTINEL_HOOK_CONFIG\)/,
+  );
   chownSync(file, uid, uid);
   chmodSync(dir, 0o777);
-  throwsLine(() => readConfigFile(file, uid), /config directory .* is writable by users other than its owner .*chmod go-w/);
+  throwsLine(
+    () => readConfigFile(file, uid),
+    /config directory .* is writable by users other than its owner .*chmod go-w/,
+  );
   chmodSync(dir, 0o1777);
   assert.doesNotThrow(() => readConfigFile(file, uid), 'a sticky directory (like /tmp) is fine');
   chmodSync(dir, 0o700);
@@ -177,16 +239,25 @@ test('a config under a directory another user owns is refused, even at mode 755 
       `^config directory ${theirs} is owned by uid ${nobody}, not root or the running user \\(uid 0\\): its owner could replace ${file} \\(chown root ${theirs}`,
     ),
   );
-  await assert.rejects(loadConfig(file, 0), (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && !/\n/.test(err.line()));
+  await assert.rejects(
+    loadConfig(file, 0),
+    (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && !/\n/.test(err.line()),
+  );
   // An ancestor further up counts as much as the file's own directory.
   const inner = join(theirs, 'inner');
   mkdirSync(inner, { mode: 0o755 });
   writeFileSync(join(inner, 'config.yaml'), 'masters:\n  m: [{ type: exec, run: [/bin/true] }]\n', { mode: 0o644 });
-  throwsLine(() => readConfigFile(join(inner, 'config.yaml'), 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}`));
+  throwsLine(
+    () => readConfigFile(join(inner, 'config.yaml'), 0),
+    new RegExp(`config directory ${theirs} is owned by uid ${nobody}`),
+  );
   // A symlink in a safe directory does not launder a file in an unsafe one: the real path is checked.
   const link = join(top, 'link.yaml');
   symlinkSync(file, link);
-  throwsLine(() => readConfigFile(link, 0), new RegExp(`config directory ${theirs} is owned by uid ${nobody}.*\\(${file}\\)`));
+  throwsLine(
+    () => readConfigFile(link, 0),
+    new RegExp(`config directory ${theirs} is owned by uid ${nobody}.*\\(${file}\\)`),
+  );
   // The directory's owner may use it; and once root owns it, root may.
   assert.doesNotThrow(() => readConfigFile(file, nobody));
   chownSync(theirs, 0, 0);
@@ -218,10 +289,16 @@ test('a config reached through a symlink in a directory others can write is refu
     () => readConfigFile(join(open, 'config.yaml'), uid),
     new RegExp(`^config directory ${open} is writable by users other than its owner .*chmod go-w ${open}`),
   );
-  await assert.rejects(loadConfig(join(open, 'config.yaml'), uid), (err: unknown) => err instanceof ConfigError && err.exitCode === 2);
+  await assert.rejects(
+    loadConfig(join(open, 'config.yaml'), uid),
+    (err: unknown) => err instanceof ConfigError && err.exitCode === 2,
+  );
   // A symlinked directory on the way counts the same.
   symlinkSync(safe, join(open, 'dir'));
-  throwsLine(() => readConfigFile(join(open, 'dir', 'config.yaml'), uid), new RegExp(`config directory ${open} is writable`));
+  throwsLine(
+    () => readConfigFile(join(open, 'dir', 'config.yaml'), uid),
+    new RegExp(`config directory ${open} is writable`),
+  );
   // Relative, from inside the writable directory.
   const cwd = process.cwd();
   process.chdir(open);

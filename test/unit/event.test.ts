@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { eventEnv, parseEvent } from '../../src/event.ts';
 import { UsageError } from '../../src/errors.ts';
+import { eventEnv, parseEvent } from '../../src/event.ts';
 import { canonicalIp, ipVersion } from '../../src/values.ts';
 
 const good = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
@@ -31,20 +31,56 @@ const bad: [string, string[], RegExp][] = [
   ['no operands', [], /expected 7 operands .* got 0/],
   ['six operands', good.slice(0, 6), /got 6/],
   ['eight operands', [...good, 'x'], /got 8/],
-  ['bad role', ['m', 'boss', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid role "boss": expected "leader" or "observer"/],
+  [
+    'bad role',
+    ['m', 'boss', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'],
+    /invalid role "boss": expected "leader" or "observer"/,
+  ],
   ['empty state', ['m', 'leader', '', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid state/],
-  ['state that reads as an option', ['m', 'leader', '--version', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid state/],
+  [
+    'state that reads as an option',
+    ['m', 'leader', '--version', '10.0.0.1', '6379', '10.0.0.2', '6379'],
+    /invalid state/,
+  ],
   ['state with spaces', ['m', 'leader', 'a b', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid state/],
-  ['port 0', ['m', 'leader', 'start', '10.0.0.1', '0', '10.0.0.2', '6379'], /invalid from-port "0": expected a port from 1 to 65535/],
+  [
+    'port 0',
+    ['m', 'leader', 'start', '10.0.0.1', '0', '10.0.0.2', '6379'],
+    /invalid from-port "0": expected a port from 1 to 65535/,
+  ],
   ['port 65536', ['m', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '65536'], /invalid to-port "65536"/],
-  ['port text', ['m', 'leader', 'start', '10.0.0.1', 'http', '10.0.0.2', '6379'], /invalid from-port "http": expected a port number/],
+  [
+    'port text',
+    ['m', 'leader', 'start', '10.0.0.1', 'http', '10.0.0.2', '6379'],
+    /invalid from-port "http": expected a port number/,
+  ],
   ['negative port', ['m', 'leader', 'start', '10.0.0.1', '-1', '10.0.0.2', '6379'], /invalid from-port/],
-  ['address 999.1.1.1 is a bad IP and a bad host name', ['m', 'leader', 'start', '10.0.0.1', '6379', '999.1.1.1.', '6379'], /invalid to-ip/],
-  ['address with a shell metacharacter', ['m', 'leader', 'start', '10.0.0.1;rm', '6379', '10.0.0.2', '6379'], /invalid from-ip "10.0.0.1;rm"/],
-  ['address that reads as an option', ['m', 'leader', 'start', '10.0.0.1', '6379', '-oProxyCommand=x', '6379'], /invalid to-ip/],
+  [
+    'address 999.1.1.1 is a bad IP and a bad host name',
+    ['m', 'leader', 'start', '10.0.0.1', '6379', '999.1.1.1.', '6379'],
+    /invalid to-ip/,
+  ],
+  [
+    'address with a shell metacharacter',
+    ['m', 'leader', 'start', '10.0.0.1;rm', '6379', '10.0.0.2', '6379'],
+    /invalid from-ip "10.0.0.1;rm"/,
+  ],
+  [
+    'address that reads as an option',
+    ['m', 'leader', 'start', '10.0.0.1', '6379', '-oProxyCommand=x', '6379'],
+    /invalid to-ip/,
+  ],
   ['empty address', ['m', 'leader', 'start', '', '6379', '10.0.0.2', '6379'], /invalid from-ip ""/],
-  ['master name with a slash', ['../etc', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid master-name/],
-  ['master name starting with -', ['-m', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'], /invalid master-name/],
+  [
+    'master name with a slash',
+    ['../etc', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'],
+    /invalid master-name/,
+  ],
+  [
+    'master name starting with -',
+    ['-m', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'],
+    /invalid master-name/,
+  ],
 ];
 for (const [name, args, message] of bad) {
   test(`refused with exit 2: ${name}`, () => {

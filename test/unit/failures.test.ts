@@ -1,16 +1,27 @@
 // The catalogue is a contract: every code has words, an exit status Sentinel understands and a fix,
 // and what returns or throws a failure carries its code, so that callers never read the text.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ConfigError, RetryableError, UsageError, codeOf, errorLine, errorOf, exitCodeOf, failureOf, hookError } from '../../src/errors.ts';
-import { EXIT, FAILURES, Failure, failure, type FailureArgs, type FailureCode } from '../../src/failures.ts';
-import { commandFailure, runArgv, sudoUnavailable } from '../../src/launch.ts';
-import { applyPlans } from '../../src/pipeline/apply.ts';
-import { detectArping, vipOf } from '../../src/actions/vip/commands.ts';
-import { parseVip } from '../../src/actions/vip/address.ts';
+import { test } from 'node:test';
 import type { HostReader } from '../../src/actions/plugin.ts';
-import type { CommandResult } from '../../src/runner.ts';
+import { parseVip } from '../../src/actions/vip/address.ts';
+import { detectArping, vipOf } from '../../src/actions/vip/commands.ts';
+import {
+  ConfigError,
+  codeOf,
+  errorLine,
+  errorOf,
+  exitCodeOf,
+  failureOf,
+  hookError,
+  RetryableError,
+  UsageError,
+} from '../../src/errors.ts';
+import { EXIT, FAILURES, Failure, type FailureArgs, type FailureCode, failure } from '../../src/failures.ts';
+import { commandFailure, runArgv, sudoUnavailable } from '../../src/launch.ts';
 import { memoryLogger } from '../../src/log.ts';
+import { applyPlans } from '../../src/pipeline/apply.ts';
+import type { CommandResult } from '../../src/runner.ts';
 import { FakeRunner } from '../support/fakes.ts';
 
 const state = { epoch: 3, ip: '10.0.0.2', port: 6379 };
@@ -52,7 +63,9 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'sentinel-password-unset': [{ env: 'SH_PW' }],
   'sentinel-password-unreadable': [{ file: '/etc/pw', errno: 'EACCES' }],
   'sentinel-auth-refused': [{ address: '10.0.0.1:26379', said: 'WRONGPASS' }],
-  'sentinel-tls-refused': [{ address: '10.0.0.1:26379', said: 'TLS: expired', fix: "renew the Sentinel's certificate" }],
+  'sentinel-tls-refused': [
+    { address: '10.0.0.1:26379', said: 'TLS: expired', fix: "renew the Sentinel's certificate" },
+  ],
   'tls-ca-empty': [{ ca: '/etc/ca.pem' }],
   'tls-unusable': [{ files: '/c / /k', detail: 'key values mismatch' }],
   'push-credential-unreadable': [{ field: 'identityFile', path: '/k', errno: 'ENOENT' }],
@@ -62,7 +75,9 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'sudo-missing': [],
   'sudo-not-executable': [{ path: '/usr/bin/sudo' }],
   'sudo-refused': [{ command: '/usr/sbin/ip addr add', said: 'sudo: a password is required' }],
-  'sudo-no-new-privileges': [{ command: '/usr/sbin/ip addr add', how: 'exited 1', said: 'sudo: The "no new privileges" flag is set' }],
+  'sudo-no-new-privileges': [
+    { command: '/usr/sbin/ip addr add', how: 'exited 1', said: 'sudo: The "no new privileges" flag is set' },
+  ],
   'spawn-failed': [{ program: 'sudo', reason: 'spawn EACCES' }],
   'command-timeout': [{ command: '/bin/sleep 30', afterMs: 1000 }],
   'command-failed': [{ command: '/bin/false', how: 'exited 1', said: '' }],
@@ -109,7 +124,11 @@ test('every catalogue entry has a message, an exit code Sentinel understands (1 
     }
     assert.ok(f.exitCode === EXIT.retry || f.exitCode === EXIT.never, `${code}: exit ${f.exitCode}`);
     assert.equal(f.exitCode, FAILURES[code].exit);
-    assert.equal(FAILURES[code].exit, FAILURES[code].kind === 'retry' ? EXIT.retry : EXIT.never, `${code}: its kind decides its exit status`);
+    assert.equal(
+      FAILURES[code].exit,
+      FAILURES[code].kind === 'retry' ? EXIT.retry : EXIT.never,
+      `${code}: its kind decides its exit status`,
+    );
     assert.equal(f.line(), `${f.message} (${f.fix})`);
   }
 });
@@ -131,7 +150,10 @@ test('thrown, a failure is the HookError of its kind, with its code, message and
   }
   const held = hookError('lock-held', { what: 'master m', path: '/run/l/m.lock', waitedMs: 1500 });
   assert.ok(held instanceof RetryableError);
-  assert.equal(held.line(), 'another run for master m still holds /run/l/m.lock after 1.5 s (Sentinel will retry this event)');
+  assert.equal(
+    held.line(),
+    'another run for master m still holds /run/l/m.lock after 1.5 s (Sentinel will retry this event)',
+  );
   // within() places a failure without changing what it is.
   const placed = failure('program-missing', { program: 'ip', install: 'iproute2' }).within('vip');
   assert.equal(placed.code, 'program-missing');
@@ -142,20 +164,37 @@ test('thrown, a failure is the HookError of its kind, with its code, message and
 });
 
 function result(over: Partial<CommandResult>): CommandResult {
-  return { exitCode: 0, signal: undefined, stdout: '', stderr: '', durationMs: 1, timedOut: false, spawnError: undefined, ...over };
+  return {
+    exitCode: 0,
+    signal: undefined,
+    stdout: '',
+    stderr: '',
+    durationMs: 1,
+    timedOut: false,
+    spawnError: undefined,
+    ...over,
+  };
 }
 
 const ctx = (runner: FakeRunner) => ({ runner, signal: new AbortController().signal, remainingMs: () => 10_000 });
 
 test('runArgv: a value either way, the result of the run or a Failure with a code when it cannot start', async () => {
   const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/ip', 'addr'] }]);
-  const ran = await runArgv(['/usr/sbin/ip', 'addr'], { privileged: true, sudo: '/usr/bin/sudo', timeoutMs: 3000 }, ctx(runner));
+  const ran = await runArgv(
+    ['/usr/sbin/ip', 'addr'],
+    { privileged: true, sudo: '/usr/bin/sudo', timeoutMs: 3000 },
+    ctx(runner),
+  );
   assert.ok(!(ran instanceof Failure));
   assert.equal(ran.result.exitCode, 0);
   assert.equal(ran.timeoutMs, 3000);
 
   // No sudo found by the lookup: nothing is started. (The real sudo here is either absent or executable.)
-  const none = await runArgv(['/usr/sbin/ip', 'addr'], { privileged: true, sudo: undefined, timeoutMs: 3000 }, ctx(new FakeRunner([])));
+  const none = await runArgv(
+    ['/usr/sbin/ip', 'addr'],
+    { privileged: true, sudo: undefined, timeoutMs: 3000 },
+    ctx(new FakeRunner([])),
+  );
   assert.ok(none instanceof Failure);
   assert.equal(none.code, 'sudo-missing');
   assert.equal(none.exitCode, EXIT.retry);
@@ -176,7 +215,11 @@ const NNP_STDERR =
   'sudo: If sudo is running in a container, you may need to adjust the container configuration to disable the flag.';
 
 test('sudo under NoNewPrivileges: the line that says what is wrong is kept (not the container hint), with the fix', () => {
-  const f = commandFailure(['/usr/sbin/ip', 'addr', 'add', '10.0.0.4/24', 'dev', 'eth0'], result({ exitCode: 1, stderr: NNP_STDERR }), true);
+  const f = commandFailure(
+    ['/usr/sbin/ip', 'addr', 'add', '10.0.0.4/24', 'dev', 'eth0'],
+    result({ exitCode: 1, stderr: NNP_STDERR }),
+    true,
+  );
   assert.equal(f.code, 'sudo-no-new-privileges');
   assert.equal(f.exitCode, EXIT.retry);
   assert.equal(
@@ -187,12 +230,16 @@ test('sudo under NoNewPrivileges: the line that says what is wrong is kept (not 
   assert.match(f.fix, /AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW/);
   assert.match(f.fix, /privilege: none/);
   // Not privileged: a program's own words about the flag are just its output.
-  assert.equal(commandFailure(['/bin/thing'], result({ exitCode: 1, stderr: NNP_STDERR }), false).code, 'command-failed');
+  assert.equal(
+    commandFailure(['/bin/thing'], result({ exitCode: 1, stderr: NNP_STDERR }), false).code,
+    'command-failed',
+  );
 });
 
 test('commandFailure: one code per way a command fails', () => {
   const argv = ['/usr/sbin/thing', 'x'];
-  const code = (r: Partial<CommandResult>, privileged = false, timeoutMs?: number) => commandFailure(argv, result(r), privileged, timeoutMs).code;
+  const code = (r: Partial<CommandResult>, privileged = false, timeoutMs?: number) =>
+    commandFailure(argv, result(r), privileged, timeoutMs).code;
   assert.equal(code({ exitCode: undefined, spawnError: 'spawn EACCES' }, true), 'spawn-failed');
   assert.equal(code({ exitCode: undefined, error: 'output over 4 MiB' }), 'output-too-large');
   assert.equal(code({ exitCode: undefined, signal: 'SIGTERM', timedOut: true }, false, 1000), 'command-timeout');
@@ -203,14 +250,29 @@ test('commandFailure: one code per way a command fails', () => {
   const spawn = commandFailure(argv, result({ exitCode: undefined, spawnError: 'spawn EACCES' }), true);
   assert.equal(spawn.message, 'sudo could not start (spawn EACCES)');
   const refused = commandFailure(argv, result({ exitCode: 1, stderr: 'sudo: a password is required' }), true);
-  assert.equal(refused.line(), 'sudo refused /usr/sbin/thing x: sudo: a password is required (install the rules from "sentinel-hook sudoers --user USER")');
+  assert.equal(
+    refused.line(),
+    'sudo refused /usr/sbin/thing x: sudo: a password is required (install the rules from "sentinel-hook sudoers --user USER")',
+  );
 });
 
 test('a failed step carries the code: the applier passes on what runArgv and commandFailure say', async () => {
-  const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/ip', 'addr', 'add'], result: { exitCode: 1, stderr: NNP_STDERR } }]);
-  const step = (argv: string[]) => ({ kind: 'command' as const, description: argv.join(' '), argv, privileged: true, timeoutMs: 1000 });
+  const runner = new FakeRunner([
+    { argv: ['/usr/bin/sudo', '-n', '/usr/sbin/ip', 'addr', 'add'], result: { exitCode: 1, stderr: NNP_STDERR } },
+  ]);
+  const step = (argv: string[]) => ({
+    kind: 'command' as const,
+    description: argv.join(' '),
+    argv,
+    privileged: true,
+    timeoutMs: 1000,
+  });
   const run = (sudo: string | undefined, r: FakeRunner) =>
-    applyPlans([{ action: 'vip#0', steps: [step(['/usr/sbin/ip', 'addr', 'add'])] }], { ...ctx(r), logger: memoryLogger() }, { sudo });
+    applyPlans(
+      [{ action: 'vip#0', steps: [step(['/usr/sbin/ip', 'addr', 'add'])] }],
+      { ...ctx(r), logger: memoryLogger() },
+      { sudo },
+    );
   const [nnp] = await run('/usr/bin/sudo', runner);
   assert.equal(nnp!.ok, false);
   assert.equal(nnp!.code, 'sudo-no-new-privileges');
@@ -230,7 +292,11 @@ test('vip lookups return failures as values: which arping, and the configured ad
   assert.equal(missing.code, 'program-missing');
   assert.equal(missing.line(), 'arping not found in the system directories (install iputils-arping)');
 
-  const busybox = await detectArping(host({ arping: '/usr/sbin/arping' }, async () => result({ exitCode: 1, stderr: 'BusyBox v1.36.1 multi-call binary.' })));
+  const busybox = await detectArping(
+    host({ arping: '/usr/sbin/arping' }, async () =>
+      result({ exitCode: 1, stderr: 'BusyBox v1.36.1 multi-call binary.' }),
+    ),
+  );
   assert.ok(busybox instanceof Failure);
   assert.equal(busybox.code, 'arping-unknown');
   assert.match(busybox.line(), /neither iputils' nor Thomas Habets' arping.*BusyBox.*\(install iputils-arping\)/);
@@ -243,7 +309,9 @@ test('vip lookups return failures as values: which arping, and the configured ad
   assert.ok(unrunnable instanceof Failure);
   assert.equal(unrunnable.code, 'arping-unrunnable');
 
-  const iputils = await detectArping(host({ arping: '/usr/sbin/arping' }, async () => result({ stdout: 'arping from iputils 20221126' })));
+  const iputils = await detectArping(
+    host({ arping: '/usr/sbin/arping' }, async () => result({ stdout: 'arping from iputils 20221126' })),
+  );
   assert.deepEqual(iputils, { path: '/usr/sbin/arping', kind: 'iputils' });
 
   const bad = parseVip('10.0.0.0/24');

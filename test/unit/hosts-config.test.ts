@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { HostsAction } from '../../src/actions/hosts/index.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
-import type { HostsAction } from '../../src/actions/hosts/index.ts';
 
 const push = {
   targets: ['app1.example.com', '10.0.1.2:2222'],
@@ -10,10 +10,19 @@ const push = {
   identityFile: '/var/lib/redis/.ssh/id_ed25519',
   knownHostsFile: '/var/lib/redis/.ssh/known_hosts',
 };
-const config = (action: Record<string, unknown>) => ({ masters: { mymaster: [{ type: 'hosts', names: ['redis-master.myservice.com'], ...action }] } });
+const config = (action: Record<string, unknown>) => ({
+  masters: { mymaster: [{ type: 'hosts', names: ['redis-master.myservice.com'], ...action }] },
+});
 
 test('the issue example parses, with its defaults', () => {
-  const c = validateConfig(config({ file: '/etc/hosts', push: { ...push, after: ['/usr/sbin/nscd', '-i', 'hosts'] }, when: { role: 'leader' } }), 'c.yaml');
+  const c = validateConfig(
+    config({
+      file: '/etc/hosts',
+      push: { ...push, after: ['/usr/sbin/nscd', '-i', 'hosts'] },
+      when: { role: 'leader' },
+    }),
+    'c.yaml',
+  );
   const a = c.masters.mymaster![0] as HostsAction;
   assert.deepEqual(a.push, {
     ...push,
@@ -29,16 +38,28 @@ test('the issue example parses, with its defaults', () => {
 
 const bad: [string, Record<string, unknown>, RegExp][] = [
   ['no file, no push', {}, /masters\.mymaster\[0\]\.file: nothing to do/],
-  ['rsync without file', { push: { ...push, transport: 'rsync' } }, /push\.transport: transport rsync copies "file" whole/],
+  [
+    'rsync without file',
+    { push: { ...push, transport: 'rsync' } },
+    /push\.transport: transport rsync copies "file" whole/,
+  ],
   ['name with a space', { names: ['redis master'], file: '/etc/hosts' }, /names\[0\]: expected a host name/],
   ['name starting with -', { names: ['-x'], file: '/etc/hosts' }, /names\[0\]: expected a host name/],
   ['no names', { names: [], file: '/etc/hosts' }, /names: expected at least one name/],
   ['a name twice', { names: ['a.b', 'A.b'], file: '/etc/hosts' }, /names: a name is listed twice/],
   ['relative file', { file: 'etc/hosts' }, /file: expected an absolute path/],
   ['file with ..', { file: '/etc/../hosts' }, /file: expected an absolute path without/],
-  ['file with a colon (rsync would read it as remote)', { file: '/etc/a:b' }, /file: expected an absolute path of letters/],
+  [
+    'file with a colon (rsync would read it as remote)',
+    { file: '/etc/a:b' },
+    /file: expected an absolute path of letters/,
+  ],
   ['file with a blank', { file: '/etc/my hosts' }, /file: expected an absolute path of letters/],
-  ['target option injection', { push: { ...push, targets: ['-oProxyCommand=touch /tmp/x'] } }, /push\.targets\[0\]: expected host, host:port/],
+  [
+    'target option injection',
+    { push: { ...push, targets: ['-oProxyCommand=touch /tmp/x'] } },
+    /push\.targets\[0\]: expected host, host:port/,
+  ],
   ['target port out of range', { push: { ...push, targets: ['app1:70000'] } }, /push\.targets\[0\]/],
   ['target with user@', { push: { ...push, targets: ['root@app1'] } }, /push\.targets\[0\]/],
   ['no targets', { push: { ...push, targets: [] } }, /push\.targets: expected at least one target/],

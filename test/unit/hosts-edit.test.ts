@@ -1,11 +1,11 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { MARKER, editHosts, lookupHosts } from '../../src/actions/hosts/edit.ts';
+import { editHosts, lookupHosts, MARKER } from '../../src/actions/hosts/edit.ts';
 
 const NAME = 'redis-master.myservice.com';
 
@@ -22,7 +22,10 @@ test('seed 001 file: the master line is repointed, localhost lines untouched', (
 
 test('spacing, aliases and trailing comment of the edited line are kept', () => {
   const before = '10.0.0.1\t\t redis-master.myservice.com   REDIS-MASTER.myservice.com # primary\n';
-  assert.equal(editHosts(before, [NAME], '10.0.0.9'), '10.0.0.9\t\t redis-master.myservice.com   REDIS-MASTER.myservice.com # primary\n');
+  assert.equal(
+    editHosts(before, [NAME], '10.0.0.9'),
+    '10.0.0.9\t\t redis-master.myservice.com   REDIS-MASTER.myservice.com # primary\n',
+  );
 });
 
 test('a name sharing a line with other names moves to its own line; the others stay where they were', () => {
@@ -34,7 +37,10 @@ test('a name sharing a line with other names moves to its own line; the others s
 });
 
 test('an absent name is appended with a marker; a file without a final newline gets one first', () => {
-  assert.equal(editHosts('127.0.0.1 localhost', [NAME], '10.0.0.2'), `127.0.0.1 localhost\n10.0.0.2\t${NAME}\t${MARKER}\n`);
+  assert.equal(
+    editHosts('127.0.0.1 localhost', [NAME], '10.0.0.2'),
+    `127.0.0.1 localhost\n10.0.0.2\t${NAME}\t${MARKER}\n`,
+  );
   assert.equal(editHosts('', [NAME], '10.0.0.2'), `10.0.0.2\t${NAME}\t${MARKER}\n`);
 });
 
@@ -70,9 +76,15 @@ test('bytes outside ASCII (a Japanese comment read as latin1) survive unchanged'
 
 test('any C isspace byte separates fields, as in glibc: a stray \\r (\\r\\r\\n), \\f and \\v', () => {
   // "\r\r\n": the line's text ends in '\r', which glibc reads as a blank, not as part of the name.
-  assert.equal(editHosts(`127.0.0.1 localhost\n10.0.0.1 ${NAME}\r\r\n`, [NAME], '10.0.0.2'), `127.0.0.1 localhost\n10.0.0.2 ${NAME}\r\r\n`);
+  assert.equal(
+    editHosts(`127.0.0.1 localhost\n10.0.0.1 ${NAME}\r\r\n`, [NAME], '10.0.0.2'),
+    `127.0.0.1 localhost\n10.0.0.2 ${NAME}\r\r\n`,
+  );
   assert.equal(editHosts(`10.0.0.1\f${NAME}\vother\n`, [NAME], '10.0.0.2'), `10.0.0.1\vother\n10.0.0.2\t${NAME}\n`);
-  assert.equal(editHosts(`10.0.0.1 other\r${NAME}\r\r\n`, [NAME], '10.0.0.2'), `10.0.0.1 other\r\r\n10.0.0.2\t${NAME}\r\n`);
+  assert.equal(
+    editHosts(`10.0.0.1 other\r${NAME}\r\r\n`, [NAME], '10.0.0.2'),
+    `10.0.0.1 other\r\r\n10.0.0.2\t${NAME}\r\n`,
+  );
   assert.deepEqual(lookupHosts(`10.0.0.1 ${NAME}\r\r\n`, NAME), ['10.0.0.1']);
 });
 
@@ -84,7 +96,18 @@ function glibcLookup(text: string, name: string): string[] {
     writeFileSync(file, text, 'latin1');
     const r = spawnSync(
       'unshare',
-      ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec getent ahosts "$2"', 'sh', file, name],
+      [
+        '-m',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        'mount --bind "$1" /etc/hosts && exec getent ahosts "$2"',
+        'sh',
+        file,
+        name,
+      ],
       { encoding: 'utf8', timeout: 10_000 },
     );
     return [
@@ -152,7 +175,10 @@ const entryLine = fc
     fc.option(fc.constantFrom(' # note', '\t#x', '# 日本'), { nil: undefined }),
   )
   .map(([lead, ip, names, comment]) => `${lead}${ip}${names.map(([b, n]) => b + n).join('')}${comment ?? ''}`);
-const otherLine = fc.oneof(fc.constant(''), fc.constantFrom('# comment', '#10.0.0.1 redis-master.myservice.com', 'not-an-ip app1', '   '));
+const otherLine = fc.oneof(
+  fc.constant(''),
+  fc.constantFrom('# comment', '#10.0.0.1 redis-master.myservice.com', 'not-an-ip app1', '   '),
+);
 const hostsFile = fc
   .tuple(
     fc.array(fc.oneof({ weight: 3, arbitrary: entryLine }, { weight: 1, arbitrary: otherLine }), { maxLength: 12 }),

@@ -2,14 +2,15 @@
 // (MaxListenersExceededWarning) and a long-lived process (watch) would leak them. 200 targets over
 // transport rsync with `after`, 20 at once, through the real runner: /bin/true stands in for rsync
 // and ssh (exit 0, nothing itemized: every target "unchanged", and its `after` connection runs too).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { type HostsAction, hostsWork } from '../../src/actions/hosts/index.ts';
 import { runHosts } from '../../src/actions/hosts/run.ts';
-import { hostsWork, type HostsAction } from '../../src/actions/hosts/index.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { memoryLogger } from '../../src/log.ts';
 import { createRunner } from '../../src/runner.ts';

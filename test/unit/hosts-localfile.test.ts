@@ -1,11 +1,21 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { padTo, writeFileReplacing } from '../../src/actions/hosts/localfile.ts';
+import { test } from 'node:test';
 import { lookupHosts } from '../../src/actions/hosts/edit.ts';
+import { padTo, writeFileReplacing } from '../../src/actions/hosts/localfile.ts';
 import { reachableCheckout, reachablePath } from '../support/checkout.ts';
 
 const OLD = '127.0.0.1 localhost\n10.0.0.1 redis-master\n';
@@ -71,11 +81,15 @@ test("bind-mounted file (a container's /etc/hosts): rename fails with EBUSY, the
         `console.log(JSON.stringify({ code, method: r.method }));`,
       ].join('\n'),
     );
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', process.execPath, '--import', 'tsx', script], {
-      encoding: 'utf8',
-      timeout: 30_000,
-      cwd: resolve(import.meta.dirname, '../..'),
-    });
+    const r = spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', '--', process.execPath, '--import', 'tsx', script],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+        cwd: resolve(import.meta.dirname, '../..'),
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { code: string; method: string };
     assert.equal(out.code, 'EBUSY');

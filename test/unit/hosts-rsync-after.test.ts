@@ -1,12 +1,13 @@
 // transport rsync: the remote shell command that runs `after` (afterScript), run by a real /bin/sh
 // against files in a temp dir standing for the target. What is owed must survive a run killed
 // between the copy and the `after` connection: the target's own files carry it.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { AFTER_DONE_SUFFIX, afterScript } from '../../src/actions/hosts/rsync.ts';
 
 function target(t: { after(fn: () => void): void }) {

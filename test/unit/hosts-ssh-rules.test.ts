@@ -1,20 +1,28 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { fingerprintOf, hostKeyPolicy, judgeHostKey, knownHostsName, parseKnownHosts } from '../../src/actions/hosts/knownhosts.ts';
-import { parsePushTarget, remoteCommand, rsyncDestination, shellQuote } from '../../src/actions/hosts/target.ts';
+import {
+  fingerprintOf,
+  hostKeyPolicy,
+  judgeHostKey,
+  knownHostsName,
+  parseKnownHosts,
+} from '../../src/actions/hosts/knownhosts.ts';
 import { rsyncArgv } from '../../src/actions/hosts/rsync.ts';
+import { parsePushTarget, remoteCommand, rsyncDestination, shellQuote } from '../../src/actions/hosts/target.ts';
 
 const KEY_A = 'AAAAC3NzaC1lZDI1NTE5AAAAIG3mFz3H2lYpDqqZ0NnCwQ3uZr2bO1tH4b8QeJ0m8k1a';
 const KEY_B = 'AAAAC3NzaC1lZDI1NTE5AAAAIKx0QmQeZ8U5h3Yb2c0dWmP6Ff3a8P1sR5nQmX7t1Lq9';
 const blob = (k: string) => Buffer.from(k, 'base64');
 
 test('known_hosts: plain, [host]:port, comma lists and wildcards match; other hosts do not', () => {
-  const keys = parseKnownHosts(`# comment\napp1.example.com,10.0.1.1 ssh-ed25519 ${KEY_A}\n[10.0.1.2]:2222 ssh-ed25519 ${KEY_B}\n*.lab ssh-ed25519 ${KEY_A}\n`);
+  const keys = parseKnownHosts(
+    `# comment\napp1.example.com,10.0.1.1 ssh-ed25519 ${KEY_A}\n[10.0.1.2]:2222 ssh-ed25519 ${KEY_B}\n*.lab ssh-ed25519 ${KEY_A}\n`,
+  );
   assert.equal(hostKeyPolicy(keys, 'app1.example.com', 22).keys.length, 1);
   assert.equal(hostKeyPolicy(keys, 'APP1.example.com', 22).keys.length, 1);
   assert.equal(hostKeyPolicy(keys, '10.0.1.1', 22).keys.length, 1);
@@ -30,7 +38,14 @@ test('known_hosts: hashed entries written by the real ssh-keygen -H are matched,
   const dir = mkdtempSync(join(tmpdir(), 'kh-'));
   try {
     const file = join(dir, 'known_hosts');
-    execFileSync('sh', ['-c', 'printf "%s\\n" "$1" "$2" > "$3"', 'sh', `app1.example.com ssh-ed25519 ${KEY_A}`, `[10.0.1.2]:2222 ssh-ed25519 ${KEY_B}`, file]);
+    execFileSync('sh', [
+      '-c',
+      'printf "%s\\n" "$1" "$2" > "$3"',
+      'sh',
+      `app1.example.com ssh-ed25519 ${KEY_A}`,
+      `[10.0.1.2]:2222 ssh-ed25519 ${KEY_B}`,
+      file,
+    ]);
     execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^\|1\|/m);
@@ -54,11 +69,21 @@ test('host key: different → CHANGED with fingerprint; unknown → refused; rev
     (changed as { reason: string }).reason,
     new RegExp(`host key of app1 CHANGED: it presented ${fingerprintOf(blob(KEY_B)).replace(/[+/]/g, '\\$&')}`),
   );
-  assert.match((judgeHostKey(hostKeyPolicy(keys, 'nope', 22), blob(KEY_A), '/kh') as { reason: string }).reason, /no host key for nope in \/kh; refused/);
-  assert.match((judgeHostKey(hostKeyPolicy(keys, 'app2', 22), blob(KEY_B), '/kh') as { reason: string }).reason, /@revoked/);
+  assert.match(
+    (judgeHostKey(hostKeyPolicy(keys, 'nope', 22), blob(KEY_A), '/kh') as { reason: string }).reason,
+    /no host key for nope in \/kh; refused/,
+  );
+  assert.match(
+    (judgeHostKey(hostKeyPolicy(keys, 'app2', 22), blob(KEY_B), '/kh') as { reason: string }).reason,
+    /@revoked/,
+  );
   assert.equal(hostKeyPolicy(keys, 'app3', 22).keys.length, 0, 'a CA key is not a host key');
   assert.equal(hostKeyPolicy(keys, 'bad.lab', 22).keys.length, 0);
-  assert.deepEqual(hostKeyPolicy(parseKnownHosts(`h ssh-rsa ${KEY_A}\n`), 'h', 22).algorithms, ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+  assert.deepEqual(hostKeyPolicy(parseKnownHosts(`h ssh-rsa ${KEY_A}\n`), 'h', 22).algorithms, [
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+    'ssh-rsa',
+  ]);
 });
 
 test('known_hosts markers: only exactly @revoked and @cert-authority, one at most; a line with any other marker is ignored, never trusted', () => {
@@ -69,13 +94,23 @@ test('known_hosts markers: only exactly @revoked and @cert-authority, one at mos
     assert.match((verdict as { reason: string }).reason, /no host key for app1/, marker);
   }
   // Two markers: OpenSSH rejects the line (not "revoked", not trusted).
-  assert.equal(hostKeyPolicy(parseKnownHosts(`@revoked @cert-authority app1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22).keys.length, 0);
+  assert.equal(
+    hostKeyPolicy(parseKnownHosts(`@revoked @cert-authority app1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22).keys.length,
+    0,
+  );
   // Exactly @revoked: refused even though another line trusts the same key.
   const revoked = parseKnownHosts(`app1 ssh-ed25519 ${KEY_A}\n@revoked app1 ssh-ed25519 ${KEY_A}\n`);
-  assert.match((judgeHostKey(hostKeyPolicy(revoked, 'app1', 22), blob(KEY_A), '/kh') as { reason: string }).reason, /@revoked/);
+  assert.match(
+    (judgeHostKey(hostKeyPolicy(revoked, 'app1', 22), blob(KEY_A), '/kh') as { reason: string }).reason,
+    /@revoked/,
+  );
   // A revoked key with a tab after the marker is still revoked.
   assert.equal(
-    judgeHostKey(hostKeyPolicy(parseKnownHosts(`@revoked\tapp1 ssh-ed25519 ${KEY_A}\napp1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22), blob(KEY_A), '/kh').ok,
+    judgeHostKey(
+      hostKeyPolicy(parseKnownHosts(`@revoked\tapp1 ssh-ed25519 ${KEY_A}\napp1 ssh-ed25519 ${KEY_A}\n`), 'app1', 22),
+      blob(KEY_A),
+      '/kh',
+    ).ok,
     false,
   );
 });
@@ -118,7 +153,11 @@ test('fingerprint matches ssh-keygen -l', () => {
 });
 
 test('push targets: accepted and refused forms', () => {
-  assert.deepEqual(parsePushTarget('app1.example.com'), { label: 'app1.example.com', host: 'app1.example.com', port: 22 });
+  assert.deepEqual(parsePushTarget('app1.example.com'), {
+    label: 'app1.example.com',
+    host: 'app1.example.com',
+    port: 22,
+  });
   assert.deepEqual(parsePushTarget('10.0.1.2:2222'), { label: '10.0.1.2:2222', host: '10.0.1.2', port: 2222 });
   assert.deepEqual(parsePushTarget('[fd00::5]:2200'), { label: '[fd00::5]:2200', host: 'fd00::5', port: 2200 });
   assert.deepEqual(parsePushTarget('fd00::5'), { label: 'fd00::5', host: 'fd00::5', port: 22 });
@@ -139,7 +178,10 @@ test('push targets: accepted and refused forms', () => {
   ]) {
     assert.equal(parsePushTarget(bad), undefined, bad);
   }
-  assert.equal(rsyncDestination('deploy', parsePushTarget('[fd00::5]:2200')!, '/etc/hosts'), 'deploy@[fd00::5]:/etc/hosts');
+  assert.equal(
+    rsyncDestination('deploy', parsePushTarget('[fd00::5]:2200')!, '/etc/hosts'),
+    'deploy@[fd00::5]:/etc/hosts',
+  );
 });
 
 test('remote quoting: whatever the argument, the shell hands it back as exactly one literal argument', () => {

@@ -2,17 +2,18 @@
 // once a newer event for the master started on this host, not a target once the Sentinels name
 // another master (the leader of the next failover may be another host that has pushed already).
 // Each remote write asks right before it writes. Fakes: a runner that fails on any command it was not told about.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { type HostsAction, hostsWork } from '../../src/actions/hosts/index.ts';
 import { runHosts } from '../../src/actions/hosts/run.ts';
 import type { TargetResult } from '../../src/actions/hosts/types.ts';
-import { hostsWork, type HostsAction } from '../../src/actions/hosts/index.ts';
+import type { ApplyContext } from '../../src/actions/plugin.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { memoryLogger } from '../../src/log.ts';
-import type { ApplyContext } from '../../src/actions/plugin.ts';
 import { FakeRunner } from '../support/fakes.ts';
 
 const which = (p: string) => `/usr/bin/${p}`;
@@ -31,7 +32,13 @@ function setup(t: { after(fn: () => void): void }) {
             type: 'hosts',
             names: ['redis-master'],
             file,
-            push: { transport: 'rsync', targets: ['app1', 'app2'], user: 'deploy', identityFile: join(dir, 'id'), knownHostsFile: join(dir, 'known_hosts') },
+            push: {
+              transport: 'rsync',
+              targets: ['app1', 'app2'],
+              user: 'deploy',
+              identityFile: join(dir, 'id'),
+              knownHostsFile: join(dir, 'known_hosts'),
+            },
           },
         ],
       },
@@ -49,7 +56,10 @@ function ctx(runner: FakeRunner, over: Partial<ApplyContext>): ApplyContext {
 
 test('superseded on this host: the local file keeps its content and no target is sent to; not a failure', async (t) => {
   const { file, work } = setup(t);
-  const outcome = await runHosts(work, ctx(new FakeRunner([]), { superseded: () => 'a newer event for this master started on this host' }));
+  const outcome = await runHosts(
+    work,
+    ctx(new FakeRunner([]), { superseded: () => 'a newer event for this master started on this host' }),
+  );
   assert.equal(outcome.ok, true, outcome.summary);
   assert.equal(readFileSync(file, 'utf8'), '127.0.0.1 localhost\n10.0.0.1 redis-master\n');
   const rows = (outcome.detail as { targets: TargetResult[] }).targets;

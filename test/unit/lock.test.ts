@@ -1,12 +1,12 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { RetryableError } from '../../src/errors.ts';
 import { processStart } from '../../src/state/files.ts';
 import { acquireLock, prepareLockDir } from '../../src/state/lock.ts';
-import { RetryableError } from '../../src/errors.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sh-lock-'));
@@ -89,7 +89,10 @@ test('a live owner with its own start time keeps the lock: the waiter gives up w
   t.after(() => holder.kill('SIGKILL'));
   await new Promise((r) => holder.once('spawn', r));
   writeFileSync(join(dir, 'mymaster.lock'), `${holder.pid} ${processStart(holder.pid!)}\n`);
-  await assert.rejects(acquireLock(dir, 'mymaster', 300), (err: unknown) => err instanceof RetryableError && /still holds/.test(err.message));
+  await assert.rejects(
+    acquireLock(dir, 'mymaster', 300),
+    (err: unknown) => err instanceof RetryableError && /still holds/.test(err.message),
+  );
   assert.equal(existsSync(join(dir, 'mymaster.lock')), true);
 });
 
@@ -120,7 +123,11 @@ test('many concurrent waiters: never two holders at once', async (t) => {
 
 test('a configured lock directory that does not exist (e.g. under /run after a reboot) is created', async (t) => {
   const dir = tempDir(t);
-  const lock = await acquireLock(prepareLockDir(join(dir, 'run', 'sentinel-hook'), process.getuid!()), 'mymaster', 1000);
+  const lock = await acquireLock(
+    prepareLockDir(join(dir, 'run', 'sentinel-hook'), process.getuid!()),
+    'mymaster',
+    1000,
+  );
   assert.equal(existsSync(join(dir, 'run', 'sentinel-hook', 'mymaster.lock')), true);
   lock.release();
 });

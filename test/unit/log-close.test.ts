@@ -1,10 +1,11 @@
 // A long-running process (a service, a reconcile of many masters) makes many runs: each run's log
 // file descriptor must be given back at its end, and each run must have an id of its own.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { deferredFileLogger, runId } from '../../src/log.ts';
 
 function descriptorsOpenOn(file: string): number {

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { expand } from '../../src/actions/exec/index.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { parseEvent } from '../../src/event.ts';
 import { runHook } from '../../src/pipeline/run.ts';
-import { expand } from '../../src/actions/exec/index.ts';
 import { FakeRunner, fakeDeps } from '../support/fakes.ts';
 
 const lockDir = mkdtempSync(join(tmpdir(), 'sh-orch-'));
@@ -31,15 +31,19 @@ const ENV = {
 };
 
 test('placeholders fill whole arguments and never split them', () => {
-  const values = { master: 'm', toIp: '10.0.0.2', toPort: '6380', fromIp: 'a b', role: 'leader', state: 's', fromPort: '1' };
-  assert.deepEqual(expand(['/bin/x', '{master}', '{toIp}:{toPort}', 'from={fromIp}', '{toIp}{toIp}', 'literal'], values), [
-    '/bin/x',
-    'm',
-    '10.0.0.2:6380',
-    'from=a b',
-    '10.0.0.210.0.0.2',
-    'literal',
-  ]);
+  const values = {
+    master: 'm',
+    toIp: '10.0.0.2',
+    toPort: '6380',
+    fromIp: 'a b',
+    role: 'leader',
+    state: 's',
+    fromPort: '1',
+  };
+  assert.deepEqual(
+    expand(['/bin/x', '{master}', '{toIp}:{toPort}', 'from={fromIp}', '{toIp}{toIp}', 'literal'], values),
+    ['/bin/x', 'm', '10.0.0.2:6380', 'from=a b', '10.0.0.210.0.0.2', 'literal'],
+  );
 });
 
 test('exec runs the expanded argv with the event in SENTINEL_HOOK_* and exits 0', async () => {
@@ -59,7 +63,12 @@ test('exec runs the expanded argv with the event in SENTINEL_HOOK_* and exits 0'
 
 test('dry-run plans the same steps and runs nothing', async () => {
   const runner = new FakeRunner([]);
-  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'] }]), fakeDeps({ runner }), { dryRun: true });
+  const result = await runHook(
+    leaderEvent,
+    config([{ type: 'exec', run: ['/bin/echo', '{toIp}'] }]),
+    fakeDeps({ runner }),
+    { dryRun: true },
+  );
   assert.equal(result.exitCode, 0);
   assert.equal(result.outcome, 'dry-run');
   const step = result.plans[0]!.steps[0]!;
@@ -68,7 +77,10 @@ test('dry-run plans the same steps and runs nothing', async () => {
 });
 
 test("a child's own exit code never leaks: exit 7 becomes 1 (retry), and the next action still runs", async () => {
-  const runner = new FakeRunner([{ argv: ['/bin/false-ish'], result: { exitCode: 7, stderr: 'boom\nlast words' } }, { argv: ['/bin/echo', 'after'] }]);
+  const runner = new FakeRunner([
+    { argv: ['/bin/false-ish'], result: { exitCode: 7, stderr: 'boom\nlast words' } },
+    { argv: ['/bin/echo', 'after'] },
+  ]);
   const result = await runHook(
     leaderEvent,
     config([
@@ -90,7 +102,9 @@ test("a child's own exit code never leaks: exit 7 becomes 1 (retry), and the nex
 
 test('exit 2 from a child also becomes 1: Sentinel must not drop the event because a command failed', async () => {
   const runner = new FakeRunner([{ argv: ['/bin/two'], result: { exitCode: 2 } }]);
-  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/two'] }]), fakeDeps({ runner }), { dryRun: false });
+  const result = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/two'] }]), fakeDeps({ runner }), {
+    dryRun: false,
+  });
   assert.equal(result.exitCode, 1);
 });
 
@@ -106,7 +120,10 @@ test('a program that is not installed: exit 2 before anything runs', async () =>
       fakeDeps({ runner }),
       { dryRun: false },
     ),
-    (err: unknown) => err instanceof ConfigError && err.exitCode === 2 && /program notify-team not found.*absolute path/.test(err.line()),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.exitCode === 2 &&
+      /program notify-team not found.*absolute path/.test(err.line()),
   );
   assert.equal(runner.calls.length, 0, 'nothing half-done');
 });
@@ -133,13 +150,17 @@ test('when.host: new-master runs only where the to-ip is a local address; old-ma
     { type: 'exec', run: ['/bin/echo', 'old'], when: { host: 'old-master' } },
   ];
   const onNew = new FakeRunner([{ argv: ['/bin/echo', 'new'] }]);
-  await runHook(leaderEvent, config(actions), fakeDeps({ runner: onNew, addresses: ['127.0.0.1', '10.0.0.2'] }), { dryRun: false });
+  await runHook(leaderEvent, config(actions), fakeDeps({ runner: onNew, addresses: ['127.0.0.1', '10.0.0.2'] }), {
+    dryRun: false,
+  });
   assert.deepEqual(onNew.unused(), []);
   const onOld = new FakeRunner([{ argv: ['/bin/echo', 'old'] }]);
   await runHook(leaderEvent, config(actions), fakeDeps({ runner: onOld, addresses: ['10.0.0.1'] }), { dryRun: false });
   assert.deepEqual(onOld.unused(), []);
   const elsewhere = new FakeRunner([]);
-  const r = await runHook(leaderEvent, config(actions), fakeDeps({ runner: elsewhere, addresses: ['10.9.9.9'] }), { dryRun: false });
+  const r = await runHook(leaderEvent, config(actions), fakeDeps({ runner: elsewhere, addresses: ['10.9.9.9'] }), {
+    dryRun: false,
+  });
   assert.equal(r.outcome, 'nothing-to-do');
   assert.equal(r.exitCode, 0);
 });
@@ -152,7 +173,12 @@ test('host names from announce-hostnames are resolved to decide which host is th
     addresses: ['10.0.0.2'],
     resolve: async (h: string) => ({ 'redis-1.lab': ['10.0.0.1'], 'redis-2.lab': ['10.0.0.2'] })[h] ?? [],
   });
-  const r = await runHook(event, config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }]), deps, { dryRun: false });
+  const r = await runHook(
+    event,
+    config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }]),
+    deps,
+    { dryRun: false },
+  );
   assert.equal(r.exitCode, 0);
   assert.deepEqual(runner.unused(), []);
 });
@@ -168,7 +194,8 @@ test('a host name that does not resolve: exit 1 (DNS may come back), nothing run
   });
   await assert.rejects(
     runHook(event, config([{ type: 'exec', run: ['/bin/true'] }]), deps, { dryRun: false }),
-    (err: unknown) => (err as { exitCode: number }).exitCode === 1 && /cannot resolve redis-2\.lab/.test((err as Error).message),
+    (err: unknown) =>
+      (err as { exitCode: number }).exitCode === 1 && /cannot resolve redis-2\.lab/.test((err as Error).message),
   );
   assert.equal(runner.calls.length, 0);
 });
@@ -176,7 +203,9 @@ test('a host name that does not resolve: exit 1 (DNS may come back), nothing run
 test('sudo privilege prefixes exactly "sudo -n"; no sudo installed is a failed step (exit 1)', async () => {
   const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/thing', 'mymaster'] }]);
   const action = [{ type: 'exec', run: ['/usr/sbin/thing', '{master}'], privilege: 'sudo' }];
-  const ok = await runHook(leaderEvent, config(action), fakeDeps({ runner, programs: { sudo: '/usr/bin/sudo' } }), { dryRun: false });
+  const ok = await runHook(leaderEvent, config(action), fakeDeps({ runner, programs: { sudo: '/usr/bin/sudo' } }), {
+    dryRun: false,
+  });
   assert.equal(ok.exitCode, 0);
   assert.deepEqual(runner.unused(), []);
   const none = await runHook(leaderEvent, config(action), fakeDeps({ runner: new FakeRunner([]) }), { dryRun: false });
@@ -185,7 +214,12 @@ test('sudo privilege prefixes exactly "sudo -n"; no sudo installed is a failed s
 });
 
 test('sudo refusing (no rule) is reported with the fix', async () => {
-  const runner = new FakeRunner([{ argv: ['/usr/bin/sudo', '-n', '/usr/sbin/thing'], result: { exitCode: 1, stderr: 'sudo: a password is required' } }]);
+  const runner = new FakeRunner([
+    {
+      argv: ['/usr/bin/sudo', '-n', '/usr/sbin/thing'],
+      result: { exitCode: 1, stderr: 'sudo: a password is required' },
+    },
+  ]);
   const r = await runHook(
     leaderEvent,
     config([{ type: 'exec', run: ['/usr/sbin/thing'], privilege: 'sudo' }]),
@@ -200,8 +234,15 @@ test('sudo refusing (no rule) is reported with the fix', async () => {
 });
 
 test('a step that times out is reported as killed, exit 1', async () => {
-  const runner = new FakeRunner([{ argv: ['/bin/slow'], result: { exitCode: undefined, signal: 'SIGKILL', timedOut: true } }]);
-  const r = await runHook(leaderEvent, config([{ type: 'exec', run: ['/bin/slow'], timeout: '1s' }]), fakeDeps({ runner }), { dryRun: false });
+  const runner = new FakeRunner([
+    { argv: ['/bin/slow'], result: { exitCode: undefined, signal: 'SIGKILL', timedOut: true } },
+  ]);
+  const r = await runHook(
+    leaderEvent,
+    config([{ type: 'exec', run: ['/bin/slow'], timeout: '1s' }]),
+    fakeDeps({ runner }),
+    { dryRun: false },
+  );
   assert.equal(r.exitCode, 1);
   assert.match(r.steps[0]!.error!, /\/bin\/slow killed after 1000 ms/);
 });
@@ -224,24 +265,38 @@ test('a DNS lookup that never answers ends at the deadline: exit 1, one clear li
   });
   const before = timers();
   const started = performance.now();
-  await assert.rejects(runHook(hostEvent, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '1s' }), deps, { dryRun: false }), (err: unknown) => {
-    assert.equal((err as { exitCode: number }).exitCode, 1);
-    assert.match((err as ConfigError).line(), /^cannot resolve redis-2\.lab: no answer before the run's deadline \(check DNS or \/etc\/hosts/);
-    return true;
-  });
+  await assert.rejects(
+    runHook(hostEvent, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '1s' }), deps, { dryRun: false }),
+    (err: unknown) => {
+      assert.equal((err as { exitCode: number }).exitCode, 1);
+      assert.match(
+        (err as ConfigError).line(),
+        /^cannot resolve redis-2\.lab: no answer before the run's deadline \(check DNS or \/etc\/hosts/,
+      );
+      return true;
+    },
+  );
   const took = performance.now() - started;
   assert.ok(took >= 900 && took < 3000, `ended at the deadline (${Math.round(took)} ms)`);
   assert.equal(runner.calls.length, 0);
-  assert.ok(signals.length > 0 && signals.every((s) => s?.aborted), 'every lookup got the deadline signal, aborted now');
+  assert.ok(
+    signals.length > 0 && signals.every((s) => s?.aborted),
+    'every lookup got the deadline signal, aborted now',
+  );
   assert.equal(timers(), before, 'no timer left behind');
 });
 
 test('a from-ip name that never resolves costs at most ~2 s, counts as "not this host", and the run goes on: exit 0', async () => {
   const runner = new FakeRunner([{ argv: ['/bin/true'] }]);
-  const deps = fakeDeps({ runner, resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])) });
+  const deps = fakeDeps({
+    runner,
+    resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])),
+  });
   const event = parseEvent(['mymaster', 'leader', 'start', 'old-gone.lab', '6379', '10.0.0.2', '6379']);
   const started = performance.now();
-  const r = await runHook(event, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '20s' }), deps, { dryRun: false });
+  const r = await runHook(event, config([{ type: 'exec', run: ['/bin/true'] }], { deadline: '20s' }), deps, {
+    dryRun: false,
+  });
   const took = performance.now() - started;
   assert.equal(r.exitCode, 0);
   assert.deepEqual(runner.unused(), []);
@@ -263,7 +318,9 @@ test('with sentinels set, the to-ip is resolved once per run', async () => {
   });
   const r = await runHook(
     hostEvent,
-    config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }], { sentinels: { addresses: ['10.0.0.9:26379'] } }),
+    config([{ type: 'exec', run: ['/bin/echo', '{toIp}'], when: { host: 'new-master' } }], {
+      sentinels: { addresses: ['10.0.0.9:26379'] },
+    }),
     deps,
     { dryRun: false },
   );
@@ -319,7 +376,10 @@ test('a Sentinel check still running at the deadline ends the run there: exit 1,
   const started = performance.now();
   await assert.rejects(runHook(leaderEvent, cfg, deps, { dryRun: false }), (err: unknown) => {
     assert.equal((err as { exitCode: number }).exitCode, 1);
-    assert.match((err as ConfigError).line(), /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current/);
+    assert.match(
+      (err as ConfigError).line(),
+      /^the run's deadline \(500 ms\) passed while asking the Sentinels whether the event is current/,
+    );
     return true;
   });
   assert.ok(performance.now() - started < 3000);
@@ -339,7 +399,10 @@ test('a stale event whose planning failed (a program that is not installed): sti
   const deps = fakeDeps({ runner, env: { SH_SENTINEL_PW: 'pw' }, askSentinel: sentinelSays('10.0.0.7') });
   const r = await runHook(
     freshEvent,
-    config([{ type: 'exec', run: ['not-installed-anywhere'] }], { ...sentinelsAt, sentinels: { ...sentinelsAt.sentinels, settle: 0 } }),
+    config([{ type: 'exec', run: ['not-installed-anywhere'] }], {
+      ...sentinelsAt,
+      sentinels: { ...sentinelsAt.sentinels, settle: 0 },
+    }),
     deps,
     { dryRun: false },
   );
@@ -352,7 +415,9 @@ test('a current event whose planning failed: the planning error stands (exit 2),
   const runner = new FakeRunner([]);
   const deps = fakeDeps({ runner, env: { SH_SENTINEL_PW: 'pw' }, askSentinel: sentinelSays('10.0.0.2') });
   await assert.rejects(
-    runHook(freshEvent, config([{ type: 'exec', run: ['not-installed-anywhere'] }], sentinelsAt), deps, { dryRun: false }),
+    runHook(freshEvent, config([{ type: 'exec', run: ['not-installed-anywhere'] }], sentinelsAt), deps, {
+      dryRun: false,
+    }),
     (err: unknown) => err instanceof ConfigError && err.exitCode === 2,
   );
   assert.equal(runner.calls.length, 0);
@@ -379,7 +444,12 @@ test('the password variable is gone before planning reads anything (a vip observ
       return { address, master: { ip: '10.0.0.2', port: 6379 } };
     },
   });
-  const r = await runHook(freshEvent, config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], sentinelsAt), deps, { dryRun: false });
+  const r = await runHook(
+    freshEvent,
+    config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], sentinelsAt),
+    deps,
+    { dryRun: false },
+  );
   assert.equal(r.exitCode, 0);
   assert.equal(r.outcome, 'nothing-to-do');
   assert.deepEqual(passwords, ['secret-pw']);
@@ -388,13 +458,24 @@ test('the password variable is gone before planning reads anything (a vip observ
 
 test('a from-ip lookup with no answer when an action is for the old master only: exit 1 (retry), not the action dropped', async () => {
   const runner = new FakeRunner([]);
-  const deps = fakeDeps({ runner, resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])) });
+  const deps = fakeDeps({
+    runner,
+    resolve: (host: string) => (host === 'old-gone.lab' ? never<string[]>() : Promise.resolve(['10.0.0.2'])),
+  });
   const event = parseEvent(['mymaster', 'leader', 'start', 'old-gone.lab', '6379', '10.0.0.2', '6379']);
   await assert.rejects(
-    runHook(event, config([{ type: 'exec', run: ['/bin/true'], when: { host: 'old-master' } }], { deadline: '20s' }), deps, { dryRun: false }),
+    runHook(
+      event,
+      config([{ type: 'exec', run: ['/bin/true'], when: { host: 'old-master' } }], { deadline: '20s' }),
+      deps,
+      { dryRun: false },
+    ),
     (err: unknown) => {
       assert.equal((err as { exitCode: number }).exitCode, 1);
-      assert.match((err as Error).message, /cannot resolve from-ip old-gone\.lab: no answer within 2000 ms, and an action is for the old master only/);
+      assert.match(
+        (err as Error).message,
+        /cannot resolve from-ip old-gone\.lab: no answer within 2000 ms, and an action is for the old master only/,
+      );
       return true;
     },
   );
@@ -415,10 +496,18 @@ test('a stale verdict stops planning at once (its reads are killed), exit 0, tho
           }
         }),
     };
-    const deps = fakeDeps({ runner: runner as never, addresses: ['10.0.0.5'], programs: { ip: '/usr/sbin/ip' }, askSentinel: sentinelSays('10.0.0.7') });
+    const deps = fakeDeps({
+      runner: runner as never,
+      addresses: ['10.0.0.5'],
+      programs: { ip: '/usr/sbin/ip' },
+      askSentinel: sentinelSays('10.0.0.7'),
+    });
     const r = await runHook(
       freshEvent,
-      config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], { deadline: '20s', sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 } }),
+      config([{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0' }], {
+        deadline: '20s',
+        sentinels: { addresses: ['10.0.0.9:26379'], settle: 0 },
+      }),
       deps,
       { dryRun },
     );

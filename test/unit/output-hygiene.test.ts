@@ -1,12 +1,13 @@
 // What a person or a child process gets to see: readable log lines, failure lines, the environment.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandFailure } from '../../src/launch.ts';
+import { test } from 'node:test';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
+import { commandFailure } from '../../src/launch.ts';
 import { readable, redactSecret } from '../../src/log.ts';
 import { runHook } from '../../src/pipeline/run.ts';
 import { FakeRunner, fakeDeps } from '../support/fakes.ts';
@@ -30,10 +31,17 @@ test('redaction cuts out the secret, or a prefix of it long enough to be it, nev
   const pw = 'redis-sentinel-pw';
   assert.equal(redactSecret('redis-2.example.com', pw), 'redis-2.example.com');
   assert.equal(redactSecret('sentinel-redis-pw.example', pw), 'sentinel-redis-pw.example');
-  assert.equal(redactSecret(`ERR AUTH ${pw} called without any password configured`, pw), 'ERR AUTH [redacted] called without any password configured');
+  assert.equal(
+    redactSecret(`ERR AUTH ${pw} called without any password configured`, pw),
+    'ERR AUTH [redacted] called without any password configured',
+  );
   // Redis echoes arguments cut at 128 bytes: what is left of the password is still cut out.
   assert.equal(redactSecret("with args beginning with: 'redis-sen' ", pw), "with args beginning with: '[redacted]' ");
-  assert.equal(redactSecret("with args beginning with: 'redis-s' ", pw), "with args beginning with: 'redis-s' ", 'seven characters of it tell nothing');
+  assert.equal(
+    redactSecret("with args beginning with: 'redis-s' ", pw),
+    "with args beginning with: 'redis-s' ",
+    'seven characters of it tell nothing',
+  );
   // A short password is cut out whole, wherever it is.
   assert.equal(redactSecret('xpw12y pw1', 'pw12'), 'x[redacted]y pw1');
 });
@@ -73,7 +81,12 @@ test("no child sees the Sentinels' password variable, not even the host-name loo
       },
       'test.yaml',
     );
-    const r = await runHook(parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6380']), config, deps, { dryRun: false });
+    const r = await runHook(
+      parseEvent(['mymaster', 'leader', 'start', 'redis-1.lab', '6379', 'redis-2.lab', '6380']),
+      config,
+      deps,
+      { dryRun: false },
+    );
     assert.equal(r.exitCode, 0);
     assert.equal(r.freshness?.verdict, 'current', 'the password was still read for the Sentinels');
     assert.ok(seen.length >= 1);

@@ -3,14 +3,15 @@
 // hook's push always did; and a secret that an action plugin declares reaches no process we start
 // and no log line. Fakes: Sentinels that answer what the test says, a runner that fails on any
 // command it was not told to expect; the secrets test runs a real /bin/sh.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import type { TargetResult } from '../../src/actions/hosts/types.ts';
 import { registerActionPlugin } from '../../src/actions/index.ts';
 import type { ActionPlugin } from '../../src/actions/plugin.ts';
-import type { TargetResult } from '../../src/actions/hosts/types.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import type { HookConfig } from '../../src/config/schema.ts';
 import { parseEvent } from '../../src/event.ts';
@@ -46,7 +47,13 @@ function hostsPushConfig(dir: string) {
             names: ['redis-master'],
             file,
             // rsync: the push starts a program, which the fake runner refuses unless told to expect it.
-            push: { transport: 'rsync', targets: ['app1', 'app2'], user: 'deploy', identityFile: join(dir, 'id'), knownHostsFile: join(dir, 'known_hosts') },
+            push: {
+              transport: 'rsync',
+              targets: ['app1', 'app2'],
+              user: 'deploy',
+              identityFile: join(dir, 'id'),
+              knownHostsFile: join(dir, 'known_hosts'),
+            },
           },
         ],
       },
@@ -65,7 +72,10 @@ function newerFailover(asked: string[]): AskSentinel {
 }
 
 for (const [name, how] of [
-  ['watch acting on a failover (the announcing Sentinel confirmed it)', { claim: true, announce: true, confirmed: true }],
+  [
+    'watch acting on a failover (the announcing Sentinel confirmed it)',
+    { claim: true, announce: true, confirmed: true },
+  ],
   ['reconcile (and watch every interval)', { claim: false, announce: false, confirmed: true }],
 ] as const) {
   test(`hosts push under ${name}: the Sentinels are asked again before the remote writes; a newer failover's master is never overwritten`, async (t) => {
@@ -73,14 +83,23 @@ for (const [name, how] of [
     const { file, config } = hostsPushConfig(dir);
     const asked: string[] = [];
     const runner = new FakeRunner([]);
-    const deps = fakeDeps({ runner, addresses: ['10.0.0.3'], askSentinel: newerFailover(asked), programs: { rsync: '/usr/bin/rsync', ssh: '/usr/bin/ssh' } });
+    const deps = fakeDeps({
+      runner,
+      addresses: ['10.0.0.3'],
+      askSentinel: newerFailover(asked),
+      programs: { rsync: '/usr/bin/rsync', ssh: '/usr/bin/ssh' },
+    });
     const state = { ip: NEW_MASTER, port: 6379, epoch: 7 };
     const r = await reconcileMaster('mymaster', config, deps, {
       dryRun: false,
       announce: how.announce,
       claim: how.claim,
       // What watch passes: the decision it already has (the announcing Sentinel's answer, or the interval's question).
-      decision: { clear: true, state, answers: [{ address: SENTINELS[0]!, master: { ip: NEW_MASTER, port: 6379 }, epoch: 7 }] },
+      decision: {
+        clear: true,
+        state,
+        answers: [{ address: SENTINELS[0]!, master: { ip: NEW_MASTER, port: 6379 }, epoch: 7 }],
+      },
       signal: new AbortController().signal,
       remainingMs: () => 10_000,
     });
@@ -101,7 +120,10 @@ test("a plugin's declared secret reaches no process we start and no log line (a 
   const dir = tempDir(t);
   const secret = 'tok-5f2b9c7e1d-x81';
   const envFile = join(dir, 'child-env');
-  const fixture: ActionPlugin<{ type: 'fixture-secret'; when: { role: 'any'; host: 'any' }; token: { env: string } }, { nothing: string }> = {
+  const fixture: ActionPlugin<
+    { type: 'fixture-secret'; when: { role: 'any'; host: 'any' }; token: { env: string } },
+    { nothing: string }
+  > = {
     type: 'fixture-secret',
     schema: undefined as never,
     convergent: true,
@@ -110,7 +132,10 @@ test("a plugin's declared secret reaches no process we start and no log line (a 
     observe: async () => ({ nothing: 'fixture' }),
     async plan(a, _desired, _observed, ctx) {
       // A careless plugin: it logs the secret it reads. The core must cut it out all the same.
-      ctx.logger.info({ token: process.env[a.token.env] ?? 'gone from the environment', note: `token ${secret}` }, 'fixture planning');
+      ctx.logger.info(
+        { token: process.env[a.token.env] ?? 'gone from the environment', note: `token ${secret}` },
+        'fixture planning',
+      );
       return {
         action: 'fixture',
         steps: [
@@ -128,16 +153,29 @@ test("a plugin's declared secret reaches no process we start and no log line (a 
   };
   registerActionPlugin(fixture);
   const exec = validateConfig(
-    { lockDir: join(dir, 'lock'), masters: { mymaster: [{ type: 'exec', run: ['/bin/sh', '-c', `env > '${envFile}.exec'`] }] } },
+    {
+      lockDir: join(dir, 'lock'),
+      masters: { mymaster: [{ type: 'exec', run: ['/bin/sh', '-c', `env > '${envFile}.exec'`] }] },
+    },
     't.yaml',
   );
   const config = {
     ...exec,
-    masters: { mymaster: [...exec.masters.mymaster!, { type: 'fixture-secret', when: { role: 'any', host: 'any' }, token: { env: 'FIXTURE_TOKEN' } }] },
+    masters: {
+      mymaster: [
+        ...exec.masters.mymaster!,
+        { type: 'fixture-secret', when: { role: 'any', host: 'any' }, token: { env: 'FIXTURE_TOKEN' } },
+      ],
+    },
   } as unknown as HookConfig;
   const env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin', FIXTURE_TOKEN: secret };
   const deps = fakeDeps({ runner: createRunner(env), env, addresses: ['10.0.0.3'] });
-  const r = await runHook(parseEvent(['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.3', '6379']), config, deps, { dryRun: false });
+  const r = await runHook(
+    parseEvent(['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.3', '6379']),
+    config,
+    deps,
+    { dryRun: false },
+  );
   // The exec entry ran and the fixture's step failed as it should (exit 3): both children really ran.
   assert.equal(r.exitCode, 1);
   for (const file of [envFile, `${envFile}.exec`]) {

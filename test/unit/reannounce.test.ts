@@ -1,14 +1,15 @@
 // `sentinel-hook notify -sdown …`: the vip action's ARP bursts again, on the host a majority of the
 // configured Sentinels name master and only there, only if it holds the VIP. Fakes: each Sentinel's
 // answer, and a runner that fails on any command it was not told to expect.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { applyPlans } from '../../src/pipeline/apply.ts';
-import { validateConfig } from '../../src/config/load.ts';
+import { test } from 'node:test';
 import { parseNotifyEvent, reannounceTarget } from '../../src/commands/notify.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import { applyPlans } from '../../src/pipeline/apply.ts';
 import { planReannounces } from '../../src/pipeline/run.ts';
 import type { AskSentinel } from '../../src/sentinel/client.ts';
-import { FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
+import { type Expectation, FakeRunner, fakeDeps } from '../support/fakes.ts';
 import { addrJson } from './vip-samples.ts';
 
 const IP = '/usr/sbin/ip';
@@ -18,13 +19,29 @@ const PROGRAMS = { ip: IP, arping: ARPING, sudo: SUDO };
 const SENTINELS = ['192.168.0.1:26379', '192.168.0.2:26379', '192.168.0.3:26379'];
 // This host is redis3 (192.168.0.3), the new master after redis1 was cut off; redis1 is back.
 const ME = '192.168.0.3';
-const sdownOldMaster = parseNotifyEvent('-sdown', 'slave 192.168.0.1:6379 192.168.0.1 6379 @ mymaster 192.168.0.3 6379');
+const sdownOldMaster = parseNotifyEvent(
+  '-sdown',
+  'slave 192.168.0.1:6379 192.168.0.1 6379 @ mymaster 192.168.0.3 6379',
+);
 
-function config(vip: Record<string, unknown> = {}, top: Record<string, unknown> = { sentinels: { addresses: SENTINELS } }) {
+function config(
+  vip: Record<string, unknown> = {},
+  top: Record<string, unknown> = { sentinels: { addresses: SENTINELS } },
+) {
   return validateConfig(
     {
       ...top,
-      masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: { count: 2, interval: '10ms', repeatAfter: 0 }, ...vip }] },
+      masters: {
+        mymaster: [
+          {
+            type: 'vip',
+            address: '192.168.0.4/24',
+            interface: 'eth0',
+            arp: { count: 2, interval: '10ms', repeatAfter: 0 },
+            ...vip,
+          },
+        ],
+      },
     },
     'test.yaml',
   );
@@ -52,7 +69,10 @@ const held = addrJson([
 ]);
 const notHeld = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
 const addrShow = (stdout: string): Expectation => ({ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout } });
-const garp = (kind: '-U' | '-A', times: number): Expectation => ({ argv: [SUDO, '-n', ARPING, '-q', kind, '-c', '1', '-I', 'eth0', '192.168.0.4'], times });
+const garp = (kind: '-U' | '-A', times: number): Expectation => ({
+  argv: [SUDO, '-n', ARPING, '-q', kind, '-c', '1', '-I', 'eth0', '192.168.0.4'],
+  times,
+});
 
 async function reannounce(
   event: ReturnType<typeof parseNotifyEvent>,
@@ -74,16 +94,28 @@ async function reannounce(
   const signal = over.signal ?? new AbortController().signal;
   const master = reannounceTarget(event);
   const plans = master ? await planReannounces(master, cfg, deps, signal) : [];
-  const steps = await applyPlans(plans, { runner, signal, logger: deps.logger, remainingMs: () => 10_000 }, { sudo: SUDO });
+  const steps = await applyPlans(
+    plans,
+    { runner, signal, logger: deps.logger, remainingMs: () => 10_000 },
+    { sudo: SUDO },
+  );
   return { plans, steps, runner, asked };
 }
 
 test('the old master is back (-sdown), two of three Sentinels name this host, it holds the VIP: both kinds of ARP again, nothing added or removed', async () => {
-  const { plans, steps, runner } = await reannounce(sdownOldMaster, config(), [ME, ME, '192.168.0.1'], [addrShow(held), garp('-U', 2), garp('-A', 2)]);
+  const { plans, steps, runner } = await reannounce(
+    sdownOldMaster,
+    config(),
+    [ME, ME, '192.168.0.1'],
+    [addrShow(held), garp('-U', 2), garp('-A', 2)],
+  );
   assert.equal(plans.length, 1);
   assert.ok(steps.length > 0 && steps.every((s) => s.ok), JSON.stringify(steps));
   assert.deepEqual(runner.unused(), []);
-  assert.equal(runner.calls.filter((c) => c.argv.includes('addr') && (c.argv.includes('add') || c.argv.includes('del'))).length, 0);
+  assert.equal(
+    runner.calls.filter((c) => c.argv.includes('addr') && (c.argv.includes('add') || c.argv.includes('del'))).length,
+    0,
+  );
 });
 
 test("only this host's own Sentinel names it (the returning old master, before it hears the others): no ARP, no ip either", async () => {
@@ -112,8 +144,24 @@ test('no reannounce: other event types, other masters, reannounce: false, or no 
     assert.equal(r.runner.calls.length, 0);
     return r;
   };
-  assert.deepEqual((await none(parseNotifyEvent('+sdown', 'slave 192.168.0.1:6379 192.168.0.1 6379 @ mymaster 192.168.0.3 6379'), config())).plans, []);
-  assert.deepEqual((await none(parseNotifyEvent('-sdown', 'slave 192.168.0.1:6379 192.168.0.1 6379 @ other 192.168.0.3 6379'), config())).plans, []);
+  assert.deepEqual(
+    (
+      await none(
+        parseNotifyEvent('+sdown', 'slave 192.168.0.1:6379 192.168.0.1 6379 @ mymaster 192.168.0.3 6379'),
+        config(),
+      )
+    ).plans,
+    [],
+  );
+  assert.deepEqual(
+    (
+      await none(
+        parseNotifyEvent('-sdown', 'slave 192.168.0.1:6379 192.168.0.1 6379 @ other 192.168.0.3 6379'),
+        config(),
+      )
+    ).plans,
+    [],
+  );
   const off = await none(sdownOldMaster, config({ reannounce: false }));
   assert.deepEqual(off.plans, []);
   assert.equal(off.asked.length, 0);

@@ -2,20 +2,20 @@
 // nothing, never back to an older epoch, then the hook's own planners with that master as the
 // target. And the pipeline under it running several events in one process. Fakes: Sentinels that
 // answer what the test says, a runner that fails on any command it was not told to expect.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { validateConfig } from '../../src/config/load.ts';
-import { decideMaster } from '../../src/sentinel/decide.ts';
-import { readActedEpoch, recordActedEpoch } from '../../src/state/epoch.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook } from '../../src/pipeline/run.ts';
-import { reconcileMaster } from '../../src/pipeline/run.ts';
+import { reconcileMaster, runHook } from '../../src/pipeline/run.ts';
 import type { CommandResult, RunOptions } from '../../src/runner.ts';
 import type { AskSentinel, SentinelAnswer } from '../../src/sentinel/client.ts';
-import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
+import { decideMaster } from '../../src/sentinel/decide.ts';
+import { readActedEpoch, recordActedEpoch } from '../../src/state/epoch.ts';
+import { addressesFollowingIp, type Expectation, FakeRunner, fakeDeps } from '../support/fakes.ts';
 import { addrJson, IPUTILS_V } from './vip-samples.ts';
 
 const IP = '/usr/sbin/ip';
@@ -34,9 +34,14 @@ function tempDir(t: { after(fn: () => void): void }): string {
 
 function config(
   lockDir: string,
-  actions: unknown[] = [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp: { count: 1, interval: '10ms', repeatAfter: 0 } }],
+  actions: unknown[] = [
+    { type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp: { count: 1, interval: '10ms', repeatAfter: 0 } },
+  ],
 ) {
-  return validateConfig({ lockDir, sentinels: { addresses: SENTINELS, settle: 0 }, masters: { mymaster: actions } }, 'test.yaml');
+  return validateConfig(
+    { lockDir, sentinels: { addresses: SENTINELS, settle: 0 }, masters: { mymaster: actions } },
+    'test.yaml',
+  );
 }
 
 /** Each Sentinel's answer: [ip, epoch], or undefined for one that does not answer. */
@@ -65,18 +70,32 @@ const opts = (over: Partial<Parameters<typeof reconcileMaster>[3]> = {}) => ({
   ...over,
 });
 
-const answer = (address: string, ip: string, epoch: number): SentinelAnswer => ({ address, master: { ip, port: 6379 }, epoch });
+const answer = (address: string, ip: string, epoch: number): SentinelAnswer => ({
+  address,
+  master: { ip, port: 6379 },
+  epoch,
+});
 
 test('decideMaster: a majority of the configured Sentinels must answer, and the newest epoch must name one master', () => {
   const a = answer('s1', '10.0.0.1', 5);
   const b = answer('s2', '10.0.0.1', 5);
   const c = answer('s3', '10.0.0.2', 6);
   const down: SentinelAnswer = { address: 's3', error: 'timeout' };
-  assert.deepEqual(decideMaster([a, b, down], 3), { clear: true, state: { ip: '10.0.0.1', port: 6379, epoch: 5 }, answers: [a, b, down] });
+  assert.deepEqual(decideMaster([a, b, down], 3), {
+    clear: true,
+    state: { ip: '10.0.0.1', port: 6379, epoch: 5 },
+    answers: [a, b, down],
+  });
   // Between the leader's promotion and the others' switch: the newest epoch wins, not the majority.
   assert.equal((decideMaster([a, b, c], 3) as { state: { ip: string } }).state.ip, '10.0.0.2');
-  assert.match((decideMaster([a, down, { address: 's2', error: 'x' }], 3) as { reason: string }).reason, /1 of 3 Sentinels answered .* 2 needed/);
-  assert.match((decideMaster([answer('s1', '10.0.0.1', 6), b, c], 3) as { reason: string }).reason, /at config epoch 6 name different masters/);
+  assert.match(
+    (decideMaster([a, down, { address: 's2', error: 'x' }], 3) as { reason: string }).reason,
+    /1 of 3 Sentinels answered .* 2 needed/,
+  );
+  assert.match(
+    (decideMaster([answer('s1', '10.0.0.1', 6), b, c], 3) as { reason: string }).reason,
+    /at config epoch 6 name different masters/,
+  );
   // An answer without its epoch (an old Sentinel) does not count.
   assert.equal(decideMaster([{ address: 's1', master: { ip: '10.0.0.1', port: 6379 } }, b, down], 3).clear, false);
 });
@@ -100,9 +119,17 @@ test('a host that missed a failover and still holds the VIP: reconcile removes i
   assert.ok(!deps.localAddresses().has(VIP));
   assert.deepEqual(readActedEpoch(lockDir, 'mymaster'), { epoch: 4, ip: '192.168.0.2', port: 6379 });
   const again = new FakeRunner([
-    { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]) } },
+    {
+      argv: [IP, '-j', '-4', 'addr', 'show'],
+      result: { stdout: addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]) },
+    },
   ]);
-  const second = await reconcileMaster('mymaster', config(lockDir), { ...deps, runner: again, localAddresses: () => new Set([ME]) }, opts());
+  const second = await reconcileMaster(
+    'mymaster',
+    config(lockDir),
+    { ...deps, runner: again, localAddresses: () => new Set([ME]) },
+    opts(),
+  );
   assert.equal(second.outcome, 'nothing-to-do');
   assert.deepEqual(again.unused(), []);
 });
@@ -146,7 +173,12 @@ test('the new master holding its VIP already: nothing to do, no ARP (a refresh o
   const added = await reconcileMaster(
     'mymaster',
     config(tempDir(t)),
-    fakeDeps({ runner: missing, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(missing, [ME]) }),
+    fakeDeps({
+      runner: missing,
+      programs: PROGRAMS,
+      askSentinel: ask,
+      localAddresses: addressesFollowingIp(missing, [ME]),
+    }),
     opts(),
   );
   assert.equal(added.outcome, 'converged');
@@ -183,7 +215,12 @@ test('never back to an older epoch: after this host acted on epoch 8, a majority
   const r = await reconcileMaster(
     'mymaster',
     config(lockDir),
-    fakeDeps({ runner, programs: PROGRAMS, askSentinel: sentinelsSay([['192.168.0.1', 7], ['192.168.0.1', 7], undefined]), addresses: [ME, VIP] }),
+    fakeDeps({
+      runner,
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([['192.168.0.1', 7], ['192.168.0.1', 7], undefined]),
+      addresses: [ME, VIP],
+    }),
     opts(),
   );
   assert.equal(r.outcome, 'older-epoch');
@@ -205,7 +242,12 @@ test('exec: not run by reconcile unless it opts in; then once per failover, whic
     ['192.168.0.2', 9],
   ]);
   const runner = new FakeRunner([{ argv: ['/bin/move-cloud-ip', '192.168.0.2'] }]);
-  const first = await reconcileMaster('mymaster', config(lockDir, actions), fakeDeps({ runner, askSentinel: ask, addresses: [ME] }), opts());
+  const first = await reconcileMaster(
+    'mymaster',
+    config(lockDir, actions),
+    fakeDeps({ runner, askSentinel: ask, addresses: [ME] }),
+    opts(),
+  );
   assert.equal(first.outcome, 'converged');
   assert.match(first.plans[0]!.note ?? '', /only with "reconcile: true"/);
   assert.deepEqual(runner.unused(), []);
@@ -220,7 +262,12 @@ test('exec: not run by reconcile unless it opts in; then once per failover, whic
   // The hook's call for that same failover (epoch 9) runs the first exec, not the one already done.
   const hookRunner = new FakeRunner([{ argv: ['/bin/notify-team', '192.168.0.2'] }]);
   const event = parseEvent(['mymaster', 'observer', 'start', ME, '6379', '192.168.0.2', '6379']);
-  const hook = await runHook(event, config(lockDir, actions), fakeDeps({ runner: hookRunner, askSentinel: ask, addresses: [ME] }), { dryRun: false });
+  const hook = await runHook(
+    event,
+    config(lockDir, actions),
+    fakeDeps({ runner: hookRunner, askSentinel: ask, addresses: [ME] }),
+    { dryRun: false },
+  );
   assert.equal(hook.exitCode, 0);
   assert.deepEqual(hookRunner.unused(), []);
   assert.equal(hookRunner.calls.length, 1);
@@ -229,7 +276,13 @@ test('exec: not run by reconcile unless it opts in; then once per failover, whic
 test('the pipeline in one process: events for two masters run in parallel, two for one master one after the other', async (t) => {
   const lockDir = tempDir(t);
   const cfg = validateConfig(
-    { lockDir, masters: { m1: [{ type: 'exec', run: ['/bin/work', '{master}'] }], m2: [{ type: 'exec', run: ['/bin/work', '{master}'] }] } },
+    {
+      lockDir,
+      masters: {
+        m1: [{ type: 'exec', run: ['/bin/work', '{master}'] }],
+        m2: [{ type: 'exec', run: ['/bin/work', '{master}'] }],
+      },
+    },
     'test.yaml',
   );
   const spans: { master: string; from: number; to: number }[] = [];
@@ -239,12 +292,23 @@ test('the pipeline in one process: events for two masters run in parallel, two f
       const from = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 150));
       spans.push({ master: argv[1]!, from, to: performance.now() - t0 });
-      return { exitCode: 0, signal: undefined, stdout: '', stderr: '', durationMs: 150, timedOut: false, spawnError: undefined };
+      return {
+        exitCode: 0,
+        signal: undefined,
+        stdout: '',
+        stderr: '',
+        durationMs: 150,
+        timedOut: false,
+        spawnError: undefined,
+      };
     },
   };
   const deps = fakeDeps({ runner, addresses: ['10.0.0.2'] });
   const ev = (master: string, to: string) => parseEvent([master, 'leader', 'start', '10.0.0.1', '6379', to, '6379']);
-  const results = await Promise.all([runHook(ev('m1', '10.0.0.2'), cfg, deps, { dryRun: false }), runHook(ev('m2', '10.0.0.2'), cfg, deps, { dryRun: false })]);
+  const results = await Promise.all([
+    runHook(ev('m1', '10.0.0.2'), cfg, deps, { dryRun: false }),
+    runHook(ev('m2', '10.0.0.2'), cfg, deps, { dryRun: false }),
+  ]);
   assert.deepEqual(
     results.map((r) => r.exitCode),
     [0, 0],
@@ -252,11 +316,15 @@ test('the pipeline in one process: events for two masters run in parallel, two f
   const [a, b] = [spans.find((s) => s.master === 'm1')!, spans.find((s) => s.master === 'm2')!];
   assert.ok(a.from < b.to && b.from < a.to, `two masters must overlap: ${JSON.stringify(spans)}`);
   spans.length = 0;
-  const same = await Promise.all([runHook(ev('m1', '10.0.0.2'), cfg, deps, { dryRun: false }), runHook(ev('m1', '10.0.0.3'), cfg, deps, { dryRun: false })]);
+  const same = await Promise.all([
+    runHook(ev('m1', '10.0.0.2'), cfg, deps, { dryRun: false }),
+    runHook(ev('m1', '10.0.0.3'), cfg, deps, { dryRun: false }),
+  ]);
   assert.deepEqual(
     same.map((r) => r.exitCode),
     [0, 0],
   );
   const ordered = [...spans].sort((x, y) => x.from - y.from);
-  for (let i = 1; i < ordered.length; i++) assert.ok(ordered[i]!.from >= ordered[i - 1]!.to, `one master's runs must not overlap: ${JSON.stringify(spans)}`);
+  for (let i = 1; i < ordered.length; i++)
+    assert.ok(ordered[i]!.from >= ordered[i - 1]!.to, `one master's runs must not overlap: ${JSON.stringify(spans)}`);
 });

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { decodeReply, encodeCommand, RespError } from '../../src/sentinel/resp.ts';
 
@@ -42,9 +42,15 @@ test('well-formed edge cases: empty bulk and array, a bulk holding CRLF, nesting
   assert.equal(decodeReply(Buffer.from('$4\r\na\r\nb\r\n'))!.value, 'a\r\nb');
   const nested = Buffer.from(`${'*1\r\n'.repeat(8)}:1\r\n`);
   assert.deepEqual(decodeReply(nested)!.value, [[[[[[[[1]]]]]]]]);
-  const message = Buffer.from('*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$40\r\nmymaster 10.0.0.1 6379 10.0.0.2 6379 xyz\r\n');
-  for (let end = 0; end < message.length; end++) assert.equal(decodeReply(message.subarray(0, end)), undefined, `prefix of ${end} bytes`);
-  assert.deepEqual(decodeReply(message), { value: ['message', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379 xyz'], next: message.length });
+  const message = Buffer.from(
+    '*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$40\r\nmymaster 10.0.0.1 6379 10.0.0.2 6379 xyz\r\n',
+  );
+  for (let end = 0; end < message.length; end++)
+    assert.equal(decodeReply(message.subarray(0, end)), undefined, `prefix of ${end} bytes`);
+  assert.deepEqual(decodeReply(message), {
+    value: ['message', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379 xyz'],
+    next: message.length,
+  });
 });
 
 /**
@@ -66,7 +72,11 @@ const MALFORMED: [what: string, input: string, error: RegExp][] = [
   ['a bulk length with a space', '$ 3\r\nabc\r\n', /bulk length/],
   ['a bulk length with a leading zero', '$03\r\nabc\r\n', /bulk length/],
   ['a negative bulk length other than -1', '$-2\r\n', /bulk length "-2"/],
-  ['a bulk length beyond any integer', '$99999999999999999999\r\n', /bulk string of 100000000000000000000 bytes.*limit/],
+  [
+    'a bulk length beyond any integer',
+    '$99999999999999999999\r\n',
+    /bulk string of 100000000000000000000 bytes.*limit/,
+  ],
   ['a 100 MB bulk (refused at its header, not buffered)', '$104857600\r\n', /104857600 bytes.*limit/],
   ['a bulk not followed by CRLF', '$3\r\nabcXY', /not followed by CRLF/],
   ['a bulk followed by CR and something else', '$3\r\nabc\rX', /not followed by CRLF/],
@@ -81,7 +91,11 @@ const MALFORMED: [what: string, input: string, error: RegExp][] = [
   ['a length header that never ends', `$${'1'.repeat(40)}`, /header longer than/],
   ['arrays nested deeper than 8', `${'*1\r\n'.repeat(9)}:1\r\n`, /nested deeper than 8/],
   ['a malformed element inside an array', '*2\r\n$1\r\na\r\n$x\r\n', /bulk length "x"/],
-  ['the pub/sub message of issue 15', '*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$x\r\nmymaster 10.0.0.1 6379 10.0.0.2 6379\r\n', /bulk length "x"/],
+  [
+    'the pub/sub message of issue 15',
+    '*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$x\r\nmymaster 10.0.0.1 6379 10.0.0.2 6379\r\n',
+    /bulk length "x"/,
+  ],
 ];
 
 for (const [what, input, error] of MALFORMED) {
@@ -102,11 +116,35 @@ test('the size limit: a reply of exactly the limit is read, one byte more is ref
   assert.equal(decodeReply(Buffer.from(`+${'a'.repeat(limit - 2)}`), limit), undefined);
   assert.throws(() => decodeReply(Buffer.from(`+${'a'.repeat(limit)}`), limit), protocolError(/limit of 1024 bytes/));
   // The limit counts the whole reply, elements included.
-  assert.throws(() => decodeReply(Buffer.from(`*2\r\n$600\r\n${'a'.repeat(600)}\r\n$600\r\n`), limit), protocolError(/limit of 1024 bytes/));
+  assert.throws(
+    () => decodeReply(Buffer.from(`*2\r\n$600\r\n${'a'.repeat(600)}\r\n$600\r\n`), limit),
+    protocolError(/limit of 1024 bytes/),
+  );
 });
 
 test('any bytes at all: a value that moves forward, "incomplete", or a protocol error; never a stall', () => {
-  const token = fc.constantFrom('*', '$', ':', '+', '-', '%', '\r\n', '\r', '\n', '0', '1', '2', '3', '-1', '-2', 'x', 'a', ' ', '99999999999', '1.5');
+  const token = fc.constantFrom(
+    '*',
+    '$',
+    ':',
+    '+',
+    '-',
+    '%',
+    '\r\n',
+    '\r',
+    '\n',
+    '0',
+    '1',
+    '2',
+    '3',
+    '-1',
+    '-2',
+    'x',
+    'a',
+    ' ',
+    '99999999999',
+    '1.5',
+  );
   fc.assert(
     fc.property(fc.array(token, { maxLength: 40 }), (tokens) => {
       const buf = Buffer.from(tokens.join(''));
@@ -117,7 +155,10 @@ test('any bytes at all: a value that moves forward, "incomplete", or a protocol 
         return protocolError(/./)(err);
       }
       if (parsed === undefined) return true;
-      assert.ok(Number.isInteger(parsed.next) && parsed.next > 0 && parsed.next <= buf.length, `next ${parsed.next} of ${buf.length}`);
+      assert.ok(
+        Number.isInteger(parsed.next) && parsed.next > 0 && parsed.next <= buf.length,
+        `next ${parsed.next} of ${buf.length}`,
+      );
       return true;
     }),
     { numRuns: 3000 },
@@ -158,14 +199,18 @@ test('a question answered with "$x" ends with a protocol error, not a wedged loo
 }, async (t) => {
   const { createServer } = await import('node:net');
   const { startProbe } = await import('../support/fake-sentinel.ts');
-  const server = createServer((socket) => socket.on('error', () => {}).once('data', () => socket.write('$x\r\n10.0.0.2\r\n')));
+  const server = createServer((socket) =>
+    socket.on('error', () => {}).once('data', () => socket.write('$x\r\n10.0.0.2\r\n')),
+  );
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   t.after(() => server.close());
   const probe = startProbe(t, 'resp-probe.ts', ['ask', `127.0.0.1:${(server.address() as { port: number }).port}`]);
   const timer = new Promise<'wedged'>((ok) => setTimeout(() => ok('wedged'), 10_000).unref());
   const how = await Promise.race([probe.exited, timer]);
   assert.notEqual(how, 'wedged', `the question did not end within 10 s; the probe said: ${probe.output()}`);
-  assert.deepEqual(probe.events, [{ event: 'error', name: 'RespProtocolError', message: 'protocol error: bulk length "x" is not a number' }]);
+  assert.deepEqual(probe.events, [
+    { event: 'error', name: 'RespProtocolError', message: 'protocol error: bulk length "x" is not a number' },
+  ]);
 });
 
 test('a question whose reply would pass 1 MiB is dropped at once: a 100 MB bulk by its header, a line that never ends once past the limit', async (t) => {
@@ -187,7 +232,10 @@ test('a question whose reply would pass 1 MiB is dropped at once: a 100 MB bulk 
   for (let i = 0; i < replies.length; i++) {
     const started = performance.now();
     await assert.rejects(sendCommands('127.0.0.1', port, [['PING']], 5000), protocolError(/limit of 1048576 bytes/));
-    assert.ok(performance.now() - started < 2500, `reply ${i} refused only after ${Math.round(performance.now() - started)} ms`);
+    assert.ok(
+      performance.now() - started < 2500,
+      `reply ${i} refused only after ${Math.round(performance.now() - started)} ms`,
+    );
   }
   for (let i = 0; i < 50 && closed < 2; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(closed, 2, 'both connections closed');
@@ -204,7 +252,10 @@ test('askSentinel: an address whose port is not a port is that Sentinel failing 
   const cfg = { addresses: [sentinel.address], timeout: 2000, settle: 0 };
   for (const port of ports) {
     const answer = await askSentinel(sentinel.address, 'mymaster', cfg, undefined);
-    assert.deepEqual(answer, { address: sentinel.address, error: `protocol error: get-master-addr-by-name answered the port ${JSON.stringify(port)}` });
+    assert.deepEqual(answer, {
+      address: sentinel.address,
+      error: `protocol error: get-master-addr-by-name answered the port ${JSON.stringify(port)}`,
+    });
   }
   const valid = await scriptedSentinel(() => `*2\r\n${bulk('10.0.0.2')}${bulk('6379')}`);
   t.after(() => valid.close());

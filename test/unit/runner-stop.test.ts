@@ -1,11 +1,12 @@
 // runner.stop() (an operator's SIGTERM): every running child gets TERM before KILL, and nothing new
 // starts meanwhile; a child spawned in the grace would get KILL only (under sudo: an orphaned root
 // command). Stopping is per runner: another runner in the same process (another pipeline) goes on.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { createRunner } from '../../src/runner.ts';
 import { waitUntil } from '../lab/wait.ts';
 
@@ -17,10 +18,13 @@ test('after stop() starts, a running child gets TERM first, and a command asked 
   const seen = join(dir, 'seen');
   const marker = join(dir, 'second-ran');
   const ready = `${seen}.ready`;
-  const first = runner.run(['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; : > "$0.ready"; while :; do sleep 0.05; done`, seen], {
-    timeoutMs: 10_000,
-    signal,
-  });
+  const first = runner.run(
+    ['/bin/sh', '-c', `trap 'echo TERM >> "$0"; exit 0' TERM; : > "$0.ready"; while :; do sleep 0.05; done`, seen],
+    {
+      timeoutMs: 10_000,
+      signal,
+    },
+  );
   await waitUntil('the child to set its TERM trap', () => existsSync(ready), { timeoutMs: 5000, intervalMs: 20 });
   const stopping = runner.stop();
   const second = await runner.run(['/usr/bin/touch', marker], { timeoutMs: 5000, signal });
@@ -40,5 +44,8 @@ test("stopping one runner leaves another runner's children and new commands alon
   const later = await other.run(['/bin/echo', 'started after'], { timeoutMs: 5000 });
   assert.equal((await running).stdout, 'still here');
   assert.equal(later.stdout, 'started after');
-  assert.match((await stopped.run(['/bin/true'], { timeoutMs: 5000 })).spawnError ?? '', /not started: the run is being terminated/);
+  assert.match(
+    (await stopped.run(['/bin/true'], { timeoutMs: 5000 })).spawnError ?? '',
+    /not started: the run is being terminated/,
+  );
 });

@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunner, whichSystem } from '../../src/runner.ts';
+import { test } from 'node:test';
 import { commandFailure } from '../../src/launch.ts';
+import { createRunner, whichSystem } from '../../src/runner.ts';
 
 /** Running, not a zombie: in a container, PID 1 may never reap orphans. */
 function alive(pid: number): boolean {
@@ -17,7 +17,10 @@ function alive(pid: number): boolean {
 }
 
 test('real runner: exit code, stdout, stderr and extra environment', async () => {
-  const r = await createRunner().run(['/bin/sh', '-c', 'echo out; echo err >&2; echo "$X"; exit 3'], { timeoutMs: 5000, env: { X: 'from-env' } });
+  const r = await createRunner().run(['/bin/sh', '-c', 'echo out; echo err >&2; echo "$X"; exit 3'], {
+    timeoutMs: 5000,
+    env: { X: 'from-env' },
+  });
   assert.equal(r.exitCode, 3);
   assert.equal(r.stdout, 'out\nfrom-env');
   assert.equal(r.stderr, 'err');
@@ -94,7 +97,10 @@ test('real runner: on timeout with such a process around, the step ends at its t
   });
   const started = performance.now();
   // setsid -w waits for its child, which lives in a session of its own, holding our pipes.
-  const r = await createRunner().run(['/usr/bin/setsid', '-w', '/bin/sh', '-c', `echo $$ > ${pidFile}; exec /bin/sleep 20`], { timeoutMs: 300 });
+  const r = await createRunner().run(
+    ['/usr/bin/setsid', '-w', '/bin/sh', '-c', `echo $$ > ${pidFile}; exec /bin/sleep 20`],
+    { timeoutMs: 300 },
+  );
   assert.equal(r.timedOut, true);
   assert.ok(performance.now() - started < 3000, `returned after ${Math.round(performance.now() - started)} ms`);
 });
@@ -103,6 +109,9 @@ test('real runner: the environment is read at each start, so a variable withheld
   const env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin', SH_TEST_SECRET: 'hunter2hunter2' };
   const runner = createRunner(env);
   delete env.SH_TEST_SECRET;
-  const r = await runner.run(['/bin/sh', '-c', 'echo "${SH_TEST_SECRET-unset} $X"'], { timeoutMs: 5000, env: { X: 'step' } });
+  const r = await runner.run(['/bin/sh', '-c', 'echo "${SH_TEST_SECRET-unset} $X"'], {
+    timeoutMs: 5000,
+    env: { X: 'step' },
+  });
   assert.equal(r.stdout, 'unset step');
 });

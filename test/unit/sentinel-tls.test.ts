@@ -1,14 +1,24 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../src/config/load.ts';
+import { test } from 'node:test';
 import { schemaCommand } from '../../src/commands/check.ts';
+import { validateConfig } from '../../src/config/load.ts';
 import { tlsRefusal } from '../../src/sentinel/tls.ts';
 
-const withTls = (tls: unknown) => ({ sentinels: { addresses: ['127.0.0.1:26379'], tls }, masters: { m: [{ type: 'exec', run: ['/bin/true'] }] } });
+const withTls = (tls: unknown) => ({
+  sentinels: { addresses: ['127.0.0.1:26379'], tls },
+  masters: { m: [{ type: 'exec', run: ['/bin/true'] }] },
+});
 
 test('sentinels.tls: ca alone, or with cert and key and a servername, is accepted', () => {
-  assert.deepEqual(validateConfig(withTls({ ca: '/etc/sentinel-hook/ca.pem' }), 'c.yaml').sentinels!.tls, { ca: '/etc/sentinel-hook/ca.pem' });
-  const full = { ca: '/etc/sh/ca.pem', cert: '/etc/sh/hook.pem', key: '/etc/sh/hook.key', servername: 'sentinel.example.com' };
+  assert.deepEqual(validateConfig(withTls({ ca: '/etc/sentinel-hook/ca.pem' }), 'c.yaml').sentinels!.tls, {
+    ca: '/etc/sentinel-hook/ca.pem',
+  });
+  const full = {
+    ca: '/etc/sh/ca.pem',
+    cert: '/etc/sh/hook.pem',
+    key: '/etc/sh/hook.key',
+    servername: 'sentinel.example.com',
+  };
   assert.deepEqual(validateConfig(withTls(full), 'c.yaml').sentinels!.tls, full);
 });
 
@@ -38,7 +48,9 @@ test('sentinels.tls: a half client certificate, no ca, a relative path, an IP se
 });
 
 test('sentinel-hook schema describes sentinels.tls, ca required', () => {
-  const schema = JSON.parse(schemaCommand()) as { properties: { sentinels: { properties: { tls: { properties: object; required: string[] } } } } };
+  const schema = JSON.parse(schemaCommand()) as {
+    properties: { sentinels: { properties: { tls: { properties: object; required: string[] } } } };
+  };
   const tls = schema.properties.sentinels.properties.tls;
   assert.deepEqual(Object.keys(tls.properties).sort(), ['ca', 'cert', 'key', 'servername']);
   assert.deepEqual(tls.required, ['ca']);
@@ -52,8 +64,14 @@ test('TLS failures a retry will not fix name their fix; a reset or a timeout is 
       /^TLS: unable to verify the first certificate → check sentinels\.tls\.ca$/,
     ],
     [err('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), /→ check sentinels\.tls\.ca$/],
-    [err('CERT_HAS_EXPIRED', 'certificate has expired'), /^TLS: certificate has expired → renew the Sentinel's certificate$/],
-    [err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), /→ set sentinels\.tls\.servername/],
+    [
+      err('CERT_HAS_EXPIRED', 'certificate has expired'),
+      /^TLS: certificate has expired → renew the Sentinel's certificate$/,
+    ],
+    [
+      err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
+      /→ set sentinels\.tls\.servername/,
+    ],
     [
       err(
         'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',

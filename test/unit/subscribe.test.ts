@@ -4,21 +4,29 @@
 // watch's event loop for good. A protocol error must cost that one connection: it is dropped, said
 // once with the Sentinel's address, and made again with the backoff, while another Sentinel's
 // subscription goes on. Those subscriptions run in a child (a wedge there cannot hang this test).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { SentinelSubscription } from '../../src/sentinel/subscribe.ts';
 import { waitFor } from '../lab/wait.ts';
-import { fakeSentinel, startProbe, type ProbeEvent } from '../support/fake-sentinel.ts';
+import { fakeSentinel, type ProbeEvent, startProbe } from '../support/fake-sentinel.ts';
 
-test('one AUTH and one SUBSCRIBE per connection (a net socket emits "ready" on its own as well)', { timeout: 30_000 }, async (t) => {
+test('one AUTH and one SUBSCRIBE per connection (a net socket emits "ready" on its own as well)', {
+  timeout: 30_000,
+}, async (t) => {
   const sentinel = await fakeSentinel();
   t.after(() => sentinel.close());
   let subscribed = 0;
-  const subscription = new SentinelSubscription(sentinel.address, ['+switch-master', '+promoted-slave'], () => ['AUTH', 'secret'], {
-    message: () => {},
-    subscribed: () => subscribed++,
-    lost: () => {},
-  });
+  const subscription = new SentinelSubscription(
+    sentinel.address,
+    ['+switch-master', '+promoted-slave'],
+    () => ['AUTH', 'secret'],
+    {
+      message: () => {},
+      subscribed: () => subscribed++,
+      lost: () => {},
+    },
+  );
   subscription.start();
   t.after(() => subscription.stop());
   await waitFor('subscribed', () => (subscribed ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
@@ -44,7 +52,8 @@ test('"$x" and then a 100 MB bulk from one Sentinel: that connection is dropped 
   const healthy = await fakeSentinel();
   t.after(() => Promise.all([garbling.close(), healthy.close()]));
   const probe = startProbe(t, 'resp-probe.ts', ['subscribe', garbling.address, healthy.address]);
-  const of = (event: string, sentinel: string) => probe.events.filter((e: ProbeEvent) => e.event === event && e.sentinel === sentinel);
+  const of = (event: string, sentinel: string) =>
+    probe.events.filter((e: ProbeEvent) => e.event === event && e.sentinel === sentinel);
   const wait = (what: string, ok: () => boolean) =>
     waitFor(what, () => (ok() ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 }).catch((err: Error) => {
       throw new Error(`${err.message}\nprobe said:\n${probe.output()}`);
@@ -67,7 +76,12 @@ test('"$x" and then a 100 MB bulk from one Sentinel: that connection is dropped 
 
   healthy.publish('+switch-master', MESSAGE);
   await wait('the healthy Sentinel heard', () => of('message', healthy.address).length === 1);
-  assert.deepEqual(of('message', healthy.address)[0], { event: 'message', sentinel: healthy.address, channel: '+switch-master', message: MESSAGE });
+  assert.deepEqual(of('message', healthy.address)[0], {
+    event: 'message',
+    sentinel: healthy.address,
+    channel: '+switch-master',
+    message: MESSAGE,
+  });
   assert.equal(of('lost', healthy.address).length, 0);
   assert.equal(of('message', garbling.address).length, 0, 'nothing made up from the malformed messages');
 });
@@ -87,17 +101,27 @@ test('over TLS: AUTH and SUBSCRIBE once, after the handshake, and messages heard
   const other = makeTestCa(dir, 'other');
   const sentinel = await fakeSentinel({ tls: issueCert(ca, dir, 'sentinel', ['IP:127.0.0.1']) });
   t.after(() => sentinel.close());
-  const connector = (caFile: string) => tlsConnector(tls, { secureContext: tls.createSecureContext({ ca: readFileSync(caFile) }) });
+  const connector = (caFile: string) =>
+    tlsConnector(tls, { secureContext: tls.createSecureContext({ ca: readFileSync(caFile) }) });
   const events: string[] = [];
   const on = {
     message: (m: { message: string }) => events.push(`message ${m.message}`),
     subscribed: () => events.push('subscribed'),
     lost: (_: string, reason: string) => events.push(`lost ${reason}`),
   };
-  const good = new SentinelSubscription(sentinel.address, ['+switch-master'], () => ['AUTH', 'secret'], on, connector(ca.cert));
+  const good = new SentinelSubscription(
+    sentinel.address,
+    ['+switch-master'],
+    () => ['AUTH', 'secret'],
+    on,
+    connector(ca.cert),
+  );
   good.start();
   t.after(() => good.stop());
-  await waitFor('subscribed over TLS', () => (events.includes('subscribed') ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+  await waitFor('subscribed over TLS', () => (events.includes('subscribed') ? true : undefined), {
+    timeoutMs: 5000,
+    intervalMs: 20,
+  });
   sentinel.publish('+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379');
   await waitFor('the message', () => (events.length >= 2 ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
   assert.deepEqual(events, ['subscribed', 'message mymaster 10.0.0.1 6379 10.0.0.2 6379']);
@@ -106,7 +130,13 @@ test('over TLS: AUTH and SUBSCRIBE once, after the handshake, and messages heard
   good.stop();
 
   events.length = 0;
-  const untrusted = new SentinelSubscription(sentinel.address, ['+switch-master'], () => undefined, on, connector(other.cert));
+  const untrusted = new SentinelSubscription(
+    sentinel.address,
+    ['+switch-master'],
+    () => undefined,
+    on,
+    connector(other.cert),
+  );
   untrusted.start();
   t.after(() => untrusted.stop());
   await waitFor('lost', () => (events.length ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { sudoersLine, sudoersText, sudoersWord } from '../../src/commands/sudoers.ts';
 import { validateConfig } from '../../src/config/load.ts';
-import { ConfigError, UsageError, codeOf, errorLine, exitCodeOf } from '../../src/errors.ts';
+import { ConfigError, codeOf, errorLine, exitCodeOf, UsageError } from '../../src/errors.ts';
 import { parseEvent } from '../../src/event.ts';
 import { runHook } from '../../src/pipeline/run.ts';
-import { sudoersLine, sudoersText, sudoersWord } from '../../src/commands/sudoers.ts';
 import type { CommandResult } from '../../src/runner.ts';
 import { fakeDeps } from '../support/fakes.ts';
 import { addrJson, HABETS_V, IPUTILS_DAD_FREE, IPUTILS_V, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
@@ -22,7 +22,15 @@ const PROGRAMS: Record<string, string> = {
   ndptool: '/usr/bin/ndptool',
   logger: '/usr/bin/logger',
 };
-const ok = (stdout = ''): CommandResult => ({ exitCode: 0, signal: undefined, stdout, stderr: '', durationMs: 1, timedOut: false, spawnError: undefined });
+const ok = (stdout = ''): CommandResult => ({
+  exitCode: 0,
+  signal: undefined,
+  stdout,
+  stderr: '',
+  durationMs: 1,
+  timedOut: false,
+  spawnError: undefined,
+});
 
 /** A read-only host: answers only the observations the vip action makes, throws on anything else. */
 function host(arpingV = IPUTILS_V, programs = PROGRAMS) {
@@ -41,7 +49,8 @@ function host(arpingV = IPUTILS_V, programs = PROGRAMS) {
   };
 }
 
-const config = (actions: unknown[]) => validateConfig({ lockDir, masters: { mymaster: actions } }, '/etc/sentinel-hook/config.yaml');
+const config = (actions: unknown[]) =>
+  validateConfig({ lockDir, masters: { mymaster: actions } }, '/etc/sentinel-hook/config.yaml');
 const opts = { user: 'redis', configPath: '/etc/sentinel-hook/config.yaml' };
 
 function rules(text: string): string[] {
@@ -52,7 +61,12 @@ function rules(text: string): string[] {
 }
 
 test('IPv4 VIP with iputils: exactly add, del, and the two arping lines; Defaults !requiretty; nothing else', async () => {
-  const text = await sudoersText(config([{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0' }]), opts, host(), 'redis2');
+  const text = await sudoersText(
+    config([{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0' }]),
+    opts,
+    host(),
+    'redis2',
+  );
   const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
   assert.deepEqual(lines, [
     'Defaults:redis !requiretty',
@@ -67,7 +81,16 @@ test('IPv4 VIP with iputils: exactly add, del, and the two arping lines; Default
 
 test("Habets' arping, label, duplicate check: their exact lines", async () => {
   const text = await sudoersText(
-    config([{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', label: 'eth0:vip', checkDuplicate: true, arp: { count: 3, interval: '250ms' } }]),
+    config([
+      {
+        type: 'vip',
+        address: '192.168.0.4/24',
+        interface: 'eth0',
+        label: 'eth0:vip',
+        checkDuplicate: true,
+        arp: { count: 3, interval: '250ms' },
+      },
+    ]),
     opts,
     host(HABETS_V),
     'h',
@@ -109,7 +132,10 @@ test('privilege none is left out; exec without placeholders is pinned, with plac
   assert.doesNotMatch(text, /192\.168\.0\.4/);
   assert.ok(rules(text).includes('/usr/bin/logger -t sentinel-hook failover'));
   assert.equal(rules(text).length, 5);
-  assert.match(text, /# NOT covered: masters\.mymaster\[3\] \(exec \/usr\/local\/bin\/fence\): its arguments hold placeholders/);
+  assert.match(
+    text,
+    /# NOT covered: masters\.mymaster\[3\] \(exec \/usr\/local\/bin\/fence\): its arguments hold placeholders/,
+  );
 });
 
 test('the same VIP under two masters is listed once', async () => {
@@ -123,7 +149,8 @@ test('refusals: bad user (exit 2), nothing privileged (exit 2), missing arping /
   for (const user of ['-redis', 'redis ALL', '%redis', '#103', 'a,b', '']) {
     await assert.rejects(
       sudoersText(c, { ...opts, user }, host(), 'h'),
-      (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /is not a plain login name/.test(err.message),
+      (err: unknown) =>
+        err instanceof UsageError && err.exitCode === 2 && /is not a plain login name/.test(err.message),
     );
   }
   await assert.rejects(
@@ -133,13 +160,25 @@ test('refusals: bad user (exit 2), nothing privileged (exit 2), missing arping /
   await assert.rejects(
     sudoersText(c, opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'),
     // The package is named in the fix, which stderr prints after the message.
-    (err: unknown) => exitCodeOf(err) === 1 && codeOf(err) === 'program-missing' && /arping not found.*\(install iputils-arping\)/.test(errorLine(err)),
+    (err: unknown) =>
+      exitCodeOf(err) === 1 &&
+      codeOf(err) === 'program-missing' &&
+      /arping not found.*\(install iputils-arping\)/.test(errorLine(err)),
   );
   await assert.rejects(
-    sudoersText(config([{ type: 'vip', address: 'fd00:77::100/64', interface: 'eth0' }]), opts, host(IPUTILS_V, { ip: '/usr/sbin/ip' }), 'h'),
-    (err: unknown) => codeOf(err) === 'program-missing' && /ndptool not found.*\(install libndp-tools\)/.test(errorLine(err)),
+    sudoersText(
+      config([{ type: 'vip', address: 'fd00:77::100/64', interface: 'eth0' }]),
+      opts,
+      host(IPUTILS_V, { ip: '/usr/sbin/ip' }),
+      'h',
+    ),
+    (err: unknown) =>
+      codeOf(err) === 'program-missing' && /ndptool not found.*\(install libndp-tools\)/.test(errorLine(err)),
   );
-  await assert.rejects(sudoersText(config([{ type: 'vip', address: '172.16.0.4/24' }]), opts, host(), 'h'), /no route on this host covers 172\.16\.0\.4\/24/);
+  await assert.rejects(
+    sudoersText(config([{ type: 'vip', address: '172.16.0.4/24' }]), opts, host(), 'h'),
+    /no route on this host covers 172\.16\.0\.4\/24/,
+  );
 });
 
 test('sudoersWord escapes , : = \\ and refuses blanks, quotes and pattern characters', () => {
@@ -182,9 +221,14 @@ async function plannedPrivileged(
   const c = config(actions);
   // The interfaces list the VIP when the ip sample does (one consistent fake host).
   const vips = ['192.168.0.4', 'fd00:77::100'].filter((v) => addrShow.includes(`"${v}"`));
-  const result = await runHook(parseEvent(event), c, fakeDeps({ runner, programs: PROGRAMS, addresses: ['192.168.0.2', 'fd00:77::2', ...vips] }), {
-    dryRun: false,
-  });
+  const result = await runHook(
+    parseEvent(event),
+    c,
+    fakeDeps({ runner, programs: PROGRAMS, addresses: ['192.168.0.2', 'fd00:77::2', ...vips] }),
+    {
+      dryRun: false,
+    },
+  );
   assert.equal(result.exitCode, 0, JSON.stringify(result.steps.filter((s) => !s.ok)));
   return seen;
 }
@@ -231,16 +275,32 @@ test('no drift: every argv a run issues through sudo is one of the generated rul
     ['v6 del', [{ type: 'vip', address: 'fd00:77::100/64', arp }], toOther, v6Held, IPUTILS_V],
   ];
   for (const [name, actions, event, addr, arpingV] of cases) {
-    const allowed = rules(await sudoersText(config(actions), opts, host(arpingV), 'h')).map((r) => JSON.stringify(unescapeRule(r)));
-    const planned = await plannedPrivileged(actions, event, addr, arpingV, arpingV === HABETS_V ? { ...ok(), exitCode: 1 } : ok(IPUTILS_DAD_FREE));
+    const allowed = rules(await sudoersText(config(actions), opts, host(arpingV), 'h')).map((r) =>
+      JSON.stringify(unescapeRule(r)),
+    );
+    const planned = await plannedPrivileged(
+      actions,
+      event,
+      addr,
+      arpingV,
+      arpingV === HABETS_V ? { ...ok(), exitCode: 1 } : ok(IPUTILS_DAD_FREE),
+    );
     assert.ok(planned.length >= 1, `${name}: something ran`);
     for (const argv of planned)
-      assert.ok(allowed.includes(JSON.stringify(argv)), `${name}: ${argv.join(' ')} is not in the sudoers rules:\n${allowed.join('\n')}`);
+      assert.ok(
+        allowed.includes(JSON.stringify(argv)),
+        `${name}: ${argv.join(' ')} is not in the sudoers rules:\n${allowed.join('\n')}`,
+      );
   }
 });
 
 test('an exec with no arguments is pinned to none: a bare command in sudoers would allow any', async () => {
-  const text = await sudoersText(config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]), opts, host(), 'h');
+  const text = await sudoersText(
+    config([{ type: 'exec', run: ['/usr/bin/id'], privilege: 'sudo' }]),
+    opts,
+    host(),
+    'h',
+  );
   assert.deepEqual(rules(text), ['/usr/bin/id ""']);
 });
 

@@ -2,18 +2,19 @@
 // older run's pending work (its second ARP burst above all) must never announce an address this host
 // no longer should hold, must not hold the newer run back, and ends with exit 0. Fakes: a runner that
 // fails on any command it was not told to expect, a host whose addresses follow the fake `ip addr`.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
-import { claimGeneration, observeGeneration } from '../../src/state/generation.ts';
 import { runHook } from '../../src/pipeline/run.ts';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/runner.ts';
 import type { AskSentinel } from '../../src/sentinel/client.ts';
-import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
+import { claimGeneration, observeGeneration } from '../../src/state/generation.ts';
+import { addressesFollowingIp, type Expectation, FakeRunner, fakeDeps } from '../support/fakes.ts';
 import { addrJson, IPUTILS_V } from './vip-samples.ts';
 
 const IP = '/usr/sbin/ip';
@@ -34,7 +35,10 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 function config(lockDir: string, arp: Record<string, unknown>, top: Record<string, unknown> = {}) {
-  return validateConfig({ lockDir, ...top, masters: { mymaster: [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp }] } }, 'test.yaml');
+  return validateConfig(
+    { lockDir, ...top, masters: { mymaster: [{ type: 'vip', address: `${VIP}/24`, interface: 'eth0', arp }] } },
+    'test.yaml',
+  );
 }
 
 const withoutVip = addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]);
@@ -47,12 +51,21 @@ const withVip = addrJson([
     ],
   },
 ]);
-const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({ argv: [SUDO, '-n', ...argv], result, times });
-const garp = (mode: '-U' | '-A', times: number, result: Expectation['result'] = {}) => sudo([ARPING, '-q', mode, '-c', '1', '-I', 'eth0', VIP], result, times);
+const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({
+  argv: [SUDO, '-n', ...argv],
+  result,
+  times,
+});
+const garp = (mode: '-U' | '-A', times: number, result: Expectation['result'] = {}) =>
+  sudo([ARPING, '-q', mode, '-c', '1', '-I', 'eth0', VIP], result, times);
 const add = sudo([IP, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
 const del = sudo([IP, 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
 /** What a burst runs to confirm that an address missing from the interface list is really gone. */
-const confirm = (stdout: string, times = 1): Expectation => ({ argv: [IP, '-j', 'addr', 'show'], result: { stdout }, times });
+const confirm = (stdout: string, times = 1): Expectation => ({
+  argv: [IP, '-j', 'addr', 'show'],
+  result: { stdout },
+  times,
+});
 
 /** Every call with the time it started, relative to `t0`. */
 class TimedRunner implements CommandRunner {
@@ -79,11 +92,16 @@ test('a newer event starts while the older run waits for its second burst: the o
     del,
   ]);
   const timed = new TimedRunner(runner);
-  const deps = fakeDeps({ runner: timed, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]) });
+  const deps = fakeDeps({
+    runner: timed,
+    programs: PROGRAMS,
+    localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]),
+  });
   const cfg = config(lockDir, { count: 1, interval: '10ms', repeatAfter: '3s' });
   const older = runHook(toMe, cfg, deps, { dryRun: false });
   // The first burst is done once both of its shots ran.
-  for (let i = 0; i < 200 && runner.calls.filter((c) => c.argv.includes(ARPING)).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && runner.calls.filter((c) => c.argv.includes(ARPING)).length < 2; i++)
+    await new Promise((r) => setTimeout(r, 5));
   const newerStart = performance.now();
   const newer = await runHook(awayFromMe, cfg, deps, { dryRun: false });
   const newerMs = performance.now() - newerStart;
@@ -100,13 +118,23 @@ test('a newer event starts while the older run waits for its second burst: the o
   assert.equal(old.outcome, 'superseded');
   // Not held back by the pending burst (3 s): the newer run took the lock as soon as the older let go.
   assert.ok(newerMs < 1500, `the newer run took ${Math.round(newerMs)} ms; the older run's pending burst held it back`);
-  assert.ok(deps.logger.records.some((r) => /superseded: a newer event for this master started on this host/.test(String(r.msg))));
+  assert.ok(
+    deps.logger.records.some((r) =>
+      /superseded: a newer event for this master started on this host/.test(String(r.msg)),
+    ),
+  );
 });
 
 test('the address disappears during a burst (removed by hand, a network restart): the remaining shots are left out, exit 0', async (t) => {
   const lockDir = tempDir(t);
   // Once gone, ip confirms it: once for the rest of the first burst, once before the second.
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1), garp('-A', 1), confirm(withoutVip, 2)]);
+  const runner = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    add,
+    garp('-U', 1),
+    garp('-A', 1),
+    confirm(withoutVip, 2),
+  ]);
   let removed = false;
   const base = addressesFollowingIp(runner, ['127.0.0.1', ME]);
   const deps = fakeDeps({
@@ -125,12 +153,24 @@ test('the address disappears during a burst (removed by hand, a network restart)
       return s;
     },
   });
-  const result = await runHook(toMe, config(lockDir, { count: 3, interval: '20ms', repeatAfter: '30ms' }), deps, { dryRun: false });
+  const result = await runHook(toMe, config(lockDir, { count: 3, interval: '20ms', repeatAfter: '30ms' }), deps, {
+    dryRun: false,
+  });
   assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
   assert.deepEqual(runner.unused(), []);
-  assert.equal(runner.calls.filter((c) => c.argv.includes(ARPING) && c.argv.includes('-q')).length, 2, 'only the shots before the address went');
-  assert.match(result.steps.find((s) => s.description.startsWith('send gratuitous'))!.summary!, /stopped after 2 of 6 .*no longer on this host/);
-  assert.match(result.steps.find((s) => s.description.startsWith('send them again'))!.summary!, /not sent: 192\.168\.0\.4 is no longer on this host/);
+  assert.equal(
+    runner.calls.filter((c) => c.argv.includes(ARPING) && c.argv.includes('-q')).length,
+    2,
+    'only the shots before the address went',
+  );
+  assert.match(
+    result.steps.find((s) => s.description.startsWith('send gratuitous'))!.summary!,
+    /stopped after 2 of 6 .*no longer on this host/,
+  );
+  assert.match(
+    result.steps.find((s) => s.description.startsWith('send them again'))!.summary!,
+    /not sent: 192\.168\.0\.4 is no longer on this host/,
+  );
 });
 
 test('iputils arping exits 2 (Cannot assign requested address) because the address went meanwhile: not a failure, exit 0', async (t) => {
@@ -159,7 +199,9 @@ test('iputils arping exits 2 (Cannot assign requested address) because the addre
       return s;
     },
   });
-  const result = await runHook(toMe, config(lockDir, { count: 1, interval: '10ms', repeatAfter: 0 }), deps, { dryRun: false });
+  const result = await runHook(toMe, config(lockDir, { count: 1, interval: '10ms', repeatAfter: 0 }), deps, {
+    dryRun: false,
+  });
   assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -167,8 +209,16 @@ test('iputils arping exits 2 (Cannot assign requested address) because the addre
 test('with sentinels: the second burst is left out when a majority of them no longer name this host master (a newer failover elsewhere)', async (t) => {
   const lockDir = tempDir(t);
   let secondFailover = false;
-  const ask: AskSentinel = async (address) => ({ address, master: { ip: secondFailover ? '192.168.0.2' : ME, port: 6379 } });
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 1), garp('-A', 1)]);
+  const ask: AskSentinel = async (address) => ({
+    address,
+    master: { ip: secondFailover ? '192.168.0.2' : ME, port: 6379 },
+  });
+  const runner = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    add,
+    garp('-U', 1),
+    garp('-A', 1),
+  ]);
   const deps = fakeDeps({
     runner: {
       run: async (argv, opts) => {
@@ -183,23 +233,48 @@ test('with sentinels: the second burst is left out when a majority of them no lo
   });
   const result = await runHook(
     toMe,
-    config(lockDir, { count: 1, interval: '10ms', repeatAfter: '50ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } }),
+    config(
+      lockDir,
+      { count: 1, interval: '10ms', repeatAfter: '50ms' },
+      { sentinels: { addresses: SENTINELS, settle: 0 } },
+    ),
     deps,
     { dryRun: false },
   );
   assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
-  assert.deepEqual(runner.unused(), [], 'the first burst went out, the second did not (the fake throws on a fourth arping)');
-  assert.match(result.steps.find((s) => s.description.startsWith('send them again'))!.summary!, /not sent: 0 of 3 Sentinels name this host master, 2 needed/);
+  assert.deepEqual(
+    runner.unused(),
+    [],
+    'the first burst went out, the second did not (the fake throws on a fourth arping)',
+  );
+  assert.match(
+    result.steps.find((s) => s.description.startsWith('send them again'))!.summary!,
+    /not sent: 0 of 3 Sentinels name this host master, 2 needed/,
+  );
 });
 
 test('with sentinels still naming this host: the second burst goes out', async (t) => {
   const lockDir = tempDir(t);
   const ask: AskSentinel = async (address) => ({ address, master: { ip: ME, port: 6379 } });
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 2), garp('-A', 2)]);
-  const deps = fakeDeps({ runner, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]) });
+  const runner = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    add,
+    garp('-U', 2),
+    garp('-A', 2),
+  ]);
+  const deps = fakeDeps({
+    runner,
+    programs: PROGRAMS,
+    askSentinel: ask,
+    localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]),
+  });
   const result = await runHook(
     toMe,
-    config(lockDir, { count: 1, interval: '10ms', repeatAfter: '50ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } }),
+    config(
+      lockDir,
+      { count: 1, interval: '10ms', repeatAfter: '50ms' },
+      { sentinels: { addresses: SENTINELS, settle: 0 } },
+    ),
     deps,
     { dryRun: false },
   );
@@ -215,7 +290,12 @@ test('a run waiting for the lock is superseded by a third event: it gives up at 
   t.after(() => held.release());
   const deps = fakeDeps({ runner: new FakeRunner([]), programs: PROGRAMS, addresses: ['127.0.0.1', ME] });
   const started = performance.now();
-  const waiting = runHook(awayFromMe, config(lockDir, { count: 1, interval: '10ms', repeatAfter: 0 }, { deadline: '20s' }), deps, { dryRun: false });
+  const waiting = runHook(
+    awayFromMe,
+    config(lockDir, { count: 1, interval: '10ms', repeatAfter: 0 }, { deadline: '20s' }),
+    deps,
+    { dryRun: false },
+  );
   await new Promise((r) => setTimeout(r, 100));
   claimGeneration(lockDir, 'mymaster').stop();
   const result = await waiting;
@@ -239,7 +319,10 @@ test('generations: the newest run is the one on file, visible to another observe
   const other = claimGeneration(lockDir, 'other');
   assert.equal(second.superseded(), undefined);
   assert.ok(existsSync(join(lockDir, 'mymaster.gen')));
-  assert.notEqual(readFileSync(join(lockDir, 'mymaster.gen'), 'utf8'), readFileSync(join(lockDir, 'other.gen'), 'utf8'));
+  assert.notEqual(
+    readFileSync(join(lockDir, 'mymaster.gen'), 'utf8'),
+    readFileSync(join(lockDir, 'other.gen'), 'utf8'),
+  );
   for (const g of [watcher, first, second, other]) g.stop();
 });
 
@@ -256,10 +339,20 @@ test('with sentinels: a late retry of an overtaken event, arriving while the new
     garp('-A', 2),
     { argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } },
   ]);
-  const deps = fakeDeps({ runner, programs: PROGRAMS, askSentinel: ask, localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]) });
-  const cfg = config(lockDir, { count: 1, interval: '10ms', repeatAfter: '400ms' }, { sentinels: { addresses: SENTINELS, settle: 0 } });
+  const deps = fakeDeps({
+    runner,
+    programs: PROGRAMS,
+    askSentinel: ask,
+    localAddresses: addressesFollowingIp(runner, ['127.0.0.1', ME]),
+  });
+  const cfg = config(
+    lockDir,
+    { count: 1, interval: '10ms', repeatAfter: '400ms' },
+    { sentinels: { addresses: SENTINELS, settle: 0 } },
+  );
   const newer = runHook(toMe, cfg, deps, { dryRun: false });
-  for (let i = 0; i < 200 && runner.calls.filter((c) => c.argv.includes('-q')).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && runner.calls.filter((c) => c.argv.includes('-q')).length < 2; i++)
+    await new Promise((r) => setTimeout(r, 5));
   const lateRetry = parseEvent(['mymaster', 'observer', 'start', ME, '6379', '192.0.2.9', '6379']);
   const retry = await runHook(lateRetry, cfg, deps, { dryRun: false });
   const current = await newer;
@@ -295,10 +388,21 @@ test("a FIFO or a link planted at the generation path (root shares the directory
 test('the interface list leaves out an interface without carrier: ip confirms the address is still there, and the burst goes on', async (t) => {
   const lockDir = tempDir(t);
   // os.networkInterfaces() never lists the VIP (a carrier blip); `ip -j addr` does.
-  const runner = new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }, add, garp('-U', 2), garp('-A', 2), confirm(withVip, 3)]);
+  const runner = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    add,
+    garp('-U', 2),
+    garp('-A', 2),
+    confirm(withVip, 3),
+  ]);
   const deps = fakeDeps({ runner, programs: PROGRAMS, addresses: ['127.0.0.1', ME] });
-  const result = await runHook(toMe, config(lockDir, { count: 2, interval: '20ms', repeatAfter: 0 }), deps, { dryRun: false });
+  const result = await runHook(toMe, config(lockDir, { count: 2, interval: '20ms', repeatAfter: 0 }), deps, {
+    dryRun: false,
+  });
   assert.equal(result.exitCode, 0, result.steps.map((s) => s.error).join('; '));
   assert.deepEqual(runner.unused(), [], 'every shot went out');
-  assert.match(result.steps.find((s) => s.description.startsWith('send gratuitous'))!.summary!, /4 packet-sending runs done/);
+  assert.match(
+    result.steps.find((s) => s.description.startsWith('send gratuitous'))!.summary!,
+    /4 packet-sending runs done/,
+  );
 });

@@ -1,12 +1,13 @@
 // What `sentinel-hook systemd` grants, from what each action declares of its sandbox: a config
 // without a vip gets no network capability and no netlink or packet sockets; a vip config gets both;
 // ReadWritePaths lists exactly the lock directory and the local hosts files.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { configSchema, type HookConfig } from '../../src/config/schema.ts';
-import { systemdFiles, type SystemdOptions } from '../../src/systemd/units.ts';
+import { test } from 'node:test';
 import type { HostReader } from '../../src/actions/plugin.ts';
+import { configSchema, type HookConfig } from '../../src/config/schema.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { type SystemdOptions, systemdFiles } from '../../src/systemd/units.ts';
 
 const PROGRAMS: Record<string, string> = {
   ip: '/usr/sbin/ip',
@@ -33,7 +34,12 @@ const OPTS: SystemdOptions = {
 };
 
 function parse(actions: unknown[], extra: Record<string, unknown> = {}): HookConfig {
-  return configSchema.parse({ lockDir: '/run/sentinel-hook', sentinels: { addresses: ['10.0.0.1:26379'] }, masters: { mymaster: actions }, ...extra });
+  return configSchema.parse({
+    lockDir: '/run/sentinel-hook',
+    sentinels: { addresses: ['10.0.0.1:26379'] },
+    masters: { mymaster: actions },
+    ...extra,
+  });
 }
 
 /** Every value of a key, in order, from one unit's text (comments left out). */
@@ -59,7 +65,9 @@ test('no vip: no capabilities, a user namespace of its own, no AF_NETLINK or AF_
     assert.deepEqual(values(unit.text, 'NoNewPrivileges'), ['true']);
     assert.deepEqual(values(unit.text, 'User'), ['redis']);
   }
-  assert.deepEqual(values(watch!.text, 'ExecStart'), ['/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs watch --config /etc/sentinel-hook/config.yaml']);
+  assert.deepEqual(values(watch!.text, 'ExecStart'), [
+    '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs watch --config /etc/sentinel-hook/config.yaml',
+  ]);
   assert.deepEqual(values(reconcile!.text, 'ExecStart'), [
     '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --config /etc/sentinel-hook/config.yaml',
   ]);
@@ -82,26 +90,40 @@ test('--hook: ExecPaths for the install, node, sh, readlink and each program; so
   const [withVip] = await systemdFiles(parse([VIP, HOSTS, EXEC]), { ...OPTS, mode: 'hook' }, host);
   assert.equal(withVip!.path, '/etc/systemd/system/redis-sentinel.service.d/sentinel-hook.conf');
   const exec = values(withVip!.text, 'ExecPaths')[0]!.split(' ');
-  for (const p of ['/opt/sentinel-hook', '/usr/bin/node', '/usr/bin/readlink', '/usr/bin/true']) assert.ok(exec.includes(p), `${p} in ${exec.join(' ')}`);
+  for (const p of ['/opt/sentinel-hook', '/usr/bin/node', '/usr/bin/readlink', '/usr/bin/true'])
+    assert.ok(exec.includes(p), `${p} in ${exec.join(' ')}`);
   assert.deepEqual(values(withVip!.text, 'RestrictAddressFamilies'), ['AF_NETLINK AF_PACKET']);
   assert.deepEqual(values(withVip!.text, 'AmbientCapabilities'), ['CAP_NET_ADMIN CAP_NET_RAW']);
   assert.deepEqual(values(withVip!.text, 'Environment'), ['SENTINEL_HOOK_JITLESS=1']);
   assert.deepEqual(values(withVip!.text, 'MemoryDenyWriteExecute'), []);
   assert.deepEqual(values(withVip!.text, 'NoNewPrivileges'), []);
-  assert.deepEqual(values(withVip!.text, 'ReadWritePaths'), ['-/var/log/sentinel-hook -/run/sentinel-hook -/etc/hosts']);
+  assert.deepEqual(values(withVip!.text, 'ReadWritePaths'), [
+    '-/var/log/sentinel-hook -/run/sentinel-hook -/etc/hosts',
+  ]);
   // Debian's filter stays; a call outside it (node's pkey_alloc at start) fails rather than kills.
   assert.deepEqual(values(withVip!.text, 'SystemCallErrorNumber'), ['EPERM']);
   // Every setting comes with what it costs, in the comment lines just above it.
   const lines = withVip!.text.split('\n');
   for (const [i, line] of lines.entries()) {
-    if (!/^(ExecPaths|ReadWritePaths|RestrictAddressFamilies|CapabilityBoundingSet|SystemCallFilter|SystemCallErrorNumber)=/.test(line)) continue;
+    if (
+      !/^(ExecPaths|ReadWritePaths|RestrictAddressFamilies|CapabilityBoundingSet|SystemCallFilter|SystemCallErrorNumber)=/.test(
+        line,
+      )
+    )
+      continue;
     let start = i;
     while (start > 0 && lines[start - 1]!.startsWith('#')) start--;
     assert.match(lines.slice(start, i).join(' '), /Cost:/, line);
   }
 
   const [noVip] = await systemdFiles(parse([EXEC]), { ...OPTS, mode: 'hook' }, host);
-  for (const key of ['RestrictAddressFamilies', 'AmbientCapabilities', 'CapabilityBoundingSet', 'PrivateUsers', 'NoNewPrivileges'])
+  for (const key of [
+    'RestrictAddressFamilies',
+    'AmbientCapabilities',
+    'CapabilityBoundingSet',
+    'PrivateUsers',
+    'NoNewPrivileges',
+  ])
     assert.deepEqual(values(noVip!.text, key), [], key);
   assert.ok(!values(noVip!.text, 'ExecPaths')[0]!.includes('arping'));
 
@@ -118,8 +140,14 @@ test('values copied into unit text are checked: a path with % (a systemd specifi
     systemdFiles(parse([HOSTS], { lockDir: '/run/sentinel-%i' }), OPTS, host),
     (e) => e instanceof ConfigError && e.exitCode === 2 && /cannot go into a unit file/.test(e.message),
   );
-  await assert.rejects(systemdFiles(parse([EXEC]), { ...OPTS, configPath: '/etc/x\nExecStartPre=/bin/sh' }, host), /cannot go into a unit file/);
+  await assert.rejects(
+    systemdFiles(parse([EXEC]), { ...OPTS, configPath: '/etc/x\nExecStartPre=/bin/sh' }, host),
+    /cannot go into a unit file/,
+  );
   await assert.rejects(systemdFiles(parse([EXEC]), { ...OPTS, user: 'redis root' }, host), /not a plain login name/);
   // A program found nowhere is an error now, not a unit that fails at the worst time.
-  await assert.rejects(systemdFiles(parse([{ ...VIP }]), OPTS, { ...host, which: (p) => (p === 'arping' ? undefined : PROGRAMS[p]) }), /arping not found/);
+  await assert.rejects(
+    systemdFiles(parse([{ ...VIP }]), OPTS, { ...host, which: (p) => (p === 'arping' ? undefined : PROGRAMS[p]) }),
+    /arping not found/,
+  );
 });

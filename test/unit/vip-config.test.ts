@@ -1,13 +1,14 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { findVip, parseVip, routeCovers, routeInterface } from '../../src/actions/vip/address.ts';
+import { checkCommand } from '../../src/commands/check.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { findVip, parseVip, routeCovers, routeInterface } from '../../src/actions/vip/address.ts';
 import { Failure } from '../../src/failures.ts';
-import { checkCommand } from '../../src/commands/check.ts';
 import { addrJson, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
 
-const parse = (vip: Record<string, unknown>) => validateConfig({ masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', ...vip }] } }, 'c.yaml');
+const parse = (vip: Record<string, unknown>) =>
+  validateConfig({ masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', ...vip }] } }, 'c.yaml');
 
 test('defaults: sudo, 5 ARPs 200 ms apart, again after 5 s, no duplicate check, reannounce on, any host and role', () => {
   const a = parse({}).masters.mymaster![0]!;
@@ -39,7 +40,11 @@ test('check summarizes the action in one line', async () => {
 });
 
 const BAD: [string, Record<string, unknown>, RegExp][] = [
-  ['no prefix', { address: '10.0.0.100' }, /masters\.mymaster\[0\]\.address: expected an address with its prefix length/],
+  [
+    'no prefix',
+    { address: '10.0.0.100' },
+    /masters\.mymaster\[0\]\.address: expected an address with its prefix length/,
+  ],
   ['not an address', { address: 'vip.example.com/24' }, /address: expected an address with its prefix/],
   ['bad octet', { address: '10.0.0.300/24' }, /address: 10\.0\.0\.300 is not an IPv4 or IPv6 address/],
   ['prefix too long', { address: '10.0.0.100/33' }, /address: prefix length \/33 is out of range for IPv4/],
@@ -55,7 +60,11 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
   ['interface too long', { interface: 'a-very-long-ifname0' }, /interface: expected an interface name/],
   ['interface with a slash', { interface: 'eth0/1' }, /interface: expected an interface name/],
   ['label without colon', { interface: 'eth0', label: 'vip' }, /label: expected "<interface>:<suffix>"/],
-  ['label of another interface', { interface: 'eth0', label: 'eth1:vip' }, /label: a label must start with the interface name: "eth0:…"/],
+  [
+    'label of another interface',
+    { interface: 'eth0', label: 'eth1:vip' },
+    /label: a label must start with the interface name: "eth0:…"/,
+  ],
   ['label too long', { interface: 'eth0', label: 'eth0:abcdefghijk' }, /label: expected at most 15 characters/],
   ['option-like label', { label: '-eth0:x' }, /label: expected "<interface>:<suffix>"/],
   ['label on IPv6', { address: 'fd00::100/64', label: 'eth0:vip' }, /label: labels exist only for IPv4/],
@@ -70,7 +79,11 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
   ['interval not a duration', { arp: { interval: 'fast' } }, /arp\.interval: expected a duration like "200ms"/],
   ['interval too short', { arp: { interval: '1ms' } }, /arp\.interval: expected a duration from 10ms to 2s/],
   ['repeatAfter too long', { arp: { repeatAfter: '1m' } }, /arp\.repeatAfter: expected a duration from 0ms to 20s/],
-  ['bursts beyond the budget', { arp: { count: 20, interval: '1s' } }, /arp: the two bursts and the pause take 43000 ms, more than 30000 ms/],
+  [
+    'bursts beyond the budget',
+    { arp: { count: 20, interval: '1s' } },
+    /arp: the two bursts and the pause take 43000 ms, more than 30000 ms/,
+  ],
   ['bad when', { when: { host: 'master' } }, /when\.host/],
 ];
 
@@ -90,7 +103,10 @@ for (const [name, vip, expected] of BAD) {
 }
 
 test('address is required', () => {
-  assert.throws(() => validateConfig({ masters: { m: [{ type: 'vip' }] } }, 'c.yaml'), /masters\.m\[0\]\.address: required/);
+  assert.throws(
+    () => validateConfig({ masters: { m: [{ type: 'vip' }] } }, 'c.yaml'),
+    /masters\.m\[0\]\.address: required/,
+  );
 });
 
 test('parseVip canonicalizes IPv6 and keeps the prefix', () => {
@@ -138,16 +154,28 @@ test('findVip: matches the canonical address in its family only; garbage is an e
 
 test("ARP bursts that cannot end before the deadline: refused (exit 2) at the action's arp, naming both ways out", () => {
   const at = (deadline: string, arp: Record<string, unknown>, sentinels?: unknown) => () =>
-    validateConfig({ deadline, ...(sentinels ? { sentinels } : {}), masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', arp }] } }, 'c.yaml');
+    validateConfig(
+      {
+        deadline,
+        ...(sentinels ? { sentinels } : {}),
+        masters: { mymaster: [{ type: 'vip', address: '10.0.0.100/24', arp }] },
+      },
+      'c.yaml',
+    );
   assert.throws(
     at('3s', {}),
     (err: unknown) =>
       err instanceof ConfigError &&
       err.exitCode === 2 &&
-      /masters\.mymaster\[0\]\.arp: the ARP bursts take 6600 ms: more than the 3000 ms deadline allows.*raise "deadline" or lower count/.test(err.message),
+      /masters\.mymaster\[0\]\.arp: the ARP bursts take 6600 ms: more than the 3000 ms deadline allows.*raise "deadline" or lower count/.test(
+        err.message,
+      ),
   );
   // The Sentinel check comes first and counts too.
-  assert.throws(at('9s', {}, { addresses: ['10.0.0.1:26379'], settle: '3s', timeout: '1s' }), /after up to 4000 ms of the Sentinel check/);
+  assert.throws(
+    at('9s', {}, { addresses: ['10.0.0.1:26379'], settle: '3s', timeout: '1s' }),
+    /after up to 4000 ms of the Sentinel check/,
+  );
   assert.doesNotThrow(at('9s', {}));
   assert.doesNotThrow(at('3s', { repeatAfter: 0 }));
 });

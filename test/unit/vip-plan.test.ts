@@ -1,13 +1,22 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseEvent } from '../../src/event.ts';
-import { runHook, type HookResult } from '../../src/pipeline/run.ts';
-import { addressesFollowingIp, FakeRunner, fakeDeps, type Expectation } from '../support/fakes.ts';
-import { addrJson, HABETS_HELD, HABETS_V, IPUTILS_DAD_FREE, IPUTILS_DAD_HELD, IPUTILS_V, ROUTES_V4, ROUTES_V6 } from './vip-samples.ts';
+import { type HookResult, runHook } from '../../src/pipeline/run.ts';
+import { addressesFollowingIp, type Expectation, FakeRunner, fakeDeps } from '../support/fakes.ts';
+import {
+  addrJson,
+  HABETS_HELD,
+  HABETS_V,
+  IPUTILS_DAD_FREE,
+  IPUTILS_DAD_HELD,
+  IPUTILS_V,
+  ROUTES_V4,
+  ROUTES_V6,
+} from './vip-samples.ts';
 
 const lockDir = mkdtempSync(join(tmpdir(), 'sh-vip-'));
 test.after(() => rmSync(lockDir, { recursive: true, force: true }));
@@ -27,7 +36,10 @@ const FAST_ARP = { count: 2, interval: '10ms', repeatAfter: '30ms' };
 
 function config(vip: Record<string, unknown>) {
   return validateConfig(
-    { lockDir, masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: FAST_ARP, ...vip }] } },
+    {
+      lockDir,
+      masters: { mymaster: [{ type: 'vip', address: '192.168.0.4/24', interface: 'eth0', arp: FAST_ARP, ...vip }] },
+    },
     'test.yaml',
   );
 }
@@ -43,9 +55,19 @@ const withVip = addrJson([
   },
 ]);
 
-const addrShow = (stdout: string, family = '-4'): Expectation => ({ argv: [IP, '-j', family, 'addr', 'show'], result: { stdout } });
-const arpingV = (stdout = IPUTILS_V, exitCode = 0): Expectation => ({ argv: [ARPING, '-V'], result: { stdout, exitCode } });
-const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({ argv: [SUDO, '-n', ...argv], result, times });
+const addrShow = (stdout: string, family = '-4'): Expectation => ({
+  argv: [IP, '-j', family, 'addr', 'show'],
+  result: { stdout },
+});
+const arpingV = (stdout = IPUTILS_V, exitCode = 0): Expectation => ({
+  argv: [ARPING, '-V'],
+  result: { stdout, exitCode },
+});
+const sudo = (argv: string[], result: Expectation['result'] = {}, times = 1): Expectation => ({
+  argv: [SUDO, '-n', ...argv],
+  result,
+  times,
+});
 /** Two bursts of `count` -c 1 requests and replies each (iputils). */
 const iputilsGarp = (dev = 'eth0', ip = '192.168.0.4', bursts = 2): Expectation[] => [
   sudo([ARPING, '-q', '-U', '-c', '1', '-I', dev, ip], {}, 2 * bursts),
@@ -55,7 +77,10 @@ const iputilsGarp = (dev = 'eth0', ip = '192.168.0.4', bursts = 2): Expectation[
 /** Habets' arping (count 2 at FAST_ARP's interval): one -U and one -U -P process per burst, each exiting 1 (nobody replied). */
 const habetsGarp = (): Expectation[] => {
   const common = ['-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'];
-  return [sudo([ARPING, '-q', '-U', ...common], { exitCode: 1 }, 2), sudo([ARPING, '-q', '-U', '-P', ...common], { exitCode: 1 }, 2)];
+  return [
+    sudo([ARPING, '-q', '-U', ...common], { exitCode: 1 }, 2),
+    sudo([ARPING, '-q', '-U', '-P', ...common], { exitCode: 1 }, 2),
+  ];
 };
 
 /**
@@ -63,11 +88,16 @@ const habetsGarp = (): Expectation[] => {
  * VIP exactly when the `ip -j addr show` sample does, and, like the real planner, ip is only asked
  * for details when the VIP is there at all.
  */
-function world(expectations: Expectation[], addresses: string[], newMaster = true): { runner: FakeRunner; addresses: string[] } {
+function world(
+  expectations: Expectation[],
+  addresses: string[],
+  newMaster = true,
+): { runner: FakeRunner; addresses: string[] } {
   const show = expectations.find((e) => e.argv[1] === '-j' && e.argv[3] === 'addr');
   const vips = ['192.168.0.4', 'fd00:77::100'].filter((v) => show?.result?.stdout?.includes(`"${v}"`));
   // Only the new master skips ip when the interfaces do not list the VIP.
-  if (newMaster && show && vips.length === 0 && !show.result?.exitCode) return { runner: new FakeRunner(expectations.filter((e) => e !== show)), addresses };
+  if (newMaster && show && vips.length === 0 && !show.result?.exitCode)
+    return { runner: new FakeRunner(expectations.filter((e) => e !== show)), addresses };
   return { runner: new FakeRunner(expectations), addresses: [...addresses, ...vips] };
 }
 
@@ -79,7 +109,11 @@ async function run(
 ) {
   const local = over.addresses ?? ['127.0.0.1', ME];
   const { runner, addresses } = world(expectations, local, local.includes(event.toIp));
-  const deps = fakeDeps({ runner, programs: over.programs ?? PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses) });
+  const deps = fakeDeps({
+    runner,
+    programs: over.programs ?? PROGRAMS,
+    localAddresses: addressesFollowingIp(runner, addresses),
+  });
   const result = await runHook(event, config(vip), deps, { dryRun: false });
   return { result, runner, deps };
 }
@@ -129,13 +163,17 @@ test('with a label: ip addr add … label eth0:vip', async () => {
 });
 
 test('privilege none: the same argv without sudo', async () => {
-  const { result, runner } = await run({ privilege: 'none', arp: { count: 1, interval: '10ms', repeatAfter: 0 } }, toMe, [
-    addrShow(withoutVip),
-    arpingV(),
-    { argv: [IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'] },
-    { argv: [ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', '192.168.0.4'] },
-    { argv: [ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', '192.168.0.4'] },
-  ]);
+  const { result, runner } = await run(
+    { privilege: 'none', arp: { count: 1, interval: '10ms', repeatAfter: 0 } },
+    toMe,
+    [
+      addrShow(withoutVip),
+      arpingV(),
+      { argv: [IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'] },
+      { argv: [ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', '192.168.0.4'] },
+      { argv: [ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', '192.168.0.4'] },
+    ],
+  );
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -149,7 +187,10 @@ test('new master already holding the VIP: no add (it would exit 2), but the ARP 
 });
 
 test('other host holding the VIP: removes it; exit 0', async () => {
-  const { result, runner } = await run({}, toOther, [addrShow(withVip), sudo([IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth0'])]);
+  const { result, runner } = await run({}, toOther, [
+    addrShow(withVip),
+    sudo([IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth0']),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.equal(result.outcome, 'applied');
   assert.deepEqual(runner.unused(), []);
@@ -167,7 +208,12 @@ test('other host without the VIP: nothing to do (del would exit 2), exit 0, only
 
 test('other host whose VIP interface lost carrier (absent from the interface list): ip still finds it, and it is removed', async () => {
   const runner = new FakeRunner([addrShow(withVip), sudo([IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth0'])]);
-  const result = await runHook(toOther, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: ['127.0.0.1', ME] }), { dryRun: false });
+  const result = await runHook(
+    toOther,
+    config({}),
+    fakeDeps({ runner, programs: PROGRAMS, addresses: ['127.0.0.1', ME] }),
+    { dryRun: false },
+  );
   assert.equal(result.exitCode, 0);
   assert.deepEqual(runner.unused(), []);
 });
@@ -177,7 +223,10 @@ test('other host, privilege none: removed from whichever interface holds it, eve
     { ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] },
     { ifname: 'eth1', addrs: [{ family: 'inet', local: '192.168.0.4', prefixlen: 24 }] },
   ]);
-  const { result, runner } = await run({ privilege: 'none' }, toOther, [addrShow(onEth1), { argv: [IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth1'] }]);
+  const { result, runner } = await run({ privilege: 'none' }, toOther, [
+    addrShow(onEth1),
+    { argv: [IP, 'addr', 'del', '192.168.0.4/24', 'dev', 'eth1'] },
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
@@ -195,7 +244,10 @@ test('other host, privilege sudo, VIP on an interface its sudoers rules do not c
   );
   assert.equal(runner.calls.length, 1);
   // No interface configured: the rules were made for the interface whose route covers the VIP.
-  const detected = await run({ interface: undefined }, toOther, [addrShow(onEth1), { argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
+  const detected = await run({ interface: undefined }, toOther, [
+    addrShow(onEth1),
+    { argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } },
+  ]);
   assert.equal(detected.result.exitCode, 1);
   assert.match(errors(detected.result)[0]!, /cover eth0 only/);
 });
@@ -240,7 +292,10 @@ test('iputils arping failing (exit 2): the address stays, the run exits 1 so Sen
     addrShow(withoutVip),
     arpingV(),
     sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
-    sudo([ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', '192.168.0.4'], { exitCode: 2, stderr: 'arping: Device eth0 not available.' }),
+    sudo([ARPING, '-q', '-U', '-c', '1', '-I', 'eth0', '192.168.0.4'], {
+      exitCode: 2,
+      stderr: 'arping: Device eth0 not available.',
+    }),
     sudo([ARPING, '-q', '-A', '-c', '1', '-I', 'eth0', '192.168.0.4']),
   ]);
   assert.equal(result.exitCode, 1);
@@ -249,9 +304,14 @@ test('iputils arping failing (exit 2): the address stays, the run exits 1 so Sen
 });
 
 test('missing arping: the VIP is still added, the ARP step fails naming iputils-arping, exit 1', async () => {
-  const { result, runner } = await run({}, toMe, [addrShow(withoutVip), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'])], {
-    programs: { ip: IP, sudo: SUDO },
-  });
+  const { result, runner } = await run(
+    {},
+    toMe,
+    [addrShow(withoutVip), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0'])],
+    {
+      programs: { ip: IP, sudo: SUDO },
+    },
+  );
   assert.equal(result.exitCode, 1);
   assert.deepEqual(runner.unused(), []);
   assert.match(errors(result).join('\n'), /arping not found.*install iputils-arping/);
@@ -269,7 +329,9 @@ test('an arping that is neither kind: refused with what it said', async () => {
 });
 
 test('missing ip: exit 1 naming iproute2, nothing run', async () => {
-  const { result, runner } = await run({}, toMe, [], { programs: { arping: ARPING, sudo: SUDO } }).catch((err: Error) => ({ result: err, runner: undefined }));
+  const { result, runner } = await run({}, toMe, [], { programs: { arping: ARPING, sudo: SUDO } }).catch(
+    (err: Error) => ({ result: err, runner: undefined }),
+  );
   assert.ok(result instanceof Error);
   assert.match(result.message, /ip not found/);
   assert.equal((result as { exitCode?: number }).exitCode, 1);
@@ -295,9 +357,14 @@ test('sudo refusing the add: exit 1 pointing at sentinel-hook sudoers, no ARP se
 
 test('ip addr show failing: exit 1 (retry), nothing changed', async () => {
   // The interfaces list the VIP, so ip is asked for its details, and fails.
-  const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { exitCode: 1, stderr: 'Cannot open netlink socket' } }, arpingV()]);
+  const runner = new FakeRunner([
+    { argv: [IP, '-j', '-4', 'addr', 'show'], result: { exitCode: 1, stderr: 'Cannot open netlink socket' } },
+    arpingV(),
+  ]);
   await assert.rejects(
-    runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME, '192.168.0.4'] }), { dryRun: false }),
+    runHook(toMe, config({}), fakeDeps({ runner, programs: PROGRAMS, addresses: [ME, '192.168.0.4'] }), {
+      dryRun: false,
+    }),
     (err: Error & { exitCode?: number }) => {
       assert.match(err.message, /ip addr show failed: Cannot open netlink socket/);
       assert.equal(err.exitCode, 1);
@@ -322,16 +389,24 @@ test('no interface configured: the one whose most specific route covers the VIP 
 test('no interface configured and no route covers the VIP (an interface down for a moment takes its route along): exit 1, nothing added, naming both ways out', async () => {
   const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'route', 'show'], result: { stdout: ROUTES_V4 } }]);
   const c = validateConfig({ lockDir, masters: { mymaster: [{ type: 'vip', address: '172.16.0.4/24' }] } }, 't.yaml');
-  await assert.rejects(runHook(toMe, c, fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: false }), (err: Error & { exitCode?: number }) => {
-    assert.match(err.message, /no route on this host covers 172\.16\.0\.4\/24/);
-    assert.match((err as Error & { hint?: string }).hint ?? '', /bring the interface up, or set "interface"/);
-    assert.equal(err.exitCode, 1);
-    return true;
-  });
+  await assert.rejects(
+    runHook(toMe, c, fakeDeps({ runner, programs: PROGRAMS, addresses: [ME] }), { dryRun: false }),
+    (err: Error & { exitCode?: number }) => {
+      assert.match(err.message, /no route on this host covers 172\.16\.0\.4\/24/);
+      assert.match((err as Error & { hint?: string }).hint ?? '', /bring the interface up, or set "interface"/);
+      assert.equal(err.exitCode, 1);
+      return true;
+    },
+  );
 });
 
 test('a retry on the new master after a half-done run: idempotent, exit 0 both times', async () => {
-  const first = await run({}, toMe, [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()]);
+  const first = await run({}, toMe, [
+    addrShow(withoutVip),
+    arpingV(),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+    ...iputilsGarp(),
+  ]);
   const second = await run({}, toMe, [addrShow(withVip), arpingV(), ...iputilsGarp()]);
   assert.deepEqual([first.result.exitCode, second.result.exitCode], [0, 0]);
   assert.deepEqual([first.runner.unused(), second.runner.unused()], [[], []]);
@@ -405,7 +480,10 @@ test('IPv6 without ndptool: added anyway, the NA step names libndp-tools, exit 1
 
 test('IPv6 address the kernel marked dadfailed: exit 1 explaining another host holds it', async () => {
   const failed = addrJson([
-    { ifname: 'eth0', addrs: [{ family: 'inet6', local: 'fd00:77::100', prefixlen: 64, extra: { dadfailed: true, tentative: true } }] },
+    {
+      ifname: 'eth0',
+      addrs: [{ family: 'inet6', local: 'fd00:77::100', prefixlen: 64, extra: { dadfailed: true, tentative: true } }],
+    },
   ]);
   const { result } = await run({ address: 'fd00:77::100/64' }, v6Event, [addrShow(failed, '-6')], { addresses: [ME6] });
   assert.equal(result.exitCode, 1);
@@ -414,7 +492,8 @@ test('IPv6 address the kernel marked dadfailed: exit 1 explaining another host h
 
 // Duplicate check
 
-const probe = (result: Expectation['result'], times = 1) => sudo([ARPING, '-D', '-c', '1', '-w', '1', '-I', 'eth0', '192.168.0.4'], result, times);
+const probe = (result: Expectation['result'], times = 1) =>
+  sudo([ARPING, '-D', '-c', '1', '-w', '1', '-I', 'eth0', '192.168.0.4'], result, times);
 
 test('checkDuplicate, nobody answers: probe once, then add and ARP; exit 0', async () => {
   const { result, runner } = await run({ checkDuplicate: true }, toMe, [
@@ -426,19 +505,40 @@ test('checkDuplicate, nobody answers: probe once, then add and ARP; exit 0', asy
   ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
-  assert.ok(runner.calls.findIndex((c) => c.argv.includes('-D')) < runner.calls.findIndex((c) => c.argv.includes('add')));
+  assert.ok(
+    runner.calls.findIndex((c) => c.argv.includes('-D')) < runner.calls.findIndex((c) => c.argv.includes('add')),
+  );
 });
 
 test('checkDuplicate, the old master lets go after a moment: keeps probing, then adds; exit 0', async () => {
-  const { runner, addresses } = world([addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()], [ME]);
+  const { runner, addresses } = world(
+    [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()],
+    [ME],
+  );
   let probes = 0;
   const probing = {
     async run(argv: readonly string[], opts: Parameters<FakeRunner['run']>[1]) {
       if (argv.includes('-D')) {
         probes++;
         return probes < 3
-          ? { exitCode: 1, signal: undefined, stdout: IPUTILS_DAD_HELD, stderr: '', durationMs: 1, timedOut: false, spawnError: undefined }
-          : { exitCode: 0, signal: undefined, stdout: IPUTILS_DAD_FREE, stderr: '', durationMs: 1, timedOut: false, spawnError: undefined };
+          ? {
+              exitCode: 1,
+              signal: undefined,
+              stdout: IPUTILS_DAD_HELD,
+              stderr: '',
+              durationMs: 1,
+              timedOut: false,
+              spawnError: undefined,
+            }
+          : {
+              exitCode: 0,
+              signal: undefined,
+              stdout: IPUTILS_DAD_FREE,
+              stderr: '',
+              durationMs: 1,
+              timedOut: false,
+              spawnError: undefined,
+            };
       }
       return runner.run(argv, opts);
     },
@@ -486,8 +586,16 @@ test('checkDuplicate, probe refused by sudo: not added, exit 1 with the sudo mes
 });
 
 test("checkDuplicate with Habets' arping: -0 probe, exit 0 with a reply means held", async () => {
-  const habetsProbe = sudo([ARPING, '-0', '-c', '1', '-W', '1', '-i', 'eth0', '192.168.0.4'], { exitCode: 0, stdout: HABETS_HELD }, 20);
-  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip), arpingV(HABETS_V, 1), habetsProbe]);
+  const habetsProbe = sudo(
+    [ARPING, '-0', '-c', '1', '-W', '1', '-i', 'eth0', '192.168.0.4'],
+    { exitCode: 0, stdout: HABETS_HELD },
+    20,
+  );
+  const { result, runner } = await run({ checkDuplicate: true }, toMe, [
+    addrShow(withoutVip),
+    arpingV(HABETS_V, 1),
+    habetsProbe,
+  ]);
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /held by MAC 0e:64:68:84:b2:1d/);
   assert.ok(!runner.calls.some((c) => c.argv.includes('add')));
@@ -506,13 +614,19 @@ test("checkDuplicate with Habets' arping: exit 1 and no reply means free", async
 });
 
 test('checkDuplicate is skipped when this host already holds the VIP (a retry)', async () => {
-  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withVip), arpingV(), ...iputilsGarp()]);
+  const { result, runner } = await run({ checkDuplicate: true }, toMe, [
+    addrShow(withVip),
+    arpingV(),
+    ...iputilsGarp(),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.deepEqual(runner.unused(), []);
 });
 
 test('checkDuplicate without arping: not added (the check cannot run), exit 1 naming the package', async () => {
-  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip)], { programs: { ip: IP, sudo: SUDO } });
+  const { result, runner } = await run({ checkDuplicate: true }, toMe, [addrShow(withoutVip)], {
+    programs: { ip: IP, sudo: SUDO },
+  });
   assert.equal(result.exitCode, 1);
   assert.match(errors(result)[0]!, /checkDuplicate needs arping: arping not found.*install iputils-arping/);
   assert.deepEqual(
@@ -522,7 +636,11 @@ test('checkDuplicate without arping: not added (the check cannot run), exit 1 na
 });
 
 test('the VIP absent from the interfaces: no ip process at all before the add', async () => {
-  const { result, runner } = await run({}, toMe, [arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()]);
+  const { result, runner } = await run({}, toMe, [
+    arpingV(),
+    sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']),
+    ...iputilsGarp(),
+  ]);
   assert.equal(result.exitCode, 0, errors(result).join('; '));
   assert.equal(runner.calls[0]!.argv.join(' '), `${ARPING} -V`);
   assert.deepEqual(runner.unused(), []);
@@ -534,8 +652,16 @@ test('arping told apart by its own bytes: no -V process when the binary names ip
     [
       'ARPing 2.21, by Thomas Habets <thomas@habets.se>',
       [
-        sudo([ARPING, '-q', '-U', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2),
-        sudo([ARPING, '-q', '-U', '-P', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'], { exitCode: 1 }, 2),
+        sudo(
+          [ARPING, '-q', '-U', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'],
+          { exitCode: 1 },
+          2,
+        ),
+        sudo(
+          [ARPING, '-q', '-U', '-P', '-c', '2', '-W', '0.01', '-i', 'eth0', '-S', '192.168.0.4', '192.168.0.4'],
+          { exitCode: 1 },
+          2,
+        ),
       ],
     ],
   ] as const) {
@@ -571,14 +697,24 @@ test('arp_announce below 2 on the new master: the run applies and warns, naming 
       [addrShow(withoutVip), arpingV(), sudo([IP, 'addr', 'add', '192.168.0.4/24', 'dev', 'eth0']), ...iputilsGarp()],
       ['127.0.0.1', ME],
     );
-    const deps = fakeDeps({ runner, programs: PROGRAMS, localAddresses: addressesFollowingIp(runner, addresses), readFile: sysctl(all, eth0) });
+    const deps = fakeDeps({
+      runner,
+      programs: PROGRAMS,
+      localAddresses: addressesFollowingIp(runner, addresses),
+      readFile: sysctl(all, eth0),
+    });
     const result = await runHook(toMe, config({}), deps, { dryRun: false });
     assert.equal(result.exitCode, 0, errors(result).join('; '));
     const warnings = result.plans.flatMap((p) => p.warnings ?? []);
-    const logged = deps.logger.records.filter((r) => r.level === 'warn' && String(r.warning ?? '').includes('arp_announce'));
+    const logged = deps.logger.records.filter(
+      (r) => r.level === 'warn' && String(r.warning ?? '').includes('arp_announce'),
+    );
     if (warned) {
       assert.equal(warnings.length, 1, `all=${all} eth0=${eth0}`);
-      assert.match(warnings[0]!, new RegExp(`arp_announce is ${Math.max(+all, +eth0)} on eth0: .*net\\.ipv4\\.conf\\.all\\.arp_announce = 2`));
+      assert.match(
+        warnings[0]!,
+        new RegExp(`arp_announce is ${Math.max(+all, +eth0)} on eth0: .*net\\.ipv4\\.conf\\.all\\.arp_announce = 2`),
+      );
       assert.equal(logged.length, 1, 'the warning reaches the log');
     } else {
       assert.deepEqual(warnings, [], `all=${all} eth0=${eth0}`);

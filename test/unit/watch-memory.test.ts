@@ -1,12 +1,13 @@
 // watch keeps no memory per event: 10,000 +switch-master messages from a fake Sentinel (real TCP on
 // loopback, real pub/sub framing) through the whole pipeline (dedupe, epoch, generation, lock, plan,
 // apply with a fake runner, records), heapUsed after a forced GC at 1k, 5k and 10k events within 5%.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { validateConfig } from '../../src/config/load.ts';
@@ -25,7 +26,9 @@ function bulk(s: string): string {
   return `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 }
 
-test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k events within 5%', { timeout: 300_000 }, async (t) => {
+test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k events within 5%', {
+  timeout: 300_000,
+}, async (t) => {
   const lockDir = mkdtempSync(join(tmpdir(), 'sh-watch-mem-'));
   t.after(() => rmSync(lockDir, { recursive: true, force: true }));
   let client: Socket | undefined;
@@ -55,16 +58,33 @@ test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k 
   const runner = {
     run: async (): Promise<CommandResult> => {
       ran++;
-      return { exitCode: 0, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, spawnError: undefined };
+      return {
+        exitCode: 0,
+        signal: undefined,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        timedOut: false,
+        spawnError: undefined,
+      };
     },
   };
   let watcher: Watcher | undefined;
   const start = (port: number) => {
     const config = validateConfig(
-      { lockDir, sentinels: { addresses: [`127.0.0.1:${port}`] }, masters: { mymaster: [{ type: 'exec', run: ['/bin/true', '{toIp}'], reconcile: true }] } },
+      {
+        lockDir,
+        sentinels: { addresses: [`127.0.0.1:${port}`] },
+        masters: { mymaster: [{ type: 'exec', run: ['/bin/true', '{toIp}'], reconcile: true }] },
+      },
       'test.yaml',
     );
-    watcher = new Watcher(config, { ...fakeDeps({ runner, askSentinel: ask, addresses: ['10.0.0.9'] }), logger: quiet }, quiet, { intervalMs: 3_600_000 });
+    watcher = new Watcher(
+      config,
+      { ...fakeDeps({ runner, askSentinel: ask, addresses: ['10.0.0.9'] }), logger: quiet },
+      quiet,
+      { intervalMs: 3_600_000 },
+    );
     watcher.start();
   };
   t.after(() => watcher?.stop());
@@ -77,7 +97,9 @@ test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k 
     // A -> B -> A …: every event a new failover (never a duplicate), each acted on once.
     current = n % 2 ? '10.0.0.2' : '10.0.0.1';
     const before = ran;
-    client!.write(`*3\r\n${bulk('message')}${bulk('+switch-master')}${bulk(`mymaster 10.0.0.${n % 2 ? 1 : 2} 6379 ${current} 6379`)}`);
+    client!.write(
+      `*3\r\n${bulk('message')}${bulk('+switch-master')}${bulk(`mymaster 10.0.0.${n % 2 ? 1 : 2} 6379 ${current} 6379`)}`,
+    );
     for (let i = 0; i < 4000 && ran === before; i++) await new Promise((r) => setImmediate(r));
     assert.equal(ran, before + 1, `event ${n} did not run its action once`);
     if (n === 1000 || n === 5000 || n === 10_000) {
@@ -91,7 +113,9 @@ test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k 
   assert.equal(watcher!.stats.events, 10_000);
   assert.equal(watcher!.stats.duplicates, 0);
   const [a, b, c] = [heap[1000]!, heap[5000]!, heap[10_000]!];
-  t.diagnostic(`heapUsed after GC: 1k ${(a / 1e6).toFixed(2)} MB, 5k ${(b / 1e6).toFixed(2)} MB, 10k ${(c / 1e6).toFixed(2)} MB`);
+  t.diagnostic(
+    `heapUsed after GC: 1k ${(a / 1e6).toFixed(2)} MB, 5k ${(b / 1e6).toFixed(2)} MB, 10k ${(c / 1e6).toFixed(2)} MB`,
+  );
   const lo = Math.min(a, b, c);
   const hi = Math.max(a, b, c);
   assert.ok(hi / lo <= 1.05, `heapUsed grew by ${((hi / lo - 1) * 100).toFixed(1)}% between 1k and 10k events`);

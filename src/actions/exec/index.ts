@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
 import { duration, privilege, programName, when } from '../../config/common.ts';
-import { eventEnv, eventValues, type FailoverEvent } from '../../event.ts';
-import type { ActionPlugin, Desired, HostView } from '../plugin.ts';
 import { errorOf } from '../../errors.ts';
+import { eventEnv, eventValues, type FailoverEvent } from '../../event.ts';
 import { failure } from '../../failures.ts';
+import type { ActionPlugin, Desired, HostView } from '../plugin.ts';
 
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
 const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
@@ -12,7 +12,11 @@ const argTemplate = z.string().check(
   z.superRefine((arg, ctx) => {
     for (const [, name] of arg.matchAll(PLACEHOLDER)) {
       if (!(PLACEHOLDERS as readonly string[]).includes(name!)) {
-        ctx.addIssue({ code: 'custom', input: arg, message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          input: arg,
+          message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
+        });
       }
     }
   }),
@@ -48,7 +52,11 @@ export function expand(template: readonly string[], values: Record<string, strin
  * Undefined when sudo says there is no such command (or there is no sudo). When it refuses (no rule
  * yet), the program as given: the step then fails as any step without its rule does (exit 1, retried).
  */
-async function askSudo(program: string, args: string[], ctx: Pick<HostView, 'which' | 'read'>): Promise<string | undefined> {
+async function askSudo(
+  program: string,
+  args: string[],
+  ctx: Pick<HostView, 'which' | 'read'>,
+): Promise<string | undefined> {
   const sudo = ctx.which('sudo');
   if (!sudo) return undefined;
   const r = await ctx.read([sudo, '-n', '-l', program, ...args]);
@@ -107,7 +115,13 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
     const [program, ...args] = a.run;
     if (a.run.some((arg) => PLACEHOLDERS.some((p) => arg.includes(`{${p}}`)))) {
       // Its arguments change with every event: no exact rule can cover it, and a pattern would widen sudo.
-      return { lines: [], notCovered: { what: `exec ${program}`, why: 'its arguments hold placeholders; allow it yourself or use privilege: none' } };
+      return {
+        lines: [],
+        notCovered: {
+          what: `exec ${program}`,
+          why: 'its arguments hold placeholders; allow it yourself or use privilege: none',
+        },
+      };
     }
     const path = host.which(program);
     if (!path) throw errorOf(failure('configured-program-missing', { program }).within(where));
@@ -118,7 +132,8 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
     const path = host.which(program);
     if (!path) throw errorOf(failure('configured-program-missing', { program }).within(where));
     const sudo = a.privilege === 'sudo' ? host.which('sudo') : undefined;
-    if (a.privilege === 'sudo' && !sudo) throw errorOf(failure('setup-program-missing', { program: 'sudo', install: 'sudo' }).within(where));
+    if (a.privilege === 'sudo' && !sudo)
+      throw errorOf(failure('setup-program-missing', { program: 'sudo', install: 'sudo' }).within(where));
     // A script is executed through its interpreter, which must be executable too.
     const shebang = /^#!\s*(\/\S+)/.exec(host.readFile?.(path)?.subarray(0, 256).toString('latin1') ?? '')?.[1];
     return {
@@ -141,7 +156,9 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
     // run[0] holds no placeholder (the schema refuses one), so this is the program every run looks up;
     // sudo is asked with the arguments unfilled: only its "command not found" is a problem, as in a run.
     const [program, ...args] = a.run;
-    return (await findProgram(program, args, a.privilege, host)) ? [] : [failure('configured-program-missing', { program, atRun: true }).line()];
+    return (await findProgram(program, args, a.privilege, host))
+      ? []
+      : [failure('configured-program-missing', { program, atRun: true }).line()];
   },
   async plan(a, desired, _observed, ctx) {
     const event = valuesFor(desired);

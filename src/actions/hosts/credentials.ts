@@ -6,7 +6,14 @@ import type { PushTarget } from './target.ts';
 import type { PushWork } from './types.ts';
 
 // The host-key types ssh2 (transport ssh) can verify: its SUPPORTED_SERVER_HOST_KEY, by key type.
-const SSH2_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'ssh-dss']);
+const SSH2_KEY_TYPES = new Set([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+  'ssh-dss',
+]);
 
 /** What a push reads once per run: the key itself (never logged) and the trusted host keys. */
 export interface PushCredentials {
@@ -30,7 +37,11 @@ export async function checkPushCredentials(
     try {
       return readFileSync(path);
     } catch (err) {
-      throw hookError('push-credential-unreadable', { field, path, errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+      throw hookError('push-credential-unreadable', {
+        field,
+        path,
+        errno: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+      });
     }
   };
   const privateKey = read('identityFile', push.identityFile);
@@ -69,7 +80,8 @@ const OPENSSH_MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
  */
 export function isEncryptedKey(key: Buffer): boolean {
   const text = key.toString('latin1');
-  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----/m.test(text) || /^Proc-Type:[ \t]*4,[ \t]*ENCRYPTED/m.test(text)) return true;
+  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----/m.test(text) || /^Proc-Type:[ \t]*4,[ \t]*ENCRYPTED/m.test(text))
+    return true;
   const body = /^-----BEGIN OPENSSH PRIVATE KEY-----\r?\n([\s\S]*?)^-----END OPENSSH PRIVATE KEY-----/m.exec(text)?.[1];
   if (!body) return false;
   const bytes = Buffer.from(body.replace(/\s+/g, ''), 'base64');

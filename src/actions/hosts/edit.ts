@@ -97,7 +97,9 @@ export function editHosts(text: string, names: readonly string[], address: strin
     out.push(`${wanted}\t${mine.map((h) => h.value).join(' ')}${line.eol}`);
   }
 
-  const absent = names.filter((n, i) => !placed.has(n.toLowerCase()) && names.findIndex((m) => m.toLowerCase() === n.toLowerCase()) === i);
+  const absent = names.filter(
+    (n, i) => !placed.has(n.toLowerCase()) && names.findIndex((m) => m.toLowerCase() === n.toLowerCase()) === i,
+  );
   if (absent.length === 0) return out.join('');
   let result = out.join('');
   if (result.length > 0 && !result.endsWith('\n')) result += defaultEol;
@@ -114,7 +116,8 @@ export function lookupHosts(text: string, name: string): string[] {
   const found: string[] = [];
   for (const line of splitLines(text)) {
     const [ip, ...hosts] = fields(line.text);
-    if (ip && isIpAddress(ip.value) && hosts.some((h) => h.value.toLowerCase() === wantedName)) found.push(canonicalIp(ip.value));
+    if (ip && isIpAddress(ip.value) && hosts.some((h) => h.value.toLowerCase() === wantedName))
+      found.push(canonicalIp(ip.value));
   }
   return found;
 }

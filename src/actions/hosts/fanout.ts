@@ -1,5 +1,5 @@
 import { delay } from '../../launch.ts';
-import { NotWritten, PermanentTargetError, type AttemptOutcome, type TargetResult, type TargetState } from './types.ts';
+import { type AttemptOutcome, NotWritten, PermanentTargetError, type TargetResult, type TargetState } from './types.ts';
 
 export interface FanOutLimits {
   concurrency: number;
@@ -81,7 +81,8 @@ async function tryTarget<T extends { label: string }>(
     try {
       const outcome = await attempt(target, timeoutMs, state, signal);
       // Never let a later "unchanged" stand for an earlier failed "after".
-      if (state.afterOwed) throw new Error('the file changed in this run, but its "after" has not succeeded since (still owed)');
+      if (state.afterOwed)
+        throw new Error('the file changed in this run, but its "after" has not succeeded since (still owed)');
       return {
         target: target.label,
         status: outcome.status,
@@ -91,7 +92,8 @@ async function tryTarget<T extends { label: string }>(
         ...(outcome.note ? { reason: outcome.note } : {}),
       };
     } catch (err) {
-      if (err instanceof NotWritten) return { target: target.label, status: 'skipped', reason: err.message, attempts, ms: took() };
+      if (err instanceof NotWritten)
+        return { target: target.label, status: 'skipped', reason: err.message, attempts, ms: took() };
       lastError = (err as Error).message;
       if (err instanceof PermanentTargetError) break;
     }

@@ -3,16 +3,16 @@ import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import { duration, privilege, when } from '../../config/common.ts';
-import type { ActionPlugin } from '../plugin.ts';
-import { isAbsolutePath, isHostname } from '../../values.ts';
 import { ConfigError, errorLine, errorOf } from '../../errors.ts';
 import { failure } from '../../failures.ts';
+import { isAbsolutePath, isHostname } from '../../values.ts';
+import type { ActionPlugin } from '../plugin.ts';
 import { editHosts, lookupHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
+import type { TargetObservation } from './observe.ts';
 import { helperPath, helperRuns, hostsWrite, hostsWriteArgv } from './privileged.ts';
 import { targetResults, targetTable } from './table.ts';
 import { parsePushTarget } from './target.ts';
-import type { TargetObservation } from './observe.ts';
 import type { HostsWork, LocalFileState, PrivilegedWrite } from './types.ts';
 
 /**
@@ -21,15 +21,25 @@ import type { HostsWork, LocalFileState, PrivilegedWrite } from './types.ts';
  */
 const plainPath = z.string().check(
   // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
-  z.regex(/^\/[A-Za-z0-9._@+=,/-]*$/, 'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)'),
+  z.regex(
+    /^\/[A-Za-z0-9._@+=,/-]*$/,
+    'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)',
+  ),
   z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
 );
 
-const hostName = z.string().check(z.refine((n) => isHostname(n) && !n.endsWith('.'), 'expected a host name such as redis-master.example.com'));
+const hostName = z
+  .string()
+  .check(z.refine((n) => isHostname(n) && !n.endsWith('.'), 'expected a host name such as redis-master.example.com'));
 
 const pushTarget = z
   .string()
-  .check(z.refine((t) => parsePushTarget(t) !== undefined, 'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)'));
+  .check(
+    z.refine(
+      (t) => parsePushTarget(t) !== undefined,
+      'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)',
+    ),
+  );
 
 export const pushSchema = z.strictObject({
   /** App servers: `host`, `host:port`, `[IPv6]:port`. */
@@ -38,7 +48,14 @@ export const pushSchema = z.strictObject({
     z.refine((t) => new Set(t).size === t.length, 'a target is listed twice'),
   ),
   /** Login on every target. */
-  user: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a login name (letters, digits, _ . -; not starting with - or a digit)')),
+  user: z
+    .string()
+    .check(
+      z.regex(
+        /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/,
+        'expected a login name (letters, digits, _ . -; not starting with - or a digit)',
+      ),
+    ),
   /** Private key (unencrypted: nobody is there to type a passphrase during a failover). */
   identityFile: plainPath,
   /** The only host keys trusted; an unknown or different key is refused. Hashed entries are fine. */
@@ -53,7 +70,9 @@ export const pushSchema = z.strictObject({
   /** Further attempts per target, within the run's deadline. */
   retries: z._default(z.int().check(z.gte(0, 'expected 0 or more'), z.lte(10, 'expected at most 10')), 2),
   /** argv run on a target after its file changed (e.g. flush nscd); the program as an absolute path (the remote PATH is unknown); each argument quoted for the remote shell. */
-  after: z.optional(z.tuple([plainPath], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument')))),
+  after: z.optional(
+    z.tuple([plainPath], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument'))),
+  ),
 });
 
 export const hostsSchema = z
@@ -78,7 +97,12 @@ export const hostsSchema = z
   .check(
     z.superRefine((a, ctx) => {
       if (!a.file && !a.push)
-        ctx.issues.push({ code: 'custom', input: a, message: 'nothing to do: set "file" (this host) or "push" (app servers), or both', path: ['file'] });
+        ctx.issues.push({
+          code: 'custom',
+          input: a,
+          message: 'nothing to do: set "file" (this host) or "push" (app servers), or both',
+          path: ['file'],
+        });
       if (a.privilege === 'sudo' && !a.file)
         ctx.issues.push({
           code: 'custom',
@@ -102,21 +126,38 @@ export type HostsAction = z.output<typeof hostsSchema>;
 type LocalState = { kind: 'change' } | { kind: 'same' } | { kind: 'unreadable'; reason: string };
 
 function describeLocal(local: LocalState): LocalFileState {
-  return local.kind === 'unreadable' ? `unreadable (${local.reason})` : local.kind === 'same' ? 'already correct' : 'will change';
+  return local.kind === 'unreadable'
+    ? `unreadable (${local.reason})`
+    : local.kind === 'same'
+      ? 'already correct'
+      : 'will change';
 }
 
 /**
  * What a run of this action does, as data (see HostsWork). `local`: the local file's state when the
  * caller has read it already. The programs rsync runs are looked up now, as the run would.
  */
-export function hostsWork(a: HostsAction, address: string, which: (program: string) => string | undefined, local?: LocalState): HostsWork {
+export function hostsWork(
+  a: HostsAction,
+  address: string,
+  which: (program: string) => string | undefined,
+  local?: LocalState,
+): HostsWork {
   const push = a.push;
   const file = a.file;
   const privileged = file && a.privilege === 'sudo' ? privilegedWrite(file, a.names, which) : undefined;
   return {
     names: a.names,
     address,
-    ...(file ? { local: { file, state: describeLocal(local ?? localState(readLocal(file), a.names, address)), ...(privileged ? { privileged } : {}) } } : {}),
+    ...(file
+      ? {
+          local: {
+            file,
+            state: describeLocal(local ?? localState(readLocal(file), a.names, address)),
+            ...(privileged ? { privileged } : {}),
+          },
+        }
+      : {}),
     ...(push
       ? {
           push: {
@@ -124,12 +165,18 @@ export function hostsWork(a: HostsAction, address: string, which: (program: stri
             user: push.user,
             identityFile: push.identityFile,
             knownHostsFile: push.knownHostsFile,
-            ...(push.transport === 'rsync' ? { source: file!, programs: { rsync: which('rsync') ?? null, ssh: which('ssh') ?? null } } : {}),
+            ...(push.transport === 'rsync'
+              ? { source: file!, programs: { rsync: which('rsync') ?? null, ssh: which('ssh') ?? null } }
+              : {}),
             ...(push.after ? { after: push.after } : {}),
             concurrency: push.concurrency,
             timeoutMs: push.timeout,
             retries: push.retries,
-            targets: push.targets.map((t) => ({ ...parsePushTarget(t)!, transport: push.transport, remotePath: push.remotePath })),
+            targets: push.targets.map((t) => ({
+              ...parsePushTarget(t)!,
+              transport: push.transport,
+              remotePath: push.remotePath,
+            })),
           },
         }
       : {}),
@@ -137,11 +184,18 @@ export function hostsWork(a: HostsAction, address: string, which: (program: stri
 }
 
 /** `sudo -n` and the install's helper, as a run starts them; what is missing otherwise. */
-function privilegedWrite(file: string, names: readonly string[], which: (program: string) => string | undefined): PrivilegedWrite {
+function privilegedWrite(
+  file: string,
+  names: readonly string[],
+  which: (program: string) => string | undefined,
+): PrivilegedWrite {
   const sudo = which('sudo');
   if (!sudo) return { missing: 'sudo not found in the system directories (install sudo)' };
   const helper = helperPath();
-  if (!helper) return { missing: 'cannot find bin/sentinel-hook-hosts-write: run sentinel-hook as <install>/bin/sentinel-hook.cjs' };
+  if (!helper)
+    return {
+      missing: 'cannot find bin/sentinel-hook-hosts-write: run sentinel-hook as <install>/bin/sentinel-hook.cjs',
+    };
   return { argv: [sudo, '-n', ...hostsWriteArgv(helper, file, names)] };
 }
 
@@ -225,8 +279,14 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   },
   describe(a, o) {
     const lines: string[] = [];
-    const pointsAt = (text: string) => a.names.map((name) => `${name} -> ${lookupHosts(text, name).join(', ') || '(not listed)'}`).join(', ');
-    if (o.local) lines.push('unreadable' in o.local ? `${o.local.file}: unreadable (${o.local.unreadable})` : `${o.local.file}: ${pointsAt(o.local.text)}`);
+    const pointsAt = (text: string) =>
+      a.names.map((name) => `${name} -> ${lookupHosts(text, name).join(', ') || '(not listed)'}`).join(', ');
+    if (o.local)
+      lines.push(
+        'unreadable' in o.local
+          ? `${o.local.file}: unreadable (${o.local.unreadable})`
+          : `${o.local.file}: ${pointsAt(o.local.text)}`,
+      );
     for (const t of o.remote ?? [])
       lines.push(
         'unknown' in t
@@ -247,7 +307,13 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
     if (a.push?.transport === 'rsync') {
       for (const name of ['rsync', 'ssh']) {
         const path = host.which(name);
-        if (!path) throw errorOf(failure('setup-program-missing', { program: name, install: name === 'ssh' ? 'openssh-client' : 'rsync' }).within(where));
+        if (!path)
+          throw errorOf(
+            failure('setup-program-missing', {
+              program: name,
+              install: name === 'ssh' ? 'openssh-client' : 'rsync',
+            }).within(where),
+          );
         programs.push(path);
       }
     }
@@ -268,7 +334,11 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
       writablePaths: a.file ? [a.file] : [],
       needsSudo: Boolean(privileged),
       ...(a.file && !privileged
-        ? { notes: [`${a.file} is written as the service's user: the file's own mode must let that user write it (or set privilege: sudo)`] }
+        ? {
+            notes: [
+              `${a.file} is written as the service's user: the file's own mode must let that user write it (or set privilege: sudo)`,
+            ],
+          }
         : {}),
     };
   },
@@ -281,7 +351,9 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   summarize(a) {
     const where = [
       a.file ? `${a.file} here` : '',
-      a.push ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}` : '',
+      a.push
+        ? `${a.push.remotePath} on ${a.push.targets.length} target(s) over ${a.push.transport} as ${a.push.user}`
+        : '',
     ]
       .filter(Boolean)
       .join(' and ');
@@ -293,7 +365,8 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
       try {
         const local = localState(readLocal(a.file), a.names, '127.0.0.1');
         // Under privilege: sudo the helper reads it as root: only a missing file is a problem then.
-        if (local.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')) problems.push(`${a.file} unreadable (${local.reason})`);
+        if (local.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES'))
+          problems.push(`${a.file} unreadable (${local.reason})`);
         else if (a.privilege === 'none') {
           const why = notWritable(a.file);
           if (why) problems.push(why);
@@ -304,24 +377,30 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
     }
     if (a.push) {
       const targets = a.push.targets.map((t) => parsePushTarget(t)!);
-      await (await import('./credentials.ts')).checkPushCredentials(a.push, targets).catch((err: unknown) => problems.push(errorLine(err)));
+      await (await import('./credentials.ts'))
+        .checkPushCredentials(a.push, targets)
+        .catch((err: unknown) => problems.push(errorLine(err)));
     }
     return problems;
   },
   async plan(a, desired, observed, ctx) {
     // A name cannot point at nobody: what it names stays until a master is known again.
-    if (!desired.target) return { action: 'hosts', note: 'no master to point the names at: left as they are', steps: [] };
+    if (!desired.target)
+      return { action: 'hosts', note: 'no master to point the names at: left as they are', steps: [] };
     // Under announce-hostnames the to-ip is a name; a hosts file needs the address it resolves to.
     const address = desired.target.addresses[0]!;
     const local = observed.local ? localState(observed.local, a.names, address) : undefined;
-    if (!a.push && local?.kind === 'same') return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
+    if (!a.push && local?.kind === 'same')
+      return { action: 'hosts', note: `${a.file} already points ${a.names.join(', ')} at ${address}`, steps: [] };
     const work = hostsWork(a, address, ctx.which, local);
     // A dry-run refuses what no retry can fix now (exit 2). A real run finds it when the push step
     // runs: the actions before it (the VIP) must not wait for, or be stopped by, a push problem.
-    if (work.push && ctx.showOnly) await (await import('./credentials.ts')).checkPushCredentials(work.push, work.push.targets);
-    const parts = [a.file && local?.kind !== 'same' ? a.file : '', work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : ''].filter(
-      Boolean,
-    );
+    if (work.push && ctx.showOnly)
+      await (await import('./credentials.ts')).checkPushCredentials(work.push, work.push.targets);
+    const parts = [
+      a.file && local?.kind !== 'same' ? a.file : '',
+      work.push ? `${work.push.targets.length} target(s) over ${work.push.transport}` : '',
+    ].filter(Boolean);
     // The text dry-run shows warnings, not step details: a file the run will fail on must be seen there.
     const warnings = [
       ...(local?.kind === 'unreadable' && (a.privilege === 'none' || local.reason !== 'EACCES')
@@ -330,7 +409,9 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
           ? [notWritable(a.file)!]
           : []),
       // Observed for a dry-run: a target that cannot be read now is one the push will fail on as things stand.
-      ...(observed.remote ?? []).flatMap((t) => ('unknown' in t ? [`target ${t.target}: cannot read ${a.push!.remotePath} now (${t.unknown})`] : [])),
+      ...(observed.remote ?? []).flatMap((t) =>
+        'unknown' in t ? [`target ${t.target}: cannot read ${a.push!.remotePath} now (${t.unknown})`] : [],
+      ),
     ];
     const remoteNow = observed.remote?.flatMap((t) => ('names' in t ? [{ target: t.target, names: t.names }] : []));
     return {

@@ -102,7 +102,9 @@ export function hostKeyPolicy(all: readonly KnownHostKey[], host: string, port: 
   // HashKnownHosts) hold the HMAC of that lowercased name, so the case must match before hashing.
   const name = knownHostsName(host.toLowerCase(), port);
   const keys = all.filter((k) => k.matches(name));
-  const algorithms = [...new Set(keys.filter((k) => !k.revoked).flatMap((k) => ALGORITHMS_FOR_KEY[k.keyType] ?? [k.keyType]))];
+  const algorithms = [
+    ...new Set(keys.filter((k) => !k.revoked).flatMap((k) => ALGORITHMS_FOR_KEY[k.keyType] ?? [k.keyType])),
+  ];
   return { name, keys, algorithms };
 }
 
@@ -117,7 +119,10 @@ export type HostKeyVerdict = { ok: true } | { ok: false; reason: string };
 export function judgeHostKey(policy: HostKeyPolicy, presented: Buffer, knownHostsFile: string): HostKeyVerdict {
   const fingerprint = fingerprintOf(presented);
   if (policy.keys.some((k) => k.revoked && k.blob.equals(presented))) {
-    return { ok: false, reason: `host key ${fingerprint} of ${policy.name} is marked @revoked in ${knownHostsFile}; refused` };
+    return {
+      ok: false,
+      reason: `host key ${fingerprint} of ${policy.name} is marked @revoked in ${knownHostsFile}; refused`,
+    };
   }
   if (policy.keys.some((k) => !k.revoked && k.blob.equals(presented))) return { ok: true };
   if (policy.keys.length === 0) return { ok: false, reason: unknownHostReason(policy.name, knownHostsFile) };

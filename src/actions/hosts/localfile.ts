@@ -1,17 +1,17 @@
 import {
   closeSync,
+  constants,
   fchmodSync,
   fchownSync,
   fstatSync,
   fsyncSync,
+  ftruncateSync,
   openSync,
   realpathSync,
   renameSync,
   statSync,
   unlinkSync,
   writeSync,
-  ftruncateSync,
-  constants,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { resolveOwnedPath } from '../../ownership.ts';

@@ -4,10 +4,10 @@
 import { errorLine } from '../../errors.ts';
 import { checkPushCredentials } from './credentials.ts';
 import { lookupHosts } from './edit.ts';
+import type { HostsAction } from './index.ts';
 import { parseKnownHosts } from './knownhosts.ts';
 import { pushOverSsh } from './ssh.ts';
 import { parsePushTarget } from './target.ts';
-import type { HostsAction } from './index.ts';
 
 export type TargetObservation =
   | { target: string; names: Record<string, string[]> }

@@ -64,7 +64,9 @@ export function hostsWrite(args: readonly string[], stdin: string): HostsWriteRe
   const lines = stdin.split('\n');
   const address = lines[0]!.trim();
   if (!isIpAddress(address) || lines.slice(1).some((l) => l.trim() !== ''))
-    throw hookError('helper-usage', { problem: `stdin must be one IP address, got ${JSON.stringify(stdin.slice(0, 60))}` });
+    throw hookError('helper-usage', {
+      problem: `stdin must be one IP address, got ${JSON.stringify(stdin.slice(0, 60))}`,
+    });
   const real = resolveHostsFile(file);
   const before = readFileSync(real, 'latin1');
   const after = editHosts(before, names, canonicalIp(address));

@@ -1,7 +1,7 @@
 import type { CommandResult, CommandRunner } from '../../runner.ts';
-import { NotWritten, PermanentTargetError, type AttemptOutcome, type TargetState, type WriteGate } from './types.ts';
-import { remoteCommand, rsyncDestination, shellQuote, type PushTarget } from './target.ts';
 import { BACKUP_SUFFIX } from './localfile.ts';
+import { type PushTarget, remoteCommand, rsyncDestination, shellQuote } from './target.ts';
+import { type AttemptOutcome, NotWritten, PermanentTargetError, type TargetState, type WriteGate } from './types.ts';
 
 export interface RsyncSettings {
   rsync: string;
@@ -22,7 +22,11 @@ export interface RsyncSettings {
  * rules are ours, not the user's ~/.ssh/config: only knownHostsFile is trusted, an unknown or changed
  * key fails, nothing prompts.
  */
-export function sshOptions(s: Pick<RsyncSettings, 'identityFile' | 'knownHostsFile'>, port: number, connectTimeoutMs: number): string[] {
+export function sshOptions(
+  s: Pick<RsyncSettings, 'identityFile' | 'knownHostsFile'>,
+  port: number,
+  connectTimeoutMs: number,
+): string[] {
   return [
     '-F',
     '/dev/null',
@@ -122,7 +126,9 @@ export async function pushOverRsync(
   if (r.exitCode !== 0) {
     const what = r.exitCode === undefined ? 'did not finish' : `exited ${r.exitCode}`;
     throw new Error(
-      owed ? `file changed, but "after" ${what} (owed: a retry runs it again)` : `"after" owed by an earlier run's change ${what} (a retry runs it again)`,
+      owed
+        ? `file changed, but "after" ${what} (owed: a retry runs it again)`
+        : `"after" owed by an earlier run's change ${what} (a retry runs it again)`,
     );
   }
   state.afterOwed = false;
@@ -138,7 +144,9 @@ function classify(program: string, r: CommandResult, knownHostsFile: string, tim
       `${hostKey} (checked against ${knownHostsFile}); refused, nothing written — verify the server's key out of band and fix that file`,
     );
   if (/Permission denied \(publickey/.test(r.stderr))
-    return new PermanentTargetError('authentication failed: add the public key of identityFile to authorized_keys there');
+    return new PermanentTargetError(
+      'authentication failed: add the public key of identityFile to authorized_keys there',
+    );
   const last = r.stderr.trim().split('\n').at(-1) ?? '';
   return new Error(`${program} exited ${r.exitCode ?? r.signal}${last ? `: ${last}` : ''}`);
 }

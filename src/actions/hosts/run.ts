@@ -4,11 +4,12 @@ import type { ApplyContext, TaskOutcome } from '../plugin.ts';
 import { checkPushCredentials, type PushCredentials } from './credentials.ts';
 import { editHosts } from './edit.ts';
 import { fanOut } from './fanout.ts';
-import type { HostsWork, PlannedTarget, PrivilegedWrite, TargetResult, TargetState } from './types.ts';
 import type { HostsWriteResult } from './privileged.ts';
+import type { HostsWork, PlannedTarget, PrivilegedWrite, TargetResult, TargetState } from './types.ts';
 
 /** sudo, node --jitless and one file: a few hundred milliseconds; more means something hangs. */
 const HELPER_TIMEOUT_MS = 10_000;
+
 import { parseKnownHosts } from './knownhosts.ts';
 import { resolveHostsFile, writeFileReplacing } from './localfile.ts';
 import { pushOverRsync } from './rsync.ts';
@@ -23,14 +24,26 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
   const { names, address, local, push } = work;
   const results: TargetResult[] = [];
   const record = (r: TargetResult) => {
-    if (r.status === 'failed') log.error({ target: r.target, status: r.status, reason: r.reason, attempts: r.attempts, ms: r.ms }, 'hosts target failed');
-    else log.info({ target: r.target, status: r.status, method: r.method, attempts: r.attempts, ms: r.ms }, 'hosts target done');
+    if (r.status === 'failed')
+      log.error(
+        { target: r.target, status: r.status, reason: r.reason, attempts: r.attempts, ms: r.ms },
+        'hosts target failed',
+      );
+    else
+      log.info(
+        { target: r.target, status: r.status, method: r.method, attempts: r.attempts, ms: r.ms },
+        'hosts target done',
+      );
   };
   // Runs for different masters may edit the same file (one hosts file, several names): each edit is a
   // read-modify-replace, so two at once would lose one. Serialised per file on this host; Sentinels on
   // other hosts pushing other masters to the same servers are not (see README).
   // body gets what is left of waitMs after the wait: a target's attempt never outlasts its timeout.
-  const exclusive = async <T>(resource: string, waitMs: number, body: (leftMs: number) => Promise<T> | T): Promise<T> => {
+  const exclusive = async <T>(
+    resource: string,
+    waitMs: number,
+    body: (leftMs: number) => Promise<T> | T,
+  ): Promise<T> => {
     const started = performance.now();
     const held = await ctx.lock?.(`@hosts:${resource}`, waitMs);
     try {
@@ -49,12 +62,23 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
     const { file, privileged } = local;
     const r = await exclusive(file, ctx.remainingMs(), (left): TargetResult | Promise<TargetResult> => {
       const refused = ctx.superseded?.();
-      if (refused) return { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 };
+      if (refused)
+        return { target: `local:${file}`, status: 'skipped', reason: `not written: ${refused}`, attempts: 0, ms: 0 };
       const resolved = (real: string) => {
         sent = real;
       };
-      return privileged ? writeLocalWithSudo(file, privileged, address, ctx, left, resolved) : writeLocal(file, names, address, resolved);
-    }).catch((err: Error): TargetResult => ({ target: `local:${file}`, status: 'failed', reason: err.message, attempts: 1, ms: 0 }));
+      return privileged
+        ? writeLocalWithSudo(file, privileged, address, ctx, left, resolved)
+        : writeLocal(file, names, address, resolved);
+    }).catch(
+      (err: Error): TargetResult => ({
+        target: `local:${file}`,
+        status: 'failed',
+        reason: err.message,
+        attempts: 1,
+        ms: 0,
+      }),
+    );
     localFailed = r.status === 'failed';
     results.push(r);
     record(r);
@@ -62,7 +86,13 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
   if (push && push.targets.length > 0) {
     const { targets } = push;
     const beforeWrite = async () => ctx.superseded?.() ?? (await ctx.stillCurrent?.());
-    const limits = { concurrency: push.concurrency, timeoutMs: push.timeoutMs, retries: push.retries, remainingMs: ctx.remainingMs, signal: ctx.signal };
+    const limits = {
+      concurrency: push.concurrency,
+      timeoutMs: push.timeoutMs,
+      retries: push.retries,
+      remainingMs: ctx.remainingMs,
+      signal: ctx.signal,
+    };
     const failAll = (reason: string) =>
       targets.map((t): TargetResult => {
         const r: TargetResult = { target: t.label, status: 'failed', reason, attempts: 0, ms: 0 };
@@ -86,7 +116,11 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
       const ssh = push.programs?.ssh;
       if (localFailed || !sent) results.push(...failAll(`not sent: ${push.source} could not be written here`));
       else if (!rsync || !ssh)
-        results.push(...failAll(`${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`));
+        results.push(
+          ...failAll(
+            `${!rsync ? 'rsync' : 'ssh'} not found in the system directories; install it (apt-get install rsync openssh-client)`,
+          ),
+        );
       else {
         const settings = {
           rsync,
@@ -99,7 +133,9 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
           beforeWrite,
         };
         const attempt = (t: PlannedTarget, ms: number, state: TargetState, signal: AbortSignal) =>
-          exclusive(targetFile(push.user, t), ms, (left) => pushOverRsync(ctx.runner, t, { ...settings, remotePath: t.remotePath }, left, signal, state));
+          exclusive(targetFile(push.user, t), ms, (left) =>
+            pushOverRsync(ctx.runner, t, { ...settings, remotePath: t.remotePath }, left, signal, state),
+          );
         results.push(...(await fanOut(targets, limits, attempt, record)));
       }
     } else if (credentials) {
@@ -114,7 +150,9 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
         beforeWrite,
       };
       const attempt = (t: PlannedTarget, ms: number, state: TargetState, signal: AbortSignal) =>
-        exclusive(targetFile(push.user, t), ms, (left) => pushOverSsh(t, { ...settings, remotePath: t.remotePath }, left, signal, state));
+        exclusive(targetFile(push.user, t), ms, (left) =>
+          pushOverSsh(t, { ...settings, remotePath: t.remotePath }, left, signal, state),
+        );
       results.push(...(await fanOut(targets, limits, attempt, record)));
     }
   }
@@ -129,7 +167,12 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
   };
 }
 
-function writeLocal(file: string, names: readonly string[], address: string, resolved: (real: string) => void): TargetResult {
+function writeLocal(
+  file: string,
+  names: readonly string[],
+  address: string,
+  resolved: (real: string) => void,
+): TargetResult {
   const started = performance.now();
   const label = `local:${file}`;
   const took = () => Math.round(performance.now() - started);
@@ -172,7 +215,13 @@ async function writeLocalWithSudo(
 ): Promise<TargetResult> {
   const label = `local:${file}`;
   if ('missing' in privileged)
-    return { target: label, status: 'failed', reason: `cannot rewrite ${file} with sudo: ${privileged.missing}`, attempts: 1, ms: 0 };
+    return {
+      target: label,
+      status: 'failed',
+      reason: `cannot rewrite ${file} with sudo: ${privileged.missing}`,
+      attempts: 1,
+      ms: 0,
+    };
   const r = await ctx.runner.run(privileged.argv, {
     timeoutMs: Math.min(leftMs, HELPER_TIMEOUT_MS),
     input: `${address}\n`,
@@ -191,7 +240,9 @@ async function writeLocalWithSudo(
       : (r.stderr.trim().split('\n').at(-1) ?? '') ||
         r.spawnError ||
         r.error ||
-        (r.exitCode === 0 ? `unexpected output ${JSON.stringify(r.stdout.slice(0, 80))}` : `exit ${r.exitCode ?? r.signal}`);
+        (r.exitCode === 0
+          ? `unexpected output ${JSON.stringify(r.stdout.slice(0, 80))}`
+          : `exit ${r.exitCode ?? r.signal}`);
     return {
       target: label,
       status: 'failed',

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Client, ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { editHosts } from './edit.ts';
-import { hostKeyPolicy, judgeHostKey, unknownHostReason, type KnownHostKey } from './knownhosts.ts';
+import { hostKeyPolicy, judgeHostKey, type KnownHostKey, unknownHostReason } from './knownhosts.ts';
 import { BACKUP_SUFFIX, padTo } from './localfile.ts';
-import { remoteCommand, type PushTarget } from './target.ts';
-import { NotWritten, PermanentTargetError, type AttemptOutcome, type TargetState, type WriteGate } from './types.ts';
+import { type PushTarget, remoteCommand } from './target.ts';
+import { type AttemptOutcome, NotWritten, PermanentTargetError, type TargetState, type WriteGate } from './types.ts';
 
 export interface SshPushSettings {
   user: string;
@@ -121,7 +121,9 @@ export async function pushOverSsh(
       client.setNoDelay(true);
     });
     phase = 'opening SFTP';
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+      client.sftp((err, s) => (err ? reject(err) : resolve(s))),
+    );
     phase = `reading ${settings.remotePath}`;
     const pending = `${settings.remotePath}${AFTER_PENDING_SUFFIX}`;
     const afterOwed = settings.after
@@ -134,8 +136,12 @@ export async function pushOverSsh(
       sftpCall<Stats>((cb) => sftp.stat(settings.remotePath, cb)),
       sftpCall<Buffer>((cb) => sftp.readFile(settings.remotePath, cb)),
     ]).catch((err: Error & { code?: number }) => {
-      if (err.code === SFTP_NO_SUCH_FILE) throw new PermanentTargetError(`${settings.remotePath} does not exist there (create it, or set push.remotePath)`);
-      if (err.code === SFTP_PERMISSION_DENIED) throw new PermanentTargetError(`${settings.user} may not read ${settings.remotePath} there`);
+      if (err.code === SFTP_NO_SUCH_FILE)
+        throw new PermanentTargetError(
+          `${settings.remotePath} does not exist there (create it, or set push.remotePath)`,
+        );
+      if (err.code === SFTP_PERMISSION_DENIED)
+        throw new PermanentTargetError(`${settings.user} may not read ${settings.remotePath} there`);
       throw err;
     });
     // latin1 maps bytes to characters one to one: the file comes back byte for byte whatever its encoding.
@@ -147,7 +153,9 @@ export async function pushOverSsh(
       phase = 'running after';
       const code = await execRemote(client, remoteCommand(after));
       if (code !== 0) {
-        const owedHow = markerProblem ? `no marker ${pending} (${markerProblem}): only a retry within this run knows it is owed` : 'a retry runs it again';
+        const owedHow = markerProblem
+          ? `no marker ${pending} (${markerProblem}): only a retry within this run knows it is owed`
+          : 'a retry runs it again';
         throw new Error(`file changed, but "after" exited ${code} (${owedHow})`);
       }
       state.afterOwed = false;
@@ -156,7 +164,8 @@ export async function pushOverSsh(
     if (newText === oldText) {
       // Correct already, but this run (an earlier attempt) or an earlier run changed it and its
       // "after" failed or was killed: owe it still.
-      if (settings.after && state.afterOwed && !(await afterOwed)) markerProblem = 'it could not be created earlier in this run';
+      if (settings.after && state.afterOwed && !(await afterOwed))
+        markerProblem = 'it could not be created earlier in this run';
       if (settings.after && (state.afterOwed || (await afterOwed))) await runAfter(settings.after);
       return { status: 'unchanged' };
     }
@@ -226,7 +235,13 @@ async function fsyncHandle(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
  * to the old length when shorter), then the length, so the file is never empty nor new text plus
  * an old tail. Any other failure fails the attempt. The old content is kept as `<file>.sentinel-hook.bak`.
  */
-async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, after: Buffer, attrs: Stats): Promise<'rename' | 'in-place'> {
+async function writeRemote(
+  sftp: SFTPWrapper,
+  path: string,
+  before: Buffer,
+  after: Buffer,
+  attrs: Stats,
+): Promise<'rename' | 'in-place'> {
   const mode = attrs.mode & 0o7777;
   const dir = posix.dirname(path);
   const base = posix.basename(path);
@@ -239,7 +254,11 @@ async function writeRemote(sftp: SFTPWrapper, path: string, before: Buffer, afte
       // The temp file is complete, so a refused rename is the mount or the directory, not room:
       // EBUSY/EXDEV arrive as FAILURE, EPERM/EACCES as PERMISSION_DENIED. A server without
       // posix-rename cannot replace a file at all (ssh2 refuses before sending: no status code).
-      if (err.code === SFTP_FAILURE || err.code === SFTP_PERMISSION_DENIED || (err.code === undefined && /does not support/.test(err.message)))
+      if (
+        err.code === SFTP_FAILURE ||
+        err.code === SFTP_PERMISSION_DENIED ||
+        (err.code === undefined && /does not support/.test(err.message))
+      )
         throw new RenameImpossible(err.message);
       throw err;
     });
@@ -280,17 +299,27 @@ export const STALE_TEMP_S = 120;
  */
 async function removeStaleTemps(sftp: SFTPWrapper, dir: string, base: string): Promise<void> {
   const entries = await sftpCall<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir, cb)).catch(() => []);
-  const ours = new RegExp(`^(?:\\.${escapeRegExp(base)}\\.sentinel-hook|${escapeRegExp(base)}\\.sentinel-hook\\.bak)\\.[0-9a-f]{8}\\.tmp$`);
+  const ours = new RegExp(
+    `^(?:\\.${escapeRegExp(base)}\\.sentinel-hook|${escapeRegExp(base)}\\.sentinel-hook\\.bak)\\.[0-9a-f]{8}\\.tmp$`,
+  );
   const now = Date.now() / 1000;
   const stale = entries.filter((e) => ours.test(e.filename) && now - e.attrs.mtime > STALE_TEMP_S);
-  await Promise.all(stale.map((e) => sftpDone((cb) => sftp.unlink(posix.join(dir, e.filename), cb)).catch(() => undefined)));
+  await Promise.all(
+    stale.map((e) => sftpDone((cb) => sftp.unlink(posix.join(dir, e.filename), cb)).catch(() => undefined)),
+  );
 }
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-async function replaceViaTemp(sftp: SFTPWrapper, path: string, data: Buffer, mode: number, attrs: Stats): Promise<void> {
+async function replaceViaTemp(
+  sftp: SFTPWrapper,
+  path: string,
+  data: Buffer,
+  mode: number,
+  attrs: Stats,
+): Promise<void> {
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeTempFile(sftp, temp, data, mode, attrs);
@@ -303,18 +332,22 @@ async function replaceViaTemp(sftp: SFTPWrapper, path: string, data: Buffer, mod
 
 async function writeTempFile(sftp: SFTPWrapper, temp: string, data: Buffer, mode: number, attrs: Stats): Promise<void> {
   // 'wx': O_EXCL, so a file planted under the temp name is never written through.
-  const handle = await sftpCall<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb)).catch((err: Error & { code?: number }) => {
-    // The directory is not ours to write: no temp file, so no rename; the file itself may be writable.
-    throw err.code === SFTP_PERMISSION_DENIED ? new RenameImpossible(err.message) : err;
-  });
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb)).catch(
+    (err: Error & { code?: number }) => {
+      // The directory is not ours to write: no temp file, so no rename; the file itself may be writable.
+      throw err.code === SFTP_PERMISSION_DENIED ? new RenameImpossible(err.message) : err;
+    },
+  );
   try {
     await writeHandle(sftp, handle, data);
     const mine = await sftpCall<Stats>((cb) => sftp.fstat(handle, cb));
     if (mine.uid !== attrs.uid || mine.gid !== attrs.gid) {
       // Fails unless we are root there: then rename would change the owner, so fall back to in-place.
-      await sftpDone((cb) => sftp.fsetstat(handle, { uid: attrs.uid, gid: attrs.gid }, cb)).catch((err: Error & { code?: number }) => {
-        throw err.code === SFTP_PERMISSION_DENIED ? new RenameImpossible(err.message) : err;
-      });
+      await sftpDone((cb) => sftp.fsetstat(handle, { uid: attrs.uid, gid: attrs.gid }, cb)).catch(
+        (err: Error & { code?: number }) => {
+          throw err.code === SFTP_PERMISSION_DENIED ? new RenameImpossible(err.message) : err;
+        },
+      );
     }
     await sftpDone((cb) => sftp.fsetstat(handle, { mode }, cb));
     await fsyncHandle(sftp, handle);

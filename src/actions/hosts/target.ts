@@ -1,4 +1,4 @@
-import { ipVersion as isIP, isHostname } from '../../values.ts';
+import { isHostname, ipVersion as isIP } from '../../values.ts';
 
 /** One app server to push to. */
 export interface PushTarget {

@@ -19,14 +19,17 @@ export function parseVip(text: string): Vip | Failure {
   if (version === 0) return problem(`${m[1]} is not an IPv4 or IPv6 address`);
   const prefix = Number(m[2]);
   const max = version === 4 ? 32 : 128;
-  if (prefix < 1 || prefix > max) return problem(`prefix length /${prefix} is out of range for IPv${version} (1-${max})`);
+  if (prefix < 1 || prefix > max)
+    return problem(`prefix length /${prefix} is out of range for IPv${version} (1-${max})`);
   const ip = canonicalIp(m[1]!);
-  if (version === 6 && ipVersion(ip) === 4) return problem(`${m[1]} is an IPv4-mapped IPv6 address; write the IPv4 address instead`);
+  if (version === 6 && ipVersion(ip) === 4)
+    return problem(`${m[1]} is an IPv4-mapped IPv6 address; write the IPv4 address instead`);
   if (version === 4 && prefix <= 30) {
     // The kernel accepts them, but neighbours treat these as the subnet itself or its broadcast.
     const hostBits = toBigInt(ip, 4) & ((1n << BigInt(32 - prefix)) - 1n);
     if (hostBits === 0n) return problem(`${ip} is the network address of ${ip}/${prefix}, not a host address`);
-    if (hostBits === (1n << BigInt(32 - prefix)) - 1n) return problem(`${ip} is the broadcast address of ${ip}/${prefix}, not a host address`);
+    if (hostBits === (1n << BigInt(32 - prefix)) - 1n)
+      return problem(`${ip} is the broadcast address of ${ip}/${prefix}, not a host address`);
   }
   const bad = version === 4 ? /^(0\.|127\.|22[4-9]\.|2[3-5]\d\.)/.test(ip) : /^(::1?$|ff)/.test(ip);
   if (bad) return problem(`${ip} is not a unicast host address (loopback, multicast or unspecified)`);
@@ -44,7 +47,10 @@ export function toBigInt(ip: string, family: 4 | 6): bigint {
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const groups =
+    tail === undefined
+      ? headGroups
+      : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
 }
 
@@ -83,7 +89,12 @@ export function findVip(json: string, vip: Vip): HeldAddress[] {
     for (const a of link.addr_info ?? []) {
       if (!link.ifname || !a.local || a.family !== (vip.family === 4 ? 'inet' : 'inet6')) continue;
       if (canonicalIp(a.local) !== vip.ip) continue;
-      held.push({ dev: link.ifname, prefixlen: a.prefixlen ?? -1, tentative: Boolean(a.tentative), dadfailed: Boolean(a.dadfailed) });
+      held.push({
+        dev: link.ifname,
+        prefixlen: a.prefixlen ?? -1,
+        tentative: Boolean(a.tentative),
+        dadfailed: Boolean(a.dadfailed),
+      });
     }
   }
   return held;

@@ -1,10 +1,11 @@
 // The one place that builds the vip action's command lines. The planner runs them and
 // `sentinel-hook sudoers` lists them; both call these functions, so the two cannot drift.
-import type { CommandResult } from '../../runner.ts';
-import type { HostReader } from '../plugin.ts';
+
 import { errorOf, hookError } from '../../errors.ts';
 import { Failure, failure } from '../../failures.ts';
+import type { CommandResult } from '../../runner.ts';
 import { formatDuration } from '../../values.ts';
+import type { HostReader } from '../plugin.ts';
 import { parseVip, routeInterface, type Vip } from './address.ts';
 import type { ArpSettings, VipAction } from './schema.ts';
 
@@ -44,7 +45,16 @@ export function vipOf(a: VipAction): Vip {
 
 export function addArgv(ip: string, vip: Vip, dev: string, label: string | undefined): string[] {
   // nodad: an IPv6 address is otherwise "tentative" for 1-2 s and Redis clients cannot reach it meanwhile.
-  return [ip, 'addr', 'add', vip.cidr, 'dev', dev, ...(label ? ['label', label] : []), ...(vip.family === 6 ? ['nodad'] : [])];
+  return [
+    ip,
+    'addr',
+    'add',
+    vip.cidr,
+    'dev',
+    dev,
+    ...(label ? ['label', label] : []),
+    ...(vip.family === 6 ? ['nodad'] : []),
+  ];
 }
 
 export function delArgv(ip: string, vip: Vip, dev: string): string[] {
@@ -65,7 +75,12 @@ export function garpShots(arping: Arping, vip: Vip, dev: string, arp: ArpSetting
     const shots: Shot[] = [];
     for (let k = 0; k < arp.count; k++) {
       for (const mode of ['-U', '-A']) {
-        shots.push({ argv: [arping.path, '-q', mode, '-c', '1', '-I', dev, vip.ip], atMs: k * arp.interval, timeoutMs: 3000, okExitCodes: [0] });
+        shots.push({
+          argv: [arping.path, '-q', mode, '-c', '1', '-I', dev, vip.ip],
+          atMs: k * arp.interval,
+          timeoutMs: 3000,
+          okExitCodes: [0],
+        });
       }
     }
     return shots;
@@ -85,7 +100,12 @@ export function naArgv(ndptool: string, vip: Vip, dev: string): string[] {
 }
 
 export function naShots(ndptool: string, vip: Vip, dev: string, arp: ArpSettings): Shot[] {
-  return Array.from({ length: arp.count }, (_, k) => ({ argv: naArgv(ndptool, vip, dev), atMs: k * arp.interval, timeoutMs: 3000, okExitCodes: [0] }));
+  return Array.from({ length: arp.count }, (_, k) => ({
+    argv: naArgv(ndptool, vip, dev),
+    atMs: k * arp.interval,
+    timeoutMs: 3000,
+    okExitCodes: [0],
+  }));
 }
 
 /**
@@ -124,19 +144,32 @@ export function requireIp(host: HostReader): string {
 }
 
 /** The interface for the VIP: the configured one, else the one whose route covers it on this host. */
-export async function resolveInterface(a: VipAction, vip: Vip, ip: string, host: HostReader): Promise<{ dev: string; detected: boolean }> {
+export async function resolveInterface(
+  a: VipAction,
+  vip: Vip,
+  ip: string,
+  host: HostReader,
+): Promise<{ dev: string; detected: boolean }> {
   if (a.interface) return { dev: a.interface, detected: false };
   const r = await host.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'route', 'show'], { timeoutMs: 3000 });
-  if (r.exitCode !== 0) throw errorOf(failure('ip-read-failed', { what: 'ip route show', detail: r.stderr.trim() || `exit ${r.exitCode}` }).within('vip'));
+  if (r.exitCode !== 0)
+    throw errorOf(
+      failure('ip-read-failed', { what: 'ip route show', detail: r.stderr.trim() || `exit ${r.exitCode}` }).within(
+        'vip',
+      ),
+    );
   let dev: string | undefined;
   try {
     dev = routeInterface(r.stdout, vip);
   } catch (err) {
-    throw errorOf(failure('ip-output-unparsable', { what: 'ip -j route', detail: (err as Error).message }).within('vip'));
+    throw errorOf(
+      failure('ip-output-unparsable', { what: 'ip -j route', detail: (err as Error).message }).within('vip'),
+    );
   }
   // Exit 1, not 2: an interface that is down for a moment takes its connected route with it.
   if (!dev) throw errorOf(failure('vip-no-route', { cidr: vip.cidr }).within('vip'));
-  if (a.label && !a.label.startsWith(`${dev}:`)) throw hookError('vip-label-mismatch', { label: a.label, dev, cidr: vip.cidr });
+  if (a.label && !a.label.startsWith(`${dev}:`))
+    throw hookError('vip-label-mismatch', { label: a.label, dev, cidr: vip.cidr });
   return { dev, detected: true };
 }
 
@@ -144,7 +177,10 @@ export async function resolveInterface(a: VipAction, vip: Vip, ip: string, host:
  * Every command line the action can run with privilege on this host: what a sudoers rule must allow.
  * Missing tools are errors here: a rule for a program that is not there would fail at the worst time.
  */
-export async function privilegedCommandLines(a: VipAction, host: HostReader): Promise<{ lines: string[][]; detectedInterface: string | undefined }> {
+export async function privilegedCommandLines(
+  a: VipAction,
+  host: HostReader,
+): Promise<{ lines: string[][]; detectedInterface: string | undefined }> {
   const vip = vipOf(a);
   const ip = requireIp(host);
   const { dev, detected } = await resolveInterface(a, vip, ip, host);
@@ -156,7 +192,10 @@ export async function privilegedCommandLines(a: VipAction, host: HostReader): Pr
     if (a.checkDuplicate) lines.push(probeArgv(arping, vip, dev));
   } else {
     const ndptool = host.which('ndptool');
-    if (!ndptool) throw errorOf(failure('program-missing', { program: 'ndptool', install: PACKAGES.ndptool }).within(`vip ${vip.cidr}`));
+    if (!ndptool)
+      throw errorOf(
+        failure('program-missing', { program: 'ndptool', install: PACKAGES.ndptool }).within(`vip ${vip.cidr}`),
+      );
     lines.push(naArgv(ndptool, vip, dev));
   }
   const unique = [...new Map(lines.map((l) => [JSON.stringify(l), l])).values()];

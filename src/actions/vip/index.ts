@@ -1,30 +1,30 @@
 import { existsSync } from 'node:fs';
-import { failingStep, type ActionPlan, type ActionPlugin, type HostView, type Step } from '../plugin.ts';
-import type { Launcher } from '../../launch.ts';
 import { errorOf } from '../../errors.ts';
 import { Failure, failure } from '../../failures.ts';
+import type { Launcher } from '../../launch.ts';
 import { canonicalIp } from '../../values.ts';
+import { type ActionPlan, type ActionPlugin, failingStep, type HostView, type Step } from '../plugin.ts';
 import { findVip, type HeldAddress, type Vip } from './address.ts';
 import {
-  PACKAGES,
   type Arping,
-  type Shot,
   addArgv,
   delArgv,
   describeArp,
   detectArping,
   garpShots,
   naShots,
+  PACKAGES,
   privilegedCommandLines,
   probeArgv,
   requireIp,
   resolveInterface,
+  type Shot,
   vipOf,
 } from './commands.ts';
-import { arpBurstsMs, vipSchema, type VipAction } from './schema.ts';
+import { arpBurstsMs, type VipAction, vipSchema } from './schema.ts';
 import { burstStep, DUPLICATE_WAIT_MS, duplicateCheckStep } from './steps.ts';
 
-export { vipSchema, type VipAction } from './schema.ts';
+export { type VipAction, vipSchema } from './schema.ts';
 
 const IP_TIMEOUT_MS = 5000;
 
@@ -34,11 +34,18 @@ type VipHost = Pick<HostView, 'read' | 'which' | 'readFile' | 'logger' | 'capabi
 async function readHeld(ctx: VipHost, ip: string, vip: Vip): Promise<HeldAddress[]> {
   const r = await ctx.read([ip, '-j', vip.family === 4 ? '-4' : '-6', 'addr', 'show'], { timeoutMs: 3000 });
   if (r.exitCode !== 0)
-    throw errorOf(failure('ip-read-failed', { what: 'ip addr show', detail: r.stderr.trim() || r.spawnError || `exit ${r.exitCode}` }).within('vip'));
+    throw errorOf(
+      failure('ip-read-failed', {
+        what: 'ip addr show',
+        detail: r.stderr.trim() || r.spawnError || `exit ${r.exitCode}`,
+      }).within('vip'),
+    );
   try {
     return findVip(r.stdout, vip);
   } catch (err) {
-    throw errorOf(failure('ip-output-unparsable', { what: 'ip -j addr', detail: (err as Error).message }).within('vip'));
+    throw errorOf(
+      failure('ip-output-unparsable', { what: 'ip -j addr', detail: (err as Error).message }).within('vip'),
+    );
   }
 }
 
@@ -67,22 +74,38 @@ async function neighbourSteps(
   if (vip.family === 4) {
     const found = await (arpingLookup ?? detectArping(ctx));
     // The address stays: without the ARP the VIP still works once neighbour caches expire, and the run exits 1.
-    if (found instanceof Failure) return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)], missing: found };
+    if (found instanceof Failure)
+      return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, found)], missing: found };
     arping = found;
     shots = garpShots(found, vip, dev, a.arp);
   } else {
     const ndptool = ctx.which('ndptool');
     if (!ndptool)
-      return { steps: [failingStep(`send ${what} for ${vip.ip} on ${dev}`, failure('program-missing', { program: 'ndptool', install: PACKAGES.ndptool }))] };
+      return {
+        steps: [
+          failingStep(
+            `send ${what} for ${vip.ip} on ${dev}`,
+            failure('program-missing', { program: 'ndptool', install: PACKAGES.ndptool }),
+          ),
+        ],
+      };
     shots = naShots(ndptool, vip, dev, a.arp);
   }
   // Dry-run shows only descriptions for tasks: name the exact command lines here.
   const lines = [...new Set(shots.map((s) => `${launcher.privileged ? 'sudo -n ' : ''}${s.argv.join(' ')}`))];
   const address = canonicalIp(vip.ip);
   const steps: Step[] = [
-    burstStep(`send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`, address, shots, launcher),
+    burstStep(
+      `send ${what} for ${vip.ip} on ${dev}: ${a.arp.count} of each, ${a.arp.interval} ms apart ($ ${lines.join(' ; $ ')})`,
+      address,
+      shots,
+      launcher,
+    ),
   ];
-  if (a.arp.repeatAfter > 0) steps.push(burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, address, shots, launcher, a.arp.repeatAfter));
+  if (a.arp.repeatAfter > 0)
+    steps.push(
+      burstStep(`send them again for ${vip.ip} on ${dev} (second burst)`, address, shots, launcher, a.arp.repeatAfter),
+    );
   return { steps, ...(arping ? { arping } : {}) };
 }
 
@@ -134,12 +157,17 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
   },
   describe: (a, o) =>
     o.held.length
-      ? o.held.map((h) => `${vipOf(a).ip}/${h.prefixlen} on ${h.dev}${h.dadfailed ? ' (dadfailed: another host holds it)' : ''}`)
+      ? o.held.map(
+          (h) => `${vipOf(a).ip}/${h.prefixlen} on ${h.dev}${h.dadfailed ? ' (dadfailed: another host holds it)' : ''}`,
+        )
       : [`${vipOf(a).cidr} is not on this host`],
   async privilegedCommands(a, host) {
     if (a.privilege !== 'sudo') return { lines: [] };
     const got = await privilegedCommandLines(a, host);
-    return { lines: got.lines, ...(got.detectedInterface ? { detected: [`${a.address} -> ${got.detectedInterface}`] } : {}) };
+    return {
+      lines: got.lines,
+      ...(got.detectedInterface ? { detected: [`${a.address} -> ${got.detectedInterface}`] } : {}),
+    };
   },
   async sandbox(a, host, where) {
     const vip = vipOf(a);
@@ -294,13 +322,20 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
             steps: [
               failingStep(
                 `check that no other host holds ${vip.ip}`,
-                (neighbours.missing ?? failure('program-missing', { program: 'arping', install: PACKAGES.arping })).within('checkDuplicate needs arping'),
+                (
+                  neighbours.missing ?? failure('program-missing', { program: 'arping', install: PACKAGES.arping })
+                ).within('checkDuplicate needs arping'),
               ),
             ],
           };
         steps.push(duplicateCheckStep(vip, dev, neighbours.arping, probeArgv(neighbours.arping, vip, dev), launcher));
       }
-      steps.push(command(`add ${vip.cidr} on ${dev}${a.label ? ` as ${a.label}` : ''} (this host is the new master)`, addArgv(ip, vip, dev, a.label)));
+      steps.push(
+        command(
+          `add ${vip.cidr} on ${dev}${a.label ? ` as ${a.label}` : ''} (this host is the new master)`,
+          addArgv(ip, vip, dev, a.label),
+        ),
+      );
     }
     steps.push(...neighbours.steps);
     const warning = arpAnnounceWarning(ctx, vip, dev);
@@ -317,7 +352,9 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
 async function planReannounce(a: VipAction, host: VipHost): Promise<ActionPlan> {
   const vip = vipOf(a);
   const ip = requireIp(host);
-  const here = (await readHeld(host, ip, vip)).find((h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface));
+  const here = (await readHeld(host, ip, vip)).find(
+    (h) => h.prefixlen === vip.prefix && !h.dadfailed && (!a.interface || h.dev === a.interface),
+  );
   if (!here) return { action: 'vip', note: `${vip.cidr} is not on this host: nothing to announce`, steps: [] };
   const launcher = launcherFor(a, host);
   const { steps } = await neighbourSteps(a, vip, here.dev, host, launcher, undefined);

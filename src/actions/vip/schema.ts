@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { duration, privilege, when } from '../../config/common.ts';
-import { isInterfaceName } from '../../values.ts';
 import { Failure } from '../../failures.ts';
+import { isInterfaceName } from '../../values.ts';
 import { parseVip } from './address.ts';
 
 /** Longest time the two ARP bursts and the pause between them may take: well inside the run's deadline. */
@@ -9,7 +9,12 @@ export const ARP_BUDGET_MS = 30_000;
 
 const interfaceName = z
   .string()
-  .check(z.refine(isInterfaceName, 'expected an interface name such as eth0 (up to 15 letters, digits, _ . @ -; not starting with -)'));
+  .check(
+    z.refine(
+      isInterfaceName,
+      'expected an interface name such as eth0 (up to 15 letters, digits, _ . @ -; not starting with -)',
+    ),
+  );
 
 const arpObject = z.strictObject({
   /** Gratuitous ARPs (IPv6: unsolicited Neighbor Advertisements) per burst, of each kind. */
@@ -33,7 +38,9 @@ export const vipSchema = z
     address: z
       .string({
         error: (issue) =>
-          issue.input === undefined ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24' : 'expected a string such as 10.0.0.100/24',
+          issue.input === undefined
+            ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24'
+            : 'expected a string such as 10.0.0.100/24',
       })
       .check(
         z.superRefine((text, ctx) => {
@@ -48,7 +55,10 @@ export const vipSchema = z
       z
         .string()
         .check(
-          z.regex(/^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/, 'expected "<interface>:<suffix>" such as eth0:vip'),
+          z.regex(
+            /^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/,
+            'expected "<interface>:<suffix>" such as eth0:vip',
+          ),
           z.maxLength(15, 'expected at most 15 characters (the kernel limit)'),
         ),
     ),
@@ -76,16 +86,27 @@ export const vipSchema = z
       const vip = parseVip(a.address);
       if (vip instanceof Failure) return;
       if (a.label && vip.family === 6)
-        ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: 'labels exist only for IPv4 addresses; remove "label"' });
+        ctx.issues.push({
+          code: 'custom',
+          input: a.label,
+          path: ['label'],
+          message: 'labels exist only for IPv4 addresses; remove "label"',
+        });
       if (a.label && a.interface && !a.label.startsWith(`${a.interface}:`)) {
-        ctx.issues.push({ code: 'custom', input: a.label, path: ['label'], message: `a label must start with the interface name: "${a.interface}:…"` });
+        ctx.issues.push({
+          code: 'custom',
+          input: a.label,
+          path: ['label'],
+          message: `a label must start with the interface name: "${a.interface}:…"`,
+        });
       }
       if (a.checkDuplicate && vip.family === 6) {
         ctx.issues.push({
           code: 'custom',
           input: a.checkDuplicate,
           path: ['checkDuplicate'],
-          message: 'IPv4 only (arping); for IPv6 the kernel does duplicate address detection itself: remove checkDuplicate',
+          message:
+            'IPv4 only (arping); for IPv6 the kernel does duplicate address detection itself: remove checkDuplicate',
         });
       }
       const total = arpBurstsMs(a.arp);

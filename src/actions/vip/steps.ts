@@ -1,7 +1,7 @@
 import { Failure, failure } from '../../failures.ts';
-import { commandFailure, delay, runArgv, type Launcher } from '../../launch.ts';
-import type { ApplyContext, TaskOutcome, TaskStep } from '../plugin.ts';
+import { commandFailure, delay, type Launcher, runArgv } from '../../launch.ts';
 import type { CommandResult } from '../../runner.ts';
+import type { ApplyContext, TaskOutcome, TaskStep } from '../plugin.ts';
 import type { Vip } from './address.ts';
 import type { Arping, Shot } from './commands.ts';
 
@@ -17,7 +17,13 @@ function launch(argv: string[], timeoutMs: number, launcher: Launcher, ctx: Appl
  * host (a shot already running is killed with the run's signal then); a delayed burst also asks the
  * Sentinels first (ctx.mayAnnounce). A shot left out for one of these reasons is not a failure.
  */
-export function burstStep(description: string, address: string, shots: Shot[], launcher: Launcher, deferMs?: number): TaskStep {
+export function burstStep(
+  description: string,
+  address: string,
+  shots: Shot[],
+  launcher: Launcher,
+  deferMs?: number,
+): TaskStep {
   return {
     kind: 'task',
     description,
@@ -71,8 +77,14 @@ export function burstStep(description: string, address: string, shots: Shot[], l
       );
       const failed = results.filter((r) => r !== undefined);
       const first = failed[0];
-      if (first) return { ok: false, summary: `${failed.length} of ${shots.length} sends failed: ${first.line()}`, code: first.code };
-      if (stopped) return { ok: true, summary: `stopped after ${sent} of ${shots.length} packet-sending runs: ${stopped}` };
+      if (first)
+        return {
+          ok: false,
+          summary: `${failed.length} of ${shots.length} sends failed: ${first.line()}`,
+          code: first.code,
+        };
+      if (stopped)
+        return { ok: true, summary: `stopped after ${sent} of ${shots.length} packet-sending runs: ${stopped}` };
       return { ok: true, summary: `${shots.length} packet-sending runs done` };
     },
   };
@@ -87,7 +99,12 @@ const MAX_PROBES = 10;
 export type ProbeVerdict = { kind: 'free' } | { kind: 'held'; mac: string } | { kind: 'error'; failure: Failure };
 
 /** Read one probe's result: each arping says "someone answered" its own way. */
-export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: CommandResult, launcher: Launcher): ProbeVerdict {
+export function probeVerdict(
+  kind: Arping['kind'],
+  argv: readonly string[],
+  r: CommandResult,
+  launcher: Launcher,
+): ProbeVerdict {
   const mac = MAC.exec(r.stdout)?.[1]?.toLowerCase();
   if (kind === 'iputils') {
     if (r.exitCode === 0) return { kind: 'free' };
@@ -100,7 +117,13 @@ export function probeVerdict(kind: Arping['kind'], argv: readonly string[], r: C
 }
 
 /** Before adding: probe until nobody answers, for up to DUPLICATE_WAIT_MS; still held means do not add. */
-export function duplicateCheckStep(vip: Vip, dev: string, arping: Arping, argv: string[], launcher: Launcher): TaskStep {
+export function duplicateCheckStep(
+  vip: Vip,
+  dev: string,
+  arping: Arping,
+  argv: string[],
+  launcher: Launcher,
+): TaskStep {
   return {
     kind: 'task',
     description: `check that no other host holds ${vip.ip} on ${dev} ($ ${launcher.privileged ? 'sudo -n ' : ''}${argv.join(' ')}, for up to ${DUPLICATE_WAIT_MS} ms)`,
@@ -117,7 +140,10 @@ export function duplicateCheckStep(vip: Vip, dev: string, arping: Arping, argv: 
           const why = last.failure.within('duplicate check failed');
           return { ok: false, summary: why.line(), code: why.code };
         }
-        ctx.logger.warn({ vip: vip.ip, holder: last.mac, probe }, 'another host answers for the VIP; waiting for it to let go');
+        ctx.logger.warn(
+          { vip: vip.ip, holder: last.mac, probe },
+          'another host answers for the VIP; waiting for it to let go',
+        );
         if (performance.now() - started + PROBE_PAUSE_MS >= DUPLICATE_WAIT_MS || ctx.signal.aborted) break;
         await delay(PROBE_PAUSE_MS, ctx.signal);
       }
