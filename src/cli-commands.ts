@@ -192,6 +192,16 @@ export const COMMANDS: readonly CommandSpec[] = [
       return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
     },
   }),
+  command<{ config?: string; master: string }>({
+    name: 'forget',
+    description:
+      "drop this host's records for a master (epoch acted on, once-per-failover, last run): it follows the Sentinels as new",
+    options: [CONFIG, { flags: '-m, --master <name>', description: 'the master whose records go', required: true }],
+    async run({ opts, configPath }) {
+      const { forgetCommand } = await import('./commands/forget.ts');
+      return { exitCode: EXIT.ok, text: await forgetCommand(configPath, opts.master) };
+    },
+  }),
   command<{ reason?: string }>({
     name: 'pause',
     description: 'maintenance: watch and reconcile log what they would do and change nothing, until resume',

@@ -32,6 +32,11 @@ const config = <P = undefined>(e: Words<P>): Entry<P> => ({ kind: 'config', exit
 const retry = <P = undefined>(e: Words<P>): Entry<P> => ({ kind: 'retry', exit: EXIT.retry, ...e });
 
 /** How an operator creates the lock directory for Sentinel's user, now and at every boot. */
+/** How an operator creates the state directory: it persists, so made once (the units' StateDirectory= does it). */
+export function stateDirFix(dir: string, user = 'redis'): string {
+  return `create it for the user Sentinel runs as: install -d -m 0700 -o ${user} -g ${user} ${dir}`;
+}
+
 export function lockDirFix(dir: string, user = 'redis'): string {
   return `create it for the user Sentinel runs as: install -d -m 0700 -o ${user} -g ${user} ${dir}; at boot, a tmpfiles.d line: d ${dir} 0700 ${user} ${user} -`;
 }
@@ -337,6 +342,11 @@ export const FAILURES = {
     message: (p: { dir: string; problem: string }) => `lock directory ${p.dir} ${p.problem}`,
     fix: (p) => lockDirFix(p.dir),
   }),
+  'state-dir-unusable': retry({
+    message: (p: { dir: string; problem: string }) =>
+      `state directory ${p.dir} ${p.problem}: the pause and the records (epoch acted on, once-per-failover, last run) are skipped`,
+    fix: (p) => stateDirFix(p.dir),
+  }),
   'generation-unrecordable': retry({
     message: (p: { dir: string; errno: string }) => `cannot record this event in ${p.dir}: ${p.errno}`,
     fix: (p) => lockDirFix(p.dir),
@@ -361,6 +371,18 @@ export const FAILURES = {
     message: (p: { epoch: number; named: readonly string[] }) =>
       `the Sentinels at config epoch ${p.epoch} name different masters (${p.named.join(', ')})`,
     fix: () => 'nothing was changed: a failover is probably under way; the next reconcile asks again',
+  }),
+  /** The record's epoch came from Sentinels that are no longer there: not an error, a warning's words. */
+  'sentinels-rebuilt': retry({
+    message: (p: { epoch: number; acted: number; ids: number }) =>
+      `the Sentinels were rebuilt: the ${p.ids} that answered all have new ids, and their config epochs started again (${p.epoch} now, ${p.acted} acted on here with the old ones)`,
+    fix: () => 'nothing to do: this host follows them now and records their epoch instead',
+  }),
+  'epoch-older-outlasted': retry({
+    message: (p: { epoch: number; acted: number; sinceMs: number; limitMs: number }) =>
+      `the Sentinels have answered config epoch ${p.epoch}, older than ${p.acted} acted on here, for ${Math.round(p.sinceMs / 1000)} s: longer than the master's failover-timeout (${Math.round(p.limitMs / 1000)} s), so no failover is under way`,
+    fix: () =>
+      'nothing to do: this host follows them now; "sentinel-hook forget --master NAME" drops the old record at once',
   }),
   /** What this host acted on is newer than the Sentinels' newest answer: never go back. */
   'epoch-older': retry({

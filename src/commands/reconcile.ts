@@ -30,7 +30,7 @@ export async function reconcileCommand(
   const config = await loadConfig(path, process.getuid?.() ?? 0);
   if (!config.sentinels) throw hookError('sentinels-required', { by: 'reconcile' });
   // Paused for maintenance: the pipeline only plans (and says so); the log stays untouched as for a dry-run.
-  const paused = pausedBecause(config.lockDir);
+  const paused = pausedBecause(config.stateDir);
   const opts = paused ? { ...givenOpts, dryRun: true } : givenOpts;
   if (!opts.dryRun) prepareLockDir(config.lockDir, process.getuid?.() ?? 0);
   const masters = mastersToReconcile(config, opts.master);

@@ -2,7 +2,7 @@ import type * as z from 'zod/mini';
 import { actionPlugins } from '../actions/index.ts';
 import { hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
-import { configSchema, type HookConfig } from './schema.ts';
+import { configSchema, type HookConfig, withStateDir } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
 
@@ -109,7 +109,7 @@ async function loadYaml(): Promise<typeof import('yaml')> {
 export function validateConfig(raw: unknown, path: string): HookConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw hookError('config-invalid', { path, issue: formatIssue(result.error.issues, raw) });
-  return result.data;
+  return withStateDir(result.data, raw);
 }
 
 /** "masters.mymaster[1].interface: unknown key", the first problem only: one line, one fix at a time. */

@@ -76,6 +76,12 @@ export const configSchema = z
      * this host; owned by Sentinel's user (or root) and writable by nobody else (see lock.ts).
      */
     lockDir: z._default(absolutePath, DEFAULT_LOCK_DIR),
+    /**
+     * Directory for what must outlive a reboot: the pause, the epoch this host acted on, exec's
+     * once-per-failover records, the last run. Default /var/lib/sentinel-hook; a config that names its
+     * own lockDir and no stateDir keeps them in lockDir, as before (check warns when that is a tmpfs).
+     */
+    stateDir: z.optional(absolutePath),
     /** When set, an event is checked against these Sentinels before acting (a retry can come hours late). */
     sentinels: z.optional(
       z.strictObject({
@@ -140,4 +146,14 @@ export const configSchema = z
     }),
   );
 
-export type HookConfig = z.infer<typeof configSchema>;
+/** The directory the pause and the epoch, once-per-failover and last-run records live in by default. */
+export const DEFAULT_STATE_DIR = '/var/lib/sentinel-hook';
+
+/** A parsed config, with its state directory decided (see stateDir). */
+export type HookConfig = Omit<z.infer<typeof configSchema>, 'stateDir'> & { stateDir: string };
+
+/** stateDir as given; else lockDir when the file names one (records stay where they were); else the default. */
+export function withStateDir(parsed: z.infer<typeof configSchema>, raw: unknown): HookConfig {
+  const namesLockDir = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'lockDir');
+  return { ...parsed, stateDir: parsed.stateDir ?? (namesLockDir ? parsed.lockDir : DEFAULT_STATE_DIR) };
+}

@@ -6,27 +6,29 @@ import type { StepOutcome } from './apply.ts';
 export function markOnceDone(
   plans: readonly ActionPlan[],
   steps: readonly StepOutcome[],
-  lockDir: string,
+  dir: string,
   master: string,
   epoch: number,
+  ids?: readonly string[],
 ): void {
   for (const plan of plans) {
     if (!plan.once || plan.steps.length === 0) continue;
     const mine = steps.filter((s) => s.action === plan.action);
     if (mine.length === plan.steps.length && mine.every((s) => s.ok && !s.superseded))
-      markOnce(lockDir, master, plan.action, epoch);
+      markOnce(dir, master, plan.action, epoch, ids);
   }
 }
 
 /** A plan without the exec actions already done on this host for this failover (the epoch known only after planning). */
 export function withoutDone(
   plans: readonly ActionPlan[],
-  lockDir: string,
+  dir: string,
   master: string,
   epoch: number,
+  ids?: readonly string[],
 ): ActionPlan[] {
   return plans.map((p) =>
-    p.once && p.steps.length > 0 && onceDone(lockDir, master, p.action, epoch)
+    p.once && p.steps.length > 0 && onceDone(dir, master, p.action, epoch, ids)
       ? {
           action: p.action,
           note: `skipped: already ran on this host for this failover (config epoch ${epoch})`,

@@ -103,7 +103,7 @@ export interface PlanOptions {
    * The failover's config epoch when known (from the Sentinels): non-convergent actions (exec) run
    * once per failover, whichever process of this host gets there first.
    */
-  once?: { lockDir: string; epoch: number };
+  once?: { dir: string; epoch: number; ids?: readonly string[] };
   /** A desired state (not a Sentinel call): non-convergent actions run only where they opt in. */
   stateOnly?: boolean;
 }
@@ -118,7 +118,7 @@ function convergenceSkip(action: ActionConfig, label: string, master: string, o:
       : `${action.type} is not convergent and never runs in a reconcile`;
     if (out) return out;
   }
-  if (o.once && onceDone(o.once.lockDir, master, label, o.once.epoch))
+  if (o.once && onceDone(o.once.dir, master, label, o.once.epoch, o.once.ids))
     return `already ran on this host for this failover (config epoch ${o.once.epoch})`;
   return undefined;
 }

@@ -9,15 +9,29 @@ import type { ActionPlan, Desired } from '../actions/plugin.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { EXIT, type ExitCode, errorLine, HookError, hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
-import { type FailureCode, failure } from '../failures.ts';
+import { type Failure, type FailureCode, failure } from '../failures.ts';
 import { type Logger, runId as newRunId } from '../log.ts';
 import type { Freshness, SentinelAnswer } from '../sentinel/client.ts';
-import { type Decision, decideMaster, type MasterState } from '../sentinel/decide.ts';
-import { readActedEpoch, recordActedEpoch } from '../state/epoch.ts';
+import {
+  DEFAULT_FAILOVER_TIMEOUT_MS,
+  type Decision,
+  decideMaster,
+  type MasterState,
+  whoAnswered,
+} from '../sentinel/decide.ts';
+import {
+  type ActedState,
+  clearOlder,
+  olderSince,
+  readActedEpoch,
+  recordActedEpoch,
+  sameSentinels,
+} from '../state/epoch.ts';
 import { claimGeneration, type Generation, observeGeneration } from '../state/generation.ts';
 import { writeLastRun } from '../state/last-run.ts';
 import { acquireLock, prepareLockDir } from '../state/lock.ts';
 import { pausedBecause } from '../state/pause.ts';
+import { prepareStateDir } from '../state/state-dir.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import type { PipelineDeps } from './deps.ts';
 import { applyContext, GUARDS, type IntentKind } from './guards.ts';
@@ -160,6 +174,18 @@ function claim(lockDir: string, master: string): Generation {
   }
 }
 
+/** A record is for later runs and for status: failing to write one never fails this run's failover. */
+function keepRecord(run: Run, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    run.deps.logger.warn(
+      { stateDir: run.config.stateDir, error: errorLine(err) },
+      'cannot write a record in the state directory',
+    );
+  }
+}
+
 /** Apply `plans` under the intent's guards; the result's outcome and exit code by the one rule. */
 async function applyAndRecord(
   run: Run,
@@ -169,6 +195,7 @@ async function applyAndRecord(
   signal: AbortSignal,
   target: Desired['target'],
   acted: MasterState | undefined,
+  replace = false,
 ): Promise<{ steps: StepOutcome[]; superseded: boolean }> {
   const guards = GUARDS[intent];
   const steps = await applyPlans(
@@ -188,9 +215,10 @@ async function applyAndRecord(
   );
   if (gen?.superseded()) return { steps, superseded: true };
   if (guards.record && acted) {
-    markOnceDone(plans, steps, run.config.lockDir, run.master, acted.epoch);
+    keepRecord(run, () => markOnceDone(plans, steps, run.config.stateDir, run.master, acted.epoch, acted.ids));
     // What this host now matches, for "never go back" (only when nothing failed).
-    if (steps.every((s) => s.ok)) recordActedEpoch(run.config.lockDir, run.master, acted);
+    if (steps.every((s) => s.ok))
+      keepRecord(run, () => recordActedEpoch(run.config.stateDir, run.master, acted, replace));
   }
   return { steps, superseded: false };
 }
@@ -273,7 +301,11 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
         if (freshness.verdict === 'unknown')
           log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         const known = confirmedState(freshness);
-        plans = await planFor(signal, known?.epoch, known ? { lockDir, epoch: known.epoch } : undefined);
+        plans = await planFor(
+          signal,
+          known?.epoch,
+          known ? { dir: config.stateDir, epoch: known.epoch, ...(known.ids ? { ids: known.ids } : {}) } : undefined,
+        );
       } else if (sentinels) {
         // A dry-run, or a run that waited behind another: ask (again) now. A late retry that waited
         // behind a newer failover's run must see that newer master, not what the Sentinels said before.
@@ -305,7 +337,10 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
           log.warn({ answers: freshness.answers }, 'no Sentinel answered; acting on the arguments');
         if ('error' in planned) throw planned.error;
         const known = confirmedState(freshness);
-        plans = known && !dryRun ? withoutDone(planned.value, lockDir, event.master, known.epoch) : planned.value;
+        plans =
+          known && !dryRun
+            ? withoutDone(planned.value, config.stateDir, event.master, known.epoch, known.ids)
+            : planned.value;
       } else {
         plans = await planFor(signal, undefined);
       }
@@ -344,8 +379,56 @@ function confirmedState(f: Freshness): MasterState | undefined {
   if (f.verdict !== 'current') return undefined;
   const answer = f.answers.find((a) => a.address === f.confirmedBy);
   return answer && 'master' in answer && answer.epoch !== undefined
-    ? { ip: answer.master.ip, port: answer.master.port, epoch: answer.epoch }
+    ? { ip: answer.master.ip, port: answer.master.port, epoch: answer.epoch, ...whoAnswered(f.answers) }
     : undefined;
+}
+
+/**
+ * "Never go back to an older epoch" exists to ride out a failover in progress, and it must never wedge
+ * the host. The Sentinels' newest answer is older than what this host acted on:
+ * - rebuilt Sentinels (a majority of the configured ones answered, with ids none of which told this
+ *   host what it acted on): their epochs started again from 0 and order nothing against the record;
+ * - the same Sentinels, for longer than the master's failover-timeout: no failover is under way that
+ *   long, so the answer is the truth (a record left by a set of Sentinels since replaced in part);
+ * - otherwise a failover may be under way: refuse, and ask again later.
+ * `void`: why the record no longer holds (the host follows the Sentinels and the record is replaced).
+ */
+function epochFloor(
+  run: Run,
+  state: MasterState,
+  answers: readonly SentinelAnswer[],
+): { refuse?: Failure; void?: string; acted?: ActedState; code?: FailureCode } | undefined {
+  if (!GUARDS.state.epochFloor) return undefined;
+  const { config, master } = run;
+  const acted = readActedEpoch(config.stateDir, master);
+  if (!acted || acted.epoch <= state.epoch) {
+    if (!run.dryRun) keepRecord(run, () => clearOlder(config.stateDir, master));
+    return undefined;
+  }
+  const needed = Math.floor(config.sentinels!.addresses.length / 2) + 1;
+  const ids = answers.flatMap((a) => ('master' in a && a.epoch !== undefined && a.id ? [a.id] : []));
+  if (acted.ids?.length && ids.length >= needed && !sameSentinels(acted.ids, ids)) {
+    return {
+      acted,
+      code: 'sentinels-rebuilt',
+      void: failure('sentinels-rebuilt', { epoch: state.epoch, acted: acted.epoch, ids: ids.length }).line(),
+    };
+  }
+  const limit = state.failoverTimeout ?? DEFAULT_FAILOVER_TIMEOUT_MS;
+  const since = run.dryRun ? 0 : olderSince(config.stateDir, master, state.epoch, acted.epoch);
+  if (since > limit) {
+    return {
+      acted,
+      code: 'epoch-older-outlasted',
+      void: failure('epoch-older-outlasted', {
+        epoch: state.epoch,
+        acted: acted.epoch,
+        sinceMs: since,
+        limitMs: limit,
+      }).line(),
+    };
+  }
+  return { refuse: failure('epoch-older', { state, acted }) };
 }
 
 /** Ask every configured Sentinel for the master's address and config epoch, all at once. */
@@ -394,9 +477,16 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
     return { ...partial, outcome: 'unsure', exitCode: EXIT.retry, code: decision.code, reason: decision.reason };
   }
   const state = decision.state;
+  // Set when the record of what this host acted on no longer orders anything (see epochFloor).
+  let replace = false;
   const older = () => {
-    const acted = GUARDS.state.epochFloor ? readActedEpoch(config.lockDir, master) : undefined;
-    return acted && acted.epoch > state.epoch ? failure('epoch-older', { state, acted }) : undefined;
+    const floor = epochFloor(run, state, decision.answers);
+    if (floor?.void) {
+      if (!replace) log.warn({ state, acted: floor.acted, code: floor.code }, floor.void);
+      replace = true;
+      return undefined;
+    }
+    return floor?.refuse;
   };
   const tooOld = older();
   if (tooOld) {
@@ -446,16 +536,16 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
       announce: intent.announce,
       showOnly: run.dryRun,
       stateOnly: true,
-      once: { lockDir: config.lockDir, epoch: state.epoch },
+      once: { dir: config.stateDir, epoch: state.epoch, ...(state.ids ? { ids: state.ids } : {}) },
     });
     logPlan(run.deps.logger, 'state', plans, state);
     const planned = { ...partial, state, plans };
     if (run.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
     if (plans.every((p) => p.steps.length === 0)) {
-      recordActedEpoch(config.lockDir, master, state);
+      keepRecord(run, () => recordActedEpoch(config.stateDir, master, state, replace));
       return { ...planned, outcome: 'nothing-to-do', exitCode: EXIT.ok };
     }
-    const applied = await applyAndRecord(run, 'state', plans, gen, signal, desired.target, state);
+    const applied = await applyAndRecord(run, 'state', plans, gen, signal, desired.target, state, replace);
     if (applied.superseded) return { ...planned, steps: applied.steps, outcome: 'superseded', exitCode: EXIT.ok };
     const exitCode = exitCodeFor(applied.steps);
     return { ...planned, steps: applied.steps, outcome: exitCode === EXIT.ok ? 'converged' : 'failed', exitCode };
@@ -621,7 +711,7 @@ function recordLastRun(
   if (result && result.steps.length === 0 && result.exitCode === EXIT.ok) return;
   const state = result?.state;
   try {
-    writeLastRun(run.config.lockDir, run.master, {
+    writeLastRun(run.config.stateDir, run.master, {
       at: new Date().toISOString(),
       run: runId,
       intent,
@@ -662,7 +752,14 @@ export async function runMaster(
   // Before the first child starts (getent for a host-name to-ip, planning's reads).
   const secrets = withholdSecrets(given.env, configSecrets(config));
   const logger = redactingLogger(intent.kind === 'event' ? given.logger : given.logger.child({ master }), secrets);
-  const paused = GUARDS[intent.kind].pausable ? pausedBecause(config.lockDir) : undefined;
+  // Before the pause is read: records an older version kept in the lock directory move over first.
+  const stateProblem = opts.dryRun ? undefined : prepareStateDir(config.stateDir, config.lockDir, given.uid);
+  if (stateProblem)
+    logger.warn(
+      { stateDir: config.stateDir, code: 'state-dir-unusable' },
+      failure('state-dir-unusable', { dir: config.stateDir, problem: stateProblem }).line(),
+    );
+  const paused = GUARDS[intent.kind].pausable ? pausedBecause(config.stateDir) : undefined;
   const run: Run = {
     master,
     config,
@@ -706,7 +803,7 @@ export async function runMaster(
  */
 async function convergeStale(run: Run, stale: RunResult): Promise<RunResult> {
   const decision = decideMaster(stale.freshness!.answers, run.config.sentinels!.addresses.length);
-  const paused = pausedBecause(run.config.lockDir);
+  const paused = pausedBecause(run.config.stateDir);
   const converged = await runState(
     { ...run, dryRun: paused !== undefined },
     { kind: 'state', announce: false, decision },

@@ -23,7 +23,16 @@ export interface SentinelsConfig {
 
 export type SentinelAnswer =
   /** `warning`: it answered, but something in our config is wrong for it (a password it does not have). */
-  | { address: string; master: { ip: string; port: number }; warning?: string; epoch?: number }
+  | {
+      address: string;
+      master: { ip: string; port: number };
+      warning?: string;
+      epoch?: number;
+      /** SENTINEL MYID: a rebuilt Sentinel has a new one (and its epochs start again from 0). */
+      id?: string;
+      /** The master's failover-timeout (ms, from SENTINEL MASTER): no failover is under way for longer. */
+      failoverTimeout?: number;
+    }
   | { address: string; error: string }
   /**
    * It answered, but refused us (wrong password, no permission), or TLS failed in a way asking again
@@ -106,7 +115,9 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   };
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
-  if (opts.epoch) commands.push(['SENTINEL', 'MASTER', master]);
+  // MYID and MASTER ride along in the same round trip: who answers (a rebuilt Sentinel is a new one)
+  // and at which config epoch, with the master's failover-timeout.
+  if (opts.epoch) commands.push(['SENTINEL', 'MYID'], ['SENTINEL', 'MASTER', master]);
   commands.push(['SENTINEL', 'get-master-addr-by-name', master]);
   let targets = [host];
   if (opts.resolve && !isIpAddress(host)) {
@@ -158,12 +169,19 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
         };
       // The epoch only adds to an answer: a Sentinel that does not give it (an ACL without SENTINEL
       // MASTER, an old or odd peer) still gives its verdict on the address.
-      const epoch = opts.epoch ? configEpoch(replies.at(-2) as RespValue) : undefined;
+      const info = opts.epoch ? (replies.at(-2) as RespValue) : undefined;
+      const epoch = info === undefined ? undefined : masterField(info, 'config-epoch');
+      const failoverTimeout = info === undefined ? undefined : masterField(info, 'failover-timeout');
+      // A Sentinel that refuses MYID (an ACL without it) answers all the same, without an identity.
+      const myid = opts.epoch ? replies.at(-3) : undefined;
+      const id = typeof myid === 'string' && /^[0-9a-f]{40}$/.test(myid) ? myid : undefined;
       return {
         address,
         master: masterAddress(reply[0], Number(reply[1]), password),
         ...(warning === undefined ? {} : { warning }),
         ...(epoch === undefined ? {} : { epoch }),
+        ...(id === undefined ? {} : { id }),
+        ...(failoverTimeout === undefined ? {} : { failoverTimeout }),
       };
     } catch (err) {
       refusal ??= tlsRefusal(err);
@@ -176,10 +194,11 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
 };
 
 /** `config-epoch` out of SENTINEL MASTER's flat field/value list (RESP2) or map (RESP3). */
-function configEpoch(info: RespValue): number | undefined {
+/** A numeric field of SENTINEL MASTER's flat field/value list. */
+function masterField(info: RespValue, name: 'config-epoch' | 'failover-timeout'): number | undefined {
   if (!Array.isArray(info)) return undefined;
   for (let i = 0; i + 1 < info.length; i += 2) {
-    if (info[i] === 'config-epoch' && typeof info[i + 1] === 'string' && /^\d+$/.test(info[i + 1] as string))
+    if (info[i] === name && typeof info[i + 1] === 'string' && /^\d{1,15}$/.test(info[i + 1] as string))
       return Number(info[i + 1]);
   }
   return undefined;

@@ -7,6 +7,22 @@ export interface MasterState {
   port: number;
   /** Sentinel's config epoch of the master: it grows with every failover. */
   epoch: number;
+  /** SENTINEL MYID of the Sentinels that said so, where they told it: epochs order only their own failovers. */
+  ids?: string[];
+  /** The master's failover-timeout (ms), the largest the Sentinels reported: no failover is under way longer. */
+  failoverTimeout?: number;
+}
+
+/** Sentinel's own default failover-timeout, for Sentinels that do not report one. */
+export const DEFAULT_FAILOVER_TIMEOUT_MS = 180_000;
+
+/** The identities and the failover-timeout among `answers`, for a state. */
+export function whoAnswered(answers: readonly SentinelAnswer[]): Pick<MasterState, 'ids' | 'failoverTimeout'> {
+  const ids = [...new Set(answers.flatMap((a) => ('id' in a && a.id ? [a.id] : [])))].sort();
+  const timeouts = answers.flatMap((a) =>
+    'failoverTimeout' in a && a.failoverTimeout !== undefined ? [a.failoverTimeout] : [],
+  );
+  return { ...(ids.length ? { ids } : {}), ...(timeouts.length ? { failoverTimeout: Math.max(...timeouts) } : {}) };
 }
 
 export type Decision =
@@ -34,7 +50,7 @@ export function decideMaster(answers: readonly SentinelAnswer[], configured: num
   const named = [...new Set(known.filter((k) => k.epoch === newest).map((k) => `${k.ip}:${k.port}`))];
   if (named.length !== 1) return unclear(failure('sentinels-disagree', { epoch: newest, named }), all);
   const top = known.find((k) => k.epoch === newest)!;
-  return { clear: true, state: { ip: top.ip, port: top.port, epoch: newest }, answers: all };
+  return { clear: true, state: { ip: top.ip, port: top.port, epoch: newest, ...whoAnswered(answers) }, answers: all };
 }
 
 function unclear(why: Failure, answers: SentinelAnswer[]): Decision {

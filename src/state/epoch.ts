@@ -1,32 +1,98 @@
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSmallFile, writeSmallFile } from './files.ts';
 
-/** The master this host last brought itself in line with, at which config epoch. */
+/** The master this host last brought itself in line with, at which config epoch, told by which Sentinels. */
 export interface ActedState {
   ip: string;
   port: number;
   epoch: number;
+  /** SENTINEL MYID of the Sentinels that answered; empty when unknown (an old record, an ACL without MYID). */
+  ids?: readonly string[];
 }
 
-function epochPath(lockDir: string, master: string): string {
-  return join(lockDir, `${encodeURIComponent(master)}.epoch`);
+function epochPath(dir: string, master: string): string {
+  return join(dir, `${encodeURIComponent(master)}.epoch`);
 }
 
 /**
- * The newest config epoch this host has acted on for a master, and the master it named: kept next to
- * the lock, where every process serving the master here (hook, reconcile, watch) reads and writes it.
- * A later answer naming an older epoch is a failover still under way, never a reason to go back.
+ * Epochs count failovers of one set of Sentinels: the same ids. Rebuilt Sentinels (a fresh
+ * sentinel.conf, new hosts) have new ids and start again from 0, so an epoch says "older" only between
+ * answers of Sentinels that share an identity. Unknown ids share with any: an old record still guards.
  */
-export function readActedEpoch(lockDir: string, master: string): ActedState | undefined {
-  const text = readSmallFile(epochPath(lockDir, master));
-  const m = text ? /^(\d+) (\S+) (\d+)\n?$/.exec(text) : null;
-  return m ? { epoch: Number(m[1]), ip: m[2]!, port: Number(m[3]) } : undefined;
+export function sameSentinels(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (!a?.length || !b?.length) return true;
+  return a.some((id) => b.includes(id));
 }
 
-/** Record that this host now matches `state` (written by rename: a reader sees the old record or the new one). */
-export function recordActedEpoch(lockDir: string, master: string, state: ActedState): void {
-  const before = readActedEpoch(lockDir, master);
-  // Never lower it: two processes may record at once, and the newer failover must win.
-  if (before && before.epoch > state.epoch) return;
-  writeSmallFile(epochPath(lockDir, master), `${state.epoch} ${state.ip} ${state.port}\n`);
+/**
+ * The newest config epoch this host has acted on for a master, and the master it named: every process
+ * serving the master here (hook, reconcile, watch) reads and writes it. A later answer naming an older
+ * epoch of the same Sentinels is a failover still under way, never a reason to go back (see olderSince).
+ */
+export function readActedEpoch(dir: string, master: string): ActedState | undefined {
+  const text = readSmallFile(epochPath(dir, master), 1024);
+  const m = text ? /^(\d+) (\S+) (\d+)(?: ([0-9a-f,]+))?\n?$/.exec(text) : null;
+  if (!m) return undefined;
+  return { epoch: Number(m[1]), ip: m[2]!, port: Number(m[3]), ...(m[4] ? { ids: m[4].split(',') } : {}) };
+}
+
+/**
+ * Record that this host now matches `state` (by rename: a reader sees the old record or the new one).
+ * Never lowered for the same Sentinels (two processes may record at once, and the newer failover must
+ * win), unless `replace`: the caller found the old record void (rebuilt Sentinels, or an older answer
+ * that outlasted any failover).
+ */
+export function recordActedEpoch(dir: string, master: string, state: ActedState, replace = false): void {
+  const before = readActedEpoch(dir, master);
+  if (!replace && before && before.epoch > state.epoch && sameSentinels(before.ids, state.ids)) return;
+  const ids = state.ids?.length ? ` ${[...new Set(state.ids)].sort().join(',')}` : '';
+  writeSmallFile(epochPath(dir, master), `${state.epoch} ${state.ip} ${state.port}${ids}\n`);
+}
+
+function olderPath(dir: string, master: string): string {
+  return join(dir, `${encodeURIComponent(master)}.older`);
+}
+
+/** This boot's identity: an age kept on disk counts only within one boot (uptime restarts at 0). */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Milliseconds since boot: monotonic, unlike the wall clock (or a file's mtime), which may be stepped. */
+function uptimeMs(): number {
+  try {
+    return Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000);
+  } catch {
+    return Math.round(performance.timeOrigin + performance.now());
+  }
+}
+
+/**
+ * For how long (ms) the Sentinels have answered `epoch` while this host acted on a newer one: the
+ * first such answer starts the count (kept on disk with the boot id, so that every process serving
+ * the master counts from it). A failover is never under way for longer than the master's
+ * failover-timeout, so past that the answer is the truth, not a failover in progress.
+ */
+export function olderSince(dir: string, master: string, epoch: number, acted: number): number {
+  const path = olderPath(dir, master);
+  const now = uptimeMs();
+  const boot = bootId();
+  const m = /^(\S+) (\d+) (\d+) (\d+)\n?$/.exec(readSmallFile(path) ?? '');
+  if (m && m[1] === boot && Number(m[3]) === epoch && Number(m[4]) === acted) return Math.max(0, now - Number(m[2]));
+  try {
+    writeSmallFile(path, `${boot} ${now} ${epoch} ${acted}\n`);
+  } catch {
+    // no record: every process counts from its own first look, which only makes the wait longer
+  }
+  return 0;
+}
+
+/** The answers are no longer older: the count starts again at the next older one. */
+export function clearOlder(dir: string, master: string): void {
+  rmSync(olderPath(dir, master), { force: true });
 }

@@ -12,7 +12,7 @@ import {
 import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
 import { decideMaster } from '../sentinel/decide.ts';
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
-import { readActedEpoch } from '../state/epoch.ts';
+import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
 import { writeHeartbeat } from '../state/last-run.ts';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
@@ -338,13 +338,21 @@ export class Watcher {
         await this.reconcile(master, `${channel} not confirmed`);
         return;
       }
-      const acted = readActedEpoch(this.config.lockDir, master);
+      const acted = readActedEpoch(this.config.stateDir, master);
       if (acted && acted.epoch >= answer.epoch) {
-        this.stats.late++;
-        this.log.info(
-          { master, epoch: answer.epoch, acted },
-          'already acted on this failover or a newer one: nothing to do',
-        );
+        // The same Sentinels, the same failover or an older one: done. Another address at the same
+        // epoch, or a Sentinel this host never heard from (rebuilt: its epochs start again from 0), is
+        // not for one announcement to judge: the full question decides (see the pipeline's epoch floor).
+        const same = acted.epoch > answer.epoch || (acted.ip === ip && acted.port === port);
+        if (same && sameSentinels(acted.ids, answer.id ? [answer.id] : [])) {
+          this.stats.late++;
+          this.log.info(
+            { master, epoch: answer.epoch, acted },
+            'already acted on this failover or a newer one: nothing to do',
+          );
+          return;
+        }
+        await this.reconcile(master, `${channel} from Sentinels this host has no record of`);
         return;
       }
       // A follower Sentinel announces the switch when it learns of it, often seconds later: a reconcile

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HostReader } from '../../src/actions/plugin.ts';
 import { checkCommand } from '../../src/commands/check.ts';
-import { configSchema } from '../../src/config/schema.ts';
+import { validateConfig } from '../../src/config/load.ts';
 import { hookBlockers, readUnit } from '../../src/systemd/sentinel-unit.ts';
 import { configSandbox, systemdFiles } from '../../src/systemd/units.ts';
 import { DEBIAN_SENTINEL_UNIT } from '../support/debian-units.ts';
@@ -30,7 +30,7 @@ const host: HostReader = {
 const SETUP = { installDir: '/opt/sentinel-hook', node: '/usr/bin/node' };
 
 function config(actions: unknown[]) {
-  return configSchema.parse({ lockDir: '/run/sentinel-hook', masters: { mymaster: actions } });
+  return validateConfig({ lockDir: '/run/sentinel-hook', masters: { mymaster: actions } }, 'test.yaml');
 }
 
 test("Debian's stock unit: one warning line naming what stops the hook and the fix; with the generated drop-in beside it: quiet", async (t) => {

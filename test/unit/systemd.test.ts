@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostReader } from '../../src/actions/plugin.ts';
-import { configSchema, type HookConfig } from '../../src/config/schema.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import type { HookConfig } from '../../src/config/schema.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { type SystemdOptions, systemdFiles } from '../../src/systemd/units.ts';
 
@@ -34,12 +35,15 @@ const OPTS: SystemdOptions = {
 };
 
 function parse(actions: unknown[], extra: Record<string, unknown> = {}): HookConfig {
-  return configSchema.parse({
-    lockDir: '/run/sentinel-hook',
-    sentinels: { addresses: ['10.0.0.1:26379'] },
-    masters: { mymaster: actions },
-    ...extra,
-  });
+  return validateConfig(
+    {
+      lockDir: '/run/sentinel-hook',
+      sentinels: { addresses: ['10.0.0.1:26379'] },
+      masters: { mymaster: actions },
+      ...extra,
+    },
+    'test.yaml',
+  );
 }
 
 /** Every value of a key, in order, from one unit's text (comments left out). */

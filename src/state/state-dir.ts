@@ -1,0 +1,66 @@
+// The state directory: what must outlive a reboot (the pause, the epoch acted on, exec's
+// once-per-failover records, the last run). Same ownership rules as the lock directory (another user
+// who could write there could fake a pause or a record); records found in the lock directory (where
+// they lived before, on /run) are moved here once.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSmallFile, writeSmallFile } from './files.ts';
+import { lockDirProblem } from './lock.ts';
+
+/** The records that used to live in the lock directory. */
+const RECORD = /^(paused|.+\.epoch|.+\.done|.+\.last-run\.json)$/;
+
+const prepared = new Map<string, string | undefined>();
+
+/**
+ * Ready `dir` for records: created when missing and we may (root, or a parent we own), judged like the
+ * lock directory, records moved over from `lockDir` once per process. Why it cannot be used, if it
+ * cannot: callers go on without records (a failover is never dropped for them) and say so.
+ */
+export function prepareStateDir(dir: string, lockDir: string, uid: number): string | undefined {
+  const key = `${dir}\0${lockDir}\0${uid}`;
+  if (prepared.has(key)) return prepared.get(key);
+  let problem: string | undefined;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    problem = lockDirProblem(dir, uid);
+  } catch (err) {
+    problem = `is missing and cannot be created (${(err as NodeJS.ErrnoException).code})`;
+  }
+  if (!problem && dir !== lockDir) migrate(lockDir, dir);
+  prepared.set(key, problem);
+  return problem;
+}
+
+function migrate(from: string, to: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(from).filter((n) => RECORD.test(n));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const text = readSmallFile(join(from, name), 4096);
+    if (text === undefined) continue;
+    try {
+      // Across file systems (/run is a tmpfs): copy, then remove; a record already here is newer.
+      if (readSmallFile(join(to, name), 4096) === undefined) writeSmallFile(join(to, name), text);
+      rmSync(join(from, name), { force: true });
+    } catch {
+      // left where it was: the next process tries again
+    }
+  }
+}
+
+/** What `forget` removes: every record of this master in the directory. */
+export function forgetMaster(dir: string, master: string): string[] {
+  const prefix = `${encodeURIComponent(master)}.`;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(prefix) && /\.(epoch|done|older|last-run\.json)$/.test(n));
+  } catch {
+    return [];
+  }
+  for (const name of names) rmSync(join(dir, name), { force: true });
+  return names.map((n) => join(dir, n));
+}
