@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import { pluginFor } from '../actions/index.ts';
 import type { HostView } from '../actions/plugin.ts';
 import { configSchema, type HookConfig } from '../config/schema.ts';
+import { failure } from '../failures.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
-import { describeLockDir } from '../state/lock.ts';
+import { describeLockDir, lockDirProblem } from '../state/lock.ts';
 import { formatDuration } from '../values.ts';
 
 /**
@@ -36,6 +38,7 @@ export async function checkCommand(
     `${head} deadline ${formatDuration(config.deadline)}, log ${config.log.file ?? DEFAULT_LOG_FILE} (${config.log.level})`,
   ];
   lines.push(lockDir.line);
+  lines.push(...stateDirLines(config));
   lines.push(
     config.sentinels
       ? `stale-event guard: asks ${config.sentinels.addresses.join(', ')}`
@@ -109,4 +112,22 @@ async function sentinelUnitWarning(
   if (!reasons.length) return undefined;
   const dropIns = unit.files.length - 1;
   return `${name} (${unit.files[0]}${dropIns ? ` + ${dropIns} drop-in(s)` : ''}) would stop this hook: ${reasons.join('; ')}; run sentinel-hook watch under the units from "sentinel-hook systemd" (recommended), or install the drop-in from "sentinel-hook systemd --hook"`;
+}
+
+/**
+ * Where the pause and the records live, and what would keep them from lasting: a state directory on a
+ * tmpfs forgets the pause at the next reboot (the boot reconcile and watch would act mid-maintenance).
+ * Warnings, not problems: a failover never depends on them.
+ */
+function stateDirLines(config: HookConfig): string[] {
+  const dir = config.stateDir;
+  const where = dir === config.lockDir ? ' (the lock directory: the config names lockDir and no stateDir)' : '';
+  const lines = [`state directory: ${dir}${where}`];
+  if (/^\/(run|tmp|dev\/shm)(\/|$)/.test(dir))
+    lines.push(
+      `warning: state directory ${dir} is emptied at every reboot: a pause would end and the records go with it; set stateDir: /var/lib/sentinel-hook`,
+    );
+  const problem = existsSync(dir) ? lockDirProblem(dir, process.getuid?.() ?? 0) : undefined;
+  if (problem) lines.push(`warning: ${failure('state-dir-unusable', { dir, problem }).line()}`);
+  return lines;
 }

@@ -78,8 +78,9 @@ export const configSchema = z
     lockDir: z._default(absolutePath, DEFAULT_LOCK_DIR),
     /**
      * Directory for what must outlive a reboot: the pause, the epoch this host acted on, exec's
-     * once-per-failover records, the last run. Default /var/lib/sentinel-hook; a config that names its
-     * own lockDir and no stateDir keeps them in lockDir, as before (check warns when that is a tmpfs).
+     * once-per-failover records, the last run. Default /var/lib/sentinel-hook; a config that names a
+     * lockDir of its own (not the default) and no stateDir keeps them in lockDir, as before (check
+     * warns when that is emptied at reboot).
      */
     stateDir: z.optional(absolutePath),
     /** When set, an event is checked against these Sentinels before acting (a retry can come hours late). */
@@ -152,8 +153,13 @@ export const DEFAULT_STATE_DIR = '/var/lib/sentinel-hook';
 /** A parsed config, with its state directory decided (see stateDir). */
 export type HookConfig = Omit<z.infer<typeof configSchema>, 'stateDir'> & { stateDir: string };
 
-/** stateDir as given; else lockDir when the file names one (records stay where they were); else the default. */
+/**
+ * stateDir as given; else lockDir when the file names a lockDir of its own (its records stay where they
+ * were: a lab's or a test's per-host directory); else the default. The default lockDir written out
+ * (as the reference shows it) is no lockDir of its own: /run forgets at every reboot.
+ */
 export function withStateDir(parsed: z.infer<typeof configSchema>, raw: unknown): HookConfig {
-  const namesLockDir = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'lockDir');
-  return { ...parsed, stateDir: parsed.stateDir ?? (namesLockDir ? parsed.lockDir : DEFAULT_STATE_DIR) };
+  const ownLockDir =
+    typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'lockDir') && parsed.lockDir !== DEFAULT_LOCK_DIR;
+  return { ...parsed, stateDir: parsed.stateDir ?? (ownLockDir ? parsed.lockDir : DEFAULT_STATE_DIR) };
 }

@@ -199,7 +199,8 @@ function watchFiles(
 ): InstallFile[] {
   if (!config.sentinels) throw hookError('sentinels-required', { by: 'units' });
   const lockDir = unitPath(config.lockDir, 'lockDir');
-  const writable = unique([lockDir, ...needs.writablePaths]);
+  const stateDir = unitPath(config.stateDir, 'stateDir');
+  const writable = unique([lockDir, stateDir, ...needs.writablePaths]);
   const sandbox = serviceSandbox(needs, writable);
   const identity = [`User=${opts.user}`, `Group=${opts.user}`];
   const notes = needs.notes.flatMap((n) => comment(`Note: ${n}`));
@@ -249,6 +250,8 @@ function watchFiles(
       'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).',
     ),
     `d ${lockDir} 0700 ${opts.user} ${opts.user} -`,
+    // The state directory persists (the pause, the records): made once, never emptied at boot.
+    ...(stateDir !== lockDir ? [`d ${stateDir} 0700 ${opts.user} ${opts.user} -`] : []),
   ];
   return [
     { path: `${UNIT_DIR}/${WATCH_UNIT}`, text: `${watch.join('\n')}\n` },
@@ -285,7 +288,12 @@ function hookFiles(
   ]);
   const log = unitPath(dirname(config.log.file ?? DEFAULT_LOG_FILE), 'log directory');
   // "-": a missing path must not stop Sentinel from starting; the hook reports its own failure.
-  const writable = unique([log, unitPath(config.lockDir, 'lockDir'), ...needs.writablePaths]).map((p) => `-${p}`);
+  const writable = unique([
+    log,
+    unitPath(config.lockDir, 'lockDir'),
+    unitPath(config.stateDir, 'stateDir'),
+    ...needs.writablePaths,
+  ]).map((p) => `-${p}`);
   const caps = needs.capabilities.join(' ');
   const families = needs.addressFamilies.filter((f) => !BASE_FAMILIES.includes(f));
   const lines = [

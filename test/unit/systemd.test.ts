@@ -58,14 +58,14 @@ const VIP = { type: 'vip', address: '10.0.0.100/24', interface: 'eth0' };
 const HOSTS = { type: 'hosts', names: ['redis-master'], file: '/etc/hosts' };
 const EXEC = { type: 'exec', run: ['true'] };
 
-test('no vip: no capabilities, a user namespace of its own, no AF_NETLINK or AF_PACKET; ReadWritePaths = lock dir + hosts file', async () => {
+test('no vip: no capabilities, a user namespace of its own, no AF_NETLINK or AF_PACKET; ReadWritePaths = lock dir + state dir + hosts file', async () => {
   const [watch, reconcile] = await systemdFiles(parse([HOSTS, EXEC]), OPTS, host);
   for (const unit of [watch!, reconcile!]) {
     assert.deepEqual(values(unit.text, 'AmbientCapabilities'), []);
     assert.deepEqual(values(unit.text, 'CapabilityBoundingSet'), ['']);
     assert.deepEqual(values(unit.text, 'PrivateUsers'), ['true']);
     assert.deepEqual(values(unit.text, 'RestrictAddressFamilies'), ['AF_INET AF_INET6 AF_UNIX']);
-    assert.deepEqual(values(unit.text, 'ReadWritePaths'), ['/run/sentinel-hook /etc/hosts']);
+    assert.deepEqual(values(unit.text, 'ReadWritePaths'), ['/run/sentinel-hook /var/lib/sentinel-hook /etc/hosts']);
     assert.deepEqual(values(unit.text, 'NoNewPrivileges'), ['true']);
     assert.deepEqual(values(unit.text, 'User'), ['redis']);
   }
@@ -102,7 +102,7 @@ test('--hook: ExecPaths for the install, node, sh, readlink and each program; so
   assert.deepEqual(values(withVip!.text, 'MemoryDenyWriteExecute'), []);
   assert.deepEqual(values(withVip!.text, 'NoNewPrivileges'), []);
   assert.deepEqual(values(withVip!.text, 'ReadWritePaths'), [
-    '-/var/log/sentinel-hook -/run/sentinel-hook -/etc/hosts',
+    '-/var/log/sentinel-hook -/run/sentinel-hook -/var/lib/sentinel-hook -/etc/hosts',
   ]);
   // Debian's filter stays; a call outside it (node's pkey_alloc at start) fails rather than kills.
   assert.deepEqual(values(withVip!.text, 'SystemCallErrorNumber'), ['EPERM']);
