@@ -13,13 +13,42 @@ if (typeof process.getBuiltinModule !== 'function') {
   // 2, as for a missing node: a retry runs the same Node.
   process.exit(2);
 }
-const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+const { existsSync, openSync, readFileSync, readlinkSync, realpathSync, writeFileSync } = require('node:fs');
 const { Module } = require('node:module');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
 
-const dist = join(__dirname, '..', 'dist');
-const writeCache = process.env.SENTINEL_HOOK_WRITE_CODE_CACHE === '1';
+/**
+ * The build this run loads every file from, resolved once: an upgrade may switch `dist` to another
+ * build while the run lasts, and one run must not mix the files of two (see scripts/dist-switch.mjs).
+ */
+function openBuild(link) {
+  // Ten tries 20 ms apart: the only moment `dist` is missing in a built install is the first switch
+  // from a dist/ directory to a link, two renames apart. A checkout never built waits 0.2 s to exit 2.
+  for (let attempt = 1; ; attempt++) {
+    let fd;
+    try {
+      fd = openSync(link, 'r');
+    } catch (err) {
+      if (err.code !== 'ENOENT' || attempt === 10) return link;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      continue;
+    }
+    // fd stays open until the process exits: a build keeps the old directories some process holds, so a
+    // long-running watch still finds the lazy bundles it has not loaded yet. Its own path, not the link's
+    // target read again: that could already name the next build.
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return realpathSync(link);
+    }
+  }
+}
+
+// A build's warm-up run names the build it makes caches for: `dist` does not lead there yet.
+const warmUp = process.env.SENTINEL_HOOK_WRITE_CODE_CACHE;
+const writeCache = !!warmUp;
+const dist = warmUp || openBuild(join(__dirname, '..', 'dist'));
 const loaded = new Map();
 // A privileged helper runs as root and trusts only the files sudoers' check pins root-only (helperRuns):
 // a code cache is bytecode V8 would run without reading the source, so the helper compiles instead.
@@ -52,7 +81,9 @@ function load(file) {
 
 const bundle = join(dist, 'sentinel-hook.cjs');
 if (!existsSync(bundle)) {
-  process.stderr.write(`sentinel-hook: ${bundle} is missing; run "npm ci" (or "npm run build") in ${dirname(dist)}\n`);
+  process.stderr.write(
+    `sentinel-hook: ${bundle} is missing; run "npm ci" (or "npm run build") in ${dirname(__dirname)}\n`,
+  );
   // 2: Sentinel would only fail the same way again.
   process.exit(2);
 }

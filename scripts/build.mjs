@@ -3,25 +3,50 @@
 // Why: the hook runs on the failover path, and Node 20 spends most of a cold start resolving,
 // compiling and initialising modules — several times its own start-up when commander, zod, yaml
 // and pino are loaded from node_modules. So:
-// - one bundle (dist/sentinel-hook.cjs) holds what every run needs;
-// - pino, needed only by real runs, is a bundle of its own (dist/pino.cjs), required lazily and
+// - one bundle (sentinel-hook.cjs) holds what every run needs;
+// - pino, needed only by real runs, is a bundle of its own (pino.cjs), required lazily and
 //   off the critical path (see deferredFileLogger): a dry-run never reads it;
-// - so is execa (dist/execa.cjs, ESM-only in node_modules, made CommonJS here), required by the
-//   runner's first command: a dry-run starts none;
+// - so is execa (execa.cjs, ESM-only in node_modules, made CommonJS here), required by the
+//   runner's first command: a dry-run starts none; and ssh2 (ssh2.cjs), required by a hosts push;
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.
+// Nothing is left to load from node_modules at run time: `npm ci` deletes it before it rebuilds,
+// while Sentinel may start the hook. The files go to a new directory that `dist` is switched to
+// only when it is complete (see dist-switch.mjs).
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { heldBuildDirs, makeBuildDir, pruneBuilds, switchDist } from './dist-switch.mjs';
 
-const LAZY = { pino: './pino.cjs', execa: './execa.cjs' };
+const ROOT = resolve(import.meta.dirname, '..');
+const LAZY = { pino: './pino.cjs', execa: './execa.cjs', ssh2: './ssh2.cjs' };
 
-rmSync('dist', { recursive: true, force: true });
+/**
+ * ssh2's optional native parts, each required inside a try/catch: a stub that throws keeps them out of
+ * the bundle and leaves ssh2 in its pure-JavaScript mode (what it runs in wherever they were not compiled,
+ * as on a host without a compiler), instead of a require that would search node_modules at run time.
+ */
+const optionalNative = {
+  name: 'ssh2-optional-native',
+  setup(b) {
+    b.onResolve({ filter: /^cpu-features$|\/sshcrypto\.node$/ }, (args) => ({ path: args.path, namespace: 'absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of the sentinel-hook bundle`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+const out = makeBuildDir(ROOT);
+// Open until the build ends: a concurrent build's prune sees a directory in use (heldBuildDirs).
+const hold = openSync(out, 'r');
 const common = {
+  absWorkingDir: ROOT,
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -29,69 +54,106 @@ const common = {
   minify: true,
   sourcemap: 'linked',
   logLevel: 'warning',
+  metafile: true,
+  plugins: [optionalNative],
 };
+const metafiles = [];
 
-await build({
-  ...common,
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/sentinel-hook.cjs',
-  // `sentinel-hook --version` names the build it is, not whatever package.json lies beside it.
-  define: { SENTINEL_HOOK_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
-  // ssh2 loads an optional native addon by path: keep it a plain runtime require.
-  external: ['ssh2', 'cpu-features'],
-  plugins: [
-    {
-      name: 'lazy-bundles',
-      setup(b) {
-        // import('pino') becomes a lazily evaluated stub that requires dist/pino.cjs when first
-        // called (through the loader in bin/, so with its code cache); import('execa') likewise.
-        b.onResolve({ filter: /^(pino|execa)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
-        b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
-          contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`,
-          loader: 'js',
-        }));
-        b.onResolve({ filter: /^\.\/(pino|execa)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
-        // commander requires child_process at load time for external subcommands, which we never
-        // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
-        b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-          args.importer.includes('/node_modules/commander/')
-            ? { path: 'child_process', namespace: 'lazy-builtin' }
-            : undefined,
-        );
-        b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-          contents: `let m; module.exports = new Proxy({}, { get: (_, key) => (m ??= require('node:${args.path}'))[key] });`,
-          loader: 'js',
-        }));
-      },
-    },
-  ],
-});
-for (const name of Object.keys(LAZY)) {
-  await build({
+try {
+  await bundle();
+  selfContained(metafiles);
+  warmUp();
+} catch (err) {
+  closeSync(hold);
+  rmSync(out, { recursive: true, force: true });
+  throw err;
+}
+const previous = switchDist(ROOT, out);
+closeSync(hold);
+// The previous build stays whatever /proc says: a hook that started just before the switch runs from it
+// and may still load its lazy bundles, and /proc shows only our own user's processes unless we are root.
+// It is also what a rollback points `dist` back at.
+pruneBuilds(ROOT, [out, previous], heldBuildDirs());
+
+async function bundle() {
+  const main = await build({
     ...common,
-    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' },
-    outfile: `dist/${name}.cjs`,
+    entryPoints: ['src/cli.ts'],
+    outfile: join(out, 'sentinel-hook.cjs'),
+    // `sentinel-hook --version` names the build it is, not whatever package.json lies beside it.
+    define: {
+      SENTINEL_HOOK_VERSION: JSON.stringify(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version),
+    },
+    plugins: [
+      {
+        name: 'lazy-bundles',
+        setup(b) {
+          // import('pino') becomes a lazily evaluated stub that requires pino.cjs when first
+          // called (through the loader in bin/, so with its code cache); execa and ssh2 likewise.
+          b.onResolve({ filter: /^(pino|execa|ssh2)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
+          b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+            contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`,
+            loader: 'js',
+          }));
+          b.onResolve({ filter: /^\.\/(pino|execa|ssh2)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+          // commander requires child_process at load time for external subcommands, which we never
+          // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
+          b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+            args.importer.includes('/node_modules/commander/')
+              ? { path: 'child_process', namespace: 'lazy-builtin' }
+              : undefined,
+          );
+          b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+            contents: `let m; module.exports = new Proxy({}, { get: (_, key) => (m ??= require('node:${args.path}'))[key] });`,
+            loader: 'js',
+          }));
+        },
+      },
+    ],
   });
+  metafiles.push(main.metafile);
+  for (const name of Object.keys(LAZY)) {
+    const lazy = await build({
+      ...common,
+      stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: ROOT, loader: 'js' },
+      outfile: join(out, `${name}.cjs`),
+    });
+    metafiles.push(lazy.metafile);
+  }
 }
 
-// Warm-up runs: a dry-run (what `check`, dry-runs and every real run start with), then a real
-// run of an exec action, which loads and caches pino and execa too.
-const warm = mkdtempSync(join(tmpdir(), 'sentinel-hook-build-'));
-try {
-  const config = join(warm, 'config.yaml');
-  writeFileSync(
-    config,
-    `log: { file: ${join(warm, 'hook.log')} }\nlockDir: ${warm}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n`,
-  );
-  chmodSync(config, 0o600);
-  const env = { ...process.env, SENTINEL_HOOK_WRITE_CODE_CACHE: '1' };
-  const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
-  execFileSync(
-    process.execPath,
-    ['bin/sentinel-hook.cjs', '--config', 'examples/exec/config.yaml', '--dry-run', ...event],
-    { env, stdio: 'ignore' },
-  );
-  execFileSync(process.execPath, ['bin/sentinel-hook.cjs', '--config', config, ...event], { env, stdio: 'ignore' });
-} finally {
-  rmSync(warm, { recursive: true, force: true });
+/** What the bundles still require at run time must be Node's own modules or one another, never node_modules. */
+function selfContained(metas) {
+  const ours = new Set(Object.values(LAZY));
+  const outside = metas
+    .flatMap((meta) => Object.values(meta.outputs))
+    .flatMap((output) => output.imports)
+    .filter((i) => i.external && !isBuiltin(i.path) && !ours.has(i.path))
+    .map((i) => i.path);
+  if (outside.length) throw new Error(`the bundles would require ${[...new Set(outside)].join(', ')} at run time`);
+}
+
+/**
+ * Warm-up runs of the new build, before anything can start it: a dry-run (what `check`, dry-runs and
+ * every real run start with), then a real run of an exec action, which loads and caches pino and execa too.
+ */
+function warmUp() {
+  const warm = mkdtempSync(join(tmpdir(), 'sentinel-hook-build-'));
+  try {
+    const config = join(warm, 'config.yaml');
+    writeFileSync(
+      config,
+      `log: { file: ${join(warm, 'hook.log')} }\nlockDir: ${warm}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n`,
+    );
+    chmodSync(config, 0o600);
+    // The directory, not "1": the loader runs from the build it writes caches for, not from the one `dist` names.
+    const env = { ...process.env, SENTINEL_HOOK_WRITE_CODE_CACHE: out };
+    const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
+    const bin = join(ROOT, 'bin/sentinel-hook.cjs');
+    const example = join(ROOT, 'examples/exec/config.yaml');
+    execFileSync(process.execPath, [bin, '--config', example, '--dry-run', ...event], { env, stdio: 'ignore' });
+    execFileSync(process.execPath, [bin, '--config', config, ...event], { env, stdio: 'ignore' });
+  } finally {
+    rmSync(warm, { recursive: true, force: true });
+  }
 }
