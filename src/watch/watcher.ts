@@ -10,7 +10,7 @@ import {
   releaseMaster,
 } from '../pipeline/run.ts';
 import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
-import { decideMaster } from '../sentinel/decide.ts';
+import { decideMaster, whoAnswered } from '../sentinel/decide.ts';
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
 import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
 import { writeHeartbeat } from '../state/last-run.ts';
@@ -367,7 +367,7 @@ export class Watcher {
         );
         return;
       }
-      const state = { ip, port, epoch: answer.epoch };
+      const state = { ip, port, epoch: answer.epoch, ...whoAnswered([answer]) };
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
       const result = await reconcileMaster(master, this.config, this.deps, {

@@ -220,27 +220,61 @@ export class LoopbackSentinel {
         'tls-auth-clients optional',
       ];
     }
+    this.sentinelListen = listen;
+    this.writeSentinelConf(this.masterPort);
+    this.sentinelChild = this.spawn('/usr/bin/redis-sentinel', [conf]);
+    await this.waitSentinelReady();
+  }
+
+  private sentinelListen: string[] = [];
+  private sentinelChild: ChildProcess | undefined;
+
+  /** A sentinel.conf as configuration management writes it: no myid, no epochs, monitoring `port`. */
+  private writeSentinelConf(port: number): void {
     writeFileSync(
-      conf,
+      join(this.dir, 'sentinel.conf'),
       [
-        ...listen,
+        ...this.sentinelListen,
         'bind 127.0.0.1',
         `dir ${this.dir}`,
-        `sentinel monitor ${this.masterName} 127.0.0.1 ${this.masterPort} 1`,
+        `sentinel monitor ${this.masterName} 127.0.0.1 ${port} 1`,
         `sentinel down-after-milliseconds ${this.masterName} 1000`,
         `sentinel failover-timeout ${this.masterName} 5000`,
         ...(this.opts.password ? [`requirepass "${this.opts.password}"`] : []),
         '',
       ].join('\n'),
     );
-    this.spawn('/usr/bin/redis-sentinel', [conf]);
+  }
+
+  /**
+   * The Sentinel rebuilt the way configuration management does it: stopped (by pid), its sentinel.conf
+   * written afresh for the current master, started again. It comes back with a new SENTINEL MYID and
+   * its config epochs start again from 0.
+   */
+  async rebuildSentinel(): Promise<void> {
+    const master = (await this.currentMasterPort()) ?? this.masterPort;
+    const replica = master === this.masterPort ? this.replicaPort : this.masterPort;
+    // Not in the middle of a failover: the old master has been made a replica of the new one.
+    await this.waitSentinelReady(replica);
+    const child = this.sentinelChild;
+    if (child?.pid && child.exitCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    }
+    this.writeSentinelConf(master);
+    this.sentinelChild = this.spawn('/usr/bin/redis-sentinel', [join(this.dir, 'sentinel.conf')]);
+    await this.waitSentinelReady(replica);
+  }
+
+  private async waitSentinelReady(replicaPort = this.replicaPort): Promise<void> {
     await waitFor(
       'replica in sync',
       async () => {
-        const [info] = await sendCommands('127.0.0.1', this.replicaPort, [['INFO', 'replication']], 500);
+        const [info] = await sendCommands('127.0.0.1', replicaPort, [['INFO', 'replication']], 500);
         return typeof info === 'string' && info.includes('master_link_status:up') ? true : undefined;
       },
-      { timeoutMs: 15_000, intervalMs: 100 },
+      { timeoutMs: 30_000, intervalMs: 100 },
     );
     await waitFor(
       'sentinel sees the replica',
@@ -270,7 +304,16 @@ export class LoopbackSentinel {
   /** A real failover (SENTINEL FAILOVER), waited for with a bound. Returns the new master's port. */
   async failover(): Promise<number> {
     const before = await this.currentMasterPort();
-    await this.sentinel([['SENTINEL', 'FAILOVER', this.masterName]]);
+    // Right after a failover or a rebuild the Sentinel may not know a good replica yet (NOGOODSLAVE):
+    // asked again, bounded.
+    await waitFor(
+      'Sentinel accepts SENTINEL FAILOVER',
+      async () => {
+        const reply = await this.sentinel([['SENTINEL', 'FAILOVER', this.masterName]]);
+        return reply === 'OK' ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     return waitFor(
       'failover switched the master',
       async () => {
@@ -281,10 +324,11 @@ export class LoopbackSentinel {
     );
   }
 
-  private spawn(file: string, args: string[]): void {
+  private spawn(file: string, args: string[]): ChildProcess {
     const child = spawn(file, args, { stdio: 'ignore' });
     child.on('error', () => {});
     this.children.push(child);
+    return child;
   }
 
   stop(): void {
