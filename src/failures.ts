@@ -150,6 +150,15 @@ export const FAILURES = {
     message: (p: { path: string; issue: string }) => `config ${p.path}: ${p.issue}`,
     fix: (p) => `correct that field; "sentinel-hook check --config ${p.path}" says when the config is right`,
   }),
+  /** Two entries that own one thing on a host (ActionPlugin.claims): each run undoes the other's, and exits 0. */
+  'claim-shared': config({
+    message: (p: { path: string; claim: string; first: string; second: string; sameMaster: boolean }) =>
+      `config ${p.path}: ${p.first} and ${p.second} both claim ${p.claim}: ${p.sameMaster ? 'one master lists it twice' : "a run for either master undoes the other's (remove, add, remove …) on every run"}`,
+    fix: (p) =>
+      p.sameMaster
+        ? 'keep one of the two entries'
+        : 'a thing on a host can follow one master only: give each master its own, or remove it from one',
+  }),
   'master-unconfigured': config({
     message: (p: { master: string; known: readonly string[] }) =>
       `no actions configured for master ${JSON.stringify(p.master)}`,

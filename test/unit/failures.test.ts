@@ -48,6 +48,9 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'secret-exposed': [{ what: 'sentinels.tls.key file /k', mode: '644', path: '/k' }],
   'config-syntax': [{ path: '/etc/x.yaml', detail: 'bad indentation' }],
   'config-invalid': [{ path: '/etc/x.yaml', issue: 'masters.m[0].type: unknown' }],
+  'claim-shared': [
+    { path: '/etc/x.yaml', claim: 'VIP 10.0.0.100', first: 'masters.a[0]', second: 'masters.b[0]', sameMaster: false },
+  ],
   'master-unconfigured': [{ master: 'gamma', known: [] }],
   'sentinels-required': [{ by: 'watch' }],
   'vip-address-invalid': [{ problem: '10.0.0.0 is the network address of 10.0.0.0/24, not a host address' }],
