@@ -11,6 +11,14 @@ export const EXIT = { ok: 0, retry: 1, never: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
+ * Commands Sentinel never runs say one thing more: a reconcile that only planned (--dry-run, or paused)
+ * and found work it did not do. 0 would hide a wrong host from a monitor, and 1 and 2 mean the run
+ * itself went wrong. Not 3: monitoring plugins read 3 as UNKNOWN, which `status` keeps for "cannot tell".
+ */
+export const COMMAND_EXIT = { ...EXIT, wouldChange: 4 } as const;
+export type CommandExitCode = (typeof COMMAND_EXIT)[keyof typeof COMMAND_EXIT];
+
+/**
  * Which HookError a failure is thrown as: bad operands or flags and a bad config fail the same way
  * on every retry (exit 2); anything outside us (a command, a host, DNS, a lock) may pass (exit 1).
  */
