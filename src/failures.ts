@@ -226,15 +226,16 @@ export const FAILURES = {
       `config ${p.configPath}: no action runs with privilege: sudo, so there is nothing to allow`,
     fix: () => 'no sudoers file is needed',
   }),
-  'sentinel-password-unset': config({
-    message: (p: { env: string }) =>
-      `sentinels.password: environment variable ${p.env} is not set in Sentinel's environment`,
-    fix: () => 'set it where Sentinel starts, or use { file: PATH }',
+  /** A secret of the config (`where`: sentinels.password, or the entry that declares it). */
+  'secret-unset': config({
+    message: (p: { where: string; env: string }) =>
+      `${p.where}: environment variable ${p.env} is not set in this process's environment`,
+    fix: () => 'set it where Sentinel (or the watch service) starts, or use { file: PATH }',
   }),
-  'sentinel-password-unreadable': config({
-    message: (p: { file: string; errno: string | undefined }) =>
-      `sentinels.password: cannot read ${p.file}: ${p.errno}`,
-    fix: () => "make it readable by Sentinel's user only (chmod 600)",
+  'secret-unreadable': config({
+    message: (p: { where: string; file: string; errno: string | undefined }) =>
+      `${p.where}: cannot read ${p.file}: ${p.errno}`,
+    fix: () => "make it readable by Sentinel's user (and the watch service's) only (chmod 600)",
   }),
   /** A Sentinel answered and refused us (password, ACL): asking again is refused the same. */
   'sentinel-auth-refused': config({

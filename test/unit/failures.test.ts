@@ -63,8 +63,8 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'sudoers-relative-program': [{ program: 'ip' }],
   'program-unresolvable': [{ path: '/usr/sbin/x', errno: 'ENOENT' }],
   'sudoers-nothing-to-allow': [{ configPath: '/etc/x.yaml' }],
-  'sentinel-password-unset': [{ env: 'SH_PW' }],
-  'sentinel-password-unreadable': [{ file: '/etc/pw', errno: 'EACCES' }],
+  'secret-unset': [{ where: 'sentinels.password', env: 'SH_PW' }],
+  'secret-unreadable': [{ where: 'sentinels.password', file: '/etc/pw', errno: 'EACCES' }],
   'sentinel-auth-refused': [{ address: '10.0.0.1:26379', said: 'WRONGPASS' }],
   'sentinel-tls-refused': [
     { address: '10.0.0.1:26379', said: 'TLS: expired', fix: "renew the Sentinel's certificate" },
