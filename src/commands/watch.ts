@@ -52,9 +52,7 @@ export interface WatchCommandOptions {
  */
 export async function watchCommand(path: string, opts: WatchCommandOptions): Promise<number> {
   const uid = process.getuid?.() ?? 0;
-  const { config, secretFiles } = await prepareConfig(path, uid, process.env);
-  // The locks, generations and records every process serving these masters here shares.
-  prepareLockDir(config.lockDir, uid);
+  const { config, secretFiles, connector } = await prepareConfig(path, uid, process.env);
   const bindings = { run: runId(), watch: true };
   const log = stdoutLogger(config.log.level, bindings);
   const runner = createRunner();
@@ -62,7 +60,7 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   const deps = systemDeps(log, runner);
   holdSecretFiles(deps.env, secretFiles);
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const watcher = new Watcher(config, deps, log, { intervalMs, ...(await connectorFor(config)) });
+  const watcher = new Watcher(config, deps, log, { intervalMs, ...(connector ? { connector } : {}) });
   // A wedged main loop (issue 15 §5.1 was one) ignores SIGTERM and every failover: killed, it is restarted.
   const watchdog = startWatchdog({
     fields: bindings,
@@ -98,7 +96,7 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
       prepareConfig(path, uid, deps.env)
         .then((next) => {
           holdSecretFiles(deps.env, next.secretFiles);
-          watcher.reload(next.config);
+          watcher.reload(next.config, next.connector);
           log.info({ config: path }, 'config reloaded');
         })
         // Whatever fails, and wherever: a reload never ends the service (issue 15 §5.2 did, exit 2).
@@ -117,26 +115,30 @@ interface PreparedConfig {
   config: HookConfig;
   /** Its secret files' contents, held for its runs (holdSecretFiles). */
   secretFiles: Map<string, string>;
+  /** TLS to the Sentinels, from the certificate files as they are now; absent: plain TCP. */
+  connector: Connector | undefined;
 }
 
 /**
- * Everything a config needs, read before it is used: the config and its secrets. Any of them failing
- * refuses the whole config: at start the command fails (exit 2 for the config and the files it names),
- * on SIGHUP the running config stays, with what it read.
+ * Everything a config needs, done before it is used: the config, its secrets, its TLS files and its
+ * lock directory. Any of them failing refuses the whole config: at start the command fails (exit 2
+ * for the config and the files it names), on SIGHUP the running config stays, with what it read.
  */
 async function prepareConfig(path: string, uid: number, env: NodeJS.ProcessEnv): Promise<PreparedConfig> {
   const config = await loadConfig(path, uid);
   if (!config.sentinels) throw hookError('sentinels-required', { by: 'watch' });
-  return { config, secretFiles: readConfigSecrets(config, env) };
+  const secretFiles = readConfigSecrets(config, env);
+  const connector = await connectorFor(config);
+  // The locks, generations and records every process serving these masters here shares.
+  prepareLockDir(config.lockDir, uid);
+  return { config, secretFiles, connector };
 }
 
 /** TLS to the Sentinels when configured (the files checked first: a bad one is exit 2 before anything starts). */
-async function connectorFor(config: HookConfig): Promise<{ connector?: Connector }> {
+async function connectorFor(config: HookConfig): Promise<Connector | undefined> {
   const tls = config.sentinels?.tls;
-  if (!tls) return {};
+  if (!tls) return undefined;
   const { loadSentinelTls } = await import('../sentinel/tls.ts');
   const loaded = await loadSentinelTls(tls);
-  return {
-    connector: tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername }),
-  };
+  return tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername });
 }

@@ -5,7 +5,16 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -162,8 +171,8 @@ test('watch records what it did: a last-run record for each run that changed som
 
 // Issue 15 §5.2: a SIGHUP while the Sentinels' password file was moved away killed watch (an uncaught
 // error, exit 2). The secrets are read with the new config: a reload that cannot read one is refused and
-// the running config, with the password it read, goes on.
-test('watch with sentinels.password in a file: a reload without the file is refused and watch goes on acting; the file back: reloaded; started without it: exit 2', {
+// the running config, with the password it read, goes on. And a changed lockDir is prepared on reload.
+test('watch with sentinels.password in a file: a reload without the file is refused and watch goes on acting; the file back: reloaded, a new lockDir prepared; started without it: exit 2', {
   timeout: 120_000,
 }, async (t) => {
   const password = `pw-${process.pid}-${Date.now()}`;
@@ -221,10 +230,33 @@ test('watch with sentinels.password in a file: a reload without the file is refu
   assert.equal(child.exitCode, null, log());
   assert.doesNotMatch(log().slice(refusedAt), /reconcile failed|acting on .* failed|cannot read/);
 
-  // The file back: reloaded.
+  // The file back, but a lockDir anyone may write: refused too, before anything used it.
   renameSync(`${secret}.away`, secret);
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  write(open);
+  child.kill('SIGHUP');
+  await waitFor(
+    'unsafe lockDir refused',
+    () =>
+      /lock directory [^ ]*open is writable by every user[^\n]*"msg":"config reload refused/.test(log())
+        ? true
+        : undefined,
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+
+  // A new, safe lockDir: reloaded, and the directory made before the first run needs it.
+  mkdirSync(join(dir, 'state'), { mode: 0o700 });
+  const newLockDir = join(dir, 'state', 'lock');
+  write(newLockDir);
   child.kill('SIGHUP');
   await waitFor('reloaded', () => (/"msg":"config reloaded"/.test(log()) ? true : undefined), {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
+  const { readHeartbeat } = await import('../../src/state/last-run.ts');
+  await waitFor('a heartbeat in the new lockDir', () => readHeartbeat(newLockDir), {
     timeoutMs: 10_000,
     intervalMs: 50,
   });
