@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HookConfig } from './config/schema.ts';
-import { EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
+import { type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
@@ -18,7 +18,7 @@ export interface Io {
 
 /** What a command ends with; the CLI prints it (text, or json under --json) and exits with exitCode. */
 export interface Outcome {
-  exitCode: ExitCode;
+  exitCode: CommandExitCode;
   text?: string;
   json?: unknown;
 }

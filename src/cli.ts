@@ -2,7 +2,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import type { Io, Outcome } from './cli-commands.ts';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
-import { EXIT, type ExitCode, errorLine, exitCodeOf, HookError, hookError } from './errors.ts';
+import { type CommandExitCode, EXIT, errorLine, exitCodeOf, HookError, hookError } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
 import { appendToLog, DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from './log.ts';
 import { runHook } from './pipeline/run.ts';
@@ -35,7 +35,7 @@ const realIo: Io = {
 };
 
 /** Parse argv, run one command, and return the exit code Sentinel needs. The only place that knows about exit codes. */
-export async function main(argv: readonly string[], io: Io = realIo): Promise<ExitCode> {
+export async function main(argv: readonly string[], io: Io = realIo): Promise<CommandExitCode> {
   const hook = hookCall(argv);
   if (hook)
     return finish(io, async () => ({
@@ -92,7 +92,7 @@ export function hookCall(argv: readonly string[]): { operands: string[]; opts: H
 }
 
 /** The one place where an outcome, or an error, becomes output and an exit code. */
-async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boolean }>): Promise<ExitCode> {
+async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boolean }>): Promise<CommandExitCode> {
   try {
     const { outcome, json } = await run();
     if (json && outcome.json !== undefined) io.out(JSON.stringify(outcome.json, null, 2));
@@ -105,7 +105,7 @@ async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boole
 }
 
 /** Everything but a hook call: the commands, help, --version. commander and the specs load only here. */
-async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
+async function commandLine(argv: readonly string[], io: Io): Promise<CommandExitCode> {
   const [{ Command, CommanderError }, { COMMANDS, unknownCommand, versionText }] = await Promise.all([
     import('commander'),
     import('./cli-commands.ts'),
@@ -184,7 +184,7 @@ async function commandLine(argv: readonly string[], io: Io): Promise<ExitCode> {
  * bin/sentinel-hook.cjs): an entry of its own, so that no argv of the hook's, whatever a master is
  * named, can become a helper call. What the caller may choose (an address) comes on stdin.
  */
-export async function helperMain(name: string, args: readonly string[], io: Io = realIo): Promise<ExitCode> {
+export async function helperMain(name: string, args: readonly string[], io: Io = realIo): Promise<CommandExitCode> {
   return finish(io, async () => {
     const { actionPlugins } = await import('./actions/index.ts');
     const helper = actionPlugins.map((p) => p.helpers).find((h) => h !== undefined && Object.hasOwn(h, name))?.[name];

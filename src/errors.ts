@@ -1,6 +1,16 @@
-import { EXIT, type ExitCode, FAILURES, Failure, type FailureArgs, type FailureCode, failure } from './failures.ts';
+import {
+  COMMAND_EXIT,
+  type CommandExitCode,
+  EXIT,
+  type ExitCode,
+  FAILURES,
+  Failure,
+  type FailureArgs,
+  type FailureCode,
+  failure,
+} from './failures.ts';
 
-export { EXIT, type ExitCode };
+export { COMMAND_EXIT, type CommandExitCode, EXIT, type ExitCode };
 
 /**
  * A failure thrown: the catalogue's code (failures.ts), its message, and its fix as the hint. The

@@ -11,6 +11,14 @@ export const EXIT = { ok: 0, retry: 1, never: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
+ * Commands Sentinel never runs say one thing more: a reconcile that only planned (--dry-run, or paused)
+ * and found work it did not do. 0 would hide a wrong host from a monitor, and 1 and 2 mean the run
+ * itself went wrong. Not 3: monitoring plugins read 3 as UNKNOWN, which `status` keeps for "cannot tell".
+ */
+export const COMMAND_EXIT = { ...EXIT, wouldChange: 4 } as const;
+export type CommandExitCode = (typeof COMMAND_EXIT)[keyof typeof COMMAND_EXIT];
+
+/**
  * Which HookError a failure is thrown as: bad operands or flags and a bad config fail the same way
  * on every retry (exit 2); anything outside us (a command, a host, DNS, a lock) may pass (exit 1).
  */
@@ -155,6 +163,15 @@ export const FAILURES = {
     message: (p: { path: string; issue: string }) => `config ${p.path}: ${p.issue}`,
     fix: (p) => `correct that field; "sentinel-hook check --config ${p.path}" says when the config is right`,
   }),
+  /** Two entries that own one thing on a host (ActionPlugin.claims): each run undoes the other's, and exits 0. */
+  'claim-shared': config({
+    message: (p: { path: string; claim: string; first: string; second: string; sameMaster: boolean }) =>
+      `config ${p.path}: ${p.first} and ${p.second} both claim ${p.claim}: ${p.sameMaster ? 'one master lists it twice' : "a run for either master undoes the other's (remove, add, remove …) on every run"}`,
+    fix: (p) =>
+      p.sameMaster
+        ? 'keep one of the two entries'
+        : 'a thing on a host can follow one master only: give each master its own, or remove it from one',
+  }),
   'master-unconfigured': config({
     message: (p: { master: string; known: readonly string[] }) =>
       `no actions configured for master ${JSON.stringify(p.master)}`,
@@ -214,15 +231,16 @@ export const FAILURES = {
       `config ${p.configPath}: no action runs with privilege: sudo, so there is nothing to allow`,
     fix: () => 'no sudoers file is needed',
   }),
-  'sentinel-password-unset': config({
-    message: (p: { env: string }) =>
-      `sentinels.password: environment variable ${p.env} is not set in Sentinel's environment`,
-    fix: () => 'set it where Sentinel starts, or use { file: PATH }',
+  /** A secret of the config (`where`: sentinels.password, or the entry that declares it). */
+  'secret-unset': config({
+    message: (p: { where: string; env: string }) =>
+      `${p.where}: environment variable ${p.env} is not set in this process's environment`,
+    fix: () => 'set it where Sentinel (or the watch service) starts, or use { file: PATH }',
   }),
-  'sentinel-password-unreadable': config({
-    message: (p: { file: string; errno: string | undefined }) =>
-      `sentinels.password: cannot read ${p.file}: ${p.errno}`,
-    fix: () => "make it readable by Sentinel's user only (chmod 600)",
+  'secret-unreadable': config({
+    message: (p: { where: string; file: string; errno: string | undefined }) =>
+      `${p.where}: cannot read ${p.file}: ${p.errno}`,
+    fix: () => "make it readable by Sentinel's user (and the watch service's) only (chmod 600)",
   }),
   /** A Sentinel answered and refused us (password, ACL): asking again is refused the same. */
   'sentinel-auth-refused': config({

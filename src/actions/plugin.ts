@@ -235,6 +235,12 @@ export interface ActionPlugin<C extends { type: string; when: When }, O = unknow
   /** One line per thing observed, for people (status, dry-run). */
   describe?(config: C, observed: O): string[];
   /**
+   * What this entry owns on a host, as keys that name it for people ("VIP 10.0.0.100"): two entries
+   * claiming one key undo each other's work on every run (remove, add, remove, each exiting 0), so the
+   * config is refused when any key is claimed twice. Keys of one thing must be equal however it is written.
+   */
+  claims?(config: C): string[];
+  /**
    * Secrets this entry uses. The core withholds each from the environment of every process it starts
    * (an { env } one) and cuts its value out of every log line; one in a file stays protected by the file's mode.
    */

@@ -1,7 +1,15 @@
 import { resultLines } from '../actions/index.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { EXIT, type ExitCode, errorLine, exitCodeOf, hookError } from '../errors.ts';
+import {
+  COMMAND_EXIT,
+  type CommandExitCode,
+  EXIT,
+  type ExitCode,
+  errorLine,
+  exitCodeOf,
+  hookError,
+} from '../errors.ts';
 import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
 import { describeStep, type ReconcileResult, reconcileMaster } from '../pipeline/run.ts';
 import { planText } from '../report.ts';
@@ -20,13 +28,14 @@ export interface ReconcileCommandOptions {
 /**
  * `sentinel-hook reconcile`: bring this host in line with what the Sentinels say each master is now.
  * Masters in parallel, under one deadline. Exit 0 when every master matches (or now does), 1 when
- * one is unsure or a step failed (nothing was guessed), 2 for a problem no retry fixes.
+ * one is unsure or a step failed (nothing was guessed), 2 for a problem no retry fixes, 4 when it
+ * only planned (--dry-run, or paused) and the host does not match.
  */
 export async function reconcileCommand(
   path: string,
   givenOpts: ReconcileCommandOptions,
   io: { err(t: string): void; isTty: boolean },
-): Promise<{ exitCode: ExitCode; text: string; json: unknown }> {
+): Promise<{ exitCode: CommandExitCode; text: string; json: unknown }> {
   const config = await loadConfig(path, process.getuid?.() ?? 0);
   if (!config.sentinels) throw hookError('sentinels-required', { by: 'reconcile' });
   // Paused for maintenance: the pipeline only plans (and says so); the log stays untouched as for a dry-run.
@@ -84,9 +93,7 @@ export async function reconcileCommand(
       ),
     );
     await stopping;
-    const worst = Math.max(EXIT.ok, ...results.map((r) => r.exitCode)) as ExitCode;
-    // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
-    const exitCode = terminated.signal.aborted && worst === EXIT.ok ? EXIT.retry : worst;
+    const exitCode = reconcileExitCode(results, terminated.signal.aborted);
     logger.info(
       {
         exitCode,
@@ -113,13 +120,27 @@ export async function reconcileCommand(
   }
 }
 
+/**
+ * One exit code for every master's result. A run that went wrong says so first (the worst of 1 and 2);
+ * then "would change": a plan with steps that was only shown is a host not in line, which a monitor
+ * running `reconcile --dry-run` must see.
+ */
+export function reconcileExitCode(results: readonly ReconcileResult[], terminated: boolean): CommandExitCode {
+  const worst = Math.max(EXIT.ok, ...results.map((r) => r.exitCode)) as ExitCode;
+  // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
+  if (terminated && worst === EXIT.ok) return EXIT.retry;
+  if (worst !== EXIT.ok) return worst;
+  const unapplied = results.some((r) => r.outcome === 'dry-run' && r.plans.some((p) => p.steps.length > 0));
+  return unapplied ? COMMAND_EXIT.wouldChange : EXIT.ok;
+}
+
 function answerLine(a: ReconcileResult['answers'][number]): string {
   if ('master' in a)
     return `  ${a.address}: ${a.master.ip}:${a.master.port}${a.epoch !== undefined ? ` (config epoch ${a.epoch})` : ''}`;
   return `  ${a.address}: ${'refused' in a ? 'REFUSED: ' : 'no answer: '}${a.error}`;
 }
 
-export function reconcileText(results: readonly ReconcileResult[], exitCode: ExitCode): string[] {
+export function reconcileText(results: readonly ReconcileResult[], exitCode: CommandExitCode): string[] {
   const lines: string[] = [];
   for (const r of results) {
     lines.push(
@@ -134,11 +155,17 @@ export function reconcileText(results: readonly ReconcileResult[], exitCode: Exi
       lines.push(...resultLines(step.detail).map((l) => `  ${l}`));
     }
   }
-  lines.push(`exit ${exitCode}`);
+  lines.push(
+    `exit ${exitCode}${exitCode === COMMAND_EXIT.wouldChange ? ' (would change: planned above, not applied)' : ''}`,
+  );
   return lines;
 }
 
-export function reconcileJson(results: readonly ReconcileResult[], exitCode: ExitCode, paused?: string): unknown {
+export function reconcileJson(
+  results: readonly ReconcileResult[],
+  exitCode: CommandExitCode,
+  paused?: string,
+): unknown {
   return {
     exitCode,
     ...(paused ? { paused } : {}),

@@ -1,9 +1,11 @@
 import { writeSync } from 'node:fs';
+import { holdSecretFiles } from '../config/common.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { errorLine, hookError } from '../errors.ts';
+import { codeOf, errorLine, hookError } from '../errors.ts';
 import type { Logger, LogLevel } from '../log.ts';
 import { runId } from '../log.ts';
+import { readConfigSecrets } from '../pipeline/secrets.ts';
 import { createRunner } from '../runner.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
 import { type Connector, tlsConnector } from '../sentinel/subscribe.ts';
@@ -50,17 +52,15 @@ export interface WatchCommandOptions {
  */
 export async function watchCommand(path: string, opts: WatchCommandOptions): Promise<number> {
   const uid = process.getuid?.() ?? 0;
-  const config = await loadWatchConfig(path, uid);
-  // The locks, generations and records every process serving these masters here shares.
-  prepareLockDir(config.lockDir, uid);
+  const { config, secretFiles, connector } = await prepareConfig(path, uid, process.env);
   const bindings = { run: runId(), watch: true };
   const log = stdoutLogger(config.log.level, bindings);
   const runner = createRunner();
-  const system = systemDeps(log, runner);
   // Every run of the pipeline withholds the config's secrets before it starts a process.
-  const deps = system;
+  const deps = systemDeps(log, runner);
+  holdSecretFiles(deps.env, secretFiles);
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const watcher = new Watcher(config, deps, log, { intervalMs, ...(await connectorFor(config)) });
+  const watcher = new Watcher(config, deps, log, { intervalMs, ...(connector ? { connector } : {}) });
   // A wedged main loop (issue 15 §5.1 was one) ignores SIGTERM and every failover: killed, it is restarted.
   const watchdog = startWatchdog({
     fields: bindings,
@@ -93,13 +93,16 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
         });
     };
     const reload = () => {
-      loadWatchConfig(path, uid).then(
-        (next) => {
-          watcher.reload(next);
+      prepareConfig(path, uid, deps.env)
+        .then((next) => {
+          holdSecretFiles(deps.env, next.secretFiles);
+          watcher.reload(next.config, next.connector);
           log.info({ config: path }, 'config reloaded');
-        },
-        (err: unknown) => log.error({ error: errorLine(err) }, 'config reload refused; keeping the running config'),
-      );
+        })
+        // Whatever fails, and wherever: a reload never ends the service (issue 15 §5.2 did, exit 2).
+        .catch((err: unknown) =>
+          log.error({ error: errorLine(err), code: codeOf(err) }, 'config reload refused; keeping the running config'),
+        );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -107,19 +110,35 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   });
 }
 
-async function loadWatchConfig(path: string, uid: number): Promise<HookConfig> {
+/** A config watch can run on, and what it needs read or made before the first run uses it. */
+interface PreparedConfig {
+  config: HookConfig;
+  /** Its secret files' contents, held for its runs (holdSecretFiles). */
+  secretFiles: Map<string, string>;
+  /** TLS to the Sentinels, from the certificate files as they are now; absent: plain TCP. */
+  connector: Connector | undefined;
+}
+
+/**
+ * Everything a config needs, done before it is used: the config, its secrets, its TLS files and its
+ * lock directory. Any of them failing refuses the whole config: at start the command fails (exit 2
+ * for the config and the files it names), on SIGHUP the running config stays, with what it read.
+ */
+async function prepareConfig(path: string, uid: number, env: NodeJS.ProcessEnv): Promise<PreparedConfig> {
   const config = await loadConfig(path, uid);
   if (!config.sentinels) throw hookError('sentinels-required', { by: 'watch' });
-  return config;
+  const secretFiles = readConfigSecrets(config, env);
+  const connector = await connectorFor(config);
+  // The locks, generations and records every process serving these masters here shares.
+  prepareLockDir(config.lockDir, uid);
+  return { config, secretFiles, connector };
 }
 
 /** TLS to the Sentinels when configured (the files checked first: a bad one is exit 2 before anything starts). */
-async function connectorFor(config: HookConfig): Promise<{ connector?: Connector }> {
+async function connectorFor(config: HookConfig): Promise<Connector | undefined> {
   const tls = config.sentinels?.tls;
-  if (!tls) return {};
+  if (!tls) return undefined;
   const { loadSentinelTls } = await import('../sentinel/tls.ts');
   const loaded = await loadSentinelTls(tls);
-  return {
-    connector: tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername }),
-  };
+  return tlsConnector(await loadNodeTls(), { secureContext: loaded.context, servername: loaded.servername });
 }

@@ -1,6 +1,8 @@
 // zod/mini, not classic zod: its tree-shaken bundle is a twentieth of the size and it builds schemas
 // several times faster — and every hook run builds them on Sentinel's failover path.
+import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
+import { hookError } from '../errors.ts';
 import { formatDuration, isAbsolutePath, parseDuration } from '../values.ts';
 
 const DURATION_EXPECTED = 'expected a duration like "200ms" or "5s" (a bare number is whole milliseconds)';
@@ -86,6 +88,32 @@ export function withholdSecret(env: NodeJS.ProcessEnv, ref: SecretRef | undefine
 export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   // Own keys only: a name such as `constructor` must not find Object's.
   return taken.get(env)?.get(name) ?? (Object.hasOwn(env, name) ? env[name] : undefined);
+}
+
+/** Secret files' contents a service read with its config, by environment object: see holdSecretFiles. */
+const heldFiles = new WeakMap<object, ReadonlyMap<string, string>>();
+
+/**
+ * A service (watch) reads every secret file with its config, at start and on each reload, and uses what
+ * it read until the next reload succeeds: a password file moved away or made unreadable meanwhile fails
+ * that reload, not every run after it. Keyed by the environment object, as withholdSecret is. A process
+ * that holds none (the hook, reconcile) reads the file at each use.
+ */
+export function holdSecretFiles(env: NodeJS.ProcessEnv, files: ReadonlyMap<string, string>): void {
+  heldFiles.set(env, files);
+}
+
+export function heldSecretFile(env: NodeJS.ProcessEnv, file: string): string | undefined {
+  return heldFiles.get(env)?.get(file);
+}
+
+/** A secret file as it is now, whatever a service holds; a last newline is the editor's, not the secret's. */
+export function readSecretFile(file: string, where: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw hookError('secret-unreadable', { where, file, errno: (err as NodeJS.ErrnoException).code });
+  }
 }
 
 /** sudo: prefix "sudo -n" (exact argv, allowed by a sudoers rule); none: run as is (root or capabilities). */

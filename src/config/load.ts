@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini';
-import { actionPlugins } from '../actions/index.ts';
+import { actionPlugins, pluginFor } from '../actions/index.ts';
 import { hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
 import { configSchema, type HookConfig, withStateDir } from './schema.ts';
@@ -109,7 +109,31 @@ async function loadYaml(): Promise<typeof import('yaml')> {
 export function validateConfig(raw: unknown, path: string): HookConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw hookError('config-invalid', { path, issue: formatIssue(result.error.issues, raw) });
+  const shared = sharedClaim(result.data);
+  if (shared) throw hookError('claim-shared', { path, ...shared });
   return withStateDir(result.data, raw);
+}
+
+/**
+ * The first thing two entries both claim (see ActionPlugin.claims), in the config's order. Within one
+ * master too: the same VIP listed twice is a copy-paste slip at best, and two entries with different
+ * settings for it (interface, prefix) would fight over it on every run.
+ */
+function sharedClaim(
+  config: Pick<HookConfig, 'masters'>,
+): { claim: string; first: string; second: string; sameMaster: boolean } | undefined {
+  const owners = new Map<string, { master: string; where: string }>();
+  for (const [master, actions] of Object.entries(config.masters)) {
+    for (const [i, a] of actions.entries()) {
+      const where = `masters.${master}[${i}]`;
+      for (const claim of new Set(pluginFor(a).claims?.(a))) {
+        const owner = owners.get(claim);
+        if (owner) return { claim, first: owner.where, second: where, sameMaster: owner.master === master };
+        owners.set(claim, { master, where });
+      }
+    }
+  }
+  return undefined;
 }
 
 /** "masters.mymaster[1].interface: unknown key", the first problem only: one line, one fix at a time. */

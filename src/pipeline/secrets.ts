@@ -1,17 +1,38 @@
 // Every secret the config names (the Sentinels' password, and whatever each action's plugin declares)
 // is withheld from the processes we start and cut out of every log line, by the core, once: a new
 // action only declares its secrets.
-import { readFileSync } from 'node:fs';
 import { pluginFor } from '../actions/index.ts';
-import { type SecretRef, secretFromEnv, withholdSecret } from '../config/common.ts';
+import { heldSecretFile, readSecretFile, type SecretRef, secretFromEnv, withholdSecret } from '../config/common.ts';
 import type { HookConfig } from '../config/schema.ts';
+import { hookError } from '../errors.ts';
 import { type Logger, redactSecret } from '../log.ts';
 
 export function configSecrets(config: HookConfig): SecretRef[] {
-  const refs: SecretRef[] = config.sentinels?.password ? [config.sentinels.password] : [];
-  for (const actions of Object.values(config.masters))
-    for (const a of actions) refs.push(...(pluginFor(a).secrets?.(a) ?? []));
-  return refs;
+  return placedSecrets(config).map((s) => s.ref);
+}
+
+/** Every secret of the config with the place that names it (for messages). */
+function placedSecrets(config: HookConfig): { ref: SecretRef; where: string }[] {
+  const placed = config.sentinels?.password ? [{ ref: config.sentinels.password, where: 'sentinels.password' }] : [];
+  for (const [master, actions] of Object.entries(config.masters))
+    actions.forEach((a, i) => {
+      for (const ref of pluginFor(a).secrets?.(a) ?? []) placed.push({ ref, where: `masters.${master}[${i}]` });
+    });
+  return placed;
+}
+
+/**
+ * Every secret of `config`, read now from its variable or file: a service checks them with the rest of
+ * a new config, so that a password file moved away is a refused reload (or a refused start, exit 2)
+ * rather than a failure of every run after it. Returns the files' contents, for holdSecretFiles.
+ */
+export function readConfigSecrets(config: HookConfig, env: NodeJS.ProcessEnv): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const { ref, where } of placedSecrets(config)) {
+    if (!('env' in ref)) files.set(ref.file, readSecretFile(ref.file, where));
+    else if (secretFromEnv(env, ref.env) === undefined) throw hookError('secret-unset', { where, env: ref.env });
+  }
+  return files;
 }
 
 /**
@@ -28,7 +49,7 @@ export function withholdSecrets(env: NodeJS.ProcessEnv, refs: readonly SecretRef
     if ('env' in ref) value = secretFromEnv(env, ref.env);
     else {
       try {
-        value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+        value = heldSecretFile(env, ref.file) ?? readSecretFile(ref.file, '');
       } catch {
         // unreadable here: nothing of it can reach our log either
       }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
 import { delay } from '../launch.ts';
@@ -7,7 +6,7 @@ import { redactSecret } from '../log.ts';
 /** What a freshness question is about: a Sentinel call's master and to-ip, or a desired state's master. */
 export type FreshnessTarget = Pick<FailoverEvent, 'master' | 'toIp' | 'toPort'>;
 
-import { type SecretRef, secretFromEnv } from '../config/common.ts';
+import { heldSecretFile, readSecretFile, type SecretRef, secretFromEnv } from '../config/common.ts';
 import { canonicalIp, isIpAddress } from '../values.ts';
 import { RespError, type RespValue, sendCommands, type TlsOptions } from './resp.ts';
 import { loadSentinelTls, type SentinelTlsConfig, tlsRefusal } from './tls.ts';
@@ -85,17 +84,13 @@ export type AskSentinel = (
   opts?: AskOptions,
 ) => Promise<SentinelAnswer>;
 
-export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
+export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, where = 'sentinels.password'): string {
   if ('env' in ref) {
     const value = secretFromEnv(env, ref.env);
-    if (value === undefined) throw hookError('sentinel-password-unset', { env: ref.env });
+    if (value === undefined) throw hookError('secret-unset', { where, env: ref.env });
     return value;
   }
-  try {
-    return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw hookError('sentinel-password-unreadable', { file: ref.file, errno: (err as NodeJS.ErrnoException).code });
-  }
+  return heldSecretFile(env, ref.file) ?? readSecretFile(ref.file, where);
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

@@ -210,6 +210,12 @@ function watchFiles(
     'Description=sentinel-hook watch (follows the Redis Sentinels: VIP, hosts files, commands)',
     'After=network-online.target redis-sentinel.service',
     'Wants=network-online.target redis-sentinel.service',
+    ...comment(
+      'No start limit: a config it cannot use (a password file moved away) makes it exit 2 at start, and',
+      'the default limit (5 starts in 10 s) would leave it stopped for good; it must come back by itself',
+      'once the file is fixed. (RestartSteps=, a growing delay, needs systemd 254; Debian 12 has 252.)',
+    ),
+    'StartLimitIntervalSec=0',
     '',
     '[Service]',
     'Type=simple',

@@ -76,7 +76,7 @@ export class Watcher {
     private config: HookConfig,
     private readonly deps: PipelineDeps,
     private readonly log: Logger,
-    private readonly opts: WatchOptions,
+    private opts: WatchOptions,
   ) {}
 
   private get now(): number {
@@ -100,10 +100,14 @@ export class Watcher {
     await Promise.allSettled([...this.inflight]);
   }
 
-  /** SIGHUP: a new, already validated config. Subscriptions are made anew for it. */
-  reload(config: HookConfig): void {
+  /**
+   * SIGHUP: a new config, already validated and prepared, with the connector made from its TLS files as
+   * they are now (a rotated CA must not wait for a restart). Subscriptions are made anew for it.
+   */
+  reload(config: HookConfig, connector: Connector | undefined): void {
     for (const s of this.subscriptions) s.stop();
     this.config = config;
+    this.opts = { ...this.opts, connector };
     this.subscribe();
     this.reconcileAll('reload');
   }

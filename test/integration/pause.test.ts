@@ -1,6 +1,7 @@
 // The pause switch from the command line: `pause` makes `reconcile` show what it would do and change
-// nothing (and say that it is paused); `resume` lets it act again. Three scripted Sentinels on loopback
-// that agree on the master and its config epoch; the action is an exec with reconcile: true.
+// nothing (and say that it is paused, exit 4 while it would change something); `resume` lets it act
+// again. Three scripted Sentinels on loopback that agree on the master and its config epoch; the action
+// is an exec with reconcile: true.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -60,19 +61,33 @@ test('pause: reconcile says it is paused and changes nothing; resume: it acts', 
   const paused = await cli(['pause', '--reason', 'moving the VIP by hand']);
   assert.equal(paused.status, 0, paused.stderr);
   const whilePaused = await cli(['reconcile']);
-  assert.equal(whilePaused.status, 0, whilePaused.stdout + whilePaused.stderr);
+  // Paused with work to do: 4 ("would change"), so a monitor sees that the host is not in line.
+  assert.equal(whilePaused.status, 4, whilePaused.stdout + whilePaused.stderr);
+  assert.match(whilePaused.stdout, /^exit 4 \(would change: planned above, not applied\)$/m);
   assert.match(
     whilePaused.stdout,
     /^PAUSED \(.*moving the VIP by hand\): nothing changed; this is what reconcile would do$/m,
   );
   assert.match(whilePaused.stdout, /master m: dry-run \(127\.0\.0\.1:6390, config epoch 4\)/);
   assert.equal(existsSync(marker), false, 'nothing ran while paused');
-  const json = JSON.parse((await cli(['reconcile', '--json'])).stdout) as { paused?: string };
+  const asJson = await cli(['reconcile', '--json']);
+  assert.equal(asJson.status, 4);
+  const json = JSON.parse(asJson.stdout) as { paused?: string; exitCode: number };
   assert.match(json.paused ?? '', /moving the VIP by hand/);
+  assert.equal(json.exitCode, 4);
 
   assert.equal((await cli(['resume'])).status, 0);
+  const dryRun = await cli(['reconcile', '--dry-run']);
+  assert.equal(dryRun.status, 4, dryRun.stdout + dryRun.stderr);
+  assert.equal(existsSync(marker), false, 'nothing ran in the dry-run');
   const resumed = await cli(['reconcile']);
   assert.equal(resumed.status, 0, resumed.stdout + resumed.stderr);
   assert.match(resumed.stdout, /master m: converged/);
   assert.equal(existsSync(marker), true);
+  // In line now (the exec ran once for this failover): a dry-run, paused or not, has nothing to say.
+  const inLine = await cli(['reconcile', '--dry-run']);
+  assert.equal(inLine.status, 0, inLine.stdout + inLine.stderr);
+  assert.equal((await cli(['pause'])).status, 0);
+  const pausedInLine = await cli(['reconcile']);
+  assert.equal(pausedInLine.status, 0, pausedInLine.stdout + pausedInLine.stderr);
 });

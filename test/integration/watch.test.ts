@@ -5,7 +5,16 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -158,4 +167,112 @@ test('watch records what it did: a last-run record for each run that changed som
   assert.notEqual(moved.run, first.run);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
+});
+
+// Issue 15 §5.2: a SIGHUP while the Sentinels' password file was moved away killed watch (an uncaught
+// error, exit 2). The secrets are read with the new config: a reload that cannot read one is refused and
+// the running config, with the password it read, goes on. And a changed lockDir is prepared on reload.
+test('watch with sentinels.password in a file: a reload without the file is refused and watch goes on acting; the file back: reloaded, a new lockDir prepared; started without it: exit 2', {
+  timeout: 120_000,
+}, async (t) => {
+  const password = `pw-${process.pid}-${Date.now()}`;
+  const sentinel = new LoopbackSentinel({ password });
+  const dir = mkdtempSync(join(tmpdir(), 'sh-watch-secret-'));
+  let child: ChildProcess | undefined;
+  t.after(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    sentinel.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await sentinel.start();
+  const out = join(dir, 'acted');
+  const secret = join(dir, 'sentinel.password');
+  writeFileSync(secret, `${password}\n`, { mode: 0o600 });
+  const config = join(dir, 'config.yaml');
+  const write = (lockDir: string) =>
+    writeFileSync(
+      config,
+      `lockDir: ${lockDir}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\n  password: { file: ${secret} }\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/sh, -c, 'echo "$0" >> ${out}', "{toIp}:{toPort}"]\n      reconcile: true\n`,
+      { mode: 0o644 },
+    );
+  write(join(dir, 'lock'));
+  const stdout: string[] = [];
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (b: Buffer) => stdout.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => stdout.push(b.toString()));
+  const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+  const log = () => stdout.join('');
+  await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
+
+  // The file moved away, then SIGHUP: refused with the reason, the process still there.
+  renameSync(secret, `${secret}.away`);
+  child.kill('SIGHUP');
+  await waitFor(
+    'reload refused',
+    () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined),
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  assert.match(log(), /sentinels\.password: cannot read .*sentinel\.password: ENOENT/);
+  const refusedAt = log().length;
+  // Still acting on the running config (its password read at load): a failover is followed.
+  const newPort = await sentinel.failover();
+  await waitFor('the failover acted on', () => (lines(out).length >= 2 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
+  assert.equal(lines(out).at(-1), `127.0.0.1:${newPort}`);
+  await new Promise((r) => setTimeout(r, 2500)); // an interval reconcile too
+  assert.equal(child.exitCode, null, log());
+  assert.doesNotMatch(log().slice(refusedAt), /reconcile failed|acting on .* failed|cannot read/);
+
+  // The file back, but a lockDir anyone may write: refused too, before anything used it.
+  renameSync(`${secret}.away`, secret);
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  write(open);
+  child.kill('SIGHUP');
+  await waitFor(
+    'unsafe lockDir refused',
+    () =>
+      /lock directory [^ ]*open is writable by every user[^\n]*"msg":"config reload refused/.test(log())
+        ? true
+        : undefined,
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+
+  // A new, safe lockDir: reloaded, and the directory made before the first run needs it.
+  mkdirSync(join(dir, 'state'), { mode: 0o700 });
+  const newLockDir = join(dir, 'state', 'lock');
+  write(newLockDir);
+  child.kill('SIGHUP');
+  await waitFor('reloaded', () => (/"msg":"config reloaded"/.test(log()) ? true : undefined), {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
+  const { readHeartbeat } = await import('../../src/state/last-run.ts');
+  await waitFor('a heartbeat in the new lockDir', () => readHeartbeat(newLockDir), {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+
+  // Started without the file: the config error, exit 2, before anything runs (the unit restarts it).
+  renameSync(secret, `${secret}.away`);
+  const again = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  again.stderr!.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const code = await new Promise<number | null>((r) => again.on('exit', (c) => r(c)));
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /sentinels\.password: cannot read .*ENOENT/);
 });

@@ -311,3 +311,85 @@ test('a config reached through a symlink in a directory others can write is refu
   chmodSync(open, 0o755);
   assert.equal(Object.keys((await loadConfig(join(open, 'dir', 'config.yaml'), uid)).masters)[0], 'm');
 });
+
+// Issue 15 §5.7: two entries that both own one thing on a host pass every other check and then undo
+// each other on every run (remove, add, remove: each exit 0). Refused at load, naming both and the thing.
+const vip = (address: string) => ({ type: 'vip', address });
+const hostsFile = (names: string[], file = '/etc/hosts') => ({ type: 'hosts', names, file });
+const hostsPush = (names: string[], targets: string[], remotePath?: string) => ({
+  type: 'hosts',
+  names,
+  push: {
+    targets,
+    user: 'deploy',
+    identityFile: '/k/id',
+    knownHostsFile: '/k/known_hosts',
+    ...(remotePath ? { remotePath } : {}),
+  },
+});
+
+const sharedClaims: [string, unknown, RegExp][] = [
+  [
+    'two masters, one VIP (written two ways)',
+    { masters: { alpha: [exec, vip('fd00::100/64')], beta: [vip('fd00:0:0::100/80')] } },
+    /^config c\.yaml: masters\.alpha\[1\] and masters\.beta\[0\] both claim VIP fd00::100: /,
+  ],
+  [
+    'one master, one VIP twice',
+    { masters: { alpha: [vip('10.0.0.100/24'), exec, vip('10.0.0.100/24')] } },
+    /^config c\.yaml: masters\.alpha\[0\] and masters\.alpha\[2\] both claim VIP 10\.0\.0\.100: /,
+  ],
+  [
+    'two masters, one name in one local hosts file (any case)',
+    {
+      masters: { alpha: [hostsFile(['cache.example.com'])], beta: [hostsFile(['a.example.com', 'Cache.Example.com'])] },
+    },
+    /masters\.alpha\[0\] and masters\.beta\[0\] both claim hosts name cache\.example\.com in \/etc\/hosts: /,
+  ],
+  [
+    'two masters, one name pushed to one file on one target (default port spelt out or not)',
+    {
+      masters: {
+        alpha: [hostsPush(['cache.example.com'], ['app1.example.com', 'app2.example.com'])],
+        beta: [hostsPush(['cache.example.com'], ['APP2.example.com:22'], '/etc/hosts')],
+      },
+    },
+    /masters\.alpha\[0\] and masters\.beta\[0\] both claim hosts name cache\.example\.com in \/etc\/hosts on app2\.example\.com:22: /,
+  ],
+];
+for (const [name, raw, message] of sharedClaims) {
+  test(`config refused (exit 2): ${name}`, () => {
+    assert.throws(
+      () => validateConfig(raw, 'c.yaml'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.exitCode, 2);
+        assert.match(err.line(), message);
+        assert.doesNotMatch(err.line(), /\n/);
+        return true;
+      },
+    );
+  });
+}
+
+test('claims that do not meet are fine: other VIPs, one name in two files, on two targets, or in two remote files', () => {
+  const c = validateConfig(
+    {
+      masters: {
+        alpha: [
+          vip('10.0.0.100/24'),
+          hostsFile(['cache.example.com']),
+          hostsPush(['cache.example.com'], ['app1.example.com']),
+        ],
+        beta: [
+          vip('10.0.0.101/24'),
+          hostsFile(['cache.example.com'], '/etc/hosts.beta'),
+          hostsPush(['cache.example.com'], ['app2.example.com']),
+          hostsPush(['cache.example.com'], ['app1.example.com'], '/srv/hosts'),
+        ],
+      },
+    },
+    'c.yaml',
+  );
+  assert.deepEqual(Object.keys(c.masters), ['alpha', 'beta']);
+});

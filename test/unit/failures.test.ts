@@ -48,6 +48,9 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'secret-exposed': [{ what: 'sentinels.tls.key file /k', mode: '644', path: '/k' }],
   'config-syntax': [{ path: '/etc/x.yaml', detail: 'bad indentation' }],
   'config-invalid': [{ path: '/etc/x.yaml', issue: 'masters.m[0].type: unknown' }],
+  'claim-shared': [
+    { path: '/etc/x.yaml', claim: 'VIP 10.0.0.100', first: 'masters.a[0]', second: 'masters.b[0]', sameMaster: false },
+  ],
   'master-unconfigured': [{ master: 'gamma', known: [] }],
   'sentinels-required': [{ by: 'watch' }],
   'vip-address-invalid': [{ problem: '10.0.0.0 is the network address of 10.0.0.0/24, not a host address' }],
@@ -60,8 +63,8 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'sudoers-relative-program': [{ program: 'ip' }],
   'program-unresolvable': [{ path: '/usr/sbin/x', errno: 'ENOENT' }],
   'sudoers-nothing-to-allow': [{ configPath: '/etc/x.yaml' }],
-  'sentinel-password-unset': [{ env: 'SH_PW' }],
-  'sentinel-password-unreadable': [{ file: '/etc/pw', errno: 'EACCES' }],
+  'secret-unset': [{ where: 'sentinels.password', env: 'SH_PW' }],
+  'secret-unreadable': [{ where: 'sentinels.password', file: '/etc/pw', errno: 'EACCES' }],
   'sentinel-auth-refused': [{ address: '10.0.0.1:26379', said: 'WRONGPASS' }],
   'sentinel-tls-refused': [
     { address: '10.0.0.1:26379', said: 'TLS: expired', fix: "renew the Sentinel's certificate" },

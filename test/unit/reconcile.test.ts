@@ -328,3 +328,57 @@ test('the pipeline in one process: events for two masters run in parallel, two f
   for (let i = 1; i < ordered.length; i++)
     assert.ok(ordered[i]!.from >= ordered[i - 1]!.to, `one master's runs must not overlap: ${JSON.stringify(spans)}`);
 });
+
+// Issue 15 §5.8: a dry-run or a paused reconcile that finds the host wrong must not exit 0, or no
+// monitor can tell "right" from "would change"; nor 1 or 2, which say the run itself went wrong.
+test('exit code over the masters: 4 when a dry-run or a paused run found work it did not do, 0 when it found none; a failure or a stop outranks it', async (t) => {
+  const { reconcileExitCode } = await import('../../src/commands/reconcile.ts');
+  const { writePause } = await import('../../src/state/pause.ts');
+  const lockDir = tempDir(t);
+  // This host still holds the VIP; the Sentinels name another host: a run would remove it.
+  const wrongHere = () => {
+    const runner = new FakeRunner([{ argv: [IP, '-j', '-4', 'addr', 'show'], result: { stdout: withVip } }]);
+    return fakeDeps({
+      runner,
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([['192.168.0.2', 4], ['192.168.0.2', 4], undefined]),
+      addresses: [ME, VIP],
+    });
+  };
+  const rightHere = () => {
+    const runner = new FakeRunner([
+      {
+        argv: [IP, '-j', '-4', 'addr', 'show'],
+        result: { stdout: addrJson([{ ifname: 'eth0', addrs: [{ family: 'inet', local: ME, prefixlen: 24 }] }]) },
+      },
+    ]);
+    return fakeDeps({
+      runner,
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([['192.168.0.2', 4], ['192.168.0.2', 4], undefined]),
+      addresses: [ME],
+    });
+  };
+  const wouldChange = await reconcileMaster('mymaster', config(lockDir), wrongHere(), opts({ dryRun: true }));
+  assert.equal(wouldChange.outcome, 'dry-run');
+  assert.equal(reconcileExitCode([wouldChange], false), 4);
+  const inLine = await reconcileMaster('mymaster', config(lockDir), rightHere(), opts({ dryRun: true }));
+  assert.equal(reconcileExitCode([inLine], false), 0);
+  assert.equal(reconcileExitCode([inLine, wouldChange], false), 4);
+
+  writePause(lockDir, 'test: maintenance');
+  const paused = await reconcileMaster('mymaster', config(lockDir), wrongHere(), opts());
+  assert.match(paused.paused ?? '', /maintenance/);
+  assert.equal(reconcileExitCode([paused], false), 4);
+  const pausedInLine = await reconcileMaster('mymaster', config(lockDir), rightHere(), opts());
+  assert.equal(reconcileExitCode([pausedInLine], false), 0);
+
+  // The run itself went wrong: that is what the exit code says (1 retry, 2 never), "would change" or not.
+  const failed = { ...inLine, outcome: 'failed' as const, exitCode: 1 as const };
+  const refused = { ...inLine, outcome: 'failed' as const, exitCode: 2 as const };
+  assert.equal(reconcileExitCode([wouldChange, failed], false), 1);
+  assert.equal(reconcileExitCode([wouldChange, refused], false), 2);
+  // Stopped by a signal halfway: what is left is for a later run.
+  assert.equal(reconcileExitCode([wouldChange], true), 1);
+  assert.equal(reconcileExitCode([inLine], true), 1);
+});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sudoersLine, sudoersText, sudoersWord } from '../../src/commands/sudoers.ts';
 import { validateConfig } from '../../src/config/load.ts';
+import { configSchema, withStateDir } from '../../src/config/schema.ts';
 import { ConfigError, codeOf, errorLine, exitCodeOf, UsageError } from '../../src/errors.ts';
 import { parseEvent } from '../../src/event.ts';
 import { runHook } from '../../src/pipeline/run.ts';
@@ -140,7 +141,9 @@ test('privilege none is left out; exec without placeholders is pinned, with plac
 
 test('the same VIP under two masters is listed once', async () => {
   const vip = { type: 'vip', address: '192.168.0.4/24', interface: 'eth0' };
-  const c = validateConfig({ lockDir, masters: { a: [vip], b: [vip] } }, 'c.yaml');
+  // validateConfig refuses two masters claiming one VIP (issue 15 §5.7); the rules stay unique all the same.
+  assert.throws(() => validateConfig({ lockDir, masters: { a: [vip], b: [vip] } }, 'c.yaml'), /both claim VIP/);
+  const c = withStateDir(configSchema.parse({ lockDir, masters: { a: [vip], b: [vip] } }), { lockDir });
   assert.equal(rules(await sudoersText(c, opts, host(), 'h')).length, 4);
 });
 

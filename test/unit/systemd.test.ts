@@ -155,3 +155,18 @@ test('values copied into unit text are checked: a path with % (a systemd specifi
     /arping not found/,
   );
 });
+
+// Issue 15 §5.2: watch exits 2 on a config it cannot use (a password file moved away). systemd's
+// default start limit (5 starts in 10 s) would give up on it for good after a few RestartSec=2s;
+// with no limit it keeps trying, and comes back by itself once the file is fixed.
+test('the watch unit restarts for good: Restart=always with no start limit, in [Unit] where systemd 252 reads it', async () => {
+  const [watch, reconcile] = await systemdFiles(parse([EXEC]), OPTS, host);
+  const unitSection = watch!.text.slice(watch!.text.indexOf('[Unit]'), watch!.text.indexOf('[Service]'));
+  assert.deepEqual(values(unitSection, 'StartLimitIntervalSec'), ['0']);
+  assert.deepEqual(values(watch!.text, 'StartLimitIntervalSec'), ['0']);
+  assert.deepEqual(values(watch!.text, 'Restart'), ['always']);
+  // RestartSteps= (a growing delay) needs systemd 254: Debian 12 has 252, whose verify would reject it.
+  assert.deepEqual(values(watch!.text, 'RestartSteps'), []);
+  // The boot reconcile is a oneshot: it is not restarted, so no limit to lift.
+  assert.deepEqual(values(reconcile!.text, 'StartLimitIntervalSec'), []);
+});

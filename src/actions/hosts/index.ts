@@ -271,6 +271,20 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   schema: hostsSchema,
   convergent: true,
   runsWithSudo: (a) => a.privilege === 'sudo',
+  claims(a) {
+    // A name is owned per file it is written in: one name in two files is two entries, which may point
+    // at different masters (a file per application). Names are case-insensitive, as the resolver reads them.
+    const names = a.names.map((n) => n.toLowerCase());
+    const local = a.file ? names.map((n) => `hosts name ${n} in ${a.file}`) : [];
+    const push = a.push;
+    if (!push) return local;
+    const remote = push.targets.flatMap((text) => {
+      const t = parsePushTarget(text)!;
+      const where = `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+      return names.map((n) => `hosts name ${n} in ${push.remotePath} on ${where}`);
+    });
+    return [...local, ...remote];
+  },
   async observe(a, host, scope) {
     const local = a.file ? { local: readLocal(a.file) } : {};
     if (!scope.remote || !a.push) return local;

@@ -146,6 +146,8 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
   convergent: true,
   runsWithSudo: (a) => a.privilege === 'sudo',
   release: { after: (a) => a.release?.noQuorumFor, what: 'the VIP' },
+  // The address alone, canonical: the same IP under another prefix or interface is still one address to hold.
+  claims: (a) => [`VIP ${vipOf(a).ip}`],
   async observe(a, host, scope) {
     const vip = vipOf(a);
     // On the host that should hold it, os.networkInterfaces() (no process) says whether the VIP is
