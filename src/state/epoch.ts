@@ -31,10 +31,13 @@ export function sameSentinels(a: readonly string[] | undefined, b: readonly stri
  * epoch of the same Sentinels is a failover still under way, never a reason to go back (see olderSince).
  */
 export function readActedEpoch(dir: string, master: string): ActedState | undefined {
-  const text = readSmallFile(epochPath(dir, master), 1024);
-  const m = text ? /^(\d+) (\S+) (\d+)(?: ([0-9a-f,]+))?\n?$/.exec(text) : null;
+  const path = epochPath(dir, master);
+  const text = readSmallFile(path);
+  const m = text ? /^(\d+) (\S+) (\d+)\n?$/.exec(text) : null;
   if (!m) return undefined;
-  return { epoch: Number(m[1]), ip: m[2]!, port: Number(m[3]), ...(m[4] ? { ids: m[4].split(',') } : {}) };
+  // The ids beside it, in a file of their own: the record stays what the previous version reads.
+  const ids = readSmallFile(`${path}.ids`, 1024)?.trim();
+  return { epoch: Number(m[1]), ip: m[2]!, port: Number(m[3]), ...(ids ? { ids: ids.split(',') } : {}) };
 }
 
 /**
@@ -46,8 +49,11 @@ export function readActedEpoch(dir: string, master: string): ActedState | undefi
 export function recordActedEpoch(dir: string, master: string, state: ActedState, replace = false): void {
   const before = readActedEpoch(dir, master);
   if (!replace && before && before.epoch > state.epoch && sameSentinels(before.ids, state.ids)) return;
-  const ids = state.ids?.length ? ` ${[...new Set(state.ids)].sort().join(',')}` : '';
-  writeSmallFile(epochPath(dir, master), `${state.epoch} ${state.ip} ${state.port}${ids}\n`);
+  const path = epochPath(dir, master);
+  // The ids first: a reader that sees the new epoch sees the Sentinels that told it.
+  if (state.ids?.length) writeSmallFile(`${path}.ids`, `${[...new Set(state.ids)].sort().join(',')}\n`);
+  else rmSync(`${path}.ids`, { force: true });
+  writeSmallFile(path, `${state.epoch} ${state.ip} ${state.port}\n`);
 }
 
 function olderPath(dir: string, master: string): string {

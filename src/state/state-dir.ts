@@ -8,7 +8,7 @@ import { readSmallFile, writeSmallFile } from './files.ts';
 import { lockDirProblem } from './lock.ts';
 
 /** The records that used to live in the lock directory. */
-const RECORD = /^(paused|.+\.epoch|.+\.done|.+\.last-run\.json)$/;
+const RECORD = /^(paused|.+\.epoch|.+\.epoch\.ids|.+\.done|.+\.done\.ids|.+\.last-run\.json)$/;
 
 const prepared = new Map<string, string | undefined>();
 
@@ -57,7 +57,9 @@ export function forgetMaster(dir: string, master: string): string[] {
   const prefix = `${encodeURIComponent(master)}.`;
   let names: string[] = [];
   try {
-    names = readdirSync(dir).filter((n) => n.startsWith(prefix) && /\.(epoch|done|older|last-run\.json)$/.test(n));
+    names = readdirSync(dir).filter(
+      (n) => n.startsWith(prefix) && /\.(epoch|epoch\.ids|done|done\.ids|older|last-run\.json)$/.test(n),
+    );
   } catch {
     return [];
   }
