@@ -22,6 +22,7 @@ import {
 import {
   type ActedState,
   clearOlder,
+  knownSentinels,
   olderSince,
   readActedEpoch,
   recordActedEpoch,
@@ -215,7 +216,9 @@ async function applyAndRecord(
   );
   if (gen?.superseded()) return { steps, superseded: true };
   if (guards.record && acted) {
-    keepRecord(run, () => markOnceDone(plans, steps, run.config.stateDir, run.master, acted.epoch, acted.ids));
+    // exec's records learn the group's ids from the epoch record too (a fast path names one Sentinel).
+    const known = replace ? acted.ids : knownSentinels(readActedEpoch(run.config.stateDir, run.master)?.ids, acted.ids);
+    keepRecord(run, () => markOnceDone(plans, steps, run.config.stateDir, run.master, acted.epoch, known));
     // What this host now matches, for "never go back" (only when nothing failed).
     if (steps.every((s) => s.ok))
       keepRecord(run, () => recordActedEpoch(run.config.stateDir, run.master, acted, replace));
