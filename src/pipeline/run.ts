@@ -244,15 +244,17 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
     const toAddresses = sentinels ? await resolveAll(event.toIp, deps, run.signal) : undefined;
     const askFreshness = async (signal: AbortSignal): Promise<Freshness> => {
       // Loaded only when configured: node:net is a noticeable part of a cold start.
-      const { checkFreshness } = await import('../sentinel/client.ts');
+      const { checkFreshness, nopermFailures } = await import('../sentinel/client.ts');
       const f = await checkFreshness(event, toAddresses!, sentinels!, deps.env, {
         ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
         resolve: (host, s) => deps.resolve(host, s),
         signal,
       });
       log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
+      // The event goes on without the epoch, but exec's once-per-failover record, reconcile and watch need it.
+      for (const refused of nopermFailures(f.answers)) log.warn({ code: refused.code }, refused.line());
       for (const answer of f.answers) {
-        if ('refused' in answer)
+        if ('refused' in answer && !answer.noperm)
           log.warn(
             { sentinel: answer.address, error: answer.error },
             'a Sentinel refused the stale-event check; the others decided',
