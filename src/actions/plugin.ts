@@ -77,6 +77,12 @@ export interface ApplyContext {
    * (CommandStep.onSuperseded: then `signal` stops it, with a grace). Absent: `signal`.
    */
   commandSignal?: AbortSignal;
+  /**
+   * What stops a step marked onSuperseded: 'stop' once this run is overtaken: a run for a newer failover
+   * (or one whose failover is unknown), or the deadline; not a run that takes over the same failover.
+   * Absent: `signal`.
+   */
+  stopSignal?: AbortSignal;
   /** Is this address on this host now: a burst stops once its address is gone (see addressCheck). */
   holdsAddress?(address: string): Promise<boolean>;
   /**

@@ -129,7 +129,7 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
   // run; any other runs on to its end or the deadline (see CommandStep.onSuperseded).
   const stop =
     step.onSuperseded === 'stop' && ctx.commandSignal
-      ? { stop: { signal: ctx.signal, graceMs: SUPERSEDED_STOP_GRACE_MS } }
+      ? { stop: { signal: ctx.stopSignal ?? ctx.signal, graceMs: SUPERSEDED_STOP_GRACE_MS } }
       : {};
   const ran = await runArgv(
     step.argv,

@@ -202,3 +202,64 @@ test('the hook: an exec running when a newer event for the master starts gets TE
   assert.deepEqual(newerTimeouts, [10_000], "the newer exec got its whole timeout: the wait did not eat the run's");
   assert.deepEqual(olderTimeouts, [10_000]);
 });
+
+test("watch taking over the failover the hook is acting on (same epoch): the hook's exec is let finish, recorded, and not run again", {
+  timeout: 60_000,
+}, async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'ran');
+  const config = validateConfig(
+    {
+      lockDir: join(dir, 'run'),
+      stateDir: join(dir, 'lib'),
+      deadline: '15s',
+      sentinels: { addresses: ['192.0.2.1:26379'], settle: 0 },
+      masters: {
+        mymaster: [
+          {
+            type: 'exec',
+            // Slow enough for the takeover to come while it runs; a TERM would leave "stopped".
+            run: [
+              '/bin/sh',
+              '-c',
+              `trap 'echo stopped >> "$0"; exit 143' TERM; : > "$0.ready"; sleep 1.5; echo "done $1" >> "$0"`,
+              out,
+              '{toIp}',
+            ],
+            timeout: '10s',
+            reconcile: true,
+          },
+        ],
+      },
+    },
+    'test.yaml',
+  );
+  const ask = async (address: string) => ({ address, master: { ip: '10.0.0.2', port: 6379 }, epoch: 5 });
+  const hook = runHook(
+    parseEvent(['mymaster', 'observer', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379']),
+    config,
+    fakeDeps({ runner: createRunner(), askSentinel: ask, addresses: ['10.0.0.9'] }),
+    { dryRun: false },
+  );
+  await waitUntil('the hook exec running', () => existsSync(`${out}.ready`), { timeoutMs: 10_000, intervalMs: 10 });
+  // watch's fast path for the same failover (epoch 5): it claims the master, as for any failover it acts on.
+  const { reconcileMaster } = await import('../../src/pipeline/run.ts');
+  const watch = reconcileMaster(
+    'mymaster',
+    config,
+    fakeDeps({ runner: createRunner(), askSentinel: ask, addresses: ['10.0.0.9'] }),
+    {
+      dryRun: false,
+      announce: true,
+      claim: true,
+      decision: { clear: true, state: { ip: '10.0.0.2', port: 6379, epoch: 5 }, answers: [] },
+      signal: AbortSignal.timeout(15_000),
+      remainingMs: () => 15_000,
+    },
+  );
+  const [h, w] = await Promise.all([hook, watch]);
+  assert.equal(readFileSync(out, 'utf8'), 'done 10.0.0.2\n', 'ran once, to its end: no TERM, no second run');
+  assert.equal(h.exitCode, 0);
+  assert.equal(w.exitCode, 0);
+  assert.match(w.plans[0]!.note ?? '', /already ran on this host for this failover \(config epoch 5\)/);
+});
