@@ -266,6 +266,7 @@ export class Watcher {
       this.log.warn(
         {
           ...fields,
+          paused: r.paused,
           plan: r.plans
             .filter((p) => p.steps.length)
             .map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })),
