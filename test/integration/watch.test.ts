@@ -41,6 +41,8 @@ test('watch: acts once on a real failover without a process per event, reconcile
   await sentinel.start();
   const out = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
+  // As tmpfiles.d would: watch run as root does not make its lock directory.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const write = (extra = '') =>
     writeFileSync(
       config,
@@ -121,6 +123,7 @@ test('watch records what it did: a last-run record for each run that changed som
   });
   await sentinel.start();
   const lockDir = join(dir, 'lock');
+  mkdirSync(lockDir, { mode: 0o700 });
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,
@@ -195,6 +198,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
       `lockDir: ${lockDir}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\n  password: { file: ${secret} }\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/sh, -c, 'echo "$0" >> ${out}', "{toIp}:{toPort}"]\n      reconcile: true\n`,
       { mode: 0o644 },
     );
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   write(join(dir, 'lock'));
   const stdout: string[] = [];
   child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
@@ -246,10 +250,19 @@ test('watch with sentinels.password in a file: a reload without the file is refu
     { timeoutMs: 10_000, intervalMs: 50 },
   );
 
-  // A new, safe lockDir: reloaded, and the directory made before the first run needs it.
+  // A new lockDir that is missing: refused (watch run as root does not make it); made: reloaded, and used.
   mkdirSync(join(dir, 'state'), { mode: 0o700 });
   const newLockDir = join(dir, 'state', 'lock');
   write(newLockDir);
+  child.kill('SIGHUP');
+  await waitFor(
+    'missing lockDir refused',
+    () =>
+      /lock directory [^ ]*state\/lock is missing[^\n]*"msg":"config reload refused/.test(log()) ? true : undefined,
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  assert.equal(existsSync(newLockDir), false);
+  mkdirSync(newLockDir, { mode: 0o700 });
   child.kill('SIGHUP');
   await waitFor('reloaded', () => (/"msg":"config reloaded"/.test(log()) ? true : undefined), {
     timeoutMs: 10_000,
