@@ -367,6 +367,12 @@ export const FAILURES = {
     fix: (p) =>
       `make it as the boot does, for the services' user: systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf, or for /run/sentinel-hook systemctl restart sentinel-hook-watch.service (its RuntimeDirectory=); without those files: install -d -m 0700 -o redis -g redis ${p.dir}`,
   }),
+  /** Removed while in use (by hand, to clear stale records): nothing can be locked until it is made again. */
+  'lock-dir-gone': retry({
+    message: (p: { dir: string }) => `lock directory ${p.dir} is gone (removed while in use)`,
+    fix: () =>
+      'the watch unit makes it again as it restarts (RuntimeDirectory=), else systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf; stale records go with "sentinel-hook forget --master NAME", not by removing the directory',
+  }),
   'state-dir-unusable': retry({
     message: (p: { dir: string; problem: string }) =>
       `state directory ${p.dir} ${p.problem}: the pause and the records (epoch acted on, once-per-failover, last run) are skipped`,

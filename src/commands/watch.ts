@@ -2,7 +2,8 @@ import { writeSync } from 'node:fs';
 import { holdSecretFiles } from '../config/common.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { codeOf, errorLine, hookError } from '../errors.ts';
+import { codeOf, EXIT, errorLine, hookError } from '../errors.ts';
+import { failure } from '../failures.ts';
 import type { Logger, LogLevel } from '../log.ts';
 import { runId } from '../log.ts';
 import { readConfigSecrets } from '../pipeline/secrets.ts';
@@ -60,7 +61,12 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   const deps = systemDeps(log, runner);
   holdSecretFiles(deps.env, secretFiles);
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const watcher = new Watcher(config, deps, log, { intervalMs, ...(connector ? { connector } : {}) });
+  let lockDirGone = (_dir: string) => {};
+  const watcher = new Watcher(config, deps, log, {
+    intervalMs,
+    ...(connector ? { connector } : {}),
+    onLockDirGone: (dir) => lockDirGone(dir),
+  });
   // A wedged main loop (issue 15 §5.1 was one) ignores SIGTERM and every failover: killed, it is restarted.
   const watchdog = startWatchdog({
     fields: bindings,
@@ -78,7 +84,10 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   );
   watcher.start();
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    let stopping = false;
+    const stop = (signal: string, exitCode = 0) => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal }, 'stopping; the VIP stays where it is');
       process.off('SIGHUP', reload);
       // Work in progress ends first (a command halfway is let finish); its children are ended after.
@@ -88,8 +97,8 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
         // Only now: a shutdown that wedges is killed too (systemd's stop timeout would take 90 s).
         .then(() => watchdog.stop())
         .then(() => {
-          log.info({ stats: watcher.stats }, 'watch end');
-          resolve(0);
+          log.info({ stats: watcher.stats, exitCode }, 'watch end');
+          resolve(exitCode);
         });
     };
     const reload = () => {
@@ -103,6 +112,14 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
         .catch((err: unknown) =>
           log.error({ error: errorLine(err), code: codeOf(err) }, 'config reload refused; keeping the running config'),
         );
+    };
+    // Removed by hand while watch ran: every run would fail on its lock until a restart. Exit 1: the unit
+    // restarts watch, and its RuntimeDirectory= makes the directory again first.
+    lockDirGone = (dir) => {
+      if (stopping) return;
+      const gone = failure('lock-dir-gone', { dir });
+      log.error({ code: gone.code, lockDir: dir }, gone.line());
+      stop('lock directory gone', EXIT.retry);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -146,8 +146,10 @@ export async function acquireLock(
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw hookError('lock-uncreatable', { path, errno: (err as NodeJS.ErrnoException).code });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && lockDirGone(dir)) throw hookError('lock-dir-gone', { dir });
+      if (code !== 'EEXIST') {
+        throw hookError('lock-uncreatable', { path, errno: code });
       }
     }
     reapIfDead(path);

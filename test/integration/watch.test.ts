@@ -172,6 +172,68 @@ test('watch records what it did: a last-run record for each run that changed som
   assert.equal(await exited, 0);
 });
 
+// Issue 15 §5.4: the lock directory removed while watch ran (to clear stale records) made every later
+// run fail ("cannot create lock …: ENOENT") until a restart. Now watch exits 1: systemd makes the
+// directory again (RuntimeDirectory=) and restarts it. Found at the next interval, or at once by a run
+// that cannot take its lock (here a failover, with an interval far away).
+test('watch exits 1 when its lock directory is removed: at the next interval, or at once when a failover cannot take its lock', {
+  timeout: 120_000,
+}, async (t) => {
+  const sentinel = new LoopbackSentinel();
+  const dir = mkdtempSync(join(tmpdir(), 'sh-watch-lockdir-'));
+  const children: ChildProcess[] = [];
+  t.after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    sentinel.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await sentinel.start();
+  const lockDir = join(dir, 'lock');
+  const out = join(dir, 'acted');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `lockDir: ${lockDir}\nstateDir: ${join(dir, 'state')}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/sh, -c, 'echo "$0" >> ${out}', "{toIp}:{toPort}"]\n      reconcile: true\n`,
+    { mode: 0o644 },
+  );
+  const watch = (interval: string) => {
+    mkdirSync(lockDir, { mode: 0o700 });
+    const child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', interval], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const output: string[] = [];
+    child.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
+    child.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    return { exited, log: () => output.join('') };
+  };
+  const gone = /"msg":"lock directory [^"]*lock is gone[^"]*"/;
+
+  const periodic = watch('1s');
+  await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
+  rmSync(lockDir, { recursive: true });
+  const removedAt = performance.now();
+  assert.equal(await periodic.exited, 1, periodic.log());
+  assert.ok(performance.now() - removedAt < 5000, `exited ${Math.round(performance.now() - removedAt)} ms later`);
+  assert.match(periodic.log(), gone);
+
+  const onFailover = watch('60s');
+  await waitFor('subscribed', () => (/"msg":"subscribed"/.test(onFailover.log()) ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(lockDir, { recursive: true });
+  const newPort = await sentinel.failover();
+  assert.equal(await onFailover.exited, 1, onFailover.log());
+  assert.match(onFailover.log(), gone);
+  assert.notEqual(lines(out).at(-1), `127.0.0.1:${newPort}`, 'nothing ran without the lock');
+});
+
 // Issue 15 §5.2: a SIGHUP while the Sentinels' password file was moved away killed watch (an uncaught
 // error, exit 2). The secrets are read with the new config: a reload that cannot read one is refused and
 // the running config, with the password it read, goes on. And a changed lockDir is prepared on reload.
