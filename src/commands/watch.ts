@@ -1,11 +1,9 @@
-import { writeSync } from 'node:fs';
 import { holdSecretFiles } from '../config/common.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { codeOf, EXIT, errorLine, hookError } from '../errors.ts';
 import { failure } from '../failures.ts';
-import type { Logger, LogLevel } from '../log.ts';
-import { runId } from '../log.ts';
+import { runId, stdoutLogger } from '../log.ts';
 import { readConfigSecrets } from '../pipeline/secrets.ts';
 import { createRunner } from '../runner.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
@@ -14,33 +12,6 @@ import { prepareLockDir } from '../state/lock.ts';
 import { systemDeps } from '../system.ts';
 import { startWatchdog } from '../watch/watchdog.ts';
 import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
-
-const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
-
-/**
- * JSON lines on stdout, pino's fields (level number, time, msg): journald keeps them, `journalctl -o
- * cat` shows them, and nothing is written to a file a service's sandbox would have to allow.
- */
-export function stdoutLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
-  const at =
-    (l: LogLevel) =>
-    (obj: Record<string, unknown>, msg?: string): void => {
-      if (LEVELS[l] < LEVELS[level]) return;
-      const line = `${JSON.stringify({ level: LEVELS[l], time: new Date().toISOString(), ...bindings, ...obj, ...(msg === undefined ? {} : { msg }) })}\n`;
-      try {
-        writeSync(1, line);
-      } catch {
-        // stdout gone (journald restarting): nothing better to do than go on.
-      }
-    };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => stdoutLogger(level, { ...bindings, ...more }),
-  };
-}
 
 export interface WatchCommandOptions {
   intervalMs?: number;
