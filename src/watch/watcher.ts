@@ -208,6 +208,7 @@ export class Watcher {
   }
 
   private reconcileAll(why: string): void {
+    if (this.stopping.signal.aborted) return;
     for (const master of Object.keys(this.config.masters)) {
       // One at a time per master: an event or a reconcile in progress will leave it right.
       if (this.state(master).busy) continue;
