@@ -370,6 +370,19 @@ export const FAILURES = {
     message: (p: { dir: string; problem: string }) => `lock directory ${p.dir} ${p.problem}`,
     fix: (p) => lockDirFix(p.dir),
   }),
+  /** Root's commands leave a missing lock directory to what makes it for the services' user (issue 15 §5.4). */
+  'lock-dir-missing': retry({
+    message: (p: { dir: string }) =>
+      `lock directory ${p.dir} is missing, and a command run as root does not create it: it would be root's (mode 700), and the hook run as Sentinel's user could not use it`,
+    fix: (p) =>
+      `make it as the boot does, for the services' user: systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf, or for /run/sentinel-hook systemctl restart sentinel-hook-watch.service (its RuntimeDirectory=); without those files: install -d -m 0700 -o redis -g redis ${p.dir}`,
+  }),
+  /** Removed while in use (by hand, to clear stale records): nothing can be locked until it is made again. */
+  'lock-dir-gone': retry({
+    message: (p: { dir: string }) => `lock directory ${p.dir} is gone (removed while in use)`,
+    fix: () =>
+      'the watch unit makes it again as it restarts (RuntimeDirectory=), else systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf; stale records go with "sentinel-hook forget --master NAME", not by removing the directory',
+  }),
   'state-dir-unusable': retry({
     message: (p: { dir: string; problem: string }) =>
       `state directory ${p.dir} ${p.problem}: the pause and the records (epoch acted on, once-per-failover, last run) are skipped`,

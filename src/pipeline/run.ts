@@ -277,7 +277,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
   let generation: Generation | undefined;
   try {
     const actions = actionsFor(config, event.master);
-    const lockDir = dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid);
+    const lockDir = dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid, 'sentinel');
     const sentinels = GUARDS.event.freshness ? config.sentinels : undefined;
     const toAddresses = sentinels ? await resolveAll(event.toIp, deps, run.signal) : undefined;
     const askFreshness = async (signal: AbortSignal): Promise<Freshness> => {
@@ -798,7 +798,9 @@ export async function runMaster(
   const secrets = withholdSecrets(given.env, configSecrets(config));
   const logger = redactingLogger(intent.kind === 'event' ? given.logger : given.logger.child({ master }), secrets);
   // Before the pause is read: records an older version kept in the lock directory move over first.
-  const stateProblem = opts.dryRun ? undefined : prepareStateDir(config.stateDir, config.lockDir, given.uid);
+  // Sentinel's calls (the hook, notify's reannounce) may make a missing lock directory that holds the records.
+  const by = intent.kind === 'event' || intent.kind === 'reannounce' ? 'sentinel' : 'command';
+  const stateProblem = opts.dryRun ? undefined : prepareStateDir(config.stateDir, config.lockDir, given.uid, by);
   if (stateProblem)
     logger.warn(
       { stateDir: config.stateDir, code: 'state-dir-unusable' },

@@ -14,6 +14,7 @@ import { decideMaster, whoAnswered } from '../sentinel/decide.ts';
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
 import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
 import { writeHeartbeat } from '../state/last-run.ts';
+import { lockDirGone } from '../state/lock.ts';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** The same failover announced by several Sentinels within this time is one event. */
@@ -32,6 +33,8 @@ export interface WatchOptions {
   /** How sockets to the Sentinels are made (plain TCP unless sentinels.tls). */
   connector?: Connector;
   now?: () => number;
+  /** The lock directory is gone (removed by hand): every run would fail until it is made again. */
+  onLockDirGone?: (dir: string) => void;
 }
 
 interface MasterWatch {
@@ -155,6 +158,8 @@ export class Watcher {
 
   private schedule(): void {
     clearTimeout(this.timer);
+    // Stopped from inside the timer's own run (the lock directory found gone): no next interval.
+    if (this.stopping.signal.aborted) return;
     this.timer = setTimeout(() => {
       this.heartbeat();
       this.reconcileAll('interval');
@@ -168,6 +173,7 @@ export class Watcher {
    * last-run records alone; this is where it shows.
    */
   private heartbeat(): void {
+    this.checkLockDir();
     try {
       writeHeartbeat(this.config.lockDir, {
         pid: process.pid,
@@ -178,6 +184,11 @@ export class Watcher {
     } catch (err) {
       this.log.warn({ error: (err as Error).message }, 'cannot write the heartbeat record');
     }
+  }
+
+  /** Looked at each interval and after a failed run (a lock that could not be made): one lstat. */
+  private checkLockDir(): void {
+    if (this.opts.onLockDirGone && lockDirGone(this.config.lockDir)) this.opts.onLockDirGone(this.config.lockDir);
   }
 
   /** Keep `work` counted until it ends, so stop() can wait for it. */
@@ -197,6 +208,7 @@ export class Watcher {
   }
 
   private reconcileAll(why: string): void {
+    if (this.stopping.signal.aborted) return;
     for (const master of Object.keys(this.config.masters)) {
       // One at a time per master: an event or a reconcile in progress will leave it right.
       if (this.state(master).busy) continue;
@@ -246,6 +258,7 @@ export class Watcher {
         { master, why, error: errorLine(err), code: codeOf(err) },
         'reconcile failed; trying again at the next interval',
       );
+      this.checkLockDir();
       return undefined;
     } finally {
       this.state(master).converging = undefined;
@@ -387,6 +400,7 @@ export class Watcher {
         { master, error: errorLine(err), code: codeOf(err) },
         `acting on ${channel} failed; the next reconcile tries again`,
       );
+      this.checkLockDir();
     } finally {
       done();
     }

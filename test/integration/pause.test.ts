@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -34,6 +34,8 @@ test('pause: reconcile says it is paused and changes nothing; resume: it acts', 
     rmSync(dir, { recursive: true, force: true });
   });
   const marker = join(dir, 'acted');
+  // As tmpfiles.d would: commands run as root do not make the lock directory (here also the state directory).
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,

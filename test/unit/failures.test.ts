@@ -95,6 +95,8 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'sentinels-slow': [{ deadlineMs: 500, observing: true }],
   'dns-unresolved': [{ host: 'redis-2.lab', detail: 'no such host' }],
   'lock-dir-unusable': [{ dir: '/run/sentinel-hook', problem: 'is not a directory' }],
+  'lock-dir-missing': [{ dir: '/run/sentinel-hook' }],
+  'lock-dir-gone': [{ dir: '/run/sentinel-hook' }],
   'state-dir-unusable': [{ dir: '/var/lib/sentinel-hook', problem: 'is missing and cannot be created (EACCES)' }],
   'generation-unrecordable': [{ dir: '/run/sentinel-hook', errno: 'EROFS' }],
   'lock-uncreatable': [{ path: '/run/sentinel-hook/m.lock', errno: 'EACCES' }],
