@@ -1,0 +1,131 @@
+// The marker record this action owns beside each name: `_sentinel-hook.<name>` TXT, holding the config
+// epoch and the master it acted on. An update replaces the name's addresses and its marker together,
+// on condition that the marker is still what this run saw: so an older run that lost a race, or a
+// retry hours late, fails that condition in the server itself instead of writing an older address.
+import type { AddressType } from './message.ts';
+
+export const MARKER_LABEL = '_sentinel-hook';
+const FORMAT = 'sentinel-hook=1';
+
+export function markerName(name: string): string {
+  return `${MARKER_LABEL}.${name}`;
+}
+
+/** What a marker says; Sentinels' ids are not in it (the core does not hand them to actions). */
+export interface Marker {
+  /** Absent: written by a run that did not know it. */
+  epoch?: number;
+  master?: string;
+  /** The master as Sentinel named it, ip:port. */
+  to?: string;
+  /** When it was written, seconds since the epoch. */
+  at?: number;
+}
+
+export interface MarkerFacts {
+  epoch: number | undefined;
+  master: string;
+  to: string;
+  at: number;
+}
+
+export function markerStrings(f: MarkerFacts): string[] {
+  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, `master=${f.master}`, `to=${f.to}`, `at=${f.at}`];
+}
+
+/** The marker's TXT strings read back; undefined when they are not a marker of this format. */
+export function parseMarker(strings: readonly string[]): Marker | undefined {
+  if (strings[0] !== FORMAT) return undefined;
+  const fields = new Map(
+    strings.slice(1).flatMap((s) => {
+      const eq = s.indexOf('=');
+      return eq > 0 ? [[s.slice(0, eq), s.slice(eq + 1)] as const] : [];
+    }),
+  );
+  const int = (v: string | undefined) => (v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : undefined);
+  const epoch = int(fields.get('epoch'));
+  const at = int(fields.get('at'));
+  const master = fields.get('master');
+  const to = fields.get('to');
+  return {
+    ...(epoch !== undefined ? { epoch } : {}),
+    ...(master ? { master } : {}),
+    ...(to ? { to } : {}),
+    ...(at !== undefined ? { at } : {}),
+  };
+}
+
+/** One name as the server holds it. */
+export interface NameState {
+  name: string;
+  addresses: { type: AddressType; address: string; ttl: number }[];
+  /** The marker's records exactly as held (strings as latin1 text): the update's prerequisite. */
+  markerRecords: string[][];
+}
+
+/** The marker a name's records say, the newest epoch when there are several (hand-made) records. */
+export function markerOf(state: NameState): Marker | undefined {
+  const markers = state.markerRecords.map(parseMarker).filter((m): m is Marker => m !== undefined);
+  return markers.sort((a, b) => (b.epoch ?? -1) - (a.epoch ?? -1))[0];
+}
+
+export interface Want {
+  epoch: number | undefined;
+  /** Canonical address text by record type. */
+  addresses: { type: AddressType; address: string }[];
+  /** A majority of the Sentinels decided it (reconcile, watch), not one Sentinel's call. */
+  fromState: boolean;
+}
+
+export type Verdict =
+  | { kind: 'update'; warning?: string }
+  | { kind: 'nothing'; why: string }
+  | { kind: 'newer'; epoch: number; why: string }
+  | { kind: 'epoch-unknown'; epoch: number };
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+
+/**
+ * Whether to write, from what the server holds. Never back to an older epoch: a marker at a newer one
+ * means a newer failover moved the names already, unless the Sentinels that wrote it are gone. A rebuilt
+ * set of Sentinels starts its epochs again from 0, and without their ids the only sign is time: a
+ * failover is over within its failover-timeout, so a majority answer that stays older than a marker
+ * written longer than `rebuiltAfterMs` ago is the truth (the rule the core applies to its own records).
+ */
+export function decide(states: readonly NameState[], want: Want, nowSeconds: number, rebuiltAfterMs: number): Verdict {
+  const key = (x: { type: string; address: string }) => `${x.type} ${x.address}`;
+  const wanted = want.addresses.map(key);
+  let newest: { epoch: number; marker: Marker; name: string } | undefined;
+  for (const s of states) {
+    const m = markerOf(s);
+    if (m?.epoch !== undefined && (!newest || m.epoch > newest.epoch))
+      newest = { epoch: m.epoch, marker: m, name: s.name };
+  }
+  const allSet = states.every((s) => sameSet(s.addresses.map(key), wanted));
+  const allMarked = states.every((s) => markerOf(s)?.epoch === want.epoch);
+  if (want.epoch === undefined) {
+    if (allSet && states.every((s) => markerOf(s) !== undefined))
+      return { kind: 'nothing', why: `${states.map((s) => s.name).join(', ')} already point at the master` };
+    return newest ? { kind: 'epoch-unknown', epoch: newest.epoch } : { kind: 'update' };
+  }
+  if (allSet && allMarked)
+    return {
+      kind: 'nothing',
+      why: `${states.map((s) => s.name).join(', ')} already point at the master at config epoch ${want.epoch}`,
+    };
+  if (newest && newest.epoch > want.epoch) {
+    const ageMs = newest.marker.at === undefined ? 0 : (nowSeconds - newest.marker.at) * 1000;
+    if (want.fromState && ageMs > rebuiltAfterMs)
+      return {
+        kind: 'update',
+        warning: `the marker of ${newest.name} holds config epoch ${newest.epoch}, newer than the Sentinels' ${want.epoch}, written ${Math.round(ageMs / 1000)} s ago: the Sentinels were rebuilt (their epochs started again), so it is replaced`,
+      };
+    return {
+      kind: 'newer',
+      epoch: newest.epoch,
+      why: `a newer failover already moved the name (marker of ${newest.name}: config epoch ${newest.epoch}${newest.marker.to ? `, ${newest.marker.to}` : ''}; this run: ${want.epoch})`,
+    };
+  }
+  return { kind: 'update' };
+}
