@@ -461,8 +461,8 @@ export const FAILURES = {
     fix: () => 'synchronise the clocks of this host and the DNS server (chrony, systemd-timesyncd): TSIG allows 300 s',
   }),
   'dns-zone-refused': config({
-    message: (p: { server: string; zone: string; said: string; fix: string }) =>
-      `DNS server ${p.server} refused the update of zone ${p.zone}: ${p.said}`,
+    message: (p: { server: string; zone: string; asked: 'update' | 'query'; said: string; fix: string }) =>
+      `DNS server ${p.server} refused ${p.asked === 'update' ? 'the update of' : 'to answer for'} zone ${p.zone}: ${p.said}`,
     fix: (p) => p.fix,
   }),
   'dns-no-address': config({
@@ -486,12 +486,6 @@ export const FAILURES = {
       `after the update, ${p.server} answers ${p.name} with ${p.got}, not ${p.want}`,
     fix: (p) =>
       `a CNAME or a wildcard may shadow the name: look with dig @${p.server.replace(/:\d+$/, '')} ${p.name} ANY; Sentinel will retry`,
-  }),
-  'dns-epoch-unknown': retry({
-    message: (p: { names: string; epoch: number }) =>
-      `this run does not know the failover's config epoch, and the marker of ${p.names} holds epoch ${p.epoch}: it cannot tell which is newer`,
-    fix: () =>
-      'configure "sentinels" so that every run learns the epoch (a run that waited behind another asks again on the retry); Sentinel will retry',
   }),
 };
 

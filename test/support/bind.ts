@@ -34,7 +34,7 @@ export function tsigKeygen(name: string, algorithm = 'hmac-sha256'): string {
 }
 
 export async function startBind(
-  opts: { keyName?: string; algorithm?: string; zoneRecords?: string[] } = {},
+  opts: { keyName?: string; algorithm?: string; zoneRecords?: string[]; names?: string[] } = {},
 ): Promise<Bind> {
   await ensureBind();
   const dir = mkdtempSync(join(tmpdir(), 'sh-bind-'));
@@ -75,8 +75,7 @@ zone "${ZONE}" {
   type primary;
   file "${zoneFile}";
   update-policy {
-    grant ${keyName} name ${NAME} A AAAA;
-    grant ${keyName} name _sentinel-hook.${NAME} TXT;
+${(opts.names ?? [NAME]).map((n) => `    grant ${keyName} name ${n} A AAAA;\n    grant ${keyName} name _sentinel-hook.${n} TXT;`).join('\n')}
   };
 };
 logging {

@@ -48,14 +48,14 @@ function zoneRefusal(server: string, c: Conversation, rcode: number, update: boo
   const fix =
     rcode === RCODE.REFUSED
       ? update
-        ? `let key ${c.key.name} update the names and their markers: update-policy { grant ${c.key.name} name NAME A AAAA; grant ${c.key.name} name _sentinel-hook.NAME TXT; }; (or allow-update { key ${c.key.name}; };) in zone ${c.zone}`
-        : `the server does not answer this host for zone ${c.zone}: point "server" at the zone's primary, or allow-query this host`
+        ? `point "server" at the zone's primary (a secondary refuses updates), and let key ${c.key.name} update the names and their markers there: update-policy { grant ${c.key.name} name NAME A AAAA; grant ${c.key.name} name _sentinel-hook.NAME TXT; }; in zone ${c.zone}`
+        : `correct "zone" if the server has no zone ${c.zone}; else point "server" at the zone's primary, or let it answer this host (allow-query)`
       : rcode === RCODE.NOTIMP
         ? 'this server takes no updates for the zone (a secondary?): point "server" at the primary'
         : rcode === RCODE.NOTZONE
           ? `a name is outside zone ${c.zone}: correct "zone" or "name"`
           : `the server is not authoritative for zone ${c.zone}: correct "zone", or point "server" at its primary`;
-  return failure('dns-zone-refused', { server, zone: c.zone, said, fix });
+  return failure('dns-zone-refused', { server, zone: c.zone, asked: update ? 'update' : 'query', said, fix });
 }
 
 /**

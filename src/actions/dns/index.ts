@@ -96,7 +96,7 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
     const action = 'dns';
     // A name cannot point at nobody: it keeps the last master until one is known again.
     if (!desired.target) return { action, note: 'no master to point the names at: left as they are', steps: [] };
-    const { wantedAddresses, updateFor, encodeUpdate } = await import('./update.ts');
+    const { wantedAddresses, updateFor, encodeUpdate, markerFacts } = await import('./update.ts');
     const addresses = wantedAddresses(desired.target.addresses, t.records);
     const description = `point ${t.names.join(', ')} at ${addresses.map((x) => x.address).join(', ') || desired.target.ip}`;
     const problem =
@@ -118,17 +118,10 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
     const want = wantFor(desired, addresses);
     const verdict = decide(o.observed.names, want, nowSeconds(), t.rebuiltAfterMs);
     if (verdict.kind === 'nothing' || verdict.kind === 'newer') return { action, note: verdict.why, steps: [] };
-    if (verdict.kind === 'epoch-unknown')
-      return {
-        action,
-        steps: [
-          failingStep(description, failure('dns-epoch-unknown', { names: t.names.join(', '), epoch: verdict.epoch })),
-        ],
-      };
     const key = readKey(a.key);
     if (key instanceof Failure) return { action, steps: [failingStep(description, key)] };
     const to = `${desired.target.ip}:${desired.target.port}`;
-    const marker = { epoch: desired.epoch, master: desired.master, to, at: nowSeconds() };
+    const marker = { ...markerFacts({ want, master: desired.master, to }, o.observed.names), at: nowSeconds() };
     const message = updateFor(t, o.observed.names, want, marker, 0);
     const servers = [o.observed.server, ...t.servers.filter((s) => s.label !== o.observed.server.label)];
     const input = nsupdateInput(message, servers);

@@ -15,6 +15,8 @@ export function markerName(name: string): string {
 export interface Marker {
   /** Absent: written by a run that did not know it. */
   epoch?: number;
+  /** Without an epoch: the epoch of the marker it replaced, which it is newer than. */
+  after?: number;
   master?: string;
   /** The master as Sentinel named it, ip:port. */
   to?: string;
@@ -24,13 +26,16 @@ export interface Marker {
 
 export interface MarkerFacts {
   epoch: number | undefined;
+  /** See Marker.after. */
+  after?: number | undefined;
   master: string;
   to: string;
   at: number;
 }
 
 export function markerStrings(f: MarkerFacts): string[] {
-  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, `master=${f.master}`, `to=${f.to}`, `at=${f.at}`];
+  const order = f.epoch === undefined && f.after !== undefined ? [`after=${f.after}`] : [];
+  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, ...order, `master=${f.master}`, `to=${f.to}`, `at=${f.at}`];
 }
 
 /** The marker's TXT strings read back; undefined when they are not a marker of this format. */
@@ -44,11 +49,13 @@ export function parseMarker(strings: readonly string[]): Marker | undefined {
   );
   const int = (v: string | undefined) => (v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : undefined);
   const epoch = int(fields.get('epoch'));
+  const after = int(fields.get('after'));
   const at = int(fields.get('at'));
   const master = fields.get('master');
   const to = fields.get('to');
   return {
     ...(epoch !== undefined ? { epoch } : {}),
+    ...(epoch === undefined && after !== undefined ? { after } : {}),
     ...(master ? { master } : {}),
     ...(to ? { to } : {}),
     ...(at !== undefined ? { at } : {}),
@@ -80,11 +87,25 @@ export interface Want {
 export type Verdict =
   | { kind: 'update'; warning?: string }
   | { kind: 'nothing'; why: string }
-  | { kind: 'newer'; epoch: number; why: string }
-  | { kind: 'epoch-unknown'; epoch: number };
+  | { kind: 'newer'; epoch: number; why: string };
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+
+/** Where a marker stands in the order of failovers: its epoch, or just after the one it replaced. */
+function orderOf(m: Marker | undefined): number | undefined {
+  return m?.epoch ?? (m?.after === undefined ? undefined : m.after + 0.5);
+}
+
+/**
+ * The epoch a run that does not know its own writes as `after`: the newest the markers hold. A run
+ * without an epoch acts because the core found its master current (or there are no Sentinels to ask);
+ * its marker keeps every run at that epoch or older from writing after it.
+ */
+export function floorOf(states: readonly NameState[]): number | undefined {
+  const orders = states.map((s) => orderOf(markerOf(s))).filter((o): o is number => o !== undefined);
+  return orders.length ? Math.floor(Math.max(...orders)) : undefined;
+}
 
 /**
  * Whether to write, from what the server holds. Never back to an older epoch: a marker at a newer one
@@ -96,35 +117,34 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
 export function decide(states: readonly NameState[], want: Want, nowSeconds: number, rebuiltAfterMs: number): Verdict {
   const key = (x: { type: string; address: string }) => `${x.type} ${x.address}`;
   const wanted = want.addresses.map(key);
-  let newest: { epoch: number; marker: Marker; name: string } | undefined;
+  const list = states.map((s) => s.name).join(', ');
+  let newest: { order: number; marker: Marker; name: string } | undefined;
   for (const s of states) {
     const m = markerOf(s);
-    if (m?.epoch !== undefined && (!newest || m.epoch > newest.epoch))
-      newest = { epoch: m.epoch, marker: m, name: s.name };
+    const order = orderOf(m);
+    if (m && order !== undefined && (!newest || order > newest.order)) newest = { order, marker: m, name: s.name };
   }
   const allSet = states.every((s) => sameSet(s.addresses.map(key), wanted));
-  const allMarked = states.every((s) => markerOf(s)?.epoch === want.epoch);
   if (want.epoch === undefined) {
-    if (allSet && states.every((s) => markerOf(s) !== undefined))
-      return { kind: 'nothing', why: `${states.map((s) => s.name).join(', ')} already point at the master` };
-    return newest ? { kind: 'epoch-unknown', epoch: newest.epoch } : { kind: 'update' };
+    // Nothing orders this run against the markers: the core decided its master is current.
+    return allSet && states.every((s) => markerOf(s) !== undefined)
+      ? { kind: 'nothing', why: `${list} already point at the master` }
+      : { kind: 'update' };
   }
-  if (allSet && allMarked)
-    return {
-      kind: 'nothing',
-      why: `${states.map((s) => s.name).join(', ')} already point at the master at config epoch ${want.epoch}`,
-    };
-  if (newest && newest.epoch > want.epoch) {
+  if (allSet && states.every((s) => markerOf(s)?.epoch === want.epoch))
+    return { kind: 'nothing', why: `${list} already point at the master at config epoch ${want.epoch}` };
+  if (newest && newest.order > want.epoch) {
     const ageMs = newest.marker.at === undefined ? 0 : (nowSeconds - newest.marker.at) * 1000;
+    const shown = newest.marker.epoch ?? `after ${newest.marker.after}`;
     if (want.fromState && ageMs > rebuiltAfterMs)
       return {
         kind: 'update',
-        warning: `the marker of ${newest.name} holds config epoch ${newest.epoch}, newer than the Sentinels' ${want.epoch}, written ${Math.round(ageMs / 1000)} s ago: the Sentinels were rebuilt (their epochs started again), so it is replaced`,
+        warning: `the marker of ${newest.name} holds config epoch ${shown}, newer than the Sentinels' ${want.epoch}, written ${Math.round(ageMs / 1000)} s ago: the Sentinels were rebuilt (their epochs started again), so it is replaced`,
       };
     return {
       kind: 'newer',
-      epoch: newest.epoch,
-      why: `a newer failover already moved the name (marker of ${newest.name}: config epoch ${newest.epoch}${newest.marker.to ? `, ${newest.marker.to}` : ''}; this run: ${want.epoch})`,
+      epoch: Math.floor(newest.order),
+      why: `a newer failover already moved the name (marker of ${newest.name}: config epoch ${shown}${newest.marker.to ? `, ${newest.marker.to}` : ''}; this run: ${want.epoch})`,
     };
   }
   return { kind: 'update' };

@@ -6,6 +6,7 @@ import type { ApplyContext, TaskOutcome } from '../plugin.ts';
 import { type Answer, askServers, type Conversation, queriesFor } from './client.ts';
 import {
   decide,
+  floorOf,
   type MarkerFacts,
   markerName,
   markerStrings,
@@ -107,6 +108,15 @@ export interface UpdateWork {
   observed: Observed;
 }
 
+/** What this run's marker says, but for the time it is written. */
+export function markerFacts(
+  work: Pick<UpdateWork, 'want' | 'master' | 'to'>,
+  states: readonly NameState[],
+): Omit<MarkerFacts, 'at'> {
+  const after = work.want.epoch === undefined ? floorOf(states) : undefined;
+  return { epoch: work.want.epoch, ...(after === undefined ? {} : { after }), master: work.master, to: work.to };
+}
+
 /** How many times the markers may change under one run before it gives up (and Sentinel retries). */
 const TRIES = 3;
 
@@ -115,15 +125,6 @@ function addressesText(states: readonly NameState[], server: string): string {
     .map((s) => `${s.name} ${s.addresses.map((a) => a.address).join(', ') || '(none)'}`)
     .join('; ')
     .concat(` on ${server}`);
-}
-
-/** What the task step returns for a verdict that sends nothing. */
-function settled(v: Exclude<Verdict, { kind: 'update' }>, t: DnsTarget): TaskOutcome {
-  if (v.kind === 'epoch-unknown') {
-    const f = failure('dns-epoch-unknown', { names: t.names.join(', '), epoch: v.epoch });
-    return { ok: false, summary: f.line(), code: f.code };
-  }
-  return { ok: true, summary: v.why };
 }
 
 function failed(f: Failure): TaskOutcome {
@@ -142,11 +143,11 @@ export async function runUpdate(work: UpdateWork, c: Conversation, apply: ApplyC
   let warning: string | undefined;
   for (let tries = 0; tries < TRIES; tries++) {
     const verdict = decide(observed.names, work.want, c.now(), t.rebuiltAfterMs);
-    if (verdict.kind !== 'update') return settled(verdict, t);
+    if (verdict.kind !== 'update') return { ok: true, summary: verdict.why };
     warning = verdict.warning ?? warning;
     const refused = apply.superseded?.() ?? (await apply.stillCurrent?.());
     if (refused) return { ok: true, summary: `not sent: ${refused}` };
-    const marker = { epoch: work.want.epoch, master: work.master, to: work.to, at: c.now() };
+    const marker = { ...markerFacts(work, observed.names), at: c.now() };
     const sent = await askServers(c, (id) => [encodeUpdate(updateFor(t, observed.names, work.want, marker, id()))], {
       update: true,
       first: observed.server,
