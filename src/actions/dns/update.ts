@@ -11,7 +11,6 @@ import {
   markerName,
   markerStrings,
   type NameState,
-  type Verdict,
   type Want,
 } from './marker.ts';
 import {
