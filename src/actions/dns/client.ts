@@ -28,6 +28,14 @@ export interface Answer {
   server: Endpoint;
 }
 
+const UNTRUSTED = {
+  malformed: 'that does not parse',
+  unsigned: 'not signed',
+  'bad-mac': 'with a wrong MAC',
+  'other-key': 'signed with another key',
+  'bad-time': 'signed at a time too far from ours',
+} as const;
+
 /** Why one server gave no usable answer: the next one is asked. */
 type Skip = { skip: string };
 
@@ -109,7 +117,7 @@ async function askOne(
       return zoneRefusal(to.label, c, rcode, update);
     if (verdict.why === 'bad-time') return failure('dns-clock-skew', { server: to.label, skewSeconds: undefined });
     return {
-      skip: `${to.label}: ${RCODE_NAMES[rcode] ?? rcode} answer ${verdict.why === 'unsigned' ? 'not signed' : `with a ${verdict.why === 'bad-mac' ? 'wrong MAC' : 'signature of another key'}`}: not trusted`,
+      skip: `${to.label}: ${RCODE_NAMES[rcode] ?? rcode} answer ${UNTRUSTED[verdict.why]}: not trusted`,
     };
   }
   if ([RCODE.REFUSED, RCODE.NOTAUTH, RCODE.NOTZONE, RCODE.NOTIMP].includes(rcode as 5))

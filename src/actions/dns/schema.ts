@@ -60,12 +60,12 @@ const server = z
     z.refine((s) => parseServer(s) !== undefined, 'expected host, host:port, IPv6 or [IPv6]:port (port 53 when none)'),
   );
 
-const oneOrMore = <T extends z.ZodMiniType<string>>(item: T, what: string) =>
+const oneOrMore = <T extends z.ZodMiniType<string>>(item: T, what: string, same: (x: string) => string) =>
   z.union([
     item,
     z.array(item).check(
       z.minLength(1, `expected at least one ${what}`),
-      z.refine((list) => new Set(list.map((x) => x.toLowerCase())).size === list.length, `a ${what} is listed twice`),
+      z.refine((list) => new Set(list.map(same)).size === list.length, `a ${what} is listed twice`),
     ),
   ]);
 
@@ -73,11 +73,11 @@ export const dnsSchema = z
   .strictObject({
     type: z.literal('dns'),
     /** The zone's primary, `host[:port]`; several are tried in order when one does not answer. */
-    server: oneOrMore(server, 'server'),
+    server: oneOrMore(server, 'server', (s) => parseServer(s)?.label ?? s),
     /** The zone the names are in, as its SOA names it (example.internal.). */
     zone: dnsName,
     /** The name (or names) pointed at the master: A and/or AAAA records, never a CNAME. */
-    name: oneOrMore(dnsName, 'name'),
+    name: oneOrMore(dnsName, 'name', fqdn),
     /** TTL of the records written: whole seconds on the wire. Resolvers may keep the old answer this long. */
     ttl: z._default(
       duration({ min: 0, max: 86_400_000 }).check(

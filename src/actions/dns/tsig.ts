@@ -144,14 +144,19 @@ export function readTsig(buf: Buffer): TsigRecord | undefined {
 
 export type Verdict =
   | { ok: true; record: TsigRecord }
-  | { ok: false; why: 'unsigned' | 'other-key' | 'bad-mac' | 'bad-time'; record?: TsigRecord };
+  | { ok: false; why: 'malformed' | 'unsigned' | 'other-key' | 'bad-mac' | 'bad-time'; record?: TsigRecord };
 
 /**
  * Check a signed message with `key`: a request as a server would (no requestMac), or the response to
  * our request (its MAC). `now` in seconds. A response that reports a TSIG error carries no MAC to check.
  */
 export function verify(buf: Buffer, key: TsigKey, now: number, requestMac?: Buffer): Verdict {
-  const record = readTsig(buf);
+  let record: TsigRecord | undefined;
+  try {
+    record = readTsig(buf);
+  } catch {
+    return { ok: false, why: 'malformed' };
+  }
   if (!record) return { ok: false, why: 'unsigned' };
   const sameName = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
   if (!sameName(record.keyName, key.name) || !sameName(record.algorithm, key.algorithm))

@@ -4,15 +4,7 @@ import { failure } from '../../failures.ts';
 import { canonicalIp } from '../../values.ts';
 import type { ApplyContext, TaskOutcome } from '../plugin.ts';
 import { type Answer, askServers, type Conversation, queriesFor } from './client.ts';
-import {
-  decide,
-  floorOf,
-  type MarkerFacts,
-  markerName,
-  markerStrings,
-  type NameState,
-  type Want,
-} from './marker.ts';
+import { decide, floorOf, type MarkerFacts, markerName, markerStrings, type NameState, type Want } from './marker.ts';
 import {
   type AddressType,
   answersOf,
