@@ -243,6 +243,11 @@ test('the marker: written and read back; anything else is no marker of ours', ()
   assert.deepEqual(parseMarker(facts(5)), { epoch: 5, master: 'm', to: '10.0.0.2:6379', at: 1000 });
   assert.deepEqual(parseMarker(facts(undefined, 'x:1', 7, 4)), { after: 4, master: 'm', to: 'x:1', at: 7 });
   assert.equal(parseMarker(['v=spf1 -all']), undefined);
+  const long = markerStrings({ epoch: 1, master: 'm', to: `${'a.'.repeat(126)}b:6379`, at: 1 });
+  assert.ok(
+    long.every((x) => Buffer.byteLength(x) <= 255),
+    'every TXT string fits its length byte',
+  );
   assert.deepEqual(parseMarker(['sentinel-hook=1', 'epoch=x']), {});
 });
 
@@ -303,7 +308,10 @@ test('one update for all names: prerequisites on each marker as seen, the config
   };
   const states = [state('r.example.', ['10.0.0.1'], facts(4, '10.0.0.1:6379')), state('s.example.', [])];
   const m = updateFor(target, states, want(5, ['10.0.0.2', 'fd00::2']), { epoch: 5, master: 'm', to: 'x:1', at: 9 }, 1);
-  const text = nsupdateInput(m, [{ label: '10.0.0.53:53' }, { label: '[fd00::53]:5353' }]);
+  const text = nsupdateInput(m, [
+    { host: '10.0.0.53', port: 53 },
+    { host: 'fd00::53', port: 5353 },
+  ]);
   assert.equal(
     text,
     [
@@ -348,7 +356,10 @@ test('nsupdate quoting: quotes, backslashes and bytes outside printable ASCII in
       },
     ],
   };
-  assert.match(nsupdateInput(m, [{ label: '127.0.0.1:53' }]), /update add n\.z\. 1 IN TXT "a\\"b\\\\c\\010\\255"\n/);
+  assert.match(
+    nsupdateInput(m, [{ host: '127.0.0.1', port: 53 }]),
+    /update add n\.z\. 1 IN TXT "a\\"b\\\\c\\010\\255"\n/,
+  );
 });
 
 test('addresses by family: A for IPv4, AAAA for IPv6, only the types configured', () => {

@@ -39,15 +39,24 @@ const UNTRUSTED = {
 /** Why one server gave no usable answer: the next one is asked. */
 type Skip = { skip: string };
 
-async function endpointOf(s: ServerSpec, signal: AbortSignal): Promise<Endpoint | Skip> {
-  if (ipVersion(s.host)) return { address: s.host, port: s.port, label: s.label };
+/** Where a configured server is: its address, or each address its name has now, in the resolver's order. */
+async function endpointsOf(s: ServerSpec, c: Conversation): Promise<Endpoint[] | Skip> {
+  if (ipVersion(s.host)) return [{ address: s.host, port: s.port, label: s.label }];
+  // Looked up at each run (its address may have moved too), within the server's timeout: getaddrinfo
+  // cannot be stopped, so it is raced, not aborted.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Skip>((r) => {
+    timer = setTimeout(() => r({ skip: `${s.label}: ${s.host} not resolved within ${c.timeoutMs} ms` }), c.timeoutMs);
+  });
+  const found = lookup(s.host, { all: true, verbatim: true }).then(
+    (list): Endpoint[] =>
+      list.map((a) => ({ address: a.address, port: s.port, label: `${s.label} (${a.address})`, server: s.label })),
+    (err: NodeJS.ErrnoException): Skip => ({ skip: `${s.label}: cannot resolve ${s.host} (${err.code ?? err})` }),
+  );
   try {
-    // A server given by name is looked up at each run: its address may have moved too.
-    const found = await lookup(s.host, { verbatim: true });
-    if (signal.aborted) return { skip: `${s.label}: the run's deadline passed` };
-    return { address: found.address, port: s.port, label: s.label };
-  } catch (err) {
-    return { skip: `${s.label}: cannot resolve ${s.host} (${(err as NodeJS.ErrnoException).code ?? err})` };
+    return await Promise.race([found, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -138,26 +147,30 @@ export async function askServers(
   o: { update: boolean; first?: Endpoint },
 ): Promise<{ answers: Answer[] } | Failure> {
   const skipped: string[] = [];
-  const specs = o.first ? [o.first, ...c.servers.filter((s) => s.label !== o.first!.label)] : [...c.servers];
+  const specs = o.first
+    ? [o.first, ...c.servers.filter((s) => s.label !== (o.first!.server ?? o.first!.label))]
+    : [...c.servers];
   for (const spec of specs) {
-    if (c.signal.aborted) {
-      skipped.push("the run's deadline passed");
-      break;
-    }
-    const to = 'address' in spec ? spec : await endpointOf(spec, c.signal);
-    if ('skip' in to) {
-      skipped.push(to.skip);
+    const endpoints = 'address' in spec ? [spec] : await endpointsOf(spec, c);
+    if ('skip' in endpoints) {
+      skipped.push(endpoints.skip);
       continue;
     }
-    const got = await Promise.all(requests(() => randomInt(0, 65536)).map((r) => askOne(to, r, c, o.update)));
-    const refused = got.find((g): g is Failure => g instanceof Failure);
-    if (refused) return refused;
-    const skip = got.find((g): g is Skip => 'skip' in g);
-    if (skip) {
-      skipped.push(skip.skip);
-      continue;
+    for (const to of endpoints) {
+      if (c.signal.aborted) {
+        skipped.push("the run's deadline passed");
+        break;
+      }
+      const got = await Promise.all(requests(() => randomInt(0, 65536)).map((r) => askOne(to, r, c, o.update)));
+      const refused = got.find((g): g is Failure => g instanceof Failure);
+      if (refused) return refused;
+      const skip = got.find((g): g is Skip => 'skip' in g);
+      if (skip) {
+        skipped.push(skip.skip);
+        continue;
+      }
+      return { answers: got as Answer[] };
     }
-    return { answers: got as Answer[] };
   }
   return failure('dns-unanswered', { detail: skipped.join('; ') || 'no server configured' });
 }

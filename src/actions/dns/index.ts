@@ -123,8 +123,11 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
     const to = `${desired.target.ip}:${desired.target.port}`;
     const marker = { ...markerFacts({ want, master: desired.master, to }, o.observed.names), at: nowSeconds() };
     const message = updateFor(t, o.observed.names, want, marker, 0);
-    const servers = [o.observed.server, ...t.servers.filter((s) => s.label !== o.observed.server.label)];
-    const input = nsupdateInput(message, servers);
+    const first = o.observed.server;
+    const input = nsupdateInput(message, [
+      { host: first.address, port: first.port },
+      ...t.servers.filter((s) => s.label !== (first.server ?? first.label)),
+    ]);
     const epoch = desired.epoch === undefined ? 'unknown config epoch' : `config epoch ${desired.epoch}`;
     const size = encodeUpdate(message).length;
     return {

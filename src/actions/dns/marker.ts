@@ -35,7 +35,11 @@ export interface MarkerFacts {
 
 export function markerStrings(f: MarkerFacts): string[] {
   const order = f.epoch === undefined && f.after !== undefined ? [`after=${f.after}`] : [];
-  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, ...order, `master=${f.master}`, `to=${f.to}`, `at=${f.at}`];
+  // A TXT string holds 255 bytes; only `to` (a host name under announce-hostnames) can be longer, and it
+  // is there for people.
+  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, ...order, `master=${f.master}`, `to=${f.to}`, `at=${f.at}`].map((x) =>
+    x.slice(0, 255),
+  );
 }
 
 /** The marker's TXT strings read back; undefined when they are not a marker of this format. */

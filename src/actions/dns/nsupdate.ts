@@ -1,7 +1,6 @@
 // An update as `nsupdate -k KEYFILE` takes it on its standard input: what a dry-run prints, so that an
 // operator can read it, or send it by hand. Never the secret: nsupdate reads that from the key file.
 import type { UpdateMessage, UpdateRecord } from './message.ts';
-import type { Endpoint } from './transport.ts';
 
 /** A TXT string in zone-file quoting: `"` and `\` escaped, bytes outside printable ASCII as \DDD. */
 function quote(s: string): string {
@@ -32,11 +31,8 @@ function line(section: 'prereq' | 'update', r: UpdateRecord): string {
 }
 
 /** The input; the first server is the one asked first, the others follow only when it does not answer. */
-export function nsupdateInput(m: UpdateMessage, servers: readonly Pick<Endpoint, 'label'>[]): string {
-  const [first, ...others] = servers.map((s) => {
-    const at = s.label.lastIndexOf(':');
-    return `${s.label.slice(0, at).replace(/^\[|\]$/g, '')} ${s.label.slice(at + 1)}`;
-  });
+export function nsupdateInput(m: UpdateMessage, servers: readonly { host: string; port: number }[]): string {
+  const [first, ...others] = servers.map((s) => `${s.host} ${s.port}`);
   return [
     `server ${first}`,
     ...others.map((s) => `; if it does not answer: server ${s}`),

@@ -10,8 +10,10 @@ export const UDP_LIMIT = 512;
 export interface Endpoint {
   address: string;
   port: number;
-  /** How messages name it: "10.0.0.53:53", "[fd00::53]:53". */
+  /** How messages name it: "10.0.0.53:53", "[fd00::53]:53", "ns1.example:53 (10.0.0.53)". */
   label: string;
+  /** The server as the config names it (its label there), when it was given by name. */
+  server?: string;
 }
 
 export class TransportError extends Error {

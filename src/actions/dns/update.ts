@@ -169,7 +169,8 @@ async function readBack(
   warning: string | undefined,
 ): Promise<TaskOutcome> {
   const t = work.target;
-  const after = await observeNames(c, t, server);
+  // From the server that took the update only: another (a secondary) may not have it yet.
+  const after = await observeNames({ ...c, servers: [] }, t, server);
   if (!('names' in after)) return failed(after);
   const want = work.want.addresses.map((a) => a.address).sort();
   for (const s of after.names) {
