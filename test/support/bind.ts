@@ -89,9 +89,12 @@ logging {
 `,
   );
   // -f: foreground, logging as configured (-g would send it all to stderr and ignore the channels).
-  const child: ChildProcess = spawn('/usr/sbin/named', ['-f', '-n', '1', '-c', conf], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  // setpriv --pdeathsig: named ends with this process even when the test is killed before stop().
+  const child: ChildProcess = spawn(
+    '/usr/bin/setpriv',
+    ['--pdeathsig', 'KILL', '--', '/usr/sbin/named', '-f', '-n', '1', '-c', conf],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += d;
