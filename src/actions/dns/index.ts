@@ -3,8 +3,7 @@ import { Failure, failure } from '../../failures.ts';
 import { formatDuration } from '../../values.ts';
 import type { ActionPlugin, Desired, TaskOutcome, TaskStep } from '../plugin.ts';
 import type { Conversation } from './client.ts';
-import type { TsigKey } from './key.ts';
-import { readKey } from './key.ts';
+import { readKey, type TsigKey } from './key.ts';
 import { decide, markerOf, type Want } from './marker.ts';
 import { nsupdateInput } from './nsupdate.ts';
 import { type DnsAction, type DnsTarget, dnsSchema, fqdn, listOf, targetOf } from './schema.ts';
@@ -50,7 +49,7 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
     return `point ${t.names.join(', ')} (${t.records.join(', ')}, TTL ${t.ttlSeconds} s) at the new master with one TSIG-signed update of zone ${t.zone} on ${t.servers.map((s) => s.label).join(', then ')} (key ${a.key})`;
   },
   claims: (a) => listOf(a.name).map((n) => `DNS name ${fqdn(n)}`),
-  // The core cuts the file's contents out of every log line and keeps it from children's environments.
+  // The key file's content is then cut out of every log line by the core, whatever echoes it.
   secrets: (a) => [{ file: a.key }],
   async observe(a, host) {
     const t = targetOf(a);
@@ -61,7 +60,7 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
     const observed = await observeNames(conversation(t, key, host.signal), t);
     return observed instanceof Failure ? { problem: observed } : { observed };
   },
-  describe(a, o) {
+  describe(_a, o) {
     if ('problem' in o) return [o.problem.line()];
     return o.observed.names.map((s) => {
       const m = markerOf(s);
@@ -69,7 +68,7 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
       const marker = m
         ? `marker: config epoch ${m.epoch ?? 'unknown'}${m.to ? `, ${m.to}` : ''}${m.at ? `, written ${new Date(m.at * 1000).toISOString()}` : ''}`
         : 'no marker';
-      return `${s.name} -> ${addresses} on ${o.observed.server.label}; ${marker}${a.zone ? '' : ''}`;
+      return `${s.name} -> ${addresses} on ${o.observed.server.label}; ${marker}`;
     });
   },
   async preflight(a) {
