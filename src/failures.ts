@@ -248,6 +248,16 @@ export const FAILURES = {
     fix: () =>
       "set sentinels.username / sentinels.password (or that ACL user's permissions) to what the Sentinel expects; a retry would be refused the same",
   }),
+  /**
+   * A Sentinel refused one of our questions to our ACL user (NOPERM): asking again is refused the same.
+   * `rule`: what `ACL SETUSER` takes ("+sentinel|master", "+subscribe &+switch-master").
+   */
+  'sentinel-noperm': config({
+    message: (p: { addresses: readonly string[]; command: string; rule: string; user: string }) =>
+      `${p.addresses.length === 1 ? 'Sentinel' : 'Sentinels'} ${p.addresses.join(', ')} refused ${p.command} (NOPERM): add ${p.rule} for user ${p.user}`,
+    fix: (p) =>
+      `on each Sentinel: ACL SETUSER ${p.user} ${p.rule}, then SENTINEL FLUSHCONFIG to keep it in sentinel.conf; the README's "Sentinel ACL users" lists what each mode needs`,
+  }),
   /** TLS failed in a way asking again will not change (its certificate, or ours). */
   'sentinel-tls-refused': config({
     message: (p: { address: string; said: string; fix: string }) => `Sentinel ${p.address}: ${p.said}`,

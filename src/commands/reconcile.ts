@@ -135,8 +135,12 @@ export function reconcileExitCode(results: readonly ReconcileResult[], terminate
 }
 
 function answerLine(a: ReconcileResult['answers'][number]): string {
-  if ('master' in a)
-    return `  ${a.address}: ${a.master.ip}:${a.master.port}${a.epoch !== undefined ? ` (config epoch ${a.epoch})` : ''}`;
+  if ('master' in a) {
+    const refused = a.noperm?.length ? `refused ${a.noperm.map((n) => n.command).join(', ')} (NOPERM)` : '';
+    const epoch = a.epoch !== undefined ? `config epoch ${a.epoch}${refused ? `; ${refused}` : ''}` : '';
+    const said = epoch || (refused && `no config epoch: ${refused}`);
+    return `  ${a.address}: ${a.master.ip}:${a.master.port}${said ? ` (${said})` : ''}`;
+  }
   return `  ${a.address}: ${'refused' in a ? 'REFUSED: ' : 'no answer: '}${a.error}`;
 }
 

@@ -1,5 +1,5 @@
 import { type Failure, type FailureCode, failure } from '../failures.ts';
-import type { SentinelAnswer } from './client.ts';
+import { nopermFailures, type SentinelAnswer } from './client.ts';
 
 /** What the Sentinels say a master is now, when they say it clearly. */
 export interface MasterState {
@@ -27,7 +27,10 @@ export function whoAnswered(answers: readonly SentinelAnswer[]): Pick<MasterStat
 
 export type Decision =
   | { clear: true; state: MasterState; answers: SentinelAnswer[] }
-  /** `code`: sentinels-unsure or sentinels-disagree (failures.ts); `reason` is its message. */
+  /**
+   * `code`: sentinels-unsure, sentinel-noperm (too few answers because our ACL user may not ask for the
+   * epoch) or sentinels-disagree (failures.ts); `reason` is its message.
+   */
   | { clear: false; reason: string; code: FailureCode; answers: SentinelAnswer[] };
 
 /**
@@ -44,8 +47,20 @@ export function decideMaster(answers: readonly SentinelAnswer[], configured: num
       ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }]
       : [],
   );
-  if (known.length < needed)
-    return unclear(failure('sentinels-unsure', { answered: known.length, configured, needed }), all);
+  if (known.length < needed) {
+    const unsure = failure('sentinels-unsure', { answered: known.length, configured, needed });
+    // Sentinels that answered but may not tell us the epoch look like Sentinels that said nothing:
+    // say what our ACL user lacks, or the operator looks for a network problem that is not there.
+    const counted = new Set(known.map((k) => k.address));
+    const refused = nopermFailures(answers.filter((a) => !counted.has(a.address)));
+    if (refused.length === 0) return unclear(unsure, all);
+    return {
+      clear: false,
+      reason: `${unsure.message}: ${refused.map((f) => f.line()).join('; ')}`,
+      code: 'sentinel-noperm',
+      answers: all,
+    };
+  }
   const newest = Math.max(...known.map((k) => k.epoch));
   const named = [...new Set(known.filter((k) => k.epoch === newest).map((k) => `${k.ip}:${k.port}`))];
   if (named.length !== 1) return unclear(failure('sentinels-disagree', { epoch: newest, named }), all);

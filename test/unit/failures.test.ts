@@ -66,6 +66,9 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'secret-unset': [{ where: 'sentinels.password', env: 'SH_PW' }],
   'secret-unreadable': [{ where: 'sentinels.password', file: '/etc/pw', errno: 'EACCES' }],
   'sentinel-auth-refused': [{ address: '10.0.0.1:26379', said: 'WRONGPASS' }],
+  'sentinel-noperm': [
+    { addresses: ['10.0.0.1:26379'], command: 'SENTINEL MASTER', rule: '+sentinel|master', user: 'sentinel-hook' },
+  ],
   'sentinel-tls-refused': [
     { address: '10.0.0.1:26379', said: 'TLS: expired', fix: "renew the Sentinel's certificate" },
   ],
