@@ -461,6 +461,55 @@ export const FAILURES = {
     message: (p: { said: string }) => `visudo rejected the generated rules: ${p.said}`,
     fix: () => 'please report this as a bug',
   }),
+
+  // ---- the dns action: the key and the server's refusals are the same on every retry (exit 2) ----
+  'dns-key-invalid': config({
+    message: (p: { path: string; problem: string }) => `TSIG key file ${p.path}: ${p.problem}`,
+    fix: () => "write it with: tsig-keygen -a hmac-sha256 NAME > FILE (the key the zone's update-policy names)",
+  }),
+  'dns-key-exposed': config({
+    message: (p: { path: string; problem: string }) => `TSIG key file ${p.path} ${p.problem}`,
+    fix: (p) =>
+      `chown root:SENTINEL-GROUP ${p.path}; chmod 0640 ${p.path} (the group of the user Sentinel runs as, as BIND keeps rndc.key)`,
+  }),
+  'dns-key-rejected': config({
+    message: (p: { server: string; key: string; said: string }) =>
+      `DNS server ${p.server} rejected TSIG key ${p.key}: ${p.said}`,
+    fix: () =>
+      "put the key the zone's update-policy (or allow-update) names in the key file, same name, algorithm and secret; no other server is tried, the key is the same for all",
+  }),
+  'dns-clock-skew': config({
+    message: (p: { server: string; skewSeconds: number | undefined }) =>
+      `DNS server ${p.server} refused the update's time (BADTIME)${p.skewSeconds === undefined ? '' : `: this host's clock is ${p.skewSeconds} s off the server's`}`,
+    fix: () => 'synchronise the clocks of this host and the DNS server (chrony, systemd-timesyncd): TSIG allows 300 s',
+  }),
+  'dns-zone-refused': config({
+    message: (p: { server: string; zone: string; asked: 'update' | 'query'; said: string; fix: string }) =>
+      `DNS server ${p.server} refused ${p.asked === 'update' ? 'the update of' : 'to answer for'} zone ${p.zone}: ${p.said}`,
+    fix: (p) => p.fix,
+  }),
+  'dns-no-address': config({
+    message: (p: { master: string; records: readonly string[]; addresses: readonly string[] }) =>
+      `the master ${p.master} has no address for ${p.records.join(' or ')} records (it has ${p.addresses.join(', ') || 'none'})`,
+    fix: () => 'add the record type of its address family to "records" (A for IPv4, AAAA for IPv6)',
+  }),
+  // ---- the dns action: servers and races (exit 1) ----
+  'dns-unanswered': retry({
+    message: (p: { detail: string }) => `no DNS server took the update: ${p.detail}`,
+    fix: () =>
+      'check that the configured servers run and that this host reaches them on port 53 (UDP and TCP); Sentinel will retry',
+  }),
+  'dns-update-contended': retry({
+    message: (p: { names: string; tries: number }) =>
+      `the marker of ${p.names} changed under this run ${p.tries} times: another run is moving the name`,
+    fix: () => 'Sentinel will retry; the newer failover wins by its epoch',
+  }),
+  'dns-readback-mismatch': retry({
+    message: (p: { server: string; name: string; got: string; want: string }) =>
+      `after the update, ${p.server} answers ${p.name} with ${p.got}, not ${p.want}`,
+    fix: (p) =>
+      `a CNAME or a wildcard may shadow the name: look with dig @${p.server.replace(/:\d+$/, '')} ${p.name} ANY; Sentinel will retry`,
+  }),
 };
 
 export type FailureCode = keyof typeof FAILURES;

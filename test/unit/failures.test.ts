@@ -112,6 +112,19 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'vip-no-route': [{ cidr: '10.0.0.4/24' }],
   'vip-held-elsewhere': [{ ip: '10.0.0.4', mac: '0e:64:68:84:b2:1d', waitedMs: 2000 }],
   'visudo-rejected': [{ said: 'syntax error' }],
+  'dns-key-invalid': [{ path: '/etc/k.key', problem: 'its key block has no "algorithm ...;"' }],
+  'dns-key-exposed': [{ path: '/etc/k.key', problem: 'has mode 0644, more than 0640 allows' }],
+  'dns-key-rejected': [{ server: '10.0.0.53:53', key: 'failover', said: 'BADSIG' }],
+  'dns-clock-skew': [{ server: '10.0.0.53:53', skewSeconds: -412 }],
+  'dns-zone-refused': [
+    { server: '10.0.0.53:53', zone: 'example.internal.', asked: 'update', said: 'NOTAUTH', fix: 'correct "zone"' },
+  ],
+  'dns-no-address': [{ master: '10.0.0.2', records: ['AAAA'], addresses: ['10.0.0.2'] }],
+  'dns-unanswered': [{ detail: '10.0.0.53:53 (UDP): no answer within 2000 ms' }],
+  'dns-update-contended': [{ names: 'redis.example.internal.', tries: 3 }],
+  'dns-readback-mismatch': [
+    { server: '10.0.0.53:53', name: 'redis.example.internal.', got: '10.0.0.1', want: '10.0.0.2' },
+  ],
 };
 
 test('every catalogue entry has a message, an exit code Sentinel understands (1 or 2) and a fix, each one line', () => {
