@@ -5,7 +5,7 @@
 // file: what it ran for, and when, is what the host did.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -58,6 +58,8 @@ async function startWatch(
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-attack-'));
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
+  // Made as the boot makes it (tmpfiles.d): watch run as root does not create its lock directory.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   writeFileSync(config, configText(dir, sentinels, masters(acted)), { mode: 0o644 });
   const out: string[] = [];
   const child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '30s'], {
