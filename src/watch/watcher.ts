@@ -47,6 +47,14 @@ interface MasterWatch {
   released: boolean;
   /** The master and epoch a reconcile in progress is converging to, once it has decided. */
   converging: { ip: string; port: number; epoch: number } | undefined;
+  /**
+   * The failover last acted on (its new master, "<ip>:<port>") and when: the same one announced by the
+   * other Sentinels within DUPLICATE_WINDOW_MS is a duplicate. Set only once an announcement is
+   * confirmed and acted on: one that could not be confirmed must not swallow the others'.
+   */
+  handled: { key: string; at: number } | undefined;
+  /** Announcements being confirmed now, each with its own Sentinel: the first to confirm acts. */
+  confirming: Set<{ sentinel: string; key: string }>;
 }
 
 /**
@@ -61,7 +69,6 @@ interface MasterWatch {
 export class Watcher {
   private subscriptions: SentinelSubscription[] = [];
   private readonly masters = new Map<string, MasterWatch>();
-  private readonly seen = new Map<string, { key: string; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
@@ -115,7 +122,14 @@ export class Watcher {
   private state(master: string): MasterWatch {
     let s = this.masters.get(master);
     if (!s) {
-      s = { busy: undefined, noMajoritySince: undefined, released: false, converging: undefined };
+      s = {
+        busy: undefined,
+        noMajoritySince: undefined,
+        released: false,
+        converging: undefined,
+        handled: undefined,
+        confirming: new Set(),
+      };
       this.masters.set(master, s);
     }
     return s;
@@ -240,6 +254,18 @@ export class Watcher {
       if (decision.clear) this.state(master).converging = decision.state;
       const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
       this.report(master, why, result);
+      // Asked after the failover last acted on, the Sentinels named another master (the leader alone had
+      // named it, and the others had not switched yet): their announcement of it, when it comes, is no
+      // duplicate.
+      const handled = this.state(master).handled;
+      if (
+        handled &&
+        handled.at <= askedAt &&
+        result.state &&
+        handled.key !== `${result.state.ip}:${result.state.port}` &&
+        (result.outcome === 'converged' || result.outcome === 'nothing-to-do')
+      )
+        this.state(master).handled = undefined;
       return result;
     } catch (err) {
       this.log.error(
@@ -293,9 +319,11 @@ export class Watcher {
   /**
    * A new master announced by any Sentinel: the leader's +promoted-slave ("slave <name> <new-ip>
    * <new-port> @ <master> <old-ip> <old-port>") or a +switch-master ("<master> <old-ip> <old-port>
-   * <new-ip> <new-port>"). Acted on once per failover: the first announcement wins, the same one from
-   * the others is a duplicate, and one whose epoch this host has already acted on (a late message from
-   * a Sentinel that was cut off) never moves anything back.
+   * <new-ip> <new-port>"). Acted on once per failover: the first announcement confirmed wins, the same
+   * one from the others is then a duplicate, and one whose epoch this host has already acted on (a late
+   * message from a Sentinel that was cut off) never moves anything back. Until one is confirmed, each
+   * Sentinel's announcement is asked of that Sentinel: a leader too slow to answer must not hold up the
+   * others' +switch-master, which follow it by some 65 ms.
    */
   private onMessage(m: SentinelMessage): void {
     const announced = newMaster(m);
@@ -303,23 +331,34 @@ export class Watcher {
     const { master, ip, port } = announced;
     if (!Object.hasOwn(this.config.masters, master)) return;
     this.stats.events++;
-    // The other Sentinels announce the same switch within a second or so. Compared with the last one
-    // announced for this master only: A -> B -> A is two failovers, the second A no duplicate.
+    // Compared with the last failover acted on for this master only: A -> B -> A is two failovers, the
+    // second A no duplicate. The leader announces twice (+promoted-slave, +switch-master about 1 s
+    // later): asked once while the first is being confirmed.
     const key = `${ip}:${port}`;
-    const now = this.now;
-    const last = this.seen.get(master);
-    if (last && last.key === key && now - last.at < DUPLICATE_WINDOW_MS) {
+    const s = this.state(master);
+    if (this.handled(s, key) || [...s.confirming].some((c) => c.key === key && c.sentinel === m.sentinel)) {
       this.stats.duplicates++;
       return;
     }
-    this.seen.set(master, { key, at: now });
-    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, m.channel);
-    this.busyWith(master, this.onFailover(master, m.sentinel, m.channel, ip, Number(port)));
+    const confirming = { sentinel: m.sentinel, key };
+    s.confirming.add(confirming);
+    this.log.info({ master, sentinel: m.sentinel, to: key }, m.channel);
+    this.busyWith(
+      master,
+      this.onFailover(master, m.sentinel, m.channel, ip, Number(port)).finally(() => s.confirming.delete(confirming)),
+    );
+  }
+
+  private handled(s: MasterWatch, key: string): boolean {
+    return s.handled?.key === key && this.now - s.handled.at < DUPLICATE_WINDOW_MS;
   }
 
   private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
     const { done, ...opts } = this.runOptions();
     const sentinels = this.config.sentinels!;
+    const s = this.state(master);
+    const key = `${ip}:${port}`;
+    let acting: MasterWatch['handled'];
     try {
       // The announcing Sentinel's config epoch orders this failover (one round trip, to it alone).
       const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
@@ -334,12 +373,25 @@ export class Watcher {
         answer.master.ip !== ip ||
         answer.master.port !== port
       ) {
+        // Another Sentinel's announcement of the same failover, confirmed or being confirmed, decides.
+        if (this.handled(s, key) || [...s.confirming].some((c) => c.key === key && c.sentinel !== sentinel)) {
+          this.log.info(
+            { master, sentinel, answer },
+            'the announcing Sentinel does not confirm with an epoch; another announcement of this failover decides',
+          );
+          return;
+        }
         // It moved on already, or could not say: the full question decides.
         this.log.info(
           { master, sentinel, answer },
           'the announcing Sentinel does not confirm with an epoch; reconciling',
         );
         await this.reconcile(master, `${channel} not confirmed`);
+        return;
+      }
+      // Another Sentinel's announcement of it was confirmed first, and acted on.
+      if (this.handled(s, key)) {
+        this.stats.duplicates++;
         return;
       }
       const acted = readActedEpoch(this.config.stateDir, master);
@@ -349,6 +401,7 @@ export class Watcher {
         // not for one announcement to judge: the full question decides (see the pipeline's epoch floor).
         const same = acted.epoch > answer.epoch || (acted.ip === ip && acted.port === port);
         if (same && sameSentinels(acted.ids, answer.id ? [answer.id] : [])) {
+          s.handled = { key, at: this.now };
           this.stats.late++;
           this.log.info(
             { master, epoch: answer.epoch, acted },
@@ -364,6 +417,7 @@ export class Watcher {
       // Superseding it would only stop it halfway and do its work again.
       const converging = this.state(master).converging;
       if (converging && converging.ip === ip && converging.port === port && converging.epoch >= answer.epoch) {
+        s.handled = { key, at: this.now };
         this.stats.late++;
         this.log.info(
           { master, epoch: answer.epoch },
@@ -372,6 +426,8 @@ export class Watcher {
         return;
       }
       const state = { ip, port, epoch: answer.epoch, ...whoAnswered([answer]) };
+      acting = { key, at: this.now };
+      s.handled = acting;
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
       const result = await reconcileMaster(master, this.config, this.deps, {
@@ -381,7 +437,11 @@ export class Watcher {
         decision: { clear: true, state, answers: [answer] },
       });
       this.report(master, channel, result);
+      // Not acted on after all: another Sentinel's announcement of it may still try.
+      if (result.outcome === 'failed' || result.outcome === 'unsure' || result.outcome === 'older-epoch')
+        this.forget(s, acting);
     } catch (err) {
+      this.forget(s, acting);
       this.log.error(
         { master, error: errorLine(err), code: codeOf(err) },
         `acting on ${channel} failed; the next reconcile tries again`,
@@ -389,6 +449,10 @@ export class Watcher {
     } finally {
       done();
     }
+  }
+
+  private forget(s: MasterWatch, acting: MasterWatch['handled']): void {
+    if (acting && s.handled === acting) s.handled = undefined;
   }
 
   /**

@@ -1,0 +1,158 @@
+// watch's fast path against fake Sentinels on loopback (real TCP, real pub/sub framing, the real
+// client): which announcement of a failover it acts on, and when. Issue 15 §5.5: a slow announcing
+// Sentinel must not hold the failover up to the next interval; the others' announcements of it count.
+// The action is an exec with reconcile: true, run by a runner that notes when it ran with which address.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { validateConfig } from '../../src/config/load.ts';
+import type { Logger } from '../../src/log.ts';
+import type { CommandResult } from '../../src/runner.ts';
+import { Watcher } from '../../src/watch/watcher.ts';
+import { type FakeMaster, type FakeSentinel, fakeSentinel } from '../support/fake-sentinel.ts';
+import { fakeDeps } from '../support/fakes.ts';
+
+const MOVE = '/bin/move-it';
+const OLD: FakeMaster = { ip: '10.0.0.1', port: 6379, epoch: 7 };
+const NEW: FakeMaster = { ip: '10.0.0.2', port: 6379, epoch: 8 };
+const PROMOTED = 'slave 10.0.0.2:6379 10.0.0.2 6379 @ mymaster 10.0.0.1 6379';
+const SWITCHED = 'mymaster 10.0.0.1 6379 10.0.0.2 6379';
+
+const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
+
+/** A fake Sentinel whose master and reply delay the test changes as it goes. */
+interface Scripted {
+  sentinel: FakeSentinel;
+  says: FakeMaster;
+  delayMs: number;
+}
+
+async function sentinels(t: TestContext, n: number): Promise<Scripted[]> {
+  const all: Scripted[] = [];
+  for (let i = 0; i < n; i++) {
+    const s: Scripted = { sentinel: undefined as unknown as FakeSentinel, says: OLD, delayMs: 0 };
+    s.sentinel = await fakeSentinel({ master: () => s.says, delayMs: () => s.delayMs });
+    all.push(s);
+  }
+  t.after(() => Promise.all(all.map((s) => s.sentinel.close())));
+  return all;
+}
+
+/** A watcher on `scripted`, its interval far beyond the test: only the fast path can act in time. */
+function watch(t: TestContext, scripted: Scripted[], timeout = '500ms') {
+  const stateDir = mkdtempSync(join(tmpdir(), 'sh-watch-ann-'));
+  const runs: { ip: string; at: number }[] = [];
+  const runner = {
+    run: async (argv: readonly string[]): Promise<CommandResult> => {
+      assert.equal(argv[0], MOVE);
+      runs.push({ ip: argv[1]!, at: performance.now() });
+      return {
+        exitCode: 0,
+        signal: undefined,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        timedOut: false,
+        spawnError: undefined,
+      };
+    },
+  };
+  const config = validateConfig(
+    {
+      lockDir: stateDir,
+      sentinels: { addresses: scripted.map((s) => s.sentinel.address), timeout },
+      masters: { mymaster: [{ type: 'exec', run: [MOVE, '{toIp}'], reconcile: true }] },
+    },
+    'test.yaml',
+  );
+  const watcher = new Watcher(config, { ...fakeDeps({ runner, addresses: ['10.0.0.9'] }), logger: quiet }, quiet, {
+    intervalMs: 3_600_000,
+  });
+  t.after(async () => {
+    await watcher.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  watcher.start();
+  return { watcher, runs };
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!ok() && performance.now() < end) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(ok(), what);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Started, subscribed to every Sentinel, and in line with the old master (exec ran once for it). */
+async function ready(scripted: Scripted[], runs: { ip: string }[]): Promise<void> {
+  await until('subscribed to every Sentinel', () => scripted.every((s) => s.sentinel.subscribers.length > 0));
+  await until('the start reconcile ran the exec for the old master', () => runs.some((r) => r.ip === OLD.ip));
+  // The reconciles that every subscription started are over.
+  await sleep(300);
+}
+
+test("a slow leader: its +promoted-slave cannot be confirmed, and the others' +switch-master seconds later is acted on at once, not dropped as a duplicate", async (t) => {
+  const [leader, second, third] = await sentinels(t, 3);
+  const { watcher, runs } = watch(t, [leader!, second!, third!]);
+  await ready([leader!, second!, third!], runs);
+
+  // The leader promoted the replica, but answers nobody in time.
+  leader!.says = NEW;
+  leader!.delayMs = 5000;
+  leader!.sentinel.publish('+promoted-slave', PROMOTED);
+  // The confirmation times out; the reconcile that follows finds the others still on the old master.
+  await sleep(1500);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip],
+  );
+  second!.says = NEW;
+  third!.says = NEW;
+  const switched = performance.now();
+  second!.sentinel.publish('+switch-master', SWITCHED);
+  third!.sentinel.publish('+switch-master', SWITCHED);
+  await until("the others' +switch-master acted on", () => runs.some((r) => r.ip === NEW.ip), 2000);
+  const acted = runs.find((r) => r.ip === NEW.ip)!.at - switched;
+  t.diagnostic(`acted ${acted.toFixed(0)} ms after the others' +switch-master`);
+  await sleep(700);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip, NEW.ip],
+    'once for the failover',
+  );
+  assert.ok(watcher.stats.duplicates >= 1, 'the third announcement was a duplicate of the acted one');
+});
+
+test("a slow leader: the others' +switch-master while its confirmation is pending is confirmed with them, without waiting for its timeout", async (t) => {
+  const [leader, second, third] = await sentinels(t, 3);
+  const { runs } = watch(t, [leader!, second!, third!], '800ms');
+  await ready([leader!, second!, third!], runs);
+
+  leader!.says = NEW;
+  leader!.delayMs = 5000;
+  leader!.sentinel.publish('+promoted-slave', PROMOTED);
+  // The others switch about 65 ms after the leader's promotion (lab, redis 7.0).
+  await sleep(65);
+  second!.says = NEW;
+  third!.says = NEW;
+  const switched = performance.now();
+  second!.sentinel.publish('+switch-master', SWITCHED);
+  third!.sentinel.publish('+switch-master', SWITCHED);
+  await until('the failover acted on', () => runs.some((r) => r.ip === NEW.ip), 3000);
+  const acted = runs.find((r) => r.ip === NEW.ip)!.at - switched;
+  t.diagnostic(`acted ${acted.toFixed(0)} ms after the others' +switch-master`);
+  assert.ok(
+    acted < 600,
+    `acted ${acted.toFixed(0)} ms after the others' +switch-master: it waited for the leader's 800 ms timeout`,
+  );
+  await sleep(1500);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip, NEW.ip],
+    'once for the failover',
+  );
+});
