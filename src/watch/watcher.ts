@@ -1,5 +1,6 @@
 import type { HookConfig } from '../config/schema.ts';
 import { codeOf, errorLine } from '../errors.ts';
+import { failure } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import {
@@ -10,7 +11,7 @@ import {
   releaseMaster,
 } from '../pipeline/run.ts';
 import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
-import { decideMaster, whoAnswered } from '../sentinel/decide.ts';
+import { decideMaster, foreignSentinels, whoAnswered } from '../sentinel/decide.ts';
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
 import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
 import { writeHeartbeat } from '../state/last-run.ts';
@@ -55,6 +56,14 @@ interface MasterWatch {
   handled: { key: string; at: number } | undefined;
   /** Announcements being confirmed now, each with its own Sentinel: the first to confirm acts. */
   confirming: Set<{ sentinel: string; key: string }>;
+  /**
+   * Each Sentinel's last answer, by address, with the Sentinels it knows: learnt by every full question
+   * (at start, after each (re)connection, every interval), so that telling whether an announcing Sentinel
+   * is of the group costs the failover path nothing.
+   */
+  answers: Map<string, SentinelAnswer>;
+  /** Sentinels already reported as not of the group: said once, not every interval. */
+  foreign: Set<string>;
 }
 
 /**
@@ -74,7 +83,7 @@ export class Watcher {
   private readonly stopping = new AbortController();
   private readonly inflight = new Set<Promise<unknown>>();
   /** Counters for the log and tests. */
-  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0 };
+  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0, foreign: 0 };
   /** Each master's latest outcome, for the heartbeat record. */
   private readonly outcomes = new Map<string, string>();
   private readonly startedAt = new Date().toISOString();
@@ -129,6 +138,8 @@ export class Watcher {
         converging: undefined,
         handled: undefined,
         confirming: new Set(),
+        answers: new Map(),
+        foreign: new Set(),
       };
       this.masters.set(master, s);
     }
@@ -251,6 +262,7 @@ export class Watcher {
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
       this.noteReachability(master, answers, askedAt);
       const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
+      this.noteForeign(master, decision.answers);
       if (decision.clear) this.state(master).converging = decision.state;
       const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
       this.report(master, why, result);
@@ -305,15 +317,50 @@ export class Watcher {
     if (r.outcome === 'converged') this.stats.converged++;
   }
 
+  /** A Sentinel not of the group is no part of the quorum either. */
   private noteReachability(master: string, answers: readonly SentinelAnswer[], askedAt: number): void {
-    const answered = answers.filter((a) => 'master' in a).length;
     const s = this.state(master);
+    for (const a of answers) if ('master' in a) s.answers.set(a.address, a);
+    const foreign = foreignSentinels(answers, this.config.sentinels!.addresses.length);
+    const answered = answers.filter((a) => 'master' in a && !foreign.has(a.address)).length;
     if (answered >= Math.floor(this.config.sentinels!.addresses.length / 2) + 1) {
       s.noMajoritySince = undefined;
       s.released = false;
     } else {
       s.noMajoritySince ??= askedAt;
     }
+  }
+
+  private noteForeign(master: string, answers: readonly SentinelAnswer[]): void {
+    const s = this.state(master);
+    for (const a of answers) {
+      const foreign = 'foreign' in a && a.foreign === true;
+      if (foreign && !s.foreign.has(a.address)) {
+        const why = failure('sentinel-foreign', { address: a.address, master });
+        this.log.warn({ master, sentinel: a.address, answer: a, code: why.code }, why.line());
+      }
+      if (foreign) s.foreign.add(a.address);
+      else if ('master' in a) s.foreign.delete(a.address);
+    }
+  }
+
+  /**
+   * Is the announcing Sentinel of the configured group? Judged from its answer with what each Sentinel
+   * told of the others at the last full question (its own list only if it is still the same Sentinel):
+   * no question on the failover path.
+   */
+  private ofTheGroup(master: string, answer: SentinelAnswer): boolean {
+    const s = this.state(master);
+    const addresses = this.config.sentinels!.addresses;
+    const known = s.answers.get(answer.address);
+    const sameOne =
+      known && 'master' in known && 'master' in answer && (!known.id || !answer.id || known.id === answer.id);
+    const fresh = sameOne && known.peers ? { ...answer, peers: known.peers } : answer;
+    const answers = addresses.map(
+      (address): SentinelAnswer =>
+        address === answer.address ? fresh : (s.answers.get(address) ?? { address, error: 'not asked yet' }),
+    );
+    return !foreignSentinels(answers, addresses.length).has(answer.address);
   }
 
   /**
@@ -392,6 +439,14 @@ export class Watcher {
       // Another Sentinel's announcement of it was confirmed first, and acted on.
       if (this.handled(s, key)) {
         this.stats.duplicates++;
+        return;
+      }
+      // One Sentinel's word is enough only from one of the group: a Sentinel configured by mistake
+      // (another deployment's, whose master has the same name) would move the VIP off the real master.
+      if (!this.ofTheGroup(master, answer)) {
+        const why = failure('sentinel-foreign', { address: sentinel, master });
+        this.log.warn({ master, sentinel, answer, code: why.code }, `${channel} ignored: ${why.line()}`);
+        this.stats.foreign++;
         return;
       }
       const acted = readActedEpoch(this.config.stateDir, master);

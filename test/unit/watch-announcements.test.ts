@@ -11,8 +11,9 @@ import { type TestContext, test } from 'node:test';
 import { validateConfig } from '../../src/config/load.ts';
 import type { Logger } from '../../src/log.ts';
 import type { CommandResult } from '../../src/runner.ts';
+import { readActedEpoch } from '../../src/state/epoch.ts';
 import { Watcher } from '../../src/watch/watcher.ts';
-import { type FakeMaster, type FakeSentinel, fakeSentinel } from '../support/fake-sentinel.ts';
+import { type FakeMaster, type FakePeer, type FakeSentinel, fakeSentinel } from '../support/fake-sentinel.ts';
 import { fakeDeps } from '../support/fakes.ts';
 
 const MOVE = '/bin/move-it';
@@ -23,26 +24,47 @@ const SWITCHED = 'mymaster 10.0.0.1 6379 10.0.0.2 6379';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
 
-/** A fake Sentinel whose master and reply delay the test changes as it goes. */
+/** A fake Sentinel whose master, reply delay and known Sentinels the test changes as it goes. */
 interface Scripted {
   sentinel: FakeSentinel;
   says: FakeMaster;
   delayMs: number;
+  id: string;
+  /** SENTINEL SENTINELS; undefined: refused, as to an ACL user without it. */
+  peers: FakePeer[] | undefined;
 }
 
-async function sentinels(t: TestContext, n: number): Promise<Scripted[]> {
+/** `n` Sentinels with ids; with `group`, each knows the others (SENTINEL SENTINELS), as one deployment's do. */
+async function sentinels(t: TestContext, n: number, group = false): Promise<Scripted[]> {
   const all: Scripted[] = [];
   for (let i = 0; i < n; i++) {
-    const s: Scripted = { sentinel: undefined as unknown as FakeSentinel, says: OLD, delayMs: 0 };
-    s.sentinel = await fakeSentinel({ master: () => s.says, delayMs: () => s.delayMs });
+    const s: Scripted = {
+      sentinel: undefined as unknown as FakeSentinel,
+      says: OLD,
+      delayMs: 0,
+      id: String(i + 1).repeat(40),
+      peers: undefined,
+    };
+    s.sentinel = await fakeSentinel({
+      id: s.id,
+      master: () => s.says,
+      delayMs: () => s.delayMs,
+      ...(group ? { peers: () => s.peers ?? [] } : {}),
+    });
     all.push(s);
   }
+  if (group) for (const s of all) s.peers = all.filter((o) => o !== s).map((o) => ({ ...addressOf(o), runid: o.id }));
   t.after(() => Promise.all(all.map((s) => s.sentinel.close())));
   return all;
 }
 
-/** A watcher on `scripted`, its interval far beyond the test: only the fast path can act in time. */
-function watch(t: TestContext, scripted: Scripted[], timeout = '500ms') {
+function addressOf(s: Scripted): { ip: string; port: number } {
+  const [ip, port] = s.sentinel.address.split(':');
+  return { ip: ip!, port: Number(port) };
+}
+
+/** A watcher on `scripted`, by default its interval far beyond the test: only the fast path can act in time. */
+function watch(t: TestContext, scripted: Scripted[], timeout = '500ms', intervalMs = 3_600_000) {
   const stateDir = mkdtempSync(join(tmpdir(), 'sh-watch-ann-'));
   const runs: { ip: string; at: number }[] = [];
   const runner = {
@@ -69,14 +91,14 @@ function watch(t: TestContext, scripted: Scripted[], timeout = '500ms') {
     'test.yaml',
   );
   const watcher = new Watcher(config, { ...fakeDeps({ runner, addresses: ['10.0.0.9'] }), logger: quiet }, quiet, {
-    intervalMs: 3_600_000,
+    intervalMs,
   });
   t.after(async () => {
     await watcher.stop();
     rmSync(stateDir, { recursive: true, force: true });
   });
   watcher.start();
-  return { watcher, runs };
+  return { watcher, runs, stateDir };
 }
 
 async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -154,5 +176,57 @@ test("a slow leader: the others' +switch-master while its confirmation is pendin
     runs.map((r) => r.ip),
     [OLD.ip, NEW.ip],
     'once for the failover',
+  );
+});
+
+test("a Sentinel of another deployment among the configured ones (its mymaster at epoch 99): neither its answers nor its +switch-master move anything, and the record keeps the group's epoch", async (t) => {
+  const scripted = await sentinels(t, 3, true);
+  const [first, second, foreign] = scripted as [Scripted, Scripted, Scripted];
+  // The first two are one deployment's; the third, configured by mistake, knows Sentinels of its own only.
+  first.peers = [{ ...addressOf(second), runid: second.id }];
+  second.peers = [{ ...addressOf(first), runid: first.id }];
+  foreign.peers = [{ ip: '10.9.9.1', port: 26379, runid: 'e'.repeat(40) }];
+  first.says = second.says = { ...OLD, epoch: 8 };
+  foreign.says = { ip: '10.9.9.9', port: 6379, epoch: 99 };
+  const { watcher, runs, stateDir } = watch(t, scripted);
+  await until('subscribed to every Sentinel', () => scripted.every((s) => s.sentinel.subscribers.length > 0));
+  await until('the start reconcile ran the exec', () => runs.length > 0);
+  await sleep(300);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip],
+    'the start reconcile follows the two of the group',
+  );
+  foreign.sentinel.publish('+switch-master', 'mymaster 10.9.9.8 6379 10.9.9.9 6379');
+  await sleep(800);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip],
+    'its announcement moved nothing',
+  );
+  assert.equal(watcher.stats.foreign, 1, 'ignored as not of the group');
+  assert.deepEqual(readActedEpoch(stateDir, 'mymaster'), {
+    epoch: 8,
+    ip: OLD.ip,
+    port: OLD.port,
+    ids: [first.id, second.id],
+  });
+});
+
+test('the leader of the group alone at the new epoch: its +promoted-slave is acted on at once; the epoch is recorded once a majority names it', async (t) => {
+  const [leader, second, third] = await sentinels(t, 3, true);
+  const { runs, stateDir } = watch(t, [leader!, second!, third!], '500ms', 1000);
+  await ready([leader!, second!, third!], runs);
+  assert.equal(readActedEpoch(stateDir, 'mymaster')?.epoch, OLD.epoch);
+  leader!.says = NEW;
+  leader!.sentinel.publish('+promoted-slave', PROMOTED);
+  await until('the promotion acted on', () => runs.some((r) => r.ip === NEW.ip), 500);
+  assert.equal(readActedEpoch(stateDir, 'mymaster')?.epoch, OLD.epoch, 'one Sentinel is no majority');
+  second!.says = NEW;
+  third!.says = NEW;
+  await until('recorded by the next interval reconcile', () => readActedEpoch(stateDir, 'mymaster')?.epoch === 8, 3000);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip, NEW.ip],
   );
 });
