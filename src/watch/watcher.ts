@@ -32,6 +32,11 @@ export interface WatchOptions {
   intervalMs: number;
   /** How sockets to the Sentinels are made (plain TCP unless sentinels.tls). */
   connector?: Connector;
+  /**
+   * Milliseconds on a clock that only moves forward (default performance.now): the duplicate window and
+   * noQuorumFor are spans in memory, and a wall clock stepped by NTP or by hand would widen or shorten
+   * them (stepped an hour forward, it released the VIP at the next unanswered check).
+   */
   now?: () => number;
 }
 
@@ -83,7 +88,7 @@ export class Watcher {
   private readonly stopping = new AbortController();
   private readonly inflight = new Set<Promise<unknown>>();
   /** Counters for the log and tests. */
-  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0, foreign: 0 };
+  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0, foreign: 0, releases: 0 };
   /** Each master's latest outcome, for the heartbeat record. */
   private readonly outcomes = new Map<string, string>();
   private readonly startedAt = new Date().toISOString();
@@ -96,7 +101,7 @@ export class Watcher {
   ) {}
 
   private get now(): number {
-    return (this.opts.now ?? Date.now)();
+    return (this.opts.now ?? performance.now.bind(performance))();
   }
 
   start(): void {
@@ -539,6 +544,7 @@ export class Watcher {
     const since = s.noMajoritySince;
     if (s.released || since === undefined || this.now - since < noQuorumFor) return;
     s.released = true;
+    this.stats.releases++;
     // Not released (a step failed): the next check tries again.
     const { done, ...opts } = this.runOptions();
     s.released = await releaseMaster(master, this.config, this.deps, { ...opts, silentForMs: this.now - since })

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -229,4 +230,75 @@ test('the leader of the group alone at the new epoch: its +promoted-slave is act
     runs.map((r) => r.ip),
     [OLD.ip, NEW.ip],
   );
+});
+
+/** Steps the wall clock (Date.now) by `ms` from now on, as an NTP step or an operator would. */
+function stepWallClock(t: TestContext): (ms: number) => void {
+  const real = Date.now;
+  let offset = 0;
+  Date.now = () => real() + offset;
+  t.after(() => {
+    Date.now = real;
+  });
+  return (ms) => {
+    offset += ms;
+  };
+}
+
+test("the duplicate window is timed by a monotonic clock: a wall clock stepped 31 s forward does not make the others' announcement of the failover just acted on a new one", async (t) => {
+  const step = stepWallClock(t);
+  const [leader, second, third] = await sentinels(t, 3);
+  const { watcher, runs } = watch(t, [leader!, second!, third!]);
+  await ready([leader!, second!, third!], runs);
+  leader!.says = NEW;
+  leader!.sentinel.publish('+promoted-slave', PROMOTED);
+  await until('the promotion acted on', () => runs.some((r) => r.ip === NEW.ip), 2000);
+  step(31_000);
+  second!.says = NEW;
+  third!.says = NEW;
+  second!.sentinel.publish('+switch-master', SWITCHED);
+  third!.sentinel.publish('+switch-master', SWITCHED);
+  await sleep(800);
+  assert.deepEqual(
+    runs.map((r) => r.ip),
+    [OLD.ip, NEW.ip],
+    'once for the failover',
+  );
+  assert.equal(watcher.stats.duplicates, 2);
+});
+
+test('noQuorumFor is timed by a monotonic clock: a wall clock stepped an hour forward does not release the VIP after one unanswered check', async (t) => {
+  const step = stepWallClock(t);
+  const stateDir = mkdtempSync(join(tmpdir(), 'sh-watch-quorum-'));
+  const config = validateConfig(
+    {
+      lockDir: stateDir,
+      sentinels: { addresses: ['192.168.0.1:26379', '192.168.0.2:26379', '192.168.0.3:26379'], timeout: '100ms' },
+      masters: {
+        mymaster: [{ type: 'vip', address: '10.0.0.100/24', interface: 'eth0', release: { noQuorumFor: '3s' } }],
+      },
+    },
+    'test.yaml',
+  );
+  // No Sentinel answers, and no subscription ever connects (nothing listens there): no majority.
+  const deps = fakeDeps({ askSentinel: async (address) => ({ address, error: 'no answer within 100 ms' }) });
+  const watcher = new Watcher(config, { ...deps, logger: quiet }, quiet, {
+    intervalMs: 3_600_000,
+    connector: (_host, _port, _ready) => {
+      const socket = new Socket();
+      queueMicrotask(() => socket.destroy(new Error('refused in this test')));
+      return socket;
+    },
+  });
+  t.after(async () => {
+    await watcher.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  watcher.start();
+  // The first check (every 750 ms with noQuorumFor 3 s) finds no majority and starts counting.
+  await sleep(1000);
+  step(3_600_000);
+  await sleep(1600);
+  assert.equal(watcher.stats.releases, 0, 'released 2.6 s into a 3 s noQuorumFor');
+  await until('released once noQuorumFor has passed', () => watcher.stats.releases > 0, 3000);
 });
