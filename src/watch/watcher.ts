@@ -10,7 +10,7 @@ import {
   releaseEntries,
   releaseMaster,
 } from '../pipeline/run.ts';
-import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
+import { askSentinel, readSecret, type SentinelAnswer, type SentinelPeer } from '../sentinel/client.ts';
 import { decideMaster, foreignSentinels, whoAnswered } from '../sentinel/decide.ts';
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
 import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
@@ -350,11 +350,11 @@ export class Watcher {
   }
 
   /**
-   * Is the announcing Sentinel of the configured group? Judged from its answer with what each Sentinel
-   * told of the others at the last full question (its own list only if it is still the same Sentinel):
-   * no question on the failover path.
+   * Is the announcing Sentinel of the configured group, and which Sentinels does it know? Judged from its
+   * answer with what each Sentinel told of the others at the last full question (its own list only if it
+   * is still the same Sentinel): no question on the failover path.
    */
-  private ofTheGroup(master: string, answer: SentinelAnswer): boolean {
+  private groupOf(master: string, answer: SentinelAnswer): { member: boolean; peers: SentinelPeer[] } {
     const s = this.state(master);
     const addresses = this.config.sentinels!.addresses;
     const known = s.answers.get(answer.address);
@@ -365,7 +365,10 @@ export class Watcher {
       (address): SentinelAnswer =>
         address === answer.address ? fresh : (s.answers.get(address) ?? { address, error: 'not asked yet' }),
     );
-    return !foreignSentinels(answers, addresses.length).has(answer.address);
+    return {
+      member: !foreignSentinels(answers, addresses.length).has(answer.address),
+      peers: 'peers' in fresh ? (fresh.peers ?? []) : [],
+    };
   }
 
   /**
@@ -448,7 +451,8 @@ export class Watcher {
       }
       // One Sentinel's word is enough only from one of the group: a Sentinel configured by mistake
       // (another deployment's, whose master has the same name) would move the VIP off the real master.
-      if (!this.ofTheGroup(master, answer)) {
+      const group = this.groupOf(master, answer);
+      if (!group.member) {
         const why = failure('sentinel-foreign', { address: sentinel, master });
         this.log.warn({ master, sentinel, answer, code: why.code }, `${channel} ignored: ${why.line()}`);
         this.stats.foreign++;
@@ -485,7 +489,11 @@ export class Watcher {
         );
         return;
       }
-      const state = { ip, port, epoch: answer.epoch, ...whoAnswered([answer]) };
+      // The Sentinels this epoch belongs to are the leader and those it knows: exec's once-per-failover
+      // record names them all, so that the hook, confirmed a moment later by another of them, finds it done.
+      const who = whoAnswered([answer]);
+      const ids = [...new Set([...(who.ids ?? []), ...group.peers.flatMap((p) => (p.id ? [p.id] : []))])].sort();
+      const state = { ip, port, epoch: answer.epoch, ...who, ...(ids.length ? { ids } : {}) };
       acting = { key, at: this.now };
       s.handled = acting;
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over

@@ -13,6 +13,7 @@ import { validateConfig } from '../../src/config/load.ts';
 import type { Logger } from '../../src/log.ts';
 import type { CommandResult } from '../../src/runner.ts';
 import { readActedEpoch } from '../../src/state/epoch.ts';
+import { onceDone } from '../../src/state/once.ts';
 import { Watcher } from '../../src/watch/watcher.ts';
 import { type FakeMaster, type FakePeer, type FakeSentinel, fakeSentinel } from '../support/fake-sentinel.ts';
 import { fakeDeps } from '../support/fakes.ts';
@@ -230,6 +231,20 @@ test('the leader of the group alone at the new epoch: its +promoted-slave is act
     runs.map((r) => r.ip),
     [OLD.ip, NEW.ip],
   );
+});
+
+test('the fast path marks exec done for the Sentinels the leader knows, not for the leader alone: a hook confirmed by another of them finds it done', async (t) => {
+  const [leader, second, third] = await sentinels(t, 3, true);
+  const { runs, stateDir } = watch(t, [leader!, second!, third!]);
+  await ready([leader!, second!, third!], runs);
+  leader!.says = NEW;
+  leader!.sentinel.publish('+promoted-slave', PROMOTED);
+  await until('the promotion acted on', () => runs.some((r) => r.ip === NEW.ip), 2000);
+  // The hook that the second Sentinel runs a moment later: its freshness question is confirmed by that
+  // Sentinel alone (the round ends at the first answer naming the to-ip).
+  assert.ok(onceDone(stateDir, 'mymaster', 'exec#0', NEW.epoch, [second!.id]), 'exec done for this failover');
+  // A rebuilt set of Sentinels (new ids, the same epoch again) is still another failover.
+  assert.ok(!onceDone(stateDir, 'mymaster', 'exec#0', NEW.epoch, ['d'.repeat(40)]));
 });
 
 /** Steps the wall clock (Date.now) by `ms` from now on, as an NTP step or an operator would. */
