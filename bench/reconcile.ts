@@ -4,7 +4,7 @@
 // run converges (writes the files), the runs after it have nothing to do, which is the common case.
 // Also the same with --dry-run. Medians of --runs N (default 15), after 2 warm-up runs.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,8 @@ async function main(): Promise<number> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
   const runs = Number(values.runs);
   const dir = mkdtempSync(join(tmpdir(), 'sh-bench-reconcile-'));
+  // As tmpfiles.d would: reconcile run as root does not make its lock directory.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const children: ChildProcess[] = [];
   const start = (file: string, args: string[]) => {
     const child = spawn(file, args, { stdio: 'ignore' });

@@ -154,7 +154,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       return { exitCode: EXIT.ok, text: systemdText(files) };
     },
   }),
-  command<{ master?: string; dryRun?: boolean; json?: boolean; announce?: boolean }>({
+  command<{ master?: string; dryRun?: boolean; json?: boolean; announce?: boolean; boot?: boolean; logTo?: string }>({
     name: 'reconcile',
     description: 'bring this host in line with what the Sentinels say each master is now (needs "sentinels")',
     options: [
@@ -163,10 +163,28 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '-n, --dry-run', description: 'ask and plan; change nothing' },
       { flags: '--json', description: 'machine-readable output' },
       { flags: '--announce', description: "send a VIP's neighbour updates again even where it already is" },
+      {
+        flags: '--boot',
+        description: "the boot unit's run: an unclear answer from the Sentinels (or a pause) exits 0 with a warning",
+      },
+      { flags: '--log-to <where>', description: 'file (log.file, the default) or journal (JSON lines on stdout)' },
     ],
     async run({ opts, configPath, io }) {
       const { reconcileCommand } = await import('./commands/reconcile.ts');
-      const options = { dryRun: Boolean(opts.dryRun), json: Boolean(opts.json), announce: Boolean(opts.announce) };
+      if (opts.logTo !== undefined && opts.logTo !== 'file' && opts.logTo !== 'journal')
+        throw hookError('option-invalid', {
+          option: '--log-to',
+          value: JSON.stringify(opts.logTo),
+          expected: 'expected file or journal',
+          command: 'reconcile',
+        });
+      const options = {
+        dryRun: Boolean(opts.dryRun),
+        json: Boolean(opts.json),
+        announce: Boolean(opts.announce),
+        boot: Boolean(opts.boot),
+        logTo: opts.logTo === 'journal' ? ('journal' as const) : ('file' as const),
+      };
       return reconcileCommand(
         configPath,
         opts.master !== undefined ? { ...options, master: opts.master } : options,

@@ -248,6 +248,16 @@ export const FAILURES = {
     fix: () =>
       "set sentinels.username / sentinels.password (or that ACL user's permissions) to what the Sentinel expects; a retry would be refused the same",
   }),
+  /**
+   * A Sentinel refused one of our questions to our ACL user (NOPERM): asking again is refused the same.
+   * `rule`: what `ACL SETUSER` takes ("+sentinel|master", "+subscribe &+switch-master").
+   */
+  'sentinel-noperm': config({
+    message: (p: { addresses: readonly string[]; command: string; rule: string; user: string }) =>
+      `${p.addresses.length === 1 ? 'Sentinel' : 'Sentinels'} ${p.addresses.join(', ')} refused ${p.command} (NOPERM): add ${p.rule} for user ${p.user}`,
+    fix: (p) =>
+      `on each Sentinel: ACL SETUSER ${p.user} ${p.rule}, then SENTINEL FLUSHCONFIG to keep it in sentinel.conf; the README's "Sentinel ACL users" lists what each mode needs`,
+  }),
   /** TLS failed in a way asking again will not change (its certificate, or ours). */
   'sentinel-tls-refused': config({
     message: (p: { address: string; said: string; fix: string }) => `Sentinel ${p.address}: ${p.said}`,
@@ -360,6 +370,19 @@ export const FAILURES = {
     message: (p: { dir: string; problem: string }) => `lock directory ${p.dir} ${p.problem}`,
     fix: (p) => lockDirFix(p.dir),
   }),
+  /** Root's commands leave a missing lock directory to what makes it for the services' user (issue 15 §5.4). */
+  'lock-dir-missing': retry({
+    message: (p: { dir: string }) =>
+      `lock directory ${p.dir} is missing, and a command run as root does not create it: it would be root's (mode 700), and the hook run as Sentinel's user could not use it`,
+    fix: (p) =>
+      `make it as the boot does, for the services' user: systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf, or for /run/sentinel-hook systemctl restart sentinel-hook-watch.service (its RuntimeDirectory=); without those files: install -d -m 0700 -o redis -g redis ${p.dir}`,
+  }),
+  /** Removed while in use (by hand, to clear stale records): nothing can be locked until it is made again. */
+  'lock-dir-gone': retry({
+    message: (p: { dir: string }) => `lock directory ${p.dir} is gone (removed while in use)`,
+    fix: () =>
+      'the watch unit makes it again as it restarts (RuntimeDirectory=), else systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf; stale records go with "sentinel-hook forget --master NAME", not by removing the directory',
+  }),
   'state-dir-unusable': retry({
     message: (p: { dir: string; problem: string }) =>
       `state directory ${p.dir} ${p.problem}: the pause and the records (epoch acted on, once-per-failover, last run) are skipped`,
@@ -444,6 +467,55 @@ export const FAILURES = {
   'visudo-rejected': retry({
     message: (p: { said: string }) => `visudo rejected the generated rules: ${p.said}`,
     fix: () => 'please report this as a bug',
+  }),
+
+  // ---- the dns action: the key and the server's refusals are the same on every retry (exit 2) ----
+  'dns-key-invalid': config({
+    message: (p: { path: string; problem: string }) => `TSIG key file ${p.path}: ${p.problem}`,
+    fix: () => "write it with: tsig-keygen -a hmac-sha256 NAME > FILE (the key the zone's update-policy names)",
+  }),
+  'dns-key-exposed': config({
+    message: (p: { path: string; problem: string }) => `TSIG key file ${p.path} ${p.problem}`,
+    fix: (p) =>
+      `chown root:SENTINEL-GROUP ${p.path}; chmod 0640 ${p.path} (the group of the user Sentinel runs as, as BIND keeps rndc.key)`,
+  }),
+  'dns-key-rejected': config({
+    message: (p: { server: string; key: string; said: string }) =>
+      `DNS server ${p.server} rejected TSIG key ${p.key}: ${p.said}`,
+    fix: () =>
+      "put the key the zone's update-policy (or allow-update) names in the key file, same name, algorithm and secret; no other server is tried, the key is the same for all",
+  }),
+  'dns-clock-skew': config({
+    message: (p: { server: string; skewSeconds: number | undefined }) =>
+      `DNS server ${p.server} refused the update's time (BADTIME)${p.skewSeconds === undefined ? '' : `: this host's clock is ${p.skewSeconds} s off the server's`}`,
+    fix: () => 'synchronise the clocks of this host and the DNS server (chrony, systemd-timesyncd): TSIG allows 300 s',
+  }),
+  'dns-zone-refused': config({
+    message: (p: { server: string; zone: string; asked: 'update' | 'query'; said: string; fix: string }) =>
+      `DNS server ${p.server} refused ${p.asked === 'update' ? 'the update of' : 'to answer for'} zone ${p.zone}: ${p.said}`,
+    fix: (p) => p.fix,
+  }),
+  'dns-no-address': config({
+    message: (p: { master: string; records: readonly string[]; addresses: readonly string[] }) =>
+      `the master ${p.master} has no address for ${p.records.join(' or ')} records (it has ${p.addresses.join(', ') || 'none'})`,
+    fix: () => 'add the record type of its address family to "records" (A for IPv4, AAAA for IPv6)',
+  }),
+  // ---- the dns action: servers and races (exit 1) ----
+  'dns-unanswered': retry({
+    message: (p: { detail: string }) => `no DNS server took the update: ${p.detail}`,
+    fix: () =>
+      'check that the configured servers run and that this host reaches them on port 53 (UDP and TCP); Sentinel will retry',
+  }),
+  'dns-update-contended': retry({
+    message: (p: { names: string; tries: number }) =>
+      `the marker of ${p.names} changed under this run ${p.tries} times: another run is moving the name`,
+    fix: () => 'Sentinel will retry; the newer failover wins by its epoch',
+  }),
+  'dns-readback-mismatch': retry({
+    message: (p: { server: string; name: string; got: string; want: string }) =>
+      `after the update, ${p.server} answers ${p.name} with ${p.got}, not ${p.want}`,
+    fix: (p) =>
+      `a CNAME or a wildcard may shadow the name: look with dig @${p.server.replace(/:\d+$/, '')} ${p.name} ANY; Sentinel will retry`,
   }),
 };
 

@@ -4,7 +4,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import type { ApplyContext } from './actions/plugin.ts';
 import { type Failure, failure } from './failures.ts';
-import { type CommandResult, whichSystem } from './runner.ts';
+import { type CommandResult, type RunOptions, whichSystem } from './runner.ts';
 
 /** How a privileged command line is started: "sudo -n" + argv, the form the sudoers rules pin. */
 export interface Launcher {
@@ -19,7 +19,7 @@ export interface Launcher {
  */
 export async function runArgv(
   argv: readonly string[],
-  o: Launcher & { timeoutMs: number; env?: Record<string, string> },
+  o: Launcher & { timeoutMs: number; env?: Record<string, string>; stop?: RunOptions['stop'] },
   ctx: Pick<ApplyContext, 'runner' | 'signal' | 'remainingMs'>,
 ): Promise<{ result: CommandResult; timeoutMs: number } | Failure> {
   if (o.privileged && !o.sudo) return sudoUnavailable();
@@ -28,6 +28,7 @@ export async function runArgv(
     timeoutMs,
     signal: ctx.signal,
     ...(o.env ? { env: o.env } : {}),
+    ...(o.stop ? { stop: o.stop } : {}),
   });
   return { result, timeoutMs };
 }

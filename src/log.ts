@@ -85,7 +85,7 @@ export async function createFileLogger(
       file = fileStream(fd, target.file, target.tty ? undefined : (line) => toStderr(readable(line)));
       streams.push({ level: target.level, stream: file });
     } catch (err) {
-      warning = `cannot write the log file ${target.file}: ${(err as Error).message}; logging to stderr (log.file must be a regular file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
+      warning = logFileWarning(target.file, err);
     }
   }
   if (target.tty || streams.length === 0)
@@ -100,6 +100,15 @@ export async function createFileLogger(
     pino.multistream(streams as Parameters<typeof pino.multistream>[0]),
   );
   return { logger: logger as unknown as Logger, warning, close: () => file?.close() };
+}
+
+/** Why the log file could not be used, and what to do: the file system's refusal is not the file's owner's fault. */
+export function logFileWarning(file: string, err: unknown): string {
+  const why = (err as Error).message;
+  // ProtectSystem=strict (a unit's sandbox) makes everything but ReadWritePaths= read-only.
+  if ((err as NodeJS.ErrnoException).code === 'EROFS')
+    return `cannot write the log file ${file}: it is read-only here (the unit's ProtectSystem/ReadWritePaths); logging to stderr (under a unit, log to the journal: --log-to journal)`;
+  return `cannot write the log file ${file}: ${why}; logging to stderr (log.file must be a regular file owned by root or Sentinel's user, not a symbolic link, in a directory Sentinel's user can write)`;
 }
 
 /**
@@ -248,6 +257,72 @@ export function readable(jsonLine: string): string {
  */
 function escapeControls(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+const LEVEL_NUMBERS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+/** syslog's priorities, which journald reads off the front of a line ("<4>…"; SyslogLevelPrefix=, on by default). */
+const PRIORITIES: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/**
+ * Whether stdout is the journal: systemd then sets $JOURNAL_STREAM to its device and inode. Compared with
+ * stdout itself, since a child of a unit inherits the variable with a stdout of its own.
+ */
+export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!env.JOURNAL_STREAM) return false;
+  try {
+    const st = fstatSync(1);
+    return env.JOURNAL_STREAM === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+export interface StdoutLogOptions {
+  /** Lead each line with its syslog priority (default: when stdout is the journal). */
+  journal?: boolean;
+  write?: (line: string) => void;
+}
+
+function writeStdout(line: string): void {
+  try {
+    writeSync(1, line);
+  } catch {
+    // stdout gone (journald restarting): nothing better to do than go on.
+  }
+}
+
+/**
+ * JSON lines on stdout, pino's fields (level number, time, msg): what a command a unit runs (watch, the
+ * boot reconcile) logs. journald keeps them, `journalctl -o cat` shows them, a warning is one for
+ * `journalctl -p warning`, and nothing is written to a file the unit's sandbox would have to allow.
+ */
+export function stdoutLogger(
+  level: LogLevel,
+  bindings: Record<string, unknown> = {},
+  opts: StdoutLogOptions = {},
+): Logger {
+  const journal = opts.journal ?? stdoutIsJournal();
+  const write = opts.write ?? writeStdout;
+  const at =
+    (l: LogLevel): LogFn =>
+    (obj, msg) => {
+      if (LEVEL_NUMBERS[l] < LEVEL_NUMBERS[level]) return;
+      const record = JSON.stringify({
+        level: LEVEL_NUMBERS[l],
+        time: new Date().toISOString(),
+        ...bindings,
+        ...obj,
+        ...(msg === undefined ? {} : { msg }),
+      });
+      write(`${journal ? `<${PRIORITIES[l]}>` : ''}${record}\n`);
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => stdoutLogger(level, { ...bindings, ...more }, { journal, write }),
+  };
 }
 
 /** For runs that must not touch the log file (dry-run) and for tests: keeps records in memory. */

@@ -16,8 +16,14 @@ export interface CommandResult {
 export interface RunOptions {
   timeoutMs: number;
   env?: Record<string, string>;
-  /** Aborted at the whole-run deadline: the child's process group is killed. */
+  /** Aborted at the whole-run deadline: the child's process group is killed (TERM, KILL 200 ms later). */
   signal?: AbortSignal;
+  /**
+   * A gentler end than `signal`'s: TERM to the group when `stop.signal` aborts, KILL only `graceMs` later,
+   * so that a script can clean up (a run superseded by a newer one). `signal` during that grace still
+   * kills at its own short grace.
+   */
+  stop?: { signal: AbortSignal; graceMs: number };
   /** Written to the child's stdin (a value sudoers cannot pin in the argv); otherwise stdin is closed. */
   input?: string;
 }
@@ -113,7 +119,8 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
         cancelSignal: cancel.signal,
         // sudo relays SIGTERM to the command it runs as root, which a SIGKILL could not reach.
         killSignal: 'SIGTERM',
-        forceKillAfterDelay: TERM_GRACE_MS,
+        // Never before our own KILL (below), which comes sooner when the deadline cuts a stop's grace short.
+        forceKillAfterDelay: Math.max(TERM_GRACE_MS, opts.stop?.graceMs ?? 0),
         maxBuffer: MAX_OUTPUT,
         encoding: 'buffer',
         stripFinalNewline: false,
@@ -132,21 +139,38 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
       // A process that left our group (setsid, a daemon) can hold the pipes open forever: once our
       // child is gone or its time is up, stop waiting for them.
       let letGo: NodeJS.Timeout | undefined;
+      let letGoAt = Number.POSITIVE_INFINITY;
       const stopWaiting = (afterMs: number) => {
-        letGo ??= setTimeout(() => {
+        if (performance.now() + afterMs >= letGoAt) return;
+        letGoAt = performance.now() + afterMs;
+        clearTimeout(letGo);
+        letGo = setTimeout(() => {
           child.stdout?.destroy();
           child.stderr?.destroy();
         }, afterMs);
       };
-      const end = () => {
+      // TERM once, KILL after `graceMs`; asked again with a shorter grace (the deadline during a stop's
+      // grace), the KILL comes sooner, never later.
+      let killAt = Number.POSITIVE_INFINITY;
+      let kill: NodeJS.Timeout | undefined;
+      const endWithin = (graceMs: number) => {
+        if (performance.now() + graceMs >= killAt) return;
+        const first = killAt === Number.POSITIVE_INFINITY;
+        killAt = performance.now() + graceMs;
         timedOut = true;
-        if (pid !== undefined) killGroup(pid, 'SIGTERM');
-        setTimeout(() => pid !== undefined && killGroup(pid, 'SIGKILL'), TERM_GRACE_MS).unref();
-        cancel.abort();
-        stopWaiting(TERM_GRACE_MS + PIPE_GRACE_MS);
+        if (first && pid !== undefined) killGroup(pid, 'SIGTERM');
+        clearTimeout(kill);
+        kill = setTimeout(() => pid !== undefined && killGroup(pid, 'SIGKILL'), graceMs);
+        kill.unref();
+        if (first) cancel.abort();
+        stopWaiting(graceMs + PIPE_GRACE_MS);
       };
+      const end = () => endWithin(TERM_GRACE_MS);
+      const stop = () => endWithin(opts.stop!.graceMs);
       const timer = setTimeout(end, Math.max(1, opts.timeoutMs));
       opts.signal?.addEventListener('abort', end, { once: true });
+      opts.stop?.signal.addEventListener('abort', stop, { once: true });
+      if (opts.stop?.signal.aborted) stop();
       if (opts.signal?.aborted) end();
       // What the child left running in its group goes with it (the README says so).
       child.once('exit', () => {
@@ -171,7 +195,9 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
       } finally {
         clearTimeout(timer);
         clearTimeout(letGo);
+        clearTimeout(kill);
         opts.signal?.removeEventListener('abort', end);
+        opts.stop?.signal.removeEventListener('abort', stop);
         if (pid !== undefined) {
           killGroup(pid, 'SIGKILL');
           liveGroups.delete(pid);

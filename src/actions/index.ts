@@ -1,12 +1,13 @@
 import type * as z from 'zod/mini';
 import type { When } from '../config/common.ts';
+import { dnsAction } from './dns/index.ts';
 import { execAction } from './exec/index.ts';
 import { hostsAction } from './hosts/index.ts';
 import type { ActionPlugin } from './plugin.ts';
 import { vipAction } from './vip/index.ts';
 
 /** Every action type the config may name. A new type is one folder and one entry here. */
-export const actionPlugins = [execAction, hostsAction, vipAction] as const;
+export const actionPlugins = [execAction, hostsAction, vipAction, dnsAction] as const;
 
 /** One config entry of any action type; the type is derived from the registered plugins. */
 export type ActionConfig = z.output<(typeof actionPlugins)[number]['schema']>;

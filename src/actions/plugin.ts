@@ -19,6 +19,14 @@ export interface CommandStep {
   okExitCodes?: number[];
   /** Start this step this long after the previous one ended, in the background: later actions run meanwhile. */
   deferMs?: number;
+  /**
+   * What becomes of it when it is already running as a newer event for the master supersedes the run.
+   * 'finish' (absent): let it end, since one stopped halfway could leave what it changes half-done (an
+   * `ip addr` change). 'stop': TERM, then KILL after a short grace (the applier's
+   * SUPERSEDED_STOP_GRACE_MS), for a command that would otherwise hold the newer run back for as long
+   * as it takes (a user's exec command).
+   */
+  onSuperseded?: 'stop' | 'finish';
 }
 
 /** A change that is not one command (an SSH push, a file write); it runs in-process under the same deadline. */
@@ -63,11 +71,18 @@ export interface ApplyContext {
    */
   superseded?(): string | undefined;
   /**
-   * What ends a command step already running (an `ip addr` change, the user's exec): the run's
+   * What ends a command step already running (an `ip addr` change, a local hosts write): the run's
    * deadline only. Once superseded, no new step starts and bursts and pushes stop at once, but a
-   * command halfway through is let finish: killing it could leave what it does half-done. Absent: `signal`.
+   * command halfway through is let finish, unless its step says it may be stopped
+   * (CommandStep.onSuperseded: then `signal` stops it, with a grace). Absent: `signal`.
    */
   commandSignal?: AbortSignal;
+  /**
+   * What stops a step marked onSuperseded: 'stop' once this run is overtaken: a run for a newer failover
+   * (or one whose failover is unknown), or the deadline; not a run that takes over the same failover.
+   * Absent: `signal`.
+   */
+  stopSignal?: AbortSignal;
   /** Is this address on this host now: a burst stops once its address is gone (see addressCheck). */
   holdsAddress?(address: string): Promise<boolean>;
   /**

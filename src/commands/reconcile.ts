@@ -10,7 +10,7 @@ import {
   exitCodeOf,
   hookError,
 } from '../errors.ts';
-import { DEFAULT_LOG_FILE, deferredFileLogger, memoryLogger, runId } from '../log.ts';
+import { DEFAULT_LOG_FILE, deferredFileLogger, type Logger, memoryLogger, runId, stdoutLogger } from '../log.ts';
 import { describeStep, type ReconcileResult, reconcileMaster } from '../pipeline/run.ts';
 import { planText } from '../report.ts';
 import { createRunner } from '../runner.ts';
@@ -23,13 +23,20 @@ export interface ReconcileCommandOptions {
   dryRun: boolean;
   json: boolean;
   announce: boolean;
+  /** The boot unit's run: a host that cannot be put in line yet for a normal reason is no failure (see bootWarning). */
+  boot?: boolean;
+  /** Where the log goes: log.file (a run by hand), or JSON lines on stdout for the journal (a unit's run). */
+  logTo?: LogDestination;
 }
+
+export type LogDestination = 'file' | 'journal';
 
 /**
  * `sentinel-hook reconcile`: bring this host in line with what the Sentinels say each master is now.
  * Masters in parallel, under one deadline. Exit 0 when every master matches (or now does), 1 when
  * one is unsure or a step failed (nothing was guessed), 2 for a problem no retry fixes, 4 when it
- * only planned (--dry-run, or paused) and the host does not match.
+ * only planned (--dry-run, or paused) and the host does not match. With --boot, unsure, older-epoch
+ * and paused are 0 with one warning line.
  */
 export async function reconcileCommand(
   path: string,
@@ -45,12 +52,16 @@ export async function reconcileCommand(
   const masters = mastersToReconcile(config, opts.master);
   if (masters.length === 0)
     throw hookError('master-not-in-config', { master: opts.master, known: Object.keys(config.masters) });
-  const logger = opts.dryRun
-    ? memoryLogger()
-    : deferredFileLogger(
-        () => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }),
-        { run: runId(), reconcile: true },
-      );
+  // A unit's run logs to the journal: its ProtectSystem=strict keeps log.file read-only (EROFS).
+  const fileLog =
+    opts.dryRun || opts.logTo === 'journal'
+      ? undefined
+      : deferredFileLogger(
+          () => ({ file: config.log.file ?? DEFAULT_LOG_FILE, level: config.log.level, tty: io.isTty }),
+          { run: runId(), reconcile: true },
+        );
+  const logger: Logger =
+    fileLog ?? (opts.dryRun ? memoryLogger() : stdoutLogger(config.log.level, { run: runId(), reconcile: true }));
   const runner = createRunner();
   // The pipeline withholds every secret of the config before anything starts a process.
   const deps = systemDeps(logger, runner);
@@ -93,7 +104,10 @@ export async function reconcileCommand(
       ),
     );
     await stopping;
-    const exitCode = reconcileExitCode(results, terminated.signal.aborted);
+    const boot = Boolean(opts.boot);
+    const exitCode = reconcileExitCode(results, terminated.signal.aborted, boot);
+    const warning = bootWarning(results, boot);
+    if (warning) logger.warn({ outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])) }, warning);
     logger.info(
       {
         exitCode,
@@ -102,8 +116,8 @@ export async function reconcileCommand(
       },
       'reconcile end',
     );
-    if ('ready' in logger) {
-      const { warning } = await logger.ready();
+    if (fileLog) {
+      const { warning } = await fileLog.ready();
       if (warning) io.err(`sentinel-hook: ${warning}`);
     }
     return {
@@ -116,27 +130,60 @@ export async function reconcileCommand(
     };
   } finally {
     process.off('SIGTERM', stop).off('SIGINT', stop);
-    if ('close' in logger) await logger.close();
+    await fileLog?.close();
   }
+}
+
+/** A plan with steps that was only shown: a host not in line. */
+function wouldChange(r: ReconcileResult): boolean {
+  return r.outcome === 'dry-run' && r.plans.some((p) => p.steps.length > 0);
+}
+
+/**
+ * What the boot run leaves to watch without failing its unit: the Sentinels' answer unclear (a peer still
+ * down after a power cut is the common case), older than this host acted on (a failover under way), or
+ * a pause kept across the reboot. Anything else that went wrong is a failure at boot too.
+ */
+function leftToWatch(r: ReconcileResult): boolean {
+  return r.outcome === 'unsure' || r.outcome === 'older-epoch' || (r.paused !== undefined && wouldChange(r));
 }
 
 /**
  * One exit code for every master's result. A run that went wrong says so first (the worst of 1 and 2);
  * then "would change": a plan with steps that was only shown is a host not in line, which a monitor
- * running `reconcile --dry-run` must see.
+ * running `reconcile --dry-run` must see. At boot (`boot`), what leftToWatch names counts as done.
  */
-export function reconcileExitCode(results: readonly ReconcileResult[], terminated: boolean): CommandExitCode {
-  const worst = Math.max(EXIT.ok, ...results.map((r) => r.exitCode)) as ExitCode;
+export function reconcileExitCode(
+  results: readonly ReconcileResult[],
+  terminated: boolean,
+  boot = false,
+): CommandExitCode {
+  const counted = boot ? results.filter((r) => !leftToWatch(r)) : results;
+  const worst = Math.max(EXIT.ok, ...counted.map((r) => r.exitCode)) as ExitCode;
   // Stopped halfway: what is left undone is for a later run, whatever the masters' own outcomes.
   if (terminated && worst === EXIT.ok) return EXIT.retry;
   if (worst !== EXIT.ok) return worst;
-  const unapplied = results.some((r) => r.outcome === 'dry-run' && r.plans.some((p) => p.steps.length > 0));
-  return unapplied ? COMMAND_EXIT.wouldChange : EXIT.ok;
+  return counted.some(wouldChange) ? COMMAND_EXIT.wouldChange : EXIT.ok;
+}
+
+/**
+ * The boot run's one warning line for the masters it left as they were (see leftToWatch), or undefined.
+ * watch starts at boot too and converges them once the Sentinels agree (or the pause ends).
+ */
+export function bootWarning(results: readonly ReconcileResult[], boot: boolean): string | undefined {
+  const left = boot ? results.filter(leftToWatch) : [];
+  if (left.length === 0) return undefined;
+  const why = left.map((r) => `${r.master}: ${r.paused ? `paused (${r.paused.trim()})` : (r.reason ?? r.outcome)}`);
+  return `boot: left as it is, not a failure (${why.join('; ')}); exit 0: watch converges once the Sentinels agree`;
 }
 
 function answerLine(a: ReconcileResult['answers'][number]): string {
-  if ('master' in a)
-    return `  ${a.address}: ${a.master.ip}:${a.master.port}${a.epoch !== undefined ? ` (config epoch ${a.epoch})` : ''}`;
+  if ('master' in a) {
+    const refused = a.noperm?.length ? `refused ${a.noperm.map((n) => n.command).join(', ')} (NOPERM)` : '';
+    const epoch = a.epoch !== undefined ? `config epoch ${a.epoch}${refused ? `; ${refused}` : ''}` : '';
+    const said = epoch || (refused && `no config epoch: ${refused}`);
+    return `  ${a.address}: ${a.master.ip}:${a.master.port}${said ? ` (${said})` : ''}`;
+  }
   return `  ${a.address}: ${'refused' in a ? 'REFUSED: ' : 'no answer: '}${a.error}`;
 }
 

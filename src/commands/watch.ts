@@ -1,10 +1,9 @@
-import { writeSync } from 'node:fs';
 import { holdSecretFiles } from '../config/common.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { codeOf, errorLine, hookError } from '../errors.ts';
-import type { Logger, LogLevel } from '../log.ts';
-import { runId } from '../log.ts';
+import { codeOf, EXIT, errorLine, hookError } from '../errors.ts';
+import { failure } from '../failures.ts';
+import { runId, stdoutLogger } from '../log.ts';
 import { readConfigSecrets } from '../pipeline/secrets.ts';
 import { createRunner } from '../runner.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
@@ -13,33 +12,6 @@ import { prepareLockDir } from '../state/lock.ts';
 import { systemDeps } from '../system.ts';
 import { startWatchdog } from '../watch/watchdog.ts';
 import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
-
-const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
-
-/**
- * JSON lines on stdout, pino's fields (level number, time, msg): journald keeps them, `journalctl -o
- * cat` shows them, and nothing is written to a file a service's sandbox would have to allow.
- */
-export function stdoutLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
-  const at =
-    (l: LogLevel) =>
-    (obj: Record<string, unknown>, msg?: string): void => {
-      if (LEVELS[l] < LEVELS[level]) return;
-      const line = `${JSON.stringify({ level: LEVELS[l], time: new Date().toISOString(), ...bindings, ...obj, ...(msg === undefined ? {} : { msg }) })}\n`;
-      try {
-        writeSync(1, line);
-      } catch {
-        // stdout gone (journald restarting): nothing better to do than go on.
-      }
-    };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => stdoutLogger(level, { ...bindings, ...more }),
-  };
-}
 
 export interface WatchCommandOptions {
   intervalMs?: number;
@@ -60,7 +32,12 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   const deps = systemDeps(log, runner);
   holdSecretFiles(deps.env, secretFiles);
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const watcher = new Watcher(config, deps, log, { intervalMs, ...(connector ? { connector } : {}) });
+  let lockDirGone = (_dir: string) => {};
+  const watcher = new Watcher(config, deps, log, {
+    intervalMs,
+    ...(connector ? { connector } : {}),
+    onLockDirGone: (dir) => lockDirGone(dir),
+  });
   // A wedged main loop (issue 15 §5.1 was one) ignores SIGTERM and every failover: killed, it is restarted.
   const watchdog = startWatchdog({
     fields: bindings,
@@ -78,7 +55,10 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   );
   watcher.start();
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    let stopping = false;
+    const stop = (signal: string, exitCode = 0) => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal }, 'stopping; the VIP stays where it is');
       process.off('SIGHUP', reload);
       // Work in progress ends first (a command halfway is let finish); its children are ended after.
@@ -88,8 +68,8 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
         // Only now: a shutdown that wedges is killed too (systemd's stop timeout would take 90 s).
         .then(() => watchdog.stop())
         .then(() => {
-          log.info({ stats: watcher.stats }, 'watch end');
-          resolve(0);
+          log.info({ stats: watcher.stats, exitCode }, 'watch end');
+          resolve(exitCode);
         });
     };
     const reload = () => {
@@ -103,6 +83,14 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
         .catch((err: unknown) =>
           log.error({ error: errorLine(err), code: codeOf(err) }, 'config reload refused; keeping the running config'),
         );
+    };
+    // Removed by hand while watch ran: every run would fail on its lock until a restart. Exit 1: the unit
+    // restarts watch, and its RuntimeDirectory= makes the directory again first.
+    lockDirGone = (dir) => {
+      if (stopping) return;
+      const gone = failure('lock-dir-gone', { dir });
+      log.error({ code: gone.code, lockDir: dir }, gone.line());
+      stop('lock directory gone', EXIT.retry);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -3,7 +3,7 @@ import { type ActionConfig, actionPlugins, pluginFor } from '../actions/index.ts
 import { masterName } from '../event.ts';
 
 /** Where the per-master locks, generations and records live unless the config says otherwise. */
-const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
+export const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
 
 import { isHostname, isIpAddress } from '../values.ts';
 import { absolutePath, duration, programName, secretRef } from './common.ts';

@@ -21,6 +21,16 @@ export interface StepOutcome {
   permanent?: boolean;
 }
 
+/**
+ * How long a command step marked `onSuperseded: 'stop'` has between TERM and KILL once a newer run for
+ * its master supersedes this one. Long enough for a well-behaved script's TERM trap (remove a temp
+ * file, release its own lock, log a line, end its children; milliseconds, ten times the 200 ms a
+ * timeout gives) and for sudo to relay TERM to what it runs as root; short against the newer run,
+ * which waits that long at most for the master's lock out of its own deadline (45 s by default; an
+ * exec's own timeout is 10 s by default): it keeps its budget.
+ */
+export const SUPERSEDED_STOP_GRACE_MS = 2000;
+
 export interface ApplyOptions {
   /** Absolute path of sudo, when some step is privileged. */
   sudo: string | undefined;
@@ -115,9 +125,21 @@ async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts
       return { ...base, ok: false, durationMs: took(), error: (err as Error).message, ...(code ? { code } : {}) };
     }
   }
+  // Once superseded, a step its plugin lets stop ends (TERM, KILL after the grace) and frees the newer
+  // run; any other runs on to its end or the deadline (see CommandStep.onSuperseded).
+  const stop =
+    step.onSuperseded === 'stop' && ctx.commandSignal
+      ? { stop: { signal: ctx.stopSignal ?? ctx.signal, graceMs: SUPERSEDED_STOP_GRACE_MS } }
+      : {};
   const ran = await runArgv(
     step.argv,
-    { privileged: step.privileged, sudo: opts.sudo, timeoutMs: step.timeoutMs, ...(step.env ? { env: step.env } : {}) },
+    {
+      privileged: step.privileged,
+      sudo: opts.sudo,
+      timeoutMs: step.timeoutMs,
+      ...(step.env ? { env: step.env } : {}),
+      ...stop,
+    },
     ctx.commandSignal ? { ...ctx, signal: ctx.commandSignal } : ctx,
   );
   if (ran instanceof Failure) return { ...base, ...failed(ran), durationMs: 0 };

@@ -156,6 +156,8 @@ export interface ApplySetup {
   signal: AbortSignal;
   /** The deadline alone: what ends a command already running (see ApplyContext.commandSignal). */
   commandSignal: AbortSignal;
+  /** See ApplyContext.stopSignal. */
+  stopSignal?: AbortSignal;
   remainingMs(): number;
   log: Logger;
   superseded?: () => string | undefined;
@@ -178,6 +180,7 @@ export function applyContext(config: HookConfig, deps: PipelineDeps, s: ApplySet
         }
       : {}),
     ...(s.superseded ? { superseded: s.superseded, commandSignal: s.commandSignal } : {}),
+    ...(s.stopSignal ? { stopSignal: s.stopSignal } : {}),
     holdsAddress: addressCheck(deps, s.signal),
     ...(sentinels && s.guards.mayAnnounce
       ? { mayAnnounce: announceGuard(s.master, sentinels, deps, s.signal, s.log) }

@@ -23,6 +23,7 @@ import {
 import {
   type ActedState,
   clearOlder,
+  knownSentinels,
   olderSince,
   readActedEpoch,
   recordActedEpoch,
@@ -164,9 +165,9 @@ function supersededResult(run: Run, intent: IntentKind, partial: Partial<RunResu
   return { ...base(run, intent), ...partial, outcome: 'superseded', exitCode: EXIT.ok };
 }
 
-function claim(lockDir: string, master: string): Generation {
+function claim(lockDir: string, master: string, epoch: number | undefined): Generation {
   try {
-    return claimGeneration(lockDir, master);
+    return claimGeneration(lockDir, master, epoch);
   } catch (err) {
     throw hookError('generation-unrecordable', {
       dir: lockDir,
@@ -188,6 +189,36 @@ function keepRecord(run: Run, write: () => void): void {
 }
 
 /**
+ * What stops a stoppable step (a user's command) once this run is overtaken: the deadline, or a run
+ * for a newer failover (a higher epoch, or one not known). A run that takes over this same failover
+ * (watch acting on the failover the hook is acting on) lets it finish: stopping it would only start it
+ * again there.
+ */
+function stopOnNewerFailover(
+  gen: Generation,
+  deadline: AbortSignal,
+  mine: number | undefined,
+): { signal: AbortSignal; release(): void } {
+  const stop = new AbortController();
+  const onOvertaken = () => {
+    const theirs = gen.claimantEpoch();
+    if (mine === undefined || theirs === undefined || theirs > mine) stop.abort();
+  };
+  const onDeadline = () => stop.abort();
+  gen.signal.addEventListener('abort', onOvertaken, { once: true });
+  deadline.addEventListener('abort', onDeadline, { once: true });
+  if (gen.signal.aborted) onOvertaken();
+  if (deadline.aborted) onDeadline();
+  return {
+    signal: stop.signal,
+    release: () => {
+      gen.signal.removeEventListener('abort', onOvertaken);
+      deadline.removeEventListener('abort', onDeadline);
+    },
+  };
+}
+
+/**
  * Apply `plans` under the intent's guards; the result's outcome and exit code by the one rule.
  * `record.epoch` false: `acted` is marked done once per failover, but not recorded as the epoch floor.
  */
@@ -202,9 +233,11 @@ async function applyAndRecord(
   record: { replace?: boolean; epoch?: boolean } = {},
 ): Promise<{ steps: StepOutcome[]; superseded: boolean }> {
   const guards = GUARDS[intent];
+  const stop = gen ? stopOnNewerFailover(gen, run.signal, acted?.epoch) : undefined;
   const steps = await applyPlans(
     plans,
     applyContext(run.config, run.deps, {
+      ...(stop ? { stopSignal: stop.signal } : {}),
       guards,
       master: run.master,
       lockDir: run.config.lockDir,
@@ -217,14 +250,24 @@ async function applyAndRecord(
     }),
     { sudo: run.deps.which('sudo') },
   );
-  if (gen?.superseded()) return { steps, superseded: true };
+  stop?.release();
+  const overtaken = gen?.superseded() !== undefined;
+  // Overtaken by a run for this same failover (watch taking over from the hook): what was done here is
+  // done for it, and recorded, so that the other run does not do it again. A newer failover records its own.
+  const theirs = gen?.claimantEpoch();
+  const sameFailover = acted !== undefined && theirs !== undefined && theirs <= acted.epoch;
+  if (overtaken && !sameFailover) return { steps, superseded: true };
   if (guards.record && acted) {
-    keepRecord(run, () => markOnceDone(plans, steps, run.config.stateDir, run.master, acted.epoch, acted.ids));
+    // exec's records learn the group's ids from the epoch record too (a fast path names one Sentinel).
+    const known = record.replace
+      ? acted.ids
+      : knownSentinels(readActedEpoch(run.config.stateDir, run.master)?.ids, acted.ids);
+    keepRecord(run, () => markOnceDone(plans, steps, run.config.stateDir, run.master, acted.epoch, known));
     // What this host now matches, for "never go back" (only when nothing failed).
     if (record.epoch !== false && steps.every((s) => s.ok))
       keepRecord(run, () => recordActedEpoch(run.config.stateDir, run.master, acted, record.replace));
   }
-  return { steps, superseded: false };
+  return { steps, superseded: overtaken };
 }
 
 /**
@@ -240,20 +283,22 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
   let generation: Generation | undefined;
   try {
     const actions = actionsFor(config, event.master);
-    const lockDir = dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid);
+    const lockDir = dryRun ? config.lockDir : prepareLockDir(config.lockDir, deps.uid, 'sentinel');
     const sentinels = GUARDS.event.freshness ? config.sentinels : undefined;
     const toAddresses = sentinels ? await resolveAll(event.toIp, deps, run.signal) : undefined;
     const askFreshness = async (signal: AbortSignal): Promise<Freshness> => {
       // Loaded only when configured: node:net is a noticeable part of a cold start.
-      const { checkFreshness } = await import('../sentinel/client.ts');
+      const { checkFreshness, nopermFailures } = await import('../sentinel/client.ts');
       const f = await checkFreshness(event, toAddresses!, sentinels!, deps.env, {
         ...(deps.askSentinel ? { ask: deps.askSentinel } : {}),
         resolve: (host, s) => deps.resolve(host, s),
         signal,
       });
       log.info({ freshness: f.verdict, answers: f.answers }, 'event freshness checked');
+      // The event goes on without the epoch, but exec's once-per-failover record, reconcile and watch need it.
+      for (const refused of nopermFailures(f.answers)) log.warn({ code: refused.code }, refused.line());
       for (const answer of f.answers) {
-        if ('refused' in answer)
+        if ('refused' in answer && !answer.noperm)
           log.warn(
             { sentinel: answer.address, error: answer.error },
             'a Sentinel refused the stale-event check; the others decided',
@@ -285,7 +330,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
     }
     // Before the lock: an older run still holding it (its second ARP burst pending) lets go within
     // POLL_MS instead of making this newer event wait seconds for it.
-    generation = dryRun ? undefined : claim(lockDir, event.master);
+    generation = dryRun ? undefined : claim(lockDir, event.master, early ? confirmedState(early)?.epoch : undefined);
     const gen = generation;
     const signal = gen ? AbortSignal.any([run.signal, gen.signal]) : run.signal;
     const lock = dryRun ? undefined : await acquireLock(lockDir, event.master, run.remainingMs(), signal);
@@ -518,7 +563,9 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
     // A plain reconcile starts no generation: it waits its turn behind a run in progress (which may be
     // the very failover it would converge to, not yet recorded), and any failover event overtakes it.
     if (!run.dryRun)
-      generation = intent.claim ? claimGeneration(config.lockDir, master) : observeGeneration(config.lockDir, master);
+      generation = intent.claim
+        ? claimGeneration(config.lockDir, master, state.epoch)
+        : observeGeneration(config.lockDir, master);
     const gen = generation;
     const signal = gen ? AbortSignal.any([run.signal, gen.signal]) : run.signal;
     if (!run.dryRun) lock = await acquireLock(config.lockDir, master, run.remainingMs(), signal);
@@ -767,7 +814,9 @@ export async function runMaster(
   const secrets = withholdSecrets(given.env, configSecrets(config));
   const logger = redactingLogger(intent.kind === 'event' ? given.logger : given.logger.child({ master }), secrets);
   // Before the pause is read: records an older version kept in the lock directory move over first.
-  const stateProblem = opts.dryRun ? undefined : prepareStateDir(config.stateDir, config.lockDir, given.uid);
+  // Sentinel's calls (the hook, notify's reannounce) may make a missing lock directory that holds the records.
+  const by = intent.kind === 'event' || intent.kind === 'reannounce' ? 'sentinel' : 'command';
+  const stateProblem = opts.dryRun ? undefined : prepareStateDir(config.stateDir, config.lockDir, given.uid, by);
   if (stateProblem)
     logger.warn(
       { stateDir: config.stateDir, code: 'state-dir-unusable' },

@@ -1,5 +1,6 @@
 import { hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
+import { type Failure, failure } from '../failures.ts';
 import { delay } from '../launch.ts';
 import { redactSecret } from '../log.ts';
 
@@ -27,12 +28,24 @@ export interface SentinelPeer {
   id?: string;
 }
 
+/** A command a Sentinel refused our ACL user (NOPERM): which, the rule that allows it, and for whom. */
+export interface NoPerm {
+  /** As we sent it, without the master's name: "SENTINEL MASTER". */
+  command: string;
+  /** The ACL rule to add: "+sentinel|master". */
+  rule: string;
+  /** The ACL user we are: sentinels.username, or "default" (none set, or no password, so no AUTH). */
+  user: string;
+}
+
 export type SentinelAnswer =
   /** `warning`: it answered, but something in our config is wrong for it (a password it does not have). */
   | {
       address: string;
       master: { ip: string; port: number };
       warning?: string;
+      /** What it refused of the question (SENTINEL MYID, MASTER, SENTINELS): the answer lacks what those give. */
+      noperm?: NoPerm[];
       epoch?: number;
       /** SENTINEL MYID: a rebuilt Sentinel has a new one (and its epochs start again from 0). */
       id?: string;
@@ -49,13 +62,42 @@ export type SentinelAnswer =
    * will not change (its certificate did not verify, it refused ours; `fix` says what to change):
    * not a Sentinel that is down.
    */
-  | { address: string; error: string; refused: true; fix?: string };
+  | { address: string; error: string; refused: true; fix?: string; noperm?: NoPerm[] };
 
 /** A TCP port as Redis writes it: 1 to 65535, no sign, no leading zero. */
 const PORT = /^(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
 
 /** Replies that mean "your credentials or your ACL user are wrong", never "I am not here". */
 const REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR invalid password/;
+const NOPERM = /^NOPERM\b/;
+
+/**
+ * What to grant for a command a Sentinel refused with NOPERM. Built from what we sent, never from the
+ * reply: Redis 7.0 names the command there and 7.2 the user too, but a peer may write anything in it.
+ */
+export function refusedCommand(sent: readonly string[], user: string): NoPerm {
+  const [verb = '', ...args] = sent;
+  if (verb.toUpperCase() === 'SUBSCRIBE')
+    // Since Redis 7 a user gets no channel unless granted (acl-pubsub-default resetchannels).
+    return { command: sent.join(' '), rule: ['+subscribe', ...args.map((c) => `&${c}`)].join(' '), user };
+  // Only a SENTINEL subcommand is named: any other argument may be a value (a password, a key).
+  const sub = verb.toUpperCase() === 'SENTINEL' ? args[0] : undefined;
+  return sub === undefined
+    ? { command: verb, rule: `+${verb.toLowerCase()}`, user }
+    : { command: `${verb} ${sub}`, rule: `+${verb.toLowerCase()}|${sub.toLowerCase()}`, user };
+}
+
+/** The NOPERMs among `answers`, one failure per command refused (naming every Sentinel that refused it). */
+export function nopermFailures(answers: readonly SentinelAnswer[]): Failure[] {
+  const byRule = new Map<string, { n: NoPerm; addresses: string[] }>();
+  for (const a of answers)
+    for (const n of ('noperm' in a && a.noperm) || []) {
+      const key = `${n.user} ${n.rule}`;
+      const seen = byRule.get(key) ?? byRule.set(key, { n, addresses: [] }).get(key)!;
+      seen.addresses.push(a.address);
+    }
+  return [...byRule.values()].map(({ n, addresses }) => failure('sentinel-noperm', { addresses, ...n }));
+}
 
 /**
  * AUTH answered by a Sentinel that has no password (Redis 6/7: "AUTH <password> called without any
@@ -123,6 +165,8 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   };
   const commands: string[][] = [];
   if (password !== undefined) commands.push(cfg.username ? ['AUTH', cfg.username, password] : ['AUTH', password]);
+  // Without AUTH the connection is the default user's, whatever sentinels.username says.
+  const user = password !== undefined && cfg.username ? cfg.username : 'default';
   // MYID and MASTER ride along in the same round trip: who answers (a rebuilt Sentinel is a new one)
   // and at which config epoch, with the master's failover-timeout.
   if (opts.epoch) commands.push(['SENTINEL', 'MYID'], ['SENTINEL', 'MASTER', master]);
@@ -152,8 +196,11 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const replies = await sendCommands(target, port, commands, left, opts.signal, tlsOptions);
       // Whatever a peer says is kept (answers are logged and printed) only with the password cut out:
       // some echo what they were sent.
-      const failed = (reply: RespError): SentinelAnswer => {
+      // `question`: the SENTINEL command refused; never AUTH, whose arguments are the password.
+      const failed = (reply: RespError, question?: readonly string[]): SentinelAnswer => {
         const error = redactSecret(reply.message, password);
+        if (question && NOPERM.test(reply.message))
+          return { address, error, refused: true, noperm: [refusedCommand(question, user)] };
         return REFUSAL.test(reply.message) ? { address, error, refused: true } : { address, error };
       };
       // AUTH and the question are answered one by one: a Sentinel without a password refuses the
@@ -165,7 +212,7 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
         warning = `this Sentinel has no password, but sentinels.password is set (it said: ${redactSecret(auth.message, password)}); remove sentinels.password, or give every Sentinel that password (requirepass)`;
       }
       const reply = replies.at(-1) as RespValue;
-      if (reply instanceof RespError) return failed(reply);
+      if (reply instanceof RespError) return failed(reply, commands.at(-1)!);
       if (!Array.isArray(reply) || typeof reply[0] !== 'string')
         return { address, error: `does not monitor a master named ${master}` };
       // Framed right but not an address (a proxy, a bug): taken as one, port NaN would be a verdict
@@ -188,10 +235,17 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
       const id = typeof myid === 'string' && RUN_ID.test(myid) ? myid : undefined;
       // Likewise without SENTINEL SENTINELS: then nobody can tell which group it belongs to.
       const peers = opts.peers ? peerList(replies[at.peers] as RespValue) : undefined;
+      // Said, not dropped: without MASTER's epoch reconcile and watch cannot act on this answer.
+      const asked = [...(opts.epoch ? [at.myid, at.info] : []), ...(opts.peers ? [at.peers] : [])];
+      const noperm = asked.flatMap((i) => {
+        const r = replies[i];
+        return r instanceof RespError && NOPERM.test(r.message) ? [refusedCommand(commands[i]!, user)] : [];
+      });
       return {
         address,
         master: masterAddress(reply[0], Number(reply[1]), password),
         ...(warning === undefined ? {} : { warning }),
+        ...(noperm.length ? { noperm } : {}),
         ...(epoch === undefined ? {} : { epoch }),
         ...(id === undefined ? {} : { id }),
         ...(failoverTimeout === undefined ? {} : { failoverTimeout }),
@@ -367,6 +421,7 @@ export async function checkFreshness(
   const refused = answers.find((a): a is Extract<SentinelAnswer, { refused: true }> => 'refused' in a);
   if (refused?.fix)
     throw hookError('sentinel-tls-refused', { address: refused.address, said: refused.error, fix: refused.fix });
+  if (refused?.noperm?.[0]) throw hookError('sentinel-noperm', { addresses: [refused.address], ...refused.noperm[0] });
   if (refused) throw hookError('sentinel-auth-refused', { address: refused.address, said: refused.error });
   return { verdict: 'unknown', answers };
 }

@@ -1,6 +1,6 @@
 import { type Failure, type FailureCode, failure } from '../failures.ts';
 import { canonicalIp } from '../values.ts';
-import { type SentinelAnswer, type SentinelPeer, splitAddress } from './client.ts';
+import { nopermFailures, type SentinelAnswer, type SentinelPeer, splitAddress } from './client.ts';
 
 /** What the Sentinels say a master is now, when they say it clearly. */
 export interface MasterState {
@@ -43,7 +43,10 @@ export function whoAnswered(answers: readonly SentinelAnswer[]): Pick<MasterStat
 
 export type Decision =
   | { clear: true; state: MasterState; answers: SentinelAnswer[] }
-  /** `code`: sentinels-unsure or sentinels-disagree (failures.ts); `reason` is its message. */
+  /**
+   * `code`: sentinels-unsure, sentinel-noperm (too few answers because our ACL user may not ask for the
+   * epoch) or sentinels-disagree (failures.ts); `reason` is its message.
+   */
   | { clear: false; reason: string; code: FailureCode; answers: SentinelAnswer[] };
 
 /** Does `peer` (from SENTINEL SENTINELS) stand for `other`, by run id or by the address it is configured at? */
@@ -96,8 +99,20 @@ export function decideMaster(answers: readonly SentinelAnswer[], configured: num
       ? [{ address: a.address, ip: a.master.ip, port: a.master.port, epoch: a.epoch }]
       : [],
   );
-  if (known.length < needed)
-    return unclear(failure('sentinels-unsure', { answered: known.length, configured, needed }), all);
+  if (known.length < needed) {
+    const unsure = failure('sentinels-unsure', { answered: known.length, configured, needed });
+    // Sentinels that answered but may not tell us the epoch look like Sentinels that said nothing:
+    // say what our ACL user lacks, or the operator looks for a network problem that is not there.
+    const gave = new Set(known.map((k) => k.address));
+    const refused = nopermFailures(answers.filter((a) => !gave.has(a.address)));
+    if (refused.length === 0) return unclear(unsure, all);
+    return {
+      clear: false,
+      reason: `${unsure.message}: ${refused.map((f) => f.line()).join('; ')}`,
+      code: 'sentinel-noperm',
+      answers: all,
+    };
+  }
   const newest = Math.max(...known.map((k) => k.epoch));
   const named = [...new Set(known.filter((k) => k.epoch === newest).map((k) => `${k.ip}:${k.port}`))];
   if (named.length !== 1) return unclear(failure('sentinels-disagree', { epoch: newest, named }), all);

@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
+import { failure } from '../failures.ts';
 import { redactSecret } from '../log.ts';
 import { isIpAddress } from '../values.ts';
-import { splitAddress } from './client.ts';
+import { refusedCommand, splitAddress } from './client.ts';
 import type { TlsOptions } from './resp.ts';
 import {
   decodeReply,
@@ -143,7 +144,17 @@ export class SentinelSubscription {
               return fail(`AUTH refused: ${value.message.split(' ')[0]}`);
             continue;
           }
-          if (value instanceof RespError) return fail(`refused: ${value.message.split(' ')[0]}`);
+          if (value instanceof RespError) {
+            // Said in full: "refused: NOPERM" alone left the operator to guess which rule was missing.
+            if (/^NOPERM\b/.test(value.message)) {
+              const refused = refusedCommand(
+                ['SUBSCRIBE', ...this.channels],
+                auth?.length === 3 ? auth[1]! : 'default',
+              );
+              return fail(failure('sentinel-noperm', { addresses: [this.address], ...refused }).line());
+            }
+            return fail(`refused: ${value.message.split(' ')[0]}`);
+          }
           if (!Array.isArray(value)) continue;
           const [kind, channel, payload] = value;
           if (kind === 'subscribe') {

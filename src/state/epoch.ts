@@ -26,6 +26,18 @@ export function sameSentinels(a: readonly string[] | undefined, b: readonly stri
 }
 
 /**
+ * The ids of one set of Sentinels, as far as this host has heard them: `now` (who answered this time,
+ * often one Sentinel: the one that confirmed first) joined with what a record already knows of the
+ * same set. Without it, a record made from one Sentinel's answer would look like another set of
+ * Sentinels to a run confirmed by another member of the group.
+ */
+export function knownSentinels(recorded: readonly string[] | undefined, now: readonly string[] | undefined): string[] {
+  if (!now?.length) return [...(recorded ?? [])];
+  if (!recorded?.length || !sameSentinels(recorded, now)) return [...new Set(now)].sort();
+  return [...new Set([...recorded, ...now])].sort();
+}
+
+/**
  * The newest config epoch this host has acted on for a master, and the master it named: every process
  * serving the master here (hook, reconcile, watch) reads and writes it. A later answer naming an older
  * epoch of the same Sentinels is a failover still under way, never a reason to go back (see olderSince).
@@ -49,6 +61,8 @@ export function readActedEpoch(dir: string, master: string): ActedState | undefi
 export function recordActedEpoch(dir: string, master: string, state: ActedState, replace = false): void {
   const before = readActedEpoch(dir, master);
   if (!replace && before && before.epoch > state.epoch && sameSentinels(before.ids, state.ids)) return;
+  // One answer names one Sentinel; the group's other ids, learnt from earlier answers, stay known.
+  if (!replace && before) state = { ...state, ids: knownSentinels(before.ids, state.ids) };
   const path = epochPath(dir, master);
   // The ids first: a reader that sees the new epoch sees the Sentinels that told it.
   if (state.ids?.length) writeSmallFile(`${path}.ids`, `${[...new Set(state.ids)].sort().join(',')}\n`);

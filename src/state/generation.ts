@@ -15,6 +15,11 @@ export interface Generation {
   /** Aborted within POLL_MS of a newer run's start. */
   readonly signal: AbortSignal;
   stop(): void;
+  /**
+   * The config epoch the newest run claimed for (undefined: unknown, or none claimed since): a run
+   * overtaken by one for the same failover (watch taking over the hook's) need not stop what it started.
+   */
+  claimantEpoch(): number | undefined;
 }
 
 /** How often a run looks for a newer one: a newer event waits at most this long for the older run to let go. */
@@ -47,17 +52,21 @@ function follow(path: string, mine: string | undefined): Generation {
   const timer = setInterval(check, POLL_MS);
   // Never what keeps a finished run alive.
   timer.unref();
-  return { superseded: check, signal: controller.signal, stop: () => clearInterval(timer) };
+  const claimantEpoch = () => {
+    const field = read(path)?.trim().split(' ')[4];
+    return field !== undefined && /^\d+$/.test(field) ? Number(field) : undefined;
+  };
+  return { superseded: check, signal: controller.signal, stop: () => clearInterval(timer), claimantEpoch };
 }
 
 /**
  * Start a new generation for `master`: this run is now the newest, and every older run still going
  * stops its changes. Written by rename, so a reader sees the old token or the new one, never half.
  */
-export function claimGeneration(dir: string, master: string): Generation {
+export function claimGeneration(dir: string, master: string, epoch?: number): Generation {
   const path = genPath(dir, master);
   const start = processStart(process.pid) ?? '';
-  const token = `${process.pid} ${start} ${Date.now()} ${counter++}\n`;
+  const token = `${process.pid} ${start} ${Date.now()} ${counter++}${epoch === undefined ? '' : ` ${epoch}`}\n`;
   writeSmallFile(path, token);
   return follow(path, token);
 }

@@ -26,24 +26,47 @@ export interface HeldLock {
 export { lockDirFix };
 
 /**
+ * Who asks for the lock directory: Sentinel's call (the hook, notify), run as whatever user Sentinel
+ * runs as, or a command an operator or a unit started.
+ */
+export type LockDirUser = 'sentinel' | 'command';
+
+/**
  * The per-master locks and generations live in one directory that every process serving a master on
  * this host shares (the hook, `reconcile`, `watch`), so it cannot be a per-user or per-session place
  * (a service's $XDG_RUNTIME_DIR is not a shell's). And it must be one no other user can take: a
- * guessable fallback in a shared temp dir let any local user block every failover. Created when it is
- * missing and we may (root, or a parent we own); used only when it is a real directory owned by us
- * or by root and writable by nobody else. Anything else is a clear error, never a fallback.
+ * guessable fallback in a shared temp dir let any local user block every failover. Used only when it
+ * is a real directory owned by us or by root and writable by nobody else. Anything else is a clear
+ * error, never a fallback.
+ *
+ * Created when missing and we may, except by a command run as root: made by root it is root's, mode
+ * 700, and every later hook run as Sentinel's user fails (a root `pause` after the directory was
+ * removed by hand did exactly that). tmpfiles.d or the watch unit's RuntimeDirectory= make it for the
+ * services' user; the hook creates it itself where it may, since a failover must not wait for anyone.
  */
-export function prepareLockDir(dir: string, uid: number): string {
-  try {
-    // A configured lockDir under /run is gone after every reboot.
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw hookError('lock-dir-unusable', { dir, problem: `is missing and cannot be created (${code})` });
+export function prepareLockDir(dir: string, uid: number, by: LockDirUser = 'command'): string {
+  if (lockDirGone(dir)) {
+    if (uid === 0 && by === 'command') throw hookError('lock-dir-missing', { dir });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw hookError('lock-dir-unusable', { dir, problem: `is missing and cannot be created (${code})` });
+    }
   }
   const problem = lockDirProblem(dir, uid);
   if (problem) throw hookError('lock-dir-unusable', { dir, problem });
   return dir;
+}
+
+/** Whether `dir` does not exist (a reboot emptied /run, or it was removed by hand). */
+export function lockDirGone(dir: string): boolean {
+  try {
+    lstatSync(dir);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /** What is wrong with `dir` as our lock directory, or undefined. Reads only (for `check` too). */
@@ -123,8 +146,10 @@ export async function acquireLock(
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw hookError('lock-uncreatable', { path, errno: (err as NodeJS.ErrnoException).code });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && lockDirGone(dir)) throw hookError('lock-dir-gone', { dir });
+      if (code !== 'EEXIST') {
+        throw hookError('lock-uncreatable', { path, errno: code });
       }
     }
     reapIfDead(path);
@@ -188,11 +213,13 @@ export function describeLockDir(
         line: `lock directory: ${dir} (missing)`,
         problem: `lock directory ${dir} is missing, and an unprivileged Sentinel cannot create it: ${lockDirFix(dir)}`,
       };
-    // Missing: a run creates it if it may write the parent (root; /run is root's).
+    // Missing: the hook creates it if it may write the parent (root; /run is root's); root's commands do not.
     const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
     try {
       accessSync(parent, constants.W_OK | constants.X_OK);
-      return { line: `lock directory: ${dir} (missing; the first run creates it, mode 700)` };
+      return {
+        line: `lock directory: ${dir} (missing: tmpfiles.d or the watch unit's RuntimeDirectory= make it; the hook would, mode 700, a command run as root would not)`,
+      };
     } catch {
       return {
         line: `lock directory: ${dir} (missing)`,

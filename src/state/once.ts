@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sameSentinels } from './epoch.ts';
+import { knownSentinels, sameSentinels } from './epoch.ts';
 import { readSmallFile, writeSmallFile } from './files.ts';
 
 function donePath(dir: string, master: string, action: string): string {
@@ -25,8 +25,9 @@ export function onceDone(dir: string, master: string, action: string, epoch: num
 export function markOnce(dir: string, master: string, action: string, epoch: number, ids?: readonly string[]): void {
   if (onceDone(dir, master, action, epoch, ids)) return;
   const path = donePath(dir, master, action);
+  const known = knownSentinels(readSmallFile(`${path}.ids`, 1024)?.trim().split(',').filter(Boolean), ids);
   // The ids first: a reader that sees the new epoch sees its Sentinels too.
-  if (ids?.length) writeSmallFile(`${path}.ids`, `${[...new Set(ids)].sort().join(',')}\n`);
+  if (known.length) writeSmallFile(`${path}.ids`, `${known.join(',')}\n`);
   else rmSync(`${path}.ids`, { force: true });
   writeSmallFile(path, `${epoch}\n`);
 }

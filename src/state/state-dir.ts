@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSmallFile, writeSmallFile } from './files.ts';
-import { lockDirProblem } from './lock.ts';
+import { type LockDirUser, lockDirProblem, prepareLockDir } from './lock.ts';
 
 /** The records that used to live in the lock directory. */
 const RECORD = /^(paused|.+\.epoch|.+\.epoch\.ids|.+\.done|.+\.done\.ids|.+\.last-run\.json)$/;
@@ -15,17 +15,28 @@ const prepared = new Map<string, string | undefined>();
 /**
  * Ready `dir` for records: created when missing and we may (root, or a parent we own), judged like the
  * lock directory, records moved over from `lockDir` once per process. Why it cannot be used, if it
- * cannot: callers go on without records (a failover is never dropped for them) and say so.
+ * cannot: callers go on without records (a failover is never dropped for them) and say so. When it is
+ * the lock directory (a config without a stateDir of its own), it is made as that one is: `by` says who asks.
  */
-export function prepareStateDir(dir: string, lockDir: string, uid: number): string | undefined {
-  const key = `${dir}\0${lockDir}\0${uid}`;
+export function prepareStateDir(
+  dir: string,
+  lockDir: string,
+  uid: number,
+  by: LockDirUser = 'command',
+): string | undefined {
+  const key = `${dir}\0${lockDir}\0${uid}\0${by}`;
   if (prepared.has(key)) return prepared.get(key);
   let problem: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (dir === lockDir) prepareLockDir(dir, uid, by);
+    else mkdirSync(dir, { recursive: true, mode: 0o700 });
     problem = lockDirProblem(dir, uid);
   } catch (err) {
-    problem = `is missing and cannot be created (${(err as NodeJS.ErrnoException).code})`;
+    const code = (err as NodeJS.ErrnoException).code;
+    problem =
+      dir === lockDir
+        ? `is the lock directory: ${(err as Error).message}`
+        : `is missing and cannot be created (${code})`;
   }
   if (!problem && dir !== lockDir) migrate(lockDir, dir);
   prepared.set(key, problem);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { pluginFor } from '../actions/index.ts';
 import type { HostReader, SandboxNeeds } from '../actions/plugin.ts';
-import type { HookConfig } from '../config/schema.ts';
+import { DEFAULT_LOCK_DIR, type HookConfig } from '../config/schema.ts';
 import { errorOf, hookError } from '../errors.ts';
 import { failure } from '../failures.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
@@ -184,6 +184,21 @@ function serviceSandbox(needs: Required<SandboxNeeds>, writable: string[]): stri
   return needs.needsSudo ? [...lines, ...sudoRelaxation()] : lines;
 }
 
+/**
+ * The default lock directory as the units' own: systemd makes it (owned by User=, mode 700) before each
+ * start, so a watch that exits because it was removed (issue 15 §5.4) finds it again when restarted; at
+ * boot the reconcile unit, started first or alongside, makes it too. Kept when a unit stops: the oneshot
+ * stops at once, and the hook and root's runs by hand share the directory with watch.
+ */
+function runtimeDirectoryLines(): string[] {
+  return [
+    ...comment('The lock directory, made for this unit before each start, and kept when it stops.'),
+    `RuntimeDirectory=${DEFAULT_LOCK_DIR.slice('/run/'.length)}`,
+    'RuntimeDirectoryMode=0700',
+    'RuntimeDirectoryPreserve=yes',
+  ];
+}
+
 function header(opts: SystemdOptions, what: string): string[] {
   return comment(
     what,
@@ -201,7 +216,9 @@ function watchFiles(
   const lockDir = unitPath(config.lockDir, 'lockDir');
   const stateDir = unitPath(config.stateDir, 'stateDir');
   const writable = unique([lockDir, stateDir, ...needs.writablePaths]);
-  const sandbox = serviceSandbox(needs, writable);
+  // RuntimeDirectory= names a directory under /run by its last part only: the default lockDir qualifies.
+  const runtimeDirectory = lockDir === DEFAULT_LOCK_DIR;
+  const sandbox = [...(runtimeDirectory ? runtimeDirectoryLines() : []), ...serviceSandbox(needs, writable)];
   const identity = [`User=${opts.user}`, `Group=${opts.user}`];
   const notes = needs.notes.flatMap((n) => comment(`Note: ${n}`));
   const watch = [
@@ -238,12 +255,20 @@ function watchFiles(
     'Description=sentinel-hook reconcile (once at boot, as the Redis Sentinels say)',
     'After=network-online.target redis-sentinel.service',
     'Wants=network-online.target',
-    `Before=${WATCH_UNIT}`,
+    ...comment(
+      `Not Before=${WATCH_UNIT}: that held watch back while this run waited for its second ARP burst (~9 s).`,
+      'Both take the same per-master lock, so they never act at once, and a failover watch hears meanwhile',
+      'supersedes what this run still has pending; the second burst still goes out when nothing newer came.',
+    ),
     '',
     '[Service]',
     'Type=oneshot',
     ...identity,
-    `ExecStart=${[...cli, 'reconcile', '--config', opts.configPath].join(' ')}`,
+    ...comment(
+      '--boot: a peer still down (after a power cut), an older epoch or a pause is no failure here; watch',
+      'converges once the Sentinels agree. It logs to the journal: ProtectSystem=strict keeps log.file read-only.',
+    ),
+    `ExecStart=${[...cli, 'reconcile', '--boot', '--log-to', 'journal', '--config', opts.configPath].join(' ')}`,
     ...notes,
     ...sandbox,
     '',
@@ -253,9 +278,11 @@ function watchFiles(
   const tmpfiles = [
     ...header(
       opts,
-      'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).',
+      runtimeDirectory
+        ? `The state directory (the lock directory ${lockDir} is the units' RuntimeDirectory=).`
+        : 'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).',
     ),
-    `d ${lockDir} 0700 ${opts.user} ${opts.user} -`,
+    ...(runtimeDirectory ? [] : [`d ${lockDir} 0700 ${opts.user} ${opts.user} -`]),
     // The state directory persists (the pause, the records): made once, never emptied at boot.
     ...(stateDir !== lockDir ? [`d ${stateDir} 0700 ${opts.user} ${opts.user} -`] : []),
   ];

@@ -15,6 +15,7 @@ import { decideMaster, foreignSentinels, whoAnswered } from '../sentinel/decide.
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
 import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
 import { writeHeartbeat } from '../state/last-run.ts';
+import { lockDirGone } from '../state/lock.ts';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** The same failover announced by several Sentinels within this time is one event. */
@@ -38,6 +39,8 @@ export interface WatchOptions {
    * them (stepped an hour forward, it released the VIP at the next unanswered check).
    */
   now?: () => number;
+  /** The lock directory is gone (removed by hand): every run would fail until it is made again. */
+  onLockDirGone?: (dir: string) => void;
 }
 
 interface MasterWatch {
@@ -185,6 +188,8 @@ export class Watcher {
 
   private schedule(): void {
     clearTimeout(this.timer);
+    // Stopped from inside the timer's own run (the lock directory found gone): no next interval.
+    if (this.stopping.signal.aborted) return;
     this.timer = setTimeout(() => {
       this.heartbeat();
       this.reconcileAll('interval');
@@ -198,6 +203,7 @@ export class Watcher {
    * last-run records alone; this is where it shows.
    */
   private heartbeat(): void {
+    this.checkLockDir();
     try {
       writeHeartbeat(this.config.lockDir, {
         pid: process.pid,
@@ -208,6 +214,11 @@ export class Watcher {
     } catch (err) {
       this.log.warn({ error: (err as Error).message }, 'cannot write the heartbeat record');
     }
+  }
+
+  /** Looked at each interval and after a failed run (a lock that could not be made): one lstat. */
+  private checkLockDir(): void {
+    if (this.opts.onLockDirGone && lockDirGone(this.config.lockDir)) this.opts.onLockDirGone(this.config.lockDir);
   }
 
   /** Keep `work` counted until it ends, so stop() can wait for it. */
@@ -227,6 +238,7 @@ export class Watcher {
   }
 
   private reconcileAll(why: string): void {
+    if (this.stopping.signal.aborted) return;
     for (const master of Object.keys(this.config.masters)) {
       // One at a time per master: an event or a reconcile in progress will leave it right.
       if (this.state(master).busy) continue;
@@ -289,6 +301,7 @@ export class Watcher {
         { master, why, error: errorLine(err), code: codeOf(err) },
         'reconcile failed; trying again at the next interval',
       );
+      this.checkLockDir();
       return undefined;
     } finally {
       this.state(master).converging = undefined;
@@ -309,6 +322,7 @@ export class Watcher {
       this.log.warn(
         {
           ...fields,
+          paused: r.paused,
           plan: r.plans
             .filter((p) => p.steps.length)
             .map((p) => ({ action: p.action, steps: p.steps.map((s) => s.description) })),
@@ -514,6 +528,7 @@ export class Watcher {
         { master, error: errorLine(err), code: codeOf(err) },
         `acting on ${channel} failed; the next reconcile tries again`,
       );
+      this.checkLockDir();
     } finally {
       done();
     }

@@ -159,8 +159,9 @@ test('--dry-run prints the plan and runs nothing; --json is machine-readable', (
 test('runs for the same master on one host never overlap; the newest started one always runs, the older ones it overtook stop with exit 0', async () => {
   const out = join(dir, 'lock.out');
   const log = join(dir, 'lock-runs.log');
+  // An overtaken run's exec is stopped (TERM): its trap notes that it ended, as "stopped".
   const config = writeConfig(
-    `log: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'echo start $(date +%s%N) >> ${out}; sleep 0.4; echo end $(date +%s%N) >> ${out}']\n`,
+    `log: { file: ${log} }\nlockDir: ${dir}\nmasters:\n  mymaster:\n    - type: exec\n      run: [/bin/sh, -c, 'trap "echo stopped >> ${out}; exit 143" TERM; echo start $(date +%s%N) >> ${out}; sleep 0.4; echo end $(date +%s%N) >> ${out}']\n`,
   );
   const runOnce = () =>
     new Promise<number>((res) =>
@@ -174,10 +175,14 @@ test('runs for the same master on one host never overlap; the newest started one
     .trim()
     .split('\n')
     .map((l) => l.split(' ')[0]);
-  // A command already running is let finish; a run overtaken before its command started never starts it.
+  // An exec already running is stopped by the newer run (it ends before the next one starts); a run
+  // overtaken before its command started never starts it; the newest run's exec runs to its end.
   assert.ok(lines.length >= 2 && lines.length <= 6 && lines.length % 2 === 0, lines.join(' '));
-  for (let i = 0; i < lines.length; i += 2)
-    assert.deepEqual(lines.slice(i, i + 2), ['start', 'end'], `overlapping runs: ${lines.join(' ')}`);
+  for (let i = 0; i < lines.length; i += 2) {
+    assert.equal(lines[i], 'start', `overlapping runs: ${lines.join(' ')}`);
+    assert.ok(['end', 'stopped'].includes(lines[i + 1]!), `overlapping runs: ${lines.join(' ')}`);
+  }
+  assert.deepEqual(lines.slice(-2), ['start', 'end'], `the newest run's exec ran to its end: ${lines.join(' ')}`);
   const ends = readFileSync(log, 'utf8')
     .trim()
     .split('\n')

@@ -116,3 +116,39 @@ test('check, for a config written for an unprivileged Sentinel (privilege: sudo)
   const good = cli(['check', '--config', config(redisOwned)]);
   assert.doesNotMatch(good.stdout, /problem: lock directory/);
 });
+
+// Issue 15 §5.4: the lock directory removed by hand, then a root `pause` made it again as root's (mode
+// 700) and the next hook run as redis exited 1. Root's commands no longer make it: tmpfiles.d or the
+// watch unit's RuntimeDirectory= do, for the services' user; root is told what to run.
+test('root pause and reconcile with the lock directory missing do not create it and say what to run; pause with a stateDir of its own works without it', (t) => {
+  const { dir } = setup(t);
+  const lockDir = join(dir, 'run', 'sentinel-hook');
+  const config = (extra = '') => {
+    const file = join(dir, 'root-config.yaml');
+    writeFileSync(
+      file,
+      `log: { file: ${join(dir, 'hook.log')} }\nlockDir: ${lockDir}\n${extra}sentinels: { addresses: ["127.0.0.1:9"] }\nmasters:\n  mymaster:\n    - type: exec\n      run: [/usr/bin/true]\n      reconcile: true\n`,
+      { mode: 0o644 },
+    );
+    return file;
+  };
+  if (process.getuid!() !== 0) return t.skip('needs root');
+  const whatToRun = /lock directory .*run\/sentinel-hook is missing.*systemd-tmpfiles --create/;
+  for (const args of [['pause'], ['reconcile']]) {
+    // No stateDir: the records live in the lock directory (a config from before stateDir).
+    const r = cli([...args, '--config', config()]);
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, whatToRun, args[0]);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(existsSync(lockDir), false, `${args[0]} created the lock directory`);
+  }
+  const own = cli(['pause', '--config', config(`stateDir: ${join(dir, 'state')}\n`)]);
+  assert.equal(own.code, 0, own.stderr);
+  assert.equal(existsSync(join(dir, 'state', 'paused')), true);
+  assert.equal(existsSync(lockDir), false);
+  assert.equal(cli(['resume', '--config', config(`stateDir: ${join(dir, 'state')}\n`)]).code, 0);
+  const reconcile = cli(['reconcile', '--config', config(`stateDir: ${join(dir, 'state')}\n`)]);
+  assert.equal(reconcile.code, 1);
+  assert.match(reconcile.stderr, whatToRun);
+  assert.equal(existsSync(lockDir), false);
+});

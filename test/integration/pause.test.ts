@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -34,6 +34,8 @@ test('pause: reconcile says it is paused and changes nothing; resume: it acts', 
     rmSync(dir, { recursive: true, force: true });
   });
   const marker = join(dir, 'acted');
+  // As tmpfiles.d would: commands run as root do not make the lock directory (here also the state directory).
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,
@@ -90,4 +92,55 @@ test('pause: reconcile says it is paused and changes nothing; resume: it acts', 
   assert.equal((await cli(['pause'])).status, 0);
   const pausedInLine = await cli(['reconcile']);
   assert.equal(pausedInLine.status, 0, pausedInLine.stdout + pausedInLine.stderr);
+});
+
+test('a pause outlives a reboot: pause, the runtime directory wiped as a reboot does, watch started: it is still paused and changes nothing', {
+  timeout: 60_000,
+}, async (t) => {
+  const sentinels = await Promise.all([scriptedSentinel(answer), scriptedSentinel(answer), scriptedSentinel(answer)]);
+  const dir = mkdtempSync(join(tmpdir(), 'sh-pause-reboot-'));
+  let watch: ReturnType<typeof spawn> | undefined;
+  t.after(async () => {
+    if (watch && watch.exitCode === null) watch.kill('SIGKILL');
+    await Promise.all(sentinels.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const marker = join(dir, 'acted');
+  const runDir = join(dir, 'run');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `lockDir: ${runDir}\nstateDir: ${join(dir, 'lib')}\nsentinels:\n  addresses: [${sentinels.map((s) => `"${s.address}"`).join(', ')}]\nmasters:\n  m:\n    - type: exec\n      run: [/usr/bin/touch, ${marker}]\n      reconcile: true\n`,
+    { mode: 0o600 },
+  );
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((ok) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (b: Buffer) => (out += b));
+      child.stderr!.on('data', (b: Buffer) => (out += b));
+      child.on('close', (code) => ok({ code, out }));
+    });
+  const paused = await cli('pause', '--reason', 'kernel upgrade');
+  assert.equal(paused.code, 0, paused.out);
+  assert.match(paused.out, /until "sentinel-hook resume", across reboots too/);
+  // A reboot: /run is empty again.
+  rmSync(runDir, { recursive: true, force: true });
+  let said = '';
+  watch = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  watch.stdout!.on('data', (b: Buffer) => (said += b));
+  const deadline = Date.now() + 20_000;
+  while (!/paused: would do this; nothing changed/.test(said) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.match(
+    said,
+    /"msg":"paused: would do this; nothing changed".*kernel upgrade|kernel upgrade.*"msg":"paused: would do this; nothing changed"/,
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(existsSync(marker), false, 'nothing ran while paused');
+  watch.kill('SIGTERM');
+  await new Promise((r) => watch!.once('exit', r));
+  assert.equal((await cli('resume')).code, 0);
 });

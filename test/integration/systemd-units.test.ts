@@ -25,6 +25,8 @@ const CONFIGS: Record<string, string> = {
   'vip, hosts file and exec': `log: { file: ${join(dir, 'log', 'hook.log')} }\nlockDir: ${join(dir, 'lock')}\n${SENTINELS}masters:\n  mymaster:\n    - type: vip\n      address: 10.213.9.10/24\n      interface: eth0\n    - type: hosts\n      names: [redis-master]\n      file: ${hostsFile}\n    - type: exec\n      run: [/bin/echo, "{toIp}"]\n`,
   'exec only': `lockDir: ${join(dir, 'lock')}\n${SENTINELS}masters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
   'exec with sudo': `lockDir: ${join(dir, 'lock')}\n${SENTINELS}masters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n      privilege: sudo\n`,
+  // /run/sentinel-hook: the units' RuntimeDirectory=, not a tmpfiles.d line.
+  'exec, default directories': `${SENTINELS}masters:\n  mymaster:\n    - type: exec\n      run: [/bin/true]\n`,
 };
 
 let n = 0;
@@ -68,7 +70,7 @@ test("preflight: systemd-analyze and Debian's redis-sentinel (the stock unit sta
 });
 
 for (const [name, yaml] of Object.entries(CONFIGS)) {
-  test(`--watch (${name}): the watch and reconcile units pass systemd-analyze verify without a word; the tmpfiles line owns the lock dir`, () => {
+  test(`--watch (${name}): the watch and reconcile units pass systemd-analyze verify without a word; the tmpfiles line or RuntimeDirectory= owns the lock dir`, () => {
     const r = cli(['systemd', '--config', config(yaml)]);
     assert.equal(r.code, 0, r.stderr);
     const got = files(r.stdout);
@@ -83,14 +85,29 @@ for (const [name, yaml] of Object.entries(CONFIGS)) {
     const unitDir = mkdtempSync(join(dir, 'units-'));
     for (const [path, text] of got) writeFileSync(join(unitDir, basename(path)), text);
     assert.equal(verify(unitDir, ['sentinel-hook-watch.service', 'sentinel-hook-reconcile.service']), '');
-    assert.match(
-      got.get('/etc/tmpfiles.d/sentinel-hook.conf')!,
-      new RegExp(`^d ${join(dir, 'lock')} 0700 redis redis -$`, 'm'),
-    );
-    assert.match(
+    const tmpfiles = got.get('/etc/tmpfiles.d/sentinel-hook.conf')!;
+    const units = [
       got.get('/etc/systemd/system/sentinel-hook-watch.service')!,
-      new RegExp(`^ExecStart=${process.execPath} ${BIN} watch --config /\\S+$`, 'm'),
+      got.get('/etc/systemd/system/sentinel-hook-reconcile.service')!,
+    ];
+    if (yaml.includes('lockDir:')) {
+      assert.match(tmpfiles, new RegExp(`^d ${join(dir, 'lock')} 0700 redis redis -$`, 'm'));
+      for (const unit of units) assert.doesNotMatch(unit, /^RuntimeDirectory/m);
+    } else {
+      assert.doesNotMatch(tmpfiles, /^d \/run\//m);
+      assert.match(tmpfiles, /^d \/var\/lib\/sentinel-hook 0700 redis redis -$/m);
+      for (const unit of units)
+        assert.match(
+          unit,
+          /^RuntimeDirectory=sentinel-hook\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes$/m,
+        );
+    }
+    assert.match(units[0]!, new RegExp(`^ExecStart=${process.execPath} ${BIN} watch --config /\\S+$`, 'm'));
+    assert.match(
+      units[1]!,
+      new RegExp(`^ExecStart=${process.execPath} ${BIN} reconcile --boot --log-to journal --config /\\S+$`, 'm'),
     );
+    assert.doesNotMatch(units[1]!, /^Before=/m);
   });
 
   test(`--hook (${name}): the drop-in beside Debian's redis-sentinel.service passes systemd-analyze verify without a word`, () => {

@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { reachablePath } from '../support/checkout.ts';
@@ -164,4 +164,104 @@ test("with the generated unit's AmbientCapabilities under --nnp: reconcile adds 
   const again = reconcileAsUnit(caps);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.match(again.stdout, /already on v0, where it belongs/);
+});
+
+/** One generated file's text, from the `# ---- PATH` line naming it to the next. */
+function generated(text: string, path: string): string {
+  const from = text.indexOf(`# ---- ${path}\n`);
+  assert.ok(from >= 0, `no ${path} in:\n${text}`);
+  const to = text.indexOf('\n# ---- ', from + 1);
+  return text.slice(from, to < 0 ? undefined : to);
+}
+
+/**
+ * `argv` (the CLI's arguments) as a unit with ProtectSystem=strict and ReadWritePaths= the lock directory
+ * would run it: the test's directory read-only but for lock/, in a mount namespace of its own; then as
+ * for reconcileAsUnit (User=redis, the unit's capabilities, NoNewPrivileges, a bare environment).
+ */
+function asProtectedUnit(argv: string[], caps: string) {
+  const readOnly =
+    'd=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" && mount --bind "$d/lock" "$d/lock" && mount -o remount,bind,rw "$d/lock" && exec "$@"';
+  return sh(
+    [
+      'ip',
+      'netns',
+      'exec',
+      env!.ns,
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
+      readOnly,
+      'sh',
+      env!.dir,
+      'setpriv',
+      '--reuid',
+      USER,
+      '--regid',
+      USER,
+      '--init-groups',
+      '--inh-caps',
+      caps,
+      '--ambient-caps',
+      caps,
+      '--nnp',
+      '/usr/bin/env',
+      '-i',
+      process.execPath,
+      reachablePath(BIN),
+      ...argv,
+    ],
+    40_000,
+  );
+}
+
+// Issue 15 §3, seen on a booted Debian 12: the boot reconcile exited 1 when a peer was down (the common
+// case after a power cut), failing its unit; and it wrote to log.file, which its own ProtectSystem=strict
+// keeps read-only (EROFS on every run), with a warning that blamed ownership.
+test('the boot reconcile unit as generated, one Sentinel of two down, under ProtectSystem=strict: exit 0 with one warning in the journal, nothing touched, log.file left alone; by hand: exit 1, and the log file is read-only here, not an ownership problem', () => {
+  const boot = join(env!.dir, 'boot.json');
+  const given = JSON.parse(readFileSync(config, 'utf8')) as { sentinels: { addresses: string[] } };
+  // Port 9 on this namespace's loopback: refused at once, as a peer still down after a power cut.
+  given.sentinels.addresses = [given.sentinels.addresses[0]!, '127.0.0.1:9'];
+  writeFileSync(boot, `${JSON.stringify(given)}\n`);
+  chmodSync(boot, 0o644);
+  const text = must([process.execPath, BIN, 'systemd', '--user', USER, '--config', boot]);
+  const unit = generated(text, '/etc/systemd/system/sentinel-hook-reconcile.service');
+  const execStart = /^ExecStart=(.+)$/m.exec(unit)?.[1]?.split(' ') ?? [];
+  assert.deepEqual(execStart.slice(2), ['reconcile', '--boot', '--log-to', 'journal', '--config', boot]);
+  const caps = unitCapabilities();
+  must(['ip', '-n', env!.ns, 'addr', 'flush', 'dev', 'v0', 'to', `${VIP}/24`]);
+  const logFile = join(env!.dir, 'log', 'hook.log');
+  const logBefore = existsSync(logFile) ? readFileSync(logFile, 'utf8') : undefined;
+
+  const r = asProtectedUnit(execStart.slice(2), caps);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.equal(r.stderr, '', 'nothing on stderr: no EROFS, no warning about the log file');
+  const records = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
+  assert.ok(records.length > 0, r.stdout);
+  assert.deepEqual(
+    records.filter((l) => l.level >= 50),
+    [],
+  );
+  const boots = records.filter((l) => /^boot: /.test(l.msg));
+  assert.equal(boots.length, 1, r.stdout);
+  assert.equal(boots[0]!.level, 40);
+  assert.match(boots[0]!.msg, /1 of 2 Sentinels answered.*watch converges/);
+  assert.match(r.stdout, /^exit 0/m);
+  assert.deepEqual(holders(env!.ns, VIP), [], 'an unclear answer changes nothing');
+  assert.equal(existsSync(logFile) ? readFileSync(logFile, 'utf8') : undefined, logBefore, 'log.file untouched');
+
+  const byHand = asProtectedUnit(['reconcile', '--config', boot], caps);
+  assert.equal(byHand.code, 1, `${byHand.stdout}\n${byHand.stderr}`);
+  assert.match(
+    byHand.stderr,
+    /cannot write the log file .*hook\.log: .*read-only here \(the unit's ProtectSystem\/ReadWritePaths\)/,
+  );
+  assert.doesNotMatch(byHand.stderr, /owned by root or Sentinel's user/);
 });

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -39,6 +39,8 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
   });
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
+  // As tmpfiles.d would: watch run as root does not make its lock directory.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   writeFileSync(
     config,
     [

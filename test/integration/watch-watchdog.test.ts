@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -25,6 +25,8 @@ test('watch whose main thread blocks is killed by its watchdog 30 s later, with 
     "setTimeout(() => { require('node:fs').writeSync(2, 'wedging\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); }, 2000).unref();\n",
   );
   const config = join(dir, 'config.yaml');
+  // As tmpfiles.d would: watch run as root does not make its lock directory.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   // Port 9 (discard) on loopback: refused at once; watch goes on retrying, as with a Sentinel that is down.
   writeFileSync(
     config,

@@ -41,6 +41,8 @@ test('watch: acts once on a real failover without a process per event, reconcile
   await sentinel.start();
   const out = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
+  // As tmpfiles.d would: watch run as root does not make its lock directory.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const write = (extra = '') =>
     writeFileSync(
       config,
@@ -121,6 +123,7 @@ test('watch records what it did: a last-run record for each run that changed som
   });
   await sentinel.start();
   const lockDir = join(dir, 'lock');
+  mkdirSync(lockDir, { mode: 0o700 });
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,
@@ -169,6 +172,68 @@ test('watch records what it did: a last-run record for each run that changed som
   assert.equal(await exited, 0);
 });
 
+// Issue 15 §5.4: the lock directory removed while watch ran (to clear stale records) made every later
+// run fail ("cannot create lock …: ENOENT") until a restart. Now watch exits 1: systemd makes the
+// directory again (RuntimeDirectory=) and restarts it. Found at the next interval, or at once by a run
+// that cannot take its lock (here a failover, with an interval far away).
+test('watch exits 1 when its lock directory is removed: at the next interval, or at once when a failover cannot take its lock', {
+  timeout: 120_000,
+}, async (t) => {
+  const sentinel = new LoopbackSentinel();
+  const dir = mkdtempSync(join(tmpdir(), 'sh-watch-lockdir-'));
+  const children: ChildProcess[] = [];
+  t.after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    sentinel.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await sentinel.start();
+  const lockDir = join(dir, 'lock');
+  const out = join(dir, 'acted');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `lockDir: ${lockDir}\nstateDir: ${join(dir, 'state')}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/sh, -c, 'echo "$0" >> ${out}', "{toIp}:{toPort}"]\n      reconcile: true\n`,
+    { mode: 0o644 },
+  );
+  const watch = (interval: string) => {
+    mkdirSync(lockDir, { mode: 0o700 });
+    const child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', interval], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const output: string[] = [];
+    child.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
+    child.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    return { exited, log: () => output.join('') };
+  };
+  const gone = /"msg":"lock directory [^"]*lock is gone[^"]*"/;
+
+  const periodic = watch('1s');
+  await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
+  rmSync(lockDir, { recursive: true });
+  const removedAt = performance.now();
+  assert.equal(await periodic.exited, 1, periodic.log());
+  assert.ok(performance.now() - removedAt < 5000, `exited ${Math.round(performance.now() - removedAt)} ms later`);
+  assert.match(periodic.log(), gone);
+
+  const onFailover = watch('60s');
+  await waitFor('subscribed', () => (/"msg":"subscribed"/.test(onFailover.log()) ? true : undefined), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(lockDir, { recursive: true });
+  const newPort = await sentinel.failover();
+  assert.equal(await onFailover.exited, 1, onFailover.log());
+  assert.match(onFailover.log(), gone);
+  assert.notEqual(lines(out).at(-1), `127.0.0.1:${newPort}`, 'nothing ran without the lock');
+});
+
 // Issue 15 §5.2: a SIGHUP while the Sentinels' password file was moved away killed watch (an uncaught
 // error, exit 2). The secrets are read with the new config: a reload that cannot read one is refused and
 // the running config, with the password it read, goes on. And a changed lockDir is prepared on reload.
@@ -195,6 +260,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
       `lockDir: ${lockDir}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\n  password: { file: ${secret} }\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/sh, -c, 'echo "$0" >> ${out}', "{toIp}:{toPort}"]\n      reconcile: true\n`,
       { mode: 0o644 },
     );
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   write(join(dir, 'lock'));
   const stdout: string[] = [];
   child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
@@ -246,10 +312,19 @@ test('watch with sentinels.password in a file: a reload without the file is refu
     { timeoutMs: 10_000, intervalMs: 50 },
   );
 
-  // A new, safe lockDir: reloaded, and the directory made before the first run needs it.
+  // A new lockDir that is missing: refused (watch run as root does not make it); made: reloaded, and used.
   mkdirSync(join(dir, 'state'), { mode: 0o700 });
   const newLockDir = join(dir, 'state', 'lock');
   write(newLockDir);
+  child.kill('SIGHUP');
+  await waitFor(
+    'missing lockDir refused',
+    () =>
+      /lock directory [^ ]*state\/lock is missing[^\n]*"msg":"config reload refused/.test(log()) ? true : undefined,
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  assert.equal(existsSync(newLockDir), false);
+  mkdirSync(newLockDir, { mode: 0o700 });
   child.kill('SIGHUP');
   await waitFor('reloaded', () => (/"msg":"config reloaded"/.test(log()) ? true : undefined), {
     timeoutMs: 10_000,

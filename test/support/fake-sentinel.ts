@@ -49,7 +49,7 @@ export interface FakeSentinel {
  */
 export async function fakeSentinel(
   opts: {
-    master?: () => FakeMaster;
+    master?: (name: string) => FakeMaster;
     afterSubscribe?: (socket: Socket, n: number) => void;
     tls?: { cert: string; key: string };
     id?: string;
@@ -63,7 +63,7 @@ export async function fakeSentinel(
   const sockets = new Set<Socket>();
   const answer = (command: string[]): string => {
     const [verb, sub, name = ''] = command;
-    const m = master();
+    const m = master(name);
     if (verb?.toUpperCase() === 'SENTINEL' && sub?.toUpperCase() === 'MASTER')
       return array([
         'name',

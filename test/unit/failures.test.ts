@@ -66,6 +66,9 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'secret-unset': [{ where: 'sentinels.password', env: 'SH_PW' }],
   'secret-unreadable': [{ where: 'sentinels.password', file: '/etc/pw', errno: 'EACCES' }],
   'sentinel-auth-refused': [{ address: '10.0.0.1:26379', said: 'WRONGPASS' }],
+  'sentinel-noperm': [
+    { addresses: ['10.0.0.1:26379'], command: 'SENTINEL MASTER', rule: '+sentinel|master', user: 'sentinel-hook' },
+  ],
   'sentinel-tls-refused': [
     { address: '10.0.0.1:26379', said: 'TLS: expired', fix: "renew the Sentinel's certificate" },
   ],
@@ -92,6 +95,8 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'sentinels-slow': [{ deadlineMs: 500, observing: true }],
   'dns-unresolved': [{ host: 'redis-2.lab', detail: 'no such host' }],
   'lock-dir-unusable': [{ dir: '/run/sentinel-hook', problem: 'is not a directory' }],
+  'lock-dir-missing': [{ dir: '/run/sentinel-hook' }],
+  'lock-dir-gone': [{ dir: '/run/sentinel-hook' }],
   'state-dir-unusable': [{ dir: '/var/lib/sentinel-hook', problem: 'is missing and cannot be created (EACCES)' }],
   'generation-unrecordable': [{ dir: '/run/sentinel-hook', errno: 'EROFS' }],
   'lock-uncreatable': [{ path: '/run/sentinel-hook/m.lock', errno: 'EACCES' }],
@@ -108,6 +113,19 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'vip-no-route': [{ cidr: '10.0.0.4/24' }],
   'vip-held-elsewhere': [{ ip: '10.0.0.4', mac: '0e:64:68:84:b2:1d', waitedMs: 2000 }],
   'visudo-rejected': [{ said: 'syntax error' }],
+  'dns-key-invalid': [{ path: '/etc/k.key', problem: 'its key block has no "algorithm ...;"' }],
+  'dns-key-exposed': [{ path: '/etc/k.key', problem: 'has mode 0644, more than 0640 allows' }],
+  'dns-key-rejected': [{ server: '10.0.0.53:53', key: 'failover', said: 'BADSIG' }],
+  'dns-clock-skew': [{ server: '10.0.0.53:53', skewSeconds: -412 }],
+  'dns-zone-refused': [
+    { server: '10.0.0.53:53', zone: 'example.internal.', asked: 'update', said: 'NOTAUTH', fix: 'correct "zone"' },
+  ],
+  'dns-no-address': [{ master: '10.0.0.2', records: ['AAAA'], addresses: ['10.0.0.2'] }],
+  'dns-unanswered': [{ detail: '10.0.0.53:53 (UDP): no answer within 2000 ms' }],
+  'dns-update-contended': [{ names: 'redis.example.internal.', tries: 3 }],
+  'dns-readback-mismatch': [
+    { server: '10.0.0.53:53', name: 'redis.example.internal.', got: '10.0.0.1', want: '10.0.0.2' },
+  ],
 };
 
 test('every catalogue entry has a message, an exit code Sentinel understands (1 or 2) and a fix, each one line', () => {

@@ -121,13 +121,27 @@ test('many concurrent waiters: never two holders at once', async (t) => {
   assert.equal(maxHolders, 1);
 });
 
-test('a configured lock directory that does not exist (e.g. under /run after a reboot) is created', async (t) => {
+test('a configured lock directory that does not exist (e.g. under /run after a reboot) is created by the hook, whoever Sentinel runs as', async (t) => {
   const dir = tempDir(t);
   const lock = await acquireLock(
-    prepareLockDir(join(dir, 'run', 'sentinel-hook'), process.getuid!()),
+    prepareLockDir(join(dir, 'run', 'sentinel-hook'), process.getuid!(), 'sentinel'),
     'mymaster',
     1000,
   );
   assert.equal(existsSync(join(dir, 'run', 'sentinel-hook', 'mymaster.lock')), true);
   lock.release();
+});
+
+// Issue 15 §5.4: a root `pause` made the missing directory root's, mode 700, and the next hook run as
+// redis failed. A command run as root leaves it to what makes it at boot, and says what to run.
+test('a command run as root does not create a missing lock directory: a failure naming systemd-tmpfiles --create; a user other than root may', (t) => {
+  const dir = tempDir(t);
+  const missing = join(dir, 'run', 'sentinel-hook');
+  assert.throws(
+    () => prepareLockDir(missing, 0),
+    (err: RetryableError) =>
+      err.code === 'lock-dir-missing' && /systemd-tmpfiles --create/.test(err.line()) && err.exitCode === 1,
+  );
+  assert.equal(existsSync(missing), false);
+  if (process.getuid!() !== 0) assert.equal(prepareLockDir(missing, process.getuid!()), missing);
 });

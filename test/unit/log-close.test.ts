@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deferredFileLogger, runId } from '../../src/log.ts';
+import { deferredFileLogger, logFileWarning, runId, stdoutLogger } from '../../src/log.ts';
 
 function descriptorsOpenOn(file: string): number {
   let n = 0;
@@ -48,4 +48,46 @@ test('a run closes its log file at the end; a record after that is still appende
 test('run ids are unique within a process, also within one millisecond', () => {
   const ids = Array.from({ length: 1000 }, runId);
   assert.equal(new Set(ids).size, ids.length);
+});
+
+// Issue 15 §3: everything a unit runs logs to the journal. On stdout, JSON lines as watch writes them;
+// when stdout is the journal, each with the syslog priority journald reads off the front of a line
+// (SyslogLevelPrefix=, on by default), so that a warning is one in journalctl -p warning.
+test('the journal logger: JSON lines, each led by its syslog priority when stdout is the journal', () => {
+  const lines: string[] = [];
+  const write = (line: string) => lines.push(line);
+  const journal = stdoutLogger('info', { run: 'r1' }, { journal: true, write });
+  journal.debug({}, 'left out');
+  journal.info({ a: 1 }, 'plain');
+  journal.child({ master: 'm' }).warn({}, 'careful');
+  journal.error({}, 'broken');
+  assert.deepEqual(
+    lines.map((l) => l.slice(0, 3)),
+    ['<6>', '<4>', '<3>'],
+  );
+  const records = lines.map((l) => JSON.parse(l.slice(3)) as Record<string, unknown>);
+  assert.deepEqual(
+    records.map(({ level, run, master, msg }) => ({ level, run, master, msg })),
+    [
+      { level: 30, run: 'r1', master: undefined, msg: 'plain' },
+      { level: 40, run: 'r1', master: 'm', msg: 'careful' },
+      { level: 50, run: 'r1', master: undefined, msg: 'broken' },
+    ],
+  );
+  const plain: string[] = [];
+  stdoutLogger('info', {}, { journal: false, write: (l) => plain.push(l) }).info({}, 'by hand');
+  assert.match(plain[0]!, /^\{"level":30,/);
+});
+
+// Seen on a booted Debian 12: the boot reconcile's log.file, read-only under its unit's
+// ProtectSystem=strict, failed with EROFS on every run, and the warning blamed ownership.
+test('a log file the file system will not write (EROFS) is "read-only here", not an ownership problem', () => {
+  const erofs = Object.assign(new Error("EROFS: read-only file system, open '/var/log/sentinel-hook/hook.log'"), {
+    code: 'EROFS',
+  });
+  const warning = logFileWarning('/var/log/sentinel-hook/hook.log', erofs);
+  assert.match(warning, /read-only here \(the unit's ProtectSystem\/ReadWritePaths\)/);
+  assert.doesNotMatch(warning, /owned by|Sentinel's user can write/);
+  const eacces = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  assert.match(logFileWarning('/var/log/sentinel-hook/hook.log', eacces), /owned by root or Sentinel's user/);
 });

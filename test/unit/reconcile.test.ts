@@ -382,3 +382,95 @@ test('exit code over the masters: 4 when a dry-run or a paused run found work it
   assert.equal(reconcileExitCode([wouldChange], true), 1);
   assert.equal(reconcileExitCode([inLine], true), 1);
 });
+
+// Issue 15 §3: at boot a peer is often still down (after a power cut, say). The boot reconcile
+// (`reconcile --boot`, the unit's) must not fail its unit for that: an unclear answer, or one older
+// than this host acted on, is exit 0 with one warning line (watch, starting too, converges once the
+// Sentinels agree). A run that went wrong keeps its exit code.
+test('reconcile --boot: unsure, older-epoch and a pause exit 0 with one warning line; a failed step keeps 1, a config error 2, a stop 1', async (t) => {
+  const { bootWarning, reconcileExitCode } = await import('../../src/commands/reconcile.ts');
+  const unsure = await reconcileMaster(
+    'mymaster',
+    config(tempDir(t)),
+    fakeDeps({
+      runner: new FakeRunner([]),
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([[ME, 4], undefined, undefined]),
+      addresses: [ME],
+    }),
+    opts(),
+  );
+  assert.equal(unsure.outcome, 'unsure');
+  const acted = tempDir(t);
+  recordActedEpoch(acted, 'mymaster', { epoch: 8, ip: ME, port: 6379 });
+  const older = await reconcileMaster(
+    'mymaster',
+    config(acted),
+    fakeDeps({
+      runner: new FakeRunner([]),
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([['192.168.0.1', 7], ['192.168.0.1', 7], undefined]),
+      addresses: [ME],
+    }),
+    opts(),
+  );
+  assert.equal(older.outcome, 'older-epoch');
+  const refusing = new FakeRunner([
+    { argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } },
+    {
+      ...sudo([IP, 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']),
+      result: { exitCode: 1, stderr: 'sudo: a password is required' },
+    },
+  ]);
+  const failed = await reconcileMaster(
+    'mymaster',
+    config(tempDir(t)),
+    fakeDeps({
+      runner: refusing,
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([[ME, 4], [ME, 4], undefined]),
+      localAddresses: addressesFollowingIp(refusing, [ME]),
+    }),
+    opts(),
+  );
+  assert.equal(failed.outcome, 'failed');
+  assert.equal(failed.exitCode, 1);
+
+  // By hand, as before: 1 for each.
+  assert.equal(reconcileExitCode([unsure], false), 1);
+  assert.equal(reconcileExitCode([older], false), 1);
+  assert.equal(bootWarning([unsure, older], false), undefined);
+  // At boot: 0, and one line naming each master left as it was, and why.
+  assert.equal(reconcileExitCode([unsure], false, true), 0);
+  assert.equal(reconcileExitCode([unsure, older], false, true), 0);
+  const warning = bootWarning([unsure, older], true) ?? '';
+  assert.equal(warning.split('\n').length, 1, warning);
+  assert.match(
+    warning,
+    /mymaster: 1 of 3 Sentinels answered.*mymaster: the Sentinels' newest answer .* older than epoch 8/,
+  );
+  assert.match(warning, /watch converges/);
+  // What went wrong keeps its code, at boot too.
+  assert.equal(reconcileExitCode([unsure, failed], false, true), 1);
+  assert.equal(reconcileExitCode([unsure, { ...failed, exitCode: 2 }], false, true), 2);
+  assert.equal(reconcileExitCode([unsure], true, true), 1);
+  assert.equal(bootWarning([failed], true), undefined);
+  // A pause kept across the reboot, with the host out of line: 4 by hand, at boot 0 and said so.
+  const { writePause } = await import('../../src/state/pause.ts');
+  const pausedDir = tempDir(t);
+  writePause(pausedDir, 'test: maintenance');
+  const paused = await reconcileMaster(
+    'mymaster',
+    config(pausedDir),
+    fakeDeps({
+      runner: new FakeRunner([{ argv: [ARPING, '-V'], result: { stdout: IPUTILS_V } }]),
+      programs: PROGRAMS,
+      askSentinel: sentinelsSay([[ME, 4], [ME, 4], undefined]),
+      addresses: [ME],
+    }),
+    opts(),
+  );
+  assert.equal(reconcileExitCode([paused], false), 4);
+  assert.equal(reconcileExitCode([paused], false, true), 0);
+  assert.match(bootWarning([paused], true) ?? '', /mymaster: paused \(.*test: maintenance\)/);
+});

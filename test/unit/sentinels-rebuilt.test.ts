@@ -227,3 +227,33 @@ test('a stale Sentinel call on a paused host plans its convergence and changes n
   assert.match(r.paused ?? '', /maintenance/);
   assert.deepEqual(runner.calls, []);
 });
+
+test('one failover seen by two members of the group (watch confirmed by one Sentinel, the hook by another): exec runs once', async (t) => {
+  const dir = tempDir(t);
+  // What watch's start reconcile learnt: the three Sentinels' ids, at epoch 0.
+  recordActedEpoch(dir, 'mymaster', { epoch: 0, ip: ME, port: 6379, ids: OLD_IDS });
+  // watch's fast path: the announcing Sentinel alone confirms epoch 1.
+  const byWatch = new FakeRunner([{ argv: [MOVE, OTHER] }]);
+  const one = { address: SENTINELS[0]!, master: { ip: OTHER, port: 6379 }, epoch: 1, id: OLD_IDS[0]! };
+  const watched = await reconcileMaster('mymaster', config(dir), fakeDeps({ runner: byWatch, addresses: [ME] }), {
+    ...opts(),
+    announce: true,
+    claim: true,
+    decision: { clear: true, state: { ip: OTHER, port: 6379, epoch: 1, ids: [OLD_IDS[0]!] }, answers: [one] },
+  });
+  assert.equal(watched.outcome, 'converged');
+  assert.deepEqual(byWatch.unused(), []);
+  // The hook's question is confirmed first by the second Sentinel (the others are not waited for).
+  const ask: AskSentinel = async (address) =>
+    address === SENTINELS[1]
+      ? { address, master: { ip: OTHER, port: 6379 }, epoch: 1, id: OLD_IDS[1]! }
+      : { address, error: 'not waited for: another Sentinel confirmed' };
+  const byHook = new FakeRunner([]);
+  const event = parseEvent(['mymaster', 'observer', 'start', ME, '6379', OTHER, '6379']);
+  const hook = await runHook(event, config(dir), fakeDeps({ runner: byHook, askSentinel: ask, addresses: [ME] }), {
+    dryRun: false,
+  });
+  assert.equal(hook.exitCode, 0);
+  assert.deepEqual(byHook.calls, [], 'exec did not run a second time for the same failover');
+  assert.match(hook.plans[0]!.note ?? '', /already ran on this host for this failover/);
+});

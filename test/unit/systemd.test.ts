@@ -73,7 +73,7 @@ test('no vip: no capabilities, a user namespace of its own, no AF_NETLINK or AF_
     '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs watch --config /etc/sentinel-hook/config.yaml',
   ]);
   assert.deepEqual(values(reconcile!.text, 'ExecStart'), [
-    '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --config /etc/sentinel-hook/config.yaml',
+    '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --boot --log-to journal --config /etc/sentinel-hook/config.yaml',
   ]);
   assert.deepEqual(values(reconcile!.text, 'Type'), ['oneshot']);
 });
@@ -169,4 +169,33 @@ test('the watch unit restarts for good: Restart=always with no start limit, in [
   assert.deepEqual(values(watch!.text, 'RestartSteps'), []);
   // The boot reconcile is a oneshot: it is not restarted, so no limit to lift.
   assert.deepEqual(values(reconcile!.text, 'StartLimitIntervalSec'), []);
+});
+
+// Issue 15 §3: the boot reconcile failed the unit for a normal situation (a peer down after a power
+// cut), logged to a file its own ProtectSystem=strict keeps read-only, and held watch back ~9 s (Before=)
+// while it waited for its second ARP burst. §5.4: the lock directory removed while watch ran stayed
+// gone until someone made it again.
+test("the boot reconcile: --boot, logs to the journal, orders nothing before watch; /run/sentinel-hook is both units' RuntimeDirectory=, another lockDir keeps its tmpfiles.d line", async () => {
+  const [watch, reconcile, tmpfiles] = await systemdFiles(parse([EXEC]), OPTS, host);
+  assert.deepEqual(values(reconcile!.text, 'ExecStart'), [
+    '/usr/bin/node /opt/sentinel-hook/bin/sentinel-hook.cjs reconcile --boot --log-to journal --config /etc/sentinel-hook/config.yaml',
+  ]);
+  assert.deepEqual(values(reconcile!.text, 'Before'), []);
+  assert.deepEqual(values(watch!.text, 'After'), ['network-online.target redis-sentinel.service']);
+  for (const unit of [watch!, reconcile!]) {
+    assert.deepEqual(values(unit.text, 'RuntimeDirectory'), ['sentinel-hook']);
+    assert.deepEqual(values(unit.text, 'RuntimeDirectoryMode'), ['0700']);
+    // The oneshot's stop (at once) and a watch restart must not take the directory from the others.
+    assert.deepEqual(values(unit.text, 'RuntimeDirectoryPreserve'), ['yes']);
+  }
+  assert.doesNotMatch(tmpfiles!.text, /^d \/run\/sentinel-hook /m);
+  assert.match(tmpfiles!.text, /^d \/var\/lib\/sentinel-hook 0700 redis redis -$/m);
+
+  const [otherWatch, otherReconcile, otherTmpfiles] = await systemdFiles(
+    parse([EXEC], { lockDir: '/run/redis-failover' }),
+    OPTS,
+    host,
+  );
+  for (const unit of [otherWatch!, otherReconcile!]) assert.deepEqual(values(unit.text, 'RuntimeDirectory'), []);
+  assert.match(otherTmpfiles!.text, /^d \/run\/redis-failover 0700 redis redis -$/m);
 });

@@ -37,6 +37,12 @@ export const execSchema = z.strictObject({
    * acted on. Off by default: a command is not a state, and runs at most once per failover.
    */
   reconcile: z._default(z.boolean(), false),
+  /**
+   * When a newer event for the master supersedes the run while the command runs: `stop` sends it TERM,
+   * then KILL after a short grace, so that the newer run need not wait for it; `finish` lets it run to
+   * its end (or its timeout), for a command that must never be cut halfway.
+   */
+  onSuperseded: z._default(z.enum(['stop', 'finish']), 'stop'),
   when,
 });
 export type ExecAction = z.output<typeof execSchema>;
@@ -178,6 +184,9 @@ export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
           privileged: a.privilege === 'sudo',
           timeoutMs: a.timeout,
           env: eventEnv(event),
+          // A user's command is most often a notification or a call that a newer failover redoes: not
+          // worth holding the newer run back for, up to its whole timeout (issue 15 §5.9).
+          onSuperseded: a.onSuperseded,
         },
       ],
     };
