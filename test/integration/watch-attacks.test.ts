@@ -5,7 +5,7 @@
 // file: what it ran for, and when, is what the host did.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -56,6 +56,8 @@ async function startWatch(
   masters: (acted: string) => Record<string, string[]>,
 ): Promise<Watch> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-attack-'));
+  // Made beforehand, as tmpfiles.d or the unit's RuntimeDirectory= does: watch run as root makes none.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
   writeFileSync(config, configText(dir, sentinels, masters(acted)), { mode: 0o644 });
