@@ -124,8 +124,10 @@ test('a pause outlives a reboot: pause, the runtime directory wiped as a reboot 
   const paused = await cli('pause', '--reason', 'kernel upgrade');
   assert.equal(paused.code, 0, paused.out);
   assert.match(paused.out, /until "sentinel-hook resume", across reboots too/);
-  // A reboot: /run is empty again.
+  // A reboot: /run is empty again, and tmpfiles.d (or the unit's RuntimeDirectory=) makes the lock
+  // directory anew, empty.
   rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(runDir, { mode: 0o700 });
   let said = '';
   watch = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], {
     stdio: ['ignore', 'pipe', 'pipe'],
