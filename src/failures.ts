@@ -413,6 +413,13 @@ export const FAILURES = {
       `the Sentinels at config epoch ${p.epoch} name different masters (${p.named.join(', ')})`,
     fix: () => 'nothing was changed: a failover is probably under way; the next reconcile asks again',
   }),
+  /** A configured Sentinel that the others do not know, nor it them: a warning's words (see foreignSentinels). */
+  'sentinel-foreign': retry({
+    message: (p: { address: string; master: string }) =>
+      `the Sentinel at ${p.address} is not of the group the other configured Sentinels of ${p.master} form (SENTINEL SENTINELS: it names too few of them, and none of them names it); its answers and announcements do not count`,
+    fix: () =>
+      "check sentinels.addresses: an address of another deployment's Sentinel, or one that monitors another master under this name",
+  }),
   /** The record's epoch came from Sentinels that are no longer there: not an error, a warning's words. */
   'sentinels-rebuilt': retry({
     message: (p: { epoch: number; acted: number; ids: number }) =>

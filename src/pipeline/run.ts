@@ -13,6 +13,7 @@ import { type Failure, type FailureCode, failure } from '../failures.ts';
 import { type Logger, runId as newRunId } from '../log.ts';
 import type { Freshness, SentinelAnswer } from '../sentinel/client.ts';
 import {
+  confirmations,
   DEFAULT_FAILOVER_TIMEOUT_MS,
   type Decision,
   decideMaster,
@@ -217,7 +218,10 @@ function stopOnNewerFailover(
   };
 }
 
-/** Apply `plans` under the intent's guards; the result's outcome and exit code by the one rule. */
+/**
+ * Apply `plans` under the intent's guards; the result's outcome and exit code by the one rule.
+ * `record.epoch` false: `acted` is marked done once per failover, but not recorded as the epoch floor.
+ */
 async function applyAndRecord(
   run: Run,
   intent: IntentKind,
@@ -226,7 +230,7 @@ async function applyAndRecord(
   signal: AbortSignal,
   target: Desired['target'],
   acted: MasterState | undefined,
-  replace = false,
+  record: { replace?: boolean; epoch?: boolean } = {},
 ): Promise<{ steps: StepOutcome[]; superseded: boolean }> {
   const guards = GUARDS[intent];
   const stop = gen ? stopOnNewerFailover(gen, run.signal, acted?.epoch) : undefined;
@@ -255,11 +259,13 @@ async function applyAndRecord(
   if (overtaken && !sameFailover) return { steps, superseded: true };
   if (guards.record && acted) {
     // exec's records learn the group's ids from the epoch record too (a fast path names one Sentinel).
-    const known = replace ? acted.ids : knownSentinels(readActedEpoch(run.config.stateDir, run.master)?.ids, acted.ids);
+    const known = record.replace
+      ? acted.ids
+      : knownSentinels(readActedEpoch(run.config.stateDir, run.master)?.ids, acted.ids);
     keepRecord(run, () => markOnceDone(plans, steps, run.config.stateDir, run.master, acted.epoch, known));
     // What this host now matches, for "never go back" (only when nothing failed).
-    if (steps.every((s) => s.ok))
-      keepRecord(run, () => recordActedEpoch(run.config.stateDir, run.master, acted, replace));
+    if (record.epoch !== false && steps.every((s) => s.ok))
+      keepRecord(run, () => recordActedEpoch(run.config.stateDir, run.master, acted, record.replace));
   }
   return { steps, superseded: overtaken };
 }
@@ -449,7 +455,7 @@ function epochFloor(
     return undefined;
   }
   const needed = Math.floor(config.sentinels!.addresses.length / 2) + 1;
-  const ids = answers.flatMap((a) => ('master' in a && a.epoch !== undefined && a.id ? [a.id] : []));
+  const ids = answers.flatMap((a) => ('master' in a && !a.foreign && a.epoch !== undefined && a.id ? [a.id] : []));
   if (acted.ids?.length && ids.length >= needed && !sameSentinels(acted.ids, ids)) {
     return {
       acted,
@@ -490,7 +496,10 @@ export async function askMasterState(
   return Promise.all(
     sentinels.addresses.map((address) =>
       Promise.resolve()
-        .then(() => ask(address, master, sentinels, password, { signal, resolve: deps.resolve, epoch: true }))
+        // With the Sentinels each knows: which of them belong together (see foreignSentinels).
+        .then(() =>
+          ask(address, master, sentinels, password, { signal, resolve: deps.resolve, epoch: true, peers: true }),
+        )
         .catch((err: unknown): SentinelAnswer => ({ address, error: (err as Error)?.message ?? String(err) })),
     ),
   );
@@ -520,6 +529,10 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
     return { ...partial, outcome: 'unsure', exitCode: EXIT.retry, code: decision.code, reason: decision.reason };
   }
   const state = decision.state;
+  // The floor moves only when a majority stands behind the epoch: right after a promotion (watch's fast
+  // path, a reconcile at that moment) the leader alone names it, and a Sentinel that only looked like
+  // one of the group (its SENTINEL SENTINELS unreadable) could name an epoch of another deployment.
+  const confirmed = confirmations(decision.answers, state) >= Math.floor(sentinels.addresses.length / 2) + 1;
   // Set when the record of what this host acted on no longer orders anything (see epochFloor).
   let replace = false;
   const older = () => {
@@ -587,10 +600,13 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
     const planned = { ...partial, state, plans };
     if (run.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
     if (plans.every((p) => p.steps.length === 0)) {
-      keepRecord(run, () => recordActedEpoch(config.stateDir, master, state, replace));
+      if (confirmed) keepRecord(run, () => recordActedEpoch(config.stateDir, master, state, replace));
       return { ...planned, outcome: 'nothing-to-do', exitCode: EXIT.ok };
     }
-    const applied = await applyAndRecord(run, 'state', plans, gen, signal, desired.target, state, replace);
+    const applied = await applyAndRecord(run, 'state', plans, gen, signal, desired.target, state, {
+      replace,
+      epoch: confirmed,
+    });
     if (applied.superseded) return { ...planned, steps: applied.steps, outcome: 'superseded', exitCode: EXIT.ok };
     const exitCode = exitCodeFor(applied.steps);
     return { ...planned, steps: applied.steps, outcome: exitCode === EXIT.ok ? 'converged' : 'failed', exitCode };

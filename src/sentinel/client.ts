@@ -21,6 +21,13 @@ export interface SentinelsConfig {
   tls?: SentinelTlsConfig | undefined;
 }
 
+/** Another Sentinel a Sentinel knows for the master (SENTINEL SENTINELS): where it announces itself, its run id. */
+export interface SentinelPeer {
+  ip: string;
+  port: number;
+  id?: string;
+}
+
 /** A command a Sentinel refused our ACL user (NOPERM): which, the rule that allows it, and for whom. */
 export interface NoPerm {
   /** As we sent it, without the master's name: "SENTINEL MASTER". */
@@ -37,13 +44,17 @@ export type SentinelAnswer =
       address: string;
       master: { ip: string; port: number };
       warning?: string;
-      /** What it refused of the question (SENTINEL MYID, SENTINEL MASTER): the answer lacks what those give. */
+      /** What it refused of the question (SENTINEL MYID, MASTER, SENTINELS): the answer lacks what those give. */
       noperm?: NoPerm[];
       epoch?: number;
       /** SENTINEL MYID: a rebuilt Sentinel has a new one (and its epochs start again from 0). */
       id?: string;
       /** The master's failover-timeout (ms, from SENTINEL MASTER): no failover is under way for longer. */
       failoverTimeout?: number;
+      /** The other Sentinels it knows for the master (SENTINEL SENTINELS): which group it belongs to. */
+      peers?: SentinelPeer[];
+      /** Set by decideMaster: it does not belong with the configured Sentinels, and did not count. */
+      foreign?: true;
     }
   | { address: string; error: string }
   /**
@@ -116,6 +127,8 @@ export interface AskOptions {
    * the promoted replica from the promotion on.
    */
   epoch?: boolean;
+  /** Also ask which other Sentinels it knows (SENTINEL SENTINELS), in the same round trip. */
+  peers?: boolean;
 }
 
 export type AskSentinel = (
@@ -157,7 +170,10 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   // MYID and MASTER ride along in the same round trip: who answers (a rebuilt Sentinel is a new one)
   // and at which config epoch, with the master's failover-timeout.
   if (opts.epoch) commands.push(['SENTINEL', 'MYID'], ['SENTINEL', 'MASTER', master]);
+  if (opts.peers) commands.push(['SENTINEL', 'SENTINELS', master]);
   commands.push(['SENTINEL', 'get-master-addr-by-name', master]);
+  const first = password === undefined ? 0 : 1;
+  const at = { myid: first, info: first + 1, peers: first + (opts.epoch ? 2 : 0) };
   let targets = [host];
   if (opts.resolve && !isIpAddress(host)) {
     try {
@@ -211,14 +227,16 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
         };
       // The epoch only adds to an answer: a Sentinel that does not give it (an ACL without SENTINEL
       // MASTER, an old or odd peer) still gives its verdict on the address.
-      const info = opts.epoch ? (replies.at(-2) as RespValue) : undefined;
+      const info = opts.epoch ? (replies[at.info] as RespValue) : undefined;
       const epoch = info === undefined ? undefined : masterField(info, 'config-epoch');
       const failoverTimeout = info === undefined ? undefined : masterField(info, 'failover-timeout');
       // A Sentinel that refuses MYID (an ACL without it) answers all the same, without an identity.
-      const myid = opts.epoch ? replies.at(-3) : undefined;
-      const id = typeof myid === 'string' && /^[0-9a-f]{40}$/.test(myid) ? myid : undefined;
+      const myid = opts.epoch ? replies[at.myid] : undefined;
+      const id = typeof myid === 'string' && RUN_ID.test(myid) ? myid : undefined;
+      // Likewise without SENTINEL SENTINELS: then nobody can tell which group it belongs to.
+      const peers = opts.peers ? peerList(replies[at.peers] as RespValue) : undefined;
       // Said, not dropped: without MASTER's epoch reconcile and watch cannot act on this answer.
-      const asked = opts.epoch ? ([replies.length - 3, replies.length - 2] as const) : [];
+      const asked = [...(opts.epoch ? [at.myid, at.info] : []), ...(opts.peers ? [at.peers] : [])];
       const noperm = asked.flatMap((i) => {
         const r = replies[i];
         return r instanceof RespError && NOPERM.test(r.message) ? [refusedCommand(commands[i]!, user)] : [];
@@ -231,6 +249,7 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
         ...(epoch === undefined ? {} : { epoch }),
         ...(id === undefined ? {} : { id }),
         ...(failoverTimeout === undefined ? {} : { failoverTimeout }),
+        ...(peers === undefined ? {} : { peers }),
       };
     } catch (err) {
       refusal ??= tlsRefusal(err);
@@ -242,7 +261,23 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   return { address, error: lastError };
 };
 
-/** `config-epoch` out of SENTINEL MASTER's flat field/value list (RESP2) or map (RESP3). */
+const RUN_ID = /^[0-9a-f]{40}$/;
+
+/** SENTINEL SENTINELS: one flat field/value list per other Sentinel; undefined for a refusal. */
+function peerList(reply: RespValue): SentinelPeer[] | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  return reply.flatMap((fields) => {
+    if (!Array.isArray(fields)) return [];
+    const field = (name: string) => {
+      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+      return undefined;
+    };
+    const [ip, port, runid] = [field('ip'), field('port'), field('runid')];
+    if (typeof ip !== 'string' || typeof port !== 'string' || !PORT.test(port)) return [];
+    return [{ ip, port: Number(port), ...(typeof runid === 'string' && RUN_ID.test(runid) ? { id: runid } : {}) }];
+  });
+}
+
 /** A numeric field of SENTINEL MASTER's flat field/value list. */
 function masterField(info: RespValue, name: 'config-epoch' | 'failover-timeout'): number | undefined {
   if (!Array.isArray(info)) return undefined;

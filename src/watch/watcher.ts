@@ -1,5 +1,6 @@
 import type { HookConfig } from '../config/schema.ts';
 import { codeOf, errorLine } from '../errors.ts';
+import { failure } from '../failures.ts';
 import type { Logger } from '../log.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import {
@@ -9,8 +10,8 @@ import {
   releaseEntries,
   releaseMaster,
 } from '../pipeline/run.ts';
-import { askSentinel, readSecret, type SentinelAnswer } from '../sentinel/client.ts';
-import { decideMaster, whoAnswered } from '../sentinel/decide.ts';
+import { askSentinel, readSecret, type SentinelAnswer, type SentinelPeer } from '../sentinel/client.ts';
+import { decideMaster, foreignSentinels, whoAnswered } from '../sentinel/decide.ts';
 import { type Connector, type SentinelMessage, SentinelSubscription } from '../sentinel/subscribe.ts';
 import { readActedEpoch, sameSentinels } from '../state/epoch.ts';
 import { writeHeartbeat } from '../state/last-run.ts';
@@ -32,6 +33,11 @@ export interface WatchOptions {
   intervalMs: number;
   /** How sockets to the Sentinels are made (plain TCP unless sentinels.tls). */
   connector?: Connector;
+  /**
+   * Milliseconds on a clock that only moves forward (default performance.now): the duplicate window and
+   * noQuorumFor are spans in memory, and a wall clock stepped by NTP or by hand would widen or shorten
+   * them (stepped an hour forward, it released the VIP at the next unanswered check).
+   */
   now?: () => number;
   /** The lock directory is gone (removed by hand): every run would fail until it is made again. */
   onLockDirGone?: (dir: string) => void;
@@ -50,6 +56,22 @@ interface MasterWatch {
   released: boolean;
   /** The master and epoch a reconcile in progress is converging to, once it has decided. */
   converging: { ip: string; port: number; epoch: number } | undefined;
+  /**
+   * The failover last acted on (its new master, "<ip>:<port>") and when: the same one announced by the
+   * other Sentinels within DUPLICATE_WINDOW_MS is a duplicate. Set only once an announcement is
+   * confirmed and acted on: one that could not be confirmed must not swallow the others'.
+   */
+  handled: { key: string; at: number } | undefined;
+  /** Announcements being confirmed now, each with its own Sentinel: the first to confirm acts. */
+  confirming: Set<{ sentinel: string; key: string }>;
+  /**
+   * Each Sentinel's last answer, by address, with the Sentinels it knows: learnt by every full question
+   * (at start, after each (re)connection, every interval), so that telling whether an announcing Sentinel
+   * is of the group costs the failover path nothing.
+   */
+  answers: Map<string, SentinelAnswer>;
+  /** Sentinels already reported as not of the group: said once, not every interval. */
+  foreign: Set<string>;
 }
 
 /**
@@ -64,13 +86,12 @@ interface MasterWatch {
 export class Watcher {
   private subscriptions: SentinelSubscription[] = [];
   private readonly masters = new Map<string, MasterWatch>();
-  private readonly seen = new Map<string, { key: string; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
   private readonly inflight = new Set<Promise<unknown>>();
   /** Counters for the log and tests. */
-  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0 };
+  readonly stats = { events: 0, duplicates: 0, late: 0, converged: 0, reconciles: 0, foreign: 0, releases: 0 };
   /** Each master's latest outcome, for the heartbeat record. */
   private readonly outcomes = new Map<string, string>();
   private readonly startedAt = new Date().toISOString();
@@ -83,7 +104,7 @@ export class Watcher {
   ) {}
 
   private get now(): number {
-    return (this.opts.now ?? Date.now)();
+    return (this.opts.now ?? performance.now.bind(performance))();
   }
 
   start(): void {
@@ -118,7 +139,16 @@ export class Watcher {
   private state(master: string): MasterWatch {
     let s = this.masters.get(master);
     if (!s) {
-      s = { busy: undefined, noMajoritySince: undefined, released: false, converging: undefined };
+      s = {
+        busy: undefined,
+        noMajoritySince: undefined,
+        released: false,
+        converging: undefined,
+        handled: undefined,
+        confirming: new Set(),
+        answers: new Map(),
+        foreign: new Set(),
+      };
       this.masters.set(master, s);
     }
     return s;
@@ -249,9 +279,22 @@ export class Watcher {
       const answers = await askMasterState(master, this.config, this.deps, opts.signal);
       this.noteReachability(master, answers, askedAt);
       const decision = decideMaster(answers, this.config.sentinels!.addresses.length);
+      this.noteForeign(master, decision.answers);
       if (decision.clear) this.state(master).converging = decision.state;
       const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
       this.report(master, why, result);
+      // Asked after the failover last acted on, the Sentinels named another master (the leader alone had
+      // named it, and the others had not switched yet): their announcement of it, when it comes, is no
+      // duplicate.
+      const handled = this.state(master).handled;
+      if (
+        handled &&
+        handled.at <= askedAt &&
+        result.state &&
+        handled.key !== `${result.state.ip}:${result.state.port}` &&
+        (result.outcome === 'converged' || result.outcome === 'nothing-to-do')
+      )
+        this.state(master).handled = undefined;
       return result;
     } catch (err) {
       this.log.error(
@@ -293,9 +336,12 @@ export class Watcher {
     if (r.outcome === 'converged') this.stats.converged++;
   }
 
+  /** A Sentinel not of the group is no part of the quorum either. */
   private noteReachability(master: string, answers: readonly SentinelAnswer[], askedAt: number): void {
-    const answered = answers.filter((a) => 'master' in a).length;
     const s = this.state(master);
+    for (const a of answers) if ('master' in a) s.answers.set(a.address, a);
+    const foreign = foreignSentinels(answers, this.config.sentinels!.addresses.length);
+    const answered = answers.filter((a) => 'master' in a && !foreign.has(a.address)).length;
     if (answered >= Math.floor(this.config.sentinels!.addresses.length / 2) + 1) {
       s.noMajoritySince = undefined;
       s.released = false;
@@ -304,12 +350,49 @@ export class Watcher {
     }
   }
 
+  private noteForeign(master: string, answers: readonly SentinelAnswer[]): void {
+    const s = this.state(master);
+    for (const a of answers) {
+      const foreign = 'foreign' in a && a.foreign === true;
+      if (foreign && !s.foreign.has(a.address)) {
+        const why = failure('sentinel-foreign', { address: a.address, master });
+        this.log.warn({ master, sentinel: a.address, answer: a, code: why.code }, why.line());
+      }
+      if (foreign) s.foreign.add(a.address);
+      else if ('master' in a) s.foreign.delete(a.address);
+    }
+  }
+
+  /**
+   * Is the announcing Sentinel of the configured group, and which Sentinels does it know? Judged from its
+   * answer with what each Sentinel told of the others at the last full question (its own list only if it
+   * is still the same Sentinel): no question on the failover path.
+   */
+  private groupOf(master: string, answer: SentinelAnswer): { member: boolean; peers: SentinelPeer[] } {
+    const s = this.state(master);
+    const addresses = this.config.sentinels!.addresses;
+    const known = s.answers.get(answer.address);
+    const sameOne =
+      known && 'master' in known && 'master' in answer && (!known.id || !answer.id || known.id === answer.id);
+    const fresh = sameOne && known.peers ? { ...answer, peers: known.peers } : answer;
+    const answers = addresses.map(
+      (address): SentinelAnswer =>
+        address === answer.address ? fresh : (s.answers.get(address) ?? { address, error: 'not asked yet' }),
+    );
+    return {
+      member: !foreignSentinels(answers, addresses.length).has(answer.address),
+      peers: 'peers' in fresh ? (fresh.peers ?? []) : [],
+    };
+  }
+
   /**
    * A new master announced by any Sentinel: the leader's +promoted-slave ("slave <name> <new-ip>
    * <new-port> @ <master> <old-ip> <old-port>") or a +switch-master ("<master> <old-ip> <old-port>
-   * <new-ip> <new-port>"). Acted on once per failover: the first announcement wins, the same one from
-   * the others is a duplicate, and one whose epoch this host has already acted on (a late message from
-   * a Sentinel that was cut off) never moves anything back.
+   * <new-ip> <new-port>"). Acted on once per failover: the first announcement confirmed wins, the same
+   * one from the others is then a duplicate, and one whose epoch this host has already acted on (a late
+   * message from a Sentinel that was cut off) never moves anything back. Until one is confirmed, each
+   * Sentinel's announcement is asked of that Sentinel: a leader too slow to answer must not hold up the
+   * others' +switch-master, which follow it by some 65 ms.
    */
   private onMessage(m: SentinelMessage): void {
     const announced = newMaster(m);
@@ -317,23 +400,34 @@ export class Watcher {
     const { master, ip, port } = announced;
     if (!Object.hasOwn(this.config.masters, master)) return;
     this.stats.events++;
-    // The other Sentinels announce the same switch within a second or so. Compared with the last one
-    // announced for this master only: A -> B -> A is two failovers, the second A no duplicate.
+    // Compared with the last failover acted on for this master only: A -> B -> A is two failovers, the
+    // second A no duplicate. The leader announces twice (+promoted-slave, +switch-master about 1 s
+    // later): asked once while the first is being confirmed.
     const key = `${ip}:${port}`;
-    const now = this.now;
-    const last = this.seen.get(master);
-    if (last && last.key === key && now - last.at < DUPLICATE_WINDOW_MS) {
+    const s = this.state(master);
+    if (this.handled(s, key) || [...s.confirming].some((c) => c.key === key && c.sentinel === m.sentinel)) {
       this.stats.duplicates++;
       return;
     }
-    this.seen.set(master, { key, at: now });
-    this.log.info({ master, sentinel: m.sentinel, to: `${ip}:${port}` }, m.channel);
-    this.busyWith(master, this.onFailover(master, m.sentinel, m.channel, ip, Number(port)));
+    const confirming = { sentinel: m.sentinel, key };
+    s.confirming.add(confirming);
+    this.log.info({ master, sentinel: m.sentinel, to: key }, m.channel);
+    this.busyWith(
+      master,
+      this.onFailover(master, m.sentinel, m.channel, ip, Number(port)).finally(() => s.confirming.delete(confirming)),
+    );
+  }
+
+  private handled(s: MasterWatch, key: string): boolean {
+    return s.handled?.key === key && this.now - s.handled.at < DUPLICATE_WINDOW_MS;
   }
 
   private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
     const { done, ...opts } = this.runOptions();
     const sentinels = this.config.sentinels!;
+    const s = this.state(master);
+    const key = `${ip}:${port}`;
+    let acting: MasterWatch['handled'];
     try {
       // The announcing Sentinel's config epoch orders this failover (one round trip, to it alone).
       const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
@@ -348,12 +442,34 @@ export class Watcher {
         answer.master.ip !== ip ||
         answer.master.port !== port
       ) {
+        // Another Sentinel's announcement of the same failover, confirmed or being confirmed, decides.
+        if (this.handled(s, key) || [...s.confirming].some((c) => c.key === key && c.sentinel !== sentinel)) {
+          this.log.info(
+            { master, sentinel, answer },
+            'the announcing Sentinel does not confirm with an epoch; another announcement of this failover decides',
+          );
+          return;
+        }
         // It moved on already, or could not say: the full question decides.
         this.log.info(
           { master, sentinel, answer },
           'the announcing Sentinel does not confirm with an epoch; reconciling',
         );
         await this.reconcile(master, `${channel} not confirmed`);
+        return;
+      }
+      // Another Sentinel's announcement of it was confirmed first, and acted on.
+      if (this.handled(s, key)) {
+        this.stats.duplicates++;
+        return;
+      }
+      // One Sentinel's word is enough only from one of the group: a Sentinel configured by mistake
+      // (another deployment's, whose master has the same name) would move the VIP off the real master.
+      const group = this.groupOf(master, answer);
+      if (!group.member) {
+        const why = failure('sentinel-foreign', { address: sentinel, master });
+        this.log.warn({ master, sentinel, answer, code: why.code }, `${channel} ignored: ${why.line()}`);
+        this.stats.foreign++;
         return;
       }
       const acted = readActedEpoch(this.config.stateDir, master);
@@ -363,6 +479,7 @@ export class Watcher {
         // not for one announcement to judge: the full question decides (see the pipeline's epoch floor).
         const same = acted.epoch > answer.epoch || (acted.ip === ip && acted.port === port);
         if (same && sameSentinels(acted.ids, answer.id ? [answer.id] : [])) {
+          s.handled = { key, at: this.now };
           this.stats.late++;
           this.log.info(
             { master, epoch: answer.epoch, acted },
@@ -378,6 +495,7 @@ export class Watcher {
       // Superseding it would only stop it halfway and do its work again.
       const converging = this.state(master).converging;
       if (converging && converging.ip === ip && converging.port === port && converging.epoch >= answer.epoch) {
+        s.handled = { key, at: this.now };
         this.stats.late++;
         this.log.info(
           { master, epoch: answer.epoch },
@@ -385,7 +503,13 @@ export class Watcher {
         );
         return;
       }
-      const state = { ip, port, epoch: answer.epoch, ...whoAnswered([answer]) };
+      // The Sentinels this epoch belongs to are the leader and those it knows: exec's once-per-failover
+      // record names them all, so that the hook, confirmed a moment later by another of them, finds it done.
+      const who = whoAnswered([answer]);
+      const ids = [...new Set([...(who.ids ?? []), ...group.peers.flatMap((p) => (p.id ? [p.id] : []))])].sort();
+      const state = { ip, port, epoch: answer.epoch, ...who, ...(ids.length ? { ids } : {}) };
+      acting = { key, at: this.now };
+      s.handled = acting;
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
       const result = await reconcileMaster(master, this.config, this.deps, {
@@ -395,7 +519,11 @@ export class Watcher {
         decision: { clear: true, state, answers: [answer] },
       });
       this.report(master, channel, result);
+      // Not acted on after all: another Sentinel's announcement of it may still try.
+      if (result.outcome === 'failed' || result.outcome === 'unsure' || result.outcome === 'older-epoch')
+        this.forget(s, acting);
     } catch (err) {
+      this.forget(s, acting);
       this.log.error(
         { master, error: errorLine(err), code: codeOf(err) },
         `acting on ${channel} failed; the next reconcile tries again`,
@@ -404,6 +532,10 @@ export class Watcher {
     } finally {
       done();
     }
+  }
+
+  private forget(s: MasterWatch, acting: MasterWatch['handled']): void {
+    if (acting && s.handled === acting) s.handled = undefined;
   }
 
   /**
@@ -435,6 +567,7 @@ export class Watcher {
     const since = s.noMajoritySince;
     if (s.released || since === undefined || this.now - since < noQuorumFor) return;
     s.released = true;
+    this.stats.releases++;
     // Not released (a step failed): the next check tries again.
     const { done, ...opts } = this.runOptions();
     s.released = await releaseMaster(master, this.config, this.deps, { ...opts, silentForMs: this.now - since })

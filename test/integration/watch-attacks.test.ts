@@ -56,6 +56,8 @@ async function startWatch(
   masters: (acted: string) => Record<string, string[]>,
 ): Promise<Watch> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-attack-'));
+  // Made beforehand, as tmpfiles.d or the unit's RuntimeDirectory= does: watch run as root makes none.
+  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
   // Made as the boot makes it (tmpfiles.d): watch run as root does not create its lock directory.

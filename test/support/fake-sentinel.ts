@@ -21,6 +21,13 @@ export interface FakeMaster {
   epoch: number;
 }
 
+/** Another Sentinel of its group, as SENTINEL SENTINELS lists it. */
+export interface FakePeer {
+  ip: string;
+  port: number;
+  runid: string;
+}
+
 export interface FakeSentinel {
   address: string;
   /** Connections that sent SUBSCRIBE, oldest first. */
@@ -36,12 +43,18 @@ export interface FakeSentinel {
  * A Sentinel on 127.0.0.1 that answers the questions the hook and watch ask (SENTINEL MASTER,
  * get-master-addr-by-name) from `master()`, confirms SUBSCRIBE as Redis does, and lets a test
  * misbehave on the n-th subscription (from 1) once it is confirmed. With `tls` (PEM files), over TLS.
+ * With `id`, it answers SENTINEL MYID; with `peers`, SENTINEL SENTINELS (else both are unknown
+ * commands, as to an ACL user without them). `delayMs` holds each answer back that long, in order,
+ * as a Sentinel that is busy or far away would.
  */
 export async function fakeSentinel(
   opts: {
     master?: (name: string) => FakeMaster;
     afterSubscribe?: (socket: Socket, n: number) => void;
     tls?: { cert: string; key: string };
+    id?: string;
+    peers?: () => FakePeer[];
+    delayMs?: () => number;
   } = {},
 ): Promise<FakeSentinel> {
   const master = opts.master ?? (() => ({ ip: '127.0.0.1', port: 6379, epoch: 0 }));
@@ -65,6 +78,14 @@ export async function fakeSentinel(
         String(m.epoch),
       ]);
     if (verb?.toUpperCase() === 'SENTINEL' && sub === 'get-master-addr-by-name') return array([m.ip, String(m.port)]);
+    if (verb?.toUpperCase() === 'SENTINEL' && sub?.toUpperCase() === 'MYID' && opts.id) return bulk(opts.id);
+    if (verb?.toUpperCase() === 'SENTINEL' && sub?.toUpperCase() === 'SENTINELS' && opts.peers) {
+      const peers = opts.peers();
+      // Redis lists each as a flat field/value array; the fields we do not read are left out.
+      return `*${peers.length}\r\n${peers
+        .map((p) => array(['name', `${p.ip}:${p.port}`, 'ip', p.ip, 'port', String(p.port), 'runid', p.runid]))
+        .join('')}`;
+    }
     if (verb?.toUpperCase() === 'PING') return '+PONG\r\n';
     return `-ERR unknown command '${verb}'\r\n`;
   };
@@ -72,6 +93,22 @@ export async function fakeSentinel(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket)).on('error', () => {});
     let buf = Buffer.alloc(0);
+    // Held-back answers leave in the order they were asked; with none held back, at once.
+    let queue = Promise.resolve();
+    let held = 0;
+    const send = (text: string, ms: number) => {
+      if (ms <= 0 && held === 0) {
+        socket.write(text);
+        return;
+      }
+      held++;
+      queue = queue
+        .then(() => new Promise((ok) => setTimeout(ok, ms).unref()))
+        .then(() => {
+          held--;
+          if (!socket.destroyed) socket.write(text);
+        });
+    };
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       // Our own client sends well-formed commands; anything else ends this connection.
@@ -82,12 +119,12 @@ export async function fakeSentinel(
         const command = (parsed.value as string[]).map(String);
         if (command[0]?.toUpperCase() !== 'SUBSCRIBE') {
           seen.push(command);
-          socket.write(answer(command));
+          send(answer(command), opts.delayMs?.() ?? 0);
           continue;
         }
         subscribers.push(socket);
         const channels = command.slice(1);
-        socket.write(channels.map((c, j) => `*3\r\n${bulk('subscribe')}${bulk(c)}:${j + 1}\r\n`).join(''));
+        send(channels.map((c, j) => `*3\r\n${bulk('subscribe')}${bulk(c)}:${j + 1}\r\n`).join(''), 0);
         opts.afterSubscribe?.(socket, subscribers.length);
       }
     });

@@ -103,6 +103,7 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'lock-held': [{ what: 'master m', path: '/run/sentinel-hook/m.lock', waitedMs: 1500 }],
   'sentinels-unsure': [{ answered: 1, configured: 3, needed: 2 }],
   'sentinels-disagree': [{ epoch: 4, named: ['10.0.0.1:6379', '10.0.0.2:6379'] }],
+  'sentinel-foreign': [{ address: '10.9.9.5:26379', master: 'mymaster' }],
   'sentinels-rebuilt': [{ epoch: 1, acted: 2, ids: 3 }],
   'epoch-older-outlasted': [{ epoch: 1, acted: 2, sinceMs: 200_000, limitMs: 180_000 }],
   'epoch-older': [{ state, acted: { ...state, epoch: 5 } }],

@@ -149,7 +149,7 @@ test('reconcile against Sentinels that refuse SENTINEL MASTER: unsure, nothing r
     assert.match(
       text,
       new RegExp(
-        `  ${address}: 127\\.0\\.0\\.1:6380 \\(no config epoch: refused SENTINEL MYID, SENTINEL MASTER \\(NOPERM\\)\\)`,
+        `  ${address}: 127\\.0\\.0\\.1:6380 \\(no config epoch: refused SENTINEL MYID, SENTINEL MASTER, SENTINEL SENTINELS \\(NOPERM\\)\\)`,
       ),
     );
 });
