@@ -60,8 +60,6 @@ async function startWatch(
   mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
-  // Made as the boot makes it (tmpfiles.d): watch run as root does not create its lock directory.
-  mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   writeFileSync(config, configText(dir, sentinels, masters(acted)), { mode: 0o644 });
   const out: string[] = [];
   const child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '30s'], {
