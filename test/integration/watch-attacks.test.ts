@@ -56,13 +56,21 @@ async function startWatch(
   masters: (acted: string) => Record<string, string[]>,
 ): Promise<Watch> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-attack-'));
+  let child: ChildProcess | undefined;
+  // Registered first: a set-up step that throws must not leave the fake Sentinels listening (the test
+  // file would never end).
+  t.after(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(sentinels.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
   // Made beforehand, as tmpfiles.d or the unit's RuntimeDirectory= does: watch run as root makes none.
   mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
   writeFileSync(config, configText(dir, sentinels, masters(acted)), { mode: 0o644 });
   const out: string[] = [];
-  const child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '30s'], {
+  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '30s'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
@@ -70,11 +78,6 @@ async function startWatch(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
     child.on('exit', (code, signal) => ok({ code, signal })),
   );
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await Promise.all(sentinels.map((s) => s.close()));
-    rmSync(dir, { recursive: true, force: true });
-  });
   const log = () =>
     out
       .join('')
