@@ -11,6 +11,8 @@
 // systemd (no system bus, no machined); `systemctl reboot` inside ends the nspawn process, so reboot()
 // waits for that and boots the copy again. Copies of one root would share Sentinel's generated
 // `sentinel myid` once it has one: every copy has that line deleted.
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -25,7 +27,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { LabCommandError, type RunOptions, type RunResult, run, runOk, runSync, sleep, sleepSync } from '../lab/run.ts';
 import { waitFor } from '../lab/wait.ts';
 
