@@ -8,40 +8,17 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { sleep } from '../lab/run.ts';
 import { waitFor } from '../lab/wait.ts';
-import { DebianCluster, type DebianHost, MASTER_NAME } from '../support/debian-hosts.ts';
+import {
+  crashRedis,
+  DebianCluster,
+  type DebianHost,
+  MASTER_NAME,
+  repairRedis,
+  waitNewMaster,
+} from '../support/debian-hosts.ts';
 
 async function role(host: DebianHost): Promise<string> {
   return (await host.redisCli(['ROLE'])).split('\n')[0]!;
-}
-
-/**
- * A crash the host cannot repair: Debian's unit restarts redis-server 100 ms after it dies (Restart=always),
- * far inside any down-after-milliseconds, so a plain SIGKILL is never a failover. A runtime drop-in with
- * Restart=no, then SIGKILL to the main process: the process dies as in a crash (no shutdown, no save) and
- * stays dead, and removing the drop-in undoes it. Masking would refuse the restart too, but leaves the
- * unit masked where a later `systemctl start` must first undo it.
- */
-export async function crashRedis(host: DebianHost): Promise<void> {
-  await host.writeFile('/run/systemd/system/redis-server.service.d/crash.conf', '[Service]\nRestart=no\n');
-  await host.execOk(['systemctl', 'daemon-reload']);
-  await host.execOk(['systemctl', 'kill', '--kill-whom=main', '--signal=SIGKILL', 'redis-server.service']);
-}
-
-export async function repairRedis(host: DebianHost): Promise<void> {
-  await host.execOk(['rm', '-f', '/run/systemd/system/redis-server.service.d/crash.conf']);
-  await host.execOk(['systemctl', 'daemon-reload']);
-  await host.execOk(['systemctl', 'start', 'redis-server.service']);
-}
-
-async function newMaster(cluster: DebianCluster, not: DebianHost, timeoutMs: number): Promise<DebianHost> {
-  return waitFor(
-    `every Sentinel to name a master other than ${not.name}`,
-    async () => {
-      const m = await cluster.masterByAllSentinels();
-      return m && m !== not ? m : undefined;
-    },
-    { timeoutMs, intervalMs: 250 },
-  );
 }
 
 test('booted Debian 12 hosts with stock Redis and Sentinel: failover, a crash, a reboot', {
@@ -66,7 +43,7 @@ test('booted Debian 12 hosts with stock Redis and Sentinel: failover, a crash, a
       'SENTINEL FAILOVER: every Sentinel names the promoted replica, the old master replicates it',
       async () => {
         await redis2.sentinel(['SENTINEL', 'FAILOVER', MASTER_NAME]);
-        const promoted = await newMaster(cluster, redis1, 60_000);
+        const promoted = await waitNewMaster(cluster, redis1, 60_000);
         assert.notEqual(promoted, redis1);
         await cluster.waitConverged(promoted, 60_000);
         assert.equal(await role(promoted), 'master');
@@ -96,7 +73,7 @@ test('booted Debian 12 hosts with stock Redis and Sentinel: failover, a crash, a
       async () => {
         const master = (await cluster.masterByAllSentinels())!;
         await crashRedis(master);
-        const promoted = await newMaster(cluster, master, 60_000);
+        const promoted = await waitNewMaster(cluster, master, 60_000);
         assert.equal((await master.unit('redis-server.service')).ActiveState, 'failed');
         await repairRedis(master);
         await cluster.waitConverged(promoted, 90_000);

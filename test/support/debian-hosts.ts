@@ -116,31 +116,36 @@ export interface RootBuild {
 }
 
 /**
- * The cached root for `packages`, debootstrapped now if there is none. Concurrent callers (test files run
- * one after another, other engineers' runs at the same time) build it once: a lock directory holds the
- * builder's pid, a dead builder's lock and half-built tree are removed.
+ * `<base>/<key>`, made by `build` unless it is there already. Concurrent callers (the test files of one run,
+ * other engineers' runs at the same time) build it once: `build` fills `<base>/<key>.building-<pid>`, renamed
+ * into place when it succeeds; a lock directory holds the builder's pid, and a dead builder's lock and
+ * half-made directory are removed. Resolves true when this process built it. Bounded: 25 minutes.
  */
-export async function debianRoot(
-  packages: readonly string[] = DEBIAN_PACKAGES,
-  say: Say = () => {},
-): Promise<RootBuild> {
-  const key = cacheKey(packages);
-  const dir = join(CACHE_BASE, key);
-  const root = join(dir, 'root');
+export async function onceLocked(
+  base: string,
+  key: string,
+  say: Say,
+  build: (building: string) => Promise<void>,
+): Promise<boolean> {
+  const dir = join(base, key);
   const ready = join(dir, 'ready');
-  const lock = join(CACHE_BASE, `${key}.lock`);
-  mkdirSync(CACHE_BASE, { recursive: true, mode: 0o755 });
-  const started = performance.now();
+  const lock = join(base, `${key}.lock`);
+  mkdirSync(base, { recursive: true, mode: 0o755 });
   const deadline = Date.now() + 25 * 60_000;
-  for (let i = 0; i < 2000 && Date.now() < deadline; i++) {
-    if (existsSync(ready)) return { root, builtMs: 0, waitedMs: Math.round(performance.now() - started) };
+  for (let i = 0; i < 3000 && Date.now() < deadline; i++) {
+    if (existsSync(ready)) return false;
     try {
       mkdirSync(lock);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(readFileSync(join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }), 10);
+      let owner = Number.NaN;
+      try {
+        owner = Number.parseInt(readFileSync(join(lock, 'pid'), 'utf8'), 10);
+      } catch {
+        // made a moment ago, its pid not yet written
+      }
       if (Number.isInteger(owner) && !pidAlive(owner)) {
-        say(`debian root: removing the lock of dead builder ${owner}`);
+        say(`${lock}: removing the lock of dead builder ${owner}`);
         rmSync(lock, { recursive: true, force: true });
       } else if (!Number.isInteger(owner) && Date.now() - statSync(lock).mtimeMs > 10_000) {
         rmSync(lock, { recursive: true, force: true });
@@ -151,47 +156,56 @@ export async function debianRoot(
     }
     writeFileSync(join(lock, 'pid'), String(process.pid));
     try {
-      if (existsSync(ready)) continue;
-      const builtMs = await buildRoot(dir, packages, say);
-      return { root, builtMs, waitedMs: 0 };
+      if (existsSync(ready)) return false;
+      for (const name of readdirSync(base)) {
+        const m = /\.building-(\d+)$/.exec(name);
+        if (name.startsWith(`${key}.`) && m && !pidAlive(Number(m[1])))
+          rmSync(join(base, name), { recursive: true, force: true });
+      }
+      const building = `${dir}.building-${process.pid}`;
+      rmSync(building, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(building, { mode: 0o755 });
+      await build(building);
+      writeFileSync(join(building, 'ready'), `${new Date().toISOString()}\n`);
+      renameSync(building, dir);
+      return true;
     } finally {
       rmSync(lock, { recursive: true, force: true });
     }
   }
-  throw new Error(`debian root ${dir}: not ready after 25 min (another build holds ${lock}?)`);
+  throw new Error(`${dir}: not ready after 25 min (another build holds ${lock}?)`);
 }
 
-async function buildRoot(dir: string, packages: readonly string[], say: Say): Promise<number> {
-  const building = `${dir}.building-${process.pid}`;
-  rmSync(building, { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
-  for (const name of existsSync(CACHE_BASE) ? readdirSync(CACHE_BASE) : []) {
-    const m = /\.building-(\d+)$/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) rmSync(join(CACHE_BASE, name), { recursive: true, force: true });
-  }
-  mkdirSync(building, { mode: 0o755 });
-  const log = join(building, 'debootstrap.log');
-  say(`debian root: debootstrap ${DEBIAN_SUITE} (${packages.join(',')}) into ${building}`);
+/** The cached root for `packages`, debootstrapped now if there is none (see onceLocked). */
+export async function debianRoot(
+  packages: readonly string[] = DEBIAN_PACKAGES,
+  say: Say = () => {},
+): Promise<RootBuild> {
+  const key = cacheKey(packages);
   const started = performance.now();
-  const result = await run(
-    [
-      'debootstrap',
-      '--variant=minbase',
-      `--include=${packages.join(',')}`,
-      DEBIAN_SUITE,
-      join(building, 'root'),
-      DEBIAN_MIRROR,
-    ],
-    { timeoutMs: 15 * 60_000 },
-  );
-  writeFileSync(log, `${result.stdout}\n${result.stderr}`);
-  if (result.code !== 0) throw new LabCommandError(result);
-  const ms = Math.round(performance.now() - started);
-  prepareRoot(join(building, 'root'));
-  writeFileSync(join(building, 'ready'), `${new Date().toISOString()} debootstrap ${ms} ms\n`);
-  renameSync(building, dir);
-  say(`debian root: built in ${ms} ms`);
-  return ms;
+  let builtMs = 0;
+  const built = await onceLocked(CACHE_BASE, key, say, async (building) => {
+    say(`debian root: debootstrap ${DEBIAN_SUITE} (${packages.join(',')}) into ${building}`);
+    const result = await run(
+      [
+        'debootstrap',
+        '--variant=minbase',
+        `--include=${packages.join(',')}`,
+        DEBIAN_SUITE,
+        join(building, 'root'),
+        DEBIAN_MIRROR,
+      ],
+      { timeoutMs: 15 * 60_000 },
+    );
+    writeFileSync(join(building, 'debootstrap.log'), `${result.stdout}\n${result.stderr}`);
+    if (result.code !== 0) throw new LabCommandError(result);
+    builtMs = Math.round(performance.now() - started);
+    prepareRoot(join(building, 'root'));
+    say(`debian root: debootstrap took ${builtMs} ms`);
+  });
+  const waitedMs = built ? 0 : Math.round(performance.now() - started);
+  return { root: join(CACHE_BASE, key, 'root'), builtMs, waitedMs };
 }
 
 // ---------------------------------------------------------------- one booted host
@@ -758,4 +772,35 @@ export class DebianCluster {
       .map((l) => l.split(' ')[0]!)
       .filter((n) => n.startsWith(`${this.id}-`));
   }
+}
+
+/** Every Sentinel names a master other than `not` (bounded). */
+export async function waitNewMaster(cluster: DebianCluster, not: DebianHost, timeoutMs: number): Promise<DebianHost> {
+  return waitFor(
+    `every Sentinel to name a master other than ${not.name}`,
+    async () => {
+      const m = await cluster.masterByAllSentinels();
+      return m && m !== not ? m : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+/**
+ * A crash the host cannot repair: Debian's unit restarts redis-server 100 ms after it dies (Restart=always),
+ * far inside any down-after-milliseconds, so a plain SIGKILL is never a failover. A runtime drop-in with
+ * Restart=no, then SIGKILL to the main process: the process dies as in a crash (no shutdown, no save) and
+ * stays dead until repairRedis removes the drop-in. Masking would refuse the restart too, but leaves the
+ * unit masked where a later `systemctl start` must first undo it.
+ */
+export async function crashRedis(host: DebianHost): Promise<void> {
+  await host.writeFile('/run/systemd/system/redis-server.service.d/crash.conf', '[Service]\nRestart=no\n');
+  await host.execOk(['systemctl', 'daemon-reload']);
+  await host.execOk(['systemctl', 'kill', '--kill-whom=main', '--signal=SIGKILL', 'redis-server.service']);
+}
+
+export async function repairRedis(host: DebianHost): Promise<void> {
+  await host.execOk(['rm', '-f', '/run/systemd/system/redis-server.service.d/crash.conf']);
+  await host.execOk(['systemctl', 'daemon-reload']);
+  await host.execOk(['systemctl', 'start', 'redis-server.service']);
 }

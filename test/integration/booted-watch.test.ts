@@ -1,0 +1,177 @@
+// The Debian package on three booted Debian 12 hosts (test/support/debian-hosts.ts: systemd as PID 1,
+// Debian's redis-server and redis-sentinel with their stock units, no Node), set up as the runbook's watch
+// setup says (test/support/debian-sentinel-hook.ts). One cluster, steps in order, each asserting who holds
+// the VIP (`ip -o addr` in every host's namespace) and that writes from the app namespace through the VIP
+// reach the master the Sentinels name: a SENTINEL FAILOVER, a crashed master, an upgrade during a
+// failover, a reboot of the master's host, a rollback, removal and purge. Needs root.
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import { sleep } from '../lab/run.ts';
+import { waitFor } from '../lab/wait.ts';
+import {
+  crashRedis,
+  DebianCluster,
+  type DebianHost,
+  MASTER_NAME,
+  repairRedis,
+  waitNewMaster,
+} from '../support/debian-hosts.ts';
+import { type BuiltPackage, sentinelHookDeb } from '../support/debian-package.ts';
+import {
+  CONFIG,
+  INSTALL_DIR,
+  installDeb,
+  installedVersion,
+  RECONCILE_UNIT,
+  steps,
+  WATCH_UNIT,
+  waitVipOn,
+  watchSetup,
+} from '../support/debian-sentinel-hook.ts';
+
+/** A failover moves the VIP within this (Sentinel's own part, down-after 3 s, is most of it). */
+const MOVE_MS = 45_000;
+
+test('the package on booted Debian 12 hosts, watch setup', { timeout: 20 * 60_000 }, async (t: TestContext) => {
+  const say = (l: string) => t.diagnostic(l);
+  const older: BuiltPackage = await sentinelHookDeb({ log: say });
+  const newer: BuiltPackage = await sentinelHookDeb({ newer: true, log: say });
+  const cluster = await DebianCluster.start({ log: say });
+  let failed = true;
+  const step = steps(t);
+  const timings: string[] = [];
+  try {
+    const [redis1] = cluster.hosts as [DebianHost, DebianHost, DebianHost];
+
+    /** VIP on the master all Sentinels name, writes through it acknowledged by that master. */
+    const assertServes = async (master: DebianHost, what: string): Promise<void> => {
+      assert.equal(await cluster.masterByAllSentinels(), master, `${what}: every Sentinel names ${master.name}`);
+      const vipMs = await waitVipOn(cluster, master, MOVE_MS);
+      const writesMs = await cluster.waitForWritesTo(master, 30_000);
+      timings.push(`${what}: VIP on ${master.name} +${vipMs} ms, writes +${writesMs} ms`);
+    };
+
+    await step('runbook watch setup: dpkg -i, config, units; the VIP on the master, no Node on the hosts', async () => {
+      const checks = await watchSetup(cluster, older.deb);
+      for (const host of cluster.hosts) {
+        assert.equal(await installedVersion(host), `installed ${older.version}`);
+        assert.equal(
+          (await host.exec(['sh', '-c', 'command -v node nodejs npm'])).stdout.trim(),
+          '',
+          `${host.name}: no Node on PATH`,
+        );
+        const version = await host.execOk(['sentinel-hook', '--version']);
+        assert.match(
+          version,
+          new RegExp(older.version.replace(/-\d+$/, '').replace(/\./g, '\\.')),
+          `--version: ${version}`,
+        );
+        assert.match(version, /node|runtime/i, `--version names the runtime: ${version}`);
+        for (const unit of [WATCH_UNIT, RECONCILE_UNIT]) {
+          const u = await host.unit(unit);
+          assert.equal(u.UnitFileState, 'enabled', `${host.name} ${unit}: ${JSON.stringify(u)}`);
+        }
+        assert.equal(
+          (await host.unit(WATCH_UNIT)).ActiveState,
+          'active',
+          `${host.name}: ${await host.journal([WATCH_UNIT])}`,
+        );
+        assert.ok(checks[host.name], `${host.name}: check printed nothing`);
+      }
+      await assertServes(redis1, 'after set-up');
+    });
+
+    await step('SENTINEL FAILOVER: the VIP follows the promoted replica, writes recover', async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      await master.sentinel(['SENTINEL', 'FAILOVER', MASTER_NAME]);
+      const promoted = await waitNewMaster(cluster, master, MOVE_MS);
+      await assertServes(promoted, 'SENTINEL FAILOVER');
+    });
+
+    await step("the master's redis-server crashes (restart prevented): the VIP moves, writes recover", async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      await crashRedis(master);
+      const promoted = await waitNewMaster(cluster, master, MOVE_MS);
+      await assertServes(promoted, 'crash');
+      await repairRedis(master);
+      await cluster.waitConverged(promoted, 90_000);
+      assert.deepEqual(await cluster.vipHolders(), [promoted.name], 'the repaired host did not take the VIP back');
+    });
+
+    await step('upgrade (dpkg -i of a newer build) on every host during a failover', async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      const watchPids = new Map<string, string>();
+      for (const h of cluster.hosts) watchPids.set(h.name, (await h.unit(WATCH_UNIT)).MainPID!);
+      await master.sentinel(['SENTINEL', 'FAILOVER', MASTER_NAME]);
+      // The new master first: its upgrade and its watch's restart fall in the failover itself.
+      const order = [...cluster.hosts].sort((a, b) => (a === master ? 1 : 0) - (b === master ? 1 : 0));
+      for (const h of order) await installDeb(h, newer.deb);
+      const promoted = await waitNewMaster(cluster, master, MOVE_MS);
+      for (const h of cluster.hosts) {
+        assert.equal(await installedVersion(h), `installed ${newer.version}`);
+        const u = await h.unit(WATCH_UNIT);
+        assert.equal(u.ActiveState, 'active', `${h.name}: watch after the upgrade: ${await h.journal([WATCH_UNIT])}`);
+        assert.notEqual(u.MainPID, watchPids.get(h.name), `${h.name}: watch was not restarted on the new version`);
+        const link = (await h.execOk(['readlink', `${INSTALL_DIR}/dist`])).trim();
+        assert.ok(link.includes(newer.version), `${h.name}: ${INSTALL_DIR}/dist -> ${link}`);
+      }
+      await assertServes(promoted, 'upgrade during failover');
+    });
+
+    await step("a reboot of the master's host: it converges (VIP on the master the Sentinels name)", async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      const ms = await master.reboot();
+      timings.push(`reboot of ${master.name}: systemd up again ${ms} ms after systemctl reboot`);
+      // Short enough that the Sentinels may or may not have failed over: either way one master, the VIP on it.
+      const now = await waitFor('every Sentinel to name one master', () => cluster.masterByAllSentinels(), {
+        timeoutMs: MOVE_MS,
+        intervalMs: 500,
+      });
+      await cluster.waitConverged(now, 90_000);
+      assert.equal((await master.unit(RECONCILE_UNIT)).Result, 'success', await master.journal([RECONCILE_UNIT]));
+      assert.equal((await master.unit(WATCH_UNIT)).ActiveState, 'active', await master.journal([WATCH_UNIT]));
+      await assertServes(now, `after ${master.name}'s reboot`);
+    });
+
+    await step('rollback: dpkg -i of the older package; watch restarts on it, the VIP stays', async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      for (const h of cluster.hosts) {
+        await installDeb(h, older.deb);
+        assert.equal(await installedVersion(h), `installed ${older.version}`);
+        assert.equal((await h.unit(WATCH_UNIT)).ActiveState, 'active', await h.journal([WATCH_UNIT]));
+      }
+      await sleep(2000);
+      await assertServes(master, 'rollback');
+    });
+
+    await step('apt-get remove stops and disables the units and keeps the config; purge removes the rest', async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      const replica = cluster.hosts.find((h) => h !== master)!;
+      const removed = await replica.exec(['apt-get', 'remove', '-y', 'sentinel-hook'], { timeoutMs: 120_000 });
+      assert.equal(removed.code, 0, removed.stderr);
+      const watch = await replica.unit(WATCH_UNIT);
+      assert.equal(watch.ActiveState, 'inactive', JSON.stringify(watch));
+      assert.notEqual(watch.UnitFileState, 'enabled', JSON.stringify(watch));
+      assert.equal((await replica.exec(['test', '-e', CONFIG])).code, 0, 'remove keeps the config');
+      assert.equal((await replica.exec(['test', '-e', `${INSTALL_DIR}/bin/node`])).code, 1, 'remove takes the program');
+      assert.match(await installedVersion(replica), /^config-files /);
+      const purged = await replica.exec(['apt-get', 'purge', '-y', 'sentinel-hook'], { timeoutMs: 120_000 });
+      assert.equal(purged.code, 0, purged.stderr);
+      assert.match(await installedVersion(replica), /^not-installed|not known/);
+      for (const gone of ['/var/lib/sentinel-hook', '/var/log/sentinel-hook', INSTALL_DIR])
+        assert.equal((await replica.exec(['test', '-e', gone])).code, 1, `purge left ${gone}`);
+      // The hosts still serving are untouched.
+      await assertServes(master, `after ${replica.name}'s removal`);
+    });
+    failed = false;
+  } finally {
+    for (const line of timings) t.diagnostic(line);
+    if (failed)
+      for (const h of cluster.hosts)
+        if (h.running)
+          t.diagnostic(`${h.name} journal:\n${await h.journal([WATCH_UNIT, RECONCILE_UNIT], 40).catch(String)}`);
+    await cluster.teardown({ keepDir: failed });
+    if (failed) t.diagnostic(`logs kept in ${cluster.dir}`);
+    assert.deepEqual(await cluster.existingNamespaces(), [], 'teardown left namespaces behind');
+  }
+});
