@@ -52,7 +52,7 @@ export const DEBIAN_PACKAGES = [
   'adduser',
 ] as const;
 /** Changed when the post-debootstrap edits of the cached root change: part of the cache key. */
-const ROOT_LAYOUT = 1;
+const ROOT_LAYOUT = 2;
 const CACHE_BASE = '/var/tmp/sentinel-hook-debian-roots';
 
 export const MASTER_NAME = 'mymaster';
@@ -102,6 +102,14 @@ function prepareRoot(root: string): void {
     rmSync(join(root, 'etc/systemd/system/timers.target.wants', unit), { force: true });
     rmSync(join(root, 'etc/systemd/system/multi-user.target.wants', unit), { force: true });
   }
+  // Half the tree, which every copy would otherwise carry: downloaded .debs, package lists (nothing is
+  // installed from the network inside: the hosts have none), translations, documentation.
+  for (const dir of ['var/cache/apt', 'var/lib/apt/lists', 'usr/share/locale', 'usr/share/doc', 'usr/share/man']) {
+    rmSync(join(root, dir), { recursive: true, force: true });
+    mkdirSync(join(root, dir), { mode: 0o755 });
+  }
+  mkdirSync(join(root, 'var/lib/apt/lists/partial'), { mode: 0o700 });
+  mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true, mode: 0o700 });
   // A copy gets its own; an empty file makes systemd generate one at boot.
   writeFileSync(join(root, 'etc/machine-id'), '');
   // Debian's units start Redis and Sentinel at boot with the stock config; each copy is configured first.
