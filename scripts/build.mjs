@@ -62,6 +62,7 @@ const metafiles = [];
 try {
   await bundle();
   selfContained(metafiles);
+  writeFileSync(join(out, 'bundled-packages.json'), `${JSON.stringify(bundledPackages(metafiles), null, 1)}\n`);
   warmUp();
 } catch (err) {
   closeSync(hold);
@@ -131,6 +132,16 @@ function selfContained(metas) {
     .filter((i) => i.external && !isBuiltin(i.path) && !ours.has(i.path))
     .map((i) => i.path);
   if (outside.length) throw new Error(`the bundles would require ${[...new Set(outside)].join(', ')} at run time`);
+}
+
+/** The npm packages inside the bundles, by directory: what the Debian package's copyright file must list. */
+function bundledPackages(metas) {
+  const dirs = new Set();
+  for (const input of metas.flatMap((meta) => Object.keys(meta.inputs))) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(m[1]);
+  }
+  return [...dirs].sort();
 }
 
 /**
