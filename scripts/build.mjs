@@ -162,8 +162,15 @@ function warmUp() {
     const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
     const bin = join(ROOT, 'bin/sentinel-hook.cjs');
     const example = join(ROOT, 'examples/exec/config.yaml');
-    execFileSync(process.execPath, [bin, '--config', example, '--dry-run', ...event], { env, stdio: 'ignore' });
-    execFileSync(process.execPath, [bin, '--config', config, ...event], { env, stdio: 'ignore' });
+    // Once with the JIT, once with --jitless as hooks/client-reconfig starts node under MemoryDenyWriteExecute
+    // (SENTINEL_HOOK_JITLESS=1): V8 takes a cache only under the flags it was made with.
+    for (const flags of [[], ['--jitless']]) {
+      execFileSync(process.execPath, [...flags, bin, '--config', example, '--dry-run', ...event], {
+        env,
+        stdio: 'ignore',
+      });
+      execFileSync(process.execPath, [...flags, bin, '--config', config, ...event], { env, stdio: 'ignore' });
+    }
   } finally {
     rmSync(warm, { recursive: true, force: true });
   }
