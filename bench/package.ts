@@ -89,7 +89,10 @@ export function benchPackage(): Record<string, number> {
       });
     for (let i = 0; i < 3; i++) for (const s of subjects) once(s);
     const times = subjects.map((): number[] => []);
-    for (let i = 0; i < RUNS; i++) subjects.forEach((s, k) => times[k]!.push(once(s)));
+    for (let i = 0; i < RUNS; i++)
+      subjects.forEach((s, k) => {
+        times[k]!.push(once(s));
+      });
     console.log(`package cold start (${RUNS} interleaved runs each, median wall time)`);
     const result: Record<string, number> = {};
     subjects.forEach((s, k) => {

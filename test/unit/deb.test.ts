@@ -7,8 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { COMMANDS } from '../../src/cli-commands.ts';
-import { packagedFiles, packagedGap, PACKAGED_NEEDS } from '../../src/systemd/units.ts';
 import {
   bashCompletionText,
   changelogText,
@@ -20,6 +18,8 @@ import {
   postrmText,
   prermText,
 } from '../../scripts/deb.ts';
+import { COMMANDS } from '../../src/cli-commands.ts';
+import { PACKAGED_NEEDS, packagedFiles, packagedGap } from '../../src/systemd/units.ts';
 
 test('versions: npm release and pre-release to Debian versions that sort as they should', () => {
   assert.equal(debianVersion('0.1.0'), '0.1.0-1');
@@ -120,8 +120,11 @@ test('maintainer scripts: POSIX sh, try-restart of watch on upgrade, stop only o
     const r = spawnSync('dash', ['-n'], { input: script, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   }
-  assert.match(postinstText(), /if \[ -n "\$2" \]; then[^]*try-restart 'sentinel-hook-watch\.service'/);
-  assert.match(prermText(), /"\$1" = remove[^]*stop 'sentinel-hook-watch\.service' 'sentinel-hook-reconcile\.service'/);
+  assert.match(postinstText(), /if \[ -n "\$2" \]; then[\s\S]*try-restart 'sentinel-hook-watch\.service'/);
+  assert.match(
+    prermText(),
+    /"\$1" = remove[\s\S]*stop 'sentinel-hook-watch\.service' 'sentinel-hook-reconcile\.service'/,
+  );
   const postrm = postrmText();
   assert.match(
     postrm,
