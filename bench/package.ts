@@ -10,7 +10,7 @@
 //   - BENCH_INSTALL=<dir>[,<dir>…]: other installs laid out as the package's (e.g. the same app on Node 26,
 //     made for docs/measurements.md), and BENCH_SEA=<executable>: a single executable application.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,21 +24,39 @@ interface Subject {
   env?: Record<string, string>;
 }
 
+/** CPU times come in clock ticks (10 ms): their mean, unlike their median, is not a multiple of 10. */
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+const TIME = '/usr/bin/time';
+const timeFile = join(tmpdir(), `sh-bench-package-${process.pid}.time`);
+const cpu = new Map<string, number[]>();
+
+/**
+ * Wall time of one run, and its CPU time (user + system, read by /usr/bin/time when it is there): on a busy
+ * machine the wall time mostly measures the others' load, the CPU time much less so.
+ */
 function once(s: Subject): number {
+  const timed = existsSync(TIME) ? [TIME, '-f', '%U %S', '-o', timeFile, ...s.argv] : s.argv;
   const started = process.hrtime.bigint();
-  const r = spawnSync(s.argv[0]!, s.argv.slice(1), {
+  const r = spawnSync(timed[0]!, timed.slice(1), {
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...s.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   // The seed's `ip addr del` fails on purpose (no such device); everything else must succeed.
   if (r.status !== 0 && !s.name.startsWith('seed')) throw new Error(`${s.name} exited ${r.status}: ${r.stderr}`);
+  if (timed !== s.argv) {
+    const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+    cpu.set(s.name, [...(cpu.get(s.name) ?? []), ((user ?? 0) + (system ?? 0)) * 1000]);
+  }
   return ms;
 }
 
@@ -88,18 +106,19 @@ export function benchPackage(): Record<string, number> {
         env: { SEED_MY_IP: '192.0.2.1' },
       });
     for (let i = 0; i < 3; i++) for (const s of subjects) once(s);
+    cpu.clear();
     const times = subjects.map((): number[] => []);
     for (let i = 0; i < RUNS; i++)
       subjects.forEach((s, k) => {
         times[k]!.push(once(s));
       });
-    console.log(`package cold start (${RUNS} interleaved runs each, median wall time)`);
+    console.log(`package cold start (${RUNS} interleaved runs each, median wall time; CPU: user + system, mean)`);
     const result: Record<string, number> = {};
     subjects.forEach((s, k) => {
       const xs = times[k]!;
       result[s.name] = median(xs);
       console.log(
-        `  ${s.name.padEnd(60)} ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`,
+        `  ${s.name.padEnd(60)} ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})${cpu.has(s.name) ? `  CPU ${mean(cpu.get(s.name)!).toFixed(0)} ms` : ''}`,
       );
     });
     const ratio = (run: string, base: string) => result[`${deb}: ${run}`]! / result[`${deb}: ${base}`]!;
@@ -108,6 +127,7 @@ export function benchPackage(): Record<string, number> {
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(timeFile, { force: true });
   }
 }
 
