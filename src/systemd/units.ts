@@ -343,11 +343,18 @@ export function packagedFiles(): InstallFile[] {
   );
   // The hook, run by Sentinel as redis, writes its log here (log.file's default); adm reads logs on Debian.
   const log = comment('The hook log (log.file by default), written by redis, as Sentinel runs the hook.');
-  return files.map((f) =>
-    f.path.includes('tmpfiles.d')
-      ? { ...f, text: `${f.text}${[...log, `d ${dirname(DEFAULT_LOG_FILE)} 0750 redis adm -`].join('\n')}\n` }
-      : f,
-  );
+  // The units make the lock directory (RuntimeDirectory=), but in the hook setup watch may be off and
+  // Sentinel runs the hook: made at boot and by postinst too, as redis's (root's runs by hand never make it,
+  // and the hook could not: /run is root's, read-only under Sentinel's ProtectSystem=strict). Seen on booted
+  // Debian 12 hosts: without it, root's `sentinel-hook reconcile` refused and every hook run failed.
+  const lock = comment('The lock directory, for the hook setup too (the units also make it: RuntimeDirectory=).');
+  const extra = [
+    ...lock,
+    `d ${DEFAULT_LOCK_DIR} 0700 redis redis -`,
+    ...log,
+    `d ${dirname(DEFAULT_LOG_FILE)} 0750 redis adm -`,
+  ];
+  return files.map((f) => (f.path.includes('tmpfiles.d') ? { ...f, text: `${f.text}${extra.join('\n')}\n` } : f));
 }
 
 /** What a config needs that the packaged units do not grant, one line each (empty: they serve it as shipped). */

@@ -112,6 +112,8 @@ test('the package on booted Debian 12 hosts, watch setup', { timeout: 20 * 60_00
         const u = await h.unit(WATCH_UNIT);
         assert.equal(u.ActiveState, 'active', `${h.name}: watch after the upgrade: ${await h.journal([WATCH_UNIT])}`);
         assert.notEqual(u.MainPID, watchPids.get(h.name), `${h.name}: watch was not restarted on the new version`);
+        const version = await h.execOk(['sentinel-hook', '--version']);
+        assert.ok(version.startsWith(`sentinel-hook ${newer.version.replace(/-\d+$/, '')}\n`), `${h.name}: ${version}`);
         const link = (await h.execOk(['readlink', `${INSTALL_DIR}/dist`])).trim();
         assert.ok(link.includes(newer.version), `${h.name}: ${INSTALL_DIR}/dist -> ${link}`);
       }

@@ -98,7 +98,12 @@ export async function sentinelHookDeb(opts: { newer?: boolean; log?: Say } = {})
     const r = await run(['npm', 'run', '--silent', 'package'], {
       cwd,
       timeoutMs: 10 * 60_000,
-      env: { ...process.env, SENTINEL_HOOK_PACKAGE_OUT: join(building, 'out') },
+      // gzip, not the release's xz: the same files in half the build time on two cores.
+      env: {
+        ...process.env,
+        SENTINEL_HOOK_PACKAGE_OUT: join(building, 'out'),
+        SENTINEL_HOOK_PACKAGE_COMPRESSION: 'gzip',
+      },
     });
     writeFileSync(join(building, 'package.log'), `${r.stdout}\n${r.stderr}`);
     if (r.code !== 0) throw new LabCommandError(r);

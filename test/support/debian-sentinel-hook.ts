@@ -122,11 +122,9 @@ export async function hookSetup(cluster: DebianCluster, deb: string): Promise<Re
     await host.execOk(['systemctl', 'start', 'redis-sentinel.service'], { timeoutMs: 60_000 });
   }
   await cluster.waitConverged(cluster.hosts[0]!, 90_000);
-  // The runbook's "reconcile by hand" (root's `sentinel-hook reconcile`) refuses here: nothing in the
-  // package makes the lock directory /run/sentinel-hook but the units' RuntimeDirectory=, and root does not
-  // make it as root's. The packaged reconcile unit does what the boot would: it makes the directory (kept
-  // when it stops) and puts the VIP on the master.
-  for (const host of cluster.hosts) await host.execOk(['systemctl', 'start', RECONCILE_UNIT], { timeoutMs: 90_000 });
+  // The runbook's step 7 for the hook setup: root reconciles by hand (the lock directory is the packaged
+  // tmpfiles.d entry's, made by postinst for redis).
+  for (const host of cluster.hosts) await host.execOk(['sentinel-hook', 'reconcile'], { timeoutMs: 60_000 });
   return dropIns;
 }
 

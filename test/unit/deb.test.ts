@@ -168,6 +168,8 @@ test('packaged units: idle until the config exists; the vip+exec superset; a hos
     assert.match(unit.text, /^RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK AF_PACKET$/m);
   }
   assert.match(files[2]!.text, /^d \/var\/log\/sentinel-hook 0750 redis adm -$/m);
+  // The hook setup has no unit making the lock directory (watch off): tmpfiles.d makes it for redis.
+  assert.match(files[2]!.text, /^d \/run\/sentinel-hook 0700 redis redis -$/m);
   const defaults = { lockDir: '/run/sentinel-hook', stateDir: '/var/lib/sentinel-hook' };
   assert.deepEqual(packagedGap(defaults, PACKAGED_NEEDS, 'redis'), []);
   assert.deepEqual(
