@@ -348,11 +348,15 @@ export function packagedFiles(): InstallFile[] {
   // and the hook could not: /run is root's, read-only under Sentinel's ProtectSystem=strict). Seen on booted
   // Debian 12 hosts: without it, root's `sentinel-hook reconcile` refused and every hook run failed.
   const lock = comment('The lock directory, for the hook setup too (the units also make it: RuntimeDirectory=).');
+  // The file too, redis's: root's first run by hand (the runbook's reconcile) would otherwise create it as
+  // root's, and every later hook run as redis would log to stderr, which Sentinel throws away (seen on booted
+  // Debian 12 hosts: the VIP moved, hook.log said nothing).
   const extra = [
     ...lock,
     `d ${DEFAULT_LOCK_DIR} 0700 redis redis -`,
     ...log,
     `d ${dirname(DEFAULT_LOG_FILE)} 0750 redis adm -`,
+    `f ${DEFAULT_LOG_FILE} 0640 redis adm -`,
   ];
   return files.map((f) => (f.path.includes('tmpfiles.d') ? { ...f, text: `${f.text}${extra.join('\n')}\n` } : f));
 }

@@ -170,6 +170,8 @@ test('packaged units: idle until the config exists; the vip+exec superset; a hos
   assert.match(files[2]!.text, /^d \/var\/log\/sentinel-hook 0750 redis adm -$/m);
   // The hook setup has no unit making the lock directory (watch off): tmpfiles.d makes it for redis.
   assert.match(files[2]!.text, /^d \/run\/sentinel-hook 0700 redis redis -$/m);
+  // The hook log redis's before root's first run by hand could create it as root's.
+  assert.match(files[2]!.text, /^f \/var\/log\/sentinel-hook\/hook\.log 0640 redis adm -$/m);
   const defaults = { lockDir: '/run/sentinel-hook', stateDir: '/var/lib/sentinel-hook' };
   assert.deepEqual(packagedGap(defaults, PACKAGED_NEEDS, 'redis'), []);
   assert.deepEqual(
