@@ -64,6 +64,10 @@ test("the package on booted Debian 12 hosts, hook setup under Debian's own Senti
             `${what}: ${h.name} run ${r.run} (${JSON.stringify(r.event)}) ended ${r.exitCode}: ${r.outcome}`,
           );
         assert.deepEqual(await scriptErrors(h), [], `${what}: Sentinel on ${h.name} dropped a hook run`);
+        // Sentinel's unit sends the hook's stderr to the journal: issue 16 §5 saw node's --jitless warning
+        // there on every run.
+        const journal = await h.journal(['redis-sentinel.service'], 500);
+        assert.doesNotMatch(journal, /expose_wasm|SIGSYS|core-dump/i, `${what}: ${h.name} redis-sentinel journal`);
       }
     };
     const runCounts = async () =>

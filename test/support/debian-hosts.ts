@@ -21,6 +21,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
@@ -503,6 +504,46 @@ function installHandlers(): void {
   }
 }
 
+/**
+ * What a test process killed outright (SIGKILL: no exit handler ran) left behind: containers still booted
+ * from its copies, its namespaces, its directory. Found by the dead pid in their names; the containers'
+ * processes by their root directory (/proc/PID/root) lying in that directory, and killed by pid.
+ */
+async function sweepStale(say: Say): Promise<void> {
+  const stale = readdirSync('/var/tmp')
+    .map((name) => ({ name, m: /^sentinel-hook-booted-(shd(\d+)(?:x\d+)?)$/.exec(name) }))
+    .filter((e) => e.m && Number(e.m[2]) !== process.pid && !pidAlive(Number(e.m[2])));
+  if (stale.length === 0) return;
+  const roots = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  for (const { name, m } of stale) {
+    const dir = join('/var/tmp', name);
+    for (const pid of roots) {
+      let root = '';
+      try {
+        root = readlinkSync(`/proc/${pid}/root`);
+      } catch {
+        continue;
+      }
+      if (root.startsWith(`${dir}/`)) {
+        say(`stale booted host: killing pid ${pid} (root ${root})`);
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    const namespaces = (await runOk(['ip', 'netns', 'list']))
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.startsWith(`${m![1]}-`));
+    for (const ns of namespaces) await run(['ip', 'netns', 'del', ns]);
+    await sleep(500);
+    rmSync(dir, { recursive: true, force: true });
+    say(`stale booted hosts of dead pid ${m![2]}: removed ${dir} and ${namespaces.length} namespaces`);
+  }
+}
+
 /** Three (by default) booted Debian hosts with replication and Sentinels configured, redis1 the master. */
 export class DebianCluster {
   readonly id: string;
@@ -524,6 +565,7 @@ export class DebianCluster {
   static async start(opts: DebianClusterOptions = {}): Promise<DebianCluster> {
     if (process.getuid?.() !== 0) throw new Error('booted Debian hosts need root (debootstrap, nspawn, namespaces)');
     const say = opts.log ?? (() => {});
+    await sweepStale(say);
     const root = await debianRoot(opts.packages ?? DEBIAN_PACKAGES, say);
     const cluster = new DebianCluster(say);
     installHandlers();

@@ -125,6 +125,15 @@ export async function hookSetup(cluster: DebianCluster, deb: string): Promise<Re
   // The runbook's step 7 for the hook setup: root reconciles by hand (the lock directory is the packaged
   // tmpfiles.d entry's, made by postinst for redis).
   for (const host of cluster.hosts) await host.execOk(['sentinel-hook', 'reconcile'], { timeoutMs: 60_000 });
+  // Step 6's closing check: with the drop-in in place and Sentinel restarted, no warning about its unit.
+  for (const host of cluster.hosts) {
+    const check = await host.exec(['sentinel-hook', 'check'], { timeoutMs: 60_000 });
+    assert.doesNotMatch(
+      `${check.stdout}${check.stderr}`,
+      /warning:.*redis-sentinel\.service/,
+      `${host.name}: check:\n${check.stdout}${check.stderr}`,
+    );
+  }
   return dropIns;
 }
 
