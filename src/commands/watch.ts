@@ -1,7 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { holdSecretFiles } from '../config/common.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { readFileSync } from 'node:fs';
 import { COMMAND_EXIT, codeOf, EXIT, errorLine, errorOf, hookError } from '../errors.ts';
 import { type Failure, failure } from '../failures.ts';
 import { runId, stdoutLogger } from '../log.ts';
