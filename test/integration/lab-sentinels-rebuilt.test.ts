@@ -38,11 +38,45 @@ before(async () => {
   // three; the Sentinels start with no client-reconfig-script: only what a test runs moves the VIP.
   lab = await Lab.start({
     vip: DEFAULT_VIP,
-    hook: { ...vipHook({ sentinels: true }), clientReconfig: false, logLevel: 'debug' },
+    // With an exec (reconcile: true) that appends the master it was run for to a file of the host's: its
+    // once-per-failover record is keyed by the epoch too, and that, not the VIP, is what held the hook
+    // back before the fix (a failover at an epoch already done was skipped).
+    hook: {
+      ...vipHook({
+        sentinels: true,
+        more: (host) => [
+          { type: 'exec', run: ['/bin/sh', '-c', `echo "$0" >> ${execLog(host.runDir)}`, '{toIp}'], reconcile: true },
+        ],
+      }),
+      clientReconfig: false,
+      logLevel: 'debug',
+    },
     failoverTimeoutMs: FAILOVER_TIMEOUT_MS,
     log: () => {},
   });
+  // Sentinel's user appends to it (the hook), root too (reconcile by hand): made for redis first.
+  const { uid, gid } = labUser();
+  for (const h of lab.redisHosts) {
+    writeFileSync(execLog(h.runDir), '', { mode: 0o644 });
+    chownSync(execLog(h.runDir), uid, gid);
+  }
 });
+
+const execLog = (runDir: string) => join(runDir, 'exec-ran-for');
+
+/** The master each host's exec was last run for (a host name), once every host's says `expected`. */
+async function waitExecRanFor(expected: string, timeoutMs: number, what: string): Promise<void> {
+  const last = () =>
+    lab.redisHosts.map((h) => {
+      const ip = readFileSync(execLog(h.runDir), 'utf8').trim().split('\n').at(-1) ?? '';
+      return lab.hostByIp(ip)?.name ?? (ip || '(none)');
+    });
+  try {
+    await waitFor(what, () => (last().every((n) => n === expected) ? true : undefined), { timeoutMs, intervalMs: 100 });
+  } catch {
+    assert.fail(`${what}: exec was last run for [${last().join(',')}] on r1..r3, not ${expected} everywhere`);
+  }
+}
 
 after(async () => {
   if (!lab) return;
@@ -64,7 +98,7 @@ const lockDir = (host: string) => join(lab.host(host).runDir, 'lock');
 /** Every record this host keeps for the master (the lab's config has no stateDir: they sit in its lockDir). */
 function dropRecords(host: string): void {
   for (const name of readdirSync(lockDir(host)))
-    if (/^mymaster\.(epoch|epoch\.ids|done|done\.ids|older)$/.test(name)) rmSync(join(lockDir(host), name));
+    if (/^mymaster\.(.+\.)?(epoch|epoch\.ids|done|done\.ids|older)$/.test(name)) rmSync(join(lockDir(host), name));
 }
 
 function recordOf(host: string): string {
@@ -215,8 +249,12 @@ async function hooksRanAndEnded(since: number): Promise<void> {
 async function rebuiltThenFailover(opts: { hook: boolean; equal?: boolean }): Promise<string> {
   const before = await master();
   if (opts.equal)
-    for (const h of lab.redisHosts)
+    for (const h of lab.redisHosts) {
       writeFileSync(join(lockDir(h.name), `${MASTER_NAME}.epoch`), `1 ${lab.host(before).ip} ${REDIS_PORT}\n`);
+      // exec's once-per-failover record as that run left it: epoch 1 done (the ids beside it stay).
+      for (const name of readdirSync(lockDir(h.name)).filter((n) => /^mymaster\..+\.done$/.test(n)))
+        writeFileSync(join(lockDir(h.name), name), '1\n');
+    }
   await rebuildSentinels({ hook: opts.hook });
   const m = await failover();
   assert.equal(await configEpoch(), 1, 'the rebuilt Sentinels failed over at epoch 1');
@@ -232,11 +270,13 @@ test('rebuilt Sentinels, reconcile: converges with the record above (epoch 2) an
   const above = await rebuiltThenFailover({ hook: false });
   await reconcileAll();
   await waitHolders(above, 1000, 'reconcile after a rebuild (record epoch 2, Sentinels at 1)');
+  await waitExecRanFor(above, 1000, "reconcile's exec after a rebuild");
   assert.match(readFileSync(lab.host('r1').files.hookLog, 'utf8'), /rebuilt/, 'the operator is told why');
 
   const equal = await rebuiltThenFailover({ hook: false, equal: true });
   await reconcileAll();
   await waitHolders(equal, 1000, 'reconcile after a second rebuild (record epoch 1, another address)');
+  await waitExecRanFor(equal, 1000, "reconcile's exec after a second rebuild");
   failed = false;
 });
 
@@ -266,10 +306,12 @@ test("rebuilt Sentinels, the hook (Sentinel's own client-reconfig-script on ever
   let since = Date.now();
   const above = await rebuiltThenFailover({ hook: true });
   await waitHolders(above, 30_000, 'the hook after a rebuild (record epoch 2, Sentinels at 1)');
+  await waitExecRanFor(above, 30_000, "the hook's exec after a rebuild (done at epoch 2, Sentinels at 1)");
   await hooksRanAndEnded(since);
   since = Date.now();
   const equal = await rebuiltThenFailover({ hook: true, equal: true });
   await waitHolders(equal, 30_000, 'the hook after a second rebuild (record epoch 1, another address)');
+  await waitExecRanFor(equal, 30_000, "the hook's exec after a second rebuild (done at epoch 1, another address)");
   await hooksRanAndEnded(since);
   failed = false;
 });
