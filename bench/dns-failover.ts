@@ -11,7 +11,7 @@
 //
 // Options: --rounds N (default 7), --json FILE (raw rounds), --keep (keep lab logs).
 // The hosts push to 50 app servers, to set next to this figure: `npm run bench:hosts` (same machine).
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,7 @@ await ensureBuilt((l) => console.error(l));
 
 // The key as an install keeps it: root:redis 0640, in a directory the redis user can traverse.
 const keyDir = mkdtempSync(join(tmpdir(), `sh-bench-dns-${process.pid}-`));
+chmodSync(keyDir, 0o755);
 const keyFile = join(keyDir, 'failover.key');
 const DNS_HOST = { name: 'a1', ip: '10.77.0.21' };
 
