@@ -123,7 +123,7 @@ test("the package on booted Debian 12 hosts, hook setup under Debian's own Senti
       await cluster.waitConverged(promoted, 90_000);
       assert.deepEqual(await cluster.vipHolders(), [promoted.name]);
     });
-    failed = false;
+    failed = step.broken() !== undefined;
   } finally {
     for (const line of timings) t.diagnostic(line);
     if (failed)

@@ -168,7 +168,7 @@ test('the package on booted Debian 12 hosts, watch setup', { timeout: 20 * 60_00
       // The hosts still serving are untouched.
       await assertServes(master, `after ${replica.name}'s removal`);
     });
-    failed = false;
+    failed = step.broken() !== undefined;
   } finally {
     for (const line of timings) t.diagnostic(line);
     if (failed)

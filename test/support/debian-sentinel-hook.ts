@@ -158,7 +158,7 @@ export async function waitVipOn(cluster: DebianCluster, master: DebianHost, time
  */
 export function steps(t: { test: (name: string, fn: () => Promise<void>) => Promise<void> }) {
   let broken: string | undefined;
-  return async (name: string, fn: () => Promise<void>): Promise<void> => {
+  const step = async (name: string, fn: () => Promise<void>): Promise<void> => {
     await t.test(name, async () => {
       if (broken) throw new Error(`not run: the earlier step "${broken}" failed`);
       try {
@@ -169,4 +169,5 @@ export function steps(t: { test: (name: string, fn: () => Promise<void>) => Prom
       }
     });
   };
+  return Object.assign(step, { broken: () => broken });
 }
