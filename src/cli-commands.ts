@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HookConfig } from './config/schema.ts';
-import { type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
+import { COMMAND_EXIT, type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
@@ -190,6 +190,44 @@ export const COMMANDS: readonly CommandSpec[] = [
         opts.master !== undefined ? { ...options, master: opts.master } : options,
         io,
       );
+    },
+  }),
+  command<{ master?: string; json?: boolean; grace: string }>({
+    name: 'status',
+    description:
+      'show, per master, what the Sentinels say, what each action observes and whether it matches (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: a monitoring plugin)',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '--json', description: 'machine-readable output' },
+      {
+        flags: '--grace <duration>',
+        description: 'an inconsistency younger than this (by the records) is a WARNING, not CRITICAL',
+        default: '30s',
+      },
+    ],
+    async run({ opts, loadConfig }) {
+      const { parseDuration } = await import('./values.ts');
+      const graceMs = parseDuration(opts.grace);
+      if (graceMs === undefined)
+        throw hookError('option-invalid', {
+          option: '--grace',
+          value: JSON.stringify(opts.grace),
+          expected: 'expected a duration such as 30s',
+          command: 'status',
+        });
+      const { statusCommand } = await import('./commands/status.ts');
+      try {
+        return await statusCommand(await loadConfig(), systemDeps(memoryLogger()), {
+          graceMs,
+          ...(opts.master !== undefined ? { master: opts.master } : {}),
+        });
+      } catch (err) {
+        // A config this user may not read, a master not in it: a monitor's UNKNOWN, not the hook's exit 2.
+        const { errorLine } = await import('./errors.ts');
+        const line = `UNKNOWN: ${errorLine(err)}`;
+        return { exitCode: COMMAND_EXIT.unknown, text: line, json: { exitCode: COMMAND_EXIT.unknown, status: line } };
+      }
     },
   }),
   command<{ interval?: string }>({

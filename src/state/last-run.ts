@@ -25,6 +25,8 @@ export interface Heartbeat {
   started: string;
   /** ISO time of this record: refreshed every interval. */
   at: string;
+  /** That interval: a record older than a few of them is a watch that stopped (absent in older records). */
+  intervalMs?: number;
   lastReconcile?: { at: string; outcomes: Record<string, string> };
 }
 

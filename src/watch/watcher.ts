@@ -209,6 +209,7 @@ export class Watcher {
         pid: process.pid,
         started: this.startedAt,
         at: new Date().toISOString(),
+        intervalMs: this.opts.intervalMs,
         lastReconcile: { at: new Date().toISOString(), outcomes: Object.fromEntries(this.outcomes) },
       });
     } catch (err) {
