@@ -230,6 +230,51 @@ export const COMMANDS: readonly CommandSpec[] = [
       }
     },
   }),
+  command<{ json?: boolean; user?: string; sentinelConf?: string }>({
+    name: 'doctor',
+    description:
+      'check now, live, everything the next failover needs on this host, one line per check with its fix (exit 0 all pass, 1 any fail)',
+    options: [
+      CONFIG,
+      { flags: '--json', description: 'machine-readable output' },
+      { flags: '-u, --user <name>', description: 'the user Sentinel runs as, when no running Sentinel or unit says' },
+      {
+        flags: '--sentinel-conf <file>',
+        description: "Sentinel's config (default: its unit's, else /etc/redis/sentinel.conf)",
+      },
+    ],
+    async run({ opts, configPath, loadConfig }) {
+      const [{ checkCommand }, { doctorChecks, doctorReport, doctorText }, { hostView }] = await Promise.all([
+        import('./commands/check.ts'),
+        import('./commands/doctor.ts'),
+        import('./pipeline/host.ts'),
+      ]);
+      const config = await loadConfig().catch((err: unknown) => err as Error);
+      if (config instanceof Error) {
+        const { errorLine } = await import('./errors.ts');
+        const report = doctorReport([
+          { check: 'config', result: 'fail', detail: errorLine(config), fix: 'see "sentinel-hook check"' },
+        ]);
+        return { exitCode: report.exitCode, text: doctorText(report), json: report };
+      }
+      const deps = systemDeps(memoryLogger());
+      const install = installedAt();
+      // The static half, reused: its problems fail here, its warnings (Sentinel's unit sandbox) warn.
+      const { problems, warnings } = await checkCommand(config, hostView(deps, new AbortController().signal), {
+        ...(install ? { installDir: install } : {}),
+        node: process.execPath,
+      });
+      const checks = await doctorChecks(config, deps, {
+        configPath: resolve(configPath),
+        staticCheck: { problems, warnings },
+        ...(opts.user ? { user: opts.user } : {}),
+        ...(opts.sentinelConf ? { sentinelConf: opts.sentinelConf } : {}),
+        ...(install ? { installDir: install, hookPath: `${install}/hooks/client-reconfig` } : {}),
+      });
+      const report = doctorReport(checks);
+      return { exitCode: report.exitCode, text: doctorText(report), json: report };
+    },
+  }),
   command<{ interval?: string }>({
     name: 'watch',
     description:
