@@ -512,13 +512,15 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
   checks.push(...(await privilegeChecks(config, deps, user, sentinel, beat, watchAlive, hookWired)));
 
   // 7. Sentinel's unit sandbox (what check detects).
-  for (const w of o.staticCheck.warnings)
+  for (const w of o.staticCheck.warnings) {
+    const fix = /; (run .*|set .*)$/.exec(w)?.[1];
     checks.push({
-      check: 'warning',
+      check: /^\S+\.service /.test(w) ? "Sentinel's unit sandbox" : 'check',
       result: 'warn',
-      detail: w.replace(/; run .*$/, ''),
-      ...(/; run (.*)$/.exec(w) ? { fix: `run ${/; run (.*)$/.exec(w)![1]}` } : {}),
+      detail: fix ? w.slice(0, -fix.length - 2) : w,
+      ...(fix ? { fix } : {}),
     });
+  }
 
   // 8. The Sentinels: each answers, they agree, distinct ids, ACL.
   const signal = AbortSignal.timeout(config.deadline);
