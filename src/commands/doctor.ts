@@ -12,7 +12,13 @@ import { configSecrets } from '../pipeline/secrets.ts';
 import { nopermFailures, type SentinelAnswer } from '../sentinel/client.ts';
 import { decideMaster } from '../sentinel/decide.ts';
 import { type Heartbeat, readHeartbeat } from '../state/last-run.ts';
-import { readUnit, SENTINEL_UNITS, UNIT_DIRS } from '../systemd/sentinel-unit.ts';
+import {
+  type RunningSentinel,
+  readUnit,
+  runningSentinel,
+  SENTINEL_UNITS,
+  UNIT_DIRS,
+} from '../systemd/sentinel-unit.ts';
 import { formatDuration, isLoopbackHost } from '../values.ts';
 
 /**
@@ -256,15 +262,6 @@ export function watchChecks(beat: Heartbeat | undefined, nowMs: number, hookWire
   return checks;
 }
 
-/** The running Sentinel's user and environment, from /proc: what the hook runs as and with. */
-export interface SentinelProcess {
-  pid: number;
-  uid: number;
-  noNewPrivs: boolean;
-  /** Its environment, when readable (root): the hook inherits exactly this. */
-  env?: Record<string, string>;
-}
-
 export interface DoctorOptions {
   configPath: string;
   /** The user Sentinel runs as, when not found from the running Sentinel or its unit. */
@@ -297,57 +294,6 @@ async function passwdEntry(
   const r = await deps.runner.run([getent, 'passwd', key], { timeoutMs: 3000 });
   const f = r.exitCode === 0 ? r.stdout.trim().split(':') : [];
   return f.length >= 4 ? { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]) } : undefined;
-}
-
-/** The Sentinel of this network namespace (a host may run several in containers: theirs are not ours). */
-function sentinelProcess(deps: PipelineDeps, proc: string): SentinelProcess | undefined {
-  const { readdirSync, readlinkSync } = fs;
-  let ownNs: string | undefined;
-  try {
-    ownNs = readlinkSync(join(proc, 'self', 'ns', 'net'));
-  } catch {
-    ownNs = undefined;
-  }
-  let pids: string[] = [];
-  try {
-    pids = readdirSync(proc).filter((n) => /^\d+$/.test(n));
-  } catch {
-    return undefined;
-  }
-  for (const pid of pids) {
-    if (
-      deps
-        .readFile(join(proc, pid, 'comm'))
-        ?.toString()
-        .trim() !== 'redis-sentinel'
-    )
-      continue;
-    try {
-      if (ownNs && readlinkSync(join(proc, pid, 'ns', 'net')) !== ownNs) continue;
-    } catch {
-      // not ours to look at (another user's process): its namespace cannot be told
-    }
-    const status = deps.readFile(join(proc, pid, 'status'))?.toString();
-    if (!status) continue;
-    const uid = Number(/^Uid:\s*(\d+)/m.exec(status)?.[1]);
-    const environ = deps.readFile(join(proc, pid, 'environ'));
-    const env = environ
-      ? Object.fromEntries(
-          environ
-            .toString()
-            .split('\0')
-            .filter((e) => e.includes('='))
-            .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-        )
-      : undefined;
-    return {
-      pid: Number(pid),
-      uid,
-      noNewPrivs: /^NoNewPrivs:\s*1/m.test(status),
-      ...(env ? { env } : {}),
-    };
-  }
-  return undefined;
 }
 
 /** Run argv as `user` (root only: setpriv with the user's groups), or as ourselves when we are that user. */
@@ -384,7 +330,7 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
   );
 
   // 2. The user Sentinel runs as: the running Sentinel's, else its unit's User=, else --user.
-  const sentinel = sentinelProcess(deps, proc);
+  const sentinel = runningSentinel(proc);
   const unitName = SENTINEL_UNITS.find((n) => readUnit(n, o.unitDirs ?? UNIT_DIRS));
   const unit = unitName ? readUnit(unitName, o.unitDirs ?? UNIT_DIRS) : undefined;
   const unitUser = unit?.service.get('User')?.at(-1);
@@ -604,7 +550,7 @@ async function privilegeChecks(
   config: HookConfig,
   deps: PipelineDeps,
   user: { name: string; uid: number } | undefined,
-  sentinel: SentinelProcess | undefined,
+  sentinel: RunningSentinel | undefined,
   beat: Heartbeat | undefined,
   watchAlive: boolean,
   hookWired: boolean,

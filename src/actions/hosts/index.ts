@@ -332,15 +332,15 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
     for (const t of o.remote ?? [])
       parts.push(
         'unknown' in t
-          ? { what: `${t.target}:${a.push!.remotePath}`, state: 'unknown', seen: `cannot tell (${t.unknown})` }
+          ? { what: `${t.target}`, state: 'unknown', seen: `${a.push!.remotePath}: cannot tell (${t.unknown})` }
           : {
-              what: `${t.target}:${a.push!.remotePath}`,
+              what: `${t.target}`,
               // Exactly the master's address: a second line for a name is one a client may pick.
               state:
                 address && a.names.every((n) => t.names[n]?.length === 1 && t.names[n]![0] === address)
                   ? 'consistent'
                   : 'inconsistent',
-              seen: pointsAt(t.names),
+              seen: `${a.push!.remotePath}: ${pointsAt(t.names)}`,
             },
       );
     return parts;
