@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { hostsAction } from '../../src/actions/hosts/index.ts';
 import type { Desired } from '../../src/actions/plugin.ts';
 import {
-  type MasterStatus,
   judgeMaster,
+  type MasterStatus,
   type Records,
   statusCommand,
   statusExitCode,
@@ -67,8 +67,8 @@ const addrs = (withVip: boolean) =>
     {
       ifname: 'eth0',
       addrs: [
-        { family: 'inet', local: ME, prefixlen: 24 },
-        ...(withVip ? [{ family: 'inet', local: VIP, prefixlen: 24 }] : []),
+        { family: 'inet' as const, local: ME, prefixlen: 24 },
+        ...(withVip ? [{ family: 'inet' as const, local: VIP, prefixlen: 24 }] : []),
       ],
     },
   ]);
