@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import type { HookConfig } from '../config/schema.ts';
 import { COMMAND_EXIT, type CommandExitCode, errorLine, hookError } from '../errors.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
@@ -29,6 +30,18 @@ export interface Records {
   lastRun?: LastRun;
   /** The epoch this host last acted on, and when that record was last written (ms since the epoch). */
   acted?: { epoch: number; ip: string; port: number; writtenAt?: number };
+  /** Directories of records this user may not read (a monitoring agent): what they hold is unknown, not absent. */
+  unreadable?: string[];
+}
+
+function unreadable(dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? undefined : `${dir} (${code ?? (err as Error).message})`;
+  }
 }
 
 export interface MasterStatus {
@@ -47,7 +60,9 @@ export function readRecords(config: HookConfig, master: string): Records {
   const paused = pausedBecause(config.stateDir);
   const heartbeat = readHeartbeat(config.lockDir);
   const lastRun = readLastRun(config.stateDir, master);
+  const hidden = [...new Set([config.stateDir, config.lockDir])].flatMap((d) => unreadable(d) ?? []);
   return {
+    ...(hidden.length ? { unreadable: hidden } : {}),
     ...(paused ? { paused } : {}),
     ...(heartbeat ? { heartbeat } : {}),
     ...(lastRun ? { lastRun } : {}),
@@ -176,10 +191,19 @@ export function statusText(masters: readonly MasterStatus[], nowMs: number): str
           p.state,
           p.seen,
         ]);
-    rows.push(['', 'paused', m.records.paused ? 'yes' : 'no', m.records.paused ?? '']);
+    const hidden = m.records.unreadable?.length ? `cannot read ${m.records.unreadable.join(', ')}` : undefined;
+    rows.push(
+      hidden && !m.records.paused
+        ? ['?', 'paused', 'unknown', hidden]
+        : ['', 'paused', m.records.paused ? 'yes' : 'no', m.records.paused ?? ''],
+    );
     const watch = watchLine(m.records.heartbeat, nowMs);
-    rows.push(['', 'watch', watch.alive === undefined ? 'absent' : watch.alive ? 'alive' : 'stopped', watch.line]);
-    rows.push(['', 'last run', '', lastRunLine(m.records.lastRun, nowMs)]);
+    rows.push(
+      hidden && !m.records.heartbeat
+        ? ['?', 'watch', 'unknown', hidden]
+        : ['', 'watch', watch.alive === undefined ? 'absent' : watch.alive ? 'alive' : 'stopped', watch.line],
+    );
+    rows.push(['', 'last run', '', hidden && !m.records.lastRun ? hidden : lastRunLine(m.records.lastRun, nowMs)]);
     lines.push(...table(rows).map((l) => `  ${l}`));
   }
   return lines.join('\n');
@@ -205,6 +229,7 @@ export function statusJson(masters: readonly MasterStatus[], exitCode: CommandEx
       watch: { ...watchLine(m.records.heartbeat, nowMs), heartbeat: m.records.heartbeat ?? null },
       lastRun: m.records.lastRun ?? null,
       acted: m.records.acted ?? null,
+      ...(m.records.unreadable ? { unreadable: m.records.unreadable } : {}),
     })),
   };
 }
