@@ -492,8 +492,9 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
       fix: 'list every Sentinel under sentinels.addresses',
     });
 
-  // 9. watch.
+  // 9. watch, and what it needs of the Sentinels beyond a run's questions: their pub/sub channels.
   checks.push(...watchChecks(beat, now(), hookWired));
+  if (config.sentinels && (beat || !hookWired)) checks.push(...(await subscriptionChecks(config, deps)));
 
   // 10. Each action's own checks (interfaces, arping, push targets, DNS servers).
   const host = { ...hostView(deps, signal), root };
@@ -541,6 +542,65 @@ function readSentinelConf(
   } catch (err) {
     return { path, why: `unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   }
+}
+
+/**
+ * watch's subscription, tried once per Sentinel as watch makes it (AUTH, then SUBSCRIBE to its channels),
+ * and closed at the first verdict: an ACL without +subscribe or the channels leaves watch deaf to failovers.
+ */
+async function subscriptionChecks(config: HookConfig, deps: PipelineDeps): Promise<DoctorCheck[]> {
+  const sentinels = config.sentinels!;
+  if (sentinels.tls)
+    return [{ check: 'sentinel pub/sub', result: 'skip', detail: 'not probed over TLS (watch logs a refusal)' }];
+  const [{ SentinelSubscription }, { CHANNELS }, { readSecret }] = await Promise.all([
+    import('../sentinel/subscribe.ts'),
+    import('../watch/watcher.ts'),
+    import('../sentinel/client.ts'),
+  ]);
+  let password: string | undefined;
+  try {
+    password = sentinels.password ? readSecret(sentinels.password, deps.env) : undefined;
+  } catch (err) {
+    return [{ check: 'sentinel pub/sub', result: 'fail', detail: errorLine(err) }];
+  }
+  const auth = () =>
+    password === undefined
+      ? undefined
+      : sentinels.username
+        ? ['AUTH', sentinels.username, password]
+        : ['AUTH', password];
+  return Promise.all(
+    sentinels.addresses.map(
+      (address) =>
+        new Promise<DoctorCheck>((resolve) => {
+          const check = `sentinel ${address} pub/sub`;
+          let sub: InstanceType<typeof SentinelSubscription> | undefined;
+          const done = (c: DoctorCheck) => {
+            sub?.stop();
+            clearTimeout(timer);
+            resolve(c);
+          };
+          const timer = setTimeout(
+            () => done({ check, result: 'fail', detail: 'no subscription confirmed within 6 s' }),
+            6000,
+          );
+          sub = new SentinelSubscription(address, CHANNELS, auth, {
+            message: () => {},
+            subscribed: () => done({ check, result: 'pass', detail: `subscribed to ${CHANNELS.join(' ')}` }),
+            lost: (_s, reason) =>
+              done({
+                check,
+                result: 'fail',
+                detail: reason,
+                ...(/NOPERM/.test(reason)
+                  ? {}
+                  : { fix: 'start that Sentinel, or fix sentinels.addresses and credentials' }),
+              }),
+          });
+          sub.start();
+        }),
+    ),
+  );
 }
 
 const CAP_NET_ADMIN = 12n;

@@ -189,6 +189,20 @@ test('status and doctor in the lab: consistent; a stale VIP is CRITICAL with rec
         t.diagnostic(`status on r3 (paused):\n${paused.text}`);
         assert.match(paused.json.masters[0]!.paused ?? '', /drill 42/);
         assert.match(paused.text, /paused\s+yes\s+.*drill 42/);
+
+        // 6. watch on r1 (as the redis user with CAP_NET_ADMIN and CAP_NET_RAW, as its unit runs it):
+        // status sees it alive from its heartbeat; doctor finds its capabilities and its subscriptions allowed.
+        lab.startWatch('r1', { intervalMs: 1000 });
+        await lab.waitWatchReady('r1');
+        const watched = await status(lab, 'r1');
+        assert.match(watched.text, /watch\s+alive\s+alive \(pid \d+/, watched.text);
+        const withWatch = await doctor(lab, 'r1');
+        t.diagnostic(`doctor on r1 (watch running):\n${withWatch.text}`);
+        assert.equal(checksNamed(withWatch.json, /^watch$/)[0]?.result, 'pass', withWatch.text);
+        assert.equal(checksNamed(withWatch.json, /^watch capabilities$/)[0]?.result, 'pass', withWatch.text);
+        const subscribed = checksNamed(withWatch.json, /pub\/sub$/);
+        assert.equal(subscribed.length, 3, withWatch.text);
+        assert.deepEqual([...new Set(subscribed.map((c) => c.result))], ['pass'], withWatch.text);
         assert.equal(MASTER_NAME, 'mymaster');
       },
     );
