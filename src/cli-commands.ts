@@ -207,23 +207,26 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     async run({ opts, loadConfig }) {
-      const { parseDuration } = await import('./values.ts');
-      const graceMs = parseDuration(opts.grace);
-      if (graceMs === undefined)
-        throw hookError('option-invalid', {
-          option: '--grace',
-          value: JSON.stringify(opts.grace),
-          expected: 'expected a duration such as 30s',
-          command: 'status',
-        });
-      const { statusCommand } = await import('./commands/status.ts');
+      const [{ parseDuration }, { statusCommand }] = await Promise.all([
+        import('./values.ts'),
+        import('./commands/status.ts'),
+      ]);
       try {
+        const graceMs = parseDuration(opts.grace);
+        if (graceMs === undefined)
+          throw hookError('option-invalid', {
+            option: '--grace',
+            value: JSON.stringify(opts.grace),
+            expected: 'expected a duration such as 30s',
+            command: 'status',
+          });
         return await statusCommand(await loadConfig(), systemDeps(memoryLogger()), {
           graceMs,
           ...(opts.master !== undefined ? { master: opts.master } : {}),
         });
       } catch (err) {
-        // A config this user may not read, a master not in it: a monitor's UNKNOWN, not the hook's exit 2.
+        // A bad option, a config this user may not read, a master not in it: a monitor's UNKNOWN (the
+        // monitoring-plugin convention), not the hook's exit 2.
         const { errorLine } = await import('./errors.ts');
         const line = `UNKNOWN: ${errorLine(err)}`;
         return { exitCode: COMMAND_EXIT.unknown, text: line, json: { exitCode: COMMAND_EXIT.unknown, status: line } };

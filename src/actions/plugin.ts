@@ -208,6 +208,10 @@ export interface DoctorCheck {
 export interface DoctorHost extends HostView {
   /** Running as root: raw-socket probes (arping -D) can be sent. */
   root: boolean;
+  /** The user Sentinel runs the hook as, when known. */
+  user?: string;
+  /** Whether that user can read `path` (with its groups), when it can be told from here. */
+  readableByUser?(path: string): Promise<boolean | undefined>;
 }
 
 /** The host, read-only, without an event: what `check` and `sudoers` hand a plugin. */

@@ -497,7 +497,12 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
   if (config.sentinels && (beat || !hookWired)) checks.push(...(await subscriptionChecks(config, deps)));
 
   // 10. Each action's own checks (interfaces, arping, push targets, DNS servers).
-  const host = { ...hostView(deps, signal), root };
+  const host = {
+    ...hostView(deps, signal),
+    root,
+    ...(user ? { user: user.name } : {}),
+    ...(run ? { readableByUser: async (path: string) => (await run(['test', '-r', path])).ok } : {}),
+  };
   for (const [master, actions] of Object.entries(config.masters))
     for (const [i, action] of actions.entries()) {
       const plugin = pluginFor(action);

@@ -127,7 +127,14 @@ test('status and doctor in the lab: consistent; a stale VIP is CRITICAL with rec
         const sudo = checksNamed(healthy.json, /^sudo /);
         assert.ok(sudo.length >= 3, healthy.text);
         assert.deepEqual([...new Set(sudo.map((c) => c.result))], ['pass'], healthy.text);
-        for (const name of [/^sentinel user$/, /^sentinels agree/, /^sentinel ids/, /push target/, /^runtime$/])
+        for (const name of [
+          /^sentinel user$/,
+          /^sentinels agree/,
+          /^sentinel ids/,
+          /push target/,
+          /push identityFile/,
+          /^runtime$/,
+        ])
           assert.deepEqual(
             checksNamed(healthy.json, name).map((c) => c.result),
             ['pass'],

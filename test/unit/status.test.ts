@@ -318,3 +318,18 @@ test('hosts status part: the local file and each target judged against the maste
   );
   assert.equal(parts[3]!.seen, '/etc/hosts: cannot tell (cannot connect: ECONNREFUSED)');
 });
+
+test('the CLI: status on a config it cannot read, or with a bad --grace, is UNKNOWN (3), not the hook exit 2; doctor fails its config check (1)', async (t) => {
+  const { main } = await import('../../src/cli.ts');
+  const dir = tempDir(t);
+  const out: string[] = [];
+  const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s), env: {}, isTty: false };
+  assert.equal(await main(['status', '--config', join(dir, 'missing.yaml')], io), 3);
+  assert.match(out.join('\n'), /^UNKNOWN: .*missing\.yaml/m);
+  out.length = 0;
+  assert.equal(await main(['doctor', '--config', join(dir, 'missing.yaml')], io), 1);
+  assert.match(out.join('\n'), /^FAIL {2}config: .*missing\.yaml/m);
+  out.length = 0;
+  assert.equal(await main(['status', '--grace', 'soon', '--config', join(dir, 'missing.yaml')], io), 3);
+  assert.match(out.join('\n'), /--grace/);
+});

@@ -2,7 +2,7 @@
 // prerequisite (RFC 2136 §2.4), so the server checks the key (TSIG) and that it is primary for the zone,
 // then evaluates the prerequisite and changes nothing whatever the outcome: an update section is empty.
 import { Failure } from '../../failures.ts';
-import type { DoctorCheck } from '../plugin.ts';
+import type { DoctorCheck, DoctorHost } from '../plugin.ts';
 import { askServers } from './client.ts';
 import { readKey } from './key.ts';
 import { markerName } from './marker.ts';
@@ -14,11 +14,20 @@ export function probeUpdate(zone: string, name: string, id: number): UpdateMessa
   return { id, zone, prerequisites: [{ kind: 'absent', name: markerName(name), type: 'TXT' }], updates: [] };
 }
 
-export async function dnsChecks(a: DnsAction, signal: AbortSignal): Promise<DoctorCheck[]> {
+export async function dnsChecks(a: DnsAction, host: DoctorHost): Promise<DoctorCheck[]> {
+  const signal = host.signal;
   const t = targetOf(a);
   const key = readKey(a.key);
   if (key instanceof Failure) return [{ check: `dns key ${a.key}`, result: 'fail', detail: key.message, fix: key.fix }];
   const checks: DoctorCheck[] = [];
+  // The update is signed as Sentinel's user: the key must be readable by it, not only by root.
+  if ((await host.readableByUser?.(a.key)) === false)
+    checks.push({
+      check: `dns key ${a.key}`,
+      result: 'fail',
+      detail: `${host.user} cannot read it`,
+      fix: `chown root:${host.user} ${a.key}; chmod 640 ${a.key}`,
+    });
   for (const server of t.servers) {
     const check = `dns update on ${server.label} (zone ${t.zone})`;
     const got = await askServers(

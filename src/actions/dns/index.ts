@@ -77,7 +77,7 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
       ? [{ what: `dns ${targetOf(a).names.join(', ')}`, state: 'unknown', seen: o.problem.line() }]
       : undefined,
   async doctor(a, host) {
-    return (await import('./doctor.ts')).dnsChecks(a, host.signal);
+    return (await import('./doctor.ts')).dnsChecks(a, host);
   },
   async preflight(a) {
     // Offline: the names were checked by the schema; the key file is read as a run reads it.

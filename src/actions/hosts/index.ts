@@ -347,7 +347,7 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   },
   async doctor(a, host) {
     if (!a.push) return [];
-    return (await import('./doctor.ts')).pushChecks(a, host.signal);
+    return (await import('./doctor.ts')).pushChecks(a, host);
   },
   // bin/sentinel-hook-hosts-write starts it, as root, for privilege: sudo (see privileged.ts).
   helpers: { 'hosts-write': hostsWrite },
