@@ -206,16 +206,18 @@ export function sentinelChecks(master: string, answers: readonly SentinelAnswer[
   return checks;
 }
 
-/** watch, from its heartbeat record: running, and its reconciles recent. */
-export function watchChecks(beat: Heartbeat | undefined, nowMs: number, hookWired: boolean): DoctorCheck[] {
+/**
+ * watch, from its heartbeat record: running, and its reconciles recent. `hookWired`: whether Sentinel
+ * runs the hook (undefined: sentinel.conf could not be read, so a missing watch is only a warning).
+ */
+export function watchChecks(beat: Heartbeat | undefined, nowMs: number, hookWired: boolean | undefined): DoctorCheck[] {
   if (!beat)
     return [
-      hookWired
+      hookWired !== false
         ? {
             check: 'watch',
             result: 'warn',
-            detail:
-              'not running here: a host that misses a failover (its Sentinel down) stays wrong until someone runs reconcile',
+            detail: `not running here: a host that misses a failover (its Sentinel down) stays wrong until someone runs reconcile${hookWired === undefined ? ' (and sentinel.conf could not be read to see whether Sentinel runs the hook)' : ''}`,
             fix: 'install the units from "sentinel-hook systemd --watch"',
           }
         : {
@@ -452,7 +454,8 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
       detail: `${conf.path}: ${conf.why}`,
       fix: conf.why.includes('EACCES') ? 'run doctor as root' : 'pass --sentinel-conf FILE',
     });
-  const hookWired = Boolean(firstScript);
+  // Unknown when sentinel.conf could not be read.
+  const hookWired = conf.parsed ? Boolean(firstScript) : undefined;
 
   // 6. Privilege: sudo allows every planned argv for that user, and Sentinel may use sudo; or watch has the capabilities.
   checks.push(...(await privilegeChecks(config, deps, user, sentinel, beat, watchAlive, hookWired)));
@@ -494,7 +497,7 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
 
   // 9. watch, and what it needs of the Sentinels beyond a run's questions: their pub/sub channels.
   checks.push(...watchChecks(beat, now(), hookWired));
-  if (config.sentinels && (beat || !hookWired)) checks.push(...(await subscriptionChecks(config, deps)));
+  if (config.sentinels && (beat || hookWired === false)) checks.push(...(await subscriptionChecks(config, deps)));
 
   // 10. Each action's own checks (interfaces, arping, push targets, DNS servers).
   const host = {
@@ -618,7 +621,7 @@ async function privilegeChecks(
   sentinel: RunningSentinel | undefined,
   beat: Heartbeat | undefined,
   watchAlive: boolean,
-  hookWired: boolean,
+  hookWired: boolean | undefined,
 ): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const entries = Object.entries(config.masters).flatMap(([master, actions]) =>
@@ -641,13 +644,13 @@ async function privilegeChecks(
           }
         : {
             check: 'watch capabilities',
-            result: hookWired ? 'warn' : 'fail',
+            result: hookWired === false ? 'fail' : 'warn',
             detail: `watch (pid ${beat!.pid}) lacks CAP_NET_ADMIN or CAP_NET_RAW: it goes through sudo like the hook`,
             fix: 'install the watch unit from "sentinel-hook systemd --watch" (AmbientCapabilities)',
           },
     );
   }
-  if (!hookWired && watchStatus) return checks;
+  if (hookWired === false && watchStatus) return checks;
   if (sentinel?.noNewPrivs)
     checks.push({
       check: 'sentinel may use sudo',

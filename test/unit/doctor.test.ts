@@ -261,3 +261,9 @@ test('vip doctor: an interface that is down, a route on another interface, arp_a
   assert.equal(byName['second holder']!.result, 'skip');
   assert.match(byName['second holder']!.fix!, /run doctor as root/);
 });
+
+test('watch absent where sentinel.conf could not be read: a warning that says so, not a failure', () => {
+  const [c] = watchChecks(undefined, NOW, undefined);
+  assert.equal(c!.result, 'warn');
+  assert.match(c!.detail, /sentinel\.conf could not be read/);
+});
