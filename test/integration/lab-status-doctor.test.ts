@@ -30,10 +30,16 @@ interface DoctorJson {
   checks: { check: string; result: string; detail: string; fix?: string }[];
 }
 
+/** How long each command took, for the report (a figure, not an assertion: performance is for benchmarks). */
+const took: Record<string, number[]> = {};
+
 async function cli(lab: Lab, host: string, args: string[]): Promise<{ code: number; stdout: string }> {
+  const started = performance.now();
   const r = await lab.exec(host, [process.execPath, cliPath(), ...args, '--config', lab.host(host).files.hookConfig], {
     timeoutMs: 60_000,
   });
+  const name = args.filter((a) => !a.startsWith('-') && !a.includes('/')).join(' ');
+  (took[name] ??= []).push(Math.round(performance.now() - started));
   return { code: r.code ?? -1, stdout: r.stdout + r.stderr };
 }
 
@@ -211,6 +217,7 @@ test('status and doctor in the lab: consistent; a stale VIP is CRITICAL with rec
         assert.equal(subscribed.length, 3, withWatch.text);
         assert.deepEqual([...new Set(subscribed.map((c) => c.result))], ['pass'], withWatch.text);
         assert.equal(MASTER_NAME, 'mymaster');
+        t.diagnostic(`wall time per command (ms, each run): ${JSON.stringify(took)}`);
       },
     );
   } finally {

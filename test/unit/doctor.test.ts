@@ -267,3 +267,53 @@ test('watch absent where sentinel.conf could not be read: a warning that says so
   assert.equal(c!.result, 'warn');
   assert.match(c!.detail, /sentinel\.conf could not be read/);
 });
+
+test('check stays the static check and points at doctor for the live one', async () => {
+  const { checkCommand } = await import('../../src/commands/check.ts');
+  const { validateConfig } = await import('../../src/config/load.ts');
+  const config = validateConfig(
+    { lockDir: '/nonexistent-lock', masters: { m: [{ type: 'exec', run: ['/bin/true'] }] } },
+    't.yaml',
+  );
+  const { text, problems, warnings } = await checkCommand(
+    config,
+    { which: (p) => (p.startsWith('/') ? p : undefined), read: () => Promise.reject(new Error('no command expected')) },
+    { unitDirs: [] },
+  );
+  assert.deepEqual(problems, []);
+  assert.match(text, /^\(the static check: "sentinel-hook doctor" checks live what a failover needs on this host\)$/m);
+  assert.ok(warnings.every((w) => text.includes(`warning: ${w}`)));
+});
+
+test('dns status part: a key this user may not read leaves the name unknown, not wrong', async () => {
+  const { dnsAction } = await import('../../src/actions/dns/index.ts');
+  const { failure } = await import('../../src/failures.ts');
+  const a = dnsAction.schema as unknown as { parse(x: unknown): Parameters<NonNullable<typeof dnsAction.status>>[0] };
+  const entry = a.parse({
+    type: 'dns',
+    server: '127.0.0.1',
+    zone: 'example.internal.',
+    name: 'redis.example.internal.',
+    key: '/etc/k.key',
+  });
+  const problem = failure('file-unreadable', { noun: 'TSIG key', path: '/etc/k.key', errno: 'EACCES', fix: 'x' });
+  const parts = dnsAction.status!(
+    entry,
+    { master: 'm', holder: 'other-host', source: { kind: 'state' } },
+    { problem },
+  )!;
+  assert.deepEqual(
+    parts.map((p) => [p.what, p.state]),
+    [['dns redis.example.internal.', 'unknown']],
+  );
+  assert.match(parts[0]!.seen, /EACCES/);
+  // Observed names are judged by the plan, as for any entry without its own verdict.
+  assert.equal(
+    dnsAction.status!(
+      entry,
+      { master: 'm', holder: 'other-host', source: { kind: 'state' } },
+      { observed: { server: { address: '127.0.0.1', port: 53, label: 'x' }, names: [] } },
+    ),
+    undefined,
+  );
+});
