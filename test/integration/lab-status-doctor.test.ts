@@ -39,7 +39,7 @@ async function cli(lab: Lab, host: string, args: string[]): Promise<{ code: numb
     timeoutMs: 60_000,
   });
   const name = args.filter((a) => !a.startsWith('-') && !a.includes('/')).join(' ');
-  (took[name] ??= []).push(Math.round(performance.now() - started));
+  took[name] = [...(took[name] ?? []), Math.round(performance.now() - started)];
   return { code: r.code ?? -1, stdout: r.stdout + r.stderr };
 }
 
