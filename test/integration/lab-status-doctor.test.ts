@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { type Lab, MASTER_NAME, SUBNET_PREFIX, vipHook, withLab } from '../lab/index.ts';
 import { cliPath } from '../lab/lab.ts';
+import { reachablePath } from '../support/checkout.ts';
 
 const VIP = `${SUBNET_PREFIX}.${150 + (process.pid % 90)}/24`;
 const NAME = 'redis-master.lab';
@@ -126,6 +127,34 @@ test('status and doctor in the lab: consistent; a stale VIP is CRITICAL with rec
           ['consistent', 'consistent'],
         );
         assert.match(ok.text, /^mymaster: OK consistent/m);
+
+        // A monitoring agent's own user (here nobody): the push key and the records are not its to read.
+        // Those parts are UNKNOWN; the VIP and the Sentinels are still judged (exit 3, not a failure).
+        const agent = await lab.exec(
+          'r1',
+          [
+            'setpriv',
+            '--reuid=nobody',
+            '--regid=nogroup',
+            '--clear-groups',
+            process.execPath,
+            reachablePath(cliPath()),
+            'status',
+            '--json',
+            '--config',
+            lab.host('r1').files.hookConfig,
+          ],
+          { timeoutMs: 60_000 },
+        );
+        const seen = JSON.parse(agent.stdout) as StatusJson & { masters: { unreadable?: string[] }[] };
+        t.diagnostic(`status on r1 as nobody: exit ${agent.code}, ${JSON.stringify(parts(seen))}`);
+        assert.equal(agent.code, 3, agent.stdout + agent.stderr);
+        assert.deepEqual(
+          parts(seen).map((p) => p.state),
+          ['consistent', 'unknown'],
+        );
+        assert.match(parts(seen)[1]!.seen, /identityFile/);
+        assert.ok(seen.masters[0]!.unreadable?.length, 'the lock directory (mode 700, redis) is unreadable to it');
 
         // doctor on r1, everything wired: sudo allows every planned line, the Sentinels answer, the push target takes a probe.
         const healthy = await doctor(lab, 'r1');
