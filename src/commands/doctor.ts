@@ -11,7 +11,7 @@ import { askMasterState } from '../pipeline/run.ts';
 import { configSecrets } from '../pipeline/secrets.ts';
 import { nopermFailures, type SentinelAnswer } from '../sentinel/client.ts';
 import { decideMaster } from '../sentinel/decide.ts';
-import { type Heartbeat, readHeartbeat } from '../state/last-run.ts';
+import { type Heartbeat, heartbeatAlive, readHeartbeat } from '../state/last-run.ts';
 import {
   type RunningSentinel,
   readUnit,
@@ -227,9 +227,8 @@ export function watchChecks(beat: Heartbeat | undefined, nowMs: number, hookWire
             fix: 'start sentinel-hook-watch (units from "sentinel-hook systemd --watch")',
           },
     ];
-  const interval = beat.intervalMs ?? 10_000;
   const age = nowMs - Date.parse(beat.at);
-  if (!(age < 3 * interval + 5000))
+  if (!heartbeatAlive(beat, nowMs))
     return [
       {
         check: 'watch',
@@ -437,7 +436,7 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
 
   // 5. sentinel.conf wiring and Debian's 127.0.0.1 trap.
   const beat = readHeartbeat(config.lockDir);
-  const watchAlive = beat !== undefined && now() - Date.parse(beat.at) < 3 * (beat.intervalMs ?? 10_000) + 5000;
+  const watchAlive = beat !== undefined && heartbeatAlive(beat, now());
   if (conf.parsed) {
     const isThisHook = (script: string) => {
       const real = realpath(script);

@@ -5,7 +5,7 @@ import type { PipelineDeps } from '../pipeline/deps.ts';
 import { type MasterObservation, observeMaster } from '../pipeline/status.ts';
 import type { SentinelAnswer } from '../sentinel/client.ts';
 import { actedEpochWrittenAt, readActedEpoch } from '../state/epoch.ts';
-import { type Heartbeat, type LastRun, readHeartbeat, readLastRun } from '../state/last-run.ts';
+import { type Heartbeat, heartbeatAlive, type LastRun, readHeartbeat, readLastRun } from '../state/last-run.ts';
 import { pausedBecause } from '../state/pause.ts';
 import { formatDuration } from '../values.ts';
 
@@ -140,8 +140,7 @@ function answerCell(a: SentinelAnswer): string {
 /** watch, from its heartbeat: alive when the record is younger than three of its intervals. */
 export function watchLine(beat: Heartbeat | undefined, nowMs: number): { alive: boolean | undefined; line: string } {
   if (!beat) return { alive: undefined, line: 'not running here (no heartbeat record)' };
-  const age = nowMs - Date.parse(beat.at);
-  const alive = age < 3 * (beat.intervalMs ?? 10_000) + 5000;
+  const alive = heartbeatAlive(beat, nowMs);
   const last = beat.lastReconcile ? `, last reconcile ${ago(beat.lastReconcile.at, nowMs)}` : '';
   return {
     alive,

@@ -73,6 +73,14 @@ export function writeHeartbeat(dir: string, beat: Heartbeat): void {
   );
 }
 
+/**
+ * Is the watch that wrote `beat` still running: its record younger than three of its intervals (and a
+ * few seconds for a slow reconcile)? The unit's ProtectProc=invisible hides the process from other users.
+ */
+export function heartbeatAlive(beat: Heartbeat, nowMs: number): boolean {
+  return nowMs - Date.parse(beat.at) < 3 * (beat.intervalMs ?? 10_000) + 5000;
+}
+
 export function readHeartbeat(dir: string): Heartbeat | undefined {
   return readJson<Heartbeat>(join(dir, HEARTBEAT));
 }
