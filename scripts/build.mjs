@@ -24,7 +24,14 @@ import { build } from 'esbuild';
 import { heldBuildDirs, makeBuildDir, pruneBuilds, switchDist } from './dist-switch.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const LAZY = { pino: './pino.cjs', execa: './execa.cjs', ssh2: './ssh2.cjs' };
+// prom-client: watch's metrics only (metrics.listen); it would cost every hook run its load time.
+const LAZY = { pino: './pino.cjs', execa: './execa.cjs', ssh2: './ssh2.cjs', 'prom-client': './prom-client.cjs' };
+const lazyName = new RegExp(`^(${Object.keys(LAZY).join('|')})$`);
+const lazyFile = new RegExp(
+  `^(${Object.values(LAZY)
+    .map((f) => f.replace(/[.]/g, '\\.'))
+    .join('|')})$`,
+);
 
 /**
  * ssh2's optional native parts, each required inside a try/catch: a stub that throws keeps them out of
@@ -90,12 +97,12 @@ async function bundle() {
         setup(b) {
           // import('pino') becomes a lazily evaluated stub that requires pino.cjs when first
           // called (through the loader in bin/, so with its code cache); execa and ssh2 likewise.
-          b.onResolve({ filter: /^(pino|execa|ssh2)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
+          b.onResolve({ filter: lazyName }, (args) => ({ path: args.path, namespace: 'lazy' }));
           b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
             contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`,
             loader: 'js',
           }));
-          b.onResolve({ filter: /^\.\/(pino|execa|ssh2)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+          b.onResolve({ filter: lazyFile }, (args) => ({ path: args.path, external: true }));
           // commander requires child_process at load time for external subcommands, which we never
           // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
           b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>

@@ -362,6 +362,13 @@ export const FAILURES = {
       `the run's deadline (${p.deadlineMs} ms) passed while asking the Sentinels whether the event is current${p.observing ? ' and observing this host' : ''}`,
     fix: () => 'check that the Sentinels answer; Sentinel will retry',
   }),
+  /** watch goes on without metrics: a monitoring problem must never stop the failovers. */
+  'metrics-listen-failed': retry({
+    message: (p: { host: string; port: number; errno: string }) =>
+      `cannot serve metrics on ${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port} (${p.errno}); watch goes on without them`,
+    fix: () =>
+      "free that port or set metrics.listen to another (9469 is the default; 9121 is redis_exporter's), then restart watch",
+  }),
   'dns-unresolved': retry({
     message: (p: { host: string; detail: string }) => `cannot resolve ${p.host}: ${p.detail}`,
     fix: () => 'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry',

@@ -26,6 +26,32 @@ const sentinelAddress = z.string().check(
   }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'),
 );
 
+/** The default port of watch's metrics: see docs/reference/metrics.md for whose port it is. */
+export const METRICS_PORT = 9469;
+
+/**
+ * Where watch serves metrics: "host:port", "[v6]:port" or a port alone (then loopback: metrics say which host
+ * holds the VIP, not for every network to read). Parsed to { host, port }.
+ */
+const metricsListen = z.pipe(
+  z.union([z.int(), z.string()]),
+  z.transform((value: number | string, ctx) => {
+    const text = String(value);
+    const m = /^(?:(?:\[([^\]]+)\]|([^:\s\[\]]+)):)?(\d{1,5})$/.exec(text);
+    const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
+    const port = m ? Number(m[3]) : 0;
+    if (!m || !isIpAddress(host) || port < 1 || port > 65535) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `expected an IP address and port such as "127.0.0.1:${METRICS_PORT}", or a port alone (loopback)`,
+      });
+      return z.NEVER;
+    }
+    return { host, port };
+  }),
+);
+
 const sentinelTls = z
   .strictObject({
     /** PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted. */
@@ -95,6 +121,17 @@ export const configSchema = z
         settle: z._default(duration({ min: 0, max: 10_000 }), 3000),
         /** Talk to the Sentinels over TLS (their `tls-port`), the certificate always verified. */
         tls: z.optional(sentinelTls),
+      }),
+    ),
+    /**
+     * Prometheus metrics. `listen`: watch serves them over HTTP at this address (host:port, or a port alone for
+     * 127.0.0.1; default port 9469). `textfile`: the hook (no daemon) writes each master's gauges to a file in
+     * this directory for node_exporter's textfile collector.
+     */
+    metrics: z.optional(
+      z.strictObject({
+        listen: z.optional(metricsListen),
+        textfile: z.optional(absolutePath),
       }),
     ),
     // No name is reserved: the CLI tells a hook call from a command by its shape, never by the master's name.

@@ -29,13 +29,15 @@ import {
   recordActedEpoch,
   sameSentinels,
 } from '../state/epoch.ts';
+import { readSmallFile } from '../state/files.ts';
 import { claimGeneration, type Generation, observeGeneration } from '../state/generation.ts';
-import { writeLastRun } from '../state/last-run.ts';
+import { readLastRun, writeLastRun } from '../state/last-run.ts';
 import { acquireLock, prepareLockDir } from '../state/lock.ts';
 import { pausedBecause } from '../state/pause.ts';
 import { prepareStateDir } from '../state/state-dir.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import type { PipelineDeps } from './deps.ts';
+import { gaugesAfter, readTextfile, withLastRun, writeTextfile } from './gauges.ts';
 import { applyContext, GUARDS, type IntentKind } from './guards.ts';
 import { hostView, resolveAll, sentinelAsk } from './host.ts';
 import { markOnceDone, withoutDone } from './once.ts';
@@ -86,6 +88,8 @@ export interface RunResult {
   converged?: { outcome: string; state?: MasterState; reason?: string };
   /** Paused for maintenance (see pause): only planned, nothing changed. */
   paused?: string;
+  /** Who should hold what the master's holder holds (its VIP), as this run decided: the metrics' vip_held. */
+  holder?: Desired['holder'];
   plans: ActionPlan[];
   steps: StepOutcome[];
 }
@@ -396,7 +400,13 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
 
       logPlan(run.deps.logger, intent, plans);
       const acted = freshness ? confirmedState(freshness) : undefined;
-      const partial = { ...(freshness ? { freshness } : {}), ...(acted ? { state: acted } : {}), plans };
+      const holder = (desired as Desired | undefined)?.holder;
+      const partial = {
+        ...(freshness ? { freshness } : {}),
+        ...(acted ? { state: acted } : {}),
+        ...(holder ? { holder } : {}),
+        plans,
+      };
       if (dryRun) return { ...base(run, intent), ...partial, outcome: 'dry-run', exitCode: EXIT.ok };
       if (plans.every((p) => p.steps.length === 0))
         return { ...base(run, intent), ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
@@ -597,7 +607,7 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
       once: { dir: config.stateDir, epoch: state.epoch, ...(state.ids ? { ids: state.ids } : {}) },
     });
     logPlan(run.deps.logger, 'state', plans, state);
-    const planned = { ...partial, state, plans };
+    const planned = { ...partial, state, plans, holder: desired.holder };
     if (run.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
     if (plans.every((p) => p.steps.length === 0)) {
       if (confirmed) keepRecord(run, () => recordActedEpoch(config.stateDir, master, state, replace));
@@ -641,7 +651,7 @@ export function releaseEntries(
 async function runRelease(run: Run, intent: Extract<Intent, { kind: 'release' }>): Promise<RunResult> {
   const { config, deps, master } = run;
   const entries = releaseEntries(config, master);
-  const partial = base(run, 'release');
+  const partial = { ...base(run, 'release'), holder: 'nobody' as const };
   if (entries.length === 0) return { ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
   const chosen = new Set(entries.map((e) => e.action));
   const generation = observeGeneration(config.lockDir, master);
@@ -792,6 +802,19 @@ function recordLastRun(
   }
 }
 
+/** The node_exporter textfile (metrics.textfile), after every run that may change something; never what fails a run. */
+function recordGauges(run: Run, result: RunResult | undefined): void {
+  const dir = run.config.metrics?.textfile;
+  if (!dir || (run.dryRun && !result?.paused)) return;
+  try {
+    const previous = readTextfile(dir, run.master, (path) => readSmallFile(path, 4096));
+    const now = result ? gaugesAfter(result, previous) : { ...previous, consistent: 0 as const };
+    writeTextfile(dir, run.master, withLastRun(now, readLastRun(run.config.stateDir, run.master)));
+  } catch (err) {
+    run.deps.logger.warn({ error: errorLine(err), textfile: dir }, 'cannot write the metrics textfile');
+  }
+}
+
 /** The one pipeline: run `master` through every stage for `intent`. */
 export async function runMaster(
   master: string,
@@ -848,9 +871,11 @@ export async function runMaster(
       ...(paused ? { paused } : {}),
     };
     recordLastRun(run, intent.kind, runId, started, result);
+    recordGauges(run, result);
     return result;
   } catch (err) {
     recordLastRun(run, intent.kind, runId, started, undefined, err);
+    recordGauges(run, undefined);
     throw err;
   } finally {
     clearTimeout(timer);
@@ -883,6 +908,7 @@ async function convergeStale(run: Run, stale: RunResult): Promise<RunResult> {
     exitCode,
     plans: converged.plans,
     steps: converged.steps,
+    ...(converged.holder ? { holder: converged.holder } : {}),
     converged: {
       outcome: converged.outcome,
       ...(converged.state ? { state: converged.state } : {}),

@@ -41,6 +41,23 @@ export interface WatchOptions {
   now?: () => number;
   /** The lock directory is gone (removed by hand): every run would fail until it is made again. */
   onLockDirGone?: (dir: string) => void;
+  /** What the metrics (metrics.listen) count; absent: none served. */
+  metrics?: WatchMetrics;
+}
+
+/** What watch tells its metrics (src/watch/metrics.ts), kept apart so that the watcher never loads a client library. */
+export interface WatchMetrics {
+  /** A Sentinel announced a failover of one of our masters (kind: the channel). */
+  event(kind: string): void;
+  /** A run for `master` ended (a reconcile, a failover, a release); `reconcile`: it was a timed or requested reconcile. */
+  ran(master: string, result: ReconcileResult, reconcile: boolean): void;
+  /** A reconcile ended in an error rather than a result. */
+  reconcileFailed(master: string): void;
+  sentinel(address: string, connected: boolean): void;
+  /** From a failover's first announcement heard to its change applied here. */
+  applied(seconds: number): void;
+  /** The configured masters and Sentinels, at start and on each reload. */
+  configured(masters: readonly string[], sentinels: readonly string[]): void;
 }
 
 interface MasterWatch {
@@ -156,6 +173,7 @@ export class Watcher {
 
   private subscribe(): void {
     const sentinels = this.config.sentinels!;
+    this.opts.metrics?.configured(Object.keys(this.config.masters), sentinels.addresses);
     const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
     const auth = () =>
       password === undefined
@@ -172,12 +190,15 @@ export class Watcher {
           {
             message: (m) => this.onMessage(m),
             subscribed: (sentinel) => {
+              this.opts.metrics?.sentinel(sentinel, true);
               this.log.info({ sentinel }, 'subscribed');
               // Pub/sub forgets what was published while we were away: read the state again.
               this.reconcileAll(`subscribed to ${sentinel}`);
             },
-            lost: (sentinel, reason, retryInMs) =>
-              this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying'),
+            lost: (sentinel, reason, retryInMs) => {
+              this.opts.metrics?.sentinel(sentinel, false);
+              this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying');
+            },
           },
           this.opts.connector,
         ),
@@ -283,6 +304,7 @@ export class Watcher {
       if (decision.clear) this.state(master).converging = decision.state;
       const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
       this.report(master, why, result);
+      this.opts.metrics?.ran(master, result, true);
       // Asked after the failover last acted on, the Sentinels named another master (the leader alone had
       // named it, and the others had not switched yet): their announcement of it, when it comes, is no
       // duplicate.
@@ -301,6 +323,7 @@ export class Watcher {
         { master, why, error: errorLine(err), code: codeOf(err) },
         'reconcile failed; trying again at the next interval',
       );
+      this.opts.metrics?.reconcileFailed(master);
       this.checkLockDir();
       return undefined;
     } finally {
@@ -400,6 +423,7 @@ export class Watcher {
     const { master, ip, port } = announced;
     if (!Object.hasOwn(this.config.masters, master)) return;
     this.stats.events++;
+    this.opts.metrics?.event(m.channel);
     // Compared with the last failover acted on for this master only: A -> B -> A is two failovers, the
     // second A no duplicate. The leader announces twice (+promoted-slave, +switch-master about 1 s
     // later): asked once while the first is being confirmed.
@@ -411,10 +435,13 @@ export class Watcher {
     }
     const confirming = { sentinel: m.sentinel, key };
     s.confirming.add(confirming);
+    const heardAt = performance.now();
     this.log.info({ master, sentinel: m.sentinel, to: key }, m.channel);
     this.busyWith(
       master,
-      this.onFailover(master, m.sentinel, m.channel, ip, Number(port)).finally(() => s.confirming.delete(confirming)),
+      this.onFailover(master, m.sentinel, m.channel, ip, Number(port), heardAt).finally(() =>
+        s.confirming.delete(confirming),
+      ),
     );
   }
 
@@ -422,7 +449,14 @@ export class Watcher {
     return s.handled?.key === key && this.now - s.handled.at < DUPLICATE_WINDOW_MS;
   }
 
-  private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
+  private async onFailover(
+    master: string,
+    sentinel: string,
+    channel: string,
+    ip: string,
+    port: number,
+    heardAt: number,
+  ): Promise<void> {
     const { done, ...opts } = this.runOptions();
     const sentinels = this.config.sentinels!;
     const s = this.state(master);
@@ -519,6 +553,8 @@ export class Watcher {
         decision: { clear: true, state, answers: [answer] },
       });
       this.report(master, channel, result);
+      this.opts.metrics?.ran(master, result, false);
+      if (result.outcome === 'converged') this.opts.metrics?.applied((performance.now() - heardAt) / 1000);
       // Not acted on after all: another Sentinel's announcement of it may still try.
       if (result.outcome === 'failed' || result.outcome === 'unsure' || result.outcome === 'older-epoch')
         this.forget(s, acting);
@@ -572,7 +608,10 @@ export class Watcher {
     const { done, ...opts } = this.runOptions();
     s.released = await releaseMaster(master, this.config, this.deps, { ...opts, silentForMs: this.now - since })
       .then(
-        (r) => r.exitCode === 0,
+        (r) => {
+          this.opts.metrics?.ran(master, r, false);
+          return r.exitCode === 0;
+        },
         () => false,
       )
       .finally(done);
