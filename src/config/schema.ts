@@ -37,7 +37,7 @@ const metricsListen = z.pipe(
   z.union([z.int(), z.string()]),
   z.transform((value: number | string, ctx) => {
     const text = String(value);
-    const m = /^(?:(?:\[([^\]]+)\]|([^:\s\[\]]+)):)?(\d{1,5})$/.exec(text);
+    const m = /^(?:(?:\[([^\]]+)\]|([^:\s[\]]+)):)?(\d{1,5})$/.exec(text);
     const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
     const port = m ? Number(m[3]) : 0;
     if (!m || !isIpAddress(host) || port < 1 || port > 65535) {
