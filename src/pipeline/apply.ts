@@ -34,6 +34,8 @@ export const SUPERSEDED_STOP_GRACE_MS = 2000;
 export interface ApplyOptions {
   /** Absolute path of sudo, when some step is privileged. */
   sudo: string | undefined;
+  /** Every step but the deferred ones has ended (a VIP added, before its later announcements): watch times this. */
+  onForegroundDone?: () => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function applyPlans(
     };
     await runChain(plan.steps, 0);
   }
+  opts.onForegroundDone?.();
   await Promise.all(background);
   return outcomes;
 }

@@ -101,6 +101,8 @@ export interface RunOptions {
   remainingMs?(): number;
   /** The run id the caller logs with (last-run record); absent: a new one. */
   runId?: string;
+  /** Its steps have ended, all but the deferred ones (see ApplyOptions.onForegroundDone). */
+  onApplied?: () => void;
 }
 
 /** One run's fixed parts, handed down the stages. */
@@ -112,6 +114,7 @@ interface Run {
   signal: AbortSignal;
   remainingMs(): number;
   secrets: string[];
+  onApplied: (() => void) | undefined;
 }
 
 /** The one exit-code rule: 0 when every step succeeded, 2 when every failure is one no retry fixes, else 1. */
@@ -252,7 +255,7 @@ async function applyAndRecord(
       ...(gen ? { superseded: gen.superseded } : {}),
       ...(target ? { target } : {}),
     }),
-    { sudo: run.deps.which('sudo') },
+    { sudo: run.deps.which('sudo'), ...(run.onApplied ? { onForegroundDone: run.onApplied } : {}) },
   );
   stop?.release();
   const overtaken = gen?.superseded() !== undefined;
@@ -854,6 +857,7 @@ export async function runMaster(
     signal,
     remainingMs,
     secrets,
+    onApplied: opts.onApplied,
   };
   const runId = opts.runId ?? newRunId();
   let result: RunResult | undefined;
@@ -941,6 +945,7 @@ export function reconcileMaster(
     signal: AbortSignal;
     remainingMs(): number;
     runId?: string;
+    onApplied?: () => void;
   },
 ): Promise<RunResult> {
   const { announce, claim: claimIt, decision, ...run } = opts;

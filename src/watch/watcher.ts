@@ -546,15 +546,20 @@ export class Watcher {
       s.handled = acting;
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
+      let appliedAt: number | undefined;
       const result = await reconcileMaster(master, this.config, this.deps, {
         ...opts,
+        onApplied: () => {
+          appliedAt = performance.now();
+        },
         announce: true,
         claim: true,
         decision: { clear: true, state, answers: [answer] },
       });
       this.report(master, channel, result);
       this.opts.metrics?.ran(master, result, false);
-      if (result.outcome === 'converged') this.opts.metrics?.applied((performance.now() - heardAt) / 1000);
+      if (result.outcome === 'converged' && appliedAt !== undefined)
+        this.opts.metrics?.applied((appliedAt - heardAt) / 1000);
       // Not acted on after all: another Sentinel's announcement of it may still try.
       if (result.outcome === 'failed' || result.outcome === 'unsure' || result.outcome === 'older-epoch')
         this.forget(s, acting);
