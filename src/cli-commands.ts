@@ -210,6 +210,36 @@ export const COMMANDS: readonly CommandSpec[] = [
       return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
     },
   }),
+  command<{ master?: string; last: string; json?: boolean }>({
+    name: 'log',
+    description:
+      'the last runs, from the hook log (and the journal of the watch and reconcile units), as a timeline: event, decision, each step with its time, outcome',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '--last <n>', description: 'how many runs', default: '10' },
+      { flags: '--json', description: 'the runs and their records, machine-readable' },
+    ],
+    async run({ opts, loadConfig }) {
+      const last = Number(opts.last);
+      if (!Number.isInteger(last) || last < 1 || last > 10_000)
+        throw hookError('option-invalid', {
+          option: '--last',
+          value: JSON.stringify(opts.last),
+          expected: 'expected a whole number from 1 to 10000',
+          command: 'log',
+        });
+      const { logCommand, readTail } = await import('./commands/log.ts');
+      const config = await loadConfig();
+      const { runner, which } = systemDeps(memoryLogger());
+      const { text, json } = await logCommand(
+        config,
+        { last, ...(opts.master !== undefined ? { master: opts.master } : {}) },
+        { readFile: (file) => readTail(file), runner, which },
+      );
+      return { exitCode: EXIT.ok, text, json };
+    },
+  }),
   command<{ config?: string; master: string }>({
     name: 'forget',
     description:

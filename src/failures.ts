@@ -82,6 +82,11 @@ export const FAILURES = {
     fix: (p) =>
       `${p.flag} is for the hook call with 7 operands; run "sentinel-hook ${p.command} --help" for what it takes`,
   }),
+  'assume-current-without-dry-run': usage({
+    message: () => '--assume-current plans an event the Sentinels may call stale: it is for a dry-run only',
+    fix: () =>
+      'add --dry-run: sentinel-hook --dry-run --assume-current <master> leader start <from-ip> <from-port> <to-ip> <to-port>',
+  }),
   'systemd-mode-conflict': usage({
     message: () => '--watch and --hook exclude each other',
     fix: () => 'choose one setup (--watch is recommended)',

@@ -83,7 +83,12 @@ export function groupRuns(records: readonly LogRecord[]): RunTimeline[] {
     const key = watch ? `watch ${rec.run} ${rec.master}` : `${rec.run ?? rec.time}`;
     let run = open.get(key);
     if (!run) {
-      run = { id: `${rec.run ?? '?'}${watch ? `#${runs.length}` : ''}`, master: rec.master, source: rec.source, records: [] };
+      run = {
+        id: `${rec.run ?? '?'}${watch ? `#${runs.length}` : ''}`,
+        master: rec.master,
+        source: rec.source,
+        records: [],
+      };
       open.set(key, run);
       runs.push(run);
     }
@@ -114,9 +119,13 @@ function describe(rec: LogRecord): string {
     case 'plan': {
       const plan = (r.plan as { action: string; note?: string; steps: { description: string }[] }[] | undefined) ?? [];
       const state = r.state as { ip?: string; port?: number; epoch?: number } | undefined;
-      const to = state?.ip ? ` for master ${state.ip}:${state.port}${state.epoch !== undefined ? ` (epoch ${state.epoch})` : ''}` : '';
+      const to = state?.ip
+        ? ` for master ${state.ip}:${state.port}${state.epoch !== undefined ? ` (epoch ${state.epoch})` : ''}`
+        : '';
       const parts = plan.map((p) =>
-        p.steps.length ? `${p.action}: ${p.steps.map((s) => s.description).join('; ')}` : `${p.action}: ${p.note ?? 'nothing to do'}`,
+        p.steps.length
+          ? `${p.action}: ${p.steps.map((s) => s.description).join('; ')}`
+          : `${p.action}: ${p.note ?? 'nothing to do'}`,
       );
       return `decided${to}: ${parts.join(' | ') || 'nothing to do'}`;
     }
@@ -171,7 +180,7 @@ export function renderRun(run: RunTimeline): string {
     const level = (LEVEL[rec.level] ?? '').padEnd(5);
     return `${offset} ${level} ${describe(rec)}`;
   });
-  return printable([head, ...lines].join('\n'));
+  return [head, ...lines].map(printable).join('\n');
 }
 
 /** The last `bytes` of a file, from its first whole line. */
@@ -217,10 +226,11 @@ async function journalText(sources: LogSources): Promise<{ text?: string; note?:
   const journalctl = sources.which('journalctl');
   if (!journalctl) return { note: 'no journalctl here: the journal was not read' };
   const r = await sources.runner.run(
-    [journalctl, '--no-pager', '-q', '-o', 'cat', '-n', '20000', ...WATCH_UNITS.flatMap((u) => ['-u', u])],
-    { timeoutMs: 10_000, maxOutputBytes: 32 * 1024 * 1024 },
+    [journalctl, '--no-pager', '-q', '-o', 'cat', '-n', '10000', ...WATCH_UNITS.flatMap((u) => ['-u', u])],
+    { timeoutMs: 10_000 },
   );
-  if (r.exitCode !== 0) return { note: `the journal was not read: journalctl exited ${r.exitCode}` };
+  if (r.exitCode !== 0)
+    return { note: `the journal was not read: ${r.spawnError ?? `journalctl exited ${r.exitCode}`}` };
   return { text: r.stdout };
 }
 
@@ -235,10 +245,9 @@ export async function logCommand(
   if (fileText === undefined) notes.push(`cannot read the hook log ${file}`);
   const journal = await journalText(sources);
   if (journal.note) notes.push(journal.note);
-  const records = [
-    ...parseLogLines(fileText ?? '', 'file'),
-    ...parseLogLines(journal.text ?? '', 'journal'),
-  ].filter((r) => opts.master === undefined || r.master === opts.master || (r.watch !== true && !r.master));
+  const records = [...parseLogLines(fileText ?? '', 'file'), ...parseLogLines(journal.text ?? '', 'journal')].filter(
+    (r) => opts.master === undefined || r.master === opts.master || (r.watch !== true && !r.master),
+  );
   const runs = groupRuns(records)
     .filter((r) => opts.master === undefined || r.master === opts.master)
     .slice(-opts.last);

@@ -88,6 +88,8 @@ export interface RunResult {
   converged?: { outcome: string; state?: MasterState; reason?: string };
   /** Paused for maintenance (see pause): only planned, nothing changed. */
   paused?: string;
+  /** A what-if dry-run (--assume-current) planned an event the Sentinels call stale: says so. */
+  assumed?: string;
   /** Who should hold what the master's holder holds (its VIP), as this run decided: the metrics' vip_held. */
   holder?: Desired['holder'];
   plans: ActionPlan[];
@@ -103,6 +105,8 @@ export interface RunOptions {
   runId?: string;
   /** Its steps have ended, all but the deferred ones (see ApplyOptions.onForegroundDone). */
   onApplied?: () => void;
+  /** With dryRun, an event call: plan it even when the Sentinels call it stale (an operator's drill). */
+  assumeCurrent?: boolean;
 }
 
 /** One run's fixed parts, handed down the stages. */
@@ -115,6 +119,7 @@ interface Run {
   remainingMs(): number;
   secrets: string[];
   onApplied: (() => void) | undefined;
+  assumeCurrent: boolean;
 }
 
 /** The one exit-code rule: 0 when every step succeeded, 2 when every failure is one no retry fixes, else 1. */
@@ -345,6 +350,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       const options: PlanOptions = { announce: true, showOnly: dryRun };
       let freshness: Freshness | undefined;
+      let assumed: string | undefined;
       let plans: ActionPlan[];
       let desired: Desired | undefined;
       const planFor = async (s: AbortSignal, epoch: number | undefined, once?: PlanOptions['once']) => {
@@ -381,7 +387,12 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
           await abandon();
           throw err;
         });
-        if (freshness.verdict === 'stale') {
+        if (freshness.verdict === 'stale' && run.assumeCurrent) {
+          // A drill: what this failover would do now, had the Sentinels not moved on (dry-run only).
+          assumed =
+            'the Sentinels do not name this to-ip as master: a real call would be refused as stale; planned as if it were current (--assume-current)';
+          log.warn({ answers: freshness.answers }, assumed);
+        } else if (freshness.verdict === 'stale') {
           await abandon();
           return staleResult(freshness);
         }
@@ -408,6 +419,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
         ...(freshness ? { freshness } : {}),
         ...(acted ? { state: acted } : {}),
         ...(holder ? { holder } : {}),
+        ...(assumed ? { assumed } : {}),
         plans,
       };
       if (dryRun) return { ...base(run, intent), ...partial, outcome: 'dry-run', exitCode: EXIT.ok };
@@ -858,6 +870,8 @@ export async function runMaster(
     remainingMs,
     secrets,
     onApplied: opts.onApplied,
+    // Never for a run that may change something: the staleness check is what keeps a late retry harmless.
+    assumeCurrent: opts.dryRun && opts.assumeCurrent === true,
   };
   const runId = opts.runId ?? newRunId();
   let result: RunResult | undefined;
@@ -927,7 +941,7 @@ export function runHook(
   event: FailoverEvent,
   config: HookConfig,
   deps: PipelineDeps,
-  opts: { dryRun: boolean; runId?: string },
+  opts: { dryRun: boolean; runId?: string; assumeCurrent?: boolean },
 ): Promise<RunResult> {
   return runMaster(event.master, { kind: 'event', event }, config, deps, opts);
 }
