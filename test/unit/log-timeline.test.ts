@@ -23,7 +23,7 @@ test('watch at a terminal: readable lines; under journald: JSON led by the syslo
     { journal: false, readable: true, write: (l) => lines.push(l) },
   );
   log.child({ master: 'm' }).warn({ reason: 'no majority' }, 'not converged');
-  assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} warn  not converged {2}watch=true master=m reason=no majority\n$/);
+  assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} warn {2}not converged {2}watch=true master=m reason=no majority\n$/);
   const journal: string[] = [];
   stdoutLogger('info', {}, { journal: true, write: (l) => journal.push(l) }).warn({}, 'careful');
   assert.match(journal[0]!, /^<4>\{"level":40,.*"msg":"careful"\}\n$/);
