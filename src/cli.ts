@@ -101,7 +101,8 @@ async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boole
     else if (outcome.text !== undefined) io.out(outcome.text);
     return outcome.exitCode;
   } catch (err) {
-    io.err(`sentinel-hook: ${errorLine(err)}`);
+    const shown = err instanceof HookError ? err.shown : undefined;
+    io.err(`sentinel-hook: ${errorLine(err)}${shown ? `\n${shown}` : ''}`);
     return exitCodeOf(err);
   }
 }
