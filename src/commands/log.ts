@@ -245,13 +245,16 @@ export async function logCommand(
   if (fileText === undefined) notes.push(`cannot read the hook log ${file}`);
   const journal = await journalText(sources);
   if (journal.note) notes.push(journal.note);
-  const records = [...parseLogLines(fileText ?? '', 'file'), ...parseLogLines(journal.text ?? '', 'journal')].filter(
+  const journalRecords = parseLogLines(journal.text ?? '', 'journal');
+  if (journal.text !== undefined && journalRecords.length === 0)
+    notes.push(`the journal has no lines of ${WATCH_UNITS.join(' or ')}`);
+  const records = [...parseLogLines(fileText ?? '', 'file'), ...journalRecords].filter(
     (r) => opts.master === undefined || r.master === opts.master || (r.watch !== true && !r.master),
   );
   const runs = groupRuns(records)
     .filter((r) => opts.master === undefined || r.master === opts.master)
     .slice(-opts.last);
-  const where = `${file}${journal.text !== undefined ? ` and the journal (${WATCH_UNITS.join(', ')})` : ''}`;
+  const where = `${file}${journalRecords.length ? ` and the journal (${WATCH_UNITS.join(', ')})` : ''}`;
   const text = runs.length
     ? `${runs.map(renderRun).join('\n\n')}\n\n${plural(runs.length, 'run')} from ${where}${notes.length ? `; ${notes.join('; ')}` : ''}`
     : `no runs${opts.master ? ` of ${opts.master}` : ''} in ${where}${notes.length ? `; ${notes.join('; ')}` : ''}`;
