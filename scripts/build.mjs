@@ -7,7 +7,8 @@
 // - pino, needed only by real runs, is a bundle of its own (pino.cjs), required lazily and
 //   off the critical path (see deferredFileLogger): a dry-run never reads it;
 // - so is execa (execa.cjs, ESM-only in node_modules, made CommonJS here), required by the
-//   runner's first command: a dry-run starts none; and ssh2 (ssh2.cjs), required by a hosts push;
+//   runner's first command: a dry-run starts none; ssh2 (ssh2.cjs), required by a hosts push; and
+//   prom-client (prom-client.cjs), required only by watch serving metrics (metrics.listen);
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.
