@@ -105,3 +105,19 @@ test("YAML that does not parse: one line with the fix, and the parser's code fra
     },
   );
 });
+
+test('check: two entries claiming one thing is a problem at the second entry, with its line', async () => {
+  const text = `masters:
+  a:
+    - type: vip
+      address: 10.0.0.100/24
+      interface: eth0
+  b:
+    - type: vip
+      address: 10.0.0.100/24
+      interface: eth0
+`;
+  const { problems } = await configReport(text, 'c.yaml');
+  assert.equal(problems.length, 1);
+  assert.match(problemText(problems[0]!), /^line 7: masters\.b\[0\]: masters\.a\[0\] and masters\.b\[0\] both claim /);
+});
