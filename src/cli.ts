@@ -1,4 +1,6 @@
 import { readFileSync, writeSync } from 'node:fs';
+import type { Command as CommanderCommand } from 'commander';
+import type * as CliCommands from './cli-commands.ts';
 import type { Io, Outcome } from './cli-commands.ts';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
@@ -109,11 +111,36 @@ async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boole
 
 /** Everything but a hook call: the commands, help, --version. commander and the specs load only here. */
 async function commandLine(argv: readonly string[], io: Io): Promise<CommandExitCode> {
-  const [{ Command, CommanderError }, { COMMANDS, unknownCommand, versionText }] = await Promise.all([
-    import('commander'),
-    import('./cli-commands.ts'),
-  ]);
+  const [commander, commands] = await Promise.all([import('commander'), import('./cli-commands.ts')]);
   let done: { outcome: Outcome; json: boolean } | undefined;
+  const program = commandProgram(commander, commands, io, (d) => {
+    done = d;
+  });
+
+  return finish(io, async () => {
+    try {
+      await program.parseAsync([...argv], { from: 'user' });
+    } catch (err) {
+      if (!(err instanceof commander.CommanderError)) throw err;
+      // commander has printed its message already.
+      const shown =
+        err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+      return { outcome: { exitCode: shown ? EXIT.ok : EXIT.never }, json: false };
+    }
+    return done ?? { outcome: { exitCode: EXIT.ok }, json: false };
+  });
+}
+
+/**
+ * The commander program: the hook's own options, then one command per spec. What `--help` prints comes
+ * from here, and so do docs/reference/commands.md and the man page (scripts/docs.mjs builds it too).
+ */
+export function commandProgram(
+  { Command }: { Command: typeof CommanderCommand },
+  { COMMANDS, unknownCommand, versionText }: Pick<typeof CliCommands, 'COMMANDS' | 'unknownCommand' | 'versionText'>,
+  io: Io,
+  settle: (done: { outcome: Outcome; json: boolean }) => void,
+): CommanderCommand {
   const program = new Command('sentinel-hook')
     .description('Failover hook for Redis Sentinel: client-reconfig-script and notification-script')
     .usage(`[--config FILE] [--dry-run] [--json] ${EVENT_USAGE}`)
@@ -137,7 +164,7 @@ async function commandLine(argv: readonly string[], io: Io): Promise<CommandExit
     .action(async (operands: string[], opts: HookOptions) => {
       // Seven operands, or none, are a hook call gone wrong: parseEvent says how. Else a word that is no command.
       if (operands.length > 0 && operands.length !== 7) throw unknownCommand(operands[0]!);
-      done = { outcome: await hookCommand(operands, opts, io), json: Boolean(opts.json) };
+      settle({ outcome: await hookCommand(operands, opts, io), json: Boolean(opts.json) });
     });
 
   // Before the command name they are still the hook's: no command has a dry-run or JSON output, and
@@ -168,22 +195,10 @@ async function commandLine(argv: readonly string[], io: Io): Promise<CommandExit
         loadConfig: () => loadConfig(path, currentUid()),
         io,
       });
-      done = { outcome, json: Boolean(opts.json) };
+      settle({ outcome, json: Boolean(opts.json) });
     });
   }
-
-  return finish(io, async () => {
-    try {
-      await program.parseAsync([...argv], { from: 'user' });
-    } catch (err) {
-      if (!(err instanceof CommanderError)) throw err;
-      // commander has printed its message already.
-      const shown =
-        err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
-      return { outcome: { exitCode: shown ? EXIT.ok : EXIT.never }, json: false };
-    }
-    return done ?? { outcome: { exitCode: EXIT.ok }, json: false };
-  });
+  return program;
 }
 
 /**

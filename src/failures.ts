@@ -266,7 +266,7 @@ export const FAILURES = {
     message: (p: { addresses: readonly string[]; command: string; rule: string; user: string }) =>
       `${p.addresses.length === 1 ? 'Sentinel' : 'Sentinels'} ${p.addresses.join(', ')} refused ${p.command} (NOPERM): add ${p.rule} for user ${p.user}`,
     fix: (p) =>
-      `on each Sentinel: ACL SETUSER ${p.user} ${p.rule}, then SENTINEL FLUSHCONFIG to keep it in sentinel.conf; the README's "Sentinel ACL users" lists what each mode needs`,
+      `on each Sentinel: ACL SETUSER ${p.user} ${p.rule}, then SENTINEL FLUSHCONFIG to keep it in sentinel.conf; docs/reference/config.md ("Sentinel ACL users") lists what each mode needs`,
   }),
   /** TLS failed in a way asking again will not change (its certificate, or ours). */
   'sentinel-tls-refused': config({

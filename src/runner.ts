@@ -172,7 +172,7 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
       opts.stop?.signal.addEventListener('abort', stop, { once: true });
       if (opts.stop?.signal.aborted) stop();
       if (opts.signal?.aborted) end();
-      // What the child left running in its group goes with it (the README says so).
+      // What the child left running in its group goes with it (docs/reference/exit-codes.md says so).
       child.once('exit', () => {
         if (pid !== undefined) killGroup(pid, 'SIGKILL');
         stopWaiting(PIPE_GRACE_MS);

@@ -66,8 +66,20 @@ export async function checkCommand(
   return { text: lines.join('\n'), problems };
 }
 
+/** The config's JSON Schema, with each key's description: what editors read, and docs/reference is made from. */
 export function schemaCommand(): string {
-  return JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2);
+  const schema = z.toJSONSchema(configSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override({ zodSchema, jsonSchema }) {
+      // A duration's default is milliseconds once parsed, so zod leaves it out of the input schema: give
+      // it as a user writes it.
+      const def = zodSchema._zod.def;
+      if (def.type === 'default' && typeof def.defaultValue === 'number' && def.innerType._zod.def.type === 'pipe')
+        jsonSchema.default = formatDuration(def.defaultValue);
+    },
+  });
+  return JSON.stringify(schema, null, 2);
 }
 
 export interface SentinelUnitCheck {

@@ -60,25 +60,49 @@ export function duration(opts: { min?: number; max?: number } = {}) {
   );
 }
 
+/**
+ * What a key is for: the description editors show from `sentinel-hook schema` and docs/reference lists.
+ * Registered (a map entry), not a check: parsing a config pays nothing for it. The schema given must be
+ * this key's own instance (a wrapper such as z.optional, or a clone of a shared one), or every key that
+ * shares it would get this text.
+ */
+export function about<T extends z.core.$ZodType>(description: string, schema: T): T {
+  if (z.globalRegistry.has(schema)) throw new Error(`described twice: ${description}`);
+  z.globalRegistry.add(schema, { description });
+  return schema;
+}
+
 export const absolutePath = z.string().check(z.refine(isAbsolutePath, 'expected an absolute path without ".."'));
 
 const whenObject = z.strictObject({
-  /** leader: only the Sentinel that ran the failover; observer: only the others. */
-  role: z._default(z.enum(['leader', 'observer', 'any']), 'any'),
-  /** new-master: only on the host that owns the to-ip; old-master: only on the host that owns the from-ip. */
-  host: z._default(z.enum(['new-master', 'old-master', 'any']), 'any'),
+  role: about(
+    'leader: only on the Sentinel that ran the failover (for what must happen once); observer: only on the others',
+    z._default(z.enum(['leader', 'observer', 'any']), 'any'),
+  ),
+  host: about(
+    'new-master: only on the host that owns the to-ip; old-master: only where the from-ip is local',
+    z._default(z.enum(['new-master', 'old-master', 'any']), 'any'),
+  ),
 });
-/** Which hook runs an action applies to. Common to every action type. */
-export const when = z._default(whenObject, { role: 'any', host: 'any' });
+/** Common to every action type. */
+export const when = about(
+  'which hook runs the action applies to',
+  z._default(whenObject, { role: 'any', host: 'any' }),
+);
 export type When = z.output<typeof whenObject>;
 
 /** Where a secret comes from; the value itself never sits in the config file or the log. */
 export const secretRef = z.union(
   [
     z.strictObject({
-      env: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
+      env: about(
+        'the environment variable that holds it (taken out of what commands the hook starts inherit)',
+        z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
+      ),
     }),
-    z.strictObject({ file: absolutePath }),
+    z.strictObject({
+      file: about('the file that holds it (a last newline is not part of it)', absolutePath.clone()),
+    }),
   ],
   { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
 );

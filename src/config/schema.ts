@@ -6,7 +6,7 @@ import { masterName } from '../event.ts';
 export const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
 
 import { isHostname, isIpAddress } from '../values.ts';
-import { absolutePath, duration, programName, secretRef } from './common.ts';
+import { about, absolutePath, duration, programName, secretRef } from './common.ts';
 
 export type { ActionConfig } from '../actions/index.ts';
 
@@ -54,21 +54,30 @@ const metricsListen = z.pipe(
 
 const sentinelTls = z
   .strictObject({
-    /** PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted. */
-    ca: absolutePath,
-    /** Our client certificate and its key (PEM), for Sentinels with `tls-auth-clients yes`. */
-    cert: z.optional(absolutePath),
-    key: z.optional(absolutePath),
-    /** The name the certificates must carry; default: each address's host when it is a name, else its IP. */
-    servername: z.optional(
-      z
-        .string()
-        .check(
-          z.refine(
-            isHostname,
-            'expected a host name (without it, an IP address is checked against the certificate as is)',
+    ca: about(
+      "PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted",
+      absolutePath.clone(),
+    ),
+    cert: about(
+      'client certificate (PEM), for Sentinels with `tls-auth-clients yes`; needs key',
+      z.optional(absolutePath),
+    ),
+    key: about(
+      "the client certificate's private key (PEM), readable by its owner only; needs cert",
+      z.optional(absolutePath),
+    ),
+    servername: about(
+      "the name the Sentinels' certificates must carry; default: each address's host when it is a name, else its IP",
+      z.optional(
+        z
+          .string()
+          .check(
+            z.refine(
+              isHostname,
+              'expected a host name (without it, an IP address is checked against the certificate as is)',
+            ),
           ),
-        ),
+      ),
     ),
   })
   .check(
@@ -88,72 +97,109 @@ const sentinelTls = z
 
 export const configSchema = z
   .strictObject({
-    /** Whole-run time limit; Sentinel SIGKILLs the hook at 60 s, and we must end our children before that. */
-    deadline: z._default(duration({ min: 1000, max: 58_000 }), 45_000),
-    log: z._default(
-      z.strictObject({
-        file: z.optional(absolutePath),
-        level: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
-      }),
-      { level: 'info' },
+    // Sentinel SIGKILLs the hook at 60 s, and we must end our children before that.
+    deadline: about(
+      "the whole run's time limit, below Sentinel's 60 s SIGKILL; commands still running then are killed",
+      z._default(duration({ min: 1000, max: 58_000 }), 45_000),
     ),
-    /**
-     * Directory for the per-master locks and generations, shared by every process that serves a master on
-     * this host; owned by Sentinel's user (or root) and writable by nobody else (see lock.ts).
-     */
-    lockDir: z._default(absolutePath, DEFAULT_LOCK_DIR),
-    /**
-     * Directory for what must outlive a reboot: the pause, the epoch this host acted on, exec's
-     * once-per-failover records, the last run. Default /var/lib/sentinel-hook; a config that names a
-     * lockDir of its own (not the default) and no stateDir keeps them in lockDir, as before (check
-     * warns when that is emptied at reboot).
-     */
-    stateDir: z.optional(absolutePath),
-    /** When set, an event is checked against these Sentinels before acting (a retry can come hours late). */
-    sentinels: z.optional(
-      z.strictObject({
-        addresses: z.array(sentinelAddress).check(z.minLength(1, 'expected at least one Sentinel address')),
-        username: z.optional(z.string().check(z.minLength(1))),
-        password: z.optional(secretRef),
-        /** Per Sentinel, connect and reply. */
-        timeout: z._default(duration({ min: 50, max: 5000 }), 500),
-        /** How long to keep asking while no Sentinel names the to-ip yet. */
-        settle: z._default(duration({ min: 0, max: 10_000 }), 3000),
-        /** Talk to the Sentinels over TLS (their `tls-port`), the certificate always verified. */
-        tls: z.optional(sentinelTls),
-      }),
-    ),
-    /**
-     * Prometheus metrics. `listen`: watch serves them over HTTP at this address (host:port, or a port alone for
-     * 127.0.0.1; default port 9469). `textfile`: the hook (no daemon) writes each master's gauges to a file in
-     * this directory for node_exporter's textfile collector.
-     */
-    metrics: z.optional(
-      z.strictObject({
-        listen: z.optional(metricsListen),
-        textfile: z.optional(absolutePath),
-      }),
-    ),
-    // No name is reserved: the CLI tells a hook call from a command by its shape, never by the master's name.
-    masters: z.record(masterName, z.array(actionSchema).check(z.minLength(1, 'expected at least one action'))),
-    /** Actions for `sentinel-hook notify` (Sentinel's notification-script). */
-    notify: z._default(
-      z.array(
+    log: about(
+      "the hook's own log: JSON lines (Sentinel throws a script's output away)",
+      z._default(
         z.strictObject({
-          /** Event types to act on, e.g. ["+switch-master", "+odown"]; all when absent. */
-          events: z.optional(
-            z.array(
-              z
-                .string()
-                .check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')),
-            ),
+          file: about(
+            'where the JSON lines go; without it, stderr (watch and `reconcile --log-to journal`: stdout)',
+            z.optional(absolutePath),
           ),
-          /** argv; placeholders {eventType} {description} {master}. */
-          run: z.tuple([programName], z.string()),
-          timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
+          level: about('the lowest level written', z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info')),
+        }),
+        { level: 'info' },
+      ),
+    ),
+    lockDir: about(
+      'the per-master locks and generations, shared by every process serving a master on this host; owned by ' +
+        "Sentinel's user (or root) and writable by nobody else",
+      z._default(absolutePath, DEFAULT_LOCK_DIR),
+    ),
+    // A config that names a lockDir of its own and no stateDir keeps them in lockDir, as before (check
+    // warns when that is emptied at reboot).
+    stateDir: about(
+      'what must outlive a reboot: the pause, the epoch this host acted on, once-per-failover and last-run ' +
+        'records; default /var/lib/sentinel-hook (with a lockDir of its own: that lockDir)',
+      z.optional(absolutePath),
+    ),
+    sentinels: about(
+      'the Sentinels to ask whether an event is still current before acting (a retry can come hours late); ' +
+        'needed by reconcile and watch',
+      z.optional(
+        z.strictObject({
+          addresses: about(
+            'every Sentinel of the group, host:port',
+            z.array(sentinelAddress).check(z.minLength(1, 'expected at least one Sentinel address')),
+          ),
+          username: about(
+            'ACL user to log in as (AUTH username password)',
+            z.optional(z.string().check(z.minLength(1))),
+          ),
+          password: about(
+            "where the Sentinels' password is: { env: VARIABLE } or { file: /path }",
+            z.optional(secretRef),
+          ),
+          timeout: about('per Sentinel, to connect and reply', z._default(duration({ min: 50, max: 5000 }), 500)),
+          settle: about(
+            'how long to keep asking while no Sentinel names the to-ip yet',
+            z._default(duration({ min: 0, max: 10_000 }), 3000),
+          ),
+          tls: about(
+            'talk to the Sentinels over TLS (their tls-port), the certificate always verified',
+            z.optional(sentinelTls),
+          ),
         }),
       ),
-      [],
+    ),
+    metrics: about(
+      'Prometheus metrics: served by watch (listen), or written by each hook run for node_exporter (textfile)',
+      z.optional(
+        z.strictObject({
+          listen: about(
+            'where watch serves GET /metrics: "host:port", "[v6]:port", or a port alone for 127.0.0.1 (default port 9469)',
+            z.optional(metricsListen),
+          ),
+          textfile: about(
+            "a directory node_exporter's textfile collector reads: each run replaces sentinel_hook_<master>.prom there",
+            z.optional(absolutePath),
+          ),
+        }),
+      ),
+    ),
+    // No name is reserved: the CLI tells a hook call from a command by its shape, never by the master's name.
+    masters: about(
+      "one list of actions per master name (the name in Sentinel's `sentinel monitor` line)",
+      z.record(masterName, z.array(actionSchema).check(z.minLength(1, 'expected at least one action'))),
+    ),
+    notify: about(
+      "commands for `sentinel-hook notify` (Sentinel's notification-script)",
+      z._default(
+        z.array(
+          z.strictObject({
+            events: about(
+              'event types to act on, e.g. ["+switch-master", "+odown"]; all when absent',
+              z.optional(
+                z.array(
+                  z
+                    .string()
+                    .check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')),
+                ),
+              ),
+            ),
+            run: about(
+              'argv, never a shell; placeholders {eventType} {description} {master}',
+              z.tuple([programName], z.string()),
+            ),
+            timeout: about('for the command', z._default(duration({ min: 1, max: 58_000 }), 10_000)),
+          }),
+        ),
+        [],
+      ),
     ),
   })
   .check(

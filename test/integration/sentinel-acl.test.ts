@@ -1,5 +1,5 @@
-// The least-privilege ACL users the README documents (issue 15 §5.3), against a real redis-sentinel 7 on
-// loopback: each user is made at runtime with exactly the README's line (`ACL SETUSER`), and the mode it
+// The least-privilege ACL users docs/reference/config.md documents (issue 15 §5.3), against a real
+// redis-sentinel 7 on loopback: each user is made at runtime with exactly the documented line (`ACL SETUSER`), and the mode it
 // is for runs with it: the hook line serves a hook call and reconcile, the watch line a watch that acts
 // on a real failover. Without `sentinel|master` reconcile says which command was refused, where, and
 // the rule to add; with the hook line alone watch says the same of its subscription. The action is an
@@ -18,12 +18,12 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/sentinel-hook.cjs');
 const PASSWORD = 'acl-test-password';
 
-/** The README's two `user sentinel-hook …` lines, in order: the hook's, then watch's. */
+/** The two `user sentinel-hook …` lines of docs/reference/config.md, in order: the hook's, then watch's. */
 function documentedUsers(): { hook: string[]; watch: string[] } {
-  const lines = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const lines = readFileSync(join(ROOT, 'docs/reference/config.md'), 'utf8')
     .split('\n')
     .filter((l) => l.startsWith('user sentinel-hook '));
-  assert.equal(lines.length, 2, `the README documents two ACL lines: ${lines.join(' | ')}`);
+  assert.equal(lines.length, 2, `docs/reference/config.md documents two ACL lines: ${lines.join(' | ')}`);
   // `user NAME RULES…` in sentinel.conf is `ACL SETUSER NAME RULES…` at runtime.
   const rules = (line: string) =>
     line
@@ -37,7 +37,7 @@ function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-test('the README ACL lines: the hook line serves the hook and reconcile, the watch line a watch; a rule missing is named with the fix', {
+test('the documented ACL lines: the hook line serves the hook and reconcile, the watch line a watch; a rule missing is named with the fix', {
   timeout: 180_000,
 }, async (t) => {
   const sentinel = new LoopbackSentinel();

@@ -396,7 +396,7 @@ export class Lab {
       };
       this.hosts.set(name, host);
       await this.addNamespace(ns);
-      // What the README asks of every host that may hold the VIP (see arpAnnounceWarning in the vip
+      // What docs/design.md asks of every host that may hold the VIP (see arpAnnounceWarning in the vip
       // action): without it, an old master that rejoins after a cut-off can send an ARP request from
       // the VIP before its hook removes it and leave an app host pointing at a MAC that no longer
       // answers for the VIP (seen here about once in three cut-off runs). Per namespace, like any net.* sysctl.

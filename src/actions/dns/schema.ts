@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { absolutePath, duration, when } from '../../config/common.ts';
+import { about, absolutePath, duration, when } from '../../config/common.ts';
 import { canonicalIp, ipVersion, isHostname } from '../../values.ts';
 import { markerName } from './marker.ts';
 
@@ -72,39 +72,52 @@ const oneOrMore = <T extends z.ZodMiniType<string>>(item: T, what: string, same:
 export const dnsSchema = z
   .strictObject({
     type: z.literal('dns'),
-    /** The zone's primary, `host[:port]`; several are tried in order when one does not answer. */
-    server: oneOrMore(server, 'server', (s) => parseServer(s)?.label ?? s),
-    /** The zone the names are in, as its SOA names it (example.internal.). */
-    zone: dnsName,
-    /** The name (or names) pointed at the master: A and/or AAAA records, never a CNAME. */
-    name: oneOrMore(dnsName, 'name', fqdn),
-    /** TTL of the records written: whole seconds on the wire. Resolvers may keep the old answer this long. */
-    ttl: z._default(
-      duration({ min: 0, max: 86_400_000 }).check(
-        z.refine((ms: number) => ms % 1000 === 0, 'expected whole seconds, e.g. "5s" (a TTL is whole seconds)'),
-      ),
-      5000,
+    server: about(
+      "the zone's primary, host[:port] (port 53); a list is tried in order when one does not answer",
+      oneOrMore(server, 'server', (s) => parseServer(s)?.label ?? s),
     ),
-    /** The TSIG key file as `tsig-keygen` writes it: root:<Sentinel's group>, mode 0640 or tighter. */
-    key: absolutePath,
-    /** The record types this entry owns for the names: each gets the master's addresses of its family. */
-    records: z._default(
-      z.array(z.enum(['A', 'AAAA'])).check(
-        z.minLength(1, 'expected A, AAAA or both'),
-        z.refine((r) => new Set(r).size === r.length, 'a record type is listed twice'),
-      ),
-      ['A', 'AAAA'],
+    zone: about('the zone the names are in, as its SOA names it (example.internal.)', dnsName.clone()),
+    name: about(
+      'the name (or a list: all move in the same update) pointed at the master: A and/or AAAA records, never a CNAME',
+      oneOrMore(dnsName, 'name', fqdn),
     ),
-    /** How long one server has to answer one message before the next server is asked. */
-    timeout: z._default(duration({ min: 100, max: 10_000 }), 2000),
-    /**
-     * A marker newer than the Sentinels' majority answer that is older than this was left by Sentinels
-     * since rebuilt (their epochs start again from 0): a reconcile replaces it. Sentinel's default
-     * failover-timeout is 3 minutes.
-     */
-    rebuiltAfter: z._default(duration({ min: 1000, max: 86_400_000 }), 180_000),
-    /** Default: the leader only, one update per failover. Given here, it replaces that default whole. */
-    when: z._default(when, { role: 'leader', host: 'any' }),
+    ttl: about(
+      'TTL of the records written, whole seconds: how long resolvers may keep the old answer',
+      z._default(
+        duration({ min: 0, max: 86_400_000 }).check(
+          z.refine((ms: number) => ms % 1000 === 0, 'expected whole seconds, e.g. "5s" (a TTL is whole seconds)'),
+        ),
+        5000,
+      ),
+    ),
+    key: about(
+      "the TSIG key file as tsig-keygen writes it: root:<Sentinel's group>, mode 0640 or tighter",
+      absolutePath.clone(),
+    ),
+    records: about(
+      "the record types this entry owns for the names: each gets the master's addresses of its family",
+      z._default(
+        z.array(z.enum(['A', 'AAAA'])).check(
+          z.minLength(1, 'expected A, AAAA or both'),
+          z.refine((r) => new Set(r).size === r.length, 'a record type is listed twice'),
+        ),
+        ['A', 'AAAA'],
+      ),
+    ),
+    timeout: about(
+      'how long one server has to answer one message before the next server is asked',
+      z._default(duration({ min: 100, max: 10_000 }), 2000),
+    ),
+    // Sentinel's default failover-timeout is 3 minutes.
+    rebuiltAfter: about(
+      "a marker newer than the Sentinels' majority answer and older than this was left by Sentinels since " +
+        'rebuilt (their epochs start again from 0): a reconcile replaces it',
+      z._default(duration({ min: 1000, max: 86_400_000 }), 180_000),
+    ),
+    when: about(
+      'default: the leader only, one update per failover; given here, it replaces that default whole',
+      z._default(when, { role: 'leader', host: 'any' }),
+    ),
   })
   .check(
     z.superRefine((a, ctx) => {

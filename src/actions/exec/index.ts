@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { duration, privilege, programName, when } from '../../config/common.ts';
+import { about, duration, privilege, programName, when } from '../../config/common.ts';
 import { errorOf } from '../../errors.ts';
 import { eventEnv, eventValues, type FailoverEvent } from '../../event.ts';
 import { failure } from '../../failures.ts';
@@ -24,25 +24,23 @@ const argTemplate = z.string().check(
 
 export const execSchema = z.strictObject({
   type: z.literal('exec'),
-  /**
-   * argv: the program (absolute path, or a name looked up in the system directories) and its
-   * arguments, with placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}.
-   * Never run through a shell.
-   */
-  run: z.tuple([programName], argTemplate),
-  timeout: z._default(duration({ min: 1, max: 58_000 }), 10_000),
-  privilege: z._default(privilege, 'none'),
-  /**
-   * Also run by `reconcile` (and `watch`) when they converge this host to a failover it has not
-   * acted on. Off by default: a command is not a state, and runs at most once per failover.
-   */
-  reconcile: z._default(z.boolean(), false),
-  /**
-   * When a newer event for the master supersedes the run while the command runs: `stop` sends it TERM,
-   * then KILL after a short grace, so that the newer run need not wait for it; `finish` lets it run to
-   * its end (or its timeout), for a command that must never be cut halfway.
-   */
-  onSuperseded: z._default(z.enum(['stop', 'finish']), 'stop'),
+  run: about(
+    'argv, never a shell: the program (absolute path, or a name looked up in the system directories) and its ' +
+      'arguments, with placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}',
+    z.tuple([programName], argTemplate),
+  ),
+  timeout: about('for the command, with everything it started', z._default(duration({ min: 1, max: 58_000 }), 10_000)),
+  privilege: about('sudo: prefix "sudo -n" (an exact sudoers rule); none: run as is', z._default(privilege, 'none')),
+  // Off by default: a command is not a state.
+  reconcile: about(
+    'also run by `reconcile` and `watch` when they bring this host to a failover it has not acted on (once per failover)',
+    z._default(z.boolean(), false),
+  ),
+  onSuperseded: about(
+    'when a newer event for the master supersedes the run: stop sends the command TERM, then KILL 2 s later; ' +
+      'finish lets it run to its end or its timeout, holding the newer run back',
+    z._default(z.enum(['stop', 'finish']), 'stop'),
+  ),
   when,
 });
 export type ExecAction = z.output<typeof execSchema>;

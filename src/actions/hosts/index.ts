@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
-import { duration, privilege, when } from '../../config/common.ts';
+import { about, duration, privilege, when } from '../../config/common.ts';
 import { ConfigError, errorLine, errorOf } from '../../errors.ts';
 import { failure } from '../../failures.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
@@ -42,56 +42,73 @@ const pushTarget = z
   );
 
 export const pushSchema = z.strictObject({
-  /** App servers: `host`, `host:port`, `[IPv6]:port`. */
-  targets: z.array(pushTarget).check(
-    z.minLength(1, 'expected at least one target'),
-    z.refine((t) => new Set(t).size === t.length, 'a target is listed twice'),
-  ),
-  /** Login on every target. */
-  user: z
-    .string()
-    .check(
-      z.regex(
-        /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/,
-        'expected a login name (letters, digits, _ . -; not starting with - or a digit)',
-      ),
+  targets: about(
+    'the app servers: host, host:port or [IPv6]:port',
+    z.array(pushTarget).check(
+      z.minLength(1, 'expected at least one target'),
+      z.refine((t) => new Set(t).size === t.length, 'a target is listed twice'),
     ),
-  /** Private key (unencrypted: nobody is there to type a passphrase during a failover). */
-  identityFile: plainPath,
-  /** The only host keys trusted; an unknown or different key is refused. Hashed entries are fine. */
-  knownHostsFile: plainPath,
-  /** The file edited on each target. */
-  remotePath: z._default(plainPath, '/etc/hosts'),
-  /** ssh: edit each target's own file (keeps its own entries); rsync: copy `file` whole, as seed 001 does. */
-  transport: z._default(z.enum(['ssh', 'rsync']), 'ssh'),
-  concurrency: z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(256, 'expected at most 256')), 16),
-  /** Per target and attempt. */
-  timeout: z._default(duration({ min: 100, max: 58_000 }), 5000),
-  /** Further attempts per target, within the run's deadline. */
-  retries: z._default(z.int().check(z.gte(0, 'expected 0 or more'), z.lte(10, 'expected at most 10')), 2),
-  /** argv run on a target after its file changed (e.g. flush nscd); the program as an absolute path (the remote PATH is unknown); each argument quoted for the remote shell. */
-  after: z.optional(
-    z.tuple([plainPath], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument'))),
+  ),
+  user: about(
+    'the login on every target',
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/,
+          'expected a login name (letters, digits, _ . -; not starting with - or a digit)',
+        ),
+      ),
+  ),
+  identityFile: about(
+    'the private key, unencrypted: nobody is there to type a passphrase during a failover',
+    plainPath.clone(),
+  ),
+  knownHostsFile: about(
+    'the only host keys trusted (hashed entries are fine); an unknown or changed key is refused',
+    plainPath.clone(),
+  ),
+  remotePath: about('the file edited on each target', z._default(plainPath, '/etc/hosts')),
+  transport: about(
+    "ssh: edit each target's own file (it keeps its own entries); rsync: copy `file` whole",
+    z._default(z.enum(['ssh', 'rsync']), 'ssh'),
+  ),
+  concurrency: about(
+    'targets worked on at once',
+    z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(256, 'expected at most 256')), 16),
+  ),
+  timeout: about('per target and attempt', z._default(duration({ min: 100, max: 58_000 }), 5000)),
+  retries: about(
+    "further attempts per target, within the run's deadline",
+    z._default(z.int().check(z.gte(0, 'expected 0 or more'), z.lte(10, 'expected at most 10')), 2),
+  ),
+  after: about(
+    'argv run on a target after its file changed (e.g. flush nscd): the program as an absolute path (the remote ' +
+      'PATH is unknown), each argument quoted for the remote shell',
+    z.optional(z.tuple([plainPath], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument')))),
   ),
 });
 
 export const hostsSchema = z
   .strictObject({
     type: z.literal('hosts'),
-    /** Names that must point at the current master. */
-    names: z.array(hostName).check(
-      z.minLength(1, 'expected at least one name'),
-      z.refine((n) => new Set(n.map((x) => x.toLowerCase())).size === n.length, 'a name is listed twice'),
+    names: about(
+      'the names that must point at the current master',
+      z.array(hostName).check(
+        z.minLength(1, 'expected at least one name'),
+        z.refine((n) => new Set(n.map((x) => x.toLowerCase())).size === n.length, 'a name is listed twice'),
+      ),
     ),
-    /** This host's own hosts file, rewritten too (and the source copied whole by transport rsync). */
-    file: z.optional(plainPath),
-    /**
-     * How `file` is written: none, as the hook's own user (who must be allowed to by the file's mode);
-     * sudo, as root through `sudo -n` and the install's sentinel-hook-hosts-write, which writes only
-     * these names in this file (exact sudoers rule: `sentinel-hook sudoers`).
-     */
-    privilege: z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'none'),
-    push: z.optional(pushSchema),
+    file: about(
+      "this host's own hosts file, rewritten too (and what transport rsync copies whole)",
+      z.optional(plainPath),
+    ),
+    privilege: about(
+      "how `file` is written: none, as the hook's own user (the file's mode must let it); sudo, as root through " +
+        "`sudo -n` and the install's sentinel-hook-hosts-write, which writes only these names in this file",
+      z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'none'),
+    ),
+    push: about('the app servers whose hosts file is edited too, over SSH', z.optional(pushSchema)),
     when,
   })
   .check(

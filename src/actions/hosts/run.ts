@@ -37,7 +37,7 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
   };
   // Runs for different masters may edit the same file (one hosts file, several names): each edit is a
   // read-modify-replace, so two at once would lose one. Serialised per file on this host; Sentinels on
-  // other hosts pushing other masters to the same servers are not (see README).
+  // other hosts pushing other masters to the same servers are not (see docs/reference/actions/hosts.md).
   // body gets what is left of waitMs after the wait: a target's attempt never outlasts its timeout.
   const exclusive = async <T>(
     resource: string,

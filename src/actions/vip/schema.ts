@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { duration, privilege, when } from '../../config/common.ts';
+import { about, duration, privilege, when } from '../../config/common.ts';
 import { Failure } from '../../failures.ts';
 import { isInterfaceName } from '../../values.ts';
 import { parseVip } from './address.ts';
@@ -17,12 +17,15 @@ const interfaceName = z
   );
 
 const arpObject = z.strictObject({
-  /** Gratuitous ARPs (IPv6: unsolicited Neighbor Advertisements) per burst, of each kind. */
-  count: z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(20, 'expected at most 20')), 5),
-  /** Between two packets of a burst. */
-  interval: z._default(duration({ min: 10, max: 2000 }), 200),
-  /** Second burst this long after the first (0: none): a single lost burst leaves neighbours on the old MAC. */
-  repeatAfter: z._default(duration({ min: 0, max: 20_000 }), 5000),
+  count: about(
+    'gratuitous ARPs (IPv6: unsolicited Neighbor Advertisements) per burst, of each kind',
+    z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(20, 'expected at most 20')), 5),
+  ),
+  interval: about('between two packets of a burst', z._default(duration({ min: 10, max: 2000 }), 200)),
+  repeatAfter: about(
+    'the second burst this long after the first (0: none): one lost burst would leave neighbours on the old MAC',
+    z._default(duration({ min: 0, max: 20_000 }), 5000),
+  ),
 });
 export type ArpSettings = z.output<typeof arpObject>;
 
@@ -34,51 +37,70 @@ export function arpBurstsMs(arp: ArpSettings): number {
 export const vipSchema = z
   .strictObject({
     type: z.literal('vip'),
-    /** The virtual IP with its prefix length: 10.0.0.100/24 or fd00::100/64. */
-    address: z
-      .string({
-        error: (issue) =>
-          issue.input === undefined
-            ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24'
-            : 'expected a string such as 10.0.0.100/24',
-      })
-      .check(
-        z.superRefine((text, ctx) => {
-          const parsed = parseVip(text);
-          if (parsed instanceof Failure) ctx.issues.push({ code: 'custom', input: text, message: parsed.message });
-        }),
-      ),
-    /** Interface to add it to; default: the interface whose route covers the address, on each host. */
-    interface: z.optional(interfaceName),
-    /** IPv4 only: the label `ip addr` shows (and ifconfig-era tools need), "<interface>:<suffix>". */
-    label: z.optional(
+    address: about(
+      'the virtual IP with its prefix length: 10.0.0.100/24 or fd00::100/64',
       z
-        .string()
+        .string({
+          error: (issue) =>
+            issue.input === undefined
+              ? 'required: the VIP with its prefix length, e.g. 10.0.0.100/24'
+              : 'expected a string such as 10.0.0.100/24',
+        })
         .check(
-          z.regex(
-            /^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/,
-            'expected "<interface>:<suffix>" such as eth0:vip',
-          ),
-          z.maxLength(15, 'expected at most 15 characters (the kernel limit)'),
+          z.superRefine((text, ctx) => {
+            const parsed = parseVip(text);
+            if (parsed instanceof Failure) ctx.issues.push({ code: 'custom', input: text, message: parsed.message });
+          }),
         ),
     ),
-    /** sudo: "sudo -n" with exact argv (see `sentinel-hook sudoers`); none: Sentinel runs as root or with CAP_NET_ADMIN and CAP_NET_RAW. */
-    privilege: z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'sudo'),
-    arp: z._default(arpObject, { count: 5, interval: 200, repeatAfter: 5000 }),
-    /** Before adding, refuse while another host answers ARP for the address (up to 2 s of probing). IPv4 only. */
-    checkDuplicate: z._default(z.boolean({ error: 'expected true or false' }), false),
-    /**
-     * `sentinel-hook notify` on "-sdown" (an instance of this master is reachable again, e.g. the old
-     * master back from a cut-off): the host a majority of `sentinels` name master, if it holds the VIP,
-     * sends the ARP bursts again. Needs the notification-script and `sentinels`.
-     */
-    reannounce: z._default(z.boolean({ error: 'expected true or false' }), true),
-    /**
-     * `sentinel-hook watch` only, opt-in: the host holding the VIP that cannot reach a majority of
-     * `sentinels` for `noQuorumFor` lets it go (an isolated old master must not keep taking writes).
-     * Default: keep it (a routine restart of the Sentinels must not take the VIP away).
-     */
-    release: z.optional(z.strictObject({ noQuorumFor: duration({ min: 1000, max: 3_600_000 }) })),
+    interface: about(
+      'the interface to add it to; default: the interface whose route covers the address, on each host',
+      z.optional(interfaceName),
+    ),
+    label: about(
+      'IPv4 only: the label `ip addr` shows (and ifconfig-era tools need), "<interface>:<suffix>"',
+      z.optional(
+        z
+          .string()
+          .check(
+            z.regex(
+              /^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,13}:[A-Za-z0-9_.@-]{1,14}$/,
+              'expected "<interface>:<suffix>" such as eth0:vip',
+            ),
+            z.maxLength(15, 'expected at most 15 characters (the kernel limit)'),
+          ),
+      ),
+    ),
+    privilege: about(
+      'sudo: "sudo -n" with exact argv (see `sentinel-hook sudoers`), unless the process holds CAP_NET_ADMIN and ' +
+        'CAP_NET_RAW; none: run ip and arping as is (root, or those capabilities)',
+      z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'sudo'),
+    ),
+    arp: about(
+      'the gratuitous ARP bursts after adding the address',
+      z._default(arpObject, { count: 5, interval: 200, repeatAfter: 5000 }),
+    ),
+    checkDuplicate: about(
+      'IPv4 only: before adding, refuse while another host answers ARP for the address (up to 2 s of probing)',
+      z._default(z.boolean({ error: 'expected true or false' }), false),
+    ),
+    reannounce: about(
+      'on "-sdown" (the old master reachable again), `sentinel-hook notify` on the host a majority of `sentinels` ' +
+        'name master sends the ARP bursts again if it holds the VIP; needs the notification-script and `sentinels`',
+      z._default(z.boolean({ error: 'expected true or false' }), true),
+    ),
+    release: about(
+      '`sentinel-hook watch` only, opt-in: let the VIP go when no majority of `sentinels` answers for a while ' +
+        '(an isolated old master must not keep taking writes); default: keep it',
+      z.optional(
+        z.strictObject({
+          noQuorumFor: about(
+            'how long without an answer from a majority before the VIP goes',
+            duration({ min: 1000, max: 3_600_000 }),
+          ),
+        }),
+      ),
+    ),
     when,
   })
   .check(
