@@ -27,25 +27,21 @@ const sentinelAddress = z.string().check(
 );
 
 /** The default port of watch's metrics: see docs/reference/metrics.md for whose port it is. */
-export const METRICS_PORT = 9469;
+const METRICS_PORT = 9469;
 
 /**
  * Where watch serves metrics: "host:port", "[v6]:port" or a port alone (then loopback: metrics say which host
  * holds the VIP, not for every network to read). Parsed to { host, port }.
  */
+const LISTEN_EXPECTED = `expected an IP address and port such as "127.0.0.1:${METRICS_PORT}", or a port alone ("${METRICS_PORT}", loopback)`;
 const metricsListen = z.pipe(
-  z.union([z.int(), z.string()]),
-  z.transform((value: number | string, ctx) => {
-    const text = String(value);
+  z.string({ error: LISTEN_EXPECTED }),
+  z.transform((text: string, ctx) => {
     const m = /^(?:(?:\[([^\]]+)\]|([^:\s[\]]+)):)?(\d{1,5})$/.exec(text);
     const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
     const port = m ? Number(m[3]) : 0;
     if (!m || !isIpAddress(host) || port < 1 || port > 65535) {
-      ctx.issues.push({
-        code: 'custom',
-        input: value,
-        message: `expected an IP address and port such as "127.0.0.1:${METRICS_PORT}", or a port alone (loopback)`,
-      });
+      ctx.issues.push({ code: 'custom', input: text, message: LISTEN_EXPECTED });
       return z.NEVER;
     }
     return { host, port };

@@ -31,7 +31,11 @@ function result(over: Partial<RunResult>): RunResult {
 test('metrics.listen: host:port, [v6]:port, or a port alone on loopback; anything else refused with an example', () => {
   const listen = (value: unknown) => validateConfig({ metrics: { listen: value }, masters: { m: [exec] } }, 'c.yaml');
   assert.deepEqual(listen('127.0.0.1:9469').metrics?.listen, { host: '127.0.0.1', port: 9469 });
-  assert.deepEqual(listen(9469).metrics?.listen, { host: '127.0.0.1', port: 9469 });
+  assert.deepEqual(listen('9469').metrics?.listen, { host: '127.0.0.1', port: 9469 });
+  assert.throws(
+    () => listen(9469),
+    /metrics\.listen: expected an IP address and port .*or a port alone \("9469", loopback\)/,
+  );
   assert.deepEqual(listen('[::1]:9469').metrics?.listen, { host: '::1', port: 9469 });
   assert.throws(
     () => listen('localhost:9469'),
