@@ -26,7 +26,7 @@ const sentinelAddress = z.string().check(
   }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'),
 );
 
-/** The default port of watch's metrics: see docs/reference/metrics.md for whose port it is. */
+/** The port the examples use for watch's metrics: see docs/reference/metrics.md for whose port it is. */
 const METRICS_PORT = 9469;
 
 /**
@@ -157,7 +157,7 @@ export const configSchema = z
       z.optional(
         z.strictObject({
           listen: about(
-            'where watch serves GET /metrics: "host:port", "[v6]:port", or a port alone for 127.0.0.1 (default port 9469)',
+            'where watch serves GET /metrics: "host:port", "[v6]:port", or a port alone for 127.0.0.1, e.g. "127.0.0.1:9469"',
             z.optional(metricsListen),
           ),
           textfile: about(
