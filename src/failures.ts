@@ -376,8 +376,7 @@ export const FAILURES = {
   'metrics-listen-failed': retry({
     message: (p: { host: string; port: number; errno: string }) =>
       `cannot serve metrics on ${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port} (${p.errno}); watch goes on without them`,
-    fix: () =>
-      "free that port or set metrics.listen to another (9469 is the default; 9121 is redis_exporter's), then restart watch",
+    fix: () => "free that port or set metrics.listen to another (9121 is redis_exporter's), then restart watch",
   }),
   'dns-unresolved': retry({
     message: (p: { host: string; detail: string }) => `cannot resolve ${p.host}: ${p.detail}`,
