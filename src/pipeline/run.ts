@@ -103,8 +103,8 @@ export interface RunOptions {
   remainingMs?(): number;
   /** The run id the caller logs with (last-run record); absent: a new one. */
   runId?: string;
-  /** Its steps have ended, all but the deferred ones (see ApplyOptions.onForegroundDone). */
-  onApplied?: () => void;
+  /** A step of its plan succeeded (see ApplyOptions.onStepDone). */
+  onStepDone?: () => void;
   /** With dryRun, an event call: plan it even when the Sentinels call it stale (an operator's drill). */
   assumeCurrent?: boolean;
 }
@@ -118,7 +118,7 @@ interface Run {
   signal: AbortSignal;
   remainingMs(): number;
   secrets: string[];
-  onApplied: (() => void) | undefined;
+  onStepDone: (() => void) | undefined;
   assumeCurrent: boolean;
 }
 
@@ -260,7 +260,7 @@ async function applyAndRecord(
       ...(gen ? { superseded: gen.superseded } : {}),
       ...(target ? { target } : {}),
     }),
-    { sudo: run.deps.which('sudo'), ...(run.onApplied ? { onForegroundDone: run.onApplied } : {}) },
+    { sudo: run.deps.which('sudo'), ...(run.onStepDone ? { onStepDone: run.onStepDone } : {}) },
   );
   stop?.release();
   const overtaken = gen?.superseded() !== undefined;
@@ -869,7 +869,7 @@ export async function runMaster(
     signal,
     remainingMs,
     secrets,
-    onApplied: opts.onApplied,
+    onStepDone: opts.onStepDone,
     // Never for a run that may change something: the staleness check is what keeps a late retry harmless.
     assumeCurrent: opts.dryRun && opts.assumeCurrent === true,
   };
@@ -959,7 +959,7 @@ export function reconcileMaster(
     signal: AbortSignal;
     remainingMs(): number;
     runId?: string;
-    onApplied?: () => void;
+    onStepDone?: () => void;
   },
 ): Promise<RunResult> {
   const { announce, claim: claimIt, decision, ...run } = opts;

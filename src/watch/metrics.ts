@@ -16,7 +16,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Seconds from a failover's first announcement to its change applied: most land well under a second. */
+/** Seconds from a failover's first announcement to its first change in place: most land well under a second. */
 const APPLIED_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
 async function loadPromClient(): Promise<typeof Prom> {
@@ -76,7 +76,7 @@ export async function startMetrics(
   });
   const applied = new prom.Histogram({
     name: 'sentinel_hook_event_to_applied_seconds',
-    help: "From a failover's first announcement heard to this host converged to it.",
+    help: "From a failover's first announcement heard to its first change in place here (a VIP added).",
     buckets: APPLIED_BUCKETS,
     registers: [registry],
   });

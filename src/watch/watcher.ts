@@ -54,7 +54,7 @@ export interface WatchMetrics {
   /** A reconcile ended in an error rather than a result. */
   reconcileFailed(master: string): void;
   sentinel(address: string, connected: boolean): void;
-  /** From a failover's first announcement heard to its change applied here. */
+  /** From a failover's first announcement heard to its first change in place here (a VIP added). */
   applied(seconds: number): void;
   /** The configured masters and Sentinels, at start and on each reload. */
   configured(masters: readonly string[], sentinels: readonly string[]): void;
@@ -549,8 +549,9 @@ export class Watcher {
       let appliedAt: number | undefined;
       const result = await reconcileMaster(master, this.config, this.deps, {
         ...opts,
-        onApplied: () => {
-          appliedAt = performance.now();
+        // The first change in place (the VIP added): its announcements and the other actions come after.
+        onStepDone: () => {
+          appliedAt ??= performance.now();
         },
         announce: true,
         claim: true,
