@@ -76,7 +76,7 @@ export async function startMetrics(
   });
   const applied = new prom.Histogram({
     name: 'sentinel_hook_event_to_applied_seconds',
-    help: "From a failover's first announcement heard to its first change in place here (a VIP added).",
+    help: 'From the failover announcement watch acted on to its first change in place here (a VIP added).',
     buckets: APPLIED_BUCKETS,
     registers: [registry],
   });

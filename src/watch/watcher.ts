@@ -54,7 +54,7 @@ export interface WatchMetrics {
   /** A reconcile ended in an error rather than a result. */
   reconcileFailed(master: string): void;
   sentinel(address: string, connected: boolean): void;
-  /** From a failover's first announcement heard to its first change in place here (a VIP added). */
+  /** From the failover announcement acted on (heard) to its first change in place here (a VIP added). */
   applied(seconds: number): void;
   /** The configured masters and Sentinels, at start and on each reload. */
   configured(masters: readonly string[], sentinels: readonly string[]): void;
