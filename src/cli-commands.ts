@@ -8,6 +8,7 @@ import { COMMAND_EXIT, type CommandExitCode, EXIT, type ExitCode, type HookError
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
+import { editDistance } from './values.ts';
 
 export interface Io {
   out(text: string): void;
@@ -78,11 +79,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'check',
     description: 'validate the config and print what it would do for each master',
     options: [CONFIG],
-    async run({ loadConfig }) {
-      const [{ checkCommand }, { hostView }] = await Promise.all([
+    async run({ loadConfig, configPath }) {
+      const [{ checkCommand }, { hostView }, { configReport, problemText, readConfigFile }] = await Promise.all([
         import('./commands/check.ts'),
         import('./pipeline/host.ts'),
+        import('./config/load.ts'),
       ]);
+      // Every problem at once, in file order, with its line: a run stops at the first.
+      const report = await configReport(readConfigFile(configPath, process.getuid?.() ?? 0), configPath);
+      if (report.problems.length > 0) {
+        const count = report.problems.length;
+        return {
+          exitCode: EXIT.never,
+          text: [
+            `config ${configPath}: ${count} problem${count === 1 ? '' : 's'}`,
+            ...report.problems.map((p) => `  ${problemText(p)}`),
+          ].join('\n'),
+        };
+      }
       const config = await loadConfig();
       // Started some other way (tests): the ExecPaths check leaves the install out.
       const install = installedAt();
@@ -94,7 +108,8 @@ export const COMMANDS: readonly CommandSpec[] = [
           node: process.execPath,
         },
       );
-      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text };
+      const warnings = report.warnings.map((w) => `warning: ${problemText(w)}`);
+      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text: [...warnings, text].join('\n') };
     },
   }),
   command({
@@ -296,6 +311,36 @@ export const COMMANDS: readonly CommandSpec[] = [
       return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
     },
   }),
+  command<{ master?: string; last: string; json?: boolean }>({
+    name: 'log',
+    description:
+      'the last runs, from the hook log (and the journal of the watch and reconcile units), as a timeline: event, decision, each step with its time, outcome',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '--last <n>', description: 'how many runs', default: '10' },
+      { flags: '--json', description: 'the runs and their records, machine-readable' },
+    ],
+    async run({ opts, loadConfig }) {
+      const last = Number(opts.last);
+      if (!Number.isInteger(last) || last < 1 || last > 10_000)
+        throw hookError('option-invalid', {
+          option: '--last',
+          value: JSON.stringify(opts.last),
+          expected: 'expected a whole number from 1 to 10000',
+          command: 'log',
+        });
+      const { logCommand, readTail } = await import('./commands/log.ts');
+      const config = await loadConfig();
+      const { runner, which } = systemDeps(memoryLogger());
+      const { text, json } = await logCommand(
+        config,
+        { last, ...(opts.master !== undefined ? { master: opts.master } : {}) },
+        { readFile: (file) => readTail(file), runner, which },
+      );
+      return { exitCode: EXIT.ok, text, json };
+    },
+  }),
   command<{ config?: string; master: string }>({
     name: 'forget',
     description:
@@ -360,22 +405,6 @@ export function unknownCommand(word: string): HookError {
     names.find((n) => word.length >= 3 && n.startsWith(word)) ??
     names.find((n) => editDistance(word, n) <= Math.min(2, n.length >> 1));
   return hookError('command-unknown', { word: word.replace(/[\x00-\x1f\x7f]/g, '?'), near, names, usage: EVENT_USAGE });
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) from a to b: a typo is one or two. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /** Set by scripts/build.mjs (esbuild define) from package.json; absent when run from source. */

@@ -215,7 +215,9 @@ function watchFiles(
   if (!config.sentinels) throw hookError('sentinels-required', { by: 'units' });
   const lockDir = unitPath(config.lockDir, 'lockDir');
   const stateDir = unitPath(config.stateDir, 'stateDir');
-  const writable = unique([lockDir, stateDir, ...needs.writablePaths]);
+  // metrics.textfile: every run rewrites its master's file there (ProtectSystem=strict makes the rest read-only).
+  const textfile = config.metrics?.textfile ? [unitPath(config.metrics.textfile, 'metrics.textfile')] : [];
+  const writable = unique([lockDir, stateDir, ...textfile, ...needs.writablePaths]);
   // RuntimeDirectory= names a directory under /run by its last part only: the default lockDir qualifies.
   const runtimeDirectory = lockDir === DEFAULT_LOCK_DIR;
   const sandbox = [...(runtimeDirectory ? runtimeDirectoryLines() : []), ...serviceSandbox(needs, writable)];
@@ -325,6 +327,7 @@ function hookFiles(
     log,
     unitPath(config.lockDir, 'lockDir'),
     unitPath(config.stateDir, 'stateDir'),
+    ...(config.metrics?.textfile ? [unitPath(config.metrics.textfile, 'metrics.textfile')] : []),
     ...needs.writablePaths,
   ]).map((p) => `-${p}`);
   const caps = needs.capabilities.join(' ');
