@@ -15,8 +15,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
  * work it did not do (4: 0 would hide a wrong host from a monitor, and 1 and 2 mean the run itself went
  * wrong); `status`, a monitoring plugin, says UNKNOWN (3) when it cannot tell. status reads 1 and 2 the
  * monitoring way (inconsistent within its grace period, inconsistent), not as retry and never-retry.
+ * And a watch that could never act (sysexits' EX_NOPERM): its unit's RestartPreventExitStatus= leaves it
+ * failed, since restarting cannot give it a privilege; a config error (2) restarts until the file is fixed.
  */
-export const COMMAND_EXIT = { ...EXIT, unknown: 3, wouldChange: 4 } as const;
+export const COMMAND_EXIT = { ...EXIT, unknown: 3, wouldChange: 4, unprivileged: 77 } as const;
 export type CommandExitCode = (typeof COMMAND_EXIT)[keyof typeof COMMAND_EXIT];
 
 /**
@@ -395,6 +397,12 @@ export const FAILURES = {
       `make it as the boot does, for the services' user: systemd-tmpfiles --create /etc/tmpfiles.d/sentinel-hook.conf, or for /run/sentinel-hook systemctl restart sentinel-hook-watch.service (its RuntimeDirectory=); without those files: install -d -m 0700 -o redis -g redis ${p.dir}`,
   }),
   /** Removed while in use (by hand, to clear stale records): nothing can be locked until it is made again. */
+  /** watch at start (exit COMMAND_EXIT.unprivileged) and on a reload (refused): it would fail every interval, looking healthy. */
+  'watch-unprivileged': config({
+    message: (p: { problems: readonly string[] }) => `watch cannot act: ${p.problems.join('; ')}`,
+    fix: () =>
+      'run it under the units from "sentinel-hook systemd" (their AmbientCapabilities= hand ip and arping what they need), or as root; entries that need sudo need a unit without NoNewPrivileges=true',
+  }),
   'lock-dir-gone': retry({
     message: (p: { dir: string }) => `lock directory ${p.dir} is gone (removed while in use)`,
     fix: () =>

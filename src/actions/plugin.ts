@@ -153,6 +153,12 @@ export interface Desired {
   target?: { ip: string; port: number; addresses: readonly string[] };
   /** The master's config epoch, when the Sentinels said it. */
   epoch?: number;
+  /**
+   * Who said it: SENTINEL MYID of the Sentinels the decision rests on, sorted, when they are a majority of
+   * the configured ones (two such sets of one group always share an id: none shared means the Sentinels
+   * were rebuilt, and their epochs order nothing against a record of the others). Absent otherwise.
+   */
+  sentinels?: readonly string[];
   /** Where the decision came from: a Sentinel call brings its seven values (exec's placeholders need them). */
   source:
     | { kind: 'event'; event: FailoverEvent; fromAddresses: readonly string[] }

@@ -1,15 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { holdSecretFiles } from '../config/common.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
-import { codeOf, EXIT, errorLine, hookError } from '../errors.ts';
-import { failure } from '../failures.ts';
+import { COMMAND_EXIT, codeOf, EXIT, errorLine, errorOf, hookError } from '../errors.ts';
+import { type Failure, failure } from '../failures.ts';
 import { runId, stdoutLogger } from '../log.ts';
+import { hostView } from '../pipeline/host.ts';
 import { readConfigSecrets } from '../pipeline/secrets.ts';
 import { createRunner } from '../runner.ts';
 import { loadNodeTls } from '../sentinel/resp.ts';
 import { type Connector, tlsConnector } from '../sentinel/subscribe.ts';
 import { prepareLockDir } from '../state/lock.ts';
 import { systemDeps } from '../system.ts';
+import { ownPrivilegeFrom, unprivilegedEntries } from '../watch/privilege.ts';
 import { startWatchdog } from '../watch/watchdog.ts';
 import { DEFAULT_INTERVAL_MS, Watcher } from '../watch/watcher.ts';
 
@@ -31,6 +34,12 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   // Every run of the pipeline withholds the config's secrets before it starts a process.
   const deps = systemDeps(log, runner);
   holdSecretFiles(deps.env, secretFiles);
+  // Restarting cannot give it a privilege: a watch that could never act stays failed, said in one line.
+  const unprivileged = await privilegeFailure(config, deps);
+  if (unprivileged) {
+    log.error({ code: unprivileged.code, exitCode: COMMAND_EXIT.unprivileged }, unprivileged.line());
+    return COMMAND_EXIT.unprivileged;
+  }
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   let lockDirGone = (_dir: string) => {};
   let stateDir = config.stateDir;
@@ -81,7 +90,9 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     };
     const reload = () => {
       prepareConfig(path, uid, deps.env)
-        .then((next) => {
+        .then(async (next) => {
+          const unprivileged = await privilegeFailure(next.config, deps);
+          if (unprivileged) throw errorOf(unprivileged);
           holdSecretFiles(deps.env, next.secretFiles);
           if (JSON.stringify(next.config.metrics?.listen) !== JSON.stringify(config.metrics?.listen))
             log.warn(
@@ -109,6 +120,19 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', reload);
   });
+}
+
+/** Why this process could never act on `config` (see watch/privilege.ts), or undefined. */
+async function privilegeFailure(config: HookConfig, deps: ReturnType<typeof systemDeps>): Promise<Failure | undefined> {
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return undefined; // no /proc: nothing known, the first run tells
+  }
+  const own = ownPrivilegeFrom(status, process.geteuid?.() ?? 0);
+  const problems = await unprivilegedEntries(config, own, hostView(deps, AbortSignal.timeout(10_000)));
+  return problems.length ? failure('watch-unprivileged', { problems }) : undefined;
 }
 
 /** A config watch can run on, and what it needs read or made before the first run uses it. */

@@ -53,6 +53,7 @@ export async function desiredForEvent(
   signal: AbortSignal,
   toAddresses?: string[],
   epoch?: number,
+  sentinels?: readonly string[],
 ): Promise<Desired> {
   const [to, fromAddresses] = await Promise.all([
     toAddresses ?? resolveAll(event.toIp, deps, signal),
@@ -88,6 +89,7 @@ export async function desiredForEvent(
     holder: to.some((a) => local.has(a)) ? 'this-host' : 'other-host',
     target: { ip: event.toIp, port: event.toPort, addresses: to },
     ...(epoch !== undefined ? { epoch } : {}),
+    ...(sentinels?.length ? { sentinels } : {}),
     source: { kind: 'event', event, fromAddresses },
   };
 }

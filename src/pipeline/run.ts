@@ -354,7 +354,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
       let plans: ActionPlan[];
       let desired: Desired | undefined;
       const planFor = async (s: AbortSignal, epoch: number | undefined, once?: PlanOptions['once']) => {
-        desired = await desiredForEvent(event, actions, deps, s, toAddresses, epoch);
+        desired = await desiredForEvent(event, actions, deps, s, toAddresses, epoch, majorityIds(config, once?.ids));
         return planActions(desired, config, deps, s, { ...options, ...(once ? { once } : {}) });
       };
       if (sentinels && early && lock?.waitedMs === 0) {
@@ -446,6 +446,12 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
   } finally {
     generation?.stop();
   }
+}
+
+/** Desired.sentinels: the ids, when they are a majority of the configured Sentinels (see there). */
+function majorityIds(config: HookConfig, ids: readonly string[] | undefined): readonly string[] | undefined {
+  const configured = config.sentinels?.addresses.length ?? 0;
+  return ids && configured && ids.length >= Math.floor(configured / 2) + 1 ? ids : undefined;
 }
 
 /** The master and config epoch the confirming Sentinel gave, when it gave the epoch. */
@@ -608,11 +614,13 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
 
     const addresses = await resolveAll(state.ip, deps, signal);
     const local = deps.localAddresses();
+    const sentinelIds = majorityIds(config, state.ids);
     const desired: Desired = {
       master,
       holder: addresses.some((a) => local.has(a)) ? 'this-host' : 'other-host',
       target: { ip: state.ip, port: state.port, addresses },
       epoch: state.epoch,
+      ...(sentinelIds ? { sentinels: sentinelIds } : {}),
       source: { kind: 'state' },
     };
     const plans = await planActions(desired, config, deps, signal, {

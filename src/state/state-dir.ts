@@ -2,8 +2,8 @@
 // once-per-failover records, the last run). Same ownership rules as the lock directory (another user
 // who could write there could fake a pause or a record); records found in the lock directory (where
 // they lived before, on /run) are moved here once.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readSmallFile, writeSmallFile } from './files.ts';
 import { type LockDirUser, lockDirProblem, prepareLockDir } from './lock.ts';
 
@@ -29,8 +29,9 @@ export function prepareStateDir(
   let problem: string | undefined;
   try {
     if (dir === lockDir) prepareLockDir(dir, uid, by);
+    else if (uid === 0) problem = makeAsLockDirOwner(dir, lockDir);
     else mkdirSync(dir, { recursive: true, mode: 0o700 });
-    problem = lockDirProblem(dir, uid);
+    problem ??= lockDirProblem(dir, uid);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     problem =
@@ -41,6 +42,40 @@ export function prepareStateDir(
   if (!problem && dir !== lockDir) migrate(lockDir, dir);
   prepared.set(key, problem);
   return problem;
+}
+
+/**
+ * Root making a missing state directory (a `pause` by hand before any unit ran): made root's, mode 700,
+ * Sentinel's user could neither read the pause nor keep a record there, and watch would act through the
+ * maintenance. It belongs to whoever owns the lock directory, the user every process serving these
+ * masters already shares (the units' RuntimeDirectory= and StateDirectory= make both for User=). With no
+ * lock directory to tell, root does not guess: the problem names the install -d line.
+ */
+function makeAsLockDirOwner(dir: string, lockDir: string): string | undefined {
+  try {
+    lstatSync(dir);
+    return undefined;
+  } catch {
+    // missing (or unreadable, which lockDirProblem reports)
+  }
+  let owner: { uid: number; gid: number };
+  try {
+    const st = lstatSync(lockDir);
+    if (!st.isDirectory()) throw new Error('not a directory');
+    owner = { uid: st.uid, gid: st.gid };
+  } catch {
+    return `is missing, and so is the lock directory ${lockDir} that would tell whose it is`;
+  }
+  // Parents made here are traversable (as /var/lib is): only the directory itself is the owner's alone.
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
+  mkdirSync(dir, { mode: 0o700 });
+  try {
+    chownSync(dir, owner.uid, owner.gid);
+  } catch (err) {
+    rmdirSync(dir);
+    throw err;
+  }
+  return undefined;
 }
 
 function migrate(from: string, to: string): void {

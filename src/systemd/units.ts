@@ -4,7 +4,7 @@ import { pluginFor } from '../actions/index.ts';
 import type { HostReader, SandboxNeeds } from '../actions/plugin.ts';
 import { DEFAULT_LOCK_DIR, type HookConfig } from '../config/schema.ts';
 import { errorOf, hookError } from '../errors.ts';
-import { failure } from '../failures.ts';
+import { COMMAND_EXIT, failure } from '../failures.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
 import { realPath } from './sentinel-unit.ts';
 
@@ -245,6 +245,11 @@ function watchFiles(
     ...comment('Stopping it leaves the VIP where it is; it must come back on its own.'),
     'Restart=always',
     'RestartSec=2s',
+    ...comment(
+      '77: watch lacks the privilege its actions need (capabilities, or sudo under NoNewPrivileges); a restart',
+      'cannot change that, so the unit stays failed and says why in the journal.',
+    ),
+    `RestartPreventExitStatus=${COMMAND_EXIT.unprivileged}`,
     ...notes,
     ...sandbox,
     '',

@@ -29,6 +29,7 @@ const names = {
   next: 'next.example.internal.',
   nsupdate: 'manual.example.internal.',
   doctor: 'doctor.example.internal.',
+  rebuilt: 'rebuilt.example.internal.',
 };
 /** In the zone, but not granted to the key: an update of it is refused by the update-policy. */
 const UNGRANTED = 'other.example.internal.';
@@ -246,6 +247,26 @@ test('a run for an older epoch that starts after the newer one sends nothing and
   );
   assert.deepEqual(bind.dig(names.late), ['10.0.0.3']);
   assert.equal(addsOf(names.late), 1);
+});
+
+test('the marker names the Sentinels that said it; rebuilt Sentinels (new ids, epochs from 0) move the name at once, from the hook too', async (t) => {
+  const X = 'a'.repeat(40);
+  const Y = 'c'.repeat(40);
+  const before = await fakeSentinel({ id: X, master: () => ({ ip: '10.0.0.3', port: 6379, epoch: 6 }) });
+  const rebuilt = await fakeSentinel({ id: Y, master: () => ({ ip: '10.0.0.2', port: 6379, epoch: 1 }) });
+  t.after(() => Promise.all([before.close(), rebuilt.close()]));
+  const first = await hook(config(workdir(t), { name: names.rebuilt }, before), event('leader', '10.0.0.3'));
+  assert.equal(first.code, 0, first.out);
+  assert.match(bind.dig(`_sentinel-hook.${names.rebuilt}`, 'TXT').join(' '), /"epoch=6" .*"sentinels=a{12}"/);
+  // Another host (its own records), the rebuilt Sentinel's failover at epoch 1: below the marker's 6, but
+  // from Sentinels none of which wrote it. Before the ids were in the marker this run said "a newer
+  // failover already moved the name" and BIND kept the old master for the marker's failover-timeout.
+  const next = await hook(config(workdir(t), { name: names.rebuilt }, rebuilt), event('leader', '10.0.0.2'));
+  assert.equal(next.code, 0, next.out);
+  assert.deepEqual(bind.dig(names.rebuilt), ['10.0.0.2']);
+  assert.match(bind.dig(`_sentinel-hook.${names.rebuilt}`, 'TXT').join(' '), /"epoch=1" .*"sentinels=c{12}"/);
+  assert.match(next.log, /from other Sentinels \(a{12}; now c{12}\): the Sentinels were rebuilt/);
+  assert.equal(addsOf(names.rebuilt), 2);
 });
 
 /** A UDP socket that takes every datagram and answers none: a DNS server that does not answer. */

@@ -34,7 +34,14 @@ export function tsigKeygen(name: string, algorithm = 'hmac-sha256'): string {
 }
 
 export async function startBind(
-  opts: { keyName?: string; algorithm?: string; zoneRecords?: string[]; names?: string[] } = {},
+  opts: {
+    keyName?: string;
+    algorithm?: string;
+    zoneRecords?: string[];
+    names?: string[];
+    /** A network namespace to run named (and dig) in, listening on `address` there (the lab's benchmarks). */
+    netns?: { name: string; address: string; port: number };
+  } = {},
 ): Promise<Bind> {
   await ensureBind();
   const dir = mkdtempSync(join(tmpdir(), 'sh-bind-'));
@@ -43,7 +50,9 @@ export async function startBind(
   const key = tsigKeygen(keyName, opts.algorithm);
   const keyFile = join(dir, 'failover.key');
   writeFileSync(keyFile, key, { mode: 0o600 });
-  const port = await freePort();
+  const port = opts.netns?.port ?? (await freePort());
+  const address = opts.netns?.address ?? '127.0.0.1';
+  const inNs = (argv: string[]) => (opts.netns ? ['ip', 'netns', 'exec', opts.netns.name, ...argv] : argv);
   const zoneFile = join(dir, 'example.internal.db');
   writeFileSync(
     zoneFile,
@@ -63,7 +72,7 @@ export async function startBind(
   directory "${dir}";
   pid-file "${dir}/named.pid";
   session-keyfile "${dir}/session.key";
-  listen-on port ${port} { 127.0.0.1; };
+  listen-on port ${port} { ${address}; };
   listen-on-v6 { none; };
   recursion no;
   dnssec-validation no;
@@ -90,11 +99,19 @@ logging {
   );
   // -f: foreground, logging as configured (-g would send it all to stderr and ignore the channels).
   // setpriv --pdeathsig: named ends with this process even when the test is killed before stop().
-  const child: ChildProcess = spawn(
+  const [program, ...args] = inNs([
     '/usr/bin/setpriv',
-    ['--pdeathsig', 'KILL', '--', '/usr/sbin/named', '-f', '-n', '1', '-c', conf],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+    '--pdeathsig',
+    'KILL',
+    '--',
+    '/usr/sbin/named',
+    '-f',
+    '-n',
+    '1',
+    '-c',
+    conf,
+  ]);
+  const child: ChildProcess = spawn(program!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += d;
@@ -106,13 +123,21 @@ logging {
       return '';
     }
   };
-  const dig = (name: string, type = 'A', extra: string[] = []) =>
-    execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+tries=1', ...extra, name, type], {
-      encoding: 'utf8',
-      timeout: 5000,
-    })
-      .split('\n')
-      .filter(Boolean);
+  const dig = (name: string, type = 'A', extra: string[] = []) => {
+    const [digProgram, ...digArgs] = inNs([
+      'dig',
+      `@${address}`,
+      '-p',
+      String(port),
+      '+short',
+      '+time=1',
+      '+tries=1',
+      ...extra,
+      name,
+      type,
+    ]);
+    return execFileSync(digProgram!, digArgs, { encoding: 'utf8', timeout: 5000 }).split('\n').filter(Boolean);
+  };
   const stop = async () => {
     if (child.exitCode === null && child.pid) {
       child.kill('SIGTERM');

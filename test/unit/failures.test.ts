@@ -97,6 +97,7 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'lock-dir-unusable': [{ dir: '/run/sentinel-hook', problem: 'is not a directory' }],
   'lock-dir-missing': [{ dir: '/run/sentinel-hook' }],
   'lock-dir-gone': [{ dir: '/run/sentinel-hook' }],
+  'watch-unprivileged': [{ problems: ['masters.m[0] (vip) needs CAP_NET_ADMIN handed on to its commands'] }],
   'state-dir-unusable': [{ dir: '/var/lib/sentinel-hook', problem: 'is missing and cannot be created (EACCES)' }],
   'generation-unrecordable': [{ dir: '/run/sentinel-hook', errno: 'EROFS' }],
   'lock-uncreatable': [{ path: '/run/sentinel-hook/m.lock', errno: 'EACCES' }],

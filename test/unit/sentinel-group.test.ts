@@ -171,3 +171,63 @@ test('an epoch one Sentinel confirmed is acted on but not recorded; recorded onc
   assert.equal(again.outcome, 'nothing-to-do', again.reason);
   assert.deepEqual(readActedEpoch(dir, 'mymaster'), { epoch: 9, ip: X, port: 6379, ids: [ID.a, ID.b, ID.c] });
 });
+
+// Issue 15 leftover: the fast path records no epoch floor until a majority names the epoch (§5.6). Inside
+// that gap a run could go back only if it heard the Sentinels not yet switched and NOT the leader (a
+// member's newest epoch wins over the majority, see decideMaster): the leader silent in the ~65 ms to 1 s
+// before the others switch. Left open on purpose (see the note): recording one Sentinel's word is what
+// §5.6 forbids. What a move back could not undo is kept all the same: exec's once-per-failover record,
+// written by the fast path, stops an exec for the older epoch; observe-based actions (vip) would move back
+// and forward again at the next run once a majority names the epoch. This test pins that behaviour.
+test('inside the gap (acted on the leader alone, not recorded), a run hearing only the two not yet switched runs no exec again; once they switched the floor is recorded and the same stale answer refused', async (t) => {
+  const dir = tempDir(t);
+  recordActedEpoch(dir, 'mymaster', { epoch: 8, ip: M, port: 6379, ids: [ID.a, ID.b, ID.c] });
+  const leader: SentinelAnswer = { address: '192.168.0.3:26379', master: { ip: X, port: 6379 }, epoch: 9, id: ID.c };
+  const fast = await reconcileMaster(
+    'mymaster',
+    config(dir),
+    fakeDeps({ runner: new FakeRunner([{ argv: [MOVE, X] }]), addresses: [M] }),
+    {
+      ...opts(),
+      announce: true,
+      claim: true,
+      decision: { clear: true, state: { ip: X, port: 6379, epoch: 9, ids: [ID.c] }, answers: [leader] },
+    },
+  );
+  assert.equal(fast.outcome, 'converged', fast.reason);
+  assert.equal(readActedEpoch(dir, 'mymaster')?.epoch, 8, 'no floor yet');
+  // The leader silent for this one run; A and B still name M at 8. FakeRunner([]): any exec fails the test.
+  const notYet: AskSentinel = async (address) =>
+    address === '192.168.0.3:26379'
+      ? Promise.reject(new Error('timeout'))
+      : { address, master: { ip: M, port: 6379 }, epoch: 8, id: address === A ? ID.a : ID.b };
+  const r1 = await reconcileMaster(
+    'mymaster',
+    config(dir),
+    fakeDeps({ runner: new FakeRunner([]), askSentinel: notYet, addresses: [M] }),
+    opts(),
+  );
+  assert.equal(r1.outcome, 'nothing-to-do', r1.reason);
+  // They switched: a majority names X at 9. Nothing to run again, and now the floor is 9.
+  const switched: AskSentinel = async (address) => ({
+    address,
+    master: { ip: X, port: 6379 },
+    epoch: 9,
+    id: [ID.a, ID.b, ID.c][[A, B, '192.168.0.3:26379'].indexOf(address)]!,
+  });
+  const r2 = await reconcileMaster(
+    'mymaster',
+    config(dir),
+    fakeDeps({ runner: new FakeRunner([]), askSentinel: switched, addresses: [M] }),
+    opts(),
+  );
+  assert.equal(r2.outcome, 'nothing-to-do', r2.reason);
+  assert.equal(readActedEpoch(dir, 'mymaster')?.epoch, 9);
+  const r3 = await reconcileMaster(
+    'mymaster',
+    config(dir),
+    fakeDeps({ runner: new FakeRunner([]), askSentinel: notYet, addresses: [M] }),
+    opts(),
+  );
+  assert.equal(r3.outcome, 'older-epoch', r3.reason);
+});

@@ -35,7 +35,7 @@ test('check summarizes the action in one line', async () => {
   });
   assert.match(
     text,
-    /1\. vip: 10\.0\.0\.100\/24 on the new master \(removed elsewhere\), on eth0 as eth0:vip with sudo -n; neighbour updates 5×200ms, again after 5s; refuses while another host answers for it/,
+    /1\. vip: 10\.0\.0\.100\/24 on the new master \(removed elsewhere\), on eth0 as eth0:vip with CAP_NET_ADMIN and CAP_NET_RAW where the process holds them \(the watch unit\), else with sudo -n; neighbour updates 5×200ms, again after 5s; refuses while another host answers for it/,
   );
 });
 

@@ -30,7 +30,12 @@ function failingStep(description: string, f: Failure): TaskStep {
 }
 
 function wantFor(desired: Desired, addresses: Want['addresses']): Want {
-  return { epoch: desired.epoch, addresses, fromState: desired.source.kind === 'state' };
+  return {
+    epoch: desired.epoch,
+    addresses,
+    fromState: desired.source.kind === 'state',
+    ...(desired.sentinels ? { sentinels: desired.sentinels } : {}),
+  };
 }
 
 const indent = (text: string) =>
@@ -66,7 +71,7 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
       const m = markerOf(s);
       const addresses = s.addresses.map((x) => `${x.address} (TTL ${x.ttl} s)`).join(', ') || '(no address)';
       const marker = m
-        ? `marker: config epoch ${m.epoch ?? 'unknown'}${m.to ? `, ${m.to}` : ''}${m.at ? `, written ${new Date(m.at * 1000).toISOString()}` : ''}`
+        ? `marker: config epoch ${m.epoch ?? 'unknown'}${m.to ? `, ${m.to}` : ''}${m.sentinels ? `, Sentinels ${m.sentinels.join(',')}` : ''}${m.at ? `, written ${new Date(m.at * 1000).toISOString()}` : ''}`
         : 'no marker';
       return `${s.name} -> ${addresses} on ${o.observed.server.label}; ${marker}`;
     });

@@ -1,5 +1,5 @@
 // The marker record this action owns beside each name: `_sentinel-hook.<name>` TXT, holding the config
-// epoch and the master it acted on. An update replaces the name's addresses and its marker together,
+// epoch, the master it acted on and the Sentinels that said so. An update replaces the name's addresses and its marker together,
 // on condition that the marker is still what this run saw: so an older run that lost a race, or a
 // retry hours late, fails that condition in the server itself instead of writing an older address.
 import type { AddressType } from './message.ts';
@@ -11,7 +11,7 @@ export function markerName(name: string): string {
   return `${MARKER_LABEL}.${name}`;
 }
 
-/** What a marker says; Sentinels' ids are not in it (the core does not hand them to actions). */
+/** What a marker says. */
 export interface Marker {
   /** Absent: written by a run that did not know it. */
   epoch?: number;
@@ -20,9 +20,17 @@ export interface Marker {
   master?: string;
   /** The master as Sentinel named it, ip:port. */
   to?: string;
+  /** Short ids (SENTINEL MYID's first ID_CHARS) of the Sentinels, a majority of them, that named the master. */
+  sentinels?: string[];
   /** When it was written, seconds since the epoch. */
   at?: number;
 }
+
+/**
+ * A prefix of each id: a TXT string holds 255 bytes, 40-hex ids of 7 Sentinels do not fit, and 12 hex
+ * digits tell one set of Sentinels from another (a chance collision of two random ids is 1 in 2^48).
+ */
+const ID_CHARS = 12;
 
 export interface MarkerFacts {
   epoch: number | undefined;
@@ -30,6 +38,8 @@ export interface MarkerFacts {
   after?: number | undefined;
   master: string;
   to: string;
+  /** Desired.sentinels: full ids, written short. */
+  sentinels?: readonly string[] | undefined;
   at: number;
 }
 
@@ -37,8 +47,9 @@ export function markerStrings(f: MarkerFacts): string[] {
   const order = f.epoch === undefined && f.after !== undefined ? [`after=${f.after}`] : [];
   // A TXT string holds 255 bytes; only `to` (a host name under announce-hostnames) can be longer, and it
   // is there for people.
-  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, ...order, `master=${f.master}`, `to=${f.to}`, `at=${f.at}`].map((x) =>
-    x.slice(0, 255),
+  const who = f.sentinels?.length ? [`sentinels=${f.sentinels.map((id) => id.slice(0, ID_CHARS)).join(',')}`] : [];
+  return [FORMAT, `epoch=${f.epoch ?? 'none'}`, ...order, `master=${f.master}`, `to=${f.to}`, ...who, `at=${f.at}`].map(
+    (x) => x.slice(0, 255),
   );
 }
 
@@ -57,11 +68,16 @@ export function parseMarker(strings: readonly string[]): Marker | undefined {
   const at = int(fields.get('at'));
   const master = fields.get('master');
   const to = fields.get('to');
+  const sentinels = fields
+    .get('sentinels')
+    ?.split(',')
+    .filter((id) => /^[0-9a-f]{1,40}$/.test(id));
   return {
     ...(epoch !== undefined ? { epoch } : {}),
     ...(epoch === undefined && after !== undefined ? { after } : {}),
     ...(master ? { master } : {}),
     ...(to ? { to } : {}),
+    ...(sentinels?.length ? { sentinels } : {}),
     ...(at !== undefined ? { at } : {}),
   };
 }
@@ -86,6 +102,8 @@ export interface Want {
   addresses: { type: AddressType; address: string }[];
   /** A majority of the Sentinels decided it (reconcile, watch), not one Sentinel's call. */
   fromState: boolean;
+  /** Desired.sentinels. */
+  sentinels?: readonly string[] | undefined;
 }
 
 export type Verdict =
@@ -114,7 +132,8 @@ export function floorOf(states: readonly NameState[]): number | undefined {
 /**
  * Whether to write, from what the server holds. Never back to an older epoch: a marker at a newer one
  * means a newer failover moved the names already, unless the Sentinels that wrote it are gone. A rebuilt
- * set of Sentinels starts its epochs again from 0, and without their ids the only sign is time: a
+ * set of Sentinels starts its epochs again from 0: their ids tell at once (none shared with the marker's),
+ * and where either side lacks them (an ACL without MYID, a run one Sentinel confirmed) time does: a
  * failover is over within its failover-timeout, so a majority answer that stays older than a marker
  * written longer than `rebuiltAfterMs` ago is the truth (the rule the core applies to its own records).
  */
@@ -138,6 +157,14 @@ export function decide(states: readonly NameState[], want: Want, nowSeconds: num
   if (allSet && states.every((s) => markerOf(s)?.epoch === want.epoch))
     return { kind: 'nothing', why: `${list} already point at the master at config epoch ${want.epoch}` };
   if (newest && newest.order > want.epoch) {
+    const theirs = newest.marker.sentinels;
+    const ours = want.sentinels?.map((id) => id.slice(0, ID_CHARS));
+    // Each a majority of its configured Sentinels: two of one group share an id, so none shared is a rebuilt set.
+    if (theirs?.length && ours?.length && !theirs.some((id) => ours.includes(id)))
+      return {
+        kind: 'update',
+        warning: `the marker of ${newest.name} holds config epoch ${newest.marker.epoch ?? `after ${newest.marker.after}`}, newer than the Sentinels' ${want.epoch}, from other Sentinels (${theirs.join(',')}; now ${ours.join(',')}): the Sentinels were rebuilt (their epochs started again), so it is replaced`,
+      };
     const ageMs = newest.marker.at === undefined ? 0 : (nowSeconds - newest.marker.at) * 1000;
     const shown = newest.marker.epoch ?? `after ${newest.marker.after}`;
     if (want.fromState && ageMs > rebuiltAfterMs)

@@ -105,7 +105,13 @@ export function markerFacts(
   states: readonly NameState[],
 ): Omit<MarkerFacts, 'at'> {
   const after = work.want.epoch === undefined ? floorOf(states) : undefined;
-  return { epoch: work.want.epoch, ...(after === undefined ? {} : { after }), master: work.master, to: work.to };
+  return {
+    epoch: work.want.epoch,
+    ...(after === undefined ? {} : { after }),
+    master: work.master,
+    to: work.to,
+    ...(work.want.sentinels ? { sentinels: work.want.sentinels } : {}),
+  };
 }
 
 /** How many times the markers may change under one run before it gives up (and Sentinel retries). */
