@@ -81,6 +81,7 @@ test('the .deb: its name, SHA256SUMS beside it, control fields and the layout th
     '/usr/lib/tmpfiles.d/sentinel-hook.conf',
     '/etc/logrotate.d/sentinel-hook',
     '/usr/share/bash-completion/completions/sentinel-hook',
+    '/usr/share/man/man1/sentinel-hook.1.gz',
     '/usr/share/doc/sentinel-hook/copyright',
     '/usr/share/doc/sentinel-hook/changelog.Debian.gz',
     '/usr/share/doc/sentinel-hook/examples/vip/config.yaml',
