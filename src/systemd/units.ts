@@ -223,7 +223,7 @@ function watchFiles(
   const notes = needs.notes.flatMap((n) => comment(`Note: ${n}`));
   const title = (what: string) => (packaged ? packagedHeader(what) : header(opts, what));
   // Installed by the package on every host, configured or not: idle until the operator writes the config.
-  const condition = packaged ? [`ConditionPathExists=${packaged.condition}`] : [];
+  const condition = packaged ? ['Documentation=man:sentinel-hook(1)', `ConditionPathExists=${packaged.condition}`] : [];
   const watch = [
     ...title('sentinel-hook watch: keeps this host in line with the Sentinels (VIP, hosts files, commands).'),
     '[Unit]',

@@ -109,6 +109,29 @@ test('the .deb: its name, SHA256SUMS beside it, control fields and the layout th
   assert.match(copyright, /^License: Node\.js$/m);
 });
 
+test('the code caches are made for the runtime the package ships: its node accepts them, with the JIT and --jitless', () => {
+  const root = join(work, 'unpacked');
+  execFileSync('dpkg-deb', ['-x', deb, root]);
+  const lib = join(root, LIB);
+  // What bin/sentinel-hook.cjs does with a cache; V8 says whether it took it.
+  const probe = `const vm = require('node:vm'), fs = require('node:fs'), { Module } = require('node:module');
+const [file, cache] = process.argv.slice(1);
+const s = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: fs.readFileSync(cache) });
+process.stdout.write(String(s.cachedDataRejected));`;
+  for (const bundle of ['sentinel-hook.cjs', 'pino.cjs', 'execa.cjs']) {
+    const file = join(lib, 'dist', bundle);
+    for (const [flags, cache] of [
+      [[], `${file}.cache`],
+      [['--jitless'], `${file}.jitless.cache`],
+    ] as const) {
+      const r = spawnSync(join(lib, 'bin/node'), [...flags, '-e', probe, file, cache], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'false', `${bundle}: V8 rejected ${cache} ${flags.join(' ')}`);
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('lintian --fail-on error passes', () => {
   const r = spawnSync(
     'lintian',
