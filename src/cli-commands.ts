@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HookConfig } from './config/schema.ts';
-import { type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
+import { COMMAND_EXIT, type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
@@ -190,6 +190,92 @@ export const COMMANDS: readonly CommandSpec[] = [
         opts.master !== undefined ? { ...options, master: opts.master } : options,
         io,
       );
+    },
+  }),
+  command<{ master?: string; json?: boolean; grace: string }>({
+    name: 'status',
+    description:
+      'show, per master, what the Sentinels say, what each action observes and whether it matches (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: a monitoring plugin)',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '--json', description: 'machine-readable output' },
+      {
+        flags: '--grace <duration>',
+        description: 'an inconsistency younger than this (by the records) is a WARNING, not CRITICAL',
+        default: '30s',
+      },
+    ],
+    async run({ opts, loadConfig }) {
+      const [{ parseDuration }, { statusCommand }] = await Promise.all([
+        import('./values.ts'),
+        import('./commands/status.ts'),
+      ]);
+      try {
+        const graceMs = parseDuration(opts.grace);
+        if (graceMs === undefined)
+          throw hookError('option-invalid', {
+            option: '--grace',
+            value: JSON.stringify(opts.grace),
+            expected: 'expected a duration such as 30s',
+            command: 'status',
+          });
+        return await statusCommand(await loadConfig(), systemDeps(memoryLogger()), {
+          graceMs,
+          ...(opts.master !== undefined ? { master: opts.master } : {}),
+        });
+      } catch (err) {
+        // A bad option, a config this user may not read, a master not in it: a monitor's UNKNOWN (the
+        // monitoring-plugin convention), not the hook's exit 2.
+        const { errorLine } = await import('./errors.ts');
+        const line = `UNKNOWN: ${errorLine(err)}`;
+        return { exitCode: COMMAND_EXIT.unknown, text: line, json: { exitCode: COMMAND_EXIT.unknown, status: line } };
+      }
+    },
+  }),
+  command<{ json?: boolean; user?: string; sentinelConf?: string }>({
+    name: 'doctor',
+    description:
+      'check now, live, everything the next failover needs on this host, one line per check with its fix (exit 0 all pass, 1 any fail)',
+    options: [
+      CONFIG,
+      { flags: '--json', description: 'machine-readable output' },
+      { flags: '-u, --user <name>', description: 'the user Sentinel runs as, when no running Sentinel or unit says' },
+      {
+        flags: '--sentinel-conf <file>',
+        description: "Sentinel's config (default: its unit's, else /etc/redis/sentinel.conf)",
+      },
+    ],
+    async run({ opts, configPath, loadConfig }) {
+      const [{ checkCommand }, { doctorChecks, doctorReport, doctorText }, { hostView }] = await Promise.all([
+        import('./commands/check.ts'),
+        import('./commands/doctor.ts'),
+        import('./pipeline/host.ts'),
+      ]);
+      const config = await loadConfig().catch((err: unknown) => err as Error);
+      if (config instanceof Error) {
+        const { errorLine } = await import('./errors.ts');
+        const report = doctorReport([
+          { check: 'config', result: 'fail', detail: errorLine(config), fix: 'see "sentinel-hook check"' },
+        ]);
+        return { exitCode: report.exitCode, text: doctorText(report), json: report };
+      }
+      const deps = systemDeps(memoryLogger());
+      const install = installedAt();
+      // The static half, reused: its problems fail here, its warnings (Sentinel's unit sandbox) warn.
+      const { problems, warnings } = await checkCommand(config, hostView(deps, new AbortController().signal), {
+        ...(install ? { installDir: install } : {}),
+        node: process.execPath,
+      });
+      const checks = await doctorChecks(config, deps, {
+        configPath: resolve(configPath),
+        staticCheck: { problems, warnings },
+        ...(opts.user ? { user: opts.user } : {}),
+        ...(opts.sentinelConf ? { sentinelConf: opts.sentinelConf } : {}),
+        ...(install ? { installDir: install, hookPath: `${install}/hooks/client-reconfig` } : {}),
+      });
+      const report = doctorReport(checks);
+      return { exitCode: report.exitCode, text: doctorText(report), json: report };
     },
   }),
   command<{ interval?: string }>({

@@ -11,11 +11,12 @@ export const EXIT = { ok: 0, retry: 1, never: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
- * Commands Sentinel never runs say one thing more: a reconcile that only planned (--dry-run, or paused)
- * and found work it did not do. 0 would hide a wrong host from a monitor, and 1 and 2 mean the run
- * itself went wrong. Not 3: monitoring plugins read 3 as UNKNOWN, which `status` keeps for "cannot tell".
+ * Commands Sentinel never runs say more: a reconcile that only planned (--dry-run, or paused) and found
+ * work it did not do (4: 0 would hide a wrong host from a monitor, and 1 and 2 mean the run itself went
+ * wrong); `status`, a monitoring plugin, says UNKNOWN (3) when it cannot tell. status reads 1 and 2 the
+ * monitoring way (inconsistent within its grace period, inconsistent), not as retry and never-retry.
  */
-export const COMMAND_EXIT = { ...EXIT, wouldChange: 4 } as const;
+export const COMMAND_EXIT = { ...EXIT, unknown: 3, wouldChange: 4 } as const;
 export type CommandExitCode = (typeof COMMAND_EXIT)[keyof typeof COMMAND_EXIT];
 
 /**

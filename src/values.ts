@@ -69,3 +69,11 @@ export function canonicalIp(text: string): string {
   const lo = parseInt(mapped[2]!, 16);
   return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
 }
+
+/** 127.0.0.0/8, ::1 (and v4-mapped 127.x), or "localhost": an address that is every host's own. */
+export function isLoopbackHost(text: string): boolean {
+  if (/^localhost\.?$/i.test(text)) return true;
+  if (!isIpAddress(text)) return false;
+  const ip = canonicalIp(text);
+  return ip === '::1' || /^(::ffff:)?127\./.test(ip);
+}

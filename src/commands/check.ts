@@ -18,7 +18,7 @@ export async function checkCommand(
   config: HookConfig,
   host: Pick<HostView, 'which' | 'read'>,
   systemd: SentinelUnitCheck = {},
-): Promise<{ text: string; problems: string[] }> {
+): Promise<{ text: string; problems: string[]; warnings: string[] }> {
   const problems: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, action] of actions.entries()) {
@@ -67,7 +67,9 @@ export async function checkCommand(
   const runtime = runtimeWarning(process.versions.node, new Date());
   if (runtime) lines.push(`warning: ${runtime}`);
   for (const p of problems) lines.push(`problem: ${p}`);
-  return { text: lines.join('\n'), problems };
+  lines.push('(the static check: "sentinel-hook doctor" checks live what a failover needs on this host)');
+  const warnings = lines.filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
+  return { text: lines.join('\n'), problems, warnings };
 }
 
 /** The config's JSON Schema, with each key's description: what editors read, and docs/reference is made from. */

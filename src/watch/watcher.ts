@@ -27,7 +27,8 @@ const DUPLICATE_WINDOW_MS = 30_000;
  * leader runs its client-reconfig-script at that same moment. So it proves the new master as well as
  * +switch-master does; the others' +switch-master that follows is the same failover (a duplicate).
  */
-const CHANNELS = ['+promoted-slave', '+switch-master'];
+/** What watch subscribes to on every Sentinel (doctor checks the ACL allows it). */
+export const CHANNELS = ['+promoted-slave', '+switch-master'];
 
 export interface WatchOptions {
   intervalMs: number;
@@ -209,6 +210,7 @@ export class Watcher {
         pid: process.pid,
         started: this.startedAt,
         at: new Date().toISOString(),
+        intervalMs: this.opts.intervalMs,
         lastReconcile: { at: new Date().toISOString(), outcomes: Object.fromEntries(this.outcomes) },
       });
     } catch (err) {

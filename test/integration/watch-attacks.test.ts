@@ -4,26 +4,18 @@
 // watch runs. The action is an exec with reconcile: true that appends "{master} {toIp}:{toPort}" to a
 // file: what it ran for, and when, is what the host did.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { waitFor } from '../lab/wait.ts';
 import { type FakeMaster, type FakeSentinel, fakeSentinel } from '../support/fake-sentinel.ts';
+import { startWatch, type WatchProcess } from '../support/watch-process.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
-
-interface Watch {
+interface Watch extends WatchProcess {
   dir: string;
   config: string;
   acted: string;
-  child: ChildProcess;
-  out: string[];
-  log(): Record<string, unknown>[];
   lines(): string[];
-  until(what: string, ok: () => boolean, timeoutMs?: number): Promise<unknown>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function configText(dir: string, sentinels: FakeSentinel[], masters: Record<string, string[]>): string {
@@ -50,17 +42,17 @@ function appendRun(acted: string, sleep = 0): string[] {
   return ['/bin/sh', '-c', `${sleep ? `sleep ${sleep}; ` : ''}echo "$0 $1" >> ${acted}`, '{master}', '{toIp}:{toPort}'];
 }
 
-async function startWatch(
+async function startWatchOn(
   t: TestContext,
   sentinels: FakeSentinel[],
   masters: (acted: string) => Record<string, string[]>,
 ): Promise<Watch> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-attack-'));
-  let child: ChildProcess | undefined;
+  let watch: WatchProcess | undefined;
   // Registered first: a set-up step that throws must not leave the fake Sentinels listening (the test
   // file would never end).
   t.after(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    watch?.kill();
     await Promise.all(sentinels.map((s) => s.close()));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -69,38 +61,13 @@ async function startWatch(
   const acted = join(dir, 'acted');
   const config = join(dir, 'config.yaml');
   writeFileSync(config, configText(dir, sentinels, masters(acted)), { mode: 0o644 });
-  const out: string[] = [];
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '30s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
-    child.on('exit', (code, signal) => ok({ code, signal })),
-  );
-  const log = () =>
-    out
-      .join('')
-      .split('\n')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
+  watch = startWatch(config, ['--interval', '30s']);
   const lines = () => (existsSync(acted) ? readFileSync(acted, 'utf8').trim().split('\n').filter(Boolean) : []);
-  const until = (what: string, ok: () => boolean, timeoutMs = 20_000) =>
-    waitFor(what, () => (ok() ? true : undefined), { timeoutMs, intervalMs: 25 }).catch((err: Error) => {
-      throw new Error(`${err.message}\nwatch said:\n${out.join('').slice(-3000)}`);
-    });
-  return { dir, config, acted, child, out, log, lines, until, exited };
+  return Object.assign(watch, { dir, config, acted, lines });
 }
 
 async function stop(w: Watch): Promise<void> {
-  w.child.kill('SIGTERM');
-  const timer = new Promise<'still running'>((ok) => setTimeout(ok, 20_000, 'still running').unref());
-  assert.deepEqual(await Promise.race([w.exited, timer]), { code: 0, signal: null }, w.out.join('').slice(-2000));
+  assert.deepEqual(await w.stop(), { code: 0, signal: null }, w.text().slice(-2000));
 }
 
 test("200 masters fail over at once while one master's action takes 8 s: the other 199 are acted on without waiting for it", {
@@ -111,7 +78,7 @@ test("200 masters fail over at once while one master's action takes 8 s: the oth
   const sentinel = await fakeSentinel({
     master: (name) => epochs.get(name) ?? { ip: '127.0.0.1', port: 7000, epoch: 0 },
   });
-  const w = await startWatch(t, [sentinel], (acted) =>
+  const w = await startWatchOn(t, [sentinel], (acted) =>
     Object.fromEntries(names.map((n) => [n, appendRun(acted, n === 'm000' ? 8 : 0)])),
   );
   // The start reconcile runs every master's exec once (a failover this host never acted on).
@@ -156,7 +123,7 @@ test('pub/sub messages of 1 MB and 100 MB cost that connection only; a failover 
       }
     },
   });
-  const w = await startWatch(t, [huge], (acted) => ({ mymaster: appendRun(acted) }));
+  const w = await startWatchOn(t, [huge], (acted) => ({ mymaster: appendRun(acted) }));
   await w.until('the start reconcile', () => w.lines().length === 1);
   const losses = () => w.log().filter((l) => l.msg === 'Sentinel connection lost; retrying');
   await w.until(
@@ -182,7 +149,7 @@ test('a SIGHUP in the middle of an action: the action ends once, the new config 
   const sentinel = await fakeSentinel({
     master: (name) => masters.get(name) ?? { ip: '127.0.0.1', port: 6379, epoch: 0 },
   });
-  const w = await startWatch(t, [sentinel], (acted) => ({ m1: appendRun(acted, 2), m2: appendRun(acted) }));
+  const w = await startWatchOn(t, [sentinel], (acted) => ({ m1: appendRun(acted, 2), m2: appendRun(acted) }));
   await w.until('the start reconcile of both', () => w.lines().length === 2, 20_000);
   await w.until('subscribed', () => sentinel.subscribers.length > 0);
 

@@ -6,15 +6,12 @@
 // goes on, the failover is acted on, SIGTERM ends it with exit 0. The watchdog is running.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { waitFor } from '../lab/wait.ts';
 import { type FakeMaster, fakeSentinel } from '../support/fake-sentinel.ts';
-
-const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+import { startWatch, type WatchProcess } from '../support/watch-process.ts';
 
 test('watch: "$x" from one Sentinel costs its connection only; the interval reconcile, the other Sentinel and SIGTERM still work', {
   timeout: 90_000,
@@ -31,9 +28,9 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
   });
   const healthy = await fakeSentinel({ master: () => master });
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-resp-'));
-  let child: ChildProcess | undefined;
+  let watch: WatchProcess | undefined;
   t.after(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    watch?.kill();
     await Promise.all([garbling.close(), healthy.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -58,31 +55,10 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
     ].join('\n'),
     { mode: 0o644 },
   );
-  const out: string[] = [];
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
-    child!.on('exit', (code, signal) => ok({ code, signal })),
-  );
-  const log = () =>
-    out
-      .join('')
-      .split('\n')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
+  const w = startWatch(config, ['--interval', '1s']);
+  watch = w;
+  const { log, until } = w;
   const lines = () => (existsSync(acted) ? readFileSync(acted, 'utf8').trim().split('\n').filter(Boolean) : []);
-  const until = (what: string, ok: () => boolean, timeoutMs = 15_000) =>
-    waitFor(what, () => (ok() ? true : undefined), { timeoutMs, intervalMs: 50 }).catch((err: Error) => {
-      throw new Error(`${err.message}\nwatch said:\n${out.join('').slice(-4000)}`);
-    });
 
   await until('the start reconcile', () => lines().length === 1);
   assert.deepEqual(lines(), ['127.0.0.1:6379']);
@@ -112,9 +88,7 @@ test('watch: "$x" from one Sentinel costs its connection only; the interval reco
   await until('the failover acted on', () => lines().length === 2);
   assert.deepEqual(lines(), ['127.0.0.1:6379', '127.0.0.1:6380']);
 
-  child.kill('SIGTERM');
-  const timer = new Promise<'still running'>((ok) => setTimeout(ok, 15_000, 'still running').unref());
-  assert.deepEqual(await Promise.race([exited, timer]), { code: 0, signal: null }, out.join('').slice(-2000));
+  assert.deepEqual(await w.stop(15_000), { code: 0, signal: null }, w.text().slice(-2000));
   assert.ok(log().some((l) => l.msg === 'watch end'));
   assert.ok(!log().some((l) => /watchdog/.test(String(l.msg))), 'no word from the watchdog');
 });

@@ -4,7 +4,6 @@
 // with exit 0. The action is an exec with reconcile: true that appends "{toIp}:{toPort}" to a file.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -16,12 +15,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../lab/index.ts';
 import { LoopbackSentinel } from '../support/loopback-redis.ts';
-
-const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
+import { startWatch, type WatchProcess } from '../support/watch-process.ts';
 
 function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
@@ -32,9 +30,9 @@ test('watch: acts once on a real failover without a process per event, reconcile
 }, async (t) => {
   const sentinel = new LoopbackSentinel();
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-'));
-  let child: ChildProcess | undefined;
+  let watch: WatchProcess | undefined;
   t.after(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    watch?.kill();
     sentinel.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -50,14 +48,8 @@ test('watch: acts once on a real failover without a process per event, reconcile
       { mode: 0o644 },
     );
   write();
-  const stdout: string[] = [];
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (b: Buffer) => stdout.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => stdout.push(b.toString()));
-  const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
-  const log = () => stdout.join('');
+  watch = startWatch(config, ['--interval', '2s']);
+  const log = watch.text;
 
   // At start: reconciled to the current master, exec once (epoch 0 is a "failover" this host never acted on).
   await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), {
@@ -78,7 +70,7 @@ test('watch: acts once on a real failover without a process per event, reconcile
 
   // A bad config on SIGHUP: refused, the running one kept.
   writeFileSync(config, 'masters: {}\nunknown: 1\n', { mode: 0o644 });
-  child.kill('SIGHUP');
+  watch.child.kill('SIGHUP');
   await waitFor(
     'reload refused',
     () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined),
@@ -104,8 +96,7 @@ test('watch: acts once on a real failover without a process per event, reconcile
   });
   assert.equal(lines(out).at(-1), `127.0.0.1:${third}`);
 
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  assert.equal((await watch.stop()).code, 0);
   assert.match(log(), /"msg":"watch end"/);
 });
 
@@ -115,9 +106,9 @@ test('watch records what it did: a last-run record for each run that changed som
   const { readHeartbeat, readLastRun } = await import('../../src/state/last-run.ts');
   const sentinel = new LoopbackSentinel();
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-records-'));
-  let child: ChildProcess | undefined;
+  let watch: WatchProcess | undefined;
   t.after(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    watch?.kill();
     sentinel.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -130,10 +121,7 @@ test('watch records what it did: a last-run record for each run that changed som
     `lockDir: ${lockDir}\nsentinels:\n  addresses: ["127.0.0.1:${sentinel.sentinelPort}"]\nmasters:\n  ${sentinel.masterName}:\n    - type: exec\n      run: [/bin/true, "{toIp}"]\n      reconcile: true\n`,
     { mode: 0o644 },
   );
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '1s'], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+  watch = startWatch(config, ['--interval', '1s']);
   const master = sentinel.masterName;
 
   // The start reconcile runs the exec (a failover this host never acted on): a run that changed something.
@@ -146,7 +134,7 @@ test('watch records what it did: a last-run record for each run that changed som
   assert.equal(first.exitCode, 0);
   assert.equal(first.master?.port, sentinel.masterPort);
   const beat = await waitFor('a heartbeat', () => readHeartbeat(lockDir), { timeoutMs: 5000, intervalMs: 50 });
-  assert.equal(beat.pid, child.pid);
+  assert.equal(beat.pid, watch.child.pid);
   // Three intervals later: the heartbeat moved on, with the interval reconcile's outcome; last-run did not.
   await new Promise((r) => setTimeout(r, 3200));
   const later = readHeartbeat(lockDir)!;
@@ -168,8 +156,7 @@ test('watch records what it did: a last-run record for each run that changed som
   assert.equal(moved.exitCode, 0);
   assert.ok((moved.master?.epoch ?? 0) > (first.master?.epoch ?? 0), JSON.stringify({ first, moved }));
   assert.notEqual(moved.run, first.run);
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  assert.equal((await watch.stop()).code, 0);
 });
 
 // Issue 15 §5.4: the lock directory removed while watch ran (to clear stale records) made every later
@@ -181,9 +168,9 @@ test('watch exits 1 when its lock directory is removed: at the next interval, or
 }, async (t) => {
   const sentinel = new LoopbackSentinel();
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-lockdir-'));
-  const children: ChildProcess[] = [];
+  const children: WatchProcess[] = [];
   t.after(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const c of children) c.kill();
     sentinel.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -198,15 +185,9 @@ test('watch exits 1 when its lock directory is removed: at the next interval, or
   );
   const watch = (interval: string) => {
     mkdirSync(lockDir, { mode: 0o700 });
-    const child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', interval], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const output: string[] = [];
-    child.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
-    child.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    return { exited, log: () => output.join('') };
+    const watch = startWatch(config, ['--interval', interval]);
+    children.push(watch);
+    return { exited: watch.exited.then((e) => e.code), log: watch.text };
   };
   const gone = /"msg":"lock directory [^"]*lock is gone[^"]*"/;
 
@@ -243,9 +224,9 @@ test('watch with sentinels.password in a file: a reload without the file is refu
   const password = `pw-${process.pid}-${Date.now()}`;
   const sentinel = new LoopbackSentinel({ password });
   const dir = mkdtempSync(join(tmpdir(), 'sh-watch-secret-'));
-  let child: ChildProcess | undefined;
+  let watch: WatchProcess | undefined;
   t.after(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    watch?.kill();
     sentinel.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -262,14 +243,8 @@ test('watch with sentinels.password in a file: a reload without the file is refu
     );
   mkdirSync(join(dir, 'lock'), { mode: 0o700 });
   write(join(dir, 'lock'));
-  const stdout: string[] = [];
-  child = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (b: Buffer) => stdout.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => stdout.push(b.toString()));
-  const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
-  const log = () => stdout.join('');
+  watch = startWatch(config, ['--interval', '2s']);
+  const log = watch.text;
   await waitFor('the start reconcile', () => (lines(out).length >= 1 ? true : undefined), {
     timeoutMs: 15_000,
     intervalMs: 50,
@@ -277,7 +252,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
 
   // The file moved away, then SIGHUP: refused with the reason, the process still there.
   renameSync(secret, `${secret}.away`);
-  child.kill('SIGHUP');
+  watch.child.kill('SIGHUP');
   await waitFor(
     'reload refused',
     () => (/config reload refused; keeping the running config/.test(log()) ? true : undefined),
@@ -293,7 +268,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
   });
   assert.equal(lines(out).at(-1), `127.0.0.1:${newPort}`);
   await new Promise((r) => setTimeout(r, 2500)); // an interval reconcile too
-  assert.equal(child.exitCode, null, log());
+  assert.equal(watch.child.exitCode, null, log());
   assert.doesNotMatch(log().slice(refusedAt), /reconcile failed|acting on .* failed|cannot read/);
 
   // The file back, but a lockDir anyone may write: refused too, before anything used it.
@@ -302,7 +277,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
   mkdirSync(open);
   chmodSync(open, 0o777);
   write(open);
-  child.kill('SIGHUP');
+  watch.child.kill('SIGHUP');
   await waitFor(
     'unsafe lockDir refused',
     () =>
@@ -316,7 +291,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
   mkdirSync(join(dir, 'state'), { mode: 0o700 });
   const newLockDir = join(dir, 'state', 'lock');
   write(newLockDir);
-  child.kill('SIGHUP');
+  watch.child.kill('SIGHUP');
   await waitFor(
     'missing lockDir refused',
     () =>
@@ -325,7 +300,7 @@ test('watch with sentinels.password in a file: a reload without the file is refu
   );
   assert.equal(existsSync(newLockDir), false);
   mkdirSync(newLockDir, { mode: 0o700 });
-  child.kill('SIGHUP');
+  watch.child.kill('SIGHUP');
   await waitFor('reloaded', () => (/"msg":"config reloaded"/.test(log()) ? true : undefined), {
     timeoutMs: 10_000,
     intervalMs: 50,
@@ -335,19 +310,12 @@ test('watch with sentinels.password in a file: a reload without the file is refu
     timeoutMs: 10_000,
     intervalMs: 50,
   });
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  assert.equal((await watch.stop()).code, 0);
 
   // Started without the file: the config error, exit 2, before anything runs (the unit restarts it).
   renameSync(secret, `${secret}.away`);
-  const again = spawn(process.execPath, [BIN, 'watch', '--config', config, '--interval', '2s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  again.stderr!.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  const code = await new Promise<number | null>((r) => again.on('exit', (c) => r(c)));
-  assert.equal(code, 2, stderr);
-  assert.match(stderr, /sentinels\.password: cannot read .*ENOENT/);
+  const again = startWatch(config, ['--interval', '2s']);
+  t.after(() => again.kill());
+  assert.equal((await again.exited).code, 2, again.text());
+  assert.match(again.text(), /sentinels\.password: cannot read .*ENOENT/);
 });

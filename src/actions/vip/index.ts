@@ -204,6 +204,10 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
   summarize: (a) =>
     `${a.address} on the new master (removed elsewhere), on ${a.interface ?? 'the interface whose route covers it'}${a.label ? ` as ${a.label}` : ''}` +
     `${a.privilege === 'sudo' ? ' with sudo -n' : ''}; neighbour updates ${describeArp(a.arp)}${a.checkDuplicate ? '; refuses while another host answers for it' : ''}`,
+  async doctor(a, host) {
+    const vip = vipOf(a);
+    return (await import('./doctor.ts')).vipChecks(a, host, (dev) => arpAnnounceWarning(host, vip, dev));
+  },
   async preflight(a) {
     // sysfs lists every interface of this network namespace, up or down (getifaddrs leaves out some).
     if (a.interface && !existsSync(`/sys/class/net/${a.interface}`)) {
