@@ -92,6 +92,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         {
           ...(install ? { installDir: install } : {}),
           node: process.execPath,
+          nodeVersion: process.versions.node,
         },
       );
       return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text };
@@ -266,6 +267,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { problems, warnings } = await checkCommand(config, hostView(deps, new AbortController().signal), {
         ...(install ? { installDir: install } : {}),
         node: process.execPath,
+        nodeVersion: process.versions.node,
       });
       const checks = await doctorChecks(config, deps, {
         configPath: resolve(configPath),
