@@ -13,7 +13,15 @@ if (typeof process.getBuiltinModule !== 'function') {
   // 2, as for a missing node: a retry runs the same Node.
   process.exit(2);
 }
-const { existsSync, openSync, readFileSync, readlinkSync, realpathSync, writeFileSync } = require('node:fs');
+const {
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  writeFileSync,
+} = require('node:fs');
 const { Module } = require('node:module');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
@@ -50,17 +58,30 @@ const warmUp = process.env.SENTINEL_HOOK_WRITE_CODE_CACHE;
 const writeCache = !!warmUp;
 const dist = warmUp || openBuild(join(__dirname, '..', 'dist'));
 const loaded = new Map();
+// Every file of the build opened now, read later through its descriptor: a package upgrade deletes the old
+// build's files once it has switched `dist` (dpkg removes what the new version no longer has), and a run
+// that started on the old build may need its lazy bundles after that. An open file outlives its name.
+const pinned = new Map();
+try {
+  for (const name of readdirSync(dist))
+    if (/\.cjs(\.jitless)?(\.cache)?$/.test(name)) pinned.set(join(dist, name), openSync(join(dist, name), 'r'));
+} catch {
+  // not built: reported below
+}
+const read = (file, encoding) => readFileSync(pinned.get(file) ?? file, encoding);
 // A privileged helper runs as root and trusts only the files sudoers' check pins root-only (helperRuns):
 // a code cache is bytecode V8 would run without reading the source, so the helper compiles instead.
 const useCaches = require.main === module;
+// V8 rejects a cache made under other flags: --jitless (the hook setup under MemoryDenyWriteExecute) has its own.
+const cacheSuffix = process.execArgv.includes('--jitless') ? '.jitless.cache' : '.cache';
 
 /** require() for one of our bundles, through its code cache; anything else is a normal require. */
 function load(file) {
   if (loaded.has(file)) return loaded.get(file).exports;
-  const source = readFileSync(file, 'utf8');
+  const source = read(file, 'utf8');
   let cachedData;
   try {
-    if (useCaches) cachedData = readFileSync(`${file}.cache`);
+    if (useCaches) cachedData = read(`${file}${cacheSuffix}`);
   } catch {
     // no cache: compile as usual
   }
@@ -74,8 +95,8 @@ function load(file) {
   const base = Module.createRequire(file);
   const req = (id) => (id.startsWith('./') && id.endsWith('.cjs') ? load(join(dirname(file), id)) : base(id));
   script.runInThisContext()(mod.exports, req, mod, file, dirname(file));
-  if (writeCache && !existsSync(`${file}.cache`))
-    process.once('beforeExit', () => writeFileSync(`${file}.cache`, script.createCachedData()));
+  if (writeCache && !existsSync(`${file}${cacheSuffix}`))
+    process.once('beforeExit', () => writeFileSync(`${file}${cacheSuffix}`, script.createCachedData()));
   return mod.exports;
 }
 

@@ -70,6 +70,7 @@ const metafiles = [];
 try {
   await bundle();
   selfContained(metafiles);
+  writeFileSync(join(out, 'bundled-packages.json'), `${JSON.stringify(bundledPackages(metafiles), null, 1)}\n`);
   warmUp();
 } catch (err) {
   closeSync(hold);
@@ -141,6 +142,16 @@ function selfContained(metas) {
   if (outside.length) throw new Error(`the bundles would require ${[...new Set(outside)].join(', ')} at run time`);
 }
 
+/** The npm packages inside the bundles, by directory: what the Debian package's copyright file must list. */
+function bundledPackages(metas) {
+  const dirs = new Set();
+  for (const input of metas.flatMap((meta) => Object.keys(meta.inputs))) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(m[1]);
+  }
+  return [...dirs].sort();
+}
+
 /**
  * Warm-up runs of the new build, before anything can start it: a dry-run (what `check`, dry-runs and
  * every real run start with), then a real run of an exec action, which loads and caches pino and execa too.
@@ -159,8 +170,15 @@ function warmUp() {
     const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
     const bin = join(ROOT, 'bin/sentinel-hook.cjs');
     const example = join(ROOT, 'examples/exec/config.yaml');
-    execFileSync(process.execPath, [bin, '--config', example, '--dry-run', ...event], { env, stdio: 'ignore' });
-    execFileSync(process.execPath, [bin, '--config', config, ...event], { env, stdio: 'ignore' });
+    // Once with the JIT, once with --jitless as hooks/client-reconfig starts node under MemoryDenyWriteExecute
+    // (SENTINEL_HOOK_JITLESS=1): V8 takes a cache only under the flags it was made with.
+    for (const flags of [[], ['--jitless']]) {
+      execFileSync(process.execPath, [...flags, bin, '--config', example, '--dry-run', ...event], {
+        env,
+        stdio: 'ignore',
+      });
+      execFileSync(process.execPath, [...flags, bin, '--config', config, ...event], { env, stdio: 'ignore' });
+    }
   } finally {
     rmSync(warm, { recursive: true, force: true });
   }

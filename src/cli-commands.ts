@@ -106,6 +106,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         {
           ...(install ? { installDir: install } : {}),
           node: process.execPath,
+          nodeVersion: process.versions.node,
         },
       );
       const warnings = report.warnings.map((w) => `warning: ${problemText(w)}`);
@@ -281,6 +282,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { problems, warnings } = await checkCommand(config, hostView(deps, new AbortController().signal), {
         ...(install ? { installDir: install } : {}),
         node: process.execPath,
+        nodeVersion: process.versions.node,
       });
       const checks = await doctorChecks(config, deps, {
         configPath: resolve(configPath),

@@ -62,6 +62,10 @@ export async function checkCommand(
     lines.push(`notify: run ${JSON.stringify(n.run)} on ${n.events?.join(', ') ?? 'every event'}`);
   const warning = await sentinelUnitWarning(config, host, systemd);
   if (warning) lines.push(`warning: ${warning}`);
+  const packaged = await packagedUnitsWarning(config, host, systemd);
+  if (packaged) lines.push(`warning: ${packaged}`);
+  const runtime = systemd.nodeVersion ? runtimeWarning(systemd.nodeVersion, new Date()) : undefined;
+  if (runtime) lines.push(`warning: ${runtime}`);
   for (const p of problems) lines.push(`problem: ${p}`);
   lines.push('(the static check: "sentinel-hook doctor" checks live what a failover needs on this host)');
   const warnings = lines.filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
@@ -91,6 +95,8 @@ export interface SentinelUnitCheck {
   proc?: string;
   installDir?: string;
   node?: string;
+  /** The Node this runs on (process.versions.node): a warning when it is past its end of life. */
+  nodeVersion?: string;
 }
 
 /**
@@ -126,6 +132,46 @@ async function sentinelUnitWarning(
   if (!reasons.length) return undefined;
   const dropIns = unit.files.length - 1;
   return `${name} (${unit.files[0]}${dropIns ? ` + ${dropIns} drop-in(s)` : ''}) would stop this hook: ${reasons.join('; ')}; run sentinel-hook watch under the units from "sentinel-hook systemd" (recommended), or install the drop-in from "sentinel-hook systemd --hook"`;
+}
+
+/**
+ * On a packaged install, what this config needs beyond the packaged units (made once for vip and exec
+ * actions): watch would start and fail its actions every interval. The drop-in from `sentinel-hook systemd`
+ * adds it; once it is installed, nothing to say.
+ */
+async function packagedUnitsWarning(
+  config: HookConfig,
+  host: Pick<HostView, 'which' | 'read'>,
+  opts: SentinelUnitCheck,
+): Promise<string | undefined> {
+  const { PACKAGED_INSTALL_DIR, packagedGap, configSandbox, WATCH_UNIT } = await import('../systemd/units.ts');
+  if (opts.installDir !== PACKAGED_INSTALL_DIR || !config.sentinels) return undefined;
+  const needs = await configSandbox(config, host).catch(() => undefined);
+  if (!needs) return undefined;
+  const gap = packagedGap(config, needs, 'redis');
+  const dropIn = `/etc/systemd/system/${WATCH_UNIT}.d/sentinel-hook-config.conf`;
+  if (!gap.length || existsSync(dropIn)) return undefined;
+  return `the packaged ${WATCH_UNIT} cannot serve this config (${gap.join('; ')}): install the drop-in "sentinel-hook systemd" prints (${dropIn}), then systemctl daemon-reload && systemctl restart ${WATCH_UNIT}`;
+}
+
+/** Node's end-of-life dates (nodejs.org/en/about/previous-releases), by major version. */
+const NODE_END_OF_LIFE: Record<number, string> = {
+  18: '2025-04-30',
+  20: '2026-04-30',
+  22: '2027-04-30',
+  24: '2028-04-30',
+  26: '2029-04-30',
+};
+
+/**
+ * A clone install on a Node past its end of life: a warning here, never a refusal when Sentinel runs the
+ * hook (an exit 2 would drop the failover). The package carries a supported one.
+ */
+export function runtimeWarning(version: string, now: Date): string | undefined {
+  const major = Number(version.split('.')[0]);
+  const end = NODE_END_OF_LIFE[major] ?? (major < 18 ? '2025-04-30' : undefined);
+  if (!end || now < new Date(`${end}T00:00:00Z`)) return undefined;
+  return `Node ${version} is past its end of life (${end}): no security fixes; install the sentinel-hook package (it carries Node 24) or a supported Node`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { pluginFor } from '../actions/index.ts';
 import type { HostReader, SandboxNeeds } from '../actions/plugin.ts';
-import { DEFAULT_LOCK_DIR, type HookConfig } from '../config/schema.ts';
+import { DEFAULT_LOCK_DIR, DEFAULT_STATE_DIR, type HookConfig } from '../config/schema.ts';
 import { errorOf, hookError } from '../errors.ts';
 import { COMMAND_EXIT, failure } from '../failures.ts';
 import { DEFAULT_LOG_FILE } from '../log.ts';
@@ -207,12 +207,12 @@ function header(opts: SystemdOptions, what: string): string[] {
 }
 
 function watchFiles(
-  config: HookConfig,
+  config: Pick<HookConfig, 'lockDir' | 'stateDir' | 'metrics'>,
   opts: SystemdOptions,
   needs: Required<SandboxNeeds>,
   cli: string[],
+  packaged?: { unitDir: string; tmpfilesDir: string; condition: string },
 ): InstallFile[] {
-  if (!config.sentinels) throw hookError('sentinels-required', { by: 'units' });
   const lockDir = unitPath(config.lockDir, 'lockDir');
   const stateDir = unitPath(config.stateDir, 'stateDir');
   // metrics.textfile: every run rewrites its master's file there (ProtectSystem=strict makes the rest read-only).
@@ -223,12 +223,16 @@ function watchFiles(
   const sandbox = [...(runtimeDirectory ? runtimeDirectoryLines() : []), ...serviceSandbox(needs, writable)];
   const identity = [`User=${opts.user}`, `Group=${opts.user}`];
   const notes = needs.notes.flatMap((n) => comment(`Note: ${n}`));
+  const title = (what: string) => (packaged ? packagedHeader(what) : header(opts, what));
+  // Installed by the package on every host, configured or not: idle until the operator writes the config.
+  const condition = packaged ? ['Documentation=man:sentinel-hook(1)', `ConditionPathExists=${packaged.condition}`] : [];
   const watch = [
-    ...header(opts, 'sentinel-hook watch: keeps this host in line with the Sentinels (VIP, hosts files, commands).'),
+    ...title('sentinel-hook watch: keeps this host in line with the Sentinels (VIP, hosts files, commands).'),
     '[Unit]',
     'Description=sentinel-hook watch (follows the Redis Sentinels: VIP, hosts files, commands)',
     'After=network-online.target redis-sentinel.service',
     'Wants=network-online.target redis-sentinel.service',
+    ...condition,
     ...comment(
       'No start limit: a config it cannot use (a password file moved away) makes it exit 2 at start, and',
       'the default limit (5 starts in 10 s) would leave it stopped for good; it must come back by itself',
@@ -257,11 +261,12 @@ function watchFiles(
     'WantedBy=multi-user.target',
   ];
   const reconcile = [
-    ...header(opts, 'sentinel-hook reconcile at boot: the VIP and hosts files as the Sentinels say, once.'),
+    ...title('sentinel-hook reconcile at boot: the VIP and hosts files as the Sentinels say, once.'),
     '[Unit]',
     'Description=sentinel-hook reconcile (once at boot, as the Redis Sentinels say)',
     'After=network-online.target redis-sentinel.service',
     'Wants=network-online.target',
+    ...condition,
     ...comment(
       `Not Before=${WATCH_UNIT}: that held watch back while this run waited for its second ARP burst (~9 s).`,
       'Both take the same per-master lock, so they never act at once, and a failover watch hears meanwhile',
@@ -283,8 +288,7 @@ function watchFiles(
     'WantedBy=multi-user.target',
   ];
   const tmpfiles = [
-    ...header(
-      opts,
+    ...title(
       runtimeDirectory
         ? `The state directory (the lock directory ${lockDir} is the units' RuntimeDirectory=).`
         : 'The lock directory, made at boot for the watch and reconcile units (the service may not create it under ProtectSystem=strict).',
@@ -293,10 +297,85 @@ function watchFiles(
     // The state directory persists (the pause, the records): made once, never emptied at boot.
     ...(stateDir !== lockDir ? [`d ${stateDir} 0700 ${opts.user} ${opts.user} -`] : []),
   ];
+  const unitDir = packaged?.unitDir ?? UNIT_DIR;
   return [
-    { path: `${UNIT_DIR}/${WATCH_UNIT}`, text: `${watch.join('\n')}\n` },
-    { path: `${UNIT_DIR}/${RECONCILE_UNIT}`, text: `${reconcile.join('\n')}\n` },
-    { path: '/etc/tmpfiles.d/sentinel-hook.conf', text: `${tmpfiles.join('\n')}\n` },
+    { path: `${unitDir}/${WATCH_UNIT}`, text: `${watch.join('\n')}\n` },
+    { path: `${unitDir}/${RECONCILE_UNIT}`, text: `${reconcile.join('\n')}\n` },
+    { path: `${packaged?.tmpfilesDir ?? '/etc/tmpfiles.d'}/sentinel-hook.conf`, text: `${tmpfiles.join('\n')}\n` },
+  ];
+}
+
+function packagedHeader(what: string): string[] {
+  return comment(
+    what,
+    'Installed by the sentinel-hook package for any config: the privileges of vip and exec actions. A config that',
+    `needs more (hosts files to write): sentinel-hook systemd prints a drop-in for /etc/systemd/system/${WATCH_UNIT}.d/.`,
+  );
+}
+
+/** Where the Debian package installs the runtime and the CLI (bin/, hooks/, dist/ below it). */
+export const PACKAGED_INSTALL_DIR = '/usr/lib/sentinel-hook';
+export const PACKAGED_CONFIG = '/etc/sentinel-hook/config.yaml';
+
+/**
+ * What the packaged units grant: they are made once, at build time, so not from the operator's config but for
+ * the common setups, a VIP (ip and iputils' arping with capabilities) and exec actions. What a config needs
+ * beyond it comes as a drop-in (packagedDropIn); `check` says when one is needed.
+ */
+export const PACKAGED_NEEDS: Required<SandboxNeeds> = {
+  programs: [],
+  addressFamilies: ['AF_NETLINK', 'AF_PACKET'],
+  capabilities: ['CAP_NET_ADMIN', 'CAP_NET_RAW'],
+  systemCalls: ['capset', 'setuid'],
+  writablePaths: [],
+  needsSudo: false,
+  notes: [],
+};
+
+/** The watch and reconcile units and the tmpfiles.d entry the package ships (paths inside the package). */
+export function packagedFiles(): InstallFile[] {
+  const opts: SystemdOptions = {
+    mode: 'watch',
+    user: 'redis',
+    configPath: PACKAGED_CONFIG,
+    installDir: PACKAGED_INSTALL_DIR,
+    node: `${PACKAGED_INSTALL_DIR}/bin/node`,
+  };
+  const files = watchFiles(
+    { lockDir: DEFAULT_LOCK_DIR, stateDir: DEFAULT_STATE_DIR },
+    opts,
+    PACKAGED_NEEDS,
+    [opts.node, `${opts.installDir}/bin/sentinel-hook.cjs`],
+    { unitDir: '/lib/systemd/system', tmpfilesDir: '/usr/lib/tmpfiles.d', condition: PACKAGED_CONFIG },
+  );
+  // The hook, run by Sentinel as redis, writes its log here (log.file's default); adm reads logs on Debian.
+  const log = comment('The hook log (log.file by default), written by redis, as Sentinel runs the hook.');
+  return files.map((f) =>
+    f.path.includes('tmpfiles.d')
+      ? { ...f, text: `${f.text}${[...log, `d ${dirname(DEFAULT_LOG_FILE)} 0750 redis adm -`].join('\n')}\n` }
+      : f,
+  );
+}
+
+/** What a config needs that the packaged units do not grant, one line each (empty: they serve it as shipped). */
+export function packagedGap(
+  config: Pick<HookConfig, 'lockDir' | 'stateDir' | 'metrics'>,
+  needs: Required<SandboxNeeds>,
+  user: string,
+): string[] {
+  const beyond = (key: 'addressFamilies' | 'capabilities' | 'systemCalls' | 'writablePaths') =>
+    needs[key].filter((v) => !PACKAGED_NEEDS[key].includes(v));
+  return [
+    ...(user !== 'redis' ? [`it runs as ${user}, the units as redis`] : []),
+    ...(config.lockDir !== DEFAULT_LOCK_DIR ? [`lockDir ${config.lockDir} (the units make ${DEFAULT_LOCK_DIR})`] : []),
+    ...(config.stateDir !== DEFAULT_STATE_DIR
+      ? [`stateDir ${config.stateDir} (the units write ${DEFAULT_STATE_DIR})`]
+      : []),
+    ...beyond('writablePaths').map((p) => `${p} written`),
+    ...beyond('capabilities').map((c) => `capability ${c}`),
+    ...beyond('addressFamilies').map((f) => `${f} sockets`),
+    ...beyond('systemCalls').map((c) => `system call ${c}`),
+    ...(needs.needsSudo ? ['sudo (privilege: sudo)'] : []),
   ];
 }
 
@@ -400,6 +479,67 @@ function hookFiles(
   return [{ path: `${UNIT_DIR}/${HOOK_DROP_IN}`, text: `${lines.join('\n')}\n` }];
 }
 
+/**
+ * On a packaged install the units are there already: what this config needs beyond them, as drop-ins that
+ * systemd merges into both units (the lists below add to the shipped ones; User= replaces). None when the
+ * packaged units serve the config as shipped.
+ */
+function packagedDropIn(
+  config: HookConfig,
+  opts: SystemdOptions,
+  needs: Required<SandboxNeeds>,
+  cli: string[],
+): InstallFile[] {
+  const gap = packagedGap(config, needs, opts.user);
+  if (gap.length === 0) return [];
+  const lockDir = unitPath(config.lockDir, 'lockDir');
+  const stateDir = unitPath(config.stateDir, 'stateDir');
+  const writable = unique([lockDir, stateDir, ...needs.writablePaths]).filter(
+    (p) => p !== DEFAULT_LOCK_DIR && p !== DEFAULT_STATE_DIR,
+  );
+  const beyond = (key: 'addressFamilies' | 'capabilities' | 'systemCalls') =>
+    needs[key].filter((v) => !PACKAGED_NEEDS[key].includes(v));
+  const caps = beyond('capabilities').join(' ');
+  const families = beyond('addressFamilies').join(' ');
+  const calls = beyond('systemCalls').join(' ');
+  const lines = [
+    ...comment(
+      `Drop-in for the packaged ${WATCH_UNIT} and ${RECONCILE_UNIT}: what this config needs beyond them:`,
+      ...gap.map((g) => `  ${g}`),
+      `Generated by: ${[...cli.slice(1), 'systemd', '--watch', '--user', opts.user, '--config', opts.configPath].join(' ')}`,
+      `Install, then: systemctl daemon-reload && systemctl restart ${WATCH_UNIT}`,
+    ),
+    '[Service]',
+    ...(opts.user !== 'redis' ? [`User=${opts.user}`, `Group=${opts.user}`] : []),
+    ...(writable.length ? [`ReadWritePaths=${writable.join(' ')}`] : []),
+    ...(caps ? [`AmbientCapabilities=${caps}`, `CapabilityBoundingSet=${caps}`] : []),
+    ...(families ? [`RestrictAddressFamilies=${families}`] : []),
+    ...(calls ? [`SystemCallFilter=${calls}`] : []),
+    ...needs.notes.flatMap((n) => comment(`Note: ${n}`)),
+    ...(needs.needsSudo ? sudoRelaxation() : []),
+  ];
+  const text = `${lines.join('\n')}\n`;
+  const dirs = unique([lockDir, stateDir]).filter((p) => p !== DEFAULT_LOCK_DIR && p !== DEFAULT_STATE_DIR);
+  return [
+    { path: `${UNIT_DIR}/${WATCH_UNIT}.d/sentinel-hook-config.conf`, text },
+    { path: `${UNIT_DIR}/${RECONCILE_UNIT}.d/sentinel-hook-config.conf`, text },
+    ...(dirs.length || opts.user !== 'redis'
+      ? [
+          {
+            // The same name as the package's /usr/lib/tmpfiles.d/sentinel-hook.conf: this one replaces it.
+            path: '/etc/tmpfiles.d/sentinel-hook.conf',
+            text: `${[
+              ...comment(`Replaces the packaged entry: the directories this config names, for ${opts.user}.`),
+              ...(lockDir !== DEFAULT_LOCK_DIR ? [`d ${lockDir} 0700 ${opts.user} ${opts.user} -`] : []),
+              ...(stateDir !== lockDir ? [`d ${stateDir} 0700 ${opts.user} ${opts.user} -`] : []),
+              `d ${dirname(DEFAULT_LOG_FILE)} 0750 ${opts.user} adm -`,
+            ].join('\n')}\n`,
+          },
+        ]
+      : []),
+  ];
+}
+
 /** The files for the chosen setup, from the config and this host's programs. */
 export async function systemdFiles(config: HookConfig, opts: SystemdOptions, host: HostReader): Promise<InstallFile[]> {
   if (!USER.test(opts.user)) throw hookError('user-invalid', { user: opts.user });
@@ -408,7 +548,11 @@ export async function systemdFiles(config: HookConfig, opts: SystemdOptions, hos
   unitPath(opts.node, 'node');
   const needs = await configSandbox(config, host);
   const cli = [opts.node, `${opts.installDir}/bin/sentinel-hook.cjs`];
-  return opts.mode === 'watch' ? watchFiles(config, opts, needs, cli) : hookFiles(config, opts, needs, host);
+  if (opts.mode === 'hook') return hookFiles(config, opts, needs, host);
+  if (!config.sentinels) throw hookError('sentinels-required', { by: 'units' });
+  return opts.installDir === PACKAGED_INSTALL_DIR
+    ? packagedDropIn(config, opts, needs, cli)
+    : watchFiles(config, opts, needs, cli);
 }
 
 /** Each file preceded by a comment line naming where it goes. */

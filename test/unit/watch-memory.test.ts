@@ -116,7 +116,8 @@ test('10,000 failover events through watch: heapUsed after GC at 1k, 5k and 10k 
   t.diagnostic(
     `heapUsed after GC: 1k ${(a / 1e6).toFixed(2)} MB, 5k ${(b / 1e6).toFixed(2)} MB, 10k ${(c / 1e6).toFixed(2)} MB`,
   );
-  const lo = Math.min(a, b, c);
-  const hi = Math.max(a, b, c);
-  assert.ok(hi / lo <= 1.05, `heapUsed grew by ${((hi / lo - 1) * 100).toFixed(1)}% between 1k and 10k events`);
+  // A leak is growth: a heap that shrinks after the first thousand (Node 24 does: 16.5 → 15.4 MB, as V8
+  // flushes code compiled for the first events) is none.
+  const growth = Math.max(b / a, c / a, c / b);
+  assert.ok(growth <= 1.05, `heapUsed grew by ${((growth - 1) * 100).toFixed(1)}% between 1k and 10k events`);
 });
