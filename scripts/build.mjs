@@ -7,7 +7,8 @@
 // - pino, needed only by real runs, is a bundle of its own (pino.cjs), required lazily and
 //   off the critical path (see deferredFileLogger): a dry-run never reads it;
 // - so is execa (execa.cjs, ESM-only in node_modules, made CommonJS here), required by the
-//   runner's first command: a dry-run starts none; and ssh2 (ssh2.cjs), required by a hosts push;
+//   runner's first command: a dry-run starts none; ssh2 (ssh2.cjs), required by a hosts push; and
+//   prom-client (prom-client.cjs), required only by watch serving metrics (metrics.listen);
 // - each file gets a V8 code cache made here by warm-up runs (what Node 22's
 //   module.enableCompileCache does; Node 20 lacks it), so V8 skips compiling what a run uses.
 //   Caches are made at build time next to the bundles, never written while the hook runs.
@@ -24,7 +25,14 @@ import { build } from 'esbuild';
 import { heldBuildDirs, makeBuildDir, pruneBuilds, switchDist } from './dist-switch.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const LAZY = { pino: './pino.cjs', execa: './execa.cjs', ssh2: './ssh2.cjs' };
+// prom-client: watch's metrics only (metrics.listen); it would cost every hook run its load time.
+const LAZY = { pino: './pino.cjs', execa: './execa.cjs', ssh2: './ssh2.cjs', 'prom-client': './prom-client.cjs' };
+const lazyName = new RegExp(`^(${Object.keys(LAZY).join('|')})$`);
+const lazyFile = new RegExp(
+  `^(${Object.values(LAZY)
+    .map((f) => f.replace(/[.]/g, '\\.'))
+    .join('|')})$`,
+);
 
 /**
  * ssh2's optional native parts, each required inside a try/catch: a stub that throws keeps them out of
@@ -91,12 +99,12 @@ async function bundle() {
         setup(b) {
           // import('pino') becomes a lazily evaluated stub that requires pino.cjs when first
           // called (through the loader in bin/, so with its code cache); execa and ssh2 likewise.
-          b.onResolve({ filter: /^(pino|execa|ssh2)$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
+          b.onResolve({ filter: lazyName }, (args) => ({ path: args.path, namespace: 'lazy' }));
           b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
             contents: `module.exports = require(${JSON.stringify(LAZY[args.path])});`,
             loader: 'js',
           }));
-          b.onResolve({ filter: /^\.\/(pino|execa|ssh2)\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+          b.onResolve({ filter: lazyFile }, (args) => ({ path: args.path, external: true }));
           // commander requires child_process at load time for external subcommands, which we never
           // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
           b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>

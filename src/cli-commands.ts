@@ -4,10 +4,11 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HookConfig } from './config/schema.ts';
-import { type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
+import { COMMAND_EXIT, type CommandExitCode, EXIT, type ExitCode, type HookError, hookError } from './errors.ts';
 import { EVENT_USAGE } from './event.ts';
 import { memoryLogger } from './log.ts';
 import { systemDeps } from './system.ts';
+import { editDistance } from './values.ts';
 
 export interface Io {
   out(text: string): void;
@@ -78,11 +79,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'check',
     description: 'validate the config and print what it would do for each master',
     options: [CONFIG],
-    async run({ loadConfig }) {
-      const [{ checkCommand }, { hostView }] = await Promise.all([
+    async run({ loadConfig, configPath }) {
+      const [{ checkCommand }, { hostView }, { configReport, problemText, readConfigFile }] = await Promise.all([
         import('./commands/check.ts'),
         import('./pipeline/host.ts'),
+        import('./config/load.ts'),
       ]);
+      // Every problem at once, in file order, with its line: a run stops at the first.
+      const report = await configReport(readConfigFile(configPath, process.getuid?.() ?? 0), configPath);
+      if (report.problems.length > 0) {
+        const count = report.problems.length;
+        return {
+          exitCode: EXIT.never,
+          text: [
+            `config ${configPath}: ${count} problem${count === 1 ? '' : 's'}`,
+            ...report.problems.map((p) => `  ${problemText(p)}`),
+          ].join('\n'),
+        };
+      }
       const config = await loadConfig();
       // Started some other way (tests): the ExecPaths check leaves the install out.
       const install = installedAt();
@@ -92,9 +106,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         {
           ...(install ? { installDir: install } : {}),
           node: process.execPath,
+          nodeVersion: process.versions.node,
         },
       );
-      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text };
+      const warnings = report.warnings.map((w) => `warning: ${problemText(w)}`);
+      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text: [...warnings, text].join('\n') };
     },
   }),
   command({
@@ -192,6 +208,93 @@ export const COMMANDS: readonly CommandSpec[] = [
       );
     },
   }),
+  command<{ master?: string; json?: boolean; grace: string }>({
+    name: 'status',
+    description:
+      'show, per master, what the Sentinels say, what each action observes and whether it matches (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: a monitoring plugin)',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '--json', description: 'machine-readable output' },
+      {
+        flags: '--grace <duration>',
+        description: 'an inconsistency younger than this (by the records) is a WARNING, not CRITICAL',
+        default: '30s',
+      },
+    ],
+    async run({ opts, loadConfig }) {
+      const [{ parseDuration }, { statusCommand }] = await Promise.all([
+        import('./values.ts'),
+        import('./commands/status.ts'),
+      ]);
+      try {
+        const graceMs = parseDuration(opts.grace);
+        if (graceMs === undefined)
+          throw hookError('option-invalid', {
+            option: '--grace',
+            value: JSON.stringify(opts.grace),
+            expected: 'expected a duration such as 30s',
+            command: 'status',
+          });
+        return await statusCommand(await loadConfig(), systemDeps(memoryLogger()), {
+          graceMs,
+          ...(opts.master !== undefined ? { master: opts.master } : {}),
+        });
+      } catch (err) {
+        // A bad option, a config this user may not read, a master not in it: a monitor's UNKNOWN (the
+        // monitoring-plugin convention), not the hook's exit 2.
+        const { errorLine } = await import('./errors.ts');
+        const line = `UNKNOWN: ${errorLine(err)}`;
+        return { exitCode: COMMAND_EXIT.unknown, text: line, json: { exitCode: COMMAND_EXIT.unknown, status: line } };
+      }
+    },
+  }),
+  command<{ json?: boolean; user?: string; sentinelConf?: string }>({
+    name: 'doctor',
+    description:
+      'check now, live, everything the next failover needs on this host, one line per check with its fix (exit 0 all pass, 1 any fail)',
+    options: [
+      CONFIG,
+      { flags: '--json', description: 'machine-readable output' },
+      { flags: '-u, --user <name>', description: 'the user Sentinel runs as, when no running Sentinel or unit says' },
+      {
+        flags: '--sentinel-conf <file>',
+        description: "Sentinel's config (default: its unit's, else /etc/redis/sentinel.conf)",
+      },
+    ],
+    async run({ opts, configPath, loadConfig }) {
+      const [{ checkCommand }, { doctorChecks, doctorReport, doctorText }, { hostView }] = await Promise.all([
+        import('./commands/check.ts'),
+        import('./commands/doctor.ts'),
+        import('./pipeline/host.ts'),
+      ]);
+      const config = await loadConfig().catch((err: unknown) => err as Error);
+      if (config instanceof Error) {
+        const { errorLine } = await import('./errors.ts');
+        const report = doctorReport([
+          { check: 'config', result: 'fail', detail: errorLine(config), fix: 'see "sentinel-hook check"' },
+        ]);
+        return { exitCode: report.exitCode, text: doctorText(report), json: report };
+      }
+      const deps = systemDeps(memoryLogger());
+      const install = installedAt();
+      // The static half, reused: its problems fail here, its warnings (Sentinel's unit sandbox) warn.
+      const { problems, warnings } = await checkCommand(config, hostView(deps, new AbortController().signal), {
+        ...(install ? { installDir: install } : {}),
+        node: process.execPath,
+        nodeVersion: process.versions.node,
+      });
+      const checks = await doctorChecks(config, deps, {
+        configPath: resolve(configPath),
+        staticCheck: { problems, warnings },
+        ...(opts.user ? { user: opts.user } : {}),
+        ...(opts.sentinelConf ? { sentinelConf: opts.sentinelConf } : {}),
+        ...(install ? { installDir: install, hookPath: `${install}/hooks/client-reconfig` } : {}),
+      });
+      const report = doctorReport(checks);
+      return { exitCode: report.exitCode, text: doctorText(report), json: report };
+    },
+  }),
   command<{ interval?: string }>({
     name: 'watch',
     description:
@@ -208,6 +311,36 @@ export const COMMANDS: readonly CommandSpec[] = [
         throw invalid(JSON.stringify(opts.interval), 'expected a duration such as 10s');
       const { watchCommand } = await import('./commands/watch.ts');
       return { exitCode: (await watchCommand(configPath, intervalMs !== undefined ? { intervalMs } : {})) as ExitCode };
+    },
+  }),
+  command<{ master?: string; last: string; json?: boolean }>({
+    name: 'log',
+    description:
+      'the last runs, from the hook log (and the journal of the watch and reconcile units), as a timeline: event, decision, each step with its time, outcome',
+    options: [
+      CONFIG,
+      { flags: '-m, --master <name>', description: 'only this master' },
+      { flags: '--last <n>', description: 'how many runs', default: '10' },
+      { flags: '--json', description: 'the runs and their records, machine-readable' },
+    ],
+    async run({ opts, loadConfig }) {
+      const last = Number(opts.last);
+      if (!Number.isInteger(last) || last < 1 || last > 10_000)
+        throw hookError('option-invalid', {
+          option: '--last',
+          value: JSON.stringify(opts.last),
+          expected: 'expected a whole number from 1 to 10000',
+          command: 'log',
+        });
+      const { logCommand, readTail } = await import('./commands/log.ts');
+      const config = await loadConfig();
+      const { runner, which } = systemDeps(memoryLogger());
+      const { text, json } = await logCommand(
+        config,
+        { last, ...(opts.master !== undefined ? { master: opts.master } : {}) },
+        { readFile: (file) => readTail(file), runner, which },
+      );
+      return { exitCode: EXIT.ok, text, json };
     },
   }),
   command<{ config?: string; master: string }>({
@@ -274,22 +407,6 @@ export function unknownCommand(word: string): HookError {
     names.find((n) => word.length >= 3 && n.startsWith(word)) ??
     names.find((n) => editDistance(word, n) <= Math.min(2, n.length >> 1));
   return hookError('command-unknown', { word: word.replace(/[\x00-\x1f\x7f]/g, '?'), near, names, usage: EVENT_USAGE });
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) from a to b: a typo is one or two. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /** Set by scripts/build.mjs (esbuild define) from package.json; absent when run from source. */

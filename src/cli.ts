@@ -51,6 +51,7 @@ interface HookOptions {
   config?: string;
   dryRun?: boolean;
   json?: boolean;
+  assumeCurrent?: boolean;
 }
 
 const ROLES: ReadonlySet<string> = new Set(['leader', 'observer']);
@@ -72,6 +73,7 @@ export function hookCall(argv: readonly string[]): { operands: string[]; opts: H
     }
     if (arg === '--dry-run') opts.dryRun = true;
     else if (arg === '--json') opts.json = true;
+    else if (arg === '--assume-current') opts.assumeCurrent = true;
     else if (arg.startsWith('--config=')) opts.config = arg.slice('--config='.length);
     else if (arg === '--config') {
       if (i + 1 >= argv.length) return undefined;
@@ -101,7 +103,8 @@ async function finish(io: Io, run: () => Promise<{ outcome: Outcome; json: boole
     else if (outcome.text !== undefined) io.out(outcome.text);
     return outcome.exitCode;
   } catch (err) {
-    io.err(`sentinel-hook: ${errorLine(err)}`);
+    const shown = err instanceof HookError ? err.shown : undefined;
+    io.err(`sentinel-hook: ${errorLine(err)}${shown ? `\n${shown}` : ''}`);
     return exitCodeOf(err);
   }
 }
@@ -145,6 +148,10 @@ export function commandProgram(
     .option('-c, --config <file>', 'config file (default: $SENTINEL_HOOK_CONFIG, else /etc/sentinel-hook/config.yaml)')
     .option('-n, --dry-run', 'observe and print the plan; change nothing')
     .option('--json', 'machine-readable output')
+    .option(
+      '--assume-current',
+      'with --dry-run: plan the event even if the Sentinels call it stale (what a failover to that address would do now)',
+    )
     .argument('[operands...]', EVENT_USAGE)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
@@ -163,8 +170,8 @@ export function commandProgram(
   // Before the command name they are still the hook's: no command has a dry-run or JSON output, and
   // `notify` taking --dry-run and ignoring it would really run the notify entries.
   program.hook('preSubcommand', (_hook, command) => {
-    const { dryRun, json } = program.opts<HookOptions>();
-    const flag = dryRun ? '--dry-run' : json ? '--json' : undefined;
+    const { dryRun, json, assumeCurrent } = program.opts<HookOptions>();
+    const flag = dryRun ? '--dry-run' : json ? '--json' : assumeCurrent ? '--assume-current' : undefined;
     if (flag) throw hookError('option-not-for-command', { command: command.name(), flag });
   });
 
@@ -217,6 +224,8 @@ function currentUid(): number {
 
 async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promise<Outcome> {
   const event = parseEvent(operands);
+  // A drill only: a real call that skipped the staleness check could undo a newer failover.
+  if (opts.assumeCurrent && !opts.dryRun) throw hookError('assume-current-without-dry-run');
   const path = configPath(opts.config, io.env);
   let config: HookConfig;
   try {
@@ -254,7 +263,10 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
   );
   const started = performance.now();
   try {
-    const result = await runHook(event, config, systemDeps(logger, runner), { dryRun: Boolean(opts.dryRun) });
+    const result = await runHook(event, config, systemDeps(logger, runner), {
+      dryRun: Boolean(opts.dryRun),
+      assumeCurrent: Boolean(opts.assumeCurrent),
+    });
     logger.info(
       { exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) },
       'hook end',

@@ -22,11 +22,14 @@ export abstract class HookError extends Error {
   readonly code: FailureCode;
   /** What the operator should do about it; printed after the message. */
   readonly hint: string;
+  /** Lines under the line for a person (a code frame): see the catalogue's `shown`. */
+  readonly shown: string | undefined;
   constructor(failure: Failure) {
     super(failure.message);
     this.name = new.target.name;
     this.code = failure.code;
     this.hint = failure.fix;
+    this.shown = failure.shown;
   }
   /** One line for stderr: what is wrong, then what to do. */
   line(): string {

@@ -11,13 +11,14 @@ export const EXIT = { ok: 0, retry: 1, never: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
- * Commands Sentinel never runs say one thing more: a reconcile that only planned (--dry-run, or paused)
- * and found work it did not do. 0 would hide a wrong host from a monitor, and 1 and 2 mean the run
- * itself went wrong. Not 3: monitoring plugins read 3 as UNKNOWN, which `status` keeps for "cannot tell".
+ * Commands Sentinel never runs say more: a reconcile that only planned (--dry-run, or paused) and found
+ * work it did not do (4: 0 would hide a wrong host from a monitor, and 1 and 2 mean the run itself went
+ * wrong); `status`, a monitoring plugin, says UNKNOWN (3) when it cannot tell. status reads 1 and 2 the
+ * monitoring way (inconsistent within its grace period, inconsistent), not as retry and never-retry.
  * And a watch that could never act (sysexits' EX_NOPERM): its unit's RestartPreventExitStatus= leaves it
  * failed, since restarting cannot give it a privilege; a config error (2) restarts until the file is fixed.
  */
-export const COMMAND_EXIT = { ...EXIT, wouldChange: 4, unprivileged: 77 } as const;
+export const COMMAND_EXIT = { ...EXIT, unknown: 3, wouldChange: 4, unprivileged: 77 } as const;
 export type CommandExitCode = (typeof COMMAND_EXIT)[keyof typeof COMMAND_EXIT];
 
 /**
@@ -33,9 +34,11 @@ interface Entry<P> {
   message(p: P): string;
   /** What to do about it, one line (printed in parentheses after the message). */
   fix(p: P): string;
+  /** Lines a person at a terminal sees under the line (a parser's code frame); never in a log record. */
+  shown?(p: P): string | undefined;
 }
 
-type Words<P> = Pick<Entry<P>, 'message' | 'fix'>;
+type Words<P> = Pick<Entry<P>, 'message' | 'fix' | 'shown'>;
 // The kind fixes the exit status: an entry cannot say "usage" and ask for a retry.
 const usage = <P = undefined>(e: Words<P>): Entry<P> => ({ kind: 'usage', exit: EXIT.never, ...e });
 const config = <P = undefined>(e: Words<P>): Entry<P> => ({ kind: 'config', exit: EXIT.never, ...e });
@@ -83,6 +86,11 @@ export const FAILURES = {
     message: (p: { command: string; flag: string }) => `${p.command} does not take ${p.flag}`,
     fix: (p) =>
       `${p.flag} is for the hook call with 7 operands; run "sentinel-hook ${p.command} --help" for what it takes`,
+  }),
+  'assume-current-without-dry-run': usage({
+    message: () => '--assume-current plans an event the Sentinels may call stale: it is for a dry-run only',
+    fix: () =>
+      'add --dry-run: sentinel-hook --dry-run --assume-current <master> leader start <from-ip> <from-port> <to-ip> <to-port>',
   }),
   'systemd-mode-conflict': usage({
     message: () => '--watch and --hook exclude each other',
@@ -158,11 +166,14 @@ export const FAILURES = {
     fix: (p) => `chmod go-rwx ${p.path}`,
   }),
   'config-syntax': config({
-    message: (p: { path: string; detail: string }) => `config ${p.path} is not valid YAML/JSON: ${p.detail}`,
+    message: (p: { path: string; detail: string; frame?: string }) =>
+      `config ${p.path} is not valid YAML/JSON: ${p.detail}`,
     fix: (p) => `correct it; "sentinel-hook check --config ${p.path}" says when it reads`,
+    shown: (p) => p.frame,
   }),
   'config-invalid': config({
-    message: (p: { path: string; issue: string }) => `config ${p.path}: ${p.issue}`,
+    message: (p: { path: string; issue: string; more?: number }) =>
+      `config ${p.path}: ${p.issue}${p.more ? `, and ${p.more} more (run sentinel-hook check)` : ''}`,
     fix: (p) => `correct that field; "sentinel-hook check --config ${p.path}" says when the config is right`,
   }),
   /** Two entries that own one thing on a host (ActionPlugin.claims): each run undoes the other's, and exits 0. */
@@ -364,6 +375,12 @@ export const FAILURES = {
       `the run's deadline (${p.deadlineMs} ms) passed while asking the Sentinels whether the event is current${p.observing ? ' and observing this host' : ''}`,
     fix: () => 'check that the Sentinels answer; Sentinel will retry',
   }),
+  /** watch goes on without metrics: a monitoring problem must never stop the failovers. */
+  'metrics-listen-failed': retry({
+    message: (p: { host: string; port: number; errno: string }) =>
+      `cannot serve metrics on ${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port} (${p.errno}); watch goes on without them`,
+    fix: () => "free that port or set metrics.listen to another (9121 is redis_exporter's), then restart watch",
+  }),
   'dns-unresolved': retry({
     message: (p: { host: string; detail: string }) => `cannot resolve ${p.host}: ${p.detail}`,
     fix: () => 'check DNS or /etc/hosts on this Sentinel host; Sentinel will retry',
@@ -538,11 +555,14 @@ export class Failure {
   readonly message: string;
   readonly fix: string;
   readonly exitCode: ExitCode;
-  constructor(code: FailureCode, message: string, fix: string, exitCode: ExitCode) {
+  /** See Entry.shown. */
+  readonly shown: string | undefined;
+  constructor(code: FailureCode, message: string, fix: string, exitCode: ExitCode, shown?: string) {
     this.code = code;
     this.message = message;
     this.fix = fix;
     this.exitCode = exitCode;
+    this.shown = shown;
   }
   /** One line for a step's error and stderr: what is wrong, then what to do. */
   line(): string {
@@ -550,14 +570,14 @@ export class Failure {
   }
   /** The same failure, its message prefixed by where it happened ("vip 10.0.0.4/24", "masters.m[0]"). */
   within(where: string): Failure {
-    return new Failure(this.code, `${where}: ${this.message}`, this.fix, this.exitCode);
+    return new Failure(this.code, `${where}: ${this.message}`, this.fix, this.exitCode, this.shown);
   }
 }
 
 export function failure<C extends FailureCode>(code: C, ...args: FailureArgs<C>): Failure {
   const entry = FAILURES[code] as Entry<unknown>;
   const params = args[0];
-  return new Failure(code, entry.message(params), entry.fix(params), entry.exit);
+  return new Failure(code, entry.message(params), entry.fix(params), entry.exit, entry.shown?.(params));
 }
 
 export function kindOf(code: FailureCode): FailureKind {

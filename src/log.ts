@@ -277,9 +277,16 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
   }
 }
 
+/** watch run by hand: stdout a terminal (a JSON line per record is for machines, the journal and files). */
+function stdoutIsTerminal(): boolean {
+  return process.stdout.isTTY === true;
+}
+
 export interface StdoutLogOptions {
   /** Lead each line with its syslog priority (default: when stdout is the journal). */
   journal?: boolean;
+  /** Lines a person reads instead of JSON (default: when stdout is a terminal, and not the journal). */
+  readable?: boolean;
   write?: (line: string) => void;
 }
 
@@ -302,6 +309,7 @@ export function stdoutLogger(
   opts: StdoutLogOptions = {},
 ): Logger {
   const journal = opts.journal ?? stdoutIsJournal();
+  const human = opts.readable ?? (!journal && stdoutIsTerminal());
   const write = opts.write ?? writeStdout;
   const at =
     (l: LogLevel): LogFn =>
@@ -314,14 +322,15 @@ export function stdoutLogger(
         ...obj,
         ...(msg === undefined ? {} : { msg }),
       });
-      write(`${journal ? `<${PRIORITIES[l]}>` : ''}${record}\n`);
+      const line = human ? readable(record) : `${record}\n`;
+      write(`${journal ? `<${PRIORITIES[l]}>` : ''}${line}`);
     };
   return {
     debug: at('debug'),
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    child: (more) => stdoutLogger(level, { ...bindings, ...more }, { journal, write }),
+    child: (more) => stdoutLogger(level, { ...bindings, ...more }, { journal, readable: human, write }),
   };
 }
 

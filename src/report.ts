@@ -40,9 +40,11 @@ export function resultText(event: FailoverEvent, result: HookResult): string[] {
       f.verdict === 'current'
         ? `event is current: ${f.confirmedBy} names ${event.toIp} as master`
         : f.verdict === 'stale'
-          ? result.converged
-            ? `event is STALE: no Sentinel names the to-ip as master any more; this host converged to what they say: ${result.converged.outcome}${result.converged.state ? ` (${result.converged.state.ip}:${result.converged.state.port}, config epoch ${result.converged.state.epoch})` : ''}${result.converged.reason ? ` - ${result.converged.reason}` : ''}`
-            : 'event is STALE: no Sentinel names the to-ip as master any more; nothing to do'
+          ? result.assumed
+            ? `WHAT-IF: ${result.assumed}`
+            : result.converged
+              ? `event is STALE: no Sentinel names the to-ip as master any more; this host converged to what they say: ${result.converged.outcome}${result.converged.state ? ` (${result.converged.state.ip}:${result.converged.state.port}, config epoch ${result.converged.state.epoch})` : ''}${result.converged.reason ? ` - ${result.converged.reason}` : ''}`
+              : 'event is STALE: no Sentinel names the to-ip as master any more; nothing to do'
           : 'no Sentinel answered; acting on the arguments',
     );
   }
@@ -64,6 +66,7 @@ export function resultReport(event: FailoverEvent, result: HookResult): Record<s
     outcome: result.outcome,
     exitCode: result.exitCode,
     freshness: result.freshness,
+    ...(result.assumed ? { assumed: result.assumed } : {}),
     converged: result.converged,
     plans: result.plans.map((p) => ({
       action: p.action,

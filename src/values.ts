@@ -69,3 +69,27 @@ export function canonicalIp(text: string): string {
   const lo = parseInt(mapped[2]!, 16);
   return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
 }
+
+/** 127.0.0.0/8, ::1 (and v4-mapped 127.x), or "localhost": an address that is every host's own. */
+export function isLoopbackHost(text: string): boolean {
+  if (/^localhost\.?$/i.test(text)) return true;
+  if (!isIpAddress(text)) return false;
+  const ip = canonicalIp(text);
+  return ip === '::1' || /^(::ffff:)?127\./.test(ip);
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) from a to b: a typo is one or two. */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}

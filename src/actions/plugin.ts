@@ -189,6 +189,37 @@ export interface PlanContext extends HostView {
   showOnly: boolean;
 }
 
+/**
+ * One thing `status` judged, what should be against what is: a monitor reads `state`, people `seen`.
+ * 'none': nothing to judge (exec leaves no state behind).
+ */
+export interface StatusPart {
+  /** What it is, for people: "/etc/hosts", "app1:22", "VIP 10.0.0.100". */
+  what: string;
+  state: 'consistent' | 'inconsistent' | 'unknown' | 'none';
+  /** What was seen, or why it cannot be told (a key this user may not read, a host that does not answer). */
+  seen: string;
+}
+
+/** One live check of `doctor`: what a failover will need, whether this host has it now, and what to do if not. */
+export interface DoctorCheck {
+  check: string;
+  /** warn: works now, but will hurt (a runtime past its end of life); skip: cannot be checked from here. */
+  result: 'pass' | 'fail' | 'warn' | 'skip';
+  detail: string;
+  fix?: string;
+}
+
+/** What `doctor` hands a plugin: this host, read-only, with the liberty to send probes that change nothing. */
+export interface DoctorHost extends HostView {
+  /** Running as root: raw-socket probes (arping -D) can be sent. */
+  root: boolean;
+  /** The user Sentinel runs the hook as, when known. */
+  user?: string;
+  /** Whether that user can read `path` (with its groups), when it can be told from here. */
+  readableByUser?(path: string): Promise<boolean | undefined>;
+}
+
 /** The host, read-only, without an event: what `check` and `sudoers` hand a plugin. */
 export type HostReader = Pick<HostView, 'read' | 'which'> & Partial<Pick<HostView, 'readFile'>>;
 
@@ -255,6 +286,16 @@ export interface ActionPlugin<C extends { type: string; when: When }, O = unknow
   plan(config: C, desired: Desired, observed: O, ctx: PlanContext): Promise<ActionPlan>;
   /** One line per thing observed, for people (status, dry-run). */
   describe?(config: C, observed: O): string[];
+  /**
+   * For `status`: each thing observed, judged against `desired`. Absent, or undefined: the core judges
+   * the entry whole, by whether its plan has steps (a non-convergent entry has nothing to judge).
+   */
+  status?(config: C, desired: Desired, observed: O): StatusPart[] | undefined;
+  /**
+   * For `doctor`: what a failover will need of this entry, checked live on this host (and with the
+   * hosts it changes) with probes that change nothing. One check per line; never throws for a failed check.
+   */
+  doctor?(config: C, host: DoctorHost): Promise<DoctorCheck[]>;
   /**
    * What this entry owns on a host, as keys that name it for people ("VIP 10.0.0.100"): two entries
    * claiming one key undo each other's work on every run (remove, add, remove, each exiting 0), so the

@@ -18,7 +18,7 @@ export async function checkCommand(
   config: HookConfig,
   host: Pick<HostView, 'which' | 'read'>,
   systemd: SentinelUnitCheck = {},
-): Promise<{ text: string; problems: string[] }> {
+): Promise<{ text: string; problems: string[]; warnings: string[] }> {
   const problems: string[] = [];
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, action] of actions.entries()) {
@@ -64,10 +64,12 @@ export async function checkCommand(
   if (warning) lines.push(`warning: ${warning}`);
   const packaged = await packagedUnitsWarning(config, host, systemd);
   if (packaged) lines.push(`warning: ${packaged}`);
-  const runtime = runtimeWarning(process.versions.node, new Date());
+  const runtime = systemd.nodeVersion ? runtimeWarning(systemd.nodeVersion, new Date()) : undefined;
   if (runtime) lines.push(`warning: ${runtime}`);
   for (const p of problems) lines.push(`problem: ${p}`);
-  return { text: lines.join('\n'), problems };
+  lines.push('(the static check: "sentinel-hook doctor" checks live what a failover needs on this host)');
+  const warnings = lines.filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
+  return { text: lines.join('\n'), problems, warnings };
 }
 
 /** The config's JSON Schema, with each key's description: what editors read, and docs/reference is made from. */
@@ -93,6 +95,8 @@ export interface SentinelUnitCheck {
   proc?: string;
   installDir?: string;
   node?: string;
+  /** The Node this runs on (process.versions.node): a warning when it is past its end of life. */
+  nodeVersion?: string;
 }
 
 /**
@@ -167,7 +171,7 @@ export function runtimeWarning(version: string, now: Date): string | undefined {
   const major = Number(version.split('.')[0]);
   const end = NODE_END_OF_LIFE[major] ?? (major < 18 ? '2025-04-30' : undefined);
   if (!end || now < new Date(`${end}T00:00:00Z`)) return undefined;
-  return `Node ${version} (${process.execPath}) is past its end of life (${end}): no security fixes; install the sentinel-hook package (it carries Node 24) or a supported Node`;
+  return `Node ${version} is past its end of life (${end}): no security fixes; install the sentinel-hook package (it carries Node 24) or a supported Node`;
 }
 
 /**

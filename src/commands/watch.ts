@@ -42,9 +42,15 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
   }
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   let lockDirGone = (_dir: string) => {};
+  let stateDir = config.stateDir;
+  // Only when configured: the client library loads in watch alone, never on the hook's path.
+  const served = config.metrics?.listen
+    ? await (await import('../watch/metrics.ts')).startMetrics(config.metrics.listen, () => stateDir, log)
+    : undefined;
   const watcher = new Watcher(config, deps, log, {
     intervalMs,
     ...(connector ? { connector } : {}),
+    ...(served ? { metrics: served.metrics } : {}),
     onLockDirGone: (dir) => lockDirGone(dir),
   });
   // A wedged main loop (issue 15 §5.1 was one) ignores SIGTERM and every failover: killed, it is restarted.
@@ -74,6 +80,7 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
       void watcher
         .stop()
         .then(() => runner.stop())
+        .then(() => served?.close())
         // Only now: a shutdown that wedges is killed too (systemd's stop timeout would take 90 s).
         .then(() => watchdog.stop())
         .then(() => {
@@ -87,6 +94,12 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
           const unprivileged = await privilegeFailure(next.config, deps);
           if (unprivileged) throw errorOf(unprivileged);
           holdSecretFiles(deps.env, next.secretFiles);
+          if (JSON.stringify(next.config.metrics?.listen) !== JSON.stringify(config.metrics?.listen))
+            log.warn(
+              { listen: next.config.metrics?.listen },
+              'metrics.listen changed: takes effect at the next restart',
+            );
+          stateDir = next.config.stateDir;
           watcher.reload(next.config, next.connector);
           log.info({ config: path }, 'config reloaded');
         })

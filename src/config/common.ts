@@ -7,7 +7,34 @@ import { formatDuration, isAbsolutePath, parseDuration } from '../values.ts';
 
 const DURATION_EXPECTED = 'expected a duration like "200ms" or "5s" (a bare number is whole milliseconds)';
 
-/** A duration written as "200ms", "5s" or "1m" (a bare number is milliseconds); parsed to milliseconds. */
+/** The message of the issue a bare number raises while check looks for them (see flaggingBareNumbers). */
+export const BARE_NUMBER = 'a bare number: whole milliseconds';
+let flagBare = false;
+
+/**
+ * Run `parse` with every bare-number duration but 0 raised as an issue (BARE_NUMBER) at its path: zod has
+ * no warnings, and `check` wants each one's place. Bare numbers stay valid at run time: an upgraded host
+ * with an old config must not start dropping failovers. Synchronous, so no other parse sees the flag.
+ */
+export function flaggingBareNumbers<T>(parse: () => T): T {
+  flagBare = true;
+  try {
+    return parse();
+  } finally {
+    flagBare = false;
+  }
+}
+
+/** What a duration out of range says: a bare number is asked what unit it meant, with the one that fits. */
+function outOfRange(value: string | number, ms: number, min: number, max: number): string {
+  const range = `from ${formatDuration(min)} to ${formatDuration(max)}`;
+  if (typeof value !== 'number' || value === 0) return `expected a duration ${range}, got ${formatDuration(ms)}`;
+  const unit =
+    value * 1000 >= min && value * 1000 <= max ? 's' : value * 60_000 >= min && value * 60_000 <= max ? 'm' : undefined;
+  return `${value} what? A bare number is milliseconds (${value}ms), and this takes ${range}${unit ? `: write ${value}${unit}` : ''}`;
+}
+
+/** A duration written as "200ms", "5s" or "1m" (a bare number is milliseconds, deprecated); parsed to milliseconds. */
 export function duration(opts: { min?: number; max?: number } = {}) {
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = opts;
   return z.pipe(
@@ -23,13 +50,11 @@ export function duration(opts: { min?: number; max?: number } = {}) {
         return z.NEVER;
       }
       if (ms < min || ms > max) {
-        ctx.issues.push({
-          code: 'custom',
-          input: value,
-          message: `expected a duration from ${formatDuration(min)} to ${formatDuration(max)}, got ${formatDuration(ms)}`,
-        });
+        ctx.issues.push({ code: 'custom', input: value, message: outOfRange(value, ms, min, max) });
         return z.NEVER;
       }
+      if (flagBare && typeof value === 'number' && value !== 0)
+        ctx.issues.push({ code: 'custom', input: value, message: BARE_NUMBER });
       return ms;
     }),
   );

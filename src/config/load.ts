@@ -1,7 +1,9 @@
 import type * as z from 'zod/mini';
 import { actionPlugins, pluginFor } from '../actions/index.ts';
-import { hookError } from '../errors.ts';
+import { codeOf, hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
+import { editDistance } from '../values.ts';
+import { BARE_NUMBER, flaggingBareNumbers } from './common.ts';
 import { configSchema, type HookConfig, withStateDir } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
@@ -31,13 +33,113 @@ export async function loadConfig(path: string, uid: number): Promise<HookConfig>
 export async function parseConfigText(text: string, path: string): Promise<HookConfig> {
   // Editors that save a UTF-8 byte-order mark: neither parser skips it.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let raw: unknown;
+  const raw = await parseRaw(text, path);
   try {
-    raw = parseJson(text) ?? (await parseYaml(text));
+    return validateConfig(raw, path);
   } catch (err) {
-    throw hookError('config-syntax', { path, detail: (err as Error).message.split('\n')[0] ?? '' });
+    // Only now, on the way out: the lines of the problems, from the YAML parser's positions.
+    if (codeOf(err) === 'config-invalid') validateConfig(raw, path, await yamlLocator(text));
+    throw err;
   }
-  return validateConfig(raw, path);
+}
+
+async function parseRaw(text: string, path: string): Promise<unknown> {
+  try {
+    return parseJson(text) ?? (await parseYaml(text));
+  } catch (err) {
+    // The YAML parser's message ends with a code frame (the line, a caret under the column): shown under
+    // the one line, where a person reads it.
+    const [detail = '', ...frame] = (err as Error).message.trimEnd().split('\n');
+    const shown = frame.join('\n').replace(/^\n+/, '');
+    throw hookError('config-syntax', { path, detail: detail.replace(/:$/, ''), ...(shown ? { frame: shown } : {}) });
+  }
+}
+
+/** A problem of a config, where it is: `line` from the YAML parser's positions when the text was at hand. */
+export interface ConfigProblem {
+  where: string;
+  message: string;
+  line?: number;
+}
+
+export function problemText(p: ConfigProblem): string {
+  return `${p.line !== undefined ? `line ${p.line}: ` : ''}${p.where}: ${p.message}`;
+}
+
+/**
+ * Everything `check` says of a config's text: every problem at once, in file order, with its line, and the
+ * warnings (bare-number durations, deprecated). A text that does not parse throws config-syntax.
+ */
+export async function configReport(
+  text: string,
+  path: string,
+): Promise<{ problems: ConfigProblem[]; warnings: ConfigProblem[] }> {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const raw = await parseRaw(text, path);
+  const locate = await yamlLocator(text);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) return { problems: located(listIssues(result.error.issues, raw), locate), warnings: [] };
+  const shared = sharedClaim(result.data);
+  const problems: ConfigProblem[] = shared
+    ? [
+        {
+          where: shared.second,
+          message: `${shared.first} and ${shared.second} both claim ${shared.claim}`,
+          ...lineOf(locate, shared.secondPath),
+        },
+      ]
+    : [];
+  const flagged = flaggingBareNumbers(() => configSchema.safeParse(raw));
+  const bare = flagged.success
+    ? []
+    : listIssues(flagged.error.issues, raw)
+        .filter((i) => i.message === BARE_NUMBER)
+        .map((i) => {
+          const value = valueAt(raw, i.path) as number;
+          return {
+            ...i,
+            message: `${value} is a bare number, read as ${value}ms: bare numbers are deprecated, write "${value}ms"${
+              value >= 1000 && value % 1000 === 0 ? ` (or "${value / 1000}s")` : ''
+            } (0 may stay bare)`,
+          };
+        });
+  return { problems, warnings: located(bare, locate) };
+}
+
+function lineOf(locate: Locator | undefined, path: readonly PropertyKey[]): { line?: number } {
+  const line = locate?.(path);
+  return line === undefined ? {} : { line };
+}
+
+/** Problems with their lines, in file order (those without a line last, as found). */
+function located(issues: readonly LocatedIssue[], locate: Locator | undefined): ConfigProblem[] {
+  const withLines = issues.map((i, n) => ({ where: i.where, message: i.message, n, ...lineOf(locate, i.path) }));
+  withLines.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) || a.n - b.n);
+  return withLines.map(({ n: _n, ...p }) => p);
+}
+
+/** The line (1-based) of the value at a path, else of the nearest part of it that is in the text. */
+type Locator = (path: readonly PropertyKey[]) => number | undefined;
+
+async function yamlLocator(text: string): Promise<Locator | undefined> {
+  const yaml = await loadYaml();
+  const lines = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter: lines, logLevel: 'silent' });
+  if (doc.errors.length) return undefined;
+  return (path) => {
+    for (let n = path.length; n >= 0; n--) {
+      const parent = n > 0 ? doc.getIn(path.slice(0, n - 1), true) : undefined;
+      // A key's own line: where an unknown key or a bad value's key is written.
+      if (n > 0 && yaml.isMap(parent)) {
+        const pair = parent.items.find((p) => yaml.isScalar(p.key) && String(p.key.value) === String(path[n - 1]));
+        const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+        if (range) return lines.linePos(range[0]).line;
+      }
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return lines.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
 }
 
 /**
@@ -106,11 +208,21 @@ async function loadYaml(): Promise<typeof import('yaml')> {
   return (mod as { default?: typeof import('yaml') }).default ?? mod;
 }
 
-export function validateConfig(raw: unknown, path: string): HookConfig {
+/**
+ * The config, or the first of its problems (in file order when `locate` knows the lines) with how many more:
+ * one line on the failover path; `check` lists them all.
+ */
+export function validateConfig(raw: unknown, path: string, locate?: Locator): HookConfig {
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw hookError('config-invalid', { path, issue: formatIssue(result.error.issues, raw) });
+  if (!result.success) {
+    const problems = located(listIssues(result.error.issues, raw), locate);
+    throw hookError('config-invalid', { path, issue: problemText(problems[0]!), more: problems.length - 1 });
+  }
   const shared = sharedClaim(result.data);
-  if (shared) throw hookError('claim-shared', { path, ...shared });
+  if (shared) {
+    const { secondPath: _path, ...claim } = shared;
+    throw hookError('claim-shared', { path, ...claim });
+  }
   return withStateDir(result.data, raw);
 }
 
@@ -121,14 +233,21 @@ export function validateConfig(raw: unknown, path: string): HookConfig {
  */
 function sharedClaim(
   config: Pick<HookConfig, 'masters'>,
-): { claim: string; first: string; second: string; sameMaster: boolean } | undefined {
+): { claim: string; first: string; second: string; secondPath: PropertyKey[]; sameMaster: boolean } | undefined {
   const owners = new Map<string, { master: string; where: string }>();
   for (const [master, actions] of Object.entries(config.masters)) {
     for (const [i, a] of actions.entries()) {
       const where = `masters.${master}[${i}]`;
       for (const claim of new Set(pluginFor(a).claims?.(a))) {
         const owner = owners.get(claim);
-        if (owner) return { claim, first: owner.where, second: where, sameMaster: owner.master === master };
+        if (owner)
+          return {
+            claim,
+            first: owner.where,
+            second: where,
+            secondPath: ['masters', master, i],
+            sameMaster: owner.master === master,
+          };
         owners.set(claim, { master, where });
       }
     }
@@ -136,23 +255,101 @@ function sharedClaim(
   return undefined;
 }
 
-/** "masters.mymaster[1].interface: unknown key", the first problem only: one line, one fix at a time. */
-export function formatIssue(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
-  const issue = pickIssue(issues);
-  const path = issue.path.reduce<string>(
+interface LocatedIssue {
+  path: PropertyKey[];
+  where: string;
+  message: string;
+}
+
+/** Every issue zod found, each as "masters.mymaster[1].interface" and what is wrong there. */
+function listIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): LocatedIssue[] {
+  return expandIssues(issues).flatMap((issue) =>
+    // One problem per unknown key: each has its own line and its own nearest known key.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: [...issue.path, key],
+          where: pathText(issue.path),
+          message: unknownKeyText(key, knownKeys(issue.path, raw)),
+        }))
+      : [{ path: [...issue.path], where: pathText(issue.path), message: formatIssue(issue, raw) }],
+  );
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  const text = path.reduce<string>(
     (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
     '',
   );
+  return text || '(top level)';
+}
+
+function unknownKeyText(key: string, known: readonly string[]): string {
+  const near = known
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .filter(({ k, d }) => d <= Math.max(1, Math.min(3, k.length >> 1)))
+    .sort((a, b) => a.d - b.d)[0]?.k;
+  return `unknown key ${JSON.stringify(key)}${near ? ` (did you mean "${near}"?)` : known.length ? ` (known here: ${known.join(', ')})` : ''}`;
+}
+
+/** The keys the schema knows at `path` of `raw` (an action's by its type), for a suggestion. */
+function knownKeys(path: readonly PropertyKey[], raw: unknown): string[] {
+  let schema: unknown = configSchema;
+  let value = raw;
+  for (const key of [...path, undefined]) {
+    schema = unwrap(schema, value);
+    const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return [];
+    if (key === undefined) return def.type === 'object' ? Object.keys(def.shape as object) : [];
+    if (def.type === 'object') schema = (def.shape as Record<string, unknown>)[String(key)];
+    else if (def.type === 'record') schema = def.valueType;
+    else if (def.type === 'array') schema = def.element;
+    else return [];
+    value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  }
+  return [];
+}
+
+/** Through optional, default and pipe wrappers; a discriminated union to the option `value` names. */
+function unwrap(schema: unknown, value: unknown): unknown {
+  for (let i = 0; i < 20; i++) {
+    const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return schema;
+    if (def.innerType) schema = def.innerType;
+    else if (def.type === 'pipe') schema = def.in;
+    else if (def.type === 'union' && typeof def.discriminator === 'string') {
+      const want = (value as Record<string, unknown> | undefined)?.[def.discriminator];
+      const option = (
+        def.options as { _zod: { def: { shape?: Record<string, { _zod: { values?: Set<unknown> } }> } } }[]
+      ).find((o) => o._zod.def.shape?.[def.discriminator as string]?._zod.values?.has(want));
+      if (!option) return schema;
+      schema = option;
+    } else return schema;
+  }
+  return schema;
+}
+
+/** Nested issues (a discriminated union's branch, a record key) as issues of their own, with their full paths. */
+function expandIssues(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code === 'invalid_union' && issue.errors.length === 1 && issue.errors[0]!.length > 0)
+      return expandIssues(issue.errors[0]!).map(
+        (inner) => ({ ...inner, path: [...issue.path, ...inner.path] }) as z.core.$ZodIssue,
+      );
+    if (issue.code === 'invalid_key' && issue.issues.length > 0)
+      return [{ ...issue.issues[0]!, path: issue.path } as z.core.$ZodIssue];
+    return [issue];
+  });
+}
+
+/** What is wrong with one issue's value, in words. */
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys')
-    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     message = `unknown action type; expected one of ${actionPlugins.map((t) => t.type).join(', ')}`;
   } else if (message === ZOD_DEFAULT_MESSAGE) {
     message = expectedText(issue, valueAt(raw, issue.path));
   }
-  const where = path || '(top level)';
-  return `${where}: ${message}`;
+  return message;
 }
 
 // zod/mini ships no locale: an issue without its own message says only this.
@@ -220,17 +417,4 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
     value = (value as Record<PropertyKey, unknown>)[key];
   }
   return value;
-}
-
-function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
-  const issue = issues[0]!;
-  // A discriminated union reports its branch's problems nested; surface the real one with its full path.
-  if (issue.code === 'invalid_union' && issue.errors.length === 1 && issue.errors[0]!.length > 0) {
-    const inner = pickIssue(issue.errors[0]!);
-    return { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue;
-  }
-  // A record key that failed its own check: its message says why, the path names the key.
-  if (issue.code === 'invalid_key' && issue.issues.length > 0)
-    return { ...issue.issues[0]!, path: issue.path } as z.core.$ZodIssue;
-  return issue;
 }

@@ -26,6 +26,28 @@ const sentinelAddress = z.string().check(
   }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'),
 );
 
+/** The port the examples use for watch's metrics: see docs/reference/metrics.md for whose port it is. */
+const METRICS_PORT = 9469;
+
+/**
+ * Where watch serves metrics: "host:port", "[v6]:port" or a port alone (then loopback: metrics say which host
+ * holds the VIP, not for every network to read). Parsed to { host, port }.
+ */
+const LISTEN_EXPECTED = `expected an IP address and port such as "127.0.0.1:${METRICS_PORT}", or a port alone ("${METRICS_PORT}", loopback)`;
+const metricsListen = z.pipe(
+  z.string({ error: LISTEN_EXPECTED }),
+  z.transform((text: string, ctx) => {
+    const m = /^(?:(?:\[([^\]]+)\]|([^:\s[\]]+)):)?(\d{1,5})$/.exec(text);
+    const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
+    const port = m ? Number(m[3]) : 0;
+    if (!m || !isIpAddress(host) || port < 1 || port > 65535) {
+      ctx.issues.push({ code: 'custom', input: text, message: LISTEN_EXPECTED });
+      return z.NEVER;
+    }
+    return { host, port };
+  }),
+);
+
 const sentinelTls = z
   .strictObject({
     ca: about(
@@ -126,6 +148,21 @@ export const configSchema = z
           tls: about(
             'talk to the Sentinels over TLS (their tls-port), the certificate always verified',
             z.optional(sentinelTls),
+          ),
+        }),
+      ),
+    ),
+    metrics: about(
+      'Prometheus metrics: served by watch (listen), or written by each hook run for node_exporter (textfile)',
+      z.optional(
+        z.strictObject({
+          listen: about(
+            'where watch serves GET /metrics: "host:port", "[v6]:port", or a port alone for 127.0.0.1, e.g. "127.0.0.1:9469"',
+            z.optional(metricsListen),
+          ),
+          textfile: about(
+            "a directory node_exporter's textfile collector reads: each run replaces sentinel_hook_<master>.prom there",
+            z.optional(absolutePath),
           ),
         }),
       ),

@@ -34,6 +34,8 @@ export const SUPERSEDED_STOP_GRACE_MS = 2000;
 export interface ApplyOptions {
   /** Absolute path of sudo, when some step is privileged. */
   sudo: string | undefined;
+  /** A step succeeded: the first one puts the failover's first change in place (a VIP added); watch times it. */
+  onStepDone?: () => void;
 }
 
 /**
@@ -64,9 +66,10 @@ export async function applyPlans(
           log.info({ step: step.description, reason: outcome.superseded }, 'step not done: superseded');
           return;
         }
-        if (outcome.ok)
+        if (outcome.ok) {
           log.info({ step: step.description, ms: outcome.durationMs, result: outcome.summary }, 'step done');
-        else log.error({ step: step.description, ms: outcome.durationMs, error: outcome.error }, 'step failed');
+          opts.onStepDone?.();
+        } else log.error({ step: step.description, ms: outcome.durationMs, error: outcome.error }, 'step failed');
         if (!outcome.ok) {
           for (const skipped of steps.slice(i + 1)) {
             // A retry would skip it again for the same reason: it is as permanent as that failure.

@@ -29,13 +29,15 @@ import {
   recordActedEpoch,
   sameSentinels,
 } from '../state/epoch.ts';
+import { readSmallFile } from '../state/files.ts';
 import { claimGeneration, type Generation, observeGeneration } from '../state/generation.ts';
-import { writeLastRun } from '../state/last-run.ts';
+import { readLastRun, writeLastRun } from '../state/last-run.ts';
 import { acquireLock, prepareLockDir } from '../state/lock.ts';
 import { pausedBecause } from '../state/pause.ts';
 import { prepareStateDir } from '../state/state-dir.ts';
 import { applyPlans, type StepOutcome } from './apply.ts';
 import type { PipelineDeps } from './deps.ts';
+import { gaugesAfter, readTextfile, withLastRun, writeTextfile } from './gauges.ts';
 import { applyContext, GUARDS, type IntentKind } from './guards.ts';
 import { hostView, resolveAll, sentinelAsk } from './host.ts';
 import { markOnceDone, withoutDone } from './once.ts';
@@ -86,6 +88,10 @@ export interface RunResult {
   converged?: { outcome: string; state?: MasterState; reason?: string };
   /** Paused for maintenance (see pause): only planned, nothing changed. */
   paused?: string;
+  /** A what-if dry-run (--assume-current) planned an event the Sentinels call stale: says so. */
+  assumed?: string;
+  /** Who should hold what the master's holder holds (its VIP), as this run decided: the metrics' vip_held. */
+  holder?: Desired['holder'];
   plans: ActionPlan[];
   steps: StepOutcome[];
 }
@@ -97,6 +103,10 @@ export interface RunOptions {
   remainingMs?(): number;
   /** The run id the caller logs with (last-run record); absent: a new one. */
   runId?: string;
+  /** A step of its plan succeeded (see ApplyOptions.onStepDone). */
+  onStepDone?: () => void;
+  /** With dryRun, an event call: plan it even when the Sentinels call it stale (an operator's drill). */
+  assumeCurrent?: boolean;
 }
 
 /** One run's fixed parts, handed down the stages. */
@@ -108,6 +118,8 @@ interface Run {
   signal: AbortSignal;
   remainingMs(): number;
   secrets: string[];
+  onStepDone: (() => void) | undefined;
+  assumeCurrent: boolean;
 }
 
 /** The one exit-code rule: 0 when every step succeeded, 2 when every failure is one no retry fixes, else 1. */
@@ -248,7 +260,7 @@ async function applyAndRecord(
       ...(gen ? { superseded: gen.superseded } : {}),
       ...(target ? { target } : {}),
     }),
-    { sudo: run.deps.which('sudo') },
+    { sudo: run.deps.which('sudo'), ...(run.onStepDone ? { onStepDone: run.onStepDone } : {}) },
   );
   stop?.release();
   const overtaken = gen?.superseded() !== undefined;
@@ -338,6 +350,7 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
       if (lock && lock.waitedMs > 0) log.info({ waitedMs: lock.waitedMs }, 'waited for another run of this master');
       const options: PlanOptions = { announce: true, showOnly: dryRun };
       let freshness: Freshness | undefined;
+      let assumed: string | undefined;
       let plans: ActionPlan[];
       let desired: Desired | undefined;
       const planFor = async (s: AbortSignal, epoch: number | undefined, once?: PlanOptions['once']) => {
@@ -374,7 +387,12 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
           await abandon();
           throw err;
         });
-        if (freshness.verdict === 'stale') {
+        if (freshness.verdict === 'stale' && run.assumeCurrent) {
+          // A drill: what this failover would do now, had the Sentinels not moved on (dry-run only).
+          assumed =
+            'the Sentinels do not name this to-ip as master: a real call would be refused as stale; planned as if it were current (--assume-current)';
+          log.warn({ answers: freshness.answers }, assumed);
+        } else if (freshness.verdict === 'stale') {
           await abandon();
           return staleResult(freshness);
         }
@@ -396,7 +414,14 @@ async function runEvent(run: Run, event: FailoverEvent): Promise<RunResult> {
 
       logPlan(run.deps.logger, intent, plans);
       const acted = freshness ? confirmedState(freshness) : undefined;
-      const partial = { ...(freshness ? { freshness } : {}), ...(acted ? { state: acted } : {}), plans };
+      const holder = (desired as Desired | undefined)?.holder;
+      const partial = {
+        ...(freshness ? { freshness } : {}),
+        ...(acted ? { state: acted } : {}),
+        ...(holder ? { holder } : {}),
+        ...(assumed ? { assumed } : {}),
+        plans,
+      };
       if (dryRun) return { ...base(run, intent), ...partial, outcome: 'dry-run', exitCode: EXIT.ok };
       if (plans.every((p) => p.steps.length === 0))
         return { ...base(run, intent), ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
@@ -605,7 +630,7 @@ async function runState(run: Run, intent: Extract<Intent, { kind: 'state' }>): P
       once: { dir: config.stateDir, epoch: state.epoch, ...(state.ids ? { ids: state.ids } : {}) },
     });
     logPlan(run.deps.logger, 'state', plans, state);
-    const planned = { ...partial, state, plans };
+    const planned = { ...partial, state, plans, holder: desired.holder };
     if (run.dryRun) return { ...planned, outcome: 'dry-run', exitCode: EXIT.ok };
     if (plans.every((p) => p.steps.length === 0)) {
       if (confirmed) keepRecord(run, () => recordActedEpoch(config.stateDir, master, state, replace));
@@ -649,7 +674,7 @@ export function releaseEntries(
 async function runRelease(run: Run, intent: Extract<Intent, { kind: 'release' }>): Promise<RunResult> {
   const { config, deps, master } = run;
   const entries = releaseEntries(config, master);
-  const partial = base(run, 'release');
+  const partial = { ...base(run, 'release'), holder: 'nobody' as const };
   if (entries.length === 0) return { ...partial, outcome: 'nothing-to-do', exitCode: EXIT.ok };
   const chosen = new Set(entries.map((e) => e.action));
   const generation = observeGeneration(config.lockDir, master);
@@ -800,6 +825,19 @@ function recordLastRun(
   }
 }
 
+/** The node_exporter textfile (metrics.textfile), after every run that may change something; never what fails a run. */
+function recordGauges(run: Run, result: RunResult | undefined): void {
+  const dir = run.config.metrics?.textfile;
+  if (!dir || (run.dryRun && !result?.paused)) return;
+  try {
+    const previous = readTextfile(dir, run.master, (path) => readSmallFile(path, 4096));
+    const now = result ? gaugesAfter(result, previous) : { ...previous, consistent: 0 as const };
+    writeTextfile(dir, run.master, withLastRun(now, readLastRun(run.config.stateDir, run.master)));
+  } catch (err) {
+    run.deps.logger.warn({ error: errorLine(err), textfile: dir }, 'cannot write the metrics textfile');
+  }
+}
+
 /** The one pipeline: run `master` through every stage for `intent`. */
 export async function runMaster(
   master: string,
@@ -839,6 +877,9 @@ export async function runMaster(
     signal,
     remainingMs,
     secrets,
+    onStepDone: opts.onStepDone,
+    // Never for a run that may change something: the staleness check is what keeps a late retry harmless.
+    assumeCurrent: opts.dryRun && opts.assumeCurrent === true,
   };
   const runId = opts.runId ?? newRunId();
   let result: RunResult | undefined;
@@ -856,9 +897,11 @@ export async function runMaster(
       ...(paused ? { paused } : {}),
     };
     recordLastRun(run, intent.kind, runId, started, result);
+    recordGauges(run, result);
     return result;
   } catch (err) {
     recordLastRun(run, intent.kind, runId, started, undefined, err);
+    recordGauges(run, undefined);
     throw err;
   } finally {
     clearTimeout(timer);
@@ -891,6 +934,7 @@ async function convergeStale(run: Run, stale: RunResult): Promise<RunResult> {
     exitCode,
     plans: converged.plans,
     steps: converged.steps,
+    ...(converged.holder ? { holder: converged.holder } : {}),
     converged: {
       outcome: converged.outcome,
       ...(converged.state ? { state: converged.state } : {}),
@@ -905,7 +949,7 @@ export function runHook(
   event: FailoverEvent,
   config: HookConfig,
   deps: PipelineDeps,
-  opts: { dryRun: boolean; runId?: string },
+  opts: { dryRun: boolean; runId?: string; assumeCurrent?: boolean },
 ): Promise<RunResult> {
   return runMaster(event.master, { kind: 'event', event }, config, deps, opts);
 }
@@ -923,6 +967,7 @@ export function reconcileMaster(
     signal: AbortSignal;
     remainingMs(): number;
     runId?: string;
+    onStepDone?: () => void;
   },
 ): Promise<RunResult> {
   const { announce, claim: claimIt, decision, ...run } = opts;

@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 
 export type RespValue = string | number | null | RespValue[] | RespError;
@@ -210,7 +210,9 @@ export async function sendCommands(
       });
       socket.on('secureConnect', send);
     } else {
-      socket = connect({ host, port });
+      // node:net (and node:stream under it) loaded here, not imported at the top: the bundle would load it at
+      // every start, dry-runs and exec-only runs included (~5 ms).
+      socket = process.getBuiltinModule('node:net').connect({ host, port });
       socket.on('connect', send);
     }
     socket.setNoDelay(true);

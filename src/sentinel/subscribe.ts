@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { failure } from '../failures.ts';
 import { redactSecret } from '../log.ts';
 import { isIpAddress } from '../values.ts';
@@ -79,7 +79,9 @@ export class SentinelSubscription {
     private readonly channels: readonly string[],
     private readonly auth: () => string[] | undefined,
     private readonly on: SubscriptionEvents,
-    private readonly connector: Connector = (host, port, ready) => connect({ host, port }, ready),
+    // node:net on first connect, not at the bundle's start (see resp.ts).
+    private readonly connector: Connector = (host, port, ready) =>
+      process.getBuiltinModule('node:net').connect({ host, port }, ready),
   ) {}
 
   start(): void {

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSmallFile, writeSmallFile } from './files.ts';
 
@@ -50,6 +50,18 @@ export function readActedEpoch(dir: string, master: string): ActedState | undefi
   // The ids beside it, in a file of their own: the record stays what the previous version reads.
   const ids = readSmallFile(`${path}.ids`, 1024)?.trim();
   return { epoch: Number(m[1]), ip: m[2]!, port: Number(m[3]), ...(ids ? { ids: ids.split(',') } : {}) };
+}
+
+/**
+ * When the record was last written (ms since the epoch): each run that finds this host in line writes it
+ * again, so this is the last time this host was known to match it. For `status`'s grace period.
+ */
+export function actedEpochWrittenAt(dir: string, master: string): number | undefined {
+  try {
+    return statSync(epochPath(dir, master)).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

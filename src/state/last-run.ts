@@ -25,6 +25,8 @@ export interface Heartbeat {
   started: string;
   /** ISO time of this record: refreshed every interval. */
   at: string;
+  /** That interval: a record older than a few of them is a watch that stopped (absent in older records). */
+  intervalMs?: number;
   lastReconcile?: { at: string; outcomes: Record<string, string> };
 }
 
@@ -69,6 +71,14 @@ export function writeHeartbeat(dir: string, beat: Heartbeat): void {
       ? text
       : `${JSON.stringify({ ...alive, lastReconcile: lastReconcile && { at: lastReconcile.at, outcomes: {} } })}\n`,
   );
+}
+
+/**
+ * Is the watch that wrote `beat` still running: its record younger than three of its intervals (and a
+ * few seconds for a slow reconcile)? The unit's ProtectProc=invisible hides the process from other users.
+ */
+export function heartbeatAlive(beat: Heartbeat, nowMs: number): boolean {
+  return nowMs - Date.parse(beat.at) < 3 * (beat.intervalMs ?? 10_000) + 5000;
 }
 
 export function readHeartbeat(dir: string): Heartbeat | undefined {

@@ -1,6 +1,6 @@
 // What Sentinel's own unit would do to the hook it starts, read from the unit files (no systemctl: it
 // needs a running systemd and D-Bus) and, when readable, from the running Sentinel's /proc status.
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxNeeds } from '../actions/plugin.ts';
 
@@ -184,26 +184,60 @@ export function hookBlockers(s: UnitSettings, needs: Required<SandboxNeeds>, set
   return reasons;
 }
 
-/** The running Sentinel's NoNewPrivs, CapEff and Seccomp from /proc, when a process named redis-sentinel is found and readable. */
-export function runningSentinel(
-  proc = '/proc',
-): { pid: number; noNewPrivs: boolean; capEff: bigint; seccomp: number } | undefined {
+/** A running Sentinel as /proc shows it. */
+export interface RunningSentinel {
+  pid: number;
+  uid: number;
+  noNewPrivs: boolean;
+  capEff: bigint;
+  seccomp: number;
+  /** Its environment, when readable (root): what the hook it starts inherits, exactly. */
+  env?: Record<string, string>;
+}
+
+function netns(proc: string, pid: string): string | undefined {
+  try {
+    return readlinkSync(join(proc, pid, 'ns', 'net'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The running Sentinel's user, NoNewPrivs, CapEff, Seccomp and environment from /proc, when a process
+ * named redis-sentinel is found and readable: the one in this network namespace when there is one (a
+ * host may run other Sentinels in containers, whose hooks are not ours), else the first found.
+ */
+export function runningSentinel(proc = '/proc'): RunningSentinel | undefined {
   let pids: string[] = [];
   try {
     pids = readdirSync(proc).filter((n) => /^\d+$/.test(n));
   } catch {
     return undefined;
   }
-  for (const pid of pids) {
-    if (readText(join(proc, pid, 'comm'))?.trim() !== 'redis-sentinel') continue;
+  const own = netns(proc, 'self');
+  const found = pids.filter((pid) => readText(join(proc, pid, 'comm'))?.trim() === 'redis-sentinel');
+  const ordered = own ? [...found.filter((pid) => netns(proc, pid) === own), ...found] : found;
+  for (const pid of ordered) {
     const status = readText(join(proc, pid, 'status'));
     if (!status) continue;
-    const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1];
+    const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+    const environ = readText(join(proc, pid, 'environ'));
+    const env = environ
+      ? Object.fromEntries(
+          environ
+            .split('\0')
+            .filter((e) => e.includes('='))
+            .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+        )
+      : undefined;
     return {
       pid: Number(pid),
+      uid: Number(field('Uid') ?? -1),
       noNewPrivs: field('NoNewPrivs') === '1',
       capEff: BigInt(`0x${field('CapEff') ?? '0'}`),
       seccomp: Number(field('Seccomp') ?? 0),
+      ...(env ? { env } : {}),
     };
   }
   return undefined;

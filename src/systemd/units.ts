@@ -207,7 +207,7 @@ function header(opts: SystemdOptions, what: string): string[] {
 }
 
 function watchFiles(
-  config: Pick<HookConfig, 'lockDir' | 'stateDir'>,
+  config: Pick<HookConfig, 'lockDir' | 'stateDir' | 'metrics'>,
   opts: SystemdOptions,
   needs: Required<SandboxNeeds>,
   cli: string[],
@@ -215,7 +215,9 @@ function watchFiles(
 ): InstallFile[] {
   const lockDir = unitPath(config.lockDir, 'lockDir');
   const stateDir = unitPath(config.stateDir, 'stateDir');
-  const writable = unique([lockDir, stateDir, ...needs.writablePaths]);
+  // metrics.textfile: every run rewrites its master's file there (ProtectSystem=strict makes the rest read-only).
+  const textfile = config.metrics?.textfile ? [unitPath(config.metrics.textfile, 'metrics.textfile')] : [];
+  const writable = unique([lockDir, stateDir, ...textfile, ...needs.writablePaths]);
   // RuntimeDirectory= names a directory under /run by its last part only: the default lockDir qualifies.
   const runtimeDirectory = lockDir === DEFAULT_LOCK_DIR;
   const sandbox = [...(runtimeDirectory ? runtimeDirectoryLines() : []), ...serviceSandbox(needs, writable)];
@@ -223,7 +225,7 @@ function watchFiles(
   const notes = needs.notes.flatMap((n) => comment(`Note: ${n}`));
   const title = (what: string) => (packaged ? packagedHeader(what) : header(opts, what));
   // Installed by the package on every host, configured or not: idle until the operator writes the config.
-  const condition = packaged ? [`ConditionPathExists=${packaged.condition}`] : [];
+  const condition = packaged ? ['Documentation=man:sentinel-hook(1)', `ConditionPathExists=${packaged.condition}`] : [];
   const watch = [
     ...title('sentinel-hook watch: keeps this host in line with the Sentinels (VIP, hosts files, commands).'),
     '[Unit]',
@@ -368,7 +370,7 @@ export function packagedFiles(): InstallFile[] {
 
 /** What a config needs that the packaged units do not grant, one line each (empty: they serve it as shipped). */
 export function packagedGap(
-  config: Pick<HookConfig, 'lockDir' | 'stateDir'>,
+  config: Pick<HookConfig, 'lockDir' | 'stateDir' | 'metrics'>,
   needs: Required<SandboxNeeds>,
   user: string,
 ): string[] {
@@ -420,6 +422,7 @@ function hookFiles(
     log,
     unitPath(config.lockDir, 'lockDir'),
     unitPath(config.stateDir, 'stateDir'),
+    ...(config.metrics?.textfile ? [unitPath(config.metrics.textfile, 'metrics.textfile')] : []),
     ...needs.writablePaths,
   ]).map((p) => `-${p}`);
   const caps = needs.capabilities.join(' ');

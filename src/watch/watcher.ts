@@ -27,7 +27,8 @@ const DUPLICATE_WINDOW_MS = 30_000;
  * leader runs its client-reconfig-script at that same moment. So it proves the new master as well as
  * +switch-master does; the others' +switch-master that follows is the same failover (a duplicate).
  */
-const CHANNELS = ['+promoted-slave', '+switch-master'];
+/** What watch subscribes to on every Sentinel (doctor checks the ACL allows it). */
+export const CHANNELS = ['+promoted-slave', '+switch-master'];
 
 export interface WatchOptions {
   intervalMs: number;
@@ -41,6 +42,23 @@ export interface WatchOptions {
   now?: () => number;
   /** The lock directory is gone (removed by hand): every run would fail until it is made again. */
   onLockDirGone?: (dir: string) => void;
+  /** What the metrics (metrics.listen) count; absent: none served. */
+  metrics?: WatchMetrics;
+}
+
+/** What watch tells its metrics (src/watch/metrics.ts), kept apart so that the watcher never loads a client library. */
+export interface WatchMetrics {
+  /** A Sentinel announced a failover of one of our masters (kind: the channel). */
+  event(kind: string): void;
+  /** A run for `master` ended (a reconcile, a failover, a release); `reconcile`: it was a timed or requested reconcile. */
+  ran(master: string, result: ReconcileResult, reconcile: boolean): void;
+  /** A reconcile ended in an error rather than a result. */
+  reconcileFailed(master: string): void;
+  sentinel(address: string, connected: boolean): void;
+  /** From the failover announcement acted on (heard) to its first change in place here (a VIP added). */
+  applied(seconds: number): void;
+  /** The configured masters and Sentinels, at start and on each reload. */
+  configured(masters: readonly string[], sentinels: readonly string[]): void;
 }
 
 interface MasterWatch {
@@ -156,6 +174,7 @@ export class Watcher {
 
   private subscribe(): void {
     const sentinels = this.config.sentinels!;
+    this.opts.metrics?.configured(Object.keys(this.config.masters), sentinels.addresses);
     const password = sentinels.password ? readSecret(sentinels.password, this.deps.env) : undefined;
     const auth = () =>
       password === undefined
@@ -172,12 +191,15 @@ export class Watcher {
           {
             message: (m) => this.onMessage(m),
             subscribed: (sentinel) => {
+              this.opts.metrics?.sentinel(sentinel, true);
               this.log.info({ sentinel }, 'subscribed');
               // Pub/sub forgets what was published while we were away: read the state again.
               this.reconcileAll(`subscribed to ${sentinel}`);
             },
-            lost: (sentinel, reason, retryInMs) =>
-              this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying'),
+            lost: (sentinel, reason, retryInMs) => {
+              this.opts.metrics?.sentinel(sentinel, false);
+              this.log.warn({ sentinel, reason, retryInMs }, 'Sentinel connection lost; retrying');
+            },
           },
           this.opts.connector,
         ),
@@ -209,6 +231,7 @@ export class Watcher {
         pid: process.pid,
         started: this.startedAt,
         at: new Date().toISOString(),
+        intervalMs: this.opts.intervalMs,
         lastReconcile: { at: new Date().toISOString(), outcomes: Object.fromEntries(this.outcomes) },
       });
     } catch (err) {
@@ -283,6 +306,7 @@ export class Watcher {
       if (decision.clear) this.state(master).converging = decision.state;
       const result = await reconcileMaster(master, this.config, this.deps, { ...opts, announce: false, decision });
       this.report(master, why, result);
+      this.opts.metrics?.ran(master, result, true);
       // Asked after the failover last acted on, the Sentinels named another master (the leader alone had
       // named it, and the others had not switched yet): their announcement of it, when it comes, is no
       // duplicate.
@@ -301,6 +325,7 @@ export class Watcher {
         { master, why, error: errorLine(err), code: codeOf(err) },
         'reconcile failed; trying again at the next interval',
       );
+      this.opts.metrics?.reconcileFailed(master);
       this.checkLockDir();
       return undefined;
     } finally {
@@ -400,6 +425,7 @@ export class Watcher {
     const { master, ip, port } = announced;
     if (!Object.hasOwn(this.config.masters, master)) return;
     this.stats.events++;
+    this.opts.metrics?.event(m.channel);
     // Compared with the last failover acted on for this master only: A -> B -> A is two failovers, the
     // second A no duplicate. The leader announces twice (+promoted-slave, +switch-master about 1 s
     // later): asked once while the first is being confirmed.
@@ -411,10 +437,13 @@ export class Watcher {
     }
     const confirming = { sentinel: m.sentinel, key };
     s.confirming.add(confirming);
+    const heardAt = performance.now();
     this.log.info({ master, sentinel: m.sentinel, to: key }, m.channel);
     this.busyWith(
       master,
-      this.onFailover(master, m.sentinel, m.channel, ip, Number(port)).finally(() => s.confirming.delete(confirming)),
+      this.onFailover(master, m.sentinel, m.channel, ip, Number(port), heardAt).finally(() =>
+        s.confirming.delete(confirming),
+      ),
     );
   }
 
@@ -422,7 +451,14 @@ export class Watcher {
     return s.handled?.key === key && this.now - s.handled.at < DUPLICATE_WINDOW_MS;
   }
 
-  private async onFailover(master: string, sentinel: string, channel: string, ip: string, port: number): Promise<void> {
+  private async onFailover(
+    master: string,
+    sentinel: string,
+    channel: string,
+    ip: string,
+    port: number,
+    heardAt: number,
+  ): Promise<void> {
     const { done, ...opts } = this.runOptions();
     const sentinels = this.config.sentinels!;
     const s = this.state(master);
@@ -512,13 +548,21 @@ export class Watcher {
       s.handled = acting;
       // A new failover: announce the VIP (a fresh master's neighbours must learn it), and take over
       // from whatever an older run still has pending.
+      let appliedAt: number | undefined;
       const result = await reconcileMaster(master, this.config, this.deps, {
         ...opts,
+        // The first change in place (the VIP added): its announcements and the other actions come after.
+        onStepDone: () => {
+          appliedAt ??= performance.now();
+        },
         announce: true,
         claim: true,
         decision: { clear: true, state, answers: [answer] },
       });
       this.report(master, channel, result);
+      this.opts.metrics?.ran(master, result, false);
+      if (result.outcome === 'converged' && appliedAt !== undefined)
+        this.opts.metrics?.applied((appliedAt - heardAt) / 1000);
       // Not acted on after all: another Sentinel's announcement of it may still try.
       if (result.outcome === 'failed' || result.outcome === 'unsure' || result.outcome === 'older-epoch')
         this.forget(s, acting);
@@ -572,7 +616,10 @@ export class Watcher {
     const { done, ...opts } = this.runOptions();
     s.released = await releaseMaster(master, this.config, this.deps, { ...opts, silentForMs: this.now - since })
       .then(
-        (r) => r.exitCode === 0,
+        (r) => {
+          this.opts.metrics?.ran(master, r, false);
+          return r.exitCode === 0;
+        },
         () => false,
       )
       .finally(done);

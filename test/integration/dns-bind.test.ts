@@ -28,6 +28,7 @@ const names = {
   errors: 'errors.example.internal.',
   next: 'next.example.internal.',
   nsupdate: 'manual.example.internal.',
+  doctor: 'doctor.example.internal.',
   rebuilt: 'rebuilt.example.internal.',
 };
 /** In the zone, but not granted to the key: an update of it is refused by the update-policy. */
@@ -446,4 +447,35 @@ test('check: the key file under its own rule (0640 at most, never world-readable
   const weak = await checked(0o600);
   assert.equal(weak.code, 2, weak.out);
   assert.match(weak.out, /algorithm hmac-md5 is not one this action signs with \(hmac-sha256, hmac-sha512\)/);
+});
+
+test('doctor: a prerequisite-only update proves the key and the server and changes nothing; a wrong key fails with the fix', async (t) => {
+  const dir = workdir(t);
+  const wrong = join(dir, 'wrong.key');
+  writeFileSync(wrong, tsigKeygen(bind.keyName), { mode: 0o600 });
+  const serial = () => bind.dig(ZONE, 'SOA')[0]?.split(' ')[2];
+  const before = serial();
+  const dnsChecks = async (key: string) => {
+    const r = await hook(config(dir, { name: names.doctor, key }), ['doctor', '--json']);
+    const report = JSON.parse(r.out) as {
+      exitCode: number;
+      checks: { check: string; result: string; detail: string; fix?: string }[];
+    };
+    return { code: r.code, checks: report.checks.filter((c) => /dns update on/.test(c.check)) };
+  };
+  const good = await dnsChecks(bind.keyFile);
+  assert.equal(good.checks.length, 1, JSON.stringify(good.checks));
+  assert.equal(good.checks[0]!.result, 'pass', JSON.stringify(good.checks));
+  assert.match(
+    good.checks[0]!.detail,
+    /key failover accepted; a prerequisite-only update answered (NOERROR|YXRRSET), nothing changed/,
+  );
+  const bad = await dnsChecks(wrong);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.checks[0]!.result, 'fail');
+  assert.match(bad.checks[0]!.detail, /rejected TSIG key failover: BADSIG/);
+  assert.match(bad.checks[0]!.fix ?? '', /update-policy/);
+  assert.equal(serial(), before, "the zone's serial did not move: nothing was changed");
+  assert.deepEqual(bind.dig(names.doctor), []);
+  assert.deepEqual(bind.dig(`_sentinel-hook.${names.doctor}`, 'TXT'), []);
 });

@@ -1062,6 +1062,8 @@ export class Lab {
         'PermitRootLogin prohibit-password',
         `PidFile ${join(sshDir, 'sshd.pid')}`,
         'StrictModes no',
+        // A push reads and writes over SFTP (transport ssh), as status and doctor do.
+        'Subsystem sftp internal-sftp',
         '',
       ].join('\n'),
       { mode: 0o600 },

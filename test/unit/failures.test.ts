@@ -101,6 +101,8 @@ const SAMPLES: { [C in FailureCode]: FailureArgs<C> } = {
   'state-dir-unusable': [{ dir: '/var/lib/sentinel-hook', problem: 'is missing and cannot be created (EACCES)' }],
   'generation-unrecordable': [{ dir: '/run/sentinel-hook', errno: 'EROFS' }],
   'lock-uncreatable': [{ path: '/run/sentinel-hook/m.lock', errno: 'EACCES' }],
+  'assume-current-without-dry-run': [],
+  'metrics-listen-failed': [{ host: '127.0.0.1', port: 9469, errno: 'EADDRINUSE' }],
   'lock-held': [{ what: 'master m', path: '/run/sentinel-hook/m.lock', waitedMs: 1500 }],
   'sentinels-unsure': [{ answered: 1, configured: 3, needed: 2 }],
   'sentinels-disagree': [{ epoch: 4, named: ['10.0.0.1:6379', '10.0.0.2:6379'] }],

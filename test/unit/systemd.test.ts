@@ -199,3 +199,13 @@ test("the boot reconcile: --boot, logs to the journal, orders nothing before wat
   for (const unit of [otherWatch!, otherReconcile!]) assert.deepEqual(values(unit.text, 'RuntimeDirectory'), []);
   assert.match(otherTmpfiles!.text, /^d \/run\/redis-failover 0700 redis redis -$/m);
 });
+
+test('metrics.textfile: writable for the watch unit and in the hook drop-in (every run rewrites its file there)', async () => {
+  const config = parse([EXEC], { metrics: { textfile: '/var/lib/node_exporter/textfile' } });
+  const [watch] = await systemdFiles(config, OPTS, host);
+  assert.deepEqual(values(watch!.text, 'ReadWritePaths'), [
+    '/run/sentinel-hook /var/lib/sentinel-hook /var/lib/node_exporter/textfile',
+  ]);
+  const [dropIn] = await systemdFiles(config, { ...OPTS, mode: 'hook' }, host);
+  assert.match(values(dropIn!.text, 'ReadWritePaths')[0]!, / -\/var\/lib\/node_exporter\/textfile( |$)/);
+});

@@ -76,6 +76,14 @@ export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
       return `${s.name} -> ${addresses} on ${o.observed.server.label}; ${marker}`;
     });
   },
+  // A key this user may not read (a monitoring agent) leaves the name unknown, not wrong.
+  status: (a, _desired, o) =>
+    'problem' in o
+      ? [{ what: `dns ${targetOf(a).names.join(', ')}`, state: 'unknown', seen: o.problem.line() }]
+      : undefined,
+  async doctor(a, host) {
+    return (await import('./doctor.ts')).dnsChecks(a, host);
+  },
   async preflight(a) {
     // Offline: the names were checked by the schema; the key file is read as a run reads it.
     const key = readKey(a.key);

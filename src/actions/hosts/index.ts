@@ -6,7 +6,7 @@ import { about, duration, privilege, when } from '../../config/common.ts';
 import { ConfigError, errorLine, errorOf } from '../../errors.ts';
 import { failure } from '../../failures.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
-import type { ActionPlugin } from '../plugin.ts';
+import type { ActionPlugin, StatusPart } from '../plugin.ts';
 import { editHosts, lookupHosts } from './edit.ts';
 import { resolveHostsFile } from './localfile.ts';
 import type { TargetObservation } from './observe.ts';
@@ -325,6 +325,46 @@ export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
           : `${t.target}: ${a.names.map((n) => `${n} -> ${t.names[n]?.join(', ') || '(not listed)'}`).join(', ')}`,
       );
     return lines;
+  },
+  status(a, desired, o) {
+    const address = desired.target?.addresses[0];
+    const parts: StatusPart[] = [];
+    const pointsAt = (names: Record<string, string[]>) =>
+      a.names.map((n) => `${n} -> ${names[n]?.join(', ') || '(not listed)'}`).join(', ');
+    if (o.local) {
+      const file = o.local.file;
+      if ('unreadable' in o.local)
+        parts.push({ what: file, state: 'unknown', seen: `unreadable (${o.local.unreadable})` });
+      else {
+        const text = o.local.text;
+        const seen = pointsAt(Object.fromEntries(a.names.map((n) => [n, lookupHosts(text, n)])));
+        const state = !address
+          ? 'unknown'
+          : localState(o.local, a.names, address).kind === 'same'
+            ? 'consistent'
+            : 'inconsistent';
+        parts.push({ what: file, state, seen });
+      }
+    }
+    for (const t of o.remote ?? [])
+      parts.push(
+        'unknown' in t
+          ? { what: `${t.target}`, state: 'unknown', seen: `${a.push!.remotePath}: cannot tell (${t.unknown})` }
+          : {
+              what: `${t.target}`,
+              // Exactly the master's address: a second line for a name is one a client may pick.
+              state:
+                address && a.names.every((n) => t.names[n]?.length === 1 && t.names[n]![0] === address)
+                  ? 'consistent'
+                  : 'inconsistent',
+              seen: `${a.push!.remotePath}: ${pointsAt(t.names)}`,
+            },
+      );
+    return parts;
+  },
+  async doctor(a, host) {
+    if (!a.push) return [];
+    return (await import('./doctor.ts')).pushChecks(a, host);
   },
   // bin/sentinel-hook-hosts-write starts it, as root, for privilege: sudo (see privileged.ts).
   helpers: { 'hosts-write': hostsWrite },

@@ -14,7 +14,11 @@ export type TargetObservation =
   /** Could not be read: why (a host that does not answer, a refused key, an unknown host key). */
   | { target: string; unknown: string };
 
-export async function observeTargets(a: HostsAction, signal: AbortSignal): Promise<TargetObservation[]> {
+export async function observeTargets(
+  a: HostsAction,
+  signal: AbortSignal,
+  mode: true | 'probe' = true,
+): Promise<TargetObservation[]> {
   const push = a.push;
   if (!push) return [];
   const targets = push.targets.map((t) => ({ ...parsePushTarget(t)!, remotePath: push.remotePath }));
@@ -32,7 +36,7 @@ export async function observeTargets(a: HostsAction, signal: AbortSignal): Promi
     names: a.names,
     address: '',
     after: undefined,
-    observeOnly: true,
+    observeOnly: mode,
   };
   const results: TargetObservation[] = new Array(targets.length);
   let next = 0;

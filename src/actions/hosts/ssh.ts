@@ -18,8 +18,11 @@ export interface SshPushSettings {
   address: string;
   after: readonly string[] | undefined;
   beforeWrite?: WriteGate;
-  /** Read the file and stop there (status, dry-run): the same connection rules, nothing written. */
-  observeOnly?: boolean;
+  /**
+   * Read the file and stop there (status, dry-run): the same connection rules, nothing written.
+   * 'probe' (doctor): also create a file beside it and remove it again, which is what a push needs.
+   */
+  observeOnly?: boolean | 'probe';
 }
 
 type Ssh2 = typeof import('ssh2');
@@ -146,6 +149,27 @@ export async function pushOverSsh(
     });
     // latin1 maps bytes to characters one to one: the file comes back byte for byte whatever its encoding.
     const oldText = before.toString('latin1');
+    if (settings.observeOnly === 'probe') {
+      phase = `creating a file beside ${settings.remotePath}`;
+      const beside = `${settings.remotePath}.sentinel-hook.doctor-${randomBytes(4).toString('hex')}`;
+      const handle = await sftpCall<Buffer>((cb) => sftp.open(beside, 'wx', { mode: 0o600 }, cb)).catch(
+        (err: Error & { code?: number }) => {
+          throw new PermanentTargetError(
+            err.code === SFTP_PERMISSION_DENIED
+              ? `${settings.user} may not create a file in ${posix.dirname(settings.remotePath)} there (a push writes a temp file beside ${settings.remotePath}, then renames it)`
+              : `cannot create a file beside ${settings.remotePath}: ${err.message}`,
+          );
+        },
+      );
+      await sftpDone((cb) => sftp.close(handle, cb)).catch(() => undefined);
+      phase = `removing ${beside}`;
+      await sftpDone((cb) => sftp.unlink(beside, cb));
+      return {
+        status: 'unchanged',
+        observed: oldText,
+        note: `created and removed a file beside ${settings.remotePath}`,
+      };
+    }
     if (settings.observeOnly) return { status: 'unchanged', observed: oldText };
     const newText = editHosts(oldText, settings.names, settings.address);
     let markerProblem: string | undefined;

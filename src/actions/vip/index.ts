@@ -205,6 +205,10 @@ export const vipAction: ActionPlugin<VipAction, VipObservation> = {
     `${a.address} on the new master (removed elsewhere), on ${a.interface ?? 'the interface whose route covers it'}${a.label ? ` as ${a.label}` : ''}` +
     // The route is the process's, not the config's (launcherFor): the watch unit's capabilities, else sudo.
     `${a.privilege === 'sudo' ? ' with CAP_NET_ADMIN and CAP_NET_RAW where the process holds them (the watch unit), else with sudo -n' : ''}; neighbour updates ${describeArp(a.arp)}${a.checkDuplicate ? '; refuses while another host answers for it' : ''}`,
+  async doctor(a, host) {
+    const vip = vipOf(a);
+    return (await import('./doctor.ts')).vipChecks(a, host, (dev) => arpAnnounceWarning(host, vip, dev));
+  },
   async preflight(a) {
     // sysfs lists every interface of this network namespace, up or down (getifaddrs leaves out some).
     if (a.interface && !existsSync(`/sys/class/net/${a.interface}`)) {
