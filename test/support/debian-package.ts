@@ -4,7 +4,18 @@
 // the tracked and untracked files, package.json's version bumped, node_modules linked). A release
 // artifact can be tested instead: SENTINEL_HOOK_DEB (and SENTINEL_HOOK_DEB_NEWER) name the files.
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabCommandError, run, runOk } from '../lab/run.ts';
@@ -57,6 +68,17 @@ function bumpPatch(version: string): string {
   return `${m[1]}.${m[2]}.${Number(m[3]) + 1}`;
 }
 
+/** Each change of the checkout makes a new build (~40 MB): those not used for a day go. */
+function pruneOldBuilds(): void {
+  if (!existsSync(CACHE_BASE)) return;
+  for (const name of readdirSync(CACHE_BASE)) {
+    if (!/^[0-9a-f]{16}$/.test(name)) continue;
+    const dir = join(CACHE_BASE, name);
+    const ready = statSync(join(dir, 'ready'), { throwIfNoEntry: false });
+    if (ready && Date.now() - ready.mtimeMs > 86_400_000) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * The package of this checkout (`newer`: the same tree with the next patch version). Builds it with
  * `npm run package` unless a build of the same content is cached.
@@ -73,6 +95,7 @@ export async function sentinelHookDeb(opts: { newer?: boolean; log?: Say } = {})
     throw new Error(
       'package.json has no "package" script: the booted-hosts tests install the .deb `npm run package` builds',
     );
+  pruneOldBuilds();
   const files = await checkoutFiles();
   const key = await contentKey(files, opts.newer === true);
   const dir = join(CACHE_BASE, key);
@@ -109,6 +132,8 @@ export async function sentinelHookDeb(opts: { newer?: boolean; log?: Say } = {})
     if (r.code !== 0) throw new LabCommandError(r);
     if (opts.newer) rmSync(join(building, 'src'), { recursive: true, force: true });
   });
+  const now = new Date();
+  utimesSync(join(dir, 'ready'), now, now);
   const out = join(dir, 'out');
   const deb = readdirSync(out).find((f) => f.endsWith('_amd64.deb'));
   if (!deb) throw new Error(`${out}: no _amd64.deb after npm run package`);
