@@ -149,6 +149,32 @@ test('the package on booted Debian 12 hosts, watch setup', { timeout: 20 * 60_00
       await assertServes(master, 'rollback');
     });
 
+    await step('watch without its capabilities refuses to start (exit 77) and the unit stays failed', async () => {
+      const master = (await cluster.masterByAllSentinels())!;
+      const replica = cluster.hosts.find((h) => h !== master)!;
+      const dropIn = `/run/systemd/system/${WATCH_UNIT}.d/no-caps.conf`;
+      // Issue 16 §2: a watch that could never act looked healthy (active, running) while failing every 10 s.
+      await replica.writeFile(dropIn, '[Service]\nAmbientCapabilities=\nCapabilityBoundingSet=\n');
+      await replica.execOk(['systemctl', 'daemon-reload']);
+      await replica.exec(['systemctl', 'restart', WATCH_UNIT], { timeoutMs: 60_000 });
+      const failed = await waitFor(
+        `${replica.name}: ${WATCH_UNIT} failed`,
+        async () => {
+          const u = await replica.unit(WATCH_UNIT);
+          return u.ActiveState === 'failed' ? u : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      assert.equal(failed.ExecMainStatus, '77', JSON.stringify(failed));
+      await sleep(3000);
+      assert.equal((await replica.unit(WATCH_UNIT)).ActiveState, 'failed', 'not restarted every 2 s');
+      await replica.execOk(['rm', '-f', dropIn]);
+      await replica.execOk(['systemctl', 'daemon-reload']);
+      await replica.execOk(['systemctl', 'restart', WATCH_UNIT], { timeoutMs: 60_000 });
+      assert.equal((await replica.unit(WATCH_UNIT)).ActiveState, 'active', await replica.journal([WATCH_UNIT]));
+      await assertServes(master, 'after the capabilities came back');
+    });
+
     await step('apt-get remove stops and disables the units and keeps the config; purge removes the rest', async () => {
       const master = (await cluster.masterByAllSentinels())!;
       const replica = cluster.hosts.find((h) => h !== master)!;

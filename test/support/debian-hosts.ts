@@ -379,7 +379,7 @@ export class DebianHost {
       'systemctl',
       'show',
       name,
-      '--property=ActiveState,SubState,UnitFileState,LoadState,NRestarts,MainPID,Result',
+      '--property=ActiveState,SubState,UnitFileState,LoadState,NRestarts,MainPID,Result,ExecMainStatus',
     ]);
     return Object.fromEntries(
       out
