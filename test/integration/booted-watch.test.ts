@@ -3,7 +3,8 @@
 // setup says (test/support/debian-sentinel-hook.ts). One cluster, steps in order, each asserting who holds
 // the VIP (`ip -o addr` in every host's namespace) and that writes from the app namespace through the VIP
 // reach the master the Sentinels name: a SENTINEL FAILOVER, a crashed master, an upgrade during a
-// failover, a reboot of the master's host, a rollback, removal and purge. Needs root.
+// failover, a reboot of the master's host, a rollback, watch refusing to start without its capabilities
+// (exit 77, the unit left failed), removal and purge. Needs root.
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { sleep } from '../lab/run.ts';
