@@ -59,12 +59,17 @@ test('a clone in a mode-700 directory: its sudo-as-redis tests pass from inside 
 
     // Not the outer runner's NODE_TEST_CONTEXT: the inner run must report as a top-level run does.
     const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/integration/exec-sudo.test.ts'], {
-      cwd: clone,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      // TAP, whatever the runner's default (Node 20 picks TAP without a terminal, Node 24 spec): its counts are read below.
+      ['--import', 'tsx', '--test', '--test-reporter=tap', 'test/integration/exec-sudo.test.ts'],
+      {
+        cwd: clone,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     const out = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, out);
     const pass = Number(/^# pass (\d+)$/m.exec(out)?.[1] ?? 0);
