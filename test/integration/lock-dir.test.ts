@@ -120,7 +120,7 @@ test('check, for a config written for an unprivileged Sentinel (privilege: sudo)
 // Issue 15 §5.4: the lock directory removed by hand, then a root `pause` made it again as root's (mode
 // 700) and the next hook run as redis exited 1. Root's commands no longer make it: tmpfiles.d or the
 // watch unit's RuntimeDirectory= do, for the services' user; root is told what to run.
-test('root pause and reconcile with the lock directory missing do not create it and say what to run; pause with a stateDir of its own works without it', (t) => {
+test('root pause and reconcile with the lock directory missing do not create it and say what to run; pause with a stateDir of its own (made beforehand) works without it', (t) => {
   const { dir } = setup(t);
   const lockDir = join(dir, 'run', 'sentinel-hook');
   const config = (extra = '') => {
@@ -142,6 +142,9 @@ test('root pause and reconcile with the lock directory missing do not create it 
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.equal(existsSync(lockDir), false, `${args[0]} created the lock directory`);
   }
+  // A state directory made beforehand (tmpfiles.d, StateDirectory=): root never guesses whose a missing one
+  // should be (test/integration/state-dir-owner.test.ts).
+  mkdirSync(join(dir, 'state'), { mode: 0o700 });
   const own = cli(['pause', '--config', config(`stateDir: ${join(dir, 'state')}\n`)]);
   assert.equal(own.code, 0, own.stderr);
   assert.equal(existsSync(join(dir, 'state', 'paused')), true);

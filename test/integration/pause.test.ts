@@ -121,6 +121,8 @@ test('a pause outlives a reboot: pause, the runtime directory wiped as a reboot 
       child.stderr!.on('data', (b: Buffer) => (out += b));
       child.on('close', (code) => ok({ code, out }));
     });
+  // The state directory as the package's tmpfiles.d entry (or StateDirectory=) makes it, once.
+  mkdirSync(join(dir, 'lib'), { mode: 0o700 });
   const paused = await cli('pause', '--reason', 'kernel upgrade');
   assert.equal(paused.code, 0, paused.out);
   assert.match(paused.out, /until "sentinel-hook resume", across reboots too/);
