@@ -61,6 +61,15 @@ export function duration(opts: { min?: number; max?: number } = {}) {
 }
 
 /**
+ * A schema built on its first use, then kept. zod builds are not free, and a hook run on the failover path
+ * builds only the action types its config names (see configSchemaFor).
+ */
+export function lazySchema<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+
+/**
  * What a key is for: the description editors show from `sentinel-hook schema` and docs/reference lists.
  * Registered (a map entry), not a check: parsing a config pays nothing for it. The schema given must be
  * this key's own instance (a wrapper such as z.optional, or a clone of a shared one), or every key that
