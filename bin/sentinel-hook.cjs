@@ -86,7 +86,9 @@ function load(file) {
   } catch {
     // no cache: compile as usual
   }
-  const script = new vm.Script(Module.wrap(source), {
+  // The build writes each bundle as the function to call (see WRAP_HEAD in scripts/build.mjs); a build
+  // from before that is a plain CommonJS file, wrapped here.
+  const script = new vm.Script(source.startsWith('(function (f, a, t) {') ? source : Module.wrap(source), {
     filename: file,
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
