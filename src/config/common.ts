@@ -101,21 +101,23 @@ export const when = about(
 export type When = z.output<typeof whenObject>;
 
 /** Where a secret comes from; the value itself never sits in the config file or the log. */
-export const secretRef = z.union(
-  [
-    z.strictObject({
-      env: about(
-        'the environment variable that holds it (taken out of what commands the hook starts inherit)',
-        z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
-      ),
-    }),
-    z.strictObject({
-      file: about('the file that holds it (a last newline is not part of it)', absolutePath.clone()),
-    }),
-  ],
-  { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
+export const secretRef = lazySchema(() =>
+  z.union(
+    [
+      z.strictObject({
+        env: about(
+          'the environment variable that holds it (taken out of what commands the hook starts inherit)',
+          z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
+        ),
+      }),
+      z.strictObject({
+        file: about('the file that holds it (a last newline is not part of it)', absolutePath.clone()),
+      }),
+    ],
+    { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
+  ),
 );
-export type SecretRef = z.output<typeof secretRef>;
+export type SecretRef = z.output<ReturnType<typeof secretRef>>;
 
 /** Secrets taken out of an environment object, by variable name: see withholdSecret. */
 const taken = new WeakMap<object, Map<string, string>>();

@@ -6,7 +6,7 @@ import { masterName } from '../event.ts';
 export const DEFAULT_LOCK_DIR = '/run/sentinel-hook';
 
 import { isHostname, isIpAddress } from '../values.ts';
-import { about, absolutePath, duration, programName, secretRef } from './common.ts';
+import { about, absolutePath, duration, lazySchema, programName, secretRef } from './common.ts';
 
 export type { ActionConfig } from '../actions/index.ts';
 
@@ -22,14 +22,16 @@ function actionSchema(types: readonly string[]): z.ZodMiniType<ActionConfig, unk
   ]) as unknown as z.ZodMiniType<ActionConfig, unknown>;
 }
 
-const sentinelAddress = z.string().check(
-  z.refine((text) => {
-    const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
-    if (!m) return false;
-    const host = m[1] ?? m[2]!;
-    const port = Number(m[3]);
-    return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
-  }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'),
+const sentinelAddress = lazySchema(() =>
+  z.string().check(
+    z.refine((text) => {
+      const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+      if (!m) return false;
+      const host = m[1] ?? m[2]!;
+      const port = Number(m[3]);
+      return (isIpAddress(host) || isHostname(host)) && port >= 1 && port <= 65535;
+    }, 'expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379'),
+  ),
 );
 
 /** The port the examples use for watch's metrics: see docs/reference/metrics.md for whose port it is. */
@@ -40,64 +42,74 @@ const METRICS_PORT = 9469;
  * holds the VIP, not for every network to read). Parsed to { host, port }.
  */
 const LISTEN_EXPECTED = `expected an IP address and port such as "127.0.0.1:${METRICS_PORT}", or a port alone ("${METRICS_PORT}", loopback)`;
-const metricsListen = z.pipe(
-  z.string({ error: LISTEN_EXPECTED }),
-  z.transform((text: string, ctx) => {
-    const m = /^(?:(?:\[([^\]]+)\]|([^:\s[\]]+)):)?(\d{1,5})$/.exec(text);
-    const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
-    const port = m ? Number(m[3]) : 0;
-    if (!m || !isIpAddress(host) || port < 1 || port > 65535) {
-      ctx.issues.push({ code: 'custom', input: text, message: LISTEN_EXPECTED });
-      return z.NEVER;
-    }
-    return { host, port };
-  }),
+const metricsListen = lazySchema(() =>
+  z.pipe(
+    z.string({ error: LISTEN_EXPECTED }),
+    z.transform((text: string, ctx) => {
+      const m = /^(?:(?:\[([^\]]+)\]|([^:\s[\]]+)):)?(\d{1,5})$/.exec(text);
+      const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
+      const port = m ? Number(m[3]) : 0;
+      if (!m || !isIpAddress(host) || port < 1 || port > 65535) {
+        ctx.issues.push({ code: 'custom', input: text, message: LISTEN_EXPECTED });
+        return z.NEVER;
+      }
+      return { host, port };
+    }),
+  ),
 );
 
-const sentinelTls = z
-  .strictObject({
-    ca: about(
-      "PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted",
-      absolutePath.clone(),
-    ),
-    cert: about(
-      'client certificate (PEM), for Sentinels with `tls-auth-clients yes`; needs key',
-      z.optional(absolutePath),
-    ),
-    key: about(
-      "the client certificate's private key (PEM), readable by its owner only; needs cert",
-      z.optional(absolutePath),
-    ),
-    servername: about(
-      "the name the Sentinels' certificates must carry; default: each address's host when it is a name, else its IP",
-      z.optional(
-        z
-          .string()
-          .check(
-            z.refine(
-              isHostname,
-              'expected a host name (without it, an IP address is checked against the certificate as is)',
-            ),
-          ),
+const sentinelTls = lazySchema(() =>
+  z
+    .strictObject({
+      ca: about(
+        "PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted",
+        absolutePath.clone(),
       ),
+      cert: about(
+        'client certificate (PEM), for Sentinels with `tls-auth-clients yes`; needs key',
+        z.optional(absolutePath),
+      ),
+      key: about(
+        "the client certificate's private key (PEM), readable by its owner only; needs cert",
+        z.optional(absolutePath),
+      ),
+      servername: about(
+        "the name the Sentinels' certificates must carry; default: each address's host when it is a name, else its IP",
+        z.optional(
+          z
+            .string()
+            .check(
+              z.refine(
+                isHostname,
+                'expected a host name (without it, an IP address is checked against the certificate as is)',
+              ),
+            ),
+        ),
+      ),
+    })
+    .check(
+      z.superRefine((t, ctx) => {
+        // One without the other is a half-made setting, not "no client certificate".
+        if ((t.cert === undefined) !== (t.key === undefined)) {
+          const missing = t.cert === undefined ? 'cert' : 'key';
+          ctx.issues.push({
+            code: 'custom',
+            input: t,
+            path: [missing],
+            message: `required with ${missing === 'cert' ? 'key' : 'cert'} (a client certificate needs both)`,
+          });
+        }
+      }),
     ),
-  })
-  .check(
-    z.superRefine((t, ctx) => {
-      // One without the other is a half-made setting, not "no client certificate".
-      if ((t.cert === undefined) !== (t.key === undefined)) {
-        const missing = t.cert === undefined ? 'cert' : 'key';
-        ctx.issues.push({
-          code: 'custom',
-          input: t,
-          path: [missing],
-          message: `required with ${missing === 'cert' ? 'key' : 'cert'} (a client certificate needs both)`,
-        });
-      }
-    }),
-  );
+);
 
-function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>) {
+/**
+ * The top-level keys whose schemas are built only when a file has them: for an absent one, a stand-in gives
+ * what the real one gives an absent key (nothing, or the default) without building it.
+ */
+const PARTS = ['sentinels', 'metrics', 'notify'] as const;
+
+function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>, parts: ReadonlySet<string>) {
   return z
     .strictObject({
       // Sentinel SIGKILLs the hook at 60 s, and we must end our children before that.
@@ -130,80 +142,88 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>) {
           'records; default /var/lib/sentinel-hook (with a lockDir of its own: that lockDir)',
         z.optional(absolutePath),
       ),
-      sentinels: about(
-        'the Sentinels to ask whether an event is still current before acting (a retry can come hours late); ' +
-          'needed by reconcile and watch',
-        z.optional(
-          z.strictObject({
-            addresses: about(
-              'every Sentinel of the group, host:port',
-              z.array(sentinelAddress).check(z.minLength(1, 'expected at least one Sentinel address')),
+      sentinels: parts.has('sentinels')
+        ? about(
+            'the Sentinels to ask whether an event is still current before acting (a retry can come hours late); ' +
+              'needed by reconcile and watch',
+            z.optional(
+              z.strictObject({
+                addresses: about(
+                  'every Sentinel of the group, host:port',
+                  z.array(sentinelAddress()).check(z.minLength(1, 'expected at least one Sentinel address')),
+                ),
+                username: about(
+                  'ACL user to log in as (AUTH username password)',
+                  z.optional(z.string().check(z.minLength(1))),
+                ),
+                password: about(
+                  "where the Sentinels' password is: { env: VARIABLE } or { file: /path }",
+                  z.optional(secretRef()),
+                ),
+                timeout: about('per Sentinel, to connect and reply', z._default(duration({ min: 50, max: 5000 }), 500)),
+                settle: about(
+                  'how long to keep asking while no Sentinel names the to-ip yet',
+                  z._default(duration({ min: 0, max: 10_000 }), 3000),
+                ),
+                tls: about(
+                  'talk to the Sentinels over TLS (their tls-port), the certificate always verified',
+                  z.optional(sentinelTls()),
+                ),
+              }),
             ),
-            username: about(
-              'ACL user to log in as (AUTH username password)',
-              z.optional(z.string().check(z.minLength(1))),
+          )
+        : (z.optional(z.never()) as never),
+      metrics: parts.has('metrics')
+        ? about(
+            'Prometheus metrics: served by watch (listen), or written by each hook run for node_exporter (textfile)',
+            z.optional(
+              z.strictObject({
+                listen: about(
+                  'where watch serves GET /metrics: "host:port", "[v6]:port", or a port alone for 127.0.0.1, e.g. "127.0.0.1:9469"',
+                  z.optional(metricsListen()),
+                ),
+                textfile: about(
+                  "a directory node_exporter's textfile collector reads: each run replaces sentinel_hook_<master>.prom there",
+                  z.optional(absolutePath),
+                ),
+              }),
             ),
-            password: about(
-              "where the Sentinels' password is: { env: VARIABLE } or { file: /path }",
-              z.optional(secretRef),
-            ),
-            timeout: about('per Sentinel, to connect and reply', z._default(duration({ min: 50, max: 5000 }), 500)),
-            settle: about(
-              'how long to keep asking while no Sentinel names the to-ip yet',
-              z._default(duration({ min: 0, max: 10_000 }), 3000),
-            ),
-            tls: about(
-              'talk to the Sentinels over TLS (their tls-port), the certificate always verified',
-              z.optional(sentinelTls),
-            ),
-          }),
-        ),
-      ),
-      metrics: about(
-        'Prometheus metrics: served by watch (listen), or written by each hook run for node_exporter (textfile)',
-        z.optional(
-          z.strictObject({
-            listen: about(
-              'where watch serves GET /metrics: "host:port", "[v6]:port", or a port alone for 127.0.0.1, e.g. "127.0.0.1:9469"',
-              z.optional(metricsListen),
-            ),
-            textfile: about(
-              "a directory node_exporter's textfile collector reads: each run replaces sentinel_hook_<master>.prom there",
-              z.optional(absolutePath),
-            ),
-          }),
-        ),
-      ),
+          )
+        : (z.optional(z.never()) as never),
       // No name is reserved: the CLI tells a hook call from a command by its shape, never by the master's name.
       masters: about(
         "one list of actions per master name (the name in Sentinel's `sentinel monitor` line)",
         z.record(masterName, z.array(action).check(z.minLength(1, 'expected at least one action'))),
       ),
-      notify: about(
-        "commands for `sentinel-hook notify` (Sentinel's notification-script)",
-        z._default(
-          z.array(
-            z.strictObject({
-              events: about(
-                'event types to act on, e.g. ["+switch-master", "+odown"]; all when absent',
-                z.optional(
-                  z.array(
-                    z
-                      .string()
-                      .check(z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"')),
+      notify: parts.has('notify')
+        ? about(
+            "commands for `sentinel-hook notify` (Sentinel's notification-script)",
+            z._default(
+              z.array(
+                z.strictObject({
+                  events: about(
+                    'event types to act on, e.g. ["+switch-master", "+odown"]; all when absent',
+                    z.optional(
+                      z.array(
+                        z
+                          .string()
+                          .check(
+                            z.regex(/^[+-][A-Za-z0-9-]+$/, 'expected a Sentinel event type such as "+switch-master"'),
+                          ),
+                      ),
+                    ),
                   ),
-                ),
+                  run: about(
+                    'argv, never a shell; placeholders {eventType} {description} {master}',
+                    z.tuple([programName], z.string()),
+                  ),
+                  timeout: about('for the command', z._default(duration({ min: 1, max: 58_000 }), 10_000)),
+                }),
               ),
-              run: about(
-                'argv, never a shell; placeholders {eventType} {description} {master}',
-                z.tuple([programName], z.string()),
-              ),
-              timeout: about('for the command', z._default(duration({ min: 1, max: 58_000 }), 10_000)),
-            }),
-          ),
-          [],
-        ),
-      ),
+              [],
+            ),
+          )
+        : (z._default(z.array(z.never()), []) as never),
     })
     .check(
       z.superRefine((c, ctx) => {
@@ -236,11 +256,11 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>) {
 type ConfigSchema = ReturnType<typeof buildConfigSchema>;
 
 const built = new Map<string, ConfigSchema>();
-function configSchemaOf(types: readonly string[]): ConfigSchema {
-  const key = types.join(' ');
+function configSchemaOf(types: readonly string[], parts: readonly string[] = PARTS): ConfigSchema {
+  const key = `${types.join(' ')}|${parts.join(' ')}`;
   let schema = built.get(key);
   if (!schema) {
-    schema = buildConfigSchema(actionSchema(types));
+    schema = buildConfigSchema(actionSchema(types), new Set(parts));
     built.set(key, schema);
   }
   return schema;
@@ -255,10 +275,14 @@ export function configSchema(): ConfigSchema {
  * The schema `raw` is parsed with on the failover path: with only the action types it names, as a discriminated
  * union takes the one branch an entry's type names and the rest are never used. Building every type's schema
  * cost a dry-run milliseconds. A config with an entry of no known type (or not a list of entries) gets them
- * all, so that its problems are told exactly as before.
+ * all, so that its problems are told exactly as before. Likewise `sentinels`, `metrics` and `notify` only
+ * when the file has them.
  */
 export function configSchemaFor(raw: unknown): ConfigSchema {
-  return configSchemaOf(typesNamed(raw) ?? ALL_TYPES);
+  return configSchemaOf(
+    typesNamed(raw) ?? ALL_TYPES,
+    isRecord(raw) ? PARTS.filter((p) => Object.hasOwn(raw, p)) : PARTS,
+  );
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -118,7 +118,7 @@ for (const [name, raw, line] of typeErrors) {
   });
 }
 
-test('a config is checked with only the action types it names, and gets what every type would give it', async () => {
+test('a config is checked with only the action types and top-level parts it has, and gets what the whole schema gives', async () => {
   const { configSchema } = await import('../../src/config/schema.ts');
   const { readFileSync, readdirSync } = await import('node:fs');
   const { parse } = await import('yaml');
@@ -135,6 +135,20 @@ test('a config is checked with only the action types it names, and gets what eve
     const { stateDir: _t, ...all } = configSchema().parse(raw) as typeof got & { stateDir?: string };
     assert.deepEqual(got, all, dir);
   }
+  // sentinels, metrics and notify are built only when the file has them: with them, the same result too.
+  const full = {
+    sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'P' }, tls: { ca: '/etc/ca.pem' } },
+    metrics: { listen: '9469', textfile: '/var/lib/node_exporter' },
+    notify: [{ events: ['+odown'], run: ['/bin/true', '{master}'] }],
+    masters: { m: [exec] },
+  };
+  const { stateDir: _u, ...withParts } = validateConfig(full, 'c.yaml');
+  const { stateDir: _v, ...allParts } = configSchema().parse(full) as typeof withParts & { stateDir?: string };
+  assert.deepEqual(withParts, allParts);
+  assert.throws(
+    () => validateConfig({ ...full, notify: [{ run: ['/bin/true'], events: ['odown'] }] }, 'c.yaml'),
+    /notify\[0\]\.events\[0\]: expected a Sentinel event type such as "\+switch-master"/,
+  );
   // One entry of a type the config does not otherwise name: its problem reads as with every type.
   const bad = { masters: { m: [exec, { type: 'vip', address: '10.0.0.1/24', arp: { count: 0 } }] } };
   assert.throws(() => validateConfig(bad, 'c.yaml'), /masters\.m\[1\]\.arp\.count: expected at least 1/);
