@@ -62,9 +62,13 @@ const loaded = new Map();
 // build's files once it has switched `dist` (dpkg removes what the new version no longer has), and a run
 // that started on the old build may need its lazy bundles after that. An open file outlives its name.
 const pinned = new Map();
+// V8 rejects a cache made under other flags: --jitless (the hook setup under MemoryDenyWriteExecute) has its own.
+const cacheSuffix = process.execArgv.includes('--jitless') ? '.jitless.cache' : '.cache';
 try {
+  // This run's flavour of cache only: it never reads the other, and every open is time on the failover path.
   for (const name of readdirSync(dist))
-    if (/\.cjs(\.jitless)?(\.cache)?$/.test(name)) pinned.set(join(dist, name), openSync(join(dist, name), 'r'));
+    if (name.endsWith('.cjs') || name.endsWith(`.cjs${cacheSuffix}`))
+      pinned.set(join(dist, name), openSync(join(dist, name), 'r'));
 } catch {
   // not built: reported below
 }
@@ -72,9 +76,6 @@ const read = (file, encoding) => readFileSync(pinned.get(file) ?? file, encoding
 // A privileged helper runs as root and trusts only the files sudoers' check pins root-only (helperRuns):
 // a code cache is bytecode V8 would run without reading the source, so the helper compiles instead.
 const useCaches = require.main === module;
-// V8 rejects a cache made under other flags: --jitless (the hook setup under MemoryDenyWriteExecute) has its own.
-const cacheSuffix = process.execArgv.includes('--jitless') ? '.jitless.cache' : '.cache';
-
 /** require() for one of our bundles, through its code cache; anything else is a normal require. */
 function load(file) {
   if (loaded.has(file)) return loaded.get(file).exports;
@@ -85,7 +86,9 @@ function load(file) {
   } catch {
     // no cache: compile as usual
   }
-  const script = new vm.Script(Module.wrap(source), {
+  // The build writes each bundle as the function to call (see WRAP_HEAD in scripts/build.mjs); a build
+  // from before that is a plain CommonJS file, wrapped here.
+  const script = new vm.Script(source.startsWith('(function (f, a, t) {') ? source : Module.wrap(source), {
     filename: file,
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,

@@ -50,6 +50,17 @@ const optionalNative = {
   },
 };
 
+/**
+ * Each bundle is written as the function the loader calls, so that the loader compiles the file as it is:
+ * wrapping half a megabyte at run time (Module.wrap) costs a copy of it on every start. Under a loader
+ * from before this (a package upgrade may pair an old bin/ with a new build for a moment), the file sits
+ * inside Module.wrap's function, whose `arguments` it is then called with. Not `typeof module`: under
+ * `node -e` (the hosts helper) that is a global.
+ */
+const WRAP_HEAD =
+  '(function (f, a, t) { return a ? f.apply(t, a) : f; })(function (exports, require, module, __filename, __dirname) {';
+const WRAP_TAIL = '\n}, typeof arguments === "object" ? arguments : undefined, this);';
+
 const out = makeBuildDir(ROOT);
 // Open until the build ends: a concurrent build's prune sees a directory in use (heldBuildDirs).
 const hold = openSync(out, 'r');
@@ -64,6 +75,8 @@ const common = {
   logLevel: 'warning',
   metafile: true,
   plugins: [optionalNative],
+  banner: { js: WRAP_HEAD },
+  footer: { js: WRAP_TAIL },
 };
 const metafiles = [];
 

@@ -2,6 +2,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import type { Command as CommanderCommand } from 'commander';
 import type * as CliCommands from './cli-commands.ts';
 import type { Io, Outcome } from './cli-commands.ts';
+import { nowMs } from './clock.ts';
 import { configPath, loadConfig } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
 import { type CommandExitCode, EXIT, errorLine, exitCodeOf, HookError, hookError } from './errors.ts';
@@ -257,30 +258,21 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
   // startupMs: how long the process took to get here (Node itself, loading the bundle, config, logger).
-  logger.info(
-    { event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(performance.now()) },
-    'hook start',
-  );
-  const started = performance.now();
+  logger.info({ event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(nowMs()) }, 'hook start');
+  const started = nowMs();
   try {
     const result = await runHook(event, config, systemDeps(logger, runner), {
       dryRun: Boolean(opts.dryRun),
       assumeCurrent: Boolean(opts.assumeCurrent),
     });
-    logger.info(
-      { exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(performance.now() - started) },
-      'hook end',
-    );
+    logger.info({ exitCode: result.exitCode, outcome: result.outcome, ms: Math.round(nowMs() - started) }, 'hook end');
     await settleLog();
     if (opts.json) return { exitCode: result.exitCode, json: resultReport(event, result) };
     if (opts.dryRun || io.isTty || result.exitCode !== EXIT.ok)
       return { exitCode: result.exitCode, text: resultText(event, result).join('\n') };
     return { exitCode: result.exitCode };
   } catch (err) {
-    logger.error(
-      { error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(performance.now() - started) },
-      'hook end',
-    );
+    logger.error({ error: errorLine(err), exitCode: exitCodeOf(err), ms: Math.round(nowMs() - started) }, 'hook end');
     await settleLog();
     throw err;
   } finally {

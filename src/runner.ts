@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { nowMs } from './clock.ts';
 export interface CommandResult {
   /** undefined when the program could not start, was killed by a signal, or failed otherwise (see `error`). */
   exitCode: number | undefined;
@@ -108,7 +109,7 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
     async run(argv, opts) {
       const [file, ...args] = argv;
       if (!file) throw new Error('empty argv');
-      const started = performance.now();
+      const started = nowMs();
       if (stopping) return notStarted('not started: the run is being terminated');
       const execa = await loadExeca();
       // Asked again: stop() may have come while execa loaded.
@@ -141,8 +142,8 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
       let letGo: NodeJS.Timeout | undefined;
       let letGoAt = Number.POSITIVE_INFINITY;
       const stopWaiting = (afterMs: number) => {
-        if (performance.now() + afterMs >= letGoAt) return;
-        letGoAt = performance.now() + afterMs;
+        if (nowMs() + afterMs >= letGoAt) return;
+        letGoAt = nowMs() + afterMs;
         clearTimeout(letGo);
         letGo = setTimeout(() => {
           child.stdout?.destroy();
@@ -154,9 +155,9 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
       let killAt = Number.POSITIVE_INFINITY;
       let kill: NodeJS.Timeout | undefined;
       const endWithin = (graceMs: number) => {
-        if (performance.now() + graceMs >= killAt) return;
+        if (nowMs() + graceMs >= killAt) return;
         const first = killAt === Number.POSITIVE_INFINITY;
-        killAt = performance.now() + graceMs;
+        killAt = nowMs() + graceMs;
         timedOut = true;
         if (first && pid !== undefined) killGroup(pid, 'SIGTERM');
         clearTimeout(kill);
@@ -187,7 +188,7 @@ export function createRunner(baseEnv: NodeJS.ProcessEnv = process.env): Runner {
           signal: r.signal,
           stdout: text(r.stdout),
           stderr: text(r.stderr),
-          durationMs: Math.round(performance.now() - started),
+          durationMs: Math.round(nowMs() - started),
           timedOut,
           spawnError,
           ...(error ? { error } : {}),

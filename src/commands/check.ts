@@ -74,7 +74,7 @@ export async function checkCommand(
 
 /** The config's JSON Schema, with each key's description: what editors read, and docs/reference is made from. */
 export function schemaCommand(): string {
-  const schema = z.toJSONSchema(configSchema, {
+  const schema = z.toJSONSchema(configSchema(), {
     io: 'input',
     unrepresentable: 'any',
     override({ zodSchema, jsonSchema }) {

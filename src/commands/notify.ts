@@ -1,4 +1,5 @@
 import type { ActionPlan } from '../actions/plugin.ts';
+import { nowMs } from '../clock.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { EXIT, type ExitCode, errorLine, errorOf, exitCodeOf, hookError } from '../errors.ts';
@@ -109,8 +110,8 @@ async function notifyRun(event: NotifyEvent, config: HookConfig, logger: Logger)
   // The pipeline withholds every secret of the config before anything starts.
   const deps = systemDeps(logger);
   const deadline = AbortSignal.timeout(config.deadline);
-  const started = performance.now();
-  const remainingMs = () => config.deadline - (performance.now() - started);
+  const started = nowMs();
+  const remainingMs = () => config.deadline - (nowMs() - started);
   let own: ActionPlan[];
   try {
     own = planNotify(event, config, deps.which);

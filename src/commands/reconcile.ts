@@ -1,4 +1,5 @@
 import { resultLines } from '../actions/index.ts';
+import { nowMs } from '../clock.ts';
 import { loadConfig } from '../config/load.ts';
 import type { HookConfig } from '../config/schema.ts';
 import {
@@ -65,13 +66,12 @@ export async function reconcileCommand(
   const runner = createRunner();
   // The pipeline withholds every secret of the config before anything starts a process.
   const deps = systemDeps(logger, runner);
-  const started = performance.now();
+  const started = nowMs();
   // An operator's SIGTERM ends the run as its deadline would: every master's work stops, the children
   // get TERM then KILL, and the command still ends through its own return (no process.exit here).
   const terminated = new AbortController();
   const deadline = AbortSignal.any([AbortSignal.timeout(config.deadline), terminated.signal]);
-  const remainingMs = () =>
-    terminated.signal.aborted ? 0 : Math.max(0, config.deadline - (performance.now() - started));
+  const remainingMs = () => (terminated.signal.aborted ? 0 : Math.max(0, config.deadline - (nowMs() - started)));
   let stopping: Promise<void> | undefined;
   const stop = () => {
     terminated.abort();
@@ -112,7 +112,7 @@ export async function reconcileCommand(
       {
         exitCode,
         outcomes: Object.fromEntries(results.map((r) => [r.master, r.outcome])),
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(nowMs() - started),
       },
       'reconcile end',
     );

@@ -61,6 +61,15 @@ export function duration(opts: { min?: number; max?: number } = {}) {
 }
 
 /**
+ * A schema built on its first use, then kept. zod builds are not free, and a hook run on the failover path
+ * builds only the action types its config names (see configSchemaFor).
+ */
+export function lazySchema<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+
+/**
  * What a key is for: the description editors show from `sentinel-hook schema` and docs/reference lists.
  * Registered (a map entry), not a check: parsing a config pays nothing for it. The schema given must be
  * this key's own instance (a wrapper such as z.optional, or a clone of a shared one), or every key that
@@ -92,21 +101,23 @@ export const when = about(
 export type When = z.output<typeof whenObject>;
 
 /** Where a secret comes from; the value itself never sits in the config file or the log. */
-export const secretRef = z.union(
-  [
-    z.strictObject({
-      env: about(
-        'the environment variable that holds it (taken out of what commands the hook starts inherit)',
-        z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
-      ),
-    }),
-    z.strictObject({
-      file: about('the file that holds it (a last newline is not part of it)', absolutePath.clone()),
-    }),
-  ],
-  { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
+export const secretRef = lazySchema(() =>
+  z.union(
+    [
+      z.strictObject({
+        env: about(
+          'the environment variable that holds it (taken out of what commands the hook starts inherit)',
+          z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')),
+        ),
+      }),
+      z.strictObject({
+        file: about('the file that holds it (a last newline is not part of it)', absolutePath.clone()),
+      }),
+    ],
+    { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
+  ),
 );
-export type SecretRef = z.output<typeof secretRef>;
+export type SecretRef = z.output<ReturnType<typeof secretRef>>;
 
 /** Secrets taken out of an environment object, by variable name: see withholdSecret. */
 const taken = new WeakMap<object, Map<string, string>>();

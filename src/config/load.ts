@@ -4,7 +4,7 @@ import { codeOf, hookError } from '../errors.ts';
 import { readOwnedFile } from '../ownership.ts';
 import { editDistance } from '../values.ts';
 import { BARE_NUMBER, flaggingBareNumbers } from './common.ts';
-import { configSchema, type HookConfig, withStateDir } from './schema.ts';
+import { configSchema, configSchemaFor, type HookConfig, withStateDir } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
 
@@ -77,7 +77,7 @@ export async function configReport(
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const raw = await parseRaw(text, path);
   const locate = await yamlLocator(text);
-  const result = configSchema.safeParse(raw);
+  const result = configSchema().safeParse(raw);
   if (!result.success) return { problems: located(listIssues(result.error.issues, raw), locate), warnings: [] };
   const shared = sharedClaim(result.data);
   const problems: ConfigProblem[] = shared
@@ -89,7 +89,7 @@ export async function configReport(
         },
       ]
     : [];
-  const flagged = flaggingBareNumbers(() => configSchema.safeParse(raw));
+  const flagged = flaggingBareNumbers(() => configSchema().safeParse(raw));
   const bare = flagged.success
     ? []
     : listIssues(flagged.error.issues, raw)
@@ -213,7 +213,7 @@ async function loadYaml(): Promise<typeof import('yaml')> {
  * one line on the failover path; `check` lists them all.
  */
 export function validateConfig(raw: unknown, path: string, locate?: Locator): HookConfig {
-  const result = configSchema.safeParse(raw);
+  const result = configSchemaFor(raw).safeParse(raw);
   if (!result.success) {
     const problems = located(listIssues(result.error.issues, raw), locate);
     throw hookError('config-invalid', { path, issue: problemText(problems[0]!), more: problems.length - 1 });
@@ -293,7 +293,7 @@ function unknownKeyText(key: string, known: readonly string[]): string {
 
 /** The keys the schema knows at `path` of `raw` (an action's by its type), for a suggestion. */
 function knownKeys(path: readonly PropertyKey[], raw: unknown): string[] {
-  let schema: unknown = configSchema;
+  let schema: unknown = configSchema();
   let value = raw;
   for (const key of [...path, undefined]) {
     schema = unwrap(schema, value);

@@ -1,4 +1,5 @@
 import type { ActionPlan, ApplyContext, Step } from '../actions/plugin.ts';
+import { nowMs } from '../clock.ts';
 import { codeOf } from '../errors.ts';
 import { Failure, type FailureCode, failure } from '../failures.ts';
 import { commandFailure, delay, runArgv } from '../launch.ts';
@@ -101,8 +102,8 @@ async function applyStep(action: string, step: Step, ctx: ApplyContext, opts: Ap
 
 async function applyStepOnce(action: string, step: Step, ctx: ApplyContext, opts: ApplyOptions): Promise<StepOutcome> {
   const base = { action, description: step.description };
-  const started = performance.now();
-  const took = () => Math.round(performance.now() - started);
+  const started = nowMs();
+  const took = () => Math.round(nowMs() - started);
   const superseded = ctx.superseded?.();
   if (superseded) return { ...base, ok: true, durationMs: 0, superseded };
   if (ctx.signal.aborted) return { ...base, ...failed(failure('deadline-passed')), durationMs: 0 };

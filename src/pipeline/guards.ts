@@ -1,6 +1,7 @@
 // Which guard applies to which intent, in one table, and the one place that builds what the applier
 // checks before each step, burst and write. Every command reaches the host through these.
 import type { ApplyContext } from '../actions/plugin.ts';
+import { nowMs } from '../clock.ts';
 import type { HookConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { acquireLock } from '../state/lock.ts';
@@ -129,7 +130,7 @@ export function stillCurrentGuard(
 ): () => Promise<string | undefined> {
   let recent: { at: number; answer: Promise<string | undefined> } | undefined;
   return () => {
-    if (recent && performance.now() - recent.at < CURRENT_REUSE_MS) return recent.answer;
+    if (recent && nowMs() - recent.at < CURRENT_REUSE_MS) return recent.answer;
     const answer = (async () => {
       const { checkFreshness } = await import('../sentinel/client.ts');
       const f = await checkFreshness(target, addresses, { ...sentinels, settle: 0 }, deps.env, {
@@ -144,7 +145,7 @@ export function stillCurrentGuard(
       );
       return `no Sentinel names ${target.toIp}:${target.toPort} master any more (a newer failover)`;
     })();
-    recent = { at: performance.now(), answer };
+    recent = { at: nowMs(), answer };
     return answer;
   };
 }

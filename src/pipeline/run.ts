@@ -6,6 +6,7 @@
 
 import { type ActionConfig, pluginFor } from '../actions/index.ts';
 import type { ActionPlan, Desired } from '../actions/plugin.ts';
+import { nowMs } from '../clock.ts';
 import type { HookConfig } from '../config/schema.ts';
 import { EXIT, type ExitCode, errorLine, HookError, hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
@@ -812,7 +813,7 @@ function recordLastRun(
       outcome: result?.outcome ?? 'failed',
       exitCode: result?.exitCode ?? (error as { exitCode?: ExitCode })?.exitCode ?? EXIT.retry,
       ...(state ? { master: state } : {}),
-      ms: Math.round(performance.now() - started),
+      ms: Math.round(nowMs() - started),
       ...(error
         ? { reason: scrubText(errorLine(error), run.secrets) }
         : result?.reason
@@ -846,7 +847,7 @@ export async function runMaster(
   given: PipelineDeps,
   opts: RunOptions,
 ): Promise<RunResult> {
-  const started = performance.now();
+  const started = nowMs();
   let timer: NodeJS.Timeout | undefined;
   let signal = opts.signal;
   let remainingMs = opts.remainingMs;
@@ -855,7 +856,7 @@ export async function runMaster(
     timer = setTimeout(() => deadline.abort(), config.deadline);
     signal = deadline.signal;
   }
-  remainingMs ??= () => Math.max(0, config.deadline - (performance.now() - started));
+  remainingMs ??= () => Math.max(0, config.deadline - (nowMs() - started));
   // Before the first child starts (getent for a host-name to-ip, planning's reads).
   const secrets = withholdSecrets(given.env, configSecrets(config));
   const logger = redactingLogger(intent.kind === 'event' ? given.logger : given.logger.child({ master }), secrets);

@@ -1,3 +1,4 @@
+import { nowMs } from '../clock.ts';
 import { hookError } from '../errors.ts';
 import type { FailoverEvent } from '../event.ts';
 import { type Failure, failure } from '../failures.ts';
@@ -185,12 +186,12 @@ export const askSentinel: AskSentinel = async (address, master, cfg, password, o
   }
   // A name may list an address Sentinel does not listen on (IPv6 first, Sentinel bound to IPv4):
   // try each in turn, all within the one `timeout`.
-  const until = performance.now() + cfg.timeout;
+  const until = nowMs() + cfg.timeout;
   let lastError = `no answer within ${cfg.timeout} ms`;
   let refusal: { error: string; fix: string } | undefined;
   for (const [i, target] of targets.entries()) {
     // The first address gets the whole timeout as configured, so its error names that figure.
-    const left = i === 0 ? cfg.timeout : Math.round(until - performance.now());
+    const left = i === 0 ? cfg.timeout : Math.round(until - nowMs());
     if (left <= 0 || opts.signal?.aborted) break;
     try {
       const replies = await sendCommands(target, port, commands, left, opts.signal, tlsOptions);
@@ -332,7 +333,7 @@ export async function checkFreshness(
   const ask = deps.ask ?? askSentinel;
   const signal = deps.signal;
   const sleep = deps.sleep ?? ((ms) => delay(ms, signal));
-  const now = deps.now ?? (() => performance.now());
+  const now = deps.now ?? (() => nowMs());
   const password = cfg.password ? readSecret(cfg.password, env) : undefined;
   if (cfg.tls) await loadSentinelTls(cfg.tls);
   const wanted = new Set(toAddresses.map(canonicalIp));

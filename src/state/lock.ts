@@ -12,6 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { nowMs } from '../clock.ts';
 import { hookError } from '../errors.ts';
 import { lockDirFix } from '../failures.ts';
 import { alive, processStart, readSmallFile } from './files.ts';
@@ -117,7 +118,7 @@ export async function acquireLock(
   what = `master ${name}`,
 ): Promise<HeldLock> {
   const path = join(dir, `${encodeURIComponent(name)}.lock`);
-  const started = performance.now();
+  const started = nowMs();
   const deadline = started + waitMs;
   const start = processStart(process.pid);
   // The third word tells apart two runs in one process (a long-lived service runs many).
@@ -130,7 +131,7 @@ export async function acquireLock(
       writeSync(fd, `${owner}\n`);
       closeSync(fd);
       // The first attempt never waited, however long the open and write took on a loaded machine.
-      const waitedMs = attempt === 0 ? 0 : Math.round(performance.now() - started);
+      const waitedMs = attempt === 0 ? 0 : Math.round(nowMs() - started);
       let released = false;
       return {
         path,
@@ -153,12 +154,12 @@ export async function acquireLock(
       }
     }
     reapIfDead(path);
-    if (performance.now() >= deadline || signal?.aborted) {
+    if (nowMs() >= deadline || signal?.aborted) {
       throw hookError('lock-held', { what, path, waitedMs: waitMs });
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw hookError('lock-held', { what, path, waitedMs: performance.now() - started });
+  throw hookError('lock-held', { what, path, waitedMs: nowMs() - started });
 }
 
 /** Remove a lock whose owner is gone. The .reap directory makes two waiters never both remove it. */

@@ -114,9 +114,9 @@ test('the code caches are made for the runtime the package ships: its node accep
   execFileSync('dpkg-deb', ['-x', deb, root]);
   const lib = join(root, LIB);
   // What bin/sentinel-hook.cjs does with a cache; V8 says whether it took it.
-  const probe = `const vm = require('node:vm'), fs = require('node:fs'), { Module } = require('node:module');
+  const probe = `const vm = require('node:vm'), fs = require('node:fs');
 const [file, cache] = process.argv.slice(1);
-const s = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: fs.readFileSync(cache) });
+const s = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData: fs.readFileSync(cache) });
 process.stdout.write(String(s.cachedDataRejected));`;
   for (const bundle of ['sentinel-hook.cjs', 'pino.cjs', 'execa.cjs']) {
     const file = join(lib, 'dist', bundle);

@@ -117,3 +117,48 @@ for (const [name, raw, line] of typeErrors) {
     );
   });
 }
+
+test('a config is checked with only the action types and top-level parts it has, and gets what the whole schema gives', async () => {
+  const { configSchema } = await import('../../src/config/schema.ts');
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const { parse } = await import('yaml');
+  const examples = new URL('../../examples/', import.meta.url);
+  for (const dir of readdirSync(examples)) {
+    let text: string;
+    try {
+      text = readFileSync(new URL(`${dir}/config.yaml`, examples), 'utf8');
+    } catch {
+      continue;
+    }
+    const raw = parse(text);
+    const { stateDir: _s, ...got } = validateConfig(raw, 'c.yaml');
+    const { stateDir: _t, ...all } = configSchema().parse(raw) as typeof got & { stateDir?: string };
+    assert.deepEqual(got, all, dir);
+  }
+  // sentinels, metrics and notify are built only when the file has them: with them, the same result too.
+  const full = {
+    sentinels: { addresses: ['10.0.0.1:26379'], password: { env: 'P' }, tls: { ca: '/etc/ca.pem' } },
+    metrics: { listen: '9469', textfile: '/var/lib/node_exporter' },
+    notify: [{ events: ['+odown'], run: ['/bin/true', '{master}'] }],
+    masters: { m: [exec] },
+  };
+  const { stateDir: _u, ...withParts } = validateConfig(full, 'c.yaml');
+  const { stateDir: _v, ...allParts } = configSchema().parse(full) as typeof withParts & { stateDir?: string };
+  assert.deepEqual(withParts, allParts);
+  assert.throws(
+    () => validateConfig({ ...full, notify: [{ run: ['/bin/true'], events: ['odown'] }] }, 'c.yaml'),
+    /notify\[0\]\.events\[0\]: expected a Sentinel event type such as "\+switch-master"/,
+  );
+  // One entry of a type the config does not otherwise name: its problem reads as with every type.
+  const bad = { masters: { m: [exec, { type: 'vip', address: '10.0.0.1/24', arp: { count: 0 } }] } };
+  assert.throws(() => validateConfig(bad, 'c.yaml'), /masters\.m\[1\]\.arp\.count: expected at least 1/);
+  // A type nobody registered: the message names every type there is.
+  assert.throws(
+    () => validateConfig({ masters: { m: [exec, { type: 'nope' }] } }, 'c.yaml'),
+    (err: unknown) => {
+      for (const type of ['exec', 'hosts', 'vip', 'dns'])
+        assert.match(String((err as Error).message), new RegExp(type));
+      return true;
+    },
+  );
+});

@@ -205,7 +205,7 @@ function vipHost(over: {
 }
 
 const vipEntry = (address: string, iface?: string) =>
-  vipSchema.parse({ type: 'vip', address, ...(iface ? { interface: iface } : {}) });
+  vipSchema().parse({ type: 'vip', address, ...(iface ? { interface: iface } : {}) });
 
 test('vip doctor: interface up, a route covers the VIP, arp_announce, the arping flavour, and no second holder', async () => {
   const runner = new FakeRunner([

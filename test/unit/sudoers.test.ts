@@ -143,7 +143,7 @@ test('the same VIP under two masters is listed once', async () => {
   const vip = { type: 'vip', address: '192.168.0.4/24', interface: 'eth0' };
   // validateConfig refuses two masters claiming one VIP (issue 15 §5.7); the rules stay unique all the same.
   assert.throws(() => validateConfig({ lockDir, masters: { a: [vip], b: [vip] } }, 'c.yaml'), /both claim VIP/);
-  const c = withStateDir(configSchema.parse({ lockDir, masters: { a: [vip], b: [vip] } }), { lockDir });
+  const c = withStateDir(configSchema().parse({ lockDir, masters: { a: [vip], b: [vip] } }), { lockDir });
   assert.equal(rules(await sudoersText(c, opts, host(), 'h')).length, 4);
 });
 

@@ -47,7 +47,9 @@ const indent = (text: string) =>
 
 export const dnsAction: ActionPlugin<DnsAction, DnsObservation> = {
   type: 'dns',
-  schema: dnsSchema,
+  get schema() {
+    return dnsSchema();
+  },
   convergent: true,
   summarize(a) {
     const t = targetOf(a);

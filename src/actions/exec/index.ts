@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { about, duration, privilege, programName, when } from '../../config/common.ts';
+import { about, duration, lazySchema, privilege, programName, when } from '../../config/common.ts';
 import { errorOf } from '../../errors.ts';
 import { eventEnv, eventValues, type FailoverEvent } from '../../event.ts';
 import { failure } from '../../failures.ts';
@@ -8,42 +8,49 @@ import type { ActionPlugin, Desired, HostView } from '../plugin.ts';
 export const PLACEHOLDERS = ['master', 'role', 'state', 'fromIp', 'fromPort', 'toIp', 'toPort'] as const;
 const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
 
-const argTemplate = z.string().check(
-  z.superRefine((arg, ctx) => {
-    for (const [, name] of arg.matchAll(PLACEHOLDER)) {
-      if (!(PLACEHOLDERS as readonly string[]).includes(name!)) {
-        ctx.addIssue({
-          code: 'custom',
-          input: arg,
-          message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
-        });
+const argTemplate = lazySchema(() =>
+  z.string().check(
+    z.superRefine((arg, ctx) => {
+      for (const [, name] of arg.matchAll(PLACEHOLDER)) {
+        if (!(PLACEHOLDERS as readonly string[]).includes(name!)) {
+          ctx.addIssue({
+            code: 'custom',
+            input: arg,
+            message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
+          });
+        }
       }
-    }
-  }),
+    }),
+  ),
 );
 
-export const execSchema = z.strictObject({
-  type: z.literal('exec'),
-  run: about(
-    'argv, never a shell: the program (absolute path, or a name looked up in the system directories) and its ' +
-      'arguments, with placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}',
-    z.tuple([programName], argTemplate),
-  ),
-  timeout: about('for the command, with everything it started', z._default(duration({ min: 1, max: 58_000 }), 10_000)),
-  privilege: about('sudo: prefix "sudo -n" (an exact sudoers rule); none: run as is', z._default(privilege, 'none')),
-  // Off by default: a command is not a state.
-  reconcile: about(
-    'also run by `reconcile` and `watch` when they bring this host to a failover it has not acted on (once per failover)',
-    z._default(z.boolean(), false),
-  ),
-  onSuperseded: about(
-    'when a newer event for the master supersedes the run: stop sends the command TERM, then KILL 2 s later; ' +
-      'finish lets it run to its end or its timeout, holding the newer run back',
-    z._default(z.enum(['stop', 'finish']), 'stop'),
-  ),
-  when,
-});
-export type ExecAction = z.output<typeof execSchema>;
+export const execSchema = lazySchema(() =>
+  z.strictObject({
+    type: z.literal('exec'),
+    run: about(
+      'argv, never a shell: the program (absolute path, or a name looked up in the system directories) and its ' +
+        'arguments, with placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}',
+      z.tuple([programName], argTemplate()),
+    ),
+    timeout: about(
+      'for the command, with everything it started',
+      z._default(duration({ min: 1, max: 58_000 }), 10_000),
+    ),
+    privilege: about('sudo: prefix "sudo -n" (an exact sudoers rule); none: run as is', z._default(privilege, 'none')),
+    // Off by default: a command is not a state.
+    reconcile: about(
+      'also run by `reconcile` and `watch` when they bring this host to a failover it has not acted on (once per failover)',
+      z._default(z.boolean(), false),
+    ),
+    onSuperseded: about(
+      'when a newer event for the master supersedes the run: stop sends the command TERM, then KILL 2 s later; ' +
+        'finish lets it run to its end or its timeout, holding the newer run back',
+      z._default(z.enum(['stop', 'finish']), 'stop'),
+    ),
+    when,
+  }),
+);
+export type ExecAction = z.output<ReturnType<typeof execSchema>>;
 
 /** Fill placeholders: each argument stays one argv element whatever the value holds. */
 export function expand(template: readonly string[], values: Record<string, string>): string[] {
@@ -107,7 +114,9 @@ export interface ExecObservation {
 
 export const execAction: ActionPlugin<ExecAction, ExecObservation> = {
   type: 'exec',
-  schema: execSchema,
+  get schema() {
+    return execSchema();
+  },
   observe: async () => ({ nothing: 'exec runs a command: it leaves no state here to observe' }),
   describe: (_a, o) => [o.nothing],
   // A command is not a state: running it again is not "nothing to do".

@@ -1,3 +1,4 @@
+import { nowMs } from '../../clock.ts';
 import { delay } from '../../launch.ts';
 import { type AttemptOutcome, NotWritten, PermanentTargetError, type TargetResult, type TargetState } from './types.ts';
 
@@ -69,8 +70,8 @@ async function tryTarget<T extends { label: string }>(
   attempt: (target: T, timeoutMs: number, state: TargetState, signal: AbortSignal) => Promise<AttemptOutcome>,
 ): Promise<TargetResult> {
   const state: TargetState = { afterOwed: false };
-  const started = performance.now();
-  const took = () => Math.round(performance.now() - started);
+  const started = nowMs();
+  const took = () => Math.round(nowMs() - started);
   let lastError = 'not attempted: the run deadline had passed';
   let attempts = 0;
   for (let i = 0; i <= limits.retries; i++) {

@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
-import { about, duration, privilege, when } from '../../config/common.ts';
+import { about, duration, lazySchema, privilege, when } from '../../config/common.ts';
 import { ConfigError, errorLine, errorOf } from '../../errors.ts';
 import { failure } from '../../failures.ts';
 import { isAbsolutePath, isHostname } from '../../values.ts';
@@ -19,125 +19,137 @@ import type { HostsWork, LocalFileState, PrivilegedWrite } from './types.ts';
  * Paths reach ssh's and rsync's command lines (rsync's -e is a string it splits on blanks, and a
  * ':' in rsync's source makes it a remote spec): plain characters only.
  */
-const plainPath = z.string().check(
-  // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
-  z.regex(
-    /^\/[A-Za-z0-9._@+=,/-]*$/,
-    'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)',
+const plainPath = lazySchema(() =>
+  z.string().check(
+    // No '%' either: ssh expands %d, %u, %h … in -i and UserKnownHostsFile.
+    z.regex(
+      /^\/[A-Za-z0-9._@+=,/-]*$/,
+      'expected an absolute path of letters, digits and . _ @ + = , / - (no blanks, quotes, colons or %)',
+    ),
+    z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
   ),
-  z.refine(isAbsolutePath, 'expected an absolute path without ".."'),
 );
 
-const hostName = z
-  .string()
-  .check(z.refine((n) => isHostname(n) && !n.endsWith('.'), 'expected a host name such as redis-master.example.com'));
+const hostName = lazySchema(() =>
+  z
+    .string()
+    .check(z.refine((n) => isHostname(n) && !n.endsWith('.'), 'expected a host name such as redis-master.example.com')),
+);
 
-const pushTarget = z
-  .string()
-  .check(
-    z.refine(
-      (t) => parsePushTarget(t) !== undefined,
-      'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)',
+const pushTarget = lazySchema(() =>
+  z
+    .string()
+    .check(
+      z.refine(
+        (t) => parsePushTarget(t) !== undefined,
+        'expected host, host:port, IPv6 or [IPv6]:port (a host name or IP address, port 1-65535)',
+      ),
     ),
-  );
+);
 
-export const pushSchema = z.strictObject({
-  targets: about(
-    'the app servers: host, host:port or [IPv6]:port',
-    z.array(pushTarget).check(
-      z.minLength(1, 'expected at least one target'),
-      z.refine((t) => new Set(t).size === t.length, 'a target is listed twice'),
+const pushSchema = lazySchema(() =>
+  z.strictObject({
+    targets: about(
+      'the app servers: host, host:port or [IPv6]:port',
+      z.array(pushTarget()).check(
+        z.minLength(1, 'expected at least one target'),
+        z.refine((t) => new Set(t).size === t.length, 'a target is listed twice'),
+      ),
     ),
-  ),
-  user: about(
-    'the login on every target',
-    z
-      .string()
-      .check(
-        z.regex(
-          /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/,
-          'expected a login name (letters, digits, _ . -; not starting with - or a digit)',
+    user: about(
+      'the login on every target',
+      z
+        .string()
+        .check(
+          z.regex(
+            /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/,
+            'expected a login name (letters, digits, _ . -; not starting with - or a digit)',
+          ),
+        ),
+    ),
+    identityFile: about(
+      'the private key, unencrypted: nobody is there to type a passphrase during a failover',
+      plainPath().clone(),
+    ),
+    knownHostsFile: about(
+      'the only host keys trusted (hashed entries are fine); an unknown or changed key is refused',
+      plainPath().clone(),
+    ),
+    remotePath: about('the file edited on each target', z._default(plainPath(), '/etc/hosts')),
+    transport: about(
+      "ssh: edit each target's own file (it keeps its own entries); rsync: copy `file` whole",
+      z._default(z.enum(['ssh', 'rsync']), 'ssh'),
+    ),
+    concurrency: about(
+      'targets worked on at once',
+      z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(256, 'expected at most 256')), 16),
+    ),
+    timeout: about('per target and attempt', z._default(duration({ min: 100, max: 58_000 }), 5000)),
+    retries: about(
+      "further attempts per target, within the run's deadline",
+      z._default(z.int().check(z.gte(0, 'expected 0 or more'), z.lte(10, 'expected at most 10')), 2),
+    ),
+    after: about(
+      'argv run on a target after its file changed (e.g. flush nscd): the program as an absolute path (the remote ' +
+        'PATH is unknown), each argument quoted for the remote shell',
+      z.optional(
+        z.tuple([plainPath()], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument'))),
+      ),
+    ),
+  }),
+);
+
+export const hostsSchema = lazySchema(() =>
+  z
+    .strictObject({
+      type: z.literal('hosts'),
+      names: about(
+        'the names that must point at the current master',
+        z.array(hostName()).check(
+          z.minLength(1, 'expected at least one name'),
+          z.refine((n) => new Set(n.map((x) => x.toLowerCase())).size === n.length, 'a name is listed twice'),
         ),
       ),
-  ),
-  identityFile: about(
-    'the private key, unencrypted: nobody is there to type a passphrase during a failover',
-    plainPath.clone(),
-  ),
-  knownHostsFile: about(
-    'the only host keys trusted (hashed entries are fine); an unknown or changed key is refused',
-    plainPath.clone(),
-  ),
-  remotePath: about('the file edited on each target', z._default(plainPath, '/etc/hosts')),
-  transport: about(
-    "ssh: edit each target's own file (it keeps its own entries); rsync: copy `file` whole",
-    z._default(z.enum(['ssh', 'rsync']), 'ssh'),
-  ),
-  concurrency: about(
-    'targets worked on at once',
-    z._default(z.int().check(z.gte(1, 'expected at least 1'), z.lte(256, 'expected at most 256')), 16),
-  ),
-  timeout: about('per target and attempt', z._default(duration({ min: 100, max: 58_000 }), 5000)),
-  retries: about(
-    "further attempts per target, within the run's deadline",
-    z._default(z.int().check(z.gte(0, 'expected 0 or more'), z.lte(10, 'expected at most 10')), 2),
-  ),
-  after: about(
-    'argv run on a target after its file changed (e.g. flush nscd): the program as an absolute path (the remote ' +
-      'PATH is unknown), each argument quoted for the remote shell',
-    z.optional(z.tuple([plainPath], z.string().check(z.refine((s) => !s.includes('\0'), 'NUL byte in an argument')))),
-  ),
-});
-
-export const hostsSchema = z
-  .strictObject({
-    type: z.literal('hosts'),
-    names: about(
-      'the names that must point at the current master',
-      z.array(hostName).check(
-        z.minLength(1, 'expected at least one name'),
-        z.refine((n) => new Set(n.map((x) => x.toLowerCase())).size === n.length, 'a name is listed twice'),
+      file: about(
+        "this host's own hosts file, rewritten too (and what transport rsync copies whole)",
+        z.optional(plainPath()),
       ),
+      privilege: about(
+        "how `file` is written: none, as the hook's own user (the file's mode must let it); sudo, as root through " +
+          "`sudo -n` and the install's sentinel-hook-hosts-write, which writes only these names in this file",
+        z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'none'),
+      ),
+      push: about('the app servers whose hosts file is edited too, over SSH', z.optional(pushSchema())),
+      when,
+    })
+    .check(
+      z.superRefine((a, ctx) => {
+        if (!a.file && !a.push)
+          ctx.issues.push({
+            code: 'custom',
+            input: a,
+            message: 'nothing to do: set "file" (this host) or "push" (app servers), or both',
+            path: ['file'],
+          });
+        if (a.privilege === 'sudo' && !a.file)
+          ctx.issues.push({
+            code: 'custom',
+            input: a,
+            message: 'privilege applies to "file" (this host): set "file", or leave privilege out',
+            path: ['privilege'],
+          });
+        if (a.push?.transport === 'rsync' && !a.file) {
+          ctx.issues.push({
+            code: 'custom',
+            input: a,
+            message: 'transport rsync copies "file" whole: set "file" too, or use transport ssh',
+            path: ['push', 'transport'],
+          });
+        }
+      }),
     ),
-    file: about(
-      "this host's own hosts file, rewritten too (and what transport rsync copies whole)",
-      z.optional(plainPath),
-    ),
-    privilege: about(
-      "how `file` is written: none, as the hook's own user (the file's mode must let it); sudo, as root through " +
-        "`sudo -n` and the install's sentinel-hook-hosts-write, which writes only these names in this file",
-      z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'none'),
-    ),
-    push: about('the app servers whose hosts file is edited too, over SSH', z.optional(pushSchema)),
-    when,
-  })
-  .check(
-    z.superRefine((a, ctx) => {
-      if (!a.file && !a.push)
-        ctx.issues.push({
-          code: 'custom',
-          input: a,
-          message: 'nothing to do: set "file" (this host) or "push" (app servers), or both',
-          path: ['file'],
-        });
-      if (a.privilege === 'sudo' && !a.file)
-        ctx.issues.push({
-          code: 'custom',
-          input: a,
-          message: 'privilege applies to "file" (this host): set "file", or leave privilege out',
-          path: ['privilege'],
-        });
-      if (a.push?.transport === 'rsync' && !a.file) {
-        ctx.issues.push({
-          code: 'custom',
-          input: a,
-          message: 'transport rsync copies "file" whole: set "file" too, or use transport ssh',
-          path: ['push', 'transport'],
-        });
-      }
-    }),
-  );
-export type HostsAction = z.output<typeof hostsSchema>;
+);
+export type HostsAction = z.output<ReturnType<typeof hostsSchema>>;
 
 /** What the local file would become; computed at plan time for dry-run, again at apply time. */
 type LocalState = { kind: 'change' } | { kind: 'same' } | { kind: 'unreadable'; reason: string };
@@ -285,7 +297,9 @@ export interface HostsObservation {
 
 export const hostsAction: ActionPlugin<HostsAction, HostsObservation> = {
   type: 'hosts',
-  schema: hostsSchema,
+  get schema() {
+    return hostsSchema();
+  },
   convergent: true,
   runsWithSudo: (a) => a.privilege === 'sudo',
   claims(a) {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { nowMs } from '../../clock.ts';
 import { ConfigError, errorLine } from '../../errors.ts';
 import type { ApplyContext, TaskOutcome } from '../plugin.ts';
 import { checkPushCredentials, type PushCredentials } from './credentials.ts';
@@ -44,10 +45,10 @@ export async function runHosts(work: HostsWork, ctx: ApplyContext): Promise<Task
     waitMs: number,
     body: (leftMs: number) => Promise<T> | T,
   ): Promise<T> => {
-    const started = performance.now();
+    const started = nowMs();
     const held = await ctx.lock?.(`@hosts:${resource}`, waitMs);
     try {
-      return await body(Math.max(1, Math.round(waitMs - (performance.now() - started))));
+      return await body(Math.max(1, Math.round(waitMs - (nowMs() - started))));
     } finally {
       held?.release();
     }
@@ -173,9 +174,9 @@ function writeLocal(
   address: string,
   resolved: (real: string) => void,
 ): TargetResult {
-  const started = performance.now();
+  const started = nowMs();
   const label = `local:${file}`;
-  const took = () => Math.round(performance.now() - started);
+  const took = () => Math.round(nowMs() - started);
   try {
     const real = resolveHostsFile(file);
     resolved(real);

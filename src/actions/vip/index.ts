@@ -142,7 +142,9 @@ export interface VipObservation {
 
 export const vipAction: ActionPlugin<VipAction, VipObservation> = {
   type: 'vip',
-  schema: vipSchema,
+  get schema() {
+    return vipSchema();
+  },
   convergent: true,
   runsWithSudo: (a) => a.privilege === 'sudo',
   release: { after: (a) => a.release?.noQuorumFor, what: 'the VIP' },

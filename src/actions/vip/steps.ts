@@ -1,3 +1,4 @@
+import { nowMs } from '../../clock.ts';
 import { Failure, failure } from '../../failures.ts';
 import { commandFailure, delay, type Launcher, runArgv } from '../../launch.ts';
 import type { CommandResult } from '../../runner.ts';
@@ -129,7 +130,7 @@ export function duplicateCheckStep(
     description: `check that no other host holds ${vip.ip} on ${dev} ($ ${launcher.privileged ? 'sudo -n ' : ''}${argv.join(' ')}, for up to ${DUPLICATE_WAIT_MS} ms)`,
     detail: { privileged: launcher.privileged, argv, waitMs: DUPLICATE_WAIT_MS },
     async run(ctx): Promise<TaskOutcome> {
-      const started = performance.now();
+      const started = nowMs();
       let last: ProbeVerdict | undefined;
       for (let probe = 1; probe <= MAX_PROBES; probe++) {
         const ran = await launch(argv, 3000, launcher, ctx);
@@ -144,11 +145,11 @@ export function duplicateCheckStep(
           { vip: vip.ip, holder: last.mac, probe },
           'another host answers for the VIP; waiting for it to let go',
         );
-        if (performance.now() - started + PROBE_PAUSE_MS >= DUPLICATE_WAIT_MS || ctx.signal.aborted) break;
+        if (nowMs() - started + PROBE_PAUSE_MS >= DUPLICATE_WAIT_MS || ctx.signal.aborted) break;
         await delay(PROBE_PAUSE_MS, ctx.signal);
       }
       const holder = last?.kind === 'held' ? last.mac : 'unknown';
-      const held = failure('vip-held-elsewhere', { ip: vip.ip, mac: holder, waitedMs: performance.now() - started });
+      const held = failure('vip-held-elsewhere', { ip: vip.ip, mac: holder, waitedMs: nowMs() - started });
       return { ok: false, summary: held.line(), code: held.code, detail: { holder } };
     },
   };
