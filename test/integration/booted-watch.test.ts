@@ -88,6 +88,33 @@ test('the package on booted Debian 12 hosts, watch setup', { timeout: 20 * 60_00
       await master.sentinel(['SENTINEL', 'FAILOVER', MASTER_NAME]);
       const promoted = await waitNewMaster(cluster, master, MOVE_MS);
       await assertServes(promoted, 'SENTINEL FAILOVER');
+      // Issue 17 §4, under a real journald: each watch line carries its syslog priority (journald takes the
+      // "<N>" off the front: none is left in the text), so `journalctl -p warning` shows only warnings; and
+      // `sentinel-hook log` finds the failover's run in the journal (watch writes no hook log).
+      const entries = (await promoted.execOk(['journalctl', '--no-pager', '-o', 'json', '-u', WATCH_UNIT]))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { MESSAGE?: unknown; PRIORITY?: string });
+      const text = entries.flatMap((e) => (typeof e.MESSAGE === 'string' ? [{ ...e, MESSAGE: e.MESSAGE }] : []));
+      assert.deepEqual(
+        text.filter((e) => /^<\d>/.test(e.MESSAGE)).map((e) => e.MESSAGE),
+        [],
+        'a priority prefix left in the text',
+      );
+      const records = text.filter((e) => e.MESSAGE.startsWith('{"level":'));
+      assert.ok(records.length > 0, `no JSON line of watch in the journal:\n${await promoted.journal([WATCH_UNIT])}`);
+      const priorityOf: Record<number, string> = { 20: '7', 30: '6', 40: '4', 50: '3', 60: '2' };
+      for (const r of records) {
+        const { level } = JSON.parse(r.MESSAGE) as { level: number };
+        assert.equal(r.PRIORITY, priorityOf[level] ?? r.PRIORITY, `priority of ${r.MESSAGE}`);
+      }
+      assert.ok(
+        records.some((r) => r.PRIORITY === '6'),
+        'the info lines are at priority 6 (info), not all at one default',
+      );
+      const timeline = await promoted.execOk(['sentinel-hook', 'log', '--master', MASTER_NAME, '--last', '3']);
+      assert.match(timeline, /the journal \(/, `log did not read the journal:\n${timeline}`);
+      assert.ok(timeline.includes(promoted.ip), `log shows no run for ${promoted.ip}:\n${timeline}`);
     });
 
     await step("the master's redis-server crashes (restart prevented): the VIP moves, writes recover", async () => {
