@@ -2,23 +2,13 @@
 // what-if dry-run (--assume-current) of an event a Sentinel on loopback calls stale.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { BIN, cli } from '../support/cli.ts';
 import { fakeSentinel } from '../support/fake-sentinel.ts';
-
-const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
-
-function cli(args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH! },
-    timeout: 30_000,
-    killSignal: 'SIGKILL',
-  });
-}
 
 test('log: the last hook runs as a timeline, event, decision, each step with its time, outcome', (t) => {
   const dir = mkdtempSync(join(tmpdir(), `sh-logcmd-${process.pid}-`));

@@ -14,19 +14,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-
-const BIN = resolve(import.meta.dirname, '../../bin/sentinel-hook.cjs');
-
-function cli(args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH! },
-    timeout: 30_000,
-    killSignal: 'SIGKILL',
-  });
-}
+import { cli } from '../support/cli.ts';
 
 test('the hook writes sentinel_hook_<master>.prom: consistent, vip_held, last run; a failure turns them 0; a dry-run writes nothing', (t) => {
   const dir = mkdtempSync(join(tmpdir(), `sh-textfile-${process.pid}-`));
