@@ -116,7 +116,19 @@ const settle = (run) =>
     process.exitCode = code;
   });
 if (require.main === module) {
-  settle(load(bundle).main(process.argv.slice(2)));
+  const run = load(bundle).main(process.argv.slice(2));
+  // A build's warm-up runs a second command in the same process, so that one code cache holds what both
+  // compiled: a run that reads its config compiled, then one that parses it (see scripts/build.mjs).
+  const then = warmUp && process.env.SENTINEL_HOOK_WARM_UP_THEN;
+  settle(
+    then
+      ? run.then((code) =>
+          load(bundle)
+            .main(JSON.parse(then))
+            .then(() => code),
+        )
+      : run,
+  );
 } else {
   // Required by a privileged helper's script (bin/sentinel-hook-hosts-write): a plugin's helper has an
   // entry of its own, so no argv of the hook's (Sentinel's operands, a master named anything) reaches one.

@@ -79,14 +79,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'check',
     description: 'validate the config and print what it would do for each master',
     options: [CONFIG],
-    async run({ loadConfig, configPath }) {
-      const [{ checkCommand }, { hostView }, { configReport, problemText, readConfigFile }] = await Promise.all([
-        import('./commands/check.ts'),
-        import('./pipeline/host.ts'),
-        import('./config/load.ts'),
-      ]);
+    async run({ configPath }) {
+      const [{ checkCommand }, { hostView }, { compileConfig, configReport, problemText, readConfigFile }] =
+        await Promise.all([import('./commands/check.ts'), import('./pipeline/host.ts'), import('./config/load.ts')]);
+      const uid = process.getuid?.() ?? 0;
       // Every problem at once, in file order, with its line: a run stops at the first.
-      const report = await configReport(readConfigFile(configPath, process.getuid?.() ?? 0), configPath);
+      const report = await configReport(readConfigFile(configPath, uid), configPath);
       if (report.problems.length > 0) {
         const count = report.problems.length;
         return {
@@ -97,7 +95,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           ].join('\n'),
         };
       }
-      const config = await loadConfig();
+      const { config, compiled } = await compileConfig(configPath, uid);
       // Started some other way (tests): the ExecPaths check leaves the install out.
       const install = installedAt();
       const { text, problems } = await checkCommand(
@@ -110,7 +108,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         },
       );
       const warnings = report.warnings.map((w) => `warning: ${problemText(w)}`);
-      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text: [...warnings, text].join('\n') };
+      const kept =
+        'path' in compiled
+          ? `failover path: the config as checked, kept in ${compiled.path}`
+          : `failover path: parses the config on every run (${compiled.why})`;
+      return { exitCode: problems.length > 0 ? EXIT.never : EXIT.ok, text: [...warnings, text, kept].join('\n') };
     },
   }),
   command({

@@ -3,7 +3,7 @@ import type { Command as CommanderCommand } from 'commander';
 import type * as CliCommands from './cli-commands.ts';
 import type { Io, Outcome } from './cli-commands.ts';
 import { nowMs } from './clock.ts';
-import { configPath, loadConfig } from './config/load.ts';
+import { configPath, loadConfig, loadConfigFrom } from './config/load.ts';
 import type { HookConfig } from './config/schema.ts';
 import { type CommandExitCode, EXIT, errorLine, exitCodeOf, HookError, hookError } from './errors.ts';
 import { EVENT_USAGE, parseEvent } from './event.ts';
@@ -229,8 +229,9 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
   if (opts.assumeCurrent && !opts.dryRun) throw hookError('assume-current-without-dry-run');
   const path = configPath(opts.config, io.env);
   let config: HookConfig;
+  let compiled: true | string;
   try {
-    config = await loadConfig(path, currentUid());
+    ({ config, compiled } = await loadConfigFrom(path, currentUid()));
   } catch (err) {
     // A dry-run changes nothing, the default log included.
     if (!opts.dryRun) recordEarlyFailure(err, event.master);
@@ -257,8 +258,12 @@ async function hookCommand(operands: string[], opts: HookOptions, io: Io): Promi
     });
   };
   process.once('SIGTERM', stop).once('SIGINT', stop);
-  // startupMs: how long the process took to get here (Node itself, loading the bundle, config, logger).
-  logger.info({ event, dryRun: Boolean(opts.dryRun), config: path, startupMs: Math.round(nowMs()) }, 'hook start');
+  // startupMs: how long the process took to get here (Node itself, loading the bundle, config, logger);
+  // compiled: true, or why the config was parsed (see config/compiled.ts).
+  logger.info(
+    { event, dryRun: Boolean(opts.dryRun), config: path, compiled, startupMs: Math.round(nowMs()) },
+    'hook start',
+  );
   const started = nowMs();
   try {
     const result = await runHook(event, config, systemDeps(logger, runner), {

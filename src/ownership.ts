@@ -91,6 +91,24 @@ export function readOwnedFile(
   uid: number,
   what: { noun: string; fix: string; secret?: boolean },
 ): Buffer {
+  return openOwnedFile(path, uid, what).data;
+}
+
+/** A file read by readOwnedFile's rules, with where it really is and its owner and mode as checked. */
+export interface OwnedFile {
+  data: Buffer;
+  real: string;
+  owner: number;
+  group: number;
+  mode: number;
+}
+
+/** readOwnedFile, also saying where the file really is and who owns it (see config/compiled.ts). */
+export function openOwnedFile(
+  path: string,
+  uid: number,
+  what: { noun: string; fix: string; secret?: boolean },
+): OwnedFile {
   const { noun } = what;
   const unreadable = (err: unknown): never => {
     throw hookError('file-unreadable', {
@@ -135,7 +153,7 @@ export function readOwnedFile(
     const mode = (st.mode & 0o777).toString(8);
     if (st.mode & 0o022) throw hookError('writable-by-others', { what: file, mode, besides: 'its owner', path: real });
     if (what.secret && st.mode & 0o077) throw hookError('secret-exposed', { what: file, mode, path: real });
-    return readFileSync(fd);
+    return { data: readFileSync(fd), real, owner: st.uid, group: st.gid, mode: st.mode & 0o7777 };
   } finally {
     closeSync(fd);
   }

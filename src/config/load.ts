@@ -1,9 +1,10 @@
 import type * as z from 'zod/mini';
 import { actionPlugins, pluginFor } from '../actions/index.ts';
 import { codeOf, hookError } from '../errors.ts';
-import { readOwnedFile } from '../ownership.ts';
+import { type OwnedFile, openOwnedFile } from '../ownership.ts';
 import { editDistance } from '../values.ts';
 import { BARE_NUMBER, flaggingBareNumbers } from './common.ts';
+import { readCompiled, writeCompiled } from './compiled.ts';
 import { configSchema, configSchemaFor, type HookConfig, withStateDir } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sentinel-hook/config.yaml';
@@ -21,13 +22,41 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
  * check and the read.
  */
 export function readConfigFile(path: string, uid: number): string {
-  return readOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' }).toString(
-    'utf8',
-  );
+  return openConfigFile(path, uid).data.toString('utf8');
 }
 
 export async function loadConfig(path: string, uid: number): Promise<HookConfig> {
-  return parseConfigText(readConfigFile(path, uid), path);
+  return (await loadConfigFrom(path, uid)).config;
+}
+
+/** The config, and whether it came compiled (see compiled.ts) or why it was parsed: the hook logs it. */
+export async function loadConfigFrom(
+  path: string,
+  uid: number,
+): Promise<{ config: HookConfig; compiled: true | string }> {
+  const file = openConfigFile(path, uid);
+  const text = file.data.toString('utf8');
+  const compiled = readCompiled(file, text);
+  if ('config' in compiled) return { config: compiled.config, compiled: true };
+  return { config: await parseConfigText(text, path), compiled: compiled.why };
+}
+
+/**
+ * `check`'s load: always parsed and validated from the text, then kept compiled for the failover path.
+ * `compiled` says where, or why not (a user who may read the config but not write beside it, say).
+ */
+export async function compileConfig(
+  path: string,
+  uid: number,
+): Promise<{ config: HookConfig; text: string; compiled: { path: string } | { why: string } }> {
+  const file = openConfigFile(path, uid);
+  const text = file.data.toString('utf8');
+  const config = await parseConfigText(text, path);
+  return { config, text, compiled: writeCompiled(file, text, config) };
+}
+
+function openConfigFile(path: string, uid: number): OwnedFile {
+  return openOwnedFile(path, uid, { noun: 'config', fix: 'pass --config FILE or set SENTINEL_HOOK_CONFIG' });
 }
 
 export async function parseConfigText(text: string, path: string): Promise<HookConfig> {
