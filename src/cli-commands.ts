@@ -264,20 +264,23 @@ export const COMMANDS: readonly CommandSpec[] = [
         description: "Sentinel's config (default: its unit's, else /etc/redis/sentinel.conf)",
       },
     ],
-    async run({ opts, configPath, loadConfig }) {
-      const [{ checkCommand }, { doctorChecks, doctorReport, doctorText }, { hostView }] = await Promise.all([
-        import('./commands/check.ts'),
-        import('./commands/doctor.ts'),
-        import('./pipeline/host.ts'),
-      ]);
-      const config = await loadConfig().catch((err: unknown) => err as Error);
-      if (config instanceof Error) {
+    async run({ opts, configPath }) {
+      const [{ checkCommand }, { doctorChecks, doctorReport, doctorText }, { hostView }, { loadConfigFrom }] =
+        await Promise.all([
+          import('./commands/check.ts'),
+          import('./commands/doctor.ts'),
+          import('./pipeline/host.ts'),
+          import('./config/load.ts'),
+        ]);
+      const loaded = await loadConfigFrom(configPath, process.getuid?.() ?? 0).catch((err: unknown) => err as Error);
+      if (loaded instanceof Error) {
         const { errorLine } = await import('./errors.ts');
         const report = doctorReport([
-          { check: 'config', result: 'fail', detail: errorLine(config), fix: 'see "sentinel-hook check"' },
+          { check: 'config', result: 'fail', detail: errorLine(loaded), fix: 'see "sentinel-hook check"' },
         ]);
         return { exitCode: report.exitCode, text: doctorText(report), json: report };
       }
+      const { config, compiled } = loaded;
       const deps = systemDeps(memoryLogger());
       const install = installedAt();
       // The static half, reused: its problems fail here, its warnings (Sentinel's unit sandbox) warn.
@@ -293,6 +296,17 @@ export const COMMANDS: readonly CommandSpec[] = [
         ...(opts.sentinelConf ? { sentinelConf: opts.sentinelConf } : {}),
         ...(install ? { installDir: install, hookPath: `${install}/hooks/client-reconfig` } : {}),
       });
+      // A run parses a config `check` has not compiled: it works, ~10 ms later on the failover path.
+      checks.push(
+        compiled === true
+          ? { check: 'config compiled', result: 'pass', detail: 'runs read the config as check compiled it' }
+          : {
+              check: 'config compiled',
+              result: 'warn',
+              detail: `every run parses the config (${compiled.replace(/: run sentinel-hook check$/, '')})`,
+              fix: `sentinel-hook check --config ${configPath}`,
+            },
+      );
       const report = doctorReport(checks);
       return { exitCode: report.exitCode, text: doctorText(report), json: report };
     },

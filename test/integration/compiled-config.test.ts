@@ -189,3 +189,22 @@ test('a dry-run shows the same plan from the compiled config as from the text', 
   assert.equal(parsed.status, 0, parsed.stderr);
   assert.deepEqual(JSON.parse(compiled.stdout), JSON.parse(parsed.stdout));
 });
+
+test('doctor says whether runs read the config compiled, and how to make them', () => {
+  const h = host();
+  const compiledCheck = () => {
+    const r = node(['doctor', '--config', h.config, '--user', 'nobody', '--json']);
+    const report = JSON.parse(r.stdout) as {
+      checks: { check: string; result: string; detail: string; fix?: string }[];
+    };
+    return report.checks.find((c) => c.check === 'config compiled')!;
+  };
+  const before = compiledCheck();
+  assert.equal(before.result, 'warn');
+  assert.match(before.detail, /every run parses the config \(not compiled\)/);
+  assert.equal(before.fix, `sentinel-hook check --config ${h.config}`);
+  check(h);
+  assert.equal(compiledCheck().result, 'pass');
+  writeFileSync(h.config, configText(h.run, 'b'));
+  assert.match(compiledCheck().detail, /config edited since it was compiled/);
+});
