@@ -81,24 +81,27 @@ export function about<T extends z.core.$ZodType>(description: string, schema: T)
   return schema;
 }
 
-export const absolutePath = z.string().check(z.refine(isAbsolutePath, 'expected an absolute path without ".."'));
-
-const whenObject = z.strictObject({
-  role: about(
-    'leader: only on the Sentinel that ran the failover (for what must happen once); observer: only on the others',
-    z._default(z.enum(['leader', 'observer', 'any']), 'any'),
-  ),
-  host: about(
-    'new-master: only on the host that owns the to-ip; old-master: only where the from-ip is local',
-    z._default(z.enum(['new-master', 'old-master', 'any']), 'any'),
-  ),
-});
-/** Common to every action type. */
-export const when = about(
-  'which hook runs the action applies to',
-  z._default(whenObject, { role: 'any', host: 'any' }),
+export const absolutePath = lazySchema(() =>
+  z.string().check(z.refine(isAbsolutePath, 'expected an absolute path without ".."')),
 );
-export type When = z.output<typeof whenObject>;
+
+const whenObject = lazySchema(() =>
+  z.strictObject({
+    role: about(
+      'leader: only on the Sentinel that ran the failover (for what must happen once); observer: only on the others',
+      z._default(z.enum(['leader', 'observer', 'any']), 'any'),
+    ),
+    host: about(
+      'new-master: only on the host that owns the to-ip; old-master: only where the from-ip is local',
+      z._default(z.enum(['new-master', 'old-master', 'any']), 'any'),
+    ),
+  }),
+);
+/** Common to every action type. */
+export const when = lazySchema(() =>
+  about('which hook runs the action applies to', z._default(whenObject(), { role: 'any', host: 'any' })),
+);
+export type When = z.output<ReturnType<typeof whenObject>>;
 
 /** Where a secret comes from; the value itself never sits in the config file or the log. */
 export const secretRef = lazySchema(() =>
@@ -111,7 +114,7 @@ export const secretRef = lazySchema(() =>
         ),
       }),
       z.strictObject({
-        file: about('the file that holds it (a last newline is not part of it)', absolutePath.clone()),
+        file: about('the file that holds it (a last newline is not part of it)', absolutePath().clone()),
       }),
     ],
     { error: 'expected { env: VARIABLE } or { file: /path }: the secret itself never goes in the config' },
@@ -177,13 +180,15 @@ export function readSecretFile(file: string, where: string): string {
 }
 
 /** sudo: prefix "sudo -n" (exact argv, allowed by a sudoers rule); none: run as is (root or capabilities). */
-export const privilege = z.enum(['sudo', 'none']);
+export const privilege = lazySchema(() => z.enum(['sudo', 'none']));
 
 /**
  * argv[0]: a program path or name; no spaces, no placeholders, no leading '-'. No ".." either: a name
  * is looked up as <system dir>/<name>, and "../../tmp/x" would leave the system directories.
  */
-export const programName = z.string().check(
-  z.regex(/^[^\s{}-][^\s{}]*$/, 'expected a program path or name without spaces or placeholders'),
-  z.refine((p) => !p.split('/').includes('..'), 'expected a program path or name without ".."'),
+export const programName = lazySchema(() =>
+  z.string().check(
+    z.regex(/^[^\s{}-][^\s{}]*$/, 'expected a program path or name without spaces or placeholders'),
+    z.refine((p) => !p.split('/').includes('..'), 'expected a program path or name without ".."'),
+  ),
 );

@@ -63,15 +63,15 @@ const sentinelTls = lazySchema(() =>
     .strictObject({
       ca: about(
         "PEM file of the CA(s) that signed the Sentinels' certificates: the only ones trusted",
-        absolutePath.clone(),
+        absolutePath().clone(),
       ),
       cert: about(
         'client certificate (PEM), for Sentinels with `tls-auth-clients yes`; needs key',
-        z.optional(absolutePath),
+        z.optional(absolutePath()),
       ),
       key: about(
         "the client certificate's private key (PEM), readable by its owner only; needs cert",
-        z.optional(absolutePath),
+        z.optional(absolutePath()),
       ),
       servername: about(
         "the name the Sentinels' certificates must carry; default: each address's host when it is a name, else its IP",
@@ -123,7 +123,7 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>, parts: 
           z.strictObject({
             file: about(
               'where the JSON lines go; without it, stderr (watch and `reconcile --log-to journal`: stdout)',
-              z.optional(absolutePath),
+              z.optional(absolutePath()),
             ),
             level: about('the lowest level written', z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info')),
           }),
@@ -133,14 +133,14 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>, parts: 
       lockDir: about(
         'the per-master locks and generations, shared by every process serving a master on this host; owned by ' +
           "Sentinel's user (or root) and writable by nobody else",
-        z._default(absolutePath, DEFAULT_LOCK_DIR),
+        z._default(absolutePath(), DEFAULT_LOCK_DIR),
       ),
       // A config that names a lockDir of its own and no stateDir keeps them in lockDir, as before (check
       // warns when that is emptied at reboot).
       stateDir: about(
         'what must outlive a reboot: the pause, the epoch this host acted on, once-per-failover and last-run ' +
           'records; default /var/lib/sentinel-hook (with a lockDir of its own: that lockDir)',
-        z.optional(absolutePath),
+        z.optional(absolutePath()),
       ),
       sentinels: parts.has('sentinels')
         ? about(
@@ -184,7 +184,7 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>, parts: 
                 ),
                 textfile: about(
                   "a directory node_exporter's textfile collector reads: each run replaces sentinel_hook_<master>.prom there",
-                  z.optional(absolutePath),
+                  z.optional(absolutePath()),
                 ),
               }),
             ),
@@ -215,7 +215,7 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>, parts: 
                   ),
                   run: about(
                     'argv, never a shell; placeholders {eventType} {description} {master}',
-                    z.tuple([programName], z.string()),
+                    z.tuple([programName()], z.string()),
                   ),
                   timeout: about('for the command', z._default(duration({ min: 1, max: 58_000 }), 10_000)),
                 }),

@@ -100,7 +100,7 @@ export const dnsSchema = lazySchema(() =>
       ),
       key: about(
         "the TSIG key file as tsig-keygen writes it: root:<Sentinel's group>, mode 0640 or tighter",
-        absolutePath.clone(),
+        absolutePath().clone(),
       ),
       records: about(
         "the record types this entry owns for the names: each gets the master's addresses of its family",
@@ -124,7 +124,7 @@ export const dnsSchema = lazySchema(() =>
       ),
       when: about(
         'default: the leader only, one update per failover; given here, it replaces that default whole',
-        z._default(when, { role: 'leader', host: 'any' }),
+        z._default(when(), { role: 'leader', host: 'any' }),
       ),
     })
     .check(

@@ -30,13 +30,16 @@ export const execSchema = lazySchema(() =>
     run: about(
       'argv, never a shell: the program (absolute path, or a name looked up in the system directories) and its ' +
         'arguments, with placeholders {master} {role} {state} {fromIp} {fromPort} {toIp} {toPort}',
-      z.tuple([programName], argTemplate()),
+      z.tuple([programName()], argTemplate()),
     ),
     timeout: about(
       'for the command, with everything it started',
       z._default(duration({ min: 1, max: 58_000 }), 10_000),
     ),
-    privilege: about('sudo: prefix "sudo -n" (an exact sudoers rule); none: run as is', z._default(privilege, 'none')),
+    privilege: about(
+      'sudo: prefix "sudo -n" (an exact sudoers rule); none: run as is',
+      z._default(privilege(), 'none'),
+    ),
     // Off by default: a command is not a state.
     reconcile: about(
       'also run by `reconcile` and `watch` when they bring this host to a failover it has not acted on (once per failover)',
@@ -47,7 +50,7 @@ export const execSchema = lazySchema(() =>
         'finish lets it run to its end or its timeout, holding the newer run back',
       z._default(z.enum(['stop', 'finish']), 'stop'),
     ),
-    when,
+    when: when(),
   }),
 );
 export type ExecAction = z.output<ReturnType<typeof execSchema>>;

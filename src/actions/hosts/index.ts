@@ -117,10 +117,10 @@ export const hostsSchema = lazySchema(() =>
       privilege: about(
         "how `file` is written: none, as the hook's own user (the file's mode must let it); sudo, as root through " +
           "`sudo -n` and the install's sentinel-hook-hosts-write, which writes only these names in this file",
-        z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'none'),
+        z._default(z.enum(privilege().options, { error: 'expected "sudo" or "none"' }), 'none'),
       ),
       push: about('the app servers whose hosts file is edited too, over SSH', z.optional(pushSchema())),
-      when,
+      when: when(),
     })
     .check(
       z.superRefine((a, ctx) => {

@@ -79,7 +79,7 @@ export const vipSchema = lazySchema(() =>
       privilege: about(
         'sudo: "sudo -n" with exact argv (see `sentinel-hook sudoers`), unless the process holds CAP_NET_ADMIN and ' +
           'CAP_NET_RAW; none: run ip and arping as is (root, or those capabilities)',
-        z._default(z.enum(privilege.options, { error: 'expected "sudo" or "none"' }), 'sudo'),
+        z._default(z.enum(privilege().options, { error: 'expected "sudo" or "none"' }), 'sudo'),
       ),
       arp: about(
         'the gratuitous ARP bursts after adding the address',
@@ -106,7 +106,7 @@ export const vipSchema = lazySchema(() =>
           }),
         ),
       ),
-      when,
+      when: when(),
     })
     .check(
       z.superRefine((a, ctx) => {
