@@ -30,10 +30,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { isBuiltin } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { heldBuildDirs, makeBuildDir, pruneBuilds, switchDist } from './dist-switch.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -47,13 +47,14 @@ const LAZY = {
   'prom-client': './prom-client.cjs',
   yaml: './yaml.cjs',
 };
+// zod: a hook run whose config `check` compiled and whose operands pass event.ts's quick check never uses it.
+// Its own bundle holds the names src/ uses (tree-shaken, as zod is in one bundle), and the main bundle a stub
+// whose getters require it on first use.
+const ZOD = 'zod/mini';
+const ZOD_FILE = './zod.cjs';
 const BUILD_PLACEHOLDER = 'sentinel-hook-build-id-'.padEnd(64, '0');
 const lazyName = new RegExp(`^(${Object.keys(LAZY).join('|')})$`);
-const lazyFile = new RegExp(
-  `^(${Object.values(LAZY)
-    .map((f) => f.replace(/[.]/g, '\\.'))
-    .join('|')})$`,
-);
+const lazyFile = new RegExp(`^(${[...Object.values(LAZY), ZOD_FILE].map((f) => f.replace(/[.]/g, '\\.')).join('|')})$`);
 
 /**
  * ssh2's optional native parts, each required inside a try/catch: a stub that throws keeps them out of
@@ -100,6 +101,7 @@ const common = {
   footer: { js: WRAP_TAIL },
 };
 const metafiles = [];
+const zodNames = await usedZodNames();
 
 try {
   await bundle();
@@ -140,6 +142,12 @@ async function bundle() {
             loader: 'js',
           }));
           b.onResolve({ filter: lazyFile }, (args) => ({ path: args.path, external: true }));
+          // `import * as z from 'zod/mini'` in src/ (zod's own files import one another by relative paths).
+          b.onResolve({ filter: /^zod\/mini$/ }, () => ({ path: ZOD, namespace: 'lazy-zod' }));
+          b.onLoad({ filter: /.*/, namespace: 'lazy-zod' }, () => ({
+            contents: `let m; const zod = () => (m ??= require(${JSON.stringify(ZOD_FILE)}));\nfor (const name of ${JSON.stringify(zodNames)}) Object.defineProperty(exports, name, { enumerable: true, get: () => zod()[name] });`,
+            loader: 'js',
+          }));
           // commander requires child_process at load time for external subcommands, which we never
           // use; child_process drags in node:net, ~10 ms of every start. Load it on first use instead.
           b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
@@ -156,7 +164,8 @@ async function bundle() {
     ],
   });
   metafiles.push(main.metafile);
-  stampBuild(join(out, 'sentinel-hook.cjs'));
+  const inMain = Object.keys(main.metafile.inputs).filter((i) => i.includes('node_modules/zod/'));
+  if (inMain.length) throw new Error(`zod is in the main bundle (${inMain[0]}): only its stub may be`);
   for (const name of Object.keys(LAZY)) {
     const lazy = await build({
       ...common,
@@ -165,24 +174,48 @@ async function bundle() {
     });
     metafiles.push(lazy.metafile);
   }
+  const zod = await build({
+    ...common,
+    stdin: { contents: `export { ${zodNames.join(', ')} } from '${ZOD}';`, resolveDir: ROOT, loader: 'js' },
+    outfile: join(out, ZOD_FILE),
+  });
+  metafiles.push(zod.metafile);
+  stampBuild(join(out, 'sentinel-hook.cjs'), [join(out, ZOD_FILE), join(out, 'yaml.cjs')]);
+}
+
+/**
+ * The names of zod's that src/ uses at run time (`z.string`, `z.globalRegistry.add`; not `z.core.$ZodType`,
+ * a type): read from each file with its types stripped, as the bundle has it.
+ */
+async function usedZodNames() {
+  const exported = new Set(Object.keys(createRequire(import.meta.url)(ZOD)));
+  const used = new Set();
+  for (const file of readdirSync(join(ROOT, 'src'), { recursive: true })) {
+    if (!String(file).endsWith('.ts')) continue;
+    const { code } = await transform(readFileSync(join(ROOT, 'src', String(file)), 'utf8'), { loader: 'ts' });
+    for (const m of code.matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) if (exported.has(m[1])) used.add(m[1]);
+  }
+  return [...used].sort();
 }
 
 /**
  * A compiled config (src/config/compiled.ts) is believed only by the build that wrote it: the build's id is
- * the hash of the main bundle's text, which holds every schema. The placeholder has the hash's length, so
+ * the hash of the main bundle's text, which holds every schema, and of the zod and yaml that ran them. The placeholder has the hash's length, so
  * the source map's columns stay right.
  */
-function stampBuild(file) {
+function stampBuild(file, alsoValidating) {
   const text = readFileSync(file, 'utf8');
   if (text.split(BUILD_PLACEHOLDER).length !== 2)
     throw new Error(`${file}: the build-id placeholder is not there once`);
-  const id = createHash('sha256').update(text).digest('hex');
+  const hash = createHash('sha256').update(text);
+  for (const other of alsoValidating) hash.update(readFileSync(other));
+  const id = hash.digest('hex');
   writeFileSync(file, text.replace(BUILD_PLACEHOLDER, id));
 }
 
 /** What the bundles still require at run time must be Node's own modules or one another, never node_modules. */
 function selfContained(metas) {
-  const ours = new Set(Object.values(LAZY));
+  const ours = new Set([...Object.values(LAZY), ZOD_FILE]);
   const outside = metas
     .flatMap((meta) => Object.values(meta.outputs))
     .flatMap((output) => output.imports)

@@ -25,7 +25,7 @@ export function parseNotifyEvent(type: string, description: string): NotifyEvent
   const master = at >= 0 ? words[at + 1] : words[0] === 'master' ? words[1] : words[0];
   // The hook's own rule for a master name: {master} becomes an argument of the user's program, and
   // a word such as "-rf" must never reach it as an option.
-  const checked = masterName.safeParse(master ?? '');
+  const checked = masterName().safeParse(master ?? '');
   if (!checked.success) {
     throw hookError('event-master-invalid', { master: master ?? '', type, problem: checked.error.issues[0]!.message });
   }

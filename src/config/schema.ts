@@ -193,7 +193,7 @@ function buildConfigSchema(action: z.ZodMiniType<ActionConfig, unknown>, parts: 
       // No name is reserved: the CLI tells a hook call from a command by its shape, never by the master's name.
       masters: about(
         "one list of actions per master name (the name in Sentinel's `sentinel monitor` line)",
-        z.record(masterName, z.array(action).check(z.minLength(1, 'expected at least one action'))),
+        z.record(masterName(), z.array(action).check(z.minLength(1, 'expected at least one action'))),
       ),
       notify: parts.has('notify')
         ? about(

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { UsageError } from '../../src/errors.ts';
-import { eventEnv, parseEvent } from '../../src/event.ts';
+import { eventEnv, parseEvent, quickOperands, schemaOperands } from '../../src/event.ts';
 import { canonicalIp, ipVersion } from '../../src/values.ts';
 
 const good = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6379'];
@@ -123,4 +123,64 @@ test('canonicalIp makes equal addresses compare equal', () => {
   assert.equal(canonicalIp('::ffff:10.1.2.3'), '10.1.2.3');
   assert.equal(canonicalIp('2001:DB8:0:0::1'), '2001:db8::1');
   assert.equal(canonicalIp('[fe80::0:1]'), 'fe80::1');
+});
+
+test('the quick check and the zod schema agree on every operand: same verdict, same values', () => {
+  const values: readonly (readonly string[])[] = [
+    ['mymaster', 'a', 'm.y-m_a:s', '0', '9'.repeat(128), 'x'.repeat(129), '', '-m', 'my master', 'm/y', 'é', 'm\n'],
+    ['leader', 'observer', 'Leader', 'leader ', '', 'observers'],
+    ['start', 'a_b+c-d', '_x', '', '-start', 'x'.repeat(32), 'x'.repeat(33), 'two words', 'st/art'],
+    [
+      '10.0.0.1',
+      '::1',
+      '2001:db8::1',
+      '::ffff:10.0.0.1',
+      'redis-1.example',
+      'host.',
+      '999.1.1.1',
+      '10.0.0.256',
+      '-x',
+      '',
+      'a b',
+      'fe80::1%eth0',
+      '1::2::3',
+    ],
+    ['6379', '1', '65535', '65536', '0', '00001', '123456', '-1', '', ' 6379', '6379.0', '0x10', '１'],
+  ];
+  const slot = [0, 1, 2, 3, 4, 3, 4];
+  const valid = ['mymaster', 'leader', 'start', '10.0.0.1', '6379', '10.0.0.2', '6380'];
+  let compared = 0;
+  for (const [i, kind] of slot.entries()) {
+    for (const value of values[kind]!) {
+      const args = valid.map((v, j) => (j === i ? value : v));
+      const quick = quickOperands(args);
+      const schema = schemaOperands(args);
+      if (quick) {
+        assert.ok(schema.success, `quick accepts ${JSON.stringify(args)}, zod does not`);
+        assert.deepEqual(quick, schema.data);
+      } else {
+        assert.ok(!schema.success, `zod accepts ${JSON.stringify(args)}, the quick check does not`);
+      }
+      compared++;
+    }
+  }
+  assert.equal(compared, 79);
+});
+
+test('the quick check and the zod schema agree on arbitrary operands', () => {
+  const near = fc.oneof(
+    fc.string(),
+    fc.constantFrom('mymaster', 'leader', 'observer', 'start', '10.0.0.1', '::1', 'redis.example', '6379', '65535'),
+    fc.integer({ min: -10, max: 70000 }).map(String),
+    fc.stringMatching(/^[A-Za-z0-9._:+-]{1,40}$/),
+  );
+  fc.assert(
+    fc.property(fc.array(near, { minLength: 7, maxLength: 7 }), (args) => {
+      const quick = quickOperands(args);
+      const schema = schemaOperands(args);
+      assert.equal(Boolean(quick), schema.success, JSON.stringify(args));
+      if (quick && schema.success) assert.deepEqual(quick, schema.data);
+    }),
+    { numRuns: 3000 },
+  );
 });
