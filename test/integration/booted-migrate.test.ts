@@ -340,6 +340,32 @@ for (const setup of ['hook', 'watch'] as const) {
           }
         }
       });
+      if (setup === 'hook')
+        await step(
+          'doctor: no warning about watch in the hook setup; "one actor" once the watch unit is enabled',
+          async () => {
+            const h = cluster.hosts[1]!;
+            const oneActor = async () => {
+              const r = await h.exec(['sentinel-hook', 'doctor', '--json'], { timeoutMs: 60_000 });
+              const checks = (JSON.parse(r.stdout) as { checks: { check: string; result: string; detail: string }[] })
+                .checks;
+              return {
+                watch: checks.find((c) => c.check === 'watch'),
+                oneActor: checks.find((c) => c.check === 'one actor'),
+                text: r.stdout,
+              };
+            };
+            const off = await oneActor();
+            assert.equal(off.watch?.result, 'pass', off.text);
+            assert.equal(off.oneActor, undefined, off.text);
+            await h.execOk(['systemctl', 'enable', WATCH_UNIT]);
+            const on = await oneActor();
+            assert.equal(on.oneActor?.result, 'warn', on.text);
+            assert.match(on.oneActor!.detail, /is enabled while sentinel\.conf runs this hook for mymaster/);
+            await h.execOk(['systemctl', 'disable', WATCH_UNIT]);
+          },
+        );
+
       await step("a reboot of the master's host after the migration: it converges", async () => {
         const master = (await cluster.masterByAllSentinels())!;
         const ms = await master.reboot();
