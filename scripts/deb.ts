@@ -182,32 +182,70 @@ const SCRIPT_HEAD = '#!/bin/sh\nset -e\n';
  * On an upgrade watch is not stopped before the unpack (it keeps running the files it has open) and is
  * try-restarted after it: restarted only if it was running. The reconcile unit is a boot-time oneshot:
  * never started by the package.
+ * One exception: a first install (no deb-systemd-helper state for watch: a fresh host, a clone install
+ * moving to the package, a reinstall after purge) on a host whose Sentinel already runs sentinel-hook's
+ * client-reconfig hook leaves watch disabled and stopped, as dh_installsystemd --no-enable would, and says
+ * so: a watch started beside the hook is a second actor on every failover. Its state is recorded all the
+ * same (update-state), so from then on was-enabled carries the operator's choice across upgrades.
  * Everything that touches systemd is skipped when DPKG_ROOT is set (an install into another root, as
  * the package tests do): it would act on the running system.
  */
-export function postinstText(): string {
+
+/** Where the postinst looks; a test points them at a temporary tree. */
+export interface PostinstPaths {
+  sentinelConf: string;
+  /** Present when systemd is the running init. */
+  systemdRunDir: string;
+}
+
+const DEBIAN_PATHS: PostinstPaths = { sentinelConf: '/etc/redis/sentinel.conf', systemdRunDir: '/run/systemd/system' };
+
+/** The line the postinst prints when it leaves watch off; the booted migration test looks for it. */
+export function watchLeftOffLine(sentinelConf = DEBIAN_PATHS.sentinelConf): string {
+  return `sentinel-hook: ${sentinelConf} runs sentinel-hook's client-reconfig hook, so ${WATCH_UNIT} is left disabled (one actor per failover); to run it anyway: systemctl enable --now ${WATCH_UNIT}`;
+}
+
+export function postinstText(paths: PostinstPaths = DEBIAN_PATHS): string {
   const units = `'${WATCH_UNIT}' '${RECONCILE_UNIT}'`;
+  // Sentinel's own syntax: the directive in any case, the path as one word (quoted or not), any install's
+  // hooks/client-reconfig (a clone's under /opt, this package's).
+  const hookLine =
+    '^[[:space:]]*sentinel[[:space:]]+client-reconfig-script[[:space:]]+[^[:space:]]+[[:space:]]+"?[^[:space:]"]*/hooks/client-reconfig"?[[:space:]]*$';
   return `${SCRIPT_HEAD}
+hook_wired() {
+	[ -r '${paths.sentinelConf}' ] && grep -Eiq '${hookLine}' '${paths.sentinelConf}'
+}
+
 if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ]; then
 	if [ -z "\${DPKG_ROOT:-}" ]; then
+		watch_off=
+		if ! deb-systemd-helper debian-installed '${WATCH_UNIT}' && hook_wired; then
+			watch_off=yes
+		fi
 		for unit in ${units}; do
 			# This will only remove masks created by d-s-h on package removal.
 			deb-systemd-helper unmask "$unit" >/dev/null || true
+			if [ "$unit" = '${WATCH_UNIT}' ] && [ -n "$watch_off" ]; then
+				# Recorded, not enabled: was-enabled answers "no" on upgrades until the operator enables it.
+				deb-systemd-helper update-state "$unit" >/dev/null || true
 			# was-enabled defaults to true, so new installations run enable.
-			if deb-systemd-helper --quiet was-enabled "$unit"; then
+			elif deb-systemd-helper --quiet was-enabled "$unit"; then
 				deb-systemd-helper enable "$unit" >/dev/null || true
 			else
 				deb-systemd-helper update-state "$unit" >/dev/null || true
 			fi
 		done
+		if [ -n "$watch_off" ]; then
+			echo "${watchLeftOffLine(paths.sentinelConf)}"
+		fi
 		# The state and log directories, owned by redis (the hook runs as Sentinel's user).
 		systemd-tmpfiles --create sentinel-hook.conf >/dev/null || true
-		if [ -d /run/systemd/system ]; then
+		if [ -d '${paths.systemdRunDir}' ]; then
 			systemctl --system daemon-reload >/dev/null || true
 			if [ -n "$2" ]; then
 				# An upgrade: a running watch restarts on the new version; a stopped one stays stopped.
 				deb-systemd-invoke try-restart '${WATCH_UNIT}' >/dev/null || true
-			else
+			elif [ -z "$watch_off" ]; then
 				# Skipped by its condition until the config exists.
 				deb-systemd-invoke start '${WATCH_UNIT}' >/dev/null || true
 			fi

@@ -19,6 +19,7 @@ import {
   SENTINEL_UNITS,
   UNIT_DIRS,
 } from '../systemd/sentinel-unit.ts';
+import { WATCH_UNIT } from '../systemd/units.ts';
 import { formatDuration, isLoopbackHost } from '../values.ts';
 
 /**
@@ -209,23 +210,32 @@ export function sentinelChecks(master: string, answers: readonly SentinelAnswer[
 /**
  * watch, from its heartbeat record: running, and its reconciles recent. `hookWired`: whether Sentinel
  * runs the hook (undefined: sentinel.conf could not be read, so a missing watch is only a warning).
+ * Absent where the hook is wired is the hook setup as the runbook makes it: one actor, no warning.
  */
 export function watchChecks(beat: Heartbeat | undefined, nowMs: number, hookWired: boolean | undefined): DoctorCheck[] {
   if (!beat)
     return [
-      hookWired !== false
+      hookWired === true
         ? {
             check: 'watch',
-            result: 'warn',
-            detail: `not running here: a host that misses a failover (its Sentinel down) stays wrong until someone runs reconcile${hookWired === undefined ? ' (and sentinel.conf could not be read to see whether Sentinel runs the hook)' : ''}`,
-            fix: 'install the units from "sentinel-hook systemd --watch"',
+            result: 'pass',
+            detail:
+              'not running: Sentinel runs the hook here (the hook setup); a host whose Sentinel was down during a failover is put right by the boot-time reconcile or "sentinel-hook reconcile"',
           }
-        : {
-            check: 'watch',
-            result: 'fail',
-            detail: 'not running here, and no Sentinel runs the hook: nothing acts on a failover',
-            fix: 'start sentinel-hook-watch (units from "sentinel-hook systemd --watch")',
-          },
+        : hookWired === undefined
+          ? {
+              check: 'watch',
+              result: 'warn',
+              detail:
+                'not running here, and sentinel.conf could not be read to see whether Sentinel runs the hook: a host that misses a failover stays wrong until someone runs reconcile',
+              fix: 'install the units from "sentinel-hook systemd --watch"',
+            }
+          : {
+              check: 'watch',
+              result: 'fail',
+              detail: 'not running here, and no Sentinel runs the hook: nothing acts on a failover',
+              fix: 'start sentinel-hook-watch (units from "sentinel-hook systemd --watch")',
+            },
     ];
   const age = nowMs - Date.parse(beat.at);
   if (!heartbeatAlive(beat, nowMs))
@@ -261,6 +271,43 @@ export function watchChecks(beat: Heartbeat | undefined, nowMs: number, hookWire
           },
   );
   return checks;
+}
+
+/**
+ * watch on (running, or enabled: it starts at the next boot) while Sentinel runs this install's hook for
+ * some master: every failover acted on twice. They share the lock and the records and so converge, but
+ * the later run supersedes the earlier (an exec cut short), both announce, and the operator reads two
+ * logs for one failover; the runbook's setups have one actor each. A warning: it still moves the VIP.
+ */
+export function hookBesideWatchChecks(
+  hookMasters: readonly string[],
+  watch: { running: boolean; enabled: boolean },
+): DoctorCheck[] {
+  if (hookMasters.length === 0 || (!watch.running && !watch.enabled)) return [];
+  const state = [watch.running && 'running', watch.enabled && 'enabled'].filter(Boolean).join(' and ');
+  return [
+    {
+      check: 'one actor',
+      result: 'warn',
+      detail: `${WATCH_UNIT} is ${state} while sentinel.conf runs this hook for ${hookMasters.join(', ')}: two actors on every failover`,
+      fix: `hook setup: systemctl disable --now ${WATCH_UNIT}; watch setup: remove the client-reconfig-script line (with Sentinel stopped)`,
+    },
+  ];
+}
+
+/** Whether a unit is enabled: a link to it in some target's .wants/ (or .requires/) in the unit directories. */
+export function unitEnabled(unit: string, dirs: readonly string[] = UNIT_DIRS): boolean {
+  for (const dir of dirs) {
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const e of entries)
+      if (/\.(wants|requires)$/.test(e) && fs.lstatSync(join(dir, e, unit), { throwIfNoEntry: false })) return true;
+  }
+  return false;
 }
 
 export interface DoctorOptions {
@@ -437,12 +484,12 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
   // 5. sentinel.conf wiring and Debian's 127.0.0.1 trap.
   const beat = readHeartbeat(config.lockDir);
   const watchAlive = beat !== undefined && heartbeatAlive(beat, now());
+  const isThisHook = (script: string) => {
+    const real = realpath(script);
+    if (o.installDir && real.startsWith(`${realpath(o.installDir)}/`)) return true;
+    return /sentinel-hook/.test(deps.readFile(real)?.toString('latin1') ?? '');
+  };
   if (conf.parsed) {
-    const isThisHook = (script: string) => {
-      const real = realpath(script);
-      if (o.installDir && real.startsWith(`${realpath(o.installDir)}/`)) return true;
-      return /sentinel-hook/.test(deps.readFile(real)?.toString('latin1') ?? '');
-    };
     checks.push(
       ...sentinelConfChecks(conf.parsed, conf.path, Object.keys(config.masters), { isThisHook, watch: watchAlive }),
     );
@@ -455,6 +502,18 @@ export async function doctorChecks(config: HookConfig, deps: PipelineDeps, o: Do
     });
   // Unknown when sentinel.conf could not be read.
   const hookWired = conf.parsed ? Boolean(firstScript) : undefined;
+  if (conf.parsed) {
+    const hookMasters = Object.keys(config.masters).filter((m) => {
+      const script = conf.parsed!.scripts.get(m);
+      return script !== undefined && isThisHook(script);
+    });
+    checks.push(
+      ...hookBesideWatchChecks(hookMasters, {
+        running: watchAlive,
+        enabled: unitEnabled(WATCH_UNIT, o.unitDirs ?? UNIT_DIRS),
+      }),
+    );
+  }
 
   // 6. Privilege: sudo allows every planned argv for that user, and Sentinel may use sudo; or watch has the capabilities.
   checks.push(...(await privilegeChecks(config, deps, user, sentinel, beat, watchAlive, hookWired)));

@@ -9,12 +9,15 @@
 // sentinel.conf edited with Sentinel stopped (deny-scripts-reconfig), then the clone and its Node removed.
 // Asserts the packaged units are the ones loaded (FragmentPath), nothing names /opt/sentinel-hook,
 // no node but the package's, and a SENTINEL FAILOVER moving the VIP with writes through it recovering.
-// Needs root.
+// In the hook setup dpkg -i leaves the packaged watch disabled and stopped (sentinel.conf runs the hook).
+// Then the master's host reboots: the VIP on the master the Sentinels name, Sentinel up, watch running
+// in the watch setup and not in the hook setup. Needs root.
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { watchLeftOffLine } from '../../scripts/deb.ts';
 import { parseHookLog } from '../lab/logs.ts';
 import { waitFor } from '../lab/wait.ts';
 import { DebianCluster, type DebianHost, MASTER_NAME, waitNewMaster } from '../support/debian-hosts.ts';
@@ -165,7 +168,17 @@ for (const setup of ['hook', 'watch'] as const) {
       /** A SENTINEL FAILOVER: the VIP on the promoted replica only, writes through it acknowledged there. */
       const failover = async (what: string): Promise<DebianHost> => {
         const master = (await cluster.masterByAllSentinels())!;
-        await master.sentinel(['SENTINEL', 'FAILOVER', MASTER_NAME]);
+        // Seconds after the last failover Sentinel may refuse (NOGOODSLAVE while the demoted master's
+        // replication is not yet reported good): asked again until it says OK.
+        await waitFor(
+          `${master.name}: SENTINEL FAILOVER accepted`,
+          async () => {
+            const answer = (await master.sentinel(['SENTINEL', 'FAILOVER', MASTER_NAME])).trim();
+            if (answer !== 'OK') throw new Error(answer);
+            return true;
+          },
+          { timeoutMs: 30_000, intervalMs: 1000 },
+        );
         const promoted = await waitNewMaster(cluster, master, MOVE_MS);
         const vipMs = await waitVipOn(cluster, promoted, MOVE_MS);
         const writesMs = await cluster.waitForWritesTo(promoted, 30_000);
@@ -216,8 +229,15 @@ for (const setup of ['hook', 'watch'] as const) {
         // The doc: the VIP stays where it is throughout (stopping watch or Sentinel never removes it).
         const master = (await cluster.masterByAllSentinels())!;
         for (const h of cluster.hosts) {
-          await installDeb(h, pkg.deb);
+          const dpkg = await installDeb(h, pkg.deb);
           assert.equal(await installedVersion(h), `installed ${pkg.version}`);
+          if (setup === 'hook') {
+            // sentinel.conf runs the clone's hook: the postinst left the packaged watch off, and said so.
+            assert.ok(dpkg.includes(watchLeftOffLine()), `${h.name}: dpkg -i said:\n${dpkg}`);
+            const watch = await h.unit(WATCH_UNIT);
+            assert.equal(watch.ActiveState, 'inactive', `${h.name}: watch started beside the hook`);
+            assert.equal(watch.UnitFileState, 'disabled', `${h.name}: watch enabled beside the hook`);
+          }
           const r = await h.exec(['sh', '-e', '-x', '-c', blocks[setup]], { timeoutMs: 180_000 });
           assert.equal(r.code, 0, `${h.name}: the doc's ${setup} block exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
           // Step 4: check, and the other two Sentinels seen again before the next host.
@@ -254,9 +274,9 @@ for (const setup of ['hook', 'watch'] as const) {
               const exec = await h.execOk(['systemctl', 'show', '-p', 'ExecStart', WATCH_UNIT]);
               assert.match(exec, new RegExp(`${INSTALL_DIR}/bin/node`), `${h.name}: ${exec}`);
             } else {
-              // The runbook's hook setup runs no watch beside Sentinel's hook: dpkg -i enabled and started it.
+              // The runbook's hook setup runs no watch beside Sentinel's hook.
               assert.equal(watch.ActiveState, 'inactive', `${h.name}: watch runs in the hook setup`);
-              assert.notEqual(watch.UnitFileState, 'enabled', `${h.name}: watch enabled in the hook setup`);
+              assert.equal(watch.UnitFileState, 'disabled', `${h.name}: watch enabled in the hook setup`);
               const scripts = await h.execOk([
                 'grep',
                 '-E',
@@ -319,6 +339,65 @@ for (const setup of ['hook', 'watch'] as const) {
             assert.doesNotMatch(log, /-script-error/, `${h.name}: Sentinel dropped a hook run`);
           }
         }
+      });
+      if (setup === 'hook')
+        await step(
+          'doctor: no warning about watch in the hook setup; "one actor" once the watch unit is enabled',
+          async () => {
+            const h = cluster.hosts[1]!;
+            const oneActor = async () => {
+              const r = await h.exec(['sentinel-hook', 'doctor', '--json'], { timeoutMs: 60_000 });
+              const checks = (JSON.parse(r.stdout) as { checks: { check: string; result: string; detail: string }[] })
+                .checks;
+              return {
+                watch: checks.find((c) => c.check === 'watch'),
+                oneActor: checks.find((c) => c.check === 'one actor'),
+                text: r.stdout,
+              };
+            };
+            const off = await oneActor();
+            assert.equal(off.watch?.result, 'pass', off.text);
+            assert.equal(off.oneActor, undefined, off.text);
+            await h.execOk(['systemctl', 'enable', WATCH_UNIT]);
+            const on = await oneActor();
+            assert.equal(on.oneActor?.result, 'warn', on.text);
+            assert.match(on.oneActor!.detail, /is enabled while sentinel\.conf runs this hook for mymaster/);
+            await h.execOk(['systemctl', 'disable', WATCH_UNIT]);
+          },
+        );
+
+      await step("a reboot of the master's host after the migration: it converges", async () => {
+        const master = (await cluster.masterByAllSentinels())!;
+        const ms = await master.reboot();
+        // Short enough that the Sentinels may or may not fail over: either way one master, the VIP on it.
+        const now = await waitFor('every Sentinel to name one master', () => cluster.masterByAllSentinels(), {
+          timeoutMs: MOVE_MS,
+          intervalMs: 500,
+        });
+        await cluster.waitConverged(now, 90_000);
+        const vipMs = await waitVipOn(cluster, now, 60_000);
+        const units = await waitFor(
+          `${master.name}: Sentinel up and the boot-time reconcile done`,
+          async () => {
+            const sentinel = await master.unit('redis-sentinel.service');
+            const reconcile = await master.unit(RECONCILE_UNIT);
+            return sentinel.ActiveState === 'active' && reconcile.ActiveState === 'inactive'
+              ? { sentinel, reconcile, watch: await master.unit(WATCH_UNIT) }
+              : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 500 },
+        );
+        assert.equal(units.reconcile.Result, 'success', await master.journal([RECONCILE_UNIT]));
+        if (setup === 'watch')
+          assert.equal(units.watch.ActiveState, 'active', `${master.name}: ${await master.journal([WATCH_UNIT])}`);
+        else {
+          assert.equal(units.watch.ActiveState, 'inactive', `${master.name}: watch started at boot beside the hook`);
+          assert.equal(units.watch.UnitFileState, 'disabled');
+        }
+        const writesMs = await cluster.waitForWritesTo(now, 30_000);
+        timings.push(
+          `reboot of ${master.name}: up again ${ms} ms after systemctl reboot; the Sentinels name ${now.name}; VIP there +${vipMs} ms, writes +${writesMs} ms`,
+        );
       });
       failed = step.broken() !== undefined;
     } finally {

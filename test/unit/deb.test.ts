@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import {
   bashCompletionText,
@@ -17,6 +17,7 @@ import {
   postinstText,
   postrmText,
   prermText,
+  watchLeftOffLine,
 } from '../../scripts/deb.ts';
 import { COMMANDS } from '../../src/cli-commands.ts';
 import { PACKAGED_NEEDS, packagedFiles, packagedGap } from '../../src/systemd/units.ts';
@@ -178,4 +179,133 @@ test('packaged units: idle until the config exists; the vip+exec superset; a hos
     packagedGap(defaults, { ...PACKAGED_NEEDS, writablePaths: ['/etc/hosts'], needsSudo: true }, 'redis'),
     ['/etc/hosts written', 'sudo (privilege: sudo)'],
   );
+});
+
+function isLink(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+}
+
+/**
+ * The postinst run by dash as dpkg runs it, against a temporary root: the real deb-systemd-helper (pointed
+ * at that root by DPKG_ROOT, in a wrapper only: the script itself must not see DPKG_ROOT), and fakes for
+ * what would touch the running system, each noting in `unexpected` any call it was not made for.
+ */
+function postinstHost() {
+  const root = mkdtempSync(join(tmpdir(), `sh-postinst-${process.pid}-`));
+  const bin = join(root, 'fake-bin');
+  const sentinelConf = join(root, 'etc/redis/sentinel.conf');
+  const runDir = join(root, 'run/systemd/system');
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(dirname(sentinelConf), { recursive: true });
+  mkdirSync(runDir, { recursive: true });
+  mkdirSync(join(root, 'active'));
+  for (const file of packagedFiles().filter((f) => f.path.startsWith('/lib/systemd/system/'))) {
+    mkdirSync(join(root, dirname(file.path)), { recursive: true });
+    writeFileSync(join(root, file.path), file.text);
+  }
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const fake = (name: string, body: string) =>
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\necho "${name} $*" >> ${q(join(root, 'unexpected'))}\n`, {
+      mode: 0o755,
+    });
+  fake('deb-systemd-helper', `DPKG_ROOT=${q(root)} exec /usr/bin/deb-systemd-helper "$@"`);
+  // deb-systemd-invoke's rule: start only an enabled unit; try-restart changes nothing that is stopped.
+  fake(
+    'deb-systemd-invoke',
+    `case "$1" in
+start) [ -L ${q(join(root, 'etc/systemd/system/multi-user.target.wants'))}/"$2" ] && touch ${q(join(root, 'active'))}/"$2"; exit 0 ;;
+try-restart) exit 0 ;;
+esac`,
+  );
+  fake('systemctl', '[ "$*" = "--system daemon-reload" ] && exit 0');
+  fake('systemd-tmpfiles', '[ "$*" = "--create sentinel-hook.conf" ] && exit 0');
+  const script = join(root, 'postinst');
+  writeFileSync(script, postinstText({ sentinelConf, systemdRunDir: runDir }));
+  const wants = join(root, 'etc/systemd/system/multi-user.target.wants', 'sentinel-hook-watch.service');
+  return {
+    root,
+    sentinelConf,
+    /** dpkg's call: `configure` with no version on a first install, the old version on an upgrade. */
+    configure(oldVersion?: string) {
+      // What dpkg sets for a maintainer script (deb-systemd-helper refuses to run without it).
+      const env = {
+        PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`,
+        DPKG_MAINTSCRIPT_PACKAGE: 'sentinel-hook',
+        DPKG_MAINTSCRIPT_NAME: 'postinst',
+      };
+      const r = spawnSync('dash', [script, 'configure', ...(oldVersion ? [oldVersion] : [])], {
+        encoding: 'utf8',
+        env,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(spawnSync('cat', [join(root, 'unexpected')], { encoding: 'utf8' }).stdout, '');
+      return r.stdout;
+    },
+    // The links name /lib/systemd/system/…, absent outside the temporary root: the link itself is the state.
+    watchEnabled: () => isLink(wants),
+    watchStarted: () => existsSync(join(root, 'active', 'sentinel-hook-watch.service')),
+    reconcileEnabled: () =>
+      isLink(join(root, 'etc/systemd/system/multi-user.target.wants', 'sentinel-hook-reconcile.service')),
+    /** What `systemctl enable` / `disable` of watch leave on disk. */
+    operatorEnables: () => symlinkSync('/lib/systemd/system/sentinel-hook-watch.service', wants),
+    operatorDisables: () => rmSync(wants),
+    [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+const HOOK_LINE = 'sentinel client-reconfig-script mymaster /opt/sentinel-hook/hooks/client-reconfig\n';
+
+test('postinst, first install without the hook in sentinel.conf: watch enabled and started, reconcile enabled', () => {
+  using host = postinstHost();
+  writeFileSync(host.sentinelConf, 'port 26379\nsentinel monitor mymaster 10.0.0.1 6379 2\n');
+  assert.equal(host.configure(), '');
+  assert.ok(host.watchEnabled() && host.watchStarted() && host.reconcileEnabled());
+});
+
+test('postinst, first install where Sentinel runs the hook: watch left off, one line why; later upgrades keep the choice', () => {
+  using host = postinstHost();
+  writeFileSync(host.sentinelConf, `port 26379\nsentinel monitor mymaster 10.0.0.1 6379 2\n${HOOK_LINE}`);
+  assert.equal(host.configure(), `${watchLeftOffLine(host.sentinelConf)}\n`);
+  assert.match(watchLeftOffLine(), /^sentinel-hook: \/etc\/redis\/sentinel\.conf .* systemctl enable --now \S+$/);
+  assert.ok(!host.watchEnabled() && !host.watchStarted());
+  assert.ok(host.reconcileEnabled(), 'the boot-time reconcile serves the hook setup too');
+  // An upgrade: still off, and nothing printed (the operator has been told).
+  assert.equal(host.configure('0.1.0-1'), '');
+  assert.ok(!host.watchEnabled() && !host.watchStarted());
+  // The operator wants watch after all: upgrades keep it enabled, hook or not.
+  host.operatorEnables();
+  assert.equal(host.configure('0.1.1-1'), '');
+  assert.ok(host.watchEnabled());
+});
+
+test('postinst, upgrade of a watch host whose sentinel.conf gained the hook: watch stays as the operator left it', () => {
+  using host = postinstHost();
+  assert.equal(host.configure(), '', 'no sentinel.conf at all: the default');
+  assert.ok(host.watchEnabled());
+  writeFileSync(host.sentinelConf, HOOK_LINE);
+  assert.equal(host.configure('0.1.0-1'), '');
+  assert.ok(host.watchEnabled(), 'an upgrade never disables what was enabled');
+  host.operatorDisables();
+  assert.equal(host.configure('0.1.1-1'), '');
+  assert.ok(!host.watchEnabled(), 'an upgrade never enables what the operator disabled');
+});
+
+test('postinst, hook detection: Sentinel syntax, any install; other scripts and comments do not count', () => {
+  const wired = [
+    'sentinel client-reconfig-script mymaster /usr/lib/sentinel-hook/hooks/client-reconfig',
+    'SENTINEL Client-Reconfig-Script my-master "/srv/sh/hooks/client-reconfig"',
+    '  sentinel client-reconfig-script m /opt/sentinel-hook/hooks/client-reconfig  ',
+  ];
+  const notWired = [
+    '# sentinel client-reconfig-script mymaster /usr/lib/sentinel-hook/hooks/client-reconfig',
+    'sentinel client-reconfig-script mymaster /usr/local/bin/move-vip.sh',
+    'sentinel notification-script mymaster /usr/lib/sentinel-hook/hooks/reannounce',
+    'sentinel client-reconfig-script mymaster /opt/x/hooks/client-reconfig.old',
+  ];
+  for (const [line, off] of [...wired.map((l) => [l, true] as const), ...notWired.map((l) => [l, false] as const)]) {
+    using host = postinstHost();
+    writeFileSync(host.sentinelConf, `port 26379\n${line}\n`);
+    host.configure();
+    assert.equal(host.watchEnabled(), !off, line);
+  }
 });

@@ -2,6 +2,9 @@
 // watch's heartbeat, a Node version, a fake host for the vip checks), the one-line-per-check text and
 // the exit code (0 all pass, 1 any fail). The live whole is tested in the lab (lab-status-doctor).
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { probeUpdate } from '../../src/actions/dns/doctor.ts';
 import { encodeUpdate } from '../../src/actions/dns/message.ts';
@@ -11,10 +14,12 @@ import { vipSchema } from '../../src/actions/vip/schema.ts';
 import {
   doctorReport,
   doctorText,
+  hookBesideWatchChecks,
   parseSentinelConf,
   runtimeEol,
   sentinelChecks,
   sentinelConfChecks,
+  unitEnabled,
   watchChecks,
 } from '../../src/commands/doctor.ts';
 import { memoryLogger } from '../../src/log.ts';
@@ -120,7 +125,7 @@ test('sentinels: each answers, they agree, no two share an id (cloned hosts), th
   assert.equal(split.find((c) => c.check === 'sentinels agree (m)')!.result, 'fail');
 });
 
-test('watch: alive and reconciling, stopped, or absent (a fail only when no hook is wired either)', () => {
+test('watch: alive and reconciling, stopped, or absent (a pass in the hook setup, a fail when nothing else acts)', () => {
   const beat = (agoMs: number, outcomes: Record<string, string> = { m: 'nothing-to-do' }) => ({
     pid: 9,
     started: '',
@@ -139,8 +144,50 @@ test('watch: alive and reconciling, stopped, or absent (a fail only when no hook
   const stopped = watchChecks(beat(600_000), NOW, true);
   assert.equal(stopped[0]!.result, 'fail');
   assert.match(stopped[0]!.detail, /heartbeat is 10m old \(pid 9\): it stopped/);
-  assert.equal(watchChecks(undefined, NOW, true)[0]!.result, 'warn');
+  // The hook setup: Sentinel's hook is the one actor; no watch is what it should be.
+  const hookSetup = watchChecks(undefined, NOW, true);
+  assert.equal(hookSetup[0]!.result, 'pass');
+  assert.match(hookSetup[0]!.detail, /Sentinel runs the hook here \(the hook setup\)/);
   assert.equal(watchChecks(undefined, NOW, false)[0]!.result, 'fail');
+});
+
+test('one actor: watch running or enabled beside the hook Sentinel runs is a warning with both ways out', () => {
+  assert.deepEqual(hookBesideWatchChecks([], { running: true, enabled: true }), [], 'the watch setup');
+  assert.deepEqual(hookBesideWatchChecks(['mymaster'], { running: false, enabled: false }), [], 'the hook setup');
+  for (const [watch, state] of [
+    [{ running: true, enabled: false }, 'running'],
+    [{ running: false, enabled: true }, 'enabled'],
+    [{ running: true, enabled: true }, 'running and enabled'],
+  ] as const) {
+    const [c, ...rest] = hookBesideWatchChecks(['mymaster', 'cache'], watch);
+    assert.equal(rest.length, 0);
+    assert.equal(c!.result, 'warn');
+    assert.equal(
+      c!.detail,
+      `sentinel-hook-watch.service is ${state} while sentinel.conf runs this hook for mymaster, cache: two actors on every failover`,
+    );
+    assert.match(c!.fix!, /^hook setup: systemctl disable --now sentinel-hook-watch\.service; watch setup: /);
+  }
+  const report = doctorText(doctorReport(hookBesideWatchChecks(['m'], { running: true, enabled: false })));
+  assert.match(report, /^WARN {2}one actor: .*\n {6}fix: hook setup: systemctl disable --now/m);
+  assert.match(report, /exit 0$/, 'a warning: the VIP still moves');
+});
+
+test("unitEnabled: a link in a target's .wants/ of any unit directory, dangling or not", () => {
+  const dir = mkdtempSync(join(tmpdir(), `sh-doctor-units-${process.pid}-`));
+  try {
+    const etc = join(dir, 'etc');
+    const wants = join(etc, 'multi-user.target.wants');
+    mkdirSync(wants, { recursive: true });
+    const dirs = [etc, join(dir, 'missing')];
+    assert.equal(unitEnabled('sentinel-hook-watch.service', dirs), false);
+    symlinkSync('/lib/systemd/system/sentinel-hook-reconcile.service', join(wants, 'sentinel-hook-reconcile.service'));
+    assert.equal(unitEnabled('sentinel-hook-watch.service', dirs), false);
+    symlinkSync('/lib/systemd/system/sentinel-hook-watch.service', join(wants, 'sentinel-hook-watch.service'));
+    assert.equal(unitEnabled('sentinel-hook-watch.service', dirs), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('doctor text: one line per check, the fix under each that did not pass; exit 1 on any fail, warnings do not fail', () => {
