@@ -196,9 +196,21 @@ export interface PostinstPaths {
   sentinelConf: string;
   /** Present when systemd is the running init. */
   systemdRunDir: string;
+  config: string;
+  cli: string;
 }
 
-const DEBIAN_PATHS: PostinstPaths = { sentinelConf: '/etc/redis/sentinel.conf', systemdRunDir: '/run/systemd/system' };
+const DEBIAN_PATHS: PostinstPaths = {
+  sentinelConf: '/etc/redis/sentinel.conf',
+  systemdRunDir: '/run/systemd/system',
+  config: '/etc/sentinel-hook/config.yaml',
+  cli: '/usr/bin/sentinel-hook',
+};
+
+/** The line the postinst prints when the operator's config fails this version's check. */
+export function configProblemsLine(config = DEBIAN_PATHS.config): string {
+  return `sentinel-hook: ${config} has problems under this version: run sentinel-hook check`;
+}
 
 /** The line the postinst prints when it leaves watch off; the booted migration test looks for it. */
 export function watchLeftOffLine(sentinelConf = DEBIAN_PATHS.sentinelConf): string {
@@ -240,6 +252,13 @@ if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-decon
 		fi
 		# The state and log directories, owned by redis (the hook runs as Sentinel's user).
 		systemd-tmpfiles --create sentinel-hook.conf >/dev/null || true
+		# check keeps the config compiled for the failover path, for one build only (src/config/compiled.ts):
+		# without this, every hook run after an upgrade parses the config until someone runs check.
+		if [ -e '${paths.config}' ] && [ -x '${paths.cli}' ]; then
+			if ! '${paths.cli}' check --config '${paths.config}' >/dev/null 2>&1; then
+				echo "${configProblemsLine(paths.config)}"
+			fi
+		fi
 		if [ -d '${paths.systemdRunDir}' ]; then
 			systemctl --system daemon-reload >/dev/null || true
 			if [ -n "$2" ]; then
@@ -287,6 +306,8 @@ if [ "$1" = "purge" ]; then
 		deb-systemd-helper unmask ${units} >/dev/null || true
 	fi
 	rm -rf "\${DPKG_ROOT:-}/var/lib/sentinel-hook" "\${DPKG_ROOT:-}/var/log/sentinel-hook" "\${DPKG_ROOT:-}/run/sentinel-hook"
+	# What check compiled from the config (src/config/compiled.ts); the config itself is the operator's.
+	rm -f "\${DPKG_ROOT:-}/etc/sentinel-hook/.config.yaml.compiled.json"
 	rmdir --ignore-fail-on-non-empty "\${DPKG_ROOT:-}/etc/sentinel-hook" 2>/dev/null || true
 fi
 

@@ -335,6 +335,13 @@ for (const setup of ['hook', 'watch'] as const) {
               { timeoutMs: 60_000, intervalMs: 500 },
             );
             for (const r of runs) assert.equal(r.exitCode, 0, `${h.name} run ${r.run}: ${r.outcome}`);
+            // The package's postinst ran check on the config the clone left: Sentinel's user reads it compiled.
+            for (const r of runs)
+              assert.equal(
+                r.records.find((rec) => rec.msg === 'hook start')?.compiled,
+                true,
+                `${h.name} run ${r.run} parsed its config`,
+              );
             const log = await h.execOk(['cat', '/var/log/redis/redis-sentinel.log']);
             assert.doesNotMatch(log, /-script-error/, `${h.name}: Sentinel dropped a hook run`);
           }

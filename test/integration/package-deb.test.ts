@@ -295,6 +295,15 @@ test('install, upgrade and rollback with the hook running throughout; remove kee
   assert.match(helper.stdout, /^\{"status":"changed"/);
   assert.match(readFileSync(hostsFile, 'utf8'), /^10\.1\.2\.3\tredis-master\.example\t# added by sentinel-hook$/m);
 
+  // The config as check keeps it compiled for this build: across the upgrade and the rollback the runs meet
+  // a compiled file of another build, and must parse around it.
+  const checked = spawnSync(join(lib, 'bin/node'), [join(lib, 'bin/sentinel-hook.cjs'), 'check', '--config', config], {
+    encoding: 'utf8',
+  });
+  assert.match(checked.stdout, /failover path: the config as checked, kept in /);
+  const compiled = join(root, 'etc/sentinel-hook/.config.yaml.compiled.json');
+  assert.ok(existsSync(compiled));
+
   const newer = repack(`${VERSION.replace(/-1$/, '')}-2`);
   const upgrade = await hookRunsDuring(root, config, () => dpkgAsync(root, '-i', newer));
   assert.deepEqual(upgrade.failures, [], `${upgrade.failures.length} of ${upgrade.runs} hook runs failed`);
@@ -323,6 +332,7 @@ test('install, upgrade and rollback with the hook running throughout; remove kee
   assert.ok(!existsSync(join(root, 'etc/logrotate.d/sentinel-hook')), 'purge takes the conffiles');
   assert.ok(!existsSync(join(root, 'var/lib/sentinel-hook')), 'purge takes the state directory');
   assert.ok(!existsSync(join(root, 'var/log/sentinel-hook')), 'purge takes the log');
+  assert.ok(!existsSync(compiled), 'purge takes what check compiled from the config');
   assert.ok(existsSync(config), "purge leaves the operator's own config");
   assert.ok(lstatSync(join(root, 'etc/sentinel-hook')).isDirectory());
 });

@@ -3,13 +3,23 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import {
   bashCompletionText,
   changelogText,
+  configProblemsLine,
   controlText,
   copyrightText,
   debianVersion,
@@ -220,11 +230,21 @@ esac`,
   fake('systemctl', '[ "$*" = "--system daemon-reload" ] && exit 0');
   fake('systemd-tmpfiles', '[ "$*" = "--create sentinel-hook.conf" ] && exit 0');
   const script = join(root, 'postinst');
-  writeFileSync(script, postinstText({ sentinelConf, systemdRunDir: runDir }));
+  const config = join(root, 'etc/sentinel-hook/config.yaml');
+  const cli = join(root, 'usr/bin/sentinel-hook');
+  mkdirSync(dirname(config), { recursive: true });
+  mkdirSync(dirname(cli), { recursive: true });
+  writeFileSync(script, postinstText({ sentinelConf, systemdRunDir: runDir, config, cli }));
   const wants = join(root, 'etc/systemd/system/multi-user.target.wants', 'sentinel-hook-watch.service');
   return {
     root,
     sentinelConf,
+    config,
+    /** The installed CLI, faked: it notes its arguments and exits with `status`. */
+    installCli(status: number) {
+      writeFileSync(cli, `#!/bin/sh\necho "$*" >> ${q(join(root, 'cli-calls'))}\nexit ${status}\n`, { mode: 0o755 });
+    },
+    cliCalls: () => (existsSync(join(root, 'cli-calls')) ? readFileSync(join(root, 'cli-calls'), 'utf8') : ''),
     /** dpkg's call: `configure` with no version on a first install, the old version on an upgrade. */
     configure(oldVersion?: string) {
       // What dpkg sets for a maintainer script (deb-systemd-helper refuses to run without it).
@@ -252,6 +272,19 @@ esac`,
     [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }),
   };
 }
+
+test('postinst with a config: check compiles it for this version; a config this version refuses gets one line', () => {
+  using host = postinstHost();
+  host.installCli(0);
+  assert.equal(host.configure(), '', 'no config yet: check is not run');
+  assert.equal(host.cliCalls(), '');
+  writeFileSync(host.config, 'masters: {}\n');
+  assert.equal(host.configure('0.1.0-1'), '');
+  assert.equal(host.cliCalls(), `check --config ${host.config}\n`);
+  host.installCli(2);
+  assert.equal(host.configure('0.1.1-1'), `${configProblemsLine(host.config)}\n`);
+  assert.match(configProblemsLine(), /^sentinel-hook: \/etc\/sentinel-hook\/config\.yaml has problems/);
+});
 
 const HOOK_LINE = 'sentinel client-reconfig-script mymaster /opt/sentinel-hook/hooks/client-reconfig\n';
 
