@@ -6,7 +6,7 @@
 // aborts under that unit. The node they start is a wrapper that records its argv, then execs the real one.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -66,5 +66,30 @@ test('hooks/notify and hooks/reannounce with SENTINEL_HOOK_JITLESS=1: node --jit
     assert.ok(argv.includes('notify'), `${wrapper} runs sentinel-hook notify: ${argv.join(' ')}`);
     assert.equal(r.status, 0, `${wrapper}: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stderr, /Warning|flag/, wrapper);
+  }
+});
+
+test('the hook wrappers find the install when Sentinel names them by a link or a relative path, and run the CLI of that install', (t) => {
+  const { node, argvFile, dir } = fakeNode(t);
+  const env = { SENTINEL_HOOK_NODE: node };
+  const cli = join(ROOT, 'bin/sentinel-hook.cjs');
+  for (const hook of ['client-reconfig', 'notify']) {
+    const link = join(dir, `linked-${hook}`);
+    symlinkSync(join(ROOT, 'hooks', hook), link);
+    const calls = [
+      spawnSync(link, ['--version'], { encoding: 'utf8', timeout: 30_000, env }),
+      spawnSync(`./hooks/${hook}`, ['--version'], { encoding: 'utf8', timeout: 30_000, env, cwd: ROOT }),
+      spawnSync(join(ROOT, 'hooks', hook), ['--version'], { encoding: 'utf8', timeout: 30_000, env }),
+    ];
+    for (const [i, r] of calls.entries()) {
+      // notify reads `--version` as its event type and asks for the description: node ran, which is the point.
+      if (hook === 'client-reconfig') assert.match(r.stdout, /^sentinel-hook /m, `${hook} call ${i}: ${r.stderr}`);
+      else assert.match(r.stderr, /missing required argument 'description'/, `${hook} call ${i}`);
+      // The CLI given to node is this install's, whichever way the wrapper was named.
+      const script = readFileSync(argvFile, 'utf8')
+        .split('\n')
+        .find((a) => a.endsWith('sentinel-hook.cjs'));
+      assert.equal(realpathSync(resolve(ROOT, script!)), cli, `${hook} call ${i}`);
+    }
   }
 });
