@@ -58,6 +58,58 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     fields: bindings,
     onFailure: (err) => log.error({ error: err.message }, 'watchdog thread ended; watch goes on without one'),
   });
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  let stopping = false;
+  const stop = (signal: string, exitCode = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping; the VIP stays where it is');
+    process.off('SIGHUP', reload);
+    // Work in progress ends first (a command halfway is let finish); its children are ended after.
+    void watcher
+      .stop()
+      .then(() => runner.stop())
+      .then(() => served?.close())
+      // Only now: a shutdown that wedges is killed too (systemd's stop timeout would take 90 s).
+      .then(() => watchdog.stop())
+      .then(() => {
+        log.info({ stats: watcher.stats, exitCode }, 'watch end');
+        resolveExit(exitCode);
+      });
+  };
+  const reload = () => {
+    prepareConfig(path, uid, deps.env)
+      .then(async (next) => {
+        const unprivileged = await privilegeFailure(next.config, deps);
+        if (unprivileged) throw errorOf(unprivileged);
+        holdSecretFiles(deps.env, next.secretFiles);
+        if (JSON.stringify(next.config.metrics?.listen) !== JSON.stringify(config.metrics?.listen))
+          log.warn({ listen: next.config.metrics?.listen }, 'metrics.listen changed: takes effect at the next restart');
+        stateDir = next.config.stateDir;
+        watcher.reload(next.config, next.connector);
+        log.info({ config: path }, 'config reloaded');
+      })
+      // Whatever fails, and wherever: a reload never ends the service (issue 15 §5.2 did, exit 2).
+      .catch((err: unknown) =>
+        log.error({ error: errorLine(err), code: codeOf(err) }, 'config reload refused; keeping the running config'),
+      );
+  };
+  // Removed by hand while watch ran: every run would fail on its lock until a restart. Exit 1: the unit
+  // restarts watch, and its RuntimeDirectory= makes the directory again first.
+  lockDirGone = (dir) => {
+    if (stopping) return;
+    const gone = failure('lock-dir-gone', { dir });
+    log.error({ code: gone.code, lockDir: dir }, gone.line());
+    stop('lock directory gone', EXIT.retry);
+  };
+  // Before "watch start" is said: a SIGTERM from then on (systemd stopping a unit that has just started, a
+  // test that waits for the line) is a clean stop, not node's default death by the signal.
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', reload);
   log.info(
     {
       config: path,
@@ -69,57 +121,7 @@ export async function watchCommand(path: string, opts: WatchCommandOptions): Pro
     'watch start',
   );
   watcher.start();
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string, exitCode = 0) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping; the VIP stays where it is');
-      process.off('SIGHUP', reload);
-      // Work in progress ends first (a command halfway is let finish); its children are ended after.
-      void watcher
-        .stop()
-        .then(() => runner.stop())
-        .then(() => served?.close())
-        // Only now: a shutdown that wedges is killed too (systemd's stop timeout would take 90 s).
-        .then(() => watchdog.stop())
-        .then(() => {
-          log.info({ stats: watcher.stats, exitCode }, 'watch end');
-          resolve(exitCode);
-        });
-    };
-    const reload = () => {
-      prepareConfig(path, uid, deps.env)
-        .then(async (next) => {
-          const unprivileged = await privilegeFailure(next.config, deps);
-          if (unprivileged) throw errorOf(unprivileged);
-          holdSecretFiles(deps.env, next.secretFiles);
-          if (JSON.stringify(next.config.metrics?.listen) !== JSON.stringify(config.metrics?.listen))
-            log.warn(
-              { listen: next.config.metrics?.listen },
-              'metrics.listen changed: takes effect at the next restart',
-            );
-          stateDir = next.config.stateDir;
-          watcher.reload(next.config, next.connector);
-          log.info({ config: path }, 'config reloaded');
-        })
-        // Whatever fails, and wherever: a reload never ends the service (issue 15 §5.2 did, exit 2).
-        .catch((err: unknown) =>
-          log.error({ error: errorLine(err), code: codeOf(err) }, 'config reload refused; keeping the running config'),
-        );
-    };
-    // Removed by hand while watch ran: every run would fail on its lock until a restart. Exit 1: the unit
-    // restarts watch, and its RuntimeDirectory= makes the directory again first.
-    lockDirGone = (dir) => {
-      if (stopping) return;
-      const gone = failure('lock-dir-gone', { dir });
-      log.error({ code: gone.code, lockDir: dir }, gone.line());
-      stop('lock directory gone', EXIT.retry);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', reload);
-  });
+  return exited;
 }
 
 /** Why this process could never act on `config` (see watch/privilege.ts), or undefined. */
