@@ -32,7 +32,7 @@ import {
 } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build, transform } from 'esbuild';
 import { heldBuildDirs, makeBuildDir, pruneBuilds, switchDist } from './dist-switch.mjs';
 
@@ -200,8 +200,8 @@ async function usedZodNames() {
 
 /**
  * A compiled config (src/config/compiled.ts) is believed only by the build that wrote it: the build's id is
- * the hash of the main bundle's text, which holds every schema, and of the zod and yaml that ran them. The placeholder has the hash's length, so
- * the source map's columns stay right.
+ * the hash of the main bundle's text, which holds every schema, and of the zod and yaml that ran them. The
+ * placeholder has the hash's length, so the source map's columns stay right.
  */
 function stampBuild(file, alsoValidating) {
   const text = readFileSync(file, 'utf8');
@@ -261,9 +261,11 @@ function warmUp() {
     const event = ['mymaster', 'leader', 'start', '192.0.2.1', '6379', '192.0.2.2', '6379'];
     const bin = join(ROOT, 'bin/sentinel-hook.cjs');
     for (const c of [example, config]) {
-      // Its exit says how this host would fare (the example logs to /var/log/sentinel-hook): only the file counts.
+      // Its exit says how this host would fare (the example logs to /var/log/sentinel-hook): only the file counts,
+      // where check says it kept it.
       const r = spawnSync(process.execPath, [bin, 'check', '--config', c], { env, encoding: 'utf8' });
-      if (!existsSync(compiledOf(c)))
+      const kept = /^failover path: the config as checked, kept in (.+)$/m.exec(r.stdout ?? '')?.[1];
+      if (!kept || !existsSync(kept))
         throw new Error(`the warm-up's check did not compile ${c}:\n${r.stdout}${r.stderr}`);
     }
     // check's own caches are not the failover's: made again below.
@@ -280,9 +282,4 @@ function warmUp() {
   } finally {
     rmSync(warm, { recursive: true, force: true });
   }
-}
-
-/** Where `check` keeps a config compiled (src/config/compiled.ts). */
-function compiledOf(config) {
-  return join(dirname(config), `.${basename(config)}.compiled.json`);
 }

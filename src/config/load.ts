@@ -48,11 +48,11 @@ export async function loadConfigFrom(
 export async function compileConfig(
   path: string,
   uid: number,
-): Promise<{ config: HookConfig; text: string; compiled: { path: string } | { why: string } }> {
+): Promise<{ config: HookConfig; compiled: { path: string } | { why: string } }> {
   const file = openConfigFile(path, uid);
   const text = file.data.toString('utf8');
   const config = await parseConfigText(text, path);
-  return { config, text, compiled: writeCompiled(file, text, config) };
+  return { config, compiled: writeCompiled(file, text, config) };
 }
 
 function openConfigFile(path: string, uid: number): OwnedFile {
